@@ -1,0 +1,15 @@
+// Package faults names the fault scenarios of idemsim and draws, for each
+// seed, how hard each fault strikes.
+//
+// A scenario is a set of faults (Set), parsed from names such as
+// "crash,partition" or "all". Draw turns a Set and a seed into Params: the
+// probabilities, counts and durations the simulator (package sim) obeys. In
+// the manner of swarm testing, every seed draws its own intensities, so a
+// few hundred seeds cover gentle and violent runs alike.
+//
+// Each fault draws from a random stream of its own, derived from the seed
+// and the fault, so adding a fault to a scenario does not change what the
+// others draw. The ordinary at-least-once behaviour of the broker (a few
+// lost acks in every run) is part of every scenario, drawn from its own
+// stream too.
+package faults

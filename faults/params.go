@@ -1,0 +1,112 @@
+package faults
+
+import (
+	"math/rand/v2"
+	"time"
+)
+
+// Params are the intensities of one run's faults, drawn per seed by Draw.
+// Zero values mean the fault is off. Durations are simulated time.
+type Params struct {
+	// AckLoss is the chance that an ack never reaches the broker; the
+	// broker's ordinary at-least-once behaviour, raised by redeliver.
+	AckLoss float64
+	// DupPublish is the chance that the producer publishes an event a second
+	// time, at most DupDelayMax after the first copy, so that both copies
+	// can be in flight on two instances at once (redeliver).
+	DupPublish  float64
+	DupDelayMax time.Duration
+	// LatePublish is the chance of a late second copy, LateMin to LateMax
+	// after the first: a producer retry or a replay that arrives after the
+	// mark expired (ttl).
+	LatePublish      float64
+	LateMin, LateMax time.Duration
+
+	// CrashPerStep is the chance, at every step of handling (receiving, each
+	// store call, the ack), that the instance crashes: before the step, or
+	// just after sending its request, half and half.
+	CrashPerStep float64
+	// RestartMin and RestartMax bound how long a crashed instance stays down.
+	RestartMin, RestartMax time.Duration
+
+	// Partitions is how many times each instance is cut off, for
+	// PartitionMin to PartitionMax, from the broker, Redis, the database or
+	// all of them.
+	Partitions                 int
+	PartitionMin, PartitionMax time.Duration
+
+	// SlowPerStep is the chance, at every step of handling, that the handler
+	// stalls for SlowFactor times the ack deadline before going on.
+	SlowPerStep float64
+	SlowFactor  float64
+
+	// StoreLosses is how many times Redis loses data: restarting empty, or
+	// failing over to a replica that lags by up to ReplicaLagMax.
+	StoreLosses   int
+	ReplicaLagMax time.Duration
+
+	// MarkTTL, when not zero, overrides how long Redis marks live (ttl): a
+	// mark expires before late copies arrive.
+	MarkTTL time.Duration
+}
+
+// Stream numbers of the per-fault random streams; the simulator takes its own
+// streams from 100 on. They are part of the determinism contract: changing
+// one changes every trace.
+const (
+	StreamBase = 10 + iota
+	StreamRedeliver
+	StreamCrash
+	StreamPartition
+	StreamSlow
+	StreamStoreLoss
+	StreamTTL
+)
+
+// StreamOf is the random stream number of fault f.
+func StreamOf(f Fault) uint64 { return StreamRedeliver + uint64(f) }
+
+// Draw draws the intensities of the faults in s for one seed. Each fault
+// draws from its own stream, so the intensities of one fault do not depend
+// on which others are in s.
+func Draw(s Set, seed uint64) Params {
+	var p Params
+	base := rand.New(rand.NewPCG(seed, StreamBase))
+	p.AckLoss = uniform(base, 0.01, 0.05)
+
+	if s.Has(Redeliver) {
+		r := rand.New(rand.NewPCG(seed, StreamOf(Redeliver)))
+		p.AckLoss += uniform(r, 0.05, 0.20)
+		p.DupPublish = uniform(r, 0.05, 0.25)
+		p.DupDelayMax = 5 * time.Millisecond
+	}
+	if s.Has(Crash) {
+		r := rand.New(rand.NewPCG(seed, StreamOf(Crash)))
+		p.CrashPerStep = uniform(r, 0.005, 0.03)
+		p.RestartMin, p.RestartMax = 500*time.Millisecond, 5*time.Second
+	}
+	if s.Has(Partition) {
+		r := rand.New(rand.NewPCG(seed, StreamOf(Partition)))
+		p.Partitions = 1 + r.IntN(3)
+		p.PartitionMin, p.PartitionMax = 200*time.Millisecond, 4*time.Second
+	}
+	if s.Has(Slow) {
+		r := rand.New(rand.NewPCG(seed, StreamOf(Slow)))
+		p.SlowPerStep = uniform(r, 0.005, 0.03)
+		p.SlowFactor = uniform(r, 1.2, 3)
+	}
+	if s.Has(StoreLoss) {
+		r := rand.New(rand.NewPCG(seed, StreamOf(StoreLoss)))
+		p.StoreLosses = 1 + r.IntN(3)
+		p.ReplicaLagMax = time.Duration(uniform(r, 0.05, 2) * float64(time.Second))
+	}
+	if s.Has(TTL) {
+		r := rand.New(rand.NewPCG(seed, StreamOf(TTL)))
+		p.MarkTTL = time.Duration(uniform(r, 0.5, 3) * float64(time.Second))
+		p.LatePublish = uniform(r, 0.05, 0.20)
+		p.LateMin, p.LateMax = 4*time.Second, 20*time.Second
+	}
+	return p
+}
+
+func uniform(r *rand.Rand, lo, hi float64) float64 { return lo + (hi-lo)*r.Float64() }

@@ -1,0 +1,147 @@
+package sim
+
+import "github.com/idemsim/idemsim/strategies"
+
+type msgState uint8
+
+const (
+	msgUnpublished msgState = iota
+	msgReady                // waiting in the ready queue
+	msgInflight             // delivered, not yet acked
+	msgWaiting              // nacked, ready again after nackRetry
+	msgDone                 // acked: the broker considers it processed
+)
+
+// message is one published copy of an event.
+type message struct {
+	event strategies.EventID
+	state msgState
+	tag   uint32 // delivery tag of the latest delivery
+	inst  int32  // instance of the latest delivery
+	igen  uint32 // that instance's incarnation
+	holds bool   // the latest delivery holds that instance's prefetch slot
+}
+
+// broker is an at-least-once queue with competing consumers and a prefetch
+// of one: each instance is sent one delivery at a time, which it must ack
+// before its ack deadline, or the message goes back to the queue and may go
+// to any instance.
+type broker struct {
+	msgs  []message
+	ready []uint32
+	head  int
+}
+
+func (b *broker) add(ev strategies.EventID) uint32 {
+	b.msgs = append(b.msgs, message{event: ev, inst: -1})
+	return uint32(len(b.msgs) - 1)
+}
+
+func (b *broker) publish(w *world, m uint32) {
+	b.msgs[m].state = msgReady
+	w.record(RecPublish, -1, m, b.msgs[m].event, 0)
+	b.ready = append(b.ready, m)
+	b.dispatch(w)
+}
+
+// dispatch sends ready messages, oldest first, to instances with a free
+// prefetch slot, choosing among them at random.
+func (b *broker) dispatch(w *world) {
+	var free [MaxInstances]int32
+	for b.head < len(b.ready) {
+		n := 0
+		for _, in := range w.insts {
+			if in.up && !in.slotBusy {
+				free[n] = in.idx
+				n++
+			}
+		}
+		if n == 0 {
+			break
+		}
+		in := w.insts[free[w.rBroker.IntN(n)]]
+		m := b.ready[b.head]
+		b.head++
+		if b.head == len(b.ready) {
+			b.ready, b.head = b.ready[:0], 0
+		}
+		b.deliver(w, m, in)
+	}
+}
+
+func (b *broker) deliver(w *world, m uint32, in *instance) {
+	msg := &b.msgs[m]
+	msg.state = msgInflight
+	msg.tag++
+	msg.inst, msg.igen, msg.holds = in.idx, in.gen, true
+	in.slotBusy = true
+	w.record(RecDeliver, in.idx, m, msg.event, int64(msg.tag))
+	w.at(int64(ackDeadline), event{kind: evDeadline, a: uint64(m), b: uint64(msg.tag)})
+	if w.cut(in.idx, toBroker) {
+		w.record(RecDeliverDrop, in.idx, m, msg.event, int64(msg.tag))
+		return
+	}
+	w.at(w.latency(), event{kind: evDeliverArr, inst: in.idx, gen: in.gen, a: uint64(m), b: uint64(msg.tag)})
+}
+
+// release frees the prefetch slot that m's latest delivery holds, if the
+// instance is still the incarnation it was delivered to.
+func (b *broker) release(w *world, m uint32) {
+	msg := &b.msgs[m]
+	if !msg.holds {
+		return
+	}
+	msg.holds = false
+	if in := w.insts[msg.inst]; in.gen == msg.igen {
+		in.slotBusy = false
+	}
+}
+
+func (b *broker) deadline(w *world, m, tag uint32) {
+	msg := &b.msgs[m]
+	if msg.tag != tag {
+		return
+	}
+	b.release(w, m)
+	if msg.state == msgInflight {
+		msg.state = msgReady
+		w.record(RecRequeue, msg.inst, m, msg.event, 1)
+		b.ready = append(b.ready, m)
+	}
+	b.dispatch(w)
+}
+
+func (b *broker) ackArrive(w *world, m, tag uint32, inst int32, sent int64) {
+	msg := &b.msgs[m]
+	if msg.state != msgDone {
+		msg.state = msgDone
+		w.record(RecAcked, inst, m, msg.event, int64(tag))
+		w.history = append(w.history, checkAck(inst, msg.event, sent, w.now))
+	}
+	if msg.tag == tag {
+		b.release(w, m)
+		b.dispatch(w)
+	}
+}
+
+func (b *broker) nackArrive(w *world, m, tag uint32) {
+	msg := &b.msgs[m]
+	if msg.tag != tag || msg.state != msgInflight {
+		return
+	}
+	b.release(w, m)
+	msg.state = msgWaiting
+	w.at(int64(nackRetry), event{kind: evRequeue, a: uint64(m)})
+	b.dispatch(w)
+}
+
+func (b *broker) requeue(w *world, m uint32) {
+	msg := &b.msgs[m]
+	if msg.state != msgWaiting {
+		return
+	}
+	msg.state = msgReady
+	w.record(RecRequeue, msg.inst, m, msg.event, 2)
+	b.ready = append(b.ready, m)
+	b.dispatch(w)
+}

@@ -1,0 +1,149 @@
+package check
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+// The sequential specification, per event: the ledger holds the event's
+// effect 0 or 1 times, and the broker has or has not accepted an ack.
+//   - attempt -> applied: legal only if the effect is not there yet; it is
+//     there after. A second application has no legal place: a duplicate.
+//   - attempt -> skipped: changes nothing.
+//   - attempt -> unknown: may have applied the effect or not.
+//   - ack: the broker now considers the event done.
+//   - read -> n: legal only if the ledger holds n applications, and if the
+//     event is done, n is 1: an acked event without effect is lost.
+//
+// The model is nondeterministic (an unknown attempt may or may not have
+// applied), so its state is the set of possible (applied, acked) pairs,
+// kept as a 4-bit mask: porcupine's power-set construction, written out
+// because the set is this small.
+
+type input struct {
+	kind  Kind
+	event uint64
+}
+
+type output struct {
+	result Result
+	count  int
+}
+
+// state bit i stands for applied = i>>1, acked = i&1.
+type state uint8
+
+const initState state = 1 << 0 // applied 0, not acked
+
+func step(st state, in input, out output) state {
+	var next state
+	for i := 0; i < 4; i++ {
+		if st&(1<<i) == 0 {
+			continue
+		}
+		applied, acked := i>>1, i&1
+		switch in.kind {
+		case Attempt:
+			switch out.result {
+			case Applied:
+				if applied == 0 {
+					next |= 1 << (2 | acked)
+				}
+			case Skipped:
+				next |= 1 << i
+			case Unknown:
+				next |= 1 << i
+				if applied == 0 {
+					next |= 1 << (2 | acked)
+				}
+			}
+		case Ack:
+			next |= 1 << (applied<<1 | 1)
+		case Read:
+			if out.count == applied && (acked == 0 || applied == 1) {
+				next |= 1 << i
+			}
+		}
+	}
+	return next
+}
+
+func describeState(s state) string {
+	var parts []string
+	for i := 0; i < 4; i++ {
+		if s&(1<<i) != 0 {
+			acked := "pending"
+			if i&1 == 1 {
+				acked = "acked"
+			}
+			parts = append(parts, fmt.Sprintf("applied=%d %s", i>>1, acked))
+		}
+	}
+	return "{" + strings.Join(parts, " | ") + "}"
+}
+
+// Model is the exactly-once ledger model for porcupine, partitioned by event
+// id. Its operations are built by Operations.
+var Model = porcupine.Model{
+	Partition: partitionByEvent,
+	Init:      func() interface{} { return initState },
+	Step: func(st, in, out interface{}) (bool, interface{}) {
+		next := step(st.(state), in.(input), out.(output))
+		return next != 0, next
+	},
+	Equal: func(a, b interface{}) bool { return a.(state) == b.(state) },
+	Hash:  func(s interface{}) uint64 { return uint64(s.(state)) },
+	DescribeOperation: func(in, out interface{}) string {
+		i, o := in.(input), out.(output)
+		return Op{Kind: i.kind, Event: i.event, Result: o.result, Count: o.count}.String()
+	},
+	DescribeState: func(s interface{}) string { return describeState(s.(state)) },
+}
+
+// partitionByEvent splits a history into one partition per event id, in
+// order of first appearance, so the check is linear in the history length.
+func partitionByEvent(history []porcupine.Operation) [][]porcupine.Operation {
+	index := make(map[uint64]int)
+	var parts [][]porcupine.Operation
+	for _, op := range history {
+		id := op.Input.(input).event
+		i, ok := index[id]
+		if !ok {
+			i = len(parts)
+			index[id] = i
+			parts = append(parts, nil)
+		}
+		parts[i] = append(parts[i], op)
+	}
+	return parts
+}
+
+// Operations turns a history into porcupine operations for Model.
+func Operations(history []Op) []porcupine.Operation {
+	ops := make([]porcupine.Operation, len(history))
+	for i, o := range history {
+		ops[i] = porcupine.Operation{
+			ClientId: o.Client,
+			Input:    input{kind: o.Kind, event: o.Event},
+			Output:   output{result: o.Result, count: o.Count},
+			Call:     o.Call,
+			Return:   o.Return,
+		}
+	}
+	return ops
+}
+
+// Linearizable checks history against Model. It returns porcupine's verdict:
+// Ok, Illegal, or Unknown when the timeout (0: none) ran out first.
+func Linearizable(history []Op, timeout time.Duration) porcupine.CheckResult {
+	return porcupine.CheckOperationsTimeout(Model, Operations(history), timeout)
+}
+
+// Verbose checks history like Linearizable and also returns what porcupine's
+// visualization needs.
+func Verbose(history []Op, timeout time.Duration) (porcupine.CheckResult, porcupine.LinearizationInfo) {
+	return porcupine.CheckOperationsVerbose(Model, Operations(history), timeout)
+}

@@ -1,0 +1,214 @@
+package sim
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/strategies"
+)
+
+// CompareConfig describes a sweep: every strategy under every scenario, for
+// seeds 1..Seeds.
+type CompareConfig struct {
+	Strategies []string     // default: strategies.Names
+	Scenarios  []faults.Set // default: faults.Scenarios()
+	Seeds      int          // default 200
+	Instances  int          // default 3
+	Events     int          // default 200
+	// Workers is how many runs go at once; 0 means one per CPU. The result
+	// does not depend on it.
+	Workers int
+	// Progress, if set, is called after each finished run with the number
+	// done and the total, from one goroutine at a time.
+	Progress func(done, total int)
+}
+
+// Cell is the outcome of one strategy under one scenario over all seeds. Its
+// JSON form is one element of `idemsim compare --json`'s results.
+type Cell struct {
+	Strategy      string   `json:"strategy"`
+	Faults        []string `json:"faults"`
+	Scenario      string   `json:"scenario"`
+	Runs          int      `json:"runs"`
+	ViolatingRuns int      `json:"violating_runs"`
+	Duplicates    int      `json:"duplicates"`
+	Lost          int      `json:"lost"`
+	Stuck         int      `json:"stuck"`
+	// FirstFailingSeed is the smallest violating seed, nil if none.
+	FirstFailingSeed *uint64 `json:"first_failing_seed"`
+	// Disagreements counts runs where porcupine and the audit disagreed, or
+	// porcupine could not decide; anything but 0 is a bug in idemsim.
+	Disagreements int `json:"checker_disagreements"`
+	Instances     int `json:"-"`
+	Events        int `json:"-"`
+}
+
+// Verdict is the cell as the outcome table shows it: "ok", or the kinds of
+// violation seen, joined by "+" ("dup", "lost", "dup+lost", "stuck", ...).
+func (c Cell) Verdict() string {
+	var kinds []string
+	if c.Duplicates > 0 {
+		kinds = append(kinds, "dup")
+	}
+	if c.Lost > 0 {
+		kinds = append(kinds, "lost")
+	}
+	if c.Stuck > 0 {
+		kinds = append(kinds, "stuck")
+	}
+	if len(kinds) == 0 {
+		return "ok"
+	}
+	return strings.Join(kinds, "+")
+}
+
+// Reproduce is the command that replays the first failing seed, or "" if
+// none failed.
+func (c Cell) Reproduce() string {
+	if c.FirstFailingSeed == nil {
+		return ""
+	}
+	s, _ := faults.Parse(strings.Join(c.Faults, ","))
+	return Config{Strategy: c.Strategy, Faults: s, Seed: *c.FirstFailingSeed, Instances: c.Instances, Events: c.Events}.Reproduce()
+}
+
+// Comparison is the outcome of a sweep; its JSON form is the output of
+// `idemsim compare --json`.
+type Comparison struct {
+	Seeds     int    `json:"seeds"`
+	Instances int    `json:"instances"`
+	Events    int    `json:"events"`
+	Results   []Cell `json:"results"`
+}
+
+// Cell returns the cell of strategy under scenario, or nil.
+func (c *Comparison) Cell(strategy string, scenario faults.Set) *Cell {
+	for i := range c.Results {
+		if c.Results[i].Strategy == strategy && c.Results[i].Scenario == scenario.String() {
+			return &c.Results[i]
+		}
+	}
+	return nil
+}
+
+func (cc CompareConfig) withDefaults() CompareConfig {
+	if cc.Strategies == nil {
+		cc.Strategies = strategies.Names
+	}
+	if cc.Scenarios == nil {
+		cc.Scenarios = faults.Scenarios()
+	}
+	if cc.Seeds == 0 {
+		cc.Seeds = 200
+	}
+	if cc.Instances == 0 {
+		cc.Instances = 3
+	}
+	if cc.Events == 0 {
+		cc.Events = 200
+	}
+	if cc.Workers <= 0 {
+		cc.Workers = runtime.GOMAXPROCS(0)
+	}
+	return cc
+}
+
+// MaxSeeds bounds a sweep's seeds.
+const MaxSeeds = 1_000_000
+
+// Compare runs the sweep. Runs go in parallel; the result is the same
+// whatever the number of workers, because each run is deterministic and the
+// cells are assembled in a fixed order.
+func Compare(cc CompareConfig) (*Comparison, error) {
+	cc = cc.withDefaults()
+	if cc.Seeds < 1 || cc.Seeds > MaxSeeds {
+		return nil, fmt.Errorf("%w: seeds must be 1 to %d, not %d", ErrBadConfig, MaxSeeds, cc.Seeds)
+	}
+	if len(cc.Strategies) == 0 || len(cc.Scenarios) == 0 {
+		return nil, fmt.Errorf("%w: no strategy or no scenario to compare", ErrBadConfig)
+	}
+	for _, st := range cc.Strategies {
+		for _, sc := range cc.Scenarios {
+			cfg := Config{Strategy: st, Faults: sc, Instances: cc.Instances, Events: cc.Events}
+			if err := cfg.Validate(); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	cells := make([]Cell, 0, len(cc.Strategies)*len(cc.Scenarios))
+	for _, st := range cc.Strategies {
+		for _, sc := range cc.Scenarios {
+			cells = append(cells, Cell{Strategy: st, Faults: sc.Names(), Scenario: sc.String(), Instances: cc.Instances, Events: cc.Events})
+		}
+	}
+	type job struct{ cell, seed int }
+	type done struct {
+		job
+		res *Result
+		err error
+	}
+	total := len(cells) * cc.Seeds
+	jobs := make(chan job)
+	results := make(chan done, cc.Workers)
+	var wg sync.WaitGroup
+	for w := 0; w < cc.Workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				c := cells[j.cell]
+				sc, _ := faults.Parse(strings.Join(c.Faults, ","))
+				res, err := Run(Config{Strategy: c.Strategy, Faults: sc, Seed: uint64(j.seed), Instances: cc.Instances, Events: cc.Events})
+				results <- done{j, res, err}
+			}
+		}()
+	}
+	go func() {
+		for ci := range cells {
+			for s := 1; s <= cc.Seeds; s++ {
+				jobs <- job{ci, s}
+			}
+		}
+		close(jobs)
+		wg.Wait()
+		close(results)
+	}()
+
+	var firstErr error
+	n := 0
+	for d := range results {
+		n++
+		if cc.Progress != nil {
+			cc.Progress(n, total)
+		}
+		if d.err != nil {
+			if firstErr == nil {
+				firstErr = d.err
+			}
+			continue
+		}
+		c := &cells[d.cell]
+		c.Runs++
+		c.Duplicates += d.res.Duplicates
+		c.Lost += d.res.Lost
+		c.Stuck += d.res.Stuck
+		if !d.res.CheckersAgree() {
+			c.Disagreements++
+		}
+		if d.res.Violating() {
+			c.ViolatingRuns++
+			if c.FirstFailingSeed == nil || uint64(d.seed) < *c.FirstFailingSeed {
+				seed := uint64(d.seed)
+				c.FirstFailingSeed = &seed
+			}
+		}
+	}
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return &Comparison{Seeds: cc.Seeds, Instances: cc.Instances, Events: cc.Events, Results: cells}, nil
+}

@@ -1,0 +1,330 @@
+package sim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"iter"
+
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/sim/check"
+	"github.com/idemsim/idemsim/strategies"
+)
+
+// Errors the simulated stores return to strategy code.
+var (
+	errCrashed    = errors.New("sim: instance crashed")
+	errTimeout    = fmt.Errorf("sim: call timed out: %w", strategies.ErrUnknownOutcome)
+	errRefused    = errors.New("sim: connection refused: Redis is down")
+	errConnClosed = errors.New("sim: connection closed after a timeout")
+	errTxAborted  = errors.New("sim: transaction aborted")
+)
+
+type actKind uint8
+
+const (
+	actReceive actKind = iota + 1 // wait for the next delivery
+	actCall                       // make a store call and wait for its reply
+	actAck                        // ack the current delivery
+	actNack                       // nack the current delivery
+)
+
+// op is a store operation.
+type op uint8
+
+const (
+	opSetNX op = iota + 1
+	opExists
+	opSet
+	opInsert
+	opApply
+	opCommit
+	opRollback
+)
+
+var opNames = [...]string{opSetNX: "SetNX", opExists: "Exists", opSet: "Set", opInsert: "InsertProcessed", opApply: "Apply", opCommit: "Commit", opRollback: "Rollback"}
+
+func (o op) String() string { return opNames[o] }
+
+func (o op) target() uint8 {
+	if o <= opSet {
+		return toRedis
+	}
+	return toDB
+}
+
+// call is one store call, kept by the world so that a request still in the
+// network is served even after its instance crashed.
+type call struct {
+	inst  int32
+	gen   uint32
+	op    op
+	ev    strategies.Event
+	ttl   int64
+	tx    int32
+	start int64
+}
+
+// reply is what a store call returns to strategy code.
+type reply struct {
+	ok  bool
+	err error
+}
+
+// delivery is a message in an instance's inbox.
+type delivery struct {
+	msg, tag uint32
+}
+
+// instance is one consumer instance. Its code (the consumer loop and the
+// strategy) runs as a coroutine: each store call, ack and receive yields to
+// the world, which decides when and how the call is answered. Only one
+// coroutine runs at a time, and only when the world resumes it, so the
+// interleaving is the world's alone.
+type instance struct {
+	w   *world
+	idx int32
+	gen uint32 // incarnation: bumped at every crash, so stale events are ignored
+	up  bool
+
+	next  func() (struct{}, bool)
+	stop  func()
+	yield func(struct{}) bool
+	dead  bool // the current coroutine was stopped
+
+	act      actKind
+	req      call // the call asked for, when act == actCall
+	rep      reply
+	inbox    []delivery
+	cur      delivery
+	attempt  int // index in history of the current attempt
+	waiting  bool
+	stalled  bool
+	callID   uint32
+	pending  bool // a call is in flight
+	slotBusy bool // the broker's prefetch slot for this instance is taken
+	conn     int32
+	handler  strategies.Handler
+}
+
+// start boots a new incarnation: empty memory, a fresh strategy handler.
+func (w *world) start(in *instance) {
+	if in.up {
+		return
+	}
+	if in.gen > 0 {
+		w.record(RecRestart, in.idx, 0, 0, 0)
+	}
+	in.gen++
+	in.up, in.dead, in.waiting, in.stalled, in.pending, in.slotBusy = true, false, false, false, false, false
+	in.inbox = in.inbox[:0]
+	in.conn = 0
+	h, err := strategies.New(w.cfg.Strategy, strategies.Deps{Marks: simMarks{in}, Ledger: simLedger{in}, MarkTTL: w.markTTL})
+	if err != nil {
+		panic(fmt.Sprintf("sim: invariant broken: validated strategy fails: %v", err))
+	}
+	in.handler = h
+	in.next, in.stop = iter.Pull(iter.Seq[struct{}](in.consume))
+	w.drive(in)
+	w.broker.dispatch(w)
+}
+
+// consume is the consumer loop, run as the instance's coroutine: receive,
+// handle, ack or nack, forever.
+func (in *instance) consume(yield func(struct{}) bool) {
+	in.yield = yield
+	ctx := context.Background()
+	for in.suspend(actReceive) {
+		e := in.w.events[in.w.broker.msgs[in.cur.msg].event]
+		out, err := in.handler.Handle(ctx, e)
+		if in.dead {
+			return
+		}
+		in.w.handled(in, out, err)
+		act := actAck
+		if err != nil {
+			act = actNack
+		}
+		if !in.suspend(act) {
+			return
+		}
+	}
+}
+
+// suspend hands act to the world and waits to be resumed. It reports false
+// once the instance has crashed: the coroutine must then unwind.
+func (in *instance) suspend(act actKind) bool {
+	if in.dead {
+		return false
+	}
+	in.act = act
+	if !in.yield(struct{}{}) {
+		in.dead = true
+	}
+	return !in.dead
+}
+
+// do makes a store call from strategy code.
+func (in *instance) do(c call) reply {
+	c.inst, c.gen = in.idx, in.gen
+	in.req = c
+	if !in.suspend(actCall) {
+		return reply{err: errCrashed}
+	}
+	return in.rep
+}
+
+// drive resumes in and carries out what it asks for, until it waits.
+func (w *world) drive(in *instance) {
+	for {
+		in.next()
+		if in.dead || !w.perform(in, true) {
+			return
+		}
+	}
+}
+
+// perform carries out the action in.act. It reports whether the coroutine
+// can be resumed at once (in.rep holds its answer). Faults strike here, at
+// every step of handling: before it (crash, stall) or just after it was sent
+// (crash with the call in flight).
+func (w *world) perform(in *instance, mayFault bool) bool {
+	if in.act == actReceive {
+		if len(in.inbox) == 0 {
+			in.waiting = true
+			return false
+		}
+		w.receive(in)
+		return true
+	}
+	crashAfter := false
+	if mayFault && !w.healed {
+		if w.p.CrashPerStep > 0 {
+			r := w.rnd(faults.Crash)
+			if r.Float64() < w.p.CrashPerStep {
+				if r.IntN(2) == 0 {
+					w.crash(in, 0)
+					return false
+				}
+				crashAfter = true
+			}
+		}
+		if w.p.SlowPerStep > 0 {
+			r := w.rnd(faults.Slow)
+			if r.Float64() < w.p.SlowPerStep {
+				d := int64(float64(ackDeadline) * w.p.SlowFactor)
+				w.injected["slow"]++
+				w.record(RecStall, in.idx, in.cur.msg, w.curEvent(in), d)
+				in.stalled = true
+				w.at(d, event{kind: evStallEnd, inst: in.idx, gen: in.gen})
+				return false
+			}
+		}
+	}
+	var resumeNow bool
+	switch in.act {
+	case actCall:
+		resumeNow = w.send(in)
+	case actAck, actNack:
+		w.sendAck(in, in.act == actAck)
+		resumeNow = true
+	}
+	if crashAfter {
+		w.crash(in, 1)
+		return false
+	}
+	return resumeNow
+}
+
+func (w *world) curEvent(in *instance) strategies.EventID {
+	return w.broker.msgs[in.cur.msg].event
+}
+
+// receive hands the oldest delivery of the inbox to the coroutine: an
+// attempt starts.
+func (w *world) receive(in *instance) {
+	in.waiting = false
+	in.cur = in.inbox[0]
+	in.inbox = in.inbox[1:]
+	ev := w.curEvent(in)
+	w.record(RecReceive, in.idx, in.cur.msg, ev, int64(in.cur.tag))
+	in.attempt = len(w.history)
+	w.history = append(w.history, check.Op{Kind: check.Attempt, Client: int(in.idx), Event: uint64(ev), Call: w.now, Return: check.Never, Result: check.Unknown})
+}
+
+// handled records the end of an attempt.
+func (w *world) handled(in *instance, out strategies.Outcome, err error) {
+	h := &w.history[in.attempt]
+	h.Return = w.now
+	arg := int64(0)
+	if err == nil {
+		arg = int64(out)
+		h.Result = check.Applied
+		if out == strategies.Skipped {
+			h.Result = check.Skipped
+		}
+	} else {
+		// The handler failed: whether its effect landed is unknown, so
+		// the attempt may take effect at any time after its call.
+		h.Return = check.Never
+	}
+	w.record(RecHandled, in.idx, in.cur.msg, w.curEvent(in), arg)
+}
+
+func (w *world) deliverArrive(e event) {
+	in := w.insts[e.inst]
+	m := uint32(e.a)
+	if !in.up || in.gen != e.gen {
+		w.record(RecDeliverDrop, e.inst, m, w.broker.msgs[m].event, int64(e.b))
+		return
+	}
+	w.deliveries++
+	in.inbox = append(in.inbox, delivery{msg: m, tag: uint32(e.b)})
+	if in.waiting {
+		w.receive(in)
+		w.drive(in)
+	}
+}
+
+func (w *world) sendAck(in *instance, ack bool) {
+	msg := in.cur.msg
+	ev := w.curEvent(in)
+	if !ack {
+		w.record(RecNack, in.idx, msg, ev, int64(in.cur.tag))
+		if !w.cut(in.idx, toBroker) {
+			w.at(w.latency(), event{kind: evNackArr, a: uint64(msg), b: uint64(in.cur.tag)})
+		}
+		return
+	}
+	w.record(RecAckSend, in.idx, msg, ev, int64(in.cur.tag))
+	lost := w.cut(in.idx, toBroker)
+	if !lost && !w.healed && w.rAckLoss.Float64() < w.p.AckLoss {
+		lost = true
+		w.injected["lost-ack"]++
+	}
+	if lost {
+		w.record(RecAckLost, in.idx, msg, ev, int64(in.cur.tag))
+		return
+	}
+	w.at(w.latency(), event{kind: evAckArr, inst: in.idx, a: uint64(msg), b: uint64(in.cur.tag), c: w.now})
+}
+
+// crash kills the current incarnation: its coroutine unwinds, its memory is
+// gone, and it restarts later. Requests it already sent still arrive.
+func (w *world) crash(in *instance, inFlight int64) {
+	w.injected["crash"]++
+	w.record(RecCrash, in.idx, in.cur.msg, w.curEvent(in), inFlight)
+	in.up = false
+	in.dead = true
+	in.stop()
+	if in.conn != 0 {
+		w.db.closeConn(w, in.idx, in.conn)
+		in.conn = 0
+	}
+	r := w.rnd(faults.Crash)
+	w.at(uniformDur(r, w.p.RestartMin, w.p.RestartMax), event{kind: evRestart, inst: in.idx})
+}
+
+func checkAck(inst int32, ev strategies.EventID, sent, now int64) check.Op {
+	return check.Op{Kind: check.Ack, Client: int(inst), Event: uint64(ev), Call: sent, Return: now}
+}

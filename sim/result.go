@@ -1,0 +1,46 @@
+package sim
+
+import (
+	"github.com/idemsim/idemsim/sim/check"
+)
+
+// Result is the outcome of one run: its counts, both checkers' verdicts and
+// the trace's digest. Its JSON form is the output of `idemsim run --json`.
+type Result struct {
+	Strategy   string   `json:"strategy"`
+	Faults     []string `json:"faults"`
+	Seed       uint64   `json:"seed"`
+	Instances  int      `json:"instances"`
+	Events     int      `json:"events"`
+	Published  int      `json:"published"`  // messages published, copies included
+	Deliveries int      `json:"deliveries"` // deliveries that reached an instance
+	Duplicates int      `json:"duplicates"` // applications beyond the first, summed over events
+	Lost       int      `json:"lost"`       // events done at the broker, never applied
+	Stuck      int      `json:"stuck"`      // events not settled when the liveness bound ran out
+	// Linearizable is porcupine's verdict: true, false, or nil when it
+	// timed out (Unknown).
+	Linearizable *bool `json:"linearizable"`
+	// AuditOK is the direct audit's verdict: no duplicate and nothing lost.
+	AuditOK   bool    `json:"audit_ok"`
+	TraceHash string  `json:"trace_hash"`
+	SimTimeMS float64 `json:"sim_time_ms"`
+	// FaultsInjected counts the faults injected, per fault name, the
+	// ordinary lost acks under "lost-ack".
+	FaultsInjected map[string]int `json:"faults_injected"`
+	Reproduce      string         `json:"reproduce"`
+
+	// Trace is every step of the run, when Config.KeepTrace is set.
+	Trace []Record `json:"-"`
+	// History is the checked history, when Config.KeepHistory is set.
+	History []check.Op `json:"-"`
+}
+
+// Violating reports whether the run broke exactly-once: a duplicate, a lost
+// event, or an event that never settled.
+func (r *Result) Violating() bool { return r.Duplicates > 0 || r.Lost > 0 || r.Stuck > 0 }
+
+// CheckersAgree reports whether porcupine and the audit reached the same
+// verdict. An Unknown verdict agrees with nothing.
+func (r *Result) CheckersAgree() bool {
+	return r.Linearizable != nil && *r.Linearizable == r.AuditOK
+}

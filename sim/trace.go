@@ -1,0 +1,116 @@
+package sim
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"time"
+)
+
+// RecordKind says what a trace Record is.
+type RecordKind uint8
+
+// The kinds of trace records.
+const (
+	RecPublish      RecordKind = iota + 1 // the producer published a copy of Event as message Msg
+	RecDeliver                            // the broker sent Msg to Inst (Arg: delivery tag)
+	RecDeliverDrop                        // a delivery never reached Inst (partition or crash)
+	RecReceive                            // Inst took Msg from its inbox: an attempt starts
+	RecCall                               // Inst sent a store call (Arg: Op)
+	RecServe                              // the store served the call (Arg: result code)
+	RecPark                               // the database parked the call behind a lock
+	RecReply                              // Inst got the reply (Arg: result code)
+	RecCallDrop                           // the request or its reply was lost in a partition
+	RecTimeout                            // Inst gave up waiting for a call: outcome unknown
+	RecHandled                            // Inst's handler returned (Arg: Outcome, or 0 for error)
+	RecAckSend                            // Inst sent an ack
+	RecAckLost                            // the ack was lost
+	RecAcked                              // the broker accepted the ack: Msg is done
+	RecNack                               // Inst sent a nack after an error
+	RecRequeue                            // the broker put Msg back (Arg: 1 deadline, 2 nack)
+	RecCrash                              // Inst crashed (Arg: 0 before a step, 1 with a call in flight)
+	RecRestart                            // Inst restarted with empty memory
+	RecStall                              // Inst stalls (Arg: nanoseconds)
+	RecPartition                          // Inst is cut off (Arg: target mask; 0 when healed)
+	RecStoreLoss                          // Redis lost data (Arg: 1 restart empty, 2 failover; Event: keys lost)
+	RecStoreUp                            // Redis is back
+	RecTxAbort                            // the database rolled back a transaction of a dead connection
+	RecHeal                               // the safety phase ends: faults healed
+	RecEnd                                // the run ended (Arg: events not settled)
+)
+
+var recordNames = [...]string{
+	RecPublish: "publish", RecDeliver: "deliver", RecDeliverDrop: "deliver-drop",
+	RecReceive: "receive", RecCall: "call", RecServe: "serve", RecPark: "park",
+	RecReply: "reply", RecCallDrop: "call-drop", RecTimeout: "timeout",
+	RecHandled: "handled", RecAckSend: "ack-send", RecAckLost: "ack-lost",
+	RecAcked: "acked", RecNack: "nack", RecRequeue: "requeue", RecCrash: "crash",
+	RecRestart: "restart", RecStall: "stall", RecPartition: "partition",
+	RecStoreLoss: "store-loss", RecStoreUp: "store-up", RecTxAbort: "tx-abort",
+	RecHeal: "heal", RecEnd: "end",
+}
+
+// String names the kind.
+func (k RecordKind) String() string {
+	if int(k) < len(recordNames) && recordNames[k] != "" {
+		return recordNames[k]
+	}
+	return fmt.Sprintf("RecordKind(%d)", uint8(k))
+}
+
+// Record is one step of a run's trace. Fields that do not apply are -1
+// (Inst) or 0.
+type Record struct {
+	At    int64 // simulated nanoseconds since the start
+	Kind  RecordKind
+	Inst  int32
+	Msg   uint32
+	Event uint32
+	Arg   int64
+}
+
+// String renders the record as one trace line.
+func (r Record) String() string {
+	inst := "  -"
+	if r.Inst >= 0 {
+		inst = fmt.Sprintf("i%-2d", r.Inst)
+	}
+	return fmt.Sprintf("%12.6fms %s m%-4d e%-4d %-12s %d",
+		float64(r.At)/float64(time.Millisecond), inst, r.Msg, r.Event, r.Kind, r.Arg)
+}
+
+// WriteTrace writes records one per line.
+func WriteTrace(w io.Writer, recs []Record) error {
+	bw := bufio.NewWriter(w)
+	for _, r := range recs {
+		if _, err := bw.WriteString(r.String() + "\n"); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
+
+// tracer digests every record into a running hash and, when asked, keeps
+// the records themselves. The digest covers every field of every record in
+// order, so two runs with the same hash took the same steps.
+type tracer struct {
+	h    uint64
+	keep bool
+	recs []Record
+}
+
+func mix(h, x uint64) uint64 {
+	h ^= x
+	h *= 0xff51afd7ed558ccd
+	return h ^ h>>33
+}
+
+func (t *tracer) add(r Record) {
+	h := mix(t.h, uint64(r.At))
+	h = mix(h, uint64(r.Kind)|uint64(uint32(r.Inst))<<8|uint64(r.Msg)<<40)
+	h = mix(h, uint64(r.Event))
+	t.h = mix(h, uint64(r.Arg))
+	if t.keep {
+		t.recs = append(t.recs, r)
+	}
+}

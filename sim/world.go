@@ -1,0 +1,401 @@
+package sim
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/sim/check"
+	"github.com/idemsim/idemsim/strategies"
+)
+
+// Timing of the simulated world. They are part of the determinism contract:
+// changing one changes every trace.
+const (
+	publishGapMax  = 100 * time.Millisecond // gaps between events: uniform, 50 ms on average
+	ackDeadline    = 5 * time.Second        // the broker redelivers an unacked delivery after this
+	nackRetry      = 200 * time.Millisecond // a nacked message is ready again after this
+	callTimeout    = 1 * time.Second        // a store call with no reply by then has an unknown outcome
+	latencyMin     = 200 * time.Microsecond // one-way network latency, uniform
+	latencyMax     = 1 * time.Millisecond   //
+	healMargin     = 2 * time.Second        // the safety phase ends this long after the last publish
+	livenessBound  = 120 * time.Second      // after healing, every event must settle within this
+	redisDownMin   = 100 * time.Millisecond // a Redis restart or failover refuses calls this long
+	redisDownMax   = 1 * time.Second        //
+	defaultMarkTTL = 24 * time.Hour         // Redis marks live this long unless ttl shortens them
+	maxSteps       = 50_000_000             // bound on the events of one run; reaching it is a bug
+)
+
+// Random streams of the simulator's components, after the faults package's
+// own (see faults.StreamOf). Part of the determinism contract.
+const (
+	streamProducer = 100 + iota
+	streamBroker
+	streamNetwork
+	streamAckLoss
+	streamFaultRuntime = 200 // + fault number: the fault's decisions during the run
+)
+
+// Partition targets, as a mask.
+const (
+	toBroker = 1 << iota
+	toRedis
+	toDB
+)
+
+type window struct {
+	start, end int64
+	mask       uint8
+}
+
+// world is one simulated run: every component's state and the event queue.
+type world struct {
+	cfg    Config
+	p      faults.Params
+	now    int64
+	q      eventQueue
+	healed bool
+	healAt int64
+
+	rProducer, rBroker, rNet, rAckLoss *rand.Rand
+	rFault                             [6]*rand.Rand
+
+	events   []strategies.Event // by event id; index 0 unused
+	broker   broker
+	insts    []*instance
+	windows  [][]window // partition windows per instance
+	calls    []call     // every store call, by call id; index 0 unused
+	redis    redis
+	db       sqlDB
+	markTTL  time.Duration
+	history  []check.Op
+	trace    tracer
+	injected map[string]int
+
+	deliveries int
+}
+
+func newWorld(cfg Config) *world {
+	seed := cfg.Seed
+	w := &world{
+		cfg:       cfg,
+		p:         faults.Draw(cfg.Faults, seed),
+		rProducer: rand.New(rand.NewPCG(seed, streamProducer)),
+		rBroker:   rand.New(rand.NewPCG(seed, streamBroker)),
+		rNet:      rand.New(rand.NewPCG(seed, streamNetwork)),
+		rAckLoss:  rand.New(rand.NewPCG(seed, streamAckLoss)),
+		injected:  map[string]int{},
+		trace:     tracer{keep: cfg.KeepTrace},
+		calls:     make([]call, 1, cfg.Events*8),
+	}
+	for _, f := range faults.All() {
+		w.rFault[f] = rand.New(rand.NewPCG(seed, streamFaultRuntime+uint64(f)))
+	}
+	w.markTTL = defaultMarkTTL
+	if w.p.MarkTTL > 0 {
+		w.markTTL = w.p.MarkTTL
+	}
+	n := cfg.Events
+	w.events = make([]strategies.Event, n+1)
+	w.redis.init(n)
+	w.db.init(n)
+	w.history = make([]check.Op, 0, n*4)
+	return w
+}
+
+func (w *world) rnd(f faults.Fault) *rand.Rand { return w.rFault[f] }
+
+// uniformDur draws a duration in [lo, hi].
+func uniformDur(r *rand.Rand, lo, hi time.Duration) int64 {
+	if hi <= lo {
+		return int64(lo)
+	}
+	return int64(lo) + r.Int64N(int64(hi-lo)+1)
+}
+
+func (w *world) latency() int64 { return uniformDur(w.rNet, latencyMin, latencyMax) }
+
+func (w *world) at(d int64, e event) {
+	e.at = w.now + d
+	w.q.push(e)
+}
+
+func (w *world) record(kind RecordKind, inst int32, msg uint32, ev strategies.EventID, arg int64) {
+	w.trace.add(Record{At: w.now, Kind: kind, Inst: inst, Msg: msg, Event: uint32(ev), Arg: arg})
+}
+
+// setup publishes the workload and lays out the faults that are planned
+// ahead: partition windows and Redis losses.
+func (w *world) setup() {
+	n := w.cfg.Events
+	var t, last int64
+	type pub struct {
+		at int64
+		ev strategies.EventID
+	}
+	var pubs []pub
+	for id := 1; id <= n; id++ {
+		t += uniformDur(w.rProducer, 0, publishGapMax)
+		w.events[id] = strategies.Event{ID: strategies.EventID(id), Account: 1 + w.rProducer.IntN(10), Amount: 1 + w.rProducer.Int64N(100)}
+		pubs = append(pubs, pub{t, strategies.EventID(id)})
+		if w.p.DupPublish > 0 {
+			r := w.rnd(faults.Redeliver)
+			if r.Float64() < w.p.DupPublish {
+				pubs = append(pubs, pub{t + uniformDur(r, 0, w.p.DupDelayMax), strategies.EventID(id)})
+				w.injected["redeliver"]++
+			}
+		}
+		if w.p.LatePublish > 0 {
+			r := w.rnd(faults.TTL)
+			if r.Float64() < w.p.LatePublish {
+				pubs = append(pubs, pub{t + uniformDur(r, w.p.LateMin, w.p.LateMax), strategies.EventID(id)})
+				w.injected["ttl"]++
+			}
+		}
+	}
+	span := t
+	for _, p := range pubs {
+		last = max(last, p.at)
+		id := w.broker.add(p.ev)
+		w.q.push(event{at: p.at, kind: evPublish, a: uint64(id)})
+	}
+	w.healAt = last + int64(healMargin)
+	w.q.push(event{at: w.healAt, kind: evHeal})
+
+	w.insts = make([]*instance, w.cfg.Instances)
+	w.windows = make([][]window, w.cfg.Instances)
+	for i := range w.insts {
+		w.insts[i] = &instance{w: w, idx: int32(i)}
+	}
+	if w.p.Partitions > 0 {
+		r := w.rnd(faults.Partition)
+		masks := [...]uint8{toBroker, toRedis, toDB, toBroker | toRedis | toDB}
+		for i := range w.insts {
+			for k := 0; k < w.p.Partitions; k++ {
+				start := r.Int64N(span + 1)
+				end := min(start+uniformDur(r, w.p.PartitionMin, w.p.PartitionMax), w.healAt)
+				w.windows[i] = append(w.windows[i], window{start, end, masks[r.IntN(len(masks))]})
+				idx := uint64(len(w.windows[i]) - 1)
+				w.q.push(event{at: start, kind: evPartitionOn, inst: int32(i), a: idx})
+				w.q.push(event{at: end, kind: evPartitionOff, inst: int32(i), a: idx})
+			}
+		}
+	}
+	if w.p.StoreLosses > 0 {
+		r := w.rnd(faults.StoreLoss)
+		for k := 0; k < w.p.StoreLosses; k++ {
+			w.q.push(event{at: r.Int64N(span + 1), kind: evStoreLoss})
+		}
+	}
+	for _, in := range w.insts {
+		w.start(in)
+	}
+}
+
+// cut reports whether instance i cannot reach target at the current time.
+func (w *world) cut(i int32, target uint8) bool {
+	if w.healed {
+		return false
+	}
+	for _, win := range w.windows[i] {
+		if win.mask&target != 0 && win.start <= w.now && w.now < win.end {
+			return true
+		}
+	}
+	return false
+}
+
+// reopens is when instance i can reach target again: now, or the end of the
+// window that cuts it off (windows may overlap, so it iterates).
+func (w *world) reopens(i int32, target uint8) int64 {
+	t := w.now
+	for changed := true; changed && !w.healed; {
+		changed = false
+		for _, win := range w.windows[i] {
+			if win.mask&target != 0 && win.start <= t && t < win.end {
+				t, changed = win.end, true
+			}
+		}
+	}
+	return min(t, max(w.healAt, w.now))
+}
+
+// loop runs events until none is left or the liveness bound has passed.
+func (w *world) loop() {
+	end := w.healAt + int64(livenessBound)
+	for steps := 0; !w.q.empty(); steps++ {
+		if steps >= maxSteps {
+			panic(fmt.Sprintf("sim: invariant broken: run exceeded %d steps (%s)", maxSteps, w.cfg.Reproduce()))
+		}
+		if w.q.h[0].at > end {
+			break
+		}
+		e := w.q.pop()
+		w.now = e.at
+		w.handle(e)
+	}
+}
+
+func (w *world) handle(e event) {
+	switch e.kind {
+	case evPublish:
+		w.broker.publish(w, uint32(e.a))
+	case evDeliverArr:
+		w.deliverArrive(e)
+	case evDeadline:
+		w.broker.deadline(w, uint32(e.a), uint32(e.b))
+	case evAckArr:
+		w.broker.ackArrive(w, uint32(e.a), uint32(e.b), e.inst, e.c)
+	case evNackArr:
+		w.broker.nackArrive(w, uint32(e.a), uint32(e.b))
+	case evRequeue:
+		w.broker.requeue(w, uint32(e.a))
+	case evReqArr:
+		w.serve(uint32(e.a))
+	case evReplyArr:
+		w.replyArrive(uint32(e.a), e.b)
+	case evCallTimeout:
+		w.callTimeout(uint32(e.a))
+	case evStallEnd:
+		in := w.insts[e.inst]
+		if in.up && in.gen == e.gen {
+			in.stalled = false
+			if w.perform(in, false) {
+				w.drive(in)
+			}
+		}
+	case evRestart:
+		w.start(w.insts[e.inst])
+	case evPartitionOn:
+		if !w.healed {
+			win := w.windows[e.inst][e.a]
+			w.injected["partition"]++
+			w.record(RecPartition, e.inst, 0, 0, int64(win.mask))
+		}
+	case evPartitionOff:
+		if !w.healed {
+			w.record(RecPartition, e.inst, 0, 0, 0)
+		}
+	case evStoreLoss:
+		if !w.healed {
+			w.storeLoss()
+		}
+	case evStoreUp:
+		w.record(RecStoreUp, -1, 0, 0, 0)
+	case evConnDead:
+		w.db.connDeadNow(w, int32(e.a))
+	case evHeal:
+		w.healed = true
+		w.redis.downUntil = min(w.redis.downUntil, w.now)
+		w.record(RecHeal, -1, 0, 0, 0)
+	default:
+		panic(fmt.Sprintf("sim: invariant broken: unknown event kind %d", e.kind))
+	}
+}
+
+func (w *world) storeLoss() {
+	r := w.rnd(faults.StoreLoss)
+	w.injected["store-loss"]++
+	var lost int
+	var how int64
+	if r.IntN(2) == 0 {
+		how, lost = 1, w.redis.flush(0)
+	} else {
+		lag := uniformDur(r, 0, w.p.ReplicaLagMax)
+		how, lost = 2, w.redis.flush(w.now-lag)
+	}
+	down := uniformDur(r, redisDownMin, redisDownMax)
+	w.redis.downUntil = w.now + down
+	w.record(RecStoreLoss, -1, 0, strategies.EventID(lost), how)
+	w.at(down, event{kind: evStoreUp})
+}
+
+// Run simulates one run and judges it with both checkers.
+func Run(cfg Config) (*Result, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	w := newWorld(cfg)
+	defer w.stopAll()
+	w.setup()
+	w.loop()
+	return w.result(), nil
+}
+
+// stopAll ends every instance's coroutine, so that none outlives the run.
+func (w *world) stopAll() {
+	for _, in := range w.insts {
+		if in != nil && in.stop != nil {
+			in.dead = true
+			in.stop()
+		}
+	}
+}
+
+// porcupineTimeout bounds one check. Per-event partitions are tiny, so this
+// is only reached if something is badly wrong; the verdict is then Unknown.
+const porcupineTimeout = 30 * time.Second
+
+func (w *world) result() *Result {
+	n := w.cfg.Events
+	done := make([]bool, n+1)
+	settled := make([]bool, n+1)
+	for i := 1; i <= n; i++ {
+		settled[i] = true
+	}
+	for i := range w.broker.msgs {
+		m := &w.broker.msgs[i]
+		if m.state == msgDone {
+			done[m.event] = true
+		} else {
+			settled[m.event] = false
+		}
+	}
+	stuck := 0
+	for i := 1; i <= n; i++ {
+		if !settled[i] {
+			stuck++
+		}
+	}
+	w.record(RecEnd, -1, 0, 0, int64(stuck))
+	for id := 1; id <= n; id++ {
+		w.history = append(w.history, check.Op{Kind: check.Read, Client: w.cfg.Instances, Event: uint64(id), Call: w.now, Return: w.now, Count: w.db.ledger[id]})
+	}
+	audit := check.Audit(w.db.ledger, done)
+	var lin *bool
+	switch check.Linearizable(w.history, porcupineTimeout) {
+	case "Ok":
+		t := true
+		lin = &t
+	case "Illegal":
+		f := false
+		lin = &f
+	}
+	res := &Result{
+		Strategy:       w.cfg.Strategy,
+		Faults:         w.cfg.Faults.Names(),
+		Seed:           w.cfg.Seed,
+		Instances:      w.cfg.Instances,
+		Events:         n,
+		Published:      len(w.broker.msgs),
+		Deliveries:     w.deliveries,
+		Duplicates:     audit.Duplicates,
+		Lost:           audit.Lost,
+		Stuck:          stuck,
+		Linearizable:   lin,
+		AuditOK:        audit.OK(),
+		TraceHash:      fmt.Sprintf("%016x", w.trace.h),
+		SimTimeMS:      float64(w.now) / float64(time.Millisecond),
+		FaultsInjected: w.injected,
+		Reproduce:      w.cfg.Reproduce(),
+	}
+	if w.cfg.KeepTrace {
+		res.Trace = w.trace.recs
+	}
+	if w.cfg.KeepHistory {
+		res.History = w.history
+	}
+	return res
+}

@@ -1,0 +1,64 @@
+package strategies
+
+import "context"
+
+// DBUnique inserts the event id into a table with a unique constraint and
+// applies the effect in the same transaction, then commits. Mark and effect
+// commit atomically, so neither a crash nor a lost reply can separate them:
+// a unique violation means the effect is already committed, and the delivery
+// is skipped.
+type DBUnique struct{ Ledger Ledger }
+
+// Handle inserts the mark and applies e in one transaction.
+func (s DBUnique) Handle(ctx context.Context, e Event) (Outcome, error) {
+	tx, err := s.Ledger.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	fresh, err := tx.InsertProcessed(ctx, e.ID)
+	if err != nil {
+		_ = tx.Rollback(ctx)
+		return 0, err
+	}
+	if !fresh {
+		_ = tx.Rollback(ctx)
+		return Skipped, nil
+	}
+	if err := tx.Apply(ctx, e); err != nil {
+		_ = tx.Rollback(ctx)
+		return 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, err
+	}
+	return Applied, nil
+}
+
+// DBUniqueSplit inserts the event id in one transaction and applies the
+// effect in a second one. A crash or failure between the two commits leaves
+// the id marked and the effect missing: the event is lost.
+type DBUniqueSplit struct{ Ledger Ledger }
+
+// Handle commits the mark, then applies e in a transaction of its own.
+func (s DBUniqueSplit) Handle(ctx context.Context, e Event) (Outcome, error) {
+	tx, err := s.Ledger.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	fresh, err := tx.InsertProcessed(ctx, e.ID)
+	if err != nil {
+		_ = tx.Rollback(ctx)
+		return 0, err
+	}
+	if !fresh {
+		_ = tx.Rollback(ctx)
+		return Skipped, nil
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, err
+	}
+	if err := applyOnce(ctx, s.Ledger, e); err != nil {
+		return 0, err
+	}
+	return Applied, nil
+}

@@ -1,0 +1,63 @@
+package strategies
+
+import (
+	"context"
+	"time"
+)
+
+// RedisClaim claims the event in shared Redis with SET NX PX before
+// processing it: the first claimant processes, every later one skips. The
+// claim is taken before the effect commits, so a claimant that crashes or
+// fails after claiming leaves a mark without an effect, and the event is
+// lost; a mark that expires or vanishes with a Redis restart lets a late
+// redelivery apply the event again.
+type RedisClaim struct {
+	Marks  MarkStore
+	Ledger Ledger
+	TTL    time.Duration
+}
+
+// Handle claims e, then applies it. It does not release the claim on error:
+// the outcome of the effect is unknown then, and releasing could let a second
+// application in.
+func (s RedisClaim) Handle(ctx context.Context, e Event) (Outcome, error) {
+	claimed, err := s.Marks.SetNX(ctx, e.ID, s.TTL)
+	if err != nil {
+		return 0, err
+	}
+	if !claimed {
+		return Skipped, nil
+	}
+	if err := applyOnce(ctx, s.Ledger, e); err != nil {
+		return 0, err
+	}
+	return Applied, nil
+}
+
+// RedisAfter checks for the mark, processes, then sets the mark. Check and
+// set are separate steps, so two copies handled at once both pass the check,
+// and a crash between effect and mark lets a redelivery apply it again.
+type RedisAfter struct {
+	Marks  MarkStore
+	Ledger Ledger
+	TTL    time.Duration
+}
+
+// Handle skips e if its mark exists, else applies it and sets the mark.
+func (s RedisAfter) Handle(ctx context.Context, e Event) (Outcome, error) {
+	seen, err := s.Marks.Exists(ctx, e.ID)
+	if err != nil {
+		return 0, err
+	}
+	if seen {
+		return Skipped, nil
+	}
+	if err := applyOnce(ctx, s.Ledger, e); err != nil {
+		return 0, err
+	}
+	// The effect is committed whatever Set does. Reporting a failed Set
+	// would make the broker redeliver and apply the event again, so the
+	// error is dropped: a missing mark is this strategy's known weakness.
+	_ = s.Marks.Set(ctx, e.ID, s.TTL)
+	return Applied, nil
+}
