@@ -34,6 +34,10 @@ type Params struct {
 	// all of them.
 	Partitions                 int
 	PartitionMin, PartitionMax time.Duration
+	// PartitionPerStep is the chance, at every store call, that the
+	// instance is cut off from that store just after the request left: the
+	// call takes effect, its reply is held, and the caller times out.
+	PartitionPerStep float64
 
 	// SlowPerStep is the chance, at every step of handling, that the handler
 	// stalls for SlowFactor times the ack deadline before going on.
@@ -89,6 +93,7 @@ func Draw(s Set, seed uint64) Params {
 		r := rand.New(rand.NewPCG(seed, StreamOf(Partition)))
 		p.Partitions = 1 + r.IntN(3)
 		p.PartitionMin, p.PartitionMax = 200*time.Millisecond, 4*time.Second
+		p.PartitionPerStep = uniform(r, 0.002, 0.01)
 	}
 	if s.Has(Slow) {
 		r := rand.New(rand.NewPCG(seed, StreamOf(Slow)))
@@ -109,4 +114,8 @@ func Draw(s Set, seed uint64) Params {
 	return p
 }
 
-func uniform(r *rand.Rand, lo, hi float64) float64 { return lo + (hi-lo)*r.Float64() }
+// uniform draws from [lo, hi). The explicit float64 conversion rounds the
+// product before the sum, so no platform fuses them into one FMA instruction
+// and the result is the same bits everywhere (the Go spec allows fusion
+// otherwise).
+func uniform(r *rand.Rand, lo, hi float64) float64 { return lo + float64((hi-lo)*r.Float64()) }

@@ -32,6 +32,10 @@ type broker struct {
 	head  int
 }
 
+func (b *broker) reset() {
+	b.msgs, b.ready, b.head = b.msgs[:0], b.ready[:0], 0
+}
+
 func (b *broker) add(ev strategies.EventID) uint32 {
 	b.msgs = append(b.msgs, message{event: ev, inst: -1})
 	return uint32(len(b.msgs) - 1)
@@ -76,12 +80,12 @@ func (b *broker) deliver(w *world, m uint32, in *instance) {
 	msg.inst, msg.igen, msg.holds = in.idx, in.gen, true
 	in.slotBusy = true
 	w.record(RecDeliver, in.idx, m, msg.event, int64(msg.tag))
-	w.at(int64(ackDeadline), event{kind: evDeadline, a: uint64(m), b: uint64(msg.tag)})
+	w.q.pushLane(laneDeadline, event{at: w.now + int64(ackDeadline), kind: evDeadline, a: uint32(m), b: uint32(msg.tag)})
 	if w.cut(in.idx, toBroker) {
 		w.record(RecDeliverDrop, in.idx, m, msg.event, int64(msg.tag))
 		return
 	}
-	w.at(w.latency(), event{kind: evDeliverArr, inst: in.idx, gen: in.gen, a: uint64(m), b: uint64(msg.tag)})
+	w.at(w.latency(), event{kind: evDeliverArr, inst: in.idx, gen: in.gen, a: uint32(m), b: uint32(msg.tag)})
 }
 
 // release frees the prefetch slot that m's latest delivery holds, if the
@@ -131,7 +135,7 @@ func (b *broker) nackArrive(w *world, m, tag uint32) {
 	}
 	b.release(w, m)
 	msg.state = msgWaiting
-	w.at(int64(nackRetry), event{kind: evRequeue, a: uint64(m)})
+	w.q.pushLane(laneRequeue, event{at: w.now + int64(nackRetry), kind: evRequeue, a: uint32(m)})
 	b.dispatch(w)
 }
 

@@ -53,19 +53,14 @@ func (w *world) send(in *instance) bool {
 	id := uint32(len(w.calls) - 1)
 	in.callID, in.pending = id, true
 	w.record(RecCall, in.idx, in.cur.msg, c.ev.ID, int64(c.op))
-	if w.cut(in.idx, c.op.target()) {
-		w.record(RecCallDrop, in.idx, in.cur.msg, c.ev.ID, int64(c.op))
-		w.timeoutLater(id)
-		return false
-	}
-	w.at(w.latency(), event{kind: evReqArr, a: uint64(id)})
+	w.transmit(in.idx, c.op.target(), event{kind: evReqArr, a: id}, id)
 	return false
 }
 
 // timeoutLater makes sure call id times out if no reply comes: only calls
 // whose request or reply was lost, or that wait for a lock, need the timer.
 func (w *world) timeoutLater(id uint32) {
-	w.q.push(event{at: max(w.now, w.calls[id].start+int64(callTimeout)), kind: evCallTimeout, a: uint64(id)})
+	w.q.push(event{at: max(w.now, w.calls[id].start+int64(callTimeout)), kind: evCallTimeout, a: uint32(id)})
 }
 
 // serve executes call id at its store.
@@ -89,12 +84,24 @@ func (w *world) reply(id uint32, r reply) {
 	c := &w.calls[id]
 	code := encode(r)
 	w.record(RecServe, c.inst, 0, c.ev.ID, int64(code))
-	if w.cut(c.inst, c.op.target()) {
-		w.record(RecCallDrop, c.inst, 0, c.ev.ID, int64(c.op))
-		w.timeoutLater(id)
+	w.transmit(c.inst, c.op.target(), event{kind: evReplyArr, a: id, b: uint32(code)}, id)
+}
+
+// transmit carries a request or reply of call id between instance inst and
+// a store. Store connections are TCP: a partition does not lose what was
+// sent, it holds it until the network heals, long after the caller's
+// timeout. So a request sent into a partition may still take effect, and
+// its caller cannot know: the classic unknown outcome.
+func (w *world) transmit(inst int32, target uint8, e event, id uint32) {
+	if !w.cut(inst, target) {
+		w.at(w.latency(), e)
 		return
 	}
-	w.at(w.latency(), event{kind: evReplyArr, a: uint64(id), b: code})
+	c := &w.calls[id]
+	w.record(RecCallHeld, inst, 0, c.ev.ID, int64(c.op))
+	e.at = w.reopens(inst, target) + w.latency()
+	w.q.push(e)
+	w.timeoutLater(id)
 }
 
 // waiting returns the instance that still waits for call id, or nil if the

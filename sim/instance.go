@@ -213,7 +213,7 @@ func (w *world) perform(in *instance, mayFault bool) bool {
 			r := w.rnd(faults.Slow)
 			if r.Float64() < w.p.SlowPerStep {
 				d := int64(float64(ackDeadline) * w.p.SlowFactor)
-				w.injected["slow"]++
+				w.injected[injSlow]++
 				w.record(RecStall, in.idx, in.cur.msg, w.curEvent(in), d)
 				in.stalled = true
 				w.at(d, event{kind: evStallEnd, inst: in.idx, gen: in.gen})
@@ -225,6 +225,11 @@ func (w *world) perform(in *instance, mayFault bool) bool {
 	switch in.act {
 	case actCall:
 		resumeNow = w.send(in)
+		if !resumeNow && mayFault && !w.healed && w.p.PartitionPerStep > 0 {
+			if r := w.rnd(faults.Partition); r.Float64() < w.p.PartitionPerStep {
+				w.cutOff(in.idx, in.req.op.target(), uniformDur(r, w.p.PartitionMin, w.p.PartitionMax))
+			}
+		}
 	case actAck, actNack:
 		w.sendAck(in, in.act == actAck)
 		resumeNow = true
@@ -292,7 +297,7 @@ func (w *world) sendAck(in *instance, ack bool) {
 	if !ack {
 		w.record(RecNack, in.idx, msg, ev, int64(in.cur.tag))
 		if !w.cut(in.idx, toBroker) {
-			w.at(w.latency(), event{kind: evNackArr, a: uint64(msg), b: uint64(in.cur.tag)})
+			w.at(w.latency(), event{kind: evNackArr, a: uint32(msg), b: uint32(in.cur.tag)})
 		}
 		return
 	}
@@ -300,19 +305,19 @@ func (w *world) sendAck(in *instance, ack bool) {
 	lost := w.cut(in.idx, toBroker)
 	if !lost && !w.healed && w.rAckLoss.Float64() < w.p.AckLoss {
 		lost = true
-		w.injected["lost-ack"]++
+		w.injected[injLostAck]++
 	}
 	if lost {
 		w.record(RecAckLost, in.idx, msg, ev, int64(in.cur.tag))
 		return
 	}
-	w.at(w.latency(), event{kind: evAckArr, inst: in.idx, a: uint64(msg), b: uint64(in.cur.tag), c: w.now})
+	w.at(w.latency(), event{kind: evAckArr, inst: in.idx, a: uint32(msg), b: uint32(in.cur.tag), c: w.now})
 }
 
 // crash kills the current incarnation: its coroutine unwinds, its memory is
 // gone, and it restarts later. Requests it already sent still arrive.
 func (w *world) crash(in *instance, inFlight int64) {
-	w.injected["crash"]++
+	w.injected[injCrash]++
 	w.record(RecCrash, in.idx, in.cur.msg, w.curEvent(in), inFlight)
 	in.up = false
 	in.dead = true

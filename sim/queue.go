@@ -27,28 +27,97 @@ const (
 // is the order of scheduling, which breaks ties the same way on every run.
 type event struct {
 	at   int64
-	seq  uint64
-	kind evKind
+	c    int64
+	seq  uint32
+	a, b uint32
 	inst int32
 	gen  uint32
-	a, b uint64
-	c    int64
+	kind evKind
 }
 
-// eventQueue is a binary min-heap of events by (at, seq), kept by value so
-// that scheduling allocates nothing once the heap has grown.
+// Lanes of the event queue: FIFO queues for timers whose times never
+// decrease in the order they are set, so they need no heap.
+const (
+	lanePublish  = iota // the producer's schedule, laid out in time order
+	laneDeadline        // ack deadlines: always ackDeadline after a delivery
+	laneRequeue         // nack retries: always nackRetry after a nack
+	numLanes
+)
+
+type lane struct {
+	evs  []event
+	head int
+}
+
+// eventQueue orders events by (at, seq). Most events sit in a binary
+// min-heap, kept by value so that scheduling allocates nothing once it has
+// grown; fixed-delay timers sit in FIFO lanes, which keeps the heap small.
 type eventQueue struct {
-	h   []event
-	seq uint64
+	h     []event
+	lanes [numLanes]lane
+	seq   uint32
 }
 
-func (q *eventQueue) less(i, j int) bool {
-	if q.h[i].at != q.h[j].at {
-		return q.h[i].at < q.h[j].at
+func (q *eventQueue) reset() {
+	q.h, q.seq = q.h[:0], 0
+	for l := range q.lanes {
+		q.lanes[l].evs, q.lanes[l].head = q.lanes[l].evs[:0], 0
 	}
-	return q.h[i].seq < q.h[j].seq
 }
 
+// pushLane appends e to lane l. Times in a lane must not decrease.
+func (q *eventQueue) pushLane(l int, e event) {
+	ln := &q.lanes[l]
+	if n := len(ln.evs); n > ln.head && ln.evs[n-1].at > e.at {
+		panic("sim: invariant broken: a queue lane went back in time")
+	}
+	q.seq++
+	e.seq = q.seq
+	ln.evs = append(ln.evs, e)
+}
+
+// next returns where the earliest event is: a lane number, or -1 for the
+// heap; ok is false when the queue is empty.
+func (q *eventQueue) next() (where int, at int64, ok bool) {
+	where = -2
+	var best *event
+	if len(q.h) > 0 {
+		best, where = &q.h[0], -1
+	}
+	for l := range q.lanes {
+		ln := &q.lanes[l]
+		if ln.head < len(ln.evs) {
+			e := &ln.evs[ln.head]
+			if best == nil || before(e, best) {
+				best, where = e, l
+			}
+		}
+	}
+	if best == nil {
+		return 0, 0, false
+	}
+	return where, best.at, true
+}
+
+// take removes and returns the earliest event, found by next.
+func (q *eventQueue) take(where int) event {
+	if where < 0 {
+		return q.pop()
+	}
+	ln := &q.lanes[where]
+	e := ln.evs[ln.head]
+	ln.head++
+	if ln.head == len(ln.evs) {
+		ln.evs, ln.head = ln.evs[:0], 0
+	}
+	return e
+}
+
+func before(a, b *event) bool {
+	return a.at < b.at || (a.at == b.at && a.seq < b.seq)
+}
+
+// push adds e to the heap, moving the hole up rather than swapping.
 func (q *eventQueue) push(e event) {
 	q.seq++
 	e.seq = q.seq
@@ -56,19 +125,24 @@ func (q *eventQueue) push(e event) {
 	i := len(q.h) - 1
 	for i > 0 {
 		p := (i - 1) / 2
-		if !q.less(i, p) {
+		if !before(&e, &q.h[p]) {
 			break
 		}
-		q.h[i], q.h[p] = q.h[p], q.h[i]
+		q.h[i] = q.h[p]
 		i = p
 	}
+	q.h[i] = e
 }
 
+// pop removes the heap's earliest event, moving the hole down.
 func (q *eventQueue) pop() event {
 	top := q.h[0]
 	n := len(q.h) - 1
-	q.h[0] = q.h[n]
+	last := q.h[n]
 	q.h = q.h[:n]
+	if n == 0 {
+		return top
+	}
 	i := 0
 	for {
 		l := 2*i + 1
@@ -76,16 +150,15 @@ func (q *eventQueue) pop() event {
 			break
 		}
 		m := l
-		if r := l + 1; r < n && q.less(r, l) {
+		if r := l + 1; r < n && before(&q.h[r], &q.h[l]) {
 			m = r
 		}
-		if !q.less(m, i) {
+		if !before(&q.h[m], &last) {
 			break
 		}
-		q.h[i], q.h[m] = q.h[m], q.h[i]
+		q.h[i] = q.h[m]
 		i = m
 	}
+	q.h[i] = last
 	return top
 }
-
-func (q *eventQueue) empty() bool { return len(q.h) == 0 }

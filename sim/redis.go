@@ -12,8 +12,9 @@ type redis struct {
 }
 
 func (r *redis) init(events int) {
-	r.exp = make([]int64, events+1)
-	r.written = make([]int64, events+1)
+	r.exp = resize(r.exp, events+1)
+	r.written = resize(r.written, events+1)
+	r.downUntil = 0
 }
 
 func (r *redis) live(id uint64, now int64) bool { return r.exp[id] > now }

@@ -38,13 +38,21 @@ type sqlDB struct {
 }
 
 func (d *sqlDB) init(events int) {
-	d.committed = make([]bool, events+1)
-	d.owner = make([]int32, events+1)
-	d.waitq = make([][]uint32, events+1)
-	d.ledger = make([]int, events+1)
-	d.txs = make([]txState, 1, events*2)
-	d.connDead = make([]bool, 1, 16)
-	d.connTx = make([]int32, 1, 16)
+	d.committed = resize(d.committed, events+1)
+	d.owner = resize(d.owner, events+1)
+	for i := range d.waitq {
+		d.waitq[i] = d.waitq[i][:0]
+	}
+	if cap(d.waitq) < events+1 {
+		d.waitq = make([][]uint32, events+1)
+	}
+	d.waitq = d.waitq[:events+1]
+	d.ledger = resize(d.ledger, events+1)
+	d.balance = [len(d.balance)]int64{}
+	d.txs = d.txs[:0]
+	d.begin(0) // transaction 0 stands for none
+	d.connDead = resize(d.connDead, 1)
+	d.connTx = resize(d.connTx, 1)
 }
 
 func (d *sqlDB) openConn() int32 {
@@ -53,17 +61,27 @@ func (d *sqlDB) openConn() int32 {
 	return int32(len(d.connDead) - 1)
 }
 
+// begin starts a transaction on conn, reusing the buffers of the slot of a
+// transaction from an earlier run of a pooled world.
 func (d *sqlDB) begin(conn int32) int32 {
-	d.txs = append(d.txs, txState{conn: conn})
-	id := int32(len(d.txs) - 1)
-	d.connTx[conn] = id
-	return id
+	id := len(d.txs)
+	if id < cap(d.txs) {
+		d.txs = d.txs[:id+1]
+		t := &d.txs[id]
+		*t = txState{conn: conn, inserted: t.inserted[:0], effects: t.effects[:0]}
+	} else {
+		d.txs = append(d.txs, txState{conn: conn})
+	}
+	if conn != 0 {
+		d.connTx[conn] = int32(id)
+	}
+	return int32(id)
 }
 
 // closeConn is the client dropping conn; the server notices once the network
 // lets the close through, after any request sent before it.
 func (d *sqlDB) closeConn(w *world, inst, conn int32) {
-	w.q.push(event{at: w.reopens(inst, toDB) + int64(latencyMax) + 1, kind: evConnDead, a: uint64(conn)})
+	w.q.push(event{at: w.reopens(inst, toDB) + int64(latencyMax) + 1, kind: evConnDead, a: uint32(conn)})
 }
 
 func (d *sqlDB) connDeadNow(w *world, conn int32) {
@@ -161,7 +179,7 @@ func (d *sqlDB) abort(w *world, tx int32) {
 // takes the lock and the others park behind it.
 func (d *sqlDB) wake(w *world, ev strategies.EventID) {
 	q := d.waitq[ev]
-	d.waitq[ev] = nil
+	d.waitq[ev] = nil // parking again below must not write into q
 	for _, id := range q {
 		tx := &d.txs[w.calls[id].tx]
 		if d.connDead[tx.conn] || tx.status != txOpen {

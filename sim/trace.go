@@ -20,7 +20,7 @@ const (
 	RecServe                              // the store served the call (Arg: result code)
 	RecPark                               // the database parked the call behind a lock
 	RecReply                              // Inst got the reply (Arg: result code)
-	RecCallDrop                           // the request or its reply was lost in a partition
+	RecCallHeld                           // a partition holds the request or reply until it heals
 	RecTimeout                            // Inst gave up waiting for a call: outcome unknown
 	RecHandled                            // Inst's handler returned (Arg: Outcome, or 0 for error)
 	RecAckSend                            // Inst sent an ack
@@ -42,7 +42,7 @@ const (
 var recordNames = [...]string{
 	RecPublish: "publish", RecDeliver: "deliver", RecDeliverDrop: "deliver-drop",
 	RecReceive: "receive", RecCall: "call", RecServe: "serve", RecPark: "park",
-	RecReply: "reply", RecCallDrop: "call-drop", RecTimeout: "timeout",
+	RecReply: "reply", RecCallHeld: "call-held", RecTimeout: "timeout",
 	RecHandled: "handled", RecAckSend: "ack-send", RecAckLost: "ack-lost",
 	RecAcked: "acked", RecNack: "nack", RecRequeue: "requeue", RecCrash: "crash",
 	RecRestart: "restart", RecStall: "stall", RecPartition: "partition",

@@ -1,7 +1,10 @@
 package sim
 
 import (
+	"cmp"
 	"fmt"
+	"slices"
+	"sync"
 	"math/rand/v2"
 	"time"
 
@@ -58,8 +61,9 @@ type world struct {
 	healed bool
 	healAt int64
 
+	src                                [numRand]rand.PCG
+	rng                                [numRand]*rand.Rand
 	rProducer, rBroker, rNet, rAckLoss *rand.Rand
-	rFault                             [6]*rand.Rand
 
 	events   []strategies.Event // by event id; index 0 unused
 	broker   broker
@@ -71,40 +75,97 @@ type world struct {
 	markTTL  time.Duration
 	history  []check.Op
 	trace    tracer
-	injected map[string]int
+	injected [numInjected]int
 
 	deliveries int
 }
 
+// Fault counters, by what was injected.
+const (
+	injLostAck = iota
+	injRedeliver
+	injCrash
+	injPartition
+	injSlow
+	injStoreLoss
+	injTTL
+	numInjected
+)
+
+var injectedNames = [numInjected]string{"lost-ack", "redeliver", "crash", "partition", "slow", "store-loss", "ttl"}
+
+// worlds keeps finished worlds so that a sweep of thousands of runs reuses
+// their buffers instead of allocating them anew.
+var worlds = sync.Pool{New: func() any { return new(world) }}
+
+// newWorld returns a world set up for cfg, reusing a pooled one. Everything a
+// run reads is reset here, so a reused world runs exactly as a new one would
+// (the determinism test runs seeds in interleaved orders to guard it).
 func newWorld(cfg Config) *world {
+	w := worlds.Get().(*world)
 	seed := cfg.Seed
-	w := &world{
-		cfg:       cfg,
-		p:         faults.Draw(cfg.Faults, seed),
-		rProducer: rand.New(rand.NewPCG(seed, streamProducer)),
-		rBroker:   rand.New(rand.NewPCG(seed, streamBroker)),
-		rNet:      rand.New(rand.NewPCG(seed, streamNetwork)),
-		rAckLoss:  rand.New(rand.NewPCG(seed, streamAckLoss)),
-		injected:  map[string]int{},
-		trace:     tracer{keep: cfg.KeepTrace},
-		calls:     make([]call, 1, cfg.Events*8),
-	}
-	for _, f := range faults.All() {
-		w.rFault[f] = rand.New(rand.NewPCG(seed, streamFaultRuntime+uint64(f)))
-	}
+	n := cfg.Events
+	w.cfg = cfg
+	w.p = faults.Draw(cfg.Faults, seed)
+	w.now, w.healed, w.healAt = 0, false, 0
+	w.q.reset()
+	w.seedStreams(seed)
 	w.markTTL = defaultMarkTTL
 	if w.p.MarkTTL > 0 {
 		w.markTTL = w.p.MarkTTL
 	}
-	n := cfg.Events
-	w.events = make([]strategies.Event, n+1)
+	w.events = resize(w.events, n+1)
+	w.broker.reset()
+	w.insts, w.windows = nil, resize(w.windows, 0)
+	w.calls = append(w.calls[:0], call{})
 	w.redis.init(n)
 	w.db.init(n)
-	w.history = make([]check.Op, 0, n*4)
+	w.history = w.history[:0]
+	w.trace = tracer{keep: cfg.KeepTrace, recs: w.trace.recs[:0]}
+	w.injected = [numInjected]int{}
+	w.deliveries = 0
 	return w
 }
 
-func (w *world) rnd(f faults.Fault) *rand.Rand { return w.rFault[f] }
+// release returns w to the pool. Nothing of it may be used afterwards.
+func (w *world) release() {
+	w.insts = nil
+	worlds.Put(w)
+}
+
+// seedStreams derives every component's random stream from the root seed.
+func (w *world) seedStreams(seed uint64) {
+	streams := [numRand]uint64{streamProducer, streamBroker, streamNetwork, streamAckLoss}
+	for _, f := range faults.All() {
+		streams[randFault+int(f)] = streamFaultRuntime + uint64(f)
+	}
+	for i, stream := range streams {
+		w.src[i].Seed(seed, stream)
+		if w.rng[i] == nil {
+			w.rng[i] = rand.New(&w.src[i])
+		}
+	}
+	w.rProducer, w.rBroker, w.rNet, w.rAckLoss = w.rng[0], w.rng[1], w.rng[2], w.rng[3]
+}
+
+// resize returns s with length n and every element zero, reusing its array
+// when it is large enough.
+func resize[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
+}
+
+// Indexes of the random generators: four components, then one per fault.
+const (
+	randFault = 4
+	numRand   = randFault + 6
+)
+
+func (w *world) rnd(f faults.Fault) *rand.Rand { return w.rng[randFault+int(f)] }
 
 // uniformDur draws a duration in [lo, hi].
 func uniformDur(r *rand.Rand, lo, hi time.Duration) int64 {
@@ -143,22 +204,25 @@ func (w *world) setup() {
 			r := w.rnd(faults.Redeliver)
 			if r.Float64() < w.p.DupPublish {
 				pubs = append(pubs, pub{t + uniformDur(r, 0, w.p.DupDelayMax), strategies.EventID(id)})
-				w.injected["redeliver"]++
+				w.injected[injRedeliver]++
 			}
 		}
 		if w.p.LatePublish > 0 {
 			r := w.rnd(faults.TTL)
 			if r.Float64() < w.p.LatePublish {
 				pubs = append(pubs, pub{t + uniformDur(r, w.p.LateMin, w.p.LateMax), strategies.EventID(id)})
-				w.injected["ttl"]++
+				w.injected[injTTL]++
 			}
 		}
 	}
 	span := t
+	// Copies make the schedule unsorted; the publish lane needs it in time
+	// order. The sort is stable, so equal times keep their drawing order.
+	slices.SortStableFunc(pubs, func(a, b pub) int { return cmp.Compare(a.at, b.at) })
 	for _, p := range pubs {
 		last = max(last, p.at)
 		id := w.broker.add(p.ev)
-		w.q.push(event{at: p.at, kind: evPublish, a: uint64(id)})
+		w.q.pushLane(lanePublish, event{at: p.at, kind: evPublish, a: uint32(id)})
 	}
 	w.healAt = last + int64(healMargin)
 	w.q.push(event{at: w.healAt, kind: evHeal})
@@ -176,7 +240,7 @@ func (w *world) setup() {
 				start := r.Int64N(span + 1)
 				end := min(start+uniformDur(r, w.p.PartitionMin, w.p.PartitionMax), w.healAt)
 				w.windows[i] = append(w.windows[i], window{start, end, masks[r.IntN(len(masks))]})
-				idx := uint64(len(w.windows[i]) - 1)
+				idx := uint32(len(w.windows[i]) - 1)
 				w.q.push(event{at: start, kind: evPartitionOn, inst: int32(i), a: idx})
 				w.q.push(event{at: end, kind: evPartitionOff, inst: int32(i), a: idx})
 			}
@@ -191,6 +255,16 @@ func (w *world) setup() {
 	for _, in := range w.insts {
 		w.start(in)
 	}
+}
+
+// cutOff cuts instance i off from target now, for d (at most until the
+// heal).
+func (w *world) cutOff(i int32, target uint8, d int64) {
+	end := min(w.now+d, w.healAt)
+	w.windows[i] = append(w.windows[i], window{w.now, end, target})
+	w.injected[injPartition]++
+	w.record(RecPartition, i, 0, 0, int64(target))
+	w.q.push(event{at: end, kind: evPartitionOff, inst: i})
 }
 
 // cut reports whether instance i cannot reach target at the current time.
@@ -224,14 +298,15 @@ func (w *world) reopens(i int32, target uint8) int64 {
 // loop runs events until none is left or the liveness bound has passed.
 func (w *world) loop() {
 	end := w.healAt + int64(livenessBound)
-	for steps := 0; !w.q.empty(); steps++ {
+	for steps := 0; ; steps++ {
 		if steps >= maxSteps {
 			panic(fmt.Sprintf("sim: invariant broken: run exceeded %d steps (%s)", maxSteps, w.cfg.Reproduce()))
 		}
-		if w.q.h[0].at > end {
+		where, at, ok := w.q.next()
+		if !ok || at > end {
 			break
 		}
-		e := w.q.pop()
+		e := w.q.take(where)
 		w.now = e.at
 		w.handle(e)
 	}
@@ -254,7 +329,7 @@ func (w *world) handle(e event) {
 	case evReqArr:
 		w.serve(uint32(e.a))
 	case evReplyArr:
-		w.replyArrive(uint32(e.a), e.b)
+		w.replyArrive(e.a, uint64(e.b))
 	case evCallTimeout:
 		w.callTimeout(uint32(e.a))
 	case evStallEnd:
@@ -270,7 +345,7 @@ func (w *world) handle(e event) {
 	case evPartitionOn:
 		if !w.healed {
 			win := w.windows[e.inst][e.a]
-			w.injected["partition"]++
+			w.injected[injPartition]++
 			w.record(RecPartition, e.inst, 0, 0, int64(win.mask))
 		}
 	case evPartitionOff:
@@ -296,7 +371,7 @@ func (w *world) handle(e event) {
 
 func (w *world) storeLoss() {
 	r := w.rnd(faults.StoreLoss)
-	w.injected["store-loss"]++
+	w.injected[injStoreLoss]++
 	var lost int
 	var how int64
 	if r.IntN(2) == 0 {
@@ -318,10 +393,27 @@ func Run(cfg Config) (*Result, error) {
 	}
 	cfg = cfg.withDefaults()
 	w := newWorld(cfg)
-	defer w.stopAll()
+	defer w.stopAll() // also when a broken invariant panics
 	w.setup()
 	w.loop()
-	return w.result(), nil
+	res := w.result()
+	w.release()
+	return res, nil
+}
+
+// injectedMap counts the faults injected by name; a fault that never struck
+// shows 0 if it is part of the scenario, and is left out otherwise.
+func (w *world) injectedMap() map[string]int {
+	m := make(map[string]int)
+	for i, n := range w.injected {
+		if n > 0 || i == injLostAck {
+			m[injectedNames[i]] = n
+		}
+	}
+	for _, f := range w.cfg.Faults.Faults() {
+		m[f.String()] += 0
+	}
+	return m
 }
 
 // stopAll ends every instance's coroutine, so that none outlives the run.
@@ -388,14 +480,16 @@ func (w *world) result() *Result {
 		AuditOK:        audit.OK(),
 		TraceHash:      fmt.Sprintf("%016x", w.trace.h),
 		SimTimeMS:      float64(w.now) / float64(time.Millisecond),
-		FaultsInjected: w.injected,
+		FaultsInjected: w.injectedMap(),
 		Reproduce:      w.cfg.Reproduce(),
 	}
+	// Slices handed to the caller leave the world, so a pooled world
+	// never writes into them again.
 	if w.cfg.KeepTrace {
-		res.Trace = w.trace.recs
+		res.Trace, w.trace.recs = w.trace.recs, nil
 	}
 	if w.cfg.KeepHistory {
-		res.History = w.history
+		res.History, w.history = w.history, nil
 	}
 	return res
 }

@@ -91,13 +91,13 @@ var Model = porcupine.Model{
 	Partition: partitionByEvent,
 	Init:      func() interface{} { return initState },
 	Step: func(st, in, out interface{}) (bool, interface{}) {
-		next := step(st.(state), in.(input), out.(output))
+		next := step(st.(state), *in.(*input), *out.(*output))
 		return next != 0, next
 	},
 	Equal: func(a, b interface{}) bool { return a.(state) == b.(state) },
 	Hash:  func(s interface{}) uint64 { return uint64(s.(state)) },
 	DescribeOperation: func(in, out interface{}) string {
-		i, o := in.(input), out.(output)
+		i, o := in.(*input), out.(*output)
 		return Op{Kind: i.kind, Event: i.event, Result: o.result, Count: o.count}.String()
 	},
 	DescribeState: func(s interface{}) string { return describeState(s.(state)) },
@@ -105,30 +105,53 @@ var Model = porcupine.Model{
 
 // partitionByEvent splits a history into one partition per event id, in
 // order of first appearance, so the check is linear in the history length.
+// The partitions share one backing array.
 func partitionByEvent(history []porcupine.Operation) [][]porcupine.Operation {
-	index := make(map[uint64]int)
-	var parts [][]porcupine.Operation
+	var maxID uint64
 	for _, op := range history {
-		id := op.Input.(input).event
-		i, ok := index[id]
-		if !ok {
-			i = len(parts)
-			index[id] = i
-			parts = append(parts, nil)
+		maxID = max(maxID, op.Input.(*input).event)
+	}
+	// first pass: count per event and number the partitions by first
+	// appearance; second pass: fill.
+	count := make([]int32, maxID+1)
+	slot := make([]int32, maxID+1)
+	var order []uint64
+	for _, op := range history {
+		id := op.Input.(*input).event
+		if count[id] == 0 {
+			order = append(order, id)
 		}
+		count[id]++
+	}
+	backing := make([]porcupine.Operation, len(history))
+	parts := make([][]porcupine.Operation, len(order))
+	off := int32(0)
+	for i, id := range order {
+		parts[i] = backing[off : off : off+count[id]]
+		slot[id] = int32(i)
+		off += count[id]
+	}
+	for _, op := range history {
+		i := slot[op.Input.(*input).event]
 		parts[i] = append(parts[i], op)
 	}
 	return parts
 }
 
-// Operations turns a history into porcupine operations for Model.
+// Operations turns a history into porcupine operations for Model. Inputs and
+// outputs are pointers into two arrays, so that boxing them allocates
+// nothing per operation.
 func Operations(history []Op) []porcupine.Operation {
+	ins := make([]input, len(history))
+	outs := make([]output, len(history))
 	ops := make([]porcupine.Operation, len(history))
 	for i, o := range history {
+		ins[i] = input{kind: o.Kind, event: o.Event}
+		outs[i] = output{result: o.Result, count: o.Count}
 		ops[i] = porcupine.Operation{
 			ClientId: o.Client,
-			Input:    input{kind: o.Kind, event: o.Event},
-			Output:   output{result: o.Result, count: o.Count},
+			Input:    &ins[i],
+			Output:   &outs[i],
 			Call:     o.Call,
 			Return:   o.Return,
 		}
