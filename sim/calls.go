@@ -83,7 +83,7 @@ func (w *world) serve(id uint32) {
 func (w *world) reply(id uint32, r reply) {
 	c := &w.calls[id]
 	code := encode(r)
-	w.record(RecServe, c.inst, 0, c.ev.ID, int64(code))
+	w.record(RecServe, c.inst, c.msg, c.ev.ID, int64(code))
 	w.transmit(c.inst, c.op.target(), event{kind: evReplyArr, a: id, b: uint32(code)}, id)
 }
 
@@ -98,7 +98,7 @@ func (w *world) transmit(inst int32, target uint8, e event, id uint32) {
 		return
 	}
 	c := &w.calls[id]
-	w.record(RecCallHeld, inst, 0, c.ev.ID, int64(c.op))
+	w.record(RecCallHeld, inst, c.msg, c.ev.ID, int64(c.op))
 	e.at = w.reopens(inst, target) + w.latency()
 	w.q.push(e)
 	w.timeoutLater(id)

@@ -42,8 +42,10 @@ type Cell struct {
 	// Disagreements counts runs where porcupine and the audit disagreed, or
 	// porcupine could not decide; anything but 0 is a bug in idemsim.
 	Disagreements int `json:"checker_disagreements"`
-	Instances     int `json:"-"`
-	Events        int `json:"-"`
+	// ReproduceCmd replays the first failing seed; empty if none failed.
+	ReproduceCmd string `json:"reproduce,omitempty"`
+	Instances    int    `json:"instances"`
+	Events       int    `json:"events"`
 }
 
 // Verdict is the cell as the outcome table shows it: "ok", or the kinds of
@@ -145,6 +147,14 @@ func Compare(cc CompareConfig) (*Comparison, error) {
 			cells = append(cells, Cell{Strategy: st, Faults: sc.Names(), Scenario: sc.String(), Instances: cc.Instances, Events: cc.Events})
 		}
 	}
+	// Workers read only cfgs, which nobody writes while they run; the
+	// collecting loop below alone writes cells.
+	cfgs := make([]Config, 0, len(cells))
+	for _, st := range cc.Strategies {
+		for _, sc := range cc.Scenarios {
+			cfgs = append(cfgs, Config{Strategy: st, Faults: sc, Instances: cc.Instances, Events: cc.Events})
+		}
+	}
 	type job struct{ cell, seed int }
 	type done struct {
 		job
@@ -160,9 +170,9 @@ func Compare(cc CompareConfig) (*Comparison, error) {
 		go func() {
 			defer wg.Done()
 			for j := range jobs {
-				c := cells[j.cell]
-				sc, _ := faults.Parse(strings.Join(c.Faults, ","))
-				res, err := Run(Config{Strategy: c.Strategy, Faults: sc, Seed: uint64(j.seed), Instances: cc.Instances, Events: cc.Events})
+				cfg := cfgs[j.cell]
+				cfg.Seed = uint64(j.seed)
+				res, err := Run(cfg)
 				results <- done{j, res, err}
 			}
 		}()
@@ -209,6 +219,9 @@ func Compare(cc CompareConfig) (*Comparison, error) {
 	}
 	if firstErr != nil {
 		return nil, firstErr
+	}
+	for i := range cells {
+		cells[i].ReproduceCmd = cells[i].Reproduce()
 	}
 	return &Comparison{Seeds: cc.Seeds, Instances: cc.Instances, Events: cc.Events, Results: cells}, nil
 }

@@ -58,6 +58,7 @@ func (o op) target() uint8 {
 type call struct {
 	inst  int32
 	gen   uint32
+	msg   uint32
 	op    op
 	ev    strategies.Event
 	ttl   int64
@@ -166,7 +167,7 @@ func (in *instance) suspend(act actKind) bool {
 
 // do makes a store call from strategy code.
 func (in *instance) do(c call) reply {
-	c.inst, c.gen = in.idx, in.gen
+	c.inst, c.gen, c.msg = in.idx, in.gen, in.cur.msg
 	in.req = c
 	if !in.suspend(actCall) {
 		return reply{err: errCrashed}

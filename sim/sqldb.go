@@ -135,7 +135,7 @@ func (d *sqlDB) insert(w *world, id uint32) {
 		w.reply(id, reply{ok: false})
 	case owner != 0:
 		d.waitq[ev] = append(d.waitq[ev], id)
-		w.record(RecPark, c.inst, 0, ev, int64(owner))
+		w.record(RecPark, c.inst, c.msg, ev, int64(owner))
 		w.timeoutLater(id)
 	default:
 		d.owner[ev] = c.tx

@@ -4,7 +4,10 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"strings"
 	"time"
+
+	"github.com/idemsim/idemsim/strategies"
 )
 
 // RecordKind says what a trace Record is.
@@ -69,14 +72,80 @@ type Record struct {
 	Arg   int64
 }
 
-// String renders the record as one trace line.
+// String renders the record as one trace line: time, instance, message,
+// event, what happened and its detail.
 func (r Record) String() string {
 	inst := "  -"
 	if r.Inst >= 0 {
 		inst = fmt.Sprintf("i%-2d", r.Inst)
 	}
-	return fmt.Sprintf("%12.6fms %s m%-4d e%-4d %-12s %d",
-		float64(r.At)/float64(time.Millisecond), inst, r.Msg, r.Event, r.Kind, r.Arg)
+	return fmt.Sprintf("%12.6fms %s m%-4d e%-4d %-12s %s",
+		float64(r.At)/float64(time.Millisecond), inst, r.Msg, r.Event, r.Kind, r.detail())
+}
+
+// detail renders Arg as the kind of record means it.
+func (r Record) detail() string {
+	switch r.Kind {
+	case RecCall, RecCallHeld, RecTimeout:
+		if r.Arg > 0 && int(r.Arg) < len(opNames) {
+			return op(r.Arg).String()
+		}
+	case RecServe, RecReply:
+		return replyNames[r.Arg]
+	case RecHandled:
+		switch r.Arg {
+		case 0:
+			return "error"
+		default:
+			return strategies.Outcome(r.Arg).String()
+		}
+	case RecRequeue:
+		if r.Arg == 1 {
+			return "ack deadline passed"
+		}
+		return "after nack"
+	case RecCrash:
+		if r.Arg == 1 {
+			return "with a call in flight"
+		}
+		return "before the step"
+	case RecStall:
+		return time.Duration(r.Arg).String()
+	case RecPartition:
+		if r.Arg == 0 {
+			return "healed"
+		}
+		return "from " + targetNames(uint8(r.Arg))
+	case RecStoreLoss:
+		if r.Arg == 1 {
+			return fmt.Sprintf("restart empty, %d marks lost", r.Event)
+		}
+		return fmt.Sprintf("failover to a lagging replica, %d marks lost", r.Event)
+	case RecPark:
+		return fmt.Sprintf("behind tx %d", r.Arg)
+	case RecTxAbort:
+		return fmt.Sprintf("tx %d", r.Arg)
+	case RecEnd:
+		return fmt.Sprintf("%d events not settled", r.Arg)
+	case RecPublish, RecHeal, RecStoreUp, RecRestart:
+		return ""
+	}
+	return fmt.Sprintf("tag %d", r.Arg)
+}
+
+var replyNames = [...]string{codeFalse: "false", codeTrue: "true", codeRefused: "refused", codeTxAborted: "tx aborted"}
+
+func targetNames(mask uint8) string {
+	var parts []string
+	for _, t := range []struct {
+		bit  uint8
+		name string
+	}{{toBroker, "broker"}, {toRedis, "redis"}, {toDB, "database"}} {
+		if mask&t.bit != 0 {
+			parts = append(parts, t.name)
+		}
+	}
+	return strings.Join(parts, "+")
 }
 
 // WriteTrace writes records one per line.

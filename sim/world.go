@@ -393,10 +393,11 @@ func Run(cfg Config) (*Result, error) {
 	}
 	cfg = cfg.withDefaults()
 	w := newWorld(cfg)
-	defer w.stopAll() // also when a broken invariant panics
+	defer w.stopAll() // only reached by a panic: coroutines must not outlive it
 	w.setup()
 	w.loop()
 	res := w.result()
+	w.stopAll()
 	w.release()
 	return res, nil
 }
@@ -422,6 +423,7 @@ func (w *world) stopAll() {
 		if in != nil && in.stop != nil {
 			in.dead = true
 			in.stop()
+			in.stop = nil
 		}
 	}
 }

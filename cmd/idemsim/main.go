@@ -1,0 +1,227 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/strategies"
+)
+
+// Exit statuses, as the spec's "Command line" fixes them.
+const (
+	exitOK    = 0 // the command completed; violations are results, not errors
+	exitError = 1 // any other error, a checker disagreement included
+	exitUsage = 2 // bad usage: unknown name, malformed or impossible value
+)
+
+// main runs idemsim on its command line and exits with the status.
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// run runs the command line args (without the program name), writing
+// results to stdout and messages to stderr, and returns the exit status.
+func run(args []string, stdout, stderr io.Writer) int {
+	e := &env{
+		stdout: stdout, stderr: stderr,
+		isTerminal: isTerminal, now: time.Now,
+		simRun: sim.Run, simCompare: sim.Compare,
+	}
+	return e.main(args)
+}
+
+// env is what a command runs in: its two outputs, the two things that
+// depend on the machine, and the simulator's two entry points, all
+// injectable so that tests can fake them.
+type env struct {
+	stdout, stderr io.Writer
+	// isTerminal reports whether w is a terminal; compare shows progress
+	// on stderr only then.
+	isTerminal func(w io.Writer) bool
+	// now is the wall clock, read only for compare's progress line.
+	now func() time.Time
+	// simRun and simCompare are sim.Run and sim.Compare.
+	simRun     func(sim.Config) (*sim.Result, error)
+	simCompare func(sim.CompareConfig) (*sim.Comparison, error)
+}
+
+// isTerminal reports whether w is a character device, such as a terminal.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// command is one subcommand of idemsim.
+type command struct {
+	name     string
+	summary  string // one line for `idemsim help`
+	synopsis string // the usage line, naming every flag
+}
+
+// commands lists the subcommands in the order help shows them.
+var commands = []command{
+	{
+		name:     "run",
+		summary:  "simulate one run of one strategy under some faults, and judge it",
+		synopsis: runSynopsis,
+	},
+	{
+		name:     "compare",
+		summary:  "run every strategy under every fault scenario over seeds 1..N; print the table",
+		synopsis: compareSynopsis,
+	},
+	{
+		name:     "help",
+		summary:  "list the commands, or describe every flag of one: idemsim help <command>",
+		synopsis: "idemsim help [command]",
+	},
+}
+
+// lookupCommand returns the command called name, or nil.
+func lookupCommand(name string) *command {
+	for i := range commands {
+		if commands[i].name == name {
+			return &commands[i]
+		}
+	}
+	return nil
+}
+
+// commandNames lists the command names, comma-separated.
+func commandNames() string {
+	names := make([]string, len(commands))
+	for i, c := range commands {
+		names[i] = c.name
+	}
+	return strings.Join(names, ", ")
+}
+
+// usageError is bad usage of a command: exit status 2, and a message that
+// says what is wrong and what is accepted.
+type usageError struct{ msg string }
+
+func (u *usageError) Error() string { return u.msg }
+
+// usagef returns a usageError with a formatted message.
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+// checkerBugError reports that porcupine and the audit disagreed, or that
+// porcupine could not decide: a bug in idemsim, exit status 1.
+type checkerBugError struct{ msg string }
+
+func (c *checkerBugError) Error() string { return "BUG in idemsim: " + c.msg }
+
+// main dispatches args to a command and turns its error into a message on
+// stderr and an exit status.
+func (e *env) main(args []string) int {
+	if len(args) == 0 {
+		fmt.Fprintf(e.stderr, "usage: idemsim <command> [flags]; commands: %s\nrun 'idemsim help' for help\n", commandNames())
+		return exitUsage
+	}
+	name := args[0]
+	if isHelpArg(name) {
+		name = "help"
+	}
+	cmd := lookupCommand(name)
+	if cmd == nil {
+		if strings.HasPrefix(name, "-") {
+			fmt.Fprintf(e.stderr, "idemsim: flag %s before the command: flags come after it (commands: %s)\nrun 'idemsim help' for help\n", name, commandNames())
+		} else {
+			fmt.Fprintf(e.stderr, "idemsim: unknown command %q (accepted: %s)\nrun 'idemsim help' for help\n", name, commandNames())
+		}
+		return exitUsage
+	}
+	return e.exit(cmd, e.dispatch(cmd.name, args[1:]))
+}
+
+// dispatch runs the command called name on its arguments.
+func (e *env) dispatch(name string, args []string) error {
+	switch name {
+	case "run":
+		return e.runCmd(args)
+	case "compare":
+		return e.compareCmd(args)
+	case "help":
+		return e.helpCmd(args)
+	}
+	panic("idemsim: dispatch of a command not in the commands table: " + name)
+}
+
+// exit reports err, if any, on stderr and returns the exit status for it.
+func (e *env) exit(cmd *command, err error) int {
+	if err == nil {
+		return exitOK
+	}
+	var usage *usageError
+	if errors.As(err, &usage) || errors.Is(err, sim.ErrBadConfig) {
+		hint := fmt.Sprintf("idemsim %s -h", cmd.name)
+		if cmd.name == "help" {
+			hint = "idemsim help"
+		}
+		fmt.Fprintf(e.stderr, "idemsim %s: %v\nrun '%s' for help\n", cmd.name, err, hint)
+		return exitUsage
+	}
+	fmt.Fprintf(e.stderr, "idemsim %s: %v\n", cmd.name, err)
+	return exitError
+}
+
+// helpCmd prints the overview, or one command's help.
+func (e *env) helpCmd(args []string) error {
+	switch {
+	case len(args) == 0 || isHelpArg(args[0]) || args[0] == "help":
+		return e.printOverview()
+	case len(args) > 1:
+		return usagef("too many arguments %q: help takes at most one command (accepted: %s)", args, commandNames())
+	}
+	cmd := lookupCommand(args[0])
+	if cmd == nil {
+		return usagef("unknown command %q (accepted: %s)", args[0], commandNames())
+	}
+	// A command prints its own help when asked with -h.
+	return e.dispatch(cmd.name, []string{"-h"})
+}
+
+// printOverview prints `idemsim help`: the commands, one line each, their
+// usage lines, and the names a user can choose from.
+func (e *env) printOverview() error {
+	w := e.stdout
+	fmt.Fprint(w, `idemsim simulates idempotent event consumers under at-least-once delivery,
+injects faults, and checks with two checkers that every event's effect is
+applied exactly once.
+
+usage: idemsim <command> [flags]
+
+commands:
+`)
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, c := range commands {
+		fmt.Fprintf(tw, "  %s\t%s\n", c.name, c.summary)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "\nusage of each command:")
+	for _, c := range commands {
+		fmt.Fprintf(w, "  %s\n", c.synopsis)
+	}
+	_, err := fmt.Fprintf(w, `
+strategies: %s
+faults:     %s
+
+exit status: 0 when the command completed (a violation of exactly-once is a
+result, not an error), 2 on bad usage, 1 on any other error.
+run 'idemsim <command> -h' (or 'idemsim help <command>') for every flag of a command.
+`, strings.Join(strategies.Names, ", "), strings.Join(faults.ScenarioNames(), ", "))
+	return err
+}

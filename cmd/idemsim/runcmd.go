@@ -1,0 +1,236 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/sim/check"
+	"github.com/idemsim/idemsim/strategies"
+)
+
+// runSynopsis is the usage line of `idemsim run`.
+const runSynopsis = "idemsim run --strategy S --faults F[,F...] --seed N [--instances 3] [--events 200] [--trace] [--json] [--history FILE]"
+
+const runAbout = `
+Simulate one run: the producer publishes the events, the consumer instances
+handle them with the strategy while the faults are injected, then the faults
+heal and every event must settle. Porcupine and a direct audit of the ledger
+then judge whether every event's effect was applied exactly once.
+
+Prints a summary; when the run violated exactly-once, its last line is the
+command that replays it. The same flags give the same run, byte for byte.
+`
+
+// runOrder is the order in which run's help lists its flags, each with
+// the placeholder of its value.
+var runOrder = []string{"strategy S", "faults F[,F...]", "seed N", "instances N", "events N", "trace", "json", "history FILE"}
+
+// runOpts are the flags of `idemsim run`.
+type runOpts struct {
+	strategy  string
+	faults    string
+	seed      uint64
+	instances int
+	events    int
+	trace     bool
+	json      bool
+	history   string
+}
+
+// flagSet defines run's flags on a new FlagSet that writes into o.
+func (o *runOpts) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.StringVar(&o.strategy, "strategy", "",
+		"deduplication strategy (required), one of:\n"+acceptedStrategies())
+	fs.StringVar(&o.faults, "faults", "",
+		"faults to inject together (required), a comma-separated list of:\n"+acceptedFaults()+" (all: every fault)")
+	fs.Var(&uint64Value{&o.seed}, "seed",
+		fmt.Sprintf("root seed of the run (required), 0 to %d;\nthe same flags and seed give the same run", uint64(math.MaxUint64)))
+	fs.Var(newIntValue(&o.instances, 3, 1, sim.MaxInstances), "instances",
+		fmt.Sprintf("consumer instances, 1 to %d", sim.MaxInstances))
+	fs.Var(newIntValue(&o.events, 200, 1, sim.MaxEvents), "events",
+		fmt.Sprintf("events published, 1 to %d", sim.MaxEvents))
+	fs.BoolVar(&o.trace, "trace", false, "print the full trace before the summary")
+	fs.BoolVar(&o.json, "json", false,
+		"print only the result, as one JSON object, instead of the summary")
+	fs.StringVar(&o.history, "history", "",
+		"write the checked history to FILE as a JSON array of operations\n"+
+			"(client, input, output, call, return)")
+	return fs
+}
+
+// runCmd is `idemsim run`.
+func (e *env) runCmd(args []string) error {
+	var o runOpts
+	fs := o.flagSet()
+	help, err := parseFlags(fs, args)
+	if help {
+		return printCommandHelp(e.stdout, runSynopsis, runAbout, fs, runOrder)
+	}
+	if err != nil {
+		return err
+	}
+	cfg, err := o.config(setFlags(fs))
+	if err != nil {
+		return err
+	}
+
+	// Open the history file first, so that an unwritable one fails before
+	// the run rather than after it.
+	var hist *os.File
+	if o.history != "" {
+		if hist, err = os.Create(o.history); err != nil {
+			return fmt.Errorf("--history: %w", err)
+		}
+	}
+	res, err := e.simRun(cfg)
+	if err != nil {
+		if hist != nil {
+			hist.Close()
+			os.Remove(o.history)
+		}
+		return err
+	}
+	if res.Reproduce == "" {
+		res.Reproduce = cfg.Reproduce()
+	}
+
+	if o.json {
+		err = writeJSON(e.stdout, res)
+	} else {
+		if o.trace {
+			err = sim.WriteTrace(e.stdout, res.Trace)
+		}
+		if err == nil {
+			err = writeSummary(e.stdout, res)
+		}
+	}
+	if hist != nil {
+		if herr := check.WriteHistoryJSON(hist, res.History); herr != nil {
+			hist.Close()
+			return fmt.Errorf("--history %s: %w", o.history, herr)
+		}
+		if herr := hist.Close(); herr != nil {
+			return fmt.Errorf("--history %s: %w", o.history, herr)
+		}
+	}
+	if err != nil {
+		return err
+	}
+	if !res.CheckersAgree() {
+		return &checkerBugError{msg: disagreement(res)}
+	}
+	return nil
+}
+
+// config checks the flags and builds the run's Config; set names the flags
+// given on the command line.
+func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
+	var cfg sim.Config
+	if !set["strategy"] {
+		return cfg, usagef("missing --strategy (accepted: %s)", acceptedStrategies())
+	}
+	if !strategies.Valid(o.strategy) {
+		return cfg, usagef("unknown strategy %q (accepted: %s)", o.strategy, acceptedStrategies())
+	}
+	if !set["faults"] {
+		return cfg, usagef("missing --faults (accepted: a comma-separated list of %s)", acceptedFaults())
+	}
+	fset, err := faults.Parse(o.faults)
+	if err != nil {
+		return cfg, faultsError("faults", err)
+	}
+	if !set["seed"] {
+		return cfg, usagef("missing --seed (accepted: a whole number from 0 to %d)", uint64(math.MaxUint64))
+	}
+	if o.trace && o.json {
+		return cfg, usagef("--trace and --json cannot be combined: --json prints only the JSON object")
+	}
+	cfg = sim.Config{
+		Strategy:    o.strategy,
+		Faults:      fset,
+		Seed:        o.seed,
+		Instances:   o.instances,
+		Events:      o.events,
+		KeepTrace:   o.trace,
+		KeepHistory: o.history != "",
+	}
+	return cfg, cfg.Validate()
+}
+
+// writeJSON writes v as one indented JSON object.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// verdictText is porcupine's verdict in words.
+func verdictText(linearizable *bool) string {
+	switch {
+	case linearizable == nil:
+		return "unknown (timed out)"
+	case *linearizable:
+		return "linearizable"
+	}
+	return "NOT linearizable"
+}
+
+// writeSummary writes the human-readable summary of one run.
+func writeSummary(w io.Writer, r *sim.Result) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(name string, value any) { fmt.Fprintf(tw, "%s\t%v\n", name, value) }
+	row("strategy", r.Strategy)
+	row("faults", strings.Join(r.Faults, ", "))
+	row("seed", r.Seed)
+	row("instances", r.Instances)
+	row("events", r.Events)
+	row("published", r.Published)
+	row("deliveries", r.Deliveries)
+	row("duplicates", r.Duplicates)
+	row("lost", r.Lost)
+	row("stuck", r.Stuck)
+	exactlyOnce := "held"
+	if r.Violating() {
+		exactlyOnce = "VIOLATED"
+	}
+	row("exactly-once", exactlyOnce)
+	row("porcupine", verdictText(r.Linearizable))
+	audit := "ok"
+	if !r.AuditOK {
+		audit = "NOT ok"
+	}
+	row("audit", audit)
+	row("trace hash", r.TraceHash)
+	row("sim time", fmt.Sprintf("%.3f ms", r.SimTimeMS))
+	row("faults injected", formatCounts(r.FaultsInjected))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	if r.Violating() {
+		if _, err := fmt.Fprintf(w, "reproduce with: %s\n", r.Reproduce); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// disagreement describes how the two checkers disagreed on r.
+func disagreement(r *sim.Result) string {
+	audit := "ok"
+	if !r.AuditOK {
+		audit = "NOT ok"
+	}
+	if r.Linearizable == nil {
+		return fmt.Sprintf("porcupine could not decide (timed out) while the audit says %s; the two checkers must agree. Please report it with: %s", audit, r.Reproduce)
+	}
+	return fmt.Sprintf("porcupine says %s but the audit says %s; the two checkers must agree. Please report it with: %s", verdictText(r.Linearizable), audit, r.Reproduce)
+}
