@@ -15,31 +15,31 @@ type RecordKind uint8
 
 // The kinds of trace records.
 const (
-	RecPublish      RecordKind = iota + 1 // the producer published a copy of Event as message Msg
-	RecDeliver                            // the broker sent Msg to Inst (Arg: delivery tag)
-	RecDeliverDrop                        // a delivery never reached Inst (partition or crash)
-	RecReceive                            // Inst took Msg from its inbox: an attempt starts
-	RecCall                               // Inst sent a store call (Arg: Op)
-	RecServe                              // the store served the call (Arg: result code)
-	RecPark                               // the database parked the call behind a lock
-	RecReply                              // Inst got the reply (Arg: result code)
-	RecCallHeld                           // a partition holds the request or reply until it heals
-	RecTimeout                            // Inst gave up waiting for a call: outcome unknown
-	RecHandled                            // Inst's handler returned (Arg: Outcome, or 0 for error)
-	RecAckSend                            // Inst sent an ack
-	RecAckLost                            // the ack was lost
-	RecAcked                              // the broker accepted the ack: Msg is done
-	RecNack                               // Inst sent a nack after an error
-	RecRequeue                            // the broker put Msg back (Arg: 1 deadline, 2 nack)
-	RecCrash                              // Inst crashed (Arg: 0 before a step, 1 with a call in flight)
-	RecRestart                            // Inst restarted with empty memory
-	RecStall                              // Inst stalls (Arg: nanoseconds)
-	RecPartition                          // Inst is cut off (Arg: target mask; 0 when healed)
-	RecStoreLoss                          // Redis lost data (Arg: 1 restart empty, 2 failover; Event: keys lost)
-	RecStoreUp                            // Redis is back
-	RecTxAbort                            // the database rolled back a transaction of a dead connection
-	RecHeal                               // the safety phase ends: faults healed
-	RecEnd                                // the run ended (Arg: events not settled)
+	RecPublish     RecordKind = iota + 1 // the producer published a copy of Event as message Msg
+	RecDeliver                           // the broker sent Msg to Inst (Arg: delivery tag)
+	RecDeliverDrop                       // a delivery never reached Inst (partition or crash)
+	RecReceive                           // Inst took Msg from its inbox: an attempt starts
+	RecCall                              // Inst sent a store call (Arg: Op)
+	RecServe                             // the store served the call (Arg: result code)
+	RecPark                              // the database parked the call behind a lock
+	RecReply                             // Inst got the reply (Arg: result code)
+	RecCallHeld                          // a partition holds the request or reply until it heals
+	RecTimeout                           // Inst gave up waiting for a call: outcome unknown
+	RecHandled                           // Inst's handler returned (Arg: Outcome, or 0 for error)
+	RecAckSend                           // Inst sent an ack
+	RecAckLost                           // the ack was lost
+	RecAcked                             // the broker accepted the ack: Msg is done
+	RecNack                              // Inst sent a nack after an error
+	RecRequeue                           // the broker put Msg back (Arg: 1 deadline, 2 nack)
+	RecCrash                             // Inst crashed (Arg: 0 before a step, 1 with a call in flight)
+	RecRestart                           // Inst restarted with empty memory
+	RecStall                             // Inst stalls (Arg: nanoseconds)
+	RecPartition                         // Inst is cut off (Arg: target mask; 0 when healed)
+	RecStoreLoss                         // Redis lost data (Arg: 1 restart empty, 2 failover; Event: keys lost)
+	RecStoreUp                           // Redis is back
+	RecTxAbort                           // the database rolled back a transaction of a dead connection
+	RecHeal                              // the safety phase ends: faults healed
+	RecEnd                               // the run ended (Arg: events not settled)
 )
 
 var recordNames = [...]string{

@@ -3,9 +3,9 @@ package sim
 import (
 	"cmp"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync"
-	"math/rand/v2"
 	"time"
 
 	"github.com/idemsim/idemsim/faults"
