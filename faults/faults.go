@@ -111,16 +111,26 @@ func Scenarios() []Set {
 // ErrUnknownFault is returned by Parse for a name it does not know.
 var ErrUnknownFault = errors.New("faults: unknown fault")
 
+// acceptedNames is what Parse accepts, for error messages.
+func acceptedNames() string {
+	return strings.Join(append(ScenarioNames(), "none"), ", ")
+}
+
 // Parse reads a comma-separated list of fault names ("crash,partition"),
-// where "all" stands for every fault. Spaces around names are ignored; an
-// empty list or an unknown name is an error that lists what is accepted.
+// where "all" stands for every fault and "none", alone, for no fault on top
+// of the broker's ordinary at-least-once behaviour. Spaces around names are
+// ignored; an empty list or an unknown name is an error that lists what is
+// accepted.
 func Parse(list string) (Set, error) {
+	if strings.TrimSpace(list) == "none" {
+		return 0, nil
+	}
 	var s Set
 	parts := strings.Split(list, ",")
 	for _, p := range parts {
 		p = strings.TrimSpace(p)
 		if p == "" {
-			return 0, fmt.Errorf("%w: empty name in %q (accepted: %s)", ErrUnknownFault, list, strings.Join(ScenarioNames(), ", "))
+			return 0, fmt.Errorf("%w: empty name in %q (accepted: %s)", ErrUnknownFault, list, acceptedNames())
 		}
 		if p == "all" {
 			s |= AllFaults
@@ -135,7 +145,7 @@ func Parse(list string) (Set, error) {
 			}
 		}
 		if !found {
-			return 0, fmt.Errorf("%w %q (accepted: %s)", ErrUnknownFault, p, strings.Join(ScenarioNames(), ", "))
+			return 0, fmt.Errorf("%w %q (accepted: %s)", ErrUnknownFault, p, acceptedNames())
 		}
 	}
 	return s, nil

@@ -1,0 +1,87 @@
+package faults
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestParse(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    Set
+		wantErr string
+	}{
+		{"crash", Of(Crash), ""},
+		{"crash,partition", Of(Crash, Partition), ""},
+		{" ttl , store-loss ", Of(TTL, StoreLoss), ""},
+		{"all", AllFaults, ""},
+		{"crash,all", AllFaults, ""},
+		{"none", 0, ""},
+		{"", 0, "empty name"},
+		{"crash,", 0, "empty name"},
+		{"crsh", 0, `unknown fault "crsh" (accepted: redeliver, crash, partition, slow, store-loss, ttl, all, none)`},
+		{"none,crash", 0, `unknown fault "none"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.in, func(t *testing.T) {
+			got, err := Parse(tt.in)
+			if tt.wantErr != "" {
+				require.Error(t, err)
+				assert.ErrorIs(t, err, ErrUnknownFault)
+				assert.Contains(t, err.Error(), tt.wantErr)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tt.want, got)
+		})
+	}
+}
+
+func TestNamesAndString(t *testing.T) {
+	s := Of(TTL, Crash, StoreLoss)
+	assert.Equal(t, []string{"crash", "store-loss", "ttl"}, s.Names(), "sorted")
+	assert.Equal(t, "crash,store-loss,ttl", s.String())
+	assert.Equal(t, "all", AllFaults.String())
+	assert.Equal(t, "none", Set(0).String())
+	for _, sc := range Scenarios() {
+		back, err := Parse(sc.String())
+		require.NoError(t, err)
+		assert.Equal(t, sc, back, "String and Parse round-trip")
+	}
+	assert.Equal(t, len(ScenarioNames()), len(Scenarios()))
+}
+
+func TestDrawOnlyWhatIsAsked(t *testing.T) {
+	for seed := uint64(1); seed <= 100; seed++ {
+		p := Draw(0, seed)
+		assert.Greater(t, p.AckLoss, 0.0, "a few acks are lost in every run")
+		assert.Less(t, p.AckLoss, 0.06)
+		assert.Zero(t, p.CrashPerStep)
+		assert.Zero(t, p.Partitions)
+		assert.Zero(t, p.SlowPerStep)
+		assert.Zero(t, p.StoreLosses)
+		assert.Zero(t, p.MarkTTL)
+		assert.Zero(t, p.DupPublish)
+
+		all := Draw(AllFaults, seed)
+		assert.Greater(t, all.AckLoss, p.AckLoss, "redeliver loses more acks")
+		assert.Greater(t, all.CrashPerStep, 0.0)
+		assert.GreaterOrEqual(t, all.Partitions, 1)
+		assert.Greater(t, all.SlowFactor, 1.0, "a stall outlasts the ack deadline")
+		assert.GreaterOrEqual(t, all.StoreLosses, 1)
+		assert.Greater(t, all.MarkTTL.Seconds(), 0.0)
+		assert.Less(t, all.MarkTTL, all.LateMin, "marks expire before late copies arrive")
+	}
+}
+
+func TestEachFaultHasItsOwnStream(t *testing.T) {
+	for seed := uint64(1); seed <= 100; seed++ {
+		alone := Draw(Of(Slow), seed)
+		mixed := Draw(AllFaults, seed)
+		assert.Equal(t, alone.SlowPerStep, mixed.SlowPerStep)
+		assert.Equal(t, alone.SlowFactor, mixed.SlowFactor)
+		assert.Equal(t, Draw(Of(Partition), seed).Partitions, mixed.Partitions)
+	}
+}

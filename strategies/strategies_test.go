@@ -1,0 +1,184 @@
+package strategies
+
+import (
+	"context"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// memory is a sequential, in-memory MarkStore and Ledger: enough to pin
+// down what each strategy does call by call. Concurrency, crashes and
+// network faults are the simulator's business.
+type memory struct {
+	marks     map[EventID]bool
+	processed map[EventID]bool
+	applied   map[EventID]int
+	failApply int // fail this many Apply calls
+	calls     []string
+}
+
+func newMemory() *memory {
+	return &memory{marks: map[EventID]bool{}, processed: map[EventID]bool{}, applied: map[EventID]int{}}
+}
+
+func (m *memory) SetNX(_ context.Context, id EventID, _ time.Duration) (bool, error) {
+	m.calls = append(m.calls, "SetNX")
+	if m.marks[id] {
+		return false, nil
+	}
+	m.marks[id] = true
+	return true, nil
+}
+
+func (m *memory) Exists(_ context.Context, id EventID) (bool, error) {
+	m.calls = append(m.calls, "Exists")
+	return m.marks[id], nil
+}
+
+func (m *memory) Set(_ context.Context, id EventID, _ time.Duration) error {
+	m.calls = append(m.calls, "Set")
+	m.marks[id] = true
+	return nil
+}
+
+func (m *memory) Begin(context.Context) (Tx, error) { return &memTx{m: m}, nil }
+
+type memTx struct {
+	m        *memory
+	inserted []EventID
+	effects  []Event
+}
+
+func (t *memTx) InsertProcessed(_ context.Context, id EventID) (bool, error) {
+	t.m.calls = append(t.m.calls, "Insert")
+	if t.m.processed[id] {
+		return false, nil
+	}
+	t.inserted = append(t.inserted, id)
+	return true, nil
+}
+
+var errApply = errors.New("apply failed")
+
+func (t *memTx) Apply(_ context.Context, e Event) error {
+	t.m.calls = append(t.m.calls, "Apply")
+	if t.m.failApply > 0 {
+		t.m.failApply--
+		return errApply
+	}
+	t.effects = append(t.effects, e)
+	return nil
+}
+
+func (t *memTx) Commit(context.Context) error {
+	t.m.calls = append(t.m.calls, "Commit")
+	for _, id := range t.inserted {
+		t.m.processed[id] = true
+	}
+	for _, e := range t.effects {
+		t.m.applied[e.ID]++
+	}
+	return nil
+}
+
+func (t *memTx) Rollback(context.Context) error {
+	t.m.calls = append(t.m.calls, "Rollback")
+	return nil
+}
+
+func TestEveryStrategyHandlesADelivery(t *testing.T) {
+	want := map[string][]string{
+		"none":            {"Apply", "Commit"},
+		"local-cache":     {"Apply", "Commit"},
+		"redis":           {"SetNX", "Apply", "Commit"},
+		"redis-after":     {"Exists", "Apply", "Commit", "Set"},
+		"db-unique":       {"Insert", "Apply", "Commit"},
+		"db-unique-split": {"Insert", "Commit", "Apply", "Commit"},
+	}
+	for _, name := range Names {
+		t.Run(name, func(t *testing.T) {
+			m := newMemory()
+			h, err := New(name, Deps{Marks: m, Ledger: m})
+			require.NoError(t, err)
+			out, err := h.Handle(context.Background(), Event{ID: 1, Account: 1, Amount: 5})
+			require.NoError(t, err)
+			assert.Equal(t, Applied, out)
+			assert.Equal(t, 1, m.applied[1])
+			assert.Equal(t, want[name], m.calls, "the calls, in order")
+		})
+	}
+}
+
+func TestSequentialDuplicates(t *testing.T) {
+	// A second delivery of the same event to the same handler: every
+	// strategy but none skips it.
+	for _, name := range Names {
+		t.Run(name, func(t *testing.T) {
+			m := newMemory()
+			h, err := New(name, Deps{Marks: m, Ledger: m})
+			require.NoError(t, err)
+			e := Event{ID: 7, Account: 2, Amount: 1}
+			_, err = h.Handle(context.Background(), e)
+			require.NoError(t, err)
+			out, err := h.Handle(context.Background(), e)
+			require.NoError(t, err)
+			if name == "none" {
+				assert.Equal(t, Applied, out)
+				assert.Equal(t, 2, m.applied[7])
+				return
+			}
+			assert.Equal(t, Skipped, out)
+			assert.Equal(t, 1, m.applied[7])
+		})
+	}
+}
+
+func TestLocalCacheIsPerInstance(t *testing.T) {
+	m := newMemory()
+	a, _ := New("local-cache", Deps{Ledger: m})
+	b, _ := New("local-cache", Deps{Ledger: m})
+	e := Event{ID: 3, Account: 1, Amount: 1}
+	_, err := a.Handle(context.Background(), e)
+	require.NoError(t, err)
+	out, err := b.Handle(context.Background(), e)
+	require.NoError(t, err)
+	assert.Equal(t, Applied, out, "instance b's cache cannot know what a processed")
+	assert.Equal(t, 2, m.applied[3])
+	assert.True(t, a.(*LocalCache).Seen(3))
+}
+
+func TestFailedEffect(t *testing.T) {
+	// The effect fails once; the broker redelivers. db-unique rolls back its
+	// mark with the effect, so the retry applies. redis and db-unique-split
+	// kept their mark, so the retry skips: the event is lost.
+	for name, wantRetry := range map[string]Outcome{"db-unique": Applied, "redis": Skipped, "db-unique-split": Skipped, "redis-after": Applied} {
+		t.Run(name, func(t *testing.T) {
+			m := newMemory()
+			m.failApply = 1
+			h, err := New(name, Deps{Marks: m, Ledger: m})
+			require.NoError(t, err)
+			e := Event{ID: 9, Account: 1, Amount: 1}
+			_, err = h.Handle(context.Background(), e)
+			require.ErrorIs(t, err, errApply)
+			out, err := h.Handle(context.Background(), e)
+			require.NoError(t, err)
+			assert.Equal(t, wantRetry, out)
+		})
+	}
+}
+
+func TestNewRefusesWhatItCannotBuild(t *testing.T) {
+	m := newMemory()
+	_, err := New("redis", Deps{Ledger: m})
+	assert.ErrorContains(t, err, "needs a MarkStore")
+	_, err = New("db-unique", Deps{})
+	assert.ErrorContains(t, err, "needs a Ledger")
+	_, err = New("memcached", Deps{Ledger: m})
+	assert.ErrorContains(t, err, "accepted: none, local-cache, redis, redis-after, db-unique, db-unique-split")
+	assert.True(t, Valid("db-unique"))
+	assert.False(t, Valid("db_unique"))
+}
