@@ -32,8 +32,10 @@ type broker struct {
 	head  int
 }
 
+// reset empties the broker. Message ids start at 1, so that 0 means "no
+// message" in traces and in an instance that holds no delivery.
 func (b *broker) reset() {
-	b.msgs, b.ready, b.head = b.msgs[:0], b.ready[:0], 0
+	b.msgs, b.ready, b.head = append(b.msgs[:0], message{inst: -1, state: msgDone}), b.ready[:0], 0
 }
 
 func (b *broker) add(ev strategies.EventID) uint32 {

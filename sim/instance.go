@@ -319,7 +319,11 @@ func (w *world) sendAck(in *instance, ack bool) {
 // gone, and it restarts later. Requests it already sent still arrive.
 func (w *world) crash(in *instance, inFlight int64) {
 	w.injected[injCrash]++
-	w.record(RecCrash, in.idx, in.cur.msg, w.curEvent(in), inFlight)
+	step := int64(in.act) << 8 // actAck or actNack
+	if in.act == actCall {
+		step |= int64(in.req.op)
+	}
+	w.record(RecCrash, in.idx, in.cur.msg, w.curEvent(in), inFlight<<16|step)
 	in.up = false
 	in.dead = true
 	in.stop()

@@ -75,12 +75,18 @@ type Record struct {
 // String renders the record as one trace line: time, instance, message,
 // event, what happened and its detail.
 func (r Record) String() string {
-	inst := "  -"
+	inst, msg, ev := "-", "-", "-"
 	if r.Inst >= 0 {
-		inst = fmt.Sprintf("i%-2d", r.Inst)
+		inst = fmt.Sprintf("i%d", r.Inst)
 	}
-	return fmt.Sprintf("%12.6fms %s m%-4d e%-4d %-12s %s",
-		float64(r.At)/float64(time.Millisecond), inst, r.Msg, r.Event, r.Kind, r.detail())
+	if r.Msg > 0 {
+		msg = fmt.Sprintf("m%d", r.Msg)
+	}
+	if r.Event > 0 && r.Kind != RecStoreLoss {
+		ev = fmt.Sprintf("e%d", r.Event)
+	}
+	return strings.TrimRight(fmt.Sprintf("%12.6fms %-3s %-5s %-5s %-12s %s",
+		float64(r.At)/float64(time.Millisecond), inst, msg, ev, r.Kind, r.detail()), " ")
 }
 
 // detail renders Arg as the kind of record means it.
@@ -105,10 +111,17 @@ func (r Record) detail() string {
 		}
 		return "after nack"
 	case RecCrash:
-		if r.Arg == 1 {
-			return "with a call in flight"
+		step := "the ack"
+		switch actKind(r.Arg >> 8 & 0xff) {
+		case actCall:
+			step = op(r.Arg & 0xff).String()
+		case actNack:
+			step = "the nack"
 		}
-		return "before the step"
+		if r.Arg>>16 == 1 {
+			return "with " + step + " in flight"
+		}
+		return "before " + step
 	case RecStall:
 		return time.Duration(r.Arg).String()
 	case RecPartition:

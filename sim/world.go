@@ -393,12 +393,20 @@ func Run(cfg Config) (*Result, error) {
 	}
 	cfg = cfg.withDefaults()
 	w := newWorld(cfg)
-	defer w.stopAll() // only reached by a panic: coroutines must not outlive it
+	finished := false
+	defer func() {
+		// A broken invariant panicked: end the coroutines anyway, and
+		// do not pool a world in an unknown state.
+		if !finished {
+			w.stopAll()
+		}
+	}()
 	w.setup()
 	w.loop()
 	res := w.result()
 	w.stopAll()
-	w.release()
+	finished = true
+	w.release() // after this, w belongs to the pool
 	return res, nil
 }
 
@@ -439,7 +447,7 @@ func (w *world) result() *Result {
 	for i := 1; i <= n; i++ {
 		settled[i] = true
 	}
-	for i := range w.broker.msgs {
+	for i := 1; i < len(w.broker.msgs); i++ {
 		m := &w.broker.msgs[i]
 		if m.state == msgDone {
 			done[m.event] = true
@@ -473,7 +481,7 @@ func (w *world) result() *Result {
 		Seed:           w.cfg.Seed,
 		Instances:      w.cfg.Instances,
 		Events:         n,
-		Published:      len(w.broker.msgs),
+		Published:      len(w.broker.msgs) - 1,
 		Deliveries:     w.deliveries,
 		Duplicates:     audit.Duplicates,
 		Lost:           audit.Lost,

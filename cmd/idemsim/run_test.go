@@ -120,7 +120,7 @@ func TestRunSummary(t *testing.T) {
 func TestRunTraceComesBeforeTheSummary(t *testing.T) {
 	code, stdout, _ := runCLI(t, runArgs("db-unique", "crash", 2, "--trace")...)
 	require.Equal(t, exitOK, code)
-	publish := strings.Index(stdout, " publish ") // a trace line, not "published"
+	publish := strings.Index(stdout, " publish\n") // a trace line, not "published"
 	strategy := strings.Index(stdout, "strategy ")
 	require.GreaterOrEqual(t, publish, 0, "the trace is printed")
 	assert.Less(t, publish, strategy, "the trace comes before the summary")
@@ -259,7 +259,7 @@ func TestRunPassesTraceAndHistoryRequests(t *testing.T) {
 	assert.True(t, got.KeepHistory)
 	assert.Equal(t, 3, got.Instances)
 	assert.Equal(t, 30, got.Events)
-	assert.Contains(t, out.String(), " publish ")
+	assert.Contains(t, out.String(), " publish\n")
 	data, err := os.ReadFile(hist)
 	require.NoError(t, err)
 	assert.Contains(t, string(data), `"kind":"read"`)
