@@ -1,0 +1,46 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestCommittedResultsAreCurrent regenerates results/ with the command the
+// README names and requires the committed files to be identical, so that
+// nothing in results/ is edited by hand or left stale.
+func TestCommittedResultsAreCurrent(t *testing.T) {
+	if testing.Short() {
+		t.Skip("runs the full default sweep")
+	}
+	dir := t.TempDir()
+	code, _, stderr := runCLI(t, "compare", "--out", dir)
+	require.Equal(t, exitOK, code, stderr)
+	for _, name := range []string{"compare.json", "compare.csv", "compare.md"} {
+		want, err := os.ReadFile(filepath.Join("..", "..", "results", name))
+		require.NoError(t, err)
+		got, err := os.ReadFile(filepath.Join(dir, name))
+		require.NoError(t, err)
+		// compare.md names the directory it was written to.
+		regenerated := strings.ReplaceAll(string(got), "--out "+dir, "--out results")
+		assert.Equal(t, string(want), regenerated, "results/%s is stale: run `go run ./cmd/idemsim compare --out results`", name)
+	}
+}
+
+// TestReadmeShowsTheCommittedTable keeps the README's outcome table equal to
+// the one in results/compare.md.
+func TestReadmeShowsTheCommittedTable(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	md, err := os.ReadFile(filepath.Join("..", "..", "results", "compare.md"))
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(readme), "<!-- outcome-table:start -->\n")
+	require.True(t, ok, "README has no outcome-table:start marker")
+	table, _, ok := strings.Cut(rest, "<!-- outcome-table:end -->")
+	require.True(t, ok, "README has no outcome-table:end marker")
+	assert.Contains(t, string(md), table, "README's outcome table differs from results/compare.md")
+}
