@@ -11,17 +11,11 @@ type DBUnique struct{ Ledger Ledger }
 
 // Handle inserts the mark and applies e in one transaction.
 func (s DBUnique) Handle(ctx context.Context, e Event) (Outcome, error) {
-	tx, err := s.Ledger.Begin(ctx)
+	tx, fresh, err := beginMarked(ctx, s.Ledger, e.ID)
 	if err != nil {
-		return 0, err
-	}
-	fresh, err := tx.InsertProcessed(ctx, e.ID)
-	if err != nil {
-		_ = tx.Rollback(ctx)
 		return 0, err
 	}
 	if !fresh {
-		_ = tx.Rollback(ctx)
 		return Skipped, nil
 	}
 	if err := tx.Apply(ctx, e); err != nil {
@@ -41,17 +35,11 @@ type DBUniqueSplit struct{ Ledger Ledger }
 
 // Handle commits the mark, then applies e in a transaction of its own.
 func (s DBUniqueSplit) Handle(ctx context.Context, e Event) (Outcome, error) {
-	tx, err := s.Ledger.Begin(ctx)
+	tx, fresh, err := beginMarked(ctx, s.Ledger, e.ID)
 	if err != nil {
-		return 0, err
-	}
-	fresh, err := tx.InsertProcessed(ctx, e.ID)
-	if err != nil {
-		_ = tx.Rollback(ctx)
 		return 0, err
 	}
 	if !fresh {
-		_ = tx.Rollback(ctx)
 		return Skipped, nil
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -61,4 +49,21 @@ func (s DBUniqueSplit) Handle(ctx context.Context, e Event) (Outcome, error) {
 		return 0, err
 	}
 	return Applied, nil
+}
+
+// beginMarked begins a transaction and inserts id into the processed-ids
+// table. If id is already there (fresh is false) or the insert fails, the
+// transaction is rolled back and tx is nil; otherwise tx is open, holding
+// the insert.
+func beginMarked(ctx context.Context, l Ledger, id EventID) (tx Tx, fresh bool, err error) {
+	tx, err = l.Begin(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	fresh, err = tx.InsertProcessed(ctx, id)
+	if err != nil || !fresh {
+		_ = tx.Rollback(ctx)
+		return nil, false, err
+	}
+	return tx, true, nil
 }
