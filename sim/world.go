@@ -1,10 +1,8 @@
 package sim
 
 import (
-	"cmp"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"sync"
 	"time"
 
@@ -189,40 +187,15 @@ func (w *world) record(kind RecordKind, inst int32, msg uint32, ev strategies.Ev
 // setup publishes the workload and lays out the faults that are planned
 // ahead: partition windows and Redis losses.
 func (w *world) setup() {
-	n := w.cfg.Events
-	var t, last int64
-	type pub struct {
-		at int64
-		ev strategies.EventID
-	}
-	var pubs []pub
-	for id := 1; id <= n; id++ {
-		t += uniformDur(w.rProducer, 0, publishGapMax)
-		w.events[id] = strategies.Event{ID: strategies.EventID(id), Account: 1 + w.rProducer.IntN(10), Amount: 1 + w.rProducer.Int64N(100)}
-		pubs = append(pubs, pub{t, strategies.EventID(id)})
-		if w.p.DupPublish > 0 {
-			r := w.rnd(faults.Redeliver)
-			if r.Float64() < w.p.DupPublish {
-				pubs = append(pubs, pub{t + uniformDur(r, 0, w.p.DupDelayMax), strategies.EventID(id)})
-				w.injected[injRedeliver]++
-			}
-		}
-		if w.p.LatePublish > 0 {
-			r := w.rnd(faults.TTL)
-			if r.Float64() < w.p.LatePublish {
-				pubs = append(pubs, pub{t + uniformDur(r, w.p.LateMin, w.p.LateMax), strategies.EventID(id)})
-				w.injected[injTTL]++
-			}
-		}
-	}
-	span := t
-	// Copies make the schedule unsorted; the publish lane needs it in time
-	// order. The sort is stable, so equal times keep their drawing order.
-	slices.SortStableFunc(pubs, func(a, b pub) int { return cmp.Compare(a.at, b.at) })
-	for _, p := range pubs {
-		last = max(last, p.at)
-		id := w.broker.add(p.ev)
-		w.q.pushLane(lanePublish, event{at: p.at, kind: evPublish, a: uint32(id)})
+	wl := NewWorkload(w.cfg)
+	copy(w.events, wl.Events)
+	w.injected[injRedeliver] += wl.Dups
+	w.injected[injTTL] += wl.Lates
+	span, last := int64(wl.Span), int64(0)
+	for _, p := range wl.Publishes {
+		last = max(last, int64(p.At))
+		id := w.broker.add(p.Event)
+		w.q.pushLane(lanePublish, event{at: int64(p.At), kind: evPublish, a: id})
 	}
 	w.healAt = last + int64(healMargin)
 	w.q.push(event{at: w.healAt, kind: evHeal})

@@ -1,0 +1,116 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/idemsim/idemsim/strategies"
+)
+
+// Marks is a strategies.MarkStore on Redis.
+type Marks struct {
+	c      redis.UniversalClient
+	prefix string
+}
+
+// New returns the marks of prefix on client c. The prefix is validated by
+// strategies.ValidatePrefix.
+func New(c redis.UniversalClient, prefix string) (*Marks, error) {
+	if err := strategies.ValidatePrefix(prefix); err != nil {
+		return nil, err
+	}
+	return &Marks{c: c, prefix: prefix + ":mark:"}, nil
+}
+
+// Key is the Redis key of id's mark.
+func (m *Marks) Key(id strategies.EventID) string {
+	return m.prefix + strconv.FormatUint(uint64(id), 10)
+}
+
+// SetNX claims id: SET key 1 NX PX ttl (no expiry when ttl is 0).
+func (m *Marks) SetNX(ctx context.Context, id strategies.EventID, ttl time.Duration) (bool, error) {
+	ok, err := m.c.SetNX(ctx, m.Key(id), 1, ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("redisstore: SET NX %s: %w", m.Key(id), err)
+	}
+	return ok, nil
+}
+
+// Exists reports whether id's mark exists.
+func (m *Marks) Exists(ctx context.Context, id strategies.EventID) (bool, error) {
+	n, err := m.c.Exists(ctx, m.Key(id)).Result()
+	if err != nil {
+		return false, fmt.Errorf("redisstore: EXISTS %s: %w", m.Key(id), err)
+	}
+	return n == 1, nil
+}
+
+// Set sets id's mark: SET key 1 PX ttl.
+func (m *Marks) Set(ctx context.Context, id strategies.EventID, ttl time.Duration) error {
+	if err := m.c.Set(ctx, m.Key(id), 1, ttl).Err(); err != nil {
+		return fmt.Errorf("redisstore: SET %s: %w", m.Key(id), err)
+	}
+	return nil
+}
+
+// SetNXBatch claims every id in one pipelined round trip and reports, per
+// id, whether this call set its mark.
+func (m *Marks) SetNXBatch(ctx context.Context, ids []strategies.EventID, ttl time.Duration) ([]bool, error) {
+	cmds := make([]*redis.BoolCmd, len(ids))
+	_, err := m.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.SetNX(ctx, m.Key(id), 1, ttl)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("redisstore: pipelined SET NX of %d marks: %w", len(ids), err)
+	}
+	out := make([]bool, len(ids))
+	for i, c := range cmds {
+		out[i] = c.Val()
+	}
+	return out, nil
+}
+
+// Flush deletes every mark of this prefix, as a Redis restart without
+// persistence would, and returns how many it deleted. On a cluster it
+// scans every master.
+func (m *Marks) Flush(ctx context.Context) (int, error) {
+	var deleted atomic.Int64 // ForEachMaster runs masters in parallel
+	flushOne := func(ctx context.Context, c redis.Cmdable) error {
+		var cursor uint64
+		for {
+			keys, next, err := c.Scan(ctx, cursor, m.prefix+"*", 1000).Result()
+			if err != nil {
+				return err
+			}
+			if len(keys) > 0 {
+				n, err := c.Unlink(ctx, keys...).Result()
+				if err != nil {
+					return err
+				}
+				deleted.Add(n)
+			}
+			if next == 0 {
+				return nil
+			}
+			cursor = next
+		}
+	}
+	var err error
+	if cc, ok := m.c.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return flushOne(ctx, c) })
+	} else {
+		err = flushOne(ctx, m.c)
+	}
+	if err != nil {
+		return int(deleted.Load()), fmt.Errorf("redisstore: flush %s*: %w", m.prefix, err)
+	}
+	return int(deleted.Load()), nil
+}
