@@ -65,12 +65,17 @@ func (b *broker) dispatch(w *world) {
 		if n == 0 {
 			break
 		}
-		in := w.insts[free[w.rBroker.IntN(n)]]
 		m := b.ready[b.head]
 		b.head++
 		if b.head == len(b.ready) {
 			b.ready, b.head = b.ready[:0], 0
 		}
+		// A late ack may have settled a message after its deadline put
+		// it back in the queue: it is done, not to be delivered again.
+		if b.msgs[m].state != msgReady {
+			continue
+		}
+		in := w.insts[free[w.rBroker.IntN(n)]]
 		b.deliver(w, m, in)
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -10,6 +11,9 @@ import (
 	"time"
 
 	"github.com/idemsim/idemsim/faults"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/idemsim/idemsim/realrun"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
 )
@@ -27,13 +31,23 @@ func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
 // run runs the command line args (without the program name), writing
 // results to stdout and messages to stderr, and returns the exit status.
 func run(args []string, stdout, stderr io.Writer) int {
+	// go-redis logs failed dials itself; idemsim reports them once, with
+	// the address and how to start a server.
+	redis.SetLogger(quietLogger{})
 	e := &env{
 		stdout: stdout, stderr: stderr,
 		isTerminal: isTerminal, now: time.Now,
 		simRun: sim.Run, simCompare: sim.Compare,
+		realRun: func(cfg realrun.Config) (*sim.Result, error) {
+			return realrun.Run(context.Background(), cfg)
+		},
 	}
 	return e.main(args)
 }
+
+type quietLogger struct{}
+
+func (quietLogger) Printf(context.Context, string, ...any) {}
 
 // env is what a command runs in: its two outputs, the two things that
 // depend on the machine, and the simulator's two entry points, all
@@ -48,6 +62,8 @@ type env struct {
 	// simRun and simCompare are sim.Run and sim.Compare.
 	simRun     func(sim.Config) (*sim.Result, error)
 	simCompare func(sim.CompareConfig) (*sim.Comparison, error)
+	// realRun is realrun.Run: `run --backend real`.
+	realRun func(realrun.Config) (*sim.Result, error)
 }
 
 // isTerminal reports whether w is a character device, such as a terminal.

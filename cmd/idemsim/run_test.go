@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idemsim/idemsim/realrun"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/sim/check"
 )
@@ -264,4 +265,32 @@ func TestRunPassesTraceAndHistoryRequests(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(data), `"kind":"read"`)
 	assert.NotContains(t, out.String(), "reproduce with:", "no reproduce line for a passing run")
+}
+
+func TestRealBackendIsPassedItsSettings(t *testing.T) {
+	var got realrun.Config
+	var out, errOut bytes.Buffer
+	e := &env{stdout: &out, stderr: &errOut, isTerminal: func(io.Writer) bool { return false }, now: time.Now,
+		realRun: func(cfg realrun.Config) (*sim.Result, error) {
+			got = cfg
+			return sim.Run(cfg.Config) // stands in for the servers
+		}}
+	code := e.main([]string{"run", "--strategy", "db-unique", "--faults", "crash", "--seed", "3", "--events", "20",
+		"--backend", "real", "--redis-url", "redis://:secret@127.0.0.1:7000/1", "--postgres-url", "postgres://u@127.0.0.1:7001/db", "--prefix", "idem_test"})
+	require.Equal(t, exitOK, code, errOut.String())
+	assert.Equal(t, "redis://:secret@127.0.0.1:7000/1", got.RedisURL)
+	assert.Equal(t, "postgres://u@127.0.0.1:7001/db", got.PostgresURL)
+	assert.Equal(t, "idem_test", got.Prefix)
+	assert.Equal(t, 20, got.Events)
+}
+
+func TestUnreachableServerIsReportedQuickly(t *testing.T) {
+	start := time.Now()
+	code, _, stderr := runCLI(t, "run", "--strategy", "redis", "--faults", "crash", "--seed", "1", "--events", "5",
+		"--backend", "real", "--redis-url", "redis://:hunter2@127.0.0.1:1/0")
+	assert.Equal(t, exitError, code)
+	assert.Less(t, time.Since(start), 5*time.Second, "an unreachable server is reported within seconds")
+	assert.Contains(t, stderr, "127.0.0.1:1", "the address tried")
+	assert.Contains(t, stderr, "redis-server", "how to start one")
+	assert.NotContains(t, stderr, "hunter2", "passwords are never printed")
 }

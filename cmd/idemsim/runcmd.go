@@ -11,13 +11,14 @@ import (
 	"text/tabwriter"
 
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/realrun"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/sim/check"
 	"github.com/idemsim/idemsim/strategies"
 )
 
 // runSynopsis is the usage line of `idemsim run`.
-const runSynopsis = "idemsim run --strategy S --faults F[,F...] --seed N [--instances 3] [--events 200] [--trace] [--json] [--history FILE]"
+const runSynopsis = "idemsim run --strategy S --faults F[,F...] --seed N [--instances 3] [--events 200] [--trace] [--json] [--history FILE] [--backend sim|real] [--redis-url URL] [--postgres-url URL] [--prefix P]"
 
 const runAbout = `
 Simulate one run: the producer publishes the events, the consumer instances
@@ -27,11 +28,18 @@ then judge whether every event's effect was applied exactly once.
 
 Prints a summary; when the run violated exactly-once, its last line is the
 command that replays it. The same flags give the same run, byte for byte.
+
+With --backend real, the same strategy code runs against real Redis and
+PostgreSQL: an in-process broker on the wall clock, one goroutine per
+instance, and real faults (closed sockets, cut TCP proxies, stalls, flushed
+marks, short TTLs). It creates and empties only the tables and keys under
+--prefix. A real run is not reproducible byte for byte: the servers and the
+clock decide the interleaving.
 `
 
 // runOrder is the order in which run's help lists its flags, each with
 // the placeholder of its value.
-var runOrder = []string{"strategy S", "faults F[,F...]", "seed N", "instances N", "events N", "trace", "json", "history FILE"}
+var runOrder = []string{"strategy S", "faults F[,F...]", "seed N", "instances N", "events N", "trace", "json", "history FILE", "backend B", "redis-url URL", "postgres-url URL", "prefix P"}
 
 // runOpts are the flags of `idemsim run`.
 type runOpts struct {
@@ -43,6 +51,11 @@ type runOpts struct {
 	trace     bool
 	json      bool
 	history   string
+	// --backend real
+	backend     string
+	redisURL    string
+	postgresURL string
+	prefix      string
 }
 
 // flagSet defines run's flags on a new FlagSet that writes into o.
@@ -64,6 +77,14 @@ func (o *runOpts) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.history, "history", "",
 		"write the checked history to FILE as a JSON array of operations\n"+
 			"(client, input, output, call, return)")
+	fs.StringVar(&o.backend, "backend", "sim",
+		"sim: the deterministic simulator; real: real Redis and PostgreSQL")
+	fs.StringVar(&o.redisURL, "redis-url", "",
+		"with --backend real: Redis to use (default $IDEMSIM_REDIS_URL, else "+realrun.DefaultRedisURL+")")
+	fs.StringVar(&o.postgresURL, "postgres-url", "",
+		"with --backend real: PostgreSQL to use (default $IDEMSIM_POSTGRES_URL, else\n"+realrun.DefaultPostgresURL+")")
+	fs.StringVar(&o.prefix, "prefix", realrun.DefaultPrefix,
+		"with --backend real: prefix of the tables and keys idemsim creates and empties;\na lowercase letter, then up to 39 lowercase letters, digits or underscores")
 	return fs
 }
 
@@ -91,7 +112,18 @@ func (e *env) runCmd(args []string) error {
 			return fmt.Errorf("--history: %w", err)
 		}
 	}
-	res, err := e.simRun(cfg)
+	var res *sim.Result
+	if o.backend == "real" {
+		rc := realrun.Config{Config: cfg, RedisURL: o.redisURL, PostgresURL: o.postgresURL, Prefix: o.prefix}
+		if err = rc.Validate(); err == nil {
+			if e.isTerminal(e.stderr) {
+				rc.Progress = func(s string) { fmt.Fprintln(e.stderr, s) }
+			}
+			res, err = e.realRun(rc)
+		}
+	} else {
+		res, err = e.simRun(cfg)
+	}
 	if err != nil {
 		if hist != nil {
 			hist.Close()
@@ -153,6 +185,17 @@ func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
 	}
 	if o.trace && o.json {
 		return cfg, usagef("--trace and --json cannot be combined: --json prints only the JSON object")
+	}
+	switch o.backend {
+	case "sim":
+		for _, f := range []string{"redis-url", "postgres-url", "prefix"} {
+			if set[f] {
+				return cfg, usagef("--%s needs --backend real", f)
+			}
+		}
+	case "real":
+	default:
+		return cfg, usagef("unknown backend %q (accepted: sim, real)", o.backend)
 	}
 	cfg = sim.Config{
 		Strategy:    o.strategy,

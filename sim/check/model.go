@@ -162,11 +162,37 @@ func Operations(history []Op) []porcupine.Operation {
 // Linearizable checks history against Model. It returns porcupine's verdict:
 // Ok, Illegal, or Unknown when the timeout (0: none) ran out first.
 func Linearizable(history []Op, timeout time.Duration) porcupine.CheckResult {
-	return porcupine.CheckOperationsTimeout(Model, Operations(history), timeout)
+	return porcupine.CheckOperationsTimeout(Model, Operations(Reduce(history)), timeout)
 }
 
 // Verbose checks history like Linearizable and also returns what porcupine's
 // visualization needs.
 func Verbose(history []Op, timeout time.Duration) (porcupine.CheckResult, porcupine.LinearizationInfo) {
-	return porcupine.CheckOperationsVerbose(Model, Operations(history), timeout)
+	return porcupine.CheckOperationsVerbose(Model, Operations(Reduce(history)), timeout)
+}
+
+// Reduce drops, for each event, every attempt with an unknown outcome but
+// the one called first. The verdict does not change: in the model all such
+// attempts mean the same ("may apply once, if not applied yet"), so if any
+// of them applies at some point, the first-called one could apply there
+// instead, and the others can be linearized as no-ops at the very end (they
+// never return). Without it, an event redelivered many times into the same
+// failure (say, a lock held by a stalled transaction) gives porcupine 2^n
+// ways to place n such attempts, and the check runs out of time.
+func Reduce(history []Op) []Op {
+	first := map[uint64]int{} // event -> index in out of its first unknown attempt
+	out := make([]Op, 0, len(history))
+	for _, o := range history {
+		if o.Kind == Attempt && o.Result == Unknown {
+			if i, seen := first[o.Event]; seen {
+				if o.Call < out[i].Call {
+					out[i] = o
+				}
+				continue
+			}
+			first[o.Event] = len(out)
+		}
+		out = append(out, o)
+	}
+	return out
 }

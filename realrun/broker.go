@@ -1,0 +1,216 @@
+package realrun
+
+import (
+	"math/rand/v2"
+	"sync"
+	"time"
+
+	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/sim/check"
+	"github.com/idemsim/idemsim/strategies"
+)
+
+type msgState uint8
+
+const (
+	msgUnpublished msgState = iota
+	msgReady
+	msgInflight
+	msgWaiting // nacked; ready again after NackRetry
+	msgDone
+)
+
+type message struct {
+	event strategies.EventID
+	state msgState
+	tag   uint32
+}
+
+// delivery is one message handed to one consumer.
+type delivery struct {
+	msg int
+	tag uint32
+}
+
+// broker is an in-process at-least-once queue on the wall clock with
+// competing consumers that pull one delivery at a time. An unacked delivery
+// goes back to the queue after the ack deadline, to whichever consumer asks
+// first.
+type broker struct {
+	mu      sync.Mutex
+	cond    *sync.Cond
+	r       *run
+	msgs    []message
+	ready   []int
+	stopped bool
+	pending int           // messages not done
+	allDone chan struct{} // closed when pending reaches 0
+	rAck    *rand.Rand
+}
+
+func newBroker(r *run, events []strategies.EventID) *broker {
+	b := &broker{r: r, allDone: make(chan struct{}), pending: len(events),
+		rAck: rand.New(rand.NewPCG(r.cfg.Seed, streamAckLoss))}
+	b.cond = sync.NewCond(&b.mu)
+	for _, e := range events {
+		b.msgs = append(b.msgs, message{event: e})
+	}
+	return b
+}
+
+func (b *broker) publish(m int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.msgs[m].state = msgReady
+	b.r.rec.record(sim.RecPublish, -1, m, b.msgs[m].event, 0)
+	b.ready = append(b.ready, m)
+	b.cond.Signal()
+}
+
+// receive blocks until a message is ready, then delivers it to consumer; ok
+// is false once the broker stopped.
+func (b *broker) receive(consumer int) (d delivery, e strategies.EventID, ok bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var m int
+	for {
+		for len(b.ready) == 0 && !b.stopped {
+			b.cond.Wait()
+		}
+		if b.stopped {
+			return delivery{}, 0, false
+		}
+		m = b.ready[0]
+		b.ready = b.ready[1:]
+		// A late ack may have settled a message after its deadline put
+		// it back in the queue: it is done, not to be delivered again.
+		if b.msgs[m].state == msgReady {
+			break
+		}
+	}
+	msg := &b.msgs[m]
+	msg.state = msgInflight
+	msg.tag++
+	tag := msg.tag
+	b.r.rec.record(sim.RecDeliver, consumer, m, msg.event, int64(tag))
+	time.AfterFunc(b.r.cfg.Timing.AckDeadline, func() { b.deadline(m, tag) })
+	return delivery{msg: m, tag: tag}, msg.event, true
+}
+
+func (b *broker) deadline(m int, tag uint32) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	msg := &b.msgs[m]
+	if msg.tag != tag || msg.state != msgInflight {
+		return
+	}
+	msg.state = msgReady
+	b.r.rec.record(sim.RecRequeue, -1, m, msg.event, 1)
+	b.ready = append(b.ready, m)
+	b.cond.Signal()
+}
+
+// ack is consumer's ack of d, sent at sent. A fault may lose it.
+func (b *broker) ack(consumer int, d delivery, sent time.Duration) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	msg := &b.msgs[d.msg]
+	b.r.rec.record(sim.RecAckSend, consumer, d.msg, msg.event, int64(d.tag))
+	if b.r.faultsOn() && b.rAck.Float64() < b.r.params.AckLoss {
+		b.r.injected(injLostAck)
+		b.r.rec.record(sim.RecAckLost, consumer, d.msg, msg.event, int64(d.tag))
+		return
+	}
+	if msg.state == msgDone {
+		return
+	}
+	msg.state = msgDone
+	b.r.rec.record(sim.RecAcked, consumer, d.msg, msg.event, int64(d.tag))
+	b.r.rec.op(check.Op{Kind: check.Ack, Client: consumer, Event: uint64(msg.event), Call: int64(sent), Return: int64(b.r.rec.now())})
+	b.pending--
+	if b.pending == 0 {
+		close(b.allDone)
+	}
+}
+
+func (b *broker) nack(consumer int, d delivery) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	msg := &b.msgs[d.msg]
+	b.r.rec.record(sim.RecNack, consumer, d.msg, msg.event, int64(d.tag))
+	if msg.tag != d.tag || msg.state != msgInflight {
+		return
+	}
+	msg.state = msgWaiting
+	time.AfterFunc(b.r.cfg.Timing.NackRetry, func() {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		if msg.state == msgWaiting {
+			msg.state = msgReady
+			b.r.rec.record(sim.RecRequeue, -1, d.msg, msg.event, 2)
+			b.ready = append(b.ready, d.msg)
+			b.cond.Signal()
+		}
+	})
+}
+
+// stop wakes every waiting consumer and makes receive return false.
+func (b *broker) stop() {
+	b.mu.Lock()
+	b.stopped = true
+	b.cond.Broadcast()
+	b.mu.Unlock()
+}
+
+// doneEvents reports per event id whether any copy was acked, and whether
+// every copy was: done and settled.
+func (b *broker) doneEvents(n int) (done, settled []bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	done = make([]bool, n+1)
+	settled = make([]bool, n+1)
+	for i := 1; i <= n; i++ {
+		settled[i] = true
+	}
+	for _, m := range b.msgs {
+		if m.state == msgDone {
+			done[m.event] = true
+		} else {
+			settled[m.event] = false
+		}
+	}
+	return done, settled
+}
+
+// recorder keeps a real run's trace and checked history, with times on the
+// wall clock since the run started.
+type recorder struct {
+	mu      sync.Mutex
+	start   time.Time
+	trace   []sim.Record
+	history []check.Op
+}
+
+func (r *recorder) now() time.Duration { return time.Since(r.start) }
+
+func (r *recorder) record(kind sim.RecordKind, inst, msg int, ev strategies.EventID, arg int64) {
+	r.mu.Lock()
+	// Message numbers in traces start at 1, as in the simulator's.
+	r.trace = append(r.trace, sim.Record{At: int64(r.now()), Kind: kind, Inst: int32(inst), Msg: uint32(msg + 1), Event: uint32(ev), Arg: arg})
+	r.mu.Unlock()
+}
+
+// op appends o to the history and returns its index.
+func (r *recorder) op(o check.Op) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.history = append(r.history, o)
+	return len(r.history) - 1
+}
+
+// finish sets the outcome of the attempt at index i.
+func (r *recorder) finish(i int, res check.Result, ret int64) {
+	r.mu.Lock()
+	r.history[i].Result, r.history[i].Return = res, ret
+	r.mu.Unlock()
+}

@@ -1,0 +1,144 @@
+package realrun
+
+import (
+	"fmt"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/strategies"
+)
+
+// Default server addresses: the local servers; IDEMSIM_REDIS_URL and
+// IDEMSIM_POSTGRES_URL override them.
+const (
+	DefaultRedisURL    = "redis://127.0.0.1:6379/0"
+	DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
+	DefaultPrefix      = "idemsim"
+)
+
+// RedisURL is the Redis URL to use when none is given.
+func RedisURL() string {
+	if u := os.Getenv("IDEMSIM_REDIS_URL"); u != "" {
+		return u
+	}
+	return DefaultRedisURL
+}
+
+// PostgresURL is the PostgreSQL URL to use when none is given.
+func PostgresURL() string {
+	if u := os.Getenv("IDEMSIM_POSTGRES_URL"); u != "" {
+		return u
+	}
+	return DefaultPostgresURL
+}
+
+// Config describes one real run. The workload fields mean what they mean in
+// sim.Config.
+type Config struct {
+	sim.Config
+	RedisURL    string // default RedisURL()
+	PostgresURL string // default PostgresURL()
+	Prefix      string // key and table prefix, default "idemsim"
+	Timing      Timing // zero: DefaultTiming
+	// Progress, if set, receives one line per phase of the run.
+	Progress func(string)
+}
+
+// Timing is the wall-clock scale of a real run: the simulator's timing,
+// shrunk so that a run of 200 events takes seconds.
+type Timing struct {
+	PublishGapMax time.Duration // gaps between events, uniform in [0, max]
+	AckDeadline   time.Duration
+	NackRetry     time.Duration
+	CallTimeout   time.Duration // each store call's own deadline
+	HealMargin    time.Duration // the safety phase ends this long after the last publish
+	Liveness      time.Duration // then every event must settle within this
+	RestartMin    time.Duration
+	RestartMax    time.Duration
+	PartitionMin  time.Duration
+	PartitionMax  time.Duration
+	MarkTTL       time.Duration // under ttl: how long marks live
+	LateMin       time.Duration // under ttl: late copies arrive this long after the first
+	LateMax       time.Duration
+}
+
+// DefaultTiming is the timing of `idemsim run --backend real`.
+var DefaultTiming = Timing{
+	PublishGapMax: 5 * time.Millisecond,
+	AckDeadline:   400 * time.Millisecond,
+	NackRetry:     50 * time.Millisecond,
+	CallTimeout:   150 * time.Millisecond,
+	HealMargin:    300 * time.Millisecond,
+	Liveness:      20 * time.Second,
+	RestartMin:    50 * time.Millisecond,
+	RestartMax:    300 * time.Millisecond,
+	PartitionMin:  100 * time.Millisecond,
+	PartitionMax:  600 * time.Millisecond,
+	MarkTTL:       200 * time.Millisecond,
+	LateMin:       500 * time.Millisecond,
+	LateMax:       1500 * time.Millisecond,
+}
+
+func (c Config) withDefaults() Config {
+	if c.Instances == 0 {
+		c.Instances = 3
+	}
+	if c.Events == 0 {
+		c.Events = 200
+	}
+	if c.RedisURL == "" {
+		c.RedisURL = RedisURL()
+	}
+	if c.PostgresURL == "" {
+		c.PostgresURL = PostgresURL()
+	}
+	if c.Prefix == "" {
+		c.Prefix = DefaultPrefix
+	}
+	if c.Timing == (Timing{}) {
+		c.Timing = DefaultTiming
+	}
+	return c
+}
+
+// Validate reports bad input: everything sim.Config.Validate checks, the
+// URLs' form and the prefix. It does not contact the servers.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	if err := c.Config.Validate(); err != nil {
+		return err
+	}
+	if err := strategies.ValidatePrefix(c.Prefix); err != nil {
+		return fmt.Errorf("%w: %v", sim.ErrBadConfig, err)
+	}
+	if err := checkURL(c.RedisURL, "redis", "rediss"); err != nil {
+		return err
+	}
+	return checkURL(c.PostgresURL, "postgres", "postgresql")
+}
+
+func checkURL(raw string, schemes ...string) error {
+	want := strings.Join(schemes, ":// or ") + "://host:port/..."
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%w: bad URL %q: want %s", sim.ErrBadConfig, Redact(raw), want)
+	}
+	for _, s := range schemes {
+		if u.Scheme == s && u.Host != "" {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: bad URL %q: want %s", sim.ErrBadConfig, Redact(raw), want)
+}
+
+// Redact returns raw with any password replaced, for messages.
+func Redact(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparseable URL)"
+	}
+	return u.Redacted()
+}

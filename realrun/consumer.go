@@ -1,0 +1,215 @@
+package realrun
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/internal/tcpproxy"
+	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/sim/check"
+	"github.com/idemsim/idemsim/strategies"
+	"github.com/idemsim/idemsim/strategies/pgstore"
+	"github.com/idemsim/idemsim/strategies/redisstore"
+)
+
+// consumer is one consumer instance: a goroutine that runs incarnations one
+// after the other, each with new clients and a new handler, until the broker
+// stops. Its connections go through its own proxies, so that a partition or
+// a crash touches this consumer only.
+type consumer struct {
+	r          *run
+	idx        int
+	redisProxy *tcpproxy.Proxy
+	pgProxy    *tcpproxy.Proxy
+
+	mu       sync.Mutex
+	cutRedis int // partitions in force, per target: overlapping windows
+	cutDB    int
+}
+
+// incarnation is one life of a consumer, from start to crash.
+type incarnation struct {
+	c       *consumer
+	rdb     *redis.Client
+	pool    *pgxpool.Pool
+	handler strategies.Handler
+	crashed atomic.Bool
+	txs     openTxs
+
+	cur      delivery
+	curEvent strategies.EventID
+}
+
+func (c *consumer) loop() {
+	r := c.r
+	for gen := 1; ; gen++ {
+		if gen > 1 {
+			r.rec.record(sim.RecRestart, c.idx, -1, 0, 0)
+		}
+		inc := c.start()
+		crashed := inc.serve()
+		inc.close()
+		if !crashed {
+			return
+		}
+		time.Sleep(r.durationIn(faults.Crash, r.cfg.Timing.RestartMin, r.cfg.Timing.RestartMax))
+	}
+}
+
+// start makes a fresh incarnation: clients through this consumer's proxies,
+// and a new handler, so a local cache starts empty.
+func (c *consumer) start() *incarnation {
+	r := c.r
+	inc := &incarnation{c: c}
+	ro := *r.redisOpts
+	ro.Addr = c.redisProxy.Addr()
+	ro.PoolSize = 2
+	inc.rdb = redis.NewClient(&ro)
+	pc := r.pgConfig.Copy()
+	host, port := splitHostPort(c.pgProxy.Addr())
+	pc.ConnConfig.Host, pc.ConnConfig.Port = host, port
+	pc.ConnConfig.Fallbacks = nil
+	pc.MaxConns = 2
+	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
+	if err != nil {
+		// NewWithConfig does not connect; it fails only on a bad
+		// config, which Run checked on its own pool first.
+		panic("realrun: invariant broken: pool config refused: " + err.Error())
+	}
+	inc.pool = pool
+	marks, err := redisstore.New(inc.rdb, r.cfg.Prefix)
+	if err != nil {
+		panic("realrun: invariant broken: validated prefix refused: " + err.Error())
+	}
+	ledger, err := pgstore.Attach(pool, r.cfg.Prefix)
+	if err != nil {
+		panic("realrun: invariant broken: validated prefix refused: " + err.Error())
+	}
+	h, err := strategies.New(r.cfg.Strategy, strategies.Deps{
+		Marks:   faultyMarks{inc: inc, inner: marks},
+		Ledger:  faultyLedger{inc: inc, inner: ledger},
+		MarkTTL: r.markTTL,
+	})
+	if err != nil {
+		panic("realrun: invariant broken: validated strategy refused: " + err.Error())
+	}
+	inc.handler = h
+	return inc
+}
+
+// serve handles deliveries until the broker stops (false) or the
+// incarnation crashes (true).
+func (inc *incarnation) serve() (crashed bool) {
+	c, r := inc.c, inc.c.r
+	for {
+		d, ev, ok := r.br.receive(c.idx)
+		if !ok {
+			return false
+		}
+		r.deliveries.Add(1)
+		inc.cur, inc.curEvent = d, ev
+		r.rec.record(sim.RecReceive, c.idx, d.msg, ev, int64(d.tag))
+		attempt := r.rec.op(check.Op{Kind: check.Attempt, Client: c.idx, Event: uint64(ev), Call: int64(r.rec.now()), Return: check.Never, Result: check.Unknown})
+		out, err := inc.handler.Handle(context.Background(), r.wl.Events[ev])
+		if inc.crashed.Load() {
+			return true // the attempt stays unknown
+		}
+		if err == nil {
+			res := check.Applied
+			if out == strategies.Skipped {
+				res = check.Skipped
+			}
+			r.rec.finish(attempt, res, int64(r.rec.now()))
+			r.rec.record(sim.RecHandled, c.idx, d.msg, ev, int64(out))
+		} else {
+			r.rec.record(sim.RecHandled, c.idx, d.msg, ev, 0)
+		}
+		// The ack is a fault point too: a crash here leaves the effect
+		// done and the delivery unacked.
+		if inc.before(context.Background(), 0, stepAck) != nil {
+			return true
+		}
+		if err == nil {
+			r.br.ack(c.idx, d, r.rec.now())
+		} else {
+			r.br.nack(c.idx, d)
+		}
+	}
+}
+
+// crash abandons the incarnation at the current step: every later store
+// call fails, and its sockets are closed now, so the servers see the client
+// vanish (PostgreSQL rolls back its open transaction).
+func (inc *incarnation) crash(what int64) {
+	if !inc.crashed.CompareAndSwap(false, true) {
+		return
+	}
+	c := inc.c
+	c.r.injected(injCrash)
+	c.r.rec.record(sim.RecCrash, c.idx, inc.cur.msg, inc.curEvent, what)
+	c.redisProxy.CloseConns()
+	c.pgProxy.CloseConns()
+}
+
+// close releases the incarnation's clients. A pool waits for its borrowed
+// connections, so open transactions are released first; if that still
+// hangs, the run goes on without it.
+func (inc *incarnation) close() {
+	inc.txs.release()
+	_ = inc.rdb.Close()
+	closed := make(chan struct{})
+	go func() { inc.pool.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+	}
+}
+
+// cutOff partitions the consumer from target for d.
+func (c *consumer) cutOff(target uint8, d time.Duration) {
+	c.r.injected(injPartition)
+	c.r.rec.record(sim.RecPartition, c.idx, -1, 0, int64(target)<<1)
+	c.mu.Lock()
+	if target&toRedis != 0 {
+		c.cutRedis++
+		c.redisProxy.Cut()
+	}
+	if target&toDB != 0 {
+		c.cutDB++
+		c.pgProxy.Cut()
+	}
+	c.mu.Unlock()
+	time.AfterFunc(d, func() { c.heal(target) })
+}
+
+// heal ends one partition window; a proxy heals when no window holds it.
+func (c *consumer) heal(target uint8) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if target&toRedis != 0 && c.cutRedis > 0 {
+		if c.cutRedis--; c.cutRedis == 0 {
+			c.redisProxy.Heal()
+		}
+	}
+	if target&toDB != 0 && c.cutDB > 0 {
+		if c.cutDB--; c.cutDB == 0 {
+			c.pgProxy.Heal()
+		}
+	}
+	c.r.rec.record(sim.RecPartition, c.idx, -1, 0, 0)
+}
+
+// healAll ends every partition at once: the safety phase is over.
+func (c *consumer) healAll() {
+	c.mu.Lock()
+	c.cutRedis, c.cutDB = 0, 0
+	c.redisProxy.Heal()
+	c.pgProxy.Heal()
+	c.mu.Unlock()
+}
