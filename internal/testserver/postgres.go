@@ -309,7 +309,9 @@ func (s *PostgresServer) initdb(initdb string) error {
 func (s *PostgresServer) startOn(port int) error {
 	cmd := s.command(s.bin, "-D", s.dataDir(), "-p", strconv.Itoa(port), "-k", s.sockDir(),
 		"-c", "listen_addresses=127.0.0.1",
-		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+		// fsync=off keeps tests fast; commits still reach the OS before
+		// the client hears of them, so a killed server keeps them.
+		"-c", "fsync=off", "-c", "full_page_writes=off",
 		"-c", "max_connections=200")
 	// SIGQUIT is PostgreSQL's immediate shutdown: unlike SIGKILL, it takes
 	// the backends down with the postmaster.
@@ -380,10 +382,7 @@ func (s *PostgresServer) wait(p *process, u string, port int) error {
 // Kill stops the server (a fast shutdown: SIGINT, which aborts open
 // transactions and disconnects clients; SIGKILL if that takes more than 5 s)
 // and waits for it to exit. Clients see connection errors until Start;
-// committed data survives. It is not a crash on purpose: the server runs
-// with synchronous_commit=off, so a crash (SIGQUIT, SIGKILL) would also lose
-// the last few hundred milliseconds of commits, which a durable production
-// server would keep. It does nothing if the server is already down, skips tb
+// committed data survives. It does nothing if the server is already down, skips tb
 // if the server is not Owned, and fails tb on a shared server.
 func (s *PostgresServer) Kill(tb testing.TB) {
 	tb.Helper()
