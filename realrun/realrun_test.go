@@ -1,0 +1,142 @@
+package realrun
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/internal/testserver"
+	"github.com/idemsim/idemsim/sim"
+)
+
+func TestMain(m *testing.M) { testserver.Main(m) }
+
+// servers returns a Config pointing at the shared throwaway servers, with a
+// prefix of the test's own.
+func servers(t *testing.T, prefix string) Config {
+	t.Helper()
+	rs := testserver.SharedRedis(t)
+	ps := testserver.SharedPostgres(t)
+	return Config{RedisURL: rs.URL, PostgresURL: ps.URL, Prefix: prefix}
+}
+
+func realRun(t *testing.T, cfg Config) *sim.Result {
+	t.Helper()
+	res, err := Run(context.Background(), cfg)
+	require.NoError(t, err)
+	require.True(t, res.CheckersAgree(), "porcupine and the audit disagree on a real run: %s", res.Reproduce)
+	return res
+}
+
+// The three outcomes the spec's table names, on real servers.
+
+func TestDBUniqueHoldsUnderEveryFault(t *testing.T) {
+	for seed := uint64(1); seed <= 2; seed++ {
+		cfg := servers(t, "rr_dbunique")
+		cfg.Config = sim.Config{Strategy: "db-unique", Faults: faults.AllFaults, Seed: seed, Events: 120}
+		res := realRun(t, cfg)
+		assert.Zero(t, res.Duplicates, "seed %d", seed)
+		assert.Zero(t, res.Lost, "seed %d", seed)
+		assert.Zero(t, res.Stuck, "seed %d", seed)
+		assert.Positive(t, res.FaultsInjected["crash"]+res.FaultsInjected["partition"]+res.FaultsInjected["slow"], "faults struck")
+	}
+}
+
+func TestLocalCacheDuplicatesAcrossInstances(t *testing.T) {
+	cfg := servers(t, "rr_localcache")
+	cfg.Config = sim.Config{Strategy: "local-cache", Faults: faults.Of(faults.Redeliver), Seed: 1, Instances: 3, Events: 120}
+	res := realRun(t, cfg)
+	assert.Positive(t, res.Duplicates, "a copy handled by another instance is applied again")
+	assert.Zero(t, res.Lost)
+}
+
+func TestRedisClaimLosesEventsOnCrash(t *testing.T) {
+	// A real run is not reproducible, so try a few seeds: a claim left by
+	// a crash between claim and effect must lose an event in one of them.
+	lost := 0
+	for seed := uint64(1); seed <= 3 && lost == 0; seed++ {
+		cfg := servers(t, "rr_redis")
+		cfg.Config = sim.Config{Strategy: "redis", Faults: faults.Of(faults.Crash), Seed: seed, Events: 150}
+		res := realRun(t, cfg)
+		assert.Zero(t, res.Duplicates)
+		lost += res.Lost
+	}
+	assert.Positive(t, lost, "redis with crashes never lost an event")
+}
+
+func TestUnreachableServersAreNamedQuickly(t *testing.T) {
+	ps := testserver.SharedPostgres(t)
+	rs := testserver.SharedRedis(t)
+	for _, tc := range []struct {
+		name, redisURL, pgURL, want string
+	}{
+		{"redis", "redis://:s3cret@127.0.0.1:1/0", ps.URL, "Redis at 127.0.0.1:1"},
+		{"postgres", rs.URL, "postgres://postgres:s3cret@127.0.0.1:1/postgres?sslmode=disable", "PostgreSQL at 127.0.0.1:1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			start := time.Now()
+			_, err := Run(context.Background(), Config{Config: sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash), Seed: 1},
+				RedisURL: tc.redisURL, PostgresURL: tc.pgURL, Prefix: "rr_unreachable"})
+			require.ErrorIs(t, err, ErrUnreachable)
+			assert.Less(t, time.Since(start), 5*time.Second)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Contains(t, err.Error(), "start one with")
+			assert.NotContains(t, err.Error(), "s3cret")
+		})
+	}
+}
+
+func TestBadInputIsRefusedBeforeConnecting(t *testing.T) {
+	for _, cfg := range []Config{
+		{Config: sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash)}, Prefix: "Bad-Prefix"},
+		{Config: sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash)}, RedisURL: "localhost:6379"},
+		{Config: sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash)}, PostgresURL: "mysql://x@y/z"},
+		{Config: sim.Config{Strategy: "memcached", Faults: faults.Of(faults.Crash)}},
+	} {
+		_, err := Run(context.Background(), cfg)
+		assert.ErrorIs(t, err, sim.ErrBadConfig, "%+v", cfg)
+	}
+}
+
+// TestTouchesOnlyItsPrefix: a run creates, empties and flushes its own
+// tables and keys, and leaves everything else alone.
+func TestTouchesOnlyItsPrefix(t *testing.T) {
+	cfg := servers(t, "rr_mine")
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, cfg.PostgresURL)
+	require.NoError(t, err)
+	defer conn.Close(ctx)
+	_, err = conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS rr_other_ledger (x int); TRUNCATE rr_other_ledger; INSERT INTO rr_other_ledger VALUES (7)`)
+	require.NoError(t, err)
+	opt, err := redis.ParseURL(cfg.RedisURL)
+	require.NoError(t, err)
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	require.NoError(t, rdb.Set(ctx, "rr_other:mark:1", "keep", 0).Err())
+	require.NoError(t, rdb.Set(ctx, "unrelated", "keep", 0).Err())
+
+	cfg.Config = sim.Config{Strategy: "redis", Faults: faults.Of(faults.StoreLoss), Seed: 1, Events: 60}
+	realRun(t, cfg)
+
+	var n int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM rr_other_ledger`).Scan(&n))
+	assert.Equal(t, 1, n)
+	for _, k := range []string{"rr_other:mark:1", "unrelated"} {
+		v, err := rdb.Get(ctx, k).Result()
+		require.NoError(t, err, k)
+		assert.Equal(t, "keep", v, k)
+	}
+	var marks int
+	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM rr_mine_processed`).Scan(&marks))
+	assert.Zero(t, marks, "redis keeps its marks in Redis, not in the processed table")
+	keys, err := rdb.Keys(ctx, "rr_mine:mark:*").Result()
+	require.NoError(t, err)
+	assert.NotEmpty(t, keys, fmt.Sprintf("the run's own marks are in Redis under its prefix: %d", len(keys)))
+}

@@ -1,0 +1,67 @@
+package conformance
+
+import (
+	"context"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idemsim/idemsim/internal/testserver"
+	"github.com/idemsim/idemsim/strategies"
+	"github.com/idemsim/idemsim/strategies/memstore"
+	"github.com/idemsim/idemsim/strategies/pgstore"
+	"github.com/idemsim/idemsim/strategies/redisstore"
+)
+
+func TestMain(m *testing.M) { testserver.Main(m) }
+
+func TestInProcess(t *testing.T) {
+	Run(t, Backend{Name: "memory", Open: func(t *testing.T) Env {
+		marks, ledger := memstore.NewMarks(), memstore.NewLedger()
+		return Env{
+			Instance:     func() (strategies.MarkStore, strategies.Ledger) { return marks, ledger },
+			Applications: ledger.Applications,
+		}
+	}})
+}
+
+func TestRedisAndPostgres(t *testing.T) {
+	rs := testserver.SharedRedis(t)
+	ps := testserver.SharedPostgres(t)
+	ctx := context.Background()
+	const prefix = "conformance"
+	setup, err := pgxpool.New(ctx, ps.URL)
+	require.NoError(t, err)
+	t.Cleanup(setup.Close)
+	ledger, err := pgstore.New(ctx, setup, prefix)
+	require.NoError(t, err)
+	require.NoError(t, ledger.Reset(ctx))
+	opt, err := redis.ParseURL(rs.URL)
+	require.NoError(t, err)
+
+	Run(t, Backend{Name: "redis+postgres", Open: func(t *testing.T) Env {
+		return Env{
+			// Each instance has its own connections, as separate
+			// processes would.
+			Instance: func() (strategies.MarkStore, strategies.Ledger) {
+				rdb := redis.NewClient(opt)
+				t.Cleanup(func() { rdb.Close() })
+				pool, err := pgxpool.New(ctx, ps.URL)
+				require.NoError(t, err)
+				t.Cleanup(pool.Close)
+				m, err := redisstore.New(rdb, prefix)
+				require.NoError(t, err)
+				l, err := pgstore.Attach(pool, prefix)
+				require.NoError(t, err)
+				return m, l
+			},
+			Applications: func() map[strategies.EventID]int {
+				apps, err := ledger.Applications(ctx)
+				require.NoError(t, err)
+				return apps
+			},
+		}
+	}})
+}
