@@ -106,6 +106,9 @@ func Run(ctx context.Context, cfg Config) (*sim.Result, error) {
 	if r.params.MarkTTL > 0 {
 		r.markTTL = cfg.Timing.MarkTTL
 	}
+	if cfg.MarkTTL > 0 {
+		r.markTTL = cfg.MarkTTL
+	}
 	progress := cfg.Progress
 	if progress == nil {
 		progress = func(string) {}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/strategies"
@@ -24,6 +25,10 @@ type Config struct {
 	Seed      uint64
 	Instances int
 	Events    int
+	// MarkTTL, when not zero, sets how long Redis marks live, overriding
+	// both the default (24 h) and the ttl fault's draw: for sweeps of
+	// duplicates against the TTL.
+	MarkTTL time.Duration
 	// KeepTrace keeps every trace record, for printing or explaining; the
 	// trace hash is computed either way.
 	KeepTrace bool
@@ -58,6 +63,9 @@ func (c Config) Validate() error {
 	if c.Instances < 1 || c.Instances > MaxInstances {
 		return fmt.Errorf("%w: instances must be 1 to %d, not %d", ErrBadConfig, MaxInstances, c.Instances)
 	}
+	if c.MarkTTL < 0 {
+		return fmt.Errorf("%w: mark TTL must not be negative, not %v", ErrBadConfig, c.MarkTTL)
+	}
 	if c.Events < 1 || c.Events > MaxEvents {
 		return fmt.Errorf("%w: events must be 1 to %d, not %d", ErrBadConfig, MaxEvents, c.Events)
 	}
@@ -67,6 +75,10 @@ func (c Config) Validate() error {
 // Reproduce is the command line that replays this run.
 func (c Config) Reproduce() string {
 	c = c.withDefaults()
-	return fmt.Sprintf("idemsim run --strategy %s --faults %s --seed %d --instances %d --events %d",
+	cmd := fmt.Sprintf("idemsim run --strategy %s --faults %s --seed %d --instances %d --events %d",
 		c.Strategy, c.Faults, c.Seed, c.Instances, c.Events)
+	if c.MarkTTL > 0 {
+		cmd += fmt.Sprintf(" --mark-ttl %v", c.MarkTTL)
+	}
+	return cmd
 }

@@ -112,6 +112,9 @@ func newWorld(cfg Config) *world {
 	if w.p.MarkTTL > 0 {
 		w.markTTL = w.p.MarkTTL
 	}
+	if cfg.MarkTTL > 0 {
+		w.markTTL = cfg.MarkTTL
+	}
 	w.events = resize(w.events, n+1)
 	w.broker.reset()
 	w.insts, w.windows = nil, resize(w.windows, 0)

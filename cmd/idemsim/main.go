@@ -96,6 +96,16 @@ var commands = []command{
 		synopsis: compareSynopsis,
 	},
 	{
+		name:     "explain",
+		summary:  "find a violation of one strategy, shrink it, and tell it step by step",
+		synopsis: explainSynopsis,
+	},
+	{
+		name:     "plot",
+		summary:  "draw the comparison plots from saved results",
+		synopsis: plotSynopsis,
+	},
+	{
 		name:     "help",
 		summary:  "list the commands, or describe every flag of one: idemsim help <command>",
 		synopsis: "idemsim help [command]",
@@ -168,6 +178,10 @@ func (e *env) dispatch(name string, args []string) error {
 		return e.runCmd(args)
 	case "compare":
 		return e.compareCmd(args)
+	case "explain":
+		return e.explainCmd(args)
+	case "plot":
+		return e.plotCmd(args)
 	case "help":
 		return e.helpCmd(args)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/realrun"
@@ -18,7 +19,7 @@ import (
 )
 
 // runSynopsis is the usage line of `idemsim run`.
-const runSynopsis = "idemsim run --strategy S --faults F[,F...] --seed N [--instances 3] [--events 200] [--trace] [--json] [--history FILE] [--backend sim|real] [--redis-url URL] [--postgres-url URL] [--prefix P]"
+const runSynopsis = "idemsim run --strategy S --faults F[,F...] --seed N [--instances 3] [--events 200] [--trace] [--json] [--history FILE] [--mark-ttl D] [--backend sim|real] [--redis-url URL] [--postgres-url URL] [--prefix P]"
 
 const runAbout = `
 Simulate one run: the producer publishes the events, the consumer instances
@@ -39,7 +40,7 @@ clock decide the interleaving.
 
 // runOrder is the order in which run's help lists its flags, each with
 // the placeholder of its value.
-var runOrder = []string{"strategy S", "faults F[,F...]", "seed N", "instances N", "events N", "trace", "json", "history FILE", "backend B", "redis-url URL", "postgres-url URL", "prefix P"}
+var runOrder = []string{"strategy S", "faults F[,F...]", "seed N", "instances N", "events N", "trace", "json", "history FILE", "mark-ttl D", "backend B", "redis-url URL", "postgres-url URL", "prefix P"}
 
 // runOpts are the flags of `idemsim run`.
 type runOpts struct {
@@ -51,6 +52,7 @@ type runOpts struct {
 	trace     bool
 	json      bool
 	history   string
+	markTTL   time.Duration
 	// --backend real
 	backend     string
 	redisURL    string
@@ -77,6 +79,8 @@ func (o *runOpts) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.history, "history", "",
 		"write the checked history to FILE as a JSON array of operations\n"+
 			"(client, input, output, call, return)")
+	fs.DurationVar(&o.markTTL, "mark-ttl", 0,
+		"how long Redis marks live, e.g. 2s (default 24h, or drawn per seed under ttl)")
 	fs.StringVar(&o.backend, "backend", "sim",
 		"sim: the deterministic simulator; real: real Redis and PostgreSQL")
 	fs.StringVar(&o.redisURL, "redis-url", "",
@@ -203,6 +207,7 @@ func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
 		Seed:        o.seed,
 		Instances:   o.instances,
 		Events:      o.events,
+		MarkTTL:     o.markTTL,
 		KeepTrace:   o.trace,
 		KeepHistory: o.history != "",
 	}
