@@ -44,3 +44,29 @@ func TestReadmeShowsTheCommittedTable(t *testing.T) {
 	require.True(t, ok, "README has no outcome-table:end marker")
 	assert.Contains(t, string(md), table, "README's outcome table differs from results/compare.md")
 }
+
+// TestReadmeRunExampleIsTrue reruns the README's example run and requires
+// every line it shows (all but the "..." elisions) to be in the output.
+func TestReadmeRunExampleIsTrue(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(readme), "<!-- run-example:start -->\n")
+	require.True(t, ok, "README has no run-example:start marker")
+	example, _, ok := strings.Cut(rest, "<!-- run-example:end -->")
+	require.True(t, ok, "README has no run-example:end marker")
+	code, stdout, stderr := runCLI(t, "run", "--strategy", "local-cache", "--faults", "redeliver", "--seed", "4", "--instances", "2", "--events", "3", "--trace")
+	require.Equal(t, exitOK, code, stderr)
+	shown, inFence := 0, false
+	for _, line := range strings.Split(example, "\n") {
+		if strings.HasPrefix(line, "```") {
+			inFence = !inFence
+			continue
+		}
+		if !inFence || strings.TrimSpace(line) == "..." {
+			continue // prose, or an elision
+		}
+		assert.Contains(t, stdout, line)
+		shown++
+	}
+	assert.Greater(t, shown, 15, "the example shows the trace and the summary")
+}
