@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/csv"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"strings"
 	"text/tabwriter"
 
+	"github.com/idemsim/idemsim/bench/plots"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
@@ -66,8 +68,10 @@ func (o *compareOpts) flagSet() *flag.FlagSet {
 		"table columns: a comma-separated list of scenarios, each name one scenario\n"+
 			"(default: all of them), from: "+acceptedFaults())
 	fs.StringVar(&o.out, "out", "",
-		"also write compare.json, compare.csv and compare.md to DIR, creating it;\n"+
-			"'--out results' regenerates the committed results/ (default: write nothing)")
+		"also write compare.json, compare.csv, compare.md and the violations figure\n"+
+			"(violations.png, violations.svg) to DIR, creating it; '--out results'\n"+
+			"regenerates the committed results/, and 'idemsim plot' the other figures\n"+
+			"(default: write nothing)")
 	fs.BoolVar(&o.json, "json", false,
 		"print the comparison as one JSON object instead of the table")
 	fs.Var(newIntValue(&o.workers, 0, 0, maxWorkers), "workers",
@@ -118,6 +122,9 @@ func (e *env) compareCmd(args []string) error {
 	if o.out != "" {
 		if err := writeCompareFiles(o.out, cmp, rows, cols, o.regenerate(set)); err != nil {
 			return err
+		}
+		if err := plots.Violations(cmp, o.out); err != nil && !errors.Is(err, plots.ErrNoData) {
+			return fmt.Errorf("--out: %w", err)
 		}
 	}
 	if o.json {

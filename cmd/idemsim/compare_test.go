@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idemsim/idemsim/bench/plots"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/sim"
 )
@@ -117,7 +118,7 @@ func TestCompareTable(t *testing.T) {
 	}
 }
 
-func TestCompareOutWritesThreeFiles(t *testing.T) {
+func TestCompareOutWritesTablesAndViolationsFigure(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "results", "nested")
 	code, stdout, stderr := runCLI(t, append(smallCompare, "--out", dir)...)
 	require.Equal(t, exitOK, code, "stderr: %s", stderr)
@@ -129,7 +130,8 @@ func TestCompareOutWritesThreeFiles(t *testing.T) {
 	for _, e := range entries {
 		names = append(names, e.Name())
 	}
-	assert.Equal(t, []string{"compare.csv", "compare.json", "compare.md"}, names, "nothing else, no probe file left")
+	assert.Equal(t, []string{"compare.csv", "compare.json", "compare.md", "violations.png", "violations.svg"}, names, "nothing else, no probe file left")
+	requirePNGAndSVG(t, dir, plots.NameViolations)
 
 	_, jsonOut, _ := runCLI(t, append(smallCompare, "--json")...)
 	js, err := os.ReadFile(filepath.Join(dir, "compare.json"))
@@ -245,7 +247,7 @@ func TestCompareCheckerDisagreementExitsOneAfterWriting(t *testing.T) {
 	assert.Contains(t, out.String(), "reproduce with: idemsim run --strategy redis --faults crash --seed 7")
 	assert.Contains(t, errOut.String(), "BUG in idemsim")
 	assert.Contains(t, errOut.String(), "redis/all")
-	for _, f := range []string{"compare.json", "compare.csv", "compare.md"} {
+	for _, f := range []string{"compare.json", "compare.csv", "compare.md", "violations.png", "violations.svg"} {
 		assert.FileExists(t, filepath.Join(dir, f), "outputs are written before the exit")
 	}
 }

@@ -1,11 +1,318 @@
 package main
 
-import "errors"
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/idemsim/idemsim/bench/plots"
+	"github.com/idemsim/idemsim/sim"
+)
 
 // plotSynopsis is the usage line of `idemsim plot`.
-const plotSynopsis = "idemsim plot [--in results] [--out results]"
+const plotSynopsis = "idemsim plot [--in results] [--out DIR] [--sweep] [--seeds 50] [--workers N]"
 
-// plotCmd is `idemsim plot`. (Being written; see issue 4.)
+const plotAbout = `
+Draw the figures, each as a PNG and an SVG, from the results saved in --in:
+
+  violations        violating runs per strategy and fault scenario,
+                    from compare.json ('idemsim compare --out DIR' writes it)
+  sweep-instances   duplicates as consumer instances grow from 1 to 8,
+                    from sweep-instances.json
+  sweep-ttl         duplicates as the Redis mark TTL shrinks below the
+                    redelivery horizon, from sweep-ttl.json
+  bench-throughput  throughput per strategy, simulated and real,
+                    from bench.txt (scripts/bench writes it)
+  bench-latency     p99 latency per strategy, simulated and real,
+                    from bench.txt
+
+With --sweep, it first runs the two sweeps on the simulator (deterministic:
+the same --seeds give the same files) and saves them to --out as
+sweep-instances.json and sweep-ttl.json. It says which figures it wrote and
+which it skipped, and why. A figure whose input is missing is skipped; when
+none can be drawn, the exit status is 1.
+
+'idemsim compare --out results' then 'idemsim plot --sweep' regenerate
+every figure of the committed results/.
+`
+
+// plotOrder is the order in which plot's help lists its flags, each with
+// the placeholder of its value.
+var plotOrder = []string{"in DIR", "out DIR", "sweep", "seeds N", "workers N"}
+
+// plotOpts are the flags of `idemsim plot`.
+type plotOpts struct {
+	in      string
+	out     string
+	sweep   bool
+	seeds   int
+	workers int
+}
+
+// flagSet defines plot's flags on a new FlagSet that writes into o.
+func (o *plotOpts) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("plot", flag.ContinueOnError)
+	fs.StringVar(&o.in, "in", "results",
+		"read the saved results from DIR: compare.json, sweep-instances.json,\nsweep-ttl.json and bench.txt")
+	fs.StringVar(&o.out, "out", "",
+		"write the figures (and, with --sweep, the sweeps) to DIR, creating it\n(default: the --in directory)")
+	fs.BoolVar(&o.sweep, "sweep", false,
+		"first run the instances and TTL sweeps on the simulator and save them\n(a few seconds; the same --seeds give the same result)")
+	fs.Var(newIntValue(&o.seeds, plots.DefaultSweepSeeds, 1, sim.MaxSeeds), "seeds",
+		fmt.Sprintf("with --sweep: run seeds 1..N at every point of a sweep, N from 1 to %d", sim.MaxSeeds))
+	fs.Var(newIntValue(&o.workers, 0, 0, maxWorkers), "workers",
+		fmt.Sprintf("with --sweep: runs at once, 0 to %d; 0 means one per CPU (the result is the same)", maxWorkers))
+	return fs
+}
+
+// The files plot reads in --in.
+const (
+	compareJSON = "compare.json"
+	benchTxt    = "bench.txt"
+)
+
+// plotCmd is `idemsim plot`.
 func (e *env) plotCmd(args []string) error {
-	return errors.New("plot: not written yet")
+	var o plotOpts
+	fs := o.flagSet()
+	help, err := parseFlags(fs, args)
+	if help {
+		return printCommandHelp(e.stdout, plotSynopsis, plotAbout, fs, plotOrder)
+	}
+	if err != nil {
+		return err
+	}
+	set := setFlags(fs)
+	for _, name := range []string{"seeds", "workers"} {
+		if set[name] && !o.sweep {
+			return usagef("--%s is only for --sweep: without it, plot runs nothing", name)
+		}
+	}
+	if o.in == "" {
+		return usagef("--in needs a directory (default results)")
+	}
+	if set["out"] && o.out == "" {
+		return usagef("--out needs a directory (default: the --in directory)")
+	}
+	if o.out == "" {
+		o.out = o.in
+	}
+	if st, err := os.Stat(o.in); !o.sweep && (err != nil || !st.IsDir()) {
+		// Checked before --out is created, which may be the same directory.
+		return fmt.Errorf("--in: no directory %s, so nothing to draw (%s)", o.in, o.makeAll())
+	}
+	if err := prepareOutDir(o.out); err != nil {
+		return err
+	}
+
+	r := &plotReport{}
+	var instances *plots.InstancesData
+	var ttl *plots.TTLData
+	if o.sweep {
+		if instances, ttl, err = e.runSweeps(o, r); err != nil {
+			return err
+		}
+	}
+	e.drawFigures(o, instances, ttl, r)
+	return r.finish(e, o)
+}
+
+// plotReport collects what plot wrote, skipped and failed to draw.
+type plotReport struct {
+	lines  []string // printed in order: wrote ..., skipped ..., FAILED ...
+	wrote  int      // figures written
+	failed []string // figures that could not be drawn, with the error
+}
+
+func (r *plotReport) wroteFiles(what string, files ...string) {
+	r.lines = append(r.lines, fmt.Sprintf("wrote    %-20s %s", what, strings.Join(files, " ")))
+}
+
+func (r *plotReport) skip(what, why string) {
+	r.lines = append(r.lines, fmt.Sprintf("skipped  %-20s %s", what, why))
+}
+
+func (r *plotReport) fail(what string, err error) {
+	r.failed = append(r.failed, fmt.Sprintf("%s: %v", what, err))
+	r.lines = append(r.lines, fmt.Sprintf("FAILED   %-20s %v", what, err))
+}
+
+// finish prints the report and returns the command's error: one naming
+// the figures that failed, or saying that none could be drawn.
+func (r *plotReport) finish(e *env, o plotOpts) error {
+	for _, l := range r.lines {
+		fmt.Fprintln(e.stdout, l)
+	}
+	switch {
+	case len(r.failed) > 0:
+		return fmt.Errorf("could not draw: %s", strings.Join(r.failed, "; "))
+	case r.wrote == 0:
+		return fmt.Errorf("nothing to draw: no saved results in %s (%s)", o.in, o.makeAll())
+	}
+	return nil
+}
+
+// makeCompare, makeSweep and makeAll are the commands that make plot's
+// inputs in --in.
+func (o plotOpts) makeCompare() string { return "run 'idemsim compare --out " + o.in + "'" }
+func (o plotOpts) makeSweep() string {
+	if o.in == "results" {
+		return "run 'idemsim plot --sweep'"
+	}
+	return "run 'idemsim plot --sweep --in " + o.in + "'"
+}
+func (o plotOpts) makeAll() string {
+	return o.makeCompare() + ", " + strings.TrimPrefix(o.makeSweep(), "run ") + ", or scripts/bench"
+}
+
+// runSweeps runs both sweeps and saves them to --out.
+func (e *env) runSweeps(o plotOpts, r *plotReport) (*plots.InstancesData, *plots.TTLData, error) {
+	sc := plots.SweepConfig{Seeds: o.seeds, Workers: o.workers}
+	if e.isTerminal(e.stderr) {
+		start := e.now()
+		runs := o.seeds * (len(plots.InstancesStrategies)*plots.MaxSweepInstances + len(plots.TTLStrategies)*len(plots.TTLSweepValues))
+		fmt.Fprintf(e.stderr, "plot: running the sweeps: %d runs...", runs)
+		defer func() { fmt.Fprintf(e.stderr, " %.1fs\n", e.now().Sub(start).Seconds()) }()
+	}
+	instances, err := plots.SweepInstances(sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	ttl, err := plots.SweepTTL(sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, f := range []struct {
+		name string
+		data any
+	}{{plots.NameInstances, instances}, {plots.NameTTL, ttl}} {
+		var buf bytes.Buffer
+		if err := plots.WriteJSON(&buf, f.data); err != nil {
+			return nil, nil, err
+		}
+		path := filepath.Join(o.out, f.name+".json")
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			return nil, nil, fmt.Errorf("--out: %w", err)
+		}
+		r.wroteFiles(f.name+" data", path)
+	}
+	return instances, ttl, nil
+}
+
+// drawFigures draws every figure it has data for: the sweeps just run, if
+// any, else the saved ones in --in.
+func (e *env) drawFigures(o plotOpts, instances *plots.InstancesData, ttl *plots.TTLData, r *plotReport) {
+	draw := func(name string, fn func() error) {
+		err := fn()
+		switch {
+		case err == nil:
+			r.wrote++
+			r.wroteFiles(name, plots.Files(o.out, name)...)
+		case errors.Is(err, errMissing), errors.Is(err, plots.ErrNoData):
+			r.skip(name, skipReason(err))
+		default:
+			r.fail(name, err)
+		}
+	}
+	in := func(name string) string { return filepath.Join(o.in, name) }
+
+	draw(plots.NameViolations, func() error {
+		var cmp sim.Comparison
+		if err := readInput(in(compareJSON), o.makeCompare(), func(b []byte) error {
+			return json.Unmarshal(b, &cmp)
+		}); err != nil {
+			return err
+		}
+		return plots.Violations(&cmp, o.out)
+	})
+	draw(plots.NameInstances, func() error {
+		if instances == nil {
+			err := readInput(in(plots.NameInstances+".json"), o.makeSweep()+" to compute it", func(b []byte) (err error) {
+				instances, err = plots.ReadInstances(bytes.NewReader(b))
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return plots.InstancesSweep(instances, o.out)
+	})
+	draw(plots.NameTTL, func() error {
+		if ttl == nil {
+			err := readInput(in(plots.NameTTL+".json"), o.makeSweep()+" to compute it", func(b []byte) (err error) {
+				ttl, err = plots.ReadTTL(bytes.NewReader(b))
+				return err
+			})
+			if err != nil {
+				return err
+			}
+		}
+		return plots.TTLSweep(ttl, o.out)
+	})
+
+	var bench *plots.BenchFile
+	benchErr := readInput(in(benchTxt), "run scripts/bench to measure", func(b []byte) (err error) {
+		bench, err = plots.ParseBench(bytes.NewReader(b))
+		return err
+	})
+	const benchHint = "; run scripts/bench (with redis-server and PostgreSQL installed) to measure them"
+	draw(plots.NameThroughput, func() error {
+		if benchErr != nil {
+			return benchErr
+		}
+		if err := plots.Throughput(bench, o.out); err != nil {
+			if errors.Is(err, plots.ErrNoData) {
+				return fmt.Errorf("%w%s", err, benchHint)
+			}
+			return err
+		}
+		return nil
+	})
+	draw(plots.NameLatency, func() error {
+		if benchErr != nil {
+			return benchErr
+		}
+		if err := plots.Latency(bench, o.out); err != nil {
+			if errors.Is(err, plots.ErrNoData) {
+				return fmt.Errorf("%w%s", err, benchHint)
+			}
+			return err
+		}
+		return nil
+	})
+}
+
+// skipReason is why a figure was skipped: err's message without the
+// sentinel's own words.
+func skipReason(err error) string {
+	msg := err.Error()
+	for _, sentinel := range []error{errMissing, plots.ErrNoData} {
+		msg = strings.TrimPrefix(msg, sentinel.Error()+": ")
+	}
+	return msg
+}
+
+// errMissing reports an input file that does not exist.
+var errMissing = errors.New("missing input")
+
+// readInput reads the file at path and hands its bytes to parse. A file
+// that does not exist is errMissing, with hint, the command that makes it;
+// one that does not parse is an error naming it.
+func readInput(path, hint string, parse func([]byte) error) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%w: no %s: %s", errMissing, path, hint)
+	}
+	if err != nil {
+		return err
+	}
+	if err := parse(b); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	return nil
 }

@@ -1,0 +1,28 @@
+// Package plots draws idemsim's figures, each as a PNG and an SVG of 8 by
+// 5 inches, with a title, axes labelled with their units, and a legend:
+//
+//   - Violations: the outcome of `idemsim compare` (a sim.Comparison), the
+//     share of violating seeds per strategy and fault scenario, each bar
+//     labelled with the kinds of violation seen;
+//   - InstancesSweep: duplicates per run as consumer instances grow from
+//     1 to 8, the local cache against the others, from SweepInstances;
+//   - TTLSweep: duplicates per run of the Redis strategies as the mark TTL
+//     shrinks below the span in which late copies arrive, from SweepTTL;
+//   - Throughput and Latency: events/s and p99 latency per strategy,
+//     simulated and real, from the benchmarks' output (ParseBench).
+//
+// Each figure function is a function from data to the files
+// dir/<name>.png and dir/<name>.svg (Files); it runs nothing. When its
+// data lack what it needs, it returns an error wrapping ErrNoData, and
+// the caller reports the figure as skipped.
+//
+// The sweeps run the simulator (package sim) over seeds 1..N in parallel;
+// like sim.Compare, their result does not depend on the number of workers,
+// and their JSON form (WriteJSON, ReadInstances, ReadTTL) is what
+// results/sweep-instances.json and results/sweep-ttl.json hold, so that
+// the figures can be redrawn without running them again.
+//
+// `idemsim compare --out DIR` draws the violations figure beside the
+// tables; `idemsim plot` draws every figure from the results saved in a
+// directory, after running the sweeps when asked to (--sweep).
+package plots

@@ -1,0 +1,483 @@
+package plots
+
+import (
+	"bytes"
+	"fmt"
+	"image/png"
+	"math"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"gonum.org/v1/plot/vg"
+
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/sim"
+)
+
+// requireFigure checks that dir holds name.png, a PNG of the figure's size
+// that decodes, and name.svg, an SVG that holds each of texts.
+func requireFigure(t *testing.T, dir, name string, texts ...string) {
+	t.Helper()
+	files := Files(dir, name)
+	require.Len(t, files, 2)
+
+	f, err := os.Open(files[0])
+	require.NoError(t, err)
+	defer f.Close()
+	img, err := png.Decode(f)
+	require.NoError(t, err, "%s decodes as PNG", files[0])
+	assert.Equal(t, int(float64(Width/vg.Inch)*DPI), img.Bounds().Dx())
+	assert.Equal(t, int(float64(Height/vg.Inch)*DPI), img.Bounds().Dy())
+
+	svg, err := os.ReadFile(files[1])
+	require.NoError(t, err)
+	assert.True(t, bytes.HasPrefix(svg, []byte("<?xml")), "%s is XML", files[1])
+	assert.Contains(t, string(svg), "<svg")
+	assert.True(t, bytes.HasSuffix(bytes.TrimSpace(svg), []byte("</svg>")), "%s is complete", files[1])
+	for _, s := range texts {
+		assert.Contains(t, string(svg), escapeXML(s), "%s shows %q", files[1], s)
+	}
+}
+
+// escapeXML escapes s as SVG text does.
+func escapeXML(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "'", "&#39;", `"`, "&#34;").Replace(s)
+}
+
+// requireNoFiles checks that dir holds nothing.
+func requireNoFiles(t *testing.T, dir string) {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
+}
+
+// smallComparison is a comparison of three strategies under two scenarios,
+// with a clean cell, violating cells of each kind and a missing cell.
+func smallComparison() *sim.Comparison {
+	seed := uint64(3)
+	crash, ttl := faults.Of(faults.Crash), faults.Of(faults.TTL)
+	cell := func(st string, sc faults.Set, violating, dups, lost int) sim.Cell {
+		c := sim.Cell{Strategy: st, Faults: sc.Names(), Scenario: sc.String(), Runs: 20, ViolatingRuns: violating,
+			Duplicates: dups, Lost: lost, Instances: 3, Events: 50}
+		if violating > 0 {
+			c.FirstFailingSeed = &seed
+		}
+		return c
+	}
+	return &sim.Comparison{Seeds: 20, Instances: 3, Events: 50, Results: []sim.Cell{
+		cell("local-cache", crash, 20, 40, 0),
+		cell("local-cache", ttl, 17, 30, 0),
+		cell("redis", crash, 12, 0, 15),
+		cell("redis", ttl, 9, 11, 2),
+		cell("db-unique", crash, 0, 0, 0),
+		// db-unique under ttl is missing: its bar is absent, labelled "?".
+	}}
+}
+
+func TestViolationsWritesPNGAndSVG(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, Violations(smallComparison(), dir))
+	requireFigure(t, dir, NameViolations,
+		"Exactly-once violations by strategy and fault scenario",
+		"violating runs (% of seeds)", "deduplication strategy", // axes, with units
+		"fault scenario", "crash", "ttl", // legend
+		"local-cache", "redis", "db-unique", // groups
+		"dup", "lost", "dup+lost", "ok", "?", // verdicts over the bars
+		"seeds 1..20", "3 consumer instances, 50 events per run")
+}
+
+func TestViolationsWithoutCellsWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	for _, c := range []*sim.Comparison{nil, {Seeds: 3}} {
+		err := Violations(c, dir)
+		require.ErrorIs(t, err, ErrNoData)
+	}
+	requireNoFiles(t, dir)
+}
+
+func TestViolationsOfARealComparison(t *testing.T) {
+	cmp, err := sim.Compare(sim.CompareConfig{Seeds: 2, Events: 20, Strategies: []string{"none", "db-unique"},
+		Scenarios: []faults.Set{faults.Of(faults.Redeliver), faults.AllFaults}})
+	require.NoError(t, err)
+	dir := t.TempDir()
+	require.NoError(t, Violations(cmp, dir))
+	requireFigure(t, dir, NameViolations, "none", "db-unique", "redeliver", "all")
+}
+
+// smallSweeps are the two sweeps over seeds 1..2, computed once.
+var smallSweeps = sync.OnceValues(func() (*InstancesData, *TTLData) {
+	in, err := SweepInstances(SweepConfig{Seeds: 2})
+	if err != nil {
+		panic(err)
+	}
+	ttl, err := SweepTTL(SweepConfig{Seeds: 2})
+	if err != nil {
+		panic(err)
+	}
+	return in, ttl
+})
+
+// sweepJSON is the JSON form of a sweep.
+func sweepJSON(t *testing.T, v any) string {
+	t.Helper()
+	var buf bytes.Buffer
+	require.NoError(t, WriteJSON(&buf, v))
+	return buf.String()
+}
+
+func TestSweepsAreDeterministic(t *testing.T) {
+	in, ttl := smallSweeps()
+	for _, workers := range []int{1, 3} {
+		in2, err := SweepInstances(SweepConfig{Seeds: 2, Workers: workers})
+		require.NoError(t, err)
+		ttl2, err := SweepTTL(SweepConfig{Seeds: 2, Workers: workers})
+		require.NoError(t, err)
+		assert.Equal(t, sweepJSON(t, in), sweepJSON(t, in2), "instances sweep, %d workers", workers)
+		assert.Equal(t, sweepJSON(t, ttl), sweepJSON(t, ttl2), "TTL sweep, %d workers", workers)
+	}
+}
+
+func TestInstancesSweepShape(t *testing.T) {
+	in, _ := smallSweeps()
+	assert.Equal(t, "redeliver", in.Scenario)
+	assert.Equal(t, 2, in.Seeds)
+	assert.Equal(t, 200, in.Events)
+	require.Len(t, in.Series, len(InstancesStrategies))
+	byName := map[string]InstancesSeries{}
+	for i, s := range in.Series {
+		assert.Equal(t, InstancesStrategies[i], s.Strategy)
+		require.Len(t, s.Points, MaxSweepInstances)
+		for j, p := range s.Points {
+			assert.Equal(t, j+1, p.Instances)
+			assert.Equal(t, 2, p.Runs)
+		}
+		byName[s.Strategy] = s
+	}
+	// The spec: the local cache holds with one instance and breaks with
+	// more; redis and db-unique hold under redeliver.
+	local := byName["local-cache"].Points
+	assert.Zero(t, local[0].Duplicates, "local-cache with 1 instance")
+	assert.Positive(t, local[MaxSweepInstances-1].Duplicates, "local-cache with %d instances", MaxSweepInstances)
+	for _, st := range []string{"redis", "db-unique"} {
+		for _, p := range byName[st].Points {
+			assert.Zero(t, p.ViolatingRuns, "%s with %d instances", st, p.Instances)
+		}
+	}
+}
+
+func TestTTLSweepShape(t *testing.T) {
+	_, ttl := smallSweeps()
+	assert.Equal(t, "ttl", ttl.Scenario)
+	p := faults.Draw(faults.Of(faults.TTL), 1)
+	assert.Equal(t, p.LateMin.Milliseconds(), ttl.LateMinMS)
+	assert.Equal(t, p.LateMax.Milliseconds(), ttl.LateMaxMS)
+	require.Len(t, ttl.Series, len(TTLStrategies))
+	for i, s := range ttl.Series {
+		assert.Equal(t, TTLStrategies[i], s.Strategy)
+		require.Len(t, s.Points, len(TTLSweepValues))
+		for j, pt := range s.Points {
+			assert.Equal(t, TTLSweepValues[j], pt.MarkTTL())
+		}
+		// Marks shorter than the horizon let late copies through; marks
+		// that outlive it catch them.
+		first, last := s.Points[0], s.Points[len(s.Points)-1]
+		assert.Greater(t, first.DuplicatesPerRun(), last.DuplicatesPerRun(), "%s: %v against %v", s.Strategy, first.MarkTTL(), last.MarkTTL())
+		assert.Zero(t, last.Duplicates, "%s with marks of %v", s.Strategy, last.MarkTTL())
+	}
+}
+
+func TestSweepConfigIsValidated(t *testing.T) {
+	for _, sc := range []SweepConfig{{Seeds: -1}, {Seeds: sim.MaxSeeds + 1}, {Events: -5}, {Events: sim.MaxEvents + 1}} {
+		_, err := SweepInstances(sc)
+		assert.ErrorIs(t, err, sim.ErrBadConfig, "%+v", sc)
+		_, err = SweepTTL(sc)
+		assert.ErrorIs(t, err, sim.ErrBadConfig, "%+v", sc)
+	}
+}
+
+func TestSweepJSONRoundTrip(t *testing.T) {
+	in, ttl := smallSweeps()
+	gotIn, err := ReadInstances(strings.NewReader(sweepJSON(t, in)))
+	require.NoError(t, err)
+	assert.Equal(t, in, gotIn)
+	gotTTL, err := ReadTTL(strings.NewReader(sweepJSON(t, ttl)))
+	require.NoError(t, err)
+	assert.Equal(t, ttl, gotTTL)
+}
+
+func TestReadSweepRefusesOtherFiles(t *testing.T) {
+	in, ttl := smallSweeps()
+	tests := []struct {
+		name string
+		read func(string) error
+		data string
+	}{
+		{"instances: not JSON", readIn, "BenchmarkX 1 2 ns/op"},
+		{"instances: compare.json", readIn, `{"seeds": 3, "instances": 3, "events": 20, "results": []}`},
+		{"instances: the TTL sweep", readIn, sweepJSON(t, ttl)},
+		{"instances: no series", readIn, `{"scenario": "redeliver", "seeds": 2, "events": 200, "series": []}`},
+		{"ttl: the instances sweep", readTTL, sweepJSON(t, in)},
+		{"ttl: empty", readTTL, ""},
+		{"ttl: zero TTL", readTTL, `{"scenario": "ttl", "seeds": 1, "series": [{"strategy": "redis", "points": [{"mark_ttl_ms": 0}]}]}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			assert.ErrorIs(t, tt.read(tt.data), ErrBadSweep)
+		})
+	}
+}
+
+func readIn(s string) error  { _, err := ReadInstances(strings.NewReader(s)); return err }
+func readTTL(s string) error { _, err := ReadTTL(strings.NewReader(s)); return err }
+
+func TestSweepFiguresWritePNGAndSVG(t *testing.T) {
+	in, ttl := smallSweeps()
+	dir := t.TempDir()
+	require.NoError(t, InstancesSweep(in, dir))
+	requireFigure(t, dir, NameInstances,
+		"Duplicates as consumer instances grow",
+		"consumer instances", "duplicate effects per run (mean of 2 seeds)",
+		"strategy", "local-cache", "db-unique (0 everywhere)")
+	require.NoError(t, TTLSweep(ttl, dir))
+	requireFigure(t, dir, NameTTL,
+		"Redis: duplicates as the mark TTL shrinks below the redelivery horizon",
+		"mark TTL (s, log scale)", "duplicate effects per run (mean of 2 seeds)",
+		"strategy", "redis", "redis-after", "redelivery horizon:", "4s to 20s after")
+}
+
+func TestSweepFiguresWithoutDataWriteNothing(t *testing.T) {
+	dir := t.TempDir()
+	assert.ErrorIs(t, InstancesSweep(nil, dir), ErrNoData)
+	assert.ErrorIs(t, InstancesSweep(&InstancesData{Seeds: 1}, dir), ErrNoData)
+	assert.ErrorIs(t, TTLSweep(nil, dir), ErrNoData)
+	assert.ErrorIs(t, TTLSweep(&TTLData{Seeds: 1}, dir), ErrNoData)
+	zeroTTL := &TTLData{Seeds: 1, Series: []TTLSeries{{Strategy: "redis", Points: []TTLPoint{{MarkTTLMS: 0}}}}}
+	assert.ErrorIs(t, TTLSweep(zeroTTL, dir), ErrBadSweep, "no log axis through 0")
+	requireNoFiles(t, dir)
+}
+
+func TestLegendSaysWhenALineHidesAnother(t *testing.T) {
+	d := &InstancesData{Scenario: "redeliver", Seeds: 1, Events: 10, Series: []InstancesSeries{
+		{Strategy: "a", Points: []InstancesPoint{{Instances: 1, Stats: Stats{Runs: 1, Duplicates: 2}}, {Instances: 2, Stats: Stats{Runs: 1, Duplicates: 4}}}},
+		{Strategy: "b", Points: []InstancesPoint{{Instances: 1, Stats: Stats{Runs: 1, Duplicates: 2}}, {Instances: 2, Stats: Stats{Runs: 1, Duplicates: 4}}}},
+		{Strategy: "c", Points: []InstancesPoint{{Instances: 1, Stats: Stats{Runs: 1}}, {Instances: 2, Stats: Stats{Runs: 1}}}},
+	}}
+	dir := t.TempDir()
+	require.NoError(t, InstancesSweep(d, dir))
+	requireFigure(t, dir, NameInstances, "b (on a)", "c (0 everywhere)", "(mean of 1 seed)")
+}
+
+// strategyBenchText is benchmark output in BenchmarkStrategy's format:
+// every strategy on sim and real at 1, 4 and 16 consumers, count runs
+// each.
+func strategyBenchText(count int) string {
+	var b strings.Builder
+	b.WriteString("goos: linux\ngoarch: amd64\npkg: github.com/idemsim/idemsim/bench\ncpu: Test CPU @ 1GHz\n")
+	for i, st := range []string{"none", "local-cache", "redis", "redis-after", "db-unique", "db-unique-split"} {
+		for _, n := range []int{1, 4, 16} {
+			for c := range count {
+				v := float64(1+c) * 0.01
+				fmt.Fprintf(&b, "BenchmarkStrategy/%s/sim/consumers=%d-2   \t     100\t   2000000 ns/op\t %.0f events/s\t %.3f sim-p50-ms\t %.3f sim-p99-ms\t 3.0 dups/op\n",
+					st, n, 150000*(1+v), 2.0, 5+float64(n)/4+v)
+				fmt.Fprintf(&b, "BenchmarkStrategy/%s/real/consumers=%d-2  \t    5000\t    200000 ns/op\t %.0f events/s\t %.3f p50-ms\t %.3f p99-ms\t 0 dups/op\n",
+					st, n, float64(20000/(i+1)*min(n, 4))*(1+v), 0.3, float64(n)*float64(i+1)*(1+v))
+			}
+		}
+	}
+	b.WriteString("PASS\nok  \tgithub.com/idemsim/idemsim/bench\t12.3s\n")
+	return b.String()
+}
+
+// simRunBenchText is benchmark output with only BenchmarkSimRun and other
+// benchmarks, as results/bench.txt held before BenchmarkStrategy existed.
+const simRunBenchText = `goos: linux
+cpu: AMD EPYC
+BenchmarkSimRun/strategy=none/faults=all/instances=3/events=200-2         	     686	   1985516 ns/op	         0.4068 check-share	    193417 deliveries/s	    326083 sim-deliveries/s	     27014 sim-s/wall-s
+BenchmarkSimRun/strategy=none/faults=all/instances=3/events=200-2         	     494	   2084041 ns/op	         0.4519 check-share	    190556 deliveries/s	    347666 sim-deliveries/s	     26615 sim-s/wall-s
+BenchmarkSimRun/strategy=redis/faults=all/instances=3/events=200-2        	     399	   2785130 ns/op	         0.5014 check-share	    151467 deliveries/s	    303764 sim-deliveries/s	     20618 sim-s/wall-s
+BenchmarkPorcupine/history=1x/events=200-2                                           	    1086	   1078492 ns/op	       761.0 history-ops	      1417 ns/history-op
+BenchmarkCompareDefault-2                                                            	       1	10121174081 ns/op	        10.12 wall-s/compare
+PASS
+`
+
+func parseText(t *testing.T, s string) *BenchFile {
+	t.Helper()
+	f, err := ParseBench(strings.NewReader(s))
+	require.NoError(t, err)
+	return f
+}
+
+func TestBenchFiguresFromStrategyLines(t *testing.T) {
+	f := parseText(t, strategyBenchText(3))
+	dir := t.TempDir()
+	require.NoError(t, Throughput(f, dir))
+	requireFigure(t, dir, NameThroughput,
+		"Throughput per strategy, simulated and real", "throughput (events/s)",
+		"simulator", "real Redis and PostgreSQL", "consumers", "16", "bar: median of 3 runs", "whisker: min to max",
+		"db-unique-split", "cpu Test CPU @ 1GHz, GOMAXPROCS 2")
+	require.NoError(t, Latency(f, dir))
+	requireFigure(t, dir, NameLatency,
+		"p99 latency per strategy, simulated and real", "p99 latency (ms)",
+		"simulator", "real Redis and PostgreSQL", "consumers")
+}
+
+func TestBenchFiguresWithOnlySimulatedLines(t *testing.T) {
+	var sim strings.Builder
+	for _, l := range strings.Split(strategyBenchText(2), "\n") {
+		if !strings.Contains(l, "/real/") {
+			sim.WriteString(l + "\n")
+		}
+	}
+	dir := t.TempDir()
+	f := parseText(t, sim.String())
+	require.NoError(t, Throughput(f, dir))
+	requireFigure(t, dir, NameThroughput, "simulator", "No real-server lines in bench.txt")
+	require.NoError(t, Latency(f, dir))
+	requireFigure(t, dir, NameLatency, "simulator", "No real-server lines in bench.txt")
+}
+
+func TestThroughputFallsBackToSimRun(t *testing.T) {
+	f := parseText(t, simRunBenchText)
+	dir := t.TempDir()
+	require.NoError(t, Throughput(f, dir))
+	requireFigure(t, dir, NameThroughput, "Simulator throughput per strategy", "throughput (deliveries/s)",
+		"none", "redis", "faults=all, instances=3, events=200", "bar: median of 2 runs")
+	err := Latency(f, dir)
+	require.ErrorIs(t, err, ErrNoData)
+	assert.Contains(t, err.Error(), "p99-ms")
+	_, statErr := os.Stat(filepath.Join(dir, NameLatency+".png"))
+	assert.ErrorIs(t, statErr, os.ErrNotExist)
+}
+
+func TestBenchFiguresWithoutDataWriteNothing(t *testing.T) {
+	dir := t.TempDir()
+	for _, f := range []*BenchFile{nil, parseText(t, ""), parseText(t, "BenchmarkPorcupine/history=1x-2 10 100 ns/op\n")} {
+		assert.ErrorIs(t, Throughput(f, dir), ErrNoData)
+		assert.ErrorIs(t, Latency(f, dir), ErrNoData)
+	}
+	requireNoFiles(t, dir)
+}
+
+func TestParseBench(t *testing.T) {
+	f := parseText(t, `goos: linux
+cpu: AMD EPYC 7B13
+Some log line: with a colon
+BenchmarkStrategy/redis/real/consumers=4-2 	 1000	 20000 ns/op	 50000 events/s	 1.5 p99-ms
+BenchmarkNoProcs 	 5	 3.5 ns/op
+Benchmarking is not a benchmark 1 2 ns/op
+BenchmarkOdd 10 20
+BenchmarkBadIters x 20 ns/op
+BenchmarkZeroIters 0 20 ns/op
+BenchmarkBadValue 10 NaN ns/op
+BenchmarkStrategy/redis/sim/consumers=16-8 	 7	 1e6 ns/op	 2.5e5 events/s
+--- FAIL: BenchmarkX
+PASS
+`)
+	assert.Equal(t, map[string]string{"goos": "linux", "cpu": "AMD EPYC 7B13"}, f.Config)
+	require.Len(t, f.Results, 3)
+	assert.Equal(t, BenchResult{Name: "BenchmarkStrategy/redis/real/consumers=4", Procs: 2, Iters: 1000,
+		Metrics: map[string]float64{"ns/op": 20000, "events/s": 50000, "p99-ms": 1.5}}, f.Results[0])
+	assert.Equal(t, BenchResult{Name: "BenchmarkNoProcs", Iters: 5, Metrics: map[string]float64{"ns/op": 3.5}}, f.Results[1])
+	assert.Equal(t, "BenchmarkStrategy/redis/sim/consumers=16", f.Results[2].Name)
+	assert.Equal(t, 8, f.Results[2].Procs)
+	assert.Equal(t, 2.5e5, f.Results[2].Metrics["events/s"])
+}
+
+func TestParseCommittedBench(t *testing.T) {
+	fh, err := os.Open(filepath.Join("..", "..", "results", "bench.txt"))
+	if os.IsNotExist(err) {
+		t.Skip("no results/bench.txt")
+	}
+	require.NoError(t, err)
+	defer fh.Close()
+	f, err := ParseBench(fh)
+	require.NoError(t, err)
+	assert.NotEmpty(t, f.Results, "results/bench.txt holds benchmark lines")
+	for _, r := range f.Results {
+		assert.True(t, strings.HasPrefix(r.Name, "Benchmark"), r.Name)
+		assert.Positive(t, r.Iters, r.Name)
+	}
+}
+
+func TestSpreadAndTicks(t *testing.T) {
+	med, lo, hi := spread([]float64{5, 1, 3})
+	assert.Equal(t, []float64{3, 1, 5}, []float64{med, lo, hi})
+	med, _, _ = spread([]float64{4, 1, 3, 2})
+	assert.Equal(t, 2.5, med)
+
+	for _, v := range []float64{0, 0.3, 1, 7.2, 31.3, 99, 100, 250000, 3.7e6} {
+		ticks, top := linearTicks(v)
+		require.GreaterOrEqual(t, len(ticks), 2, "v=%v", v)
+		assert.Equal(t, 0.0, ticks[0].Value)
+		assert.Equal(t, "0", ticks[0].Label)
+		assert.Equal(t, top, ticks[len(ticks)-1].Value)
+		assert.GreaterOrEqual(t, top, v, "the axis shows v=%v", v)
+		assert.LessOrEqual(t, len(ticks), 9, "v=%v", v)
+	}
+	ticks, _ := linearTicks(250000)
+	assert.Equal(t, "50k", ticks[1].Label)
+	assert.Equal(t, "250k", ticks[len(ticks)-1].Label)
+}
+
+func TestLongTextShrinksToFit(t *testing.T) {
+	width := vg.Points(300)
+	short := fitted(textStyle(12), "fits", width)
+	assert.Equal(t, vg.Points(12), short.Font.Size, "text that fits keeps its size")
+	long := strings.Repeat("a long line ", 10) + "\nshort"
+	got := fitted(textStyle(12), long, width)
+	assert.Less(t, got.Font.Size, vg.Points(12))
+	assert.LessOrEqual(t, got.Width(long), width, "the longest line fits")
+
+	// A machine with a very long CPU name still gets its figure.
+	f := parseText(t, strings.Replace(simRunBenchText, "cpu: AMD EPYC", "cpu: "+strings.Repeat("Very Long Processor Name ", 8), 1))
+	dir := t.TempDir()
+	require.NoError(t, Throughput(f, dir))
+	requireFigure(t, dir, NameThroughput, "Very Long Processor Name")
+}
+
+func FuzzParseBench(f *testing.F) {
+	f.Add(simRunBenchText)
+	f.Add(strategyBenchText(1))
+	f.Add("BenchmarkX-4 1 1 ns/op 2 p99-ms\ncpu: x\n")
+	f.Add("Benchmark 1 1 a\nBenchmarkY--1 1 +Inf x\nkey:\n")
+	f.Fuzz(func(t *testing.T, s string) {
+		bf, err := ParseBench(strings.NewReader(s))
+		if err != nil {
+			t.Skip() // a line longer than the scanner's buffer
+		}
+		for _, r := range bf.Results {
+			if !strings.HasPrefix(r.Name, "Benchmark") || r.Iters <= 0 || r.Procs < 0 {
+				t.Fatalf("bad result %+v", r)
+			}
+			for u, v := range r.Metrics {
+				if math.IsNaN(v) || math.IsInf(v, 0) {
+					t.Fatalf("metric %s is %v", u, v)
+				}
+			}
+		}
+		// The panels hold every sample, each in one bar.
+		for _, match := range []func(string) bool{isP99, func(u string) bool { return u == unitThroughput }} {
+			r := collectStrategy(bf, match)
+			inPanels, total := 0, 0
+			for _, p := range strategyPanels(r, "y", func(string) string { return "" }) {
+				for _, series := range p.samples {
+					for _, vs := range series {
+						inPanels += len(vs)
+					}
+				}
+			}
+			for _, vs := range r.samples {
+				total += len(vs)
+			}
+			if inPanels != total {
+				t.Fatalf("panels hold %d samples, want %d", inPanels, total)
+			}
+		}
+	})
+}

@@ -1,0 +1,248 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"image/png"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/strategies"
+)
+
+func explainFlags() []string { var o explainOpts; return flagsOf(o.flagSet()) }
+
+// explainStoryStep matches a numbered step of a story.
+var explainStoryStep = regexp.MustCompile(`(?m)^ *(\d+)\. +\d+\.\d{3} ms  `)
+
+func TestExplainLocalCacheTellsAShortStory(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "explain", "--strategy", "local-cache")
+	require.Equal(t, exitOK, code, "stderr: %s", stderr)
+	assert.Empty(t, stderr)
+
+	steps := explainStoryStep.FindAllStringSubmatch(stdout, -1)
+	require.NotEmpty(t, steps)
+	assert.LessOrEqual(t, len(steps), 12, "at most a dozen steps:\n%s", stdout)
+	for i, m := range steps {
+		assert.Equal(t, fmt.Sprint(i+1), m[1], "steps are numbered 1, 2, 3, ...")
+	}
+	for _, want := range []string{
+		"under redeliver", // local-cache's default scenario
+		"shrunk to 2 instances, 1 event",
+		"local-cache under redeliver: 2 instances, 1 event",
+		"instance 0", "instance 1", "ms  ",
+		"caches: i0 {", // the state that matters: whose cache holds what
+		"ledger: e1 ×2",
+		"violation: event 1 was applied twice",
+		"no other instance can read", // why the second instance could not know
+		"its own cache said new",
+		"reproduce with: idemsim run --strategy local-cache --faults redeliver --seed ",
+	} {
+		assert.Contains(t, stdout, want)
+	}
+	last := strings.Split(strings.TrimRight(stdout, "\n"), "\n")
+	assert.True(t, strings.HasPrefix(last[len(last)-1], "reproduce with: idemsim run "), "the story ends with the command that replays it")
+
+	// The command it prints replays a failing run.
+	repro := strings.TrimPrefix(last[len(last)-1], "reproduce with: idemsim ")
+	code, out, _ := runCLI(t, strings.Fields(repro)...)
+	require.Equal(t, exitOK, code)
+	assert.Contains(t, out, "exactly-once     VIOLATED")
+}
+
+func TestExplainIsDeterministic(t *testing.T) {
+	_, a, _ := runCLI(t, "explain", "--strategy", "redis", "--faults", "crash")
+	_, b, _ := runCLI(t, "explain", "--strategy", "redis", "--faults", "crash")
+	assert.Equal(t, a, b)
+}
+
+// explainBrokenCells is the outcome table (README, results/compare.md): each cell
+// that is not "ok", with the kinds of violation seen.
+var explainBrokenCells = func() map[string]string {
+	table := map[string][]string{
+		"none":            {"dup", "dup", "dup", "dup", "dup", "dup", "dup"},
+		"local-cache":     {"dup", "dup", "dup", "dup", "dup", "dup", "dup"},
+		"redis":           {"ok", "lost", "lost", "ok", "dup", "dup", "dup+lost"},
+		"redis-after":     {"dup", "dup", "dup", "dup", "dup", "dup", "dup"},
+		"db-unique":       {"ok", "ok", "ok", "ok", "ok", "ok", "ok"},
+		"db-unique-split": {"ok", "lost", "lost", "ok", "ok", "ok", "lost"},
+	}
+	cells := map[string]string{}
+	for st, row := range table {
+		for i, v := range row {
+			if v != "ok" {
+				cells[st+" "+faults.ScenarioNames()[i]] = v
+			}
+		}
+	}
+	return cells
+}()
+
+// TestExplainEveryBrokenCell runs explain on every cell of the outcome table
+// that is not "ok": it must find the violation, shrink it, and tell it.
+func TestExplainEveryBrokenCell(t *testing.T) {
+	short := map[string]bool{"local-cache redeliver": true, "redis crash": true, "redis-after ttl": true, "db-unique-split partition": true, "none all": true}
+	for _, st := range strategies.Names {
+		for _, sc := range faults.ScenarioNames() {
+			kinds, broken := explainBrokenCells[st+" "+sc]
+			if !broken || testing.Short() && !short[st+" "+sc] {
+				continue
+			}
+			t.Run(st+"/"+sc, func(t *testing.T) {
+				t.Parallel()
+				code, stdout, stderr := runCLI(t, "explain", "--strategy", st, "--faults", sc)
+				require.Equal(t, exitOK, code, "stderr: %s", stderr)
+				assert.Contains(t, stdout, "shrunk to ")
+				assert.NotEmpty(t, explainStoryStep.FindAllString(stdout, -1), "a numbered story")
+				assert.Contains(t, stdout, "why: ")
+				assert.Regexp(t, `(?m)^reproduce with: idemsim run --strategy `+regexp.QuoteMeta(st)+` --faults \S+ --seed \d+ --instances \d+ --events \d+$`, stdout)
+
+				var violation string
+				for _, l := range strings.Split(stdout, "\n") {
+					if strings.HasPrefix(l, "violation: ") {
+						violation = l
+					}
+				}
+				switch {
+				case strings.Contains(violation, "applied twice") || strings.Contains(violation, "times ("):
+					assert.Contains(t, kinds, "dup", "the table sees no duplicate here: %s", violation)
+				case strings.Contains(violation, "is lost"):
+					assert.Contains(t, kinds, "lost", "the table sees nothing lost here: %s", violation)
+				default:
+					t.Errorf("no violation told: %q", violation)
+				}
+			})
+		}
+	}
+}
+
+func TestExplainCellWithoutViolation(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "explain", "--strategy", "redis", "--faults", "redeliver", "--seeds", "20")
+	require.Equal(t, exitOK, code, "stderr: %s", stderr)
+	assert.Contains(t, stdout, "redis: no violation in 20 seeds x 1 scenario (redeliver)")
+	assert.Contains(t, stdout, "nothing to explain")
+	assert.NotContains(t, stdout, "reproduce with:")
+}
+
+func TestExplainDBUniqueSaysWhatWasTried(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "explain", "--strategy", "db-unique", "--seeds", "8", "--instances", "2")
+	require.Equal(t, exitOK, code, "stderr: %s", stderr)
+	want := fmt.Sprintf("db-unique: no violation in 8 seeds x 7 scenarios (%s), 2 instances and 200 events per run; nothing to explain",
+		strings.Join(faults.ScenarioNames(), ", "))
+	assert.Contains(t, stdout, want)
+	for _, sc := range faults.ScenarioNames() {
+		assert.Contains(t, stdout, "db-unique under "+sc)
+	}
+}
+
+func TestExplainWritesTheVisualizations(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "new", "out")
+	code, stdout, stderr := runCLI(t, "explain", "--strategy", "redis", "--faults", "crash", "--out", dir)
+	require.Equal(t, exitOK, code, "stderr: %s", stderr)
+	for _, name := range []string{"history.html", "timeline.png", "timeline.svg"} {
+		assert.Contains(t, stdout, filepath.Join(dir, name), "says what it wrote")
+	}
+
+	html, err := os.ReadFile(filepath.Join(dir, "history.html"))
+	require.NoError(t, err)
+	assert.Contains(t, string(html), "<title>Porcupine</title>", "porcupine's visualization")
+	assert.Contains(t, string(html), `"Description":"crash"`, "the crash is annotated")
+
+	pngBytes, err := os.ReadFile(filepath.Join(dir, "timeline.png"))
+	require.NoError(t, err)
+	img, err := png.Decode(bytes.NewReader(pngBytes))
+	require.NoError(t, err, "timeline.png is a PNG")
+	assert.Greater(t, img.Bounds().Dx(), 0)
+
+	svg, err := os.ReadFile(filepath.Join(dir, "timeline.svg"))
+	require.NoError(t, err)
+	assert.Contains(t, string(svg), "<svg")
+	assert.Contains(t, string(svg), "crash")
+}
+
+func TestExplainWithoutOutWritesNothing(t *testing.T) {
+	dir := t.TempDir()
+	wd, err := os.Getwd()
+	require.NoError(t, err)
+	require.NoError(t, os.Chdir(dir))
+	defer func() { require.NoError(t, os.Chdir(wd)) }()
+	code, stdout, _ := runCLI(t, "explain", "--strategy", "none", "--faults", "redeliver")
+	require.Equal(t, exitOK, code)
+	assert.NotContains(t, stdout, "wrote")
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
+}
+
+func TestExplainUnwritableOutIsAnError(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o644))
+	code, stdout, stderr := runCLI(t, "explain", "--strategy", "none", "--out", file)
+	assert.Equal(t, exitError, code)
+	assert.Empty(t, stdout, "it fails before searching")
+	assert.Contains(t, stderr, "--out")
+}
+
+func TestExplainBadUsageExitsTwo(t *testing.T) {
+	instRange := fmt.Sprintf("1 to %d", sim.MaxInstances)
+	seedsRange := fmt.Sprintf("1 to %d", sim.MaxSeeds)
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"missing strategy", []string{"explain"}, append([]string{"missing --strategy"}, strategies.Names...)},
+		{"unknown strategy", []string{"explain", "--strategy", "memcached"}, append([]string{`"memcached"`}, strategies.Names...)},
+		{"unknown fault", []string{"explain", "--strategy", "redis", "--faults", "crash,flood"}, append([]string{`"flood"`}, faults.ScenarioNames()...)},
+		{"empty fault name", []string{"explain", "--strategy", "redis", "--faults", ""}, append([]string{"empty name"}, faults.ScenarioNames()...)},
+		{"zero instances", []string{"explain", "--strategy", "redis", "--instances", "0"}, []string{"--instances", instRange}},
+		{"too many instances", []string{"explain", "--strategy", "redis", "--instances", fmt.Sprint(sim.MaxInstances + 1)}, []string{"--instances", instRange}},
+		{"zero seeds", []string{"explain", "--strategy", "redis", "--seeds", "0"}, []string{"--seeds", seedsRange}},
+		{"seeds not a number", []string{"explain", "--strategy", "redis", "--seeds", "many"}, []string{"--seeds", seedsRange}},
+		{"unknown flag", []string{"explain", "--strategy", "redis", "--seed", "3"}, append([]string{"--seed"}, explainFlags()...)},
+		{"positional argument", []string{"explain", "--strategy", "redis", "now"}, append([]string{`"now"`}, explainFlags()...)},
+		{"out without value", []string{"explain", "--strategy", "redis", "--out"}, []string{"--out needs a value"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, stdout, stderr := runCLI(t, tt.args...)
+			assert.Equal(t, exitUsage, code, "stderr: %s", stderr)
+			assert.Empty(t, stdout, "bad usage prints nothing on stdout")
+			for _, w := range tt.want {
+				assert.Contains(t, stderr, w)
+			}
+			lines := strings.Split(strings.TrimRight(stderr, "\n"), "\n")
+			assert.LessOrEqual(t, len(lines), 2, "a one-or-two line message:\n%s", stderr)
+			assert.Contains(t, stderr, "idemsim explain")
+		})
+	}
+}
+
+func TestExplainHelpMentionsEveryFlag(t *testing.T) {
+	for _, args := range [][]string{{"explain", "-h"}, {"explain", "--help"}, {"help", "explain"}, {"explain", "--strategy", "bogus", "-h"}} {
+		code, stdout, stderr := runCLI(t, args...)
+		assert.Equal(t, exitOK, code, "%v: %s", args, stderr)
+		assert.Contains(t, stdout, "usage: "+explainSynopsis)
+		for _, f := range explainFlags() {
+			assert.Contains(t, stdout, f, "%v", args)
+		}
+		assert.Contains(t, stdout, "(default 3)", "--instances")
+		assert.Contains(t, stdout, "(default 200)", "--seeds")
+		assert.Contains(t, stdout, "write no file", "--out's default")
+		for _, n := range strategies.Names {
+			assert.Contains(t, stdout, n)
+		}
+	}
+	_, overview, _ := runCLI(t, "help")
+	for _, f := range explainFlags() {
+		assert.Contains(t, overview, f, "the overview's usage line names every flag of explain")
+	}
+}

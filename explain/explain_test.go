@@ -1,0 +1,397 @@
+package explain
+
+import (
+	"bytes"
+	"fmt"
+	"image/png"
+	"math"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/strategies"
+)
+
+// TestRecordEncodingMatchesSim guards the constants this package decodes
+// trace records with against what package sim prints for them: a change
+// of encoding in sim fails here, not silently in a story.
+func TestRecordEncodingMatchesSim(t *testing.T) {
+	detail := func(r sim.Record) string {
+		// The detail is what follows the kind, after the fixed columns.
+		s := r.String()
+		_, d, _ := strings.Cut(s, r.Kind.String())
+		return strings.TrimSpace(d)
+	}
+	ops := map[int64]string{opSetNX: "SetNX", opExists: "Exists", opSet: "Set", opInsert: "InsertProcessed", opApply: "Apply", opCommit: "Commit", opRollback: "Rollback"}
+	for arg, name := range ops {
+		assert.Equal(t, name, detail(sim.Record{Kind: sim.RecCall, Inst: 0, Arg: arg}))
+	}
+	codes := map[int64]string{codeFalse: "false", codeTrue: "true", codeRefused: "refused", codeTxAborted: "tx aborted"}
+	for arg, name := range codes {
+		assert.Equal(t, name, detail(sim.Record{Kind: sim.RecServe, Inst: 0, Arg: arg}))
+	}
+	assert.Equal(t, "before Commit", detail(sim.Record{Kind: sim.RecCrash, Inst: 0, Arg: actCall<<8 | opCommit}))
+	assert.Equal(t, "with SetNX in flight", detail(sim.Record{Kind: sim.RecCrash, Inst: 0, Arg: 1<<16 | actCall<<8 | opSetNX}))
+	assert.Equal(t, "before the ack", detail(sim.Record{Kind: sim.RecCrash, Inst: 0, Arg: actAck << 8}))
+	assert.Equal(t, "before the nack", detail(sim.Record{Kind: sim.RecCrash, Inst: 0, Arg: actNack << 8}))
+	assert.Equal(t, "from broker+redis+database", detail(sim.Record{Kind: sim.RecPartition, Inst: 0, Arg: toBroker | toRedis | toDB}))
+	assert.Equal(t, "applied", detail(sim.Record{Kind: sim.RecHandled, Inst: 0, Arg: int64(strategies.Applied)}))
+	assert.Contains(t, detail(sim.Record{Kind: sim.RecStoreLoss, Inst: -1, Arg: 1, Event: 3}), "restart empty, 3 marks lost")
+	assert.Contains(t, detail(sim.Record{Kind: sim.RecStoreLoss, Inst: -1, Arg: 2, Event: 1}), "failover")
+	assert.Equal(t, "ack deadline passed", detail(sim.Record{Kind: sim.RecRequeue, Inst: 0, Arg: 1}))
+}
+
+// TestReplayAgreesWithTheAudit rebuilds each run's ledger and broker state
+// from its trace alone and requires the same duplicates, lost and stuck
+// events as the simulator's own audit: the story's state is only as good
+// as this replay.
+func TestReplayAgreesWithTheAudit(t *testing.T) {
+	seeds, events := uint64(40), 30
+	if testing.Short() {
+		seeds, events = 8, 20
+	}
+	for _, st := range strategies.Names {
+		for _, sc := range faults.Scenarios() {
+			t.Run(st+"/"+sc.String(), func(t *testing.T) {
+				t.Parallel()
+				for seed := uint64(1); seed <= seeds; seed++ {
+					cfg := sim.Config{Strategy: st, Faults: sc, Seed: seed, Instances: 3, Events: events, KeepTrace: true}
+					res, err := sim.Run(cfg)
+					require.NoError(t, err)
+					a := analyze(cfg, res.Trace, KindOf(res))
+					dups, lost, stuck := 0, 0, 0
+					for _, id := range a.ids() {
+						if n := a.ledger[id]; n > 1 {
+							dups += n - 1
+						}
+						switch a.kindOf(id) {
+						case Lost:
+							lost++
+						case Stuck:
+							stuck++
+						}
+					}
+					require.Equal(t, [3]int{res.Duplicates, res.Lost, res.Stuck}, [3]int{dups, lost, stuck}, "replay disagrees with the audit: %s", cfg.Reproduce())
+				}
+			})
+		}
+	}
+}
+
+func TestKindOf(t *testing.T) {
+	tests := []struct {
+		r    sim.Result
+		want Kind
+	}{
+		{sim.Result{}, NoViolation},
+		{sim.Result{Duplicates: 2, Lost: 1}, Duplicate},
+		{sim.Result{Lost: 1, Stuck: 1}, Lost},
+		{sim.Result{Stuck: 3}, Stuck},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, KindOf(&tt.r))
+		if tt.want != NoViolation {
+			assert.True(t, tt.want.In(&tt.r))
+		}
+	}
+	assert.Equal(t, "dup", Duplicate.String())
+	assert.Equal(t, "lost", Lost.String())
+	assert.False(t, Lost.In(&sim.Result{Duplicates: 1}))
+}
+
+func TestScenarios(t *testing.T) {
+	assert.Equal(t, []faults.Set{faults.Of(faults.Redeliver)}, Scenarios("local-cache"), "local-cache's textbook failure")
+	assert.Equal(t, faults.Scenarios(), Scenarios("redis"), "the others: every scenario, in table order")
+}
+
+func TestSearchFindsTheSmallestFailingSeed(t *testing.T) {
+	cfg, ok := Search("redis", faults.Of(faults.Crash), 3, 50)
+	require.True(t, ok)
+	assert.Equal(t, 3, cfg.Instances)
+	assert.Equal(t, 200, cfg.Events)
+	for s := uint64(1); s < cfg.Seed; s++ {
+		c := cfg
+		c.Seed = s
+		res, err := sim.Run(c)
+		require.NoError(t, err)
+		assert.False(t, res.Violating(), "seed %d violates, yet Search returned %d", s, cfg.Seed)
+	}
+	res, err := sim.Run(cfg)
+	require.NoError(t, err)
+	assert.True(t, res.Violating())
+}
+
+func TestSearchReportsNoViolation(t *testing.T) {
+	_, ok := Search("db-unique", faults.AllFaults, 3, 10)
+	assert.False(t, ok, "db-unique has no violation")
+	_, ok = Search("nonesuch", faults.AllFaults, 3, 10)
+	assert.False(t, ok, "an invalid config finds nothing")
+}
+
+// shrinkCells are broken cells of the outcome table, one per mechanism.
+var shrinkCells = []struct {
+	strategy string
+	faults   faults.Set
+}{
+	{"local-cache", faults.Of(faults.Redeliver)},
+	{"none", faults.Of(faults.Partition)},
+	{"redis", faults.Of(faults.Crash)},
+	{"redis", faults.Of(faults.StoreLoss)},
+	{"redis", faults.Of(faults.TTL)},
+	{"redis", faults.AllFaults},
+	{"redis-after", faults.Of(faults.Redeliver)},
+	{"redis-after", faults.Of(faults.Slow)},
+	{"db-unique-split", faults.Of(faults.Crash)},
+	{"db-unique-split", faults.Of(faults.Partition)},
+	{"local-cache", faults.AllFaults},
+}
+
+// TestShrunkRunStillFailsAndIsNoLarger is the shrinker's contract: the
+// shrunk run violates exactly-once the same way as the run it came from,
+// and is no larger in instances, events or faults; shrinking is
+// deterministic, and shrinking a shrunk run changes nothing.
+func TestShrunkRunStillFailsAndIsNoLarger(t *testing.T) {
+	cells := shrinkCells
+	if testing.Short() {
+		cells = cells[:4]
+	}
+	for _, c := range cells {
+		t.Run(c.strategy+"/"+c.faults.String(), func(t *testing.T) {
+			t.Parallel()
+			found, ok := Search(c.strategy, c.faults, 3, DefaultSeeds)
+			require.True(t, ok, "the cell is broken: Search must find a violation")
+			before, err := sim.Run(found)
+			require.NoError(t, err)
+
+			shrunk := Shrink(found)
+			after, err := sim.Run(shrunk)
+			require.NoError(t, err)
+			require.True(t, after.Violating(), "the shrunk run must still fail: %s", shrunk.Reproduce())
+			assert.Equal(t, KindOf(before), KindOf(after), "the kind of violation is kept")
+			assert.True(t, after.CheckersAgree(), "the checkers agree on the shrunk run")
+
+			assert.LessOrEqual(t, shrunk.Instances, found.Instances)
+			assert.LessOrEqual(t, shrunk.Events, found.Events)
+			assert.LessOrEqual(t, len(shrunk.Faults.Faults()), len(found.Faults.Faults()))
+			assert.Zero(t, shrunk.Faults&^found.Faults, "only faults of the scenario remain")
+			assert.NotZero(t, shrunk.Faults, "at least one fault of the scenario remains")
+			assert.Equal(t, found.Strategy, shrunk.Strategy)
+			assert.LessOrEqual(t, shrunk.Events, 4, "a broken cell shrinks to a handful of events")
+
+			assert.Equal(t, shrunk, Shrink(found), "shrinking is deterministic")
+			again := Shrink(shrunk)
+			assert.LessOrEqual(t, again.Instances, shrunk.Instances)
+			assert.LessOrEqual(t, again.Events, shrunk.Events)
+		})
+	}
+}
+
+func TestShrinkLeavesAPassingRunAlone(t *testing.T) {
+	cfg := sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash), Seed: 7}
+	got := Shrink(cfg)
+	assert.Equal(t, sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash), Seed: 7, Instances: 3, Events: 200}, got)
+}
+
+func TestEventSizesAreSmallerAndAscending(t *testing.T) {
+	assert.Empty(t, eventSizes(1))
+	assert.Equal(t, []int{1, 2}, eventSizes(3))
+	sizes := eventSizes(200)
+	for i := 1; i < len(sizes); i++ {
+		assert.Less(t, sizes[i-1], sizes[i])
+	}
+	assert.Less(t, sizes[len(sizes)-1], 200)
+}
+
+// localCacheStory is the story `idemsim explain --strategy local-cache`
+// tells.
+func localCacheStory(t *testing.T) *Story {
+	t.Helper()
+	found, ok := Search("local-cache", Scenarios("local-cache")[0], 3, DefaultSeeds)
+	require.True(t, ok)
+	s, err := Tell(Shrink(found))
+	require.NoError(t, err)
+	return s
+}
+
+var numberedStep = regexp.MustCompile(`(?m)^ *\d+\. `)
+
+func TestLocalCacheStoryIsShortAndSaysWhy(t *testing.T) {
+	s := localCacheStory(t)
+	assert.Equal(t, 2, s.Config.Instances, "two instances: one could not know what the other did")
+	assert.Equal(t, 1, s.Config.Events, "one event")
+	assert.Equal(t, Duplicate, s.Kind)
+	assert.Equal(t, uint32(1), s.Event)
+	assert.LessOrEqual(t, len(s.Steps), 12, "a newcomer follows a dozen steps at most")
+
+	var buf bytes.Buffer
+	_, err := s.WriteTo(&buf)
+	require.NoError(t, err)
+	out := buf.String()
+	assert.Len(t, numberedStep.FindAllString(out, -1), len(s.Steps))
+	assert.Contains(t, out, "violation: event 1 was applied twice")
+	assert.Contains(t, out, "no other instance can read", "why the second instance could not know")
+	assert.Contains(t, out, "had never seen event 1, so its own cache said new")
+	assert.Contains(t, out, "caches: i0 {1}, i1 {}", "the state shows which instance's cache holds which id")
+	assert.Contains(t, out, "ledger: e1 ×2")
+	assert.Contains(t, out, "\nreproduce with: "+s.Config.Reproduce()+"\n")
+
+	// The two applications are on two instances, each of which received
+	// its copy with an empty cache.
+	var receivers []int
+	for _, st := range s.Steps {
+		if strings.Contains(st.Text, "its cache does not hold event 1") {
+			receivers = append(receivers, st.Inst)
+		}
+	}
+	require.Len(t, receivers, 2)
+	assert.NotEqual(t, receivers[0], receivers[1])
+
+	// The command it prints replays a failing run.
+	res, err := sim.Run(s.Config)
+	require.NoError(t, err)
+	assert.Equal(t, 1, res.Duplicates)
+}
+
+func TestStoryStepsAreNumberedInTimeOrder(t *testing.T) {
+	for _, c := range shrinkCells[:5] {
+		found, ok := Search(c.strategy, c.faults, 3, DefaultSeeds)
+		require.True(t, ok)
+		s, err := Tell(Shrink(found))
+		require.NoError(t, err)
+		require.NotEmpty(t, s.Steps)
+		for i, st := range s.Steps {
+			assert.Equal(t, i+1, st.N)
+			if i > 0 {
+				assert.GreaterOrEqual(t, st.At, s.Steps[i-1].At, "%s: step %d goes back in time", c.strategy, st.N)
+			}
+			assert.NotEmpty(t, st.Text)
+			if st.Record >= 0 {
+				assert.Equal(t, st.At.Nanoseconds(), s.Result.Trace[st.Record].At, "a step happens when its record does")
+			}
+		}
+		assert.NotEmpty(t, s.Why)
+		assert.NotEmpty(t, s.Violation)
+	}
+}
+
+// TestStoriesSayWhy checks the "why" of each mechanism in its own words.
+func TestStoriesSayWhy(t *testing.T) {
+	tests := []struct {
+		strategy string
+		faults   faults.Set
+		want     []string
+	}{
+		{"redis", faults.Of(faults.Crash), []string{"is lost", "takes the claim before it applies the effect", "found the claim and skipped"}},
+		{"redis", faults.Of(faults.TTL), []string{"applied twice", "lives only its TTL", "expires"}},
+		{"redis", faults.Of(faults.StoreLoss), []string{"applied twice", "lived only in Redis", "losing it"}},
+		{"redis-after", faults.Of(faults.Redeliver), []string{"applied twice", "three separate steps", "Both checks found nothing"}},
+		{"db-unique-split", faults.Of(faults.Crash), []string{"is lost", "commits the id in one transaction", "found the id and skipped"}},
+		{"none", faults.Of(faults.Redeliver), []string{"applied twice", "none keeps no record"}},
+		{"local-cache", faults.Of(faults.Crash), []string{"applied twice", "cache"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.strategy+"/"+tt.faults.String(), func(t *testing.T) {
+			t.Parallel()
+			found, ok := Search(tt.strategy, tt.faults, 3, DefaultSeeds)
+			require.True(t, ok)
+			s, err := Tell(Shrink(found))
+			require.NoError(t, err)
+			var buf bytes.Buffer
+			_, err = s.WriteTo(&buf)
+			require.NoError(t, err)
+			for _, w := range tt.want {
+				assert.Contains(t, buf.String(), w)
+			}
+			assert.NotContains(t, buf.String(), "note:", "every fault left plays a part")
+		})
+	}
+}
+
+func TestTellIsDeterministic(t *testing.T) {
+	cfg := sim.Config{Strategy: "redis", Faults: faults.Of(faults.Partition), Seed: 16, Instances: 1, Events: 1}
+	text := func() (string, []byte, []byte) {
+		s, err := Tell(cfg)
+		require.NoError(t, err)
+		var story, html, svg bytes.Buffer
+		_, err = s.WriteTo(&story)
+		require.NoError(t, err)
+		require.NoError(t, WriteHistoryHTML(&html, s))
+		require.NoError(t, WriteTimeline(&svg, s, SVG))
+		return story.String(), html.Bytes(), svg.Bytes()
+	}
+	s1, h1, v1 := text()
+	s2, h2, v2 := text()
+	assert.Equal(t, s1, s2)
+	assert.Equal(t, h1, h2, "the HTML is the same, byte for byte")
+	assert.Equal(t, v1, v2, "the SVG is the same, byte for byte")
+}
+
+func TestFilesAreWritten(t *testing.T) {
+	s := localCacheStory(t)
+	dir := t.TempDir()
+	paths, err := WriteFiles(dir, s)
+	require.NoError(t, err)
+	require.Len(t, paths, 3)
+
+	var html bytes.Buffer
+	require.NoError(t, WriteHistoryHTML(&html, s))
+	assert.Contains(t, html.String(), "<title>Porcupine</title>", "porcupine's page")
+	assert.Contains(t, html.String(), `"Partitions"`, "with the history's data")
+
+	var pngBuf bytes.Buffer
+	require.NoError(t, WriteTimeline(&pngBuf, s, PNG))
+	img, err := png.Decode(&pngBuf)
+	require.NoError(t, err)
+	assert.Greater(t, img.Bounds().Dx(), 800)
+	assert.Greater(t, img.Bounds().Dy(), 300)
+
+	var svg bytes.Buffer
+	require.NoError(t, WriteTimeline(&svg, s, SVG))
+	assert.Contains(t, svg.String(), "<svg")
+	assert.Contains(t, svg.String(), "simulated time (ms)", "the axis says its unit")
+	for _, lane := range []string{"instance 0", "instance 1", "broker", "database"} {
+		assert.Contains(t, svg.String(), lane, "one lane per instance, the broker and the stores")
+	}
+	assert.NotContains(t, svg.String(), ">redis<", "no Redis lane for a strategy that does not use it")
+
+	assert.Error(t, WriteTimeline(&svg, s, "gif"), "an unknown format")
+	assert.Error(t, WriteTimeline(&svg, &Story{}, PNG), "a story not told from a run")
+}
+
+func TestFaultsAreAnnotated(t *testing.T) {
+	s, err := Tell(sim.Config{Strategy: "redis", Faults: faults.Of(faults.Crash), Seed: 182, Instances: 1, Events: 1})
+	require.NoError(t, err)
+	var descs []string
+	for _, a := range annotations(s) {
+		descs = append(descs, a.Description)
+	}
+	assert.Contains(t, descs, "crash")
+	assert.Contains(t, descs, "restart")
+	var html bytes.Buffer
+	require.NoError(t, WriteHistoryHTML(&html, s))
+	assert.Contains(t, html.String(), `"Description":"crash"`)
+}
+
+func TestGapScaleIsMonotonic(t *testing.T) {
+	g := newGapScale([]float64{10, 11, 12, 5010, 5011, 9000})
+	require.Len(t, g.gaps, 2, "two idle stretches shortened")
+	prev := math.Inf(-1)
+	for x := 0.0; x <= 9100; x += 0.5 {
+		p := g.at(x)
+		assert.GreaterOrEqual(t, p, prev, "at(%v)", x)
+		prev = p
+	}
+	assert.InDelta(t, 0, g.at(g.t[0]), 1e-9)
+	assert.InDelta(t, 1, g.at(g.t[len(g.t)-1]), 1e-9)
+	for _, pos := range []float64{0.1, 0.5, 0.9} {
+		assert.InDelta(t, pos, g.at(g.inverse(pos)), 1e-9)
+	}
+	assert.NotEmpty(t, g.Ticks(0, 0))
+	one := newGapScale([]float64{5})
+	assert.False(t, fmt.Sprint(one.at(5)) == "NaN")
+}

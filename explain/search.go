@@ -1,0 +1,362 @@
+package explain
+
+import (
+	"runtime"
+	"sync"
+	"sync/atomic"
+
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/strategies"
+)
+
+// DefaultSeeds is how many seeds Search and Shrink try, 1..DefaultSeeds,
+// for each shape of run.
+const DefaultSeeds = 200
+
+// Kind is a kind of violation of exactly-once.
+type Kind uint8
+
+// The kinds of violation, in the order KindOf prefers them.
+const (
+	NoViolation Kind = iota // exactly-once held
+	Duplicate               // an event's effect was applied more than once
+	Lost                    // the broker considers an event done, its effect was never applied
+	Stuck                   // an event never settled
+)
+
+// String names the kind as the outcome table does.
+func (k Kind) String() string {
+	switch k {
+	case Duplicate:
+		return "dup"
+	case Lost:
+		return "lost"
+	case Stuck:
+		return "stuck"
+	}
+	return "ok"
+}
+
+// KindOf returns the kind of violation r shows: a duplicate before a lost
+// event before a stuck one, or NoViolation.
+func KindOf(r *sim.Result) Kind {
+	switch {
+	case r.Duplicates > 0:
+		return Duplicate
+	case r.Lost > 0:
+		return Lost
+	case r.Stuck > 0:
+		return Stuck
+	}
+	return NoViolation
+}
+
+// In reports whether r shows at least one violation of kind k.
+func (k Kind) In(r *sim.Result) bool {
+	switch k {
+	case Duplicate:
+		return r.Duplicates > 0
+	case Lost:
+		return r.Lost > 0
+	case Stuck:
+		return r.Stuck > 0
+	}
+	return false
+}
+
+// Scenarios lists the scenarios explain tries, in order, for strategy when
+// the user names none: redeliver for local-cache, whose textbook failure it
+// is; every named scenario in table order for the others.
+func Scenarios(strategy string) []faults.Set {
+	if strategy == "local-cache" {
+		return []faults.Set{faults.Of(faults.Redeliver)}
+	}
+	return faults.Scenarios()
+}
+
+// Search runs seeds 1..seeds of strategy under fs, with instances consumer
+// instances and the default 200 events, and returns the config of the
+// smallest seed that violates exactly-once. It reports false if none does,
+// or if the config is invalid (callers validate first). Seeds run in
+// parallel; the answer does not depend on how many at once.
+func Search(strategy string, fs faults.Set, instances, seeds int) (sim.Config, bool) {
+	cfg := normalize(sim.Config{Strategy: strategy, Faults: fs, Instances: instances})
+	if cfg.Validate() != nil {
+		return cfg, false
+	}
+	seed, ok := firstSeed(seeds, func(s uint64) bool {
+		c := cfg
+		c.Seed = s
+		res, err := sim.Run(c)
+		return err == nil && res.Violating()
+	})
+	cfg.Seed = seed
+	return cfg, ok
+}
+
+// Shrink returns the smallest run it can find that breaks exactly-once the
+// same way as cfg (a duplicate stays a duplicate, a lost event stays lost).
+// It is greedy, bounded and deterministic. It repeatedly tries fewer events
+// (1, 2, 3, 4, 6, ... up to the current count), fewer instances (down to
+// 1) and fewer faults (dropping one at a time, keeping at least one), each
+// shape over seeds 1..DefaultSeeds, and keeps the first smaller shape that
+// still fails; when no shape is smaller, it takes, of that shape, the seed
+// whose story has the fewest steps. It prefers runs in which the faults of
+// the set play a part in the violating event's story (so that a fault that
+// plays none is dropped), and of the last shape a seed in which every one
+// does; if there is none it settles for any run that fails the same way. A
+// cfg that does not violate is returned as it is, with the defaults filled
+// in.
+func Shrink(cfg sim.Config) sim.Config {
+	cfg = normalize(cfg)
+	res, err := sim.Run(cfg)
+	if err != nil || !res.Violating() {
+		return cfg
+	}
+	kind := KindOf(res)
+	if involvable(cfg) {
+		// Shrink keeping at least one fault in the story, so that the
+		// faults dropping one of which would break the run stay; then take
+		// a seed in whose story every fault left plays a part, if any.
+		if out, ok := shrinkTo(cfg, target{kind: kind, involve: someFault}, DefaultSeeds); ok {
+			if all, ok := fewestSteps(out, target{kind: kind, involve: everyFault}, DefaultSeeds); ok {
+				return all
+			}
+			return out
+		}
+	}
+	out, _ := shrinkTo(cfg, target{kind: kind}, DefaultSeeds)
+	return out
+}
+
+// involvable reports whether every fault of cfg's set can play a part in a
+// story of its strategy: a Redis data loss cannot, for a strategy that
+// keeps nothing in Redis.
+func involvable(cfg sim.Config) bool {
+	return !cfg.Faults.Has(faults.StoreLoss) || strategies.NeedsMarks(cfg.Strategy)
+}
+
+// involveMaxEvents bounds the runs in which Shrink looks for a story in
+// which the faults play a part; past it, any run that fails the same way
+// will do.
+const involveMaxEvents = 16
+
+// normalize fills in the defaults and drops what a search must not keep.
+func normalize(cfg sim.Config) sim.Config {
+	if cfg.Instances == 0 {
+		cfg.Instances = 3
+	}
+	if cfg.Events == 0 {
+		cfg.Events = 200
+	}
+	cfg.KeepTrace, cfg.KeepHistory = false, false
+	return cfg
+}
+
+// target is what a shrunk run must keep: the kind of violation and, maybe,
+// a violating event in whose story faults of the set play a part.
+type target struct {
+	kind    Kind
+	involve involvement
+}
+
+// involvement is how many faults of the set must play a part in the story.
+type involvement uint8
+
+const (
+	anyRun     involvement = iota // none need to
+	someFault                     // at least one (any, for an empty set)
+	everyFault                    // every one
+)
+
+// holds reports whether the run cfg meets t.
+func (t target) holds(cfg sim.Config) bool {
+	res, err := sim.Run(cfg)
+	if err != nil || !t.kind.In(res) {
+		return false
+	}
+	if t.involve == anyRun {
+		return true
+	}
+	a := t.analyze(cfg)
+	switch {
+	case a == nil:
+		return false
+	case t.involve == everyFault:
+		return a.allInvolved
+	}
+	return len(a.involved) > 0 || cfg.Faults == 0
+}
+
+// analyze replays cfg with its trace and analyzes it for t's kind; nil if
+// the run does not show that kind.
+func (t target) analyze(cfg sim.Config) *analysis {
+	cfg.KeepTrace = true
+	res, err := sim.Run(cfg)
+	if err != nil || !t.kind.In(res) {
+		return nil
+	}
+	return analyze(cfg, res.Trace, t.kind)
+}
+
+// maxRounds bounds the greedy loop; every round that goes on has made the
+// run strictly smaller, so it ends long before.
+const maxRounds = 64
+
+// shrinkTo shrinks cfg while t holds, trying seeds 1..seeds per shape. It
+// reports false if no run of cfg's shape or smaller meets t.
+func shrinkTo(cfg sim.Config, t target, seeds int) (sim.Config, bool) {
+	cur := cfg
+	try := func(c sim.Config) bool {
+		s, ok := firstSeed(seeds, func(s uint64) bool {
+			c := c
+			c.Seed = s
+			return t.holds(c)
+		})
+		if ok {
+			c.Seed = s
+			cur = c
+		}
+		return ok
+	}
+	for round := 0; round < maxRounds; round++ {
+		changed := false
+		for _, n := range eventSizes(cur.Events) {
+			if t.involve != anyRun && n > involveMaxEvents {
+				break
+			}
+			c := cur
+			c.Events = n
+			if try(c) {
+				changed = true
+				break
+			}
+		}
+		for n := 1; n < cur.Instances; n++ {
+			c := cur
+			c.Instances = n
+			if try(c) {
+				changed = true
+				break
+			}
+		}
+		if fs := cur.Faults.Faults(); len(fs) > 1 {
+			for _, f := range fs {
+				c := cur
+				c.Faults = cur.Faults &^ faults.Of(f)
+				if try(c) {
+					changed = true
+					break
+				}
+			}
+		}
+		if !changed {
+			break
+		}
+	}
+	if t.involve != anyRun && cur.Events > involveMaxEvents {
+		return cur, false
+	}
+	return fewestSteps(cur, t, seeds)
+}
+
+// eventSizes lists the event counts worth trying below n, smallest first.
+func eventSizes(n int) []int {
+	var out []int
+	for _, k := range []int{1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 50, 64, 100, 128} {
+		if k < n {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// fewestSteps returns, among seeds 1..seeds of cfg's shape that meet t, the
+// one whose story has the fewest steps, then the fewest trace records, then
+// the smallest seed. It reports false, returning cfg, if no seed meets t.
+func fewestSteps(cfg sim.Config, t target, seeds int) (sim.Config, bool) {
+	type score struct {
+		ok             bool
+		steps, records int
+	}
+	scores := make([]score, seeds+1)
+	forSeeds(seeds, false, func(s uint64) bool {
+		c := cfg
+		c.Seed = s
+		if !t.holds(c) {
+			return false
+		}
+		a := t.analyze(c)
+		if a == nil {
+			return false
+		}
+		scores[s] = score{ok: true, steps: len(a.story().Steps), records: len(a.recs)}
+		return true
+	})
+	best := -1
+	for s := 1; s <= seeds; s++ {
+		sc := scores[s]
+		if !sc.ok {
+			continue
+		}
+		if best < 0 || sc.steps < scores[best].steps ||
+			sc.steps == scores[best].steps && sc.records < scores[best].records {
+			best = s
+		}
+	}
+	if best < 0 {
+		return cfg, false
+	}
+	cfg.Seed = uint64(best)
+	return cfg, true
+}
+
+// firstSeed returns the smallest seed in 1..seeds for which hit holds.
+func firstSeed(seeds int, hit func(seed uint64) bool) (uint64, bool) {
+	hits := forSeeds(seeds, true, hit)
+	if len(hits) == 0 {
+		return 0, false
+	}
+	return hits[0], true
+}
+
+// forSeeds calls hit for seeds 1..seeds, several at once, and returns the
+// seeds for which it held, in order. With first set it stops after the
+// batch holding the first hit and returns only that one. hit must be safe
+// to call from several goroutines; the answer does not depend on timing.
+func forSeeds(seeds int, first bool, hit func(seed uint64) bool) []uint64 {
+	workers := runtime.GOMAXPROCS(0)
+	batch := 8 * workers
+	var out []uint64
+	ok := make([]bool, batch)
+	for lo := 1; lo <= seeds; lo += batch {
+		n := min(batch, seeds-lo+1)
+		clear(ok)
+		var next atomic.Int64
+		var wg sync.WaitGroup
+		for w := 0; w < min(workers, n); w++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for {
+					i := int(next.Add(1) - 1)
+					if i >= n {
+						return
+					}
+					ok[i] = hit(uint64(lo + i))
+				}
+			}()
+		}
+		wg.Wait()
+		for i := 0; i < n; i++ {
+			if ok[i] {
+				out = append(out, uint64(lo+i))
+				if first {
+					return out
+				}
+			}
+		}
+	}
+	return out
+}
