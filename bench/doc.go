@@ -1,5 +1,10 @@
 // Package bench holds idemsim's benchmarks, run with
-// `go test -bench . ./bench/...`: the simulator's own speed, porcupine's
-// cost as the history grows, and (later) every strategy on real servers
-// beside the raw server operation it is built on.
+// `go test -bench . ./bench/...` (or scripts/bench, which writes
+// results/bench.txt): the simulator's own speed and porcupine's cost as the
+// history grows (sim_test.go); every strategy on the simulator and on real
+// Redis and PostgreSQL at 1, 4 and 16 consumers (real_test.go), beside the
+// raw server operations it is built on, measured in the same run so the
+// overhead is a ratio (raw_test.go); and the batched mode against the
+// pipelined limit (batch_test.go). Real servers come from
+// internal/testserver. Package bench/plots draws the results.
 package bench

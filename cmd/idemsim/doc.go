@@ -14,10 +14,16 @@
 //	run      simulate one run of one strategy under some faults and print
 //	         its counts, both checkers' verdicts, and, when it violated
 //	         exactly-once, the command that replays it
+//	         (--backend real: the same against real Redis and PostgreSQL)
 //	compare  run every strategy under every fault scenario over seeds
 //	         1..N, print the strategy x scenario table, and optionally write
-//	         it to a directory as JSON, CSV and Markdown
+//	         it to a directory as JSON, CSV, Markdown and a plot
 //	         (`idemsim compare --out results` regenerates results/)
+//	explain  find a violation of one strategy, shrink it to the smallest run
+//	         that still fails, and tell it step by step, with porcupine's
+//	         visualization and a timeline picture
+//	plot     draw the comparison plots from saved results (--sweep first
+//	         computes the instance and TTL sweeps)
 //	help     list the commands, or describe every flag of one
 //
 // `idemsim <command> -h` describes every flag of a command.
@@ -28,7 +34,8 @@
 // on any other error, including a disagreement between the two checkers,
 // which is a bug in idemsim.
 //
-// Output is deterministic: the same flags give the same bytes on stdout.
-// Only `compare`'s progress line on a terminal reads the wall clock, and it
-// goes to stderr.
+// Output of the simulator is deterministic: the same flags give the same
+// bytes on stdout. Only progress lines on a terminal read the wall clock,
+// and they go to stderr. A run with --backend real is not reproducible byte
+// for byte: real servers and the clock decide its interleaving.
 package main

@@ -45,28 +45,50 @@ func TestReadmeShowsTheCommittedTable(t *testing.T) {
 	assert.Contains(t, string(md), table, "README's outcome table differs from results/compare.md")
 }
 
-// TestReadmeRunExampleIsTrue reruns the README's example run and requires
-// every line it shows (all but the "..." elisions) to be in the output.
-func TestReadmeRunExampleIsTrue(t *testing.T) {
+// readmeBlock returns the fenced lines between the README's markers
+// <!-- name:start --> and <!-- name:end -->, without elisions ("...").
+func readmeBlock(t *testing.T, name string) []string {
+	t.Helper()
 	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
 	require.NoError(t, err)
-	_, rest, ok := strings.Cut(string(readme), "<!-- run-example:start -->\n")
-	require.True(t, ok, "README has no run-example:start marker")
-	example, _, ok := strings.Cut(rest, "<!-- run-example:end -->")
-	require.True(t, ok, "README has no run-example:end marker")
-	code, stdout, stderr := runCLI(t, "run", "--strategy", "local-cache", "--faults", "redeliver", "--seed", "4", "--instances", "2", "--events", "3", "--trace")
-	require.Equal(t, exitOK, code, stderr)
-	shown, inFence := 0, false
-	for _, line := range strings.Split(example, "\n") {
+	_, rest, ok := strings.Cut(string(readme), "<!-- "+name+":start -->\n")
+	require.True(t, ok, "README has no %s:start marker", name)
+	block, _, ok := strings.Cut(rest, "<!-- "+name+":end -->")
+	require.True(t, ok, "README has no %s:end marker", name)
+	var lines []string
+	inFence := false
+	for _, line := range strings.Split(block, "\n") {
 		if strings.HasPrefix(line, "```") {
 			inFence = !inFence
 			continue
 		}
-		if !inFence || strings.TrimSpace(line) == "..." {
-			continue // prose, or an elision
+		if inFence && strings.TrimSpace(line) != "..." {
+			lines = append(lines, line)
 		}
-		assert.Contains(t, stdout, line)
-		shown++
 	}
-	assert.Greater(t, shown, 15, "the example shows the trace and the summary")
+	return lines
+}
+
+// TestReadmeExplainExampleIsTrue reruns the README's explain example: the
+// story it shows is what explain prints.
+func TestReadmeExplainExampleIsTrue(t *testing.T) {
+	lines := readmeBlock(t, "explain-example")
+	require.Greater(t, len(lines), 15)
+	code, stdout, stderr := runCLI(t, "explain", "--strategy", "local-cache")
+	require.Equal(t, exitOK, code, stderr)
+	for _, line := range lines {
+		assert.Contains(t, stdout, line)
+	}
+}
+
+// TestReadmeRunExampleIsTrue reruns the README's example run and requires
+// every line it shows (all but the "..." elisions) to be in the output.
+func TestReadmeRunExampleIsTrue(t *testing.T) {
+	lines := readmeBlock(t, "run-example")
+	require.Greater(t, len(lines), 15, "the example shows the trace and the summary")
+	code, stdout, stderr := runCLI(t, "run", "--strategy", "local-cache", "--faults", "redeliver", "--seed", "4", "--instances", "2", "--events", "3", "--trace")
+	require.Equal(t, exitOK, code, stderr)
+	for _, line := range lines {
+		assert.Contains(t, stdout, line)
+	}
 }
