@@ -53,6 +53,9 @@ func (b *broker) publish(w *world, m uint32) {
 // dispatch sends ready messages, oldest first, to instances with a free
 // prefetch slot, choosing among them at random.
 func (b *broker) dispatch(w *world) {
+	if w.scripted {
+		return // a Script delivers each copy itself, once
+	}
 	var free [MaxInstances]int32
 	for b.head < len(b.ready) {
 		n := 0

@@ -21,6 +21,7 @@ const (
 	evStoreUp                        // Redis is back
 	evConnDead                       // the database learns a connection died: a conn id
 	evHeal                           // the safety phase ends
+	evScripted                       // a scripted delivery: a msg to inst
 )
 
 // event is one scheduled happening. Events run in order of (at, seq): seq

@@ -35,6 +35,8 @@ type sqlDB struct {
 	txs       []txState  // by transaction id; 0 unused
 	connDead  []bool     // by connection id; 0 unused
 	connTx    []int32    // the latest transaction of each connection
+	// failApply makes the first Apply of these events fail (RunScript).
+	failApply map[strategies.EventID]bool
 }
 
 func (d *sqlDB) init(events int) {
@@ -53,6 +55,7 @@ func (d *sqlDB) init(events int) {
 	d.begin(0) // transaction 0 stands for none
 	d.connDead = resize(d.connDead, 1)
 	d.connTx = resize(d.connTx, 1)
+	d.failApply = nil
 }
 
 func (d *sqlDB) openConn() int32 {
@@ -113,6 +116,14 @@ func (d *sqlDB) do(w *world, id uint32) {
 	case opInsert:
 		d.insert(w, id)
 	case opApply:
+		if d.failApply[c.ev.ID] {
+			// The statement fails, and like PostgreSQL the database
+			// aborts the transaction.
+			delete(d.failApply, c.ev.ID)
+			d.abort(w, c.tx)
+			w.reply(id, reply{err: errTxAborted})
+			return
+		}
 		tx.effects = append(tx.effects, c.ev)
 		w.reply(id, reply{ok: true})
 	case opCommit:

@@ -76,6 +76,8 @@ type world struct {
 	injected [numInjected]int
 
 	deliveries int
+	// scripted: the broker delivers only what a Script says (RunScript).
+	scripted bool
 }
 
 // Fault counters, by what was injected.
@@ -125,6 +127,7 @@ func newWorld(cfg Config) *world {
 	w.trace = tracer{keep: cfg.KeepTrace, recs: w.trace.recs[:0]}
 	w.injected = [numInjected]int{}
 	w.deliveries = 0
+	w.scripted = false
 	return w
 }
 
@@ -203,11 +206,7 @@ func (w *world) setup() {
 	w.healAt = last + int64(healMargin)
 	w.q.push(event{at: w.healAt, kind: evHeal})
 
-	w.insts = make([]*instance, w.cfg.Instances)
-	w.windows = make([][]window, w.cfg.Instances)
-	for i := range w.insts {
-		w.insts[i] = &instance{w: w, idx: int32(i)}
-	}
+	w.makeInstances()
 	if w.p.Partitions > 0 {
 		r := w.rnd(faults.Partition)
 		masks := [...]uint8{toBroker, toRedis, toDB, toBroker | toRedis | toDB}
@@ -228,6 +227,18 @@ func (w *world) setup() {
 			w.q.push(event{at: r.Int64N(span + 1), kind: evStoreLoss})
 		}
 	}
+	w.startInstances()
+}
+
+func (w *world) makeInstances() {
+	w.insts = make([]*instance, w.cfg.Instances)
+	w.windows = make([][]window, w.cfg.Instances)
+	for i := range w.insts {
+		w.insts[i] = &instance{w: w, idx: int32(i)}
+	}
+}
+
+func (w *world) startInstances() {
 	for _, in := range w.insts {
 		w.start(in)
 	}
@@ -336,6 +347,8 @@ func (w *world) handle(e event) {
 		w.record(RecStoreUp, -1, 0, 0, 0)
 	case evConnDead:
 		w.db.connDeadNow(w, int32(e.a))
+	case evScripted:
+		w.broker.deliver(w, e.a, w.insts[e.inst])
 	case evHeal:
 		w.healed = true
 		w.redis.downUntil = min(w.redis.downUntil, w.now)

@@ -17,8 +17,10 @@ import (
 
 func TestMain(m *testing.M) { testserver.Main(m) }
 
+func TestSimulator(t *testing.T) { Run(t, SimRunner{}) }
+
 func TestInProcess(t *testing.T) {
-	Run(t, Backend{Name: "memory", Open: func(t *testing.T) Env {
+	Run(t, EnvRunner{Backend: "memory", Open: func(t *testing.T) Env {
 		marks, ledger := memstore.NewMarks(), memstore.NewLedger()
 		return Env{
 			Instance:     func() (strategies.MarkStore, strategies.Ledger) { return marks, ledger },
@@ -41,7 +43,7 @@ func TestRedisAndPostgres(t *testing.T) {
 	opt, err := redis.ParseURL(rs.URL)
 	require.NoError(t, err)
 
-	Run(t, Backend{Name: "redis+postgres", Open: func(t *testing.T) Env {
+	Run(t, EnvRunner{Backend: "redis+postgres", Open: func(t *testing.T) Env {
 		return Env{
 			// Each instance has its own connections, as separate
 			// processes would.

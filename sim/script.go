@@ -1,0 +1,120 @@
+package sim
+
+import (
+	"cmp"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/strategies"
+)
+
+// ScriptedDelivery is one delivery of a Script: at At, the broker hands a
+// copy of Event to instance Instance.
+type ScriptedDelivery struct {
+	At       time.Duration
+	Instance int
+	Event    strategies.EventID
+}
+
+// Script is a run with no producer and no faults: the deliveries are given,
+// each to a chosen instance at a chosen time, and the broker never delivers
+// anything else (a nacked copy is not redelivered). It exercises a strategy
+// step by step on the simulated stores, as the conformance suite does on
+// real ones.
+type Script struct {
+	Strategy  string
+	Instances int
+	MarkTTL   time.Duration // 0: 24 h
+	// FailApply makes the first Apply of each of these events fail, and
+	// the database abort its transaction.
+	FailApply  []strategies.EventID
+	Deliveries []ScriptedDelivery
+}
+
+// ScriptResult is what a Script did.
+type ScriptResult struct {
+	// Outcomes has, per delivery in the Script's order, what the handler
+	// returned: Applied, Skipped, or 0 when it failed.
+	Outcomes []strategies.Outcome
+	// Applications counts committed applications per event id.
+	Applications map[strategies.EventID]int
+	Trace        []Record
+}
+
+// RunScript runs s on the simulated stores. It is deterministic.
+func RunScript(s Script) (*ScriptResult, error) {
+	var maxID strategies.EventID
+	for _, d := range s.Deliveries {
+		if d.Event < 1 || d.Instance < 0 || d.Instance >= s.Instances || d.At < 0 {
+			return nil, fmt.Errorf("%w: scripted delivery %+v: want event >= 1, instance in 0..%d, time >= 0", ErrBadConfig, d, s.Instances-1)
+		}
+		maxID = max(maxID, d.Event)
+	}
+	if len(s.Deliveries) == 0 {
+		return nil, fmt.Errorf("%w: a script needs deliveries", ErrBadConfig)
+	}
+	cfg := Config{Strategy: s.Strategy, Instances: s.Instances, Events: int(maxID), MarkTTL: s.MarkTTL, Seed: 1, KeepTrace: true}
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	w := newWorld(cfg.withDefaults())
+	finished := false
+	defer func() {
+		if !finished {
+			w.stopAll()
+		}
+	}()
+	w.scripted = true
+	w.p = faults.Params{} // not even the broker's ordinary lost acks
+	for id := 1; id <= int(maxID); id++ {
+		w.events[id] = strategies.Event{ID: strategies.EventID(id), Account: 1 + id%10, Amount: 1}
+	}
+	if len(s.FailApply) > 0 {
+		w.db.failApply = map[strategies.EventID]bool{}
+		for _, id := range s.FailApply {
+			w.db.failApply[id] = true
+		}
+	}
+	order := make([]int, len(s.Deliveries)) // deliveries by time, stable
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(s.Deliveries[a].At, s.Deliveries[b].At) })
+	msgOf := make([]uint32, len(s.Deliveries))
+	var last int64
+	for _, i := range order {
+		d := s.Deliveries[i]
+		msgOf[i] = w.broker.add(d.Event)
+		last = max(last, int64(d.At))
+		w.q.pushLane(lanePublish, event{at: int64(d.At), kind: evScripted, a: msgOf[i], inst: int32(d.Instance)})
+	}
+	w.healAt = last + int64(healMargin)
+	w.makeInstances()
+	w.startInstances()
+	w.loop()
+
+	res := &ScriptResult{Outcomes: make([]strategies.Outcome, len(s.Deliveries)), Applications: map[strategies.EventID]int{}}
+	handled := map[uint32]strategies.Outcome{}
+	for _, r := range w.trace.recs {
+		if r.Kind == RecHandled {
+			if _, seen := handled[r.Msg]; !seen {
+				handled[r.Msg] = strategies.Outcome(r.Arg)
+			}
+		}
+	}
+	for i, m := range msgOf {
+		res.Outcomes[i] = handled[m]
+	}
+	for id := 1; id <= int(maxID); id++ {
+		if n := w.db.ledger[id]; n > 0 {
+			res.Applications[strategies.EventID(id)] = n
+		}
+	}
+	res.Trace, w.trace.recs = w.trace.recs, nil
+	w.stopAll()
+	finished = true
+	w.release()
+	return res, nil
+}

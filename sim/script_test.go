@@ -1,0 +1,39 @@
+package sim
+
+import (
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idemsim/idemsim/strategies"
+)
+
+func TestRunScriptRefusesBadInput(t *testing.T) {
+	ok := []ScriptedDelivery{{At: 0, Instance: 0, Event: 1}}
+	for name, s := range map[string]Script{
+		"no deliveries":   {Strategy: "redis", Instances: 1},
+		"unknown strat":   {Strategy: "memcached", Instances: 1, Deliveries: ok},
+		"instance beyond": {Strategy: "redis", Instances: 1, Deliveries: []ScriptedDelivery{{Instance: 1, Event: 1}}},
+		"event zero":      {Strategy: "redis", Instances: 1, Deliveries: []ScriptedDelivery{{Event: 0}}},
+		"negative time":   {Strategy: "redis", Instances: 1, Deliveries: []ScriptedDelivery{{At: -time.Second, Event: 1}}},
+	} {
+		_, err := RunScript(s)
+		assert.ErrorIs(t, err, ErrBadConfig, name)
+	}
+}
+
+func TestRunScriptIsDeterministic(t *testing.T) {
+	s := Script{Strategy: "redis-after", Instances: 2, Deliveries: []ScriptedDelivery{
+		{0, 0, 1}, {0, 1, 1}, {10 * time.Millisecond, 0, 2}, {10 * time.Millisecond, 1, 2},
+	}}
+	a, err := RunScript(s)
+	require.NoError(t, err)
+	b, err := RunScript(s)
+	require.NoError(t, err)
+	assert.Equal(t, a.Trace, b.Trace)
+	assert.Equal(t, a.Outcomes, b.Outcomes)
+	// Two copies handled at once: redis-after's check and set are two steps.
+	assert.Equal(t, map[strategies.EventID]int{1: 2, 2: 2}, a.Applications)
+}

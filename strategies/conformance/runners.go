@@ -1,0 +1,164 @@
+package conformance
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/strategies"
+)
+
+// Env is one case's view of a backend: empty stores shared by every
+// instance it opens.
+type Env struct {
+	// Instance returns the stores of one more consumer instance (its own
+	// connections, the shared data).
+	Instance func() (strategies.MarkStore, strategies.Ledger)
+	// Applications counts the committed applications of each event.
+	Applications func() map[strategies.EventID]int
+}
+
+// EnvRunner plays cases on a backend's stores: one handler per instance,
+// the deliveries of each moment as goroutines started together, on the
+// wall clock.
+type EnvRunner struct {
+	Backend string
+	Open    func(t *testing.T) Env
+}
+
+// Name is the backend's name.
+func (r EnvRunner) Name() string { return r.Backend }
+
+var nextID atomic.Uint64
+
+// freshID returns an event id no other case of this process uses, so that
+// backends shared between cases need no cleaning.
+func freshID() strategies.EventID {
+	return strategies.EventID(nextID.Add(1) + uint64(time.Now().UnixNano()%1_000_000_000)*1000)
+}
+
+var errInjected = errors.New("conformance: injected failure of the effect")
+
+// Run plays c.
+func (r EnvRunner) Run(t *testing.T, strategy string, c Case) ([]strategies.Outcome, []int) {
+	env := r.Open(t)
+	events := make([]strategies.Event, c.events())
+	for k := range events {
+		id := freshID()
+		events[k] = strategies.Event{ID: id, Account: int(id%10) + 1, Amount: 1}
+	}
+	fail := &failures{once: map[strategies.EventID]*atomic.Bool{}}
+	for _, k := range c.FailApply {
+		fail.once[events[k].ID] = new(atomic.Bool)
+	}
+	handlers := make([]strategies.Handler, c.Instances)
+	for i := range handlers {
+		marks, ledger := env.Instance()
+		h, err := strategies.New(strategy, strategies.Deps{Marks: marks, Ledger: failingLedger{ledger, fail}, MarkTTL: c.MarkTTL})
+		require.NoError(t, err)
+		handlers[i] = h
+	}
+	out := make([]strategies.Outcome, len(c.Deliveries))
+	order := make([]int, len(c.Deliveries))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(c.Deliveries[a].At, c.Deliveries[b].At) })
+	start := time.Now()
+	for lo := 0; lo < len(order); {
+		at := c.Deliveries[order[lo]].At
+		hi := lo
+		for hi < len(order) && c.Deliveries[order[hi]].At == at {
+			hi++
+		}
+		time.Sleep(time.Until(start.Add(at)))
+		var wg sync.WaitGroup
+		gate := make(chan struct{})
+		for _, i := range order[lo:hi] {
+			d := c.Deliveries[i]
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-gate
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if o, err := handlers[d.Instance].Handle(ctx, events[d.Event]); err == nil {
+					out[i] = o
+				}
+			}()
+		}
+		close(gate)
+		wg.Wait()
+		lo = hi
+	}
+	counts := env.Applications()
+	apps := make([]int, len(events))
+	for k, e := range events {
+		apps[k] = counts[e.ID]
+	}
+	return out, apps
+}
+
+// failures makes the first Apply of some events fail, whichever instance
+// makes it.
+type failures struct {
+	once map[strategies.EventID]*atomic.Bool
+}
+
+type failingLedger struct {
+	strategies.Ledger
+	f *failures
+}
+
+func (l failingLedger) Begin(ctx context.Context) (strategies.Tx, error) {
+	tx, err := l.Ledger.Begin(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return failingTx{tx, l.f}, nil
+}
+
+type failingTx struct {
+	strategies.Tx
+	f *failures
+}
+
+func (t failingTx) Apply(ctx context.Context, e strategies.Event) error {
+	if once, ok := t.f.once[e.ID]; ok && once.CompareAndSwap(false, true) {
+		return errInjected
+	}
+	return t.Tx.Apply(ctx, e)
+}
+
+// SimRunner plays cases in the simulator, on its simulated Redis and SQL
+// stores, in simulated time.
+type SimRunner struct{}
+
+// Name is "sim".
+func (SimRunner) Name() string { return "sim" }
+
+// Run plays c with sim.RunScript; event k of the case is event id k+1.
+func (SimRunner) Run(t *testing.T, strategy string, c Case) ([]strategies.Outcome, []int) {
+	s := sim.Script{Strategy: strategy, Instances: c.Instances, MarkTTL: c.MarkTTL}
+	for _, k := range c.FailApply {
+		s.FailApply = append(s.FailApply, strategies.EventID(k+1))
+	}
+	for _, d := range c.Deliveries {
+		s.Deliveries = append(s.Deliveries, sim.ScriptedDelivery{At: d.At, Instance: d.Instance, Event: strategies.EventID(d.Event + 1)})
+	}
+	res, err := sim.RunScript(s)
+	require.NoError(t, err)
+	apps := make([]int, c.events())
+	for k := range apps {
+		apps[k] = res.Applications[strategies.EventID(k+1)]
+	}
+	return res.Outcomes, apps
+}
