@@ -327,15 +327,6 @@ func (r *run) result(ctx context.Context, ledger *pgstore.Ledger) (*sim.Result, 
 	history := append([]check.Op(nil), r.rec.history...)
 	r.rec.mu.Unlock()
 	audit := check.Audit(applied, done)
-	var lin *bool
-	switch check.Linearizable(history, 30*time.Second) {
-	case "Ok":
-		t := true
-		lin = &t
-	case "Illegal":
-		f := false
-		lin = &f
-	}
 	h := fnv.New64a()
 	for _, rec := range trace {
 		fmt.Fprintln(h, rec.String())
@@ -366,7 +357,7 @@ func (r *run) result(ctx context.Context, ledger *pgstore.Ledger) (*sim.Result, 
 		Duplicates:     audit.Duplicates,
 		Lost:           audit.Lost,
 		Stuck:          stuck,
-		Linearizable:   lin,
+		Linearizable:   check.Verdict(history, check.Timeout),
 		AuditOK:        audit.OK(),
 		TraceHash:      fmt.Sprintf("%016x", h.Sum64()),
 		SimTimeMS:      float64(end) / float64(time.Millisecond),

@@ -141,17 +141,13 @@ func Compare(cc CompareConfig) (*Comparison, error) {
 		}
 	}
 
-	cells := make([]Cell, 0, len(cc.Strategies)*len(cc.Scenarios))
+	// Workers read only cfgs, which nobody writes while they run; the
+	// collecting loop below alone writes cells.
+	size := len(cc.Strategies) * len(cc.Scenarios)
+	cells, cfgs := make([]Cell, 0, size), make([]Config, 0, size)
 	for _, st := range cc.Strategies {
 		for _, sc := range cc.Scenarios {
 			cells = append(cells, Cell{Strategy: st, Faults: sc.Names(), Scenario: sc.String(), Instances: cc.Instances, Events: cc.Events})
-		}
-	}
-	// Workers read only cfgs, which nobody writes while they run; the
-	// collecting loop below alone writes cells.
-	cfgs := make([]Config, 0, len(cells))
-	for _, st := range cc.Strategies {
-		for _, sc := range cc.Scenarios {
 			cfgs = append(cfgs, Config{Strategy: st, Faults: sc, Instances: cc.Instances, Events: cc.Events})
 		}
 	}

@@ -425,10 +425,6 @@ func (w *world) stopAll() {
 	}
 }
 
-// porcupineTimeout bounds one check. Per-event partitions are tiny, so this
-// is only reached if something is badly wrong; the verdict is then Unknown.
-const porcupineTimeout = 30 * time.Second
-
 func (w *world) result() *Result {
 	n := w.cfg.Events
 	done := make([]bool, n+1)
@@ -455,15 +451,6 @@ func (w *world) result() *Result {
 		w.history = append(w.history, check.Op{Kind: check.Read, Client: w.cfg.Instances, Event: uint64(id), Call: w.now, Return: w.now, Count: w.db.ledger[id]})
 	}
 	audit := check.Audit(w.db.ledger, done)
-	var lin *bool
-	switch check.Linearizable(w.history, porcupineTimeout) {
-	case "Ok":
-		t := true
-		lin = &t
-	case "Illegal":
-		f := false
-		lin = &f
-	}
 	res := &Result{
 		Strategy:       w.cfg.Strategy,
 		Faults:         w.cfg.Faults.Names(),
@@ -475,7 +462,7 @@ func (w *world) result() *Result {
 		Duplicates:     audit.Duplicates,
 		Lost:           audit.Lost,
 		Stuck:          stuck,
-		Linearizable:   lin,
+		Linearizable:   check.Verdict(w.history, check.Timeout),
 		AuditOK:        audit.OK(),
 		TraceHash:      fmt.Sprintf("%016x", w.trace.h),
 		SimTimeMS:      float64(w.now) / float64(time.Millisecond),

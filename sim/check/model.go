@@ -165,6 +165,26 @@ func Linearizable(history []Op, timeout time.Duration) porcupine.CheckResult {
 	return porcupine.CheckOperationsTimeout(Model, Operations(Reduce(history)), timeout)
 }
 
+// Timeout bounds one check of a run's history. Per-event partitions are
+// tiny, so it is only reached if something is badly wrong.
+const Timeout = 30 * time.Second
+
+// Verdict checks history like Linearizable and returns the verdict as run
+// results report it: true, false, or nil when porcupine could not decide
+// within timeout (Unknown), which is never a pass.
+func Verdict(history []Op, timeout time.Duration) *bool {
+	var v bool
+	switch Linearizable(history, timeout) {
+	case porcupine.Ok:
+		v = true
+	case porcupine.Illegal:
+		v = false
+	default:
+		return nil
+	}
+	return &v
+}
+
 // Verbose checks history like Linearizable and also returns what porcupine's
 // visualization needs.
 func Verbose(history []Op, timeout time.Duration) (porcupine.CheckResult, porcupine.LinearizationInfo) {
