@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/anishathalye/porcupine"
+
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/sim/check"
@@ -14,15 +16,18 @@ import (
 // BenchmarkSimRun measures one standard run (3 instances, 200 events, all
 // faults) of each strategy, both checkers included, over seeds 1, 2, 3, ...
 // It reports simulated deliveries and simulated seconds per wall second of
-// the whole run; check-share, the fraction of the run's wall time spent in
-// porcupine's check, measured by checking each run's history once more on
-// its own; and sim-deliveries/s, the simulator's speed without that check.
+// the whole run, and sim-deliveries/s, the simulator's speed without the
+// porcupine check. check-share is the fraction of the run's wall time that
+// the porcupine check takes as runs use it (check.Linearizable, which asks
+// porcupine once per shape of event history), measured by checking each
+// run's history once more on its own; porcupine-share is the same for one
+// uncached call of porcupine on the whole history (check.Porcupine).
 func BenchmarkSimRun(b *testing.B) {
 	for _, st := range strategies.Names {
 		b.Run(fmt.Sprintf("strategy=%s/faults=all/instances=3/events=200", st), func(b *testing.B) {
 			var deliveries int
 			var simSeconds float64
-			var runWall, checkWall time.Duration
+			var runWall, checkWall, porcupineWall time.Duration
 			seed := uint64(0)
 			for b.Loop() {
 				seed++
@@ -36,19 +41,25 @@ func BenchmarkSimRun(b *testing.B) {
 				simSeconds += res.SimTimeMS / 1e3
 				t1 := time.Now()
 				check.Linearizable(res.History, 0)
-				checkWall += time.Since(t1)
+				t2 := time.Now()
+				check.Porcupine(res.History, 0)
+				checkWall += t2.Sub(t1)
+				porcupineWall += time.Since(t2)
 			}
 			b.ReportMetric(float64(deliveries)/runWall.Seconds(), "deliveries/s")
 			b.ReportMetric(simSeconds/runWall.Seconds(), "sim-s/wall-s")
 			b.ReportMetric(checkWall.Seconds()/runWall.Seconds(), "check-share")
+			b.ReportMetric(porcupineWall.Seconds()/runWall.Seconds(), "porcupine-share")
 			b.ReportMetric(float64(deliveries)/(runWall-checkWall).Seconds(), "sim-deliveries/s")
 		})
 	}
 }
 
 // BenchmarkPorcupine checks the history of one run with all faults at 1x,
-// 10x and 100x the standard 200 events. Partitioned per event, the check is
-// linear in the history's length: ns/history-op stays flat as it grows.
+// 10x and 100x the standard 200 events, in one uncached call of porcupine
+// (check.Porcupine) and as runs check it (check.Linearizable, memoized by
+// shape). Partitioned per event, both are linear in the history's length:
+// ns/history-op stays flat as it grows.
 func BenchmarkPorcupine(b *testing.B) {
 	for _, scale := range []int{1, 10, 100} {
 		events := 200 * scale
@@ -56,15 +67,20 @@ func BenchmarkPorcupine(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		b.Run(fmt.Sprintf("history=%dx/events=%d", scale, events), func(b *testing.B) {
-			for b.Loop() {
-				if got := check.Linearizable(res.History, 0); got != "Ok" {
-					b.Fatalf("db-unique history not linearizable: %s", got)
+		for _, c := range []struct {
+			name  string
+			check func([]check.Op, time.Duration) porcupine.CheckResult
+		}{{"uncached", check.Porcupine}, {"memoized", check.Linearizable}} {
+			b.Run(fmt.Sprintf("check=%s/history=%dx/events=%d", c.name, scale, events), func(b *testing.B) {
+				for b.Loop() {
+					if got := c.check(res.History, 0); got != porcupine.Ok {
+						b.Fatalf("db-unique history not linearizable: %s", got)
+					}
 				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(res.History)), "ns/history-op")
-			b.ReportMetric(float64(len(res.History)), "history-ops")
-		})
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(len(res.History)), "ns/history-op")
+				b.ReportMetric(float64(len(res.History)), "history-ops")
+			})
+		}
 	}
 }
 

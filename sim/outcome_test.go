@@ -3,10 +3,12 @@ package sim
 import (
 	"testing"
 
+	"github.com/anishathalye/porcupine"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/sim/check"
 	"github.com/idemsim/idemsim/strategies"
 )
 
@@ -99,6 +101,28 @@ func TestCheckersAgreeOnSmallRuns(t *testing.T) {
 					require.True(t, r.CheckersAgree(), "checkers disagree: %s", cfg.Reproduce())
 					require.Zero(t, r.Stuck, "stuck: %s", cfg.Reproduce())
 				}
+			}
+		}
+	}
+}
+
+// TestMemoizedCheckMatchesPorcupine: runs judge their history with the
+// memoized check (check.Linearizable); on real run histories of every
+// strategy and scenario it must say what porcupine says on the whole history.
+func TestMemoizedCheckMatchesPorcupine(t *testing.T) {
+	seeds := 10
+	if testing.Short() {
+		seeds = 3
+	}
+	for _, st := range strategies.Names {
+		for _, sc := range faults.Scenarios() {
+			for s := 1; s <= seeds; s++ {
+				cfg := Config{Strategy: st, Faults: sc, Seed: uint64(s), KeepHistory: true}
+				r, err := Run(cfg)
+				require.NoError(t, err)
+				require.NotNil(t, r.Linearizable, cfg.Reproduce())
+				want := check.Porcupine(r.History, check.Timeout) == porcupine.Ok
+				require.Equal(t, want, *r.Linearizable, "memoized check and porcupine disagree: %s", cfg.Reproduce())
 			}
 		}
 	}

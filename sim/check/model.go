@@ -159,12 +159,6 @@ func Operations(history []Op) []porcupine.Operation {
 	return ops
 }
 
-// Linearizable checks history against Model. It returns porcupine's verdict:
-// Ok, Illegal, or Unknown when the timeout (0: none) ran out first.
-func Linearizable(history []Op, timeout time.Duration) porcupine.CheckResult {
-	return porcupine.CheckOperationsTimeout(Model, Operations(Reduce(history)), timeout)
-}
-
 // Timeout bounds one check of a run's history. Per-event partitions are
 // tiny, so it is only reached if something is badly wrong.
 const Timeout = 30 * time.Second
