@@ -54,10 +54,12 @@ func Linearizable(history []Op, timeout time.Duration) porcupine.CheckResult {
 	if timeout > 0 {
 		deadline = time.Now().Add(timeout)
 	}
+	c := checkers.Get().(*checker)
+	defer checkers.Put(c)
+	c.reduced = reduceInto(c.reduced[:0], c.first, history)
 	verdict := porcupine.Ok
-	var sh shaper
-	for _, ops := range groupByEvent(Reduce(history)) {
-		key := sh.key(ops)
+	for _, ops := range c.groupByEvent(c.reduced) {
+		key := c.sh.key(ops)
 		if ok, known := lookupShape(key); known {
 			if !ok {
 				return porcupine.Illegal
@@ -84,6 +86,17 @@ func Linearizable(history []Op, timeout time.Duration) porcupine.CheckResult {
 	return verdict
 }
 
+// checker holds the buffers of one Linearizable call, pooled so that a
+// sweep of thousands of runs checks them without allocating.
+type checker struct {
+	reduced, backing []Op
+	groups           [][]Op
+	first, count     []int32
+	sh               shaper
+}
+
+var checkers = sync.Pool{New: func() any { return new(checker) }}
+
 // Porcupine checks the whole history in one call to porcupine, without the
 // memo: the reference that Linearizable is tested against, and what
 // BenchmarkPorcupine measures.
@@ -92,35 +105,34 @@ func Porcupine(history []Op, timeout time.Duration) porcupine.CheckResult {
 }
 
 // groupByEvent splits history into one slice per event id, in order of first
-// appearance, keeping the order of operations within each.
-func groupByEvent(history []Op) [][]Op {
+// appearance, keeping the order of operations within each. The slices share
+// one backing array of c's.
+func (c *checker) groupByEvent(history []Op) [][]Op {
 	var maxID uint64
 	for _, o := range history {
 		maxID = max(maxID, o.Event)
 	}
-	count := make([]int32, maxID+1)
-	n := 0
+	// count[id]: the event's operations; then, once its group exists, -1 -
+	// the group's index.
+	c.count = clearInt32s(c.count, int(maxID)+1)
 	for _, o := range history {
-		if count[o.Event] == 0 {
-			n++
-		}
-		count[o.Event]++
+		c.count[o.Event]++
 	}
-	backing := make([]Op, len(history))
-	groups := make([][]Op, 0, n)
-	slot := make([]int32, maxID+1)
+	c.backing = slices.Grow(c.backing[:0], len(history))[:len(history)]
+	c.groups = c.groups[:0]
 	off := int32(0)
 	for _, o := range history {
-		if c := count[o.Event]; c > 0 {
-			slot[o.Event] = int32(len(groups))
-			groups = append(groups, backing[off:off:off+c])
-			off += c
-			count[o.Event] = 0
+		n := c.count[o.Event]
+		if n > 0 {
+			c.count[o.Event] = -1 - int32(len(c.groups))
+			c.groups = append(c.groups, c.backing[off:off:off+n])
+			off += n
+			n = c.count[o.Event]
 		}
-		i := slot[o.Event]
-		groups[i] = append(groups[i], o)
+		i := -1 - n
+		c.groups[i] = append(c.groups[i], o)
 	}
-	return groups
+	return c.groups
 }
 
 // shaper builds shape keys, reusing its buffers from one event to the next.

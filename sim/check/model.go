@@ -194,19 +194,38 @@ func Verbose(history []Op, timeout time.Duration) (porcupine.CheckResult, porcup
 // failure (say, a lock held by a stalled transaction) gives porcupine 2^n
 // ways to place n such attempts, and the check runs out of time.
 func Reduce(history []Op) []Op {
-	first := map[uint64]int{} // event -> index in out of its first unknown attempt
-	out := make([]Op, 0, len(history))
+	return reduceInto(nil, nil, history)
+}
+
+// reduceInto is Reduce, appending to out and using first (grown as needed)
+// for each event's index in out of its first unknown attempt, plus one.
+func reduceInto(out []Op, first []int32, history []Op) []Op {
+	var maxID uint64
+	for _, o := range history {
+		maxID = max(maxID, o.Event)
+	}
+	first = clearInt32s(first, int(maxID)+1)
 	for _, o := range history {
 		if o.Kind == Attempt && o.Result == Unknown {
-			if i, seen := first[o.Event]; seen {
-				if o.Call < out[i].Call {
-					out[i] = o
+			if i := first[o.Event]; i > 0 {
+				if o.Call < out[i-1].Call {
+					out[i-1] = o
 				}
 				continue
 			}
-			first[o.Event] = len(out)
+			first[o.Event] = int32(len(out)) + 1
 		}
 		out = append(out, o)
 	}
 	return out
+}
+
+// clearInt32s returns s resized to n, all zero, reusing its array if it can.
+func clearInt32s(s []int32, n int) []int32 {
+	if cap(s) < n {
+		return make([]int32, n)
+	}
+	s = s[:n]
+	clear(s)
+	return s
 }
