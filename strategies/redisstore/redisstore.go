@@ -20,6 +20,15 @@ type Marks struct {
 
 // New returns the marks of prefix on client c. The prefix is validated by
 // strategies.ValidatePrefix.
+//
+// Configure c with MaxRetries: -1 (go-redis's default is 3 retries), or
+// otherwise make sure SetNX and SetNXBatch are not retried. go-redis retries
+// a command or pipeline after a read timeout; if the first SET NX took
+// effect but its reply was late, the retry finds the key and answers "not
+// set", so SetNX reports (false, nil), "claimed by someone else", and the
+// event is skipped although nobody else claimed it. With MaxRetries: -1 the
+// caller gets the timeout instead: an unknown outcome it can handle.
+// TestSetNXRetryAfterLostReply shows both.
 func New(c redis.UniversalClient, prefix string) (*Marks, error) {
 	if err := strategies.ValidatePrefix(prefix); err != nil {
 		return nil, err
