@@ -21,8 +21,10 @@ type Result struct {
 	// timed out (Unknown).
 	Linearizable *bool `json:"linearizable"`
 	// AuditOK is the direct audit's verdict: no duplicate and nothing lost.
-	AuditOK   bool    `json:"audit_ok"`
-	TraceHash string  `json:"trace_hash"`
+	AuditOK   bool   `json:"audit_ok"`
+	TraceHash string `json:"trace_hash"`
+	// SimTimeMS is the simulated time the run took; for a run against real
+	// servers (realrun), the wall-clock time it took.
 	SimTimeMS float64 `json:"sim_time_ms"`
 	// FaultsInjected counts the faults injected, per fault name, the
 	// ordinary lost acks under "lost-ack".

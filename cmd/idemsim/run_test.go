@@ -282,6 +282,8 @@ func TestRealBackendIsPassedItsSettings(t *testing.T) {
 	assert.Equal(t, "postgres://u@127.0.0.1:7001/db", got.PostgresURL)
 	assert.Equal(t, "idem_test", got.Prefix)
 	assert.Equal(t, 20, got.Events)
+	assert.Contains(t, out.String(), "(wall clock)", "a real run's time is labelled as wall-clock time")
+	assert.NotContains(t, out.String(), "sim time")
 }
 
 func TestUnreachableServerIsReportedQuickly(t *testing.T) {

@@ -146,7 +146,7 @@ func (e *env) runCmd(args []string) error {
 			err = sim.WriteTrace(e.stdout, res.Trace)
 		}
 		if err == nil {
-			err = writeSummary(e.stdout, res)
+			err = writeSummary(e.stdout, res, o.backend == "real")
 		}
 	}
 	if hist != nil {
@@ -232,8 +232,9 @@ func verdictText(linearizable *bool) string {
 	return "NOT linearizable"
 }
 
-// writeSummary writes the human-readable summary of one run.
-func writeSummary(w io.Writer, r *sim.Result) error {
+// writeSummary writes the human-readable summary of one run. A real run's
+// time is the wall-clock time it took, and is labelled so.
+func writeSummary(w io.Writer, r *sim.Result, real bool) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(name string, value any) { fmt.Fprintf(tw, "%s\t%v\n", name, value) }
 	row("strategy", r.Strategy)
@@ -258,7 +259,11 @@ func writeSummary(w io.Writer, r *sim.Result) error {
 	}
 	row("audit", audit)
 	row("trace hash", r.TraceHash)
-	row("sim time", fmt.Sprintf("%.3f ms", r.SimTimeMS))
+	if real {
+		row("run time", fmt.Sprintf("%.3f ms (wall clock)", r.SimTimeMS))
+	} else {
+		row("sim time", fmt.Sprintf("%.3f ms", r.SimTimeMS))
+	}
 	row("faults injected", formatCounts(r.FaultsInjected))
 	if err := tw.Flush(); err != nil {
 		return err
