@@ -136,17 +136,19 @@ func spread(vs []float64) (med, lo, hi float64) {
 // for the series.
 func barFigure(dir, name, title, subtitle, note, seriesHeading string, series []string, colors []color.Color, panels []barPanel) error {
 	var plots []*plot.Plot
+	var weights []float64
 	var setWidths []func(vg.Length)
 	var thumbs []*plotter.BarChart
 	maxRuns := 0
 	for _, bp := range panels {
 		p := newPlot()
 		p.Title.Text = bp.title
-		nominalX(p, bp.groups)
+		p.Title.Padding = vg.Points(8) // clear of the top Y tick label
+		weights = append(weights, groupSlots(p, bp.groups))
 		p.X.Label.Text = "deduplication strategy"
 		if len(panels) > 1 {
 			// Side by side, the names would run into each other.
-			p.X.Tick.Label.Rotation = math.Pi / 6
+			p.X.Tick.Label.Rotation = math.Pi / 4
 			p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = draw.XRight, draw.YCenter
 		}
 		p.Y.Label.Text = bp.ylabel
@@ -200,7 +202,7 @@ func barFigure(dir, name, title, subtitle, note, seriesHeading string, series []
 	legend = append(legend, heading(""), heading("bar: median of "+plural(maxRuns, "run")), heading("whisker: min to max"))
 	f := &figure{
 		title: title, subtitle: subtitle, note: note,
-		panels: plots, legend: legend,
+		panels: plots, weights: weights, legend: legend,
 		fill: func(widths []vg.Length) {
 			for i, set := range setWidths {
 				set(widths[i])
@@ -208,6 +210,23 @@ func barFigure(dir, name, title, subtitle, note, seriesHeading string, series []
 		},
 	}
 	return f.save(dir, name)
+}
+
+// minSlots is the fewest groups a panel of a bar figure is as wide as:
+// one group alone gets room for its panel's title and axis label.
+const minSlots = 3
+
+// groupSlots names p's X positions after groups and returns how many
+// groups wide its data area is to be: the number of groups, or minSlots
+// with fewer groups centred in it. Panels as wide as their slots have
+// groups and bars of one width.
+func groupSlots(p *plot.Plot, groups []string) float64 {
+	nominalX(p, groups)
+	slots := max(len(groups), minSlots)
+	spare := float64(slots-len(groups)) / 2
+	p.X.Min -= spare
+	p.X.Max += spare
+	return float64(slots)
 }
 
 // machine describes where the benchmarks ran, from the file's
@@ -233,6 +252,8 @@ func backendTitle(backend string) string {
 		return "simulator"
 	case "real":
 		return "real Redis and PostgreSQL"
+	case "real-marks":
+		return "real-marks: Redis only" // the figure's note says more
 	}
 	return backend
 }
@@ -284,12 +305,18 @@ func consumerSeries(counts []int) ([]string, []color.Color) {
 	return names, colors
 }
 
-// missingNote says which backends the file lacks, if it lacks one.
-func missingNote(r *strategyRuns) string {
-	if !slices.Contains(r.backends, "real") {
-		return "No real-server lines in bench.txt: scripts/bench measures them when redis-server and PostgreSQL are installed."
+// moreNotes are the lines, each after a "\n", that a benchmark figure's
+// note adds for r: what the real-marks panel is, and which backend the
+// file lacks.
+func moreNotes(r *strategyRuns) string {
+	var s string
+	if slices.Contains(r.backends, "real-marks") {
+		s += "\nReal-marks: as Real, for the redis strategy against the real Redis alone, its effect applied in process instead of in PostgreSQL."
 	}
-	return ""
+	if !slices.Contains(r.backends, "real") {
+		s += "\nNo real-server lines in bench.txt: scripts/bench measures them when redis-server and PostgreSQL are installed."
+	}
+	return s
 }
 
 // Throughput draws the throughput of each strategy from f, the output of
@@ -316,9 +343,7 @@ func Throughput(f *BenchFile, dir string) error {
 		})
 		note := "Simulator: simulated deliveries handled per second of wall time, the simulator's own speed, not a server's.\n" +
 			"Real: deliveries handled per second by all consumers together, through the strategy against the servers."
-		if m := missingNote(r); m != "" {
-			note += "\n" + m
-		}
+		note += moreNotes(r)
 		return barFigure(dir, NameThroughput,
 			"Throughput per strategy, simulated and real",
 			"BenchmarkStrategy in bench.txt, "+machine(f)+"\nsimulated: consumers are simulated instances; real: goroutines sharing one Redis client and one PostgreSQL pool",
@@ -390,9 +415,7 @@ func Latency(f *BenchFile, dir string) error {
 	})
 	note := "Simulator: simulated time from receiving a delivery to the strategy's answer, attempts with a known outcome only.\n" +
 		"Real: wall time of one Handle call against the servers, with the consumers sharing them."
-	if m := missingNote(r); m != "" {
-		note += "\n" + m
-	}
+	note += moreNotes(r)
 	return barFigure(dir, NameLatency,
 		"p99 latency per strategy, simulated and real",
 		"BenchmarkStrategy in bench.txt, "+machine(f)+"\nsimulated: consumers are simulated instances; real: goroutines sharing one Redis client and one PostgreSQL pool",

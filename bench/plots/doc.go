@@ -1,5 +1,6 @@
 // Package plots draws idemsim's figures, each as a PNG and an SVG of 8 by
-// 5 inches, with a title, axes labelled with their units, and a legend:
+// 5 inches (11 by 6 for several panels side by side), with a title, axes
+// labelled with their units, and a legend:
 //
 //   - Violations: the outcome of `idemsim compare` (a sim.Comparison), the
 //     share of violating seeds per strategy and fault scenario, each bar

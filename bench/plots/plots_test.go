@@ -13,15 +13,31 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/sim"
 )
 
-// requireFigure checks that dir holds name.png, a PNG of the figure's size
-// that decodes, and name.svg, an SVG that holds each of texts.
+// requireFigure checks that dir holds name.png, a PNG of a one-panel
+// figure's size that decodes, and name.svg, an SVG that holds each of
+// texts.
 func requireFigure(t *testing.T, dir, name string, texts ...string) {
+	t.Helper()
+	requireFigureOfSize(t, dir, name, Width, Height, texts...)
+}
+
+// requireWideFigure is requireFigure for a figure of several panels.
+func requireWideFigure(t *testing.T, dir, name string, texts ...string) {
+	t.Helper()
+	requireFigureOfSize(t, dir, name, WideWidth, WideHeight, texts...)
+}
+
+// requireFigureOfSize is requireFigure for a figure of w by h.
+func requireFigureOfSize(t *testing.T, dir, name string, w, h vg.Length, texts ...string) {
 	t.Helper()
 	files := Files(dir, name)
 	require.Len(t, files, 2)
@@ -31,8 +47,8 @@ func requireFigure(t *testing.T, dir, name string, texts ...string) {
 	defer f.Close()
 	img, err := png.Decode(f)
 	require.NoError(t, err, "%s decodes as PNG", files[0])
-	assert.Equal(t, int(float64(Width/vg.Inch)*DPI), img.Bounds().Dx())
-	assert.Equal(t, int(float64(Height/vg.Inch)*DPI), img.Bounds().Dy())
+	assert.Equal(t, int(float64(w/vg.Inch)*DPI), img.Bounds().Dx())
+	assert.Equal(t, int(float64(h/vg.Inch)*DPI), img.Bounds().Dy())
 
 	svg, err := os.ReadFile(files[1])
 	require.NoError(t, err)
@@ -317,14 +333,83 @@ func TestBenchFiguresFromStrategyLines(t *testing.T) {
 	f := parseText(t, strategyBenchText(3))
 	dir := t.TempDir()
 	require.NoError(t, Throughput(f, dir))
-	requireFigure(t, dir, NameThroughput,
+	requireWideFigure(t, dir, NameThroughput,
 		"Throughput per strategy, simulated and real", "throughput (events/s)",
 		"simulator", "real Redis and PostgreSQL", "consumers", "16", "bar: median of 3 runs", "whisker: min to max",
 		"db-unique-split", "cpu Test CPU @ 1GHz, GOMAXPROCS 2")
 	require.NoError(t, Latency(f, dir))
-	requireFigure(t, dir, NameLatency,
+	requireWideFigure(t, dir, NameLatency,
 		"p99 latency per strategy, simulated and real", "p99 latency (ms)",
 		"simulator", "real Redis and PostgreSQL", "consumers")
+}
+
+func TestRealMarksPanelIsExplained(t *testing.T) {
+	text := strategyBenchText(1) +
+		"BenchmarkStrategy/redis/real-marks/consumers=1-2 \t 5000\t 100000 ns/op\t 12000 events/s\t 0.2 p99-ms\n"
+	f := parseText(t, text)
+	dir := t.TempDir()
+	require.NoError(t, Throughput(f, dir))
+	requireWideFigure(t, dir, NameThroughput, "real-marks: Redis only", "Real-marks: as Real")
+	require.NoError(t, Latency(f, dir))
+	requireWideFigure(t, dir, NameLatency, "real-marks: Redis only", "Real-marks: as Real")
+}
+
+// barPanelsOf are plots set up as barFigure sets up its panels, one per
+// number of groups, each with a long two-line title.
+func barPanelsOf(groups ...int) (panels []*plot.Plot, weights []float64) {
+	for _, n := range groups {
+		p := newPlot()
+		p.Title.Text = "a panel title far too long for a narrow panel\nand a second line"
+		p.X.Label.Text = "deduplication strategy"
+		names := make([]string, n)
+		for g := range names {
+			names[g] = fmt.Sprintf("strategy-%d", g)
+		}
+		weights = append(weights, groupSlots(p, names))
+		panels = append(panels, p)
+	}
+	return panels, weights
+}
+
+func TestPanelsAreAsWideAsTheirGroups(t *testing.T) {
+	panels, weights := barPanelsOf(6, 6, 1)
+	assert.Equal(t, []float64{6, 6, minSlots}, weights, "one group takes minSlots")
+	assert.Equal(t, -0.5-float64(minSlots-1)/2, panels[2].X.Min, "the lone group is centred")
+
+	f := &figure{panels: panels, weights: weights}
+	dc := draw.New(vgimg.New(WideWidth, WideHeight))
+	canvases := f.layout(dc)
+	require.Len(t, canvases, 3)
+	var data []draw.Canvas
+	for i, p := range panels {
+		data = append(data, p.DataCanvas(canvases[i]))
+		c := canvases[i]
+		assert.LessOrEqual(t, p.Title.TextStyle.Width(p.Title.Text), c.Max.X-c.Min.X, "panel %d's title fits", i)
+		if i > 0 {
+			assert.GreaterOrEqual(t, c.Min.X, canvases[i-1].Max.X, "panel %d is right of panel %d", i, i-1)
+		}
+	}
+	width := func(c draw.Canvas) float64 { return float64(c.Max.X - c.Min.X) }
+	assert.InDelta(t, width(data[0]), width(data[1]), 0.01)
+	assert.InDelta(t, float64(minSlots)/6, width(data[2])/width(data[0]), 0.01, "data areas in proportion to their groups")
+	for i := range data {
+		assert.InDelta(t, float64(data[0].Min.Y), float64(data[i].Min.Y), 0.01, "panel %d's data area starts at the same height", i)
+		assert.InDelta(t, float64(data[0].Max.Y), float64(data[i].Max.Y), 0.01, "panel %d's data area ends at the same height", i)
+	}
+}
+
+func TestShares(t *testing.T) {
+	assert.Equal(t, []vg.Length{40, 40, 20}, shares(100, []float64{6, 6, 3}, 3))
+	assert.Equal(t, []vg.Length{50, 50}, shares(100, nil, 2), "no weights: equal shares")
+	assert.Equal(t, []vg.Length{50, 50}, shares(100, []float64{1}, 2), "a weight missing: equal shares")
+}
+
+func TestWrappedBreaksAtSpaces(t *testing.T) {
+	sty := textStyle(11)
+	width := sty.Width("simulated deliveries per")
+	got := wrapped(sty, "simulator\nsimulated deliveries per wall-clock second", width)
+	assert.Equal(t, "simulator\nsimulated deliveries per\nwall-clock second", got, "each line wrapped on its own")
+	assert.Equal(t, "unbreakable-word", wrapped(sty, "unbreakable-word", 1), "a word too long stays whole")
 }
 
 func TestBenchFiguresWithOnlySimulatedLines(t *testing.T) {

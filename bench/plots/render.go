@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
+	"strings"
 
 	xfont "golang.org/x/image/font"
 	"gonum.org/v1/plot"
@@ -19,11 +20,15 @@ import (
 	"gonum.org/v1/plot/vg/vgsvg"
 )
 
-// The size of every figure, and the resolution of its PNG.
+// The size of a one-panel figure, of a figure of several panels side by
+// side, and the resolution of every PNG. Side by side, panels need the
+// extra room for their titles and their rotated group names.
 const (
-	Width  = 8 * vg.Inch
-	Height = 5 * vg.Inch
-	DPI    = 150
+	Width      = 8 * vg.Inch
+	Height     = 5 * vg.Inch
+	WideWidth  = 11 * vg.Inch
+	WideHeight = 6 * vg.Inch
+	DPI        = 150
 )
 
 // Formats are the file formats each figure is written in, as extensions.
@@ -74,8 +79,11 @@ type figure struct {
 	title    string
 	subtitle string // what was run, in a smaller font; may hold "\n"
 	panels   []*plot.Plot
-	legend   []legendEntry
-	note     string // along the bottom, in a small font; may hold "\n"
+	// weights, if set, are the relative widths of the panels' data areas,
+	// one per panel; without them the data areas are equally wide.
+	weights []float64
+	legend  []legendEntry
+	note    string // along the bottom, in a small font; may hold "\n"
 	// fill, if set, adds to the panels what depends on the size of their
 	// data areas (bar widths), once the layout is known and before they
 	// are drawn; widths[i] is panel i's data area width.
@@ -89,15 +97,25 @@ type legendEntry struct {
 	thumbs []plot.Thumbnailer
 }
 
+// size is f's width and height: Width by Height for one panel, WideWidth
+// by WideHeight for several.
+func (f *figure) size() (w, h vg.Length) {
+	if len(f.panels) > 1 {
+		return WideWidth, WideHeight
+	}
+	return Width, Height
+}
+
 // save writes f to dir as name.png and name.svg.
 func (f *figure) save(dir, name string) error {
+	w, h := f.size()
 	for _, ext := range Formats {
 		var c vg.CanvasWriterTo
 		switch ext {
 		case "png":
-			c = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(Width, Height), vgimg.UseDPI(DPI))}
+			c = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(DPI))}
 		case "svg":
-			c = vgsvg.New(Width, Height)
+			c = vgsvg.New(w, h)
 		default:
 			panic("plots: unknown format " + ext)
 		}
@@ -178,8 +196,7 @@ func (f *figure) draw(dc draw.Canvas) {
 		Min: vg.Point{X: dc.Min.X + margin, Y: bottom},
 		Max: vg.Point{X: right, Y: top},
 	}}
-	tiles := draw.Tiles{Rows: 1, Cols: len(f.panels), PadX: panelGap}
-	canvases := plot.Align([][]*plot.Plot{f.panels}, tiles, area)[0]
+	canvases := f.layout(area)
 	if f.fill != nil {
 		widths := make([]vg.Length, len(f.panels))
 		for i, p := range f.panels {
@@ -198,6 +215,113 @@ func (f *figure) draw(dc draw.Canvas) {
 		Min: vg.Point{X: dc.Max.X - margin - legW, Y: bottom},
 		Max: vg.Point{X: dc.Max.X - margin, Y: legTop},
 	}})
+}
+
+// layout places f's panels side by side in area and returns their
+// canvases. It does what plot.Align does for draw.Tiles, whose columns are
+// all equally wide, but sizes each panel's data area by its weight: a
+// panel of six groups gets six times the room of one, so that every group
+// is as wide as in its neighbours. Each panel's title is wrapped to the
+// panel's width, and the data areas share their top and bottom edges.
+func (f *figure) layout(area draw.Canvas) []draw.Canvas {
+	n := len(f.panels)
+	// The axes' room (Y tick labels and label) doesn't depend on the
+	// canvas's size: measure it on the whole area.
+	left := make([]vg.Length, n)
+	right := make([]vg.Length, n)
+	dataW := area.Max.X - area.Min.X - vg.Length(n-1)*panelGap
+	for i, p := range f.panels {
+		da := p.DataCanvas(area)
+		left[i], right[i] = da.Min.X-area.Min.X, area.Max.X-da.Max.X
+		dataW -= left[i] + right[i]
+	}
+	widths := shares(dataW, f.weights, n)
+
+	canvases := make([]draw.Canvas, n)
+	x := area.Min.X
+	for i, p := range f.panels {
+		w := left[i] + widths[i] + right[i]
+		fitTitle(p, w)
+		canvases[i] = draw.Canvas{Canvas: area.Canvas, Rectangle: vg.Rectangle{
+			Min: vg.Point{X: x, Y: area.Min.Y},
+			Max: vg.Point{X: x + w, Y: area.Max.Y},
+		}}
+		x += w + panelGap
+	}
+	return alignRows(f.panels, canvases)
+}
+
+// shares splits total among n parts in proportion to weights, or equally
+// when weights are not one positive weight per part.
+func shares(total vg.Length, weights []float64, n int) []vg.Length {
+	sum := 0.0
+	for _, w := range weights {
+		sum += w
+	}
+	out := make([]vg.Length, n)
+	for i := range out {
+		if len(weights) == n && sum > 0 {
+			out[i] = total * vg.Length(weights[i]/sum)
+		} else {
+			out[i] = total / vg.Length(n)
+		}
+	}
+	return out
+}
+
+// alignRows makes the data areas of the panels drawn in canvases, whose
+// titles and X tick labels differ in height, span the same heights: a
+// panel with less under its data area gets a larger gap above its X label,
+// so that the X labels line up too; one with less over it gets a shorter
+// canvas.
+func alignRows(panels []*plot.Plot, canvases []draw.Canvas) []draw.Canvas {
+	var below, above vg.Length // the most room taken under and over a data area
+	for i, p := range panels {
+		da := p.DataCanvas(canvases[i])
+		below = max(below, da.Min.Y-canvases[i].Min.Y)
+		above = max(above, canvases[i].Max.Y-da.Max.Y)
+	}
+	out := make([]draw.Canvas, len(canvases))
+	for i, p := range panels {
+		c := canvases[i]
+		da := p.DataCanvas(c)
+		raise := below - (da.Min.Y - c.Min.Y)
+		if p.X.Label.Text != "" {
+			p.X.Label.Padding += raise
+			raise = 0
+		}
+		out[i] = draw.Crop(c, 0, 0, raise, -(above - (c.Max.Y - da.Max.Y)))
+	}
+	return out
+}
+
+// fitTitle wraps p's title to width, and shrinks it if a word is still
+// too long.
+func fitTitle(p *plot.Plot, width vg.Length) {
+	p.Title.Text = wrapped(p.Title.TextStyle, p.Title.Text, width)
+	p.Title.TextStyle = fitted(p.Title.TextStyle, p.Title.Text, width)
+}
+
+// wrapped is txt with each of its lines broken at spaces into lines that
+// fit in width when drawn in sty, as far as its words allow.
+func wrapped(sty text.Style, txt string, width vg.Length) string {
+	var out []string
+	for _, line := range strings.Split(txt, "\n") {
+		cur := ""
+		for _, word := range strings.Fields(line) {
+			switch {
+			case cur == "":
+				cur = word
+			case sty.Width(cur+" "+word) <= width:
+				cur += " " + word
+			default:
+				out = append(out, cur)
+				cur = word
+			}
+		}
+		out = append(out, cur)
+	}
+	return strings.Join(out, "\n")
 }
 
 // fitted is sty with its font shrunk, down to 6 points, until every line
