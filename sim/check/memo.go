@@ -1,6 +1,7 @@
 package check
 
 import (
+	"cmp"
 	"encoding/binary"
 	"slices"
 	"sync"
@@ -19,7 +20,7 @@ import (
 // The answer is exact, not a guess: porcupine's check is a complete search
 // over the orders that respect real time, so two histories with the same
 // shape get the same verdict. TestMemoAgreesWithPorcupine compares the two
-// on random histories and on simulated runs.
+// on random histories, and sim's TestMemoizedCheckMatchesPorcupine on runs.
 
 // maxShapes bounds the memo. Runs rarely produce more than a few hundred
 // shapes; past the bound, new shapes are checked but not remembered.
@@ -56,9 +57,13 @@ func Linearizable(history []Op, timeout time.Duration) porcupine.CheckResult {
 	}
 	c := checkers.Get().(*checker)
 	defer checkers.Put(c)
-	c.reduced = reduceInto(c.reduced[:0], c.first, history)
+	reduced := c.reduce(history)
+	c.ids = c.ids[:0]
+	for _, o := range reduced {
+		c.ids = append(c.ids, o.Event)
+	}
 	verdict := porcupine.Ok
-	for _, ops := range c.groupByEvent(c.reduced) {
+	for _, ops := range c.events.group(reduced, c.ids) {
 		key := c.sh.key(ops)
 		if ok, known := lookupShape(key); known {
 			if !ok {
@@ -89,10 +94,10 @@ func Linearizable(history []Op, timeout time.Duration) porcupine.CheckResult {
 // checker holds the buffers of one Linearizable call, pooled so that a
 // sweep of thousands of runs checks them without allocating.
 type checker struct {
-	reduced, backing []Op
-	groups           [][]Op
-	first, count     []int32
-	sh               shaper
+	reducer
+	ids    []uint64 // the event id of each reduced operation
+	events grouper[Op]
+	sh     shaper
 }
 
 var checkers = sync.Pool{New: func() any { return new(checker) }}
@@ -102,37 +107,6 @@ var checkers = sync.Pool{New: func() any { return new(checker) }}
 // BenchmarkPorcupine measures.
 func Porcupine(history []Op, timeout time.Duration) porcupine.CheckResult {
 	return porcupine.CheckOperationsTimeout(Model, Operations(Reduce(history)), timeout)
-}
-
-// groupByEvent splits history into one slice per event id, in order of first
-// appearance, keeping the order of operations within each. The slices share
-// one backing array of c's.
-func (c *checker) groupByEvent(history []Op) [][]Op {
-	var maxID uint64
-	for _, o := range history {
-		maxID = max(maxID, o.Event)
-	}
-	// count[id]: the event's operations; then, once its group exists, -1 -
-	// the group's index.
-	c.count = clearInt32s(c.count, int(maxID)+1)
-	for _, o := range history {
-		c.count[o.Event]++
-	}
-	c.backing = slices.Grow(c.backing[:0], len(history))[:len(history)]
-	c.groups = c.groups[:0]
-	off := int32(0)
-	for _, o := range history {
-		n := c.count[o.Event]
-		if n > 0 {
-			c.count[o.Event] = -1 - int32(len(c.groups))
-			c.groups = append(c.groups, c.backing[off:off:off+n])
-			off += n
-			n = c.count[o.Event]
-		}
-		i := -1 - n
-		c.groups[i] = append(c.groups[i], o)
-	}
-	return c.groups
 }
 
 // shaper builds shape keys, reusing its buffers from one event to the next.
@@ -161,7 +135,7 @@ func (s *shaper) key(ops []Op) []byte {
 	slices.SortFunc(s.ents, func(a, b shapeEntry) int {
 		switch {
 		case a.at != b.at:
-			return cmpInt64(a.at, b.at)
+			return cmp.Compare(a.at, b.at)
 		case a.ret != b.ret:
 			if b.ret {
 				return -1
@@ -188,11 +162,4 @@ func (s *shaper) key(ops []Op) []byte {
 	}
 	s.buf = b
 	return b
-}
-
-func cmpInt64(a, b int64) int {
-	if a < b {
-		return -1
-	}
-	return 1
 }

@@ -2,6 +2,7 @@ package check
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,37 +106,47 @@ var Model = porcupine.Model{
 
 // partitionByEvent splits a history into one partition per event id, in
 // order of first appearance, so the check is linear in the history length.
-// The partitions share one backing array.
 func partitionByEvent(history []porcupine.Operation) [][]porcupine.Operation {
+	ids := make([]uint64, len(history))
+	for i, op := range history {
+		ids[i] = op.Input.(*input).event
+	}
+	var g grouper[porcupine.Operation]
+	return g.group(history, ids)
+}
+
+// grouper splits a slice into one group per event id, in order of first
+// appearance, keeping the order within each. The groups share one backing
+// array; a grouper reuses its buffers from one call to the next.
+type grouper[T any] struct {
+	count   []int32 // per event id: its items; once its group exists, -1 - the group's index
+	backing []T
+	groups  [][]T
+}
+
+// group groups items, whose event ids are ids (ids[i] is items[i]'s).
+func (g *grouper[T]) group(items []T, ids []uint64) [][]T {
 	var maxID uint64
-	for _, op := range history {
-		maxID = max(maxID, op.Input.(*input).event)
+	for _, id := range ids {
+		maxID = max(maxID, id)
 	}
-	// first pass: count per event and number the partitions by first
-	// appearance; second pass: fill.
-	count := make([]int32, maxID+1)
-	slot := make([]int32, maxID+1)
-	var order []uint64
-	for _, op := range history {
-		id := op.Input.(*input).event
-		if count[id] == 0 {
-			order = append(order, id)
-		}
-		count[id]++
+	g.count = clearInt32s(g.count, int(maxID)+1)
+	for _, id := range ids {
+		g.count[id]++
 	}
-	backing := make([]porcupine.Operation, len(history))
-	parts := make([][]porcupine.Operation, len(order))
+	g.backing = slices.Grow(g.backing[:0], len(items))[:len(items)]
+	g.groups = g.groups[:0]
 	off := int32(0)
-	for i, id := range order {
-		parts[i] = backing[off : off : off+count[id]]
-		slot[id] = int32(i)
-		off += count[id]
+	for k, id := range ids {
+		if n := g.count[id]; n > 0 {
+			g.count[id] = -1 - int32(len(g.groups))
+			g.groups = append(g.groups, g.backing[off:off:off+n])
+			off += n
+		}
+		i := -1 - g.count[id]
+		g.groups[i] = append(g.groups[i], items[k])
 	}
-	for _, op := range history {
-		i := slot[op.Input.(*input).event]
-		parts[i] = append(parts[i], op)
-	}
-	return parts
+	return g.groups
 }
 
 // Operations turns a history into porcupine operations for Model. Inputs and
@@ -194,30 +205,36 @@ func Verbose(history []Op, timeout time.Duration) (porcupine.CheckResult, porcup
 // failure (say, a lock held by a stalled transaction) gives porcupine 2^n
 // ways to place n such attempts, and the check runs out of time.
 func Reduce(history []Op) []Op {
-	return reduceInto(nil, nil, history)
+	var r reducer
+	return r.reduce(history)
 }
 
-// reduceInto is Reduce, appending to out and using first (grown as needed)
-// for each event's index in out of its first unknown attempt, plus one.
-func reduceInto(out []Op, first []int32, history []Op) []Op {
+// reducer does Reduce, reusing its buffers from one call to the next.
+type reducer struct {
+	out   []Op
+	first []int32 // per event id: 1 + the index in out of its first unknown attempt
+}
+
+func (r *reducer) reduce(history []Op) []Op {
 	var maxID uint64
 	for _, o := range history {
 		maxID = max(maxID, o.Event)
 	}
-	first = clearInt32s(first, int(maxID)+1)
+	r.first = clearInt32s(r.first, int(maxID)+1)
+	r.out = r.out[:0]
 	for _, o := range history {
 		if o.Kind == Attempt && o.Result == Unknown {
-			if i := first[o.Event]; i > 0 {
-				if o.Call < out[i-1].Call {
-					out[i-1] = o
+			if i := r.first[o.Event]; i > 0 {
+				if o.Call < r.out[i-1].Call {
+					r.out[i-1] = o
 				}
 				continue
 			}
-			first[o.Event] = int32(len(out)) + 1
+			r.first[o.Event] = int32(len(r.out)) + 1
 		}
-		out = append(out, o)
+		r.out = append(r.out, o)
 	}
-	return out
+	return r.out
 }
 
 // clearInt32s returns s resized to n, all zero, reusing its array if it can.
