@@ -15,16 +15,17 @@ import (
 
 // BenchmarkSimRun measures one standard run (3 instances, 200 events, all
 // faults) of each strategy, both checkers included, over seeds 1, 2, 3, ...
+// The timed run keeps no history for its caller, as compare's runs do.
+//
 // It reports simulated deliveries and simulated seconds per wall second of
-// the whole run, and sim-deliveries/s, the simulator's speed without the
-// porcupine check. The timed run keeps no history for its caller, as
-// compare's runs do. check-share is the fraction of the run's wall time that
-// the porcupine check takes as runs use it (check.Linearizable, which asks
-// porcupine once per shape of event history), measured by checking the
-// history of the same run, repeated untimed, once more; porcupine-share is the same for one
-// uncached call of porcupine on the whole history (check.Porcupine), timed
-// after the loop on the first runs' histories, so that its garbage does not
-// slow the runs being measured.
+// the whole run, and sim-deliveries/s, the same without the porcupine check.
+// check-share is the fraction of the run's wall time that the porcupine
+// check takes as runs use it (check.Linearizable, which asks porcupine once
+// per shape of event history): the same run is repeated untimed to get its
+// history, and that history checked once more, timed. porcupine-share is the
+// same for one uncached call of porcupine on the whole history
+// (check.Porcupine), timed after the loop on the first runs' histories so
+// that its garbage does not slow the runs being measured.
 func BenchmarkSimRun(b *testing.B) {
 	const porcupineSample = 50
 	for _, st := range strategies.Names {
