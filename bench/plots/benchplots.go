@@ -245,6 +245,12 @@ func machine(f *BenchFile) string {
 	return strings.Join(parts, ", ")
 }
 
+// strategySubtitle says what the BenchmarkStrategy figures show, and where.
+func strategySubtitle(f *BenchFile) string {
+	return "BenchmarkStrategy in bench.txt, " + machine(f) +
+		"\nsimulated: consumers are simulated instances; real: goroutines sharing one Redis client and one PostgreSQL pool"
+}
+
 // backendTitle names a backend's panel.
 func backendTitle(backend string) string {
 	switch backend {
@@ -346,7 +352,7 @@ func Throughput(f *BenchFile, dir string) error {
 		note += moreNotes(r)
 		return barFigure(dir, NameThroughput,
 			"Throughput per strategy, simulated and real",
-			"BenchmarkStrategy in bench.txt, "+machine(f)+"\nsimulated: consumers are simulated instances; real: goroutines sharing one Redis client and one PostgreSQL pool",
+			strategySubtitle(f),
 			note, "consumers", series, colors, panels)
 	}
 	return simRunThroughput(f, dir)
@@ -418,6 +424,6 @@ func Latency(f *BenchFile, dir string) error {
 	note += moreNotes(r)
 	return barFigure(dir, NameLatency,
 		"p99 latency per strategy, simulated and real",
-		"BenchmarkStrategy in bench.txt, "+machine(f)+"\nsimulated: consumers are simulated instances; real: goroutines sharing one Redis client and one PostgreSQL pool",
+		strategySubtitle(f),
 		note, "consumers", series, colors, panels)
 }
