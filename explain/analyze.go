@@ -44,6 +44,12 @@ const (
 	toDB
 )
 
+// The network's one-way latency (sim's latencyMin and latencyMax).
+const (
+	latencyMin = 200 * time.Microsecond
+	latencyMax = time.Millisecond
+)
+
 // defaultMarkTTL is how long Redis marks live unless ttl or Config.MarkTTL
 // shortens them (sim's default).
 const defaultMarkTTL = 24 * time.Hour
@@ -91,6 +97,12 @@ type failure struct {
 	inst int32
 	at   int64
 	what string // in words, as "crashed before its Apply (the effect)"
+	// lock, for an Apply given up on while it waited for a row lock, says
+	// who held the lock and why it was not released, as "its Apply had to
+	// wait for account 4's row lock, which instance 1's transaction held:
+	// it had updated account 4 first (event 4's effect), and instance 1
+	// had stalled before committing it"; "" otherwise.
+	lock string
 }
 
 // facts are what happened to one event, gathered in the first pass.
@@ -112,6 +124,9 @@ type facts struct {
 	held        []int64 // a partition held a request or reply about it
 	drops       []int64 // a delivery of it never arrived
 	stalls      []int64
+	lockStalls  []int64 // an Apply of it waited for a row lock a stalled instance held
+	lockCuts    []int64 // an Apply of it waited for a row lock held from behind a partition
+	lockCrashes []int64 // an Apply of it waited for a row lock a crashed instance held
 	refused     []int64 // Redis refused a call about it
 	ackLost     []instAt
 	ackLostCut  []int64 // an ack of it was lost to a partition
@@ -127,14 +142,19 @@ type facts struct {
 // txn is one database transaction as its client sees it.
 type txn struct {
 	inst   int32
+	gen    int // the incarnation of inst that began it
 	stmts  []stmt
 	status int // 0 open, 1 committed, 2 aborted
+	// dropped says why its client let go of it while it may still be
+	// open: "crashed" or "gave up" (a timeout); "" while it holds on.
+	dropped string
 }
 
 type stmt struct {
 	op int
 	ev uint32
 	ok bool
+	at int64 // when the database accepted it
 }
 
 // pending is a store call sent and not yet served.
@@ -147,6 +167,13 @@ type pending struct {
 	timedOut bool
 	parked   bool
 	held     bool // a partition holds its request
+	// parkedAt is when it parked (last), and parkAborts how many tx-abort
+	// records the trace had shown by then.
+	parkedAt   int64
+	parkAborts int
+	// holder is, for an Apply parked behind a row lock, the transaction
+	// that holds the lock.
+	holder *txn
 }
 
 // target is the store the call goes to, as a partition mask.
@@ -170,6 +197,7 @@ type instState struct {
 	attEv   uint32
 	crashEv uint32 // the event it was handling at its last crash
 	crashOK bool   // whether that crash belongs in the story
+	stallTo int64  // when its last stall ends
 }
 
 // mark is a Redis key: when it was written and when it expires.
@@ -196,6 +224,7 @@ type item struct {
 type analysis struct {
 	cfg         sim.Config
 	recs        []sim.Record
+	accounts    []int // the account of each event, by id
 	kind        Kind
 	ttl         int64
 	focus       uint32
@@ -214,6 +243,9 @@ type analysis struct {
 // which the most faults of cfg.Faults play a part.
 func analyze(cfg sim.Config, recs []sim.Record, kind Kind) *analysis {
 	a := &analysis{cfg: cfg, recs: recs, kind: kind, ttl: int64(markTTL(cfg))}
+	for _, e := range sim.NewWorkload(cfg).Events {
+		a.accounts = append(a.accounts, e.Account)
+	}
 	r := a.replay(0, nil)
 	a.facts, a.ledger, a.done = r.facts, r.ledger, r.done
 
@@ -371,11 +403,11 @@ func (a *analysis) involvement(id uint32) ([]faults.Fault, bool) {
 		case faults.Redeliver:
 			ok = dupCopy
 		case faults.Crash:
-			ok = before(f.crashes) || before(wiped)
+			ok = before(f.crashes) || before(wiped) || before(f.lockCrashes)
 		case faults.Partition:
-			ok = before(f.held) || before(f.drops) || before(f.ackLostCut)
+			ok = before(f.held) || before(f.drops) || before(f.ackLostCut) || before(f.lockCuts)
 		case faults.Slow:
-			ok = before(f.stalls)
+			ok = before(f.stalls) || before(f.lockStalls)
 		case faults.StoreLoss:
 			ok = before(keyLost) || before(f.refused)
 		case faults.TTL:
@@ -403,9 +435,11 @@ type replayer struct {
 	msgEvent  map[uint32]uint32
 	facts     map[uint32]*facts
 	abandoned []*txn            // open transactions whose connection was dropped, oldest first
+	rowLock   map[int]*txn      // per account, the transaction that took its row lock last
 	delivered map[[2]uint32]int // (msg, tag) -> index of its deliver item, for merging
 	lossTold  bool              // the last store loss is in the story
 	clock     int64             // the time of the record being replayed
+	aborts    int               // tx-abort records so far
 	initial   string            // the state before the first record
 }
 
@@ -416,7 +450,7 @@ func (a *analysis) replay(focus uint32, emit func(item)) *replayer {
 		a: a, focus: focus, emit: emit,
 		redis: map[uint32]*mark{}, processed: map[uint32]bool{}, ledger: map[uint32]int{},
 		done: map[uint32]bool{}, msgEvent: map[uint32]uint32{}, facts: map[uint32]*facts{},
-		delivered: map[[2]uint32]int{},
+		delivered: map[[2]uint32]int{}, rowLock: map[int]*txn{},
 	}
 	for i := 0; i < a.cfg.Instances; i++ {
 		r.insts = append(r.insts, &instState{up: true, cache: map[uint32]bool{}, att: -1})
@@ -484,28 +518,46 @@ func (r *replayer) live(id uint32, now int64) bool {
 }
 
 // takeCall finds the pending call of inst that a store record about msg and
-// ev at time now answers. Trace records do not name the call, so it judges
-// by what could have arrived: a request that travelled freely arrives within
-// the network's latency (1 ms); a parked insert when the lock frees; a held
-// request only once its link is open again. Among the likeliest it takes
-// the oldest.
-func (r *replayer) takeCall(inst int32, msg, ev uint32, now int64, remove bool) *pending {
+// ev at time now answers with code (parkCode for a park). Trace records do
+// not name the call, so it judges by what could have got that answer (see
+// answers) and could have arrived: a request that travelled freely arrives
+// after the network's latency (0.2 to 1 ms); a parked insert or Apply when
+// the lock frees; a held request only once its link is open again.
+//
+// A parked call whose transaction the database rolled back is never
+// answered. Nor is one answered at the moment it parked, unless a
+// transaction was rolled back since: a lock frees when its holder commits,
+// rolls back or is rolled back, and only the last shows in the trace before
+// the waiters it wakes (a commit's own record follows theirs).
+//
+// Among the likeliest it takes the oldest, with one exception: of two
+// database calls of the same kind about the same delivery, one its client
+// gave up on (a timed-out attempt) and one it still waits for (the next
+// attempt), it takes the latter. Held requests of two connections may
+// arrive in either order, and so may the waits of two parked calls end;
+// the one given up on belongs to a transaction the database rolls back
+// once it notices the connection is gone, so only the other can commit,
+// and crediting it keeps the ledger right whichever came first.
+func (r *replayer) takeCall(inst int32, msg, ev uint32, now int64, code int, remove bool) *pending {
 	in := r.insts[inst]
 	best, bestRank := -1, 4
 	for i, c := range in.calls {
-		if c.msg != msg || c.ev != ev {
+		if c.msg != msg || c.ev != ev || !answers(c.op, code) {
+			continue
+		}
+		if c.parked && (c.tx != nil && c.tx.status == 2 || code != parkCode && c.parkedAt == now && c.parkAborts == r.aborts) {
 			continue
 		}
 		rank := 3
 		switch {
-		case !c.held && !c.parked && now-c.at <= int64(time.Millisecond):
+		case !c.held && !c.parked && now-c.at >= int64(latencyMin) && now-c.at <= int64(latencyMax):
 			rank = 0
 		case c.parked:
 			rank = 1
 		case c.held && in.cut&c.target() == 0:
 			rank = 2
 		}
-		if rank < bestRank {
+		if rank < bestRank || rank == bestRank && c.op == in.calls[best].op && isDB(c.op) && in.calls[best].timedOut && !c.timedOut {
 			best, bestRank = i, rank
 		}
 	}
@@ -519,13 +571,185 @@ func (r *replayer) takeCall(inst int32, msg, ev uint32, now int64, remove bool) 
 	return c
 }
 
+// parkCode stands for a park record in takeCall: the call waits, and no
+// code came back yet.
+const parkCode = -1
+
+// answers reports whether a call of op can get code as its answer (or be
+// parked, for parkCode): Redis never answers "tx aborted" and the database
+// never "refused"; only an insert of the id can answer false (an Apply,
+// Commit or Rollback succeeds or finds its transaction aborted, and a SET
+// always sets); only an insert or an Apply waits for a lock.
+func answers(op, code int) bool {
+	switch code {
+	case parkCode:
+		return op == opInsert || op == opApply
+	case codeFalse:
+		return op == opInsert || op == opSetNX || op == opExists
+	case codeRefused:
+		return !isDB(op)
+	case codeTxAborted:
+		return isDB(op)
+	}
+	return true
+}
+
 // abandon drops inst's current transaction: the connection is gone, and
-// the database will roll back whatever is still open.
-func (r *replayer) abandon(in *instState) {
+// the database will roll back whatever is still open. why says how the
+// client let go of it: "crashed" or "gave up".
+func (r *replayer) abandon(in *instState, why string) {
 	if in.cur != nil && in.cur.status == 0 {
+		if in.cur.dropped == "" {
+			in.cur.dropped = why
+		}
 		r.abandoned = append(r.abandoned, in.cur)
 	}
 	in.cur = nil
+}
+
+// parkApply applies a park record of an Apply: the database made it wait
+// for the row lock of its event's account. An Apply updates the account's
+// row, so the transaction that took that lock last holds it until it ends.
+func (r *replayer) parkApply(i int, rec sim.Record, f *facts, c *pending, tell bool) {
+	inst, ev := rec.Inst, rec.Event
+	acct := r.a.account(ev)
+	again := c.parked
+	c.parked, c.parkedAt, c.parkAborts = true, rec.At, r.aborts
+	h := r.rowLock[acct]
+	if h == c.tx {
+		h = nil
+	}
+	c.holder = h
+	if h != nil {
+		r.noteLockFaults(f, h)
+	}
+	if !tell {
+		return
+	}
+	who, of := "another open transaction", ""
+	if h != nil {
+		who = r.txnWords(h, inst)
+		if e := h.appliedTo(r.a, acct); e != 0 && e != ev {
+			of = fmt.Sprintf(" (event %d's effect)", e)
+		}
+	}
+	text := fmt.Sprintf("applies event %d's effect to account %d, but %s updated account %d first%s and holds its row lock: the database makes this Apply wait for that transaction to end", ev, acct, who, acct, of)
+	if again {
+		text = fmt.Sprintf("still waits: account %d's row lock went to %s, which had waited longer, so this Apply waits for that transaction to end", acct, who)
+	}
+	if h != nil {
+		if s := r.holderState(h, false); s != "" {
+			text += "; " + s
+		}
+	}
+	r.say(i, rec.At, inst, text, true)
+}
+
+// txnWords names transaction t as seen from instance inst: "instance 1's
+// open transaction", or "its own earlier transaction" when inst let go of
+// it (its connection dropped) and the database has not rolled it back yet.
+func (r *replayer) txnWords(t *txn, inst int32) string {
+	if t.inst == inst {
+		return "its own earlier transaction, still open in the database,"
+	}
+	return fmt.Sprintf("instance %d's open transaction", t.inst)
+}
+
+// holderState says why the holder t of a row lock does not end: its
+// instance stalled, is cut off from the database, crashed, or gave up on it
+// and the database has not noticed yet; in the past tense if past is set.
+// "" when none of these holds.
+func (r *replayer) holderState(t *txn, past bool) string {
+	in := r.insts[t.inst]
+	has, is := "has", "is"
+	if past {
+		has, is = "had", "was"
+	}
+	switch {
+	case t.dropped == "crashed":
+		return fmt.Sprintf("instance %d crashed before committing it, and the database %s not yet noticed that its connection was gone", t.inst, has)
+	case t.dropped != "":
+		return fmt.Sprintf("instance %d gave up on it, and the database %s not yet noticed that its connection was gone", t.inst, has)
+	case in.gen == t.gen && in.up && r.clock < in.stallTo:
+		return fmt.Sprintf("instance %d %s stalled before committing it", t.inst, has)
+	case in.gen == t.gen && in.cut&toDB != 0:
+		return fmt.Sprintf("instance %d %s cut off from the database before its commit got through", t.inst, is)
+	}
+	return ""
+}
+
+// endWords says how the holder h of a row lock ended, freeing it: the
+// database wakes the waiters of a commit or rollback before it answers it,
+// so the record of h's end may come after that of the Apply it let through.
+func (r *replayer) endWords(h *txn) string {
+	switch h.status {
+	case 1:
+		return "has committed"
+	case 2:
+		return "was rolled back"
+	}
+	for _, c := range r.insts[h.inst].calls {
+		if c.tx == h {
+			switch c.op {
+			case opCommit:
+				return "commits"
+			case opRollback:
+				return "rolls back"
+			}
+		}
+	}
+	return "has ended"
+}
+
+// noteLockFaults records in f, the facts of an event whose Apply waits
+// behind holder, the faults that keep holder from ending.
+func (r *replayer) noteLockFaults(f *facts, holder *txn) {
+	in := r.insts[holder.inst]
+	switch {
+	case holder.dropped == "crashed":
+		f.lockCrashes = append(f.lockCrashes, r.clock)
+	case holder.dropped != "":
+	case in.gen == holder.gen && in.up && r.clock < in.stallTo:
+		f.lockStalls = append(f.lockStalls, r.clock)
+	case in.gen == holder.gen && in.cut&toDB != 0:
+		f.lockCuts = append(f.lockCuts, r.clock)
+	}
+}
+
+// lockWords says, for an instance whose Apply on account acct waited behind
+// holder, who held the lock and why it was not released.
+func (r *replayer) lockWords(holder *txn, inst int32, acct int) string {
+	who := fmt.Sprintf("instance %d's transaction", holder.inst)
+	if holder.inst == inst {
+		who = "its own earlier transaction"
+	}
+	s := fmt.Sprintf("its Apply had to wait for account %d's row lock, which %s held: it had updated account %d first", acct, who, acct)
+	if e := holder.appliedTo(r.a, acct); e != 0 {
+		s += fmt.Sprintf(" (event %d's effect)", e)
+	}
+	if st := r.holderState(holder, true); st != "" {
+		s += ", and " + st
+	}
+	return s
+}
+
+// appliedTo returns the event whose effect t applied to account acct, 0 if
+// none.
+func (t *txn) appliedTo(a *analysis, acct int) uint32 {
+	for _, s := range t.stmts {
+		if s.op == opApply && s.ok && a.account(s.ev) == acct {
+			return s.ev
+		}
+	}
+	return 0
+}
+
+// account is the account event id's effect goes to, 0 if unknown.
+func (a *analysis) account(id uint32) int {
+	if int(id) < len(a.accounts) {
+		return a.accounts[id]
+	}
+	return 0
 }
 
 func (r *replayer) record(i int, rec sim.Record) {
@@ -618,13 +842,13 @@ func (r *replayer) record(i int, rec sim.Record) {
 		switch op {
 		case opInsert, opApply:
 			if in.cur == nil {
-				in.cur = &txn{inst: inst}
+				in.cur = &txn{inst: inst, gen: in.gen}
 			}
 			in.cur.stmts = append(in.cur.stmts, stmt{op: op, ev: ev})
 			c.tx = in.cur
 		case opCommit, opRollback:
 			if in.cur == nil {
-				in.cur = &txn{inst: inst}
+				in.cur = &txn{inst: inst, gen: in.gen}
 			}
 			c.tx = in.cur
 			in.cur = nil
@@ -632,15 +856,20 @@ func (r *replayer) record(i int, rec sim.Record) {
 		in.calls = append(in.calls, c)
 
 	case sim.RecServe:
-		c := r.takeCall(inst, rec.Msg, ev, rec.At, true)
+		c := r.takeCall(inst, rec.Msg, ev, rec.At, int(rec.Arg), true)
 		if c == nil {
 			return
 		}
 		r.serve(i, rec, f, c, tell)
 
 	case sim.RecPark:
-		if c := r.takeCall(inst, rec.Msg, ev, rec.At, false); c != nil {
-			c.parked = true
+		c := r.takeCall(inst, rec.Msg, ev, rec.At, parkCode, false)
+		if c != nil && c.op == opApply {
+			r.parkApply(i, rec, f, c, tell)
+			break
+		}
+		if c != nil {
+			c.parked, c.parkedAt, c.parkAborts = true, rec.At, r.aborts
 		}
 		if tell {
 			owner := "another instance's"
@@ -671,19 +900,34 @@ func (r *replayer) record(i int, rec sim.Record) {
 
 	case sim.RecTimeout:
 		f.timeouts = append(f.timeouts, rec.At)
+		var tc *pending
 		for _, c := range in.calls {
 			if c.msg == rec.Msg && c.ev == ev && c.op == int(rec.Arg) && !c.timedOut {
 				c.timedOut = true
+				tc = c
 				break
 			}
 		}
-		what := fmt.Sprintf("gave up on its %s after 1 s without a reply", opWord(rec.Arg))
-		f.failures = append(f.failures, failure{inst, rec.At, what})
+		fl := failure{inst: inst, at: rec.At, what: fmt.Sprintf("gave up on its %s after 1 s without a reply", opWord(rec.Arg))}
+		waiting := tc != nil && tc.parked && tc.holder != nil
+		if waiting {
+			r.noteLockFaults(f, tc.holder)
+			acct := r.a.account(ev)
+			fl.what = fmt.Sprintf("gave up on its %s after 1 s, while it still waited for account %d's row lock", opWord(rec.Arg), acct)
+			fl.lock = r.lockWords(tc.holder, inst, acct)
+		}
+		f.failures = append(f.failures, fl)
 		if isDB(int(rec.Arg)) {
-			r.abandon(in)
+			if tc != nil && tc.tx != nil && tc.tx.dropped == "" {
+				tc.tx.dropped = "gave up"
+			}
+			r.abandon(in, "gave up")
 		}
 		if tell {
 			text := fmt.Sprintf("gives up waiting for the reply to its %s after 1 s: it cannot know whether the call took effect, and its handler fails", opWord(rec.Arg))
+			if waiting {
+				text = fmt.Sprintf("gives up waiting for the reply to its %s after 1 s, while the database still makes it wait for account %d's row lock: to the instance the outcome is unknown, and its handler fails", opWord(rec.Arg), r.a.account(ev))
+			}
 			if isDB(int(rec.Arg)) {
 				text += "; it drops its database connection, so the database will roll back whatever it left open"
 			}
@@ -702,7 +946,7 @@ func (r *replayer) record(i int, rec sim.Record) {
 			res = "skipped"
 			f.skips = append(f.skips, instAt{inst, rec.At})
 		default:
-			f.failures = append(f.failures, failure{inst, rec.At, "had its handler fail"})
+			f.failures = append(f.failures, failure{inst: inst, at: rec.At, what: "had its handler fail"})
 		}
 		if in.att >= 0 && in.attEv == ev {
 			f.attempts[in.att].end, f.attempts[in.att].result = rec.At, res
@@ -773,6 +1017,7 @@ func (r *replayer) record(i int, rec sim.Record) {
 
 	case sim.RecStall:
 		f.stalls = append(f.stalls, rec.At)
+		in.stallTo = rec.At + rec.Arg
 		if tell {
 			r.say(i, rec.At, inst, fmt.Sprintf("stalls for %v (slow), longer than m%d's 5 s ack deadline", time.Duration(rec.Arg).Round(time.Millisecond), rec.Msg), false)
 		}
@@ -811,6 +1056,7 @@ func (r *replayer) record(i int, rec sim.Record) {
 		}
 
 	case sim.RecTxAbort:
+		r.aborts++
 		for len(r.abandoned) > 0 {
 			t := r.abandoned[0]
 			r.abandoned = r.abandoned[1:]
@@ -858,7 +1104,7 @@ func (r *replayer) serve(i int, rec sim.Record, f *facts, c *pending, tell bool)
 	}
 	if code == codeRefused {
 		f.refused = append(f.refused, rec.At)
-		f.failures = append(f.failures, failure{inst, rec.At, fmt.Sprintf("found Redis down (its %s was refused)", opWord(int64(c.op)))})
+		f.failures = append(f.failures, failure{inst: inst, at: rec.At, what: fmt.Sprintf("found Redis down (its %s was refused)", opWord(int64(c.op)))})
 		if tell {
 			r.say(i, rec.At, inst, late+fmt.Sprintf("Redis is down and refuses its %s: the handler fails", opWord(int64(c.op))), false)
 		}
@@ -896,7 +1142,30 @@ func (r *replayer) serve(i int, rec sim.Record, f *facts, c *pending, tell bool)
 		}
 		for k := range c.tx.stmts {
 			if s := &c.tx.stmts[k]; s.op == c.op && s.ev == ev && !s.ok {
-				s.ok = code == codeTrue
+				s.ok, s.at = code == codeTrue, rec.At
+				break
+			}
+		}
+		if c.op == opApply && code == codeTrue {
+			acct := r.a.account(ev)
+			r.rowLock[acct] = c.tx
+			if c.parked {
+				what = fmt.Sprintf("gets account %d's row lock", acct)
+				ended := "the transaction that held it has ended"
+				if h := c.holder; h != nil {
+					ended = fmt.Sprintf("instance %d's transaction %s", h.inst, r.endWords(h))
+					if h.inst == inst {
+						ended = "its own earlier transaction " + r.endWords(h)
+					}
+				}
+				result = fmt.Sprintf("%s, so the database lets the waiting Apply through; event %d's effect is applied, not committed yet", ended, ev)
+				if c.timedOut {
+					// Its client gave up on it and dropped the connection:
+					// nothing of it will commit.
+					late = ""
+					what = fmt.Sprintf("the Apply it gave up on gets account %d's row lock after all", acct)
+					result = "the transaction that held it has ended; but the instance has dropped its connection, so the database will roll this transaction back"
+				}
 				break
 			}
 		}
@@ -980,7 +1249,7 @@ func (r *replayer) crash(i int, rec sim.Record, in *instState, f *facts, tell bo
 	}
 	if f != nil {
 		f.crashes = append(f.crashes, rec.At)
-		f.failures = append(f.failures, failure{inst, rec.At, past})
+		f.failures = append(f.failures, failure{inst: inst, at: rec.At, what: past})
 		if in.att >= 0 && in.attEv == ev {
 			f.attempts[in.att].result = "crashed"
 		}
@@ -989,7 +1258,12 @@ func (r *replayer) crash(i int, rec sim.Record, in *instState, f *facts, tell bo
 	in.up = false
 	in.gen++
 	in.cache = map[uint32]bool{}
-	r.abandon(in)
+	for _, c := range in.calls {
+		if c.tx != nil && c.tx.status == 0 && c.tx.dropped == "" {
+			c.tx.dropped = "crashed"
+		}
+	}
+	r.abandon(in, "crashed")
 	in.crashEv = ev
 	in.crashOK = tell || held
 	if in.crashOK && r.emit != nil {

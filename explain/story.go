@@ -402,6 +402,10 @@ func (a *analysis) whyLost(f *facts) string {
 		}
 		var story string
 		switch fl := f.failureAfter(c.inst, start); {
+		case fl != nil && fl.lock != "" && fl.at > c.at:
+			// The effect's Apply waited for a row lock another
+			// transaction held, past the call timeout.
+			story = fmt.Sprintf("Instance %d %s at %s, but %s. An Apply updates its account's row, and the database lets one open transaction at a time hold a row's lock, until it commits or aborts. After 1 s instance %d gave up on its Apply, so the effect never committed.", c.inst, did, at(c.at), fl.lock, c.inst)
 		case fl == nil:
 			story = fmt.Sprintf("Instance %d %s at %s, and its effect never committed.", c.inst, did, at(c.at))
 		case fl.at < c.at:

@@ -1,6 +1,10 @@
 package sim
 
-import "github.com/idemsim/idemsim/strategies"
+import (
+	"slices"
+
+	"github.com/idemsim/idemsim/strategies"
+)
 
 type msgState uint8
 
@@ -26,9 +30,15 @@ type message struct {
 // of one: each instance is sent one delivery at a time, which it must ack
 // before its ack deadline, or the message goes back to the queue and may go
 // to any instance.
+//
+// The ready queue is ordered by message number, which is publish order: a
+// message that goes back takes its original place, ahead of every ready
+// message published after it, as RabbitMQ requeues a message to its
+// original position. With a backlog, a redelivery thus goes out next rather
+// than behind every later message.
 type broker struct {
 	msgs  []message
-	ready []uint32
+	ready []uint32 // ready[head:] is the queue, in message number order
 	head  int
 }
 
@@ -120,9 +130,24 @@ func (b *broker) deadline(w *world, m, tag uint32) {
 	if msg.state == msgInflight {
 		msg.state = msgReady
 		w.record(RecRequeue, msg.inst, m, msg.event, 1)
-		b.ready = append(b.ready, m)
+		b.putBack(m)
 	}
 	b.dispatch(w)
+}
+
+// putBack returns m to the ready queue at its original place: ahead of the
+// first ready message with a higher number. The queue is a few messages
+// long, so a linear search from the back is cheap. It may also hold
+// messages that a late ack settled after they went back, which dispatch
+// skips; they keep their order too. A message is never in the queue twice:
+// only an inflight message (its deadline passed) or a waiting one (nacked)
+// goes back, and it left the queue when it was delivered.
+func (b *broker) putBack(m uint32) {
+	i := len(b.ready)
+	for i > b.head && b.ready[i-1] > m {
+		i--
+	}
+	b.ready = slices.Insert(b.ready, i, m)
 }
 
 func (b *broker) ackArrive(w *world, m, tag uint32, inst int32, sent int64) {
@@ -156,6 +181,6 @@ func (b *broker) requeue(w *world, m uint32) {
 	}
 	msg.state = msgReady
 	w.record(RecRequeue, msg.inst, m, msg.event, 2)
-	b.ready = append(b.ready, m)
+	b.putBack(m)
 	b.dispatch(w)
 }

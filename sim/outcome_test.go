@@ -12,18 +12,30 @@ import (
 	"github.com/idemsim/idemsim/strategies"
 )
 
-// specTable is the outcome table of SPEC.md, "Expected outcomes": with 3
-// instances, per scenario, "ok" means no violation in any seed, "dup" and
+// specTable is the outcome table of SPEC.md, "Expected outcomes", with 3
+// instances, per scenario: "ok" means no violation in any seed, "dup" and
 // "lost" mean violations of that kind in some seeds, "ok|lost" allows
 // either.
+//
+// Under slow, two cells differ from the spec, because the spec lets a real
+// mechanism win over its table: an Apply takes the row lock of its
+// account until its transaction ends, so a handler that stalls between its
+// Apply and its Commit holds that lock for seconds. Another instance's
+// Apply on the same account waits behind it past its 1 s call timeout, and
+// fails with an unknown outcome. redis has claimed the event by then, and
+// db-unique-split has committed its id: every later copy skips, and the
+// event is lost. redis: the spec allows "ok or lost", and it is lost (seed
+// 1); db-unique-split: the spec says ok, and it is lost (seed 1: instance
+// 1 stalls holding account 4's lock, instance 2's Apply of event 8 on
+// account 4 parks and times out). Real PostgreSQL shows both.
 var specTable = map[string][6]string{
 	//                 redeliver crash   partition slow      store-loss ttl
 	"none":            {"dup", "dup", "dup", "dup", "dup", "dup"},
 	"local-cache":     {"dup", "dup", "dup", "dup", "dup", "dup"},
-	"redis":           {"ok", "lost", "lost", "ok|lost", "dup", "dup"},
+	"redis":           {"ok", "lost", "lost", "lost", "dup", "dup"},
 	"redis-after":     {"dup", "dup", "dup", "dup", "dup", "dup"},
 	"db-unique":       {"ok", "ok", "ok", "ok", "ok", "ok"},
-	"db-unique-split": {"ok", "lost", "lost", "ok", "ok", "ok"},
+	"db-unique-split": {"ok", "lost", "lost", "lost", "ok", "ok"},
 }
 
 func outcomeSeeds() int {

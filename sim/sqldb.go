@@ -2,6 +2,7 @@ package sim
 
 import (
 	"fmt"
+	"math/bits"
 
 	"github.com/idemsim/idemsim/strategies"
 )
@@ -17,24 +18,41 @@ const (
 type txState struct {
 	conn     int32
 	status   txStatus
+	locks    uint16 // row locks of accounts it holds, bit a for account a
 	inserted []strategies.EventID
 	effects  []strategies.Event
 }
+
+// numAccounts bounds the account numbers: accounts are 1..numAccounts-1.
+const numAccounts = 11
 
 // sqlDB is the simulated database. Like PostgreSQL, an insert of an id that
 // another open transaction inserted waits for that transaction: it fails
 // (returns false) if the other commits and succeeds if it aborts; a
 // transaction whose connection dies is rolled back, leaving nothing behind;
 // a commit is atomic.
+//
+// An Apply is INSERT INTO accounts ... ON CONFLICT (account) DO UPDATE SET
+// balance = balance + x, plus a ledger row: it updates the account's row, so
+// like PostgreSQL the transaction takes that row's lock and keeps it until
+// it commits or aborts, and an Apply on the same account from another
+// transaction waits for it. A handler that stalls, crashes or is cut off
+// between its Apply and its Commit thus makes every other Apply on that
+// account wait, often past the caller's timeout.
 type sqlDB struct {
 	committed []bool     // processed ids, committed
 	owner     []int32    // open transaction holding an insert of the id, 0: none
 	waitq     [][]uint32 // insert calls parked behind the owner, per id, FIFO
 	ledger    []int      // committed ledger rows per event id
-	balance   [11]int64  // account balances, accounts 1..10
-	txs       []txState  // by transaction id; 0 unused
-	connDead  []bool     // by connection id; 0 unused
-	connTx    []int32    // the latest transaction of each connection
+	balance   [numAccounts]int64
+	// acctOwner is the open transaction holding the row lock of each
+	// account (0: none); acctWait the Apply calls parked behind it, FIFO.
+	acctOwner [numAccounts]int32
+	acctWait  [numAccounts][]uint32
+	spare     []uint32  // an emptied wait queue, for wake to swap in
+	txs       []txState // by transaction id; 0 unused
+	connDead  []bool    // by connection id; 0 unused
+	connTx    []int32   // the latest transaction of each connection
 	// failApply makes the first Apply of these events fail (RunScript).
 	failApply map[strategies.EventID]bool
 }
@@ -51,6 +69,10 @@ func (d *sqlDB) init(events int) {
 	d.waitq = d.waitq[:events+1]
 	d.ledger = resize(d.ledger, events+1)
 	d.balance = [len(d.balance)]int64{}
+	d.acctOwner = [len(d.acctOwner)]int32{}
+	for a := range d.acctWait {
+		d.acctWait[a] = d.acctWait[a][:0]
+	}
 	d.txs = d.txs[:0]
 	d.begin(0) // transaction 0 stands for none
 	d.connDead = resize(d.connDead, 1)
@@ -97,7 +119,7 @@ func (d *sqlDB) connDeadNow(w *world, conn int32) {
 }
 
 // do executes database call id; the reply goes out at once, or later for an
-// insert parked behind a lock.
+// insert or Apply parked behind a lock.
 func (d *sqlDB) do(w *world, id uint32) {
 	c := &w.calls[id]
 	tx := &d.txs[c.tx]
@@ -118,14 +140,15 @@ func (d *sqlDB) do(w *world, id uint32) {
 	case opApply:
 		if d.failApply[c.ev.ID] {
 			// The statement fails, and like PostgreSQL the database
-			// aborts the transaction.
+			// aborts the transaction. It fails here, before it could
+			// park, so that wake never meets a failing Apply: an abort
+			// inside wake would wake the queue wake is walking.
 			delete(d.failApply, c.ev.ID)
 			d.abort(w, c.tx)
 			w.reply(id, reply{err: errTxAborted})
 			return
 		}
-		tx.effects = append(tx.effects, c.ev)
-		w.reply(id, reply{ok: true})
+		d.apply(w, id)
 	case opCommit:
 		d.commit(w, c.tx)
 		w.reply(id, reply{ok: true})
@@ -155,6 +178,39 @@ func (d *sqlDB) insert(w *world, id uint32) {
 	}
 }
 
+// apply runs the Apply of call id: it takes the row lock of the event's
+// account, or parks behind the open transaction that holds it. ON CONFLICT
+// DO UPDATE re-reads the row once the lock frees, so a parked Apply that
+// gets the lock succeeds, whether the holder committed or aborted.
+//
+// Deadlock: a transaction that applied two events could hold account A and
+// wait for B while another holds B and waits for A. PostgreSQL detects that
+// after deadlock_timeout (1 s) and aborts one of them ("deadlock
+// detected"). In the simulator a transaction applies at most one event, as
+// its last statement before the commit: it never waits while it holds a row
+// lock, so no cycle can form. If one did, the waiting client's 1 s call
+// timeout would break it as the detector does: the client drops its
+// connection and the database rolls its transaction back, freeing its
+// locks. So there is no detector here.
+func (d *sqlDB) apply(w *world, id uint32) {
+	c := &w.calls[id]
+	a := c.ev.Account
+	if a < 1 || a >= numAccounts {
+		panic(fmt.Sprintf("sim: invariant broken: account %d out of range", a))
+	}
+	if owner := d.acctOwner[a]; owner != 0 && owner != c.tx {
+		d.acctWait[a] = append(d.acctWait[a], id)
+		w.record(RecPark, c.inst, c.msg, c.ev.ID, int64(owner))
+		w.timeoutLater(id)
+		return
+	}
+	t := &d.txs[c.tx]
+	d.acctOwner[a] = c.tx
+	t.locks |= 1 << a
+	t.effects = append(t.effects, c.ev)
+	w.reply(id, reply{ok: true})
+}
+
 func (d *sqlDB) commit(w *world, tx int32) {
 	t := &d.txs[tx]
 	t.status = txCommitted
@@ -169,19 +225,31 @@ func (d *sqlDB) commit(w *world, tx int32) {
 		}
 		d.balance[e.Account] += e.Amount
 	}
-	for _, ev := range t.inserted {
-		d.wake(w, ev)
-	}
+	d.unlock(w, t)
 }
 
 func (d *sqlDB) abort(w *world, tx int32) {
 	t := &d.txs[tx]
 	t.status = txAborted
+	d.unlock(w, t)
+}
+
+// unlock releases every lock of t, which just ended: its inserted ids, then
+// its accounts' rows, and wakes the calls parked behind them.
+func (d *sqlDB) unlock(w *world, t *txState) {
 	for _, ev := range t.inserted {
 		d.owner[ev] = 0
 	}
+	locks := t.locks
+	t.locks = 0
+	for l := locks; l != 0; l &= l - 1 {
+		d.acctOwner[bits.TrailingZeros16(l)] = 0
+	}
 	for _, ev := range t.inserted {
 		d.wake(w, ev)
+	}
+	for l := locks; l != 0; l &= l - 1 {
+		d.wakeAccount(w, bits.TrailingZeros16(l))
 	}
 }
 
@@ -189,13 +257,48 @@ func (d *sqlDB) abort(w *world, tx int32) {
 // ended: after a commit they all find the row; after an abort the first
 // takes the lock and the others park behind it.
 func (d *sqlDB) wake(w *world, ev strategies.EventID) {
-	q := d.waitq[ev]
-	d.waitq[ev] = nil // parking again below must not write into q
-	for _, id := range q {
-		tx := &d.txs[w.calls[id].tx]
-		if d.connDead[tx.conn] || tx.status != txOpen {
-			continue
-		}
-		d.insert(w, id)
+	if len(d.waitq[ev]) == 0 {
+		return
 	}
+	q := d.swapOut(&d.waitq[ev])
+	for _, id := range q {
+		if d.live(w, id) {
+			d.insert(w, id)
+		}
+	}
+	d.spare = q[:0]
+}
+
+// wakeAccount retries the Applies parked on account a, oldest first, now
+// that the holder of its row lock ended: the first takes the lock and goes
+// on, the others park behind it.
+func (d *sqlDB) wakeAccount(w *world, a int) {
+	if len(d.acctWait[a]) == 0 {
+		return
+	}
+	q := d.swapOut(&d.acctWait[a])
+	for _, id := range q {
+		if d.live(w, id) {
+			d.apply(w, id)
+		}
+	}
+	d.spare = q[:0]
+}
+
+// swapOut empties the wait queue *q and returns what it held, putting the
+// spare buffer in its place: calls that park again while the caller walks
+// the returned queue must not write into it. The caller hands the returned
+// buffer back as the spare when done. Waking never nests (an insert or an
+// Apply that parks or proceeds ends no transaction), so one spare is enough.
+func (d *sqlDB) swapOut(q *[]uint32) []uint32 {
+	old := *q
+	*q, d.spare = d.spare[:0], nil
+	return old
+}
+
+// live reports whether parked call id still belongs to an open transaction
+// on a live connection; a call whose client is gone is dropped.
+func (d *sqlDB) live(w *world, id uint32) bool {
+	tx := &d.txs[w.calls[id].tx]
+	return !d.connDead[tx.conn] && tx.status == txOpen
 }
