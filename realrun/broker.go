@@ -2,6 +2,7 @@ package realrun
 
 import (
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"time"
 
@@ -24,6 +25,7 @@ type message struct {
 	event strategies.EventID
 	state msgState
 	tag   uint32
+	inst  int // consumer of the latest delivery, -1 before the first
 }
 
 // delivery is one message handed to one consumer.
@@ -35,13 +37,17 @@ type delivery struct {
 // broker is an in-process at-least-once queue on the wall clock with
 // competing consumers that pull one delivery at a time. An unacked delivery
 // goes back to the queue after the ack deadline, to whichever consumer asks
-// first.
+// first. The ready queue is ordered by message number, as the simulator's
+// is: a message that goes back (deadline passed, or after a nack) returns
+// to its original position, ahead of every message published after it, as
+// RabbitMQ requeues. So a redelivery is as prompt as in the simulator, even
+// with a backlog.
 type broker struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	r       *run
 	msgs    []message
-	ready   []int
+	ready   []int // message numbers, ascending
 	stopped bool
 	pending int           // messages not done
 	allDone chan struct{} // closed when pending reaches 0
@@ -53,7 +59,7 @@ func newBroker(r *run, events []strategies.EventID) *broker {
 		rAck: rand.New(rand.NewPCG(r.cfg.Seed, streamAckLoss))}
 	b.cond = sync.NewCond(&b.mu)
 	for _, e := range events {
-		b.msgs = append(b.msgs, message{event: e})
+		b.msgs = append(b.msgs, message{event: e, inst: -1})
 	}
 	return b
 }
@@ -63,7 +69,14 @@ func (b *broker) publish(m int) {
 	defer b.mu.Unlock()
 	b.msgs[m].state = msgReady
 	b.r.rec.record(sim.RecPublish, -1, m, b.msgs[m].event, 0)
-	b.ready = append(b.ready, m)
+	b.enqueue(m)
+}
+
+// enqueue makes m ready at its position by message number, and wakes a
+// consumer. The caller holds mu.
+func (b *broker) enqueue(m int) {
+	i, _ := slices.BinarySearch(b.ready, m)
+	b.ready = slices.Insert(b.ready, i, m)
 	b.cond.Signal()
 }
 
@@ -91,6 +104,7 @@ func (b *broker) receive(consumer int) (d delivery, e strategies.EventID, ok boo
 	msg := &b.msgs[m]
 	msg.state = msgInflight
 	msg.tag++
+	msg.inst = consumer
 	tag := msg.tag
 	b.r.rec.record(sim.RecDeliver, consumer, m, msg.event, int64(tag))
 	time.AfterFunc(b.r.cfg.Timing.AckDeadline, func() { b.deadline(m, tag) })
@@ -105,9 +119,8 @@ func (b *broker) deadline(m int, tag uint32) {
 		return
 	}
 	msg.state = msgReady
-	b.r.rec.record(sim.RecRequeue, -1, m, msg.event, 1)
-	b.ready = append(b.ready, m)
-	b.cond.Signal()
+	b.r.rec.record(sim.RecRequeue, msg.inst, m, msg.event, sim.RequeueDeadline)
+	b.enqueue(m)
 }
 
 // ack is consumer's ack of d, sent at sent. A fault may lose it.
@@ -147,9 +160,8 @@ func (b *broker) nack(consumer int, d delivery) {
 		defer b.mu.Unlock()
 		if msg.state == msgWaiting {
 			msg.state = msgReady
-			b.r.rec.record(sim.RecRequeue, -1, d.msg, msg.event, 2)
-			b.ready = append(b.ready, d.msg)
-			b.cond.Signal()
+			b.r.rec.record(sim.RecRequeue, msg.inst, d.msg, msg.event, sim.RequeueNack)
+			b.enqueue(d.msg)
 		}
 	})
 }
@@ -160,6 +172,13 @@ func (b *broker) stop() {
 	b.stopped = true
 	b.cond.Broadcast()
 	b.mu.Unlock()
+}
+
+// progress counts the messages settled (acked) so far, and all of them.
+func (b *broker) progress() (settled, total int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.msgs) - b.pending, len(b.msgs)
 }
 
 // doneEvents reports per event id whether any copy was acked, and whether

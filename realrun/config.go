@@ -1,11 +1,12 @@
 package realrun
 
 import (
-	"fmt"
-	"net/url"
 	"os"
 	"strings"
 	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
@@ -43,8 +44,13 @@ type Config struct {
 	PostgresURL string // default PostgresURL()
 	Prefix      string // key and table prefix, default "idemsim"
 	Timing      Timing // zero: DefaultTiming
-	// Progress, if set, receives one line per phase of the run.
+	// Progress, if set, receives one line per phase of the run, and one
+	// every few seconds while it goes on.
 	Progress func(string)
+	// Warn, if set, receives what the run could not clean up (for example
+	// Redis keys it could not delete because Redis failed), with how to
+	// finish the job.
+	Warn func(string)
 }
 
 // Timing is the wall-clock scale of a real run: the simulator's timing,
@@ -105,40 +111,30 @@ func (c Config) withDefaults() Config {
 }
 
 // Validate reports bad input: everything sim.Config.Validate checks, the
-// URLs' form and the prefix. It does not contact the servers.
+// prefix, and the URLs as the drivers parse them (PostgreSQL also takes
+// libpq's key=value form). It does not contact the servers. Empty settings
+// mean the defaults.
 func (c Config) Validate() error {
-	c = c.withDefaults()
 	if err := c.Config.Validate(); err != nil {
 		return err
 	}
+	return validateSettings(c.withDefaults())
+}
+
+// validateSettings checks the server settings and the prefix of c, whose
+// defaults are filled in.
+func validateSettings(c Config) error {
 	if err := strategies.ValidatePrefix(c.Prefix); err != nil {
-		return fmt.Errorf("%w: %v", sim.ErrBadConfig, err)
+		return badConfigf("%s", strings.TrimPrefix(err.Error(), "strategies: "))
 	}
-	if err := checkURL(c.RedisURL, "redis", "rediss"); err != nil {
-		return err
+	scrub := NewScrubber(c.RedisURL, c.PostgresURL)
+	if _, err := redis.ParseURL(c.RedisURL); err != nil {
+		return badConfigf("bad Redis URL %q: %s (want redis://[user:password@]host:port/db, rediss://... for TLS, or unix:///path)",
+			Redact(c.RedisURL), scrub.Scrub(strings.TrimPrefix(err.Error(), "redis: ")))
 	}
-	return checkURL(c.PostgresURL, "postgres", "postgresql")
-}
-
-func checkURL(raw string, schemes ...string) error {
-	want := strings.Join(schemes, ":// or ") + "://host:port/..."
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("%w: bad URL %q: want %s", sim.ErrBadConfig, Redact(raw), want)
+	if _, err := pgxpool.ParseConfig(c.PostgresURL); err != nil {
+		return badConfigf("bad PostgreSQL URL %q: %s (want postgres://user[:password]@host:port/database?sslmode=disable, or key=value pairs such as 'host=127.0.0.1 user=postgres')",
+			Redact(c.PostgresURL), scrub.Scrub(err.Error()))
 	}
-	for _, s := range schemes {
-		if u.Scheme == s && u.Host != "" {
-			return nil
-		}
-	}
-	return fmt.Errorf("%w: bad URL %q: want %s", sim.ErrBadConfig, Redact(raw), want)
-}
-
-// Redact returns raw with any password replaced, for messages.
-func Redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "(unparseable URL)"
-	}
-	return u.Redacted()
+	return nil
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/sim/check"
 	"github.com/idemsim/idemsim/strategies"
-	"github.com/idemsim/idemsim/strategies/pgstore"
 	"github.com/idemsim/idemsim/strategies/redisstore"
 )
 
@@ -58,7 +57,13 @@ func (c *consumer) loop() {
 		if !crashed {
 			return
 		}
-		time.Sleep(r.durationIn(faults.Crash, r.cfg.Timing.RestartMin, r.cfg.Timing.RestartMax))
+		t := time.NewTimer(r.durationIn(faults.Crash, r.cfg.Timing.RestartMin, r.cfg.Timing.RestartMax))
+		select {
+		case <-t.C:
+		case <-r.ctx.Done():
+			t.Stop()
+			return
+		}
 	}
 }
 
@@ -67,11 +72,11 @@ func (c *consumer) loop() {
 func (c *consumer) start() *incarnation {
 	r := c.r
 	inc := &incarnation{c: c}
-	ro := *r.redisOpts
+	ro := *r.srv.redisOpts
 	ro.Addr = c.redisProxy.Addr()
 	ro.PoolSize = 2
 	inc.rdb = redis.NewClient(&ro)
-	pc := r.pgConfig.Copy()
+	pc := r.srv.pgConfig.Copy()
 	host, port := splitHostPort(c.pgProxy.Addr())
 	pc.ConnConfig.Host, pc.ConnConfig.Port = host, port
 	pc.ConnConfig.Fallbacks = nil
@@ -83,17 +88,13 @@ func (c *consumer) start() *incarnation {
 		panic("realrun: invariant broken: pool config refused: " + err.Error())
 	}
 	inc.pool = pool
-	marks, err := redisstore.New(inc.rdb, r.cfg.Prefix)
-	if err != nil {
-		panic("realrun: invariant broken: validated prefix refused: " + err.Error())
-	}
-	ledger, err := pgstore.Attach(pool, r.cfg.Prefix)
+	marks, err := redisstore.NewRun(inc.rdb, r.cfg.Prefix, r.srv.runID)
 	if err != nil {
 		panic("realrun: invariant broken: validated prefix refused: " + err.Error())
 	}
 	h, err := strategies.New(r.cfg.Strategy, strategies.Deps{
 		Marks:   faultyMarks{inc: inc, inner: marks},
-		Ledger:  faultyLedger{inc: inc, inner: ledger},
+		Ledger:  faultyLedger{inc: inc, inner: r.srv.ledger.On(pool)},
 		MarkTTL: r.markTTL,
 	})
 	if err != nil {
@@ -103,10 +104,22 @@ func (c *consumer) start() *incarnation {
 	return inc
 }
 
+// Backoff after handlings that failed fast: a consumer whose every call
+// fails at once (a server that died, before the health watch says so) must
+// not spin. Failures that took their time (a call that timed out under an
+// injected partition or stall) pace themselves and get no backoff, so the
+// faults mean what they mean in the simulator.
+const (
+	fastFailure = 10 * time.Millisecond
+	backoffMin  = 5 * time.Millisecond
+	backoffMax  = 500 * time.Millisecond
+)
+
 // serve handles deliveries until the broker stops (false) or the
 // incarnation crashes (true).
 func (inc *incarnation) serve() (crashed bool) {
 	c, r := inc.c, inc.c.r
+	backoff := time.Duration(0)
 	for {
 		d, ev, ok := r.br.receive(c.idx)
 		if !ok {
@@ -115,8 +128,9 @@ func (inc *incarnation) serve() (crashed bool) {
 		r.deliveries.Add(1)
 		inc.cur, inc.curEvent = d, ev
 		r.rec.record(sim.RecReceive, c.idx, d.msg, ev, int64(d.tag))
-		attempt := r.rec.op(check.Op{Kind: check.Attempt, Client: c.idx, Event: uint64(ev), Call: int64(r.rec.now()), Return: check.Never, Result: check.Unknown})
-		out, err := inc.handler.Handle(context.Background(), r.wl.Events[ev])
+		start := r.rec.now()
+		attempt := r.rec.op(check.Op{Kind: check.Attempt, Client: c.idx, Event: uint64(ev), Call: int64(start), Return: check.Never, Result: check.Unknown})
+		out, err := inc.handler.Handle(r.ctx, r.wl.Events[ev])
 		if inc.crashed.Load() {
 			return true // the attempt stays unknown
 		}
@@ -127,18 +141,28 @@ func (inc *incarnation) serve() (crashed bool) {
 			}
 			r.rec.finish(attempt, res, int64(r.rec.now()))
 			r.rec.record(sim.RecHandled, c.idx, d.msg, ev, int64(out))
+			backoff = 0
 		} else {
 			r.rec.record(sim.RecHandled, c.idx, d.msg, ev, 0)
 		}
 		// The ack is a fault point too: a crash here leaves the effect
 		// done and the delivery unacked.
-		if inc.before(context.Background(), 0, stepAck) != nil {
+		if inc.before(r.ctx, 0, sim.CrashBeforeAck()) != nil {
 			return true
 		}
 		if err == nil {
 			r.br.ack(c.idx, d, r.rec.now())
-		} else {
-			r.br.nack(c.idx, d)
+			continue
+		}
+		r.br.nack(c.idx, d)
+		if r.rec.now()-start < fastFailure {
+			backoff = min(max(2*backoff, backoffMin), backoffMax)
+			t := time.NewTimer(backoff)
+			select {
+			case <-t.C:
+			case <-r.ctx.Done():
+				t.Stop()
+			}
 		}
 	}
 }
@@ -161,20 +185,15 @@ func (inc *incarnation) crash(what int64) {
 // connections, so open transactions are released first; if that still
 // hangs, the run goes on without it.
 func (inc *incarnation) close() {
-	inc.txs.release()
+	inc.txs.release(inc.c.r.ctx)
 	_ = inc.rdb.Close()
-	closed := make(chan struct{})
-	go func() { inc.pool.Close(); close(closed) }()
-	select {
-	case <-closed:
-	case <-time.After(5 * time.Second):
-	}
+	closePool(inc.pool, closeTimeout)
 }
 
 // cutOff partitions the consumer from target for d.
-func (c *consumer) cutOff(target uint8, d time.Duration) {
+func (c *consumer) cutOff(target storeSet, d time.Duration) {
 	c.r.injected(injPartition)
-	c.r.rec.record(sim.RecPartition, c.idx, -1, 0, int64(target)<<1)
+	c.r.rec.record(sim.RecPartition, c.idx, -1, 0, target.arg())
 	c.mu.Lock()
 	if target&toRedis != 0 {
 		c.cutRedis++
@@ -189,7 +208,7 @@ func (c *consumer) cutOff(target uint8, d time.Duration) {
 }
 
 // heal ends one partition window; a proxy heals when no window holds it.
-func (c *consumer) heal(target uint8) {
+func (c *consumer) heal(target storeSet) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if target&toRedis != 0 && c.cutRedis > 0 {
@@ -212,4 +231,10 @@ func (c *consumer) healAll() {
 	c.redisProxy.Heal()
 	c.pgProxy.Heal()
 	c.mu.Unlock()
+}
+
+// cutting reports whether a partition holds the consumer's traffic to any
+// store of target now.
+func (c *consumer) cutting(target storeSet) bool {
+	return target&toRedis != 0 && c.redisProxy.Cutting() || target&toDB != 0 && c.pgProxy.Cutting()
 }

@@ -15,11 +15,28 @@
 //     with new clients and empty memory;
 //   - partition: the consumer's proxies to Redis, PostgreSQL or both hold all
 //     traffic for a while; calls in flight time out with unknown outcome;
-//   - slow: the handler stalls past the ack deadline;
-//   - store-loss: this run's Redis marks are flushed, as a Redis restart
+//   - slow: the handler stalls past the ack deadline, before a store call or
+//     the ack, and nothing cancels it: an open transaction keeps its row
+//     locks, as in the simulator;
+//   - store-loss: this run's Redis marks are deleted, as a Redis restart
 //     without persistence would;
 //   - ttl: marks live a few hundred milliseconds and late copies arrive after;
 //   - redeliver: more lost acks, and events published twice at once.
+//
+// A real run is safe on a user's servers. It touches only what it created
+// and can recognise as its own: it takes the prefix with a PostgreSQL
+// advisory lock (a second run on the prefix is refused), uses the prefix's
+// tables only if they bear idemsim's mark (setup.go, package pgstore), and
+// writes Redis keys only under a namespace of its own run, which it deletes
+// at the end. Clean removes what runs of a prefix left behind.
+//
+// A real run is honest about failures. Every round trip has a deadline; a
+// health watch (watch.go) pings both servers on the run's own connections,
+// outside the injected partitions; a server that cannot be reached, refuses
+// the connection, or dies, hangs or answers an unexpected error ends the run
+// with a *ServerError naming the server, its address and what the run was
+// doing, and no verdict: a broken server is not a broken strategy
+// (errors.go). No output shows a password (secrets.go).
 //
 // Unlike a simulated run, a real run is not reproducible: the seed fixes
 // the workload and the fault decisions, but the wall clock and the servers

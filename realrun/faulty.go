@@ -3,6 +3,7 @@ package realrun
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -15,17 +16,37 @@ import (
 // handler is abandoned at the fault point.
 var errCrashed = errors.New("realrun: consumer crashed")
 
-// Store targets, as in the simulator's partitions.
+// storeSet is a set of stores a partition cuts a consumer off from.
+type storeSet uint8
+
 const (
-	toRedis = 1 << iota
+	toRedis storeSet = 1 << iota
 	toDB
 )
+
+// arg is the set as a RecPartition record's Arg, as the simulator writes it.
+func (t storeSet) arg() int64 {
+	var a int64
+	if t&toRedis != 0 {
+		a |= sim.PartitionRedis
+	}
+	if t&toDB != 0 {
+		a |= sim.PartitionDB
+	}
+	return a
+}
 
 // step is one fault point: a store call or the ack. before runs first and
 // may crash the incarnation, stall it, or cut it off; after runs once the
 // call returned and may crash it with the call's effect done but unseen.
 // Each decision draws from its fault's own stream.
-func (inc *incarnation) before(ctx context.Context, target uint8, what int64) error {
+//
+// A stall (slow) means the same as in the simulator: the handler stops
+// before the step for SlowFactor times the ack deadline, and nothing
+// cancels it; what it holds (an open transaction and the row locks it
+// took) stays held, and the broker redelivers at the deadline. Only the end
+// of the run (a failed server, the caller's context) cuts a stall short.
+func (inc *incarnation) before(ctx context.Context, target storeSet, crashArg int64) error {
 	if inc.crashed.Load() {
 		return errCrashed
 	}
@@ -35,16 +56,18 @@ func (inc *incarnation) before(ctx context.Context, target uint8, what int64) er
 	}
 	p := r.params
 	if p.CrashPerStep > 0 && r.chance(faults.Crash, p.CrashPerStep/2) {
-		inc.crash(what)
+		inc.crash(crashArg)
 		return errCrashed
 	}
 	if p.SlowPerStep > 0 && r.chance(faults.Slow, p.SlowPerStep) {
 		d := time.Duration(float64(r.cfg.Timing.AckDeadline) * p.SlowFactor)
 		r.injected(injSlow)
 		r.rec.record(sim.RecStall, inc.c.idx, inc.cur.msg, inc.curEvent, int64(d))
+		t := time.NewTimer(d)
 		select {
-		case <-time.After(d):
-		case <-ctx.Done():
+		case <-t.C:
+		case <-r.ctx.Done():
+			t.Stop()
 		}
 	}
 	if target != 0 && p.PartitionPerStep > 0 && r.chance(faults.Partition, p.PartitionPerStep) {
@@ -53,44 +76,65 @@ func (inc *incarnation) before(ctx context.Context, target uint8, what int64) er
 	return nil
 }
 
-func (inc *incarnation) after(what int64) error {
+func (inc *incarnation) after(op int64) error {
 	r := inc.c.r
 	if inc.crashed.Load() {
 		return errCrashed
 	}
 	if r.faultsOn() && r.params.CrashPerStep > 0 && r.chance(faults.Crash, r.params.CrashPerStep/2) {
-		inc.crash(1<<16 | what)
+		inc.crash(sim.CrashInFlight(op))
 		return errCrashed
 	}
 	return nil
 }
 
-// call runs one store call as a fault point, with its own deadline.
-func (inc *incarnation) call(ctx context.Context, target uint8, what int64, f func(context.Context) error) error {
-	if err := inc.before(ctx, target, what); err != nil {
-		return err
+// call runs one store call as a fault point, with its own deadline, and
+// records it as the simulator does: the call, whether a partition holds
+// it, and its reply or timeout. An error the server itself answered that
+// no healthy run meets (a missing table, a permission, a Redis error
+// reply) fails the run: it is the server's or the setup's failure, not the
+// strategy's.
+func (inc *incarnation) call(ctx context.Context, target storeSet, op int64, ev strategies.EventID, f func(context.Context) (bool, error)) (bool, error) {
+	if err := inc.before(ctx, target, sim.CrashBeforeCall(op)); err != nil {
+		return false, err
 	}
-	cctx, cancel := context.WithTimeout(ctx, inc.c.r.cfg.Timing.CallTimeout)
-	err := f(cctx)
+	c, r := inc.c, inc.c.r
+	r.rec.record(sim.RecCall, c.idx, inc.cur.msg, ev, op)
+	if c.cutting(target) {
+		r.rec.record(sim.RecCallHeld, c.idx, inc.cur.msg, ev, op)
+	}
+	cctx, cancel := context.WithTimeout(ctx, r.cfg.Timing.CallTimeout)
+	ok, err := f(cctx)
 	cancel()
-	if aerr := inc.after(what); aerr != nil {
-		return aerr
+	if aerr := inc.after(op); aerr != nil {
+		return false, aerr
 	}
-	return err
+	switch {
+	case err == nil:
+		code := sim.ReplyFalse
+		if ok {
+			code = sim.ReplyTrue
+		}
+		r.rec.record(sim.RecReply, c.idx, inc.cur.msg, ev, code)
+	case isTimeout(err):
+		r.rec.record(sim.RecTimeout, c.idx, inc.cur.msg, ev, op)
+	default:
+		code := sim.ReplyTxAborted
+		if target == toRedis {
+			code = sim.ReplyRefused
+		}
+		r.rec.record(sim.RecReply, c.idx, inc.cur.msg, ev, code)
+		if fatal(err) && r.ctx.Err() == nil {
+			doing := fmt.Sprintf("serving a strategy's %s call for event %d", sim.OpName(op), ev)
+			if target == toRedis {
+				r.fail(r.srv.redisErr(ErrServerFailed, doing, err))
+			} else {
+				r.fail(r.srv.pgErr(ErrServerFailed, doing, err))
+			}
+		}
+	}
+	return ok, err
 }
-
-// Codes of what a step is, as the simulator's crash records have them
-// (action<<8 | store op).
-const (
-	stepSetNX    = 2<<8 | 1
-	stepExists   = 2<<8 | 2
-	stepSet      = 2<<8 | 3
-	stepInsert   = 2<<8 | 4
-	stepApply    = 2<<8 | 5
-	stepCommit   = 2<<8 | 6
-	stepRollback = 2<<8 | 7
-	stepAck      = 3 << 8
-)
 
 // faultyMarks wraps a MarkStore so that each call is a fault point.
 type faultyMarks struct {
@@ -98,26 +142,23 @@ type faultyMarks struct {
 	inner strategies.MarkStore
 }
 
-func (m faultyMarks) SetNX(ctx context.Context, id strategies.EventID, ttl time.Duration) (ok bool, err error) {
-	err = m.inc.call(ctx, toRedis, stepSetNX, func(ctx context.Context) (err error) {
-		ok, err = m.inner.SetNX(ctx, id, ttl)
-		return err
+func (m faultyMarks) SetNX(ctx context.Context, id strategies.EventID, ttl time.Duration) (bool, error) {
+	return m.inc.call(ctx, toRedis, sim.OpSetNX, id, func(ctx context.Context) (bool, error) {
+		return m.inner.SetNX(ctx, id, ttl)
 	})
-	return ok, err
 }
 
-func (m faultyMarks) Exists(ctx context.Context, id strategies.EventID) (ok bool, err error) {
-	err = m.inc.call(ctx, toRedis, stepExists, func(ctx context.Context) (err error) {
-		ok, err = m.inner.Exists(ctx, id)
-		return err
+func (m faultyMarks) Exists(ctx context.Context, id strategies.EventID) (bool, error) {
+	return m.inc.call(ctx, toRedis, sim.OpExists, id, func(ctx context.Context) (bool, error) {
+		return m.inner.Exists(ctx, id)
 	})
-	return ok, err
 }
 
 func (m faultyMarks) Set(ctx context.Context, id strategies.EventID, ttl time.Duration) error {
-	return m.inc.call(ctx, toRedis, stepSet, func(ctx context.Context) error {
-		return m.inner.Set(ctx, id, ttl)
+	_, err := m.inc.call(ctx, toRedis, sim.OpSet, id, func(ctx context.Context) (bool, error) {
+		return true, m.inner.Set(ctx, id, ttl)
 	})
+	return err
 }
 
 // faultyLedger wraps a Ledger so that each statement is a fault point, and
@@ -150,32 +191,35 @@ type faultyTx struct {
 	inner strategies.Tx
 }
 
-func (t *faultyTx) InsertProcessed(ctx context.Context, id strategies.EventID) (ok bool, err error) {
-	err = t.inc.call(ctx, toDB, stepInsert, func(ctx context.Context) (err error) {
-		ok, err = t.inner.InsertProcessed(ctx, id)
-		return err
+func (t *faultyTx) InsertProcessed(ctx context.Context, id strategies.EventID) (bool, error) {
+	return t.inc.call(ctx, toDB, sim.OpInsert, id, func(ctx context.Context) (bool, error) {
+		return t.inner.InsertProcessed(ctx, id)
 	})
-	return ok, err
 }
 
 func (t *faultyTx) Apply(ctx context.Context, e strategies.Event) error {
-	return t.inc.call(ctx, toDB, stepApply, func(ctx context.Context) error { return t.inner.Apply(ctx, e) })
+	_, err := t.inc.call(ctx, toDB, sim.OpApply, e.ID, func(ctx context.Context) (bool, error) {
+		return true, t.inner.Apply(ctx, e)
+	})
+	return err
 }
 
 // Commit and Rollback end the transaction only if they reached the driver;
 // one abandoned before stays open, for openTxs.release to free.
 func (t *faultyTx) Commit(ctx context.Context) error {
-	return t.inc.call(ctx, toDB, stepCommit, func(ctx context.Context) error {
+	_, err := t.inc.call(ctx, toDB, sim.OpCommit, t.inc.curEvent, func(ctx context.Context) (bool, error) {
 		defer t.inc.txs.remove(t)
-		return t.inner.Commit(ctx)
+		return true, t.inner.Commit(ctx)
 	})
+	return err
 }
 
 func (t *faultyTx) Rollback(ctx context.Context) error {
-	return t.inc.call(ctx, toDB, stepRollback, func(ctx context.Context) error {
+	_, err := t.inc.call(ctx, toDB, sim.OpRollback, t.inc.curEvent, func(ctx context.Context) (bool, error) {
 		defer t.inc.txs.remove(t)
-		return t.inner.Rollback(ctx)
+		return true, t.inner.Rollback(ctx)
 	})
+	return err
 }
 
 // openTxs are an incarnation's transactions not yet committed or rolled
@@ -203,13 +247,16 @@ func (o *openTxs) remove(t *faultyTx) {
 // release rolls back, without fault points, every transaction left open by
 // an abandoned handler, so that its pool can close. After a crash their
 // sockets are closed already, so this only frees the pool's slots.
-func (o *openTxs) release() {
+//
+// A run that failed has its context cancelled: the rollbacks then give up
+// at once, closing their connections, rather than wait on a dead server.
+func (o *openTxs) release(runCtx context.Context) {
 	o.mu.Lock()
 	txs := o.txs
 	o.txs = nil
 	o.mu.Unlock()
 	for t := range txs {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		ctx, cancel := context.WithTimeout(runCtx, time.Second)
 		_ = t.inner.Rollback(ctx)
 		cancel()
 	}

@@ -2,7 +2,6 @@ package realrun
 
 import (
 	"context"
-	"fmt"
 	"testing"
 	"time"
 
@@ -18,9 +17,9 @@ import (
 
 func TestMain(m *testing.M) { testserver.Main(m) }
 
-// servers returns a Config pointing at the shared throwaway servers, with a
+// sharedServers returns a Config pointing at the shared throwaway servers, with a
 // prefix of the test's own.
-func servers(t *testing.T, prefix string) Config {
+func sharedServers(t *testing.T, prefix string) Config {
 	t.Helper()
 	rs := testserver.SharedRedis(t)
 	ps := testserver.SharedPostgres(t)
@@ -39,7 +38,7 @@ func realRun(t *testing.T, cfg Config) *sim.Result {
 
 func TestDBUniqueHoldsUnderEveryFault(t *testing.T) {
 	for seed := uint64(1); seed <= 2; seed++ {
-		cfg := servers(t, "rr_dbunique")
+		cfg := sharedServers(t, "rr_dbunique")
 		cfg.Config = sim.Config{Strategy: "db-unique", Faults: faults.AllFaults, Seed: seed, Events: 120}
 		res := realRun(t, cfg)
 		assert.Zero(t, res.Duplicates, "seed %d", seed)
@@ -50,7 +49,7 @@ func TestDBUniqueHoldsUnderEveryFault(t *testing.T) {
 }
 
 func TestLocalCacheDuplicatesAcrossInstances(t *testing.T) {
-	cfg := servers(t, "rr_localcache")
+	cfg := sharedServers(t, "rr_localcache")
 	cfg.Config = sim.Config{Strategy: "local-cache", Faults: faults.Of(faults.Redeliver), Seed: 1, Instances: 3, Events: 120}
 	res := realRun(t, cfg)
 	assert.Positive(t, res.Duplicates, "a copy handled by another instance is applied again")
@@ -62,7 +61,7 @@ func TestRedisClaimLosesEventsOnCrash(t *testing.T) {
 	// a crash between claim and effect must lose an event in one of them.
 	lost := 0
 	for seed := uint64(1); seed <= 3 && lost == 0; seed++ {
-		cfg := servers(t, "rr_redis")
+		cfg := sharedServers(t, "rr_redis")
 		cfg.Config = sim.Config{Strategy: "redis", Faults: faults.Of(faults.Crash), Seed: seed, Events: 150}
 		res := realRun(t, cfg)
 		assert.Zero(t, res.Duplicates)
@@ -105,10 +104,11 @@ func TestBadInputIsRefusedBeforeConnecting(t *testing.T) {
 	}
 }
 
-// TestTouchesOnlyItsPrefix: a run creates, empties and flushes its own
-// tables and keys, and leaves everything else alone.
+// TestTouchesOnlyItsPrefix: a run creates and empties its own tables,
+// writes Redis keys only under its own namespace and deletes them at the
+// end, and leaves everything else alone.
 func TestTouchesOnlyItsPrefix(t *testing.T) {
-	cfg := servers(t, "rr_mine")
+	cfg := sharedServers(t, "rr_mine")
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, cfg.PostgresURL)
 	require.NoError(t, err)
@@ -119,16 +119,23 @@ func TestTouchesOnlyItsPrefix(t *testing.T) {
 	require.NoError(t, err)
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
-	require.NoError(t, rdb.Set(ctx, "rr_other:mark:1", "keep", 0).Err())
-	require.NoError(t, rdb.Set(ctx, "unrelated", "keep", 0).Err())
+	for _, k := range []string{"rr_other:mark:1", "rr_mine:mark:1", "rr_mine:other", "unrelated"} {
+		require.NoError(t, rdb.Set(ctx, k, "keep", 0).Err())
+	}
 
+	var keysDuring int
 	cfg.Config = sim.Config{Strategy: "redis", Faults: faults.Of(faults.StoreLoss), Seed: 1, Events: 60}
-	realRun(t, cfg)
+	cfg.Progress = func(string) {
+		n, _ := rdb.Keys(ctx, "rr_mine:run:*").Result()
+		keysDuring = max(keysDuring, len(n))
+	}
+	res := realRun(t, cfg)
+	assert.Equal(t, 60, res.Events)
 
 	var n int
 	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM rr_other_ledger`).Scan(&n))
 	assert.Equal(t, 1, n)
-	for _, k := range []string{"rr_other:mark:1", "unrelated"} {
+	for _, k := range []string{"rr_other:mark:1", "rr_mine:mark:1", "rr_mine:other", "unrelated"} {
 		v, err := rdb.Get(ctx, k).Result()
 		require.NoError(t, err, k)
 		assert.Equal(t, "keep", v, k)
@@ -136,7 +143,8 @@ func TestTouchesOnlyItsPrefix(t *testing.T) {
 	var marks int
 	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM rr_mine_processed`).Scan(&marks))
 	assert.Zero(t, marks, "redis keeps its marks in Redis, not in the processed table")
-	keys, err := rdb.Keys(ctx, "rr_mine:mark:*").Result()
+	keys, err := rdb.Keys(ctx, "rr_mine:run:*").Result()
 	require.NoError(t, err)
-	assert.NotEmpty(t, keys, fmt.Sprintf("the run's own marks are in Redis under its prefix: %d", len(keys)))
+	assert.Empty(t, keys, "the run deletes its own keys when it ends")
+	assert.Positive(t, keysDuring, "during the run its marks are in Redis under its own namespace")
 }

@@ -2,26 +2,18 @@ package realrun
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"hash/fnv"
 	"math/rand/v2"
-	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/internal/tcpproxy"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/sim/check"
 	"github.com/idemsim/idemsim/strategies"
-	"github.com/idemsim/idemsim/strategies/pgstore"
-	"github.com/idemsim/idemsim/strategies/redisstore"
 )
 
 // Random streams of a real run; the workload's come from sim.NewWorkload.
@@ -42,11 +34,8 @@ const (
 
 var injectedNames = [numInjected]string{"lost-ack", "crash", "partition", "slow", "store-loss"}
 
-// ErrUnreachable wraps the error of a server that cannot be reached.
-var ErrUnreachable = errors.New("realrun: server unreachable")
-
-// connectTimeout bounds how long Run waits for a server before it says so.
-const connectTimeout = 3 * time.Second
+// progressEvery is how often a run reports its progress, when asked to.
+const progressEvery = 2 * time.Second
 
 type run struct {
 	cfg     Config
@@ -55,23 +44,48 @@ type run struct {
 	markTTL time.Duration
 	rec     recorder
 	br      *broker
+	srv     *servers
 	on      atomic.Bool // the safety phase: faults strike
 
+	// ctx is the run's context: its consumers' calls end with it. It is
+	// cancelled when the run fails (a server died or answered an error)
+	// or the caller's context ends.
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	failMu  sync.Mutex
+	failure error // the first failure, which ends the run without a verdict
+
 	rmu sync.Mutex
-	rng [6]*rand.Rand // per fault
+	rng []*rand.Rand // per fault
 
 	inj        [numInjected]atomic.Int64
 	deliveries atomic.Int64
 
-	redisOpts *redis.Options
-	pgConfig  *pgxpool.Config
 	consumers []*consumer
-	marks     *redisstore.Marks
 }
 
 func (r *run) faultsOn() bool { return r.on.Load() }
 
 func (r *run) injected(i int) { r.inj[i].Add(1) }
+
+// fail ends the run without a verdict: a server failed, which says nothing
+// about the strategy. The first failure is the one reported.
+func (r *run) fail(err error) {
+	r.failMu.Lock()
+	if r.failure == nil {
+		r.failure = err
+	}
+	r.failMu.Unlock()
+	r.cancel()
+	r.br.stop()
+}
+
+func (r *run) failed() error {
+	r.failMu.Lock()
+	defer r.failMu.Unlock()
+	return r.failure
+}
 
 // chance draws from fault f's stream: true with probability p.
 func (r *run) chance(f faults.Fault, p float64) bool {
@@ -91,16 +105,39 @@ func (r *run) durationIn(f faults.Fault, lo, hi time.Duration) time.Duration {
 }
 
 // Run runs cfg against the real servers and judges it like a simulated run.
-// It creates (once) and empties this prefix's tables and deletes this
-// prefix's Redis keys first; it touches nothing else.
+//
+// It touches only what is its own: it takes the prefix (a PostgreSQL
+// advisory lock, so a second run on the same prefix is refused), creates
+// the prefix's tables if they are missing, marked as idemsim's, refuses
+// tables of those names that idemsim did not create, empties its own, and
+// writes Redis keys only under a namespace of this run's own
+// ("<prefix>:run:<id>:"), which it deletes at the end. Every round trip has
+// a deadline. A server that cannot be reached, refuses the connection, or
+// dies, hangs or answers an error during the run ends it with a
+// *ServerError and no Result: a broken server is not a broken strategy.
+// Refusals that protect the user's data match ErrRefused; bad settings
+// match sim.ErrBadConfig.
 func Run(ctx context.Context, cfg Config) (*sim.Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	reproduce := cfg.Reproduce() // before the defaults: it names only what was given
 	cfg = cfg.withDefaults()
-	r := &run{cfg: cfg, params: faults.Draw(cfg.Faults, cfg.Seed), wl: sim.NewWorkload(cfg.Config)}
+	// Nothing the run says may show a password, whatever a driver put in
+	// its messages.
+	scrub := NewScrubber(cfg.RedisURL, cfg.PostgresURL)
+	for _, f := range []*func(string){&cfg.Progress, &cfg.Warn} {
+		if out := *f; out != nil {
+			*f = func(s string) { out(scrub.Scrub(s)) }
+		}
+	}
+	srv, err := setUp(ctx, cfg)
+	if err != nil {
+		return nil, scrub.Error(err)
+	}
+	r := &run{cfg: cfg, srv: srv, params: faults.Draw(cfg.Faults, cfg.Seed), wl: sim.NewWorkload(cfg.Config)}
 	for _, f := range faults.All() {
-		r.rng[f] = rand.New(rand.NewPCG(cfg.Seed, streamFaults+uint64(f)))
+		r.rng = append(r.rng, rand.New(rand.NewPCG(cfg.Seed, streamFaults+uint64(f))))
 	}
 	r.markTTL = 24 * time.Hour
 	if r.params.MarkTTL > 0 {
@@ -109,33 +146,23 @@ func Run(ctx context.Context, cfg Config) (*sim.Result, error) {
 	if cfg.MarkTTL > 0 {
 		r.markTTL = cfg.MarkTTL
 	}
+	res, err := r.play(ctx)
+	srv.tearDown(cfg.Warn, err)
+	if err != nil {
+		return nil, scrub.Error(err)
+	}
+	res.Reproduce = reproduce
+	return res, nil
+}
+
+// play runs the workload and judges it.
+func (r *run) play(parent context.Context) (*sim.Result, error) {
+	cfg := r.cfg
+	r.ctx, r.cancel = context.WithCancel(parent)
+	defer r.cancel()
 	progress := cfg.Progress
 	if progress == nil {
 		progress = func(string) {}
-	}
-
-	// The run's own clients: to check the servers, set up, flush, read.
-	rdb, ledger, pool, err := r.connect(ctx)
-	if err != nil {
-		return nil, err
-	}
-	defer rdb.Close()
-	defer pool.Close()
-
-	// One pair of proxies per consumer.
-	pgAddr := net.JoinHostPort(r.pgConfig.ConnConfig.Host, strconv.Itoa(int(r.pgConfig.ConnConfig.Port)))
-	for i := 0; i < cfg.Instances; i++ {
-		rp, err := tcpproxy.Start(r.redisOpts.Addr)
-		if err != nil {
-			return nil, fmt.Errorf("realrun: proxy to Redis: %w", err)
-		}
-		defer rp.Close()
-		pp, err := tcpproxy.Start(pgAddr)
-		if err != nil {
-			return nil, fmt.Errorf("realrun: proxy to PostgreSQL: %w", err)
-		}
-		defer pp.Close()
-		r.consumers = append(r.consumers, &consumer{r: r, idx: i, redisProxy: rp, pgProxy: pp})
 	}
 
 	// The schedule, the simulator's workload of this seed on a shorter
@@ -154,8 +181,26 @@ func Run(ctx context.Context, cfg Config) (*sim.Result, error) {
 	span := at(r.wl.Span)
 	healAt := last + cfg.Timing.HealMargin
 
-	progress(fmt.Sprintf("real run: %d events (%d copies), %d consumers, strategy %s, faults %s", cfg.Events, len(published), cfg.Instances, cfg.Strategy, cfg.Faults))
+	// One pair of proxies per consumer.
+	for i := 0; i < cfg.Instances; i++ {
+		rp, err := tcpproxy.Start(r.srv.redisAddr)
+		if err != nil {
+			return nil, fmt.Errorf("a loopback proxy to Redis: %w", err)
+		}
+		defer rp.Close()
+		pp, err := tcpproxy.Start(r.srv.pgAddr)
+		if err != nil {
+			return nil, fmt.Errorf("a loopback proxy to PostgreSQL: %w", err)
+		}
+		defer pp.Close()
+		r.consumers = append(r.consumers, &consumer{r: r, idx: i, redisProxy: rp, pgProxy: pp})
+	}
+
+	progress(fmt.Sprintf("real run: %s (%s), %s, strategy %s, faults %s; Redis keys under %s*",
+		plural(cfg.Events, "event"), plural(len(published), "message"), plural(cfg.Instances, "consumer"), cfg.Strategy, cfg.Faults, r.srv.marks.Namespace()))
 	r.rec.start = time.Now()
+	r.srv.watch(r.ctx, r.fail)
+	go r.report(progress)
 	r.on.Store(true)
 	timers := r.planFaults(span)
 	var wg sync.WaitGroup
@@ -163,19 +208,12 @@ func Run(ctx context.Context, cfg Config) (*sim.Result, error) {
 		wg.Add(1)
 		go func() { defer wg.Done(); c.loop() }()
 	}
-	go func() {
-		for i, p := range r.wl.Publishes {
-			if d := at(p.At) - r.rec.now(); d > 0 {
-				time.Sleep(d)
-			}
-			r.br.publish(i)
-		}
-	}()
+	go r.publish(at)
 
 	// Safety phase, then heal and wait for every event to settle.
 	select {
 	case <-time.After(healAt):
-	case <-ctx.Done():
+	case <-r.ctx.Done():
 	}
 	r.on.Store(false)
 	for _, t := range timers {
@@ -185,18 +223,65 @@ func Run(ctx context.Context, cfg Config) (*sim.Result, error) {
 		c.healAll()
 	}
 	r.rec.record(sim.RecHeal, -1, -1, 0, 0)
-	progress("real run: faults healed; waiting for every event to settle")
+	if r.ctx.Err() == nil {
+		progress("real run: faults healed; waiting for every event to settle")
+	}
 	select {
 	case <-r.br.allDone:
 	case <-time.After(cfg.Timing.Liveness):
-	case <-ctx.Done():
+	case <-r.ctx.Done():
 	}
 	// Stop handing out deliveries and let handlers in flight finish, so
 	// that no effect lands after the final read.
 	r.br.stop()
 	wg.Wait()
 
-	return r.result(ctx, ledger)
+	if err := r.failed(); err != nil {
+		return nil, err
+	}
+	if err := parent.Err(); err != nil {
+		return nil, fmt.Errorf("the run was interrupted: %w", err)
+	}
+	apps, err := r.srv.readLedger(parent)
+	if err == nil {
+		err = r.failed() // the watch may have seen a server die meanwhile
+	}
+	if err != nil {
+		return nil, err
+	}
+	return r.result(apps), nil
+}
+
+// publish publishes the workload on its schedule, until the run ends.
+func (r *run) publish(at func(time.Duration) time.Duration) {
+	for i, p := range r.wl.Publishes {
+		if d := at(p.At) - r.rec.now(); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-r.ctx.Done():
+				t.Stop()
+				return
+			}
+		}
+		r.br.publish(i)
+	}
+}
+
+// report calls progress every progressEvery until the run ends.
+func (r *run) report(progress func(string)) {
+	t := time.NewTicker(progressEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-r.ctx.Done():
+			return
+		case <-t.C:
+		}
+		settled, total := r.br.progress()
+		progress(fmt.Sprintf("real run: %.1f s, %d of %d messages settled, %d deliveries",
+			r.rec.now().Seconds(), settled, total, r.deliveries.Load()))
+	}
 }
 
 // planFaults arms the faults planned ahead: partition windows and Redis
@@ -205,7 +290,7 @@ func (r *run) planFaults(span time.Duration) []*time.Timer {
 	var timers []*time.Timer
 	t := r.cfg.Timing
 	if r.params.Partitions > 0 {
-		targets := [...]uint8{toRedis, toDB, toRedis | toDB}
+		targets := [...]storeSet{toRedis, toDB, toRedis | toDB}
 		for _, c := range r.consumers {
 			for k := 0; k < r.params.Partitions; k++ {
 				start := r.durationIn(faults.Partition, 0, span)
@@ -223,86 +308,32 @@ func (r *run) planFaults(span time.Duration) []*time.Timer {
 	}
 	for k := 0; k < r.params.StoreLosses; k++ {
 		start := r.durationIn(faults.StoreLoss, 0, span)
-		timers = append(timers, time.AfterFunc(start, func() {
-			if !r.faultsOn() {
-				return
-			}
-			// A Redis restart without persistence: every mark is gone.
-			n, err := r.marks.Flush(context.Background())
-			if err == nil {
-				r.injected(injStoreLoss)
-				r.rec.record(sim.RecStoreLoss, -1, -1, strategies.EventID(n), 1)
-			}
-		}))
+		timers = append(timers, time.AfterFunc(start, r.storeLoss))
 	}
 	return timers
 }
 
-// connect reaches both servers, or says clearly which one it could not
-// reach and how to start one, within connectTimeout.
-func (r *run) connect(ctx context.Context) (*redis.Client, *pgstore.Ledger, *pgxpool.Pool, error) {
-	ro, err := redis.ParseURL(r.cfg.RedisURL)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: bad Redis URL %q: %v", sim.ErrBadConfig, Redact(r.cfg.RedisURL), err)
+// storeLoss deletes every mark of this run, as a Redis restart without
+// persistence would; it touches no other key.
+func (r *run) storeLoss() {
+	if !r.faultsOn() {
+		return
 	}
-	// No silent retries: a retried SET NX whose first try succeeded answers
-	// "exists", which would hide what happened. Deadlines come from the
-	// caller's context.
-	ro.MaxRetries = -1
-	ro.ContextTimeoutEnabled = true
-	ro.DialTimeout = time.Second
-	r.redisOpts = ro
-	pc, err := pgxpool.ParseConfig(r.cfg.PostgresURL)
-	if err != nil {
-		return nil, nil, nil, fmt.Errorf("%w: bad PostgreSQL URL %q: %v", sim.ErrBadConfig, Redact(r.cfg.PostgresURL), err)
-	}
-	pc.ConnConfig.ConnectTimeout = time.Second
-	r.pgConfig = pc
-
-	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	ctx, cancel := context.WithTimeout(r.ctx, setupTimeout)
 	defer cancel()
-	rdb := redis.NewClient(ro)
-	if err := rdb.Ping(cctx).Err(); err != nil {
-		rdb.Close()
-		return nil, nil, nil, fmt.Errorf("%w: Redis at %s: %v\n  start one with: redis-server --port %s --save '' --daemonize yes\n  or point --redis-url / IDEMSIM_REDIS_URL at one",
-			ErrUnreachable, ro.Addr, err, portOf(ro.Addr))
-	}
-	pool, err := pgxpool.NewWithConfig(cctx, pc)
-	if err == nil {
-		err = pool.Ping(cctx)
-	}
+	n, err := r.srv.marks.Delete(ctx, r.srv.eventIDs())
 	if err != nil {
-		rdb.Close()
-		if pool != nil {
-			pool.Close()
+		if r.ctx.Err() == nil {
+			r.fail(r.srv.redisErr(ErrServerFailed, "deleting this run's marks (the store-loss fault)", err))
 		}
-		return nil, nil, nil, fmt.Errorf("%w: PostgreSQL at %s:%d: %v\n  start one with: pg_ctlcluster --skip-systemctl-redirect <version> main start (Debian), or pg_ctl -D <datadir> start\n  or point --postgres-url / IDEMSIM_POSTGRES_URL at one",
-			ErrUnreachable, pc.ConnConfig.Host, pc.ConnConfig.Port, err)
+		return
 	}
-	ledger, err := pgstore.New(ctx, pool, r.cfg.Prefix)
-	if err == nil {
-		err = ledger.Reset(ctx)
-	}
-	if err == nil {
-		r.marks, err = redisstore.New(rdb, r.cfg.Prefix)
-	}
-	if err == nil {
-		_, err = r.marks.Flush(ctx)
-	}
-	if err != nil {
-		rdb.Close()
-		pool.Close()
-		return nil, nil, nil, err
-	}
-	return rdb, ledger, pool, nil
+	r.injected(injStoreLoss)
+	r.rec.record(sim.RecStoreLoss, -1, -1, strategies.EventID(n), 1)
 }
 
-func (r *run) result(ctx context.Context, ledger *pgstore.Ledger) (*sim.Result, error) {
+func (r *run) result(apps map[strategies.EventID]int) *sim.Result {
 	n := r.cfg.Events
-	apps, err := ledger.Applications(ctx)
-	if err != nil {
-		return nil, err
-	}
 	applied := make([]int, n+1)
 	for id, k := range apps {
 		if int(id) >= 1 && int(id) <= n {
@@ -362,7 +393,7 @@ func (r *run) result(ctx context.Context, ledger *pgstore.Ledger) (*sim.Result, 
 		TraceHash:      fmt.Sprintf("%016x", h.Sum64()),
 		SimTimeMS:      float64(end) / float64(time.Millisecond),
 		FaultsInjected: inj,
-		Reproduce:      r.cfg.Reproduce() + " --backend real",
+		Reproduce:      r.cfg.Reproduce(),
 	}
 	if r.cfg.KeepTrace {
 		res.Trace = trace
@@ -370,19 +401,13 @@ func (r *run) result(ctx context.Context, ledger *pgstore.Ledger) (*sim.Result, 
 	if r.cfg.KeepHistory {
 		res.History = history
 	}
-	return res, nil
+	return res
 }
 
-func splitHostPort(addr string) (string, uint16) {
-	host, port, _ := net.SplitHostPort(addr)
-	p, _ := strconv.Atoi(port)
-	return host, uint16(p)
-}
-
-func portOf(addr string) string {
-	_, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "6379"
+// plural is "1 event", "2 events".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
 	}
-	return port
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -209,4 +210,65 @@ func startWithRetry(fixed int, start func(port int) error) error {
 		}
 	}
 	return err
+}
+
+// signalGroup sends sig to the process and every process it forked
+// (PostgreSQL's backends), so that SIGSTOP freezes all of it. PostgreSQL's
+// children make themselves process-group leaders, so the group alone would
+// not reach them: the descendants are found through /proc.
+func (p *process) signalGroup(sig syscall.Signal) error {
+	if p.exited() {
+		return nil
+	}
+	pids := append([]int{p.cmd.Process.Pid}, descendants(p.cmd.Process.Pid)...)
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("testserver: signalling pid %d of %s: %w", pid, p.cmd.Path, err)
+		}
+	}
+	return nil
+}
+
+// descendants lists the pids of every process below pid, from /proc.
+func descendants(pid int) []int {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil
+	}
+	children := map[int][]int{}
+	for _, e := range entries {
+		child, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// The command name, in parentheses, may hold spaces: the
+		// fields after its closing parenthesis are state, then ppid.
+		end := strings.LastIndexByte(string(stat), ')')
+		if end < 0 {
+			continue
+		}
+		fields := strings.Fields(string(stat[end+1:]))
+		if len(fields) < 2 {
+			continue
+		}
+		ppid, err := strconv.Atoi(fields[1])
+		if err == nil {
+			children[ppid] = append(children[ppid], child)
+		}
+	}
+	var out []int
+	queue := []int{pid}
+	for len(queue) > 0 {
+		next := queue[0]
+		queue = queue[1:]
+		for _, c := range children[next] {
+			out = append(out, c)
+			queue = append(queue, c)
+		}
+	}
+	return out
 }

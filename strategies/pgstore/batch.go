@@ -21,8 +21,8 @@ var (
 // and returns those that were not there. The ids come sorted, so that two
 // batches with ids in common take their row locks in the same order and
 // cannot deadlock.
-func insertProcessedBatchSQL(p string) string {
-	return fmt.Sprintf(`INSERT INTO %s_processed (event_id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING RETURNING event_id`, p)
+func insertProcessedBatchSQL(t tables) string {
+	return fmt.Sprintf(`INSERT INTO %s (event_id) SELECT unnest($1::bigint[]) ON CONFLICT DO NOTHING RETURNING event_id`, t.processed)
 }
 
 // applyBatchSQL applies the effects of the events given as three parallel
@@ -30,13 +30,13 @@ func insertProcessedBatchSQL(p string) string {
 // account (one row may be updated once per statement), locked in account
 // order (so that two batches cannot deadlock on their accounts), and one
 // ledger row per event.
-func applyBatchSQL(p string) string {
+func applyBatchSQL(t tables) string {
 	return fmt.Sprintf(`WITH acct AS (
-	INSERT INTO %[1]s_accounts (account, balance)
+	INSERT INTO %[1]s AS a (account, balance)
 	SELECT account, sum(amount)::bigint FROM unnest($2::int[], $3::bigint[]) AS e(account, amount)
 	GROUP BY account ORDER BY account
-	ON CONFLICT (account) DO UPDATE SET balance = %[1]s_accounts.balance + EXCLUDED.balance)
-INSERT INTO %[1]s_ledger (event_id, account, amount) SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[])`, p)
+	ON CONFLICT (account) DO UPDATE SET balance = a.balance + EXCLUDED.balance)
+INSERT INTO %[2]s (event_id, account, amount) SELECT * FROM unnest($1::bigint[], $2::int[], $3::bigint[])`, t.accounts, t.ledger)
 }
 
 // effectArrays returns the parallel arrays applyBatchSQL takes.
@@ -58,7 +58,7 @@ func (l *Ledger) ApplyBatch(ctx context.Context, events []strategies.Event) erro
 		return nil
 	}
 	ids, accounts, amounts := effectArrays(events)
-	if _, err := l.pool.Exec(ctx, applyBatchSQL(l.p), ids, accounts, amounts); err != nil {
+	if _, err := l.pool.Exec(ctx, applyBatchSQL(l.t), ids, accounts, amounts); err != nil {
 		return fmt.Errorf("pgstore: apply batch of %d events: %w", len(events), err)
 	}
 	return nil
@@ -90,7 +90,7 @@ func (l *Ledger) ApplyBatchUnique(ctx context.Context, events []strategies.Event
 	}
 	defer func() { _ = tx.Rollback(ctx) }() // after Commit it does nothing
 
-	rows, err := tx.Query(ctx, insertProcessedBatchSQL(l.p), ids)
+	rows, err := tx.Query(ctx, insertProcessedBatchSQL(l.t), ids)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: insert processed batch of %d ids: %w", len(ids), err)
 	}
@@ -115,7 +115,7 @@ func (l *Ledger) ApplyBatchUnique(ctx context.Context, events []strategies.Event
 		}
 	}
 	eids, accounts, amounts := effectArrays(todo)
-	if _, err := tx.Exec(ctx, applyBatchSQL(l.p), eids, accounts, amounts); err != nil {
+	if _, err := tx.Exec(ctx, applyBatchSQL(l.t), eids, accounts, amounts); err != nil {
 		return nil, fmt.Errorf("pgstore: apply batch of %d events: %w", len(todo), err)
 	}
 	if err := tx.Commit(ctx); err != nil {

@@ -1,11 +1,24 @@
 // Package pgstore implements strategies.Ledger on PostgreSQL through a pgx v5
 // pool, so PostgreSQL and PostgreSQL-compatible distributed databases work.
 //
-// New creates, under a validated prefix, three tables and nothing else:
+// New creates, under a validated prefix and in the current schema, three
+// tables and an index, and nothing else:
 //
 //	<prefix>_processed (event_id bigint PRIMARY KEY)            the dedup marks
 //	<prefix>_accounts  (account int PRIMARY KEY, balance bigint) the effect
 //	<prefix>_ledger    (event_id bigint, account int, amount bigint)
+//	<prefix>_ledger_event, an index of the ledger on event_id
+//
+// Each carries a comment beginning "created by idemsim": that is how idemsim
+// recognises what it may write, empty (Reset) and drop (Drop). A relation of
+// one of these names without it is someone else's: New refuses it with a
+// *NotOwnedError and touches nothing. Every statement names the tables with
+// their schema, so a table of the same name elsewhere on the search path is
+// never touched.
+//
+// LockPrefix takes a prefix for one run (a session advisory lock on a
+// connection of its own), so that two runs never share tables; a second
+// taker gets an *InUseError naming the session that holds it.
 //
 // The ledger has one row per application of an event, deliberately without
 // a unique constraint, so that a duplicate application is visible to the

@@ -13,46 +13,81 @@ import (
 
 // Ledger is a strategies.Ledger on PostgreSQL.
 type Ledger struct {
-	pool *pgxpool.Pool
-	p    string // prefix
-	// The statements, with the prefix spliced in once (it is validated).
+	pool   *pgxpool.Pool
+	prefix string
+	t      tables
+	// The statements, with the table names spliced in once (the prefix is
+	// validated and the schema quoted).
 	insertProcessed, apply, applications string
 }
 
-// New returns the ledger of prefix in pool, creating its tables if they do
-// not exist. The prefix is validated by strategies.ValidatePrefix.
+// tables are the SQL names of a prefix's tables, schema-qualified and quoted
+// when the schema is known.
+type tables struct{ processed, accounts, ledger string }
+
+func tablesOf(schema, prefix string) tables {
+	name := func(suffix string) string {
+		if schema == "" {
+			return prefix + suffix
+		}
+		return pgx.Identifier{schema, prefix + suffix}.Sanitize()
+	}
+	return tables{processed: name("_processed"), accounts: name("_accounts"), ledger: name("_ledger")}
+}
+
+// New returns the ledger of prefix in pool. It creates the prefix's tables in
+// the current schema if they do not exist, each with a comment that marks it
+// as idemsim's, and refuses (with a *NotOwnedError) to use a table of one of
+// those names that idemsim did not create. Every later statement names the
+// tables with their schema, so a table of the same name elsewhere on the
+// search path is never touched. The prefix is validated by
+// strategies.ValidatePrefix. Give ctx a deadline: a table locked by another
+// session makes creation wait.
 func New(ctx context.Context, pool *pgxpool.Pool, prefix string) (*Ledger, error) {
-	l, err := Attach(pool, prefix)
+	if err := strategies.ValidatePrefix(prefix); err != nil {
+		return nil, err
+	}
+	schema, err := currentSchema(ctx, pool)
 	if err != nil {
 		return nil, err
 	}
-	schema := fmt.Sprintf(`
-CREATE TABLE IF NOT EXISTS %[1]s_processed (event_id bigint PRIMARY KEY);
-CREATE TABLE IF NOT EXISTS %[1]s_accounts (account int PRIMARY KEY, balance bigint NOT NULL);
-CREATE TABLE IF NOT EXISTS %[1]s_ledger (event_id bigint NOT NULL, account int NOT NULL, amount bigint NOT NULL);
-CREATE INDEX IF NOT EXISTS %[1]s_ledger_event ON %[1]s_ledger (event_id);`, prefix)
-	if _, err := pool.Exec(ctx, schema); err != nil {
-		return nil, fmt.Errorf("pgstore: create tables %s_*: %w", prefix, err)
+	if err := ensureTables(ctx, pool, schema, prefix); err != nil {
+		return nil, err
 	}
-	return l, nil
+	return newLedger(pool, schema, prefix), nil
 }
 
-// Attach returns the ledger of prefix in pool without creating anything:
-// for a second pool on a database where New already ran.
+// Attach returns the ledger of prefix in pool without creating or checking
+// anything: for a second pool on a database where New already ran. It names
+// the tables without a schema, so they resolve through the search path; use
+// On to share a ledger made by New with another pool instead.
 func Attach(pool *pgxpool.Pool, prefix string) (*Ledger, error) {
 	if err := strategies.ValidatePrefix(prefix); err != nil {
 		return nil, err
 	}
-	l := &Ledger{pool: pool, p: prefix}
-	l.insertProcessed = fmt.Sprintf(`INSERT INTO %s_processed (event_id) VALUES ($1) ON CONFLICT DO NOTHING`, prefix)
+	return newLedger(pool, "", prefix), nil
+}
+
+// On returns the same ledger (the same tables, schema-qualified as New found
+// them) used through another pool: each consumer instance has its own pool.
+func (l *Ledger) On(pool *pgxpool.Pool) *Ledger {
+	c := *l
+	c.pool = pool
+	return &c
+}
+
+func newLedger(pool *pgxpool.Pool, schema, prefix string) *Ledger {
+	t := tablesOf(schema, prefix)
+	l := &Ledger{pool: pool, prefix: prefix, t: t}
+	l.insertProcessed = fmt.Sprintf(`INSERT INTO %s (event_id) VALUES ($1) ON CONFLICT DO NOTHING`, t.processed)
 	// One round trip: add the amount to the balance and record the
 	// application.
 	l.apply = fmt.Sprintf(`WITH acct AS (
-	INSERT INTO %[1]s_accounts (account, balance) VALUES ($2, $3)
-	ON CONFLICT (account) DO UPDATE SET balance = %[1]s_accounts.balance + EXCLUDED.balance)
-INSERT INTO %[1]s_ledger (event_id, account, amount) VALUES ($1, $2, $3)`, prefix)
-	l.applications = fmt.Sprintf(`SELECT event_id, count(*) FROM %s_ledger GROUP BY event_id`, prefix)
-	return l, nil
+	INSERT INTO %[1]s AS a (account, balance) VALUES ($2, $3)
+	ON CONFLICT (account) DO UPDATE SET balance = a.balance + EXCLUDED.balance)
+INSERT INTO %[2]s (event_id, account, amount) VALUES ($1, $2, $3)`, t.accounts, t.ledger)
+	l.applications = fmt.Sprintf(`SELECT event_id, count(*) FROM %s GROUP BY event_id`, t.ledger)
+	return l
 }
 
 // Begin starts a transaction.
@@ -64,11 +99,13 @@ func (l *Ledger) Begin(ctx context.Context) (strategies.Tx, error) {
 	return &Tx{tx: tx, l: l}, nil
 }
 
-// Reset empties this prefix's tables, for a fresh run.
+// Reset empties this prefix's tables, for a fresh run. It waits for locks
+// other sessions hold on them, so give ctx a deadline (or the session a
+// lock_timeout).
 func (l *Ledger) Reset(ctx context.Context) error {
-	_, err := l.pool.Exec(ctx, fmt.Sprintf(`TRUNCATE %[1]s_processed, %[1]s_accounts, %[1]s_ledger`, l.p))
+	_, err := l.pool.Exec(ctx, fmt.Sprintf(`TRUNCATE %s, %s, %s`, l.t.processed, l.t.accounts, l.t.ledger))
 	if err != nil {
-		return fmt.Errorf("pgstore: truncate %s_*: %w", l.p, err)
+		return fmt.Errorf("pgstore: empty the tables %s_*: %w", l.prefix, err)
 	}
 	return nil
 }
@@ -109,7 +146,9 @@ func (t *Tx) InsertProcessed(ctx context.Context, id strategies.EventID) (bool, 
 	return tag.RowsAffected() == 1, nil
 }
 
-// Apply adds e's amount to its account and records the application.
+// Apply adds e's amount to its account and records the application. The
+// account's row stays locked until the transaction ends, so another
+// transaction's Apply to the same account waits for this one.
 func (t *Tx) Apply(ctx context.Context, e strategies.Event) error {
 	if _, err := t.tx.Exec(ctx, t.l.apply, int64(e.ID), e.Account, e.Amount); err != nil {
 		return fmt.Errorf("pgstore: apply event %d: %w", e.ID, err)

@@ -2,9 +2,13 @@
 // go-redis v9's redis.UniversalClient, so a single server, a Sentinel setup
 // or a Redis Cluster works unchanged.
 //
-// Marks are keys "<prefix>:mark:<event id>" holding "1", set with SET NX PX
-// (claim), SET PX, and read with EXISTS. Flush deletes this prefix's keys and
-// nothing else.
+// Marks are keys holding "1", set with SET NX PX (claim), SET PX, and read
+// with EXISTS. New keys them "<prefix>:mark:<event id>"; NewRun keys one
+// run's marks "<prefix>:run:<run id>:mark:<event id>", so that runs never
+// see each other's marks and their keys can be told from anyone else's.
+// Delete removes given marks without scanning the keyspace; Flush removes
+// every mark under the prefix; Clean removes the keys that killed runs left
+// behind, and only keys of that exact form.
 //
 // Give New a client with MaxRetries: -1. go-redis retries a SET NX whose
 // reply timed out; if the first one took effect, the retry answers "not set"

@@ -3,6 +3,7 @@ package redisstore
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,26 @@ func New(c redis.UniversalClient, prefix string) (*Marks, error) {
 	}
 	return &Marks{c: c, prefix: prefix + ":mark:"}, nil
 }
+
+// runIDRE is the form of a run id: 12 lowercase hex digits.
+var runIDRE = regexp.MustCompile(`^[0-9a-f]{12}$`)
+
+// NewRun returns the marks of one run of prefix on client c: keys
+// "<prefix>:run:<runID>:mark:<id>", so that runs never see each other's
+// marks and a run's keys can be told from anyone else's. runID is 12
+// lowercase hex digits.
+func NewRun(c redis.UniversalClient, prefix, runID string) (*Marks, error) {
+	if err := strategies.ValidatePrefix(prefix); err != nil {
+		return nil, err
+	}
+	if !runIDRE.MatchString(runID) {
+		return nil, fmt.Errorf("redisstore: bad run id %q: want 12 lowercase hex digits", runID)
+	}
+	return &Marks{c: c, prefix: prefix + ":run:" + runID + ":mark:"}, nil
+}
+
+// Namespace is the common beginning of every key of these marks.
+func (m *Marks) Namespace() string { return m.prefix }
 
 // Key is the Redis key of id's mark.
 func (m *Marks) Key(id strategies.EventID) string {
@@ -87,6 +108,34 @@ func (m *Marks) SetNXBatch(ctx context.Context, ids []strategies.EventID, ttl ti
 	return out, nil
 }
 
+// deleteChunk bounds the keys of one pipelined round trip of Delete.
+const deleteChunk = 500
+
+// Delete deletes the marks of ids, pipelined, and returns how many
+// existed. It touches no other key, and needs no SCAN of the keyspace, so
+// it is quick on a large Redis. Each key is its own UNLINK, so that on a
+// cluster the keys may live in different slots.
+func (m *Marks) Delete(ctx context.Context, ids []strategies.EventID) (int, error) {
+	deleted := 0
+	for start := 0; start < len(ids); start += deleteChunk {
+		chunk := ids[start:min(start+deleteChunk, len(ids))]
+		cmds := make([]*redis.IntCmd, len(chunk))
+		_, err := m.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, id := range chunk {
+				cmds[i] = p.Unlink(ctx, m.Key(id))
+			}
+			return nil
+		})
+		if err != nil {
+			return deleted, fmt.Errorf("redisstore: delete %d marks %s*: %w", len(chunk), m.prefix, err)
+		}
+		for _, c := range cmds {
+			deleted += int(c.Val())
+		}
+	}
+	return deleted, nil
+}
+
 // Flush deletes every mark of this prefix, as a Redis restart without
 // persistence would, and returns how many it deleted. On a cluster it
 // scans every master.
@@ -120,6 +169,61 @@ func (m *Marks) Flush(ctx context.Context) (int, error) {
 	}
 	if err != nil {
 		return int(deleted.Load()), fmt.Errorf("redisstore: flush %s*: %w", m.prefix, err)
+	}
+	return int(deleted.Load()), nil
+}
+
+// Clean deletes, on every master, the keys that runs of prefix left behind
+// (runs made by NewRun delete their own keys when they end; a run that was
+// killed cannot): keys of the exact form "<prefix>:run:<12 hex digits>:mark:<digits>",
+// and nothing else. It returns how many it deleted.
+func Clean(ctx context.Context, c redis.UniversalClient, prefix string) (int, error) {
+	if err := strategies.ValidatePrefix(prefix); err != nil {
+		return 0, err
+	}
+	own := regexp.MustCompile(`^` + prefix + `:run:[0-9a-f]{12}:mark:[0-9]+$`)
+	var deleted atomic.Int64
+	cleanOne := func(ctx context.Context, c redis.Cmdable) error {
+		var cursor uint64
+		for {
+			keys, next, err := c.Scan(ctx, cursor, prefix+":run:*", 1000).Result()
+			if err != nil {
+				return err
+			}
+			mine := keys[:0]
+			for _, k := range keys {
+				if own.MatchString(k) {
+					mine = append(mine, k)
+				}
+			}
+			if len(mine) > 0 {
+				cmds := make([]*redis.IntCmd, len(mine))
+				if _, err := c.Pipelined(ctx, func(p redis.Pipeliner) error {
+					for i, k := range mine {
+						cmds[i] = p.Unlink(ctx, k)
+					}
+					return nil
+				}); err != nil {
+					return err
+				}
+				for _, cmd := range cmds {
+					deleted.Add(cmd.Val())
+				}
+			}
+			if next == 0 {
+				return nil
+			}
+			cursor = next
+		}
+	}
+	var err error
+	if cc, ok := c.(*redis.ClusterClient); ok {
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return cleanOne(ctx, c) })
+	} else {
+		err = cleanOne(ctx, c)
+	}
+	if err != nil {
+		return int(deleted.Load()), fmt.Errorf("redisstore: clean %s:run:*: %w", prefix, err)
 	}
 	return int(deleted.Load()), nil
 }

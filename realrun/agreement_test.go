@@ -1,0 +1,149 @@
+package realrun
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/strategies"
+)
+
+// The same fault means the same thing on both backends: for every strategy
+// under every single scenario, the kinds of violation a real run shows are
+// the kinds the simulator shows, cell by cell.
+//
+// The simulator plays agreeSimSeeds seeds of each cell. A real run is not
+// reproducible and costs about a second, so each cell plays real seeds
+// until it has seen every kind the simulator saw, at most agreeRealSeeds
+// of them (at least agreeRealMin, so a cell the simulator calls ok is
+// tried more than once). A kind the simulator never shows in a real run
+// is a disagreement at once; a kind the simulator shows that no real seed
+// shows is one too.
+const (
+	agreeEvents    = 150
+	agreeSimSeeds  = 100
+	agreeRealMin   = 2
+	agreeRealSeeds = 10
+	agreeParallel  = 3 // real runs at once, each on its own prefix
+)
+
+// kinds is a cell's verdict as a set of violation kinds: "", "dup", "lost",
+// "dup+lost", ...
+func kinds(dup, lost, stuck int) string {
+	var k []string
+	if dup > 0 {
+		k = append(k, "dup")
+	}
+	if lost > 0 {
+		k = append(k, "lost")
+	}
+	if stuck > 0 {
+		k = append(k, "stuck")
+	}
+	if k == nil {
+		return "ok"
+	}
+	return strings.Join(k, "+")
+}
+
+// covers reports whether seen has every kind of want.
+func covers(seen, want string) bool {
+	if want == "ok" {
+		return true
+	}
+	for _, k := range strings.Split(want, "+") {
+		if !strings.Contains(seen, k) {
+			return false
+		}
+	}
+	return true
+}
+
+func TestSimAndRealAgree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays every strategy under every scenario on real servers")
+	}
+	var scenarios []faults.Set
+	for _, f := range faults.All() {
+		scenarios = append(scenarios, faults.Of(f))
+	}
+	cmp, err := sim.Compare(sim.CompareConfig{Strategies: strategies.Names, Scenarios: scenarios, Seeds: agreeSimSeeds, Events: agreeEvents})
+	require.NoError(t, err)
+
+	base := sharedServers(t, "rr_agree")
+	type cell struct {
+		strategy string
+		scenario faults.Set
+		sim      string
+		real     string
+		seeds    int
+		note     string
+	}
+	var cells []*cell
+	for _, st := range strategies.Names {
+		for _, sc := range scenarios {
+			c := cmp.Cell(st, sc)
+			require.NotNil(t, c)
+			cells = append(cells, &cell{strategy: st, scenario: sc, sim: c.Verdict()})
+		}
+	}
+
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for w := 0; w < agreeParallel; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				c := cells[i]
+				var dup, lost, stuck int
+				for seed := uint64(1); seed <= agreeRealSeeds; seed++ {
+					cfg := base
+					cfg.Prefix = fmt.Sprintf("rr_agree_%d", i)
+					cfg.Config = sim.Config{Strategy: c.strategy, Faults: c.scenario, Seed: seed, Events: agreeEvents}
+					res, err := Run(context.Background(), cfg)
+					if err != nil {
+						c.note = err.Error()
+						break
+					}
+					if !res.CheckersAgree() {
+						c.note = "checkers disagree: " + res.Reproduce
+					}
+					dup, lost, stuck = dup+res.Duplicates, lost+res.Lost, stuck+res.Stuck
+					c.seeds = int(seed)
+					c.real = kinds(dup, lost, stuck)
+					if int(seed) >= agreeRealMin && covers(c.real, c.sim) || !covers(c.sim, c.real) {
+						break
+					}
+				}
+			}
+		}()
+	}
+	for i := range cells {
+		jobs <- i
+	}
+	close(jobs)
+	wg.Wait()
+
+	var table strings.Builder
+	fmt.Fprintf(&table, "%-16s %-11s %-10s %-10s %s\n", "strategy", "scenario", "sim", "real", "real seeds")
+	for _, c := range cells {
+		fmt.Fprintf(&table, "%-16s %-11s %-10s %-10s %d %s\n", c.strategy, c.scenario, c.sim, c.real, c.seeds, c.note)
+	}
+	t.Logf("the simulator's outcome table (%d seeds) beside the real one:\n%s", agreeSimSeeds, table.String())
+	if path := os.Getenv("IDEMSIM_AGREEMENT_OUT"); path != "" {
+		require.NoError(t, os.WriteFile(path, []byte(table.String()), 0o644))
+	}
+	for _, c := range cells {
+		assert.Empty(t, c.note, "%s under %s", c.strategy, c.scenario)
+		assert.Equal(t, c.sim, c.real, "%s under %s: the simulator shows %s, %d real seeds show %s", c.strategy, c.scenario, c.sim, c.seeds, c.real)
+	}
+}

@@ -1,0 +1,70 @@
+package realrun
+
+import (
+	"context"
+	"errors"
+
+	"github.com/idemsim/idemsim/strategies/pgstore"
+	"github.com/idemsim/idemsim/strategies/redisstore"
+)
+
+// Cleaned is what Clean removed.
+type Cleaned struct {
+	Tables    []string // schema-qualified names of the tables dropped
+	RedisKeys int      // keys of killed runs deleted
+	// NotOwned, if not nil, reports relations of the prefix's names that
+	// idemsim did not create: they were left untouched.
+	NotOwned error
+}
+
+// Clean removes everything real runs of a prefix created: the prefix's
+// tables (only those that bear idemsim's mark) and the Redis keys that
+// killed runs left behind (only keys of the exact form a run writes). It
+// takes the prefix first, so it refuses (ErrRefused) while a run uses it.
+// Config's workload fields are ignored.
+func Clean(ctx context.Context, cfg Config) (*Cleaned, error) {
+	cfg = cfg.withDefaults()
+	if err := validateSettings(cfg); err != nil {
+		return nil, err
+	}
+	scrub := NewScrubber(cfg.RedisURL, cfg.PostgresURL)
+	out, err := clean(ctx, cfg)
+	return out, scrub.Error(err)
+}
+
+func clean(ctx context.Context, cfg Config) (_ *Cleaned, err error) {
+	s := &servers{cfg: cfg}
+	defer func() { s.tearDown(nil, err) }()
+	if err = s.connectRedis(ctx); err != nil {
+		return nil, err
+	}
+	if err = s.connectPostgres(ctx); err != nil {
+		return nil, err
+	}
+	sctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	s.lock, err = pgstore.LockPrefix(sctx, s.pool, cfg.Prefix)
+	cancel()
+	if err != nil {
+		if r := refusedByStore(err); r != nil {
+			return nil, r
+		}
+		return nil, s.pgErr(ErrServerFailed, "taking the prefix's lock", err)
+	}
+	out := &Cleaned{}
+	sctx, cancel = context.WithTimeout(ctx, setupTimeout)
+	out.Tables, err = pgstore.Drop(sctx, s.pool, cfg.Prefix)
+	cancel()
+	if errors.Is(err, pgstore.ErrNotOwned) {
+		out.NotOwned, err = err, nil
+	}
+	if err != nil {
+		return nil, s.tableErr(ctx, "dropping the tables "+cfg.Prefix+"_*", err)
+	}
+	sctx, cancel = context.WithTimeout(ctx, 4*setupTimeout) // a SCAN of the whole keyspace
+	out.RedisKeys, err = redisstore.Clean(sctx, s.rdb, cfg.Prefix)
+	cancel()
+	if err != nil {
+		return nil, s.redisErr(ErrServerFailed, "deleting the keys "+cfg.Prefix+":run:*", err)
+	}
+	return out, nil
+}

@@ -1,0 +1,42 @@
+package realrun
+
+import "strings"
+
+// Reproduce is the command line that replays this run's workload and
+// faults on real servers: the simulated run's flags, --backend real, and
+// the prefix and server addresses where they are not the defaults. Server
+// addresses come without their passwords (give those again, through the
+// environment). A real run is not reproducible byte for byte; the seed
+// fixes the workload and each fault's decisions.
+func (c Config) Reproduce() string {
+	cmd := c.Config.Reproduce() + " --backend real"
+	if c.Prefix != "" && c.Prefix != DefaultPrefix {
+		cmd += " --prefix " + c.Prefix
+	}
+	if c.RedisURL != "" && c.RedisURL != DefaultRedisURL {
+		if u := StripPassword(c.RedisURL); u != "" {
+			cmd += " --redis-url " + shellQuote(u)
+		}
+	}
+	if c.PostgresURL != "" && c.PostgresURL != DefaultPostgresURL {
+		if u := StripPassword(c.PostgresURL); u != "" {
+			cmd += " --postgres-url " + shellQuote(u)
+		}
+	}
+	return cmd
+}
+
+// shellQuote quotes s for a POSIX shell, unless it needs no quotes.
+func shellQuote(s string) string {
+	safe := s != ""
+	for _, r := range s {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("@%+=:,./_-", r)) {
+			safe = false
+			break
+		}
+	}
+	if safe {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
+}

@@ -1,0 +1,393 @@
+package realrun_test
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/realrun"
+	"github.com/idemsim/idemsim/sim"
+)
+
+// noPasswordEnv keeps pgx from finding a password outside the string it
+// parses (PGPASSWORD, ~/.pgpass, a service file), so that every password a
+// test sees came from its input.
+func noPasswordEnv(t interface{ Setenv(k, v string) }, dir string) {
+	for _, k := range []string{"PGPASSWORD", "PGSSLPASSWORD", "PGSERVICE"} {
+		t.Setenv(k, "")
+	}
+	t.Setenv("PGPASSFILE", filepath.Join(dir, "no-pgpass"))
+	t.Setenv("PGSERVICEFILE", filepath.Join(dir, "no-service"))
+}
+
+func TestRedact(t *testing.T) {
+	tests := []struct {
+		name    string
+		in      string
+		want    string   // exact output, when given
+		secrets []string // must be gone
+		keep    []string // must remain
+	}{
+		{
+			name:    "postgres userinfo",
+			in:      "postgres://alice:s3cr3tPW@db.example:5432/orders?sslmode=disable",
+			want:    "postgres://alice:xxxxx@db.example:5432/orders?sslmode=disable",
+			secrets: []string{"s3cr3tPW"},
+		},
+		{
+			name:    "postgresql userinfo, several hosts",
+			in:      "postgresql://alice:s3cr3tPW@db1:5432,db2:5433/orders",
+			want:    "postgresql://alice:xxxxx@db1:5432,db2:5433/orders",
+			secrets: []string{"s3cr3tPW"},
+		},
+		{
+			name:    "redis userinfo without user",
+			in:      "redis://:s3cr3tPW@cache:6379/0",
+			want:    "redis://:xxxxx@cache:6379/0",
+			secrets: []string{"s3cr3tPW"},
+		},
+		{
+			name:    "rediss userinfo",
+			in:      "rediss://default:s3cr3tPW@cache:6380/1",
+			want:    "rediss://default:xxxxx@cache:6380/1",
+			secrets: []string{"s3cr3tPW"},
+		},
+		{
+			name:    "unix socket userinfo",
+			in:      "unix://alice:s3cr3tPW@/tmp/redis.sock?db=2",
+			want:    "unix://alice:xxxxx@/tmp/redis.sock?db=2",
+			secrets: []string{"s3cr3tPW"},
+		},
+		{
+			name:    "URL-escaped userinfo",
+			in:      "postgres://alice:p%40ss%2Fword@db.example/orders",
+			want:    "postgres://alice:xxxxx@db.example/orders",
+			secrets: []string{"p%40ss%2Fword", "p@ss/word"},
+		},
+		{
+			name:    "password query parameter (bug report)",
+			in:      "postgres://127.0.0.1:1/postgres?password=s3cr3tPW&sslmode=bogus",
+			want:    "postgres://127.0.0.1:1/postgres?password=xxxxx&sslmode=bogus",
+			secrets: []string{"s3cr3tPW"},
+		},
+		{
+			name:    "sslpassword, upper case and percent-encoded keys",
+			in:      "postgres://alice@db.example/orders?sslpassword=k3yPW&PASSWORD=s3cr3tPW&pass%77ord=p%40ss%2Fword",
+			want:    "postgres://alice@db.example/orders?sslpassword=xxxxx&PASSWORD=xxxxx&pass%77ord=xxxxx",
+			secrets: []string{"k3yPW", "s3cr3tPW", "p@ss/word", "p%40ss%2Fword"},
+		},
+		{
+			name:    "redis password query parameter (bug report)",
+			in:      "redis://127.0.0.1:1/abc?password=s3cr3tPW",
+			want:    "redis://127.0.0.1:1/abc?password=xxxxx",
+			secrets: []string{"s3cr3tPW"},
+		},
+		{
+			name:    "keyword/value (bug report)",
+			in:      "host=x password=s3cr3tPW",
+			want:    "host=x password=xxxxx",
+			secrets: []string{"s3cr3tPW"},
+		},
+		{
+			name:    "keyword/value, blanks around =, quoted with escapes",
+			in:      `host=db.example user=alice password = 'a b\'s3cr3tPW' dbname=orders sslmode=disable`,
+			want:    `host=db.example user=alice password = xxxxx dbname=orders sslmode=disable`,
+			secrets: []string{"s3cr3tPW", "a b"},
+		},
+		{
+			name:    "keyword/value sslpassword and escaped blank",
+			in:      `host=db.example sslpassword=k3y\ PW password=s3cr3tPW`,
+			want:    `host=db.example sslpassword=xxxxx password=xxxxx`,
+			secrets: []string{"k3y", "PW ", "s3cr3tPW"},
+		},
+		{
+			name:    "an @ in the password, as net/url reads it",
+			in:      "redis://alice:p@ss@cache:6379/0",
+			want:    "redis://alice:xxxxx@cache:6379/0",
+			secrets: []string{"p@ss"},
+		},
+		{
+			name:    "a # in the password, as pgx reads it",
+			in:      "postgres://alice:s3cr3t#PW@db.example/orders",
+			want:    "postgres://alice:xxxxx@db.example/orders",
+			secrets: []string{"s3cr3t"},
+		},
+		{
+			name:    "blanks around the password, which pgx trims",
+			in:      "postgres://alice: s3cr3tPW @db.example/orders",
+			want:    "postgres://alice:xxxxx@db.example/orders",
+			secrets: []string{"s3cr3tPW"},
+		},
+		{
+			name:    "an unescaped / in the password: no driver takes it, go-redis quotes it",
+			in:      "redis://alice:s3cr3t/PW@cache:6379/0",
+			want:    "redis://alice:xxxxx@cache:6379/0",
+			secrets: []string{"s3cr3t"},
+		},
+		{
+			name:    "a password that also names the database",
+			in:      "postgres://alice:orders@db.example/orders",
+			secrets: []string{"orders"},
+			keep:    []string{"alice", "db.example"},
+		},
+		{
+			name: "a message quoting settings",
+			in: `cannot parse "postgres://alice:s3cr3tPW@db.example/orders?sslpassword=k3yPW" ` +
+				"nor `host=db.example password = s3cr3tPW`: dial redis://:s3cr3tPW@cache:6379/0 refused",
+			want: `cannot parse "postgres://alice:xxxxx@db.example/orders?sslpassword=xxxxx" ` +
+				"nor `host=db.example password = xxxxx dial redis://:xxxxx@cache:6379/0 refused",
+			secrets: []string{"s3cr3tPW", "k3yPW"},
+		},
+		{name: "no secret", in: realrun.DefaultPostgresURL, want: realrun.DefaultPostgresURL},
+		{name: "not a URL", in: "connection refused (host=db.example)", want: "connection refused (host=db.example)"},
+		{name: "empty", in: "", want: ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := realrun.Redact(tt.in)
+			if tt.want != "" || tt.in == "" {
+				assert.Equal(t, tt.want, got)
+			}
+			for _, s := range tt.secrets {
+				assert.NotContains(t, got, s)
+			}
+			for _, k := range tt.keep {
+				assert.Contains(t, got, k)
+			}
+		})
+	}
+}
+
+func TestStripPassword(t *testing.T) {
+	noPasswordEnv(t, t.TempDir())
+	tests := []struct {
+		name   string
+		in     string
+		want   string
+		driver string // "pg" or "redis": the result must parse with it
+	}{
+		{"example", "postgres://u:pw@h/db?password=x&sslmode=disable", "postgres://u@h/db?sslmode=disable", "pg"},
+		{"bug report", "postgres://127.0.0.1:1/postgres?password=s3cr3tPW&sslmode=bogus", "postgres://127.0.0.1:1/postgres?sslmode=bogus", ""},
+		{"escaped, and sslpassword", "postgresql://alice:p%40ss%2Fword@db.example:5432/orders?sslpassword=k3yPW", "postgresql://alice@db.example:5432/orders", "pg"},
+		{"secret parameter in the middle", "postgres://db.example/orders?sslmode=disable&PASSWORD=s3cr3tPW&application_name=x", "postgres://db.example/orders?sslmode=disable&application_name=x", "pg"},
+		{"redis without user", "redis://:s3cr3tPW@cache:6379/0", "redis://cache:6379/0", "redis"},
+		{"rediss", "rediss://default:s3cr3tPW@cache:6380/1", "rediss://default@cache:6380/1", "redis"},
+		{"unix", "unix://alice:s3cr3tPW@/tmp/redis.sock?db=2", "unix://alice@/tmp/redis.sock?db=2", "redis"},
+		{"an @ in the password", "redis://alice:p@ss@cache:6379/0", "redis://alice@cache:6379/0", "redis"},
+		{"keyword/value", "host=x password=s3cr3tPW", "host=x", "pg"},
+		{"keyword/value quoted", `host=db.example user=alice password = 'a b\'s3cr3tPW' dbname=orders sslmode=disable`, "host=db.example user=alice dbname=orders sslmode=disable", "pg"},
+		{"keyword/value empty value kept apart", "host='' password=s3cr3tPW port=5433 sslpassword=k3yPW", "host='' port=5433", "pg"},
+		// libpq reads host's value as "password=s3cr3tPW": not a password,
+		// but too close to one to print.
+		{"keyword/value value after blanks", "host= password=s3cr3tPW", "", ""},
+		{"no password", realrun.DefaultPostgresURL, realrun.DefaultPostgresURL, "pg"},
+		{"redis default", realrun.DefaultRedisURL, realrun.DefaultRedisURL, "redis"},
+		{"guessed password place", "redis://alice:s3cr3t/PW@cache:6379/0", "", ""},
+		{"password repeated as the database", "postgres://alice:orders@db.example/orders", "", ""},
+		{"unterminated quote", "host=x password='s3cr3tPW", "", ""},
+		{"not a connection string", "connection refused", "", ""},
+		{"empty", "", "", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := realrun.StripPassword(tt.in)
+			assert.Equal(t, tt.want, got)
+			assert.NotContains(t, got, "s3cr3t")
+			switch tt.driver {
+			case "pg":
+				c, err := pgconn.ParseConfig(got)
+				require.NoError(t, err)
+				assert.Empty(t, c.Password)
+			case "redis":
+				o, err := redis.ParseURL(got)
+				require.NoError(t, err)
+				assert.Empty(t, o.Password)
+			}
+		})
+	}
+}
+
+func TestScrubber(t *testing.T) {
+	noPasswordEnv(t, t.TempDir())
+	pgURL := "postgres://alice:s3cr3tPW@db.example:5432/orders?sslpassword=k3yPW1"
+	redisURL := "redis://bob:p%40ss%2Fword@cache:6379/0"
+	sc := realrun.NewScrubber(redisURL, pgURL)
+
+	msg := fmt.Sprintf("auth failed for s3cr3tPW; quoted %q; escaped p%%40ss%%2Fword; decoded p@ss/word; "+
+		"query p%%40ss%%2Fword; key k3yPW1; host db.example user alice", pgURL)
+	got := sc.Scrub(msg)
+	for _, s := range []string{"s3cr3tPW", "k3yPW1", "p@ss/word", "p%40ss%2Fword", "ss/word"} {
+		assert.NotContains(t, got, s)
+	}
+	assert.Contains(t, got, "db.example")
+	assert.Contains(t, got, "alice")
+
+	// The drivers' own messages: pgx quotes a keyword/value password that
+	// has blanks around "=" or an escaped quote, and go-redis quotes what
+	// net/url could not parse.
+	tests := []struct {
+		setting string
+		parse   func(string) error
+		secret  string
+	}{
+		{"host=db.example password = s3cr3tPW port=x", pgParse, "s3cr3tPW"},
+		{`host=db.example password='a\' s3cr3tPW' port=x`, pgParse, "s3cr3tPW"},
+		{"redis://alice:s3cr3t#PW@cache:6379/0", redisParse, "s3cr3t"},
+		{"redis://alice:s3cr3t/PW@cache:6379/0", redisParse, "s3cr3t"},
+		{"redis://alice:s3cr3t PW@cache:6379/0", redisParse, "s3cr3t"},
+	}
+	for _, tt := range tests {
+		err := tt.parse(tt.setting)
+		require.Error(t, err)
+		assert.Contains(t, err.Error(), tt.secret, "the driver no longer echoes it: simplify this test")
+		assert.NotContains(t, realrun.NewScrubber(tt.setting).Scrub(err.Error()), tt.secret, tt.setting)
+	}
+
+	var nilScrubber *realrun.Scrubber
+	assert.Equal(t, "host=x password=xxxxx", nilScrubber.Scrub("host=x password=s3cr3tPW"))
+}
+
+func pgParse(s string) error {
+	_, err := pgconn.ParseConfig(s)
+	return err
+}
+
+func redisParse(s string) error {
+	_, err := redis.ParseURL(s)
+	return err
+}
+
+func TestScrubberError(t *testing.T) {
+	setting := "host=db.example password = s3cr3tPW port=x"
+	_, perr := pgconn.ParseConfig(setting)
+	require.Error(t, perr)
+	err := realrun.NewScrubber(setting).Error(fmt.Errorf("%w: bad URL: %w", sim.ErrBadConfig, perr))
+	assert.NotContains(t, err.Error(), "s3cr3tPW")
+	assert.Contains(t, err.Error(), "db.example")
+	assert.ErrorIs(t, err, sim.ErrBadConfig)
+	var pce *pgconn.ParseConfigError
+	assert.ErrorAs(t, err, &pce)
+	assert.NoError(t, realrun.NewScrubber(setting).Error(nil))
+}
+
+// TestSecretValidateFromEnvironment: a URL from IDEMSIM_POSTGRES_URL is redacted
+// like one given on the command line.
+func TestSecretValidateFromEnvironment(t *testing.T) {
+	noPasswordEnv(t, t.TempDir())
+	t.Setenv("IDEMSIM_POSTGRES_URL", "postgres://alice@db.example/orders?password=s3cr3tPW&sslmode=bogus")
+	err := realrun.Config{Config: sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash), Seed: 1}}.Validate()
+	require.Error(t, err)
+	assert.NotContains(t, err.Error(), "s3cr3tPW")
+	assert.Contains(t, err.Error(), "alice@db.example/orders")
+	assert.Contains(t, err.Error(), "sslmode=bogus")
+}
+
+// driverPasswords returns the passwords of at least three bytes that pgx
+// and go-redis take from the settings. A password of nothing but "x" is left
+// out: it reads like the mask.
+func driverPasswords(settings ...string) []string {
+	var out []string
+	for _, s := range settings {
+		if c, err := pgconn.ParseConfig(s); err == nil {
+			out = append(out, c.Password)
+		}
+		if o, err := redis.ParseURL(s); err == nil {
+			out = append(out, o.Password)
+		}
+	}
+	var kept []string
+	for _, p := range out {
+		if len(p) >= 3 && strings.Trim(p, "x") != "" {
+			kept = append(kept, p)
+		}
+	}
+	return kept
+}
+
+// readsFiles reports whether pgx would read a file the input names: a
+// device could block, and a password file supplies a password that is not
+// in the input.
+func readsFiles(s string) bool {
+	for _, w := range []string{"/dev/", "/proc/", "/sys/", "passfile", "service"} {
+		if strings.Contains(s, w) {
+			return true
+		}
+	}
+	return false
+}
+
+var fuzzSeeds = []string{
+	"postgres://alice:s3cr3tPW@db.example:5432/orders?sslmode=disable",
+	"postgresql://alice:p%40ss%2Fword@db1:5432,db2/orders",
+	"postgres://127.0.0.1:1/postgres?password=s3cr3tPW&sslmode=bogus",
+	"postgres://db.example/orders?sslpassword=k3yPW&pass%77ord=s3cr3tPW",
+	"postgres://alice: s3cr3tPW @db.example/orders",
+	"postgres://alice:s3cr3t#PW@db.example/orders",
+	"postgres://[::1]:5432/orders?application_name=a@b",
+	"redis://:s3cr3tPW@cache:6379/0",
+	"rediss://default:s3cr3tPW@cache:6380/1",
+	"unix://alice:s3cr3tPW@/tmp/redis.sock?db=2",
+	"redis://127.0.0.1:1/abc?password=s3cr3tPW",
+	"redis://alice:p@ss@cache:6379/0",
+	"redis://alice:s3cr3t/PW@cache:6379/0",
+	"host=x password=s3cr3tPW",
+	`host=db.example user=alice password = 'a b\'s3cr3tPW' dbname=orders`,
+	`host=db.example sslpassword=k3y\ PW password=s3cr3tPW`,
+	"cannot parse `host=db.example password=s3cr3tPW`: dial \"redis://:s3cr3tPW@cache\"",
+}
+
+func FuzzRedact(f *testing.F) {
+	noPasswordEnv(f, f.TempDir())
+	for _, s := range fuzzSeeds {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		redacted := realrun.Redact(in)
+		stripped := realrun.StripPassword(in)
+		if readsFiles(in) {
+			return
+		}
+		scrubbed := realrun.NewScrubber(in).Scrub(in)
+		for _, pw := range driverPasswords(in) {
+			require.NotContains(t, redacted, pw, "Redact")
+			require.NotContains(t, stripped, pw, "StripPassword")
+			require.NotContains(t, scrubbed, pw, "Scrub")
+		}
+	})
+}
+
+func FuzzSettings(f *testing.F) {
+	noPasswordEnv(f, f.TempDir())
+	for i, s := range fuzzSeeds {
+		f.Add(s, fuzzSeeds[len(fuzzSeeds)-1-i], "idemsim")
+	}
+	f.Add("redis://:s3cr3tPW@", "postgres:/db?password=s3cr3tPW", "bad prefix!")
+	f.Fuzz(func(t *testing.T, redisURL, postgresURL, prefix string) {
+		cfg := realrun.Config{
+			Config:      sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash), Seed: 1},
+			RedisURL:    redisURL,
+			PostgresURL: postgresURL,
+			Prefix:      prefix,
+		}
+		if readsFiles(redisURL + postgresURL) {
+			return
+		}
+		err := cfg.Validate()
+		if err == nil {
+			return
+		}
+		msg := realrun.NewScrubber(redisURL, postgresURL).Scrub(err.Error())
+		for _, pw := range driverPasswords(redisURL, postgresURL) {
+			require.NotContains(t, msg, pw)
+		}
+		require.True(t, errors.Is(err, sim.ErrBadConfig))
+	})
+}

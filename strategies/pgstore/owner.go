@@ -1,0 +1,308 @@
+package pgstore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/idemsim/idemsim/strategies"
+)
+
+// What makes a table idemsim's: New writes a comment beginning with
+// ownerMark on every table and index it creates, and nothing of a prefix's
+// names without it is ever written to, emptied or dropped.
+const ownerMark = "created by idemsim"
+
+func ownerComment(prefix string) string {
+	return fmt.Sprintf("%s for prefix %s; idemsim clean --prefix %s removes it", ownerMark, prefix, prefix)
+}
+
+// ErrNotOwned is what NotOwnedError matches with errors.Is.
+var ErrNotOwned = errors.New("pgstore: a table of this prefix was not created by idemsim")
+
+// NotOwnedError reports relations that bear one of a prefix's table names
+// but were not created by idemsim. They are left untouched.
+type NotOwnedError struct {
+	Schema, Prefix string
+	Relations      []string // e.g. "app_ledger (table)"
+}
+
+// Error says which relations and what to do.
+func (e *NotOwnedError) Error() string {
+	return fmt.Sprintf("%s.%s exists but was not created by idemsim (it lacks idemsim's comment), so it is left untouched; choose another prefix",
+		e.Schema, strings.Join(e.Relations, ", "+e.Schema+"."))
+}
+
+// Is makes errors.Is(err, ErrNotOwned) true.
+func (e *NotOwnedError) Is(target error) bool { return target == ErrNotOwned }
+
+// relation is one row of pg_class with one of a prefix's names.
+type relation struct {
+	kind    string // pg_class.relkind: r table, p partitioned table, i index, v view, ...
+	comment string
+}
+
+func (r relation) owned() bool {
+	return strings.HasPrefix(r.comment, ownerMark) && (r.kind == "r" || r.kind == "p" || r.kind == "i")
+}
+
+var kindNames = map[string]string{"r": "table", "p": "table", "i": "index", "v": "view", "m": "materialized view", "S": "sequence", "f": "foreign table", "c": "type"}
+
+// names are the relations a prefix owns, in creation order; the last is the
+// ledger's index.
+func names(prefix string) []string {
+	return []string{prefix + "_processed", prefix + "_accounts", prefix + "_ledger", prefix + "_ledger_event"}
+}
+
+// querier is a pool, a connection or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}
+
+func currentSchema(ctx context.Context, q querier) (string, error) {
+	var schema *string
+	if err := q.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
+		return "", fmt.Errorf("pgstore: find the current schema: %w", err)
+	}
+	if schema == nil {
+		return "", errors.New("pgstore: no schema to create tables in: no schema of the search_path exists")
+	}
+	return *schema, nil
+}
+
+// existing returns the relations in schema that bear prefix's names.
+func existing(ctx context.Context, q querier, schema, prefix string) (map[string]relation, error) {
+	rows, err := q.Query(ctx, `SELECT c.relname::text, c.relkind::text, coalesce(obj_description(c.oid, 'pg_class'), '')
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relname = ANY($2)`, schema, names(prefix))
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: look for the tables %s.%s_*: %w", schema, prefix, err)
+	}
+	out := map[string]relation{}
+	var name string
+	var r relation
+	if _, err := pgx.ForEachRow(rows, []any{&name, &r.kind, &r.comment}, func() error {
+		out[name] = r
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("pgstore: look for the tables %s.%s_*: %w", schema, prefix, err)
+	}
+	return out, nil
+}
+
+// foreign lists the relations of rels that idemsim did not create, or nil.
+func foreign(schema, prefix string, rels map[string]relation) error {
+	var bad []string
+	for _, n := range names(prefix) {
+		if r, ok := rels[n]; ok && !r.owned() {
+			kind := kindNames[r.kind]
+			if kind == "" {
+				kind = "relation"
+			}
+			bad = append(bad, fmt.Sprintf("%s (%s)", n, kind))
+		}
+	}
+	if bad == nil {
+		return nil
+	}
+	return &NotOwnedError{Schema: schema, Prefix: prefix, Relations: bad}
+}
+
+// ensureTables creates whichever of prefix's tables are missing, refusing
+// if a relation of their names is not idemsim's. Creation runs in one
+// transaction under an advisory lock, so two creators cannot race.
+func ensureTables(ctx context.Context, pool *pgxpool.Pool, schema, prefix string) error {
+	rels, err := existing(ctx, pool, schema, prefix)
+	if err != nil {
+		return err
+	}
+	if err := foreign(schema, prefix, rels); err != nil {
+		return err
+	}
+	if len(rels) == len(names(prefix)) {
+		return nil
+	}
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey("create", schema, prefix)); err != nil {
+			return fmt.Errorf("pgstore: lock creation of %s.%s_*: %w", schema, prefix, err)
+		}
+		rels, err := existing(ctx, tx, schema, prefix) // another creator may have won
+		if err != nil {
+			return err
+		}
+		if err := foreign(schema, prefix, rels); err != nil {
+			return err
+		}
+		t := tablesOf(schema, prefix)
+		index := pgx.Identifier{schema, prefix + "_ledger_event"}.Sanitize()
+		ddl := map[string]string{
+			prefix + "_processed":    fmt.Sprintf(`CREATE TABLE %s (event_id bigint PRIMARY KEY)`, t.processed),
+			prefix + "_accounts":     fmt.Sprintf(`CREATE TABLE %s (account int PRIMARY KEY, balance bigint NOT NULL)`, t.accounts),
+			prefix + "_ledger":       fmt.Sprintf(`CREATE TABLE %s (event_id bigint NOT NULL, account int NOT NULL, amount bigint NOT NULL)`, t.ledger),
+			prefix + "_ledger_event": fmt.Sprintf(`CREATE INDEX %s ON %s (event_id)`, pgx.Identifier{prefix + "_ledger_event"}.Sanitize(), t.ledger),
+		}
+		for _, n := range names(prefix) {
+			if _, ok := rels[n]; ok {
+				continue
+			}
+			what, target := "TABLE", pgx.Identifier{schema, n}.Sanitize()
+			if n == prefix+"_ledger_event" {
+				what, target = "INDEX", index
+			}
+			if _, err := tx.Exec(ctx, ddl[n]); err != nil {
+				return fmt.Errorf("pgstore: create %s.%s: %w", schema, n, err)
+			}
+			if _, err := tx.Exec(ctx, fmt.Sprintf(`COMMENT ON %s %s IS '%s'`, what, target, ownerComment(prefix))); err != nil {
+				return fmt.Errorf("pgstore: mark %s.%s as idemsim's: %w", schema, n, err)
+			}
+		}
+		return nil
+	})
+}
+
+// lockKey is the advisory lock key of prefix in schema for purpose: a
+// 64-bit hash, so that unrelated advisory locks are unlikely to collide.
+func lockKey(purpose, schema, prefix string) int64 {
+	h := fnv.New64a()
+	fmt.Fprintf(h, "idemsim\x00%s\x00%s\x00%s", purpose, schema, prefix)
+	return int64(h.Sum64())
+}
+
+// ErrPrefixInUse is what InUseError matches with errors.Is.
+var ErrPrefixInUse = errors.New("pgstore: prefix in use by another run")
+
+// InUseError reports that another session holds a prefix's lock.
+type InUseError struct {
+	Schema, Prefix string
+	Holder         string // who holds it, as far as pg_stat_activity tells
+}
+
+// Error says who holds the prefix.
+func (e *InUseError) Error() string {
+	return fmt.Sprintf("prefix %s (schema %s) is in use by another idemsim run (%s); wait for it to end, or choose another prefix", e.Prefix, e.Schema, e.Holder)
+}
+
+// Is makes errors.Is(err, ErrPrefixInUse) true.
+func (e *InUseError) Is(target error) bool { return target == ErrPrefixInUse }
+
+// PrefixLock is a prefix held for one run: a session advisory lock on a
+// connection of its own, released by Release or when the connection ends
+// (so a run that dies cannot hold it).
+type PrefixLock struct {
+	conn   *pgxpool.Conn
+	key    int64
+	Schema string // the schema the prefix's tables live in
+}
+
+// LockPrefix takes prefix for the caller, or fails with an *InUseError if
+// another session holds it. It keeps one connection of pool until Release.
+func LockPrefix(ctx context.Context, pool *pgxpool.Pool, prefix string) (*PrefixLock, error) {
+	if err := strategies.ValidatePrefix(prefix); err != nil {
+		return nil, err
+	}
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: connect: %w", err)
+	}
+	schema, err := currentSchema(ctx, conn)
+	if err != nil {
+		conn.Release()
+		return nil, err
+	}
+	key := lockKey("run", schema, prefix)
+	var ok bool
+	if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, key).Scan(&ok); err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("pgstore: lock prefix %s: %w", prefix, err)
+	}
+	if !ok {
+		holder := holderOf(ctx, conn, key)
+		conn.Release()
+		return nil, &InUseError{Schema: schema, Prefix: prefix, Holder: holder}
+	}
+	return &PrefixLock{conn: conn, key: key, Schema: schema}, nil
+}
+
+// holderOf describes the session that holds advisory lock key, for the
+// message; it says what it can.
+func holderOf(ctx context.Context, conn *pgxpool.Conn, key int64) string {
+	var pid int32
+	var app, from string
+	var since time.Time
+	err := conn.QueryRow(ctx, `SELECT a.pid, coalesce(a.application_name, ''), coalesce(host(a.client_addr), 'a local socket'), a.backend_start
+FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+  AND l.classid::bigint = (($1::bigint >> 32) & 4294967295) AND l.objid::bigint = ($1::bigint & 4294967295)
+LIMIT 1`, key).Scan(&pid, &app, &from, &since)
+	if err != nil {
+		return "another session holds its lock"
+	}
+	if app == "" {
+		app = "(none)"
+	}
+	return fmt.Sprintf("PostgreSQL backend pid %d, application %s, connected from %s since %s", pid, app, from, since.UTC().Format("2006-01-02 15:04:05 UTC"))
+}
+
+// Release releases the prefix. If the unlock cannot be sent, the connection
+// is closed instead, which releases it on the server.
+func (l *PrefixLock) Release(ctx context.Context) error {
+	if l == nil || l.conn == nil {
+		return nil
+	}
+	conn := l.conn
+	l.conn = nil
+	if _, err := conn.Exec(ctx, `SELECT pg_advisory_unlock($1)`, l.key); err != nil {
+		closeCtx, cancel := context.WithTimeout(context.Background(), time.Second)
+		_ = conn.Conn().Close(closeCtx)
+		cancel()
+		conn.Release()
+		return fmt.Errorf("pgstore: unlock prefix: %w", err)
+	}
+	conn.Release()
+	return nil
+}
+
+// Drop removes prefix's tables (and the ledger's index with them) that
+// idemsim created, and reports which it dropped. A relation of their names
+// that idemsim did not create is left untouched and reported as a
+// *NotOwnedError beside what was dropped. Take the prefix's lock first, so
+// that no run is using them.
+func Drop(ctx context.Context, pool *pgxpool.Pool, prefix string) (dropped []string, err error) {
+	if err := strategies.ValidatePrefix(prefix); err != nil {
+		return nil, err
+	}
+	schema, err := currentSchema(ctx, pool)
+	if err != nil {
+		return nil, err
+	}
+	rels, err := existing(ctx, pool, schema, prefix)
+	if err != nil {
+		return nil, err
+	}
+	notOwned := foreign(schema, prefix, rels)
+	for _, n := range names(prefix) {
+		r, ok := rels[n]
+		if !ok || !r.owned() {
+			continue
+		}
+		what := "TABLE"
+		if r.kind == "i" {
+			what = "INDEX"
+			if l, ok := rels[prefix+"_ledger"]; ok && l.owned() {
+				continue // it goes with its table
+			}
+		}
+		if _, err := pool.Exec(ctx, fmt.Sprintf(`DROP %s %s`, what, pgx.Identifier{schema, n}.Sanitize())); err != nil {
+			return dropped, fmt.Errorf("pgstore: drop %s.%s: %w", schema, n, err)
+		}
+		dropped = append(dropped, schema+"."+n)
+	}
+	return dropped, notOwned
+}
