@@ -2,7 +2,9 @@ package explain
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
+	"html"
 	"io"
 	"os"
 	"path/filepath"
@@ -33,14 +35,46 @@ const (
 // model rejects the history. The faults of the run are annotated: crashes
 // and restarts, lost acks and timeouts on their instance's row; partitions
 // and stalls as spans; Redis outages and expired or lost keys on a row of
-// their own.
+// their own. The page's title names the strategy, the scenario and the
+// seed (HistoryTitle).
 func WriteHistoryHTML(w io.Writer, s *Story) error {
 	if s.Result == nil {
 		return fmt.Errorf("explain: the story has no replayed run to draw (use Tell)")
 	}
 	_, info := check.Verbose(s.Result.History, checkTimeout)
 	info.AddAnnotations(annotations(s))
-	return porcupine.Visualize(check.Model, info, w)
+	var buf bytes.Buffer
+	if err := porcupine.Visualize(check.Model, info, &buf); err != nil {
+		return err
+	}
+	_, err := w.Write(retitle(buf.Bytes(), HistoryTitle(s.Config)))
+	return err
+}
+
+// porcupineTitle is the fixed title of porcupine's page, which its API
+// cannot set.
+const porcupineTitle = "<title>Porcupine</title>"
+
+// HistoryTitle is the title of the history page of the run cfg, such as
+// "local-cache under redeliver, seed 2: 2 instances, 1 event (idemsim,
+// porcupine)".
+func HistoryTitle(cfg sim.Config) string {
+	return fmt.Sprintf("%s %s, seed %d: %s, %s (idemsim, porcupine)",
+		cfg.Strategy, Under(cfg.Faults), cfg.Seed, plural(cfg.Instances, "instance"), plural(cfg.Events, "event"))
+}
+
+// retitle replaces the first <title> of porcupine's page, which comes
+// before its script and data, with title, HTML-escaped; a page without it
+// is returned as it is.
+func retitle(page []byte, title string) []byte {
+	i := bytes.Index(page, []byte(porcupineTitle))
+	if i < 0 {
+		return page
+	}
+	out := make([]byte, 0, len(page)+len(title))
+	out = append(out, page[:i]...)
+	out = append(out, "<title>"+html.EscapeString(title)+"</title>"...)
+	return append(out, page[i+len(porcupineTitle):]...)
 }
 
 // annotations lists the faults of the story's run for porcupine.

@@ -131,7 +131,7 @@ func (s *Story) WriteTo(w io.Writer) (int64, error) {
 	fmt.Fprintf(&b, "violation: %s\n", s.Violation)
 	if r := s.Result; r != nil && s.Kind != NoViolation {
 		if other := r.Duplicates + r.Lost + r.Stuck; other > 1 {
-			fmt.Fprintf(&b, "the whole run: %d duplicates, %d lost, %d stuck\n", r.Duplicates, r.Lost, r.Stuck)
+			fmt.Fprintf(&b, "the whole run: %s, %d lost, %d stuck\n", plural(r.Duplicates, "duplicate"), r.Lost, r.Stuck)
 		}
 	}
 	fmt.Fprintf(&b, "why: %s\n", s.Why)

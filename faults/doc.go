@@ -2,7 +2,8 @@
 // seed, how hard each fault strikes.
 //
 // A scenario is a set of faults (Set), parsed from names such as
-// "crash,partition" or "all". Draw turns a Set and a seed into Params: the
+// "crash,partition", "all" (every fault) or "none" (the empty set: no
+// injected fault beyond the broker's ordinary lost acks; accepted alone). Draw turns a Set and a seed into Params: the
 // probabilities, counts and durations the simulator (package sim) obeys. In
 // the manner of swarm testing, every seed draws its own intensities, so a
 // few hundred seeds cover gentle and violent runs alike.

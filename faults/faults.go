@@ -108,45 +108,100 @@ func Scenarios() []Set {
 	return append(out, AllFaults)
 }
 
-// ErrUnknownFault is returned by Parse for a name it does not know.
+// None is the name of the empty scenario: no injected fault, only the
+// broker's ordinary at-least-once behaviour, which loses 1 to 5% of acks in
+// every run. Parse accepts it alone, never in a list with other faults.
+const None = "none"
+
+// NoneMeaning says what None means, for help texts.
+const NoneMeaning = "no injected fault beyond the broker's ordinary 1-5% lost acks"
+
+// AcceptedNames lists every name Parse accepts: the scenario names in table
+// order ("all" last among them), then None.
+func AcceptedNames() []string { return append(ScenarioNames(), None) }
+
+// ErrUnknownFault is matched (errors.Is) by every error of Parse. Those
+// errors read as the problem alone, such as
+// `unknown fault "flood" (accepted: ...)`, without this sentinel's text.
 var ErrUnknownFault = errors.New("faults: unknown fault")
 
-// acceptedNames is what Parse accepts, for error messages.
-func acceptedNames() string {
-	return strings.Join(append(ScenarioNames(), "none"), ", ")
+// parseError is an error of Parse: its text is the problem, and it matches
+// ErrUnknownFault.
+type parseError struct{ msg string }
+
+func (e *parseError) Error() string { return e.msg }
+
+// Is reports whether target is ErrUnknownFault.
+func (e *parseError) Is(target error) bool { return target == ErrUnknownFault }
+
+// parseErrorf returns a parseError with a formatted message, followed by
+// the list of accepted names.
+func parseErrorf(format string, args ...any) error {
+	return &parseError{msg: fmt.Sprintf(format, args...) + " (accepted: " + strings.Join(AcceptedNames(), ", ") + ")"}
 }
 
 // Parse reads a comma-separated list of fault names ("crash,partition"),
 // where "all" stands for every fault and "none", alone, for no fault on top
-// of the broker's ordinary at-least-once behaviour. Spaces around names are
-// ignored; an empty list or an unknown name is an error that lists what is
-// accepted.
+// of the broker's ordinary at-least-once behaviour (see None). Spaces around
+// names are ignored and a repeated name counts once. An empty list, an empty
+// or unknown name, or "none" in a list with other faults is an error that
+// matches ErrUnknownFault and lists what is accepted; a name that differs
+// from a fault's only in case or in '_' for '-' is named in the message.
 func Parse(list string) (Set, error) {
-	if strings.TrimSpace(list) == "none" {
-		return 0, nil
-	}
 	var s Set
-	parts := strings.Split(list, ",")
-	for _, p := range parts {
+	none, other := false, false
+	for _, p := range strings.Split(list, ",") {
 		p = strings.TrimSpace(p)
-		if p == "" {
-			return 0, fmt.Errorf("%w: empty name in %q (accepted: %s)", ErrUnknownFault, list, acceptedNames())
-		}
-		if p == "all" {
+		switch {
+		case p == "":
+			return 0, parseErrorf("empty name in %q", list)
+		case p == None:
+			none = true
+			continue
+		case p == "all":
 			s |= AllFaults
+			other = true
 			continue
 		}
-		found := false
-		for i, n := range faultNames {
-			if n == p {
-				s |= 1 << Fault(i)
-				found = true
-				break
+		f, ok := lookup(p)
+		if !ok {
+			if near := Suggest(p, AcceptedNames()); near != "" {
+				return 0, parseErrorf("unknown fault %q: names are exact, did you mean %q?", p, near)
 			}
+			return 0, parseErrorf("unknown fault %q", p)
 		}
-		if !found {
-			return 0, fmt.Errorf("%w %q (accepted: %s)", ErrUnknownFault, p, acceptedNames())
-		}
+		s |= Of(f)
+		other = true
+	}
+	if none && other {
+		return 0, parseErrorf("%q cannot be combined with other faults in %q: give %q alone for %s, or leave it out", None, list, None, NoneMeaning)
 	}
 	return s, nil
+}
+
+// lookup returns the fault called name.
+func lookup(name string) (Fault, bool) {
+	for i, n := range faultNames {
+		if n == name {
+			return Fault(i), true
+		}
+	}
+	return 0, false
+}
+
+// Suggest returns the name in names that name differs from only in case,
+// in '_' or ' ' for '-', or in surrounding spaces, or "" if there is none:
+// for "did you mean" hints, here and in the command line.
+func Suggest(name string, names []string) string {
+	norm := func(s string) string {
+		s = strings.ToLower(strings.TrimSpace(s))
+		return strings.NewReplacer("_", "-", " ", "-").Replace(s)
+	}
+	want := norm(name)
+	for _, n := range names {
+		if n != name && norm(n) == want {
+			return n
+		}
+	}
+	return ""
 }

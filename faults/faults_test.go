@@ -8,6 +8,7 @@ import (
 )
 
 func TestParse(t *testing.T) {
+	accepted := "(accepted: redeliver, crash, partition, slow, store-loss, ttl, all, none)"
 	tests := []struct {
 		in      string
 		want    Set
@@ -16,13 +17,20 @@ func TestParse(t *testing.T) {
 		{"crash", Of(Crash), ""},
 		{"crash,partition", Of(Crash, Partition), ""},
 		{" ttl , store-loss ", Of(TTL, StoreLoss), ""},
+		{"crash,crash", Of(Crash), ""},
 		{"all", AllFaults, ""},
 		{"crash,all", AllFaults, ""},
 		{"none", 0, ""},
-		{"", 0, "empty name"},
-		{"crash,", 0, "empty name"},
-		{"crsh", 0, `unknown fault "crsh" (accepted: redeliver, crash, partition, slow, store-loss, ttl, all, none)`},
-		{"none,crash", 0, `unknown fault "none"`},
+		{" none ", 0, ""},
+		{"none,none", 0, ""},
+		{"", 0, `empty name in "" ` + accepted},
+		{"crash,", 0, `empty name in "crash," ` + accepted},
+		{"crsh", 0, `unknown fault "crsh" ` + accepted},
+		{"Crash", 0, `unknown fault "Crash": names are exact, did you mean "crash"? ` + accepted},
+		{"store_loss", 0, `did you mean "store-loss"?`},
+		{"NONE", 0, `did you mean "none"?`},
+		{"none,crash", 0, `"none" cannot be combined with other faults in "none,crash"`},
+		{"all,none", 0, `"none" cannot be combined`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.in, func(t *testing.T) {
@@ -31,11 +39,27 @@ func TestParse(t *testing.T) {
 				require.Error(t, err)
 				assert.ErrorIs(t, err, ErrUnknownFault)
 				assert.Contains(t, err.Error(), tt.wantErr)
+				assert.NotContains(t, err.Error(), "faults:", "no package prefix in the text")
 				return
 			}
 			require.NoError(t, err)
 			assert.Equal(t, tt.want, got)
 		})
+	}
+}
+
+// TestParseNeverRefusesWhatItLists: no error says a name is unknown while
+// listing it as accepted, and every accepted name parses alone.
+func TestParseNeverRefusesWhatItLists(t *testing.T) {
+	for _, n := range AcceptedNames() {
+		_, err := Parse(n)
+		assert.NoError(t, err, n)
+		for _, other := range AcceptedNames() {
+			_, err := Parse(n + "," + other)
+			if err != nil {
+				assert.NotContains(t, err.Error(), "unknown", "%s,%s: %v", n, other, err)
+			}
+		}
 	}
 }
 

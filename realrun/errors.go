@@ -35,10 +35,14 @@ var (
 // bad input.
 var ErrRefused = errors.New("refused")
 
-// refusal wraps a store's refusal so that it also matches ErrRefused.
-type refusal struct{ err error }
+// refusal wraps a store's refusal so that it also matches ErrRefused, and
+// says what to do.
+type refusal struct {
+	err    error
+	advice string
+}
 
-func (r refusal) Error() string   { return r.err.Error() }
+func (r refusal) Error() string   { return r.err.Error() + r.advice }
 func (r refusal) Unwrap() []error { return []error{ErrRefused, r.err} }
 
 // ServerError reports a server that could not be reached, refused the run,
@@ -158,14 +162,15 @@ func classifyConnect(err error) error {
 // refusedByStore turns a store's refusal to touch what is not its own into
 // an error that matches ErrRefused.
 func refusedByStore(err error) error {
-	if errors.Is(err, pgstore.ErrNotOwned) || errors.Is(err, pgstore.ErrPrefixInUse) {
-		return refusal{err}
+	switch {
+	case errors.Is(err, pgstore.ErrNotOwned):
+		return refusal{err, "; idemsim leaves it untouched: choose another --prefix (or, if it is yours to remove, drop it yourself)"}
+	case errors.Is(err, pgstore.ErrPrefixInUse):
+		return refusal{err, ""}
 	}
 	return nil
 }
 
 // badConfigf reports bad input: it matches sim.ErrBadConfig, as the
 // command line's exit status 2 expects.
-func badConfigf(format string, args ...any) error {
-	return fmt.Errorf("%w: %s", sim.ErrBadConfig, fmt.Sprintf(format, args...))
-}
+func badConfigf(format string, args ...any) error { return sim.BadConfigf(format, args...) }

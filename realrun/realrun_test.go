@@ -2,6 +2,7 @@ package realrun
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
 
@@ -147,4 +148,25 @@ func TestTouchesOnlyItsPrefix(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, keys, "the run deletes its own keys when it ends")
 	assert.Positive(t, keysDuring, "during the run its marks are in Redis under its own namespace")
+}
+
+// A real run's reproduce line keeps --backend real, a prefix and server
+// addresses that are not the defaults, without their passwords, quoted for
+// the shell.
+func TestReproduceKeepsSettingsWithoutPasswords(t *testing.T) {
+	base := sim.Config{Strategy: "redis", Faults: faults.Of(faults.Crash), Seed: 3, Events: 40}
+	for _, tc := range []struct {
+		cfg  Config
+		want string
+	}{
+		{Config{Config: base}, "idemsim run --strategy redis --faults crash --seed 3 --instances 3 --events 40 --backend real"},
+		{Config{Config: base, Prefix: DefaultPrefix, RedisURL: DefaultRedisURL}, "--events 40 --backend real"},
+		{Config{Config: base, Prefix: "mine", RedisURL: "redis://:s3cr3tPW@10.0.0.1:6380/2", PostgresURL: "postgres://app:s3cr3tPW@db:5432/app?sslmode=disable"},
+			"--backend real --prefix mine --redis-url redis://10.0.0.1:6380/2 --postgres-url 'postgres://app@db:5432/app?sslmode=disable'"},
+		{Config{Config: base, PostgresURL: "host=db user=app password=s3cr3tPW"}, "--backend real --postgres-url 'host=db user=app'"},
+	} {
+		got := tc.cfg.Reproduce()
+		assert.True(t, strings.HasSuffix(got, tc.want), "%s\nwant suffix %s", got, tc.want)
+		assert.NotContains(t, got, "s3cr3tPW")
+	}
 }

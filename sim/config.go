@@ -36,8 +36,27 @@ type Config struct {
 	KeepHistory bool
 }
 
-// ErrBadConfig wraps every error of Config.Validate.
+// ErrBadConfig is matched (errors.Is) by every error of Config.Validate and
+// of Compare's checks of its config. Those errors read as the problem
+// alone, such as "instances must be 1 to 64, not 0", without this
+// sentinel's text, so a command line can show them as they are; BadConfigf
+// makes one.
 var ErrBadConfig = errors.New("sim: bad config")
+
+// BadConfigf returns an error that matches ErrBadConfig and reads as the
+// formatted message alone: the way to report bad input that a command line
+// shows its user.
+func BadConfigf(format string, args ...any) error {
+	return &configError{msg: fmt.Sprintf(format, args...)}
+}
+
+// configError is an error of BadConfigf.
+type configError struct{ msg string }
+
+func (e *configError) Error() string { return e.msg }
+
+// Is reports whether target is ErrBadConfig.
+func (e *configError) Is(target error) bool { return target == ErrBadConfig }
 
 // withDefaults fills in the defaults.
 func (c Config) withDefaults() Config {
@@ -51,23 +70,23 @@ func (c Config) withDefaults() Config {
 }
 
 // Validate reports what is wrong with c, if anything, in words that list
-// what is accepted.
+// what is accepted; the error matches ErrBadConfig.
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	if !strategies.Valid(c.Strategy) {
-		return fmt.Errorf("%w: unknown strategy %q (accepted: %s)", ErrBadConfig, c.Strategy, strings.Join(strategies.Names, ", "))
+		return BadConfigf("unknown strategy %q (accepted: %s)", c.Strategy, strings.Join(strategies.Names, ", "))
 	}
 	if c.Faults&^faults.AllFaults != 0 {
-		return fmt.Errorf("%w: unknown faults in set %#x", ErrBadConfig, uint8(c.Faults))
+		return BadConfigf("unknown faults in set %#x (accepted: subsets of %#x)", uint8(c.Faults), uint8(faults.AllFaults))
 	}
 	if c.Instances < 1 || c.Instances > MaxInstances {
-		return fmt.Errorf("%w: instances must be 1 to %d, not %d", ErrBadConfig, MaxInstances, c.Instances)
+		return BadConfigf("instances must be 1 to %d, not %d", MaxInstances, c.Instances)
 	}
 	if c.MarkTTL < 0 {
-		return fmt.Errorf("%w: mark TTL must not be negative, not %v", ErrBadConfig, c.MarkTTL)
+		return BadConfigf("mark TTL must not be negative, not %v (0 means the default: 24h, or drawn per seed under ttl)", c.MarkTTL)
 	}
 	if c.Events < 1 || c.Events > MaxEvents {
-		return fmt.Errorf("%w: events must be 1 to %d, not %d", ErrBadConfig, MaxEvents, c.Events)
+		return BadConfigf("events must be 1 to %d, not %d", MaxEvents, c.Events)
 	}
 	return nil
 }

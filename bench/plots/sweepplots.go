@@ -136,7 +136,7 @@ func InstancesSweep(d *InstancesData, dir string) error {
 	f := &figure{
 		title: "Duplicates as consumer instances grow: the local cache against the others",
 		subtitle: fmt.Sprintf("scenario %s: extra lost acks, and events published twice so that both copies can be in flight at once\n"+
-			"seeds 1..%d per point, %d events per run", d.Scenario, d.Seeds, d.Events),
+			"seeds 1..%d per point, %s per run", d.Scenario, d.Seeds, plural(d.Events, "event")),
 		panels: []*plot.Plot{p},
 		legend: legend,
 		note: "A duplicate is an effect applied beyond the first, summed over a run's events. With one instance the local cache\n" +
@@ -242,7 +242,7 @@ func TTLSweep(d *TTLData, dir string) error {
 	f := &figure{
 		title: "Redis: duplicates as the mark TTL shrinks below the redelivery horizon",
 		subtitle: fmt.Sprintf("scenario %s with the mark TTL fixed: some events get a late copy %v to %v after the first\n"+
-			"seeds 1..%d per point, %d consumer instances, %d events per run", d.Scenario, lateMin, lateMax, d.Seeds, d.Instances, d.Events),
+			"seeds 1..%d per point, %s, %s per run", d.Scenario, lateMin, lateMax, d.Seeds, plural(d.Instances, "consumer instance"), plural(d.Events, "event")),
 		panels: []*plot.Plot{p},
 		legend: legend,
 		note: "A mark that expires before a late copy arrives lets that copy apply the effect again. Marks that outlive the\n" +

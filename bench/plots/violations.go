@@ -113,9 +113,9 @@ func Violations(cmp *sim.Comparison, dir string) error {
 	}
 	f := &figure{
 		title: "Exactly-once violations by strategy and fault scenario",
-		subtitle: fmt.Sprintf("bar: share of seeds 1..%d whose run broke exactly-once (%d consumer instances, %d events per run)\n"+
+		subtitle: fmt.Sprintf("bar: share of seeds 1..%d whose run broke exactly-once (%s, %s per run)\n"+
 			"label: the kinds of violation seen: dup = an effect applied twice, lost = never applied, stuck = never settled; ok = none",
-			cmp.Seeds, cmp.Instances, cmp.Events),
+			cmp.Seeds, plural(cmp.Instances, "consumer instance"), plural(cmp.Events, "event")),
 		panels: []*plot.Plot{p},
 		legend: legend,
 		note: "Every scenario adds its faults to the broker's ordinary lost acks.\n" +

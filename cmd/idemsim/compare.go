@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -20,7 +21,7 @@ import (
 )
 
 // compareSynopsis is the usage line of `idemsim compare`.
-const compareSynopsis = "idemsim compare [--seeds 200] [--instances 3] [--events 200] [--strategies S[,S...]] [--faults F[,F...]] [--out DIR] [--json] [--workers N]"
+const compareSynopsis = "idemsim compare [--seeds 200] [--instances 3] [--events 200] [--strategies S[,S...]] [--faults F[,F...]] [--out DIR] [--json] [--workers N] [--max-memory 1GiB]"
 
 const compareAbout = `
 Run every strategy under every fault scenario, for seeds 1..N each, and
@@ -29,14 +30,19 @@ in each cell "ok" (no violation in any seed) or the kinds of violation seen
 in some seeds ("dup", "lost", "stuck", joined by "+"). Below the table, each
 violating cell's first failing seed and the command that replays it.
 
-The result does not depend on --workers. Progress is shown on stderr when it
-is a terminal. 'idemsim compare --out results' regenerates the committed
-results/ directory.
+The result does not depend on --workers. Large runs go fewer at a time, so
+that their memory stays within --max-memory (1 GiB by default): a run of E
+events and I instances is counted as 1 MiB + E x (2560 + 32 x I) bytes
+(441 MiB for the largest, so 2 of those at once), and one run always goes,
+however large. Progress is shown on stderr when it is a terminal, and with
+--out the files written are named there.
+'idemsim compare --out results' regenerates the committed results/
+directory.
 `
 
 // compareOrder is the order in which compare's help lists its flags, each
 // with the placeholder of its value.
-var compareOrder = []string{"seeds N", "instances N", "events N", "strategies S[,S...]", "faults F[,F...]", "out DIR", "json", "workers N"}
+var compareOrder = []string{"seeds N", "instances N", "events N", "strategies S[,S...]", "faults F[,F...]", "out DIR", "json", "workers N", "max-memory SIZE"}
 
 // maxWorkers bounds --workers: far more than any machine's CPUs.
 const maxWorkers = 1024
@@ -51,6 +57,7 @@ type compareOpts struct {
 	out        string
 	json       bool
 	workers    int
+	maxMemory  int64
 }
 
 // flagSet defines compare's flags on a new FlagSet that writes into o.
@@ -66,7 +73,7 @@ func (o *compareOpts) flagSet() *flag.FlagSet {
 		"table rows: a comma-separated list of strategies (default: all), from:\n"+acceptedStrategies())
 	fs.StringVar(&o.faults, "faults", "",
 		"table columns: a comma-separated list of scenarios, each name one scenario\n"+
-			"(default: all of them), from: "+acceptedFaults())
+			"(default: all but none), from: "+acceptedFaults()+"\n("+faultsHelp+")")
 	fs.StringVar(&o.out, "out", "",
 		"also write compare.json, compare.csv, compare.md and the violations figure\n"+
 			"(violations.png, violations.svg) to DIR, creating it; '--out results'\n"+
@@ -75,9 +82,19 @@ func (o *compareOpts) flagSet() *flag.FlagSet {
 	fs.BoolVar(&o.json, "json", false,
 		"print the comparison as one JSON object instead of the table")
 	fs.Var(newIntValue(&o.workers, 0, 0, maxWorkers), "workers",
-		fmt.Sprintf("runs at once, 0 to %d; 0 means one per CPU (the result is the same)", maxWorkers))
+		fmt.Sprintf("runs at once at most, 0 to %d; 0 means one per CPU (the result is the same)", maxWorkers))
+	fs.Var(newSizeValue(&o.maxMemory, sim.DefaultMaxMemory, minMaxMemory, maxMaxMemory), "max-memory",
+		"memory budget of the runs in flight: fewer large runs go at once to stay\n"+
+			"within it, and always at least one (the result is the same); a whole\n"+
+			"number and a unit from "+formatSize(minMaxMemory)+" to "+formatSize(maxMaxMemory)+", e.g. 512MiB or 2GiB")
 	return fs
 }
+
+// Bounds of --max-memory.
+const (
+	minMaxMemory = 1 << 20
+	maxMaxMemory = 1 << 40
+)
 
 // compareCmd is `idemsim compare`.
 func (e *env) compareCmd(args []string) error {
@@ -91,7 +108,10 @@ func (e *env) compareCmd(args []string) error {
 		return err
 	}
 	set := setFlags(fs)
-	cc := sim.CompareConfig{Seeds: o.seeds, Instances: o.instances, Events: o.events, Workers: o.workers}
+	if set["out"] && o.out == "" {
+		return usagef("--out needs a directory (default: write nothing)")
+	}
+	cc := sim.CompareConfig{Seeds: o.seeds, Instances: o.instances, Events: o.events, Workers: o.workers, MaxMemory: o.maxMemory}
 	if cc.Strategies, err = parseStrategies(o.strategies, set["strategies"]); err != nil {
 		return err
 	}
@@ -102,6 +122,12 @@ func (e *env) compareCmd(args []string) error {
 		if err := prepareOutDir(o.out); err != nil {
 			return err
 		}
+	}
+
+	if n, asked := cc.InFlight(), o.workersAsked(); n < asked {
+		fmt.Fprintf(e.stderr, "compare: %s at a time, not %d: a run of %s and %s may hold %s, and --max-memory is %s\n",
+			plural(n, "run"), asked, plural(o.events, "event"), plural(o.instances, "instance"),
+			formatMiB(sim.EstimateRunMemory(o.events, o.instances)), formatSize(o.maxMemory))
 	}
 
 	var prog *progress
@@ -120,11 +146,22 @@ func (e *env) compareCmd(args []string) error {
 	cols := cc.Scenarios
 
 	if o.out != "" {
-		if err := writeCompareFiles(o.out, cmp, rows, cols, o.regenerate(set)); err != nil {
-			return err
+		files, err := writeCompareFiles(o.out, cmp, rows, cols, o.regenerate(set))
+		if err == nil {
+			err = plots.Violations(cmp, o.out)
+			if err == nil {
+				files = append(files, plots.Files(o.out, plots.NameViolations)...)
+			} else if errors.Is(err, plots.ErrNoData) {
+				err = nil
+			} else {
+				err = fmt.Errorf("--out: %w", err)
+			}
 		}
-		if err := plots.Violations(cmp, o.out); err != nil && !errors.Is(err, plots.ErrNoData) {
-			return fmt.Errorf("--out: %w", err)
+		if len(files) > 0 {
+			fmt.Fprintf(e.stderr, "wrote %s\n", strings.Join(files, ", "))
+		}
+		if err != nil {
+			return err
 		}
 	}
 	if o.json {
@@ -143,6 +180,18 @@ func (e *env) compareCmd(args []string) error {
 	return nil
 }
 
+// workersAsked is how many runs at once --workers asks for: one per CPU
+// for 0.
+func (o *compareOpts) workersAsked() int {
+	if o.workers > 0 {
+		return o.workers
+	}
+	return runtime.GOMAXPROCS(0)
+}
+
+// formatMiB writes n bytes in MiB, rounded up.
+func formatMiB(n int64) string { return fmt.Sprintf("%d MiB", (n+1<<20-1)>>20) }
+
 // parseStrategies reads --strategies; not given means every strategy.
 func parseStrategies(list string, given bool) ([]string, error) {
 	if !given {
@@ -154,7 +203,7 @@ func parseStrategies(list string, given bool) ([]string, error) {
 	}
 	for _, n := range names {
 		if !strategies.Valid(n) {
-			return nil, usagef("unknown strategy %q in --strategies (accepted: %s)", n, acceptedStrategies())
+			return nil, usagef("--strategies: %v", unknownName("strategy", n, strategies.Names))
 		}
 	}
 	return names, nil
@@ -224,7 +273,7 @@ func verdictAt(c *sim.Comparison, strategy string, scenario faults.Set) string {
 // writeCompareText writes the outcome table and, below it, each violating
 // cell's first failing seed and the command that replays it.
 func writeCompareText(w io.Writer, c *sim.Comparison, rows []string, cols []faults.Set) error {
-	fmt.Fprintf(w, "seeds 1..%d, %d instances, %d events per run\n\n", c.Seeds, c.Instances, c.Events)
+	fmt.Fprintf(w, "seeds 1..%d, %s, %s per run\n\n", c.Seeds, plural(c.Instances, "instance"), plural(c.Events, "event"))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "strategy")
 	for _, sc := range cols {
@@ -250,8 +299,8 @@ func writeCompareText(w io.Writer, c *sim.Comparison, rows []string, cols []faul
 	fmt.Fprintln(w, "\nfirst failing seed per violating cell:")
 	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	for _, cell := range violating {
-		fmt.Fprintf(tw, "  %s\t%s\t%d/%d runs\treproduce with: %s\n",
-			cell.Strategy, cell.Scenario, cell.ViolatingRuns, cell.Runs, cell.Reproduce())
+		fmt.Fprintf(tw, "  %s\t%s\t%d/%s\treproduce with: %s\n",
+			cell.Strategy, cell.Scenario, cell.ViolatingRuns, plural(cell.Runs, "run"), cell.Reproduce())
 	}
 	return tw.Flush()
 }
@@ -275,31 +324,35 @@ func disagreeingCells(c *sim.Comparison) []string {
 	var out []string
 	for _, cell := range c.Results {
 		if cell.Disagreements > 0 {
-			out = append(out, fmt.Sprintf("%s/%s (%d of %d runs)", cell.Strategy, cell.Scenario, cell.Disagreements, cell.Runs))
+			out = append(out, fmt.Sprintf("%s/%s (%d of %s)", cell.Strategy, cell.Scenario, cell.Disagreements, plural(cell.Runs, "run")))
 		}
 	}
 	return out
 }
 
-// writeCompareFiles writes compare.json, compare.csv and compare.md to dir.
-func writeCompareFiles(dir string, c *sim.Comparison, rows []string, cols []faults.Set, regenerate string) error {
+// writeCompareFiles writes compare.json, compare.csv and compare.md to dir
+// and returns the paths it wrote, even on error.
+func writeCompareFiles(dir string, c *sim.Comparison, rows []string, cols []faults.Set, regenerate string) ([]string, error) {
 	var js, cs, md bytes.Buffer
 	if err := writeJSON(&js, c); err != nil {
-		return err
+		return nil, err
 	}
 	if err := writeCompareCSV(&cs, c); err != nil {
-		return err
+		return nil, err
 	}
 	writeCompareMarkdown(&md, c, rows, cols, regenerate)
+	var paths []string
 	for _, f := range []struct {
 		name string
 		data []byte
 	}{{"compare.json", js.Bytes()}, {"compare.csv", cs.Bytes()}, {"compare.md", md.Bytes()}} {
-		if err := os.WriteFile(filepath.Join(dir, f.name), f.data, 0o644); err != nil {
-			return fmt.Errorf("--out: %w", err)
+		path := filepath.Join(dir, f.name)
+		if err := os.WriteFile(path, f.data, 0o644); err != nil {
+			return paths, fmt.Errorf("--out: %w", err)
 		}
+		paths = append(paths, path)
 	}
-	return nil
+	return paths, nil
 }
 
 // csvHeader names the columns of compare.csv.
@@ -336,7 +389,7 @@ func writeCompareCSV(w io.Writer, c *sim.Comparison) error {
 // each violating cell's replay command.
 func writeCompareMarkdown(w *bytes.Buffer, c *sim.Comparison, rows []string, cols []faults.Set, regenerate string) {
 	fmt.Fprintf(w, "# Outcome table\n\n")
-	fmt.Fprintf(w, "Seeds 1..%d, %d instances, %d events per run. `ok`: no violation in any seed;\n", c.Seeds, c.Instances, c.Events)
+	fmt.Fprintf(w, "Seeds 1..%d, %s, %s per run. `ok`: no violation in any seed;\n", c.Seeds, plural(c.Instances, "instance"), plural(c.Events, "event"))
 	fmt.Fprintf(w, "otherwise the kinds of violation seen in some seeds (`dup`, `lost`, `stuck`).\n\n")
 	fmt.Fprint(w, "| strategy |")
 	for _, sc := range cols {

@@ -122,7 +122,13 @@ func TestCompareOutWritesTablesAndViolationsFigure(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "results", "nested")
 	code, stdout, stderr := runCLI(t, append(smallCompare, "--out", dir)...)
 	require.Equal(t, exitOK, code, "stderr: %s", stderr)
-	assert.Contains(t, stdout, "strategy", "the table is still printed")
+	_, table, _ := runCLI(t, smallCompare...)
+	assert.Equal(t, table, stdout, "the table is printed, as without --out")
+	var wrote []string
+	for _, name := range []string{"compare.json", "compare.csv", "compare.md", "violations.png", "violations.svg"} {
+		wrote = append(wrote, filepath.Join(dir, name))
+	}
+	assert.Equal(t, "wrote "+strings.Join(wrote, ", ")+"\n", stderr, "one line on stderr names the files written")
 
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
@@ -182,11 +188,13 @@ func TestCompareDefaultsAndFlagsReachSim(t *testing.T) {
 	assert.Equal(t, 3, got.Instances)
 	assert.Equal(t, 200, got.Events)
 	assert.Equal(t, 0, got.Workers)
+	assert.Equal(t, sim.DefaultMaxMemory, got.MaxMemory)
 	assert.Nil(t, got.Progress, "no progress when stderr is not a terminal")
 
-	require.Equal(t, exitOK, e.main([]string{"compare", "-seeds=7", "--workers", "2", "--faults", "ttl,all", "--strategies", "redis"}))
+	require.Equal(t, exitOK, e.main([]string{"compare", "-seeds=7", "--workers", "2", "--faults", "ttl,all", "--strategies", "redis", "--max-memory", "512MiB"}))
 	assert.Equal(t, 7, got.Seeds)
 	assert.Equal(t, 2, got.Workers)
+	assert.Equal(t, int64(512<<20), got.MaxMemory)
 	assert.Equal(t, []string{"redis"}, got.Strategies)
 	assert.Equal(t, []faults.Set{faults.Of(faults.TTL), faults.AllFaults}, got.Scenarios)
 }

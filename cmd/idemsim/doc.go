@@ -26,7 +26,16 @@
 //	         computes the instance and TTL sweeps)
 //	help     list the commands, or describe every flag of one
 //
-// `idemsim <command> -h` describes every flag of a command.
+// `idemsim <command> -h` describes every flag of a command. Fault lists
+// take the scenario names, "all" for every fault, or "none", alone, for no
+// injected fault beyond the broker's ordinary lost acks.
+//
+// compare runs fewer large runs at a time so that their memory stays within
+// --max-memory (1 GiB by default); its result does not depend on it. A
+// command that writes files (compare --out, run --history, explain --out,
+// plot) names them on stderr, in one line: "wrote a, b, c". explain --out
+// writes nothing, and creates no directory, when there is nothing to
+// explain.
 //
 // The exit status is 0 when the command completed (a violation of
 // exactly-once is a result, not an error), 2 on bad usage (an unknown

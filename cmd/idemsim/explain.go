@@ -1,9 +1,14 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/idemsim/idemsim/explain"
 	"github.com/idemsim/idemsim/faults"
@@ -54,8 +59,8 @@ func (o *explainOpts) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.strategy, "strategy", "",
 		"deduplication strategy to explain (required), one of:\n"+acceptedStrategies())
 	fs.StringVar(&o.faults, "faults", "",
-		"faults to inject together, a comma-separated list of:\n"+acceptedFaults()+", none\n"+
-			"(default: redeliver for local-cache; otherwise each scenario in turn\nuntil one fails)")
+		"faults to inject together, a comma-separated list of:\n"+acceptedFaults()+"\n("+faultsHelp+")\n"+
+			"(default: redeliver for local-cache; otherwise each scenario but none in\nturn until one fails)")
 	fs.Var(newIntValue(&o.instances, 3, 1, sim.MaxInstances), "instances",
 		fmt.Sprintf("consumer instances the search starts with, 1 to %d", sim.MaxInstances))
 	fs.Var(newIntValue(&o.seeds, explain.DefaultSeeds, 1, sim.MaxSeeds), "seeds",
@@ -63,7 +68,8 @@ func (o *explainOpts) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.out, "out", "",
 		"also write into DIR, creating it: "+explain.HistoryFile+" (porcupine's visualization of\n"+
 			"the shrunk run's history, faults annotated) and "+explain.TimelinePNGFile+" and\n"+
-			explain.TimelineSVGFile+" (one lane per instance, the broker and the stores)\n"+
+			explain.TimelineSVGFile+" (one lane per instance, the broker and the stores);\n"+
+			"nothing, not even DIR, when there is no violation to explain\n"+
 			"(default: write no file)")
 	return fs
 }
@@ -84,17 +90,23 @@ func (e *env) explainCmd(args []string) error {
 		return err
 	}
 	if o.out != "" {
-		if err := prepareOutDir(o.out); err != nil {
+		// Only checked here: DIR is created once there is something to
+		// write in it.
+		if err := checkOutDir(o.out); err != nil {
 			return err
 		}
 	}
 
 	w := e.stdout
+	search := e.search
+	if search == nil {
+		search = explain.Search
+	}
 	var found sim.Config
 	ok := false
 	for _, sc := range scenarios {
-		fmt.Fprintf(w, "searching seeds 1..%d of %s %s (%s, 200 events): ", o.seeds, o.strategy, explain.Under(sc), explainPlural(o.instances, "instance"))
-		if found, ok = explain.Search(o.strategy, sc, o.instances, o.seeds); ok {
+		fmt.Fprintf(w, "searching seeds 1..%d of %s %s (%s, 200 events): ", o.seeds, o.strategy, explain.Under(sc), plural(o.instances, "instance"))
+		if found, ok = search(o.strategy, sc, o.instances, o.seeds); ok {
 			break
 		}
 		fmt.Fprintln(w, "no violation")
@@ -104,23 +116,29 @@ func (e *env) explainCmd(args []string) error {
 		for i, sc := range scenarios {
 			names[i] = sc.String()
 		}
-		_, err := fmt.Fprintf(w, "%s: no violation in %d seeds x %s (%s), %s and 200 events per run; nothing to explain\n",
-			o.strategy, o.seeds, explainPlural(len(scenarios), "scenario"), strings.Join(names, ", "), explainPlural(o.instances, "instance"))
+		_, err := fmt.Fprintf(w, "%s: no violation in %s x %s (%s), %s and 200 events per run; nothing to explain\n",
+			o.strategy, plural(o.seeds, "seed"), plural(len(scenarios), "scenario"), strings.Join(names, ", "), plural(o.instances, "instance"))
 		return err
+	}
+	if o.out != "" {
+		if err := prepareOutDir(o.out); err != nil {
+			return err
+		}
 	}
 	foundRes, err := e.simRun(explainTraced(found))
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "seed %d fails (%s); %d trace records\n", found.Seed, explainCounts(foundRes), len(foundRes.Trace))
+	fmt.Fprintf(w, "seed %d fails (%s); %s\n", found.Seed, explainCounts(foundRes), plural(len(foundRes.Trace), "trace record"))
 
 	shrunk := explain.Shrink(found)
 	story, err := explain.Tell(shrunk)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "shrunk to %s, %s, faults %s, seed %d: %d trace records, %d steps\n\n",
-		explainPlural(shrunk.Instances, "instance"), explainPlural(shrunk.Events, "event"), shrunk.Faults, shrunk.Seed, len(story.Result.Trace), len(story.Steps))
+	fmt.Fprintf(w, "shrunk to %s, %s, faults %s, seed %d: %s, %s\n\n",
+		plural(shrunk.Instances, "instance"), plural(shrunk.Events, "event"), shrunk.Faults, shrunk.Seed,
+		plural(len(story.Result.Trace), "trace record"), plural(len(story.Steps), "step"))
 	if _, err := story.WriteTo(w); err != nil {
 		return err
 	}
@@ -129,14 +147,32 @@ func (e *env) explainCmd(args []string) error {
 	}
 	if o.out != "" {
 		paths, err := explain.WriteFiles(o.out, story)
+		if len(paths) > 0 {
+			fmt.Fprintf(e.stderr, "wrote %s\n", strings.Join(paths, ", "))
+		}
 		if err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}
-		if _, err := fmt.Fprintf(w, "\nwrote %s\n", strings.Join(paths, ", ")); err != nil {
-			return err
-		}
 	}
 	return nil
+}
+
+// checkOutDir checks, without creating anything, that dir could be made:
+// that it is a directory, or that its nearest existing ancestor is.
+func checkOutDir(dir string) error {
+	for d := filepath.Clean(dir); ; d = filepath.Dir(d) {
+		st, err := os.Stat(d)
+		switch {
+		case err == nil && st.IsDir():
+			return nil
+		case err == nil:
+			return fmt.Errorf("--out: %s is not a directory", d)
+		case !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, syscall.ENOTDIR):
+			return fmt.Errorf("--out: %w", err)
+		case filepath.Dir(d) == d:
+			return nil // nothing exists up to the root: MkdirAll will say
+		}
+	}
 }
 
 // scenarios checks the flags and returns the scenarios to search, in
@@ -145,8 +181,12 @@ func (o *explainOpts) scenarios(set map[string]bool) ([]faults.Set, error) {
 	if !set["strategy"] {
 		return nil, usagef("missing --strategy (accepted: %s)", acceptedStrategies())
 	}
+	o.strategy = strings.TrimSpace(o.strategy)
 	if !strategies.Valid(o.strategy) {
-		return nil, usagef("unknown strategy %q (accepted: %s)", o.strategy, acceptedStrategies())
+		return nil, unknownName("strategy", o.strategy, strategies.Names)
+	}
+	if set["out"] && o.out == "" {
+		return nil, usagef("--out needs a directory (default: write no file)")
 	}
 	if !set["faults"] {
 		return explain.Scenarios(o.strategy), nil
@@ -168,7 +208,7 @@ func explainTraced(cfg sim.Config) sim.Config {
 func explainCounts(r *sim.Result) string {
 	var parts []string
 	if r.Duplicates > 0 {
-		parts = append(parts, explainPlural(r.Duplicates, "duplicate"))
+		parts = append(parts, plural(r.Duplicates, "duplicate"))
 	}
 	if r.Lost > 0 {
 		parts = append(parts, fmt.Sprintf("%d lost", r.Lost))
@@ -177,12 +217,4 @@ func explainCounts(r *sim.Result) string {
 		parts = append(parts, fmt.Sprintf("%d stuck", r.Stuck))
 	}
 	return strings.Join(parts, ", ")
-}
-
-// explainPlural says n of word, as "1 instance" or "3 instances".
-func explainPlural(n int, word string) string {
-	if n == 1 {
-		return "1 " + word
-	}
-	return fmt.Sprintf("%d %ss", n, word)
 }

@@ -147,13 +147,17 @@ func TestExplainWritesTheVisualizations(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "new", "out")
 	code, stdout, stderr := runCLI(t, "explain", "--strategy", "redis", "--faults", "crash", "--out", dir)
 	require.Equal(t, exitOK, code, "stderr: %s", stderr)
+	var files []string
 	for _, name := range []string{"history.html", "timeline.png", "timeline.svg"} {
-		assert.Contains(t, stdout, filepath.Join(dir, name), "says what it wrote")
+		files = append(files, filepath.Join(dir, name))
 	}
+	assert.Equal(t, "wrote "+strings.Join(files, ", ")+"\n", stderr, "says what it wrote, on stderr, on one line")
+	assert.NotContains(t, stdout, "wrote", "stdout is the story alone")
 
 	html, err := os.ReadFile(filepath.Join(dir, "history.html"))
 	require.NoError(t, err)
-	assert.Contains(t, string(html), "<title>Porcupine</title>", "porcupine's visualization")
+	assert.Regexp(t, `<title>redis under crash, seed \d+: 1 instance, 1 event \(idemsim, porcupine\)</title>`, string(html),
+		"porcupine's visualization, titled with the strategy, the scenario and the seed")
 	assert.Contains(t, string(html), `"Description":"crash"`, "the crash is annotated")
 
 	pngBytes, err := os.ReadFile(filepath.Join(dir, "timeline.png"))

@@ -6,13 +6,17 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
-	"github.com/idemsim/idemsim/faults"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/idemsim/idemsim/bench/plots"
+	"github.com/idemsim/idemsim/explain"
+	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/realrun"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
@@ -39,8 +43,18 @@ func run(args []string, stdout, stderr io.Writer) int {
 		isTerminal: isTerminal, now: time.Now,
 		simRun: sim.Run, simCompare: sim.Compare,
 		realRun: func(cfg realrun.Config) (*sim.Result, error) {
-			return realrun.Run(context.Background(), cfg)
+			// Ctrl-C ends a real run cleanly: its keys deleted, its
+			// prefix released.
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return realrun.Run(ctx, cfg)
 		},
+		realClean: func(cfg realrun.Config) (*realrun.Cleaned, error) {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return realrun.Clean(ctx, cfg)
+		},
+		search: explain.Search, sweeps: runSweeps,
 	}
 	return e.main(args)
 }
@@ -64,6 +78,13 @@ type env struct {
 	simCompare func(sim.CompareConfig) (*sim.Comparison, error)
 	// realRun is realrun.Run: `run --backend real`.
 	realRun func(realrun.Config) (*sim.Result, error)
+	// realClean is realrun.Clean: `clean`.
+	realClean func(realrun.Config) (*realrun.Cleaned, error)
+	// search is explain.Search, explain's search for a violating seed
+	// (nil: explain.Search).
+	search func(strategy string, fs faults.Set, instances, seeds int) (sim.Config, bool)
+	// sweeps is runSweeps: plot --sweep's two sweeps (nil: runSweeps).
+	sweeps func(plots.SweepConfig) (*plots.InstancesData, *plots.TTLData, error)
 }
 
 // isTerminal reports whether w is a character device, such as a terminal.
@@ -106,6 +127,11 @@ var commands = []command{
 		synopsis: plotSynopsis,
 	},
 	{
+		name:     "clean",
+		summary:  "remove what real runs of a prefix left on the servers: idemsim's tables and keys",
+		synopsis: cleanSynopsis,
+	},
+	{
 		name:     "help",
 		summary:  "list the commands, or describe every flag of one: idemsim help <command>",
 		synopsis: "idemsim help [command]",
@@ -123,12 +149,15 @@ func lookupCommand(name string) *command {
 }
 
 // commandNames lists the command names, comma-separated.
-func commandNames() string {
+func commandNames() string { return strings.Join(commandList(), ", ") }
+
+// commandList lists the command names in the order help shows them.
+func commandList() []string {
 	names := make([]string, len(commands))
 	for i, c := range commands {
 		names[i] = c.name
 	}
-	return strings.Join(names, ", ")
+	return names
 }
 
 // usageError is bad usage of a command: exit status 2, and a message that
@@ -164,7 +193,7 @@ func (e *env) main(args []string) int {
 		if strings.HasPrefix(name, "-") {
 			fmt.Fprintf(e.stderr, "idemsim: flag %s before the command: flags come after it (commands: %s)\nrun 'idemsim help' for help\n", name, commandNames())
 		} else {
-			fmt.Fprintf(e.stderr, "idemsim: unknown command %q (accepted: %s)\nrun 'idemsim help' for help\n", name, commandNames())
+			fmt.Fprintf(e.stderr, "idemsim: %v\nrun 'idemsim help' for help\n", unknownName("command", name, commandList()))
 		}
 		return exitUsage
 	}
@@ -182,6 +211,8 @@ func (e *env) dispatch(name string, args []string) error {
 		return e.explainCmd(args)
 	case "plot":
 		return e.plotCmd(args)
+	case "clean":
+		return e.cleanCmd(args)
 	case "help":
 		return e.helpCmd(args)
 	}
@@ -193,17 +224,35 @@ func (e *env) exit(cmd *command, err error) int {
 	if err == nil {
 		return exitOK
 	}
+	if errors.Is(err, realrun.ErrRefused) {
+		// The run refused to touch what is not its own: the message
+		// says why and what to do.
+		fmt.Fprintf(e.stderr, "idemsim %s: %s\n", cmd.name, userMessage(err))
+		return exitUsage
+	}
 	var usage *usageError
 	if errors.As(err, &usage) || errors.Is(err, sim.ErrBadConfig) {
 		hint := fmt.Sprintf("idemsim %s -h", cmd.name)
 		if cmd.name == "help" {
 			hint = "idemsim help"
 		}
-		fmt.Fprintf(e.stderr, "idemsim %s: %v\nrun '%s' for help\n", cmd.name, err, hint)
+		fmt.Fprintf(e.stderr, "idemsim %s: %s\nrun '%s' for help\n", cmd.name, userMessage(err), hint)
 		return exitUsage
 	}
-	fmt.Fprintf(e.stderr, "idemsim %s: %v\n", cmd.name, err)
+	fmt.Fprintf(e.stderr, "idemsim %s: %s\n", cmd.name, userMessage(err))
 	return exitError
+}
+
+// userMessage is err's text as its user reads it. An error made by
+// wrapping sim.ErrBadConfig ("sim: bad config: bad URL ...") loses the
+// sentinel's own text, which names a package, not the problem; sim's own
+// errors (sim.BadConfigf) never carry it.
+func userMessage(err error) string {
+	msg := err.Error()
+	if errors.Is(err, sim.ErrBadConfig) {
+		msg = strings.TrimPrefix(msg, sim.ErrBadConfig.Error()+": ")
+	}
+	return msg
 }
 
 // helpCmd prints the overview, or one command's help.
@@ -216,7 +265,7 @@ func (e *env) helpCmd(args []string) error {
 	}
 	cmd := lookupCommand(args[0])
 	if cmd == nil {
-		return usagef("unknown command %q (accepted: %s)", args[0], commandNames())
+		return unknownName("command", args[0], commandList())
 	}
 	// A command prints its own help when asked with -h.
 	return e.dispatch(cmd.name, []string{"-h"})
@@ -248,10 +297,11 @@ commands:
 	_, err := fmt.Fprintf(w, `
 strategies: %s
 faults:     %s
+            (all: every fault at once; none, alone: %s)
 
 exit status: 0 when the command completed (a violation of exactly-once is a
 result, not an error), 2 on bad usage, 1 on any other error.
 run 'idemsim <command> -h' (or 'idemsim help <command>') for every flag of a command.
-`, strings.Join(strategies.Names, ", "), strings.Join(faults.ScenarioNames(), ", "))
+`, strings.Join(strategies.Names, ", "), acceptedFaults(), faults.NoneMeaning)
 	return err
 }

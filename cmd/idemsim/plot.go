@@ -114,12 +114,16 @@ func (e *env) plotCmd(args []string) error {
 	var instances *plots.InstancesData
 	var ttl *plots.TTLData
 	if o.sweep {
-		if instances, ttl, err = e.runSweeps(o, r); err != nil {
-			return err
-		}
+		instances, ttl, err = e.sweepAndSave(o, r)
 	}
-	e.drawFigures(o, instances, ttl, r)
-	return r.finish(e, o)
+	if err == nil {
+		e.drawFigures(o, instances, ttl, r)
+		err = r.finish(e, o)
+	}
+	if len(r.files) > 0 {
+		fmt.Fprintf(e.stderr, "wrote %s\n", strings.Join(r.files, ", "))
+	}
+	return err
 }
 
 // plotReport collects what plot wrote, skipped and failed to draw.
@@ -127,10 +131,12 @@ type plotReport struct {
 	lines  []string // printed in order: wrote ..., skipped ..., FAILED ...
 	wrote  int      // figures written
 	failed []string // figures that could not be drawn, with the error
+	files  []string // every file written, in order
 }
 
 func (r *plotReport) wroteFiles(what string, files ...string) {
 	r.lines = append(r.lines, fmt.Sprintf("wrote    %-20s %s", what, strings.Join(files, " ")))
+	r.files = append(r.files, files...)
 }
 
 func (r *plotReport) skip(what, why string) {
@@ -170,20 +176,33 @@ func (o plotOpts) makeAll() string {
 	return o.makeCompare() + ", " + strings.TrimPrefix(o.makeSweep(), "run ") + ", or scripts/bench"
 }
 
-// runSweeps runs both sweeps and saves them to --out.
-func (e *env) runSweeps(o plotOpts, r *plotReport) (*plots.InstancesData, *plots.TTLData, error) {
-	sc := plots.SweepConfig{Seeds: o.seeds, Workers: o.workers}
-	if e.isTerminal(e.stderr) {
-		start := e.now()
-		runs := o.seeds * (len(plots.InstancesStrategies)*plots.MaxSweepInstances + len(plots.TTLStrategies)*len(plots.TTLSweepValues))
-		fmt.Fprintf(e.stderr, "plot: running the sweeps: %d runs...", runs)
-		defer func() { fmt.Fprintf(e.stderr, " %.1fs\n", e.now().Sub(start).Seconds()) }()
-	}
+// runSweeps runs both sweeps: plot --sweep's computation.
+func runSweeps(sc plots.SweepConfig) (*plots.InstancesData, *plots.TTLData, error) {
 	instances, err := plots.SweepInstances(sc)
 	if err != nil {
 		return nil, nil, err
 	}
 	ttl, err := plots.SweepTTL(sc)
+	if err != nil {
+		return nil, nil, err
+	}
+	return instances, ttl, nil
+}
+
+// sweepAndSave runs both sweeps and saves them to --out.
+func (e *env) sweepAndSave(o plotOpts, r *plotReport) (*plots.InstancesData, *plots.TTLData, error) {
+	sc := plots.SweepConfig{Seeds: o.seeds, Workers: o.workers}
+	if e.isTerminal(e.stderr) {
+		start := e.now()
+		runs := o.seeds * (len(plots.InstancesStrategies)*plots.MaxSweepInstances + len(plots.TTLStrategies)*len(plots.TTLSweepValues))
+		fmt.Fprintf(e.stderr, "plot: running the sweeps: %s...", plural(runs, "run"))
+		defer func() { fmt.Fprintf(e.stderr, " %.1fs\n", e.now().Sub(start).Seconds()) }()
+	}
+	sweeps := e.sweeps
+	if sweeps == nil {
+		sweeps = runSweeps
+	}
+	instances, ttl, err := sweeps(sc)
 	if err != nil {
 		return nil, nil, err
 	}

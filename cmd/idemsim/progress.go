@@ -41,7 +41,7 @@ func (p *progress) update(done, total int) {
 	if total > 0 {
 		pct = done * 100 / total
 	}
-	line := fmt.Sprintf("compare: %d/%d runs (%d%%), %.1fs elapsed", done, total, pct, t.Sub(p.start).Seconds())
+	line := fmt.Sprintf("compare: %d/%s (%d%%), %.1fs elapsed", done, plural(total, "run"), pct, t.Sub(p.start).Seconds())
 	pad := ""
 	if n := p.lastLen - len(line); n > 0 {
 		pad = fmt.Sprintf("%*s", n, "") // erase what a longer line left

@@ -191,6 +191,10 @@ func fakeEnv(run func(sim.Config) (*sim.Result, error), cmp func(sim.CompareConf
 		isTerminal: func(w io.Writer) bool { return false },
 		now:        func() time.Time { return time.Unix(0, 0) },
 		simRun:     run, simCompare: cmp,
+		realRun: func(realrun.Config) (*sim.Result, error) {
+			return nil, errors.New("real runs are not made by this test")
+		},
+		realClean: func(rc realrun.Config) (*realrun.Cleaned, error) { return &realrun.Cleaned{}, nil },
 	}, &out, &errOut
 }
 

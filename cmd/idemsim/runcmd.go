@@ -32,10 +32,17 @@ command that replays it. The same flags give the same run, byte for byte.
 
 With --backend real, the same strategy code runs against real Redis and
 PostgreSQL: an in-process broker on the wall clock, one goroutine per
-instance, and real faults (closed sockets, cut TCP proxies, stalls, flushed
-marks, short TTLs). It creates and empties only the tables and keys under
---prefix. A real run is not reproducible byte for byte: the servers and the
-clock decide the interleaving.
+instance, and real faults (closed sockets, cut TCP proxies, stalls, deleted
+marks, short TTLs). It touches only what is its own: the tables
+<prefix>_processed, _accounts and _ledger, which it creates with idemsim's
+mark and empties (a table of those names it did not create is refused,
+untouched), and Redis keys under <prefix>:run:<run id>:, which it deletes
+at the end. A second run on the same prefix is refused while the first
+goes on; 'idemsim clean' removes what runs left behind. A server that
+cannot be reached, rejects the connection, or dies or hangs during the run
+ends it within seconds (exit status 1) with no verdict. A real run is not
+reproducible byte for byte: the servers and the clock decide the
+interleaving.
 `
 
 // runOrder is the order in which run's help lists its flags, each with
@@ -54,10 +61,8 @@ type runOpts struct {
 	history   string
 	markTTL   time.Duration
 	// --backend real
-	backend     string
-	redisURL    string
-	postgresURL string
-	prefix      string
+	backend string
+	srv     serverFlags
 }
 
 // flagSet defines run's flags on a new FlagSet that writes into o.
@@ -66,7 +71,7 @@ func (o *runOpts) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.strategy, "strategy", "",
 		"deduplication strategy (required), one of:\n"+acceptedStrategies())
 	fs.StringVar(&o.faults, "faults", "",
-		"faults to inject together (required), a comma-separated list of:\n"+acceptedFaults()+" (all: every fault)")
+		"faults to inject together (required), a comma-separated list of:\n"+acceptedFaults()+"\n("+faultsHelp+")")
 	fs.Var(&uint64Value{&o.seed}, "seed",
 		fmt.Sprintf("root seed of the run (required), 0 to %d;\nthe same flags and seed give the same run", uint64(math.MaxUint64)))
 	fs.Var(newIntValue(&o.instances, 3, 1, sim.MaxInstances), "instances",
@@ -79,16 +84,11 @@ func (o *runOpts) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.history, "history", "",
 		"write the checked history to FILE as a JSON array of operations\n"+
 			"(client, input, output, call, return)")
-	fs.DurationVar(&o.markTTL, "mark-ttl", 0,
-		"how long Redis marks live, e.g. 2s (default 24h, or drawn per seed under ttl)")
+	fs.Var(&durationValue{&o.markTTL}, "mark-ttl",
+		"how long Redis marks live: "+durationFormat+"\n(default 24h, or drawn per seed under ttl)")
 	fs.StringVar(&o.backend, "backend", "sim",
-		"sim: the deterministic simulator; real: real Redis and PostgreSQL")
-	fs.StringVar(&o.redisURL, "redis-url", "",
-		"with --backend real: Redis to use (default $IDEMSIM_REDIS_URL, else "+realrun.DefaultRedisURL+")")
-	fs.StringVar(&o.postgresURL, "postgres-url", "",
-		"with --backend real: PostgreSQL to use (default $IDEMSIM_POSTGRES_URL, else\n"+realrun.DefaultPostgresURL+")")
-	fs.StringVar(&o.prefix, "prefix", realrun.DefaultPrefix,
-		"with --backend real: prefix of the tables and keys idemsim creates and empties;\na lowercase letter, then up to 39 lowercase letters, digits or underscores")
+		"sim (the deterministic simulator) or real (real Redis and PostgreSQL)")
+	o.srv.define(fs, "with --backend real: ", "prefix of the tables and keys idemsim creates and empties")
 	return fs
 }
 
@@ -118,11 +118,16 @@ func (e *env) runCmd(args []string) error {
 	}
 	var res *sim.Result
 	if o.backend == "real" {
-		rc := realrun.Config{Config: cfg, RedisURL: o.redisURL, PostgresURL: o.postgresURL, Prefix: o.prefix}
-		if err = rc.Validate(); err == nil {
+		var rc realrun.Config
+		if rc, err = o.srv.config(setFlags(fs)); err == nil {
+			rc.Config = cfg
+			err = rc.Validate()
+		}
+		if err == nil {
 			if e.isTerminal(e.stderr) {
 				rc.Progress = func(s string) { fmt.Fprintln(e.stderr, s) }
 			}
+			rc.Warn = func(s string) { fmt.Fprintln(e.stderr, "idemsim run: warning: "+s) }
 			res, err = e.realRun(rc)
 		}
 	} else {
@@ -157,6 +162,7 @@ func (e *env) runCmd(args []string) error {
 		if herr := hist.Close(); herr != nil {
 			return fmt.Errorf("--history %s: %w", o.history, herr)
 		}
+		fmt.Fprintf(e.stderr, "wrote %s\n", o.history)
 	}
 	if err != nil {
 		return err
@@ -174,8 +180,9 @@ func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
 	if !set["strategy"] {
 		return cfg, usagef("missing --strategy (accepted: %s)", acceptedStrategies())
 	}
+	o.strategy = strings.TrimSpace(o.strategy)
 	if !strategies.Valid(o.strategy) {
-		return cfg, usagef("unknown strategy %q (accepted: %s)", o.strategy, acceptedStrategies())
+		return cfg, unknownName("strategy", o.strategy, strategies.Names)
 	}
 	if !set["faults"] {
 		return cfg, usagef("missing --faults (accepted: a comma-separated list of %s)", acceptedFaults())
@@ -186,6 +193,9 @@ func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
 	}
 	if !set["seed"] {
 		return cfg, usagef("missing --seed (accepted: a whole number from 0 to %d)", uint64(math.MaxUint64))
+	}
+	if set["history"] && o.history == "" {
+		return cfg, usagef("--history needs a file name (default: write no history)")
 	}
 	if o.trace && o.json {
 		return cfg, usagef("--trace and --json cannot be combined: --json prints only the JSON object")
@@ -238,7 +248,11 @@ func writeSummary(w io.Writer, r *sim.Result, real bool) error {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	row := func(name string, value any) { fmt.Fprintf(tw, "%s\t%v\n", name, value) }
 	row("strategy", r.Strategy)
-	row("faults", strings.Join(r.Faults, ", "))
+	if len(r.Faults) == 0 {
+		row("faults", faults.None)
+	} else {
+		row("faults", strings.Join(r.Faults, ", "))
+	}
 	row("seed", r.Seed)
 	row("instances", r.Instances)
 	row("events", r.Events)

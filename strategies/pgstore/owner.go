@@ -35,8 +35,12 @@ type NotOwnedError struct {
 
 // Error says which relations and what to do.
 func (e *NotOwnedError) Error() string {
-	return fmt.Sprintf("%s.%s exists but was not created by idemsim (it lacks idemsim's comment), so it is left untouched; choose another prefix",
-		e.Schema, strings.Join(e.Relations, ", "+e.Schema+"."))
+	exists, was, lacks := "exists", "was", "it lacks"
+	if len(e.Relations) > 1 {
+		exists, was, lacks = "exist", "were", "they lack"
+	}
+	return fmt.Sprintf("%s.%s %s but %s not created by idemsim (%s idemsim's comment)",
+		e.Schema, strings.Join(e.Relations, ", "+e.Schema+"."), exists, was, lacks)
 }
 
 // Is makes errors.Is(err, ErrNotOwned) true.

@@ -1,0 +1,51 @@
+package explain
+
+import (
+	"bytes"
+	"regexp"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/sim"
+)
+
+func TestHistoryTitle(t *testing.T) {
+	tests := []struct {
+		cfg  sim.Config
+		want string
+	}{
+		{sim.Config{Strategy: "local-cache", Faults: faults.Of(faults.Redeliver), Seed: 2, Instances: 2, Events: 1},
+			"local-cache under redeliver, seed 2: 2 instances, 1 event (idemsim, porcupine)"},
+		{sim.Config{Strategy: "redis", Faults: faults.Of(faults.Crash, faults.TTL), Seed: 17, Instances: 1, Events: 3},
+			"redis under crash,ttl, seed 17: 1 instance, 3 events (idemsim, porcupine)"},
+		{sim.Config{Strategy: "none", Seed: 1, Instances: 3, Events: 200},
+			"none with no injected fault, seed 1: 3 instances, 200 events (idemsim, porcupine)"},
+	}
+	for _, tt := range tests {
+		assert.Equal(t, tt.want, HistoryTitle(tt.cfg))
+	}
+}
+
+func TestRetitle(t *testing.T) {
+	page := []byte("<head><title>Porcupine</title></head><script>var s = '<title>Porcupine</title>'</script>")
+	got := string(retitle(page, `a <b> & "c"`))
+	assert.Equal(t, `<head><title>a &lt;b&gt; &amp; &#34;c&#34;</title></head><script>var s = '<title>Porcupine</title>'</script>`, got,
+		"the first title only, escaped")
+	other := []byte("<head><title>Other</title></head>")
+	assert.Equal(t, other, retitle(other, "x"), "a page without porcupine's title is left alone")
+}
+
+func TestHistoryPageTitleNamesTheRun(t *testing.T) {
+	cfg := sim.Config{Strategy: "local-cache", Faults: faults.Of(faults.Redeliver), Seed: 2, Instances: 2, Events: 1}
+	s, err := Tell(cfg)
+	require.NoError(t, err)
+	var page bytes.Buffer
+	require.NoError(t, WriteHistoryHTML(&page, s))
+	titles := regexp.MustCompile(`<title>([^<]*)</title>`).FindAllStringSubmatch(page.String(), -1)
+	require.NotEmpty(t, titles)
+	assert.Equal(t, "local-cache under redeliver, seed 2: 2 instances, 1 event (idemsim, porcupine)", titles[0][1])
+	assert.Contains(t, page.String(), `"Partitions"`, "still porcupine's page, with the history's data")
+}
