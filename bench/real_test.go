@@ -14,10 +14,10 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/idemsim/idemsim/check"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/internal/testserver"
 	"github.com/idemsim/idemsim/sim"
-	"github.com/idemsim/idemsim/sim/check"
 	"github.com/idemsim/idemsim/strategies"
 	"github.com/idemsim/idemsim/strategies/memstore"
 	"github.com/idemsim/idemsim/strategies/pgstore"
@@ -71,7 +71,7 @@ func deliveryEvent(i uint64) strategies.Event { return eventOf(i / 2) }
 // run).
 func BenchmarkStrategy(b *testing.B) {
 	envs := newRealEnvs(b)
-	for _, st := range strategies.Names {
+	for _, st := range strategies.Names() {
 		for _, n := range consumerCounts {
 			b.Run(fmt.Sprintf("%s/sim/consumers=%d", st, n), func(b *testing.B) { benchSimStrategy(b, st, n) })
 		}

@@ -7,10 +7,11 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/idemsim/idemsim/check"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/sim"
-	"github.com/idemsim/idemsim/sim/check"
 	"github.com/idemsim/idemsim/strategies"
+	"github.com/idemsim/idemsim/sweep"
 )
 
 // BenchmarkSimRun measures one standard run (3 instances, 200 events, all
@@ -28,7 +29,7 @@ import (
 // that its garbage does not slow the runs being measured.
 func BenchmarkSimRun(b *testing.B) {
 	const porcupineSample = 50
-	for _, st := range strategies.Names {
+	for _, st := range strategies.Names() {
 		b.Run(fmt.Sprintf("strategy=%s/faults=all/instances=3/events=200", st), func(b *testing.B) {
 			var deliveries int
 			var simSeconds float64
@@ -111,7 +112,7 @@ func BenchmarkPorcupine(b *testing.B) {
 // with -benchtime 1x.
 func BenchmarkCompareDefault(b *testing.B) {
 	for b.Loop() {
-		c, err := sim.Compare(sim.CompareConfig{})
+		c, err := sweep.Compare(sweep.CompareConfig{})
 		if err != nil {
 			b.Fatal(err)
 		}

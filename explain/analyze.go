@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
 )
@@ -223,7 +224,7 @@ type item struct {
 // plays a part in it.
 type analysis struct {
 	cfg         sim.Config
-	recs        []sim.Record
+	recs        []legacyRecord
 	accounts    []int // the account of each event, by id
 	kind        Kind
 	ttl         int64
@@ -241,9 +242,10 @@ type analysis struct {
 // analyze replays recs, the trace of cfg, and picks the event to tell: one
 // that shows a violation of kind (any kind if none does), preferring one in
 // which the most faults of cfg.Faults play a part.
-func analyze(cfg sim.Config, recs []sim.Record, kind Kind) *analysis {
+func analyze(cfg sim.Config, trace []run.Record, kind Kind) *analysis {
+	recs := legacy(trace)
 	a := &analysis{cfg: cfg, recs: recs, kind: kind, ttl: int64(markTTL(cfg))}
-	for _, e := range sim.NewWorkload(cfg).Events {
+	for _, e := range run.NewWorkload(cfg).Events {
 		a.accounts = append(a.accounts, e.Account)
 	}
 	r := a.replay(0, nil)
@@ -610,7 +612,7 @@ func (r *replayer) abandon(in *instState, why string) {
 // parkApply applies a park record of an Apply: the database made it wait
 // for the row lock of its event's account. An Apply updates the account's
 // row, so the transaction that took that lock last holds it until it ends.
-func (r *replayer) parkApply(i int, rec sim.Record, f *facts, c *pending, tell bool) {
+func (r *replayer) parkApply(i int, rec legacyRecord, f *facts, c *pending, tell bool) {
 	inst, ev := rec.Inst, rec.Event
 	acct := r.a.account(ev)
 	again := c.parked
@@ -752,10 +754,10 @@ func (a *analysis) account(id uint32) int {
 	return 0
 }
 
-func (r *replayer) record(i int, rec sim.Record) {
+func (r *replayer) record(i int, rec legacyRecord) {
 	ev := rec.Event
 	var f *facts
-	if rec.Event > 0 && rec.Kind != sim.RecStoreLoss {
+	if rec.Event > 0 && rec.Kind != recStoreLoss {
 		f = r.fact(ev)
 		if f.msgs == nil {
 			f.first = rec.At
@@ -769,10 +771,10 @@ func (r *replayer) record(i int, rec sim.Record) {
 	if rec.Inst >= 0 && int(rec.Inst) < len(r.insts) {
 		in = r.insts[rec.Inst]
 	}
-	tell := r.telling(ev) && rec.Kind != sim.RecStoreLoss
+	tell := r.telling(ev) && rec.Kind != recStoreLoss
 	inst := rec.Inst
 	switch rec.Kind {
-	case sim.RecPublish:
+	case recPublish:
 		r.msgEvent[rec.Msg] = ev
 		copyNo := len(f.msgs)
 		var text string
@@ -792,7 +794,7 @@ func (r *replayer) record(i int, rec sim.Record) {
 			r.sayAs(i, rec.At, -1, "producer", text, false)
 		}
 
-	case sim.RecDeliver:
+	case recDeliver:
 		if tell {
 			text := fmt.Sprintf("sends m%d to instance %d", rec.Msg, inst)
 			if rec.Arg > 1 {
@@ -802,7 +804,7 @@ func (r *replayer) record(i int, rec sim.Record) {
 			r.sayAs(i, rec.At, -1, "broker", text, false)
 		}
 
-	case sim.RecDeliverDrop:
+	case recDeliverDrop:
 		f.drops = append(f.drops, rec.At)
 		if tell {
 			why := "it is down"
@@ -812,7 +814,7 @@ func (r *replayer) record(i int, rec sim.Record) {
 			r.sayAs(i, rec.At, -1, "broker", fmt.Sprintf("the delivery of m%d to instance %d never arrives: %s", rec.Msg, inst, why), false)
 		}
 
-	case sim.RecReceive:
+	case recReceive:
 		f.attempts = append(f.attempts, attempt{inst: inst, msg: rec.Msg, tag: uint32(rec.Arg), start: rec.At, end: -1})
 		in.att, in.attEv = len(f.attempts)-1, ev
 		if tell {
@@ -836,7 +838,7 @@ func (r *replayer) record(i int, rec sim.Record) {
 			r.emit(item{at: rec.At, inst: inst, actor: fmt.Sprintf("instance %d", inst), text: text, state: r.state(), showState: show, rec: i, merge: merge})
 		}
 
-	case sim.RecCall:
+	case recCall:
 		op := int(rec.Arg)
 		c := &pending{op: op, msg: rec.Msg, ev: ev, at: rec.At, gen: in.gen}
 		switch op {
@@ -855,14 +857,14 @@ func (r *replayer) record(i int, rec sim.Record) {
 		}
 		in.calls = append(in.calls, c)
 
-	case sim.RecServe:
+	case recServe:
 		c := r.takeCall(inst, rec.Msg, ev, rec.At, int(rec.Arg), true)
 		if c == nil {
 			return
 		}
 		r.serve(i, rec, f, c, tell)
 
-	case sim.RecPark:
+	case recPark:
 		c := r.takeCall(inst, rec.Msg, ev, rec.At, parkCode, false)
 		if c != nil && c.op == opApply {
 			r.parkApply(i, rec, f, c, tell)
@@ -881,7 +883,7 @@ func (r *replayer) record(i int, rec sim.Record) {
 			r.say(i, rec.At, inst, fmt.Sprintf("inserts event %d into the processed-ids table, but %s open transaction inserted it first: the database makes this insert wait for that transaction to end", ev, owner), true)
 		}
 
-	case sim.RecCallHeld:
+	case recCallHeld:
 		f.held = append(f.held, rec.At)
 		// A request is held when it is sent, so it is the call just made;
 		// otherwise the reply is held, and its call was served already.
@@ -898,7 +900,7 @@ func (r *replayer) record(i int, rec sim.Record) {
 			r.say(i, rec.At, inst, fmt.Sprintf("is cut off from %s: the network holds the %s of its %s until the partition heals", target, what, opWord(rec.Arg)), false)
 		}
 
-	case sim.RecTimeout:
+	case recTimeout:
 		f.timeouts = append(f.timeouts, rec.At)
 		var tc *pending
 		for _, c := range in.calls {
@@ -934,7 +936,7 @@ func (r *replayer) record(i int, rec sim.Record) {
 			r.say(i, rec.At, inst, text, false)
 		}
 
-	case sim.RecHandled:
+	case recHandled:
 		res := "error"
 		switch strategies.Outcome(rec.Arg) {
 		case strategies.Applied:
@@ -970,7 +972,7 @@ func (r *replayer) record(i int, rec sim.Record) {
 			r.say(i, rec.At, inst, text, show)
 		}
 
-	case sim.RecAckLost:
+	case recAckLost:
 		cut := in != nil && in.cut&toBroker != 0
 		f.ackLost = append(f.ackLost, instAt{inst, rec.At})
 		if cut {
@@ -984,14 +986,14 @@ func (r *replayer) record(i int, rec sim.Record) {
 			r.say(i, rec.At, inst, fmt.Sprintf("acks m%d, but %s: the broker still thinks m%d is being handled", rec.Msg, why, rec.Msg), false)
 		}
 
-	case sim.RecAcked:
+	case recAcked:
 		r.done[rec.Msg] = true
 		f.acked = append(f.acked, instAt{inst, rec.At})
 		if tell {
 			r.sayAs(i, rec.At, -1, "broker", fmt.Sprintf("gets instance %d's ack of m%d: m%d is done", inst, rec.Msg, rec.Msg), false)
 		}
 
-	case sim.RecRequeue:
+	case recRequeue:
 		f.requeues = append(f.requeues, instAt{inst, rec.At})
 		if tell {
 			text := fmt.Sprintf("puts m%d back in the queue after instance %d's nack", rec.Msg, inst)
@@ -1001,10 +1003,10 @@ func (r *replayer) record(i int, rec sim.Record) {
 			r.sayAs(i, rec.At, -1, "broker", text, false)
 		}
 
-	case sim.RecCrash:
+	case recCrash:
 		r.crash(i, rec, in, f, tell)
 
-	case sim.RecRestart:
+	case recRestart:
 		in.up = true
 		in.cache = map[uint32]bool{}
 		if r.emit != nil && in.crashOK {
@@ -1015,14 +1017,14 @@ func (r *replayer) record(i int, rec sim.Record) {
 			r.say(i, rec.At, inst, text, r.a.cfg.Strategy == "local-cache")
 		}
 
-	case sim.RecStall:
+	case recStall:
 		f.stalls = append(f.stalls, rec.At)
 		in.stallTo = rec.At + rec.Arg
 		if tell {
 			r.say(i, rec.At, inst, fmt.Sprintf("stalls for %v (slow), longer than m%d's 5 s ack deadline", time.Duration(rec.Arg).Round(time.Millisecond), rec.Msg), false)
 		}
 
-	case sim.RecPartition:
+	case recPartition:
 		// Windows may overlap: the instance is reachable again only when
 		// the last one closes.
 		var text string
@@ -1046,16 +1048,16 @@ func (r *replayer) record(i int, rec sim.Record) {
 			r.say(i, rec.At, inst, text, false)
 		}
 
-	case sim.RecStoreLoss:
+	case recStoreLoss:
 		r.storeLoss(i, rec)
 
-	case sim.RecStoreUp:
+	case recStoreUp:
 		if r.emit != nil && r.lossTold {
 			r.sayAs(i, rec.At, -1, "redis", "is back and answers calls again", false)
 			r.lossTold = false
 		}
 
-	case sim.RecTxAbort:
+	case recTxAbort:
 		r.aborts++
 		for len(r.abandoned) > 0 {
 			t := r.abandoned[0]
@@ -1070,7 +1072,7 @@ func (r *replayer) record(i int, rec sim.Record) {
 			break
 		}
 
-	case sim.RecHeal:
+	case recHeal:
 		for _, in := range r.insts {
 			in.cut, in.cutN = 0, 0
 		}
@@ -1083,7 +1085,7 @@ func (r *replayer) record(i int, rec sim.Record) {
 }
 
 // serve applies a store call's answer to the state.
-func (r *replayer) serve(i int, rec sim.Record, f *facts, c *pending, tell bool) {
+func (r *replayer) serve(i int, rec legacyRecord, f *facts, c *pending, tell bool) {
 	inst, ev := rec.Inst, rec.Event
 	in := r.insts[inst]
 	code := int(rec.Arg)
@@ -1227,7 +1229,7 @@ func (r *replayer) serve(i int, rec sim.Record, f *facts, c *pending, tell bool)
 
 // crash applies a crash record: the instance's memory and connection are
 // gone; what it already sent still arrives.
-func (r *replayer) crash(i int, rec sim.Record, in *instState, f *facts, tell bool) {
+func (r *replayer) crash(i int, rec legacyRecord, in *instState, f *facts, tell bool) {
 	inst, ev := rec.Inst, rec.Event
 	held := r.a.cfg.Strategy == "local-cache" && r.focus != 0 && in.cache[r.focus]
 	if r.a.cfg.Strategy == "local-cache" {
@@ -1277,7 +1279,7 @@ func (r *replayer) crash(i int, rec sim.Record, in *instState, f *facts, tell bo
 
 // storeLoss applies a Redis data loss: a restart drops every key, a
 // failover the keys written last (the record says how many).
-func (r *replayer) storeLoss(i int, rec sim.Record) {
+func (r *replayer) storeLoss(i int, rec legacyRecord) {
 	var ids []uint32
 	for id := range r.redis {
 		ids = append(ids, id)
@@ -1305,7 +1307,7 @@ func (r *replayer) storeLoss(i int, rec sim.Record) {
 		}
 		delete(r.redis, id)
 	}
-	if r.emit == nil || !strategies.NeedsMarks(r.a.cfg.Strategy) || !(focusLost || r.inSpan(rec.At)) {
+	if r.emit == nil || !needsMarks(r.a.cfg.Strategy) || !(focusLost || r.inSpan(rec.At)) {
 		return
 	}
 	text := fmt.Sprintf("restarts empty: every key is gone (%d lost)", rec.Event)

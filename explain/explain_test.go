@@ -13,37 +13,28 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
 )
 
-// TestRecordEncodingMatchesSim guards the constants this package decodes
-// trace records with against what package sim prints for them: a change
-// of encoding in sim fails here, not silently in a story.
-func TestRecordEncodingMatchesSim(t *testing.T) {
-	detail := func(r sim.Record) string {
-		// The detail is what follows the kind, after the fixed columns.
-		s := r.String()
-		_, d, _ := strings.Cut(s, r.Kind.String())
-		return strings.TrimSpace(d)
+// TestLegacyPacking guards the bridge from typed records to the packed Arg
+// the analysis decodes.
+func TestLegacyPacking(t *testing.T) {
+	arg := func(r run.Record) int64 { return legacy([]run.Record{r})[0].Arg }
+	for op, want := range map[run.Op]int64{run.SetNX: opSetNX, run.Exists: opExists, run.Set: opSet, run.Insert: opInsert, run.Apply: opApply, run.Commit: opCommit, run.Rollback: opRollback} {
+		assert.Equal(t, want, arg(run.Record{Kind: run.Call, Op: op}))
 	}
-	ops := map[int64]string{opSetNX: "SetNX", opExists: "Exists", opSet: "Set", opInsert: "InsertProcessed", opApply: "Apply", opCommit: "Commit", opRollback: "Rollback"}
-	for arg, name := range ops {
-		assert.Equal(t, name, detail(sim.Record{Kind: sim.RecCall, Inst: 0, Arg: arg}))
+	for a, want := range map[run.Answer]int64{run.No: codeFalse, run.Yes: codeTrue, run.Refused: codeRefused, run.TxAborted: codeTxAborted} {
+		assert.Equal(t, want, arg(run.Record{Kind: run.Serve, Answer: a}))
 	}
-	codes := map[int64]string{codeFalse: "false", codeTrue: "true", codeRefused: "refused", codeTxAborted: "tx aborted"}
-	for arg, name := range codes {
-		assert.Equal(t, name, detail(sim.Record{Kind: sim.RecServe, Inst: 0, Arg: arg}))
-	}
-	assert.Equal(t, "before Commit", detail(sim.Record{Kind: sim.RecCrash, Inst: 0, Arg: actCall<<8 | opCommit}))
-	assert.Equal(t, "with SetNX in flight", detail(sim.Record{Kind: sim.RecCrash, Inst: 0, Arg: 1<<16 | actCall<<8 | opSetNX}))
-	assert.Equal(t, "before the ack", detail(sim.Record{Kind: sim.RecCrash, Inst: 0, Arg: actAck << 8}))
-	assert.Equal(t, "before the nack", detail(sim.Record{Kind: sim.RecCrash, Inst: 0, Arg: actNack << 8}))
-	assert.Equal(t, "from broker+redis+database", detail(sim.Record{Kind: sim.RecPartition, Inst: 0, Arg: toBroker | toRedis | toDB}))
-	assert.Equal(t, "applied", detail(sim.Record{Kind: sim.RecHandled, Inst: 0, Arg: int64(strategies.Applied)}))
-	assert.Contains(t, detail(sim.Record{Kind: sim.RecStoreLoss, Inst: -1, Arg: 1, Event: 3}), "restart empty, 3 marks lost")
-	assert.Contains(t, detail(sim.Record{Kind: sim.RecStoreLoss, Inst: -1, Arg: 2, Event: 1}), "failover")
-	assert.Equal(t, "ack deadline passed", detail(sim.Record{Kind: sim.RecRequeue, Inst: 0, Arg: 1}))
+	assert.Equal(t, int64(actCall<<8|opCommit), arg(run.Record{Kind: run.Crash, Step: run.AtCall, Op: run.Commit}))
+	assert.Equal(t, int64(1<<16|actCall<<8|opSetNX), arg(run.Record{Kind: run.Crash, Step: run.AtCall, Op: run.SetNX, InFlight: true}))
+	assert.Equal(t, int64(actAck<<8), arg(run.Record{Kind: run.Crash, Step: run.AtAck}))
+	assert.Equal(t, int64(actNack<<8), arg(run.Record{Kind: run.Crash, Step: run.AtNack}))
+	assert.Equal(t, int64(toBroker|toRedis|toDB), arg(run.Record{Kind: run.Partition, Stores: run.Broker | run.Redis | run.Database}))
+	assert.Equal(t, int64(1), arg(run.Record{Kind: run.Handled, Outcome: run.Applied}))
+	assert.Equal(t, int64(1), arg(run.Record{Kind: run.Requeue, Cause: run.DeadlinePassed}))
 }
 
 // TestReplayAgreesWithTheAudit rebuilds each run's ledger and broker state
@@ -55,7 +46,7 @@ func TestReplayAgreesWithTheAudit(t *testing.T) {
 	if testing.Short() {
 		seeds, events = 8, 20
 	}
-	for _, st := range strategies.Names {
+	for _, st := range strategies.Names() {
 		for _, sc := range faults.Scenarios() {
 			t.Run(st+"/"+sc.String(), func(t *testing.T) {
 				t.Parallel()

@@ -13,8 +13,8 @@ import (
 
 	"github.com/anishathalye/porcupine"
 
+	"github.com/idemsim/idemsim/check"
 	"github.com/idemsim/idemsim/sim"
-	"github.com/idemsim/idemsim/sim/check"
 )
 
 // checkTimeout bounds porcupine's check of a story's history; a shrunk
@@ -85,20 +85,20 @@ func annotations(s *Story) []porcupine.Annotation {
 	}
 	cutSince := map[int32]int64{}
 	var downSince int64 = -1
-	for _, r := range s.Result.Trace {
+	for _, r := range legacy(s.Result.Trace) {
 		inst := int(r.Inst)
 		switch r.Kind {
-		case sim.RecCrash:
+		case recCrash:
 			add(inst, "", r.At, r.At, "crash", detail(r), colorFault)
-		case sim.RecRestart:
+		case recRestart:
 			add(inst, "", r.At, r.At, "restart", detail(r), colorHeal)
-		case sim.RecAckLost:
+		case recAckLost:
 			add(inst, "", r.At, r.At, fmt.Sprintf("ack of m%d lost", r.Msg), detail(r), colorFault)
-		case sim.RecTimeout:
+		case recTimeout:
 			add(inst, "", r.At, r.At, "timeout", detail(r), colorFault)
-		case sim.RecStall:
+		case recStall:
 			add(inst, "", r.At, r.At+r.Arg, "stalled", detail(r), colorFault)
-		case sim.RecPartition:
+		case recPartition:
 			if r.Arg != 0 {
 				if _, cut := cutSince[r.Inst]; !cut {
 					cutSince[r.Inst] = r.At
@@ -107,17 +107,17 @@ func annotations(s *Story) []porcupine.Annotation {
 				add(inst, "", since, r.At, "cut off", "partition from "+fmt.Sprint(since)+" to "+fmt.Sprint(r.At)+" ns", colorFault)
 				delete(cutSince, r.Inst)
 			}
-		case sim.RecStoreLoss:
+		case recStoreLoss:
 			downSince = r.At
 			add(-1, "redis", r.At, r.At, "data lost", detail(r), colorLoss)
-		case sim.RecStoreUp:
+		case recStoreUp:
 			if downSince >= 0 {
 				add(-1, "redis", downSince, r.At, "down", "Redis refuses calls", colorLoss)
 				downSince = -1
 			}
-		case sim.RecRequeue:
+		case recRequeue:
 			add(-1, "broker", r.At, r.At, fmt.Sprintf("m%d requeued", r.Msg), detail(r), "")
-		case sim.RecHeal:
+		case recHeal:
 			for i := int32(0); i < int32(s.Config.Instances); i++ {
 				if since, cut := cutSince[i]; cut {
 					add(int(i), "", since, r.At, "cut off", "partition until the heal", colorFault)
@@ -144,7 +144,7 @@ func annotations(s *Story) []porcupine.Annotation {
 }
 
 // detail is a trace record as the visualization's tooltip shows it.
-func detail(r sim.Record) string { return strings.Join(strings.Fields(r.String()), " ") }
+func detail(r legacyRecord) string { return strings.Join(strings.Fields(r.rec.String()), " ") }
 
 // Names of the files WriteFiles writes.
 const (

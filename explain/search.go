@@ -1,13 +1,9 @@
 package explain
 
 import (
-	"runtime"
-	"sync"
-	"sync/atomic"
-
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/sim"
-	"github.com/idemsim/idemsim/strategies"
+	"github.com/idemsim/idemsim/sweep"
 )
 
 // DefaultSeeds is how many seeds Search and Shrink try, 1..DefaultSeeds,
@@ -79,13 +75,14 @@ func Scenarios(strategy string) []faults.Set {
 // instances and the default 200 events, and returns the config of the
 // smallest seed that violates exactly-once. It reports false if none does,
 // or if the config is invalid (callers validate first). Seeds run in
-// parallel; the answer does not depend on how many at once.
+// parallel, on the sweep engine, which gives the answer a search of one
+// seed after the other would.
 func Search(strategy string, fs faults.Set, instances, seeds int) (sim.Config, bool) {
 	cfg := normalize(sim.Config{Strategy: strategy, Faults: fs, Instances: instances})
 	if cfg.Validate() != nil {
 		return cfg, false
 	}
-	seed, ok := firstSeed(seeds, func(s uint64) bool {
+	seed, ok := firstSeed(cfg, seeds, func(s uint64) bool {
 		c := cfg
 		c.Seed = s
 		res, err := sim.Run(c)
@@ -134,7 +131,7 @@ func Shrink(cfg sim.Config) sim.Config {
 // story of its strategy: a Redis data loss cannot, for a strategy that
 // keeps nothing in Redis.
 func involvable(cfg sim.Config) bool {
-	return !cfg.Faults.Has(faults.StoreLoss) || strategies.NeedsMarks(cfg.Strategy)
+	return !cfg.Faults.Has(faults.StoreLoss) || needsMarks(cfg.Strategy)
 }
 
 // involveMaxEvents bounds the runs in which Shrink looks for a story in
@@ -209,7 +206,7 @@ const maxRounds = 64
 func shrinkTo(cfg sim.Config, t target, seeds int) (sim.Config, bool) {
 	cur := cfg
 	try := func(c sim.Config) bool {
-		s, ok := firstSeed(seeds, func(s uint64) bool {
+		s, ok := firstSeed(c, seeds, func(s uint64) bool {
 			c := c
 			c.Seed = s
 			return t.holds(c)
@@ -280,83 +277,51 @@ func fewestSteps(cfg sim.Config, t target, seeds int) (sim.Config, bool) {
 		ok             bool
 		steps, records int
 	}
-	scores := make([]score, seeds+1)
-	forSeeds(seeds, false, func(s uint64) bool {
+	best, top := 0, score{}
+	// The seeds come in order, so a tie keeps the smaller one.
+	_ = sweep.Run(seedOptions(cfg), seeds, func(i int) (score, error) {
 		c := cfg
-		c.Seed = s
+		c.Seed = uint64(i + 1)
 		if !t.holds(c) {
-			return false
+			return score{}, nil
 		}
 		a := t.analyze(c)
 		if a == nil {
-			return false
+			return score{}, nil
 		}
-		scores[s] = score{ok: true, steps: len(a.story().Steps), records: len(a.recs)}
+		return score{ok: true, steps: len(a.story().Steps), records: len(a.recs)}, nil
+	}, func(i int, sc score) bool {
+		if sc.ok && (best == 0 || sc.steps < top.steps || sc.steps == top.steps && sc.records < top.records) {
+			best, top = i+1, sc
+		}
 		return true
 	})
-	best := -1
-	for s := 1; s <= seeds; s++ {
-		sc := scores[s]
-		if !sc.ok {
-			continue
-		}
-		if best < 0 || sc.steps < scores[best].steps ||
-			sc.steps == scores[best].steps && sc.records < scores[best].records {
-			best = s
-		}
-	}
-	if best < 0 {
+	if best == 0 {
 		return cfg, false
 	}
 	cfg.Seed = uint64(best)
 	return cfg, true
 }
 
-// firstSeed returns the smallest seed in 1..seeds for which hit holds.
-func firstSeed(seeds int, hit func(seed uint64) bool) (uint64, bool) {
-	hits := forSeeds(seeds, true, hit)
-	if len(hits) == 0 {
-		return 0, false
-	}
-	return hits[0], true
+// firstSeed returns the smallest seed in 1..seeds of cfg's shape for which
+// hit holds. hit is called from several goroutines at once, and for a few
+// seeds past the first hit, whose answers are dropped.
+func firstSeed(cfg sim.Config, seeds int, hit func(seed uint64) bool) (uint64, bool) {
+	var first uint64
+	_ = sweep.Run(seedOptions(cfg), seeds, func(i int) (bool, error) {
+		return hit(uint64(i + 1)), nil
+	}, func(i int, ok bool) bool {
+		if ok {
+			first = uint64(i + 1)
+		}
+		return !ok
+	})
+	return first, first != 0
 }
 
-// forSeeds calls hit for seeds 1..seeds, several at once, and returns the
-// seeds for which it held, in order. With first set it stops after the
-// batch holding the first hit and returns only that one. hit must be safe
-// to call from several goroutines; the answer does not depend on timing.
-func forSeeds(seeds int, first bool, hit func(seed uint64) bool) []uint64 {
-	workers := runtime.GOMAXPROCS(0)
-	batch := 8 * workers
-	var out []uint64
-	ok := make([]bool, batch)
-	for lo := 1; lo <= seeds; lo += batch {
-		n := min(batch, seeds-lo+1)
-		clear(ok)
-		var next atomic.Int64
-		var wg sync.WaitGroup
-		for w := 0; w < min(workers, n); w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for {
-					i := int(next.Add(1) - 1)
-					if i >= n {
-						return
-					}
-					ok[i] = hit(uint64(lo + i))
-				}
-			}()
-		}
-		wg.Wait()
-		for i := 0; i < n; i++ {
-			if ok[i] {
-				out = append(out, uint64(lo+i))
-				if first {
-					return out
-				}
-			}
-		}
-	}
-	return out
+// seedOptions run the seeds of cfg's shape one per CPU, as many at once as
+// the default memory budget allows. Their jobs never fail, so neither does
+// sweep.Run with them.
+func seedOptions(cfg sim.Config) sweep.Options {
+	return sweep.Options{RunMemory: sweep.EstimateRunMemory(cfg.Events, cfg.Instances)}
 }

@@ -17,7 +17,6 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 
-	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
 )
 
@@ -100,7 +99,7 @@ func buildTimeline(s *Story) *timeline {
 		t.lanes = append(t.lanes, fmt.Sprintf("instance %d", i))
 	}
 	t.lanes = append(t.lanes, "broker")
-	if strategies.NeedsMarks(s.Config.Strategy) {
+	if needsMarks(s.Config.Strategy) {
 		t.lanes = append(t.lanes, "redis")
 	}
 	t.lanes = append(t.lanes, "database")
@@ -133,24 +132,24 @@ func buildTimeline(s *Story) *timeline {
 	cutSince := make([]float64, n)
 	stallEnd := make([]float64, n)
 	downSince := -1.0
-	for _, r := range s.Result.Trace {
+	for _, r := range legacy(s.Result.Trace) {
 		x := ms(r.At)
 		switch r.Kind {
-		case sim.RecPublish:
+		case recPublish:
 			t.point(&mPublish, x, broker)
-		case sim.RecReceive:
+		case recReceive:
 			t.point(&mDeliver, x, t.instLane(r.Inst))
-		case sim.RecServe:
+		case recServe:
 			t.point(&mCall, x, t.instLane(r.Inst))
-		case sim.RecAcked:
+		case recAcked:
 			t.point(&mAck, x, broker)
-		case sim.RecAckLost:
+		case recAckLost:
 			t.point(&mAckLost, x, broker)
-		case sim.RecRequeue:
+		case recRequeue:
 			t.point(&mRequeue, x, broker)
-		case sim.RecTimeout:
+		case recTimeout:
 			t.point(&mFail, x, t.instLane(r.Inst))
-		case sim.RecHandled:
+		case recHandled:
 			switch strategies.Outcome(r.Arg) {
 			case strategies.Applied:
 				t.point(&mApplied, x, t.instLane(r.Inst))
@@ -158,15 +157,15 @@ func buildTimeline(s *Story) *timeline {
 			default:
 				t.point(&mFail, x, t.instLane(r.Inst))
 			}
-		case sim.RecCrash:
+		case recCrash:
 			t.point(&mCrash, x, t.instLane(r.Inst))
-		case sim.RecRestart:
+		case recRestart:
 			t.point(&mRestart, x, t.instLane(r.Inst))
-		case sim.RecStall:
+		case recStall:
 			end := ms(r.At + r.Arg)
 			stallEnd[r.Inst] = end
 			t.span(&spanStall, x, end, t.instLane(r.Inst))
-		case sim.RecPartition:
+		case recPartition:
 			if r.Arg != 0 {
 				if cutSince[r.Inst] == 0 {
 					cutSince[r.Inst] = x + 1e-9 // 0 means "not cut"
@@ -175,14 +174,14 @@ func buildTimeline(s *Story) *timeline {
 				t.span(&spanCut, cutSince[r.Inst], x, t.instLane(r.Inst))
 				cutSince[r.Inst] = 0
 			}
-		case sim.RecStoreLoss:
+		case recStoreLoss:
 			downSince = x
-		case sim.RecStoreUp:
+		case recStoreUp:
 			if downSince >= 0 {
 				t.span(&spanDown, downSince, x, redis)
 				downSince = -1
 			}
-		case sim.RecHeal:
+		case recHeal:
 			for i, since := range cutSince {
 				if since != 0 {
 					t.span(&spanCut, since, x, t.instLane(int32(i)))
@@ -557,7 +556,7 @@ func timelineTitle(s *Story) string {
 func (a *analysis) end() int64 {
 	var last int64
 	for _, r := range a.recs {
-		if r.Kind != sim.RecHeal && r.Kind != sim.RecEnd {
+		if r.Kind != recHeal && r.Kind != recEnd {
 			last = r.At
 		}
 	}

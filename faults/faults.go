@@ -7,7 +7,9 @@ import (
 	"strings"
 )
 
-// Fault is one kind of injected fault.
+// Fault is one kind of injected fault. Each is described once, in
+// described (params.go): its name, what it does, and how a seed draws its
+// intensity; everything else reads that description.
 type Fault uint8
 
 // The faults, in the order tables show them.
@@ -18,33 +20,38 @@ const (
 	Slow
 	StoreLoss
 	TTL
-	numFaults
 )
-
-var faultNames = [numFaults]string{"redeliver", "crash", "partition", "slow", "store-loss", "ttl"}
 
 // String is the fault's scenario name.
 func (f Fault) String() string {
-	if f < numFaults {
-		return faultNames[f]
+	if int(f) < len(described) {
+		return described[f].Name
 	}
 	return fmt.Sprintf("Fault(%d)", uint8(f))
 }
 
+// Summary says in one line what the fault does.
+func (f Fault) Summary() string {
+	if int(f) < len(described) {
+		return described[f].Summary
+	}
+	return ""
+}
+
 // All lists every fault, in table order.
 func All() []Fault {
-	out := make([]Fault, numFaults)
+	out := make([]Fault, len(described))
 	for i := range out {
 		out[i] = Fault(i)
 	}
 	return out
 }
 
-// Set is a set of faults: one scenario.
-type Set uint8
+// Set is a set of faults: one scenario. It holds up to 32 faults.
+type Set uint32
 
 // AllFaults is the scenario "all": every fault at once.
-const AllFaults Set = 1<<numFaults - 1
+var AllFaults = Set(1)<<len(described) - 1
 
 // Of returns the set holding fs.
 func Of(fs ...Fault) Set {
@@ -72,7 +79,7 @@ func (s Set) Faults() []Fault {
 // Names lists the names of the faults of s, sorted, as JSON output shows
 // them.
 func (s Set) Names() []string {
-	names := make([]string, 0, numFaults)
+	names := make([]string, 0, len(described))
 	for _, f := range s.Faults() {
 		names = append(names, f.String())
 	}
@@ -95,13 +102,17 @@ func (s Set) String() string {
 // ScenarioNames lists the named scenarios in table order: one per fault, then
 // "all".
 func ScenarioNames() []string {
-	return append(faultNames[:], "all")
+	var names []string
+	for _, d := range described {
+		names = append(names, d.Name)
+	}
+	return append(names, "all")
 }
 
 // Scenarios lists the named scenarios as sets, in the order of
 // ScenarioNames.
 func Scenarios() []Set {
-	out := make([]Set, 0, numFaults+1)
+	out := make([]Set, 0, len(described)+1)
 	for _, f := range All() {
 		out = append(out, Of(f))
 	}
@@ -181,8 +192,8 @@ func Parse(list string) (Set, error) {
 
 // lookup returns the fault called name.
 func lookup(name string) (Fault, bool) {
-	for i, n := range faultNames {
-		if n == name {
+	for i, d := range described {
+		if d.Name == name {
 			return Fault(i), true
 		}
 	}

@@ -54,21 +54,63 @@ type Params struct {
 	MarkTTL time.Duration
 }
 
-// Stream numbers of the per-fault random streams; the simulator takes its own
-// streams from 100 on. They are part of the determinism contract: changing
-// one changes every trace.
-const (
-	StreamBase = 10 + iota
-	StreamRedeliver
-	StreamCrash
-	StreamPartition
-	StreamSlow
-	StreamStoreLoss
-	StreamTTL
-)
+// StreamBase is the random stream of the broker's ordinary lost acks; each
+// fault's intensities come from stream StreamOf(f), after it. The
+// simulator takes its own streams from 100 on. They are part of the
+// determinism contract: changing one changes every trace.
+const StreamBase = 10
 
 // StreamOf is the random stream number of fault f.
-func StreamOf(f Fault) uint64 { return StreamRedeliver + uint64(f) }
+func StreamOf(f Fault) uint64 { return StreamBase + 1 + uint64(f) }
+
+// Description describes one fault, once: its scenario name, what it does,
+// and how a seed draws its intensities into Params. The command line,
+// the tables and Draw read it.
+type Description struct {
+	Name    string
+	Summary string
+	// draw sets the fault's fields of p from r, the fault's own stream.
+	draw func(r *rand.Rand, p *Params)
+}
+
+// described lists the faults in table order, indexed by Fault. Adding a
+// fault is one entry here, its constant, its fields of Params, and the
+// mechanism in each backend.
+var described = []Description{
+	Redeliver: {Name: "redeliver", Summary: "more acks are lost, and the producer publishes some events twice, so two copies of one event can be in flight at once",
+		draw: func(r *rand.Rand, p *Params) {
+			p.AckLoss += uniform(r, 0.05, 0.20)
+			p.DupPublish = uniform(r, 0.05, 0.25)
+			p.DupDelayMax = 5 * time.Millisecond
+		}},
+	Crash: {Name: "crash", Summary: "an instance crashes at a random step of handling and restarts later with empty memory",
+		draw: func(r *rand.Rand, p *Params) {
+			p.CrashPerStep = uniform(r, 0.005, 0.03)
+			p.RestartMin, p.RestartMax = 500*time.Millisecond, 5*time.Second
+		}},
+	Partition: {Name: "partition", Summary: "an instance is cut off from the store or the broker for a while; calls in flight time out with unknown outcome",
+		draw: func(r *rand.Rand, p *Params) {
+			p.Partitions = 1 + r.IntN(3)
+			p.PartitionMin, p.PartitionMax = 200*time.Millisecond, 4*time.Second
+			p.PartitionPerStep = uniform(r, 0.002, 0.01)
+		}},
+	Slow: {Name: "slow", Summary: "a handler stalls past the ack deadline; the broker redelivers to another instance while the first still runs",
+		draw: func(r *rand.Rand, p *Params) {
+			p.SlowPerStep = uniform(r, 0.005, 0.03)
+			p.SlowFactor = uniform(r, 1.2, 3)
+		}},
+	StoreLoss: {Name: "store-loss", Summary: "Redis restarts empty, or fails over to a replica that lacks the latest writes",
+		draw: func(r *rand.Rand, p *Params) {
+			p.StoreLosses = 1 + r.IntN(3)
+			p.ReplicaLagMax = time.Duration(uniform(r, 0.05, 2) * float64(time.Second))
+		}},
+	TTL: {Name: "ttl", Summary: "dedup marks expire before a late redelivery arrives",
+		draw: func(r *rand.Rand, p *Params) {
+			p.MarkTTL = time.Duration(uniform(r, 0.5, 3) * float64(time.Second))
+			p.LatePublish = uniform(r, 0.05, 0.20)
+			p.LateMin, p.LateMax = 4*time.Second, 20*time.Second
+		}},
+}
 
 // Draw draws the intensities of the faults in s for one seed. Each fault
 // draws from its own stream, so the intensities of one fault do not depend
@@ -77,39 +119,8 @@ func Draw(s Set, seed uint64) Params {
 	var p Params
 	base := rand.New(rand.NewPCG(seed, StreamBase))
 	p.AckLoss = uniform(base, 0.01, 0.05)
-
-	if s.Has(Redeliver) {
-		r := rand.New(rand.NewPCG(seed, StreamOf(Redeliver)))
-		p.AckLoss += uniform(r, 0.05, 0.20)
-		p.DupPublish = uniform(r, 0.05, 0.25)
-		p.DupDelayMax = 5 * time.Millisecond
-	}
-	if s.Has(Crash) {
-		r := rand.New(rand.NewPCG(seed, StreamOf(Crash)))
-		p.CrashPerStep = uniform(r, 0.005, 0.03)
-		p.RestartMin, p.RestartMax = 500*time.Millisecond, 5*time.Second
-	}
-	if s.Has(Partition) {
-		r := rand.New(rand.NewPCG(seed, StreamOf(Partition)))
-		p.Partitions = 1 + r.IntN(3)
-		p.PartitionMin, p.PartitionMax = 200*time.Millisecond, 4*time.Second
-		p.PartitionPerStep = uniform(r, 0.002, 0.01)
-	}
-	if s.Has(Slow) {
-		r := rand.New(rand.NewPCG(seed, StreamOf(Slow)))
-		p.SlowPerStep = uniform(r, 0.005, 0.03)
-		p.SlowFactor = uniform(r, 1.2, 3)
-	}
-	if s.Has(StoreLoss) {
-		r := rand.New(rand.NewPCG(seed, StreamOf(StoreLoss)))
-		p.StoreLosses = 1 + r.IntN(3)
-		p.ReplicaLagMax = time.Duration(uniform(r, 0.05, 2) * float64(time.Second))
-	}
-	if s.Has(TTL) {
-		r := rand.New(rand.NewPCG(seed, StreamOf(TTL)))
-		p.MarkTTL = time.Duration(uniform(r, 0.5, 3) * float64(time.Second))
-		p.LatePublish = uniform(r, 0.05, 0.20)
-		p.LateMin, p.LateMax = 4*time.Second, 20*time.Second
+	for _, f := range s.Faults() {
+		described[f].draw(rand.New(rand.NewPCG(seed, StreamOf(f))), &p)
 	}
 	return p
 }

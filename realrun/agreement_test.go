@@ -1,4 +1,4 @@
-package realrun
+package realrun_test
 
 import (
 	"context"
@@ -12,9 +12,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idemsim/idemsim/faults"
-	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/internal/testserver"
+	"github.com/idemsim/idemsim/realrun"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
+	"github.com/idemsim/idemsim/sweep"
 )
+
+// This test lives outside package realrun, which does not import the
+// simulator: it compares the two.
 
 // The same fault means the same thing on both backends: for every strategy
 // under every single scenario, the kinds of violation a real run shows are
@@ -75,10 +81,10 @@ func TestSimAndRealAgree(t *testing.T) {
 	for _, f := range faults.All() {
 		scenarios = append(scenarios, faults.Of(f))
 	}
-	cmp, err := sim.Compare(sim.CompareConfig{Strategies: strategies.Names, Scenarios: scenarios, Seeds: agreeSimSeeds, Events: agreeEvents})
+	cmp, err := sweep.Compare(sweep.CompareConfig{Strategies: strategies.Names(), Scenarios: scenarios, Seeds: agreeSimSeeds, Events: agreeEvents})
 	require.NoError(t, err)
 
-	base := sharedServers(t, "rr_agree")
+	base := realrun.Config{RedisURL: testserver.SharedRedis(t).URL, PostgresURL: testserver.SharedPostgres(t).URL}
 	type cell struct {
 		strategy string
 		scenario faults.Set
@@ -88,7 +94,7 @@ func TestSimAndRealAgree(t *testing.T) {
 		note     string
 	}
 	var cells []*cell
-	for _, st := range strategies.Names {
+	for _, st := range strategies.Names() {
 		for _, sc := range scenarios {
 			c := cmp.Cell(st, sc)
 			require.NotNil(t, c)
@@ -108,8 +114,8 @@ func TestSimAndRealAgree(t *testing.T) {
 				for seed := uint64(1); seed <= agreeRealSeeds; seed++ {
 					cfg := base
 					cfg.Prefix = fmt.Sprintf("rr_agree_%d", i)
-					cfg.Config = sim.Config{Strategy: c.strategy, Faults: c.scenario, Seed: seed, Events: agreeEvents}
-					res, err := Run(context.Background(), cfg)
+					cfg.Config = run.Config{Strategy: c.strategy, Faults: c.scenario, Seed: seed, Events: agreeEvents}
+					res, err := realrun.Run(context.Background(), cfg)
 					if err != nil {
 						c.note = err.Error()
 						break

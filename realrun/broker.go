@@ -6,8 +6,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/idemsim/idemsim/sim"
-	"github.com/idemsim/idemsim/sim/check"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
 
@@ -34,6 +33,13 @@ type delivery struct {
 	tag uint32
 }
 
+// record is the record of kind about d, of event ev, by consumer.
+func (d delivery) record(kind run.Kind, consumer int, ev strategies.EventID) run.Record {
+	rec := msgRecord(kind, consumer, d.msg, ev)
+	rec.Tag = d.tag
+	return rec
+}
+
 // broker is an in-process at-least-once queue on the wall clock with
 // competing consumers that pull one delivery at a time. An unacked delivery
 // goes back to the queue after the ack deadline, to whichever consumer asks
@@ -45,7 +51,7 @@ type delivery struct {
 type broker struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
-	r       *run
+	r       *session
 	msgs    []message
 	ready   []int // message numbers, ascending
 	stopped bool
@@ -54,9 +60,9 @@ type broker struct {
 	rAck    *rand.Rand
 }
 
-func newBroker(r *run, events []strategies.EventID) *broker {
+func newBroker(r *session, events []strategies.EventID) *broker {
 	b := &broker{r: r, allDone: make(chan struct{}), pending: len(events),
-		rAck: rand.New(rand.NewPCG(r.cfg.Seed, streamAckLoss))}
+		rAck: rand.New(rand.NewPCG(r.cfg.Seed, run.StreamAckLoss))}
 	b.cond = sync.NewCond(&b.mu)
 	for _, e := range events {
 		b.msgs = append(b.msgs, message{event: e, inst: -1})
@@ -68,7 +74,7 @@ func (b *broker) publish(m int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.msgs[m].state = msgReady
-	b.r.rec.record(sim.RecPublish, -1, m, b.msgs[m].event, 0)
+	b.r.rec.add(msgRecord(run.Publish, -1, m, b.msgs[m].event))
 	b.enqueue(m)
 }
 
@@ -106,7 +112,9 @@ func (b *broker) receive(consumer int) (d delivery, e strategies.EventID, ok boo
 	msg.tag++
 	msg.inst = consumer
 	tag := msg.tag
-	b.r.rec.record(sim.RecDeliver, consumer, m, msg.event, int64(tag))
+	rec := msgRecord(run.Deliver, consumer, m, msg.event)
+	rec.Tag = tag
+	b.r.rec.add(rec)
 	time.AfterFunc(b.r.cfg.Timing.AckDeadline, func() { b.deadline(m, tag) })
 	return delivery{msg: m, tag: tag}, msg.event, true
 }
@@ -119,7 +127,9 @@ func (b *broker) deadline(m int, tag uint32) {
 		return
 	}
 	msg.state = msgReady
-	b.r.rec.record(sim.RecRequeue, msg.inst, m, msg.event, sim.RequeueDeadline)
+	rec := msgRecord(run.Requeue, msg.inst, m, msg.event)
+	rec.Cause = run.DeadlinePassed
+	b.r.rec.add(rec)
 	b.enqueue(m)
 }
 
@@ -128,18 +138,18 @@ func (b *broker) ack(consumer int, d delivery, sent time.Duration) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	msg := &b.msgs[d.msg]
-	b.r.rec.record(sim.RecAckSend, consumer, d.msg, msg.event, int64(d.tag))
+	b.r.rec.add(d.record(run.AckSend, consumer, msg.event))
 	if b.r.faultsOn() && b.rAck.Float64() < b.r.params.AckLoss {
-		b.r.injected(injLostAck)
-		b.r.rec.record(sim.RecAckLost, consumer, d.msg, msg.event, int64(d.tag))
+		b.r.rec.lostAck()
+		b.r.rec.add(d.record(run.AckLost, consumer, msg.event))
 		return
 	}
 	if msg.state == msgDone {
 		return
 	}
 	msg.state = msgDone
-	b.r.rec.record(sim.RecAcked, consumer, d.msg, msg.event, int64(d.tag))
-	b.r.rec.op(check.Op{Kind: check.Ack, Client: consumer, Event: uint64(msg.event), Call: int64(sent), Return: int64(b.r.rec.now())})
+	b.r.rec.add(d.record(run.Acked, consumer, msg.event))
+	b.r.rec.ack(consumer, msg.event, sent)
 	b.pending--
 	if b.pending == 0 {
 		close(b.allDone)
@@ -150,7 +160,7 @@ func (b *broker) nack(consumer int, d delivery) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	msg := &b.msgs[d.msg]
-	b.r.rec.record(sim.RecNack, consumer, d.msg, msg.event, int64(d.tag))
+	b.r.rec.add(d.record(run.Nack, consumer, msg.event))
 	if msg.tag != d.tag || msg.state != msgInflight {
 		return
 	}
@@ -160,7 +170,9 @@ func (b *broker) nack(consumer int, d delivery) {
 		defer b.mu.Unlock()
 		if msg.state == msgWaiting {
 			msg.state = msgReady
-			b.r.rec.record(sim.RecRequeue, msg.inst, d.msg, msg.event, sim.RequeueNack)
+			rec := msgRecord(run.Requeue, msg.inst, d.msg, msg.event)
+			rec.Cause = run.AfterNack
+			b.r.rec.add(rec)
 			b.enqueue(d.msg)
 		}
 	})
@@ -199,37 +211,4 @@ func (b *broker) doneEvents(n int) (done, settled []bool) {
 		}
 	}
 	return done, settled
-}
-
-// recorder keeps a real run's trace and checked history, with times on the
-// wall clock since the run started.
-type recorder struct {
-	mu      sync.Mutex
-	start   time.Time
-	trace   []sim.Record
-	history []check.Op
-}
-
-func (r *recorder) now() time.Duration { return time.Since(r.start) }
-
-func (r *recorder) record(kind sim.RecordKind, inst, msg int, ev strategies.EventID, arg int64) {
-	r.mu.Lock()
-	// Message numbers in traces start at 1, as in the simulator's.
-	r.trace = append(r.trace, sim.Record{At: int64(r.now()), Kind: kind, Inst: int32(inst), Msg: uint32(msg + 1), Event: uint32(ev), Arg: arg})
-	r.mu.Unlock()
-}
-
-// op appends o to the history and returns its index.
-func (r *recorder) op(o check.Op) int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.history = append(r.history, o)
-	return len(r.history) - 1
-}
-
-// finish sets the outcome of the attempt at index i.
-func (r *recorder) finish(i int, res check.Result, ret int64) {
-	r.mu.Lock()
-	r.history[i].Result, r.history[i].Return = res, ret
-	r.mu.Unlock()
 }

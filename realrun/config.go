@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
 
@@ -37,9 +37,9 @@ func PostgresURL() string {
 }
 
 // Config describes one real run. The workload fields mean what they mean in
-// sim.Config.
+// run.Config.
 type Config struct {
-	sim.Config
+	run.Config
 	RedisURL    string // default RedisURL()
 	PostgresURL string // default PostgresURL()
 	Prefix      string // key and table prefix, default "idemsim"
@@ -110,7 +110,7 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports bad input: everything sim.Config.Validate checks, the
+// Validate reports bad input: everything run.Config.Validate checks, the
 // prefix, and the URLs as the drivers parse them (PostgreSQL also takes
 // libpq's key=value form). It does not contact the servers. Empty settings
 // mean the defaults.

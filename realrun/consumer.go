@@ -11,8 +11,7 @@ import (
 
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/internal/tcpproxy"
-	"github.com/idemsim/idemsim/sim"
-	"github.com/idemsim/idemsim/sim/check"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 	"github.com/idemsim/idemsim/strategies/redisstore"
 )
@@ -22,7 +21,7 @@ import (
 // stops. Its connections go through its own proxies, so that a partition or
 // a crash touches this consumer only.
 type consumer struct {
-	r          *run
+	r          *session
 	idx        int
 	redisProxy *tcpproxy.Proxy
 	pgProxy    *tcpproxy.Proxy
@@ -30,6 +29,7 @@ type consumer struct {
 	mu       sync.Mutex
 	cutRedis int // partitions in force, per target: overlapping windows
 	cutDB    int
+	windows  uint32 // partition windows so far, to number them
 }
 
 // incarnation is one life of a consumer, from start to crash.
@@ -49,7 +49,7 @@ func (c *consumer) loop() {
 	r := c.r
 	for gen := 1; ; gen++ {
 		if gen > 1 {
-			r.rec.record(sim.RecRestart, c.idx, -1, 0, 0)
+			r.rec.add(run.Record{Kind: run.Restart, Inst: int32(c.idx)})
 		}
 		inc := c.start()
 		crashed := inc.serve()
@@ -127,27 +127,27 @@ func (inc *incarnation) serve() (crashed bool) {
 		}
 		r.deliveries.Add(1)
 		inc.cur, inc.curEvent = d, ev
-		r.rec.record(sim.RecReceive, c.idx, d.msg, ev, int64(d.tag))
+		r.rec.add(d.record(run.Receive, c.idx, ev))
 		start := r.rec.now()
-		attempt := r.rec.op(check.Op{Kind: check.Attempt, Client: c.idx, Event: uint64(ev), Call: int64(start), Return: check.Never, Result: check.Unknown})
+		attempt := r.rec.beginAttempt(c.idx, ev)
 		out, err := inc.handler.Handle(r.ctx, r.wl.Events[ev])
 		if inc.crashed.Load() {
 			return true // the attempt stays unknown
 		}
+		o := run.Errored
 		if err == nil {
-			res := check.Applied
+			o, backoff = run.Applied, 0
 			if out == strategies.Skipped {
-				res = check.Skipped
+				o = run.Skipped
 			}
-			r.rec.finish(attempt, res, int64(r.rec.now()))
-			r.rec.record(sim.RecHandled, c.idx, d.msg, ev, int64(out))
-			backoff = 0
-		} else {
-			r.rec.record(sim.RecHandled, c.idx, d.msg, ev, 0)
 		}
+		r.rec.endAttempt(attempt, o)
+		rec := msgRecord(run.Handled, c.idx, d.msg, ev)
+		rec.Outcome = o
+		r.rec.add(rec)
 		// The ack is a fault point too: a crash here leaves the effect
 		// done and the delivery unacked.
-		if inc.before(r.ctx, 0, sim.CrashBeforeAck()) != nil {
+		if inc.before(r.ctx, 0, run.Record{Step: run.AtAck}) != nil {
 			return true
 		}
 		if err == nil {
@@ -170,13 +170,15 @@ func (inc *incarnation) serve() (crashed bool) {
 // crash abandons the incarnation at the current step: every later store
 // call fails, and its sockets are closed now, so the servers see the client
 // vanish (PostgreSQL rolls back its open transaction).
-func (inc *incarnation) crash(what int64) {
+func (inc *incarnation) crash(step run.Record) {
 	if !inc.crashed.CompareAndSwap(false, true) {
 		return
 	}
 	c := inc.c
-	c.r.injected(injCrash)
-	c.r.rec.record(sim.RecCrash, c.idx, inc.cur.msg, inc.curEvent, what)
+	c.r.rec.injected(faults.Crash, 1)
+	rec := msgRecord(run.Crash, c.idx, inc.cur.msg, inc.curEvent)
+	rec.Step, rec.Op, rec.InFlight, rec.Call = step.Step, step.Op, step.InFlight, step.Call
+	c.r.rec.add(rec)
 	c.redisProxy.CloseConns()
 	c.pgProxy.CloseConns()
 }
@@ -192,9 +194,11 @@ func (inc *incarnation) close() {
 
 // cutOff partitions the consumer from target for d.
 func (c *consumer) cutOff(target storeSet, d time.Duration) {
-	c.r.injected(injPartition)
-	c.r.rec.record(sim.RecPartition, c.idx, -1, 0, target.arg())
+	c.r.rec.injected(faults.Partition, 1)
 	c.mu.Lock()
+	c.windows++
+	window := c.windows
+	c.r.rec.add(run.Record{Kind: run.Partition, Inst: int32(c.idx), Stores: target.stores(), Window: window})
 	if target&toRedis != 0 {
 		c.cutRedis++
 		c.redisProxy.Cut()
@@ -204,11 +208,11 @@ func (c *consumer) cutOff(target storeSet, d time.Duration) {
 		c.pgProxy.Cut()
 	}
 	c.mu.Unlock()
-	time.AfterFunc(d, func() { c.heal(target) })
+	time.AfterFunc(d, func() { c.heal(target, window) })
 }
 
 // heal ends one partition window; a proxy heals when no window holds it.
-func (c *consumer) heal(target storeSet) {
+func (c *consumer) heal(target storeSet, window uint32) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if target&toRedis != 0 && c.cutRedis > 0 {
@@ -221,7 +225,7 @@ func (c *consumer) heal(target storeSet) {
 			c.pgProxy.Heal()
 		}
 	}
-	c.r.rec.record(sim.RecPartition, c.idx, -1, 0, 0)
+	c.r.rec.add(run.Record{Kind: run.Partition, Inst: int32(c.idx), Window: window})
 }
 
 // healAll ends every partition at once: the safety phase is over.

@@ -10,7 +10,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies/pgstore"
 )
 
@@ -171,6 +171,6 @@ func refusedByStore(err error) error {
 	return nil
 }
 
-// badConfigf reports bad input: it matches sim.ErrBadConfig, as the
+// badConfigf reports bad input: it matches run.ErrBadConfig, as the
 // command line's exit status 2 expects.
-func badConfigf(format string, args ...any) error { return sim.BadConfigf(format, args...) }
+func badConfigf(format string, args ...any) error { return run.BadConfigf(format, args...) }

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/idemsim/idemsim/faults"
-	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
 
@@ -24,16 +24,16 @@ const (
 	toDB
 )
 
-// arg is the set as a RecPartition record's Arg, as the simulator writes it.
-func (t storeSet) arg() int64 {
-	var a int64
+// stores is the set as a record names it.
+func (t storeSet) stores() run.Stores {
+	var s run.Stores
 	if t&toRedis != 0 {
-		a |= sim.PartitionRedis
+		s |= run.Redis
 	}
 	if t&toDB != 0 {
-		a |= sim.PartitionDB
+		s |= run.Database
 	}
-	return a
+	return s
 }
 
 // step is one fault point: a store call or the ack. before runs first and
@@ -46,7 +46,7 @@ func (t storeSet) arg() int64 {
 // cancels it; what it holds (an open transaction and the row locks it
 // took) stays held, and the broker redelivers at the deadline. Only the end
 // of the run (a failed server, the caller's context) cuts a stall short.
-func (inc *incarnation) before(ctx context.Context, target storeSet, crashArg int64) error {
+func (inc *incarnation) before(ctx context.Context, target storeSet, step run.Record) error {
 	if inc.crashed.Load() {
 		return errCrashed
 	}
@@ -56,13 +56,15 @@ func (inc *incarnation) before(ctx context.Context, target storeSet, crashArg in
 	}
 	p := r.params
 	if p.CrashPerStep > 0 && r.chance(faults.Crash, p.CrashPerStep/2) {
-		inc.crash(crashArg)
+		inc.crash(step)
 		return errCrashed
 	}
 	if p.SlowPerStep > 0 && r.chance(faults.Slow, p.SlowPerStep) {
 		d := time.Duration(float64(r.cfg.Timing.AckDeadline) * p.SlowFactor)
-		r.injected(injSlow)
-		r.rec.record(sim.RecStall, inc.c.idx, inc.cur.msg, inc.curEvent, int64(d))
+		r.rec.injected(faults.Slow, 1)
+		rec := msgRecord(run.Stall, inc.c.idx, inc.cur.msg, inc.curEvent)
+		rec.Dur = int64(d)
+		r.rec.add(rec)
 		t := time.NewTimer(d)
 		select {
 		case <-t.C:
@@ -76,13 +78,13 @@ func (inc *incarnation) before(ctx context.Context, target storeSet, crashArg in
 	return nil
 }
 
-func (inc *incarnation) after(op int64) error {
+func (inc *incarnation) after(op run.Op, call uint32) error {
 	r := inc.c.r
 	if inc.crashed.Load() {
 		return errCrashed
 	}
 	if r.faultsOn() && r.params.CrashPerStep > 0 && r.chance(faults.Crash, r.params.CrashPerStep/2) {
-		inc.crash(sim.CrashInFlight(op))
+		inc.crash(run.Record{Step: run.AtCall, Op: op, InFlight: true, Call: call})
 		return errCrashed
 	}
 	return nil
@@ -94,38 +96,37 @@ func (inc *incarnation) after(op int64) error {
 // no healthy run meets (a missing table, a permission, a Redis error
 // reply) fails the run: it is the server's or the setup's failure, not the
 // strategy's.
-func (inc *incarnation) call(ctx context.Context, target storeSet, op int64, ev strategies.EventID, f func(context.Context) (bool, error)) (bool, error) {
-	if err := inc.before(ctx, target, sim.CrashBeforeCall(op)); err != nil {
+func (inc *incarnation) call(ctx context.Context, target storeSet, op run.Op, ev strategies.EventID, tx uint32, f func(context.Context) (bool, error)) (bool, error) {
+	if err := inc.before(ctx, target, run.Record{Step: run.AtCall, Op: op}); err != nil {
 		return false, err
 	}
 	c, r := inc.c, inc.c.r
-	r.rec.record(sim.RecCall, c.idx, inc.cur.msg, ev, op)
+	rec := msgRecord(run.Call, c.idx, inc.cur.msg, ev)
+	rec.Call, rec.Op, rec.Tx = r.rec.calls.Add(1), op, tx
+	r.rec.add(rec)
 	if c.cutting(target) {
-		r.rec.record(sim.RecCallHeld, c.idx, inc.cur.msg, ev, op)
+		held := rec
+		held.Kind = run.CallHeld
+		r.rec.add(held)
 	}
 	cctx, cancel := context.WithTimeout(ctx, r.cfg.Timing.CallTimeout)
 	ok, err := f(cctx)
 	cancel()
-	if aerr := inc.after(op); aerr != nil {
+	if aerr := inc.after(op, rec.Call); aerr != nil {
 		return false, aerr
 	}
 	switch {
 	case err == nil:
-		code := sim.ReplyFalse
+		rec.Kind, rec.Answer = run.Reply, run.No
 		if ok {
-			code = sim.ReplyTrue
+			rec.Answer = run.Yes
 		}
-		r.rec.record(sim.RecReply, c.idx, inc.cur.msg, ev, code)
 	case isTimeout(err):
-		r.rec.record(sim.RecTimeout, c.idx, inc.cur.msg, ev, op)
+		rec.Kind = run.Timeout
 	default:
-		code := sim.ReplyTxAborted
-		if target == toRedis {
-			code = sim.ReplyRefused
-		}
-		r.rec.record(sim.RecReply, c.idx, inc.cur.msg, ev, code)
+		rec.Kind, rec.Answer = run.Reply, run.Failed
 		if fatal(err) && r.ctx.Err() == nil {
-			doing := fmt.Sprintf("serving a strategy's %s call for event %d", sim.OpName(op), ev)
+			doing := fmt.Sprintf("serving a strategy's %s call for event %d", op, ev)
 			if target == toRedis {
 				r.fail(r.srv.redisErr(ErrServerFailed, doing, err))
 			} else {
@@ -133,6 +134,7 @@ func (inc *incarnation) call(ctx context.Context, target storeSet, op int64, ev 
 			}
 		}
 	}
+	r.rec.add(rec)
 	return ok, err
 }
 
@@ -143,19 +145,19 @@ type faultyMarks struct {
 }
 
 func (m faultyMarks) SetNX(ctx context.Context, id strategies.EventID, ttl time.Duration) (bool, error) {
-	return m.inc.call(ctx, toRedis, sim.OpSetNX, id, func(ctx context.Context) (bool, error) {
+	return m.inc.call(ctx, toRedis, run.SetNX, id, 0, func(ctx context.Context) (bool, error) {
 		return m.inner.SetNX(ctx, id, ttl)
 	})
 }
 
 func (m faultyMarks) Exists(ctx context.Context, id strategies.EventID) (bool, error) {
-	return m.inc.call(ctx, toRedis, sim.OpExists, id, func(ctx context.Context) (bool, error) {
+	return m.inc.call(ctx, toRedis, run.Exists, id, 0, func(ctx context.Context) (bool, error) {
 		return m.inner.Exists(ctx, id)
 	})
 }
 
 func (m faultyMarks) Set(ctx context.Context, id strategies.EventID, ttl time.Duration) error {
-	_, err := m.inc.call(ctx, toRedis, sim.OpSet, id, func(ctx context.Context) (bool, error) {
+	_, err := m.inc.call(ctx, toRedis, run.Set, id, 0, func(ctx context.Context) (bool, error) {
 		return true, m.inner.Set(ctx, id, ttl)
 	})
 	return err
@@ -181,7 +183,7 @@ func (l faultyLedger) Begin(ctx context.Context) (strategies.Tx, error) {
 	if err != nil {
 		return nil, err
 	}
-	ft := &faultyTx{inc: l.inc, inner: tx}
+	ft := &faultyTx{inc: l.inc, inner: tx, id: l.inc.c.r.rec.txs.Add(1)}
 	l.inc.txs.add(ft)
 	return ft, nil
 }
@@ -189,16 +191,17 @@ func (l faultyLedger) Begin(ctx context.Context) (strategies.Tx, error) {
 type faultyTx struct {
 	inc   *incarnation
 	inner strategies.Tx
+	id    uint32 // numbered as the simulator numbers transactions
 }
 
 func (t *faultyTx) InsertProcessed(ctx context.Context, id strategies.EventID) (bool, error) {
-	return t.inc.call(ctx, toDB, sim.OpInsert, id, func(ctx context.Context) (bool, error) {
+	return t.inc.call(ctx, toDB, run.Insert, id, t.id, func(ctx context.Context) (bool, error) {
 		return t.inner.InsertProcessed(ctx, id)
 	})
 }
 
 func (t *faultyTx) Apply(ctx context.Context, e strategies.Event) error {
-	_, err := t.inc.call(ctx, toDB, sim.OpApply, e.ID, func(ctx context.Context) (bool, error) {
+	_, err := t.inc.call(ctx, toDB, run.Apply, e.ID, t.id, func(ctx context.Context) (bool, error) {
 		return true, t.inner.Apply(ctx, e)
 	})
 	return err
@@ -207,7 +210,7 @@ func (t *faultyTx) Apply(ctx context.Context, e strategies.Event) error {
 // Commit and Rollback end the transaction only if they reached the driver;
 // one abandoned before stays open, for openTxs.release to free.
 func (t *faultyTx) Commit(ctx context.Context) error {
-	_, err := t.inc.call(ctx, toDB, sim.OpCommit, t.inc.curEvent, func(ctx context.Context) (bool, error) {
+	_, err := t.inc.call(ctx, toDB, run.Commit, t.inc.curEvent, t.id, func(ctx context.Context) (bool, error) {
 		defer t.inc.txs.remove(t)
 		return true, t.inner.Commit(ctx)
 	})
@@ -215,7 +218,7 @@ func (t *faultyTx) Commit(ctx context.Context) error {
 }
 
 func (t *faultyTx) Rollback(ctx context.Context) error {
-	_, err := t.inc.call(ctx, toDB, sim.OpRollback, t.inc.curEvent, func(ctx context.Context) (bool, error) {
+	_, err := t.inc.call(ctx, toDB, run.Rollback, t.inc.curEvent, t.id, func(ctx context.Context) (bool, error) {
 		defer t.inc.txs.remove(t)
 		return true, t.inner.Rollback(ctx)
 	})

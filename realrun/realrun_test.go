@@ -13,7 +13,7 @@ import (
 
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/internal/testserver"
-	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/run"
 )
 
 func TestMain(m *testing.M) { testserver.Main(m) }
@@ -27,7 +27,7 @@ func sharedServers(t *testing.T, prefix string) Config {
 	return Config{RedisURL: rs.URL, PostgresURL: ps.URL, Prefix: prefix}
 }
 
-func realRun(t *testing.T, cfg Config) *sim.Result {
+func realRun(t *testing.T, cfg Config) *run.Result {
 	t.Helper()
 	res, err := Run(context.Background(), cfg)
 	require.NoError(t, err)
@@ -40,7 +40,7 @@ func realRun(t *testing.T, cfg Config) *sim.Result {
 func TestDBUniqueHoldsUnderEveryFault(t *testing.T) {
 	for seed := uint64(1); seed <= 2; seed++ {
 		cfg := sharedServers(t, "rr_dbunique")
-		cfg.Config = sim.Config{Strategy: "db-unique", Faults: faults.AllFaults, Seed: seed, Events: 120}
+		cfg.Config = run.Config{Strategy: "db-unique", Faults: faults.AllFaults, Seed: seed, Events: 120}
 		res := realRun(t, cfg)
 		assert.Zero(t, res.Duplicates, "seed %d", seed)
 		assert.Zero(t, res.Lost, "seed %d", seed)
@@ -51,7 +51,7 @@ func TestDBUniqueHoldsUnderEveryFault(t *testing.T) {
 
 func TestLocalCacheDuplicatesAcrossInstances(t *testing.T) {
 	cfg := sharedServers(t, "rr_localcache")
-	cfg.Config = sim.Config{Strategy: "local-cache", Faults: faults.Of(faults.Redeliver), Seed: 1, Instances: 3, Events: 120}
+	cfg.Config = run.Config{Strategy: "local-cache", Faults: faults.Of(faults.Redeliver), Seed: 1, Instances: 3, Events: 120}
 	res := realRun(t, cfg)
 	assert.Positive(t, res.Duplicates, "a copy handled by another instance is applied again")
 	assert.Zero(t, res.Lost)
@@ -63,7 +63,7 @@ func TestRedisClaimLosesEventsOnCrash(t *testing.T) {
 	lost := 0
 	for seed := uint64(1); seed <= 3 && lost == 0; seed++ {
 		cfg := sharedServers(t, "rr_redis")
-		cfg.Config = sim.Config{Strategy: "redis", Faults: faults.Of(faults.Crash), Seed: seed, Events: 150}
+		cfg.Config = run.Config{Strategy: "redis", Faults: faults.Of(faults.Crash), Seed: seed, Events: 150}
 		res := realRun(t, cfg)
 		assert.Zero(t, res.Duplicates)
 		lost += res.Lost
@@ -82,7 +82,7 @@ func TestUnreachableServersAreNamedQuickly(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			start := time.Now()
-			_, err := Run(context.Background(), Config{Config: sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash), Seed: 1},
+			_, err := Run(context.Background(), Config{Config: run.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash), Seed: 1},
 				RedisURL: tc.redisURL, PostgresURL: tc.pgURL, Prefix: "rr_unreachable"})
 			require.ErrorIs(t, err, ErrUnreachable)
 			assert.Less(t, time.Since(start), 5*time.Second)
@@ -95,13 +95,13 @@ func TestUnreachableServersAreNamedQuickly(t *testing.T) {
 
 func TestBadInputIsRefusedBeforeConnecting(t *testing.T) {
 	for _, cfg := range []Config{
-		{Config: sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash)}, Prefix: "Bad-Prefix"},
-		{Config: sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash)}, RedisURL: "localhost:6379"},
-		{Config: sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash)}, PostgresURL: "mysql://x@y/z"},
-		{Config: sim.Config{Strategy: "memcached", Faults: faults.Of(faults.Crash)}},
+		{Config: run.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash)}, Prefix: "Bad-Prefix"},
+		{Config: run.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash)}, RedisURL: "localhost:6379"},
+		{Config: run.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash)}, PostgresURL: "mysql://x@y/z"},
+		{Config: run.Config{Strategy: "memcached", Faults: faults.Of(faults.Crash)}},
 	} {
 		_, err := Run(context.Background(), cfg)
-		assert.ErrorIs(t, err, sim.ErrBadConfig, "%+v", cfg)
+		assert.ErrorIs(t, err, run.ErrBadConfig, "%+v", cfg)
 	}
 }
 
@@ -125,7 +125,7 @@ func TestTouchesOnlyItsPrefix(t *testing.T) {
 	}
 
 	var keysDuring int
-	cfg.Config = sim.Config{Strategy: "redis", Faults: faults.Of(faults.StoreLoss), Seed: 1, Events: 60}
+	cfg.Config = run.Config{Strategy: "redis", Faults: faults.Of(faults.StoreLoss), Seed: 1, Events: 60}
 	cfg.Progress = func(string) {
 		n, _ := rdb.Keys(ctx, "rr_mine:run:*").Result()
 		keysDuring = max(keysDuring, len(n))
@@ -154,7 +154,7 @@ func TestTouchesOnlyItsPrefix(t *testing.T) {
 // addresses that are not the defaults, without their passwords, quoted for
 // the shell.
 func TestReproduceKeepsSettingsWithoutPasswords(t *testing.T) {
-	base := sim.Config{Strategy: "redis", Faults: faults.Of(faults.Crash), Seed: 3, Events: 40}
+	base := run.Config{Strategy: "redis", Faults: faults.Of(faults.Crash), Seed: 3, Events: 40}
 	for _, tc := range []struct {
 		cfg  Config
 		want string

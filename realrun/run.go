@@ -3,7 +3,6 @@ package realrun
 import (
 	"context"
 	"fmt"
-	"hash/fnv"
 	"math/rand/v2"
 	"sync"
 	"sync/atomic"
@@ -11,36 +10,21 @@ import (
 
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/internal/tcpproxy"
-	"github.com/idemsim/idemsim/sim"
-	"github.com/idemsim/idemsim/sim/check"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
 
-// Random streams of a real run; the workload's come from sim.NewWorkload.
-const (
-	streamAckLoss = 103
-	streamFaults  = 300 // + fault number
-)
-
-// Fault counters, by what was injected.
-const (
-	injLostAck = iota
-	injCrash
-	injPartition
-	injSlow
-	injStoreLoss
-	numInjected
-)
-
-var injectedNames = [numInjected]string{"lost-ack", "crash", "partition", "slow", "store-loss"}
+// streamFaults numbers the streams of the real run's own fault decisions,
+// one per fault (the workload's and the lost acks' come from package run).
+const streamFaults = 300
 
 // progressEvery is how often a run reports its progress, when asked to.
 const progressEvery = 2 * time.Second
 
-type run struct {
+type session struct {
 	cfg     Config
 	params  faults.Params
-	wl      sim.Workload
+	wl      run.Workload
 	markTTL time.Duration
 	rec     recorder
 	br      *broker
@@ -59,19 +43,16 @@ type run struct {
 	rmu sync.Mutex
 	rng []*rand.Rand // per fault
 
-	inj        [numInjected]atomic.Int64
 	deliveries atomic.Int64
 
 	consumers []*consumer
 }
 
-func (r *run) faultsOn() bool { return r.on.Load() }
-
-func (r *run) injected(i int) { r.inj[i].Add(1) }
+func (r *session) faultsOn() bool { return r.on.Load() }
 
 // fail ends the run without a verdict: a server failed, which says nothing
 // about the strategy. The first failure is the one reported.
-func (r *run) fail(err error) {
+func (r *session) fail(err error) {
 	r.failMu.Lock()
 	if r.failure == nil {
 		r.failure = err
@@ -81,21 +62,21 @@ func (r *run) fail(err error) {
 	r.br.stop()
 }
 
-func (r *run) failed() error {
+func (r *session) failed() error {
 	r.failMu.Lock()
 	defer r.failMu.Unlock()
 	return r.failure
 }
 
 // chance draws from fault f's stream: true with probability p.
-func (r *run) chance(f faults.Fault, p float64) bool {
+func (r *session) chance(f faults.Fault, p float64) bool {
 	r.rmu.Lock()
 	defer r.rmu.Unlock()
 	return r.rng[f].Float64() < p
 }
 
 // durationIn draws a duration in [lo, hi] from fault f's stream.
-func (r *run) durationIn(f faults.Fault, lo, hi time.Duration) time.Duration {
+func (r *session) durationIn(f faults.Fault, lo, hi time.Duration) time.Duration {
 	r.rmu.Lock()
 	defer r.rmu.Unlock()
 	if hi <= lo {
@@ -116,8 +97,8 @@ func (r *run) durationIn(f faults.Fault, lo, hi time.Duration) time.Duration {
 // dies, hangs or answers an error during the run ends it with a
 // *ServerError and no Result: a broken server is not a broken strategy.
 // Refusals that protect the user's data match ErrRefused; bad settings
-// match sim.ErrBadConfig.
-func Run(ctx context.Context, cfg Config) (*sim.Result, error) {
+// match run.ErrBadConfig.
+func Run(ctx context.Context, cfg Config) (*run.Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -135,7 +116,7 @@ func Run(ctx context.Context, cfg Config) (*sim.Result, error) {
 	if err != nil {
 		return nil, scrub.Error(err)
 	}
-	r := &run{cfg: cfg, srv: srv, params: faults.Draw(cfg.Faults, cfg.Seed), wl: sim.NewWorkload(cfg.Config)}
+	r := &session{cfg: cfg, srv: srv, params: faults.Draw(cfg.Faults, cfg.Seed), wl: run.NewWorkload(cfg.Config)}
 	for _, f := range faults.All() {
 		r.rng = append(r.rng, rand.New(rand.NewPCG(cfg.Seed, streamFaults+uint64(f))))
 	}
@@ -156,7 +137,7 @@ func Run(ctx context.Context, cfg Config) (*sim.Result, error) {
 }
 
 // play runs the workload and judges it.
-func (r *run) play(parent context.Context) (*sim.Result, error) {
+func (r *session) play(parent context.Context) (*run.Result, error) {
 	cfg := r.cfg
 	r.ctx, r.cancel = context.WithCancel(parent)
 	defer r.cancel()
@@ -199,6 +180,7 @@ func (r *run) play(parent context.Context) (*sim.Result, error) {
 	progress(fmt.Sprintf("real run: %s (%s), %s, strategy %s, faults %s; Redis keys under %s*",
 		plural(cfg.Events, "event"), plural(len(published), "message"), plural(cfg.Instances, "consumer"), cfg.Strategy, cfg.Faults, r.srv.marks.Namespace()))
 	r.rec.start = time.Now()
+	r.rec.rec.Reset(cfg.Config)
 	r.srv.watch(r.ctx, r.fail)
 	go r.report(progress)
 	r.on.Store(true)
@@ -222,7 +204,7 @@ func (r *run) play(parent context.Context) (*sim.Result, error) {
 	for _, c := range r.consumers {
 		c.healAll()
 	}
-	r.rec.record(sim.RecHeal, -1, -1, 0, 0)
+	r.rec.add(run.Record{Kind: run.Heal, Inst: -1})
 	if r.ctx.Err() == nil {
 		progress("real run: faults healed; waiting for every event to settle")
 	}
@@ -253,7 +235,7 @@ func (r *run) play(parent context.Context) (*sim.Result, error) {
 }
 
 // publish publishes the workload on its schedule, until the run ends.
-func (r *run) publish(at func(time.Duration) time.Duration) {
+func (r *session) publish(at func(time.Duration) time.Duration) {
 	for i, p := range r.wl.Publishes {
 		if d := at(p.At) - r.rec.now(); d > 0 {
 			t := time.NewTimer(d)
@@ -269,7 +251,7 @@ func (r *run) publish(at func(time.Duration) time.Duration) {
 }
 
 // report calls progress every progressEvery until the run ends.
-func (r *run) report(progress func(string)) {
+func (r *session) report(progress func(string)) {
 	t := time.NewTicker(progressEvery)
 	defer t.Stop()
 	for {
@@ -286,7 +268,7 @@ func (r *run) report(progress func(string)) {
 
 // planFaults arms the faults planned ahead: partition windows and Redis
 // losses, within the publishing span.
-func (r *run) planFaults(span time.Duration) []*time.Timer {
+func (r *session) planFaults(span time.Duration) []*time.Timer {
 	var timers []*time.Timer
 	t := r.cfg.Timing
 	if r.params.Partitions > 0 {
@@ -315,7 +297,7 @@ func (r *run) planFaults(span time.Duration) []*time.Timer {
 
 // storeLoss deletes every mark of this run, as a Redis restart without
 // persistence would; it touches no other key.
-func (r *run) storeLoss() {
+func (r *session) storeLoss() {
 	if !r.faultsOn() {
 		return
 	}
@@ -328,11 +310,11 @@ func (r *run) storeLoss() {
 		}
 		return
 	}
-	r.injected(injStoreLoss)
-	r.rec.record(sim.RecStoreLoss, -1, -1, strategies.EventID(n), 1)
+	r.rec.injected(faults.StoreLoss, 1)
+	r.rec.add(run.Record{Kind: run.StoreLoss, Inst: -1, Cause: run.RestartEmpty, Count: int32(n)})
 }
 
-func (r *run) result(apps map[strategies.EventID]int) *sim.Result {
+func (r *session) result(apps map[strategies.EventID]int) *run.Result {
 	n := r.cfg.Events
 	applied := make([]int, n+1)
 	for id, k := range apps {
@@ -341,67 +323,15 @@ func (r *run) result(apps map[strategies.EventID]int) *sim.Result {
 		}
 	}
 	done, settled := r.br.doneEvents(n)
-	stuck := 0
-	for i := 1; i <= n; i++ {
-		if !settled[i] {
-			stuck++
-		}
-	}
-	end := int64(r.rec.now())
-	r.rec.record(sim.RecEnd, -1, -1, 0, int64(stuck))
-	for id := 1; id <= n; id++ {
-		r.rec.op(check.Op{Kind: check.Read, Client: r.cfg.Instances, Event: uint64(id), Call: end, Return: end, Count: applied[id]})
-	}
-	// Timers of the broker may still fire: read a snapshot.
-	r.rec.mu.Lock()
-	trace := append([]sim.Record(nil), r.rec.trace...)
-	history := append([]check.Op(nil), r.rec.history...)
-	r.rec.mu.Unlock()
-	audit := check.Audit(applied, done)
-	h := fnv.New64a()
-	for _, rec := range trace {
-		fmt.Fprintln(h, rec.String())
-	}
-	inj := map[string]int{}
-	for i := range r.inj {
-		if v := int(r.inj[i].Load()); v > 0 || i == injLostAck {
-			inj[injectedNames[i]] = v
-		}
-	}
-	if r.wl.Dups > 0 {
-		inj["redeliver"] = r.wl.Dups
-	}
-	if r.wl.Lates > 0 {
-		inj["ttl"] = r.wl.Lates
-	}
-	for _, f := range r.cfg.Faults.Faults() {
-		inj[f.String()] += 0
-	}
-	res := &sim.Result{
-		Strategy:       r.cfg.Strategy,
-		Faults:         r.cfg.Faults.Names(),
-		Seed:           r.cfg.Seed,
-		Instances:      r.cfg.Instances,
-		Events:         n,
-		Published:      len(r.wl.Publishes),
-		Deliveries:     int(r.deliveries.Load()),
-		Duplicates:     audit.Duplicates,
-		Lost:           audit.Lost,
-		Stuck:          stuck,
-		Linearizable:   check.Verdict(history, check.Timeout),
-		AuditOK:        audit.OK(),
-		TraceHash:      fmt.Sprintf("%016x", h.Sum64()),
-		SimTimeMS:      float64(end) / float64(time.Millisecond),
-		FaultsInjected: inj,
-		Reproduce:      r.cfg.Reproduce(),
-	}
-	if r.cfg.KeepTrace {
-		res.Trace = trace
-	}
-	if r.cfg.KeepHistory {
-		res.History = history
-	}
-	return res
+	r.rec.injected(faults.Redeliver, r.wl.Dups)
+	r.rec.injected(faults.TTL, r.wl.Lates)
+	return r.rec.finish(r.cfg.Config, run.Tally{
+		Published:  len(r.wl.Publishes),
+		Deliveries: int(r.deliveries.Load()),
+		Applied:    applied,
+		Done:       done,
+		Settled:    settled,
+	})
 }
 
 // plural is "1 event", "2 events".

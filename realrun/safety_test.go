@@ -14,7 +14,7 @@ import (
 
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/internal/testserver"
-	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/run"
 )
 
 // The reproductions of "real runs you can trust", each against throwaway
@@ -55,7 +55,7 @@ func TestForeignTableIsRefusedUntouched(t *testing.T) {
 	cfg := sharedServers(t, "app")
 	conn := pgConn(t, cfg.PostgresURL)
 	exec(t, conn, `DROP TABLE IF EXISTS app_ledger; CREATE TABLE app_ledger (event_id bigint, note text); INSERT INTO app_ledger VALUES (1, 'keep me')`)
-	cfg.Config = sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Redeliver), Seed: 1, Events: 50}
+	cfg.Config = run.Config{Strategy: "db-unique", Faults: faults.Of(faults.Redeliver), Seed: 1, Events: 50}
 
 	_, err := Run(context.Background(), cfg)
 	require.Error(t, err)
@@ -72,7 +72,7 @@ func TestForeignTableIsRefusedUntouched(t *testing.T) {
 // second run finds its own tables and empties them.
 func TestOwnTablesAreReused(t *testing.T) {
 	cfg := sharedServers(t, "rr_own")
-	cfg.Config = sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Redeliver), Seed: 1, Events: 20}
+	cfg.Config = run.Config{Strategy: "db-unique", Faults: faults.Of(faults.Redeliver), Seed: 1, Events: 20}
 	realRun(t, cfg)
 	conn := pgConn(t, cfg.PostgresURL)
 	assert.Equal(t, 3, count(t, conn, `SELECT count(*) FROM pg_tables t WHERE t.tablename LIKE 'rr\_own\_%'
@@ -85,12 +85,12 @@ func TestOwnTablesAreReused(t *testing.T) {
 // while the first goes on, unharmed.
 func TestSecondRunOnAPrefixIsRefused(t *testing.T) {
 	cfg := sharedServers(t, "rr_twice")
-	cfg.Config = sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Redeliver), Seed: 1, Events: 400}
+	cfg.Config = run.Config{Strategy: "db-unique", Faults: faults.Of(faults.Redeliver), Seed: 1, Events: 400}
 	started := make(chan struct{})
 	var once sync.Once
 	first := cfg
 	first.Progress = func(string) { once.Do(func() { close(started) }) }
-	var res *sim.Result
+	var res *run.Result
 	var firstErr error
 	done := make(chan struct{})
 	go func() {
@@ -125,7 +125,7 @@ func runAndBreak(t *testing.T, cfg Config, breakIt func()) (error, time.Duration
 	var once sync.Once
 	cfg.Progress = func(string) { once.Do(func() { close(started) }) }
 	var err error
-	var res *sim.Result
+	var res *run.Result
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
@@ -174,7 +174,7 @@ func TestServerFailureMidRunIsNamed(t *testing.T) {
 				rs, ps = testserver.SharedRedis(t), testserver.Postgres(t)
 			}
 			cfg := Config{RedisURL: rs.URL, PostgresURL: ps.URL, Prefix: "rr_break"}
-			cfg.Config = sim.Config{Strategy: "redis", Faults: faults.Of(faults.Crash), Seed: 3, Events: 400}
+			cfg.Config = run.Config{Strategy: "redis", Faults: faults.Of(faults.Crash), Seed: 3, Events: 400}
 			err, took := runAndBreak(t, cfg, func() { tc.brk(t, rs, ps) })
 			require.Error(t, err)
 			var se *ServerError
@@ -193,7 +193,7 @@ func TestServerFailureMidRunIsNamed(t *testing.T) {
 // the held lock is named, within seconds.
 func TestHeldTableLockIsNamed(t *testing.T) {
 	cfg := sharedServers(t, "rr_locked")
-	cfg.Config = sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Redeliver), Seed: 1, Events: 10}
+	cfg.Config = run.Config{Strategy: "db-unique", Faults: faults.Of(faults.Redeliver), Seed: 1, Events: 10}
 	realRun(t, cfg) // creates the tables
 	conn := pgConn(t, cfg.PostgresURL)
 	exec(t, conn, `BEGIN; LOCK TABLE rr_locked_ledger IN ACCESS SHARE MODE`)
@@ -216,7 +216,7 @@ func TestFinalReadHasADeadline(t *testing.T) {
 	ps := testserver.Postgres(t)
 	rs := testserver.SharedRedis(t)
 	cfg := Config{RedisURL: rs.URL, PostgresURL: ps.URL, Prefix: "rr_read"}
-	cfg.Config = sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Redeliver), Seed: 1, Events: 5}
+	cfg.Config = run.Config{Strategy: "db-unique", Faults: faults.Of(faults.Redeliver), Seed: 1, Events: 5}
 	cfg = cfg.withDefaults()
 	srv, err := setUp(context.Background(), cfg)
 	require.NoError(t, err)
@@ -250,7 +250,7 @@ func TestRejectedConnectionIsNotUnreachable(t *testing.T) {
 				t.Skipf("needs throwaway servers: %s %s", tc.redisURL, tc.pgURL)
 			}
 			begin := time.Now()
-			_, err := Run(context.Background(), Config{Config: sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash), Seed: 1},
+			_, err := Run(context.Background(), Config{Config: run.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash), Seed: 1},
 				RedisURL: tc.redisURL, PostgresURL: tc.pgURL, Prefix: "rr_rejected"})
 			require.ErrorIs(t, err, ErrRejected)
 			assert.NotErrorIs(t, err, ErrUnreachable)
@@ -266,7 +266,7 @@ func TestRejectedConnectionIsNotUnreachable(t *testing.T) {
 // ends the run and is shown, instead of every event counting as stuck.
 func TestSQLErrorMidRunIsShown(t *testing.T) {
 	cfg := sharedServers(t, "rr_dropped")
-	cfg.Config = sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Redeliver), Seed: 1, Events: 400}
+	cfg.Config = run.Config{Strategy: "db-unique", Faults: faults.Of(faults.Redeliver), Seed: 1, Events: 400}
 	conn := pgConn(t, cfg.PostgresURL)
 	err, took := runAndBreak(t, cfg, func() { exec(t, conn, `DROP TABLE rr_dropped_ledger`) })
 	require.ErrorIs(t, err, ErrServerFailed)

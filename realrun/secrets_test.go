@@ -14,7 +14,7 @@ import (
 
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/realrun"
-	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/run"
 )
 
 // noPasswordEnv keeps pgx from finding a password outside the string it
@@ -269,10 +269,10 @@ func TestScrubberError(t *testing.T) {
 	setting := "host=db.example password = s3cr3tPW port=x"
 	_, perr := pgconn.ParseConfig(setting)
 	require.Error(t, perr)
-	err := realrun.NewScrubber(setting).Error(fmt.Errorf("%w: bad URL: %w", sim.ErrBadConfig, perr))
+	err := realrun.NewScrubber(setting).Error(fmt.Errorf("%w: bad URL: %w", run.ErrBadConfig, perr))
 	assert.NotContains(t, err.Error(), "s3cr3tPW")
 	assert.Contains(t, err.Error(), "db.example")
-	assert.ErrorIs(t, err, sim.ErrBadConfig)
+	assert.ErrorIs(t, err, run.ErrBadConfig)
 	var pce *pgconn.ParseConfigError
 	assert.ErrorAs(t, err, &pce)
 	assert.NoError(t, realrun.NewScrubber(setting).Error(nil))
@@ -283,7 +283,7 @@ func TestScrubberError(t *testing.T) {
 func TestSecretValidateFromEnvironment(t *testing.T) {
 	noPasswordEnv(t, t.TempDir())
 	t.Setenv("IDEMSIM_POSTGRES_URL", "postgres://alice@db.example/orders?password=s3cr3tPW&sslmode=bogus")
-	err := realrun.Config{Config: sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash), Seed: 1}}.Validate()
+	err := realrun.Config{Config: run.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash), Seed: 1}}.Validate()
 	require.Error(t, err)
 	assert.NotContains(t, err.Error(), "s3cr3tPW")
 	assert.Contains(t, err.Error(), "alice@db.example/orders")
@@ -372,7 +372,7 @@ func FuzzSettings(f *testing.F) {
 	f.Add("redis://:s3cr3tPW@", "postgres:/db?password=s3cr3tPW", "bad prefix!")
 	f.Fuzz(func(t *testing.T, redisURL, postgresURL, prefix string) {
 		cfg := realrun.Config{
-			Config:      sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash), Seed: 1},
+			Config:      run.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash), Seed: 1},
 			RedisURL:    redisURL,
 			PostgresURL: postgresURL,
 			Prefix:      prefix,
@@ -388,6 +388,6 @@ func FuzzSettings(f *testing.F) {
 		for _, pw := range driverPasswords(redisURL, postgresURL) {
 			require.NotContains(t, msg, pw)
 		}
-		require.True(t, errors.Is(err, sim.ErrBadConfig))
+		require.True(t, errors.Is(err, run.ErrBadConfig))
 	})
 }

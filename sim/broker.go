@@ -1,8 +1,10 @@
 package sim
 
 import (
+	"math/rand/v2"
 	"slices"
 
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
 
@@ -36,16 +38,59 @@ type message struct {
 // message published after it, as RabbitMQ requeues a message to its
 // original position. With a backlog, a redelivery thus goes out next rather
 // than behind every later message.
+//
+// The broker does no I/O of its own: each step appends what it decided to
+// fx (record this, deliver that message to that instance, arm a timer,
+// accept an ack), in order, and the world carries it out
+// (world.applyBroker). It knows of the instances only their prefetch
+// slots, which the world opens and closes as instances start and crash.
 type broker struct {
-	msgs  []message
-	ready []uint32 // ready[head:] is the queue, in message number order
-	head  int
+	msgs     []message
+	ready    []uint32 // ready[head:] is the queue, in message number order
+	head     int
+	slots    []slot
+	scripted bool       // a Script delivers each copy itself, once
+	pick     *rand.Rand // which free instance gets a delivery
+	fx       []brokerEffect
 }
 
-// reset empties the broker. Message ids start at 1, so that 0 means "no
-// message" in traces and in an instance that holds no delivery.
-func (b *broker) reset() {
+// slot is one instance's prefetch slot, as the broker sees it.
+type slot struct {
+	up   bool   // the instance runs
+	gen  uint32 // its incarnation
+	busy bool   // it holds a delivery not yet acked, nacked or timed out
+}
+
+// brokerEffect is one thing a broker step asks the world to do.
+type brokerEffect struct {
+	kind   brokerEffectKind
+	record run.Kind  // bkRecord: the kind of record, about msg
+	cause  run.Cause // bkRecord: a requeue's cause
+	msg    uint32    // bkRecord, bkDeliver, bkRetry
+	inst   int32     // bkRecord, bkDeliver, bkAccepted
+	gen    uint32    // bkDeliver
+	tag    uint32    // bkRecord, bkDeliver
+	event  uint32    // bkAccepted
+	sent   int64     // bkAccepted: when the ack was sent
+}
+
+type brokerEffectKind uint8
+
+const (
+	bkRecord   brokerEffectKind = iota + 1 // record a record of kind record about msg
+	bkDeliver                              // send msg to instance inst (incarnation gen) with tag; arm its ack deadline
+	bkRetry                                // msg was nacked: make it ready again after the retry delay
+	bkAccepted                             // the broker accepted inst's ack of event: history
+)
+
+// reset empties the broker for a run of instances, drawing its choices
+// from pick. Message ids start at 1, so that 0 means "no message" in
+// traces and in an instance that holds no delivery.
+func (b *broker) reset(instances int, pick *rand.Rand) {
 	b.msgs, b.ready, b.head = append(b.msgs[:0], message{inst: -1, state: msgDone}), b.ready[:0], 0
+	b.slots = append(b.slots[:0], make([]slot, instances)...)
+
+	b.scripted, b.pick, b.fx = false, pick, b.fx[:0]
 }
 
 func (b *broker) add(ev strategies.EventID) uint32 {
@@ -53,25 +98,38 @@ func (b *broker) add(ev strategies.EventID) uint32 {
 	return uint32(len(b.msgs) - 1)
 }
 
-func (b *broker) publish(w *world, m uint32) {
+func (b *broker) record(kind run.Kind, inst int32, m uint32, tag uint32, cause run.Cause) {
+	b.fx = append(b.fx, brokerEffect{kind: bkRecord, record: kind, inst: inst, msg: m, tag: tag, cause: cause})
+}
+
+// up opens instance i's slot: incarnation gen started.
+func (b *broker) up(i int32, gen uint32) {
+	b.slots[i] = slot{up: true, gen: gen}
+	b.dispatch()
+}
+
+// down closes instance i's slot: it crashed.
+func (b *broker) down(i int32) { b.slots[i].up = false }
+
+func (b *broker) publish(m uint32) {
 	b.msgs[m].state = msgReady
-	w.record(RecPublish, -1, m, b.msgs[m].event, 0)
+	b.record(run.Publish, -1, m, 0, 0)
 	b.ready = append(b.ready, m)
-	b.dispatch(w)
+	b.dispatch()
 }
 
 // dispatch sends ready messages, oldest first, to instances with a free
 // prefetch slot, choosing among them at random.
-func (b *broker) dispatch(w *world) {
-	if w.scripted {
-		return // a Script delivers each copy itself, once
+func (b *broker) dispatch() {
+	if b.scripted || b.head == len(b.ready) {
+		return // nothing to send: the common case, kept cheap
 	}
 	var free [MaxInstances]int32
 	for b.head < len(b.ready) {
 		n := 0
-		for _, in := range w.insts {
-			if in.up && !in.slotBusy {
-				free[n] = in.idx
+		for i, s := range b.slots {
+			if s.up && !s.busy {
+				free[n] = int32(i)
 				n++
 			}
 		}
@@ -88,51 +146,45 @@ func (b *broker) dispatch(w *world) {
 		if b.msgs[m].state != msgReady {
 			continue
 		}
-		in := w.insts[free[w.rBroker.IntN(n)]]
-		b.deliver(w, m, in)
+		b.deliver(m, free[b.pick.IntN(n)])
 	}
 }
 
-func (b *broker) deliver(w *world, m uint32, in *instance) {
+// deliver sends m to instance i.
+func (b *broker) deliver(m uint32, i int32) {
 	msg := &b.msgs[m]
 	msg.state = msgInflight
 	msg.tag++
-	msg.inst, msg.igen, msg.holds = in.idx, in.gen, true
-	in.slotBusy = true
-	w.record(RecDeliver, in.idx, m, msg.event, int64(msg.tag))
-	w.q.pushLane(laneDeadline, event{at: w.now + int64(ackDeadline), kind: evDeadline, a: uint32(m), b: uint32(msg.tag)})
-	if w.cut(in.idx, toBroker) {
-		w.record(RecDeliverDrop, in.idx, m, msg.event, int64(msg.tag))
-		return
-	}
-	w.at(w.latency(), event{kind: evDeliverArr, inst: in.idx, gen: in.gen, a: uint32(m), b: uint32(msg.tag)})
+	msg.inst, msg.igen, msg.holds = i, b.slots[i].gen, true
+	b.slots[i].busy = true
+	b.fx = append(b.fx, brokerEffect{kind: bkDeliver, msg: m, inst: i, gen: msg.igen, tag: msg.tag})
 }
 
 // release frees the prefetch slot that m's latest delivery holds, if the
 // instance is still the incarnation it was delivered to.
-func (b *broker) release(w *world, m uint32) {
+func (b *broker) release(m uint32) {
 	msg := &b.msgs[m]
 	if !msg.holds {
 		return
 	}
 	msg.holds = false
-	if in := w.insts[msg.inst]; in.gen == msg.igen {
-		in.slotBusy = false
+	if s := &b.slots[msg.inst]; s.gen == msg.igen {
+		s.busy = false
 	}
 }
 
-func (b *broker) deadline(w *world, m, tag uint32) {
+func (b *broker) deadline(m, tag uint32) {
 	msg := &b.msgs[m]
 	if msg.tag != tag {
 		return
 	}
-	b.release(w, m)
+	b.release(m)
 	if msg.state == msgInflight {
 		msg.state = msgReady
-		w.record(RecRequeue, msg.inst, m, msg.event, 1)
+		b.record(run.Requeue, msg.inst, m, 0, run.DeadlinePassed)
 		b.putBack(m)
 	}
-	b.dispatch(w)
+	b.dispatch()
 }
 
 // putBack returns m to the ready queue at its original place: ahead of the
@@ -150,37 +202,37 @@ func (b *broker) putBack(m uint32) {
 	b.ready = slices.Insert(b.ready, i, m)
 }
 
-func (b *broker) ackArrive(w *world, m, tag uint32, inst int32, sent int64) {
+func (b *broker) ackArrive(m, tag uint32, inst int32, sent int64) {
 	msg := &b.msgs[m]
 	if msg.state != msgDone {
 		msg.state = msgDone
-		w.record(RecAcked, inst, m, msg.event, int64(tag))
-		w.history = append(w.history, checkAck(inst, msg.event, sent, w.now))
+		b.record(run.Acked, inst, m, tag, 0)
+		b.fx = append(b.fx, brokerEffect{kind: bkAccepted, inst: inst, event: uint32(msg.event), sent: sent})
 	}
 	if msg.tag == tag {
-		b.release(w, m)
-		b.dispatch(w)
+		b.release(m)
+		b.dispatch()
 	}
 }
 
-func (b *broker) nackArrive(w *world, m, tag uint32) {
+func (b *broker) nackArrive(m, tag uint32) {
 	msg := &b.msgs[m]
 	if msg.tag != tag || msg.state != msgInflight {
 		return
 	}
-	b.release(w, m)
+	b.release(m)
 	msg.state = msgWaiting
-	w.q.pushLane(laneRequeue, event{at: w.now + int64(nackRetry), kind: evRequeue, a: uint32(m)})
-	b.dispatch(w)
+	b.fx = append(b.fx, brokerEffect{kind: bkRetry, msg: m})
+	b.dispatch()
 }
 
-func (b *broker) requeue(w *world, m uint32) {
+func (b *broker) requeue(m uint32) {
 	msg := &b.msgs[m]
 	if msg.state != msgWaiting {
 		return
 	}
 	msg.state = msgReady
-	w.record(RecRequeue, msg.inst, m, msg.event, 2)
+	b.record(run.Requeue, msg.inst, m, 0, run.AfterNack)
 	b.putBack(m)
-	b.dispatch(w)
+	b.dispatch()
 }

@@ -4,47 +4,49 @@ import (
 	"context"
 	"time"
 
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
 
-// Reply codes carried by reply events.
-const (
-	codeFalse = iota
-	codeTrue
-	codeRefused
-	codeTxAborted
-)
-
-func encode(r reply) uint64 {
+// answerOf is how a reply travels in a reply event and shows in a record.
+func answerOf(r reply) run.Answer {
 	switch r.err {
 	case nil:
 		if r.ok {
-			return codeTrue
+			return run.Yes
 		}
-		return codeFalse
+		return run.No
 	case errRefused:
-		return codeRefused
+		return run.Refused
 	}
-	return codeTxAborted
+	return run.TxAborted
 }
 
-func decode(code uint64) reply {
-	switch code {
-	case codeTrue:
+// replyOf turns an answer back into what strategy code gets.
+func replyOf(a run.Answer) reply {
+	switch a {
+	case run.Yes:
 		return reply{ok: true}
-	case codeFalse:
+	case run.No:
 		return reply{}
-	case codeRefused:
+	case run.Refused:
 		return reply{err: errRefused}
 	}
 	return reply{err: errTxAborted}
+}
+
+// callRecord is the record of kind about call id, as the call's instance sees
+// it.
+func (w *world) callRecord(kind run.Kind, id uint32) run.Record {
+	c := &w.calls[id]
+	return run.Record{At: w.now, Kind: kind, Inst: c.inst, Msg: c.msg, Event: uint32(c.ev.ID), Call: id, Tx: uint32(c.tx), Op: c.op}
 }
 
 // send puts in's requested call on the network. It reports whether the call
 // failed on the client side at once, without a round trip.
 func (w *world) send(in *instance) bool {
 	c := in.req
-	if c.op.target() == toDB && w.db.txs[c.tx].conn != in.conn {
+	if c.op.Store() == run.Database && w.db.txs[c.tx].conn != in.conn {
 		in.rep = reply{err: errConnClosed}
 		return true
 	}
@@ -52,8 +54,9 @@ func (w *world) send(in *instance) bool {
 	w.calls = append(w.calls, c)
 	id := uint32(len(w.calls) - 1)
 	in.callID, in.pending = id, true
-	w.record(RecCall, in.idx, in.cur.msg, c.ev.ID, int64(c.op))
-	w.transmit(in.idx, c.op.target(), event{kind: evReqArr, a: id}, id)
+	rec := w.callRecord(run.Call, id)
+	w.rec.Add(&rec)
+	w.transmit(in.idx, c.op.Store(), event{kind: evReqArr, a: id}, id)
 	return false
 }
 
@@ -66,7 +69,7 @@ func (w *world) timeoutLater(id uint32) {
 // serve executes call id at its store.
 func (w *world) serve(id uint32) {
 	c := &w.calls[id]
-	if c.op.target() == toRedis {
+	if c.op.Store() == run.Redis {
 		var r reply
 		if w.now < w.redis.downUntil {
 			r.err = errRefused
@@ -76,15 +79,19 @@ func (w *world) serve(id uint32) {
 		w.reply(id, r)
 		return
 	}
-	w.db.do(w, id)
+	w.serveDB(id)
 }
 
 // reply sends the store's answer to call id back over the network.
 func (w *world) reply(id uint32, r reply) {
 	c := &w.calls[id]
-	code := encode(r)
-	w.record(RecServe, c.inst, c.msg, c.ev.ID, int64(code))
-	w.transmit(c.inst, c.op.target(), event{kind: evReplyArr, a: id, b: uint32(code)}, id)
+	rec := w.callRecord(run.Serve, id)
+	rec.Answer = answerOf(r)
+	if r.ok && c.op.Store() == run.Redis && c.op != run.Exists && c.ttl > 0 {
+		rec.Dur = c.ttl
+	}
+	w.rec.Add(&rec)
+	w.transmit(c.inst, c.op.Store(), event{kind: evReplyArr, a: id, b: uint32(rec.Answer)}, id)
 }
 
 // transmit carries a request or reply of call id between instance inst and
@@ -92,13 +99,13 @@ func (w *world) reply(id uint32, r reply) {
 // sent, it holds it until the network heals, long after the caller's
 // timeout. So a request sent into a partition may still take effect, and
 // its caller cannot know: the classic unknown outcome.
-func (w *world) transmit(inst int32, target uint8, e event, id uint32) {
+func (w *world) transmit(inst int32, target run.Stores, e event, id uint32) {
 	if !w.cut(inst, target) {
 		w.at(w.latency(), e)
 		return
 	}
-	c := &w.calls[id]
-	w.record(RecCallHeld, inst, c.msg, c.ev.ID, int64(c.op))
+	rec := w.callRecord(run.CallHeld, id)
+	w.rec.Add(&rec)
 	e.at = w.reopens(inst, target) + w.latency()
 	w.q.push(e)
 	w.timeoutLater(id)
@@ -115,14 +122,16 @@ func (w *world) waiting(id uint32) *instance {
 	return in
 }
 
-func (w *world) replyArrive(id uint32, code uint64) {
+func (w *world) replyArrive(id uint32, answer run.Answer) {
 	in := w.waiting(id)
 	if in == nil {
 		return
 	}
 	in.pending = false
-	in.rep = decode(code)
-	w.record(RecReply, in.idx, in.cur.msg, w.calls[id].ev.ID, int64(code))
+	in.rep = replyOf(answer)
+	rec := w.callRecord(run.Reply, id)
+	rec.Answer = answer
+	w.rec.Add(&rec)
 	w.drive(in)
 }
 
@@ -134,11 +143,12 @@ func (w *world) callTimeout(id uint32) {
 	c := &w.calls[id]
 	in.pending = false
 	in.rep = reply{err: errTimeout}
-	w.record(RecTimeout, in.idx, in.cur.msg, c.ev.ID, int64(c.op))
-	if c.op.target() == toDB && in.conn != 0 {
+	rec := w.callRecord(run.Timeout, id)
+	w.rec.Add(&rec)
+	if c.op.Store() == run.Database && in.conn != 0 {
 		// pgx closes a connection whose query was cancelled; the
 		// server rolls back its transaction once it notices.
-		w.db.closeConn(w, in.idx, in.conn)
+		w.closeDB(in.idx, in.conn)
 		in.conn = 0
 	}
 	w.drive(in)
@@ -150,17 +160,17 @@ type simMarks struct{ in *instance }
 func ttlNanos(ttl time.Duration) int64 { return int64(ttl) }
 
 func (m simMarks) SetNX(_ context.Context, id strategies.EventID, ttl time.Duration) (bool, error) {
-	r := m.in.do(call{op: opSetNX, ev: strategies.Event{ID: id}, ttl: ttlNanos(ttl)})
+	r := m.in.do(call{op: run.SetNX, ev: strategies.Event{ID: id}, ttl: ttlNanos(ttl)})
 	return r.ok, r.err
 }
 
 func (m simMarks) Exists(_ context.Context, id strategies.EventID) (bool, error) {
-	r := m.in.do(call{op: opExists, ev: strategies.Event{ID: id}})
+	r := m.in.do(call{op: run.Exists, ev: strategies.Event{ID: id}})
 	return r.ok, r.err
 }
 
 func (m simMarks) Set(_ context.Context, id strategies.EventID, ttl time.Duration) error {
-	return m.in.do(call{op: opSet, ev: strategies.Event{ID: id}, ttl: ttlNanos(ttl)}).err
+	return m.in.do(call{op: run.Set, ev: strategies.Event{ID: id}, ttl: ttlNanos(ttl)}).err
 }
 
 // simLedger is the instance's database client, one connection at a time.
@@ -187,18 +197,51 @@ type simTx struct {
 }
 
 func (t *simTx) InsertProcessed(_ context.Context, id strategies.EventID) (bool, error) {
-	r := t.in.do(call{op: opInsert, ev: strategies.Event{ID: id}, tx: t.id})
+	r := t.in.do(call{op: run.Insert, ev: strategies.Event{ID: id}, tx: t.id})
 	return r.ok, r.err
 }
 
 func (t *simTx) Apply(_ context.Context, e strategies.Event) error {
-	return t.in.do(call{op: opApply, ev: e, tx: t.id}).err
+	return t.in.do(call{op: run.Apply, ev: e, tx: t.id}).err
 }
 
 func (t *simTx) Commit(context.Context) error {
-	return t.in.do(call{op: opCommit, ev: t.in.w.events[t.in.w.curEvent(t.in)], tx: t.id}).err
+	return t.in.do(call{op: run.Commit, ev: t.in.w.events[t.in.w.curEvent(t.in)], tx: t.id}).err
 }
 
 func (t *simTx) Rollback(context.Context) error {
-	return t.in.do(call{op: opRollback, ev: t.in.w.events[t.in.w.curEvent(t.in)], tx: t.id}).err
+	return t.in.do(call{op: run.Rollback, ev: t.in.w.events[t.in.w.curEvent(t.in)], tx: t.id}).err
+}
+
+// serveDB executes database call id and carries out what the database
+// decided, in order: answers, parks, rollbacks.
+func (w *world) serveDB(id uint32) {
+	c := &w.calls[id]
+	w.db.do(dbCall{id: id, tx: c.tx, op: c.op, ev: c.ev})
+	w.applyDB()
+}
+
+// applyDB carries out the database's effects, in the order it decided them.
+func (w *world) applyDB() {
+	for _, e := range w.db.fx {
+		switch e.kind {
+		case dbAnswer:
+			w.reply(e.call, e.answer)
+		case dbPark:
+			rec := w.callRecord(run.Park, e.call)
+			rec.Holder = uint32(e.tx)
+			w.rec.Add(&rec)
+			w.timeoutLater(e.call)
+		case dbRolledBack:
+			w.rec.Add(&run.Record{At: w.now, Kind: run.TxAbort, Inst: -1, Tx: uint32(e.tx)})
+		}
+	}
+	w.db.fx = w.db.fx[:0]
+}
+
+// closeDB is instance inst dropping its database connection conn; the
+// database notices once the network lets the close through, after any
+// request sent before it.
+func (w *world) closeDB(inst, conn int32) {
+	w.q.push(event{at: w.reopens(inst, run.Database) + int64(latencyMax) + 1, kind: evConnDead, a: uint32(conn)})
 }

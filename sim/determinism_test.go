@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
 
@@ -23,7 +24,7 @@ func TestSameSeedSameTrace(t *testing.T) {
 		seeds = 3
 	}
 	var cfgs []Config
-	for _, st := range strategies.Names {
+	for _, st := range strategies.Names() {
 		for _, sc := range faults.Scenarios() {
 			for s := 1; s <= seeds; s++ {
 				cfgs = append(cfgs, Config{Strategy: st, Faults: sc, Seed: uint64(s), Events: 60})
@@ -94,11 +95,11 @@ func TestTraceKeptMatchesHash(t *testing.T) {
 	r, err := Run(Config{Strategy: "redis", Faults: faults.AllFaults, Seed: 5, Events: 40, KeepTrace: true})
 	require.NoError(t, err)
 	require.NotEmpty(t, r.Trace)
-	var tr tracer
+	var tr run.Recorder
 	for _, rec := range r.Trace {
-		tr.add(rec)
+		tr.Add(&rec)
 	}
-	assert.Equal(t, r.TraceHash, fmt.Sprintf("%016x", tr.h))
+	assert.Equal(t, r.TraceHash, fmt.Sprintf("%016x", tr.Hash()))
 	// Without KeepTrace the hash is the same.
 	r2, err := Run(Config{Strategy: "redis", Faults: faults.AllFaults, Seed: 5, Events: 40})
 	require.NoError(t, err)

@@ -3,9 +3,10 @@
 // decides every interleaving, a simulated network with latency and
 // partitions, an at-least-once broker, consumer instances that crash and
 // restart with empty memory, and simulated Redis and SQL stores. Package
-// sim/check judges each run.
+// package check judges each run.
 //
-// Run simulates one run; Compare sweeps strategies, scenarios and seeds.
+// Run simulates one run; package sweep runs many, over strategies,
+// scenarios and seeds.
 // The same Config gives the same trace, byte for byte, on any machine:
 // nothing here reads the wall clock, the global random source, map order or
 // goroutine scheduling.

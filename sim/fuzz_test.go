@@ -17,7 +17,7 @@ func FuzzRun(f *testing.F) {
 	f.Add(uint64(1<<63), uint8(5), uint8(18), uint8(8), uint16(1))
 	f.Fuzz(func(t *testing.T, seed uint64, strategy, fs, instances uint8, events uint16) {
 		cfg := Config{
-			Strategy:  strategies.Names[int(strategy)%len(strategies.Names)],
+			Strategy:  strategies.Names()[int(strategy)%len(strategies.Names())],
 			Faults:    faults.Set(fs) & faults.AllFaults,
 			Seed:      seed,
 			Instances: 1 + int(instances)%8,

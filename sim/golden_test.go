@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
 
@@ -116,13 +117,13 @@ func runScriptCommand(t *testing.T, cmd string) string {
 		cfg.KeepTrace = true
 		r, err := Run(cfg)
 		require.NoError(t, err)
-		require.NoError(t, WriteTrace(&buf, r.Trace))
+		require.NoError(t, run.WriteTrace(&buf, r.Trace))
 		fmt.Fprintf(&buf, "deliveries=%d duplicates=%d lost=%d stuck=%d linearizable=%v audit_ok=%v hash=%s",
 			r.Deliveries, r.Duplicates, r.Lost, r.Stuck, *r.Linearizable, r.AuditOK, r.TraceHash)
 	case "hashes":
 		// one line per strategy and scenario: the trace hash of cfg's seed
 		var lines []string
-		for _, st := range strategies.Names {
+		for _, st := range strategies.Names() {
 			for _, sc := range faults.Scenarios() {
 				c := cfg
 				c.Strategy, c.Faults = st, sc

@@ -7,7 +7,7 @@ import (
 	"iter"
 
 	"github.com/idemsim/idemsim/faults"
-	"github.com/idemsim/idemsim/sim/check"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
 
@@ -29,37 +29,13 @@ const (
 	actNack                       // nack the current delivery, then wait for the next
 )
 
-// op is a store operation.
-type op uint8
-
-const (
-	opSetNX op = iota + 1
-	opExists
-	opSet
-	opInsert
-	opApply
-	opCommit
-	opRollback
-)
-
-var opNames = [...]string{opSetNX: "SetNX", opExists: "Exists", opSet: "Set", opInsert: "InsertProcessed", opApply: "Apply", opCommit: "Commit", opRollback: "Rollback"}
-
-func (o op) String() string { return opNames[o] }
-
-func (o op) target() uint8 {
-	if o <= opSet {
-		return toRedis
-	}
-	return toDB
-}
-
 // call is one store call, kept by the world so that a request still in the
 // network is served even after its instance crashed.
 type call struct {
 	inst  int32
 	gen   uint32
 	msg   uint32
-	op    op
+	op    run.Op
 	ev    strategies.Event
 	ttl   int64
 	tx    int32
@@ -93,19 +69,18 @@ type instance struct {
 	yield func(struct{}) bool
 	dead  bool // the current coroutine was stopped
 
-	act      actKind
-	req      call // the call asked for, when act == actCall
-	rep      reply
-	inbox    []delivery
-	cur      delivery
-	attempt  int // index in history of the current attempt
-	waiting  bool
-	stalled  bool
-	callID   uint32
-	pending  bool // a call is in flight
-	slotBusy bool // the broker's prefetch slot for this instance is taken
-	conn     int32
-	handler  strategies.Handler
+	act     actKind
+	req     call // the call asked for, when act == actCall
+	rep     reply
+	inbox   []delivery
+	cur     delivery
+	attempt int // index in history of the current attempt
+	waiting bool
+	stalled bool
+	callID  uint32
+	pending bool // a call is in flight
+	conn    int32
+	handler strategies.Handler
 }
 
 // start boots a new incarnation: empty memory, a fresh strategy handler.
@@ -114,10 +89,10 @@ func (w *world) start(in *instance) {
 		return
 	}
 	if in.gen > 0 {
-		w.record(RecRestart, in.idx, 0, 0, 0)
+		w.rec.Add(&run.Record{At: w.now, Kind: run.Restart, Inst: in.idx})
 	}
 	in.gen++
-	in.up, in.dead, in.waiting, in.stalled, in.pending, in.slotBusy = true, false, false, false, false, false
+	in.up, in.dead, in.waiting, in.stalled, in.pending = true, false, false, false, false
 	in.inbox = in.inbox[:0]
 	in.conn = 0
 	h, err := strategies.New(w.cfg.Strategy, strategies.Deps{Marks: simMarks{in}, Ledger: simLedger{in}, MarkTTL: w.markTTL})
@@ -127,7 +102,8 @@ func (w *world) start(in *instance) {
 	in.handler = h
 	in.next, in.stop = iter.Pull(iter.Seq[struct{}](in.consume))
 	w.drive(in)
-	w.broker.dispatch(w)
+	w.broker.up(in.idx, in.gen)
+	w.applyBroker()
 }
 
 // consume is the consumer loop, run as the instance's coroutine: receive,
@@ -204,7 +180,7 @@ func (w *world) perform(in *instance, mayFault bool) bool {
 			r := w.rnd(faults.Crash)
 			if r.Float64() < w.p.CrashPerStep {
 				if r.IntN(2) == 0 {
-					w.crash(in, 0)
+					w.crash(in, false)
 					return false
 				}
 				crashAfter = true
@@ -214,8 +190,8 @@ func (w *world) perform(in *instance, mayFault bool) bool {
 			r := w.rnd(faults.Slow)
 			if r.Float64() < w.p.SlowPerStep {
 				d := int64(float64(ackDeadline) * w.p.SlowFactor)
-				w.injected[injSlow]++
-				w.record(RecStall, in.idx, in.cur.msg, w.curEvent(in), d)
+				w.rec.Injected(faults.Slow, 1)
+				w.rec.Add(&run.Record{At: w.now, Kind: run.Stall, Inst: in.idx, Msg: in.cur.msg, Event: uint32(w.curEvent(in)), Dur: d})
 				in.stalled = true
 				w.at(d, event{kind: evStallEnd, inst: in.idx, gen: in.gen})
 				return false
@@ -228,7 +204,7 @@ func (w *world) perform(in *instance, mayFault bool) bool {
 		resumeNow = w.send(in)
 		if !resumeNow && mayFault && !w.healed && w.p.PartitionPerStep > 0 {
 			if r := w.rnd(faults.Partition); r.Float64() < w.p.PartitionPerStep {
-				w.cutOff(in.idx, in.req.op.target(), uniformDur(r, w.p.PartitionMin, w.p.PartitionMax))
+				w.cutOff(in.idx, in.req.op.Store(), run.UniformDur(r, w.p.PartitionMin, w.p.PartitionMax))
 			}
 		}
 	case actAck, actNack:
@@ -236,7 +212,7 @@ func (w *world) perform(in *instance, mayFault bool) bool {
 		resumeNow = true
 	}
 	if crashAfter {
-		w.crash(in, 1)
+		w.crash(in, true)
 		return false
 	}
 	if in.act != actCall {
@@ -259,35 +235,28 @@ func (w *world) receive(in *instance) {
 	in.cur = in.inbox[0]
 	in.inbox = in.inbox[1:]
 	ev := w.curEvent(in)
-	w.record(RecReceive, in.idx, in.cur.msg, ev, int64(in.cur.tag))
-	in.attempt = len(w.history)
-	w.history = append(w.history, check.Op{Kind: check.Attempt, Client: int(in.idx), Event: uint64(ev), Call: w.now, Return: check.Never, Result: check.Unknown})
+	w.rec.Add(&run.Record{At: w.now, Kind: run.Receive, Inst: in.idx, Msg: in.cur.msg, Event: uint32(ev), Tag: in.cur.tag})
+	in.attempt = w.rec.BeginAttempt(in.idx, uint32(ev), w.now)
 }
 
 // handled records the end of an attempt.
 func (w *world) handled(in *instance, out strategies.Outcome, err error) {
-	h := &w.history[in.attempt]
-	h.Return = w.now
-	arg := int64(0)
+	o := run.Errored
 	if err == nil {
-		arg = int64(out)
-		h.Result = check.Applied
+		o = run.Applied
 		if out == strategies.Skipped {
-			h.Result = check.Skipped
+			o = run.Skipped
 		}
-	} else {
-		// The handler failed: whether its effect landed is unknown, so
-		// the attempt may take effect at any time after its call.
-		h.Return = check.Never
 	}
-	w.record(RecHandled, in.idx, in.cur.msg, w.curEvent(in), arg)
+	w.rec.EndAttempt(in.attempt, o, w.now)
+	w.rec.Add(&run.Record{At: w.now, Kind: run.Handled, Inst: in.idx, Msg: in.cur.msg, Event: uint32(w.curEvent(in)), Outcome: o})
 }
 
 func (w *world) deliverArrive(e event) {
 	in := w.insts[e.inst]
 	m := uint32(e.a)
 	if !in.up || in.gen != e.gen {
-		w.record(RecDeliverDrop, e.inst, m, w.broker.msgs[m].event, int64(e.b))
+		w.rec.Add(&run.Record{At: w.now, Kind: run.DeliverDrop, Inst: e.inst, Msg: m, Event: uint32(w.broker.msgs[m].event), Tag: e.b})
 		return
 	}
 	w.deliveries++
@@ -302,20 +271,20 @@ func (w *world) sendAck(in *instance, ack bool) {
 	msg := in.cur.msg
 	ev := w.curEvent(in)
 	if !ack {
-		w.record(RecNack, in.idx, msg, ev, int64(in.cur.tag))
-		if !w.cut(in.idx, toBroker) {
+		w.rec.Add(&run.Record{At: w.now, Kind: run.Nack, Inst: in.idx, Msg: msg, Event: uint32(ev), Tag: in.cur.tag})
+		if !w.cut(in.idx, run.Broker) {
 			w.at(w.latency(), event{kind: evNackArr, a: uint32(msg), b: uint32(in.cur.tag)})
 		}
 		return
 	}
-	w.record(RecAckSend, in.idx, msg, ev, int64(in.cur.tag))
-	lost := w.cut(in.idx, toBroker)
+	w.rec.Add(&run.Record{At: w.now, Kind: run.AckSend, Inst: in.idx, Msg: msg, Event: uint32(ev), Tag: in.cur.tag})
+	lost := w.cut(in.idx, run.Broker)
 	if !lost && !w.healed && w.rAckLoss.Float64() < w.p.AckLoss {
 		lost = true
-		w.injected[injLostAck]++
+		w.rec.LostAck()
 	}
 	if lost {
-		w.record(RecAckLost, in.idx, msg, ev, int64(in.cur.tag))
+		w.rec.Add(&run.Record{At: w.now, Kind: run.AckLost, Inst: in.idx, Msg: msg, Event: uint32(ev), Tag: in.cur.tag})
 		return
 	}
 	w.at(w.latency(), event{kind: evAckArr, inst: in.idx, a: uint32(msg), b: uint32(in.cur.tag), c: w.now})
@@ -323,24 +292,29 @@ func (w *world) sendAck(in *instance, ack bool) {
 
 // crash kills the current incarnation: its coroutine unwinds, its memory is
 // gone, and it restarts later. Requests it already sent still arrive.
-func (w *world) crash(in *instance, inFlight int64) {
-	w.injected[injCrash]++
-	step := int64(in.act) << 8 // actAck or actNack
-	if in.act == actCall {
-		step |= int64(in.req.op)
+func (w *world) crash(in *instance, inFlight bool) {
+	w.rec.Injected(faults.Crash, 1)
+	rec := run.Record{At: w.now, Kind: run.Crash, Inst: in.idx, Msg: in.cur.msg, Event: uint32(w.curEvent(in)), InFlight: inFlight}
+	switch in.act {
+	case actCall:
+		rec.Step, rec.Op = run.AtCall, in.req.op
+		if inFlight && in.pending {
+			rec.Call = in.callID
+		}
+	case actAck:
+		rec.Step = run.AtAck
+	case actNack:
+		rec.Step = run.AtNack
 	}
-	w.record(RecCrash, in.idx, in.cur.msg, w.curEvent(in), inFlight<<16|step)
+	w.rec.Add(&rec)
 	in.up = false
+	w.broker.down(in.idx)
 	in.dead = true
 	in.stop()
 	if in.conn != 0 {
-		w.db.closeConn(w, in.idx, in.conn)
+		w.closeDB(in.idx, in.conn)
 		in.conn = 0
 	}
 	r := w.rnd(faults.Crash)
-	w.at(uniformDur(r, w.p.RestartMin, w.p.RestartMax), event{kind: evRestart, inst: in.idx})
-}
-
-func checkAck(inst int32, ev strategies.EventID, sent, now int64) check.Op {
-	return check.Op{Kind: check.Ack, Client: int(inst), Event: uint64(ev), Call: sent, Return: now}
+	w.at(run.UniformDur(r, w.p.RestartMin, w.p.RestartMax), event{kind: evRestart, inst: in.idx})
 }

@@ -1,6 +1,10 @@
 package sim
 
-import "math"
+import (
+	"math"
+
+	"github.com/idemsim/idemsim/run"
+)
 
 // redis is the simulated Redis: one mark per event id, with an expiry time
 // on the simulated clock, and the time it was written so that a failover can
@@ -31,15 +35,15 @@ func (r *redis) set(id uint64, ttl, now int64) {
 func (r *redis) do(c *call, now int64) bool {
 	id := uint64(c.ev.ID)
 	switch c.op {
-	case opSetNX:
+	case run.SetNX:
 		if r.live(id, now) {
 			return false
 		}
 		r.set(id, c.ttl, now)
 		return true
-	case opExists:
+	case run.Exists:
 		return r.live(id, now)
-	case opSet:
+	case run.Set:
 		r.set(id, c.ttl, now)
 		return true
 	}

@@ -2,11 +2,11 @@ package sim
 
 import (
 	"cmp"
-	"fmt"
 	"slices"
 	"time"
 
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
 
@@ -40,7 +40,7 @@ type ScriptResult struct {
 	Outcomes []strategies.Outcome
 	// Applications counts committed applications per event id.
 	Applications map[strategies.EventID]int
-	Trace        []Record
+	Trace        []run.Record
 }
 
 // RunScript runs s on the simulated stores. It is deterministic.
@@ -48,28 +48,28 @@ func RunScript(s Script) (*ScriptResult, error) {
 	var maxID strategies.EventID
 	for _, d := range s.Deliveries {
 		if d.Event < 1 || d.Instance < 0 || d.Instance >= s.Instances || d.At < 0 {
-			return nil, fmt.Errorf("%w: scripted delivery %+v: want event >= 1, instance in 0..%d, time >= 0", ErrBadConfig, d, s.Instances-1)
+			return nil, run.BadConfigf("scripted delivery %+v: want event >= 1, instance in 0..%d, time >= 0", d, s.Instances-1)
 		}
 		maxID = max(maxID, d.Event)
 	}
 	if len(s.Deliveries) == 0 {
-		return nil, fmt.Errorf("%w: a script needs deliveries", ErrBadConfig)
+		return nil, run.BadConfigf("a script needs deliveries")
 	}
 	cfg := Config{Strategy: s.Strategy, Instances: s.Instances, Events: int(maxID), MarkTTL: s.MarkTTL, Seed: 1, KeepTrace: true}
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	w := newWorld(cfg.withDefaults())
+	w := newWorld(cfg.WithDefaults())
 	finished := false
 	defer func() {
 		if !finished {
 			w.stopAll()
 		}
 	}()
-	w.scripted = true
+	w.broker.scripted = true
 	w.p = faults.Params{} // not even the broker's ordinary lost acks
 	for id := 1; id <= int(maxID); id++ {
-		w.events[id] = strategies.Event{ID: strategies.EventID(id), Account: 1 + id%10, Amount: 1}
+		w.events[id] = strategies.Event{ID: strategies.EventID(id), Account: 1 + id%run.Accounts, Amount: 1}
 	}
 	if len(s.FailApply) > 0 {
 		w.db.failApply = map[strategies.EventID]bool{}
@@ -97,10 +97,18 @@ func RunScript(s Script) (*ScriptResult, error) {
 
 	res := &ScriptResult{Outcomes: make([]strategies.Outcome, len(s.Deliveries)), Applications: map[strategies.EventID]int{}}
 	handled := map[uint32]strategies.Outcome{}
-	for _, r := range w.trace.recs {
-		if r.Kind == RecHandled {
+	trace := w.rec.Trace()
+	for _, r := range trace {
+		if r.Kind == run.Handled {
 			if _, seen := handled[r.Msg]; !seen {
-				handled[r.Msg] = strategies.Outcome(r.Arg)
+				switch r.Outcome {
+				case run.Applied:
+					handled[r.Msg] = strategies.Applied
+				case run.Skipped:
+					handled[r.Msg] = strategies.Skipped
+				default:
+					handled[r.Msg] = 0
+				}
 			}
 		}
 	}
@@ -112,7 +120,7 @@ func RunScript(s Script) (*ScriptResult, error) {
 			res.Applications[strategies.EventID(id)] = n
 		}
 	}
-	res.Trace, w.trace.recs = w.trace.recs, nil
+	res.Trace = slices.Clone(trace)
 	w.stopAll()
 	finished = true
 	w.release()

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/bits"
 
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
 
@@ -24,7 +25,7 @@ type txState struct {
 }
 
 // numAccounts bounds the account numbers: accounts are 1..numAccounts-1.
-const numAccounts = 11
+const numAccounts = run.Accounts + 1
 
 // sqlDB is the simulated database. Like PostgreSQL, an insert of an id that
 // another open transaction inserted waits for that transaction: it fails
@@ -39,22 +40,61 @@ const numAccounts = 11
 // transaction waits for it. A handler that stalls, crashes or is cut off
 // between its Apply and its Commit thus makes every other Apply on that
 // account wait, often past the caller's timeout.
+//
+// The database does no I/O of its own: each step appends what it decided to
+// fx (answer a call, park a call behind a lock, roll back a transaction),
+// in order, and the world carries that out (world.serveDB).
 type sqlDB struct {
 	committed []bool     // processed ids, committed
 	owner     []int32    // open transaction holding an insert of the id, 0: none
-	waitq     [][]uint32 // insert calls parked behind the owner, per id, FIFO
+	waitq     [][]dbCall // insert calls parked behind the owner, per id, FIFO
 	ledger    []int      // committed ledger rows per event id
 	balance   [numAccounts]int64
 	// acctOwner is the open transaction holding the row lock of each
 	// account (0: none); acctWait the Apply calls parked behind it, FIFO.
 	acctOwner [numAccounts]int32
-	acctWait  [numAccounts][]uint32
-	spare     []uint32  // an emptied wait queue, for wake to swap in
+	acctWait  [numAccounts][]dbCall
+	spare     []dbCall  // an emptied wait queue, for wake to swap in
 	txs       []txState // by transaction id; 0 unused
 	connDead  []bool    // by connection id; 0 unused
 	connTx    []int32   // the latest transaction of each connection
 	// failApply makes the first Apply of these events fail (RunScript).
 	failApply map[strategies.EventID]bool
+
+	fx []dbEffect // what the current step decided, for the world
+}
+
+// dbCall is a database call as the database sees it: its id, its
+// transaction, its operation and its event.
+type dbCall struct {
+	id uint32
+	tx int32
+	op run.Op
+	ev strategies.Event
+}
+
+// dbEffect is one thing a database step asks the world to do.
+type dbEffect struct {
+	kind   dbEffectKind
+	call   uint32 // dbAnswer, dbPark
+	answer reply  // dbAnswer
+	tx     int32  // dbPark: the holder; dbRolledBack: the transaction
+}
+
+type dbEffectKind uint8
+
+const (
+	dbAnswer     dbEffectKind = iota + 1 // send call's answer back
+	dbPark                               // call waits behind transaction tx: record it, arm its timeout
+	dbRolledBack                         // transaction tx was rolled back: its connection died
+)
+
+func (d *sqlDB) answer(id uint32, r reply) {
+	d.fx = append(d.fx, dbEffect{kind: dbAnswer, call: id, answer: r})
+}
+
+func (d *sqlDB) park(id uint32, holder int32) {
+	d.fx = append(d.fx, dbEffect{kind: dbPark, call: id, tx: holder})
 }
 
 func (d *sqlDB) init(events int) {
@@ -64,7 +104,7 @@ func (d *sqlDB) init(events int) {
 		d.waitq[i] = d.waitq[i][:0]
 	}
 	if cap(d.waitq) < events+1 {
-		d.waitq = make([][]uint32, events+1)
+		d.waitq = make([][]dbCall, events+1)
 	}
 	d.waitq = d.waitq[:events+1]
 	d.ledger = resize(d.ledger, events+1)
@@ -78,6 +118,7 @@ func (d *sqlDB) init(events int) {
 	d.connDead = resize(d.connDead, 1)
 	d.connTx = resize(d.connTx, 1)
 	d.failApply = nil
+	d.fx = d.fx[:0]
 }
 
 func (d *sqlDB) openConn() int32 {
@@ -103,78 +144,71 @@ func (d *sqlDB) begin(conn int32) int32 {
 	return int32(id)
 }
 
-// closeConn is the client dropping conn; the server notices once the network
-// lets the close through, after any request sent before it.
-func (d *sqlDB) closeConn(w *world, inst, conn int32) {
-	w.q.push(event{at: w.reopens(inst, toDB) + int64(latencyMax) + 1, kind: evConnDead, a: uint32(conn)})
-}
-
-func (d *sqlDB) connDeadNow(w *world, conn int32) {
+// connDeadNow is the server noticing that conn died: it rolls back the
+// connection's open transaction, if any.
+func (d *sqlDB) connDeadNow(conn int32) {
 	d.connDead[conn] = true
 	tx := d.connTx[conn]
 	if tx != 0 && d.txs[tx].status == txOpen {
-		w.record(RecTxAbort, -1, 0, 0, int64(tx))
-		d.abort(w, tx)
+		d.fx = append(d.fx, dbEffect{kind: dbRolledBack, tx: tx})
+		d.abort(tx)
 	}
 }
 
-// do executes database call id; the reply goes out at once, or later for an
+// do executes database call c; its answer goes out at once, or later for an
 // insert or Apply parked behind a lock.
-func (d *sqlDB) do(w *world, id uint32) {
-	c := &w.calls[id]
+func (d *sqlDB) do(c dbCall) {
 	tx := &d.txs[c.tx]
 	if d.connDead[tx.conn] {
 		return // the client is gone; nobody reads a reply
 	}
 	if tx.status != txOpen {
-		if c.op == opRollback {
-			w.reply(id, reply{ok: true})
+		if c.op == run.Rollback {
+			d.answer(c.id, reply{ok: true})
 			return
 		}
-		w.reply(id, reply{err: errTxAborted})
+		d.answer(c.id, reply{err: errTxAborted})
 		return
 	}
 	switch c.op {
-	case opInsert:
-		d.insert(w, id)
-	case opApply:
+	case run.Insert:
+		d.insert(c)
+	case run.Apply:
 		if d.failApply[c.ev.ID] {
 			// The statement fails, and like PostgreSQL the database
 			// aborts the transaction. It fails here, before it could
 			// park, so that wake never meets a failing Apply: an abort
 			// inside wake would wake the queue wake is walking.
 			delete(d.failApply, c.ev.ID)
-			d.abort(w, c.tx)
-			w.reply(id, reply{err: errTxAborted})
+			d.abort(c.tx)
+			d.answer(c.id, reply{err: errTxAborted})
 			return
 		}
-		d.apply(w, id)
-	case opCommit:
-		d.commit(w, c.tx)
-		w.reply(id, reply{ok: true})
-	case opRollback:
-		d.abort(w, c.tx)
-		w.reply(id, reply{ok: true})
+		d.apply(c)
+	case run.Commit:
+		d.commit(c.tx)
+		d.answer(c.id, reply{ok: true})
+	case run.Rollback:
+		d.abort(c.tx)
+		d.answer(c.id, reply{ok: true})
 	default:
 		panic("sim: invariant broken: not a database call: " + c.op.String())
 	}
 }
 
 // insert runs INSERT ... ON CONFLICT DO NOTHING for call id.
-func (d *sqlDB) insert(w *world, id uint32) {
-	c := &w.calls[id]
+func (d *sqlDB) insert(c dbCall) {
 	ev := c.ev.ID
 	switch owner := d.owner[ev]; {
 	case d.committed[ev] || owner == c.tx:
-		w.reply(id, reply{ok: false})
+		d.answer(c.id, reply{ok: false})
 	case owner != 0:
-		d.waitq[ev] = append(d.waitq[ev], id)
-		w.record(RecPark, c.inst, c.msg, ev, int64(owner))
-		w.timeoutLater(id)
+		d.waitq[ev] = append(d.waitq[ev], c)
+		d.park(c.id, owner)
 	default:
 		d.owner[ev] = c.tx
 		d.txs[c.tx].inserted = append(d.txs[c.tx].inserted, ev)
-		w.reply(id, reply{ok: true})
+		d.answer(c.id, reply{ok: true})
 	}
 }
 
@@ -192,26 +226,24 @@ func (d *sqlDB) insert(w *world, id uint32) {
 // timeout would break it as the detector does: the client drops its
 // connection and the database rolls its transaction back, freeing its
 // locks. So there is no detector here.
-func (d *sqlDB) apply(w *world, id uint32) {
-	c := &w.calls[id]
+func (d *sqlDB) apply(c dbCall) {
 	a := c.ev.Account
 	if a < 1 || a >= numAccounts {
 		panic(fmt.Sprintf("sim: invariant broken: account %d out of range", a))
 	}
 	if owner := d.acctOwner[a]; owner != 0 && owner != c.tx {
-		d.acctWait[a] = append(d.acctWait[a], id)
-		w.record(RecPark, c.inst, c.msg, c.ev.ID, int64(owner))
-		w.timeoutLater(id)
+		d.acctWait[a] = append(d.acctWait[a], c)
+		d.park(c.id, owner)
 		return
 	}
 	t := &d.txs[c.tx]
 	d.acctOwner[a] = c.tx
 	t.locks |= 1 << a
 	t.effects = append(t.effects, c.ev)
-	w.reply(id, reply{ok: true})
+	d.answer(c.id, reply{ok: true})
 }
 
-func (d *sqlDB) commit(w *world, tx int32) {
+func (d *sqlDB) commit(tx int32) {
 	t := &d.txs[tx]
 	t.status = txCommitted
 	for _, ev := range t.inserted {
@@ -225,18 +257,18 @@ func (d *sqlDB) commit(w *world, tx int32) {
 		}
 		d.balance[e.Account] += e.Amount
 	}
-	d.unlock(w, t)
+	d.unlock(t)
 }
 
-func (d *sqlDB) abort(w *world, tx int32) {
+func (d *sqlDB) abort(tx int32) {
 	t := &d.txs[tx]
 	t.status = txAborted
-	d.unlock(w, t)
+	d.unlock(t)
 }
 
 // unlock releases every lock of t, which just ended: its inserted ids, then
 // its accounts' rows, and wakes the calls parked behind them.
-func (d *sqlDB) unlock(w *world, t *txState) {
+func (d *sqlDB) unlock(t *txState) {
 	for _, ev := range t.inserted {
 		d.owner[ev] = 0
 	}
@@ -246,24 +278,24 @@ func (d *sqlDB) unlock(w *world, t *txState) {
 		d.acctOwner[bits.TrailingZeros16(l)] = 0
 	}
 	for _, ev := range t.inserted {
-		d.wake(w, ev)
+		d.wake(ev)
 	}
 	for l := locks; l != 0; l &= l - 1 {
-		d.wakeAccount(w, bits.TrailingZeros16(l))
+		d.wakeAccount(bits.TrailingZeros16(l))
 	}
 }
 
 // wake retries the inserts parked on ev, oldest first, now that its owner
 // ended: after a commit they all find the row; after an abort the first
 // takes the lock and the others park behind it.
-func (d *sqlDB) wake(w *world, ev strategies.EventID) {
+func (d *sqlDB) wake(ev strategies.EventID) {
 	if len(d.waitq[ev]) == 0 {
 		return
 	}
 	q := d.swapOut(&d.waitq[ev])
-	for _, id := range q {
-		if d.live(w, id) {
-			d.insert(w, id)
+	for _, c := range q {
+		if d.live(c) {
+			d.insert(c)
 		}
 	}
 	d.spare = q[:0]
@@ -272,14 +304,14 @@ func (d *sqlDB) wake(w *world, ev strategies.EventID) {
 // wakeAccount retries the Applies parked on account a, oldest first, now
 // that the holder of its row lock ended: the first takes the lock and goes
 // on, the others park behind it.
-func (d *sqlDB) wakeAccount(w *world, a int) {
+func (d *sqlDB) wakeAccount(a int) {
 	if len(d.acctWait[a]) == 0 {
 		return
 	}
 	q := d.swapOut(&d.acctWait[a])
-	for _, id := range q {
-		if d.live(w, id) {
-			d.apply(w, id)
+	for _, c := range q {
+		if d.live(c) {
+			d.apply(c)
 		}
 	}
 	d.spare = q[:0]
@@ -290,15 +322,15 @@ func (d *sqlDB) wakeAccount(w *world, a int) {
 // the returned queue must not write into it. The caller hands the returned
 // buffer back as the spare when done. Waking never nests (an insert or an
 // Apply that parks or proceeds ends no transaction), so one spare is enough.
-func (d *sqlDB) swapOut(q *[]uint32) []uint32 {
+func (d *sqlDB) swapOut(q *[]dbCall) []dbCall {
 	old := *q
 	*q, d.spare = d.spare[:0], nil
 	return old
 }
 
-// live reports whether parked call id still belongs to an open transaction
+// live reports whether parked call c still belongs to an open transaction
 // on a live connection; a call whose client is gone is dropped.
-func (d *sqlDB) live(w *world, id uint32) bool {
-	tx := &d.txs[w.calls[id].tx]
+func (d *sqlDB) live(c dbCall) bool {
+	tx := &d.txs[c.tx]
 	return !d.connDead[tx.conn] && tx.status == txOpen
 }

@@ -7,14 +7,13 @@ import (
 	"time"
 
 	"github.com/idemsim/idemsim/faults"
-	"github.com/idemsim/idemsim/sim/check"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
 
 // Timing of the simulated world. They are part of the determinism contract:
 // changing one changes every trace.
 const (
-	publishGapMax  = 100 * time.Millisecond // gaps between events: uniform, 50 ms on average
 	ackDeadline    = 5 * time.Second        // the broker redelivers an unacked delivery after this
 	nackRetry      = 200 * time.Millisecond // a nacked message is ready again after this
 	callTimeout    = 1 * time.Second        // a store call with no reply by then has an unknown outcome
@@ -28,26 +27,10 @@ const (
 	maxSteps       = 50_000_000             // bound on the events of one run; reaching it is a bug
 )
 
-// Random streams of the simulator's components, after the faults package's
-// own (see faults.StreamOf). Part of the determinism contract.
-const (
-	streamProducer = 100 + iota
-	streamBroker
-	streamNetwork
-	streamAckLoss
-	streamFaultRuntime = 200 // + fault number: the fault's decisions during the run
-)
-
-// Partition targets, as a mask.
-const (
-	toBroker = 1 << iota
-	toRedis
-	toDB
-)
-
+// window is a partition: from start to end, instance cannot reach mask.
 type window struct {
 	start, end int64
-	mask       uint8
+	mask       run.Stores
 }
 
 // world is one simulated run: every component's state and the event queue.
@@ -59,40 +42,24 @@ type world struct {
 	healed bool
 	healAt int64
 
-	src                                [numRand]rand.PCG
-	rng                                [numRand]*rand.Rand
-	rProducer, rBroker, rNet, rAckLoss *rand.Rand
+	// One random stream per component and one per fault (run's stream
+	// numbers); rFault is indexed by faults.Fault.
+	src                     []rand.PCG
+	rBroker, rNet, rAckLoss *rand.Rand
+	rFault                  []*rand.Rand
 
-	events   []strategies.Event // by event id; index 0 unused
-	broker   broker
-	insts    []*instance
-	windows  [][]window // partition windows per instance
-	calls    []call     // every store call, by call id; index 0 unused
-	redis    redis
-	db       sqlDB
-	markTTL  time.Duration
-	history  []check.Op
-	trace    tracer
-	injected [numInjected]int
+	events  []strategies.Event // by event id; index 0 unused
+	broker  broker
+	insts   []*instance
+	windows [][]window // partition windows per instance
+	calls   []call     // every store call, by call id; index 0 unused
+	redis   redis
+	db      sqlDB
+	markTTL time.Duration
+	rec     run.Recorder // the trace, the history and the injected faults
 
 	deliveries int
-	// scripted: the broker delivers only what a Script says (RunScript).
-	scripted bool
 }
-
-// Fault counters, by what was injected.
-const (
-	injLostAck = iota
-	injRedeliver
-	injCrash
-	injPartition
-	injSlow
-	injStoreLoss
-	injTTL
-	numInjected
-)
-
-var injectedNames = [numInjected]string{"lost-ack", "redeliver", "crash", "partition", "slow", "store-loss", "ttl"}
 
 // worlds keeps finished worlds so that a sweep of thousands of runs reuses
 // their buffers instead of allocating them anew.
@@ -118,16 +85,13 @@ func newWorld(cfg Config) *world {
 		w.markTTL = cfg.MarkTTL
 	}
 	w.events = resize(w.events, n+1)
-	w.broker.reset()
+	w.broker.reset(cfg.Instances, w.rBroker)
 	w.insts, w.windows = nil, resize(w.windows, 0)
 	w.calls = append(w.calls[:0], call{})
 	w.redis.init(n)
 	w.db.init(n)
-	w.history = w.history[:0]
-	w.trace = tracer{keep: cfg.KeepTrace, recs: w.trace.recs[:0]}
-	w.injected = [numInjected]int{}
+	w.rec.Reset(cfg)
 	w.deliveries = 0
-	w.scripted = false
 	return w
 }
 
@@ -137,19 +101,25 @@ func (w *world) release() {
 	worlds.Put(w)
 }
 
-// seedStreams derives every component's random stream from the root seed.
+// seedStreams derives every component's random stream from the root seed,
+// with run's stream numbers, and one stream per fault.
 func (w *world) seedStreams(seed uint64) {
-	streams := [numRand]uint64{streamProducer, streamBroker, streamNetwork, streamAckLoss}
-	for _, f := range faults.All() {
-		streams[randFault+int(f)] = streamFaultRuntime + uint64(f)
-	}
-	for i, stream := range streams {
-		w.src[i].Seed(seed, stream)
-		if w.rng[i] == nil {
-			w.rng[i] = rand.New(&w.src[i])
+	all := faults.All()
+	n := 3 + len(all)
+	if len(w.src) != n {
+		w.src = make([]rand.PCG, n)
+		w.rFault = make([]*rand.Rand, len(all))
+		w.rBroker, w.rNet, w.rAckLoss = rand.New(&w.src[0]), rand.New(&w.src[1]), rand.New(&w.src[2])
+		for i := range all {
+			w.rFault[i] = rand.New(&w.src[3+i])
 		}
 	}
-	w.rProducer, w.rBroker, w.rNet, w.rAckLoss = w.rng[0], w.rng[1], w.rng[2], w.rng[3]
+	w.src[0].Seed(seed, run.StreamBroker)
+	w.src[1].Seed(seed, run.StreamNetwork)
+	w.src[2].Seed(seed, run.StreamAckLoss)
+	for i, f := range all {
+		w.src[3+i].Seed(seed, run.StreamFaultRuntime(f))
+	}
 }
 
 // resize returns s with length n and every element zero, reusing its array
@@ -163,40 +133,52 @@ func resize[T any](s []T, n int) []T {
 	return s
 }
 
-// Indexes of the random generators: four components, then one per fault.
-const (
-	randFault = 4
-	numRand   = randFault + 6
-)
-
-func (w *world) rnd(f faults.Fault) *rand.Rand { return w.rng[randFault+int(f)] }
-
-// uniformDur draws a duration in [lo, hi].
-func uniformDur(r *rand.Rand, lo, hi time.Duration) int64 {
-	if hi <= lo {
-		return int64(lo)
+// applyBroker carries out the broker's effects, in the order it decided
+// them: records, deliveries over the network with their ack deadlines,
+// nack retries, and accepted acks for the history.
+func (w *world) applyBroker() {
+	b := &w.broker
+	for i := range b.fx {
+		e := &b.fx[i]
+		switch e.kind {
+		case bkRecord:
+			w.rec.Add(&run.Record{At: w.now, Kind: e.record, Inst: e.inst, Msg: e.msg, Event: uint32(b.msgs[e.msg].event), Tag: e.tag, Cause: e.cause})
+		case bkDeliver:
+			rec := run.Record{At: w.now, Kind: run.Deliver, Inst: e.inst, Msg: e.msg, Event: uint32(b.msgs[e.msg].event), Tag: e.tag}
+			w.rec.Add(&rec)
+			w.q.pushLane(laneDeadline, event{at: w.now + int64(ackDeadline), kind: evDeadline, a: e.msg, b: e.tag})
+			if w.cut(e.inst, run.Broker) {
+				rec.Kind = run.DeliverDrop
+				w.rec.Add(&rec)
+				continue
+			}
+			w.at(w.latency(), event{kind: evDeliverArr, inst: e.inst, gen: e.gen, a: e.msg, b: e.tag})
+		case bkRetry:
+			w.q.pushLane(laneRequeue, event{at: w.now + int64(nackRetry), kind: evRequeue, a: e.msg})
+		case bkAccepted:
+			w.rec.Ack(e.inst, e.event, e.sent, w.now)
+		}
 	}
-	return int64(lo) + r.Int64N(int64(hi-lo)+1)
+	b.fx = b.fx[:0]
 }
 
-func (w *world) latency() int64 { return uniformDur(w.rNet, latencyMin, latencyMax) }
+// rnd is fault f's stream of decisions during the run.
+func (w *world) rnd(f faults.Fault) *rand.Rand { return w.rFault[f] }
+
+func (w *world) latency() int64 { return run.UniformDur(w.rNet, latencyMin, latencyMax) }
 
 func (w *world) at(d int64, e event) {
 	e.at = w.now + d
 	w.q.push(e)
 }
 
-func (w *world) record(kind RecordKind, inst int32, msg uint32, ev strategies.EventID, arg int64) {
-	w.trace.add(Record{At: w.now, Kind: kind, Inst: inst, Msg: msg, Event: uint32(ev), Arg: arg})
-}
-
 // setup publishes the workload and lays out the faults that are planned
 // ahead: partition windows and Redis losses.
 func (w *world) setup() {
-	wl := NewWorkload(w.cfg)
+	wl := run.NewWorkload(w.cfg)
 	copy(w.events, wl.Events)
-	w.injected[injRedeliver] += wl.Dups
-	w.injected[injTTL] += wl.Lates
+	w.rec.Injected(faults.Redeliver, wl.Dups)
+	w.rec.Injected(faults.TTL, wl.Lates)
 	span, last := int64(wl.Span), int64(0)
 	for _, p := range wl.Publishes {
 		last = max(last, int64(p.At))
@@ -209,11 +191,11 @@ func (w *world) setup() {
 	w.makeInstances()
 	if w.p.Partitions > 0 {
 		r := w.rnd(faults.Partition)
-		masks := [...]uint8{toBroker, toRedis, toDB, toBroker | toRedis | toDB}
+		masks := [...]run.Stores{run.Broker, run.Redis, run.Database, run.Broker | run.Redis | run.Database}
 		for i := range w.insts {
 			for k := 0; k < w.p.Partitions; k++ {
 				start := r.Int64N(span + 1)
-				end := min(start+uniformDur(r, w.p.PartitionMin, w.p.PartitionMax), w.healAt)
+				end := min(start+run.UniformDur(r, w.p.PartitionMin, w.p.PartitionMax), w.healAt)
 				w.windows[i] = append(w.windows[i], window{start, end, masks[r.IntN(len(masks))]})
 				idx := uint32(len(w.windows[i]) - 1)
 				w.q.push(event{at: start, kind: evPartitionOn, inst: int32(i), a: idx})
@@ -246,16 +228,17 @@ func (w *world) startInstances() {
 
 // cutOff cuts instance i off from target now, for d (at most until the
 // heal).
-func (w *world) cutOff(i int32, target uint8, d int64) {
+func (w *world) cutOff(i int32, target run.Stores, d int64) {
 	end := min(w.now+d, w.healAt)
 	w.windows[i] = append(w.windows[i], window{w.now, end, target})
-	w.injected[injPartition]++
-	w.record(RecPartition, i, 0, 0, int64(target))
-	w.q.push(event{at: end, kind: evPartitionOff, inst: i})
+	idx := uint32(len(w.windows[i]) - 1)
+	w.rec.Injected(faults.Partition, 1)
+	w.rec.Add(&run.Record{At: w.now, Kind: run.Partition, Inst: i, Stores: target, Window: idx + 1})
+	w.q.push(event{at: end, kind: evPartitionOff, inst: i, a: idx})
 }
 
 // cut reports whether instance i cannot reach target at the current time.
-func (w *world) cut(i int32, target uint8) bool {
+func (w *world) cut(i int32, target run.Stores) bool {
 	if w.healed {
 		return false
 	}
@@ -269,7 +252,7 @@ func (w *world) cut(i int32, target uint8) bool {
 
 // reopens is when instance i can reach target again: now, or the end of the
 // window that cuts it off (windows may overlap, so it iterates).
-func (w *world) reopens(i int32, target uint8) int64 {
+func (w *world) reopens(i int32, target run.Stores) int64 {
 	t := w.now
 	for changed := true; changed && !w.healed; {
 		changed = false
@@ -302,21 +285,26 @@ func (w *world) loop() {
 func (w *world) handle(e event) {
 	switch e.kind {
 	case evPublish:
-		w.broker.publish(w, uint32(e.a))
+		w.broker.publish(uint32(e.a))
+		w.applyBroker()
 	case evDeliverArr:
 		w.deliverArrive(e)
 	case evDeadline:
-		w.broker.deadline(w, uint32(e.a), uint32(e.b))
+		w.broker.deadline(uint32(e.a), uint32(e.b))
+		w.applyBroker()
 	case evAckArr:
-		w.broker.ackArrive(w, uint32(e.a), uint32(e.b), e.inst, e.c)
+		w.broker.ackArrive(uint32(e.a), uint32(e.b), e.inst, e.c)
+		w.applyBroker()
 	case evNackArr:
-		w.broker.nackArrive(w, uint32(e.a), uint32(e.b))
+		w.broker.nackArrive(uint32(e.a), uint32(e.b))
+		w.applyBroker()
 	case evRequeue:
-		w.broker.requeue(w, uint32(e.a))
+		w.broker.requeue(uint32(e.a))
+		w.applyBroker()
 	case evReqArr:
 		w.serve(uint32(e.a))
 	case evReplyArr:
-		w.replyArrive(e.a, uint64(e.b))
+		w.replyArrive(e.a, run.Answer(e.b))
 	case evCallTimeout:
 		w.callTimeout(uint32(e.a))
 	case evStallEnd:
@@ -332,27 +320,29 @@ func (w *world) handle(e event) {
 	case evPartitionOn:
 		if !w.healed {
 			win := w.windows[e.inst][e.a]
-			w.injected[injPartition]++
-			w.record(RecPartition, e.inst, 0, 0, int64(win.mask))
+			w.rec.Injected(faults.Partition, 1)
+			w.rec.Add(&run.Record{At: w.now, Kind: run.Partition, Inst: e.inst, Stores: win.mask, Window: e.a + 1})
 		}
 	case evPartitionOff:
 		if !w.healed {
-			w.record(RecPartition, e.inst, 0, 0, 0)
+			w.rec.Add(&run.Record{At: w.now, Kind: run.Partition, Inst: e.inst, Window: e.a + 1})
 		}
 	case evStoreLoss:
 		if !w.healed {
 			w.storeLoss()
 		}
 	case evStoreUp:
-		w.record(RecStoreUp, -1, 0, 0, 0)
+		w.rec.Add(&run.Record{At: w.now, Kind: run.StoreUp, Inst: -1})
 	case evConnDead:
-		w.db.connDeadNow(w, int32(e.a))
+		w.db.connDeadNow(int32(e.a))
+		w.applyDB()
 	case evScripted:
-		w.broker.deliver(w, e.a, w.insts[e.inst])
+		w.broker.deliver(e.a, e.inst)
+		w.applyBroker()
 	case evHeal:
 		w.healed = true
 		w.redis.downUntil = min(w.redis.downUntil, w.now)
-		w.record(RecHeal, -1, 0, 0, 0)
+		w.rec.Add(&run.Record{At: w.now, Kind: run.Heal, Inst: -1})
 	default:
 		panic(fmt.Sprintf("sim: invariant broken: unknown event kind %d", e.kind))
 	}
@@ -360,18 +350,18 @@ func (w *world) handle(e event) {
 
 func (w *world) storeLoss() {
 	r := w.rnd(faults.StoreLoss)
-	w.injected[injStoreLoss]++
+	w.rec.Injected(faults.StoreLoss, 1)
 	var lost int
-	var how int64
+	var how run.Cause
 	if r.IntN(2) == 0 {
-		how, lost = 1, w.redis.flush(0)
+		how, lost = run.RestartEmpty, w.redis.flush(0)
 	} else {
-		lag := uniformDur(r, 0, w.p.ReplicaLagMax)
-		how, lost = 2, w.redis.flush(w.now-lag)
+		lag := run.UniformDur(r, 0, w.p.ReplicaLagMax)
+		how, lost = run.Failover, w.redis.flush(w.now-lag)
 	}
-	down := uniformDur(r, redisDownMin, redisDownMax)
+	down := run.UniformDur(r, redisDownMin, redisDownMax)
 	w.redis.downUntil = w.now + down
-	w.record(RecStoreLoss, -1, 0, strategies.EventID(lost), how)
+	w.rec.Add(&run.Record{At: w.now, Kind: run.StoreLoss, Inst: -1, Cause: how, Count: int32(lost)})
 	w.at(down, event{kind: evStoreUp})
 }
 
@@ -380,7 +370,7 @@ func Run(cfg Config) (*Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	cfg = cfg.withDefaults()
+	cfg = cfg.WithDefaults()
 	w := newWorld(cfg)
 	finished := false
 	defer func() {
@@ -397,21 +387,6 @@ func Run(cfg Config) (*Result, error) {
 	finished = true
 	w.release() // after this, w belongs to the pool
 	return res, nil
-}
-
-// injectedMap counts the faults injected by name; a fault that never struck
-// shows 0 if it is part of the scenario, and is left out otherwise.
-func (w *world) injectedMap() map[string]int {
-	m := make(map[string]int)
-	for i, n := range w.injected {
-		if n > 0 || i == injLostAck {
-			m[injectedNames[i]] = n
-		}
-	}
-	for _, f := range w.cfg.Faults.Faults() {
-		m[f.String()] += 0
-	}
-	return m
 }
 
 // stopAll ends every instance's coroutine, so that none outlives the run.
@@ -440,42 +415,12 @@ func (w *world) result() *Result {
 			settled[m.event] = false
 		}
 	}
-	stuck := 0
-	for i := 1; i <= n; i++ {
-		if !settled[i] {
-			stuck++
-		}
-	}
-	w.record(RecEnd, -1, 0, 0, int64(stuck))
-	for id := 1; id <= n; id++ {
-		w.history = append(w.history, check.Op{Kind: check.Read, Client: w.cfg.Instances, Event: uint64(id), Call: w.now, Return: w.now, Count: w.db.ledger[id]})
-	}
-	audit := check.Audit(w.db.ledger, done)
-	res := &Result{
-		Strategy:       w.cfg.Strategy,
-		Faults:         w.cfg.Faults.Names(),
-		Seed:           w.cfg.Seed,
-		Instances:      w.cfg.Instances,
-		Events:         n,
-		Published:      len(w.broker.msgs) - 1,
-		Deliveries:     w.deliveries,
-		Duplicates:     audit.Duplicates,
-		Lost:           audit.Lost,
-		Stuck:          stuck,
-		Linearizable:   check.Verdict(w.history, check.Timeout),
-		AuditOK:        audit.OK(),
-		TraceHash:      fmt.Sprintf("%016x", w.trace.h),
-		SimTimeMS:      float64(w.now) / float64(time.Millisecond),
-		FaultsInjected: w.injectedMap(),
-		Reproduce:      w.cfg.Reproduce(),
-	}
-	// Slices handed to the caller leave the world, so a pooled world
-	// never writes into them again.
-	if w.cfg.KeepTrace {
-		res.Trace, w.trace.recs = w.trace.recs, nil
-	}
-	if w.cfg.KeepHistory {
-		res.History, w.history = w.history, nil
-	}
-	return res
+	return w.rec.Finish(w.cfg, run.Tally{
+		Published:  len(w.broker.msgs) - 1,
+		Deliveries: w.deliveries,
+		Applied:    w.db.ledger,
+		Done:       done,
+		Settled:    settled,
+		End:        w.now,
+	})
 }

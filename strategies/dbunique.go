@@ -67,3 +67,24 @@ func beginMarked(ctx context.Context, l Ledger, id EventID) (tx Tx, fresh bool, 
 	}
 	return tx, true, nil
 }
+
+func init() {
+	MustRegister(Strategy{
+		Name:    "db-unique",
+		Order:   50,
+		Summary: "one transaction: insert the id into a table with a unique constraint, apply the effect, commit; a unique violation means skip",
+		Breaks:  "the mark and the effect commit atomically, so no fault separates them: it survives everything",
+		New:     func(d Deps) (Handler, error) { return DBUnique{Ledger: d.Ledger}, nil },
+		Expected: map[string]string{"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
+			"store-loss": "ok", "ttl": "ok", "all": "ok"},
+	})
+	MustRegister(Strategy{
+		Name:    "db-unique-split",
+		Order:   60,
+		Summary: "insert the id in one transaction, apply the effect in a second",
+		Breaks:  "a crash or lost commit reply between the two transactions loses the event, and so does an effect that gives up waiting for a row lock",
+		New:     func(d Deps) (Handler, error) { return DBUniqueSplit{Ledger: d.Ledger}, nil },
+		Expected: map[string]string{"redeliver": "ok", "crash": "lost", "partition": "lost", "slow": "lost",
+			"store-loss": "ok", "ttl": "ok", "all": "lost"},
+	})
+}

@@ -35,3 +35,17 @@ func (s *LocalCache) Seen(id EventID) bool {
 	_, ok := s.seen[id]
 	return ok
 }
+
+func init() {
+	MustRegister(Strategy{
+		Name:    "local-cache",
+		Order:   20,
+		Summary: "per-instance in-memory set: seen, skip; else process, then remember",
+		Breaks:  "another instance's memory is invisible, and a restart empties it",
+		New:     func(d Deps) (Handler, error) { return NewLocalCache(d.Ledger), nil },
+		Memory:  true,
+		Expected: map[string]string{"redeliver": "dup", "crash": "dup", "partition": "dup", "slow": "dup",
+			"store-loss": "dup", "ttl": "dup", "all": "dup"},
+		Lesson: "redeliver",
+	})
+}

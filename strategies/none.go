@@ -13,3 +13,15 @@ func (s None) Handle(ctx context.Context, e Event) (Outcome, error) {
 	}
 	return Applied, nil
 }
+
+func init() {
+	MustRegister(Strategy{
+		Name:    "none",
+		Order:   10,
+		Summary: "processes every delivery",
+		Breaks:  "every redelivery applies again",
+		New:     func(d Deps) (Handler, error) { return None{Ledger: d.Ledger}, nil },
+		Expected: map[string]string{"redeliver": "dup", "crash": "dup", "partition": "dup", "slow": "dup",
+			"store-loss": "dup", "ttl": "dup", "all": "dup"},
+	})
+}

@@ -61,3 +61,30 @@ func (s RedisAfter) Handle(ctx context.Context, e Event) (Outcome, error) {
 	_ = s.Marks.Set(ctx, e.ID, s.TTL)
 	return Applied, nil
 }
+
+func init() {
+	MustRegister(Strategy{
+		Name:    "redis",
+		Order:   30,
+		Summary: "`SET key NX PX ttl` to claim, then process, then ack",
+		Breaks:  "the claim commits before the effect: a crash or a timed-out call between them leaves a claim without an effect, and every later copy skips it (lost); a Redis restart, failover or expiry forgets the claim (dup)",
+		Needs:   NeedsMarks,
+		New: func(d Deps) (Handler, error) {
+			return RedisClaim{Marks: d.Marks, Ledger: d.Ledger, TTL: d.MarkTTL}, nil
+		},
+		Expected: map[string]string{"redeliver": "ok", "crash": "lost", "partition": "lost", "slow": "lost",
+			"store-loss": "dup", "ttl": "dup", "all": "dup+lost"},
+	})
+	MustRegister(Strategy{
+		Name:    "redis-after",
+		Order:   40,
+		Summary: "check the key, process, then set the key",
+		Breaks:  "check and set are separate, so two copies handled at once both pass the check; a crash or lost reply between effect and mark lets the next copy apply again",
+		Needs:   NeedsMarks,
+		New: func(d Deps) (Handler, error) {
+			return RedisAfter{Marks: d.Marks, Ledger: d.Ledger, TTL: d.MarkTTL}, nil
+		},
+		Expected: map[string]string{"redeliver": "dup", "crash": "dup", "partition": "dup", "slow": "dup",
+			"store-loss": "dup", "ttl": "dup", "all": "dup"},
+	})
+}

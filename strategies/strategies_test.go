@@ -99,7 +99,7 @@ func TestEveryStrategyHandlesADelivery(t *testing.T) {
 		"db-unique":       {"Insert", "Apply", "Commit"},
 		"db-unique-split": {"Insert", "Commit", "Apply", "Commit"},
 	}
-	for _, name := range Names {
+	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
 			m := newMemory()
 			h, err := New(name, Deps{Marks: m, Ledger: m})
@@ -116,7 +116,7 @@ func TestEveryStrategyHandlesADelivery(t *testing.T) {
 func TestSequentialDuplicates(t *testing.T) {
 	// A second delivery of the same event to the same handler: every
 	// strategy but none skips it.
-	for _, name := range Names {
+	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
 			m := newMemory()
 			h, err := New(name, Deps{Marks: m, Ledger: m})
@@ -179,6 +179,27 @@ func TestNewRefusesWhatItCannotBuild(t *testing.T) {
 	assert.ErrorContains(t, err, "needs a Ledger")
 	_, err = New("memcached", Deps{Ledger: m})
 	assert.ErrorContains(t, err, "accepted: none, local-cache, redis, redis-after, db-unique, db-unique-split")
-	assert.True(t, Valid("db-unique"))
-	assert.False(t, Valid("db_unique"))
+	_, ok := Lookup("db-unique")
+	assert.True(t, ok)
+	_, ok = Lookup("db_unique")
+	assert.False(t, ok)
+}
+
+// The registry: the built-ins in table order, each described once, and
+// what Register refuses.
+func TestRegistry(t *testing.T) {
+	assert.Equal(t, []string{"none", "local-cache", "redis", "redis-after", "db-unique", "db-unique-split"}, Names())
+	for _, s := range All() {
+		assert.NotEmpty(t, s.Summary, s.Name)
+		assert.NotEmpty(t, s.Breaks, s.Name)
+		assert.True(t, s.Needs.Has(NeedsLedger), s.Name)
+		for _, sc := range []string{"redeliver", "crash", "partition", "slow", "store-loss", "ttl", "all"} {
+			assert.Regexp(t, `^(ok|dup|lost|dup\+lost)$`, s.Expected[sc], "%s under %s", s.Name, sc)
+		}
+	}
+	noop := func(Deps) (Handler, error) { return None{}, nil }
+	assert.ErrorContains(t, Register(Strategy{Name: "none", New: noop}), "registered already")
+	assert.ErrorContains(t, Register(Strategy{Name: "Bad Name", New: noop}), "bad name")
+	assert.ErrorContains(t, Register(Strategy{Name: "no-new"}), "has no New")
+	assert.Equal(t, 6, len(All()), "nothing refused was added")
 }

@@ -3,7 +3,6 @@ package strategies
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 )
 
@@ -44,48 +43,6 @@ type Deps struct {
 	// MarkTTL is the lifetime of a Redis mark; 0 means no expiry.
 	MarkTTL time.Duration
 }
-
-// Names lists the strategies in the order tables show them.
-var Names = []string{"none", "local-cache", "redis", "redis-after", "db-unique", "db-unique-split"}
-
-// New builds the named strategy for one consumer instance.
-func New(name string, d Deps) (Handler, error) {
-	if d.Ledger == nil {
-		return nil, fmt.Errorf("strategies: %s needs a Ledger", name)
-	}
-	switch name {
-	case "none":
-		return None{Ledger: d.Ledger}, nil
-	case "local-cache":
-		return NewLocalCache(d.Ledger), nil
-	case "redis", "redis-after":
-		if d.Marks == nil {
-			return nil, fmt.Errorf("strategies: %s needs a MarkStore", name)
-		}
-		if name == "redis" {
-			return RedisClaim{Marks: d.Marks, Ledger: d.Ledger, TTL: d.MarkTTL}, nil
-		}
-		return RedisAfter{Marks: d.Marks, Ledger: d.Ledger, TTL: d.MarkTTL}, nil
-	case "db-unique":
-		return DBUnique{Ledger: d.Ledger}, nil
-	case "db-unique-split":
-		return DBUniqueSplit{Ledger: d.Ledger}, nil
-	}
-	return nil, fmt.Errorf("strategies: unknown strategy %q (accepted: %s)", name, strings.Join(Names, ", "))
-}
-
-// Valid reports whether name is a known strategy.
-func Valid(name string) bool {
-	for _, n := range Names {
-		if n == name {
-			return true
-		}
-	}
-	return false
-}
-
-// NeedsMarks reports whether the named strategy uses the MarkStore.
-func NeedsMarks(name string) bool { return name == "redis" || name == "redis-after" }
 
 // applyOnce applies e in a transaction of its own: Apply, then Commit. It is
 // the "process" step of every strategy whose mark lives outside the ledger.

@@ -2,13 +2,13 @@
 // 5 inches (11 by 6 for several panels side by side), with a title, axes
 // labelled with their units, and a legend:
 //
-//   - Violations: the outcome of `idemsim compare` (a sim.Comparison), the
-//     share of violating seeds per strategy and fault scenario, each bar
-//     labelled with the kinds of violation seen;
+//   - Violations: the outcome of `idemsim compare` (a sweep.Comparison),
+//     the share of violating seeds per strategy and fault scenario, each
+//     bar labelled with the kinds of violation seen;
 //   - InstancesSweep: duplicates per run as consumer instances grow from
-//     1 to 8, the local cache against the others, from SweepInstances;
+//     1 to 8, the local cache against the others, from sweep.Instances;
 //   - TTLSweep: duplicates per run of the Redis strategies as the mark TTL
-//     shrinks below the span in which late copies arrive, from SweepTTL;
+//     shrinks below the span in which late copies arrive, from sweep.TTL;
 //   - Throughput and Latency: events/s and p99 latency per strategy,
 //     simulated and real, from the benchmarks' output (ParseBench).
 //
@@ -17,11 +17,9 @@
 // data lack what it needs, it returns an error wrapping ErrNoData, and
 // the caller reports the figure as skipped.
 //
-// The sweeps run the simulator (package sim) over seeds 1..N in parallel;
-// like sim.Compare, their result does not depend on the number of workers,
-// and their JSON form (WriteJSON, ReadInstances, ReadTTL) is what
-// results/sweep-instances.json and results/sweep-ttl.json hold, so that
-// the figures can be redrawn without running them again.
+// It only draws: the data come from package sweep, which runs the
+// simulator, or from the files results/ holds (compare.json,
+// sweep-instances.json, sweep-ttl.json, bench.txt).
 //
 // `idemsim compare --out DIR` draws the violations figure beside the
 // tables; `idemsim plot` draws every figure from the results saved in a

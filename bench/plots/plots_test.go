@@ -19,7 +19,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/idemsim/idemsim/faults"
-	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/sweep"
 )
 
 // requireFigure checks that dir holds name.png, a PNG of a one-panel
@@ -75,18 +75,18 @@ func requireNoFiles(t *testing.T, dir string) {
 
 // smallComparison is a comparison of three strategies under two scenarios,
 // with a clean cell, violating cells of each kind and a missing cell.
-func smallComparison() *sim.Comparison {
+func smallComparison() *sweep.Comparison {
 	seed := uint64(3)
 	crash, ttl := faults.Of(faults.Crash), faults.Of(faults.TTL)
-	cell := func(st string, sc faults.Set, violating, dups, lost int) sim.Cell {
-		c := sim.Cell{Strategy: st, Faults: sc.Names(), Scenario: sc.String(), Runs: 20, ViolatingRuns: violating,
+	cell := func(st string, sc faults.Set, violating, dups, lost int) sweep.Cell {
+		c := sweep.Cell{Strategy: st, Faults: sc.Names(), Scenario: sc.String(), Runs: 20, ViolatingRuns: violating,
 			Duplicates: dups, Lost: lost, Instances: 3, Events: 50}
 		if violating > 0 {
 			c.FirstFailingSeed = &seed
 		}
 		return c
 	}
-	return &sim.Comparison{Seeds: 20, Instances: 3, Events: 50, Results: []sim.Cell{
+	return &sweep.Comparison{Seeds: 20, Instances: 3, Events: 50, Results: []sweep.Cell{
 		cell("local-cache", crash, 20, 40, 0),
 		cell("local-cache", ttl, 17, 30, 0),
 		cell("redis", crash, 12, 0, 15),
@@ -110,7 +110,7 @@ func TestViolationsWritesPNGAndSVG(t *testing.T) {
 
 func TestViolationsWithoutCellsWritesNothing(t *testing.T) {
 	dir := t.TempDir()
-	for _, c := range []*sim.Comparison{nil, {Seeds: 3}} {
+	for _, c := range []*sweep.Comparison{nil, {Seeds: 3}} {
 		err := Violations(c, dir)
 		require.ErrorIs(t, err, ErrNoData)
 	}
@@ -118,7 +118,7 @@ func TestViolationsWithoutCellsWritesNothing(t *testing.T) {
 }
 
 func TestViolationsOfARealComparison(t *testing.T) {
-	cmp, err := sim.Compare(sim.CompareConfig{Seeds: 2, Events: 20, Strategies: []string{"none", "db-unique"},
+	cmp, err := sweep.Compare(sweep.CompareConfig{Seeds: 2, Events: 20, Strategies: []string{"none", "db-unique"},
 		Scenarios: []faults.Set{faults.Of(faults.Redeliver), faults.AllFaults}})
 	require.NoError(t, err)
 	dir := t.TempDir()
@@ -126,131 +126,19 @@ func TestViolationsOfARealComparison(t *testing.T) {
 	requireFigure(t, dir, NameViolations, "none", "db-unique", "redeliver", "all")
 }
 
-// smallSweeps are the two sweeps over seeds 1..2, computed once.
-var smallSweeps = sync.OnceValues(func() (*InstancesData, *TTLData) {
-	in, err := SweepInstances(SweepConfig{Seeds: 2})
+// smallSweeps are the two series over seeds 1..2, computed once: data to
+// draw.
+var smallSweeps = sync.OnceValues(func() (*sweep.InstancesData, *sweep.TTLData) {
+	in, err := sweep.Instances(sweep.SeriesConfig{Seeds: 2})
 	if err != nil {
 		panic(err)
 	}
-	ttl, err := SweepTTL(SweepConfig{Seeds: 2})
+	ttl, err := sweep.TTL(sweep.SeriesConfig{Seeds: 2})
 	if err != nil {
 		panic(err)
 	}
 	return in, ttl
 })
-
-// sweepJSON is the JSON form of a sweep.
-func sweepJSON(t *testing.T, v any) string {
-	t.Helper()
-	var buf bytes.Buffer
-	require.NoError(t, WriteJSON(&buf, v))
-	return buf.String()
-}
-
-func TestSweepsAreDeterministic(t *testing.T) {
-	in, ttl := smallSweeps()
-	for _, workers := range []int{1, 3} {
-		in2, err := SweepInstances(SweepConfig{Seeds: 2, Workers: workers})
-		require.NoError(t, err)
-		ttl2, err := SweepTTL(SweepConfig{Seeds: 2, Workers: workers})
-		require.NoError(t, err)
-		assert.Equal(t, sweepJSON(t, in), sweepJSON(t, in2), "instances sweep, %d workers", workers)
-		assert.Equal(t, sweepJSON(t, ttl), sweepJSON(t, ttl2), "TTL sweep, %d workers", workers)
-	}
-}
-
-func TestInstancesSweepShape(t *testing.T) {
-	in, _ := smallSweeps()
-	assert.Equal(t, "redeliver", in.Scenario)
-	assert.Equal(t, 2, in.Seeds)
-	assert.Equal(t, 200, in.Events)
-	require.Len(t, in.Series, len(InstancesStrategies))
-	byName := map[string]InstancesSeries{}
-	for i, s := range in.Series {
-		assert.Equal(t, InstancesStrategies[i], s.Strategy)
-		require.Len(t, s.Points, MaxSweepInstances)
-		for j, p := range s.Points {
-			assert.Equal(t, j+1, p.Instances)
-			assert.Equal(t, 2, p.Runs)
-		}
-		byName[s.Strategy] = s
-	}
-	// The spec: the local cache holds with one instance and breaks with
-	// more; redis and db-unique hold under redeliver.
-	local := byName["local-cache"].Points
-	assert.Zero(t, local[0].Duplicates, "local-cache with 1 instance")
-	assert.Positive(t, local[MaxSweepInstances-1].Duplicates, "local-cache with %d instances", MaxSweepInstances)
-	for _, st := range []string{"redis", "db-unique"} {
-		for _, p := range byName[st].Points {
-			assert.Zero(t, p.ViolatingRuns, "%s with %d instances", st, p.Instances)
-		}
-	}
-}
-
-func TestTTLSweepShape(t *testing.T) {
-	_, ttl := smallSweeps()
-	assert.Equal(t, "ttl", ttl.Scenario)
-	p := faults.Draw(faults.Of(faults.TTL), 1)
-	assert.Equal(t, p.LateMin.Milliseconds(), ttl.LateMinMS)
-	assert.Equal(t, p.LateMax.Milliseconds(), ttl.LateMaxMS)
-	require.Len(t, ttl.Series, len(TTLStrategies))
-	for i, s := range ttl.Series {
-		assert.Equal(t, TTLStrategies[i], s.Strategy)
-		require.Len(t, s.Points, len(TTLSweepValues))
-		for j, pt := range s.Points {
-			assert.Equal(t, TTLSweepValues[j], pt.MarkTTL())
-		}
-		// Marks shorter than the horizon let late copies through; marks
-		// that outlive it catch them.
-		first, last := s.Points[0], s.Points[len(s.Points)-1]
-		assert.Greater(t, first.DuplicatesPerRun(), last.DuplicatesPerRun(), "%s: %v against %v", s.Strategy, first.MarkTTL(), last.MarkTTL())
-		assert.Zero(t, last.Duplicates, "%s with marks of %v", s.Strategy, last.MarkTTL())
-	}
-}
-
-func TestSweepConfigIsValidated(t *testing.T) {
-	for _, sc := range []SweepConfig{{Seeds: -1}, {Seeds: sim.MaxSeeds + 1}, {Events: -5}, {Events: sim.MaxEvents + 1}} {
-		_, err := SweepInstances(sc)
-		assert.ErrorIs(t, err, sim.ErrBadConfig, "%+v", sc)
-		_, err = SweepTTL(sc)
-		assert.ErrorIs(t, err, sim.ErrBadConfig, "%+v", sc)
-	}
-}
-
-func TestSweepJSONRoundTrip(t *testing.T) {
-	in, ttl := smallSweeps()
-	gotIn, err := ReadInstances(strings.NewReader(sweepJSON(t, in)))
-	require.NoError(t, err)
-	assert.Equal(t, in, gotIn)
-	gotTTL, err := ReadTTL(strings.NewReader(sweepJSON(t, ttl)))
-	require.NoError(t, err)
-	assert.Equal(t, ttl, gotTTL)
-}
-
-func TestReadSweepRefusesOtherFiles(t *testing.T) {
-	in, ttl := smallSweeps()
-	tests := []struct {
-		name string
-		read func(string) error
-		data string
-	}{
-		{"instances: not JSON", readIn, "BenchmarkX 1 2 ns/op"},
-		{"instances: compare.json", readIn, `{"seeds": 3, "instances": 3, "events": 20, "results": []}`},
-		{"instances: the TTL sweep", readIn, sweepJSON(t, ttl)},
-		{"instances: no series", readIn, `{"scenario": "redeliver", "seeds": 2, "events": 200, "series": []}`},
-		{"ttl: the instances sweep", readTTL, sweepJSON(t, in)},
-		{"ttl: empty", readTTL, ""},
-		{"ttl: zero TTL", readTTL, `{"scenario": "ttl", "seeds": 1, "series": [{"strategy": "redis", "points": [{"mark_ttl_ms": 0}]}]}`},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			assert.ErrorIs(t, tt.read(tt.data), ErrBadSweep)
-		})
-	}
-}
-
-func readIn(s string) error  { _, err := ReadInstances(strings.NewReader(s)); return err }
-func readTTL(s string) error { _, err := ReadTTL(strings.NewReader(s)); return err }
 
 func TestSweepFiguresWritePNGAndSVG(t *testing.T) {
 	in, ttl := smallSweeps()
@@ -270,19 +158,23 @@ func TestSweepFiguresWritePNGAndSVG(t *testing.T) {
 func TestSweepFiguresWithoutDataWriteNothing(t *testing.T) {
 	dir := t.TempDir()
 	assert.ErrorIs(t, InstancesSweep(nil, dir), ErrNoData)
-	assert.ErrorIs(t, InstancesSweep(&InstancesData{Seeds: 1}, dir), ErrNoData)
+	assert.ErrorIs(t, InstancesSweep(&sweep.InstancesData{Seeds: 1}, dir), ErrNoData)
 	assert.ErrorIs(t, TTLSweep(nil, dir), ErrNoData)
-	assert.ErrorIs(t, TTLSweep(&TTLData{Seeds: 1}, dir), ErrNoData)
-	zeroTTL := &TTLData{Seeds: 1, Series: []TTLSeries{{Strategy: "redis", Points: []TTLPoint{{MarkTTLMS: 0}}}}}
-	assert.ErrorIs(t, TTLSweep(zeroTTL, dir), ErrBadSweep, "no log axis through 0")
+	assert.ErrorIs(t, TTLSweep(&sweep.TTLData{Seeds: 1}, dir), ErrNoData)
+	zeroTTL := &sweep.TTLData{Seeds: 1, Series: []sweep.TTLSeries{{Strategy: "redis", Points: []sweep.TTLPoint{{MarkTTLMS: 0}}}}}
+	assert.ErrorIs(t, TTLSweep(zeroTTL, dir), sweep.ErrBadData, "no log axis through 0")
 	requireNoFiles(t, dir)
 }
 
 func TestLegendSaysWhenALineHidesAnother(t *testing.T) {
-	d := &InstancesData{Scenario: "redeliver", Seeds: 1, Events: 10, Series: []InstancesSeries{
-		{Strategy: "a", Points: []InstancesPoint{{Instances: 1, Stats: Stats{Runs: 1, Duplicates: 2}}, {Instances: 2, Stats: Stats{Runs: 1, Duplicates: 4}}}},
-		{Strategy: "b", Points: []InstancesPoint{{Instances: 1, Stats: Stats{Runs: 1, Duplicates: 2}}, {Instances: 2, Stats: Stats{Runs: 1, Duplicates: 4}}}},
-		{Strategy: "c", Points: []InstancesPoint{{Instances: 1, Stats: Stats{Runs: 1}}, {Instances: 2, Stats: Stats{Runs: 1}}}},
+	type (
+		pt    = sweep.InstancesPoint
+		stats = sweep.Stats
+	)
+	d := &sweep.InstancesData{Scenario: "redeliver", Seeds: 1, Events: 10, Series: []sweep.InstancesSeries{
+		{Strategy: "a", Points: []pt{{Instances: 1, Stats: stats{Runs: 1, Duplicates: 2}}, {Instances: 2, Stats: stats{Runs: 1, Duplicates: 4}}}},
+		{Strategy: "b", Points: []pt{{Instances: 1, Stats: stats{Runs: 1, Duplicates: 2}}, {Instances: 2, Stats: stats{Runs: 1, Duplicates: 4}}}},
+		{Strategy: "c", Points: []pt{{Instances: 1, Stats: stats{Runs: 1}}, {Instances: 2, Stats: stats{Runs: 1}}}},
 	}}
 	dir := t.TempDir()
 	require.NoError(t, InstancesSweep(d, dir))

@@ -12,10 +12,13 @@ import (
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+
+	"github.com/idemsim/idemsim/sweep"
 )
 
-// Names, without extension, of the sweep figures' files; the sweeps' data
-// go to the same names with .json.
+// Names, without extension, of the sweep figures' files; the series'
+// data (sweep.InstancesData, sweep.TTLData) go to the same names with
+// .json.
 const (
 	NameInstances = "sweep-instances"
 	NameTTL       = "sweep-ttl"
@@ -100,7 +103,7 @@ func sameXYs(a, b plotter.XYs) bool {
 // strategy, the mean duplicates per run against the number of consumer
 // instances; the local cache is drawn thicker, for it is the strategy
 // whose answer depends on the count.
-func InstancesSweep(d *InstancesData, dir string) error {
+func InstancesSweep(d *sweep.InstancesData, dir string) error {
 	if d == nil || len(d.Series) == 0 {
 		return fmt.Errorf("%w: the instances sweep has no series", ErrNoData)
 	}
@@ -148,7 +151,7 @@ func InstancesSweep(d *InstancesData, dir string) error {
 // TTLSweep draws d to dir/sweep-ttl.png and .svg: for each Redis strategy,
 // the mean duplicates per run against the mark TTL, on a log axis, with the
 // span in which late copies arrive shaded.
-func TTLSweep(d *TTLData, dir string) error {
+func TTLSweep(d *sweep.TTLData, dir string) error {
 	if d == nil || len(d.Series) == 0 {
 		return fmt.Errorf("%w: the TTL sweep has no series", ErrNoData)
 	}
@@ -156,7 +159,7 @@ func TTLSweep(d *TTLData, dir string) error {
 		for _, pt := range s.Points {
 			if pt.MarkTTLMS <= 0 {
 				// The axis is logarithmic.
-				return fmt.Errorf("%w: %s: mark TTL %d ms is not positive", ErrBadSweep, s.Strategy, pt.MarkTTLMS)
+				return fmt.Errorf("%w: %s: mark TTL %d ms is not positive", sweep.ErrBadData, s.Strategy, pt.MarkTTLMS)
 			}
 		}
 	}

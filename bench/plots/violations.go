@@ -10,7 +10,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
-	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/sweep"
 )
 
 // NameViolations is the file name, without extension, of Violations'
@@ -34,7 +34,7 @@ var scenarioColors = map[string]color.Color{
 // exactly-once, labelled with the kinds of violation seen ("dup", "lost",
 // "stuck", or "ok"). Strategies and scenarios keep the order of
 // cmp.Results.
-func Violations(cmp *sim.Comparison, dir string) error {
+func Violations(cmp *sweep.Comparison, dir string) error {
 	if cmp == nil || len(cmp.Results) == 0 {
 		return fmt.Errorf("%w: the comparison has no cells", ErrNoData)
 	}
@@ -50,7 +50,7 @@ func Violations(cmp *sim.Comparison, dir string) error {
 			scenarios = append(scenarios, c.Scenario)
 		}
 	}
-	cell := func(st, sc string) *sim.Cell {
+	cell := func(st, sc string) *sweep.Cell {
 		for i := range cmp.Results {
 			if c := &cmp.Results[i]; c.Strategy == st && c.Scenario == sc {
 				return c

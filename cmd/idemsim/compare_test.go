@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -17,6 +18,7 @@ import (
 	"github.com/idemsim/idemsim/bench/plots"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/sweep"
 )
 
 // smallCompare is a fast sweep: 2 strategies x 1 scenario x 3 seeds.
@@ -47,7 +49,7 @@ func TestCompareJSONHasTheSpecShape(t *testing.T) {
 		}
 	}
 
-	var cmp sim.Comparison
+	var cmp sweep.Comparison
 	require.NoError(t, json.Unmarshal([]byte(stdout), &cmp))
 	assert.Equal(t, 3, cmp.Seeds)
 	assert.Equal(t, 3, cmp.Instances)
@@ -72,7 +74,7 @@ func TestCompareTable(t *testing.T) {
 	args := []string{"compare", "--seeds", "4", "--events", "30", "--strategies", "none,db-unique", "--faults", "crash,all"}
 	code, jsonOut, _ := runCLI(t, append(args, "--json")...)
 	require.Equal(t, exitOK, code)
-	var cmp sim.Comparison
+	var cmp sweep.Comparison
 	require.NoError(t, json.Unmarshal([]byte(jsonOut), &cmp))
 	require.Len(t, cmp.Results, 4, "2 strategies x 2 scenarios: crash, and all")
 
@@ -166,7 +168,7 @@ func TestCompareOutUnwritable(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "file")
 	require.NoError(t, os.WriteFile(file, nil, 0o644))
 	called := false
-	e, out, errOut := fakeEnv(nil, func(sim.CompareConfig) (*sim.Comparison, error) {
+	e, out, errOut := fakeEnv(nil, func(sweep.CompareConfig) (*sweep.Comparison, error) {
 		called = true
 		return nil, nil
 	})
@@ -178,17 +180,17 @@ func TestCompareOutUnwritable(t *testing.T) {
 }
 
 func TestCompareDefaultsAndFlagsReachSim(t *testing.T) {
-	var got sim.CompareConfig
-	e, _, _ := fakeEnv(nil, func(cc sim.CompareConfig) (*sim.Comparison, error) {
+	var got sweep.CompareConfig
+	e, _, _ := fakeEnv(nil, func(cc sweep.CompareConfig) (*sweep.Comparison, error) {
 		got = cc
-		return &sim.Comparison{Seeds: cc.Seeds, Instances: cc.Instances, Events: cc.Events}, nil
+		return &sweep.Comparison{Seeds: cc.Seeds, Instances: cc.Instances, Events: cc.Events}, nil
 	})
 	require.Equal(t, exitOK, e.main([]string{"compare"}))
 	assert.Equal(t, 200, got.Seeds)
 	assert.Equal(t, 3, got.Instances)
 	assert.Equal(t, 200, got.Events)
 	assert.Equal(t, 0, got.Workers)
-	assert.Equal(t, sim.DefaultMaxMemory, got.MaxMemory)
+	assert.Equal(t, sweep.DefaultMaxMemory, got.MaxMemory)
 	assert.Nil(t, got.Progress, "no progress when stderr is not a terminal")
 
 	require.Equal(t, exitOK, e.main([]string{"compare", "-seeds=7", "--workers", "2", "--faults", "ttl,all", "--strategies", "redis", "--max-memory", "512MiB"}))
@@ -201,10 +203,10 @@ func TestCompareDefaultsAndFlagsReachSim(t *testing.T) {
 
 // sampleComparison is a comparison with a clean cell, a violating cell and
 // a cell where the checkers disagreed.
-func sampleComparison() *sim.Comparison {
+func sampleComparison() *sweep.Comparison {
 	seven := uint64(7)
 	crash := faults.Of(faults.Crash)
-	return &sim.Comparison{Seeds: 10, Instances: 3, Events: 50, Results: []sim.Cell{
+	return &sweep.Comparison{Seeds: 10, Instances: 3, Events: 50, Results: []sweep.Cell{
 		{Strategy: "redis", Faults: crash.Names(), Scenario: crash.String(), Runs: 10, ViolatingRuns: 2, Lost: 3, FirstFailingSeed: &seven, Instances: 3, Events: 50},
 		{Strategy: "redis", Faults: faults.AllFaults.Names(), Scenario: "all", Runs: 10, Disagreements: 1, Instances: 3, Events: 50},
 		{Strategy: "db-unique", Faults: crash.Names(), Scenario: crash.String(), Runs: 10, Instances: 3, Events: 50},
@@ -245,7 +247,7 @@ func TestCompareMarkdown(t *testing.T) {
 }
 
 func TestCompareCheckerDisagreementExitsOneAfterWriting(t *testing.T) {
-	e, out, errOut := fakeEnv(nil, func(sim.CompareConfig) (*sim.Comparison, error) {
+	e, out, errOut := fakeEnv(nil, func(sweep.CompareConfig) (*sweep.Comparison, error) {
 		return sampleComparison(), nil
 	})
 	dir := t.TempDir()
@@ -267,7 +269,7 @@ func TestCompareProgressOnATerminal(t *testing.T) {
 		stdout: &out, stderr: &errOut,
 		isTerminal: func(w io.Writer) bool { return w == &errOut },
 		now:        func() time.Time { clock = clock.Add(30 * time.Millisecond); return clock },
-		simRun:     sim.Run, simCompare: sim.Compare,
+		simRun:     sim.Run, simCompare: sweep.Compare,
 	}
 	require.Equal(t, exitOK, e.main(smallCompare))
 	progress := errOut.String()
@@ -276,4 +278,55 @@ func TestCompareProgressOnATerminal(t *testing.T) {
 	assert.Contains(t, progress, "6/6 runs (100%)", "the last run is always shown")
 	assert.Less(t, strings.Count(progress, "\r"), 6, "updates are throttled")
 	assert.NotContains(t, out.String(), "\r", "progress never goes to stdout")
+}
+
+func TestCompareShardPrintsItsSlice(t *testing.T) {
+	args := append(smallCompare[:len(smallCompare):len(smallCompare)], "--seeds", "7", "--shard", "2/3")
+	code, stdout, stderr := runCLI(t, args...)
+	require.Equal(t, exitOK, code, stderr)
+	assert.Empty(t, stderr)
+	var part map[string]json.RawMessage
+	dec := json.NewDecoder(strings.NewReader(stdout))
+	require.NoError(t, dec.Decode(&part))
+	assert.False(t, dec.More(), "exactly one JSON object on stdout")
+	for field, want := range map[string]string{
+		"shard": `"2/3"`, "first_seed": "3", "last_seed": "4", "seeds": "7", "instances": "3", "events": "30",
+		"strategies": `["none","db-unique"]`, "scenarios": `["crash"]`,
+		"command": `"idemsim compare --seeds 7 --instances 3 --events 30 --strategies none,db-unique --faults crash"`,
+	} {
+		var compact bytes.Buffer
+		require.NoError(t, json.Compact(&compact, part[field]), field)
+		assert.Equal(t, want, compact.String(), field)
+	}
+	var cells []sweep.Cell
+	require.NoError(t, json.Unmarshal(part["results"], &cells))
+	require.Len(t, cells, 2)
+	for _, c := range cells {
+		assert.Equal(t, 2, c.Runs, "seeds 3 and 4 only")
+	}
+	_, withJSON, _ := runCLI(t, append(args, "--json")...)
+	assert.Equal(t, stdout, withJSON, "--json changes nothing")
+}
+
+func TestCompareShardRefusesBadSlices(t *testing.T) {
+	for _, shard := range []string{"0/3", "4/3", "x", "3", "1/0", "-1/3", "", "1/3/3", "1 /3"} {
+		called := false
+		e, out, errOut := fakeEnv(nil, nil)
+		e.compareShard = func(sweep.CompareConfig, sweep.Shard) (*sweep.Part, error) { called = true; return nil, nil }
+		dir := filepath.Join(t.TempDir(), "out")
+		code := e.main([]string{"compare", "--shard", shard, "--out", dir})
+		assert.Equal(t, exitUsage, code, "%q", shard)
+		assert.Contains(t, errOut.String(), fmt.Sprintf("--shard %q: want K/N, slice K of N of the seeds, two whole numbers with K from 1 to N, e.g. 3/16", shard))
+		assert.Empty(t, out.String())
+		assert.False(t, called, "%q: nothing runs", shard)
+		assert.NoDirExists(t, dir, "%q: nothing is written", shard)
+	}
+	code, stdout, stderr := runCLI(t, "compare", "--seeds", "2", "--shard", "1/3")
+	assert.Equal(t, exitUsage, code)
+	assert.Empty(t, stdout)
+	assert.Contains(t, stderr, "idemsim compare: --shard 1/3: seeds 1..2 cannot be cut into 3 slices: N must be 1 to 2, the number of --seeds\n")
+
+	_, help, _ := runCLI(t, "compare", "-h")
+	assert.Contains(t, help, "--shard K/N")
+	assert.Contains(t, help, "[--shard K/N]")
 }

@@ -18,7 +18,10 @@
 //	compare  run every strategy under every fault scenario over seeds
 //	         1..N, print the strategy x scenario table, and optionally write
 //	         it to a directory as JSON, CSV, Markdown and a plot
-//	         (`idemsim compare --out results` regenerates results/)
+//	         (`idemsim compare --out results` regenerates results/);
+//	         --shard K/N runs only slice K of N of the seeds
+//	merge    join the slices of a comparison that compare --shard wrote
+//	         into what one compare with the same flags prints and writes
 //	explain  find a violation of one strategy, shrink it to the smallest run
 //	         that still fails, and tell it step by step, with porcupine's
 //	         visualization and a timeline picture

@@ -14,6 +14,7 @@ import (
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
+	"github.com/idemsim/idemsim/sweep"
 )
 
 // explainSynopsis is the usage line of `idemsim explain`.
@@ -63,8 +64,8 @@ func (o *explainOpts) flagSet() *flag.FlagSet {
 			"(default: redeliver for local-cache; otherwise each scenario but none in\nturn until one fails)")
 	fs.Var(newIntValue(&o.instances, 3, 1, sim.MaxInstances), "instances",
 		fmt.Sprintf("consumer instances the search starts with, 1 to %d", sim.MaxInstances))
-	fs.Var(newIntValue(&o.seeds, explain.DefaultSeeds, 1, sim.MaxSeeds), "seeds",
-		fmt.Sprintf("search seeds 1..N of each scenario, N from 1 to %d", sim.MaxSeeds))
+	fs.Var(newIntValue(&o.seeds, explain.DefaultSeeds, 1, sweep.MaxSeeds), "seeds",
+		fmt.Sprintf("search seeds 1..N of each scenario, N from 1 to %d", sweep.MaxSeeds))
 	fs.StringVar(&o.out, "out", "",
 		"also write into DIR, creating it: "+explain.HistoryFile+" (porcupine's visualization of\n"+
 			"the shrunk run's history, faults annotated) and "+explain.TimelinePNGFile+" and\n"+
@@ -183,7 +184,7 @@ func (o *explainOpts) scenarios(set map[string]bool) ([]faults.Set, error) {
 	}
 	o.strategy = strings.TrimSpace(o.strategy)
 	if !strategies.Valid(o.strategy) {
-		return nil, unknownName("strategy", o.strategy, strategies.Names)
+		return nil, unknownName("strategy", o.strategy, strategies.Names())
 	}
 	if set["out"] && o.out == "" {
 		return nil, usagef("--out needs a directory (default: write no file)")

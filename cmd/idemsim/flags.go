@@ -337,7 +337,7 @@ disagreement between the two checkers, which is a bug in idemsim.
 }
 
 // acceptedStrategies lists the strategy names, comma-separated.
-func acceptedStrategies() string { return strings.Join(strategies.Names, ", ") }
+func acceptedStrategies() string { return strings.Join(strategies.Names(), ", ") }
 
 // acceptedFaults lists the names faults.Parse accepts, comma-separated:
 // the fault scenarios, "all", and "none".

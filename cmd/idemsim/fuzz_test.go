@@ -9,10 +9,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/idemsim/idemsim/bench/plots"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/realrun"
 	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/sweep"
 )
 
 // fuzzEnv is an env in which nothing heavy runs: the simulator, the real
@@ -22,6 +22,17 @@ func fuzzEnv(stdout, stderr io.Writer) *env {
 	result := func(cfg sim.Config) *sim.Result {
 		return &sim.Result{Strategy: cfg.Strategy, Faults: cfg.Faults.Names(), Seed: cfg.Seed, Instances: cfg.Instances,
 			Events: cfg.Events, Duplicates: 1, Linearizable: boolPtr(false), AuditOK: false, Reproduce: cfg.Reproduce()}
+	}
+	fakeCompare := func(cc sweep.CompareConfig) (*sweep.Comparison, error) {
+		c := &sweep.Comparison{Seeds: cc.Seeds, Instances: cc.Instances, Events: cc.Events}
+		seed := uint64(1)
+		for _, st := range cc.Strategies {
+			for _, sc := range cc.Scenarios {
+				c.Results = append(c.Results, sweep.Cell{Strategy: st, Faults: sc.Names(), Scenario: sc.String(),
+					Runs: cc.Seeds, ViolatingRuns: 1, Duplicates: 1, FirstFailingSeed: &seed, Instances: cc.Instances, Events: cc.Events})
+			}
+		}
+		return c, nil
 	}
 	return &env{
 		stdout: stdout, stderr: stderr,
@@ -33,16 +44,12 @@ func fuzzEnv(stdout, stderr io.Writer) *env {
 			}
 			return result(cfg), nil
 		},
-		simCompare: func(cc sim.CompareConfig) (*sim.Comparison, error) {
-			c := &sim.Comparison{Seeds: cc.Seeds, Instances: cc.Instances, Events: cc.Events}
-			seed := uint64(1)
-			for _, st := range cc.Strategies {
-				for _, sc := range cc.Scenarios {
-					c.Results = append(c.Results, sim.Cell{Strategy: st, Faults: sc.Names(), Scenario: sc.String(),
-						Runs: cc.Seeds, ViolatingRuns: 1, Duplicates: 1, FirstFailingSeed: &seed, Instances: cc.Instances, Events: cc.Events})
-				}
-			}
-			return c, nil
+		simCompare: fakeCompare,
+		compareShard: func(cc sweep.CompareConfig, s sweep.Shard) (*sweep.Part, error) {
+			c, _ := fakeCompare(cc)
+			first, last := s.Seeds(cc.Seeds)
+			return &sweep.Part{Shard: s, FirstSeed: first, LastSeed: last, Seeds: cc.Seeds, Instances: cc.Instances,
+				Events: cc.Events, Strategies: cc.Strategies, Results: c.Results}, nil
 		},
 		realRun: func(rc realrun.Config) (*sim.Result, error) { return result(rc.Config), nil },
 		realClean: func(rc realrun.Config) (*realrun.Cleaned, error) {
@@ -51,7 +58,7 @@ func fuzzEnv(stdout, stderr io.Writer) *env {
 		search: func(strategy string, fs faults.Set, instances, seeds int) (sim.Config, bool) {
 			return sim.Config{}, false
 		},
-		sweeps: func(plots.SweepConfig) (*plots.InstancesData, *plots.TTLData, error) {
+		sweeps: func(sweep.SeriesConfig) (*sweep.InstancesData, *sweep.TTLData, error) {
 			return nil, nil, errors.New("sweeps are not run while fuzzing")
 		},
 	}
@@ -61,7 +68,7 @@ func fuzzEnv(stdout, stderr io.Writer) *env {
 // in "sim: bad config" (not "--faults:"); toolPrefixRE matches the tool's
 // own, "idemsim explain: ", which internalPrefix skips.
 var (
-	packagePrefixRE = regexp.MustCompile(`(?:^|[^-\w])(?:sim|faults|explain|strategies|realrun|check|plots|pgstore): `)
+	packagePrefixRE = regexp.MustCompile(`(?:^|[^-\w])(?:sim|faults|explain|strategies|realrun|check|plots|pgstore|sweep|run): `)
 	toolPrefixRE    = regexp.MustCompile(`^idemsim(?: [a-z]+)?: `)
 )
 
@@ -99,6 +106,8 @@ func FuzzCommandLine(f *testing.F) {
 		"compare\n--faults\nnone,crash,all\n--strategies\nredis,none\n--max-memory\n1GiB\n--json",
 		"compare\n--events\n100000\n--instances\n64\n--workers\n64",
 		"compare\n--max-memory=5",
+		"compare\n--shard\n2/3\n--seeds\n3\n--out\nparts", "compare\n--shard\n0/3", "compare\n--seeds\n2\n--shard\n3/3",
+		"merge", "merge\nparts/compare-shard-2-of-3.json\n--json", "merge\n--out\nx\n--\n-h",
 		"explain\n--strategy\nlocal-cache\n--out\nx",
 		"explain\n--strategy\nredis\n--faults\nnone\n--seeds\n1",
 		"plot", "plot\n--in\n.\n--out\nfigs", "plot\n--sweep\n--seeds\n3\n--workers\n2",

@@ -14,12 +14,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/idemsim/idemsim/bench/plots"
 	"github.com/idemsim/idemsim/explain"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/realrun"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
+	"github.com/idemsim/idemsim/sweep"
 )
 
 // Exit statuses, as the spec's "Command line" fixes them.
@@ -30,18 +30,18 @@ const (
 )
 
 // main runs idemsim on its command line and exits with the status.
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() { os.Exit(runMain(os.Args[1:], os.Stdout, os.Stderr)) }
 
-// run runs the command line args (without the program name), writing
+// runMain runs the command line args (without the program name), writing
 // results to stdout and messages to stderr, and returns the exit status.
-func run(args []string, stdout, stderr io.Writer) int {
+func runMain(args []string, stdout, stderr io.Writer) int {
 	// go-redis logs failed dials itself; idemsim reports them once, with
 	// the address and how to start a server.
 	redis.SetLogger(quietLogger{})
 	e := &env{
 		stdout: stdout, stderr: stderr,
 		isTerminal: isTerminal, now: time.Now,
-		simRun: sim.Run, simCompare: sim.Compare,
+		simRun: sim.Run, simCompare: sweep.Compare,
 		realRun: func(cfg realrun.Config) (*sim.Result, error) {
 			// Ctrl-C ends a real run cleanly: its keys deleted, its
 			// prefix released.
@@ -54,7 +54,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			defer stop()
 			return realrun.Clean(ctx, cfg)
 		},
-		search: explain.Search, sweeps: runSweeps,
+		search: explain.Search, sweeps: runSweeps, compareShard: sweep.CompareShard,
 	}
 	return e.main(args)
 }
@@ -73,9 +73,12 @@ type env struct {
 	isTerminal func(w io.Writer) bool
 	// now is the wall clock, read only for compare's progress line.
 	now func() time.Time
-	// simRun and simCompare are sim.Run and sim.Compare.
+	// simRun and simCompare are sim.Run and sweep.Compare.
 	simRun     func(sim.Config) (*sim.Result, error)
-	simCompare func(sim.CompareConfig) (*sim.Comparison, error)
+	simCompare func(sweep.CompareConfig) (*sweep.Comparison, error)
+	// compareShard is sweep.CompareShard, compare --shard's sweep (nil:
+	// sweep.CompareShard).
+	compareShard func(sweep.CompareConfig, sweep.Shard) (*sweep.Part, error)
 	// realRun is realrun.Run: `run --backend real`.
 	realRun func(realrun.Config) (*sim.Result, error)
 	// realClean is realrun.Clean: `clean`.
@@ -84,7 +87,7 @@ type env struct {
 	// (nil: explain.Search).
 	search func(strategy string, fs faults.Set, instances, seeds int) (sim.Config, bool)
 	// sweeps is runSweeps: plot --sweep's two sweeps (nil: runSweeps).
-	sweeps func(plots.SweepConfig) (*plots.InstancesData, *plots.TTLData, error)
+	sweeps func(sweep.SeriesConfig) (*sweep.InstancesData, *sweep.TTLData, error)
 }
 
 // isTerminal reports whether w is a character device, such as a terminal.
@@ -115,6 +118,11 @@ var commands = []command{
 		name:     "compare",
 		summary:  "run every strategy under every fault scenario over seeds 1..N; print the table",
 		synopsis: compareSynopsis,
+	},
+	{
+		name:     "merge",
+		summary:  "join the slices of a sharded compare (--shard K/N) into the whole table",
+		synopsis: mergeSynopsis,
 	},
 	{
 		name:     "explain",
@@ -207,6 +215,8 @@ func (e *env) dispatch(name string, args []string) error {
 		return e.runCmd(args)
 	case "compare":
 		return e.compareCmd(args)
+	case "merge":
+		return e.mergeCmd(args)
 	case "explain":
 		return e.explainCmd(args)
 	case "plot":
@@ -302,6 +312,6 @@ faults:     %s
 exit status: 0 when the command completed (a violation of exactly-once is a
 result, not an error), 2 on bad usage, 1 on any other error.
 run 'idemsim <command> -h' (or 'idemsim help <command>') for every flag of a command.
-`, strings.Join(strategies.Names, ", "), acceptedFaults(), faults.NoneMeaning)
+`, strings.Join(strategies.Names(), ", "), acceptedFaults(), faults.NoneMeaning)
 	return err
 }

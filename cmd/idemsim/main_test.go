@@ -14,6 +14,7 @@ import (
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
+	"github.com/idemsim/idemsim/sweep"
 )
 
 // runCLI runs the command line in-process and returns its exit status and
@@ -21,7 +22,7 @@ import (
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = run(args, &out, &errOut)
+	code = runMain(args, &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
@@ -42,8 +43,8 @@ func TestBadUsageExitsTwoAndSaysWhatIsAccepted(t *testing.T) {
 	maxSeed := fmt.Sprint(uint64(math.MaxUint64))
 	instRange := fmt.Sprintf("1 to %d", sim.MaxInstances)
 	eventRange := fmt.Sprintf("1 to %d", sim.MaxEvents)
-	seedsRange := fmt.Sprintf("1 to %d", sim.MaxSeeds)
-	strategyNames := strategies.Names
+	seedsRange := fmt.Sprintf("1 to %d", sweep.MaxSeeds)
+	strategyNames := strategies.Names()
 	faultNames := faults.ScenarioNames()
 	commandList := []string{"run", "compare", "explain", "plot", "help"}
 
@@ -85,7 +86,7 @@ func TestBadUsageExitsTwoAndSaysWhatIsAccepted(t *testing.T) {
 
 		{"compare: unknown flag", []string{"compare", "--seed", "3"}, append([]string{"--seed"}, compareFlags()...)},
 		{"compare: zero seeds", []string{"compare", "--seeds", "0"}, []string{"--seeds", seedsRange}},
-		{"compare: too many seeds", []string{"compare", "--seeds", fmt.Sprint(sim.MaxSeeds + 1)}, []string{"--seeds", seedsRange}},
+		{"compare: too many seeds", []string{"compare", "--seeds", fmt.Sprint(sweep.MaxSeeds + 1)}, []string{"--seeds", seedsRange}},
 		{"compare: seeds not a number", []string{"compare", "--seeds", "1e3"}, []string{"--seeds", seedsRange}},
 		{"compare: zero instances", []string{"compare", "--instances", "0"}, []string{"--instances", instRange}},
 		{"compare: zero events", []string{"compare", "--events", "0"}, []string{"--events", eventRange}},
@@ -154,7 +155,7 @@ func TestHelpMentionsEveryFlag(t *testing.T) {
 func TestHelpListsNamesAndNoFutureCommands(t *testing.T) {
 	code, stdout, _ := runCLI(t, "help")
 	require.Equal(t, exitOK, code)
-	for _, n := range strategies.Names {
+	for _, n := range strategies.Names() {
 		assert.Contains(t, stdout, n)
 	}
 	for _, n := range faults.ScenarioNames() {
@@ -171,7 +172,7 @@ func TestFlagHelpShowsDefaultsAndRanges(t *testing.T) {
 
 	_, stdout, _ = runCLI(t, "compare", "-h")
 	assert.Contains(t, stdout, "--out results", "documents how to regenerate results/")
-	assert.Contains(t, stdout, fmt.Sprintf("1 to %d", sim.MaxSeeds))
+	assert.Contains(t, stdout, fmt.Sprintf("1 to %d", sweep.MaxSeeds))
 }
 
 func TestParseScenariosEachNameIsOneScenario(t *testing.T) {
@@ -191,7 +192,7 @@ func TestParseStrategies(t *testing.T) {
 
 	got, err = parseStrategies("", false)
 	require.NoError(t, err)
-	assert.Equal(t, strategies.Names, got)
+	assert.Equal(t, strategies.Names(), got)
 }
 
 func TestIntValue(t *testing.T) {

@@ -15,6 +15,7 @@ import (
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
+	"github.com/idemsim/idemsim/sweep"
 )
 
 // recordingEnv is an env whose simulator, search and sweeps are faked and
@@ -22,7 +23,7 @@ import (
 type recordingEnv struct {
 	*env
 	runs     []sim.Config
-	compares []sim.CompareConfig
+	compares []sweep.CompareConfig
 	searched []faults.Set
 }
 
@@ -31,9 +32,9 @@ func newRecordingEnv() *recordingEnv {
 	e, _, _ := fakeEnv(func(cfg sim.Config) (*sim.Result, error) {
 		r.runs = append(r.runs, cfg)
 		return &sim.Result{Strategy: cfg.Strategy, Seed: cfg.Seed, Linearizable: boolPtr(true), AuditOK: true}, nil
-	}, func(cc sim.CompareConfig) (*sim.Comparison, error) {
+	}, func(cc sweep.CompareConfig) (*sweep.Comparison, error) {
 		r.compares = append(r.compares, cc)
-		return &sim.Comparison{Seeds: cc.Seeds, Instances: cc.Instances, Events: cc.Events}, nil
+		return &sweep.Comparison{Seeds: cc.Seeds, Instances: cc.Instances, Events: cc.Events}, nil
 	})
 	e.search = func(strategy string, fs faults.Set, instances, seeds int) (sim.Config, bool) {
 		r.searched = append(r.searched, fs)
@@ -127,7 +128,7 @@ func TestNoMessageRefusesWhatItLists(t *testing.T) {
 		return []string{n, strings.ToUpper(n), " " + n + " ", strings.ReplaceAll(n, "-", "_"), n + "," + n, n + ",", n + ",all", n + ",none"}
 	}
 	var cases [][]string
-	for _, n := range strategies.Names {
+	for _, n := range strategies.Names() {
 		for _, v := range variants(n) {
 			cases = append(cases,
 				[]string{"run", "--strategy", v, "--faults", "crash", "--seed", "1"},
@@ -160,7 +161,7 @@ func TestNoMessageRefusesWhatItLists(t *testing.T) {
 			assert.Regexp(t, `accepted: |needs a value: |: want `, r.errOut(), "%q: says what is accepted", args)
 		}
 	}
-	for _, n := range strategies.Names {
+	for _, n := range strategies.Names() {
 		r := newRecordingEnv()
 		assert.Equal(t, exitOK, r.main([]string{"run", "--strategy", " " + n, "--faults", "crash", "--seed", "1"}), r.errOut())
 		assert.Equal(t, n, r.runs[0].Strategy, "spaces around a name are ignored, as in lists")
@@ -235,7 +236,7 @@ func TestCompareSaysWhenMemoryLimitsTheRunsAtOnce(t *testing.T) {
 	r := newRecordingEnv()
 	require.Equal(t, exitOK, r.main([]string{"compare", "--events", "100000", "--instances", "64", "--workers", "64"}))
 	want := fmt.Sprintf("compare: 2 runs at a time, not 64: a run of 100000 events and 64 instances may hold %d MiB, and --max-memory is 1GiB\n",
-		(sim.EstimateRunMemory(100000, 64)+1<<20-1)>>20)
+		(sweep.EstimateRunMemory(100000, 64)+1<<20-1)>>20)
 	assert.Equal(t, want, r.errOut())
 	assert.Equal(t, 2, r.compares[0].InFlight())
 
@@ -263,7 +264,7 @@ func TestNoPackagePrefixInMessages(t *testing.T) {
 		first, _, _ := strings.Cut(errOut.String(), "run 'idemsim")
 		assert.Equal(t, tt.want, first, tt.name)
 	}
-	_, err := sim.Compare(sim.CompareConfig{Seeds: -1})
+	_, err := sweep.Compare(sweep.CompareConfig{Seeds: -1})
 	assert.NotContains(t, err.Error(), "sim:", "sim's errors carry no package prefix")
 }
 
@@ -272,11 +273,11 @@ var plural1RE = regexp.MustCompile(`\b1 (instances|events|seeds|runs|scenarios|s
 
 func TestNoOneWithAPlural(t *testing.T) {
 	seed := uint64(1)
-	one := &sim.Comparison{Seeds: 1, Instances: 1, Events: 1, Results: []sim.Cell{{
+	one := &sweep.Comparison{Seeds: 1, Instances: 1, Events: 1, Results: []sweep.Cell{{
 		Strategy: "none", Faults: []string{"crash"}, Scenario: "crash", Runs: 1, ViolatingRuns: 1, Duplicates: 1,
 		FirstFailingSeed: &seed, Instances: 1, Events: 1, Disagreements: 1,
 	}}}
-	e, out, errOut := fakeEnv(nil, func(sim.CompareConfig) (*sim.Comparison, error) { return one, nil })
+	e, out, errOut := fakeEnv(nil, func(sweep.CompareConfig) (*sweep.Comparison, error) { return one, nil })
 	dir := t.TempDir()
 	e.main([]string{"compare", "--seeds", "1", "--instances", "1", "--events", "1", "--strategies", "none", "--faults", "crash", "--out", dir})
 	md, err := os.ReadFile(filepath.Join(dir, "compare.md"))

@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/idemsim/idemsim/bench/plots"
-	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/sweep"
 )
 
 // plotSynopsis is the usage line of `idemsim plot`.
@@ -63,8 +63,8 @@ func (o *plotOpts) flagSet() *flag.FlagSet {
 		"write the figures (and, with --sweep, the sweeps) to DIR, creating it\n(default: the --in directory)")
 	fs.BoolVar(&o.sweep, "sweep", false,
 		"first run the instances and TTL sweeps on the simulator and save them\n(a few seconds; the same --seeds give the same result)")
-	fs.Var(newIntValue(&o.seeds, plots.DefaultSweepSeeds, 1, sim.MaxSeeds), "seeds",
-		fmt.Sprintf("with --sweep: run seeds 1..N at every point of a sweep, N from 1 to %d", sim.MaxSeeds))
+	fs.Var(newIntValue(&o.seeds, sweep.DefaultSeriesSeeds, 1, sweep.MaxSeeds), "seeds",
+		fmt.Sprintf("with --sweep: run seeds 1..N at every point of a sweep, N from 1 to %d", sweep.MaxSeeds))
 	fs.Var(newIntValue(&o.workers, 0, 0, maxWorkers), "workers",
 		fmt.Sprintf("with --sweep: runs at once, 0 to %d; 0 means one per CPU (the result is the same)", maxWorkers))
 	return fs
@@ -111,8 +111,8 @@ func (e *env) plotCmd(args []string) error {
 	}
 
 	r := &plotReport{}
-	var instances *plots.InstancesData
-	var ttl *plots.TTLData
+	var instances *sweep.InstancesData
+	var ttl *sweep.TTLData
 	if o.sweep {
 		instances, ttl, err = e.sweepAndSave(o, r)
 	}
@@ -177,12 +177,12 @@ func (o plotOpts) makeAll() string {
 }
 
 // runSweeps runs both sweeps: plot --sweep's computation.
-func runSweeps(sc plots.SweepConfig) (*plots.InstancesData, *plots.TTLData, error) {
-	instances, err := plots.SweepInstances(sc)
+func runSweeps(sc sweep.SeriesConfig) (*sweep.InstancesData, *sweep.TTLData, error) {
+	instances, err := sweep.Instances(sc)
 	if err != nil {
 		return nil, nil, err
 	}
-	ttl, err := plots.SweepTTL(sc)
+	ttl, err := sweep.TTL(sc)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -190,12 +190,11 @@ func runSweeps(sc plots.SweepConfig) (*plots.InstancesData, *plots.TTLData, erro
 }
 
 // sweepAndSave runs both sweeps and saves them to --out.
-func (e *env) sweepAndSave(o plotOpts, r *plotReport) (*plots.InstancesData, *plots.TTLData, error) {
-	sc := plots.SweepConfig{Seeds: o.seeds, Workers: o.workers}
+func (e *env) sweepAndSave(o plotOpts, r *plotReport) (*sweep.InstancesData, *sweep.TTLData, error) {
+	sc := sweep.SeriesConfig{Seeds: o.seeds, Workers: o.workers}
 	if e.isTerminal(e.stderr) {
 		start := e.now()
-		runs := o.seeds * (len(plots.InstancesStrategies)*plots.MaxSweepInstances + len(plots.TTLStrategies)*len(plots.TTLSweepValues))
-		fmt.Fprintf(e.stderr, "plot: running the sweeps: %s...", plural(runs, "run"))
+		fmt.Fprintf(e.stderr, "plot: running the sweeps: %s...", plural(sweep.SeriesRuns(o.seeds), "run"))
 		defer func() { fmt.Fprintf(e.stderr, " %.1fs\n", e.now().Sub(start).Seconds()) }()
 	}
 	sweeps := e.sweeps
@@ -211,7 +210,7 @@ func (e *env) sweepAndSave(o plotOpts, r *plotReport) (*plots.InstancesData, *pl
 		data any
 	}{{plots.NameInstances, instances}, {plots.NameTTL, ttl}} {
 		var buf bytes.Buffer
-		if err := plots.WriteJSON(&buf, f.data); err != nil {
+		if err := writeJSON(&buf, f.data); err != nil {
 			return nil, nil, err
 		}
 		path := filepath.Join(o.out, f.name+".json")
@@ -225,7 +224,7 @@ func (e *env) sweepAndSave(o plotOpts, r *plotReport) (*plots.InstancesData, *pl
 
 // drawFigures draws every figure it has data for: the sweeps just run, if
 // any, else the saved ones in --in.
-func (e *env) drawFigures(o plotOpts, instances *plots.InstancesData, ttl *plots.TTLData, r *plotReport) {
+func (e *env) drawFigures(o plotOpts, instances *sweep.InstancesData, ttl *sweep.TTLData, r *plotReport) {
 	draw := func(name string, fn func() error) {
 		err := fn()
 		switch {
@@ -241,7 +240,7 @@ func (e *env) drawFigures(o plotOpts, instances *plots.InstancesData, ttl *plots
 	in := func(name string) string { return filepath.Join(o.in, name) }
 
 	draw(plots.NameViolations, func() error {
-		var cmp sim.Comparison
+		var cmp sweep.Comparison
 		if err := readInput(in(compareJSON), o.makeCompare(), func(b []byte) error {
 			return json.Unmarshal(b, &cmp)
 		}); err != nil {
@@ -252,7 +251,7 @@ func (e *env) drawFigures(o plotOpts, instances *plots.InstancesData, ttl *plots
 	draw(plots.NameInstances, func() error {
 		if instances == nil {
 			err := readInput(in(plots.NameInstances+".json"), o.makeSweep()+" to compute it", func(b []byte) (err error) {
-				instances, err = plots.ReadInstances(bytes.NewReader(b))
+				instances, err = sweep.ReadInstances(bytes.NewReader(b))
 				return err
 			})
 			if err != nil {
@@ -264,7 +263,7 @@ func (e *env) drawFigures(o plotOpts, instances *plots.InstancesData, ttl *plots
 	draw(plots.NameTTL, func() error {
 		if ttl == nil {
 			err := readInput(in(plots.NameTTL+".json"), o.makeSweep()+" to compute it", func(b []byte) (err error) {
-				ttl, err = plots.ReadTTL(bytes.NewReader(b))
+				ttl, err = sweep.ReadTTL(bytes.NewReader(b))
 				return err
 			})
 			if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/idemsim/idemsim/bench/plots"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/sweep"
 )
 
 func plotFlags() []string { var o plotOpts; return flagsOf(o.flagSet()) }
@@ -68,7 +69,7 @@ func strategyBench() string {
 // drawn.
 var savedData = sync.OnceValue(func() map[string][]byte {
 	files := map[string][]byte{"bench.txt": []byte(strategyBench())}
-	cmp, err := sim.Compare(sim.CompareConfig{Seeds: 2, Events: 30, Strategies: []string{"none", "db-unique"},
+	cmp, err := sweep.Compare(sweep.CompareConfig{Seeds: 2, Events: 30, Strategies: []string{"none", "db-unique"},
 		Scenarios: []faults.Set{faults.Of(faults.Crash), faults.AllFaults}})
 	if err != nil {
 		panic(err)
@@ -78,17 +79,17 @@ var savedData = sync.OnceValue(func() map[string][]byte {
 		panic(err)
 	}
 	files["compare.json"] = buf.Bytes()
-	in, err := plots.SweepInstances(plots.SweepConfig{Seeds: 1})
+	in, err := sweep.Instances(sweep.SeriesConfig{Seeds: 1})
 	if err != nil {
 		panic(err)
 	}
-	ttl, err := plots.SweepTTL(plots.SweepConfig{Seeds: 1})
+	ttl, err := sweep.TTL(sweep.SeriesConfig{Seeds: 1})
 	if err != nil {
 		panic(err)
 	}
 	for name, v := range map[string]any{plots.NameInstances: in, plots.NameTTL: ttl} {
 		var buf bytes.Buffer
-		if err := plots.WriteJSON(&buf, v); err != nil {
+		if err := writeJSON(&buf, v); err != nil {
 			panic(err)
 		}
 		files[name+".json"] = buf.Bytes()
@@ -135,12 +136,12 @@ func TestPlotSweepWritesDeterministicDataAndShowsProgressOnATerminal(t *testing.
 		stdout: &out, stderr: &errOut,
 		isTerminal: func(w io.Writer) bool { return w == &errOut },
 		now:        func() time.Time { clock = clock.Add(time.Second); return clock },
-		simRun:     sim.Run, simCompare: sim.Compare,
+		simRun:     sim.Run, simCompare: sweep.Compare,
 	}
 	dir := t.TempDir()
 	require.Equal(t, exitOK, e.main([]string{"plot", "--in", dir, "--sweep", "--seeds", "1", "--workers", "3"}), errOut.String())
 
-	runs := len(plots.InstancesStrategies)*plots.MaxSweepInstances + len(plots.TTLStrategies)*len(plots.TTLSweepValues)
+	runs := sweep.SeriesRuns(1)
 	progress, wrote, _ := strings.Cut(errOut.String(), "\n")
 	assert.Equal(t, fmt.Sprintf("plot: running the sweeps: %d runs... 1.0s", runs), progress)
 	var files []string
@@ -233,7 +234,7 @@ func TestPlotUnwritableOut(t *testing.T) {
 }
 
 func TestPlotBadUsageExitsTwo(t *testing.T) {
-	seedsRange := fmt.Sprintf("1 to %d", sim.MaxSeeds)
+	seedsRange := fmt.Sprintf("1 to %d", sweep.MaxSeeds)
 	tests := []struct {
 		name string
 		args []string

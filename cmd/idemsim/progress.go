@@ -29,8 +29,8 @@ func newProgress(w io.Writer, now func() time.Time) *progress {
 }
 
 // update shows done of total, at most once per progressInterval except for
-// the last run, which is always shown. sim.Compare calls it from one
-// goroutine at a time.
+// the last run, which is always shown. The sweep engine calls it on the
+// goroutine that started the sweep, never two at once.
 func (p *progress) update(done, total int) {
 	t := p.now()
 	if p.shown && done < total && t.Sub(p.last) < progressInterval {

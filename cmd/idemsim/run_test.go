@@ -17,9 +17,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idemsim/idemsim/check"
 	"github.com/idemsim/idemsim/realrun"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sim"
-	"github.com/idemsim/idemsim/sim/check"
+	"github.com/idemsim/idemsim/sweep"
 )
 
 // small keeps the runs of these tests fast.
@@ -184,7 +186,7 @@ func TestRunHistoryUnwritable(t *testing.T) {
 }
 
 // fakeEnv is an env whose simulator is faked.
-func fakeEnv(run func(sim.Config) (*sim.Result, error), cmp func(sim.CompareConfig) (*sim.Comparison, error)) (*env, *bytes.Buffer, *bytes.Buffer) {
+func fakeEnv(run func(sim.Config) (*sim.Result, error), cmp func(sweep.CompareConfig) (*sweep.Comparison, error)) (*env, *bytes.Buffer, *bytes.Buffer) {
 	var out, errOut bytes.Buffer
 	return &env{
 		stdout: &out, stderr: &errOut,
@@ -254,7 +256,7 @@ func TestRunPassesTraceAndHistoryRequests(t *testing.T) {
 	e, out, _ := fakeEnv(func(cfg sim.Config) (*sim.Result, error) {
 		got = cfg
 		return &sim.Result{Linearizable: boolPtr(true), AuditOK: true,
-			Trace:   []sim.Record{{At: 1, Kind: sim.RecPublish, Inst: -1, Event: 1}},
+			Trace:   []run.Record{{At: 1, Kind: run.Publish, Inst: -1, Event: 1}},
 			History: []check.Op{{Kind: check.Read, Client: 3, Event: 1, Call: 5, Return: 6, Count: 1}},
 		}, nil
 	}, nil)

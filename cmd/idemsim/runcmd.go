@@ -11,10 +11,11 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/idemsim/idemsim/check"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/realrun"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sim"
-	"github.com/idemsim/idemsim/sim/check"
 	"github.com/idemsim/idemsim/strategies"
 )
 
@@ -148,7 +149,7 @@ func (e *env) runCmd(args []string) error {
 		err = writeJSON(e.stdout, res)
 	} else {
 		if o.trace {
-			err = sim.WriteTrace(e.stdout, res.Trace)
+			err = run.WriteTrace(e.stdout, res.Trace)
 		}
 		if err == nil {
 			err = writeSummary(e.stdout, res, o.backend == "real")
@@ -182,7 +183,7 @@ func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
 	}
 	o.strategy = strings.TrimSpace(o.strategy)
 	if !strategies.Valid(o.strategy) {
-		return cfg, unknownName("strategy", o.strategy, strategies.Names)
+		return cfg, unknownName("strategy", o.strategy, strategies.Names())
 	}
 	if !set["faults"] {
 		return cfg, usagef("missing --faults (accepted: a comma-separated list of %s)", acceptedFaults())

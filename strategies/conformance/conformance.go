@@ -4,10 +4,11 @@
 // effect, after a mark expired).
 //
 // A case is data: which instances get which event, when, and what must
-// follow. Two runners play the cases. EnvRunner hands them, as goroutines
-// on the wall clock, to a Backend whose stores it can open: the in-process
-// memstore and real Redis plus PostgreSQL. SimRunner plays them in the
-// simulator, on its own simulated stores (sim.RunScript).
+// follow. A Runner plays the cases on one backend. EnvRunner hands them, as
+// goroutines on the wall clock, to a backend whose stores it can open: the
+// in-process memstore and real Redis plus PostgreSQL. The simulator plays
+// them on its own simulated stores with a runner of its own (package sim's
+// tests, with sim.RunScript), so this package does not import it.
 package conformance
 
 import (
@@ -50,10 +51,10 @@ type Runner interface {
 
 // Run plays every case, for every strategy, on r.
 func Run(t *testing.T, r Runner) {
-	for _, name := range strategies.Names {
+	for _, name := range strategies.Names() {
 		t.Run(name, func(t *testing.T) {
 			for _, c := range Cases() {
-				if c.MarksOnly && !strategies.NeedsMarks(name) {
+				if st, _ := strategies.Lookup(name); c.MarksOnly && !st.Needs.Has(strategies.NeedsMarks) {
 					continue
 				}
 				t.Run(c.Name, func(t *testing.T) {
@@ -172,8 +173,8 @@ func Cases() []Case {
 	}}
 }
 
-// events returns the number of events a case uses.
-func (c Case) events() int {
+// Events returns the number of events a case uses.
+func (c Case) Events() int {
 	n := 0
 	for _, d := range c.Deliveries {
 		n = max(n, d.Event+1)

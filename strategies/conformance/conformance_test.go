@@ -17,8 +17,6 @@ import (
 
 func TestMain(m *testing.M) { testserver.Main(m) }
 
-func TestSimulator(t *testing.T) { Run(t, SimRunner{}) }
-
 func TestInProcess(t *testing.T) {
 	Run(t, EnvRunner{Backend: "memory", Open: func(t *testing.T) Env {
 		marks, ledger := memstore.NewMarks(), memstore.NewLedger()

@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
 )
 
@@ -50,7 +49,7 @@ var errInjected = errors.New("conformance: injected failure of the effect")
 // Run plays c.
 func (r EnvRunner) Run(t *testing.T, strategy string, c Case) ([]strategies.Outcome, []int) {
 	env := r.Open(t)
-	events := make([]strategies.Event, c.events())
+	events := make([]strategies.Event, c.Events())
 	for k := range events {
 		id := freshID()
 		events[k] = strategies.Event{ID: id, Account: int(id%10) + 1, Amount: 1}
@@ -136,29 +135,4 @@ func (t failingTx) Apply(ctx context.Context, e strategies.Event) error {
 		return errInjected
 	}
 	return t.Tx.Apply(ctx, e)
-}
-
-// SimRunner plays cases in the simulator, on its simulated Redis and SQL
-// stores, in simulated time.
-type SimRunner struct{}
-
-// Name is "sim".
-func (SimRunner) Name() string { return "sim" }
-
-// Run plays c with sim.RunScript; event k of the case is event id k+1.
-func (SimRunner) Run(t *testing.T, strategy string, c Case) ([]strategies.Outcome, []int) {
-	s := sim.Script{Strategy: strategy, Instances: c.Instances, MarkTTL: c.MarkTTL}
-	for _, k := range c.FailApply {
-		s.FailApply = append(s.FailApply, strategies.EventID(k+1))
-	}
-	for _, d := range c.Deliveries {
-		s.Deliveries = append(s.Deliveries, sim.ScriptedDelivery{At: d.At, Instance: d.Instance, Event: strategies.EventID(d.Event + 1)})
-	}
-	res, err := sim.RunScript(s)
-	require.NoError(t, err)
-	apps := make([]int, c.events())
-	for k := range apps {
-		apps[k] = res.Applications[strategies.EventID(k+1)]
-	}
-	return res.Outcomes, apps
 }

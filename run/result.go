@@ -1,8 +1,6 @@
-package sim
+package run
 
-import (
-	"github.com/idemsim/idemsim/sim/check"
-)
+import "github.com/idemsim/idemsim/check"
 
 // Result is the outcome of one run: its counts, both checkers' verdicts and
 // the trace's digest. Its JSON form is the output of `idemsim run --json`.

@@ -1,0 +1,364 @@
+package main
+
+import (
+	"bytes"
+	"encoding/csv"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/idemsim/idemsim/bench/plots"
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/sweep"
+)
+
+// mergeSynopsis is the usage line of `idemsim merge`.
+const mergeSynopsis = "idemsim merge [--out DIR] [--json] FILE..."
+
+const mergeAbout = `
+Join the slices of one comparison, the JSON files that
+'idemsim compare --shard K/N' printed or wrote, one per slice, and print
+what one 'idemsim compare' with the same flags prints: the outcome table,
+or its JSON with --json. With --out DIR it writes the same compare.json,
+compare.csv, compare.md and violations figure, byte for byte.
+
+Every slice 1/N to N/N must be given exactly once, in any order, and all
+must be slices of the same comparison; otherwise merge writes nothing,
+says which slices are missing, repeated or different, and exits 2. Flags
+may come before, between or after the files. For example:
+
+  idemsim compare --shard 1/2 --out parts
+  idemsim compare --shard 2/2 --out parts
+  idemsim merge --out results parts/compare-shard-*-of-2.json
+`
+
+// acceptedParts says what merge reads, for messages.
+const acceptedParts = "the JSON files that 'idemsim compare --shard K/N' writes, one per slice"
+
+// mergeOrder is the order in which merge's help lists its flags, each with
+// the placeholder of its value.
+var mergeOrder = []string{"out DIR", "json"}
+
+// mergeOpts are the flags of `idemsim merge`.
+type mergeOpts struct {
+	out  string
+	json bool
+}
+
+// flagSet defines merge's flags on a new FlagSet that writes into o.
+func (o *mergeOpts) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("merge", flag.ContinueOnError)
+	fs.StringVar(&o.out, "out", "",
+		"also write compare.json, compare.csv, compare.md and the violations figure\n"+
+			"(violations.png, violations.svg) to DIR, creating it, as compare --out does\n"+
+			"(default: write nothing)")
+	fs.BoolVar(&o.json, "json", false,
+		"print the comparison as one JSON object instead of the table")
+	return fs
+}
+
+// mergeCmd is `idemsim merge`.
+func (e *env) mergeCmd(args []string) error {
+	var o mergeOpts
+	fs := o.flagSet()
+	files, help, err := parseFlagsAndFiles(fs, args)
+	if help {
+		return printCommandHelp(e.stdout, mergeSynopsis, mergeAbout, fs, mergeOrder)
+	}
+	if err != nil {
+		return err
+	}
+	if setFlags(fs)["out"] && o.out == "" {
+		return usagef("--out needs a directory (default: write nothing)")
+	}
+	if len(files) == 0 {
+		return usagef("no file to merge (accepted: %s; usage: %s)", acceptedParts, mergeSynopsis)
+	}
+	parts := make([]*sweep.Part, 0, len(files))
+	for _, f := range files {
+		p, err := readPart(f)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, p)
+	}
+	cmp, err := sweep.Merge(parts)
+	if err != nil {
+		return usagef("%v", err)
+	}
+	// Merge checked that every part is of the same comparison, with
+	// scenarios that parse.
+	whole := parts[0]
+	cols := make([]faults.Set, len(whole.Scenarios))
+	for i, name := range whole.Scenarios {
+		cols[i], _ = faults.Parse(name)
+	}
+	regenerate := ""
+	if o.out != "" {
+		if err := prepareOutDir(o.out); err != nil {
+			return err
+		}
+		regenerate = whole.Command + " --out " + o.out
+	}
+	return e.showComparison(cmp, whole.Strategies, cols, o.out, o.json, regenerate)
+}
+
+// readPart reads the slice in file; what is not one is bad usage.
+func readPart(file string) (*sweep.Part, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		if inner := errors.Unwrap(err); inner != nil {
+			err = inner // the path is named once, below
+		}
+		return nil, usagef("cannot read %s: %v (accepted: %s)", file, err, acceptedParts)
+	}
+	p, err := sweep.ReadPart(bytes.NewReader(b), file)
+	if err != nil {
+		return nil, usagef("%v", err)
+	}
+	return p, nil
+}
+
+// parseFlagsAndFiles parses fs from args, in which flags may come before,
+// between and after the files, and returns the files in order; every
+// argument after "--" is a file. Help is asked for as parseFlags says.
+func parseFlagsAndFiles(fs *flag.FlagSet, args []string) (files []string, help bool, err error) {
+	fs.SetOutput(io.Discard) // messages are ours, not flag's usage dump
+	fs.Usage = func() {}
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, true, nil
+			}
+			return nil, false, flagError(fs, err)
+		}
+		rest := fs.Args()
+		if used := len(args) - len(rest); used > 0 && args[used-1] == "--" {
+			return append(files, rest...), false, nil
+		}
+		if len(rest) == 0 {
+			return files, false, nil
+		}
+		if isHelpArg(rest[0]) {
+			return nil, true, nil
+		}
+		files, args = append(files, rest[0]), rest[1:]
+	}
+}
+
+// What follows is what a whole comparison prints and writes, the same
+// for compare and for merge, so that a merge of slices gives, byte for
+// byte, what one compare gives.
+
+// showComparison prints cmp as the outcome table, or as JSON, and with out
+// first writes its files there (regenerate, the command that makes them,
+// goes into compare.md): what compare and merge both end with. A checker
+// disagreement is an error, after all is written.
+func (e *env) showComparison(cmp *sweep.Comparison, rows []string, cols []faults.Set, out string, asJSON bool, regenerate string) error {
+	if out != "" {
+		files, err := writeCompareFiles(out, cmp, rows, cols, regenerate)
+		if err == nil {
+			err = plots.Violations(cmp, out)
+			if err == nil {
+				files = append(files, plots.Files(out, plots.NameViolations)...)
+			} else if errors.Is(err, plots.ErrNoData) {
+				err = nil
+			} else {
+				err = fmt.Errorf("--out: %w", err)
+			}
+		}
+		if len(files) > 0 {
+			fmt.Fprintf(e.stderr, "wrote %s\n", strings.Join(files, ", "))
+		}
+		if err != nil {
+			return err
+		}
+	}
+	var err error
+	if asJSON {
+		err = writeJSON(e.stdout, cmp)
+	} else {
+		err = writeCompareText(e.stdout, cmp, rows, cols)
+	}
+	if err != nil {
+		return err
+	}
+	return checkerBug(cmp.Results)
+}
+
+// checkerBug is the error that reports the cells in which the checkers
+// disagreed, or nil.
+func checkerBug(cells []sweep.Cell) error {
+	if bad := disagreeingCells(cells); len(bad) > 0 {
+		return &checkerBugError{msg: fmt.Sprintf(
+			"the two checkers disagreed, or porcupine could not decide, in: %s; replay a seed with 'idemsim run' and report it",
+			strings.Join(bad, ", "))}
+	}
+	return nil
+}
+
+// verdictAt is the verdict of a cell, "?" when the comparison lacks it.
+func verdictAt(c *sweep.Comparison, strategy string, scenario faults.Set) string {
+	if cell := c.Cell(strategy, scenario); cell != nil {
+		return cell.Verdict()
+	}
+	return "?"
+}
+
+// writeCompareText writes the outcome table and, below it, each violating
+// cell's first failing seed and the command that replays it.
+func writeCompareText(w io.Writer, c *sweep.Comparison, rows []string, cols []faults.Set) error {
+	fmt.Fprintf(w, "seeds 1..%d, %s, %s per run\n\n", c.Seeds, plural(c.Instances, "instance"), plural(c.Events, "event"))
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprint(tw, "strategy")
+	for _, sc := range cols {
+		fmt.Fprintf(tw, "\t%s", sc)
+	}
+	fmt.Fprintln(tw)
+	for _, st := range rows {
+		fmt.Fprint(tw, st)
+		for _, sc := range cols {
+			fmt.Fprintf(tw, "\t%s", verdictAt(c, st, sc))
+		}
+		fmt.Fprintln(tw)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+
+	violating := violatingCells(c, rows, cols)
+	if len(violating) == 0 {
+		_, err := fmt.Fprintln(w, "\nno violation in any run")
+		return err
+	}
+	fmt.Fprintln(w, "\nfirst failing seed per violating cell:")
+	tw = tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	for _, cell := range violating {
+		fmt.Fprintf(tw, "  %s\t%s\t%d/%s\treproduce with: %s\n",
+			cell.Strategy, cell.Scenario, cell.ViolatingRuns, plural(cell.Runs, "run"), cell.Reproduce())
+	}
+	return tw.Flush()
+}
+
+// violatingCells lists the cells with a violation, in table order.
+func violatingCells(c *sweep.Comparison, rows []string, cols []faults.Set) []*sweep.Cell {
+	var out []*sweep.Cell
+	for _, st := range rows {
+		for _, sc := range cols {
+			if cell := c.Cell(st, sc); cell != nil && cell.FirstFailingSeed != nil {
+				out = append(out, cell)
+			}
+		}
+	}
+	return out
+}
+
+// disagreeingCells names the cells in which the checkers disagreed, with
+// the number of runs, in result order.
+func disagreeingCells(cells []sweep.Cell) []string {
+	var out []string
+	for _, cell := range cells {
+		if cell.Disagreements > 0 {
+			out = append(out, fmt.Sprintf("%s/%s (%d of %s)", cell.Strategy, cell.Scenario, cell.Disagreements, plural(cell.Runs, "run")))
+		}
+	}
+	return out
+}
+
+// writeCompareFiles writes compare.json, compare.csv and compare.md to dir
+// and returns the paths it wrote, even on error.
+func writeCompareFiles(dir string, c *sweep.Comparison, rows []string, cols []faults.Set, regenerate string) ([]string, error) {
+	var js, cs, md bytes.Buffer
+	if err := writeJSON(&js, c); err != nil {
+		return nil, err
+	}
+	if err := writeCompareCSV(&cs, c); err != nil {
+		return nil, err
+	}
+	writeCompareMarkdown(&md, c, rows, cols, regenerate)
+	var paths []string
+	for _, f := range []struct {
+		name string
+		data []byte
+	}{{"compare.json", js.Bytes()}, {"compare.csv", cs.Bytes()}, {"compare.md", md.Bytes()}} {
+		path := filepath.Join(dir, f.name)
+		if err := os.WriteFile(path, f.data, 0o644); err != nil {
+			return paths, fmt.Errorf("--out: %w", err)
+		}
+		paths = append(paths, path)
+	}
+	return paths, nil
+}
+
+// csvHeader names the columns of compare.csv.
+var csvHeader = []string{"strategy", "scenario", "faults", "runs", "violating_runs", "duplicates", "lost", "stuck", "first_failing_seed", "checker_disagreements"}
+
+// writeCompareCSV writes one row per cell, in result order, under
+// csvHeader; faults are joined by ";" and first_failing_seed is empty when
+// no seed failed.
+func writeCompareCSV(w io.Writer, c *sweep.Comparison) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(csvHeader); err != nil {
+		return err
+	}
+	for _, cell := range c.Results {
+		first := ""
+		if cell.FirstFailingSeed != nil {
+			first = strconv.FormatUint(*cell.FirstFailingSeed, 10)
+		}
+		if err := cw.Write([]string{
+			cell.Strategy, cell.Scenario, strings.Join(cell.Faults, ";"),
+			strconv.Itoa(cell.Runs), strconv.Itoa(cell.ViolatingRuns),
+			strconv.Itoa(cell.Duplicates), strconv.Itoa(cell.Lost), strconv.Itoa(cell.Stuck),
+			first, strconv.Itoa(cell.Disagreements),
+		}); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+// writeCompareMarkdown writes the outcome table as Markdown, like the
+// spec's, with what it was run with, the command that regenerates it, and
+// each violating cell's replay command.
+func writeCompareMarkdown(w *bytes.Buffer, c *sweep.Comparison, rows []string, cols []faults.Set, regenerate string) {
+	fmt.Fprintf(w, "# Outcome table\n\n")
+	fmt.Fprintf(w, "Seeds 1..%d, %s, %s per run. `ok`: no violation in any seed;\n", c.Seeds, plural(c.Instances, "instance"), plural(c.Events, "event"))
+	fmt.Fprintf(w, "otherwise the kinds of violation seen in some seeds (`dup`, `lost`, `stuck`).\n\n")
+	fmt.Fprint(w, "| strategy |")
+	for _, sc := range cols {
+		fmt.Fprintf(w, " %s |", sc)
+	}
+	fmt.Fprint(w, "\n| --- |")
+	for range cols {
+		fmt.Fprint(w, " --- |")
+	}
+	fmt.Fprintln(w)
+	for _, st := range rows {
+		fmt.Fprintf(w, "| %s |", st)
+		for _, sc := range cols {
+			fmt.Fprintf(w, " %s |", verdictAt(c, st, sc))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "\nRegenerate with `%s`.\n", regenerate)
+
+	if bad := disagreeingCells(c.Results); len(bad) > 0 {
+		fmt.Fprintf(w, "\n**Bug in idemsim:** the two checkers disagreed, or porcupine could not decide, in: %s.\n", strings.Join(bad, ", "))
+	}
+	violating := violatingCells(c, rows, cols)
+	if len(violating) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\n## First failing seeds\n\n| strategy | scenario | violating runs | reproduce with |\n| --- | --- | --- | --- |\n")
+	for _, cell := range violating {
+		fmt.Fprintf(w, "| %s | %s | %d/%d | `%s` |\n", cell.Strategy, cell.Scenario, cell.ViolatingRuns, cell.Runs, cell.Reproduce())
+	}
+}

@@ -1,0 +1,21 @@
+// Package run is the vocabulary of one run, shared by every backend that
+// plays one (the simulator, package sim, and real servers, package realrun)
+// and by everything that reads one (the checkers, explain, the command
+// line):
+//
+//   - Config says which run: strategy, faults, seed, size.
+//   - NewWorkload draws what the producer publishes for a Config: the
+//     same events, copies and times on every backend.
+//   - Record is one step of a run, with typed fields (instance, message,
+//     event, delivery tag, call id, transaction, store operation, answer,
+//     ...), so that nobody decodes it twice.
+//   - Recorder is what a backend writes its run through: it keeps the trace
+//     (or only its digest), the history the checkers judge, and the counts
+//     of injected faults, and makes the Result.
+//   - Result is the judged run: counts, both checkers' verdicts, the trace
+//     hash, and the command that replays it.
+//
+// The random streams every backend derives from a run's seed are numbered
+// here (streams.go), so that the two backends draw the same workload and
+// the same fault decisions.
+package run

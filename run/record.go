@@ -1,0 +1,305 @@
+package run
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+)
+
+// Kind says what a Record is.
+type Kind uint8
+
+// The kinds of records, in the order a delivery meets them.
+const (
+	Publish     Kind = iota + 1 // the producer published a copy of Event as message Msg
+	Deliver                     // the broker sent Msg to Inst (Tag)
+	DeliverDrop                 // a delivery never reached Inst: a partition, or Inst crashed (Tag)
+	Receive                     // Inst took Msg from its inbox: a handling attempt starts (Tag)
+	Call                        // Inst sent store call Call (Op; Tx for the database)
+	Serve                       // the store executed call Call (Op, Answer; Dur: a Redis write's TTL)
+	Park                        // the database made call Call wait behind transaction Holder
+	Reply                       // Inst got the answer to call Call (Op, Answer)
+	CallHeld                    // a partition holds call Call's request or reply until it heals (Op)
+	Timeout                     // Inst gave up on call Call: its outcome is unknown (Op)
+	Handled                     // Inst's handler returned (Outcome)
+	AckSend                     // Inst sent an ack (Tag)
+	AckLost                     // the ack was lost (Tag)
+	Acked                       // the broker accepted the ack: Msg is done (Tag)
+	Nack                        // Inst sent a nack after an error (Tag)
+	Requeue                     // the broker put Msg back in its queue (Cause)
+	Crash                       // Inst crashed (Step, Op, InFlight, Call)
+	Restart                     // Inst restarted with empty memory
+	Stall                       // Inst stalls for Dur
+	Partition                   // Inst is cut off from Stores, or (Stores 0) window Window healed
+	StoreLoss                   // Redis lost data (Cause: restart or failover; Count: marks lost)
+	StoreUp                     // Redis is back
+	TxAbort                     // the database rolled back transaction Tx, whose connection died
+	Heal                        // the safety phase ends: every fault heals
+	End                         // the run ended (Count: events not settled)
+	numKinds
+)
+
+var kindNames = [numKinds]string{
+	Publish: "publish", Deliver: "deliver", DeliverDrop: "deliver-drop",
+	Receive: "receive", Call: "call", Serve: "serve", Park: "park",
+	Reply: "reply", CallHeld: "call-held", Timeout: "timeout",
+	Handled: "handled", AckSend: "ack-send", AckLost: "ack-lost",
+	Acked: "acked", Nack: "nack", Requeue: "requeue", Crash: "crash",
+	Restart: "restart", Stall: "stall", Partition: "partition",
+	StoreLoss: "store-loss", StoreUp: "store-up", TxAbort: "tx-abort",
+	Heal: "heal", End: "end",
+}
+
+// String names the kind as traces print it.
+func (k Kind) String() string {
+	if k < numKinds && kindNames[k] != "" {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("Kind(%d)", uint8(k))
+}
+
+// Op is a store operation.
+type Op uint8
+
+// The store operations: Redis's first, then the database's.
+const (
+	SetNX    Op = iota + 1 // SET key NX PX ttl: claim a mark
+	Exists                 // EXISTS key
+	Set                    // SET key PX ttl
+	Insert                 // INSERT the id into the processed-ids table
+	Apply                  // apply the business effect
+	Commit                 // COMMIT
+	Rollback               // ROLLBACK
+	numOps
+)
+
+var opNames = [numOps]string{SetNX: "SetNX", Exists: "Exists", Set: "Set", Insert: "InsertProcessed", Apply: "Apply", Commit: "Commit", Rollback: "Rollback"}
+
+// String names the operation as traces print it.
+func (o Op) String() string {
+	if o < numOps && opNames[o] != "" {
+		return opNames[o]
+	}
+	return fmt.Sprintf("Op(%d)", uint8(o))
+}
+
+// Store is the store that serves o.
+func (o Op) Store() Stores {
+	if o <= Set {
+		return Redis
+	}
+	return Database
+}
+
+// Stores is a set of the parts of a run that a partition can cut an
+// instance off from.
+type Stores uint8
+
+// The parts of a run an instance talks to.
+const (
+	Broker Stores = 1 << iota
+	Redis
+	Database
+)
+
+// String names the set, as "redis+database".
+func (s Stores) String() string {
+	var parts []string
+	for _, p := range []struct {
+		bit  Stores
+		name string
+	}{{Broker, "broker"}, {Redis, "redis"}, {Database, "database"}} {
+		if s&p.bit != 0 {
+			parts = append(parts, p.name)
+		}
+	}
+	if parts == nil {
+		return "nothing"
+	}
+	return strings.Join(parts, "+")
+}
+
+// Answer is what a store answered a call.
+type Answer uint8
+
+// The answers of a store call.
+const (
+	No        Answer = iota + 1 // false: not set, not there, not inserted
+	Yes                         // true, or done
+	Refused                     // Redis refused the call: it is down
+	TxAborted                   // the database had aborted the call's transaction
+	Failed                      // another error (real servers only)
+	numAnswers
+)
+
+var answerNames = [numAnswers]string{No: "false", Yes: "true", Refused: "refused", TxAborted: "tx aborted", Failed: "error"}
+
+// String names the answer as traces print it.
+func (a Answer) String() string {
+	if a < numAnswers && answerNames[a] != "" {
+		return answerNames[a]
+	}
+	return fmt.Sprintf("Answer(%d)", uint8(a))
+}
+
+// Outcome is what a handler returned.
+type Outcome uint8
+
+// The outcomes of a handling attempt.
+const (
+	Applied Outcome = iota + 1 // it committed the event's effect
+	Skipped                    // it judged the delivery a duplicate
+	Errored                    // it failed: the outcome is unknown, and the instance nacks
+	numOutcomes
+)
+
+var outcomeNames = [numOutcomes]string{Applied: "applied", Skipped: "skipped", Errored: "error"}
+
+// String names the outcome as traces print it.
+func (o Outcome) String() string {
+	if o < numOutcomes && outcomeNames[o] != "" {
+		return outcomeNames[o]
+	}
+	return fmt.Sprintf("Outcome(%d)", uint8(o))
+}
+
+// Step is the step of handling at which an instance crashed.
+type Step uint8
+
+// The steps of handling that are fault points.
+const (
+	AtCall Step = iota + 1 // a store call (Op)
+	AtAck                  // the ack
+	AtNack                 // the nack
+)
+
+// Cause says why the broker requeued a message, or how Redis lost data.
+type Cause uint8
+
+// The causes of a Requeue and of a StoreLoss.
+const (
+	DeadlinePassed Cause = iota + 1 // Requeue: the ack deadline passed
+	AfterNack                       // Requeue: the nack's retry delay passed
+	RestartEmpty                    // StoreLoss: Redis restarted with no persistence
+	Failover                        // StoreLoss: Redis failed over to a lagging replica
+)
+
+// Record is one step of a run, as a backend saw it. Each kind fills the
+// fields its comment names; the others are zero (Inst is -1 when no
+// instance is involved). The fields are ordered so that the record packs
+// into 64 bytes: a run records about ten of them per delivery.
+type Record struct {
+	At  int64 // nanoseconds since the start of the run
+	Dur int64 // Stall: how long; Serve of a Redis write: the key's TTL (0: none)
+
+	Inst   int32  // the instance, -1 for none
+	Msg    uint32 // the broker's message (one published copy), 0 for none
+	Event  uint32 // the event, 0 for none
+	Tag    uint32 // the delivery tag of a delivery, its ack or nack
+	Call   uint32 // the store call's id, unique within the run
+	Tx     uint32 // the database transaction of a call, or the one aborted
+	Holder uint32 // Park: the open transaction the call waits behind
+	Window uint32 // Partition: the window (numbered from 1 per instance)
+	Count  int32  // StoreLoss: marks lost; End: events not settled
+
+	Kind    Kind
+	Op      Op      // the store operation
+	Answer  Answer  // Serve, Reply: the store's answer
+	Outcome Outcome // Handled: what the handler returned
+	Step    Step    // Crash: before which step
+	Stores  Stores  // Partition: cut off from these; 0 when a window healed
+	Cause   Cause   // Requeue, StoreLoss
+	// InFlight is, for a Crash, whether the step's request was already
+	// sent.
+	InFlight bool
+}
+
+// String renders the record as one trace line: time, instance, message,
+// event, what happened and its detail.
+func (r Record) String() string {
+	inst, msg, ev := "-", "-", "-"
+	if r.Inst >= 0 {
+		inst = fmt.Sprintf("i%d", r.Inst)
+	}
+	if r.Msg > 0 {
+		msg = fmt.Sprintf("m%d", r.Msg)
+	}
+	if r.Event > 0 {
+		ev = fmt.Sprintf("e%d", r.Event)
+	}
+	return strings.TrimRight(fmt.Sprintf("%12.6fms %-3s %-5s %-5s %-12s %s",
+		float64(r.At)/float64(time.Millisecond), inst, msg, ev, r.Kind, r.Detail()), " ")
+}
+
+// Detail renders what the record says beyond who and when.
+func (r Record) Detail() string {
+	call := func(rest string) string {
+		s := fmt.Sprintf("c%d %s", r.Call, r.Op)
+		if r.Tx != 0 {
+			s += fmt.Sprintf(" tx%d", r.Tx)
+		}
+		return s + rest
+	}
+	switch r.Kind {
+	case Deliver, DeliverDrop, Receive, AckSend, AckLost, Acked, Nack:
+		return fmt.Sprintf("tag %d", r.Tag)
+	case Call, CallHeld, Timeout:
+		return call("")
+	case Serve, Reply:
+		return call(": " + r.Answer.String())
+	case Park:
+		return call(fmt.Sprintf(" behind tx%d", r.Holder))
+	case Handled:
+		return r.Outcome.String()
+	case Requeue:
+		if r.Cause == DeadlinePassed {
+			return "ack deadline passed"
+		}
+		return "after nack"
+	case Crash:
+		step := "the ack"
+		switch r.Step {
+		case AtCall:
+			step = r.Op.String()
+		case AtNack:
+			step = "the nack"
+		}
+		if r.InFlight {
+			if r.Call != 0 {
+				return fmt.Sprintf("with %s in flight (c%d)", step, r.Call)
+			}
+			return "with " + step + " in flight"
+		}
+		return "before " + step
+	case Stall:
+		return time.Duration(r.Dur).String()
+	case Partition:
+		if r.Stores == 0 {
+			return fmt.Sprintf("healed (window %d)", r.Window)
+		}
+		return fmt.Sprintf("from %s (window %d)", r.Stores, r.Window)
+	case StoreLoss:
+		if r.Cause == RestartEmpty {
+			return fmt.Sprintf("restart empty, %d marks lost", r.Count)
+		}
+		return fmt.Sprintf("failover to a lagging replica, %d marks lost", r.Count)
+	case TxAbort:
+		return fmt.Sprintf("tx%d", r.Tx)
+	case End:
+		return fmt.Sprintf("%d events not settled", r.Count)
+	}
+	return ""
+}
+
+// WriteTrace writes records one per line.
+func WriteTrace(w io.Writer, recs []Record) error {
+	bw := bufio.NewWriter(w)
+	for _, r := range recs {
+		if _, err := bw.WriteString(r.String() + "\n"); err != nil {
+			return err
+		}
+	}
+	return bw.Flush()
+}
