@@ -10,6 +10,7 @@ import (
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/strategies"
 )
 
 // Stats are the totals of one point of a series over its seeds.
@@ -107,23 +108,36 @@ type SeriesConfig struct {
 // DefaultSeriesSeeds is a series' default number of seeds per point.
 const DefaultSeriesSeeds = 50
 
-// The instances series' shape: every strategy, 1 to InstancesMax
-// instances, under scenario redeliver, where two copies of one event can
-// be in flight on two instances at once.
-var (
-	InstancesStrategies = []string{"none", "local-cache", "redis", "redis-after", "db-unique", "db-unique-split"}
-	InstancesScenario   = faults.Of(faults.Redeliver)
-)
+// InstancesScenario is the instances series' scenario: redeliver, where
+// two copies of one event can be in flight on two instances at once. The
+// series runs every strategy (InstancesStrategies) with 1 to InstancesMax
+// instances.
+var InstancesScenario = faults.Of(faults.Redeliver)
+
+// InstancesStrategies lists the instances series' strategies: every
+// registered one, in table order.
+func InstancesStrategies() []string { return strategies.Names() }
+
+// TTLStrategies lists the TTL series' strategies: those whose marks live
+// in Redis, where a TTL can expire them.
+func TTLStrategies() []string {
+	var names []string
+	for _, s := range strategies.All() {
+		if s.Needs.Has(strategies.NeedsMarks) {
+			names = append(names, s.Name)
+		}
+	}
+	return names
+}
 
 // InstancesMax is the largest instance count of the instances series.
 const InstancesMax = 8
 
-// The TTL series' shape: the two Redis strategies, under scenario ttl, with
-// TTLInstances instances, at each of TTLValues.
+// The TTL series' shape: the strategies with Redis marks (TTLStrategies),
+// under scenario ttl, with TTLInstances instances, at each of TTLValues.
 var (
-	TTLStrategies = []string{"redis", "redis-after"}
-	TTLScenario   = faults.Of(faults.TTL)
-	TTLValues     = []time.Duration{
+	TTLScenario = faults.Of(faults.TTL)
+	TTLValues   = []time.Duration{
 		500 * time.Millisecond, 1 * time.Second, 2 * time.Second, 3 * time.Second,
 		4 * time.Second, 6 * time.Second, 8 * time.Second, 10 * time.Second,
 		12 * time.Second, 16 * time.Second, 20 * time.Second, 25 * time.Second,
@@ -137,7 +151,7 @@ const TTLInstances = 3
 // SeriesRuns is how many runs Instances and TTL make together over seeds
 // 1..seeds.
 func SeriesRuns(seeds int) int {
-	return seeds * (len(InstancesStrategies)*InstancesMax + len(TTLStrategies)*len(TTLValues))
+	return seeds * (len(InstancesStrategies())*InstancesMax + len(TTLStrategies())*len(TTLValues))
 }
 
 // withDefaults fills in the zero fields.
@@ -177,7 +191,7 @@ func Instances(c SeriesConfig) (*InstancesData, error) {
 	}
 	d := &InstancesData{Scenario: InstancesScenario.String(), Seeds: c.Seeds, Events: c.Events}
 	var cfgs []run.Config
-	for _, st := range InstancesStrategies {
+	for _, st := range InstancesStrategies() {
 		s := InstancesSeries{Strategy: st}
 		for n := 1; n <= InstancesMax; n++ {
 			s.Points = append(s.Points, InstancesPoint{Instances: n})
@@ -212,7 +226,7 @@ func TTL(c SeriesConfig) (*TTLData, error) {
 		LateMinMS: p.LateMin.Milliseconds(), LateMaxMS: p.LateMax.Milliseconds(),
 	}
 	var cfgs []run.Config
-	for _, st := range TTLStrategies {
+	for _, st := range TTLStrategies() {
 		s := TTLSeries{Strategy: st}
 		for _, ttl := range TTLValues {
 			s.Points = append(s.Points, TTLPoint{MarkTTLMS: ttl.Milliseconds()})

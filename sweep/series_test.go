@@ -54,10 +54,10 @@ func TestInstancesSeriesShape(t *testing.T) {
 	assert.Equal(t, "redeliver", in.Scenario)
 	assert.Equal(t, 2, in.Seeds)
 	assert.Equal(t, 200, in.Events)
-	require.Len(t, in.Series, len(InstancesStrategies))
+	require.Len(t, in.Series, len(InstancesStrategies()))
 	byName := map[string]InstancesSeries{}
 	for i, s := range in.Series {
-		assert.Equal(t, InstancesStrategies[i], s.Strategy)
+		assert.Equal(t, InstancesStrategies()[i], s.Strategy)
 		require.Len(t, s.Points, InstancesMax)
 		for j, p := range s.Points {
 			assert.Equal(t, j+1, p.Instances)
@@ -84,9 +84,9 @@ func TestTTLSeriesShape(t *testing.T) {
 	p := faults.Draw(faults.Of(faults.TTL), 1)
 	assert.Equal(t, p.LateMin.Milliseconds(), ttl.LateMinMS)
 	assert.Equal(t, p.LateMax.Milliseconds(), ttl.LateMaxMS)
-	require.Len(t, ttl.Series, len(TTLStrategies))
+	require.Len(t, ttl.Series, len(TTLStrategies()))
 	for i, s := range ttl.Series {
-		assert.Equal(t, TTLStrategies[i], s.Strategy)
+		assert.Equal(t, TTLStrategies()[i], s.Strategy)
 		require.Len(t, s.Points, len(TTLValues))
 		for j, pt := range s.Points {
 			assert.Equal(t, TTLValues[j], pt.MarkTTL())

@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	xfont "golang.org/x/image/font"
@@ -18,6 +19,8 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
+
+	"github.com/idemsim/idemsim/strategies"
 )
 
 // The size of a one-panel figure, of a figure of several panels side by
@@ -354,21 +357,15 @@ func palette(i int) color.Color {
 	return p[i%len(p)]
 }
 
-// strategyColors gives each strategy one colour in every figure.
-var strategyColors = map[string]color.Color{
-	"none":            grey,
-	"local-cache":     vermilion,
-	"redis":           blue,
-	"redis-after":     skyBlue,
-	"db-unique":       green,
-	"db-unique-split": purple,
-}
+// strategyColors gives the strategies one colour each in every figure, by
+// their place in table order (strategies.Names).
+var strategyColors = []color.Color{grey, vermilion, blue, skyBlue, green, purple, orange, yellow, black}
 
-// strategyColor is strategy's colour; i, its position, picks one for a
-// strategy without its own.
+// strategyColor is strategy's colour; i, its position in a figure, picks
+// one for a strategy beyond strategyColors.
 func strategyColor(strategy string, i int) color.Color {
-	if c, ok := strategyColors[strategy]; ok {
-		return c
+	if k := slices.Index(strategies.Names(), strategy); k >= 0 && k < len(strategyColors) {
+		return strategyColors[k]
 	}
 	return palette(i)
 }

@@ -13,6 +13,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/idemsim/idemsim/strategies"
 	"github.com/idemsim/idemsim/sweep"
 )
 
@@ -121,7 +122,8 @@ func InstancesSweep(d *sweep.InstancesData, dir string) error {
 			maxN = max(maxN, pt.Instances)
 			maxY = max(maxY, pt.DuplicatesPerRun())
 		}
-		ls, gs := seriesStyle(s.Strategy, i, s.Strategy == "local-cache")
+		st, _ := strategies.Lookup(s.Strategy)
+		ls, gs := seriesStyle(s.Strategy, i, st.Memory)
 		e, err := lines.add(s.Strategy, xys, ls, gs)
 		if err != nil {
 			return err
