@@ -1,0 +1,146 @@
+package run
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idemsim/idemsim/check"
+	"github.com/idemsim/idemsim/faults"
+)
+
+// Each kind of record prints the details it carries, as traces show them.
+func TestRecordDetail(t *testing.T) {
+	for _, tc := range []struct {
+		rec  Record
+		want string
+	}{
+		{Record{Kind: Deliver, Tag: 2}, "tag 2"},
+		{Record{Kind: Call, Call: 5, Op: Apply, Tx: 3}, "c5 Apply tx3"},
+		{Record{Kind: Call, Call: 1, Op: SetNX}, "c1 SetNX"},
+		{Record{Kind: Serve, Call: 1, Op: SetNX, Answer: Yes}, "c1 SetNX: true"},
+		{Record{Kind: Reply, Call: 7, Op: Commit, Tx: 2, Answer: TxAborted}, "c7 Commit tx2: tx aborted"},
+		{Record{Kind: Park, Call: 9, Op: Insert, Tx: 4, Holder: 3}, "c9 InsertProcessed tx4 behind tx3"},
+		{Record{Kind: Handled, Outcome: Errored}, "error"},
+		{Record{Kind: Requeue, Cause: DeadlinePassed}, "ack deadline passed"},
+		{Record{Kind: Requeue, Cause: AfterNack}, "after nack"},
+		{Record{Kind: Crash, Step: AtCall, Op: Commit}, "before Commit"},
+		{Record{Kind: Crash, Step: AtCall, Op: SetNX, InFlight: true, Call: 4}, "with SetNX in flight (c4)"},
+		{Record{Kind: Crash, Step: AtAck}, "before the ack"},
+		{Record{Kind: Crash, Step: AtNack}, "before the nack"},
+		{Record{Kind: Stall, Dur: 1500000000}, "1.5s"},
+		{Record{Kind: Partition, Stores: Broker | Redis | Database, Window: 2}, "from broker+redis+database (window 2)"},
+		{Record{Kind: Partition, Window: 2}, "healed (window 2)"},
+		{Record{Kind: StoreLoss, Cause: RestartEmpty, Count: 3}, "restart empty, 3 marks lost"},
+		{Record{Kind: StoreLoss, Cause: Failover, Count: 1}, "failover to a lagging replica, 1 marks lost"},
+		{Record{Kind: TxAbort, Tx: 10}, "tx10"},
+		{Record{Kind: End, Count: 0}, "0 events not settled"},
+		{Record{Kind: Heal}, ""},
+	} {
+		assert.Equal(t, tc.want, tc.rec.Detail(), "%+v", tc.rec)
+	}
+	line := Record{At: 1500000, Kind: Acked, Inst: 1, Msg: 4, Event: 3, Tag: 1}.String()
+	assert.Equal(t, "    1.500000ms i1  m4    e3    acked        tag 1", line)
+	assert.Equal(t, "    0.000000ms -   -     -     heal", Record{Kind: Heal, Inst: -1}.String())
+}
+
+// The digest covers every field: changing any one changes it.
+func TestHashCoversEveryField(t *testing.T) {
+	base := Record{At: 1, Dur: 2, Inst: 3, Msg: 4, Event: 5, Tag: 6, Call: 7, Tx: 8, Holder: 9, Window: 10, Count: 11,
+		Kind: Call, Op: Apply, Answer: Yes, Outcome: Applied, Step: AtCall, Stores: Redis, Cause: AfterNack}
+	hash := func(r Record) uint64 {
+		var rec Recorder
+		rec.Add(&r)
+		return rec.Hash()
+	}
+	h := hash(base)
+	v := reflect.ValueOf(&base).Elem()
+	for i := 0; i < v.NumField(); i++ {
+		changed := base
+		f := reflect.ValueOf(&changed).Elem().Field(i)
+		switch f.Kind() {
+		case reflect.Bool:
+			f.SetBool(!f.Bool())
+		case reflect.Int32, reflect.Int64:
+			f.SetInt(f.Int() + 1)
+		default:
+			f.SetUint(f.Uint() + 1)
+		}
+		assert.NotEqual(t, h, hash(changed), "field %s", v.Type().Field(i).Name)
+	}
+}
+
+// Finish judges the run: the final reads, both checkers, the injected
+// faults, and the trace and history handed over only when asked for.
+func TestRecorderFinish(t *testing.T) {
+	var r Recorder
+	cfg := Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash, faults.TTL), Seed: 7, Instances: 2, Events: 2, KeepTrace: true, KeepHistory: true}
+	r.Reset(cfg)
+	r.Add(&Record{At: 1, Kind: Publish, Inst: -1, Msg: 1, Event: 1})
+	a := r.BeginAttempt(0, 1, 2)
+	r.EndAttempt(a, Applied, 3)
+	r.Ack(0, 1, 4, 5)
+	b := r.BeginAttempt(1, 2, 6) // fails: stays unknown
+	r.EndAttempt(b, Errored, 7)
+	r.LostAck()
+	r.Injected(faults.Crash, 2)
+	res := r.Finish(cfg, Tally{Published: 2, Deliveries: 2, Applied: []int{0, 1, 0}, Done: []bool{false, true, false}, Settled: []bool{false, true, false}, End: 9})
+
+	assert.Equal(t, 0, res.Duplicates)
+	assert.Equal(t, 0, res.Lost)
+	assert.Equal(t, 1, res.Stuck, "event 2 never settled")
+	require.NotNil(t, res.Linearizable)
+	assert.True(t, res.CheckersAgree())
+	assert.Equal(t, map[string]int{"lost-ack": 1, "crash": 2, "ttl": 0}, res.FaultsInjected)
+	assert.Len(t, res.Trace, 2, "the publish and the end")
+	assert.Equal(t, End, res.Trace[1].Kind)
+	assert.Equal(t, int32(1), res.Trace[1].Count)
+	require.Len(t, res.History, 5, "two attempts, one ack, two reads")
+	assert.Equal(t, check.Unknown, res.History[b].Result)
+	assert.Equal(t, check.Never, res.History[b].Return)
+	assert.Len(t, res.TraceHash, 16)
+	assert.True(t, strings.HasPrefix(res.Reproduce, "idemsim run --strategy db-unique --faults crash,ttl --seed 7"))
+
+	// Without the digest, the hash is left out; nothing else changes.
+	cfg.NoTraceHash, cfg.KeepTrace, cfg.KeepHistory = true, false, false
+	r.Reset(cfg)
+	r.Add(&Record{At: 1, Kind: Publish, Inst: -1, Msg: 1, Event: 1})
+	res = r.Finish(cfg, Tally{Applied: []int{0, 1, 1}, Done: []bool{false, true, true}, Settled: []bool{true, true, true}})
+	assert.Empty(t, res.TraceHash)
+	assert.Nil(t, res.Trace)
+	assert.Nil(t, res.History)
+	assert.Equal(t, 0, res.Stuck)
+}
+
+// The same workload for the same config, on any backend: a workload is a
+// function of the seed, and copies come in time order.
+func TestWorkloadIsDeterministic(t *testing.T) {
+	cfg := Config{Strategy: "none", Faults: faults.Of(faults.Redeliver, faults.TTL), Seed: 3, Events: 50}
+	a, b := NewWorkload(cfg), NewWorkload(cfg)
+	assert.Equal(t, a, b)
+	assert.Len(t, a.Publishes, 50+a.Dups+a.Lates)
+	for i := 1; i < len(a.Publishes); i++ {
+		assert.LessOrEqual(t, a.Publishes[i-1].At, a.Publishes[i].At)
+	}
+	for id := 1; id <= 50; id++ {
+		assert.GreaterOrEqual(t, a.Events[id].Account, 1)
+		assert.LessOrEqual(t, a.Events[id].Account, Accounts)
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	for _, c := range []Config{
+		{Strategy: "memcached"},
+		{Strategy: "none", Instances: MaxInstances + 1},
+		{Strategy: "none", Events: -1},
+		{Strategy: "none", MarkTTL: -1},
+	} {
+		err := c.Validate()
+		assert.ErrorIs(t, err, ErrBadConfig, "%+v", c)
+		assert.NotContains(t, err.Error(), "run:", "reads as the problem alone")
+	}
+	assert.NoError(t, Config{Strategy: "none"}.Validate())
+}
