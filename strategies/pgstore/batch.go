@@ -123,3 +123,81 @@ func (l *Ledger) ApplyBatchUnique(ctx context.Context, events []strategies.Event
 	}
 	return applied, nil
 }
+
+// insertApplySQL inserts an id into the processed table and, only if it
+// was not there, applies the event's effect: one statement, so one round
+// trip and one implicit transaction. A concurrent insert of the same id
+// makes it wait for that transaction, then find the id and do nothing.
+func insertApplySQL(t tables) string {
+	return fmt.Sprintf(`WITH ins AS (
+	INSERT INTO %[1]s (event_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING event_id),
+acct AS (
+	INSERT INTO %[2]s AS a (account, balance) SELECT $2, $3 FROM ins
+	ON CONFLICT (account) DO UPDATE SET balance = a.balance + EXCLUDED.balance),
+led AS (
+	INSERT INTO %[3]s (event_id, account, amount) SELECT $1, $2, $3 FROM ins)
+SELECT count(*) FROM ins`, t.processed, t.accounts, t.ledger)
+}
+
+// InsertApply inserts e's id into the processed-ids table if it is absent
+// and applies e's effect only if it inserted it, atomically, in one
+// statement and one round trip; it reports whether it applied. An error
+// may hide a commit (its reply may have been lost).
+func (l *Ledger) InsertApply(ctx context.Context, e strategies.Event) (bool, error) {
+	var n int
+	if err := l.pool.QueryRow(ctx, l.insertApply, int64(e.ID), e.Account, e.Amount).Scan(&n); err != nil {
+		return false, fmt.Errorf("pgstore: insert and apply event %d: %w", e.ID, err)
+	}
+	return n == 1, nil
+}
+
+// insertApplyBatchSQL is insertApplySQL for a batch of distinct events,
+// given as three parallel arrays: the ids are inserted sorted, so that two
+// batches with ids in common lock them in the same order, and the effects
+// of the inserted ones are applied, summed per account in account order.
+func insertApplyBatchSQL(t tables) string {
+	return fmt.Sprintf(`WITH ins AS (
+	INSERT INTO %[1]s (event_id) SELECT id FROM unnest($1::bigint[]) AS i(id) ORDER BY id
+	ON CONFLICT DO NOTHING RETURNING event_id),
+ev AS (
+	SELECT e.id, e.account, e.amount FROM unnest($1::bigint[], $2::int[], $3::bigint[]) AS e(id, account, amount)
+	JOIN ins ON ins.event_id = e.id),
+acct AS (
+	INSERT INTO %[2]s AS a (account, balance)
+	SELECT account, sum(amount)::bigint FROM ev GROUP BY account ORDER BY account
+	ON CONFLICT (account) DO UPDATE SET balance = a.balance + EXCLUDED.balance),
+led AS (
+	INSERT INTO %[3]s (event_id, account, amount) SELECT id, account, amount FROM ev)
+SELECT event_id FROM ins`, t.processed, t.accounts, t.ledger)
+}
+
+// InsertApplyBatch is InsertApply for a batch, in one statement: it
+// reports per event whether this call applied it. A later copy of an id
+// earlier in the batch is a duplicate, never applied twice.
+func (l *Ledger) InsertApplyBatch(ctx context.Context, events []strategies.Event) ([]bool, error) {
+	applied := make([]bool, len(events))
+	if len(events) == 0 {
+		return applied, nil
+	}
+	first := make(map[strategies.EventID]int, len(events))
+	var distinct []strategies.Event
+	for i, e := range events {
+		if _, seen := first[e.ID]; !seen {
+			first[e.ID] = i
+			distinct = append(distinct, e)
+		}
+	}
+	ids, accounts, amounts := effectArrays(distinct)
+	rows, err := l.pool.Query(ctx, insertApplyBatchSQL(l.t), ids, accounts, amounts)
+	if err != nil {
+		return nil, fmt.Errorf("pgstore: insert and apply a batch of %d events: %w", len(distinct), err)
+	}
+	var id int64
+	if _, err := pgx.ForEachRow(rows, []any{&id}, func() error {
+		applied[first[strategies.EventID(id)]] = true
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("pgstore: insert and apply a batch of %d events: %w", len(distinct), err)
+	}
+	return applied, nil
+}

@@ -18,7 +18,7 @@ type Ledger struct {
 	t      tables
 	// The statements, with the table names spliced in once (the prefix is
 	// validated and the schema quoted).
-	insertProcessed, apply, applications string
+	insertProcessed, apply, insertApply, applications string
 }
 
 // tables are the SQL names of a prefix's tables, schema-qualified and quoted
@@ -86,6 +86,7 @@ func newLedger(pool *pgxpool.Pool, schema, prefix string) *Ledger {
 	INSERT INTO %[1]s AS a (account, balance) VALUES ($2, $3)
 	ON CONFLICT (account) DO UPDATE SET balance = a.balance + EXCLUDED.balance)
 INSERT INTO %[2]s (event_id, account, amount) VALUES ($1, $2, $3)`, t.accounts, t.ledger)
+	l.insertApply = insertApplySQL(t)
 	l.applications = fmt.Sprintf(`SELECT event_id, count(*) FROM %s GROUP BY event_id`, t.ledger)
 	return l
 }

@@ -2,6 +2,7 @@ package pgstore
 
 import (
 	"context"
+	"sync"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idemsim/idemsim/internal/testserver"
+	"github.com/idemsim/idemsim/strategies"
 )
 
 func TestMain(m *testing.M) { testserver.Main(m) }
@@ -97,4 +99,44 @@ func TestLockPrefixIsExclusive(t *testing.T) {
 	again, err := LockPrefix(ctx, pool, "pg_lock")
 	require.NoError(t, err, "released, it can be taken again")
 	require.NoError(t, again.Release(ctx))
+}
+
+// InsertApply applies an event once however often it is called, also from
+// many goroutines at once; the batch does the same for a batch with copies.
+func TestInsertApplyIsOnce(t *testing.T) {
+	pool, ctx := testPool(t), ctx5(t)
+	l, err := New(ctx, pool, "pg_fast")
+	require.NoError(t, err)
+	require.NoError(t, l.Reset(ctx))
+	e := strategies.Event{ID: 1, Account: 2, Amount: 5}
+	applied := make(chan bool, 8)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, err := l.InsertApply(ctx, e)
+			assert.NoError(t, err)
+			applied <- ok
+		}()
+	}
+	wg.Wait()
+	close(applied)
+	n := 0
+	for ok := range applied {
+		if ok {
+			n++
+		}
+	}
+	assert.Equal(t, 1, n, "one of eight concurrent calls applies")
+
+	got, err := l.InsertApplyBatch(ctx, []strategies.Event{{ID: 2, Account: 1, Amount: 1}, {ID: 1, Account: 2, Amount: 5}, {ID: 2, Account: 1, Amount: 1}, {ID: 3, Account: 1, Amount: 2}})
+	require.NoError(t, err)
+	assert.Equal(t, []bool{true, false, false, true}, got, "a new id applies once; a known one and a copy in the batch do not")
+	apps, err := l.Applications(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[strategies.EventID]int{1: 1, 2: 1, 3: 1}, apps)
+	var balance int64
+	require.NoError(t, pool.QueryRow(ctx, `SELECT balance FROM pg_fast_accounts WHERE account = 1`).Scan(&balance))
+	assert.Equal(t, int64(3), balance)
 }
