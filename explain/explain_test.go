@@ -13,66 +13,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idemsim/idemsim/faults"
-	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sim"
-	"github.com/idemsim/idemsim/strategies"
 )
-
-// TestLegacyPacking guards the bridge from typed records to the packed Arg
-// the analysis decodes.
-func TestLegacyPacking(t *testing.T) {
-	arg := func(r run.Record) int64 { return legacy([]run.Record{r})[0].Arg }
-	for op, want := range map[run.Op]int64{run.SetNX: opSetNX, run.Exists: opExists, run.Set: opSet, run.Insert: opInsert, run.Apply: opApply, run.Commit: opCommit, run.Rollback: opRollback} {
-		assert.Equal(t, want, arg(run.Record{Kind: run.Call, Op: op}))
-	}
-	for a, want := range map[run.Answer]int64{run.No: codeFalse, run.Yes: codeTrue, run.Refused: codeRefused, run.TxAborted: codeTxAborted} {
-		assert.Equal(t, want, arg(run.Record{Kind: run.Serve, Answer: a}))
-	}
-	assert.Equal(t, int64(actCall<<8|opCommit), arg(run.Record{Kind: run.Crash, Step: run.AtCall, Op: run.Commit}))
-	assert.Equal(t, int64(1<<16|actCall<<8|opSetNX), arg(run.Record{Kind: run.Crash, Step: run.AtCall, Op: run.SetNX, InFlight: true}))
-	assert.Equal(t, int64(actAck<<8), arg(run.Record{Kind: run.Crash, Step: run.AtAck}))
-	assert.Equal(t, int64(actNack<<8), arg(run.Record{Kind: run.Crash, Step: run.AtNack}))
-	assert.Equal(t, int64(toBroker|toRedis|toDB), arg(run.Record{Kind: run.Partition, Stores: run.Broker | run.Redis | run.Database}))
-	assert.Equal(t, int64(1), arg(run.Record{Kind: run.Handled, Outcome: run.Applied}))
-	assert.Equal(t, int64(1), arg(run.Record{Kind: run.Requeue, Cause: run.DeadlinePassed}))
-}
-
-// TestReplayAgreesWithTheAudit rebuilds each run's ledger and broker state
-// from its trace alone and requires the same duplicates, lost and stuck
-// events as the simulator's own audit: the story's state is only as good
-// as this replay.
-func TestReplayAgreesWithTheAudit(t *testing.T) {
-	seeds, events := uint64(40), 30
-	if testing.Short() {
-		seeds, events = 8, 20
-	}
-	for _, st := range strategies.Names() {
-		for _, sc := range faults.Scenarios() {
-			t.Run(st+"/"+sc.String(), func(t *testing.T) {
-				t.Parallel()
-				for seed := uint64(1); seed <= seeds; seed++ {
-					cfg := sim.Config{Strategy: st, Faults: sc, Seed: seed, Instances: 3, Events: events, KeepTrace: true}
-					res, err := sim.Run(cfg)
-					require.NoError(t, err)
-					a := analyze(cfg, res.Trace, KindOf(res))
-					dups, lost, stuck := 0, 0, 0
-					for _, id := range a.ids() {
-						if n := a.ledger[id]; n > 1 {
-							dups += n - 1
-						}
-						switch a.kindOf(id) {
-						case Lost:
-							lost++
-						case Stuck:
-							stuck++
-						}
-					}
-					require.Equal(t, [3]int{res.Duplicates, res.Lost, res.Stuck}, [3]int{dups, lost, stuck}, "replay disagrees with the audit: %s", cfg.Reproduce())
-				}
-			})
-		}
-	}
-}
 
 func TestKindOf(t *testing.T) {
 	tests := []struct {

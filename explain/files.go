@@ -77,61 +77,59 @@ func retitle(page []byte, title string) []byte {
 	return append(out, page[i+len(porcupineTitle):]...)
 }
 
-// annotations lists the faults of the story's run for porcupine.
+// annotations lists the faults of the story's run for porcupine, from its
+// facts.
 func annotations(s *Story) []porcupine.Annotation {
+	f := s.a.facts
 	var out []porcupine.Annotation
 	add := func(client int, tag string, start, end int64, desc, details, bg string) {
 		out = append(out, porcupine.Annotation{ClientId: client, Tag: tag, Start: start, End: end, Description: desc, Details: details, BackgroundColor: bg})
 	}
-	cutSince := map[int32]int64{}
-	var downSince int64 = -1
-	for _, r := range legacy(s.Result.Trace) {
-		inst := int(r.Inst)
-		switch r.Kind {
-		case recCrash:
-			add(inst, "", r.At, r.At, "crash", detail(r), colorFault)
-		case recRestart:
-			add(inst, "", r.At, r.At, "restart", detail(r), colorHeal)
-		case recAckLost:
-			add(inst, "", r.At, r.At, fmt.Sprintf("ack of m%d lost", r.Msg), detail(r), colorFault)
-		case recTimeout:
-			add(inst, "", r.At, r.At, "timeout", detail(r), colorFault)
-		case recStall:
-			add(inst, "", r.At, r.At+r.Arg, "stalled", detail(r), colorFault)
-		case recPartition:
-			if r.Arg != 0 {
-				if _, cut := cutSince[r.Inst]; !cut {
-					cutSince[r.Inst] = r.At
-				}
-			} else if since, cut := cutSince[r.Inst]; cut {
-				add(inst, "", since, r.At, "cut off", "partition from "+fmt.Sprint(since)+" to "+fmt.Sprint(r.At)+" ns", colorFault)
-				delete(cutSince, r.Inst)
-			}
-		case recStoreLoss:
-			downSince = r.At
-			add(-1, "redis", r.At, r.At, "data lost", detail(r), colorLoss)
-		case recStoreUp:
-			if downSince >= 0 {
-				add(-1, "redis", downSince, r.At, "down", "Redis refuses calls", colorLoss)
-				downSince = -1
-			}
-		case recRequeue:
-			add(-1, "broker", r.At, r.At, fmt.Sprintf("m%d requeued", r.Msg), detail(r), "")
-		case recHeal:
-			for i := int32(0); i < int32(s.Config.Instances); i++ {
-				if since, cut := cutSince[i]; cut {
-					add(int(i), "", since, r.At, "cut off", "partition until the heal", colorFault)
-					delete(cutSince, i)
-				}
-			}
-			add(-1, "faults", r.At, r.At, "faults heal", detail(r), colorHeal)
+	detail := func(rec int) string { return strings.Join(strings.Fields(f.Trace[rec].String()), " ") }
+	for _, c := range f.Crashes {
+		add(int(c.Inst), "", c.At, c.At, "crash", detail(c.Rec), colorFault)
+		if c.RestartRec >= 0 {
+			add(int(c.Inst), "", c.Restart, c.Restart, "restart", detail(c.RestartRec), colorHeal)
 		}
 	}
-	for _, id := range s.a.ids() {
-		for _, e := range s.a.facts[id].expired {
-			if e <= s.a.end() {
-				add(-1, "redis", e, e, fmt.Sprintf("key e%d expired", id), "the mark lived its TTL", colorLoss)
+	for _, a := range f.Acks {
+		if a.LostRec >= 0 {
+			add(int(a.Inst), "", a.At, a.At, fmt.Sprintf("ack of m%d lost", a.Msg), detail(a.LostRec), colorFault)
+		}
+	}
+	for k := 1; k < len(f.Calls); k++ {
+		if c := &f.Calls[k]; c.TimeoutRec >= 0 {
+			add(int(c.Inst), "", c.TimedOut, c.TimedOut, "timeout", detail(c.TimeoutRec), colorFault)
+		}
+	}
+	for _, st := range f.Stalls {
+		add(int(st.Inst), "", st.At, st.At+st.Dur, "stalled", detail(st.Rec), colorFault)
+	}
+	for i := int32(0); int(i) < s.Config.Instances; i++ {
+		for _, sp := range f.CutSpans(i) {
+			details := fmt.Sprintf("partition from %d to %d ns", sp.From, sp.To)
+			if sp.EndRec == f.HealRec {
+				details = "partition until the heal"
 			}
+			add(int(i), "", sp.From, sp.To, "cut off", details, colorFault)
+		}
+	}
+	for _, o := range f.Outages {
+		add(-1, actorRedis, o.At, o.At, "data lost", detail(o.Rec), colorLoss)
+	}
+	for _, sp := range f.OutageSpans() {
+		add(-1, actorRedis, sp.From, sp.To, "down", "Redis refuses calls", colorLoss)
+	}
+	for _, r := range f.Requeues {
+		add(-1, actorBroker, r.At, r.At, fmt.Sprintf("m%d requeued", r.Msg), detail(r.Rec), "")
+	}
+	if f.HealRec >= 0 {
+		add(-1, "faults", f.Heal, f.Heal, "faults heal", detail(f.HealRec), colorHeal)
+	}
+	end := f.LastRecord()
+	for k, key := range f.Keys {
+		if e := f.Expiry(k); e >= 0 && e <= end {
+			add(-1, actorRedis, e, e, fmt.Sprintf("key e%d expired", key.Event), "the mark lived its TTL", colorLoss)
 		}
 	}
 	// Annotations with a tag need no client; porcupine keys on either.
@@ -142,9 +140,6 @@ func annotations(s *Story) []porcupine.Annotation {
 	}
 	return out
 }
-
-// detail is a trace record as the visualization's tooltip shows it.
-func detail(r legacyRecord) string { return strings.Join(strings.Fields(r.rec.String()), " ") }
 
 // Names of the files WriteFiles writes.
 const (

@@ -3,6 +3,7 @@ package explain
 import (
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/strategies"
 	"github.com/idemsim/idemsim/sweep"
 )
 
@@ -62,11 +63,14 @@ func (k Kind) In(r *sim.Result) bool {
 }
 
 // Scenarios lists the scenarios explain tries, in order, for strategy when
-// the user names none: redeliver for local-cache, whose textbook failure it
-// is; every named scenario in table order for the others.
+// the user names none: the strategy's lesson, if its description names one
+// (local-cache's textbook failure is redeliver); else every named scenario
+// in table order.
 func Scenarios(strategy string) []faults.Set {
-	if strategy == "local-cache" {
-		return []faults.Set{faults.Of(faults.Redeliver)}
+	if st, ok := strategies.Lookup(strategy); ok && st.Lesson != "" {
+		if s, err := faults.Parse(st.Lesson); err == nil {
+			return []faults.Set{s}
+		}
 	}
 	return faults.Scenarios()
 }
@@ -289,7 +293,7 @@ func fewestSteps(cfg sim.Config, t target, seeds int) (sim.Config, bool) {
 		if a == nil {
 			return score{}, nil
 		}
-		return score{ok: true, steps: len(a.story().Steps), records: len(a.recs)}, nil
+		return score{ok: true, steps: len(a.story().Steps), records: len(a.facts.Trace)}, nil
 	}, func(i int, sc score) bool {
 		if sc.ok && (best == 0 || sc.steps < top.steps || sc.steps == top.steps && sc.records < top.records) {
 			best, top = i+1, sc

@@ -77,6 +77,11 @@ func init() {
 		New:     func(d Deps) (Handler, error) { return DBUnique{Ledger: d.Ledger}, nil },
 		Expected: map[string]string{"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
 			"store-loss": "ok", "ttl": "ok", "all": "ok"},
+		Teaching: Teaching{
+			Mark:   "id",
+			Marked: "committed event {event}'s id",
+			Calls:  map[string]CallWords{"InsertProcessed": {Name: "insert of the id"}},
+		},
 	})
 	MustRegister(Strategy{
 		Name:    "db-unique-split",
@@ -86,5 +91,13 @@ func init() {
 		New:     func(d Deps) (Handler, error) { return DBUniqueSplit{Ledger: d.Ledger}, nil },
 		Expected: map[string]string{"redeliver": "ok", "crash": "lost", "partition": "lost", "slow": "lost",
 			"store-loss": "ok", "ttl": "ok", "all": "lost"},
+		Teaching: Teaching{
+			Mark:   "id",
+			Marked: "committed event {event}'s id",
+			Calls:  map[string]CallWords{"InsertProcessed": {Name: "insert of the id"}},
+			Why: map[string]string{
+				"lost": "db-unique-split commits the id in one transaction and applies the effect in a second one.",
+			},
+		},
 	})
 }

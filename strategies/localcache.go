@@ -47,5 +47,11 @@ func init() {
 		Expected: map[string]string{"redeliver": "dup", "crash": "dup", "partition": "dup", "slow": "dup",
 			"store-loss": "dup", "ttl": "dup", "all": "dup"},
 		Lesson: "redeliver",
+		Teaching: Teaching{
+			MemoryName: "cache",
+			Why: map[string]string{
+				"dup:unseen": "instance {first} remembers the events it handled in its own cache, in instance {first}'s memory, which no other instance can read.",
+			},
+		},
 	})
 }

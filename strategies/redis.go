@@ -74,6 +74,16 @@ func init() {
 		},
 		Expected: map[string]string{"redeliver": "ok", "crash": "lost", "partition": "lost", "slow": "lost",
 			"store-loss": "dup", "ttl": "dup", "all": "dup+lost"},
+		Teaching: Teaching{
+			Mark:   "claim",
+			Marked: "claimed event {event} in Redis",
+			Calls: map[string]CallWords{
+				"SetNX": {Name: "SET NX (the claim)", Does: "claims event {event} in Redis with SET NX", Fails: "tries to claim event {event} in Redis with SET NX"},
+			},
+			Why: map[string]string{
+				"lost": "redis takes the claim before it applies the effect, and nothing ties the two together.",
+			},
+		},
 	})
 	MustRegister(Strategy{
 		Name:    "redis-after",
@@ -86,5 +96,16 @@ func init() {
 		},
 		Expected: map[string]string{"redeliver": "dup", "crash": "dup", "partition": "dup", "slow": "dup",
 			"store-loss": "dup", "ttl": "dup", "all": "dup"},
+		Teaching: Teaching{
+			Mark: "mark",
+			Calls: map[string]CallWords{
+				"Exists": {Name: "key check"},
+				"Set":    {Name: "SET (the mark)"},
+			},
+			Why: map[string]string{
+				"dup:raced":    "redis-after checks for the key, applies the effect, and only then sets the key: three separate steps.",
+				"dup:unmarked": "redis-after sets the key only after the effect:",
+			},
+		},
 	})
 }

@@ -42,6 +42,68 @@ type Strategy struct {
 	Expected map[string]string
 	// Lesson, if set, is the scenario explain tries first.
 	Lesson string
+	// Teaching is what explain says of the strategy in its own words.
+	// Without it, explain tells a run of the strategy from its store
+	// calls in neutral words.
+	Teaching Teaching
+}
+
+// Teaching is how explain tells a run of a strategy in the strategy's own
+// words. Every field is optional: explain derives what happened from the
+// run's trace (which calls were made, what the stores answered, what the
+// handler returned), and these words only name it. Texts may hold
+// placeholders that explain fills from the run: {strategy} (its name),
+// {event} (the event told), {first} and {second} (the instances that
+// applied the event first and second, for a duplicate), {mark} (Mark) and
+// {memory} (MemoryName).
+type Teaching struct {
+	// Mark names what the strategy keeps to remember that an event was
+	// handled, in one word, as in "every later copy found the claim and
+	// skipped": "claim", "mark", "id". Default: "mark".
+	Mark string
+	// Marked says what taking the mark did, in the past tense, as in
+	// "instance 0 claimed event 1 in Redis at 50.512 ms": "claimed event
+	// {event} in Redis". Default: from the call that took it, as "set
+	// event 1's key in Redis" or "committed event 1's id".
+	Marked string
+	// MemoryName names the memory of a strategy with Memory, as in "its
+	// cache does not hold event 1": "cache". Default: "memory".
+	MemoryName string
+	// Calls names the strategy's store calls, by the method of the store
+	// interface that makes them: "SetNX", "Exists", "Set" (MarkStore),
+	// "InsertProcessed", "Apply", "Commit", "Rollback" (Tx). A method not
+	// named is told in neutral words.
+	Calls map[string]CallWords
+	// Why says why the strategy let a violation through, in a sentence or
+	// two that explain puts before what the run shows (after a text that
+	// ends in a colon, what the run shows goes on in the same sentence).
+	// The key is the kind
+	// of violation ("dup", "lost", "stuck"), or the kind and the situation
+	// explain found, which wins over the kind alone: "dup:unguarded" (the
+	// handler read no mark before the effect), "dup:unseen" (the second
+	// instance's memory never held the event), "dup:forgotten" (a crash
+	// emptied the memory that held it), "dup:unremembered" (the handler
+	// failed after its effect committed, so its memory never took the
+	// event), "dup:mark-lost" (Redis lost the mark), "dup:mark-expired"
+	// (the mark outlived its TTL), "dup:raced" (the second check came
+	// before the first handler wrote its mark), "dup:unmarked" (the first
+	// handler never wrote its mark), "lost:marked-first" (the mark was
+	// taken, the effect never committed).
+	Why map[string]string
+}
+
+// CallWords is how explain names one kind of store call of a strategy.
+type CallWords struct {
+	// Name names the call in a sentence, as in "crashes with its SET NX
+	// (the claim) in flight": "SET NX (the claim)".
+	Name string
+	// Does says what the call does, in the present tense, with {event}:
+	// "claims event {event} in Redis with SET NX".
+	Does string
+	// Fails says what the call does when the store answers no (the key
+	// exists, the id is taken), if Does would not fit: "tries to claim
+	// event {event} in Redis with SET NX".
+	Fails string
 }
 
 // Needs is a set of stores a strategy uses.

@@ -1,0 +1,379 @@
+package explain
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/idemsim/idemsim/run"
+)
+
+// storeName names the store that serves op, as a story says it.
+func storeName(op run.Op) string {
+	if op.Store() == run.Redis {
+		return "Redis"
+	}
+	return "the database"
+}
+
+// serveText tells store call c executed at record i: what the instance
+// did and what the store did. A call whose sender crashed or gave up on it
+// is told as arriving late, with what the store did alone. It reports false
+// for a call the story tells with another step (an insert or Apply with
+// its commit).
+func (n *narrator) serveText(i int, c *Call) (string, bool) {
+	f, w := n.f, n.w
+	name, store, ev := w.callName(c.Op), storeName(c.Op), c.Event
+	var late string
+	switch {
+	case c.TimeoutRec >= 0 && c.TimeoutRec < i:
+		late = fmt.Sprintf("its %s, which it had given up on, reaches %s after all: ", name, store)
+	case n.crashedSince(c.Inst, c.SentRec, i):
+		late = fmt.Sprintf("its %s, sent just before it crashed, still reaches %s: ", name, store)
+	}
+	if c.Answer == run.Refused {
+		text := "Redis is down and refuses its " + name
+		if n.attemptOutcome(c) == run.Errored {
+			text += ": the handler fails"
+		}
+		return late + text, true
+	}
+	var what, result string
+	switch c.Op {
+	case run.SetNX:
+		if c.Answer == run.Yes {
+			what, result = w.does(c.Op, ev, false), fmt.Sprintf("no key existed, so the key is set and the %s is taken", w.mark())
+		} else {
+			what, result = w.does(c.Op, ev, true), "the key is already there"+n.thenSkips(c)
+		}
+	case run.Exists:
+		what = w.does(c.Op, ev, false)
+		if c.Answer == run.Yes {
+			result = "it is there" + n.thenSkips(c)
+		} else {
+			result = "it is not there" + n.thenApplies(c)
+		}
+	case run.Set:
+		what, result = w.does(c.Op, ev, false), "the key is set"
+		if n.appliedBefore(c) {
+			what += ", now that the effect is committed"
+		}
+	case run.Insert, run.Apply:
+		switch {
+		case c.Answer == run.TxAborted:
+			what, result = "sends its "+name, "the database had already rolled its transaction back"
+		case c.Op == run.Apply && c.Answer == run.Yes && len(c.Parks) > 0:
+			if c.TimeoutRec >= 0 && c.TimeoutRec < i {
+				// Its client gave up on it and dropped the connection:
+				// nothing of it will commit.
+				return fmt.Sprintf("the Apply it gave up on gets account %d's row lock after all: the transaction that held it has ended; but the instance has dropped its connection, so the database will roll this transaction back", f.Events[ev].Account), true
+			}
+			h := &f.Txs[c.Parks[len(c.Parks)-1].Holder]
+			ended := fmt.Sprintf("instance %d's transaction %s", h.Inst, n.endWords(h, i))
+			if h.Inst == c.Inst {
+				ended = "its own earlier transaction " + n.endWords(h, i)
+			}
+			what = fmt.Sprintf("gets account %d's row lock", f.Events[ev].Account)
+			result = fmt.Sprintf("%s, so the database lets the waiting Apply through; event %d's effect is applied, not committed yet", ended, ev)
+		case c.Op == run.Insert && c.Answer == run.No:
+			what, result = w.does(c.Op, ev, true), "it is already there (the unique constraint)"+n.thenSkips(c)
+		default:
+			return "", false // told with the commit, or with the rollback that undoes it
+		}
+	case run.Commit:
+		what = w.does(c.Op, ev, false)
+		t := &f.Txs[c.Tx]
+		if c.Answer == run.TxAborted {
+			result = "the database had already rolled the transaction back: nothing of it is kept"
+			break
+		}
+		var parts []string
+		for _, e := range t.Inserted {
+			parts = append(parts, fmt.Sprintf("event %d's id is in the processed-ids table", e))
+		}
+		for _, e := range t.Applied {
+			parts = append(parts, fmt.Sprintf("event %d's effect is in the ledger (%s)", e, times(f.Ledger(e, i))))
+		}
+		if len(parts) == 0 {
+			return "", false
+		}
+		result = strings.Join(parts, ", and ")
+		if t.Holds(run.Insert, ev) && !t.Holds(run.Apply, ev) {
+			result += "; the effect is not applied yet"
+		}
+	case run.Rollback:
+		if !f.Txs[c.Tx].Holds(run.Apply, ev) {
+			return "", false
+		}
+		what, result = w.does(c.Op, ev, false), fmt.Sprintf("event %d's effect is discarded", ev)
+	default:
+		// An operation this package predates: its answer, as it is.
+		what, result = w.does(c.Op, ev, c.Answer == run.No), "the answer is "+c.Answer.String()+n.thenSkips(c)
+	}
+	if late != "" {
+		return late + result, true
+	}
+	return what + ": " + result, true
+}
+
+// crashedSince reports whether instance inst crashed between records
+// from and to.
+func (n *narrator) crashedSince(inst int32, from, to int) bool {
+	for _, c := range n.f.Crashes {
+		if c.Inst == inst && c.Rec > from && c.Rec < to {
+			return true
+		}
+	}
+	return false
+}
+
+// attemptOutcome is what the handler that made call c returned.
+func (n *narrator) attemptOutcome(c *Call) run.Outcome {
+	if c.Attempt < 0 {
+		return 0
+	}
+	return n.f.Attempts[c.Attempt].Outcome
+}
+
+// thenSkips says ", so the handler will skip" when c's answer was the last
+// its handler got before it returned skipped, but for a rollback of what
+// it began.
+func (n *narrator) thenSkips(c *Call) string {
+	if c.Attempt < 0 || n.f.Attempts[c.Attempt].Outcome != run.Skipped {
+		return ""
+	}
+	calls := n.f.Attempts[c.Attempt].Calls
+	k := len(calls) - 1
+	for k > 0 && n.f.Calls[calls[k]].Op == run.Rollback {
+		k--
+	}
+	if calls[k] == c.ID {
+		return ", so the handler will skip"
+	}
+	return ""
+}
+
+// thenApplies says ", so the handler goes on to apply the effect" when
+// its handler's next call after c is the effect's Apply.
+func (n *narrator) thenApplies(c *Call) string {
+	if c.Attempt >= 0 {
+		calls := n.f.Attempts[c.Attempt].Calls
+		for k, id := range calls {
+			if id == c.ID && k+1 < len(calls) && n.f.Calls[calls[k+1]].Op == run.Apply {
+				return ", so the handler goes on to apply the effect"
+			}
+		}
+	}
+	return ""
+}
+
+// appliedBefore reports whether the handler that made call c had
+// committed its event's effect before it sent c.
+func (n *narrator) appliedBefore(c *Call) bool {
+	for _, ap := range n.f.Events[c.Event].Applications {
+		if n.f.AttemptOf(ap) == c.Attempt && c.Attempt >= 0 && ap.Rec < c.SentRec {
+			return true
+		}
+	}
+	return false
+}
+
+// parkText tells the database making call c wait behind another
+// transaction, at record i.
+func (n *narrator) parkText(i int, c *Call) string {
+	f := n.f
+	k := 0
+	for k < len(c.Parks)-1 && c.Parks[k].Rec != i {
+		k++
+	}
+	h := &f.Txs[c.Parks[k].Holder]
+	who := n.txWords(h, c.Inst)
+	if c.Op == run.Insert {
+		return fmt.Sprintf("inserts event %d into the processed-ids table, but %s inserted it first: the database makes this insert wait for that transaction to end", c.Event, who)
+	}
+	acct := f.Events[c.Event].Account
+	text := fmt.Sprintf("still waits: account %d's row lock went to %s, which had waited longer, so this Apply waits for that transaction to end", acct, who)
+	if k == 0 {
+		of := ""
+		if e := f.AppliedTo(h, acct); e != 0 && e != c.Event {
+			of = fmt.Sprintf(" (event %d's effect)", e)
+		}
+		text = fmt.Sprintf("applies event %d's effect to account %d, but %s updated account %d first%s and holds its row lock: the database makes this Apply wait for that transaction to end", c.Event, acct, who, acct, of)
+	}
+	if s := n.holderWords(h, i, false); s != "" {
+		text += "; " + s
+	}
+	return text
+}
+
+// txWords names transaction t as seen from instance inst: "instance 1's
+// open transaction", or its own earlier one when inst let go of it (its
+// connection dropped) and the database has not rolled it back yet.
+func (n *narrator) txWords(t *Tx, inst int32) string {
+	if t.Inst == inst {
+		return "its own earlier transaction, still open in the database,"
+	}
+	return fmt.Sprintf("instance %d's open transaction", t.Inst)
+}
+
+// holderWords says why transaction t, which holds a lock at record i, does
+// not end; in the past tense if past is set; "" if none of the reasons
+// holderState knows holds.
+func (n *narrator) holderWords(t *Tx, i int, past bool) string {
+	has, is := "has", "is"
+	if past {
+		has, is = "had", "was"
+	}
+	switch n.a.holderState(t.ID, i) {
+	case holderCrashed:
+		return fmt.Sprintf("instance %d crashed before committing it, and the database %s not yet noticed that its connection was gone", t.Inst, has)
+	case holderGaveUp:
+		return fmt.Sprintf("instance %d gave up on it, and the database %s not yet noticed that its connection was gone", t.Inst, has)
+	case holderStalled:
+		return fmt.Sprintf("instance %d %s stalled before committing it", t.Inst, has)
+	case holderCut:
+		return fmt.Sprintf("instance %d %s cut off from the database before its commit got through", t.Inst, is)
+	}
+	return ""
+}
+
+// endWords says how transaction h ended, freeing the lock a call waited
+// for, as seen at record i: the database wakes the waiters of a commit or
+// rollback before it answers it, so h's end may be recorded just after.
+func (n *narrator) endWords(h *Tx, i int) string {
+	now := h.EndRec >= i
+	switch {
+	case h.EndRec < 0:
+		return "has ended"
+	case h.Status == TxCommitted && now:
+		return "commits"
+	case h.Status == TxCommitted:
+		return "has committed"
+	case h.Status == TxRolledBack && now:
+		return "rolls back"
+	case now:
+		return "is rolled back"
+	}
+	return "was rolled back"
+}
+
+// heldText tells a partition holding call c's request or reply.
+func (n *narrator) heldText(i int, c *Call) string {
+	what := "request"
+	for _, h := range c.Holds {
+		if h.Rec == i && h.Reply {
+			what = "reply"
+		}
+	}
+	return fmt.Sprintf("is cut off from %s: the network holds the %s of its %s until the partition heals", storeName(c.Op), what, n.w.callName(c.Op))
+}
+
+// waitedFor is the transaction call c still waited behind when its
+// instance gave up on it, nil if it was not waiting.
+func (n *narrator) waitedFor(c *Call) *Tx {
+	if p := c.WaitingAt(c.TimeoutRec); p != nil {
+		return &n.f.Txs[p.Holder]
+	}
+	return nil
+}
+
+// timeoutText tells an instance giving up on call c.
+func (n *narrator) timeoutText(c *Call) string {
+	name, waited := n.w.callName(c.Op), durWords(time.Duration(c.TimedOut-c.Sent))
+	fails := ""
+	if n.attemptOutcome(c) == run.Errored {
+		fails = ", and its handler fails"
+	}
+	text := fmt.Sprintf("gives up waiting for the reply to its %s after %s: it cannot know whether the call took effect%s", name, waited, fails)
+	if n.waitedFor(c) != nil && c.Op == run.Apply {
+		text = fmt.Sprintf("gives up waiting for the reply to its %s after %s, while the database still makes it wait for account %d's row lock: to the instance the outcome is unknown%s", name, waited, n.f.Events[c.Event].Account, fails)
+	}
+	if c.Op.Store() == run.Database {
+		text += "; it drops its database connection, so the database will roll back whatever it left open"
+	}
+	return text
+}
+
+// failure is what stopped a handling attempt: a crash, a timeout, a
+// refused call, an error.
+type failure struct {
+	rec  int
+	what string // in words, as "crashed before its Apply (the effect)"
+	// lock, for an Apply given up on while it waited for a row lock, says
+	// who held the lock and why it was not released, as "its Apply had to
+	// wait for account 4's row lock, which instance 1's transaction held:
+	// it had updated account 4 first (event 4's effect), and instance 1
+	// had stalled before committing it"; "" otherwise.
+	lock string
+	// waited is how long the instance waited before it gave up.
+	waited time.Duration
+}
+
+// failureOf is the first failure of attempt k, nil if it had none.
+func (n *narrator) failureOf(k int) *failure {
+	if k < 0 {
+		return nil
+	}
+	f, w := n.f, n.w
+	a := &f.Attempts[k]
+	var first *failure
+	add := func(fl failure) {
+		if first == nil || fl.rec < first.rec {
+			first = &fl
+		}
+	}
+	if a.Crash >= 0 {
+		c := &f.Crashes[a.Crash]
+		step := "the ack"
+		switch c.Step {
+		case run.AtCall:
+			step = "its " + w.callName(c.Op)
+		case run.AtNack:
+			step = "the nack"
+		}
+		what := "crashed before " + step
+		if c.InFlight {
+			what = "crashed with " + step + " in flight"
+		}
+		add(failure{rec: c.Rec, what: what})
+	}
+	for _, id := range a.Calls {
+		c := &f.Calls[id]
+		name := w.callName(c.Op)
+		if c.TimeoutRec >= 0 {
+			waited := time.Duration(c.TimedOut - c.Sent)
+			fl := failure{rec: c.TimeoutRec, waited: waited, what: fmt.Sprintf("gave up on its %s after %s without a reply", name, durWords(waited))}
+			if h := n.waitedFor(c); h != nil && c.Op == run.Apply {
+				acct := f.Events[c.Event].Account
+				fl.what = fmt.Sprintf("gave up on its %s after %s, while it still waited for account %d's row lock", name, durWords(waited), acct)
+				fl.lock = n.lockWords(h, c.Inst, acct, c.TimeoutRec)
+			}
+			add(fl)
+		}
+		if c.Answer == run.Refused {
+			add(failure{rec: c.ServeRec, what: fmt.Sprintf("found Redis down (its %s was refused)", name)})
+		}
+	}
+	if a.Outcome == run.Errored {
+		add(failure{rec: a.EndRec, what: "had its handler fail"})
+	}
+	return first
+}
+
+// lockWords says, for instance inst whose Apply on account acct waited
+// behind transaction h until record i, who held the lock and why it was
+// not released.
+func (n *narrator) lockWords(h *Tx, inst int32, acct, i int) string {
+	who := fmt.Sprintf("instance %d's transaction", h.Inst)
+	if h.Inst == inst {
+		who = "its own earlier transaction"
+	}
+	s := fmt.Sprintf("its Apply had to wait for account %d's row lock, which %s held: it had updated account %d first", acct, who, acct)
+	if e := n.f.AppliedTo(h, acct); e != 0 {
+		s += fmt.Sprintf(" (event %d's effect)", e)
+	}
+	if st := n.holderWords(h, i, true); st != "" {
+		s += ", and " + st
+	}
+	return s
+}

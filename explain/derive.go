@@ -1,0 +1,411 @@
+package explain
+
+import (
+	"cmp"
+	"math"
+	"slices"
+
+	"github.com/idemsim/idemsim/run"
+)
+
+// NewFacts derives the facts of the run of cfg from its trace, in one pass
+// over the records. It pairs records by the ids they carry (message and
+// delivery tag, call, transaction, partition window) and keeps, per
+// instance, only which attempt is open and which windows and transactions
+// are: it never decides what a store would answer, it reads the answers.
+func NewFacts(cfg run.Config, trace []run.Record) *Facts {
+	cfg = cfg.WithDefaults()
+	d := &deriver{
+		f: &Facts{
+			Config: cfg, Trace: trace, Heal: -1, HealRec: -1,
+			Events:   make([]Event, cfg.Events+1),
+			Messages: make([]Message, 1),
+			Calls:    make([]Call, 1),
+			Txs:      make([]Tx, 1),
+		},
+		open:    make([]int, cfg.Instances),
+		last:    make([]int, cfg.Instances),
+		windows: make([][]int, cfg.Instances),
+		txs:     make([][]uint32, cfg.Instances),
+		liveKey: make([]int, cfg.Events+1),
+	}
+	for i, e := range run.NewWorkload(cfg).Events {
+		if i > 0 {
+			d.f.Events[i] = Event{ID: uint32(i), Account: e.Account, FirstRec: -1, LastRec: -1}
+		}
+	}
+	for i := range d.open {
+		d.open[i], d.last[i] = -1, -1
+	}
+	for i := range d.liveKey {
+		d.liveKey[i] = -1
+	}
+	for i := range trace {
+		d.record(i, &trace[i])
+	}
+	d.finish()
+	return d.f
+}
+
+// deriver is the bookkeeping of one pass: what is open per instance.
+type deriver struct {
+	f       *Facts
+	open    []int      // per instance, its open attempt, -1 none
+	last    []int      // per instance, its latest attempt, -1 none
+	windows [][]int    // per instance, its open partition windows
+	txs     [][]uint32 // per instance, its open transactions not yet dropped
+	liveKey []int      // per event, the last write of its key not lost or replaced, -1 none
+}
+
+func (d *deriver) record(i int, r *run.Record) {
+	f := d.f
+	if r.Event > 0 && int(r.Event) < len(f.Events) {
+		e := &f.Events[r.Event]
+		if e.FirstRec < 0 {
+			e.FirstRec = i
+		}
+		e.LastRec = i
+		if r.Inst >= 0 && r.Inst < 64 {
+			e.Insts |= 1 << r.Inst
+		}
+	}
+	switch r.Kind {
+	case run.Publish:
+		f.Messages = grow(f.Messages, int(r.Msg))
+		e := &f.Events[r.Event]
+		f.Messages[r.Msg] = Message{ID: r.Msg, Event: r.Event, Copy: len(e.Copies), At: r.At, Rec: i, AckedRec: -1, AckedBy: -1}
+		e.Copies = append(e.Copies, r.Msg)
+	case run.Deliver:
+		m := &f.Messages[r.Msg]
+		m.Deliveries = append(m.Deliveries, len(f.Deliveries))
+		f.Deliveries = append(f.Deliveries, Delivery{Msg: r.Msg, Inst: r.Inst, Tag: r.Tag, At: r.At, Rec: i, DropRec: -1, Attempt: -1})
+	case run.DeliverDrop:
+		if k := d.delivery(r.Msg, r.Tag); k >= 0 {
+			f.Deliveries[k].DropRec = i
+		}
+	case run.Receive:
+		k := len(f.Attempts)
+		f.Attempts = append(f.Attempts, Attempt{Inst: r.Inst, Msg: r.Msg, Event: r.Event, Tag: r.Tag, At: r.At, Rec: i, EndRec: -1, End: -1, Crash: -1, Ack: -1, NackRec: -1})
+		f.Events[r.Event].Attempts = append(f.Events[r.Event].Attempts, k)
+		if dl := d.delivery(r.Msg, r.Tag); dl >= 0 {
+			f.Deliveries[dl].Attempt = k
+		}
+		d.open[r.Inst], d.last[r.Inst] = k, k
+	case run.Call:
+		d.call(i, r)
+	case run.Serve:
+		d.serve(i, r)
+	case run.Park:
+		c := &f.Calls[r.Call]
+		c.Parks = append(c.Parks, Park{At: r.At, Rec: i, Holder: r.Holder})
+	case run.Reply:
+		f.Calls[r.Call].ReplyRec = i
+	case run.CallHeld:
+		c := &f.Calls[r.Call]
+		c.Holds = append(c.Holds, Hold{At: r.At, Rec: i, Reply: c.ServeRec >= 0})
+	case run.Timeout:
+		c := &f.Calls[r.Call]
+		c.TimeoutRec, c.TimedOut = i, r.At
+		if c.Op.Store() == run.Database {
+			// The client closes the connection of a cancelled query: the
+			// transaction open on it is dropped.
+			d.drop(r.Inst, DropTimeout, i)
+		}
+	case run.Handled:
+		if k := d.open[r.Inst]; k >= 0 {
+			a := &f.Attempts[k]
+			a.EndRec, a.End, a.Outcome = i, r.At, r.Outcome
+		}
+		d.open[r.Inst] = -1
+		if r.Outcome == run.Applied {
+			f.Memory = append(f.Memory, Memory{Inst: r.Inst, Event: r.Event, Rec: i, EndRec: -1})
+		}
+	case run.Nack:
+		if k := d.last[r.Inst]; k >= 0 {
+			f.Attempts[k].NackRec = i
+		}
+	case run.AckSend:
+		if k := d.last[r.Inst]; k >= 0 {
+			f.Attempts[k].Ack = len(f.Acks)
+		}
+		f.Acks = append(f.Acks, Ack{Inst: r.Inst, Msg: r.Msg, Event: r.Event, Tag: r.Tag, At: r.At, Rec: i, LostRec: -1, AcceptedRec: -1})
+	case run.AckLost:
+		if k := d.ack(r.Inst, r.Msg, r.Tag); k >= 0 {
+			f.Acks[k].LostRec, f.Acks[k].Cut = i, d.cut(r.Inst)&run.Broker != 0
+		}
+	case run.Acked:
+		if k := d.ack(r.Inst, r.Msg, r.Tag); k >= 0 {
+			f.Acks[k].AcceptedRec, f.Acks[k].Accepted = i, r.At
+		}
+		m := &f.Messages[r.Msg]
+		m.AckedRec, m.AckedAt, m.AckedBy = i, r.At, r.Inst
+	case run.Requeue:
+		dl := -1
+		if ds := f.Messages[r.Msg].Deliveries; len(ds) > 0 {
+			dl = ds[len(ds)-1]
+		}
+		f.Requeues = append(f.Requeues, Requeue{Msg: r.Msg, Inst: r.Inst, At: r.At, Rec: i, Cause: r.Cause, Delivery: dl})
+	case run.Crash:
+		d.crash(i, r)
+	case run.Restart:
+		for k := len(f.Crashes) - 1; k >= 0; k-- {
+			if c := &f.Crashes[k]; c.Inst == r.Inst {
+				c.RestartRec, c.Restart = i, r.At
+				break
+			}
+		}
+	case run.Stall:
+		f.Stalls = append(f.Stalls, Stall{Inst: r.Inst, Msg: r.Msg, Event: r.Event, At: r.At, Dur: r.Dur, Rec: i})
+	case run.Partition:
+		d.partition(i, r)
+	case run.StoreLoss:
+		d.storeLoss(i, r)
+	case run.StoreUp:
+		if k := len(f.Outages) - 1; k >= 0 && f.Outages[k].UpRec < 0 {
+			f.Outages[k].UpRec, f.Outages[k].Up = i, r.At
+		}
+	case run.TxAbort:
+		t := d.tx(r.Tx)
+		if t.Status == TxOpen {
+			t.Status, t.EndRec, t.End = TxAbortedByDB, i, r.At
+		}
+	case run.Heal:
+		f.Heal, f.HealRec = r.At, i
+		for inst, ws := range d.windows {
+			for _, k := range ws {
+				f.Windows[k].To, f.Windows[k].EndRec = r.At, i
+			}
+			d.windows[inst] = ws[:0]
+		}
+	case run.End:
+		f.End, f.Unsettled = r.At, int(r.Count)
+	}
+}
+
+// call records a store call leaving its instance.
+func (d *deriver) call(i int, r *run.Record) {
+	f := d.f
+	f.Calls = grow(f.Calls, int(r.Call))
+	att := d.open[r.Inst]
+	f.Calls[r.Call] = Call{ID: r.Call, Inst: r.Inst, Msg: r.Msg, Event: r.Event, Op: r.Op, Tx: r.Tx, Attempt: att,
+		Sent: r.At, SentRec: i, ServeRec: -1, ReplyRec: -1, TimeoutRec: -1}
+	if att >= 0 {
+		f.Attempts[att].Calls = append(f.Attempts[att].Calls, r.Call)
+	}
+	if r.Tx == 0 {
+		return
+	}
+	t := d.tx(r.Tx)
+	if t.ID == 0 {
+		*t = Tx{ID: r.Tx, Inst: r.Inst, Attempt: att, EndRec: -1, End: -1, DroppedRec: -1}
+		d.txs[r.Inst] = append(d.txs[r.Inst], r.Tx)
+	}
+	t.Calls = append(t.Calls, r.Call)
+}
+
+// serve records a store executing a call: what it answered, and what that
+// changed in the store.
+func (d *deriver) serve(i int, r *run.Record) {
+	f := d.f
+	c := &f.Calls[r.Call]
+	c.ServeRec, c.Served, c.Answer, c.TTL = i, r.At, r.Answer, r.Dur
+	switch {
+	case c.Op.Store() == run.Redis:
+		if r.Answer == run.Yes && c.Op != run.Exists {
+			d.setKey(i, r, c)
+		}
+	case r.Answer == run.TxAborted:
+		if t := d.tx(c.Tx); t.Status == TxOpen {
+			t.Status, t.EndRec, t.End = TxAbortedByDB, i, r.At
+		}
+	case r.Answer != run.Yes:
+	case c.Op == run.Insert:
+		t := d.tx(c.Tx)
+		t.Inserted = append(t.Inserted, c.Event)
+	case c.Op == run.Apply:
+		t := d.tx(c.Tx)
+		t.Applied = append(t.Applied, c.Event)
+	case c.Op == run.Commit:
+		t := d.tx(c.Tx)
+		if t.Status != TxOpen {
+			break
+		}
+		t.Status, t.EndRec, t.End = TxCommitted, i, r.At
+		for _, ev := range t.Inserted {
+			f.Events[ev].IDCommits = append(f.Events[ev].IDCommits, t.ID)
+		}
+		for _, ev := range t.Applied {
+			f.Events[ev].Applications = append(f.Events[ev].Applications, Application{Tx: t.ID, Inst: c.Inst, At: r.At, Rec: i})
+		}
+	case c.Op == run.Rollback:
+		if t := d.tx(c.Tx); t.Status == TxOpen {
+			t.Status, t.EndRec, t.End = TxRolledBack, i, r.At
+		}
+	}
+}
+
+// setKey records a Redis write that set event c.Event's key: it replaces
+// the value before it.
+func (d *deriver) setKey(i int, r *run.Record, c *Call) {
+	f := d.f
+	ev := c.Event
+	if k := d.liveKey[ev]; k >= 0 {
+		f.Keys[k].EndRec = i
+	}
+	exp := int64(math.MaxInt64)
+	if r.Dur > 0 {
+		exp = r.At + r.Dur
+	}
+	d.liveKey[ev] = len(f.Keys)
+	f.Events[ev].Keys = append(f.Events[ev].Keys, len(f.Keys))
+	f.Keys = append(f.Keys, Key{Event: ev, Call: c.ID, Inst: c.Inst, At: r.At, Rec: i, TTL: r.Dur, Expires: exp, EndRec: -1, Lost: -1})
+}
+
+// crash records an instance crashing: the attempt it was in ends, its
+// memory is gone, and the connection of its open transaction is dropped.
+func (d *deriver) crash(i int, r *run.Record) {
+	f := d.f
+	k := len(f.Crashes)
+	att := d.open[r.Inst]
+	if r.Step == run.AtAck || r.Step == run.AtNack {
+		// The handler has returned: the crash keeps the attempt from
+		// acking or nacking.
+		att = d.last[r.Inst]
+	}
+	f.Crashes = append(f.Crashes, Crash{Inst: r.Inst, Msg: r.Msg, Event: r.Event, At: r.At, Rec: i, Step: r.Step, Op: r.Op,
+		InFlight: r.InFlight, Call: r.Call, Attempt: att, RestartRec: -1, Restart: -1})
+	if att >= 0 {
+		f.Attempts[att].Crash = k
+	}
+	d.open[r.Inst] = -1
+	for m := range f.Memory {
+		if mem := &f.Memory[m]; mem.Inst == r.Inst && mem.EndRec < 0 {
+			mem.EndRec = i
+		}
+	}
+	d.drop(r.Inst, DropCrash, i)
+}
+
+// drop records instance inst letting go of the connection of its open
+// transactions.
+func (d *deriver) drop(inst int32, why Drop, i int) {
+	for _, id := range d.txs[inst] {
+		if t := d.tx(id); t.Status == TxOpen && t.Dropped == NotDropped {
+			t.Dropped, t.DroppedRec = why, i
+		}
+	}
+	d.txs[inst] = d.txs[inst][:0]
+}
+
+// partition opens or closes a window, paired by the window's id.
+func (d *deriver) partition(i int, r *run.Record) {
+	f := d.f
+	if r.Stores != 0 {
+		d.windows[r.Inst] = append(d.windows[r.Inst], len(f.Windows))
+		f.Windows = append(f.Windows, Window{Inst: r.Inst, ID: r.Window, Stores: r.Stores, From: r.At, Rec: i, To: -1, EndRec: -1})
+		return
+	}
+	ws := d.windows[r.Inst]
+	for j, k := range ws {
+		if f.Windows[k].ID == r.Window {
+			f.Windows[k].To, f.Windows[k].EndRec = r.At, i
+			d.windows[r.Inst] = slices.Delete(ws, j, j+1)
+			return
+		}
+	}
+}
+
+// cut is what instance inst is cut off from now: the union of its open
+// windows.
+func (d *deriver) cut(inst int32) run.Stores {
+	var s run.Stores
+	for _, k := range d.windows[inst] {
+		s |= d.f.Windows[k].Stores
+	}
+	return s
+}
+
+// storeLoss records Redis losing data. A restart loses every key; a
+// failover the keys written within the replica's lag, that is the Count
+// written last: the record gives the count, and the keys written last are
+// a suffix of the writes in time order, so the count names them exactly
+// (keys written at the same instant are lost together or not at all). As
+// Redis does, it counts every key it held, expired or not.
+func (d *deriver) storeLoss(i int, r *run.Record) {
+	f := d.f
+	o := Outage{Cause: r.Cause, At: r.At, Rec: i, Count: int(r.Count), UpRec: -1, Up: -1}
+	var held []int
+	for _, k := range d.liveKey {
+		if k >= 0 {
+			held = append(held, k)
+		}
+	}
+	if r.Cause == run.Failover {
+		// Newest first; Keys are in write order, so a stable sort keeps
+		// equal times in a fixed order.
+		slices.SortStableFunc(held, func(a, b int) int { return cmp.Compare(f.Keys[b].At, f.Keys[a].At) })
+		held = held[:min(len(held), o.Count)]
+	}
+	slices.Sort(held)
+	for _, k := range held {
+		f.Keys[k].EndRec, f.Keys[k].Lost = i, len(f.Outages)
+		d.liveKey[f.Keys[k].Event] = -1
+	}
+	o.Lost = held
+	f.Outages = append(f.Outages, o)
+}
+
+// finish settles what only the whole trace tells: which events the broker
+// considers done and settled.
+func (d *deriver) finish() {
+	f := d.f
+	for id := 1; id < len(f.Events); id++ {
+		e := &f.Events[id]
+		e.Settled = true
+		for _, m := range e.Copies {
+			if f.Messages[m].AckedRec >= 0 {
+				e.Done = true
+			} else {
+				e.Settled = false
+			}
+		}
+	}
+}
+
+// delivery is the index of message msg's delivery with tag, -1 if none.
+func (d *deriver) delivery(msg, tag uint32) int {
+	if int(msg) >= len(d.f.Messages) {
+		return -1
+	}
+	ds := d.f.Messages[msg].Deliveries
+	for j := len(ds) - 1; j >= 0; j-- {
+		if d.f.Deliveries[ds[j]].Tag == tag {
+			return ds[j]
+		}
+	}
+	return -1
+}
+
+// ack is the index of inst's latest ack of msg with tag, -1 if none.
+func (d *deriver) ack(inst int32, msg, tag uint32) int {
+	for k := len(d.f.Acks) - 1; k >= 0; k-- {
+		if a := &d.f.Acks[k]; a.Inst == inst && a.Msg == msg && a.Tag == tag {
+			return k
+		}
+	}
+	return -1
+}
+
+// tx returns transaction id, growing Txs to hold it.
+func (d *deriver) tx(id uint32) *Tx {
+	d.f.Txs = grow(d.f.Txs, int(id))
+	return &d.f.Txs[id]
+}
+
+// grow returns s long enough to hold index i.
+func grow[T any](s []T, i int) []T {
+	if i < len(s) {
+		return s
+	}
+	return append(s, make([]T, i+1-len(s))...)
+}

@@ -1,0 +1,326 @@
+package explain
+
+import (
+	"github.com/idemsim/idemsim/run"
+)
+
+// Facts are what one run did, derived from its trace in one pass (see
+// NewFacts): the copies the producer published and where the broker sent
+// them, every handling attempt, every store call by its id, every database
+// transaction by its id, the Redis keys over time, the ledger, the acks
+// and the faults. Every record that answers another names it (a reply its
+// call, a park the transaction it waits behind, a healed partition its
+// window), so nothing here is guessed, and nothing here is prose: the
+// story, the timeline and the history page are all told from these facts.
+//
+// Times are nanoseconds since the start of the run, as in run.Record; a
+// Rec field is the index in Trace of the record a fact comes from, -1 for
+// "never". Slices indexed by an id (Events, Messages, Calls, Txs) leave
+// index 0 unused, as ids start at 1.
+type Facts struct {
+	Config run.Config
+	Trace  []run.Record
+
+	Events     []Event    // by event id
+	Messages   []Message  // by message id
+	Deliveries []Delivery // in trace order
+	Attempts   []Attempt  // handling attempts, in trace order
+	Calls      []Call     // by call id
+	Txs        []Tx       // by transaction id
+	Keys       []Key      // Redis writes that set a key, in trace order
+	Memory     []Memory   // what instances remembered, in trace order
+	Acks       []Ack      // acks sent, in trace order
+	Requeues   []Requeue
+	Crashes    []Crash
+	Stalls     []Stall
+	Windows    []Window // partition windows, in the order they opened
+	Outages    []Outage // Redis data losses, each with the outage after it
+
+	// Heal is when the faults healed, -1 if the trace has no heal; End is
+	// when the run ended, and Unsettled how many events it left unsettled.
+	Heal, End int64
+	HealRec   int
+	Unsettled int
+}
+
+// Event is what happened to one event.
+type Event struct {
+	ID      uint32
+	Account int      // the account its effect goes to
+	Copies  []uint32 // its messages, in publish order
+	// Attempts are the indexes in Facts.Attempts of its handlings.
+	Attempts []int
+	// Applications are the commits that put its effect in the ledger, in
+	// order: len(Applications) is its ledger count.
+	Applications []Application
+	// IDCommits are the transactions that committed its id into the
+	// processed-ids table.
+	IDCommits []uint32
+	// Keys are the indexes in Facts.Keys of the writes of its Redis key.
+	Keys []int
+	// Done reports that the broker accepted an ack of one of its copies;
+	// Settled that it accepted one of every copy.
+	Done, Settled bool
+	// FirstRec and LastRec are its first and last records.
+	FirstRec, LastRec int
+	// Insts has bit i set if instance i has a record about it.
+	Insts uint64
+}
+
+// Application is a commit that applied an event's effect.
+type Application struct {
+	Tx   uint32
+	Inst int32
+	At   int64
+	Rec  int // the Serve of the commit
+}
+
+// Message is one published copy of an event.
+type Message struct {
+	ID, Event uint32
+	Copy      int // 0 for the event's first copy, 1 for the second, ...
+	At        int64
+	Rec       int
+	// Deliveries are the indexes in Facts.Deliveries of its deliveries.
+	Deliveries []int
+	// AckedRec is the record of the ack the broker accepted, -1 if none;
+	// AckedBy the instance that sent it.
+	AckedRec int
+	AckedAt  int64
+	AckedBy  int32
+}
+
+// Delivery is the broker sending a message to an instance.
+type Delivery struct {
+	Msg  uint32
+	Inst int32
+	Tag  uint32
+	At   int64
+	Rec  int
+	// DropRec is the record of its loss (a partition, or the instance was
+	// down), -1 if it arrived.
+	DropRec int
+	// Attempt is the index in Facts.Attempts of its handling, -1 if none.
+	Attempt int
+}
+
+// Attempt is one handling of a delivery: from receive to handled.
+type Attempt struct {
+	Inst       int32
+	Msg, Event uint32
+	Tag        uint32
+	At         int64
+	Rec        int // the Receive
+	// EndRec is the Handled record, -1 if the handler never returned;
+	// Outcome what it returned (0 if it never did).
+	EndRec  int
+	End     int64
+	Outcome run.Outcome
+	// Calls are its store calls, in order.
+	Calls []uint32
+	// Crash is the index in Facts.Crashes of the crash that ended it, -1
+	// if none; Ack the index in Facts.Acks of its ack, -1 if none; NackRec
+	// its nack's record, -1 if none.
+	Crash, Ack, NackRec int
+}
+
+// Call is one store call, by its id.
+type Call struct {
+	ID         uint32
+	Inst       int32
+	Msg, Event uint32
+	Op         run.Op
+	Tx         uint32 // its transaction, for a database call
+	Attempt    int    // the index in Facts.Attempts of the attempt that made it, -1 if none
+	Sent       int64
+	SentRec    int
+	// ServeRec is when its store executed it (-1: never), with Answer;
+	// TTL is the key's lifetime that a Redis write set (0: none).
+	ServeRec int
+	Served   int64
+	Answer   run.Answer
+	TTL      int64
+	// ReplyRec is when its answer reached the instance, -1 if never;
+	// TimeoutRec when the instance gave up on it, -1 if it did not.
+	ReplyRec   int
+	TimeoutRec int
+	TimedOut   int64
+	Holds      []Hold // a partition held its request or its reply
+	Parks      []Park // the database made it wait for a lock
+}
+
+// Hold is a partition holding a call's request or reply until it heals.
+type Hold struct {
+	At    int64
+	Rec   int
+	Reply bool // the reply was held; otherwise the request
+}
+
+// Park is the database making a call wait behind an open transaction.
+type Park struct {
+	At     int64
+	Rec    int
+	Holder uint32 // the transaction it waits behind
+}
+
+// TxStatus is how a transaction ended.
+type TxStatus uint8
+
+// The ends of a transaction.
+const (
+	TxOpen        TxStatus = iota // it never ended
+	TxCommitted                   // its Commit took effect
+	TxRolledBack                  // its client rolled it back
+	TxAbortedByDB                 // the database rolled it back: its connection died, or a statement failed
+)
+
+// Drop says why a client let go of a transaction's connection.
+type Drop uint8
+
+// The reasons a client drops its connection.
+const (
+	NotDropped  Drop = iota
+	DropCrash        // the instance crashed
+	DropTimeout      // the instance gave up on a call and closed the connection
+)
+
+// Tx is one database transaction, by its id.
+type Tx struct {
+	ID   uint32
+	Inst int32
+	// Attempt is the index in Facts.Attempts of the attempt that began it.
+	Attempt int
+	Calls   []uint32 // its calls, in order
+	// Inserted and Applied are the events whose insert of the id or whose
+	// Apply the database accepted in it, in order; an Apply takes the row
+	// lock of its event's account until the transaction ends.
+	Inserted, Applied []uint32
+	Status            TxStatus
+	// EndRec is the record that ended it (-1: open to the end), at End.
+	EndRec int
+	End    int64
+	// Dropped says why its client let go of it while it was open, at
+	// DroppedRec; the database rolls it back once it notices.
+	Dropped    Drop
+	DroppedRec int
+}
+
+// Key is one write that set an event's Redis key, and the life of that
+// value: until it expires, another write replaces it, or Redis loses it.
+type Key struct {
+	Event uint32
+	Call  uint32 // the write
+	Inst  int32
+	At    int64 // when Redis executed the write
+	Rec   int
+	// TTL is the lifetime the write gave it (0: none); Expires is when it
+	// expires, At + TTL, or math.MaxInt64 for a key without a TTL.
+	TTL, Expires int64
+	// EndRec is the record that ended this value before it expired: a
+	// later write of the key, or a data loss; -1 if none did. Lost is the
+	// index in Facts.Outages of the loss, -1 if it was not lost.
+	EndRec int
+	Lost   int
+}
+
+// Memory is an event an instance remembered, as a strategy with Memory
+// does: from the handler's return with applied until the instance crashed.
+// Instance memory is no store, so the trace shows it only through the
+// handler's outcomes.
+type Memory struct {
+	Inst  int32
+	Event uint32
+	Rec   int // the Handled record
+	// EndRec is the crash that emptied it, -1 if none.
+	EndRec int
+}
+
+// Ack is an ack an instance sent.
+type Ack struct {
+	Inst       int32
+	Msg, Event uint32
+	Tag        uint32
+	At         int64
+	Rec        int
+	// LostRec is the record of its loss, -1 if it was not lost; Cut says
+	// the instance was cut off from the broker then.
+	LostRec int
+	Cut     bool
+	// AcceptedRec is the broker accepting it, -1 if it did not.
+	AcceptedRec int
+	Accepted    int64
+}
+
+// Requeue is the broker putting a message back in its queue.
+type Requeue struct {
+	Msg  uint32
+	Inst int32 // the instance of its latest delivery
+	At   int64
+	Rec  int
+	// Cause is why: its ack deadline passed, or after a nack. Delivery is
+	// the index in Facts.Deliveries of its latest delivery, -1 if none;
+	// for a deadline, At minus that delivery's time is the deadline.
+	Cause    run.Cause
+	Delivery int
+}
+
+// Crash is an instance crashing.
+type Crash struct {
+	Inst       int32
+	Msg, Event uint32
+	At         int64
+	Rec        int
+	Step       run.Step
+	Op         run.Op // the call it crashed at, for Step AtCall
+	InFlight   bool   // the step's request was already sent
+	Call       uint32 // the call in flight, if any
+	Attempt    int    // the attempt it ended, -1 if none
+	// RestartRec is its restart, -1 if it never restarted.
+	RestartRec int
+	Restart    int64
+}
+
+// Stall is an instance's handler stopping for a while (slow).
+type Stall struct {
+	Inst       int32
+	Msg, Event uint32
+	At, Dur    int64
+	Rec        int
+}
+
+// Window is one partition window of an instance: from its opening to the
+// record that closed it (its own healed record, or the heal of every
+// fault), paired by the window's id, so that overlapping windows of one
+// instance are told apart.
+type Window struct {
+	Inst   int32
+	ID     uint32 // numbered from 1 per instance
+	Stores run.Stores
+	From   int64
+	Rec    int
+	// To and EndRec close it: -1 if it was open at the end of the trace.
+	To     int64
+	EndRec int
+}
+
+// Outage is Redis losing data and refusing calls until it is back.
+type Outage struct {
+	Cause run.Cause // run.RestartEmpty or run.Failover
+	At    int64
+	Rec   int
+	// Count is how many marks the record says were lost; Lost lists the
+	// indexes in Facts.Keys of the values lost.
+	Count int
+	Lost  []int
+	// UpRec is when Redis was back, -1 if never.
+	UpRec int
+	Up    int64
+}
+
+// The actors of a story that are parts of the run rather than instances,
+// named as traces name the parts an instance talks to.
+var (
+	actorBroker = run.Broker.String()
+	actorRedis  = run.Redis.String()
+	actorDB     = run.Database.String()
+)

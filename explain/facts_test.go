@@ -1,0 +1,235 @@
+package explain
+
+import (
+	"cmp"
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idemsim/idemsim/check"
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
+	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/strategies"
+)
+
+// TestFactsAgreeWithTheAudit derives each run's facts from its trace alone
+// and requires what the run's own judges saw: the audit's duplicates, lost
+// and stuck events, and, event by event, the ledger's final count, every
+// ack the broker accepted and every attempt with its outcome, as the
+// checked history holds them. The story's state is only as good as these
+// facts.
+func TestFactsAgreeWithTheAudit(t *testing.T) {
+	seeds, events := uint64(40), 30
+	if testing.Short() {
+		seeds, events = 8, 20
+	}
+	for _, st := range strategies.Names() {
+		for _, sc := range faults.Scenarios() {
+			t.Run(st+"/"+sc.String(), func(t *testing.T) {
+				t.Parallel()
+				for seed := uint64(1); seed <= seeds; seed++ {
+					cfg := sim.Config{Strategy: st, Faults: sc, Seed: seed, Instances: 3, Events: events, KeepTrace: true, KeepHistory: true}
+					res, err := sim.Run(cfg)
+					require.NoError(t, err)
+					f := NewFacts(cfg, res.Trace)
+					why := cfg.Reproduce()
+
+					dups, lost, stuck := 0, 0, 0
+					for id := 1; id < len(f.Events); id++ {
+						e := &f.Events[id]
+						if n := len(e.Applications); n > 1 {
+							dups += n - 1
+						} else if n == 0 && e.Done {
+							lost++
+						}
+						if !e.Settled {
+							stuck++
+						}
+					}
+					require.Equal(t, [3]int{res.Duplicates, res.Lost, res.Stuck}, [3]int{dups, lost, stuck}, "the facts disagree with the audit: %s", why)
+					require.Equal(t, res.Stuck, f.Unsettled, why)
+					requireHistory(t, f, res.History, why)
+					requireCallsPaired(t, f, why)
+					requireLossesExact(t, f, why)
+				}
+			})
+		}
+	}
+}
+
+// requireHistory holds the facts to the checked history: the ledger count
+// of each event, the accepted acks, and the attempts with their outcomes.
+func requireHistory(t *testing.T, f *Facts, history []check.Op, why string) {
+	t.Helper()
+	type op struct {
+		inst       int
+		event      uint64
+		call, ret  int64
+		result     check.Result
+		isAck      bool
+		ledgerRead int
+	}
+	var want, got []op
+	for _, h := range history {
+		switch h.Kind {
+		case check.Read:
+			want = append(want, op{event: h.Event, ledgerRead: h.Count, call: -1})
+		case check.Ack:
+			want = append(want, op{inst: h.Client, event: h.Event, call: h.Call, ret: h.Return, isAck: true})
+		case check.Attempt:
+			want = append(want, op{inst: h.Client, event: h.Event, call: h.Call, ret: h.Return, result: h.Result})
+		}
+	}
+	for id := 1; id < len(f.Events); id++ {
+		got = append(got, op{event: uint64(id), ledgerRead: len(f.Events[id].Applications), call: -1})
+	}
+	for _, a := range f.Acks {
+		if a.AcceptedRec >= 0 {
+			got = append(got, op{inst: int(a.Inst), event: uint64(a.Event), call: a.At, ret: a.Accepted, isAck: true})
+		}
+	}
+	for _, a := range f.Attempts {
+		o := op{inst: int(a.Inst), event: uint64(a.Event), call: a.At, ret: check.Never, result: check.Unknown}
+		switch a.Outcome {
+		case run.Applied:
+			o.ret, o.result = a.End, check.Applied
+		case run.Skipped:
+			o.ret, o.result = a.End, check.Skipped
+		}
+		got = append(got, o)
+	}
+	order := func(a, b op) int {
+		return cmp.Or(cmp.Compare(a.event, b.event), cmp.Compare(a.inst, b.inst), cmp.Compare(a.call, b.call),
+			cmp.Compare(a.ret, b.ret), cmp.Compare(a.result, b.result), cmp.Compare(a.ledgerRead, b.ledgerRead), boolCmp(a.isAck, b.isAck))
+	}
+	slices.SortFunc(want, order)
+	slices.SortFunc(got, order)
+	require.Equal(t, want, got, "the facts disagree with the checked history: %s", why)
+}
+
+// requireCallsPaired checks that every record about a call names a call
+// the facts know, made by the same instance about the same event, and that
+// a reply carries what the store answered.
+func requireCallsPaired(t *testing.T, f *Facts, why string) {
+	t.Helper()
+	for i, r := range f.Trace {
+		switch r.Kind {
+		case run.Serve, run.Reply, run.Timeout, run.Park, run.CallHeld:
+			require.Less(t, int(r.Call), len(f.Calls), "%s: record %d", why, i)
+			c := &f.Calls[r.Call]
+			if r.Inst != c.Inst || r.Msg != c.Msg || r.Event != c.Event || r.Op != c.Op || c.SentRec >= i {
+				t.Fatalf("%s: record %d (%s) is not about call c%d as sent", why, i, r, r.Call)
+			}
+			if r.Kind == run.Reply && (c.Answer != r.Answer || c.ServeRec >= i) {
+				t.Fatalf("%s: record %d (%s) does not carry the store's answer %s", why, i, r, c.Answer)
+			}
+		}
+	}
+}
+
+// requireLossesExact checks that the count of a Redis data loss names the
+// keys lost exactly: a restart loses every key Redis held, a failover the
+// keys written last, never part of the keys written at one instant.
+func requireLossesExact(t *testing.T, f *Facts, why string) {
+	t.Helper()
+	for _, o := range f.Outages {
+		require.Len(t, o.Lost, o.Count, "%s: the loss at %d", why, o.At)
+		if o.Cause != run.Failover || len(o.Lost) == 0 {
+			continue
+		}
+		oldestLost := int64(math.MaxInt64)
+		for _, k := range o.Lost {
+			oldestLost = min(oldestLost, f.Keys[k].At)
+		}
+		for k, key := range f.Keys {
+			kept := key.Rec < o.Rec && (key.EndRec < 0 || key.EndRec > o.Rec)
+			if kept {
+				assert.Less(t, key.At, oldestLost, "%s: key value %d written with the lost ones, yet kept", why, k)
+			}
+		}
+	}
+}
+
+// TestCutSpansMergeOverlappingWindows feeds two windows of one instance
+// that overlap: the instance is cut off from the first opening to the
+// last closing, whichever window closes first.
+func TestCutSpansMergeOverlappingWindows(t *testing.T) {
+	trace := []run.Record{
+		{At: 10, Kind: run.Partition, Inst: 0, Stores: run.Redis, Window: 2},
+		{At: 20, Kind: run.Partition, Inst: 0, Stores: run.Database, Window: 1},
+		{At: 30, Kind: run.Partition, Inst: 0, Window: 2},
+		{At: 40, Kind: run.Partition, Inst: 0, Window: 1},
+		{At: 50, Kind: run.Partition, Inst: 1, Stores: run.Broker, Window: 1},
+		{At: 60, Kind: run.Heal, Inst: -1},
+		{At: 70, Kind: run.End, Inst: -1},
+	}
+	f := NewFacts(run.Config{Strategy: "none", Seed: 1, Instances: 2, Events: 1}, trace)
+	require.Len(t, f.Windows, 3)
+	assert.Equal(t, []Span{{From: 10, To: 40, Rec: 0, EndRec: 3}}, f.CutSpans(0))
+	assert.Equal(t, []Span{{From: 50, To: 60, Rec: 4, EndRec: 5}}, f.CutSpans(1), "the heal closes a window")
+	assert.Equal(t, run.Redis|run.Database, f.CutAt(0, 1))
+	assert.Equal(t, run.Database, f.CutAt(0, 2), "window 2 closed, window 1 still open")
+	assert.Zero(t, f.CutAt(0, 3))
+}
+
+// TestStoryAndTimelineDrawTheSameWindows takes a run whose instance has
+// overlapping partition windows (redis under partition, seed 127: window
+// 2 opens, window 1 opens, 1 heals, 2 heals) and requires the story to say
+// the instance is reachable again exactly where the timeline's bar ends,
+// and cut off where one starts.
+func TestStoryAndTimelineDrawTheSameWindows(t *testing.T) {
+	s, err := Tell(sim.Config{Strategy: "redis", Faults: faults.Of(faults.Partition), Seed: 127, Instances: 1, Events: 2})
+	require.NoError(t, err)
+	f := s.Facts()
+	overlap := false
+	for _, w := range f.Windows {
+		overlap = overlap || w.Rec > 0 && f.CutAt(w.Inst, w.Rec-1) != 0
+	}
+	require.True(t, overlap, "the run has overlapping windows")
+
+	tl := buildTimeline(s)
+	var starts, ends []float64
+	for _, seg := range tl.spans[&spanCut] {
+		starts, ends = append(starts, seg[0].X), append(ends, seg[1].X)
+	}
+	told := 0
+	for _, st := range s.Steps {
+		x := ms(int64(st.At))
+		switch {
+		case strings.Contains(st.Text, "is reachable again"):
+			assert.Contains(t, ends, x, "step %d: the timeline's bar ends where the story heals", st.N)
+			told++
+		case strings.Contains(st.Text, "(a partition)"):
+			assert.Contains(t, starts, x, "step %d: the timeline's bar starts where the story cuts off", st.N)
+			told++
+		}
+	}
+	assert.GreaterOrEqual(t, told, 2, "the story tells the partition")
+	// Within the story, every edge of a bar is a step.
+	for k := range starts {
+		for _, x := range []float64{starts[k], ends[k]} {
+			if t0 := int64(x * 1e6); t0 > int64(s.Steps[0].At) && t0 < int64(s.Steps[len(s.Steps)-1].At) && x != ms(f.Heal) {
+				found := false
+				for _, st := range s.Steps {
+					found = found || ms(int64(st.At)) == x
+				}
+				assert.True(t, found, "the bar's edge at %.3f ms is a step of the story", x)
+			}
+		}
+	}
+}
+
+func boolCmp(a, b bool) int {
+	switch {
+	case a == b:
+		return 0
+	case a:
+		return 1
+	}
+	return -1
+}

@@ -1,0 +1,264 @@
+package explain
+
+import (
+	"math"
+	"time"
+
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
+	"github.com/idemsim/idemsim/strategies"
+)
+
+// analysis is a run's facts and the event whose violation the story
+// tells: its kind, when it was sealed, and which faults of the run's set
+// play a part in it.
+type analysis struct {
+	cfg      run.Config
+	facts    *Facts
+	strategy strategies.Strategy
+	focus    uint32
+	kind     Kind  // the focus event's violation
+	cut      int64 // when it is sealed: the story ends there
+	involved []faults.Fault
+	// allInvolved reports whether every fault of the run's set plays a
+	// part in the focus event's story.
+	allInvolved bool
+	told        *Story
+}
+
+// analyze derives the facts of trace, the run of cfg, and picks the event
+// to tell: one that shows a violation of kind (any kind if none does),
+// preferring one in which the most faults of cfg.Faults play a part.
+func analyze(cfg run.Config, trace []run.Record, kind Kind) *analysis {
+	f := NewFacts(cfg, trace)
+	st, _ := strategies.Lookup(cfg.Strategy)
+	a := &analysis{cfg: f.Config, facts: f, strategy: st, cut: math.MaxInt64}
+	var candidates []uint32
+	for id := uint32(1); int(id) < len(f.Events); id++ {
+		if a.kindOf(id) == kind {
+			candidates = append(candidates, id)
+		}
+	}
+	if len(candidates) == 0 {
+		for id := uint32(1); int(id) < len(f.Events); id++ {
+			if a.kindOf(id) != NoViolation {
+				candidates = append(candidates, id)
+			}
+		}
+	}
+	if len(candidates) == 0 && len(f.Events) > 1 && f.Events[1].FirstRec >= 0 {
+		candidates = []uint32{1}
+	}
+	for i, id := range candidates {
+		inv, all := a.involvement(id)
+		if i == 0 || len(inv) > len(a.involved) {
+			a.focus, a.involved, a.allInvolved = id, inv, all
+		}
+		if all {
+			break
+		}
+	}
+	a.kind = a.kindOf(a.focus)
+	if a.focus != 0 {
+		a.cut = a.cutoff(a.focus)
+	}
+	return a
+}
+
+// kindOf is the violation event id shows, by the facts' ledger and acks.
+func (a *analysis) kindOf(id uint32) Kind {
+	e := a.facts.Event(id)
+	if e == nil {
+		return NoViolation
+	}
+	switch n := len(e.Applications); {
+	case n > 1:
+		return Duplicate
+	case n == 0 && e.Done:
+		return Lost
+	case !e.Settled:
+		return Stuck
+	}
+	return NoViolation
+}
+
+// cutoff is when event id's violation is sealed: for a duplicate, when the
+// attempt that applied it a second time is over (its ack in, or lost, or
+// held back by a stall or a crash); for a lost event, when the broker took the ack that made it
+// done. The story ends there: what follows cannot undo it. A stuck event
+// has no cutoff.
+func (a *analysis) cutoff(id uint32) int64 {
+	f := a.facts
+	e := f.Event(id)
+	switch a.kindOf(id) {
+	case Duplicate:
+		q := e.Applications[1]
+		end := q.At
+		if k := f.AttemptOf(q); k >= 0 {
+			att := &f.Attempts[k]
+			end = max(end, att.End)
+			// Its ack, if it went out as the handler returned (not after
+			// a stall) and arrived.
+			if att.Ack >= 0 && f.Acks[att.Ack].At == att.End && f.Acks[att.Ack].AcceptedRec >= 0 {
+				end = max(end, f.Acks[att.Ack].Accepted)
+			}
+		}
+		return end
+	case Lost:
+		return a.firstAck(e).AckedAt
+	}
+	return math.MaxInt64
+}
+
+// firstAck is the copy of e whose ack the broker accepted first.
+func (a *analysis) firstAck(e *Event) *Message {
+	var first *Message
+	for _, m := range e.Copies {
+		if msg := &a.facts.Messages[m]; msg.AckedRec >= 0 && (first == nil || msg.AckedRec < first.AckedRec) {
+			first = msg
+		}
+	}
+	return first
+}
+
+// lateCopy is how long after an event's first copy another must come to be
+// a late copy (the ttl fault's, seconds later) rather than a second copy
+// sent at once (redeliver's, within milliseconds).
+const lateCopy = int64(time.Second)
+
+// involvement lists the faults of the run's set that play a part in event
+// id's story before its violation is sealed, and reports whether all of
+// them do.
+func (a *analysis) involvement(id uint32) ([]faults.Fault, bool) {
+	f := a.facts
+	e := f.Event(id)
+	cut := a.cutoff(id)
+	cutRec := len(f.Trace)
+	for i, r := range f.Trace {
+		if r.At > cut {
+			cutRec = i
+			break
+		}
+	}
+	before := func(rec int) bool { return rec >= 0 && rec < cutRec }
+	var played faults.Set
+	mark := func(fl faults.Fault, ok bool) {
+		if ok {
+			played |= faults.Of(fl)
+		}
+	}
+	// The copies whose handling applied the event: a second or late copy.
+	for _, ap := range e.Applications {
+		k := f.AttemptOf(ap)
+		if k < 0 || !before(ap.Rec) {
+			continue
+		}
+		if m := f.Messages[f.Attempts[k].Msg]; m.Copy > 0 {
+			first := f.Messages[e.Copies[0]]
+			late := m.At-first.At >= lateCopy
+			mark(faults.Redeliver, !late)
+			mark(faults.TTL, late)
+		}
+	}
+	for _, c := range f.Crashes {
+		mark(faults.Crash, c.Event == id && before(c.Rec))
+	}
+	if a.strategy.Memory {
+		// A crash emptied a memory that held the event.
+		for _, m := range f.Memory {
+			mark(faults.Crash, m.Event == id && before(m.EndRec))
+		}
+	}
+	for _, d := range f.Deliveries {
+		if d.DropRec >= 0 && f.Messages[d.Msg].Event == id && before(d.DropRec) {
+			mark(faults.Partition, f.CutAt(d.Inst, d.DropRec)&run.Broker != 0)
+			mark(faults.Crash, !f.Up(d.Inst, d.DropRec))
+		}
+	}
+	for _, ack := range f.Acks {
+		mark(faults.Partition, ack.Event == id && ack.Cut && before(ack.LostRec))
+	}
+	for _, s := range f.Stalls {
+		mark(faults.Slow, s.Event == id && before(s.Rec))
+	}
+	for k := 1; k < len(f.Calls); k++ {
+		c := &f.Calls[k]
+		if c.Event != id {
+			continue
+		}
+		for _, h := range c.Holds {
+			mark(faults.Partition, before(h.Rec))
+		}
+		mark(faults.StoreLoss, c.Answer == run.Refused && before(c.ServeRec))
+		// A lock held by a transaction whose instance stalled, was cut
+		// off or crashed.
+		lock := func(holder uint32, rec int) {
+			if !before(rec) {
+				return
+			}
+			switch a.holderState(holder, rec) {
+			case holderStalled:
+				mark(faults.Slow, true)
+			case holderCut:
+				mark(faults.Partition, true)
+			case holderCrashed:
+				mark(faults.Crash, true)
+			}
+		}
+		for _, p := range c.Parks {
+			lock(p.Holder, p.Rec)
+		}
+		if p := c.WaitingAt(c.TimeoutRec); p != nil {
+			lock(p.Holder, c.TimeoutRec)
+		}
+	}
+	for _, k := range e.Keys {
+		key := &f.Keys[k]
+		mark(faults.StoreLoss, key.Lost >= 0 && before(key.EndRec))
+		if exp := f.Expiry(k); exp >= 0 && len(e.Applications) > 1 && exp < e.Applications[1].At {
+			mark(faults.TTL, true)
+		}
+	}
+	var inv []faults.Fault
+	all := true
+	for _, fl := range a.cfg.Faults.Faults() {
+		if played.Has(fl) {
+			inv = append(inv, fl)
+		} else {
+			all = false
+		}
+	}
+	return inv, all
+}
+
+// holderState says why transaction id, which holds a lock another call
+// waits for at record i, does not end: its client crashed or gave up on
+// it and the database has not noticed yet, or its instance stalled, or is
+// cut off from the database.
+func (a *analysis) holderState(id uint32, i int) holderWhy {
+	f := a.facts
+	t := &f.Txs[id]
+	at := f.Trace[i].At
+	switch {
+	case t.Dropped == DropCrash && t.DroppedRec <= i:
+		return holderCrashed
+	case t.Dropped == DropTimeout && t.DroppedRec <= i:
+		return holderGaveUp
+	case f.StalledAt(t.Inst, at) != nil:
+		return holderStalled
+	case f.CutAt(t.Inst, i)&run.Database != 0:
+		return holderCut
+	}
+	return holderBusy
+}
+
+// holderWhy is why a transaction holding a lock does not end.
+type holderWhy uint8
+
+const (
+	holderBusy    holderWhy = iota // none of the below: it is on its way
+	holderCrashed                  // its instance crashed, and the database has not noticed
+	holderGaveUp                   // its instance gave up on it, and the database has not noticed
+	holderStalled                  // its instance stalled before committing it
+	holderCut                      // its instance is cut off from the database
+)

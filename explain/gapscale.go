@@ -1,0 +1,162 @@
+package explain
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+
+	"gonum.org/v1/plot"
+)
+
+// gapScale is the timeline's x axis: linear within each burst of activity,
+// with the idle stretches between bursts (a 5 s ack deadline, a restart)
+// shortened to a fixed width, so that the bursts stay readable. It maps
+// time to [0, 1] through the breakpoints (t[i], p[i]).
+type gapScale struct {
+	t, p []float64
+	// gaps are the shortened stretches: their start, end and middle
+	// position on the axis.
+	gaps [][3]float64
+}
+
+// Shares of the axis: an idle stretch takes gapShare of it; a burst at
+// least minShare of the longest burst's width.
+// A pause shorter than idleMin (milliseconds) is never shortened.
+const (
+	gapShare = 0.07
+	minShare = 0.3
+	idleMin  = 50.0
+)
+
+// newGapScale builds the scale for marks at xs (milliseconds).
+func newGapScale(xs []float64) *gapScale {
+	slices.Sort(xs)
+	if len(xs) == 0 {
+		return &gapScale{t: []float64{0, 1}, p: []float64{0, 1}}
+	}
+	// Bursts: split where nothing happens for over idleMin and ten times
+	// the typical pause between two marks.
+	var pauses []float64
+	for i := 1; i < len(xs); i++ {
+		if d := xs[i] - xs[i-1]; d > 0 {
+			pauses = append(pauses, d)
+		}
+	}
+	slices.Sort(pauses)
+	idle := idleMin
+	if len(pauses) > 0 {
+		idle = math.Max(idle, 10*pauses[len(pauses)/2])
+	}
+	type burst struct{ a, b float64 }
+	bursts := []burst{{xs[0], xs[0]}}
+	for _, x := range xs[1:] {
+		if last := &bursts[len(bursts)-1]; x-last.b > idle {
+			bursts = append(bursts, burst{x, x})
+		} else {
+			last.b = x
+		}
+	}
+	longest := 0.0
+	for _, b := range bursts {
+		longest = math.Max(longest, b.b-b.a)
+	}
+	if longest == 0 {
+		longest = 1
+	}
+	pad := 0.05 * longest
+	widths := make([]float64, len(bursts))
+	total := 0.0
+	for i, b := range bursts {
+		widths[i] = math.Max(b.b-b.a, minShare*longest) + 2*pad
+		total += widths[i]
+	}
+	gap := gapShare * total
+	total += gap * float64(len(bursts)-1)
+	g := &gapScale{}
+	pos := 0.0
+	for i, b := range bursts {
+		// Center the burst in its width.
+		extra := (widths[i] - (b.b - b.a)) / 2
+		a0, b0 := b.a-extra, b.b+extra
+		if i > 0 {
+			g.gaps = append(g.gaps, [3]float64{g.t[len(g.t)-1], a0, (pos - gap/2) / total})
+		}
+		g.t = append(g.t, a0, b0)
+		g.p = append(g.p, pos/total, (pos+widths[i])/total)
+		pos += widths[i] + gap
+	}
+	return g
+}
+
+// at maps a time to its position on the axis, in [0, 1].
+func (g *gapScale) at(x float64) float64 {
+	n := len(g.t)
+	switch {
+	case x <= g.t[0]:
+		return g.p[0] - (g.t[0]-x)/(g.t[1]-g.t[0])*(g.p[1]-g.p[0])
+	case x >= g.t[n-1]:
+		return g.p[n-1] + (x-g.t[n-1])/(g.t[n-1]-g.t[n-2])*(g.p[n-1]-g.p[n-2])
+	}
+	i := sort.SearchFloat64s(g.t, x)
+	if i == 0 {
+		return g.p[0]
+	}
+	t0, t1, p0, p1 := g.t[i-1], g.t[i], g.p[i-1], g.p[i]
+	if t1 == t0 {
+		return p0
+	}
+	return p0 + (x-t0)/(t1-t0)*(p1-p0)
+}
+
+// Normalize implements plot.Normalizer.
+func (g *gapScale) Normalize(_, _, x float64) float64 { return g.at(x) }
+
+// Ticks implements plot.Ticker: a few labelled ticks within each burst, as
+// many as its share of the axis leaves room for, none in the shortened
+// stretches.
+func (g *gapScale) Ticks(_, _ float64) []plot.Tick {
+	var ticks []plot.Tick
+	for i := 0; i+1 < len(g.t); i += 2 {
+		room := max(1, int((g.p[i+1]-g.p[i])*12))
+		var major []plot.Tick
+		for _, tk := range (plot.DefaultTicks{}).Ticks(g.t[i], g.t[i+1]) {
+			if tk.Label != "" && tk.Value >= g.t[i] && tk.Value <= g.t[i+1] {
+				major = append(major, tk)
+			}
+		}
+		if len(major) == 0 {
+			mid := (g.t[i] + g.t[i+1]) / 2
+			major = []plot.Tick{{Value: mid}}
+		}
+		step := (len(major) + room - 1) / room
+		for k := 0; k < len(major); k += step {
+			v := major[k].Value
+			ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64)})
+		}
+	}
+	return ticks
+}
+
+// inverse maps a position on the axis back to a time.
+func (g *gapScale) inverse(pos float64) float64 {
+	for i := 1; i < len(g.p); i++ {
+		if pos <= g.p[i] {
+			p0, p1, t0, t1 := g.p[i-1], g.p[i], g.t[i-1], g.t[i]
+			if p1 == p0 {
+				return t0
+			}
+			return t0 + (pos-p0)/(p1-p0)*(t1-t0)
+		}
+	}
+	return g.t[len(g.t)-1]
+}
+
+// gapWords says how long a shortened stretch lasted.
+func gapWords(d float64) string {
+	if d >= 1000 {
+		return fmt.Sprintf("~%.1f s", d/1000)
+	}
+	return fmt.Sprintf("~%.0f ms", d)
+}

@@ -1,0 +1,146 @@
+package explain
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/idemsim/idemsim/run"
+	"github.com/idemsim/idemsim/strategies"
+)
+
+// words names what a story tells in the strategy's own words, where its
+// description (strategies.Teaching) gives them, and in neutral words
+// elsewhere: a strategy registered by a user is told from its store calls.
+type words struct {
+	st strategies.Strategy
+	t  strategies.Teaching
+}
+
+func wordsOf(st strategies.Strategy) words { return words{st: st, t: st.Teaching} }
+
+// neutralCalls names the store calls of any strategy, by what the store
+// does: run.Op's meaning, not a strategy's.
+var neutralCalls = map[run.Op]strategies.CallWords{
+	run.SetNX:    {Name: "SET NX", Does: "sets event {event}'s key in Redis with SET NX", Fails: "tries to set event {event}'s key in Redis with SET NX"},
+	run.Exists:   {Name: "key check", Does: "checks Redis for event {event}'s key"},
+	run.Set:      {Name: "SET", Does: "sets event {event}'s key in Redis"},
+	run.Insert:   {Name: "insert of the id", Does: "inserts event {event} into the processed-ids table"},
+	run.Apply:    {Name: "Apply (the effect)", Does: "applies event {event}'s effect"},
+	run.Commit:   {Name: "Commit", Does: "commits its transaction"},
+	run.Rollback: {Name: "Rollback", Does: "rolls back its transaction"},
+}
+
+// call returns the words for calls of op: the strategy's, each missing
+// one filled in neutrally.
+func (w words) call(op run.Op) strategies.CallWords {
+	cw, known := neutralCalls[op]
+	if !known {
+		// An operation this package predates: named as traces name it.
+		cw = strategies.CallWords{Name: op.String(), Does: fmt.Sprintf("calls %s about event {event}", op)}
+	}
+	if own, ok := w.t.Calls[op.String()]; ok {
+		if own.Name != "" {
+			cw.Name = own.Name
+		}
+		if own.Does != "" {
+			cw.Does, cw.Fails = own.Does, own.Fails
+		}
+	}
+	if cw.Fails == "" {
+		cw.Fails = cw.Does
+	}
+	if cw.Name == "" {
+		cw.Name = op.String()
+	}
+	return cw
+}
+
+// callName names a call of op, as "SET NX (the claim)".
+func (w words) callName(op run.Op) string { return w.call(op).Name }
+
+// does says what a call of op about ev does, or tries to do when the store
+// answers no.
+func (w words) does(op run.Op, ev uint32, no bool) string {
+	cw := w.call(op)
+	s := cw.Does
+	if no {
+		s = cw.Fails
+	}
+	return w.fill(s, fills{event: ev})
+}
+
+// mark names what the strategy keeps to remember an event.
+func (w words) mark() string { return or(w.t.Mark, "mark") }
+
+// memory names the memory of a strategy with Memory, and memories its
+// plural.
+func (w words) memory() string { return or(w.t.MemoryName, "memory") }
+
+func (w words) memories() string {
+	m := w.memory()
+	if strings.HasSuffix(m, "y") {
+		return m[:len(m)-1] + "ies"
+	}
+	return m + "s"
+}
+
+// marked says what taking the mark on ev did, in the past tense: the
+// strategy's words, or the call's (a Redis write, or the commit of a
+// transaction that inserted the id).
+func (w words) marked(c *Call, ev uint32) string {
+	if w.t.Marked != "" {
+		return w.fill(w.t.Marked, fills{event: ev})
+	}
+	if c.Op.Store() == run.Redis {
+		return fmt.Sprintf("set event %d's key in Redis", ev)
+	}
+	return fmt.Sprintf("committed event %d's id", ev)
+}
+
+// why is the strategy's own lead for a violation of kind in situation, ""
+// if it gives none.
+func (w words) why(kind Kind, situation string, fl fills) string {
+	if s, ok := w.t.Why[kind.String()+":"+situation]; ok && situation != "" {
+		return w.fill(s, fl)
+	}
+	return w.fill(w.t.Why[kind.String()], fl)
+}
+
+// fills are the values of a teaching text's placeholders.
+type fills struct {
+	event         uint32
+	first, second int32
+}
+
+// fill replaces the placeholders of s.
+func (w words) fill(s string, fl fills) string {
+	if !strings.Contains(s, "{") {
+		return s
+	}
+	return strings.NewReplacer(
+		"{strategy}", w.st.Name,
+		"{event}", fmt.Sprint(fl.event),
+		"{first}", fmt.Sprint(fl.first),
+		"{second}", fmt.Sprint(fl.second),
+		"{mark}", w.mark(),
+		"{memory}", w.memory(),
+	).Replace(s)
+}
+
+// placeholders are the names fill knows; a test holds the built-ins'
+// texts to them.
+var placeholders = []string{"{strategy}", "{event}", "{first}", "{second}", "{mark}", "{memory}"}
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// needsMarks reports whether the strategy called name keeps marks in
+// Redis, by its description.
+func needsMarks(name string) bool {
+	st, _ := strategies.Lookup(name)
+	return st.Needs.Has(strategies.NeedsMarks)
+}
