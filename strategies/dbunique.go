@@ -82,6 +82,7 @@ func init() {
 			Marked: "committed event {event}'s id",
 			Calls:  map[string]CallWords{"InsertProcessed": {Name: "insert of the id"}},
 		},
+		Promises: Promises{SameInstance: true, OtherInstance: true, Concurrent: OneApplies},
 	})
 	MustRegister(Strategy{
 		Name:    "db-unique-split",
@@ -99,5 +100,6 @@ func init() {
 				"lost": "db-unique-split commits the id in one transaction and applies the effect in a second one.",
 			},
 		},
+		Promises: Promises{SameInstance: true, OtherInstance: true, Concurrent: OneApplies, AfterFailure: Skipped},
 	})
 }

@@ -53,5 +53,6 @@ func init() {
 				"dup:unseen": "instance {first} remembers the events it handled in its own cache, in instance {first}'s memory, which no other instance can read.",
 			},
 		},
+		Promises: Promises{SameInstance: true, Concurrent: BothApply},
 	})
 }

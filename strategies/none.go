@@ -28,5 +28,6 @@ func init() {
 				"dup": "none keeps no record of what it has processed, so every copy that reaches an instance applies the effect.",
 			},
 		},
+		Promises: Promises{Concurrent: BothApply},
 	})
 }

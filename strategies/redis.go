@@ -84,6 +84,7 @@ func init() {
 				"lost": "redis takes the claim before it applies the effect, and nothing ties the two together.",
 			},
 		},
+		Promises: Promises{SameInstance: true, OtherInstance: true, Concurrent: OneApplies, AfterFailure: Skipped},
 	})
 	MustRegister(Strategy{
 		Name:    "redis-after",
@@ -107,5 +108,6 @@ func init() {
 				"dup:unmarked": "redis-after sets the key only after the effect:",
 			},
 		},
+		Promises: Promises{SameInstance: true, OtherInstance: true, Concurrent: NoPromise},
 	})
 }

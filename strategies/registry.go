@@ -46,7 +46,40 @@ type Strategy struct {
 	// Without it, explain tells a run of the strategy from its store
 	// calls in neutral words.
 	Teaching Teaching
+	// Promises is what the conformance suite holds the strategy to, case
+	// by case, on every backend.
+	Promises Promises
 }
+
+// Promises are what a strategy promises, and what it does not, in the
+// conformance suite's cases (package strategies/conformance). The zero
+// value promises nothing: every copy applies, as with no deduplication.
+type Promises struct {
+	// SameInstance: a second copy handled by the same instance, after the
+	// first was applied, is skipped.
+	SameInstance bool
+	// OtherInstance: a second copy handled by another instance, after the
+	// first was applied, is skipped: the memory is shared.
+	OtherInstance bool
+	// Concurrent says what two copies handled at the same moment by two
+	// instances do.
+	Concurrent Concurrency
+	// AfterFailure is what the copy that comes after a failed effect gets:
+	// Applied (the strategy retries) or Skipped (its mark outlived the
+	// failure: the event is lost); 0 means Applied.
+	AfterFailure Outcome
+}
+
+// Concurrency is what two copies of one event, handled at once on two
+// instances, do.
+type Concurrency uint8
+
+// The promises about two copies at once.
+const (
+	BothApply  Concurrency = iota // both copies apply: no shared memory
+	OneApplies                    // exactly one copy applies
+	NoPromise                     // one or both may apply
+)
 
 // Teaching is how explain tells a run of a strategy in the strategy's own
 // words. Every field is optional: explain derives what happened from the

@@ -38,9 +38,10 @@ type Case struct {
 	// MarksOnly marks a case about Redis marks.
 	MarksOnly  bool
 	Deliveries []Delivery
-	// Check judges what the strategy did: per delivery, the outcome (0 if
-	// the handler failed), and per event, its committed applications.
-	Check func(t *testing.T, strategy string, out []strategies.Outcome, apps []int)
+	// Check judges what the strategy did against what its description
+	// promises: per delivery, the outcome (0 if the handler failed), and
+	// per event, its committed applications.
+	Check func(t *testing.T, s strategies.Strategy, out []strategies.Outcome, apps []int)
 }
 
 // Runner plays a case of a strategy on one backend.
@@ -51,23 +52,20 @@ type Runner interface {
 
 // Run plays every case, for every strategy, on r.
 func Run(t *testing.T, r Runner) {
-	for _, name := range strategies.Names() {
-		t.Run(name, func(t *testing.T) {
+	for _, st := range strategies.All() {
+		t.Run(st.Name, func(t *testing.T) {
 			for _, c := range Cases() {
-				if st, _ := strategies.Lookup(name); c.MarksOnly && !st.Needs.Has(strategies.NeedsMarks) {
+				if c.MarksOnly && !st.Needs.Has(strategies.NeedsMarks) {
 					continue
 				}
 				t.Run(c.Name, func(t *testing.T) {
-					out, apps := r.Run(t, name, c)
-					c.Check(t, name, out, apps)
+					out, apps := r.Run(t, st.Name, c)
+					c.Check(t, st, out, apps)
 				})
 			}
 		})
 	}
 }
-
-// shared reports whether a strategy's memory is shared between instances.
-func shared(name string) bool { return name != "none" && name != "local-cache" }
 
 // concurrentTrials is how many times "two copies at once" is tried.
 const concurrentTrials = 25
@@ -83,7 +81,7 @@ func Cases() []Case {
 		Name:       "new event applies",
 		Instances:  1,
 		Deliveries: []Delivery{{0, 0, 0}},
-		Check: func(t *testing.T, _ string, out []strategies.Outcome, apps []int) {
+		Check: func(t *testing.T, _ strategies.Strategy, out []strategies.Outcome, apps []int) {
 			assert.Equal(t, strategies.Applied, out[0])
 			assert.Equal(t, 1, apps[0])
 		},
@@ -91,9 +89,9 @@ func Cases() []Case {
 		Name:       "duplicate on the same instance",
 		Instances:  1,
 		Deliveries: []Delivery{{0, 0, 0}, {20 * time.Millisecond, 0, 0}},
-		Check: func(t *testing.T, name string, out []strategies.Outcome, apps []int) {
-			if name == "none" {
-				assert.Equal(t, strategies.Applied, out[1], "none deduplicates nothing")
+		Check: func(t *testing.T, s strategies.Strategy, out []strategies.Outcome, apps []int) {
+			if !s.Promises.SameInstance {
+				assert.Equal(t, strategies.Applied, out[1], "%s deduplicates nothing", s.Name)
 				assert.Equal(t, 2, apps[0])
 				return
 			}
@@ -104,9 +102,9 @@ func Cases() []Case {
 		Name:       "duplicate on another instance",
 		Instances:  2,
 		Deliveries: []Delivery{{0, 0, 0}, {20 * time.Millisecond, 1, 0}},
-		Check: func(t *testing.T, name string, out []strategies.Outcome, apps []int) {
-			if !shared(name) {
-				assert.Equal(t, strategies.Applied, out[1], "%s: another instance cannot know", name)
+		Check: func(t *testing.T, s strategies.Strategy, out []strategies.Outcome, apps []int) {
+			if !s.Promises.OtherInstance {
+				assert.Equal(t, strategies.Applied, out[1], "%s: another instance cannot know", s.Name)
 				assert.Equal(t, 2, apps[0])
 				return
 			}
@@ -114,14 +112,15 @@ func Cases() []Case {
 			assert.Equal(t, 1, apps[0])
 		},
 	}, {
-		// Claims in one atomic step (redis) or a unique constraint
-		// (db-unique, db-unique-split) apply one of two simultaneous copies;
-		// a check and a set in two steps (redis-after) promise nothing;
-		// without shared memory both apply.
+		// A claim in one atomic step (redis) or a unique constraint
+		// (db-unique, db-unique-split) applies one of two simultaneous
+		// copies; a check and a set in two steps (redis-after) promise
+		// nothing; without shared memory both apply. Each strategy's
+		// description says which it promises.
 		Name:       "two copies at once",
 		Instances:  2,
 		Deliveries: twoAtOnce,
-		Check: func(t *testing.T, name string, out []strategies.Outcome, apps []int) {
+		Check: func(t *testing.T, s strategies.Strategy, out []strategies.Outcome, apps []int) {
 			twice := 0
 			for k, n := range apps {
 				assert.Contains(t, []int{1, 2}, n, "event %d applied %d times by two copies", k, n)
@@ -129,13 +128,13 @@ func Cases() []Case {
 					twice++
 				}
 			}
-			switch name {
-			case "redis", "db-unique", "db-unique-split":
-				assert.Zero(t, twice, "%s applied two concurrent copies twice", name)
-			case "none", "local-cache":
-				assert.Equal(t, concurrentTrials, twice, "%s: both copies apply", name)
+			switch s.Promises.Concurrent {
+			case strategies.OneApplies:
+				assert.Zero(t, twice, "%s applied two concurrent copies twice", s.Name)
+			case strategies.BothApply:
+				assert.Equal(t, concurrentTrials, twice, "%s: both copies apply", s.Name)
 			default:
-				t.Logf("%s applied %d of %d concurrent pairs twice (it promises nothing here)", name, twice, concurrentTrials)
+				t.Logf("%s applied %d of %d concurrent pairs twice (it promises nothing here)", s.Name, twice, concurrentTrials)
 			}
 		},
 	}, {
@@ -147,12 +146,12 @@ func Cases() []Case {
 		Instances:  1,
 		FailApply:  []int{0},
 		Deliveries: []Delivery{{0, 0, 0}, {50 * time.Millisecond, 0, 0}},
-		Check: func(t *testing.T, name string, out []strategies.Outcome, apps []int) {
+		Check: func(t *testing.T, s strategies.Strategy, out []strategies.Outcome, apps []int) {
 			assert.Zero(t, out[0], "the first handling fails")
-			switch name {
-			case "redis", "db-unique-split":
-				assert.Equal(t, strategies.Skipped, out[1], "%s keeps its mark after the failure", name)
-				assert.Equal(t, 0, apps[0], "%s loses the event", name)
+			switch s.Promises.AfterFailure {
+			case strategies.Skipped:
+				assert.Equal(t, strategies.Skipped, out[1], "%s keeps its mark after the failure", s.Name)
+				assert.Equal(t, 0, apps[0], "%s loses the event", s.Name)
 			default:
 				assert.Equal(t, strategies.Applied, out[1])
 				assert.Equal(t, 1, apps[0])
@@ -165,7 +164,7 @@ func Cases() []Case {
 		MarkTTL:    100 * time.Millisecond,
 		MarksOnly:  true,
 		Deliveries: []Delivery{{0, 0, 0}, {20 * time.Millisecond, 0, 0}, {250 * time.Millisecond, 0, 0}},
-		Check: func(t *testing.T, _ string, out []strategies.Outcome, apps []int) {
+		Check: func(t *testing.T, _ strategies.Strategy, out []strategies.Outcome, apps []int) {
 			assert.Equal(t, strategies.Skipped, out[1], "within the TTL the mark holds")
 			assert.Equal(t, strategies.Applied, out[2], "after the TTL the mark is gone")
 			assert.Equal(t, 2, apps[0])
