@@ -108,7 +108,9 @@ func TestEveryStrategyHandlesADelivery(t *testing.T) {
 			require.NoError(t, err)
 			assert.Equal(t, Applied, out)
 			assert.Equal(t, 1, m.applied[1])
-			assert.Equal(t, want[name], m.calls, "the calls, in order")
+			if calls, ok := want[name]; ok {
+				assert.Equal(t, calls, m.calls, "the calls, in order")
+			}
 		})
 	}
 }
@@ -188,7 +190,8 @@ func TestNewRefusesWhatItCannotBuild(t *testing.T) {
 // The registry: the built-ins in table order, each described once, and
 // what Register refuses.
 func TestRegistry(t *testing.T) {
-	assert.Equal(t, []string{"none", "local-cache", "redis", "redis-after", "db-unique", "db-unique-split"}, Names())
+	builtins := []string{"none", "local-cache", "redis", "redis-after", "db-unique", "db-unique-split"}
+	assert.Equal(t, builtins, Names()[:len(builtins)], "the built-ins first, in table order")
 	for _, s := range All() {
 		assert.NotEmpty(t, s.Summary, s.Name)
 		assert.NotEmpty(t, s.Breaks, s.Name)
@@ -201,5 +204,7 @@ func TestRegistry(t *testing.T) {
 	assert.ErrorContains(t, Register(Strategy{Name: "none", New: noop}), "registered already")
 	assert.ErrorContains(t, Register(Strategy{Name: "Bad Name", New: noop}), "bad name")
 	assert.ErrorContains(t, Register(Strategy{Name: "no-new"}), "has no New")
-	assert.Equal(t, 6, len(All()), "nothing refused was added")
+	before := len(All())
+	assert.Error(t, Register(Strategy{Name: "db-unique", New: noop}))
+	assert.Equal(t, before, len(All()), "nothing refused was added")
 }

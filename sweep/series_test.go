@@ -92,7 +92,11 @@ func TestTTLSeriesShape(t *testing.T) {
 			assert.Equal(t, TTLValues[j], pt.MarkTTL())
 		}
 		// Marks shorter than the horizon let late copies through; marks
-		// that outlive it catch them.
+		// that outlive it catch them: so for the built-ins, whose marks
+		// are claims or checks.
+		if s.Strategy != "redis" && s.Strategy != "redis-after" {
+			continue
+		}
 		first, last := s.Points[0], s.Points[len(s.Points)-1]
 		assert.Greater(t, first.DuplicatesPerRun(), last.DuplicatesPerRun(), "%s: %v against %v", s.Strategy, first.MarkTTL(), last.MarkTTL())
 		assert.Zero(t, last.Duplicates, "%s with marks of %v", s.Strategy, last.MarkTTL())
