@@ -75,7 +75,7 @@ func TestInstancesSeriesShape(t *testing.T) {
 			assert.Zero(t, p.ViolatingRuns, "%s with %d instances", st, p.Instances)
 		}
 	}
-	assert.Equal(t, 2*(6*8+2*15), SeriesRuns(2), "the runs of both series")
+	assert.Equal(t, 2*(len(InstancesStrategies())*InstancesMax+len(TTLStrategies())*len(TTLValues)), SeriesRuns(2), "the runs of both series")
 }
 
 func TestTTLSeriesShape(t *testing.T) {
