@@ -1,6 +1,7 @@
 package faults
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -8,7 +9,7 @@ import (
 )
 
 func TestParse(t *testing.T) {
-	accepted := "(accepted: redeliver, crash, partition, slow, store-loss, ttl, all, none)"
+	accepted := "(accepted: " + strings.Join(AcceptedNames(), ", ") + ")"
 	tests := []struct {
 		in      string
 		want    Set

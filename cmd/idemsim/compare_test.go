@@ -217,11 +217,12 @@ func sampleComparison() *sweep.Comparison {
 func TestCompareCSV(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, writeCompareCSV(&buf, sampleComparison()))
+	all := strings.Join(faults.AllFaults.Names(), ";")
 	want := `strategy,scenario,faults,runs,violating_runs,duplicates,lost,stuck,first_failing_seed,checker_disagreements
 redis,crash,crash,10,2,0,3,0,7,0
-redis,all,crash;partition;redeliver;slow;store-loss;ttl,10,0,0,0,0,,1
+redis,all,` + all + `,10,0,0,0,0,,1
 db-unique,crash,crash,10,0,0,0,0,,0
-db-unique,all,crash;partition;redeliver;slow;store-loss;ttl,10,0,0,0,0,,0
+db-unique,all,` + all + `,10,0,0,0,0,,0
 `
 	assert.Equal(t, want, buf.String())
 }

@@ -136,8 +136,8 @@ func TestExplainCellWithoutViolation(t *testing.T) {
 func TestExplainDBUniqueSaysWhatWasTried(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "explain", "--strategy", "db-unique", "--seeds", "8", "--instances", "2")
 	require.Equal(t, exitOK, code, "stderr: %s", stderr)
-	want := fmt.Sprintf("db-unique: no violation in 8 seeds x 7 scenarios (%s), 2 instances and 200 events per run; nothing to explain",
-		strings.Join(faults.ScenarioNames(), ", "))
+	want := fmt.Sprintf("db-unique: no violation in 8 seeds x %d scenarios (%s), 2 instances and 200 events per run; nothing to explain",
+		len(faults.ScenarioNames()), strings.Join(faults.ScenarioNames(), ", "))
 	assert.Contains(t, stdout, want)
 	for _, sc := range faults.ScenarioNames() {
 		assert.Contains(t, stdout, "db-unique under "+sc)
