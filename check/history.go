@@ -44,6 +44,9 @@ const (
 	// Unknown: the handler failed, timed out or its instance crashed; the
 	// effect may or may not have been applied.
 	Unknown
+	// RetryLater: the handler did nothing and asked for the delivery
+	// again later (another instance held the event, say).
+	RetryLater
 )
 
 // String names the result.
@@ -55,6 +58,8 @@ func (r Result) String() string {
 		return "skipped"
 	case Unknown:
 		return "unknown"
+	case RetryLater:
+		return "retry-later"
 	}
 	return fmt.Sprintf("Result(%d)", uint8(r))
 }

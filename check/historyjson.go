@@ -80,7 +80,7 @@ func toJSONOp(o Op) (jsonOp, error) {
 	switch o.Kind {
 	case Attempt:
 		switch o.Result {
-		case Applied, Skipped, Unknown:
+		case Applied, Skipped, Unknown, RetryLater:
 		default:
 			return jsonOp{}, fmt.Errorf("attempt with no known result (%s)", o.Result)
 		}

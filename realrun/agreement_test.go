@@ -15,8 +15,8 @@ import (
 	"github.com/idemsim/idemsim/internal/testserver"
 	"github.com/idemsim/idemsim/realrun"
 	"github.com/idemsim/idemsim/run"
+	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
-	"github.com/idemsim/idemsim/sweep"
 )
 
 // This test lives outside package realrun, which does not import the
@@ -28,17 +28,24 @@ import (
 //
 // The simulator plays agreeSimSeeds seeds of each cell. A real run is not
 // reproducible and costs about a second, so each cell plays real seeds
-// until it has seen every kind the simulator saw, at most agreeRealSeeds
-// of them (at least agreeRealMin, so a cell the simulator calls ok is
-// tried more than once). A kind the simulator never shows in a real run
-// is a disagreement at once; a kind the simulator shows that no real seed
-// shows is one too.
+// until it has seen every kind the simulator shows in at least
+// agreeCommon of its seeds, at most agreeRealSeeds of them (at least
+// agreeRealMin, so a cell the simulator calls ok is tried more than once).
+// A kind the simulator never shows, in a real run, is a disagreement; so is
+// a common kind that no real seed shows. A rare kind (redis-release under
+// slow loses an event in 2 of 200 simulated seeds: it needs a stall right
+// before the release and a redelivery during it) may or may not show in
+// ten real seeds: it is allowed, not required, and the test says which.
 const (
 	agreeEvents    = 150
 	agreeSimSeeds  = 100
 	agreeRealMin   = 2
 	agreeRealSeeds = 10
 	agreeParallel  = 3 // real runs at once, each on its own prefix
+	// agreeCommon is the share of simulated seeds from which a kind is
+	// required of the real runs: ten real seeds miss a kind that common
+	// with a chance under 3%.
+	agreeCommon = 0.30
 )
 
 // kinds is a cell's verdict as a set of violation kinds: "", "dup", "lost",
@@ -81,14 +88,32 @@ func TestSimAndRealAgree(t *testing.T) {
 	for _, f := range faults.All() {
 		scenarios = append(scenarios, faults.Of(f))
 	}
-	cmp, err := sweep.Compare(sweep.CompareConfig{Strategies: strategies.Names(), Scenarios: scenarios, Seeds: agreeSimSeeds, Events: agreeEvents})
-	require.NoError(t, err)
+	// simKinds plays the simulated seeds of a cell and says which kinds
+	// they show, and which of them are common.
+	simKinds := func(st string, sc faults.Set) (all, common string) {
+		var dupRuns, lostRuns, stuckRuns int
+		for seed := uint64(1); seed <= agreeSimSeeds; seed++ {
+			res, err := sim.Run(run.Config{Strategy: st, Faults: sc, Seed: seed, Events: agreeEvents, NoTraceHash: true})
+			require.NoError(t, err)
+			dupRuns += min(res.Duplicates, 1)
+			lostRuns += min(res.Lost, 1)
+			stuckRuns += min(res.Stuck, 1)
+		}
+		often := func(runs int) int {
+			if float64(runs) >= agreeCommon*agreeSimSeeds {
+				return runs
+			}
+			return 0
+		}
+		return kinds(dupRuns, lostRuns, stuckRuns), kinds(often(dupRuns), often(lostRuns), often(stuckRuns))
+	}
 
 	base := realrun.Config{RedisURL: testserver.SharedRedis(t).URL, PostgresURL: testserver.SharedPostgres(t).URL}
 	type cell struct {
 		strategy string
 		scenario faults.Set
-		sim      string
+		sim      string // the kinds the simulated seeds show
+		common   string // those of them the real runs must show
 		real     string
 		seeds    int
 		note     string
@@ -96,9 +121,8 @@ func TestSimAndRealAgree(t *testing.T) {
 	var cells []*cell
 	for _, st := range strategies.Names() {
 		for _, sc := range scenarios {
-			c := cmp.Cell(st, sc)
-			require.NotNil(t, c)
-			cells = append(cells, &cell{strategy: st, scenario: sc, sim: c.Verdict()})
+			all, common := simKinds(st, sc)
+			cells = append(cells, &cell{strategy: st, scenario: sc, sim: all, common: common})
 		}
 	}
 
@@ -126,6 +150,9 @@ func TestSimAndRealAgree(t *testing.T) {
 					dup, lost, stuck = dup+res.Duplicates, lost+res.Lost, stuck+res.Stuck
 					c.seeds = int(seed)
 					c.real = kinds(dup, lost, stuck)
+					// Done when every kind the simulator shows has shown,
+					// or a kind it never shows has: more seeds change
+					// neither verdict.
 					if int(seed) >= agreeRealMin && covers(c.real, c.sim) || !covers(c.sim, c.real) {
 						break
 					}
@@ -140,9 +167,9 @@ func TestSimAndRealAgree(t *testing.T) {
 	wg.Wait()
 
 	var table strings.Builder
-	fmt.Fprintf(&table, "%-16s %-11s %-10s %-10s %s\n", "strategy", "scenario", "sim", "real", "real seeds")
+	fmt.Fprintf(&table, "%-16s %-11s %-10s %-10s %-10s %s\n", "strategy", "scenario", "sim", "required", "real", "real seeds")
 	for _, c := range cells {
-		fmt.Fprintf(&table, "%-16s %-11s %-10s %-10s %d %s\n", c.strategy, c.scenario, c.sim, c.real, c.seeds, c.note)
+		fmt.Fprintf(&table, "%-16s %-11s %-10s %-10s %-10s %d %s\n", c.strategy, c.scenario, c.sim, c.common, c.real, c.seeds, c.note)
 	}
 	t.Logf("the simulator's outcome table (%d seeds) beside the real one:\n%s", agreeSimSeeds, table.String())
 	if path := os.Getenv("IDEMSIM_AGREEMENT_OUT"); path != "" {
@@ -150,6 +177,10 @@ func TestSimAndRealAgree(t *testing.T) {
 	}
 	for _, c := range cells {
 		assert.Empty(t, c.note, "%s under %s", c.strategy, c.scenario)
-		assert.Equal(t, c.sim, c.real, "%s under %s: the simulator shows %s, %d real seeds show %s", c.strategy, c.scenario, c.sim, c.seeds, c.real)
+		assert.True(t, covers(c.sim, c.real), "%s under %s: %d real seeds show %s, which the simulator never shows (%s)", c.strategy, c.scenario, c.seeds, c.real, c.sim)
+		assert.True(t, covers(c.real, c.common), "%s under %s: the simulator shows %s in most seeds, %d real seeds show %s", c.strategy, c.scenario, c.common, c.seeds, c.real)
+		if c.real != c.sim {
+			t.Logf("%s under %s: a kind rare in the simulator (%s) did not show in %d real seeds (%s)", c.strategy, c.scenario, c.sim, c.seeds, c.real)
+		}
 	}
 }

@@ -94,8 +94,10 @@ func (c *consumer) start() *incarnation {
 	}
 	h, err := strategies.New(r.cfg.Strategy, strategies.Deps{
 		Marks:   faultyMarks{inc: inc, inner: marks},
+		KV:      faultyKV{inc: inc, inner: r.srv.kv.Shared(inc.rdb)},
 		Ledger:  faultyLedger{inc: inc, inner: r.srv.ledger.On(pool)},
 		MarkTTL: r.markTTL,
+		Lease:   2 * r.cfg.Timing.AckDeadline,
 	})
 	if err != nil {
 		panic("realrun: invariant broken: validated strategy refused: " + err.Error())
@@ -134,11 +136,17 @@ func (inc *incarnation) serve() (crashed bool) {
 		if inc.crashed.Load() {
 			return true // the attempt stays unknown
 		}
+		// An outcome that is none of the three, with no error, is the
+		// strategy's bug: it counts as an error, the effect unknown.
 		o := run.Errored
 		if err == nil {
-			o, backoff = run.Applied, 0
-			if out == strategies.Skipped {
-				o = run.Skipped
+			switch out {
+			case strategies.Applied:
+				o, backoff = run.Applied, 0
+			case strategies.Skipped:
+				o, backoff = run.Skipped, 0
+			case strategies.RetryLater:
+				o = run.RetryLater
 			}
 		}
 		r.rec.endAttempt(attempt, o)
@@ -150,7 +158,7 @@ func (inc *incarnation) serve() (crashed bool) {
 		if inc.before(r.ctx, 0, run.Record{Step: run.AtAck}) != nil {
 			return true
 		}
-		if err == nil {
+		if o == run.Applied || o == run.Skipped {
 			r.br.ack(c.idx, d, r.rec.now())
 			continue
 		}

@@ -97,12 +97,19 @@ func (inc *incarnation) after(op run.Op, call uint32) error {
 // reply) fails the run: it is the server's or the setup's failure, not the
 // strategy's.
 func (inc *incarnation) call(ctx context.Context, target storeSet, op run.Op, ev strategies.EventID, tx uint32, f func(context.Context) (bool, error)) (bool, error) {
+	return inc.callWith(ctx, target, op, ev, tx, run.Record{}, f, nil)
+}
+
+// callWith is call with the key-value details of detail (Key, Value, Dur)
+// on its records, and for a GET the value found, *got.
+func (inc *incarnation) callWith(ctx context.Context, target storeSet, op run.Op, ev strategies.EventID, tx uint32, detail run.Record, f func(context.Context) (bool, error), got *string) (bool, error) {
 	if err := inc.before(ctx, target, run.Record{Step: run.AtCall, Op: op}); err != nil {
 		return false, err
 	}
 	c, r := inc.c, inc.c.r
 	rec := msgRecord(run.Call, c.idx, inc.cur.msg, ev)
 	rec.Call, rec.Op, rec.Tx = r.rec.calls.Add(1), op, tx
+	rec.Key, rec.Value, rec.Dur = detail.Key, detail.Value, detail.Dur
 	r.rec.add(rec)
 	if c.cutting(target) {
 		held := rec
@@ -120,6 +127,9 @@ func (inc *incarnation) call(ctx context.Context, target storeSet, op run.Op, ev
 		rec.Kind, rec.Answer = run.Reply, run.No
 		if ok {
 			rec.Answer = run.Yes
+		}
+		if got != nil {
+			rec.Value = *got
 		}
 	case isTimeout(err):
 		rec.Kind = run.Timeout
@@ -263,4 +273,64 @@ func (o *openTxs) release(runCtx context.Context) {
 		_ = t.inner.Rollback(ctx)
 		cancel()
 	}
+}
+
+// faultyKV wraps a KV store so that each call is a fault point. A bad key
+// is refused before any fault point, as the store itself refuses it.
+type faultyKV struct {
+	inc   *incarnation
+	inner strategies.KV
+}
+
+func (k faultyKV) Get(ctx context.Context, key string) (value string, found bool, err error) {
+	if err := strategies.ValidateKey(key); err != nil {
+		return "", false, err
+	}
+	found, err = k.inc.kvCall(ctx, run.Get, key, "", 0, func(ctx context.Context) (bool, error) {
+		var err error
+		value, found, err = k.inner.Get(ctx, key)
+		return found, err
+	}, &value)
+	return value, found, err
+}
+
+func (k faultyKV) Set(ctx context.Context, key, value string, cond strategies.Cond, ttl time.Duration) (bool, error) {
+	if err := strategies.ValidateKey(key); err != nil {
+		return false, err
+	}
+	op := run.Put
+	switch cond {
+	case strategies.IfAbsent:
+		op = run.PutNX
+	case strategies.IfPresent:
+		op = run.PutXX
+	}
+	return k.inc.kvCall(ctx, op, key, value, ttl, func(ctx context.Context) (bool, error) {
+		return k.inner.Set(ctx, key, value, cond, ttl)
+	}, nil)
+}
+
+func (k faultyKV) Del(ctx context.Context, key string) (bool, error) {
+	if err := strategies.ValidateKey(key); err != nil {
+		return false, err
+	}
+	return k.inc.kvCall(ctx, run.Del, key, "", 0, func(ctx context.Context) (bool, error) {
+		return k.inner.Del(ctx, key)
+	}, nil)
+}
+
+// kvCall is call for a key-value call: its records carry the key, the value
+// set, and for a GET the value found (*got).
+func (inc *incarnation) kvCall(ctx context.Context, op run.Op, key, value string, ttl time.Duration, f func(context.Context) (bool, error), got *string) (bool, error) {
+	detail := run.Record{Key: key, Value: value, Dur: int64(ttl)}
+	return inc.callWith(ctx, toRedis, op, inc.curEvent, 0, detail, f, got)
+}
+
+// InsertApply is one statement, so one fault point, in a transaction of
+// its own.
+func (l faultyLedger) InsertApply(ctx context.Context, e strategies.Event) (bool, error) {
+	tx := l.inc.c.r.rec.txs.Add(1)
+	return l.inc.call(ctx, toDB, run.InsertApply, e.ID, tx, func(ctx context.Context) (bool, error) {
+		return l.inner.InsertApply(ctx, e)
+	})
 }

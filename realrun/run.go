@@ -303,7 +303,7 @@ func (r *session) storeLoss() {
 	}
 	ctx, cancel := context.WithTimeout(r.ctx, setupTimeout)
 	defer cancel()
-	n, err := r.srv.marks.Delete(ctx, r.srv.eventIDs())
+	n, err := r.srv.deleteKeys(ctx)
 	if err != nil {
 		if r.ctx.Err() == nil {
 			r.fail(r.srv.redisErr(ErrServerFailed, "deleting this run's marks (the store-loss fault)", err))

@@ -45,6 +45,7 @@ type servers struct {
 	ledger    *pgstore.Ledger
 	runID     string
 	marks     *redisstore.Marks // this run's marks: its own namespace
+	kv        *redisstore.KV    // this run's keys and values: its own namespace
 	events    int
 }
 
@@ -106,6 +107,9 @@ func setUp(ctx context.Context, cfg Config) (s *servers, err error) {
 	}
 	s.runID = hex.EncodeToString(id[:])
 	if s.marks, err = redisstore.NewRun(s.rdb, cfg.Prefix, s.runID); err != nil {
+		panic("realrun: invariant broken: validated prefix refused: " + err.Error())
+	}
+	if s.kv, err = redisstore.NewRunKV(s.rdb, cfg.Prefix, s.runID); err != nil {
 		panic("realrun: invariant broken: validated prefix refused: " + err.Error())
 	}
 	return s, nil
@@ -226,6 +230,17 @@ ORDER BY a.pid`, tables)
 	return strings.Join(out, ", ")
 }
 
+// deleteKeys deletes every Redis key of this run: its marks and the keys
+// its strategy wrote. It returns how many existed.
+func (s *servers) deleteKeys(ctx context.Context) (int, error) {
+	n, err := s.marks.Delete(ctx, s.eventIDs())
+	if err != nil {
+		return n, err
+	}
+	k, err := s.kv.DeleteWritten(ctx)
+	return n + k, err
+}
+
 // readLedger counts the applications per event, with a deadline.
 func (s *servers) readLedger(ctx context.Context) (map[strategies.EventID]int, error) {
 	rctx, cancel := context.WithTimeout(ctx, setupTimeout)
@@ -263,7 +278,7 @@ func (s *servers) tearDown(warn func(string), failure error) {
 		err := errors.New("the server failed")
 		if !redisDead {
 			ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
-			_, err = s.marks.Delete(ctx, s.eventIDs())
+			_, err = s.deleteKeys(ctx)
 			cancel()
 		}
 		if err != nil {

@@ -63,19 +63,31 @@ func (k Kind) String() string {
 // Op is a store operation.
 type Op uint8
 
-// The store operations: Redis's first, then the database's.
+// The store operations: Redis marks, the database, then Redis keys and
+// values.
 const (
-	SetNX    Op = iota + 1 // SET key NX PX ttl: claim a mark
-	Exists                 // EXISTS key
-	Set                    // SET key PX ttl
-	Insert                 // INSERT the id into the processed-ids table
-	Apply                  // apply the business effect
-	Commit                 // COMMIT
-	Rollback               // ROLLBACK
+	SetNX       Op = iota + 1 // SET key NX PX ttl: claim a mark
+	Exists                    // EXISTS key
+	Set                       // SET key PX ttl
+	Insert                    // INSERT the id into the processed-ids table
+	Apply                     // apply the business effect
+	Commit                    // COMMIT
+	Rollback                  // ROLLBACK
+	InsertApply               // insert the id and apply the effect only if inserted: one statement
+	Get                       // GET key (Key; Value when found)
+	Put                       // SET key value [PX ttl] (Key, Value, Dur)
+	PutNX                     // SET key value NX [PX ttl]
+	PutXX                     // SET key value XX [PX ttl]
+	Del                       // DEL key (Key)
 	numOps
 )
 
-var opNames = [numOps]string{SetNX: "SetNX", Exists: "Exists", Set: "Set", Insert: "InsertProcessed", Apply: "Apply", Commit: "Commit", Rollback: "Rollback"}
+var opNames = [numOps]string{SetNX: "SetNX", Exists: "Exists", Set: "Set", Insert: "InsertProcessed", Apply: "Apply", Commit: "Commit", Rollback: "Rollback",
+	InsertApply: "InsertApply", Get: "GET", Put: "SET", PutNX: "SET NX", PutXX: "SET XX", Del: "DEL"}
+
+// opStores is the store that serves each operation.
+var opStores = [numOps]Stores{SetNX: Redis, Exists: Redis, Set: Redis, Insert: Database, Apply: Database, Commit: Database, Rollback: Database,
+	InsertApply: Database, Get: Redis, Put: Redis, PutNX: Redis, PutXX: Redis, Del: Redis}
 
 // String names the operation as traces print it.
 func (o Op) String() string {
@@ -87,11 +99,14 @@ func (o Op) String() string {
 
 // Store is the store that serves o.
 func (o Op) Store() Stores {
-	if o <= Set {
-		return Redis
+	if o < numOps {
+		return opStores[o]
 	}
-	return Database
+	return 0
 }
+
+// KV reports whether o is a call of a Redis key-value store (Key, Value).
+func (o Op) KV() bool { return o >= Get && o <= Del }
 
 // Stores is a set of the parts of a run that a partition can cut an
 // instance off from.
@@ -149,13 +164,14 @@ type Outcome uint8
 
 // The outcomes of a handling attempt.
 const (
-	Applied Outcome = iota + 1 // it committed the event's effect
-	Skipped                    // it judged the delivery a duplicate
-	Errored                    // it failed: the outcome is unknown, and the instance nacks
+	Applied    Outcome = iota + 1 // it committed the event's effect
+	Skipped                       // it judged the delivery a duplicate
+	Errored                       // it failed: the outcome is unknown, and the instance nacks
+	RetryLater                    // it did nothing and asked for the delivery later: the instance nacks
 	numOutcomes
 )
 
-var outcomeNames = [numOutcomes]string{Applied: "applied", Skipped: "skipped", Errored: "error"}
+var outcomeNames = [numOutcomes]string{Applied: "applied", Skipped: "skipped", Errored: "error", RetryLater: "retry-later"}
 
 // String names the outcome as traces print it.
 func (o Outcome) String() string {
@@ -214,6 +230,10 @@ type Record struct {
 	// InFlight is, for a Crash, whether the step's request was already
 	// sent.
 	InFlight bool
+
+	// Key and Value are a key-value call's key and value (Op.KV): the
+	// value set, or the value a GET found.
+	Key, Value string
 }
 
 // String renders the record as one trace line: time, instance, message,
@@ -240,6 +260,15 @@ func (r Record) Detail() string {
 		if r.Tx != 0 {
 			s += fmt.Sprintf(" tx%d", r.Tx)
 		}
+		if r.Op.KV() {
+			s += fmt.Sprintf(" %q", r.Key)
+			if r.Value != "" && r.Op != Get {
+				s += fmt.Sprintf(" %q", r.Value)
+			}
+			if r.Dur > 0 && r.Kind == Call {
+				s += " PX " + time.Duration(r.Dur).String()
+			}
+		}
 		return s + rest
 	}
 	switch r.Kind {
@@ -248,6 +277,9 @@ func (r Record) Detail() string {
 	case Call, CallHeld, Timeout:
 		return call("")
 	case Serve, Reply:
+		if r.Op == Get && r.Answer == Yes {
+			return call(fmt.Sprintf(": %q", r.Value))
+		}
 		return call(": " + r.Answer.String())
 	case Park:
 		return call(fmt.Sprintf(" behind tx%d", r.Holder))

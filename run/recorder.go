@@ -61,6 +61,19 @@ func (r *Recorder) Add(rec *Record) {
 	h := mix(r.hash, uint64(rec.At)^bits.RotateLeft64(small, 40))
 	h = mix(h, who)
 	r.hash = mix(h, ids)
+	if rec.Key != "" || rec.Value != "" {
+		r.hash = mix(mix(r.hash, strhash(rec.Key)), strhash(rec.Value))
+	}
+}
+
+// strhash digests s (FNV-1a): only key-value records carry strings.
+func strhash(s string) uint64 {
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(s); i++ {
+		h ^= uint64(s[i])
+		h *= 1099511628211
+	}
+	return h
 }
 
 func b2u(b bool) uint8 {
@@ -101,6 +114,8 @@ func (r *Recorder) EndAttempt(i int, out Outcome, at int64) {
 		op.Result, op.Return = check.Applied, at
 	case Skipped:
 		op.Result, op.Return = check.Skipped, at
+	case RetryLater:
+		op.Result, op.Return = check.RetryLater, at
 	}
 }
 

@@ -39,6 +39,11 @@ func TestRecordDetail(t *testing.T) {
 		{Record{Kind: TxAbort, Tx: 10}, "tx10"},
 		{Record{Kind: End, Count: 0}, "0 events not settled"},
 		{Record{Kind: Heal}, ""},
+		{Record{Kind: Call, Call: 3, Op: PutNX, Key: "order:7", Value: "INPROGRESS", Dur: 2e9}, `c3 SET NX "order:7" "INPROGRESS" PX 2s`},
+		{Record{Kind: Reply, Call: 4, Op: Get, Key: "order:7", Value: "COMPLETED", Answer: Yes}, `c4 GET "order:7": "COMPLETED"`},
+		{Record{Kind: Reply, Call: 4, Op: Get, Key: "order:7", Answer: No}, `c4 GET "order:7": false`},
+		{Record{Kind: Serve, Call: 5, Op: Del, Key: "order:7", Answer: Yes}, `c5 DEL "order:7": true`},
+		{Record{Kind: Handled, Outcome: RetryLater}, "retry-later"},
 	} {
 		assert.Equal(t, tc.want, tc.rec.Detail(), "%+v", tc.rec)
 	}
@@ -50,7 +55,7 @@ func TestRecordDetail(t *testing.T) {
 // The digest covers every field: changing any one changes it.
 func TestHashCoversEveryField(t *testing.T) {
 	base := Record{At: 1, Dur: 2, Inst: 3, Msg: 4, Event: 5, Tag: 6, Call: 7, Tx: 8, Holder: 9, Window: 10, Count: 11,
-		Kind: Call, Op: Apply, Answer: Yes, Outcome: Applied, Step: AtCall, Stores: Redis, Cause: AfterNack}
+		Kind: Call, Op: Apply, Answer: Yes, Outcome: Applied, Step: AtCall, Stores: Redis, Cause: AfterNack, Key: "k", Value: "v"}
 	hash := func(r Record) uint64 {
 		var rec Recorder
 		rec.Add(&r)
@@ -66,6 +71,8 @@ func TestHashCoversEveryField(t *testing.T) {
 			f.SetBool(!f.Bool())
 		case reflect.Int32, reflect.Int64:
 			f.SetInt(f.Int() + 1)
+		case reflect.String:
+			f.SetString(f.String() + "x")
 		default:
 			f.SetUint(f.Uint() + 1)
 		}

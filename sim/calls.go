@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/idemsim/idemsim/run"
@@ -39,7 +40,11 @@ func replyOf(a run.Answer) reply {
 // it.
 func (w *world) callRecord(kind run.Kind, id uint32) run.Record {
 	c := &w.calls[id]
-	return run.Record{At: w.now, Kind: kind, Inst: c.inst, Msg: c.msg, Event: uint32(c.ev.ID), Call: id, Tx: uint32(c.tx), Op: c.op}
+	rec := run.Record{At: w.now, Kind: kind, Inst: c.inst, Msg: c.msg, Event: uint32(c.ev.ID), Call: id, Tx: uint32(c.tx), Op: c.op}
+	if c.op.KV() {
+		rec.Key, rec.Value, rec.Dur = c.key, c.value, c.ttl
+	}
+	return rec
 }
 
 // send puts in's requested call on the network. It reports whether the call
@@ -71,9 +76,12 @@ func (w *world) serve(id uint32) {
 	c := &w.calls[id]
 	if c.op.Store() == run.Redis {
 		var r reply
-		if w.now < w.redis.downUntil {
+		switch {
+		case w.now < w.redis.downUntil:
 			r.err = errRefused
-		} else {
+		case c.op.KV():
+			r.ok, c.got = w.redis.kv.do(c, w.now)
+		default:
 			r.ok = w.redis.do(c, w.now)
 		}
 		w.reply(id, r)
@@ -87,8 +95,13 @@ func (w *world) reply(id uint32, r reply) {
 	c := &w.calls[id]
 	rec := w.callRecord(run.Serve, id)
 	rec.Answer = answerOf(r)
-	if r.ok && c.op.Store() == run.Redis && c.op != run.Exists && c.ttl > 0 {
+	// The TTL a write that took effect gave its key or mark.
+	rec.Dur = 0
+	if r.ok && c.op.Store() == run.Redis && c.op != run.Exists && c.op != run.Get && c.op != run.Del {
 		rec.Dur = c.ttl
+	}
+	if c.op == run.Get {
+		rec.Value = c.got
 	}
 	w.rec.Add(&rec)
 	w.transmit(c.inst, c.op.Store(), event{kind: evReplyArr, a: id, b: uint32(rec.Answer)}, id)
@@ -131,6 +144,9 @@ func (w *world) replyArrive(id uint32, answer run.Answer) {
 	in.rep = replyOf(answer)
 	rec := w.callRecord(run.Reply, id)
 	rec.Answer = answer
+	if c := &w.calls[id]; c.op == run.Get {
+		in.rep.value, rec.Value = c.got, c.got
+	}
 	w.rec.Add(&rec)
 	w.drive(in)
 }
@@ -173,8 +189,73 @@ func (m simMarks) Set(_ context.Context, id strategies.EventID, ttl time.Duratio
 	return m.in.do(call{op: run.Set, ev: strategies.Event{ID: id}, ttl: ttlNanos(ttl)}).err
 }
 
+// simKV is the instance's client of Redis's keys and values. A bad key or
+// value fails at once, without a round trip.
+type simKV struct{ in *instance }
+
+func (k simKV) call(op run.Op, key, value string, ttl time.Duration) reply {
+	if err := strategies.ValidateKey(key); err != nil {
+		return reply{err: err}
+	}
+	if err := strategies.ValidateValue(value); err != nil {
+		return reply{err: err}
+	}
+	if ttl < 0 {
+		return reply{err: fmt.Errorf("%w: negative TTL %v", strategies.ErrBadValue, ttl)}
+	}
+	w := k.in.w
+	return k.in.do(call{op: op, ev: w.events[w.curEvent(k.in)], key: key, value: value, ttl: ttlNanos(ttl)})
+}
+
+func (k simKV) Get(_ context.Context, key string) (string, bool, error) {
+	r := k.call(run.Get, key, "", 0)
+	return r.value, r.ok, r.err
+}
+
+func (k simKV) Set(_ context.Context, key, value string, cond strategies.Cond, ttl time.Duration) (bool, error) {
+	op := run.Put
+	switch cond {
+	case strategies.IfAbsent:
+		op = run.PutNX
+	case strategies.IfPresent:
+		op = run.PutXX
+	}
+	r := k.call(op, key, value, ttl)
+	return r.ok, r.err
+}
+
+func (k simKV) Del(_ context.Context, key string) (bool, error) {
+	r := k.call(run.Del, key, "", 0)
+	return r.ok, r.err
+}
+
+// simClock is the instance's clock: simulated time since a fixed epoch, so
+// that what a strategy does with the time is the same on every run.
+type simClock struct{ w *world }
+
+// simEpoch is when every simulated run starts.
+var simEpoch = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+
+func (c simClock) Now() time.Time { return simEpoch.Add(time.Duration(c.w.now)) }
+
 // simLedger is the instance's database client, one connection at a time.
 type simLedger struct{ in *instance }
+
+// InsertApply inserts e's id and applies e only if inserted, in one
+// statement: a transaction of its own on the instance's connection, begun
+// and committed by the database with the statement.
+func (l simLedger) InsertApply(_ context.Context, e strategies.Event) (bool, error) {
+	in := l.in
+	if in.dead {
+		return false, errCrashed
+	}
+	w := in.w
+	if in.conn == 0 {
+		in.conn = w.db.openConn()
+	}
+	r := in.do(call{op: run.InsertApply, ev: e, tx: w.db.begin(in.conn)})
+	return r.ok, r.err
+}
 
 // Begin starts a transaction on the instance's connection, opening one if
 // needed. Like a driver that sends BEGIN with the first statement, it costs

@@ -40,12 +40,16 @@ type call struct {
 	ttl   int64
 	tx    int32
 	start int64
+	// A key-value call's key and value; got is the value a GET found,
+	// kept for its reply.
+	key, value, got string
 }
 
 // reply is what a store call returns to strategy code.
 type reply struct {
-	ok  bool
-	err error
+	ok    bool
+	err   error
+	value string // a GET's value
 }
 
 // delivery is a message in an instance's inbox.
@@ -95,7 +99,7 @@ func (w *world) start(in *instance) {
 	in.up, in.dead, in.waiting, in.stalled, in.pending = true, false, false, false, false
 	in.inbox = in.inbox[:0]
 	in.conn = 0
-	h, err := strategies.New(w.cfg.Strategy, strategies.Deps{Marks: simMarks{in}, Ledger: simLedger{in}, MarkTTL: w.markTTL})
+	h, err := strategies.New(w.cfg.Strategy, strategies.Deps{Marks: simMarks{in}, KV: simKV{in}, Ledger: simLedger{in}, Clock: simClock{w}, MarkTTL: w.markTTL, Lease: 2 * ackDeadline})
 	if err != nil {
 		panic(fmt.Sprintf("sim: invariant broken: validated strategy fails: %v", err))
 	}
@@ -120,10 +124,9 @@ func (in *instance) consume(yield func(struct{}) bool) {
 		if in.dead {
 			return
 		}
-		in.w.handled(in, out, err)
-		act = actAck
-		if err != nil {
-			act = actNack
+		act = actNack
+		if in.w.handled(in, out, err) {
+			act = actAck
 		}
 	}
 }
@@ -240,16 +243,25 @@ func (w *world) receive(in *instance) {
 }
 
 // handled records the end of an attempt.
-func (w *world) handled(in *instance, out strategies.Outcome, err error) {
+// It reports whether the instance acks the delivery: after Applied or
+// Skipped; after an error or RetryLater it nacks. An outcome that is none
+// of the three, with no error, is the strategy's bug: it counts as an
+// error, the effect's outcome unknown.
+func (w *world) handled(in *instance, out strategies.Outcome, err error) (ack bool) {
 	o := run.Errored
 	if err == nil {
-		o = run.Applied
-		if out == strategies.Skipped {
+		switch out {
+		case strategies.Applied:
+			o = run.Applied
+		case strategies.Skipped:
 			o = run.Skipped
+		case strategies.RetryLater:
+			o = run.RetryLater
 		}
 	}
 	w.rec.EndAttempt(in.attempt, o, w.now)
 	w.rec.Add(&run.Record{At: w.now, Kind: run.Handled, Inst: in.idx, Msg: in.cur.msg, Event: uint32(w.curEvent(in)), Outcome: o})
+	return o == run.Applied || o == run.Skipped
 }
 
 func (w *world) deliverArrive(e event) {

@@ -12,12 +12,14 @@ import (
 type redis struct {
 	exp       []int64 // expiry per event id; 0: no mark
 	written   []int64
-	downUntil int64 // calls are refused before this time
+	kv        kvStore // keys and values, for strategies with a KV store
+	downUntil int64   // calls are refused before this time
 }
 
 func (r *redis) init(events int) {
 	r.exp = resize(r.exp, events+1)
 	r.written = resize(r.written, events+1)
+	r.kv.reset()
 	r.downUntil = 0
 }
 
@@ -50,10 +52,11 @@ func (r *redis) do(c *call, now int64) bool {
 	panic("sim: invariant broken: not a Redis call: " + c.op.String())
 }
 
-// flush drops every mark written at or after since (0: all of them), as a
-// restart with no persistence or a failover to a lagging replica would, and
-// returns how many live marks were lost.
-func (r *redis) flush(since int64) int {
+// flush drops every mark and key written at or after since (0: all of
+// them), as a restart with no persistence or a failover to a lagging
+// replica would, and returns how many it dropped: the marks written since
+// (live or expired, as a store loss counts them) and the live keys.
+func (r *redis) flush(since, now int64) int {
 	lost := 0
 	for id := range r.exp {
 		if r.exp[id] != 0 && r.written[id] >= since {
@@ -61,5 +64,5 @@ func (r *redis) flush(since int64) int {
 			r.exp[id] = 0
 		}
 	}
-	return lost
+	return lost + r.kv.flush(since, now)
 }

@@ -106,6 +106,8 @@ func RunScript(s Script) (*ScriptResult, error) {
 					handled[r.Msg] = strategies.Applied
 				case run.Skipped:
 					handled[r.Msg] = strategies.Skipped
+				case run.RetryLater:
+					handled[r.Msg] = strategies.RetryLater
 				default:
 					handled[r.Msg] = 0
 				}

@@ -62,6 +62,19 @@ type sqlDB struct {
 	failApply map[strategies.EventID]bool
 
 	fx []dbEffect // what the current step decided, for the world
+
+	// wakes are the locks an ended transaction freed, whose parked calls
+	// are still to retry, in order; draining tells unlock that a retry in
+	// progress ended a transaction (an InsertApply commits as it
+	// proceeds), so its wakes wait their turn rather than nest.
+	wakes    []wakeItem
+	draining bool
+}
+
+// wakeItem is a freed lock: an id's insert lock, or an account's row lock.
+type wakeItem struct {
+	ev      strategies.EventID
+	account int // > 0: an account's row lock
 }
 
 // dbCall is a database call as the database sees it: its id, its
@@ -119,6 +132,7 @@ func (d *sqlDB) init(events int) {
 	d.connTx = resize(d.connTx, 1)
 	d.failApply = nil
 	d.fx = d.fx[:0]
+	d.wakes, d.draining = d.wakes[:0], false
 }
 
 func (d *sqlDB) openConn() int32 {
@@ -191,6 +205,8 @@ func (d *sqlDB) do(c dbCall) {
 	case run.Rollback:
 		d.abort(c.tx)
 		d.answer(c.id, reply{ok: true})
+	case run.InsertApply:
+		d.insertApply(c)
 	default:
 		panic("sim: invariant broken: not a database call: " + c.op.String())
 	}
@@ -278,11 +294,29 @@ func (d *sqlDB) unlock(t *txState) {
 		d.acctOwner[bits.TrailingZeros16(l)] = 0
 	}
 	for _, ev := range t.inserted {
-		d.wake(ev)
+		d.wakes = append(d.wakes, wakeItem{ev: ev})
 	}
 	for l := locks; l != 0; l &= l - 1 {
-		d.wakeAccount(bits.TrailingZeros16(l))
+		d.wakes = append(d.wakes, wakeItem{account: bits.TrailingZeros16(l)})
 	}
+	if !d.draining {
+		d.drain()
+	}
+}
+
+// drain retries the calls parked on every freed lock, in the order the
+// locks were freed, including locks that the retries themselves free.
+func (d *sqlDB) drain() {
+	d.draining = true
+	for i := 0; i < len(d.wakes); i++ {
+		if w := d.wakes[i]; w.account > 0 {
+			d.wakeAccount(w.account)
+		} else {
+			d.wake(w.ev)
+		}
+	}
+	d.wakes = d.wakes[:0]
+	d.draining = false
 }
 
 // wake retries the inserts parked on ev, oldest first, now that its owner
@@ -294,7 +328,11 @@ func (d *sqlDB) wake(ev strategies.EventID) {
 	}
 	q := d.swapOut(&d.waitq[ev])
 	for _, c := range q {
-		if d.live(c) {
+		switch {
+		case !d.live(c):
+		case c.op == run.InsertApply:
+			d.insertApply(c)
+		default:
 			d.insert(c)
 		}
 	}
@@ -310,7 +348,11 @@ func (d *sqlDB) wakeAccount(a int) {
 	}
 	q := d.swapOut(&d.acctWait[a])
 	for _, c := range q {
-		if d.live(c) {
+		switch {
+		case !d.live(c):
+		case c.op == run.InsertApply:
+			d.insertApply(c)
+		default:
 			d.apply(c)
 		}
 	}
@@ -320,8 +362,9 @@ func (d *sqlDB) wakeAccount(a int) {
 // swapOut empties the wait queue *q and returns what it held, putting the
 // spare buffer in its place: calls that park again while the caller walks
 // the returned queue must not write into it. The caller hands the returned
-// buffer back as the spare when done. Waking never nests (an insert or an
-// Apply that parks or proceeds ends no transaction), so one spare is enough.
+// buffer back as the spare when done. Waking never nests (drain retries
+// one queue at a time, and a retry that ends a transaction only queues its
+// wakes), so one spare is enough.
 func (d *sqlDB) swapOut(q *[]dbCall) []dbCall {
 	old := *q
 	*q, d.spare = d.spare[:0], nil
@@ -333,4 +376,51 @@ func (d *sqlDB) swapOut(q *[]dbCall) []dbCall {
 func (d *sqlDB) live(c dbCall) bool {
 	tx := &d.txs[c.tx]
 	return !d.connDead[tx.conn] && tx.status == txOpen
+}
+
+// insertApply runs call c: INSERT the id ON CONFLICT DO NOTHING, then, only
+// if it inserted, the effect, in one statement that is its own transaction
+// c.tx, committed as the statement ends. Like the two statements it is
+// made of, it waits behind another open transaction that inserted the id
+// (then finds it, and does nothing), and behind one that holds the row
+// lock of the event's account, holding the id it inserted meanwhile.
+func (d *sqlDB) insertApply(c dbCall) {
+	ev := c.ev.ID
+	t := &d.txs[c.tx]
+	if d.failApply[ev] {
+		// The statement fails, and the database aborts its transaction:
+		// nothing of it stays.
+		delete(d.failApply, ev)
+		d.abort(c.tx)
+		d.answer(c.id, reply{err: errTxAborted})
+		return
+	}
+	if d.owner[ev] != c.tx { // the id is not inserted yet
+		switch owner := d.owner[ev]; {
+		case d.committed[ev]:
+			d.commit(c.tx) // it wrote nothing
+			d.answer(c.id, reply{ok: false})
+			return
+		case owner != 0:
+			d.waitq[ev] = append(d.waitq[ev], c)
+			d.park(c.id, owner)
+			return
+		}
+		d.owner[ev] = c.tx
+		t.inserted = append(t.inserted, ev)
+	}
+	a := c.ev.Account
+	if a < 1 || a >= numAccounts {
+		panic(fmt.Sprintf("sim: invariant broken: account %d out of range", a))
+	}
+	if owner := d.acctOwner[a]; owner != 0 && owner != c.tx {
+		d.acctWait[a] = append(d.acctWait[a], c)
+		d.park(c.id, owner)
+		return
+	}
+	d.acctOwner[a] = c.tx
+	t.locks |= 1 << a
+	t.effects = append(t.effects, c.ev)
+	d.commit(c.tx)
+	d.answer(c.id, reply{ok: true})
 }

@@ -354,10 +354,10 @@ func (w *world) storeLoss() {
 	var lost int
 	var how run.Cause
 	if r.IntN(2) == 0 {
-		how, lost = run.RestartEmpty, w.redis.flush(0)
+		how, lost = run.RestartEmpty, w.redis.flush(0, w.now)
 	} else {
 		lag := run.UniformDur(r, 0, w.p.ReplicaLagMax)
-		how, lost = run.Failover, w.redis.flush(w.now-lag)
+		how, lost = run.Failover, w.redis.flush(w.now-lag, w.now)
 	}
 	down := run.UniformDur(r, redisDownMin, redisDownMax)
 	w.redis.downUntil = w.now + down

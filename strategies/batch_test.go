@@ -94,6 +94,10 @@ func (s *batchStore) ApplyBatchUnique(_ context.Context, events []Event) ([]bool
 	return out, nil
 }
 
+func (s *batchStore) InsertApply(context.Context, Event) (bool, error) {
+	panic("batchStore: InsertApply is not used by the batch strategies")
+}
+
 func (s *batchStore) Begin(context.Context) (Tx, error) {
 	s.calls = append(s.calls, "Begin")
 	return &batchTx{s: s}, nil
@@ -143,6 +147,10 @@ func (t *batchTx) Rollback(context.Context) error {
 type plainLedger struct{ s *batchStore }
 
 func (p plainLedger) Begin(ctx context.Context) (Tx, error) { return p.s.Begin(ctx) }
+
+func (p plainLedger) InsertApply(ctx context.Context, e Event) (bool, error) {
+	return p.s.InsertApply(ctx, e)
+}
 
 var errApplyBatch = errors.New("apply batch failed")
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 )
 
 // Strategy describes one deduplication strategy, once: its name, how to
@@ -145,7 +146,8 @@ type Needs uint8
 // The stores a strategy can need.
 const (
 	NeedsLedger Needs = 1 << iota // the database, where every effect lives
-	NeedsMarks                    // Redis marks
+	NeedsMarks                    // Redis marks keyed by event id
+	NeedsKV                       // Redis keys and values
 )
 
 // Has reports whether n holds every store of want.
@@ -234,6 +236,12 @@ func New(name string, d Deps) (Handler, error) {
 	if s.Needs.Has(NeedsMarks) && d.Marks == nil {
 		return nil, fmt.Errorf("strategies: %s needs a MarkStore", name)
 	}
+	if s.Needs.Has(NeedsKV) && d.KV == nil {
+		return nil, fmt.Errorf("strategies: %s needs a KV store", name)
+	}
+	if d.Clock == nil {
+		d.Clock = wallClock{}
+	}
 	return s.New(d)
 }
 
@@ -242,3 +250,8 @@ func Valid(name string) bool {
 	_, ok := Lookup(name)
 	return ok
 }
+
+// wallClock is the Clock of a runner that gives none: the wall clock.
+type wallClock struct{}
+
+func (wallClock) Now() time.Time { return time.Now() }

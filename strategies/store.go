@@ -3,7 +3,10 @@ package strategies
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // EventID identifies one business event. Copies of an event published twice
@@ -35,6 +38,86 @@ type MarkStore interface {
 type Ledger interface {
 	// Begin starts a transaction.
 	Begin(ctx context.Context) (Tx, error)
+	// InsertApply inserts e's id into the processed-ids table if it is
+	// absent and applies e's effect only if it inserted it, atomically,
+	// in one statement and one round trip (its own transaction). It
+	// reports whether it applied. As with InsertProcessed, an id another
+	// open transaction inserted makes it wait for that transaction. An
+	// error may hide a commit.
+	InsertApply(ctx context.Context, e Event) (bool, error)
+}
+
+// KV is a shared key-value store with expiry, as Redis offers: any key (see
+// ValidateKey), string values, SET with a condition and a TTL on the
+// store's clock, GET and DEL.
+type KV interface {
+	// Get returns key's value, and whether key exists.
+	Get(ctx context.Context, key string) (value string, found bool, err error)
+	// Set sets key to value if cond allows (SET key value [NX|XX] [PX ttl]),
+	// with a TTL (0: no expiry), and reports whether it set it.
+	Set(ctx context.Context, key, value string, cond Cond, ttl time.Duration) (bool, error)
+	// Del deletes key and reports whether it existed.
+	Del(ctx context.Context, key string) (bool, error)
+}
+
+// Cond is the condition of a KV Set.
+type Cond uint8
+
+// The conditions of a KV Set.
+const (
+	Always    Cond = iota // SET: set whatever is there
+	IfAbsent              // SET NX: set only if the key does not exist
+	IfPresent             // SET XX: set only if the key exists
+)
+
+// Clock tells a strategy the time of the run.
+type Clock interface {
+	Now() time.Time
+}
+
+// Limits of KV keys and values: enough for any deduplication record, small
+// enough to show in a trace line.
+const (
+	MaxKeyLen   = 200
+	MaxValueLen = 1000
+)
+
+// ErrBadKey and ErrBadValue are what ValidateKey and ValidateValue return:
+// misuse of a KV store is an error, never a panic.
+var (
+	ErrBadKey   = errors.New("strategies: bad key")
+	ErrBadValue = errors.New("strategies: bad value")
+)
+
+// ValidateKey checks a KV key: 1 to MaxKeyLen bytes of UTF-8 with no
+// control characters, so that every backend stores it as it is and a trace
+// shows it.
+func ValidateKey(key string) error {
+	if key == "" || len(key) > MaxKeyLen || !printable(key) {
+		return fmt.Errorf("%w %q: want 1 to %d bytes of UTF-8 with no control characters", ErrBadKey, key, MaxKeyLen)
+	}
+	return nil
+}
+
+// ValidateValue checks a KV value: at most MaxValueLen bytes of UTF-8 with
+// no control characters.
+func ValidateValue(v string) error {
+	if len(v) > MaxValueLen || !printable(v) {
+		return fmt.Errorf("%w %q: want at most %d bytes of UTF-8 with no control characters", ErrBadValue, v, MaxValueLen)
+	}
+	return nil
+}
+
+func printable(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) {
+			return false
+		}
+	}
+	return true
 }
 
 // Tx is one database transaction. Nothing it does is visible to others, or

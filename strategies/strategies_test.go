@@ -14,6 +14,7 @@ import (
 // down what each strategy does call by call. Concurrency, crashes and
 // network faults are the simulator's business.
 type memory struct {
+	kv        map[string]string
 	marks     map[EventID]bool
 	processed map[EventID]bool
 	applied   map[EventID]int
@@ -22,7 +23,7 @@ type memory struct {
 }
 
 func newMemory() *memory {
-	return &memory{marks: map[EventID]bool{}, processed: map[EventID]bool{}, applied: map[EventID]int{}}
+	return &memory{kv: map[string]string{}, marks: map[EventID]bool{}, processed: map[EventID]bool{}, applied: map[EventID]int{}}
 }
 
 func (m *memory) SetNX(_ context.Context, id EventID, _ time.Duration) (bool, error) {
@@ -46,6 +47,49 @@ func (m *memory) Set(_ context.Context, id EventID, _ time.Duration) error {
 }
 
 func (m *memory) Begin(context.Context) (Tx, error) { return &memTx{m: m}, nil }
+
+// memKV is memory's key-value store.
+type memKV struct{ m *memory }
+
+func (k memKV) Get(_ context.Context, key string) (string, bool, error) {
+	k.m.calls = append(k.m.calls, "GET")
+	v, ok := k.m.kv[key]
+	return v, ok, nil
+}
+
+func (k memKV) Set(_ context.Context, key, value string, cond Cond, _ time.Duration) (bool, error) {
+	k.m.calls = append(k.m.calls, "SET")
+	if _, ok := k.m.kv[key]; cond == IfAbsent && ok || cond == IfPresent && !ok {
+		return false, nil
+	}
+	k.m.kv[key] = value
+	return true, nil
+}
+
+func (k memKV) Del(_ context.Context, key string) (bool, error) {
+	k.m.calls = append(k.m.calls, "DEL")
+	_, ok := k.m.kv[key]
+	delete(k.m.kv, key)
+	return ok, nil
+}
+
+// deps are the stores of m.
+func (m *memory) deps() Deps { return Deps{Marks: m, KV: memKV{m}, Ledger: m} }
+
+// InsertApply inserts and applies in one call, as one statement would.
+func (m *memory) InsertApply(_ context.Context, e Event) (bool, error) {
+	m.calls = append(m.calls, "InsertApply")
+	if m.processed[e.ID] {
+		return false, nil
+	}
+	if m.failApply > 0 {
+		m.failApply--
+		return false, errApply
+	}
+	m.processed[e.ID] = true
+	m.applied[e.ID]++
+	return true, nil
+}
 
 type memTx struct {
 	m        *memory
@@ -102,7 +146,7 @@ func TestEveryStrategyHandlesADelivery(t *testing.T) {
 	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
 			m := newMemory()
-			h, err := New(name, Deps{Marks: m, Ledger: m})
+			h, err := New(name, m.deps())
 			require.NoError(t, err)
 			out, err := h.Handle(context.Background(), Event{ID: 1, Account: 1, Amount: 5})
 			require.NoError(t, err)
@@ -121,7 +165,7 @@ func TestSequentialDuplicates(t *testing.T) {
 	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
 			m := newMemory()
-			h, err := New(name, Deps{Marks: m, Ledger: m})
+			h, err := New(name, m.deps())
 			require.NoError(t, err)
 			e := Event{ID: 7, Account: 2, Amount: 1}
 			_, err = h.Handle(context.Background(), e)
@@ -161,7 +205,7 @@ func TestFailedEffect(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			m := newMemory()
 			m.failApply = 1
-			h, err := New(name, Deps{Marks: m, Ledger: m})
+			h, err := New(name, m.deps())
 			require.NoError(t, err)
 			e := Event{ID: 9, Account: 1, Amount: 1}
 			_, err = h.Handle(context.Background(), e)

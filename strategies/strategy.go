@@ -15,6 +15,11 @@ const (
 	// Skipped means the strategy judged the delivery a duplicate and did
 	// nothing.
 	Skipped
+	// RetryLater means the strategy did nothing and wants the delivery
+	// again later, as when another instance holds the event's lease: the
+	// consumer nacks it, and the broker redelivers it after a delay.
+	// Unlike an error, it says for sure that no effect was applied.
+	RetryLater
 )
 
 // String names the outcome.
@@ -24,6 +29,8 @@ func (o Outcome) String() string {
 		return "applied"
 	case Skipped:
 		return "skipped"
+	case RetryLater:
+		return "retry-later"
 	}
 	return fmt.Sprintf("Outcome(%d)", uint8(o))
 }
@@ -36,12 +43,24 @@ type Handler interface {
 
 // Deps is what a strategy is built from: the shared stores and settings. One
 // consumer instance builds its own Handler, so per-instance memory (the local
-// cache) starts empty whenever an instance starts.
+// cache) starts empty whenever an instance starts. A runner gives every
+// store a strategy's description says it needs (Strategy.Needs).
 type Deps struct {
-	Marks  MarkStore // needed by redis and redis-after
+	Marks  MarkStore // Redis marks keyed by event id (NeedsMarks)
+	KV     KV        // Redis keys and values (NeedsKV)
 	Ledger Ledger    // needed by every strategy: the effect lives there
+	// Clock is the time of the run: simulated time in the simulator, the
+	// wall clock on real servers. A strategy reads the time only through
+	// it, so that what it does with the time is deterministic in the
+	// simulator.
+	Clock Clock
 	// MarkTTL is the lifetime of a Redis mark; 0 means no expiry.
 	MarkTTL time.Duration
+	// Lease is how long an instance may hold an event it is handling
+	// before another may take it over (redis-lease): a runner sets it to
+	// twice its broker's ack deadline, so that it means the same on every
+	// backend's clock.
+	Lease time.Duration
 }
 
 // applyOnce applies e in a transaction of its own: Apply, then Commit. It is

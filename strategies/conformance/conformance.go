@@ -35,7 +35,7 @@ type Case struct {
 	Instances int
 	MarkTTL   time.Duration // 0: marks do not expire within the case
 	FailApply []int         // events whose first Apply fails
-	// MarksOnly marks a case about Redis marks.
+	// MarksOnly marks a case about Redis marks or keys.
 	MarksOnly  bool
 	Deliveries []Delivery
 	// Check judges what the strategy did against what its description
@@ -55,7 +55,7 @@ func Run(t *testing.T, r Runner) {
 	for _, st := range strategies.All() {
 		t.Run(st.Name, func(t *testing.T) {
 			for _, c := range Cases() {
-				if c.MarksOnly && !st.Needs.Has(strategies.NeedsMarks) {
+				if c.MarksOnly && !st.Needs.Has(strategies.NeedsMarks) && !st.Needs.Has(strategies.NeedsKV) {
 					continue
 				}
 				t.Run(c.Name, func(t *testing.T) {
@@ -149,6 +149,9 @@ func Cases() []Case {
 		Check: func(t *testing.T, s strategies.Strategy, out []strategies.Outcome, apps []int) {
 			assert.Zero(t, out[0], "the first handling fails")
 			switch s.Promises.AfterFailure {
+			case strategies.RetryLater:
+				assert.Equal(t, strategies.RetryLater, out[1], "%s holds the event until its lease ends", s.Name)
+				assert.Equal(t, 0, apps[0], "%s has applied nothing yet", s.Name)
 			case strategies.Skipped:
 				assert.Equal(t, strategies.Skipped, out[1], "%s keeps its mark after the failure", s.Name)
 				assert.Equal(t, 0, apps[0], "%s loses the event", s.Name)

@@ -19,9 +19,9 @@ func TestMain(m *testing.M) { testserver.Main(m) }
 
 func TestInProcess(t *testing.T) {
 	Run(t, EnvRunner{Backend: "memory", Open: func(t *testing.T) Env {
-		marks, ledger := memstore.NewMarks(), memstore.NewLedger()
+		marks, kv, ledger := memstore.NewMarks(), memstore.NewKV(), memstore.NewLedger()
 		return Env{
-			Instance:     func() (strategies.MarkStore, strategies.Ledger) { return marks, ledger },
+			Instance:     func() strategies.Deps { return strategies.Deps{Marks: marks, KV: kv, Ledger: ledger} },
 			Applications: ledger.Applications,
 		}
 	}})
@@ -45,7 +45,7 @@ func TestRedisAndPostgres(t *testing.T) {
 		return Env{
 			// Each instance has its own connections, as separate
 			// processes would.
-			Instance: func() (strategies.MarkStore, strategies.Ledger) {
+			Instance: func() strategies.Deps {
 				rdb := redis.NewClient(opt)
 				t.Cleanup(func() { rdb.Close() })
 				pool, err := pgxpool.New(ctx, ps.URL)
@@ -53,9 +53,11 @@ func TestRedisAndPostgres(t *testing.T) {
 				t.Cleanup(pool.Close)
 				m, err := redisstore.New(rdb, prefix)
 				require.NoError(t, err)
+				kv, err := redisstore.NewKV(rdb, prefix)
+				require.NoError(t, err)
 				l, err := pgstore.Attach(pool, prefix)
 				require.NoError(t, err)
-				return m, l
+				return strategies.Deps{Marks: m, KV: kv, Ledger: l}
 			},
 			Applications: func() map[strategies.EventID]int {
 				apps, err := ledger.Applications(ctx)

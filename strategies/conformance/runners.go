@@ -19,8 +19,8 @@ import (
 // instance it opens.
 type Env struct {
 	// Instance returns the stores of one more consumer instance (its own
-	// connections, the shared data).
-	Instance func() (strategies.MarkStore, strategies.Ledger)
+	// connections, the shared data): its Marks, KV and Ledger.
+	Instance func() strategies.Deps
 	// Applications counts the committed applications of each event.
 	Applications func() map[strategies.EventID]int
 }
@@ -46,6 +46,10 @@ func freshID() strategies.EventID {
 
 var errInjected = errors.New("conformance: injected failure of the effect")
 
+// caseLease is the lease of a case's handlers: longer than any case's
+// redeliveries, so that a lease never ends within a case.
+const caseLease = 5 * time.Second
+
 // Run plays c.
 func (r EnvRunner) Run(t *testing.T, strategy string, c Case) ([]strategies.Outcome, []int) {
 	env := r.Open(t)
@@ -60,8 +64,9 @@ func (r EnvRunner) Run(t *testing.T, strategy string, c Case) ([]strategies.Outc
 	}
 	handlers := make([]strategies.Handler, c.Instances)
 	for i := range handlers {
-		marks, ledger := env.Instance()
-		h, err := strategies.New(strategy, strategies.Deps{Marks: marks, Ledger: failingLedger{ledger, fail}, MarkTTL: c.MarkTTL})
+		deps := env.Instance()
+		deps.Ledger, deps.MarkTTL, deps.Lease = failingLedger{deps.Ledger, fail}, c.MarkTTL, caseLease
+		h, err := strategies.New(strategy, deps)
 		require.NoError(t, err)
 		handlers[i] = h
 	}
@@ -115,6 +120,14 @@ type failures struct {
 type failingLedger struct {
 	strategies.Ledger
 	f *failures
+}
+
+// InsertApply fails as an Apply would, before anything is written.
+func (l failingLedger) InsertApply(ctx context.Context, e strategies.Event) (bool, error) {
+	if once, ok := l.f.once[e.ID]; ok && once.CompareAndSwap(false, true) {
+		return false, errInjected
+	}
+	return l.Ledger.InsertApply(ctx, e)
 }
 
 func (l failingLedger) Begin(ctx context.Context) (strategies.Tx, error) {

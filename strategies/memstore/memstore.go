@@ -195,3 +195,21 @@ func (t *Tx) Rollback(context.Context) error {
 	l.changed.Broadcast()
 	return nil
 }
+
+// InsertApply inserts e's id if absent and applies e only if it inserted
+// it, as one statement: a transaction of its own, committed at once. Like
+// InsertProcessed, it waits for another open transaction that inserted the
+// id. FailApply fails it as it fails an Apply, and nothing stays.
+func (l *Ledger) InsertApply(ctx context.Context, e strategies.Event) (bool, error) {
+	t := &Tx{l: l}
+	inserted, err := t.InsertProcessed(ctx, e.ID)
+	if err != nil || !inserted {
+		_ = t.Rollback(ctx)
+		return false, err
+	}
+	if err := t.Apply(ctx, e); err != nil {
+		_ = t.Rollback(ctx)
+		return false, err
+	}
+	return true, t.Commit(ctx)
+}

@@ -174,14 +174,15 @@ func (m *Marks) Flush(ctx context.Context) (int, error) {
 }
 
 // Clean deletes, on every master, the keys that runs of prefix left behind
-// (runs made by NewRun delete their own keys when they end; a run that was
-// killed cannot): keys of the exact form "<prefix>:run:<12 hex digits>:mark:<digits>",
-// and nothing else. It returns how many it deleted.
+// (runs delete their own keys when they end; a run that was killed cannot):
+// keys of the exact forms "<prefix>:run:<12 hex digits>:mark:<digits>" and
+// "<prefix>:run:<12 hex digits>:kv:<key>", and nothing else. It returns
+// how many it deleted.
 func Clean(ctx context.Context, c redis.UniversalClient, prefix string) (int, error) {
 	if err := strategies.ValidatePrefix(prefix); err != nil {
 		return 0, err
 	}
-	own := regexp.MustCompile(`^` + prefix + `:run:[0-9a-f]{12}:mark:[0-9]+$`)
+	own := regexp.MustCompile(`^` + prefix + `:run:[0-9a-f]{12}:(mark:[0-9]+|kv:.+)$`)
 	var deleted atomic.Int64
 	cleanOne := func(ctx context.Context, c redis.Cmdable) error {
 		var cursor uint64
