@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"runtime/debug"
 
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
@@ -120,7 +121,7 @@ func (in *instance) consume(yield func(struct{}) bool) {
 	act := actReceive
 	for in.suspend(act) {
 		e := in.w.events[in.w.broker.msgs[in.cur.msg].event]
-		out, err := in.handler.Handle(ctx, e)
+		out, err := in.handle(ctx, e)
 		if in.dead {
 			return
 		}
@@ -129,6 +130,26 @@ func (in *instance) consume(yield func(struct{}) bool) {
 			act = actAck
 		}
 	}
+}
+
+// strategyPanic is a panic of a strategy's code, carried out of the
+// instance's coroutine to Run, which reports it as an error: a user's
+// strategy that panics is a bug to show, not a crash of the tool.
+type strategyPanic struct {
+	value any
+	stack []byte
+	inst  int32
+	event strategies.EventID
+}
+
+// handle runs the strategy on e, turning a panic into a strategyPanic.
+func (in *instance) handle(ctx context.Context, e strategies.Event) (strategies.Outcome, error) {
+	defer func() {
+		if r := recover(); r != nil {
+			panic(strategyPanic{value: r, stack: debug.Stack(), inst: in.idx, event: e.ID})
+		}
+	}()
+	return in.handler.Handle(ctx, e)
 }
 
 // suspend hands act to the world and waits to be resumed. It reports false

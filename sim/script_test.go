@@ -1,12 +1,14 @@
 package sim
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/strategies"
 )
 
@@ -36,4 +38,28 @@ func TestRunScriptIsDeterministic(t *testing.T) {
 	assert.Equal(t, a.Outcomes, b.Outcomes)
 	// Two copies handled at once: redis-after's check and set are two steps.
 	assert.Equal(t, map[strategies.EventID]int{1: 2, 2: 2}, a.Applications)
+}
+
+// TestStrategyPanicIsAnError: a user's strategy that panics fails the run
+// with an error naming the event and the replay line, never a crash.
+func TestStrategyPanicIsAnError(t *testing.T) {
+	strategies.MustRegister(strategies.Strategy{Name: "test-panics", New: func(strategies.Deps) (strategies.Handler, error) {
+		return strategies.HandlerFunc(func(_ context.Context, e strategies.Event) (strategies.Outcome, error) {
+			if e.ID == 3 {
+				panic("boom")
+			}
+			return strategies.Applied, nil
+		}), nil
+	}})
+	t.Cleanup(func() { strategies.Unregister("test-panics") })
+	res, err := Run(Config{Strategy: "test-panics", Faults: faults.Of(faults.Crash), Seed: 1, Events: 10})
+	require.Error(t, err)
+	assert.Nil(t, res)
+	assert.Contains(t, err.Error(), "strategy test-panics panicked handling event 3")
+	assert.Contains(t, err.Error(), "boom")
+	assert.Contains(t, err.Error(), "reproduce with: idemsim run --strategy test-panics")
+	// The pool is not poisoned: the next run is whole.
+	res, err = Run(Config{Strategy: "none", Seed: 1, Events: 10})
+	require.NoError(t, err)
+	assert.Equal(t, 10, res.Events)
 }

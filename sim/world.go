@@ -366,7 +366,10 @@ func (w *world) storeLoss() {
 }
 
 // Run simulates one run and judges it with both checkers.
-func Run(cfg Config) (*Result, error) {
+//
+// A strategy whose code panics fails the run with an error that says so,
+// with the event, the instance, the command that replays it and the stack.
+func Run(cfg Config) (res *Result, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
@@ -374,15 +377,23 @@ func Run(cfg Config) (*Result, error) {
 	w := newWorld(cfg)
 	finished := false
 	defer func() {
-		// A broken invariant panicked: end the coroutines anyway, and
-		// do not pool a world in an unknown state.
+		// A panic: end the coroutines anyway, and do not pool a world in
+		// an unknown state.
 		if !finished {
 			w.stopAll()
+		}
+		if r := recover(); r != nil {
+			sp, ok := r.(strategyPanic)
+			if !ok {
+				panic(r) // a broken invariant of the simulator's own
+			}
+			res, err = nil, fmt.Errorf("strategy %s panicked handling event %d on instance %d: %v\nreproduce with: %s\n%s",
+				cfg.Strategy, sp.event, sp.inst, sp.value, cfg.Reproduce(), sp.stack)
 		}
 	}()
 	w.setup()
 	w.loop()
-	res := w.result()
+	res = w.result()
 	w.stopAll()
 	finished = true
 	w.release() // after this, w belongs to the pool

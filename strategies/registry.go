@@ -255,3 +255,18 @@ func Valid(name string) bool {
 type wallClock struct{}
 
 func (wallClock) Now() time.Time { return time.Now() }
+
+// Unregister removes the strategy called name and reports whether it was
+// registered: for a test that registers a strategy for its own time only
+// (t.Cleanup), so that no other test sees it.
+func Unregister(name string) bool {
+	registryMu.Lock()
+	defer registryMu.Unlock()
+	for i, s := range registry {
+		if s.Name == name {
+			registry = slices.Delete(registry, i, i+1)
+			return true
+		}
+	}
+	return false
+}

@@ -41,6 +41,12 @@ type Handler interface {
 	Handle(ctx context.Context, e Event) (Outcome, error)
 }
 
+// HandlerFunc is a function that is a Handler.
+type HandlerFunc func(ctx context.Context, e Event) (Outcome, error)
+
+// Handle calls f.
+func (f HandlerFunc) Handle(ctx context.Context, e Event) (Outcome, error) { return f(ctx, e) }
+
 // Deps is what a strategy is built from: the shared stores and settings. One
 // consumer instance builds its own Handler, so per-instance memory (the local
 // cache) starts empty whenever an instance starts. A runner gives every
