@@ -1,20 +1,42 @@
 // Package strategies holds the deduplication strategies of an idempotent
-// event consumer, written once against two small store interfaces so that the
-// very same code runs in the deterministic simulator (package sim) and against
-// real Redis and PostgreSQL.
+// event consumer, written once against small store interfaces so that the
+// very same code runs in the deterministic simulator (package sim), in
+// process (package memstore) and against real Redis and PostgreSQL
+// (packages redisstore and pgstore).
 //
 // A strategy is a Handler: it receives one delivered Event and either applies
-// its business effect (Applied), recognises it as a duplicate (Skipped), or
-// fails with an error, in which case the caller must not acknowledge the
-// delivery and the outcome is unknown (the effect may or may not have been
-// committed). The caller acknowledges the delivery after Handle returns
-// without error; a strategy never acknowledges anything itself.
+// its business effect (Applied), recognises it as a duplicate (Skipped),
+// declines it for now with nothing done (RetryLater: the consumer nacks and
+// the broker redelivers later), or fails with an error, in which case the
+// caller must not acknowledge the delivery and the outcome is unknown (the
+// effect may or may not have been committed). The caller acknowledges the
+// delivery after Applied or Skipped; a strategy never acknowledges anything
+// itself.
 //
-// The business effect always lives in the Ledger (the database): an account
-// balance plus one ledger row per application, so that an audit can count
-// applications per event. Marks (Redis) only remember which events were seen.
+// A strategy is built from Deps: the stores it needs (a Ledger always; Redis
+// marks keyed by event id, MarkStore; Redis keys and values, KV), a Clock
+// (simulated time in the simulator, the wall clock on real servers), and
+// settings (MarkTTL, Lease). The business effect always lives in the Ledger
+// (the database): an account balance plus one ledger row per application,
+// so that an audit can count applications per event.
 //
-// Every method of MarkStore and Tx is a point where the simulator may
-// interleave another instance, delay the call, cut the network or crash the
-// instance, so a strategy must not assume that two calls happen back to back.
+// Each strategy is described once, by a Strategy value given to Register:
+// its name, constructor, the stores it needs, what it does and why it
+// breaks, its expected outcome-table row, what it promises in the
+// conformance suite, and the words explain tells it in. Every runner (the
+// command line, sweeps, explain, the conformance suite, real runs) reads
+// the registry, so a user's own strategy registered before a run runs
+// everywhere a built-in does:
+//
+//	strategies.MustRegister(strategies.Strategy{
+//		Name:  "my-dedup",
+//		Needs: strategies.NeedsKV,
+//		New:   func(d strategies.Deps) (strategies.Handler, error) { return myDedup{kv: d.KV, ledger: d.Ledger}, nil },
+//	})
+//
+// Every store call is a point where the simulator may interleave another
+// instance, delay the call, cut the network or crash the instance, so a
+// strategy must not assume that two calls happen back to back. Misuse (a
+// bad key, a store a strategy needs but was not given) is an error, never a
+// panic.
 package strategies
