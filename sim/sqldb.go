@@ -310,53 +310,40 @@ func (d *sqlDB) drain() {
 	d.draining = true
 	for i := 0; i < len(d.wakes); i++ {
 		if w := d.wakes[i]; w.account > 0 {
-			d.wakeAccount(w.account)
+			d.wake(&d.acctWait[w.account])
 		} else {
-			d.wake(w.ev)
+			d.wake(&d.waitq[w.ev])
 		}
 	}
 	d.wakes = d.wakes[:0]
 	d.draining = false
 }
 
-// wake retries the inserts parked on ev, oldest first, now that its owner
-// ended: after a commit they all find the row; after an abort the first
-// takes the lock and the others park behind it.
-func (d *sqlDB) wake(ev strategies.EventID) {
-	if len(d.waitq[ev]) == 0 {
+// wake retries the calls parked in the wait queue *q, oldest first, now
+// that the transaction holding their lock ended. Behind an id's insert
+// lock: after a commit they all find the row; after an abort the first
+// takes the lock and the others park behind it. Behind an account's row
+// lock: the first takes it and goes on, the others park behind it. A call
+// whose client is gone is dropped.
+func (d *sqlDB) wake(q *[]dbCall) {
+	if len(*q) == 0 {
 		return
 	}
-	q := d.swapOut(&d.waitq[ev])
-	for _, c := range q {
-		switch {
-		case !d.live(c):
-		case c.op == run.InsertApply:
-			d.insertApply(c)
-		default:
+	woken := d.swapOut(q)
+	for _, c := range woken {
+		if !d.live(c) {
+			continue
+		}
+		switch c.op {
+		case run.Insert:
 			d.insert(c)
-		}
-	}
-	d.spare = q[:0]
-}
-
-// wakeAccount retries the Applies parked on account a, oldest first, now
-// that the holder of its row lock ended: the first takes the lock and goes
-// on, the others park behind it.
-func (d *sqlDB) wakeAccount(a int) {
-	if len(d.acctWait[a]) == 0 {
-		return
-	}
-	q := d.swapOut(&d.acctWait[a])
-	for _, c := range q {
-		switch {
-		case !d.live(c):
-		case c.op == run.InsertApply:
-			d.insertApply(c)
-		default:
+		case run.Apply:
 			d.apply(c)
+		case run.InsertApply:
+			d.insertApply(c)
 		}
 	}
-	d.spare = q[:0]
+	d.spare = woken[:0]
 }
 
 // swapOut empties the wait queue *q and returns what it held, putting the
