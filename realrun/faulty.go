@@ -298,14 +298,7 @@ func (k faultyKV) Set(ctx context.Context, key, value string, cond strategies.Co
 	if err := strategies.ValidateKey(key); err != nil {
 		return false, err
 	}
-	op := run.Put
-	switch cond {
-	case strategies.IfAbsent:
-		op = run.PutNX
-	case strategies.IfPresent:
-		op = run.PutXX
-	}
-	return k.inc.kvCall(ctx, op, key, value, ttl, func(ctx context.Context) (bool, error) {
+	return k.inc.kvCall(ctx, run.PutOp(cond), key, value, ttl, func(ctx context.Context) (bool, error) {
 		return k.inner.Set(ctx, key, value, cond, ttl)
 	}, nil)
 }

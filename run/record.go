@@ -6,6 +6,8 @@ import (
 	"io"
 	"strings"
 	"time"
+
+	"github.com/idemsim/idemsim/strategies"
 )
 
 // Kind says what a Record is.
@@ -103,6 +105,17 @@ func (o Op) Store() Stores {
 		return opStores[o]
 	}
 	return 0
+}
+
+// PutOp is the operation of a KV Set under cond: SET, SET NX or SET XX.
+func PutOp(cond strategies.Cond) Op {
+	switch cond {
+	case strategies.IfAbsent:
+		return PutNX
+	case strategies.IfPresent:
+		return PutXX
+	}
+	return Put
 }
 
 // KV reports whether o is a call of a Redis key-value store (Key, Value).

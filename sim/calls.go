@@ -213,14 +213,7 @@ func (k simKV) Get(_ context.Context, key string) (string, bool, error) {
 }
 
 func (k simKV) Set(_ context.Context, key, value string, cond strategies.Cond, ttl time.Duration) (bool, error) {
-	op := run.Put
-	switch cond {
-	case strategies.IfAbsent:
-		op = run.PutNX
-	case strategies.IfPresent:
-		op = run.PutXX
-	}
-	r := k.call(op, key, value, ttl)
+	r := k.call(run.PutOp(cond), key, value, ttl)
 	return r.ok, r.err
 }
 
