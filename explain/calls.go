@@ -40,16 +40,24 @@ func (n *narrator) serveText(i int, c *Call) (string, bool) {
 	}
 	var what, result string
 	switch c.Op {
+	case run.Get, run.Put, run.PutNX, run.PutXX, run.Del:
+		what, result = n.kvText(c)
+	case run.InsertApply:
+		if c.Answer == run.TxAborted {
+			what, result = "sends its "+name, "the database had already rolled its transaction back"
+			break
+		}
+		what, result = n.insertApplyText(i, c)
 	case run.SetNX:
 		if c.Answer == run.Yes {
 			what, result = w.does(c.Op, ev, false), fmt.Sprintf("no key existed, so the key is set and the %s is taken", w.mark())
 		} else {
-			what, result = w.does(c.Op, ev, true), "the key is already there"+n.thenSkips(c)
+			what, result = w.does(c.Op, ev, true), "the key is already there"+n.then(c)
 		}
 	case run.Exists:
 		what = w.does(c.Op, ev, false)
 		if c.Answer == run.Yes {
-			result = "it is there" + n.thenSkips(c)
+			result = "it is there" + n.then(c)
 		} else {
 			result = "it is not there" + n.thenApplies(c)
 		}
@@ -76,7 +84,7 @@ func (n *narrator) serveText(i int, c *Call) (string, bool) {
 			what = fmt.Sprintf("gets account %d's row lock", f.Events[ev].Account)
 			result = fmt.Sprintf("%s, so the database lets the waiting Apply through; event %d's effect is applied, not committed yet", ended, ev)
 		case c.Op == run.Insert && c.Answer == run.No:
-			what, result = w.does(c.Op, ev, true), "it is already there (the unique constraint)"+n.thenSkips(c)
+			what, result = w.does(c.Op, ev, true), "it is already there (the unique constraint)"+n.then(c)
 		default:
 			return "", false // told with the commit, or with the rollback that undoes it
 		}
@@ -108,7 +116,7 @@ func (n *narrator) serveText(i int, c *Call) (string, bool) {
 		what, result = w.does(c.Op, ev, false), fmt.Sprintf("event %d's effect is discarded", ev)
 	default:
 		// An operation this package predates: its answer, as it is.
-		what, result = w.does(c.Op, ev, c.Answer == run.No), "the answer is "+c.Answer.String()+n.thenSkips(c)
+		what, result = w.does(c.Op, ev, c.Answer == run.No), "the answer is "+c.Answer.String()+n.then(c)
 	}
 	if late != "" {
 		return late + result, true
@@ -135,37 +143,48 @@ func (n *narrator) attemptOutcome(c *Call) run.Outcome {
 	return n.f.Attempts[c.Attempt].Outcome
 }
 
-// thenSkips says ", so the handler will skip" when c's answer was the last
-// its handler got before it returned skipped, but for a rollback of what
-// it began.
-func (n *narrator) thenSkips(c *Call) string {
-	if c.Attempt < 0 || n.f.Attempts[c.Attempt].Outcome != run.Skipped {
+// then says what the handler that made call c did next, when c's answer
+// was the last it got before it returned (but for a rollback of what it
+// began): ", so the handler will skip", ", so the handler asks to retry
+// later"; "" otherwise.
+func (n *narrator) then(c *Call) string {
+	if c.Attempt < 0 {
 		return ""
 	}
-	calls := n.f.Attempts[c.Attempt].Calls
+	a := &n.f.Attempts[c.Attempt]
+	calls := a.Calls
 	k := len(calls) - 1
 	for k > 0 && n.f.Calls[calls[k]].Op == run.Rollback {
 		k--
 	}
-	if calls[k] == c.ID {
+	if calls[k] != c.ID {
+		return ""
+	}
+	switch a.Outcome {
+	case run.Skipped:
 		return ", so the handler will skip"
+	case run.RetryLater:
+		return ", so the handler asks to retry later"
 	}
 	return ""
 }
 
 // thenApplies says ", so the handler goes on to apply the effect" when
-// its handler's next call after c is the effect's Apply.
+// its handler's next call after c is the effect's.
 func (n *narrator) thenApplies(c *Call) string {
 	if c.Attempt >= 0 {
 		calls := n.f.Attempts[c.Attempt].Calls
 		for k, id := range calls {
-			if id == c.ID && k+1 < len(calls) && n.f.Calls[calls[k+1]].Op == run.Apply {
+			if id == c.ID && k+1 < len(calls) && effectOp(n.f.Calls[calls[k+1]].Op) {
 				return ", so the handler goes on to apply the effect"
 			}
 		}
 	}
 	return ""
 }
+
+// effectOp reports whether op applies an event's effect.
+func effectOp(op run.Op) bool { return op == run.Apply || op == run.InsertApply }
 
 // appliedBefore reports whether the handler that made call c had
 // committed its event's effect before it sent c.
@@ -186,19 +205,35 @@ func (n *narrator) parkText(i int, c *Call) string {
 	for k < len(c.Parks)-1 && c.Parks[k].Rec != i {
 		k++
 	}
-	h := &f.Txs[c.Parks[k].Holder]
+	p := &c.Parks[k]
+	h := &f.Txs[p.Holder]
 	who := n.txWords(h, c.Inst)
-	if c.Op == run.Insert {
+	stmt := "this Apply"
+	if c.Op == run.InsertApply {
+		stmt = "the statement"
+	}
+	switch {
+	case p.ID && c.Op == run.InsertApply:
+		return fmt.Sprintf("%s, but %s inserted event %d's id first: the database makes the statement wait for that transaction to end", n.w.does(c.Op, c.Event, false), who, c.Event)
+	case p.ID:
 		return fmt.Sprintf("inserts event %d into the processed-ids table, but %s inserted it first: the database makes this insert wait for that transaction to end", c.Event, who)
 	}
 	acct := f.Events[c.Event].Account
-	text := fmt.Sprintf("still waits: account %d's row lock went to %s, which had waited longer, so this Apply waits for that transaction to end", acct, who)
-	if k == 0 {
+	text := fmt.Sprintf("still waits: account %d's row lock went to %s, which had waited longer, so %s waits for that transaction to end", acct, who, stmt)
+	first := true
+	for _, q := range c.Parks[:k] {
+		first = first && q.ID
+	}
+	if first {
 		of := ""
 		if e := f.AppliedTo(h, acct); e != 0 && e != c.Event {
 			of = fmt.Sprintf(" (event %d's effect)", e)
 		}
-		text = fmt.Sprintf("applies event %d's effect to account %d, but %s updated account %d first%s and holds its row lock: the database makes this Apply wait for that transaction to end", c.Event, acct, who, acct, of)
+		does := fmt.Sprintf("applies event %d's effect to account %d", c.Event, acct)
+		if c.Op == run.InsertApply {
+			does = fmt.Sprintf("%s: the id goes in, and the effect is for account %d", n.w.does(c.Op, c.Event, false), acct)
+		}
+		text = fmt.Sprintf("%s, but %s updated account %d first%s and holds its row lock: the database makes %s wait for that transaction to end", does, who, acct, of, stmt)
 	}
 	if s := n.holderWords(h, i, false); s != "" {
 		text += "; " + s
@@ -285,7 +320,7 @@ func (n *narrator) timeoutText(c *Call) string {
 		fails = ", and its handler fails"
 	}
 	text := fmt.Sprintf("gives up waiting for the reply to its %s after %s: it cannot know whether the call took effect%s", name, waited, fails)
-	if n.waitedFor(c) != nil && c.Op == run.Apply {
+	if n.waitedFor(c) != nil && effectOp(c.Op) {
 		text = fmt.Sprintf("gives up waiting for the reply to its %s after %s, while the database still makes it wait for account %d's row lock: to the instance the outcome is unknown%s", name, waited, n.f.Events[c.Event].Account, fails)
 	}
 	if c.Op.Store() == run.Database {
@@ -343,7 +378,7 @@ func (n *narrator) failureOf(k int) *failure {
 		if c.TimeoutRec >= 0 {
 			waited := time.Duration(c.TimedOut - c.Sent)
 			fl := failure{rec: c.TimeoutRec, waited: waited, what: fmt.Sprintf("gave up on its %s after %s without a reply", name, durWords(waited))}
-			if h := n.waitedFor(c); h != nil && c.Op == run.Apply {
+			if h := n.waitedFor(c); h != nil && effectOp(c.Op) {
 				acct := f.Events[c.Event].Account
 				fl.what = fmt.Sprintf("gave up on its %s after %s, while it still waited for account %d's row lock", name, durWords(waited), acct)
 				fl.lock = n.lockWords(h, c.Inst, acct, c.TimeoutRec)

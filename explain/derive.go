@@ -1,8 +1,6 @@
 package explain
 
 import (
-	"cmp"
-	"math"
 	"slices"
 
 	"github.com/idemsim/idemsim/run"
@@ -28,6 +26,7 @@ func NewFacts(cfg run.Config, trace []run.Record) *Facts {
 		windows: make([][]int, cfg.Instances),
 		txs:     make([][]uint32, cfg.Instances),
 		liveKey: make([]int, cfg.Events+1),
+		liveKV:  map[string]int{},
 	}
 	for i, e := range run.NewWorkload(cfg).Events {
 		if i > 0 {
@@ -54,7 +53,12 @@ type deriver struct {
 	last    []int      // per instance, its latest attempt, -1 none
 	windows [][]int    // per instance, its open partition windows
 	txs     [][]uint32 // per instance, its open transactions not yet dropped
-	liveKey []int      // per event, the last write of its key not lost or replaced, -1 none
+	liveKey []int      // per event, the last write of its mark not lost or replaced, -1 none
+	// liveKV is, per key of the key-value store, the last write of it not
+	// lost, deleted or replaced (-1: none); kvNames lists the keys in the
+	// order of their first write, so that nothing depends on map order.
+	liveKV  map[string]int
+	kvNames []string
 }
 
 func (d *deriver) record(i int, r *run.Record) {
@@ -97,7 +101,15 @@ func (d *deriver) record(i int, r *run.Record) {
 		d.serve(i, r)
 	case run.Park:
 		c := &f.Calls[r.Call]
-		c.Parks = append(c.Parks, Park{At: r.At, Rec: i, Holder: r.Holder})
+		onID := c.Op == run.Insert || c.Op == run.InsertApply && d.tx(r.Holder).Holds(run.Insert, c.Event)
+		c.Parks = append(c.Parks, Park{At: r.At, Rec: i, Holder: r.Holder, ID: onID})
+		if c.Op == run.InsertApply && !onID {
+			// It waits for the account's row lock: the statement
+			// inserted the id first, and holds it meanwhile.
+			if t := d.tx(c.Tx); !t.Holds(run.Insert, c.Event) {
+				t.Inserted = append(t.Inserted, c.Event)
+			}
+		}
 	case run.Reply:
 		f.Calls[r.Call].ReplyRec = i
 	case run.CallHeld:
@@ -188,7 +200,7 @@ func (d *deriver) call(i int, r *run.Record) {
 	f.Calls = grow(f.Calls, int(r.Call))
 	att := d.open[r.Inst]
 	f.Calls[r.Call] = Call{ID: r.Call, Inst: r.Inst, Msg: r.Msg, Event: r.Event, Op: r.Op, Tx: r.Tx, Attempt: att,
-		Sent: r.At, SentRec: i, ServeRec: -1, ReplyRec: -1, TimeoutRec: -1}
+		Key: r.Key, Value: r.Value, Sent: r.At, SentRec: i, ServeRec: -1, ReplyRec: -1, TimeoutRec: -1}
 	if att >= 0 {
 		f.Attempts[att].Calls = append(f.Attempts[att].Calls, r.Call)
 	}
@@ -211,13 +223,23 @@ func (d *deriver) serve(i int, r *run.Record) {
 	c.ServeRec, c.Served, c.Answer, c.TTL = i, r.At, r.Answer, r.Dur
 	switch {
 	case c.Op.Store() == run.Redis:
-		if r.Answer == run.Yes && c.Op != run.Exists {
-			d.setKey(i, r, c)
-		}
+		d.redisServe(i, r, c)
 	case r.Answer == run.TxAborted:
 		if t := d.tx(c.Tx); t.Status == TxOpen {
 			t.Status, t.EndRec, t.End = TxAbortedByDB, i, r.At
 		}
+	case c.Op == run.InsertApply:
+		// One statement, its own transaction, committed as it is served:
+		// with the id and the effect if it inserted, with nothing if the
+		// id was there.
+		t := d.tx(c.Tx)
+		if r.Answer == run.Yes {
+			if !t.Holds(run.Insert, c.Event) {
+				t.Inserted = append(t.Inserted, c.Event)
+			}
+			t.Applied = append(t.Applied, c.Event)
+		}
+		d.commit(i, r, c, t)
 	case r.Answer != run.Yes:
 	case c.Op == run.Insert:
 		t := d.tx(c.Tx)
@@ -226,17 +248,7 @@ func (d *deriver) serve(i int, r *run.Record) {
 		t := d.tx(c.Tx)
 		t.Applied = append(t.Applied, c.Event)
 	case c.Op == run.Commit:
-		t := d.tx(c.Tx)
-		if t.Status != TxOpen {
-			break
-		}
-		t.Status, t.EndRec, t.End = TxCommitted, i, r.At
-		for _, ev := range t.Inserted {
-			f.Events[ev].IDCommits = append(f.Events[ev].IDCommits, t.ID)
-		}
-		for _, ev := range t.Applied {
-			f.Events[ev].Applications = append(f.Events[ev].Applications, Application{Tx: t.ID, Inst: c.Inst, At: r.At, Rec: i})
-		}
+		d.commit(i, r, c, d.tx(c.Tx))
 	case c.Op == run.Rollback:
 		if t := d.tx(c.Tx); t.Status == TxOpen {
 			t.Status, t.EndRec, t.End = TxRolledBack, i, r.At
@@ -244,21 +256,20 @@ func (d *deriver) serve(i int, r *run.Record) {
 	}
 }
 
-// setKey records a Redis write that set event c.Event's key: it replaces
-// the value before it.
-func (d *deriver) setKey(i int, r *run.Record, c *Call) {
+// commit records transaction t committing at record i, by call c: its
+// ids enter the processed-ids table, its effects the ledger.
+func (d *deriver) commit(i int, r *run.Record, c *Call, t *Tx) {
+	if t.Status != TxOpen {
+		return
+	}
 	f := d.f
-	ev := c.Event
-	if k := d.liveKey[ev]; k >= 0 {
-		f.Keys[k].EndRec = i
+	t.Status, t.EndRec, t.End = TxCommitted, i, r.At
+	for _, ev := range t.Inserted {
+		f.Events[ev].IDCommits = append(f.Events[ev].IDCommits, t.ID)
 	}
-	exp := int64(math.MaxInt64)
-	if r.Dur > 0 {
-		exp = r.At + r.Dur
+	for _, ev := range t.Applied {
+		f.Events[ev].Applications = append(f.Events[ev].Applications, Application{Tx: t.ID, Inst: c.Inst, At: r.At, Rec: i})
 	}
-	d.liveKey[ev] = len(f.Keys)
-	f.Events[ev].Keys = append(f.Events[ev].Keys, len(f.Keys))
-	f.Keys = append(f.Keys, Key{Event: ev, Call: c.ID, Inst: c.Inst, At: r.At, Rec: i, TTL: r.Dur, Expires: exp, EndRec: -1, Lost: -1})
 }
 
 // crash records an instance crashing: the attempt it was in ends, its
@@ -323,36 +334,6 @@ func (d *deriver) cut(inst int32) run.Stores {
 		s |= d.f.Windows[k].Stores
 	}
 	return s
-}
-
-// storeLoss records Redis losing data. A restart loses every key; a
-// failover the keys written within the replica's lag, that is the Count
-// written last: the record gives the count, and the keys written last are
-// a suffix of the writes in time order, so the count names them exactly
-// (keys written at the same instant are lost together or not at all). As
-// Redis does, it counts every key it held, expired or not.
-func (d *deriver) storeLoss(i int, r *run.Record) {
-	f := d.f
-	o := Outage{Cause: r.Cause, At: r.At, Rec: i, Count: int(r.Count), UpRec: -1, Up: -1}
-	var held []int
-	for _, k := range d.liveKey {
-		if k >= 0 {
-			held = append(held, k)
-		}
-	}
-	if r.Cause == run.Failover {
-		// Newest first; Keys are in write order, so a stable sort keeps
-		// equal times in a fixed order.
-		slices.SortStableFunc(held, func(a, b int) int { return cmp.Compare(f.Keys[b].At, f.Keys[a].At) })
-		held = held[:min(len(held), o.Count)]
-	}
-	slices.Sort(held)
-	for _, k := range held {
-		f.Keys[k].EndRec, f.Keys[k].Lost = i, len(f.Outages)
-		d.liveKey[f.Keys[k].Event] = -1
-	}
-	o.Lost = held
-	f.Outages = append(f.Outages, o)
 }
 
 // finish settles what only the whole trace tells: which events the broker

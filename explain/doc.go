@@ -9,23 +9,35 @@
 //   - search.go: Search runs seeds until one violates; Shrink tries smaller
 //     runs (fewer events, instances, faults, then the seed whose story has
 //     the fewest steps) until nothing smaller fails the same way.
-//   - facts.go, derive.go, queries.go: NewFacts derives from a trace, in
-//     one pass, what the run did: deliveries, attempts, store calls by call
-//     id, transactions by transaction id, Redis keys over time, the ledger,
-//     acks, crashes, partition windows paired by window id, stalls, Redis
-//     losses. Every record that answers another names it, so nothing is
-//     guessed and no store is simulated a second time; a test holds the
-//     facts to the run's own audit and checked history. Facts hold no prose.
+//   - facts.go, derive.go, keys.go, queries.go: NewFacts derives from a
+//     trace, in one pass, what the run did: deliveries, attempts (with
+//     what the handler returned, asking to retry later included), store
+//     calls by call id, transactions by transaction id (a statement that
+//     inserts the id and applies the effect commits as it is served),
+//     Redis marks and key-value keys over time (each value: the write that
+//     set it, its TTL, the write or DEL that ended it, the data loss that
+//     dropped it), the ledger, acks, crashes, partition windows paired by
+//     window id, stalls, Redis losses. Every record that answers another
+//     names it, so nothing is guessed and no store is simulated a second
+//     time; a test holds the facts to the run's own audit and checked
+//     history, and to every answer Redis gave. Facts hold no prose.
 //   - focus.go: analyze picks the event to tell (its violation, when it was
 //     sealed, which faults play a part in it), for Tell and for Shrink.
-//   - story.go, narrate.go, calls.go, state.go, why.go: the narrator turns
-//     the facts into numbered steps, the state line of each (the
-//     instances' memories, the Redis keys, the processed ids, the ledger),
-//     the violation, the "why" and the command that replays the run.
+//   - story.go, narrate.go, calls.go, kvcalls.go, retry.go, state.go,
+//     why.go, whylease.go: the narrator turns the facts into numbered
+//     steps (the attempts that ask to retry later with the same answers
+//     are told as one), the state line of each (the instances' memories,
+//     the Redis marks or keys with their values, the processed ids, the
+//     ledger), the violation, the "why" and the command that replays the
+//     run.
+//   - fix.go: after a violation, the same run replayed under the strategy
+//     that survives every scenario (strategies.Teaching.Fix), told in its
+//     decisive steps, from that run's own facts.
 //   - teaching.go: the words. What is specific to a strategy comes from its
 //     description (strategies.Teaching: what its mark is called, what its
-//     calls mean, why it breaks); a strategy that gives none, such as one a
-//     user registers, is told in neutral words from its store calls.
+//     calls and values mean, why it breaks); a strategy that gives none,
+//     such as one a user registers, is told in neutral words from its
+//     store calls.
 //   - timeline.go, gapscale.go, draw.go (WriteTimeline) and files.go
 //     (WriteHistoryHTML, WriteFiles) draw the same facts the story tells,
 //     so the picture and the story agree (the same partition windows, the

@@ -82,6 +82,8 @@ var shrinkCells = []struct {
 	{"db-unique-split", faults.Of(faults.Crash)},
 	{"db-unique-split", faults.Of(faults.Partition)},
 	{"local-cache", faults.AllFaults},
+	{"redis-lease", faults.Of(faults.Crash)},
+	{"redis-release", faults.Of(faults.Partition)},
 }
 
 // TestShrunkRunStillFailsAndIsNoLarger is the shrinker's contract: the
@@ -231,6 +233,11 @@ func TestStoriesSayWhy(t *testing.T) {
 		{"redis", faults.Of(faults.Slow), []string{"is lost", "takes the claim before it applies the effect", "holds its row lock", "had stalled before committing it", "found the claim and skipped"}},
 		{"none", faults.Of(faults.Redeliver), []string{"applied twice", "none keeps no record"}},
 		{"local-cache", faults.Of(faults.Crash), []string{"applied twice", "cache"}},
+		{"redis-lease", faults.Of(faults.Partition), []string{"applied twice", "its COMPLETED write never came: it gave up on its Commit", "Then lease:1 expired at"}},
+		{"redis-lease", faults.Of(faults.Slow), []string{"applied twice", "then stalled for", "longer than the 10s TTL", "while instance 1 had not finished", "own effect committed too"}},
+		{"redis-lease", faults.Of(faults.StoreLoss), []string{"applied twice", "redis-lease kept lease:1 = COMPLETED (the event is done) only in Redis", "losing it"}},
+		{"redis-lease", faults.Of(faults.TTL), []string{"applied twice", "redis-lease gives lease:1 = COMPLETED (the event is done) a TTL of", "That copy found lease:1 gone"}},
+		{"redis-release", faults.Of(faults.TTL), []string{"applied twice", "redis-release gives claim:1 = 1 (the claim) a TTL of"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.strategy+"/"+tt.faults.String(), func(t *testing.T) {

@@ -27,7 +27,7 @@ type Facts struct {
 	Attempts   []Attempt  // handling attempts, in trace order
 	Calls      []Call     // by call id
 	Txs        []Tx       // by transaction id
-	Keys       []Key      // Redis writes that set a key, in trace order
+	Keys       []Key      // Redis writes that set a mark or a key, in trace order
 	Memory     []Memory   // what instances remembered, in trace order
 	Acks       []Ack      // acks sent, in trace order
 	Requeues   []Requeue
@@ -51,12 +51,15 @@ type Event struct {
 	// Attempts are the indexes in Facts.Attempts of its handlings.
 	Attempts []int
 	// Applications are the commits that put its effect in the ledger, in
-	// order: len(Applications) is its ledger count.
+	// order: len(Applications) is its ledger count. A statement that
+	// inserts the id and applies the effect at once (run.InsertApply)
+	// commits as it is served.
 	Applications []Application
 	// IDCommits are the transactions that committed its id into the
-	// processed-ids table.
+	// processed-ids table, by a commit or by a run.InsertApply.
 	IDCommits []uint32
-	// Keys are the indexes in Facts.Keys of the writes of its Redis key.
+	// Keys are the indexes in Facts.Keys of the writes of its Redis mark
+	// and of the key-value writes its handlers made (whatever the key).
 	Keys []int
 	// Done reports that the broker accepted an ack of one of its copies;
 	// Settled that it accepted one of every copy.
@@ -112,7 +115,8 @@ type Attempt struct {
 	At         int64
 	Rec        int // the Receive
 	// EndRec is the Handled record, -1 if the handler never returned;
-	// Outcome what it returned (0 if it never did).
+	// Outcome what it returned (0 if it never did): run.RetryLater when
+	// it did nothing and asked for the delivery later.
 	EndRec  int
 	End     int64
 	Outcome run.Outcome
@@ -132,6 +136,9 @@ type Call struct {
 	Op         run.Op
 	Tx         uint32 // its transaction, for a database call
 	Attempt    int    // the index in Facts.Attempts of the attempt that made it, -1 if none
+	// Key and Value are a key-value call's key and value (run.Op.KV): the
+	// value it writes, or the value a GET found (from its Serve).
+	Key, Value string
 	Sent       int64
 	SentRec    int
 	// ServeRec is when its store executed it (-1: never), with Answer;
@@ -161,6 +168,11 @@ type Park struct {
 	At     int64
 	Rec    int
 	Holder uint32 // the transaction it waits behind
+	// ID says it waits for the holder's insert of the same id (an insert,
+	// or the insert of a run.InsertApply); otherwise it waits for the row
+	// lock of its event's account (an Apply, or a run.InsertApply that
+	// inserted its id).
+	ID bool
 }
 
 // TxStatus is how a transaction ended.
@@ -193,7 +205,10 @@ type Tx struct {
 	Calls   []uint32 // its calls, in order
 	// Inserted and Applied are the events whose insert of the id or whose
 	// Apply the database accepted in it, in order; an Apply takes the row
-	// lock of its event's account until the transaction ends.
+	// lock of its event's account until the transaction ends. A
+	// run.InsertApply that parks behind an account's row lock has
+	// inserted its id already (the statement inserts first), and holds it
+	// while it waits.
 	Inserted, Applied []uint32
 	Status            TxStatus
 	// EndRec is the record that ended it (-1: open to the end), at End.
@@ -205,10 +220,18 @@ type Tx struct {
 	DroppedRec int
 }
 
-// Key is one write that set an event's Redis key, and the life of that
-// value: until it expires, another write replaces it, or Redis loses it.
+// Key is one Redis write that set a value, and the life of that value:
+// until it expires, another write replaces it, a DEL deletes it, or Redis
+// loses it. It is either an event's mark (run.SetNX, run.Set: Name is "")
+// or a key of the key-value store (run.Put, run.PutNX, run.PutXX: Name is
+// the key, any string the strategy chose, and Value what it holds).
 type Key struct {
+	// Event is the mark's event; for a key-value write, the event its
+	// handler was handling.
 	Event uint32
+	Name  string
+	Value string
+	Op    run.Op // the write
 	Call  uint32 // the write
 	Inst  int32
 	At    int64 // when Redis executed the write
@@ -217,10 +240,12 @@ type Key struct {
 	// expires, At + TTL, or math.MaxInt64 for a key without a TTL.
 	TTL, Expires int64
 	// EndRec is the record that ended this value before it expired: a
-	// later write of the key, or a data loss; -1 if none did. Lost is the
-	// index in Facts.Outages of the loss, -1 if it was not lost.
-	EndRec int
-	Lost   int
+	// later write of the key, a DEL, or a data loss; -1 if none did.
+	// EndCall is the write or DEL that ended it, 0 if none did. Lost is
+	// the index in Facts.Outages of the loss, -1 if it was not lost.
+	EndRec  int
+	EndCall uint32
+	Lost    int
 }
 
 // Memory is an event an instance remembered, as a strategy with Memory
@@ -308,8 +333,9 @@ type Outage struct {
 	Cause run.Cause // run.RestartEmpty or run.Failover
 	At    int64
 	Rec   int
-	// Count is how many marks the record says were lost; Lost lists the
-	// indexes in Facts.Keys of the values lost.
+	// Count is how many marks and live keys the record says were lost;
+	// Lost lists the indexes in Facts.Keys of the values lost, exactly
+	// those.
 	Count int
 	Lost  []int
 	// UpRec is when Redis was back, -1 if never.

@@ -42,6 +42,15 @@ func TestFactsAgreeWithTheAudit(t *testing.T) {
 					dups, lost, stuck := 0, 0, 0
 					for id := 1; id < len(f.Events); id++ {
 						e := &f.Events[id]
+						// The processed-ids table's unique constraint: an id
+						// commits once at most, and a statement that inserts
+						// and applies commits both or neither.
+						require.LessOrEqual(t, len(e.IDCommits), 1, "%s: event %d", why, id)
+						for _, ap := range e.Applications {
+							if t0 := &f.Txs[ap.Tx]; t0.Holds(run.Insert, uint32(id)) {
+								require.Equal(t, []uint32{ap.Tx}, e.IDCommits, "%s: event %d", why, id)
+							}
+						}
 						if n := len(e.Applications); n > 1 {
 							dups += n - 1
 						} else if n == 0 && e.Done {
@@ -56,6 +65,7 @@ func TestFactsAgreeWithTheAudit(t *testing.T) {
 					requireHistory(t, f, res.History, why)
 					requireCallsPaired(t, f, why)
 					requireLossesExact(t, f, why)
+					requireKeysPredictAnswers(t, f, why)
 				}
 			})
 		}
@@ -100,6 +110,8 @@ func requireHistory(t *testing.T, f *Facts, history []check.Op, why string) {
 			o.ret, o.result = a.End, check.Applied
 		case run.Skipped:
 			o.ret, o.result = a.End, check.Skipped
+		case run.RetryLater:
+			o.ret, o.result = a.End, check.RetryLater
 		}
 		got = append(got, o)
 	}
@@ -133,8 +145,9 @@ func requireCallsPaired(t *testing.T, f *Facts, why string) {
 }
 
 // requireLossesExact checks that the count of a Redis data loss names the
-// keys lost exactly: a restart loses every key Redis held, a failover the
-// keys written last, never part of the keys written at one instant.
+// values lost exactly: a restart loses every mark and live key Redis held,
+// a failover the ones written last, never part of the ones written at one
+// instant.
 func requireLossesExact(t *testing.T, f *Facts, why string) {
 	t.Helper()
 	for _, o := range f.Outages {
@@ -147,10 +160,47 @@ func requireLossesExact(t *testing.T, f *Facts, why string) {
 			oldestLost = min(oldestLost, f.Keys[k].At)
 		}
 		for k, key := range f.Keys {
-			kept := key.Rec < o.Rec && (key.EndRec < 0 || key.EndRec > o.Rec)
+			kept := key.Rec < o.Rec && (key.EndRec < 0 || key.EndRec > o.Rec) && (key.Name == "" || key.Expires > o.At)
 			if kept {
 				assert.Less(t, key.At, oldestLost, "%s: key value %d written with the lost ones, yet kept", why, k)
 			}
+		}
+	}
+}
+
+// requireKeysPredictAnswers checks the facts' Redis keys against every
+// answer Redis gave after: a mark or key the facts hold as live just
+// before a call must be what the call found (SET NX refused, XX and DEL
+// done, a GET's value), and one they hold as gone must be absent. So
+// every expiry, overwrite, DEL and data loss the facts derive is held to
+// what Redis did next.
+func requireKeysPredictAnswers(t *testing.T, f *Facts, why string) {
+	t.Helper()
+	for k := 1; k < len(f.Calls); k++ {
+		c := &f.Calls[k]
+		if c.Op.Store() != run.Redis || c.ServeRec < 0 || c.Answer == run.Refused {
+			continue
+		}
+		live := -1
+		for j := range f.Keys {
+			key := &f.Keys[j]
+			same := key.Name == c.Key && (c.Op.KV() || key.Event == c.Event)
+			if same && key.Rec < c.ServeRec && (key.EndRec < 0 || key.EndRec >= c.ServeRec) && key.Expires > c.Served {
+				live = j
+			}
+		}
+		var want bool
+		switch c.Op {
+		case run.SetNX, run.PutNX:
+			want = live < 0
+		case run.Set, run.Put:
+			want = true
+		case run.Exists, run.Get, run.PutXX, run.Del:
+			want = live >= 0
+		}
+		require.Equal(t, want, c.Answer == run.Yes, "%s: call c%d (%s %q): the facts hold value %d live", why, c.ID, c.Op, c.Key, live)
+		if c.Op == run.Get && live >= 0 {
+			require.Equal(t, f.Keys[live].Value, c.Value, "%s: GET c%d", why, c.ID)
 		}
 	}
 }
@@ -232,4 +282,32 @@ func boolCmp(a, b bool) int {
 		return 1
 	}
 	return -1
+}
+
+// TestInsertApplyWaitsAndCommits feeds the statement that inserts an id
+// and applies its effect at once: one that waits for a row lock holds the
+// id it inserted, so a second one waits for that id, then finds it.
+func TestInsertApplyWaitsAndCommits(t *testing.T) {
+	trace := []run.Record{
+		{At: 1, Kind: run.Call, Inst: 1, Event: 2, Call: 1, Tx: 2, Op: run.Apply},
+		{At: 2, Kind: run.Serve, Inst: 1, Event: 2, Call: 1, Tx: 2, Op: run.Apply, Answer: run.Yes},
+		{At: 3, Kind: run.Call, Inst: 0, Event: 1, Call: 2, Tx: 1, Op: run.InsertApply},
+		{At: 4, Kind: run.Park, Inst: 0, Event: 1, Call: 2, Tx: 1, Op: run.InsertApply, Holder: 2},
+		{At: 5, Kind: run.Call, Inst: 2, Event: 1, Call: 3, Tx: 3, Op: run.InsertApply},
+		{At: 6, Kind: run.Park, Inst: 2, Event: 1, Call: 3, Tx: 3, Op: run.InsertApply, Holder: 1},
+		{At: 7, Kind: run.Call, Inst: 1, Event: 2, Call: 4, Tx: 2, Op: run.Commit},
+		{At: 8, Kind: run.Serve, Inst: 0, Event: 1, Call: 2, Tx: 1, Op: run.InsertApply, Answer: run.Yes},
+		{At: 8, Kind: run.Serve, Inst: 2, Event: 1, Call: 3, Tx: 3, Op: run.InsertApply, Answer: run.No},
+		{At: 8, Kind: run.Serve, Inst: 1, Event: 2, Call: 4, Tx: 2, Op: run.Commit, Answer: run.Yes},
+		{At: 9, Kind: run.End, Inst: -1},
+	}
+	f := NewFacts(run.Config{Strategy: "db-unique-fast", Seed: 1, Instances: 3, Events: 2}, trace)
+	assert.False(t, f.Calls[2].Parks[0].ID, "it waits for account's row lock, held by tx2")
+	assert.True(t, f.Calls[3].Parks[0].ID, "it waits for the id tx1 inserted")
+	assert.Equal(t, []uint32{1}, f.Events[1].IDCommits)
+	require.Len(t, f.Events[1].Applications, 1)
+	assert.Equal(t, uint32(1), f.Events[1].Applications[0].Tx)
+	assert.Equal(t, TxCommitted, f.Txs[3].Status, "a statement that found the id commits nothing")
+	assert.Empty(t, f.Txs[3].Inserted)
+	assert.Len(t, f.Events[2].Applications, 1)
 }

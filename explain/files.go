@@ -14,6 +14,7 @@ import (
 	"github.com/anishathalye/porcupine"
 
 	"github.com/idemsim/idemsim/check"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sim"
 )
 
@@ -34,7 +35,7 @@ const (
 // from its call to its return, the partial linearizations, and where the
 // model rejects the history. The faults of the run are annotated: crashes
 // and restarts, lost acks and timeouts on their instance's row; partitions
-// and stalls as spans; Redis outages and expired or lost keys on a row of
+// and stalls as spans; Redis outages and expired or deleted keys on a row of
 // their own. The page's title names the strategy, the scenario and the
 // seed (HistoryTitle).
 func WriteHistoryHTML(w io.Writer, s *Story) error {
@@ -129,7 +130,14 @@ func annotations(s *Story) []porcupine.Annotation {
 	end := f.LastRecord()
 	for k, key := range f.Keys {
 		if e := f.Expiry(k); e >= 0 && e <= end {
-			add(-1, actorRedis, e, e, fmt.Sprintf("key e%d expired", key.Event), "the mark lived its TTL", colorLoss)
+			if key.Name != "" {
+				add(-1, actorRedis, e, e, fmt.Sprintf("key %s expired", key.Name), fmt.Sprintf("%s = %s lived its TTL", key.Name, key.Value), colorLoss)
+			} else {
+				add(-1, actorRedis, e, e, fmt.Sprintf("key e%d expired", key.Event), "the mark lived its TTL", colorLoss)
+			}
+		}
+		if key.EndCall != 0 && f.Calls[key.EndCall].Op == run.Del {
+			add(-1, actorRedis, key.End(f), key.End(f), fmt.Sprintf("key %s deleted", key.Name), detail(key.EndRec), colorLoss)
 		}
 	}
 	// Annotations with a tag need no client; porcupine keys on either.

@@ -212,10 +212,16 @@ func (a *analysis) involvement(id uint32) ([]faults.Fault, bool) {
 			lock(p.Holder, c.TimeoutRec)
 		}
 	}
+	// A key that expired plays the ttl fault's part if its TTL is the one
+	// the fault drew (not, say, a lease's).
+	var ttl int64
+	if a.cfg.MarkTTL == 0 {
+		ttl = int64(faults.Draw(a.cfg.Faults, a.cfg.Seed).MarkTTL)
+	}
 	for _, k := range e.Keys {
 		key := &f.Keys[k]
 		mark(faults.StoreLoss, key.Lost >= 0 && before(key.EndRec))
-		if exp := f.Expiry(k); exp >= 0 && len(e.Applications) > 1 && exp < e.Applications[1].At {
+		if exp := f.Expiry(k); exp >= 0 && ttl > 0 && key.TTL == ttl && len(e.Applications) > 1 && exp < e.Applications[1].At {
 			mark(faults.TTL, true)
 		}
 	}

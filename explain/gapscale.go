@@ -24,10 +24,12 @@ type gapScale struct {
 // Shares of the axis: an idle stretch takes gapShare of it; a burst at
 // least minShare of the longest burst's width.
 // A pause shorter than idleMin (milliseconds) is never shortened.
+// At most maxBursts bursts are told apart.
 const (
-	gapShare = 0.07
-	minShare = 0.3
-	idleMin  = 50.0
+	gapShare  = 0.07
+	minShare  = 0.3
+	idleMin   = 50.0
+	maxBursts = 8
 )
 
 // newGapScale builds the scale for marks at xs (milliseconds).
@@ -50,13 +52,33 @@ func newGapScale(xs []float64) *gapScale {
 		idle = math.Max(idle, 10*pauses[len(pauses)/2])
 	}
 	type burst struct{ a, b float64 }
-	bursts := []burst{{xs[0], xs[0]}}
-	for _, x := range xs[1:] {
-		if last := &bursts[len(bursts)-1]; x-last.b > idle {
-			bursts = append(bursts, burst{x, x})
-		} else {
-			last.b = x
+	split := func(idle float64) []burst {
+		bursts := []burst{{xs[0], xs[0]}}
+		for _, x := range xs[1:] {
+			if last := &bursts[len(bursts)-1]; x-last.b > idle {
+				bursts = append(bursts, burst{x, x})
+			} else {
+				last.b = x
+			}
 		}
+		return bursts
+	}
+	bursts := split(idle)
+	// A handler that retries later every few hundred milliseconds makes
+	// a burst of each try: past maxBursts, only the pauses well over the
+	// typical one between bursts (and only the maxBursts-1 longest) are
+	// shortened, so that the retries make one regular stretch.
+	if len(bursts) > maxBursts {
+		var gaps []float64
+		for i := 1; i < len(bursts); i++ {
+			gaps = append(gaps, bursts[i].a-bursts[i-1].b)
+		}
+		slices.Sort(gaps)
+		idle = math.Max(idle, 2*gaps[len(gaps)/2])
+		if k := len(gaps) - (maxBursts - 1); k > 0 {
+			idle = math.Max(idle, gaps[k-1])
+		}
+		bursts = split(idle)
 	}
 	longest := 0.0
 	for _, b := range bursts {

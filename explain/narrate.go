@@ -1,6 +1,7 @@
 package explain
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
 	"strings"
@@ -24,12 +25,17 @@ type narrator struct {
 	// from and to bound the event's story: its first record to its last,
 	// and no later than its violation is sealed.
 	from, to int64
-	// What the state line shows, by what the run used.
-	memory, redis, ids bool
+	// What the state line shows, by what the run used: memories, marks
+	// in Redis, keys in Redis (kvNames, in the order of their first
+	// write), processed ids.
+	memory, marks, kv, ids bool
+	kvNames                []string
+	focusKeys              map[string]bool // the keys the focus event's calls named
 
 	items     []item
-	crashTold []bool // per instance, its last crash was told
-	lossTold  bool   // the last Redis data loss was told
+	recAtt    map[int]int // the records about the focus event's attempts, to the attempt
+	crashTold []bool      // per instance, its last crash was told
+	lossTold  bool        // the last Redis data loss was told
 }
 
 // item is one step of the story before numbering.
@@ -41,16 +47,34 @@ type item struct {
 	state     string
 	showState bool // the step reads the state, so show it even unchanged
 	rec       int  // index of the record, -1 for a derived step (an expiry)
+	att       int  // the attempt of the focus event the step tells of, -1 for none
 }
 
 func newNarrator(a *analysis) *narrator {
 	f := a.facts
 	n := &narrator{a: a, f: f, w: wordsOf(a.strategy), focus: a.focus, ev: f.Event(a.focus),
-		memory: a.strategy.Memory, redis: a.strategy.Needs.Has(strategies.NeedsMarks),
+		memory: a.strategy.Memory, marks: a.strategy.Needs.Has(strategies.NeedsMarks), kv: a.strategy.Needs.Has(strategies.NeedsKV),
 		crashTold: make([]bool, a.cfg.Instances), from: 1, to: 0} // an empty span until the event has one
 	for k := 1; k < len(f.Calls); k++ {
-		n.redis = n.redis || f.Calls[k].Op.Store() == run.Redis
-		n.ids = n.ids || f.Calls[k].Op == run.Insert
+		switch op := f.Calls[k].Op; {
+		case op.KV():
+			n.kv = true
+		case op.Store() == run.Redis:
+			n.marks = true
+		case op == run.Insert, op == run.InsertApply:
+			n.ids = true
+		}
+	}
+	for _, key := range f.Keys {
+		if key.Name != "" && !slices.Contains(n.kvNames, key.Name) {
+			n.kvNames = append(n.kvNames, key.Name)
+		}
+	}
+	n.focusKeys = map[string]bool{}
+	for k := 1; k < len(f.Calls); k++ {
+		if c := &f.Calls[k]; c.Event == a.focus && c.Key != "" && slices.Contains(n.kvNames, c.Key) {
+			n.focusKeys[c.Key] = true
+		}
 	}
 	if n.ev != nil && n.ev.FirstRec >= 0 {
 		n.from, n.to = f.Trace[n.ev.FirstRec].At, min(f.Trace[n.ev.LastRec].At, a.cut)
@@ -67,30 +91,45 @@ func (n *narrator) tell() []item {
 		return nil
 	}
 	expiries := n.expiries()
+	n.recAtt = n.attemptRecs()
 	for i := range n.f.Trace {
 		r := &n.f.Trace[i]
 		for len(expiries) > 0 && expiries[0].at <= r.At {
 			x := expiries[0]
 			expiries = expiries[1:]
-			n.add(-1, i-1, x.at, -1, actorRedis, fmt.Sprintf("event %d's key expires: it lived its TTL of %s, and Redis drops it", n.focus, ttlWords(x.ttl)), true)
+			n.add(-1, i-1, x.at, -1, actorRedis, n.expiryText(x), true)
 		}
 		n.record(i, r)
 	}
-	return n.items
+	return n.collapseRetries(n.items)
 }
 
-type expiry struct{ at, ttl int64 }
+type expiry struct {
+	at  int64
+	key int // the index in Facts.Keys of the value that expires
+}
 
-// expiries are the expiries of the focus event's key within its story.
+// expiries are the expiries of the focus event's mark, and of the keys
+// its handlers wrote, within its story.
 func (n *narrator) expiries() []expiry {
 	var out []expiry
 	for _, k := range n.ev.Keys {
 		if x := n.f.Expiry(k); x >= 0 && n.inSpan(x) {
-			out = append(out, expiry{x, n.f.Keys[k].TTL})
+			out = append(out, expiry{x, k})
 		}
 	}
-	slices.SortFunc(out, func(a, b expiry) int { return int(a.at - b.at) })
+	slices.SortStableFunc(out, func(a, b expiry) int { return cmp.Compare(a.at, b.at) })
 	return out
+}
+
+// expiryText tells a mark or key expiring.
+func (n *narrator) expiryText(x expiry) string {
+	key := &n.f.Keys[x.key]
+	if key.Name == "" {
+		return fmt.Sprintf("event %d's key expires: it lived its TTL of %s, and Redis drops it", n.focus, ttlWords(key.TTL))
+	}
+	return fmt.Sprintf("%s expires: instance %d set it to %s%s at %s for %s, and Redis drops it",
+		key.Name, key.Inst, key.Value, n.w.meaning(key.Value), at(key.At), ttlWords(key.TTL))
 }
 
 // say adds a step told by instance inst (or by no one, for -1) at record
@@ -114,7 +153,11 @@ func (n *narrator) add(rec, after int, t int64, inst int32, actor, text string, 
 	if t > n.a.cut {
 		return
 	}
-	n.items = append(n.items, item{at: t, inst: inst, actor: actor, text: text, state: n.state(after, t), showState: showState, rec: rec})
+	att, ok := n.recAtt[rec]
+	if !ok || rec < 0 {
+		att = -1
+	}
+	n.items = append(n.items, item{at: t, inst: inst, actor: actor, text: text, state: n.state(after, t), showState: showState, rec: rec, att: att})
 }
 
 // record tells record i if it matters to the focus event.
@@ -300,6 +343,8 @@ func (n *narrator) handled(i int, r *run.Record) {
 		n.say(i, r.Inst, text, n.memory)
 	case run.Skipped:
 		n.say(i, r.Inst, "its handler returns skipped: it judged the delivery a duplicate and did nothing", false)
+	case run.RetryLater:
+		n.say(i, r.Inst, fmt.Sprintf("its handler asks to retry later, having done nothing: it nacks m%d, and the broker will deliver it again", r.Msg), false)
 	default:
 		n.say(i, r.Inst, fmt.Sprintf("its handler fails: it nacks m%d, and the broker will deliver it again", r.Msg), false)
 	}
@@ -378,7 +423,7 @@ func (n *narrator) partitionText(i int, r *run.Record) string {
 // storeLoss tells Redis losing data, if the story's event lost its key or
 // the loss falls within its story.
 func (n *narrator) storeLoss(i int, r *run.Record) {
-	if !n.redis {
+	if !n.marks && !n.kv {
 		return
 	}
 	f := n.f
@@ -388,11 +433,14 @@ func (n *narrator) storeLoss(i int, r *run.Record) {
 			o = &f.Outages[k]
 		}
 	}
-	lost, focusLost := 0, false
+	lost, focusLost, names := 0, false, []string(nil)
 	for _, k := range o.Lost {
-		if f.Keys[k].Expires > r.At {
+		if key := &f.Keys[k]; key.Expires > r.At {
 			lost++
-			focusLost = focusLost || f.Keys[k].Event == n.focus
+			focusLost = focusLost || key.Event == n.focus
+			if key.Name != "" && key.Event == n.focus {
+				names = append(names, key.Name)
+			}
 		}
 	}
 	if !focusLost && !n.inSpan(r.At) {
@@ -402,7 +450,10 @@ func (n *narrator) storeLoss(i int, r *run.Record) {
 	if r.Cause == run.Failover {
 		text = fmt.Sprintf("fails over to a replica that lags behind: the keys written last are gone (%d lost)", lost)
 	}
-	if focusLost {
+	switch {
+	case len(names) > 0:
+		text += ", " + strings.Join(names, " and ") + " among them"
+	case focusLost:
 		text += fmt.Sprintf(", event %d's among them", n.focus)
 	}
 	n.lossTold = true

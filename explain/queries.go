@@ -131,6 +131,15 @@ func (f *Facts) Expiry(k int) int64 {
 	return key.Expires
 }
 
+// End is when the record that ended key value k before it expired took
+// place (a later write, a DEL, a data loss), -1 if none did.
+func (k *Key) End(f *Facts) int64 {
+	if k.EndRec < 0 {
+		return -1
+	}
+	return f.Trace[k.EndRec].At
+}
+
 // Ledger is how often event ev's effect is in the ledger at record i.
 func (f *Facts) Ledger(ev uint32, i int) int {
 	n := 0

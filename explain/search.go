@@ -135,7 +135,7 @@ func Shrink(cfg sim.Config) sim.Config {
 // story of its strategy: a Redis data loss cannot, for a strategy that
 // keeps nothing in Redis.
 func involvable(cfg sim.Config) bool {
-	return !cfg.Faults.Has(faults.StoreLoss) || needsMarks(cfg.Strategy)
+	return !cfg.Faults.Has(faults.StoreLoss) || usesRedis(cfg.Strategy)
 }
 
 // involveMaxEvents bounds the runs in which Shrink looks for a story in

@@ -25,14 +25,14 @@ func (n *narrator) state(i int, t int64) string {
 		}
 		parts = append(parts, n.w.memories()+": "+strings.Join(ms, ", "))
 	}
-	if n.redis {
+	if n.marks {
 		type live struct {
 			ev  uint32
 			exp int64
 		}
 		var keys []live
 		for k := range f.Keys {
-			if f.Live(k, i, t) {
+			if f.Keys[k].Name == "" && f.Live(k, i, t) {
 				keys = append(keys, live{f.Keys[k].Event, f.Keys[k].Expires})
 				// A key that outlives any run (the default TTL is a
 				// day) shows no expiry; one the ttl fault shortened does.
@@ -51,6 +51,9 @@ func (n *narrator) state(i int, t int64) string {
 			ks = append(ks, s)
 		}
 		parts = append(parts, "redis keys: "+orNone(ks))
+	}
+	if n.kv {
+		parts = append(parts, n.kvState(i, t))
 	}
 	if n.ids {
 		var ids []uint32

@@ -28,6 +28,10 @@ type Story struct {
 	// strategy could not prevent it; Note, if not empty, names the faults of
 	// the scenario that played no part.
 	Violation, Why, Note string
+	// Fix, for a violation, is the same run replayed under the strategy
+	// that survives every scenario, and what it did with Event; nil if
+	// there is nothing to fix or no such strategy (see Fix).
+	Fix *Fix
 
 	a *analysis // the facts the story was told from
 }
@@ -72,6 +76,7 @@ func Tell(cfg sim.Config) (*Story, error) {
 	}
 	s := analyze(cfg, res.Trace, KindOf(res)).story()
 	s.Result = res
+	s.Fix = s.fix()
 	return s, nil
 }
 
@@ -100,7 +105,8 @@ func (a *analysis) story() *Story {
 
 // WriteTo writes the story: the steps, numbered, each with its simulated
 // time, who acted, what happened and the state that matters; then the
-// violation, why it happened, and the command that replays the run.
+// violation, why it happened, what the strategy that survives it did in
+// the same run (Fix), and the command that replays the run.
 func (s *Story) WriteTo(w io.Writer) (int64, error) {
 	var b strings.Builder
 	cfg := s.Config
@@ -129,6 +135,9 @@ func (s *Story) WriteTo(w io.Writer) (int64, error) {
 	fmt.Fprintf(&b, "why: %s\n", s.Why)
 	if s.Note != "" {
 		fmt.Fprintf(&b, "note: %s\n", s.Note)
+	}
+	if s.Fix != nil {
+		s.Fix.write(&b)
 	}
 	fmt.Fprintf(&b, "reproduce with: %s\n", s.Config.Reproduce())
 	n, err := io.WriteString(w, b.String())
@@ -208,5 +217,15 @@ func durWords(d time.Duration) string {
 	return fmt.Sprintf("%.3f ms", ms(int64(d)))
 }
 
-// ttlWords renders a mark TTL, rounded to the millisecond.
-func ttlWords(ttl int64) string { return time.Duration(ttl).Round(time.Millisecond).String() }
+// ttlWords renders a TTL, rounded to the millisecond, as "10s", "1.25s"
+// or "24h".
+func ttlWords(ttl int64) string {
+	s := time.Duration(ttl).Round(time.Millisecond).String()
+	if strings.HasSuffix(s, "m0s") {
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = s[:len(s)-2]
+	}
+	return s
+}

@@ -28,6 +28,13 @@ var neutralCalls = map[run.Op]strategies.CallWords{
 	run.Apply:    {Name: "Apply (the effect)", Does: "applies event {event}'s effect"},
 	run.Commit:   {Name: "Commit", Does: "commits its transaction"},
 	run.Rollback: {Name: "Rollback", Does: "rolls back its transaction"},
+	run.InsertApply: {Name: "insert-and-apply statement", Does: "inserts event {event}'s id and applies its effect, in one statement",
+		Fails: "tries to insert event {event}'s id and apply its effect, in one statement"},
+	run.Get:   {Name: "GET", Does: "reads {key} with GET"},
+	run.Put:   {Name: "SET", Does: "sets {key} to {value} with SET"},
+	run.PutNX: {Name: "SET NX", Does: "sets {key} to {value} with SET NX", Fails: "tries to set {key} to {value} with SET NX"},
+	run.PutXX: {Name: "SET XX", Does: "sets {key} to {value} with SET XX", Fails: "tries to set {key} to {value} with SET XX"},
+	run.Del:   {Name: "DEL", Does: "deletes {key} with DEL", Fails: "tries to delete {key} with DEL"},
 }
 
 // call returns the words for calls of op: the strategy's, each missing
@@ -61,12 +68,27 @@ func (w words) callName(op run.Op) string { return w.call(op).Name }
 // does says what a call of op about ev does, or tries to do when the store
 // answers no.
 func (w words) does(op run.Op, ev uint32, no bool) string {
-	cw := w.call(op)
+	return w.doesCall(&Call{Op: op, Event: ev}, no)
+}
+
+// doesCall says what call c does, or tries to do when the store answers
+// no, with its key, value and TTL filled in.
+func (w words) doesCall(c *Call, no bool) string {
+	cw := w.call(c.Op)
 	s := cw.Does
 	if no {
 		s = cw.Fails
 	}
-	return w.fill(s, fills{event: ev})
+	return w.fill(s, fills{event: c.Event, key: c.Key, value: c.Value, ttl: c.TTL})
+}
+
+// meaning says what value v of a key means, in the strategy's words, as
+// " (a handler holds the lease)"; "" if it does not say.
+func (w words) meaning(v string) string {
+	if m := w.t.Values[v]; m != "" {
+		return " (" + m + ")"
+	}
+	return ""
 }
 
 // mark names what the strategy keeps to remember an event.
@@ -91,6 +113,9 @@ func (w words) marked(c *Call, ev uint32) string {
 	if w.t.Marked != "" {
 		return w.fill(w.t.Marked, fills{event: ev})
 	}
+	if c.Op.KV() {
+		return "set " + c.Key
+	}
 	if c.Op.Store() == run.Redis {
 		return fmt.Sprintf("set event %d's key in Redis", ev)
 	}
@@ -110,6 +135,8 @@ func (w words) why(kind Kind, situation string, fl fills) string {
 type fills struct {
 	event         uint32
 	first, second int32
+	key, value    string
+	ttl           int64
 }
 
 // fill replaces the placeholders of s.
@@ -124,12 +151,15 @@ func (w words) fill(s string, fl fills) string {
 		"{second}", fmt.Sprint(fl.second),
 		"{mark}", w.mark(),
 		"{memory}", w.memory(),
+		"{key}", fl.key,
+		"{value}", fl.value,
+		"{ttl}", ttlWords(fl.ttl),
 	).Replace(s)
 }
 
 // placeholders are the names fill knows; a test holds the built-ins'
 // texts to them.
-var placeholders = []string{"{strategy}", "{event}", "{first}", "{second}", "{mark}", "{memory}"}
+var placeholders = []string{"{strategy}", "{event}", "{first}", "{second}", "{mark}", "{memory}", "{key}", "{value}", "{ttl}"}
 
 func or(s, def string) string {
 	if s == "" {
@@ -138,9 +168,9 @@ func or(s, def string) string {
 	return s
 }
 
-// needsMarks reports whether the strategy called name keeps marks in
-// Redis, by its description.
-func needsMarks(name string) bool {
+// usesRedis reports whether the strategy called name keeps marks or keys
+// in Redis, by its description.
+func usesRedis(name string) bool {
 	st, _ := strategies.Lookup(name)
-	return st.Needs.Has(strategies.NeedsMarks)
+	return st.Needs.Has(strategies.NeedsMarks) || st.Needs.Has(strategies.NeedsKV)
 }

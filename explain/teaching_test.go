@@ -17,14 +17,14 @@ import (
 
 // whyKey is a key of strategies.Teaching.Why: a kind of violation, maybe
 // with the situation the narrator found.
-var whyKey = regexp.MustCompile(`^(dup|lost|stuck)(:(unguarded|unseen|forgotten|unremembered|mark-lost|mark-expired|raced|unmarked|marked-first))?$`)
+var whyKey = regexp.MustCompile(`^(dup|lost|stuck)(:(unguarded|unseen|forgotten|unremembered|mark-lost|mark-expired|lease-expired|released|raced|unmarked|marked-first))?$`)
 
 // TestTeachingUsesWordsTheNarratorKnows holds every registered strategy's
 // teaching text to what the narrator fills in and looks up: the known
 // placeholders, the store methods, the kinds and situations.
 func TestTeachingUsesWordsTheNarratorKnows(t *testing.T) {
 	methods := map[string]bool{}
-	for op := run.SetNX; op <= run.Rollback; op++ {
+	for op := run.SetNX; op <= run.Del; op++ {
 		methods[op.String()] = true
 	}
 	placeholder := regexp.MustCompile(`\{[a-z]+\}`)
@@ -39,6 +39,9 @@ func TestTeachingUsesWordsTheNarratorKnows(t *testing.T) {
 			assert.Regexp(t, whyKey, k, "%s: Why key", st.Name)
 			texts = append(texts, s)
 		}
+		for _, s := range tt.Values {
+			texts = append(texts, s)
+		}
 		for _, s := range texts {
 			for _, p := range placeholder.FindAllString(s, -1) {
 				assert.Contains(t, placeholders, p, "%s: %q", st.Name, s)
@@ -49,9 +52,10 @@ func TestTeachingUsesWordsTheNarratorKnows(t *testing.T) {
 
 var registerCustom sync.Once
 
-// customStrategies registers two strategies with no teaching text, as a
-// user would: a claim in Redis like redis's, and a memory like
-// local-cache's.
+// customStrategies registers strategies with no teaching text, as a user
+// would: a claim in Redis like redis's, a memory like local-cache's, and
+// two on Redis keys and values, a lease like redis-lease's and a claim
+// released on failure like redis-release's.
 func customStrategies(t *testing.T) {
 	t.Helper()
 	registerCustom.Do(func() {
@@ -65,6 +69,18 @@ func customStrategies(t *testing.T) {
 			Name: "test-memory", Memory: true,
 			New: func(d strategies.Deps) (strategies.Handler, error) {
 				return strategies.NewLocalCache(d.Ledger), nil
+			},
+		}))
+		require.NoError(t, strategies.Register(strategies.Strategy{
+			Name: "test-kv-lease", Needs: strategies.NeedsKV,
+			New: func(d strategies.Deps) (strategies.Handler, error) {
+				return strategies.RedisLease{KV: d.KV, Ledger: d.Ledger, Lease: d.Lease, TTL: d.MarkTTL}, nil
+			},
+		}))
+		require.NoError(t, strategies.Register(strategies.Strategy{
+			Name: "test-kv-release", Needs: strategies.NeedsKV,
+			New: func(d strategies.Deps) (strategies.Handler, error) {
+				return strategies.RedisRelease{KV: d.KV, Ledger: d.Ledger, TTL: d.MarkTTL}, nil
 			},
 		}))
 	})
@@ -88,6 +104,16 @@ func TestCustomStrategyIsToldInItsCallsWords(t *testing.T) {
 		{"test-memory", faults.Of(faults.Redeliver), Duplicate,
 			[]string{"memories: i0 {", "its memory does not hold event 1, so it processes it", "test-memory keeps what it handled in instance 0's memory, which no other instance can read", "it remembers event 1 in its memory"},
 			[]string{"cache", "claim"}},
+		{"test-kv-lease", faults.Of(faults.Crash), Duplicate,
+			[]string{"sets lease:1 to INPROGRESS with SET NX: lease:1 was not there, so it is set and the mark is taken", "[redis: lease:1=INPROGRESS (until ",
+				"reads lease:1 with GET: lease:1 = INPROGRESS, so the handler asks to retry later", "more times, from",
+				"test-kv-lease's mark on event 1 lives only its TTL, whether or not the handler that took it has finished: instance 0 set lease:1 at",
+				"but its SET never came", "lease:1 expired at", "set lease:1 again and applied the effect a second time", "fix: with db-unique instead"},
+			[]string{"took the lease", "completed write", "holds the lease", "cache"}},
+		{"test-kv-release", faults.Of(faults.Partition), Duplicate,
+			[]string{"sets claim:1 to 1 with SET NX", "[redis, event 1's keys: claim:1=1", "its DEL, which it had given up on, reaches Redis after all: claim:1 was there, and it is gone", "test-kv-release deleted its mark on event 1 after the effect had committed:",
+				"so to its handler the effect had failed, and it deleted claim:1 at", "When the next copy came, claim:1 was not there, so instance 0 set claim:1 again"},
+			[]string{"claimed", "the release", "cache"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.strategy, func(t *testing.T) {
@@ -101,7 +127,7 @@ func TestCustomStrategyIsToldInItsCallsWords(t *testing.T) {
 			require.NoError(t, err)
 			out := buf.String()
 			for _, w := range tt.want {
-				assert.Contains(t, out, w)
+				assert.Contains(t, out, w, out)
 			}
 			for _, w := range tt.not {
 				assert.NotContains(t, strings.ToLower(out), w, "a built-in's words")

@@ -31,14 +31,15 @@ var (
 	mCall     = marker{"store call answered", draw.CircleGlyph{}, color.RGBA{150, 150, 150, 255}, 2.5}
 	mApplied  = marker{"handler returned applied", draw.CircleGlyph{}, color.RGBA{31, 119, 180, 255}, 2.5}
 	mSkip     = marker{"skipped as a duplicate", draw.BoxGlyph{}, color.RGBA{255, 127, 14, 255}, 4.5}
+	mRetry    = marker{"asked to retry later", draw.RingGlyph{}, color.RGBA{188, 189, 34, 255}, 4}
 	mFail     = marker{"timeout or handler error", draw.PyramidGlyph{}, color.RGBA{214, 39, 40, 255}, 4.5}
 	mAck      = marker{"ack reached the broker", draw.SquareGlyph{}, color.RGBA{0, 100, 0, 255}, 4}
 	mAckLost  = marker{"ack lost", draw.CrossGlyph{}, color.RGBA{255, 127, 14, 255}, 5}
 	mRequeue  = marker{"back in the queue", draw.PyramidGlyph{}, color.RGBA{148, 103, 189, 255}, 4.5}
 	mCrash    = marker{"crash", draw.CrossGlyph{}, color.RGBA{214, 39, 40, 255}, 6}
 	mRestart  = marker{"restart (empty memory)", draw.PlusGlyph{}, color.RGBA{44, 160, 44, 255}, 6}
-	mKeyGone  = marker{"Redis key expired or lost", draw.CrossGlyph{}, color.RGBA{148, 103, 189, 255}, 5}
-	allMarks  = []*marker{&mPublish, &mDeliver, &mCall, &mEffect, &mID, &mKeySet, &mApplied, &mSkip, &mFail, &mAck, &mAckLost, &mRequeue, &mCrash, &mRestart, &mKeyGone}
+	mKeyGone  = marker{"Redis key expired, deleted or lost", draw.CrossGlyph{}, color.RGBA{148, 103, 189, 255}, 5}
+	allMarks  = []*marker{&mPublish, &mDeliver, &mCall, &mEffect, &mID, &mKeySet, &mApplied, &mSkip, &mRetry, &mFail, &mAck, &mAckLost, &mRequeue, &mCrash, &mRestart, &mKeyGone}
 	spanCut   = marker{"cut off by a partition", nil, color.NRGBA{214, 39, 40, 90}, 9}
 	spanStall = marker{"stalled (slow)", nil, color.NRGBA{255, 127, 14, 110}, 9}
 	spanDown  = marker{"Redis down", nil, color.NRGBA{148, 103, 189, 110}, 9}
@@ -93,7 +94,7 @@ func buildTimeline(s *Story) *timeline {
 		t.lanes = append(t.lanes, fmt.Sprintf("instance %d", i))
 	}
 	t.lanes = append(t.lanes, actorBroker)
-	if needsMarks(s.Config.Strategy) {
+	if usesRedis(s.Config.Strategy) {
 		t.lanes = append(t.lanes, actorRedis)
 	}
 	t.lanes = append(t.lanes, actorDB)
@@ -119,6 +120,9 @@ func buildTimeline(s *Story) *timeline {
 		if key.Lost >= 0 && key.Expires > f.Outages[key.Lost].At {
 			t.point(&mKeyGone, x(f.Outages[key.Lost].At), redis)
 		}
+		if key.EndCall != 0 && f.Calls[key.EndCall].Op == run.Del {
+			t.point(&mKeyGone, x(key.End(f)), redis)
+		}
 	}
 	for _, m := range f.Messages[1:] {
 		t.point(&mPublish, x(m.At), broker)
@@ -131,6 +135,8 @@ func buildTimeline(s *Story) *timeline {
 			t.point(&mApplied, x(a.End), t.instLane(a.Inst))
 		case a.Outcome == run.Skipped:
 			t.point(&mSkip, x(a.End), t.instLane(a.Inst))
+		case a.Outcome == run.RetryLater:
+			t.point(&mRetry, x(a.End), t.instLane(a.Inst))
 		default:
 			t.point(&mFail, x(a.End), t.instLane(a.Inst))
 		}

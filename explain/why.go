@@ -156,38 +156,49 @@ func (n *narrator) dupMemory(d *dup) (string, string, string) {
 // the second handler's check of the mark found and why.
 func (n *narrator) dupMark(d *dup) (string, string, string) {
 	f, w, id := n.f, n.w, n.focus
-	A, B := d.p.Inst, d.q.Inst
-	check := n.checkBefore(d.second, d.q.Rec)
+	A := d.p.Inst
+	// The check that should have found the mark is the one of the handler
+	// that started second, which may apply first (the first stalled).
+	early, late, lateApp := d.first, d.second, d.q
+	if d.first >= 0 && d.second >= 0 && f.Attempts[d.first].Rec > f.Attempts[d.second].Rec {
+		early, late, lateApp = d.second, d.first, d.p
+	}
+	B := lateApp.Inst
+	check := n.checkBefore(late, lateApp.Rec)
 	if check == nil {
-		if d.second >= 0 && n.unguarded(d.second) {
+		if late >= 0 && n.unguarded(late) {
 			return "unguarded", "{strategy} reads no record of what it has processed before it applies the effect, so every copy that reaches an instance applies it.",
 				fmt.Sprintf("Event %d reached the consumers twice because %s.", id, d.cause)
 		}
 		return "", "", fmt.Sprintf("Event %d's effect was committed by two transactions. %s", id, d.came)
 	}
 	took := fmt.Sprintf("instance %d applied the effect a second time", B)
-	if check.Op == run.SetNX && check.Answer == run.Yes {
+	if (check.Op == run.SetNX || check.Op == run.PutNX) && check.Answer == run.Yes {
 		took = fmt.Sprintf("instance %d %s again and applied the effect a second time", B, w.marked(check, id))
 	}
 	var last *Key
-	for _, k := range n.ev.Keys {
-		if key := &f.Keys[k]; key.Rec < check.ServeRec {
+	for k := range f.Keys {
+		if key := &f.Keys[k]; n.sameSlot(key, check) && key.Rec < check.ServeRec {
 			last = key
 		}
+	}
+	noKey := "no key was there"
+	if check.Op.KV() {
+		noKey = check.Key + " was not there"
 	}
 	if last == nil {
 		// No mark was ever there: the first handler set it too late, or
 		// never.
 		var setAfter *Key
-		for _, k := range n.ev.Keys {
-			if key := &f.Keys[k]; f.Calls[key.Call].Attempt == d.first && key.Rec > check.ServeRec && setAfter == nil {
+		for k := range f.Keys {
+			if key := &f.Keys[k]; n.sameSlot(key, check) && f.Calls[key.Call].Attempt == early && key.Rec > check.ServeRec && setAfter == nil {
 				setAfter = key
 			}
 		}
-		if setAfter != nil && A != B {
+		if setAfter != nil && early >= 0 && A != d.q.Inst {
 			return "raced", "{strategy} checks for its {mark} and sets it in separate steps, with the effect in between.",
 				fmt.Sprintf("Instance %d checked at %s and found no key, because instance %d, which was applying event %d too, set it only at %s. Both checks found nothing, so both applied the effect. %s",
-					B, at(check.Served), A, id, at(setAfter.At), d.came)
+					B, at(check.Served), f.Attempts[early].Inst, id, at(setAfter.At), d.came)
 		}
 		what, came := "it never set the key", d.came
 		if fl := n.failureOf(d.first); fl != nil {
@@ -199,24 +210,49 @@ func (n *narrator) dupMark(d *dup) (string, string, string) {
 		return "unmarked", "{strategy} sets its {mark} only after the effect.",
 			fmt.Sprintf("Instance %d applied event %d at %s, %s. The next copy found no key at %s, so %s. %s", A, id, at(d.p.At), what, at(check.Served), took, came)
 	}
+	if last.EndCall != 0 && f.Calls[last.EndCall].Op == run.Del && last.EndRec < check.ServeRec {
+		return "released", "{strategy} deleted its {mark} on event {event} after the effect had committed:", n.released(d, last, check, took, noKey)
+	}
 	if last.Lost >= 0 && last.EndRec < check.ServeRec {
 		how := "restarted empty"
 		if f.Outages[last.Lost].Cause == run.Failover {
 			how = "failed over to a replica that lagged behind"
 		}
+		if last.Name != "" {
+			return "mark-lost", "", fmt.Sprintf("%s kept %s only in Redis, and Redis %s at %s, losing it. When the next copy came, %s, so %s. %s",
+				w.st.Name, n.valueWords(last), how, at(f.Outages[last.Lost].At), noKey, took, d.came)
+		}
 		return "mark-lost", "", fmt.Sprintf("%s's %s on event %d lived only in Redis, and Redis %s at %s, losing it. When the next copy came, no key was there, so %s. %s",
 			w.st.Name, w.mark(), id, how, at(f.Outages[last.Lost].At), took, d.came)
 	}
 	if exp := last.Expires; last.TTL > 0 && exp <= check.Served {
+		if last.Name != "" && early >= 0 && f.Calls[last.Call].Attempt == early && !n.appliedBy(early, last.Rec) && !n.finishedBy(early, exp) {
+			return "lease-expired", "{strategy}'s {mark} on event {event} lives only its TTL, whether or not the handler that took it has finished:",
+				n.leaseExpired(d, last, check, early, late)
+		}
+		if last.Name != "" {
+			return "mark-expired", "", fmt.Sprintf("%s gives %s a TTL of %s: it expired at %s, before the next copy came. That copy found %s gone, so %s. %s",
+				w.st.Name, n.valueWords(last), ttlWords(last.TTL), at(exp), last.Name, took, d.came)
+		}
 		return "mark-expired", "", fmt.Sprintf("%s's %s on event %d lives only its TTL of %s: it expired at %s, before the next copy came. That copy found no key, so %s. %s",
 			w.st.Name, w.mark(), id, ttlWords(last.TTL), at(exp), took, d.came)
 	}
 	return "", "", fmt.Sprintf("The %s on event %d was not in Redis when the second copy came. %s", w.mark(), id, d.came)
 }
 
+// sameSlot reports whether key is a value of what check looked for: the
+// same key, or the focus event's mark.
+func (n *narrator) sameSlot(key *Key, check *Call) bool {
+	if check.Op.KV() {
+		return key.Name == check.Key
+	}
+	return key.Name == "" && key.Event == n.focus
+}
+
 // checkBefore is the last call of attempt k before record rec that looked
-// for the event's mark and found none: a SET NX that set it, a key check
-// that found nothing, an insert of the id that went through. nil if none.
+// for the event's mark and found none: a SET NX that set it (a mark or a
+// key), a key check or GET that found nothing, an insert of the id that
+// went through. nil if none.
 func (n *narrator) checkBefore(k, rec int) *Call {
 	if k < 0 {
 		return nil
@@ -228,7 +264,8 @@ func (n *narrator) checkBefore(k, rec int) *Call {
 			continue
 		}
 		switch {
-		case c.Op == run.SetNX && c.Answer == run.Yes, c.Op == run.Exists && c.Answer == run.No, c.Op == run.Insert && c.Answer == run.Yes:
+		case c.Op == run.SetNX && c.Answer == run.Yes, c.Op == run.Exists && c.Answer == run.No, c.Op == run.Insert && c.Answer == run.Yes,
+			c.Op == run.PutNX && c.Answer == run.Yes, c.Op == run.Get && c.Answer == run.No:
 			check = c
 		}
 	}

@@ -81,6 +81,7 @@ func init() {
 			Mark:   "id",
 			Marked: "committed event {event}'s id",
 			Calls:  map[string]CallWords{"InsertProcessed": {Name: "insert of the id"}},
+			Fix:    true,
 		},
 		Promises: Promises{SameInstance: true, OtherInstance: true, Concurrent: OneApplies},
 	})

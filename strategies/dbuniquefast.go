@@ -29,6 +29,14 @@ func init() {
 		New:     func(d Deps) (Handler, error) { return DBUniqueFast{Ledger: d.Ledger}, nil },
 		Expected: map[string]string{"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
 			"store-loss": "ok", "ttl": "ok", "all": "ok"},
+		Teaching: Teaching{
+			Mark:   "id",
+			Marked: "committed event {event}'s id",
+			Calls: map[string]CallWords{
+				"InsertApply": {Name: "insert-and-apply statement", Does: "inserts event {event}'s id and applies its effect in one statement, which applies it only if the id went in",
+					Fails: "tries to insert event {event}'s id and apply its effect in one statement"},
+			},
+		},
 		Promises: Promises{SameInstance: true, OtherInstance: true, Concurrent: OneApplies},
 	})
 }

@@ -74,6 +74,20 @@ func init() {
 		},
 		Expected: map[string]string{"redeliver": "ok", "crash": "dup", "partition": "dup", "slow": "dup",
 			"store-loss": "dup", "ttl": "dup", "all": "dup"},
+		Teaching: Teaching{
+			Mark:   "lease",
+			Marked: "took the lease on event {event}",
+			Calls: map[string]CallWords{
+				"SET NX": {Name: "SET NX of the lease", Does: "takes the lease on event {event} with SET {key} {value} NX PX {ttl}",
+					Fails: "tries to take the lease on event {event} with SET {key} {value} NX"},
+				"GET": {Name: "GET of the record", Does: "reads event {event}'s record with GET {key}"},
+				"SET": {Name: "COMPLETED write", Does: "marks event {event} done with SET {key} {value} PX {ttl}"},
+			},
+			Values: map[string]string{"INPROGRESS": "a handler holds the lease", "COMPLETED": "the event is done"},
+			Why: map[string]string{
+				"dup:lease-expired": "redis-lease's lease ends with its TTL, whether or not the handler that took it has finished:",
+			},
+		},
 		Promises: Promises{SameInstance: true, OtherInstance: true, Concurrent: OneApplies, AfterFailure: RetryLater},
 	})
 }

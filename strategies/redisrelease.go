@@ -53,6 +53,20 @@ func init() {
 		},
 		Expected: map[string]string{"redeliver": "ok", "crash": "lost", "partition": "dup+lost", "slow": "lost",
 			"store-loss": "dup", "ttl": "dup", "all": "dup+lost"},
+		Teaching: Teaching{
+			Mark:   "claim",
+			Marked: "claimed event {event} in Redis",
+			Calls: map[string]CallWords{
+				"SET NX": {Name: "SET NX (the claim)", Does: "claims event {event} in Redis with SET {key} NX PX {ttl}",
+					Fails: "tries to claim event {event} in Redis with SET {key} NX"},
+				"DEL": {Name: "DEL (the release)", Does: "releases its claim on event {event} with DEL {key}, since processing failed"},
+			},
+			Values: map[string]string{"1": "the claim"},
+			Why: map[string]string{
+				"lost":         "redis-release takes the claim before it applies the effect, and releases it only if its handler lives to see the effect fail.",
+				"dup:released": "redis-release releases its claim when processing fails, but a failure it sees is not always a failure: a Commit whose reply was lost may have committed.",
+			},
+		},
 		Promises: Promises{SameInstance: true, OtherInstance: true, Concurrent: OneApplies},
 	})
 }

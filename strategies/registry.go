@@ -88,12 +88,13 @@ const (
 // handler returned), and these words only name it. Texts may hold
 // placeholders that explain fills from the run: {strategy} (its name),
 // {event} (the event told), {first} and {second} (the instances that
-// applied the event first and second, for a duplicate), {mark} (Mark) and
-// {memory} (MemoryName).
+// applied the event first and second, for a duplicate), {mark} (Mark),
+// {memory} (MemoryName), and, for a key-value call, {key}, {value} (the
+// value it writes) and {ttl} (the TTL it gives).
 type Teaching struct {
 	// Mark names what the strategy keeps to remember that an event was
 	// handled, in one word, as in "every later copy found the claim and
-	// skipped": "claim", "mark", "id". Default: "mark".
+	// skipped": "claim", "mark", "id", "lease". Default: "mark".
 	Mark string
 	// Marked says what taking the mark did, in the past tense, as in
 	// "instance 0 claimed event 1 in Redis at 50.512 ms": "claimed event
@@ -103,11 +104,17 @@ type Teaching struct {
 	// MemoryName names the memory of a strategy with Memory, as in "its
 	// cache does not hold event 1": "cache". Default: "memory".
 	MemoryName string
-	// Calls names the strategy's store calls, by the method of the store
-	// interface that makes them: "SetNX", "Exists", "Set" (MarkStore),
-	// "InsertProcessed", "Apply", "Commit", "Rollback" (Tx). A method not
-	// named is told in neutral words.
+	// Calls names the strategy's store calls, by the operation as traces
+	// name it (run.Op's String): "SetNX", "Exists", "Set" (MarkStore),
+	// "InsertProcessed", "Apply", "Commit", "Rollback" (Tx),
+	// "InsertApply" (Ledger), "GET", "SET", "SET NX", "SET XX", "DEL"
+	// (KV). An operation not named is told in neutral words.
 	Calls map[string]CallWords
+	// Values says what the values a key-value strategy writes mean, by
+	// value, in a few words that follow the value, as in "lease:1 =
+	// INPROGRESS (a handler holds the lease)": "INPROGRESS": "a handler
+	// holds the lease". explain says it where a GET finds the value.
+	Values map[string]string
 	// Why says why the strategy let a violation through, in a sentence or
 	// two that explain puts before what the run shows (after a text that
 	// ends in a colon, what the run shows goes on in the same sentence).
@@ -119,11 +126,20 @@ type Teaching struct {
 	// emptied the memory that held it), "dup:unremembered" (the handler
 	// failed after its effect committed, so its memory never took the
 	// event), "dup:mark-lost" (Redis lost the mark), "dup:mark-expired"
-	// (the mark outlived its TTL), "dup:raced" (the second check came
-	// before the first handler wrote its mark), "dup:unmarked" (the first
-	// handler never wrote its mark), "lost:marked-first" (the mark was
-	// taken, the effect never committed).
+	// (the mark outlived its TTL), "dup:lease-expired" (the key a handler
+	// set before its effect expired before that handler wrote it again
+	// after the effect: a lease that ended under a handler that did not
+	// finish), "dup:released" (a handler deleted its key after its effect
+	// had committed, as if the effect had failed), "dup:raced" (the second
+	// check came before the first handler wrote its mark), "dup:unmarked"
+	// (the first handler never wrote its mark), "lost:marked-first" (the
+	// mark was taken, the effect never committed).
 	Why map[string]string
+	// Fix marks a strategy that survives every scenario. After a
+	// violation, explain replays the same run (seed, instances, events,
+	// faults) under it and tells what it did instead; the first strategy
+	// in table order that sets Fix is the one replayed.
+	Fix bool
 }
 
 // CallWords is how explain names one kind of store call of a strategy.
@@ -131,8 +147,9 @@ type CallWords struct {
 	// Name names the call in a sentence, as in "crashes with its SET NX
 	// (the claim) in flight": "SET NX (the claim)".
 	Name string
-	// Does says what the call does, in the present tense, with {event}:
-	// "claims event {event} in Redis with SET NX".
+	// Does says what the call does, in the present tense, with {event}
+	// (and {key}, {value}, {ttl} for a key-value call): "claims event
+	// {event} in Redis with SET NX".
 	Does string
 	// Fails says what the call does when the store answers no (the key
 	// exists, the id is taken), if Does would not fit: "tries to claim
