@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -30,7 +30,7 @@ var specCellFields = []string{"strategy", "faults", "runs", "violating_runs", "d
 
 func TestCompareJSONHasTheSpecShape(t *testing.T) {
 	code, stdout, stderr := runCLI(t, append(smallCompare, "--json")...)
-	require.Equal(t, exitOK, code, "stderr: %s", stderr)
+	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
 	assert.Empty(t, stderr, "no progress when stderr is not a terminal")
 
 	var top map[string]json.RawMessage
@@ -73,13 +73,13 @@ func TestCompareDoesNotDependOnWorkers(t *testing.T) {
 func TestCompareTable(t *testing.T) {
 	args := []string{"compare", "--seeds", "4", "--events", "30", "--strategies", "none,db-unique", "--faults", "crash,all"}
 	code, jsonOut, _ := runCLI(t, append(args, "--json")...)
-	require.Equal(t, exitOK, code)
+	require.Equal(t, ExitOK, code)
 	var cmp sweep.Comparison
 	require.NoError(t, json.Unmarshal([]byte(jsonOut), &cmp))
 	require.Len(t, cmp.Results, 4, "2 strategies x 2 scenarios: crash, and all")
 
 	code, stdout, stderr := runCLI(t, args...)
-	require.Equal(t, exitOK, code, "violations are results, not errors: %s", stderr)
+	require.Equal(t, ExitOK, code, "violations are results, not errors: %s", stderr)
 	lines := strings.Split(stdout, "\n")
 	var header, noneRow, dbRow []string
 	for _, l := range lines {
@@ -123,7 +123,7 @@ func TestCompareTable(t *testing.T) {
 func TestCompareOutWritesTablesAndViolationsFigure(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "results", "nested")
 	code, stdout, stderr := runCLI(t, append(smallCompare, "--out", dir)...)
-	require.Equal(t, exitOK, code, "stderr: %s", stderr)
+	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
 	_, table, _ := runCLI(t, smallCompare...)
 	assert.Equal(t, table, stdout, "the table is printed, as without --out")
 	var wrote []string
@@ -173,7 +173,7 @@ func TestCompareOutUnwritable(t *testing.T) {
 		return nil, nil
 	})
 	code := e.main([]string{"compare", "--out", filepath.Join(file, "results")})
-	assert.Equal(t, exitError, code)
+	assert.Equal(t, ExitError, code)
 	assert.False(t, called, "a bad --out fails before the sweep")
 	assert.Empty(t, out.String())
 	assert.Contains(t, errOut.String(), "--out")
@@ -185,7 +185,7 @@ func TestCompareDefaultsAndFlagsReachSim(t *testing.T) {
 		got = cc
 		return &sweep.Comparison{Seeds: cc.Seeds, Instances: cc.Instances, Events: cc.Events}, nil
 	})
-	require.Equal(t, exitOK, e.main([]string{"compare"}))
+	require.Equal(t, ExitOK, e.main([]string{"compare"}))
 	assert.Equal(t, 200, got.Seeds)
 	assert.Equal(t, 3, got.Instances)
 	assert.Equal(t, 200, got.Events)
@@ -193,7 +193,7 @@ func TestCompareDefaultsAndFlagsReachSim(t *testing.T) {
 	assert.Equal(t, sweep.DefaultMaxMemory, got.MaxMemory)
 	assert.Nil(t, got.Progress, "no progress when stderr is not a terminal")
 
-	require.Equal(t, exitOK, e.main([]string{"compare", "-seeds=7", "--workers", "2", "--faults", "ttl,all", "--strategies", "redis", "--max-memory", "512MiB"}))
+	require.Equal(t, ExitOK, e.main([]string{"compare", "-seeds=7", "--workers", "2", "--faults", "ttl,all", "--strategies", "redis", "--max-memory", "512MiB"}))
 	assert.Equal(t, 7, got.Seeds)
 	assert.Equal(t, 2, got.Workers)
 	assert.Equal(t, int64(512<<20), got.MaxMemory)
@@ -253,7 +253,7 @@ func TestCompareCheckerDisagreementExitsOneAfterWriting(t *testing.T) {
 	})
 	dir := t.TempDir()
 	code := e.main([]string{"compare", "--strategies", "redis,db-unique", "--faults", "crash,all", "--out", dir})
-	assert.Equal(t, exitError, code)
+	assert.Equal(t, ExitError, code)
 	assert.Contains(t, out.String(), "redis", "the table is printed")
 	assert.Contains(t, out.String(), "reproduce with: idemsim run --strategy redis --faults crash --seed 7")
 	assert.Contains(t, errOut.String(), "BUG in idemsim")
@@ -272,7 +272,7 @@ func TestCompareProgressOnATerminal(t *testing.T) {
 		now:        func() time.Time { clock = clock.Add(30 * time.Millisecond); return clock },
 		simRun:     sim.Run, simCompare: sweep.Compare,
 	}
-	require.Equal(t, exitOK, e.main(smallCompare))
+	require.Equal(t, ExitOK, e.main(smallCompare))
 	progress := errOut.String()
 	assert.True(t, strings.HasPrefix(progress, "\rcompare: "), "%q", progress)
 	assert.True(t, strings.HasSuffix(progress, "\n"), "the progress line is ended before the table")
@@ -284,7 +284,7 @@ func TestCompareProgressOnATerminal(t *testing.T) {
 func TestCompareShardPrintsItsSlice(t *testing.T) {
 	args := append(smallCompare[:len(smallCompare):len(smallCompare)], "--seeds", "7", "--shard", "2/3")
 	code, stdout, stderr := runCLI(t, args...)
-	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, ExitOK, code, stderr)
 	assert.Empty(t, stderr)
 	var part map[string]json.RawMessage
 	dec := json.NewDecoder(strings.NewReader(stdout))
@@ -316,14 +316,14 @@ func TestCompareShardRefusesBadSlices(t *testing.T) {
 		e.compareShard = func(sweep.CompareConfig, sweep.Shard) (*sweep.Part, error) { called = true; return nil, nil }
 		dir := filepath.Join(t.TempDir(), "out")
 		code := e.main([]string{"compare", "--shard", shard, "--out", dir})
-		assert.Equal(t, exitUsage, code, "%q", shard)
+		assert.Equal(t, ExitUsage, code, "%q", shard)
 		assert.Contains(t, errOut.String(), fmt.Sprintf("--shard %q: want K/N, slice K of N of the seeds, two whole numbers with K from 1 to N, e.g. 3/16", shard))
 		assert.Empty(t, out.String())
 		assert.False(t, called, "%q: nothing runs", shard)
 		assert.NoDirExists(t, dir, "%q: nothing is written", shard)
 	}
 	code, stdout, stderr := runCLI(t, "compare", "--seeds", "2", "--shard", "1/3")
-	assert.Equal(t, exitUsage, code)
+	assert.Equal(t, ExitUsage, code)
 	assert.Empty(t, stdout)
 	assert.Contains(t, stderr, "idemsim compare: --shard 1/3: seeds 1..2 cannot be cut into 3 slices: N must be 1 to 2, the number of --seeds\n")
 

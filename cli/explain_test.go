@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -26,7 +26,7 @@ var explainStoryStep = regexp.MustCompile(`(?m)^ *(\d+)\. +\d+\.\d{3} ms  `)
 
 func TestExplainLocalCacheTellsAShortStory(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "explain", "--strategy", "local-cache")
-	require.Equal(t, exitOK, code, "stderr: %s", stderr)
+	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
 	assert.Empty(t, stderr)
 
 	steps := explainStoryStep.FindAllStringSubmatch(stdout, -1)
@@ -55,7 +55,7 @@ func TestExplainLocalCacheTellsAShortStory(t *testing.T) {
 	// The command it prints replays a failing run.
 	repro := strings.TrimPrefix(last[len(last)-1], "reproduce with: idemsim ")
 	code, out, _ := runCLI(t, strings.Fields(repro)...)
-	require.Equal(t, exitOK, code)
+	require.Equal(t, ExitOK, code)
 	assert.Contains(t, out, "exactly-once     VIOLATED")
 }
 
@@ -100,7 +100,7 @@ func TestExplainEveryBrokenCell(t *testing.T) {
 			t.Run(st+"/"+sc, func(t *testing.T) {
 				t.Parallel()
 				code, stdout, stderr := runCLI(t, "explain", "--strategy", st, "--faults", sc)
-				require.Equal(t, exitOK, code, "stderr: %s", stderr)
+				require.Equal(t, ExitOK, code, "stderr: %s", stderr)
 				assert.Contains(t, stdout, "shrunk to ")
 				assert.NotEmpty(t, explainStoryStep.FindAllString(stdout, -1), "a numbered story")
 				assert.Contains(t, stdout, "why: ")
@@ -127,7 +127,7 @@ func TestExplainEveryBrokenCell(t *testing.T) {
 
 func TestExplainCellWithoutViolation(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "explain", "--strategy", "redis", "--faults", "redeliver", "--seeds", "20")
-	require.Equal(t, exitOK, code, "stderr: %s", stderr)
+	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
 	assert.Contains(t, stdout, "redis: no violation in 20 seeds x 1 scenario (redeliver)")
 	assert.Contains(t, stdout, "nothing to explain")
 	assert.NotContains(t, stdout, "reproduce with:")
@@ -135,7 +135,7 @@ func TestExplainCellWithoutViolation(t *testing.T) {
 
 func TestExplainDBUniqueSaysWhatWasTried(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "explain", "--strategy", "db-unique", "--seeds", "8", "--instances", "2")
-	require.Equal(t, exitOK, code, "stderr: %s", stderr)
+	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
 	want := fmt.Sprintf("db-unique: no violation in 8 seeds x %d scenarios (%s), 2 instances and 200 events per run; nothing to explain",
 		len(faults.ScenarioNames()), strings.Join(faults.ScenarioNames(), ", "))
 	assert.Contains(t, stdout, want)
@@ -147,7 +147,7 @@ func TestExplainDBUniqueSaysWhatWasTried(t *testing.T) {
 func TestExplainWritesTheVisualizations(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "new", "out")
 	code, stdout, stderr := runCLI(t, "explain", "--strategy", "redis", "--faults", "crash", "--out", dir)
-	require.Equal(t, exitOK, code, "stderr: %s", stderr)
+	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
 	var files []string
 	for _, name := range []string{"history.html", "timeline.png", "timeline.svg"} {
 		files = append(files, filepath.Join(dir, name))
@@ -180,7 +180,7 @@ func TestExplainWithoutOutWritesNothing(t *testing.T) {
 	require.NoError(t, os.Chdir(dir))
 	defer func() { require.NoError(t, os.Chdir(wd)) }()
 	code, stdout, _ := runCLI(t, "explain", "--strategy", "none", "--faults", "redeliver")
-	require.Equal(t, exitOK, code)
+	require.Equal(t, ExitOK, code)
 	assert.NotContains(t, stdout, "wrote")
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
@@ -191,7 +191,7 @@ func TestExplainUnwritableOutIsAnError(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "file")
 	require.NoError(t, os.WriteFile(file, nil, 0o644))
 	code, stdout, stderr := runCLI(t, "explain", "--strategy", "none", "--out", file)
-	assert.Equal(t, exitError, code)
+	assert.Equal(t, ExitError, code)
 	assert.Empty(t, stdout, "it fails before searching")
 	assert.Contains(t, stderr, "--out")
 }
@@ -219,7 +219,7 @@ func TestExplainBadUsageExitsTwo(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, stdout, stderr := runCLI(t, tt.args...)
-			assert.Equal(t, exitUsage, code, "stderr: %s", stderr)
+			assert.Equal(t, ExitUsage, code, "stderr: %s", stderr)
 			assert.Empty(t, stdout, "bad usage prints nothing on stdout")
 			for _, w := range tt.want {
 				assert.Contains(t, stderr, w)
@@ -234,7 +234,7 @@ func TestExplainBadUsageExitsTwo(t *testing.T) {
 func TestExplainHelpMentionsEveryFlag(t *testing.T) {
 	for _, args := range [][]string{{"explain", "-h"}, {"explain", "--help"}, {"help", "explain"}, {"explain", "--strategy", "bogus", "-h"}} {
 		code, stdout, stderr := runCLI(t, args...)
-		assert.Equal(t, exitOK, code, "%v: %s", args, stderr)
+		assert.Equal(t, ExitOK, code, "%v: %s", args, stderr)
 		assert.Contains(t, stdout, "usage: "+explainSynopsis)
 		for _, f := range explainFlags() {
 			assert.Contains(t, stdout, f, "%v", args)

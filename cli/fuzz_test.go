@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -137,15 +137,15 @@ func FuzzCommandLine(f *testing.F) {
 		}
 		stderr := errOut.String()
 		switch c {
-		case exitOK:
-		case exitError, exitUsage:
+		case ExitOK:
+		case ExitError, ExitUsage:
 			if strings.TrimSpace(stderr) == "" {
 				t.Fatalf("%q: exit %d with nothing on stderr", args, c)
 			}
 		default:
 			t.Fatalf("%q: exit %d", args, c)
 		}
-		if c == exitUsage && out.Len() > 0 {
+		if c == ExitUsage && out.Len() > 0 {
 			t.Fatalf("%q: bad usage printed on stdout: %s", args, out.String())
 		}
 		if name := refusesWhatItLists(stderr); name != "" {

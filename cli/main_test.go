@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -22,7 +22,7 @@ import (
 func runCLI(t *testing.T, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errOut bytes.Buffer
-	code = runMain(args, &out, &errOut)
+	code = Main(args, &out, &errOut)
 	return code, out.String(), errOut.String()
 }
 
@@ -104,7 +104,7 @@ func TestBadUsageExitsTwoAndSaysWhatIsAccepted(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, stdout, stderr := runCLI(t, tt.args...)
-			assert.Equal(t, exitUsage, code, "stderr: %s", stderr)
+			assert.Equal(t, ExitUsage, code, "stderr: %s", stderr)
 			assert.Empty(t, stdout, "bad usage prints nothing on stdout")
 			for _, w := range tt.want {
 				assert.Contains(t, stderr, w)
@@ -142,7 +142,7 @@ func TestHelpMentionsEveryFlag(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, stdout, stderr := runCLI(t, tt.args...)
-			assert.Equal(t, exitOK, code, "stderr: %s", stderr)
+			assert.Equal(t, ExitOK, code, "stderr: %s", stderr)
 			assert.Empty(t, stderr)
 			for _, w := range tt.want {
 				assert.Contains(t, stdout, w)
@@ -154,7 +154,7 @@ func TestHelpMentionsEveryFlag(t *testing.T) {
 
 func TestHelpListsNamesAndNoFutureCommands(t *testing.T) {
 	code, stdout, _ := runCLI(t, "help")
-	require.Equal(t, exitOK, code)
+	require.Equal(t, ExitOK, code)
 	for _, n := range strategies.Names() {
 		assert.Contains(t, stdout, n)
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -21,7 +21,7 @@ var shardedCompare = []string{"compare", "--seeds", "7", "--events", "30", "--st
 func runOK(t *testing.T, args ...string) (stdout, stderr string) {
 	t.Helper()
 	code, stdout, stderr := runCLI(t, args...)
-	require.Equal(t, exitOK, code, "%q: %s", args, stderr)
+	require.Equal(t, ExitOK, code, "%q: %s", args, stderr)
 	return stdout, stderr
 }
 
@@ -122,7 +122,7 @@ func TestMergeRefusesWhatIsNotOneWholeComparison(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			out := filepath.Join(t.TempDir(), "out")
 			code, stdout, stderr := runCLI(t, append([]string{"merge", "--out", out}, tt.files...)...)
-			assert.Equal(t, exitUsage, code)
+			assert.Equal(t, ExitUsage, code)
 			assert.Empty(t, stdout)
 			first, _, _ := strings.Cut(stderr, "\n")
 			assert.Equal(t, tt.want, first)
@@ -132,10 +132,10 @@ func TestMergeRefusesWhatIsNotOneWholeComparison(t *testing.T) {
 	}
 
 	code, _, stderr := runCLI(t, "merge", "--out", "", three[0])
-	assert.Equal(t, exitUsage, code)
+	assert.Equal(t, ExitUsage, code)
 	assert.Contains(t, stderr, "--out needs a directory (default: write nothing)")
 	code, _, stderr = runCLI(t, "merge", "--frobnicate", three[0])
-	assert.Equal(t, exitUsage, code)
+	assert.Equal(t, ExitUsage, code)
 	assert.Contains(t, stderr, "unknown flag --frobnicate (accepted: --json, --out, --help)")
 }
 
@@ -154,6 +154,6 @@ func TestMergeHelp(t *testing.T) {
 
 func TestMergeArgumentsAfterDoubleDashAreFiles(t *testing.T) {
 	code, _, stderr := runCLI(t, "merge", "--", "--json")
-	assert.Equal(t, exitUsage, code)
+	assert.Equal(t, ExitUsage, code)
 	assert.Contains(t, stderr, "cannot read --json: no such file or directory", "--json after -- is a file")
 }

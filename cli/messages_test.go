@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"fmt"
@@ -51,29 +51,29 @@ func (r *recordingEnv) errOut() string { return r.stderr.(interface{ String() st
 func TestFaultsNoneIsAcceptedAndDocumentedEverywhere(t *testing.T) {
 	for _, cmd := range []string{"run", "compare", "explain"} {
 		code, stdout, _ := runCLI(t, cmd, "-h")
-		require.Equal(t, exitOK, code)
+		require.Equal(t, ExitOK, code)
 		assert.Contains(t, stdout, "none, alone: "+faults.NoneMeaning, "%s -h says what none means", cmd)
 	}
 	_, overview, _ := runCLI(t, "help")
 	assert.Contains(t, overview, "none, alone: "+faults.NoneMeaning)
 
 	r := newRecordingEnv()
-	require.Equal(t, exitOK, r.main([]string{"run", "--strategy", "none", "--faults", "none", "--seed", "1"}), r.errOut())
+	require.Equal(t, ExitOK, r.main([]string{"run", "--strategy", "none", "--faults", "none", "--seed", "1"}), r.errOut())
 	require.Len(t, r.runs, 1)
 	assert.Equal(t, faults.Set(0), r.runs[0].Faults)
 	assert.Equal(t, "idemsim run --strategy none --faults none --seed 1 --instances 3 --events 200", r.runs[0].Reproduce())
 
 	code, stdout, stderr := runCLI(t, "run", "--strategy", "none", "--faults", "none", "--seed", "1", "--events", "3")
-	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, ExitOK, code, stderr)
 	assert.Regexp(t, `(?m)^faults +none$`, stdout, "the summary names the empty scenario")
 }
 
 func TestFaultsNoneInEachCommand(t *testing.T) {
 	r := newRecordingEnv()
-	require.Equal(t, exitOK, r.main([]string{"compare", "--faults", "none,crash", "--strategies", "none"}), r.errOut())
+	require.Equal(t, ExitOK, r.main([]string{"compare", "--faults", "none,crash", "--strategies", "none"}), r.errOut())
 	assert.Equal(t, []faults.Set{0, faults.Of(faults.Crash)}, r.compares[0].Scenarios, "compare: each name one scenario, none among them")
 
-	require.Equal(t, exitOK, r.main([]string{"explain", "--strategy", "none", "--faults", "none"}), r.errOut())
+	require.Equal(t, ExitOK, r.main([]string{"explain", "--strategy", "none", "--faults", "none"}), r.errOut())
 	assert.Equal(t, []faults.Set{0}, r.searched)
 	assert.Contains(t, r.out(), "none with no injected fault")
 
@@ -83,7 +83,7 @@ func TestFaultsNoneInEachCommand(t *testing.T) {
 		{"explain", "--strategy", "none", "--faults", "crash,none"},
 	} {
 		code, stdout, stderr := runCLI(t, args...)
-		assert.Equal(t, exitUsage, code, "%v", args)
+		assert.Equal(t, ExitUsage, code, "%v", args)
 		assert.Empty(t, stdout)
 		assert.Contains(t, stderr, `"none" cannot be combined with other faults`, "%v", args)
 		assert.NotContains(t, stderr, "unknown", "%v: none is not unknown, it is accepted alone", args)
@@ -155,15 +155,15 @@ func TestNoMessageRefusesWhatItLists(t *testing.T) {
 	for _, args := range cases {
 		r := newRecordingEnv()
 		code := r.main(args)
-		assert.Contains(t, []int{exitOK, exitError, exitUsage}, code, "%q: %s", args, r.errOut())
+		assert.Contains(t, []int{ExitOK, ExitError, ExitUsage}, code, "%q: %s", args, r.errOut())
 		assert.Empty(t, refusesWhatItLists(r.errOut()), "%q: %s", args, r.errOut())
-		if code == exitUsage {
+		if code == ExitUsage {
 			assert.Regexp(t, `accepted: |needs a value: |: want `, r.errOut(), "%q: says what is accepted", args)
 		}
 	}
 	for _, n := range strategies.Names() {
 		r := newRecordingEnv()
-		assert.Equal(t, exitOK, r.main([]string{"run", "--strategy", " " + n, "--faults", "crash", "--seed", "1"}), r.errOut())
+		assert.Equal(t, ExitOK, r.main([]string{"run", "--strategy", " " + n, "--faults", "crash", "--seed", "1"}), r.errOut())
 		assert.Equal(t, n, r.runs[0].Strategy, "spaces around a name are ignored, as in lists")
 	}
 }
@@ -184,7 +184,7 @@ func TestNamesThatDifferOnlyInCaseGetAHint(t *testing.T) {
 	}
 	for _, tt := range tests {
 		code, _, stderr := runCLI(t, tt.args...)
-		assert.Equal(t, exitUsage, code, "%q", tt.args)
+		assert.Equal(t, ExitUsage, code, "%q", tt.args)
 		assert.Contains(t, stderr, tt.want, "%q", tt.args)
 	}
 }
@@ -192,14 +192,14 @@ func TestNamesThatDifferOnlyInCaseGetAHint(t *testing.T) {
 func TestMarkTTLErrorsNameTheFormat(t *testing.T) {
 	for _, v := range []string{"5", "-5s", "0", "0s", "abc", "1.5", "", "2 s"} {
 		code, stdout, stderr := runCLI(t, "run", "--strategy", "redis", "--faults", "ttl", "--seed", "1", "--mark-ttl", v)
-		assert.Equal(t, exitUsage, code, "%q", v)
+		assert.Equal(t, ExitUsage, code, "%q", v)
 		assert.Empty(t, stdout)
 		assert.Contains(t, stderr, fmt.Sprintf(`idemsim run: --mark-ttl %q: want a positive Go duration`, v))
 		assert.Contains(t, stderr, "e.g. 500ms, 2s or 1h", "%q", v)
 		assert.NotContains(t, stderr, "parse error", "not Go's raw error")
 	}
 	r := newRecordingEnv()
-	require.Equal(t, exitOK, r.main([]string{"run", "--strategy", "redis", "--faults", "ttl", "--seed", "1", "--mark-ttl", "1h30m"}), r.errOut())
+	require.Equal(t, ExitOK, r.main([]string{"run", "--strategy", "redis", "--faults", "ttl", "--seed", "1", "--mark-ttl", "1h30m"}), r.errOut())
 	assert.Equal(t, 90*time.Minute, r.runs[0].MarkTTL)
 	_, help, _ := runCLI(t, "run", "-h")
 	assert.Contains(t, help, "e.g. 500ms, 2s or 1h")
@@ -220,11 +220,11 @@ func TestMaxMemory(t *testing.T) {
 		r := newRecordingEnv()
 		code := r.main([]string{"compare", "--max-memory", tt.in})
 		if tt.want == 0 {
-			assert.Equal(t, exitUsage, code, "%q", tt.in)
+			assert.Equal(t, ExitUsage, code, "%q", tt.in)
 			assert.Contains(t, r.errOut(), fmt.Sprintf("--max-memory %q: want a whole number and a unit, from 1MiB to 1TiB, e.g. 512MiB or 2GiB (units: B, KB, MB, GB, TB, KiB, MiB, GiB, TiB)", tt.in))
 			continue
 		}
-		require.Equal(t, exitOK, code, "%q: %s", tt.in, r.errOut())
+		require.Equal(t, ExitOK, code, "%q: %s", tt.in, r.errOut())
 		assert.Equal(t, tt.want, r.compares[0].MaxMemory, "%q", tt.in)
 	}
 	_, help, _ := runCLI(t, "compare", "-h")
@@ -234,18 +234,18 @@ func TestMaxMemory(t *testing.T) {
 
 func TestCompareSaysWhenMemoryLimitsTheRunsAtOnce(t *testing.T) {
 	r := newRecordingEnv()
-	require.Equal(t, exitOK, r.main([]string{"compare", "--events", "100000", "--instances", "64", "--workers", "64"}))
+	require.Equal(t, ExitOK, r.main([]string{"compare", "--events", "100000", "--instances", "64", "--workers", "64"}))
 	want := fmt.Sprintf("compare: 2 runs at a time, not 64: a run of 100000 events and 64 instances may hold %d MiB, and --max-memory is 1GiB\n",
 		(sweep.EstimateRunMemory(100000, 64)+1<<20-1)>>20)
 	assert.Equal(t, want, r.errOut())
 	assert.Equal(t, 2, r.compares[0].InFlight())
 
 	r = newRecordingEnv()
-	require.Equal(t, exitOK, r.main([]string{"compare", "--events", "100000", "--instances", "64", "--workers", "64", "--max-memory", "10MiB"}))
+	require.Equal(t, ExitOK, r.main([]string{"compare", "--events", "100000", "--instances", "64", "--workers", "64", "--max-memory", "10MiB"}))
 	assert.Contains(t, r.errOut(), "compare: 1 run at a time, not 64")
 
 	r = newRecordingEnv()
-	require.Equal(t, exitOK, r.main([]string{"compare", "--workers", "64"}))
+	require.Equal(t, ExitOK, r.main([]string{"compare", "--workers", "64"}))
 	assert.Empty(t, r.errOut(), "the default sweep is not limited, and says nothing")
 }
 
@@ -260,7 +260,7 @@ func TestNoPackagePrefixInMessages(t *testing.T) {
 	}
 	for _, tt := range tests {
 		e, _, errOut := fakeEnv(func(sim.Config) (*sim.Result, error) { return nil, tt.err }, nil)
-		assert.Equal(t, exitUsage, e.main(runArgs("none", "crash", 1)), tt.name)
+		assert.Equal(t, ExitUsage, e.main(runArgs("none", "crash", 1)), tt.name)
 		first, _, _ := strings.Cut(errOut.String(), "run 'idemsim")
 		assert.Equal(t, tt.want, first, tt.name)
 	}
@@ -316,7 +316,7 @@ func TestAnEmptyFileFlagIsRefused(t *testing.T) {
 		{"plot", "--in", ""},
 	} {
 		code, stdout, stderr := runCLI(t, args...)
-		assert.Equal(t, exitUsage, code, "%q", args)
+		assert.Equal(t, ExitUsage, code, "%q", args)
 		assert.Empty(t, stdout, "%q", args)
 		assert.Regexp(t, `--(out|in|history) needs a (directory|file name) \(default`, stderr, "%q", args)
 	}
@@ -325,20 +325,20 @@ func TestAnEmptyFileFlagIsRefused(t *testing.T) {
 func TestRunHistorySaysWhatItWrote(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "h.json")
 	code, stdout, stderr := runCLI(t, runArgs("redis", "crash", 1, "--history", path)...)
-	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, ExitOK, code, stderr)
 	assert.Equal(t, "wrote "+path+"\n", stderr)
 	_, plain, _ := runCLI(t, runArgs("redis", "crash", 1)...)
 	assert.Equal(t, plain, stdout, "stdout is unchanged by --history")
 
 	code, _, stderr = runCLI(t, runArgs("redis", "crash", 1, "--history", "")...)
-	assert.Equal(t, exitUsage, code)
+	assert.Equal(t, ExitUsage, code)
 	assert.Contains(t, stderr, "--history needs a file name")
 }
 
 func TestExplainOutWithNothingToExplainWritesNothing(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "out")
 	code, stdout, stderr := runCLI(t, "explain", "--strategy", "db-unique", "--faults", "crash", "--seeds", "3", "--out", dir)
-	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, ExitOK, code, stderr)
 	assert.Contains(t, stdout, "nothing to explain")
 	assert.Empty(t, stderr, "no file written, none named")
 	assert.NoDirExists(t, dir, "--out is not even created")
@@ -346,7 +346,7 @@ func TestExplainOutWithNothingToExplainWritesNothing(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "file")
 	require.NoError(t, os.WriteFile(file, nil, 0o644))
 	code, stdout, stderr = runCLI(t, "explain", "--strategy", "db-unique", "--out", filepath.Join(file, "sub"))
-	assert.Equal(t, exitError, code)
+	assert.Equal(t, ExitError, code)
 	assert.Empty(t, stdout, "a --out under a file fails before the search")
 	assert.Contains(t, stderr, "is not a directory")
 }

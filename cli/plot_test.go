@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -113,7 +113,7 @@ func TestPlotFromSavedResultsDrawsEveryFigure(t *testing.T) {
 	savedResults(t, in)
 	out := filepath.Join(t.TempDir(), "figures")
 	code, stdout, stderr := runCLI(t, "plot", "--in", in, "--out", out)
-	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, ExitOK, code, stderr)
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
 	require.Len(t, lines, len(allFigures), stdout)
 	var files []string
@@ -139,7 +139,7 @@ func TestPlotSweepWritesDeterministicDataAndShowsProgressOnATerminal(t *testing.
 		simRun:     sim.Run, simCompare: sweep.Compare,
 	}
 	dir := t.TempDir()
-	require.Equal(t, exitOK, e.main([]string{"plot", "--in", dir, "--sweep", "--seeds", "1", "--workers", "3"}), errOut.String())
+	require.Equal(t, ExitOK, e.main([]string{"plot", "--in", dir, "--sweep", "--seeds", "1", "--workers", "3"}), errOut.String())
 
 	runs := sweep.SeriesRuns(1)
 	progress, wrote, _ := strings.Cut(errOut.String(), "\n")
@@ -172,7 +172,7 @@ func TestPlotReportsMissingInputs(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "bench.txt"), []byte(simRun), 0o644))
 
 	code, stdout, stderr := runCLI(t, "plot", "--in", dir)
-	require.Equal(t, exitOK, code, "figures were drawn, so missing inputs are not an error: %s", stderr)
+	require.Equal(t, ExitOK, code, "figures were drawn, so missing inputs are not an error: %s", stderr)
 	want := []struct{ prefix, contains string }{
 		{"wrote    violations", filepath.Join(dir, "violations.png")},
 		{"skipped  sweep-instances", "no " + filepath.Join(dir, "sweep-instances.json") + ": run 'idemsim plot --sweep --in " + dir + "' to compute it"},
@@ -193,7 +193,7 @@ func TestPlotReportsMissingInputs(t *testing.T) {
 func TestPlotWithNothingToDrawExitsOne(t *testing.T) {
 	empty := t.TempDir()
 	code, stdout, stderr := runCLI(t, "plot", "--in", empty)
-	assert.Equal(t, exitError, code)
+	assert.Equal(t, ExitError, code)
 	assert.Equal(t, len(allFigures), strings.Count(stdout, "skipped"), stdout)
 	assert.Contains(t, stderr, "nothing to draw")
 	assert.Contains(t, stderr, "idemsim compare --out "+empty)
@@ -203,7 +203,7 @@ func TestPlotWithNothingToDrawExitsOne(t *testing.T) {
 
 	missing := filepath.Join(t.TempDir(), "no-such-dir")
 	code, stdout, stderr = runCLI(t, "plot", "--in", missing)
-	assert.Equal(t, exitError, code)
+	assert.Equal(t, ExitError, code)
 	assert.Empty(t, stdout)
 	assert.Contains(t, stderr, "no directory "+missing)
 	assert.NoDirExists(t, missing, "--out defaults to --in, and is not created for nothing")
@@ -215,7 +215,7 @@ func TestPlotBadInputFileIsAnErrorButTheOthersAreDrawn(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "compare.json"), []byte("{not json"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "sweep-ttl.json"), []byte(`{"results": []}`), 0o644))
 	code, stdout, stderr := runCLI(t, "plot", "--in", dir)
-	assert.Equal(t, exitError, code)
+	assert.Equal(t, ExitError, code)
 	assert.Contains(t, stdout, "FAILED   violations")
 	assert.Contains(t, stdout, "FAILED   sweep-ttl")
 	assert.Contains(t, stdout, "wrote    sweep-instances", "the other figures are drawn")
@@ -228,7 +228,7 @@ func TestPlotUnwritableOut(t *testing.T) {
 	file := filepath.Join(t.TempDir(), "file")
 	require.NoError(t, os.WriteFile(file, nil, 0o644))
 	code, stdout, stderr := runCLI(t, "plot", "--sweep", "--seeds", "1", "--out", filepath.Join(file, "results"))
-	assert.Equal(t, exitError, code)
+	assert.Equal(t, ExitError, code)
 	assert.Empty(t, stdout, "a bad --out fails before the sweep")
 	assert.Contains(t, stderr, "--out")
 }
@@ -254,7 +254,7 @@ func TestPlotBadUsageExitsTwo(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			code, stdout, stderr := runCLI(t, tt.args...)
-			assert.Equal(t, exitUsage, code, "stderr: %s", stderr)
+			assert.Equal(t, ExitUsage, code, "stderr: %s", stderr)
 			assert.Empty(t, stdout)
 			for _, w := range tt.want {
 				assert.Contains(t, stderr, w)
@@ -267,7 +267,7 @@ func TestPlotBadUsageExitsTwo(t *testing.T) {
 func TestPlotHelpExplainsEveryFlag(t *testing.T) {
 	for _, args := range [][]string{{"plot", "-h"}, {"plot", "--help"}, {"help", "plot"}, {"plot", "--sweep", "-h"}} {
 		code, stdout, stderr := runCLI(t, args...)
-		assert.Equal(t, exitOK, code, "%v", args)
+		assert.Equal(t, ExitOK, code, "%v", args)
 		assert.Empty(t, stderr)
 		assert.Contains(t, stdout, "usage: "+plotSynopsis)
 		for _, f := range plotFlags() {
@@ -290,9 +290,9 @@ func TestCommittedSweepsAreCurrent(t *testing.T) {
 	}
 	dir := t.TempDir()
 	code, _, stderr := runCLI(t, "plot", "--in", dir, "--sweep")
-	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, ExitOK, code, stderr)
 	for _, name := range []string{plots.NameInstances, plots.NameTTL} {
-		want, err := os.ReadFile(filepath.Join("..", "..", "results", name+".json"))
+		want, err := os.ReadFile(filepath.Join("..", "results", name+".json"))
 		require.NoError(t, err)
 		got, err := os.ReadFile(filepath.Join(dir, name+".json"))
 		require.NoError(t, err)
@@ -303,7 +303,7 @@ func TestCommittedSweepsAreCurrent(t *testing.T) {
 // TestCommittedFiguresExist checks that results/ holds the figures that
 // the committed data can draw.
 func TestCommittedFiguresExist(t *testing.T) {
-	results := filepath.Join("..", "..", "results")
+	results := filepath.Join("..", "results")
 	for _, name := range []string{plots.NameViolations, plots.NameInstances, plots.NameTTL, plots.NameThroughput} {
 		requirePNGAndSVG(t, results, name)
 	}

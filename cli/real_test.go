@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"strings"
@@ -20,7 +20,7 @@ func TestEmptyServerFlagsAreRefused(t *testing.T) {
 				args := append(append([]string(nil), cmd...), flag, empty)
 				e, out, errOut := fakeEnv(nil, nil)
 				code := e.main(args)
-				assert.Equal(t, exitUsage, code, "%q", args)
+				assert.Equal(t, ExitUsage, code, "%q", args)
 				assert.Empty(t, out.String())
 				assert.Contains(t, errOut.String(), flag+" is empty", "%q", args)
 			}
@@ -55,7 +55,7 @@ func TestNoOutputShowsAPassword(t *testing.T) {
 		}
 		start := time.Now()
 		code, stdout, stderr := runCLI(t, args...)
-		assert.NotEqual(t, exitOK, code, "%q", args)
+		assert.NotEqual(t, ExitOK, code, "%q", args)
 		assert.Less(t, time.Since(start), 8*time.Second)
 		assert.NotContains(t, stdout+stderr, secret, "%q", args)
 		assert.True(t, strings.Contains(stderr, "127.0.0.1:1") || strings.Contains(stderr, "xxxxx") || strings.Contains(stderr, "URL"),

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"os"
@@ -19,9 +19,9 @@ func TestCommittedResultsAreCurrent(t *testing.T) {
 	}
 	dir := t.TempDir()
 	code, _, stderr := runCLI(t, "compare", "--out", dir)
-	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, ExitOK, code, stderr)
 	for _, name := range []string{"compare.json", "compare.csv", "compare.md"} {
-		want, err := os.ReadFile(filepath.Join("..", "..", "results", name))
+		want, err := os.ReadFile(filepath.Join("..", "results", name))
 		require.NoError(t, err)
 		got, err := os.ReadFile(filepath.Join(dir, name))
 		require.NoError(t, err)
@@ -34,9 +34,9 @@ func TestCommittedResultsAreCurrent(t *testing.T) {
 // TestReadmeShowsTheCommittedTable keeps the README's outcome table equal to
 // the one in results/compare.md.
 func TestReadmeShowsTheCommittedTable(t *testing.T) {
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
 	require.NoError(t, err)
-	md, err := os.ReadFile(filepath.Join("..", "..", "results", "compare.md"))
+	md, err := os.ReadFile(filepath.Join("..", "results", "compare.md"))
 	require.NoError(t, err)
 	_, rest, ok := strings.Cut(string(readme), "<!-- outcome-table:start -->\n")
 	require.True(t, ok, "README has no outcome-table:start marker")
@@ -52,7 +52,7 @@ func TestReadmeShowsTheCommittedTable(t *testing.T) {
 // <!-- name:start --> and <!-- name:end -->, without elisions ("...").
 func readmeBlock(t *testing.T, name string) []string {
 	t.Helper()
-	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
 	require.NoError(t, err)
 	_, rest, ok := strings.Cut(string(readme), "<!-- "+name+":start -->\n")
 	require.True(t, ok, "README has no %s:start marker", name)
@@ -78,7 +78,7 @@ func TestReadmeExplainExampleIsTrue(t *testing.T) {
 	lines := readmeBlock(t, "explain-example")
 	require.Greater(t, len(lines), 15)
 	code, stdout, stderr := runCLI(t, "explain", "--strategy", "local-cache")
-	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, ExitOK, code, stderr)
 	for _, line := range lines {
 		assert.Contains(t, stdout, line)
 	}
@@ -90,7 +90,7 @@ func TestReadmeRunExampleIsTrue(t *testing.T) {
 	lines := readmeBlock(t, "run-example")
 	require.Greater(t, len(lines), 15, "the example shows the trace and the summary")
 	code, stdout, stderr := runCLI(t, "run", "--strategy", "local-cache", "--faults", "redeliver", "--seed", "4", "--instances", "2", "--events", "3", "--trace")
-	require.Equal(t, exitOK, code, stderr)
+	require.Equal(t, ExitOK, code, stderr)
 	for _, line := range lines {
 		assert.Contains(t, stdout, line)
 	}

@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -38,7 +38,7 @@ var specRunFields = []string{"strategy", "faults", "seed", "instances", "events"
 
 func TestRunJSONHasEverySpecField(t *testing.T) {
 	code, stdout, stderr := runCLI(t, runArgs("redis", "partition,crash", 4, "--json")...)
-	require.Equal(t, exitOK, code, "stderr: %s", stderr)
+	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
 	assert.Empty(t, stderr)
 
 	var fields map[string]json.RawMessage
@@ -85,8 +85,8 @@ func TestRunIsDeterministic(t *testing.T) {
 			args := runArgs("local-cache", "all", 11, mode...)
 			code1, out1, _ := runCLI(t, args...)
 			code2, out2, _ := runCLI(t, args...)
-			require.Equal(t, exitOK, code1)
-			require.Equal(t, exitOK, code2)
+			require.Equal(t, ExitOK, code1)
+			require.Equal(t, ExitOK, code2)
 			assert.Equal(t, out1, out2, "same flags and seed: same bytes")
 		})
 	}
@@ -97,12 +97,12 @@ func TestRunSummary(t *testing.T) {
 	for seed := 1; seed <= 8; seed++ {
 		args := runArgs("none", "redeliver", seed)
 		code, jsonOut, _ := runCLI(t, append(args, "--json")...)
-		require.Equal(t, exitOK, code)
+		require.Equal(t, ExitOK, code)
 		var res sim.Result
 		require.NoError(t, json.Unmarshal([]byte(jsonOut), &res))
 
 		code, stdout, stderr := runCLI(t, args...)
-		require.Equal(t, exitOK, code, "a violation is a result, not an error: %s", stderr)
+		require.Equal(t, ExitOK, code, "a violation is a result, not an error: %s", stderr)
 		assert.Empty(t, stderr)
 		for _, w := range []string{"strategy", "none", "deliveries", "duplicates", "lost", "stuck", "porcupine", "audit", res.TraceHash, "sim time", "faults injected"} {
 			assert.Contains(t, stdout, w)
@@ -122,7 +122,7 @@ func TestRunSummary(t *testing.T) {
 
 func TestRunTraceComesBeforeTheSummary(t *testing.T) {
 	code, stdout, _ := runCLI(t, runArgs("db-unique", "crash", 2, "--trace")...)
-	require.Equal(t, exitOK, code)
+	require.Equal(t, ExitOK, code)
 	publish := strings.Index(stdout, " publish\n") // a trace line, not "published"
 	strategy := strings.Index(stdout, "strategy ")
 	require.GreaterOrEqual(t, publish, 0, "the trace is printed")
@@ -136,7 +136,7 @@ func TestRunTraceComesBeforeTheSummary(t *testing.T) {
 func TestRunHistory(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "history.json")
 	code, _, stderr := runCLI(t, runArgs("redis", "crash", 1, "--history", path)...)
-	require.Equal(t, exitOK, code, "stderr: %s", stderr)
+	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
 
 	data, err := os.ReadFile(path)
 	require.NoError(t, err)
@@ -163,7 +163,7 @@ func TestRunHistory(t *testing.T) {
 	// The same run again writes the same history.
 	path2 := filepath.Join(t.TempDir(), "history.json")
 	code, _, _ = runCLI(t, runArgs("redis", "crash", 1, "--history", path2)...)
-	require.Equal(t, exitOK, code)
+	require.Equal(t, ExitOK, code)
 	data2, err := os.ReadFile(path2)
 	require.NoError(t, err)
 	assert.Equal(t, data, data2)
@@ -177,7 +177,7 @@ func TestRunHistoryUnwritable(t *testing.T) {
 	} {
 		t.Run(name, func(t *testing.T) {
 			code, stdout, stderr := runCLI(t, runArgs("none", "crash", 1, "--history", path)...)
-			assert.Equal(t, exitError, code)
+			assert.Equal(t, ExitError, code)
 			assert.Empty(t, stdout, "fails before the run")
 			assert.Contains(t, stderr, "--history")
 			assert.Contains(t, stderr, path)
@@ -223,7 +223,7 @@ func TestRunCheckerDisagreementIsABug(t *testing.T) {
 					FaultsInjected: map[string]int{"lost-ack": 1}}, nil
 			}, nil)
 			code := e.main([]string{"run", "--strategy", "redis", "--faults", "ttl", "--seed", "9"})
-			assert.Equal(t, exitError, code)
+			assert.Equal(t, ExitError, code)
 			assert.Equal(t, "redis", got.Strategy)
 			assert.Equal(t, uint64(9), got.Seed)
 			assert.Contains(t, out.String(), tt.verdict, "the summary is still printed")
@@ -239,7 +239,7 @@ func TestRunSimErrors(t *testing.T) {
 	}, nil)
 	dir := t.TempDir()
 	hist := filepath.Join(dir, "h.json")
-	assert.Equal(t, exitError, e.main(runArgs("none", "crash", 1, "--history", hist)))
+	assert.Equal(t, ExitError, e.main(runArgs("none", "crash", 1, "--history", hist)))
 	assert.Empty(t, out.String())
 	assert.Contains(t, errOut.String(), "the world ended")
 	assert.NoFileExists(t, hist, "no empty history file is left behind")
@@ -247,7 +247,7 @@ func TestRunSimErrors(t *testing.T) {
 	e, _, errOut = fakeEnv(func(sim.Config) (*sim.Result, error) {
 		return nil, fmt.Errorf("%w: no such thing", sim.ErrBadConfig)
 	}, nil)
-	assert.Equal(t, exitUsage, e.main(runArgs("none", "crash", 1)), "a config sim refuses is bad usage")
+	assert.Equal(t, ExitUsage, e.main(runArgs("none", "crash", 1)), "a config sim refuses is bad usage")
 	assert.Contains(t, errOut.String(), "no such thing")
 }
 
@@ -261,7 +261,7 @@ func TestRunPassesTraceAndHistoryRequests(t *testing.T) {
 		}, nil
 	}, nil)
 	hist := filepath.Join(t.TempDir(), "h.json")
-	require.Equal(t, exitOK, e.main(runArgs("db-unique", "all", 5, "--trace", "--history", hist)))
+	require.Equal(t, ExitOK, e.main(runArgs("db-unique", "all", 5, "--trace", "--history", hist)))
 	assert.True(t, got.KeepTrace)
 	assert.True(t, got.KeepHistory)
 	assert.Equal(t, 3, got.Instances)
@@ -283,7 +283,7 @@ func TestRealBackendIsPassedItsSettings(t *testing.T) {
 		}}
 	code := e.main([]string{"run", "--strategy", "db-unique", "--faults", "crash", "--seed", "3", "--events", "20",
 		"--backend", "real", "--redis-url", "redis://:secret@127.0.0.1:7000/1", "--postgres-url", "postgres://u@127.0.0.1:7001/db", "--prefix", "idem_test"})
-	require.Equal(t, exitOK, code, errOut.String())
+	require.Equal(t, ExitOK, code, errOut.String())
 	assert.Equal(t, "redis://:secret@127.0.0.1:7000/1", got.RedisURL)
 	assert.Equal(t, "postgres://u@127.0.0.1:7001/db", got.PostgresURL)
 	assert.Equal(t, "idem_test", got.Prefix)
@@ -296,7 +296,7 @@ func TestUnreachableServerIsReportedQuickly(t *testing.T) {
 	start := time.Now()
 	code, _, stderr := runCLI(t, "run", "--strategy", "redis", "--faults", "crash", "--seed", "1", "--events", "5",
 		"--backend", "real", "--redis-url", "redis://:hunter2@127.0.0.1:1/0")
-	assert.Equal(t, exitError, code)
+	assert.Equal(t, ExitError, code)
 	assert.Less(t, time.Since(start), 5*time.Second, "an unreachable server is reported within seconds")
 	assert.Contains(t, stderr, "127.0.0.1:1", "the address tried")
 	assert.Contains(t, stderr, "redis-server", "how to start one")

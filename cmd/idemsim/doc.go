@@ -50,4 +50,8 @@
 // bytes on stdout. Only progress lines on a terminal read the wall clock,
 // and they go to stderr. A run with --backend real is not reproducible byte
 // for byte: real servers and the clock decide its interleaving.
+//
+// This command is package cli's Main, and nothing else. To get the same
+// command with strategies of your own, write a main that registers them and
+// calls cli.Main (see package cli), and build it as idemsim.
 package main

@@ -1,0 +1,64 @@
+package idemsimtest
+
+import (
+	"testing"
+
+	"github.com/idemsim/idemsim/strategies"
+)
+
+// ExactlyOnce sweeps strategy s over every seed of every scenario that o
+// names, in the simulator, and fails t unless each scenario is
+// exactly-once, or shows only the kinds of violation o.Expect allows it.
+// It registers s first if no strategy of its name is registered, so that
+// it can be called from any test, any number of times.
+//
+// On failure it reports, in one t.Error: the scenarios that failed, with
+// what they showed and their first failing seed; the first failure shrunk
+// to the smallest run that still fails the same way and told step by step,
+// as idemsim explain tells it, ending with the "reproduce with: idemsim
+// run ..." line that replays that run; and the go test command line that
+// reruns just that seed of that scenario (-idemsim.scenario,
+// -idemsim.seed). Bad options fail t at once (t.Fatal).
+//
+// Everything it finds is deterministic: the same strategy, options and
+// flags find the same seeds and tell the same story on any machine. The
+// runs go in parallel on the sweep engine (package sweep), one per CPU
+// unless o.Workers says otherwise.
+func ExactlyOnce(t testing.TB, s strategies.Strategy, o Options) {
+	t.Helper()
+	st, err := register(s)
+	if err != nil {
+		t.Fatalf("idemsimtest: %v", err)
+	}
+	p, err := newPlan(st.Name, o, testing.Short())
+	if err != nil {
+		t.Fatalf("idemsimtest: %s: %v", st.Name, err)
+	}
+	if err := sweepPlan(p); err != nil {
+		t.Fatalf("idemsimtest: %v", err)
+	}
+	var failed []*cell
+	for _, c := range p.cells {
+		if c.failed() {
+			failed = append(failed, c)
+		}
+		if missing := c.allowed &^ c.seen; missing != 0 {
+			t.Logf("%s under %s: Expect allows %s, which seeds %d..%d did not show", st.Name, c.set, missing, p.first, p.last)
+		}
+	}
+	if len(failed) == 0 {
+		t.Logf("%s: %s", st.Name, p.passed())
+		return
+	}
+	r := &report{plan: p, failed: failed, test: t.Name()}
+	for _, c := range failed {
+		if c.storySeed != 0 {
+			r.told = c
+			if r.story, err = story(p, c); err != nil {
+				t.Fatalf("idemsimtest: %v", err)
+			}
+			break
+		}
+	}
+	t.Error(r.String())
+}

@@ -1,0 +1,148 @@
+package idemsimtest
+
+import (
+	"flag"
+	"fmt"
+	"slices"
+
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
+	"github.com/idemsim/idemsim/sweep"
+)
+
+// Options say what ExactlyOnce sweeps and what it expects to find. The
+// zero value asks for the default: every scenario of the outcome table,
+// seeds 1..ShortSeeds under go test -short and 1..DefaultSeeds otherwise,
+// runs of 3 instances and 200 events, and exactly-once in every scenario.
+type Options struct {
+	// Scenarios names the scenarios to sweep, each as the command line
+	// takes it: "redeliver", "crash", ..., "all", "none", or a list such as
+	// "crash,partition". Default: every scenario of the outcome table,
+	// faults.ScenarioNames().
+	Scenarios []string
+	// Seeds sweeps seeds 1..Seeds of every scenario. Default: ShortSeeds
+	// under -short, else DefaultSeeds. The flag -idemsim.seeds overrides
+	// it, and -idemsim.seed replaces the range with one seed.
+	Seeds int
+	// Instances and Events size each run; 0 means 3 and 200, the outcome
+	// table's.
+	Instances, Events int
+	// Expect states the kinds of violation the strategy is known to show,
+	// per scenario name: "dup", "lost", "stuck", or several joined by "+"
+	// ("dup+lost"), as in strategies.Strategy.Expected and the outcome
+	// table. The test then fails only on a kind the scenario does not
+	// allow; a kind allowed but not seen is logged, not failed, since a
+	// short sweep may miss a rare one. A scenario it does not name must be
+	// "ok": exactly-once. To hold a strategy to its own description, pass
+	// its Expected.
+	Expect map[string]string
+	// Workers is how many runs go at once at most; 0 means one per CPU.
+	// The result does not depend on it.
+	Workers int
+}
+
+// The default numbers of seeds per scenario. With the 7 scenarios and runs
+// of 200 events, ShortSeeds takes about a second on two cores, and
+// DefaultSeeds ten times as long. A violation that one run in 20 shows is
+// found under -short with a chance of 99.4%, and by DefaultSeeds for sure
+// but for one chance in 10^22.
+const (
+	ShortSeeds   = 100
+	DefaultSeeds = 1000
+)
+
+// The flags of a test binary that imports this package; they override
+// Options for every ExactlyOnce of the run.
+var (
+	flagSeeds    = flag.Int("idemsim.seeds", 0, "idemsimtest: sweep seeds 1..`N` of every scenario (default: Options.Seeds, or 100 under -short and 1000 otherwise)")
+	flagSeed     = flag.Uint64("idemsim.seed", 0, "idemsimtest: sweep this one `seed` only, as a failure's rerun line says")
+	flagScenario = flag.String("idemsim.scenario", "", "idemsimtest: sweep this one `scenario` only (\"crash\", \"all\", \"crash,partition\", ...), as a failure's rerun line says")
+)
+
+// plan is what one ExactlyOnce sweeps: Options with the flags and the
+// defaults applied, checked.
+type plan struct {
+	strategy          string
+	cells             []*cell
+	first, last       uint64 // seeds first..last of every cell
+	instances, events int
+	workers           int
+}
+
+// newPlan resolves o, with the flags, into a plan for strategy. An error
+// says what is wrong and what is accepted.
+func newPlan(strategy string, o Options, short bool) (*plan, error) {
+	p := &plan{strategy: strategy, workers: o.Workers}
+	d := run.Config{Instances: o.Instances, Events: o.Events}.WithDefaults()
+	p.instances, p.events = d.Instances, d.Events
+
+	seeds := o.Seeds
+	switch {
+	case *flagSeeds != 0:
+		seeds = *flagSeeds
+	case seeds == 0 && short:
+		seeds = ShortSeeds
+	case seeds == 0:
+		seeds = DefaultSeeds
+	}
+	if seeds < 1 || seeds > sweep.MaxSeeds {
+		return nil, fmt.Errorf("seeds must be 1 to %d, not %d", sweep.MaxSeeds, seeds)
+	}
+	p.first, p.last = 1, uint64(seeds)
+	if *flagSeed != 0 {
+		p.first, p.last = *flagSeed, *flagSeed
+	}
+
+	names := o.Scenarios
+	if *flagScenario != "" {
+		names = []string{*flagScenario}
+	} else if len(names) == 0 {
+		names = faults.ScenarioNames()
+	}
+	expect, err := parseExpect(o.Expect)
+	if err != nil {
+		return nil, err
+	}
+	for _, name := range names {
+		set, err := faults.Parse(name)
+		if err != nil {
+			return nil, fmt.Errorf("scenario %q: %v", name, err)
+		}
+		if slices.ContainsFunc(p.cells, func(c *cell) bool { return c.set == set }) {
+			continue
+		}
+		p.cells = append(p.cells, &cell{set: set, allowed: expect[set]})
+	}
+	for _, c := range p.cells {
+		cfg := p.config(c, p.first)
+		if err := cfg.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
+// config is the run of cell c with seed.
+func (p *plan) config(c *cell, seed uint64) run.Config {
+	return run.Config{Strategy: p.strategy, Faults: c.set, Seed: seed, Instances: p.instances, Events: p.events}
+}
+
+// seeds is how many seeds each cell runs.
+func (p *plan) seeds() int { return int(p.last - p.first + 1) }
+
+// parseExpect reads Options.Expect into the kinds allowed per scenario.
+func parseExpect(expect map[string]string) (map[faults.Set]kinds, error) {
+	out := make(map[faults.Set]kinds, len(expect))
+	for name, verdict := range expect {
+		set, err := faults.Parse(name)
+		if err != nil {
+			return nil, fmt.Errorf("Expect[%q]: %v", name, err)
+		}
+		k, err := parseKinds(verdict)
+		if err != nil {
+			return nil, fmt.Errorf("Expect[%q]: %v", name, err)
+		}
+		out[set] |= k
+	}
+	return out, nil
+}
