@@ -43,7 +43,7 @@
 //     so the picture and the story agree (the same partition windows, the
 //     same keys and commits).
 //
-// `idemsim explain` (package cmd/idemsim) is the command line over these
+// `idemsim explain` (package cli) is the command line over these
 // functions.
 //
 // Every run is deterministic, so everything here is too: the same strategy,

@@ -1,7 +1,7 @@
 // Package realrun runs the simulator's workload against real servers: the
 // very strategy code of package strategies, over real Redis (go-redis v9) and
 // real PostgreSQL (pgx v5), under real faults, judged by the same two
-// checkers (package sim/check).
+// checkers (package check).
 //
 // A run has an in-process at-least-once broker on the wall clock, with an ack
 // deadline, lost acks and redelivery to any consumer, and N consumer

@@ -34,6 +34,9 @@
 //		New:   func(d strategies.Deps) (strategies.Handler, error) { return myDedup{kv: d.KV, ledger: d.Ledger}, nil },
 //	})
 //
+// Package idemsimtest sweeps such a strategy from a go test, and tells its
+// first failure, shrunk, as explain does.
+//
 // Every store call is a point where the simulator may interleave another
 // instance, delay the call, cut the network or crash the instance, so a
 // strategy must not assume that two calls happen back to back. Misuse (a
