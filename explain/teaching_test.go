@@ -2,6 +2,7 @@ package explain
 
 import (
 	"bytes"
+	"context"
 	"regexp"
 	"strings"
 	"sync"
@@ -72,6 +73,15 @@ func customStrategies(t *testing.T) {
 			},
 		}))
 		require.NoError(t, strategies.Register(strategies.Strategy{
+			Name: "test-remember-first",
+			New: func(d strategies.Deps) (strategies.Handler, error) {
+				return &rememberFirst{ledger: d.Ledger, seen: map[strategies.EventID]bool{}}, nil
+			},
+			Teaching: strategies.Teaching{Why: map[string]string{
+				"lost": "test-remember-first writes event {event} down before its effect commits:",
+			}},
+		}))
+		require.NoError(t, strategies.Register(strategies.Strategy{
 			Name: "test-kv-lease", Needs: strategies.NeedsKV,
 			New: func(d strategies.Deps) (strategies.Handler, error) {
 				return strategies.RedisLease{KV: d.KV, Ledger: d.Ledger, Lease: d.Lease, TTL: d.MarkTTL}, nil
@@ -136,6 +146,24 @@ func TestCustomStrategyIsToldInItsCallsWords(t *testing.T) {
 	}
 }
 
+// TestLostWithNoMarkInAStoreUsesTheStrategysWords tells a lost event of
+// a strategy that remembers events where explain cannot see them: the
+// strategy's own words for "lost" lead the why.
+func TestLostWithNoMarkInAStoreUsesTheStrategysWords(t *testing.T) {
+	customStrategies(t)
+	// One instance: the memory is never missed by another instance, so
+	// the only violation is the lost event.
+	found, ok := Search("test-remember-first", faults.Of(faults.Partition), 1, DefaultSeeds)
+	require.True(t, ok)
+	s, err := Tell(Shrink(found))
+	require.NoError(t, err)
+	require.Equal(t, Lost, s.Kind)
+	var buf bytes.Buffer
+	_, err = s.WriteTo(&buf)
+	require.NoError(t, err)
+	assert.Contains(t, buf.String(), "why: test-remember-first writes event 1 down before its effect commits: event 1 was marked as processed without its effect")
+}
+
 // TestWordsFallBackToNeutral checks the lookups: a strategy's own words
 // where it gives them, neutral ones elsewhere, placeholders filled.
 func TestWordsFallBackToNeutral(t *testing.T) {
@@ -155,4 +183,31 @@ func TestWordsFallBackToNeutral(t *testing.T) {
 	assert.Equal(t, "memories", plain.memories())
 	assert.Empty(t, plain.why(Duplicate, "raced", fills{}))
 	assert.Equal(t, "mine: 2 after 1, mark", plain.fill("{strategy}: {second} after {first}, {mark}", fills{first: 1, second: 2}))
+}
+
+// rememberFirst is a user's strategy that keeps its memory where explain
+// cannot see it, and writes an event down before its effect commits: a
+// failed Apply leaves the event remembered and never applied.
+type rememberFirst struct {
+	ledger strategies.Ledger
+	seen   map[strategies.EventID]bool
+}
+
+func (r *rememberFirst) Handle(ctx context.Context, e strategies.Event) (strategies.Outcome, error) {
+	if r.seen[e.ID] {
+		return strategies.Skipped, nil
+	}
+	r.seen[e.ID] = true
+	tx, err := r.ledger.Begin(ctx)
+	if err != nil {
+		return 0, err
+	}
+	if err := tx.Apply(ctx, e); err != nil {
+		_ = tx.Rollback(ctx)
+		return 0, err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return 0, err
+	}
+	return strategies.Applied, nil
 }

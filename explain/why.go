@@ -347,7 +347,11 @@ func (n *narrator) whyLost() string {
 	id := e.ID
 	c := n.firstMark()
 	if c == nil {
-		return fmt.Sprintf("event %d was marked as processed without its effect, and every later copy skipped it.", id)
+		// No store holds a mark of the event: whatever the strategy kept,
+		// it kept it where explain cannot see (its memory), so its own
+		// words, if it has any, come first.
+		lead := w.why(Lost, "", fills{event: id, first: -1, second: -1})
+		return sentences(lead, fmt.Sprintf("Event %d was marked as processed without its effect, and every later copy skipped it.", id))
 	}
 	store, mark, did := storeName(c.Op), w.mark(), w.marked(c, id)
 	skip := fmt.Sprintf("every later copy found the %s and skipped", mark)
