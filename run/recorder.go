@@ -47,6 +47,19 @@ func (r *Recorder) Reset(cfg Config) {
 // costs three multiplications a record: the simulator's hot path records
 // about ten steps per delivery.
 func (r *Recorder) Add(rec *Record) {
+	// A sweep neither keeps nor digests its records: this test is all it
+	// pays, inlined at every call site.
+	if r.On() {
+		r.add(rec)
+	}
+}
+
+// On reports whether Add does anything: whether records are kept or
+// digested. A backend's hottest steps test it to skip building a record
+// that no one will read.
+func (r *Recorder) On() bool { return r.keepTrace || !r.noHash }
+
+func (r *Recorder) add(rec *Record) {
 	if r.keepTrace {
 		r.trace = append(r.trace, *rec)
 	}

@@ -41,8 +41,9 @@ func replyOf(a run.Answer) reply {
 func (w *world) callRecord(kind run.Kind, id uint32) run.Record {
 	c := &w.calls[id]
 	rec := run.Record{At: w.now, Kind: kind, Inst: c.inst, Msg: c.msg, Event: uint32(c.ev.ID), Call: id, Tx: uint32(c.tx), Op: c.op}
-	if c.op.KV() {
-		rec.Key, rec.Value, rec.Dur = c.key, c.value, c.ttl
+	if c.kv != 0 {
+		kv := &w.kvs[c.kv]
+		rec.Key, rec.Value, rec.Dur = kv.key, kv.value, c.ttl
 	}
 	return rec
 }
@@ -59,8 +60,10 @@ func (w *world) send(in *instance) bool {
 	w.calls = append(w.calls, c)
 	id := uint32(len(w.calls) - 1)
 	in.callID, in.pending = id, true
-	rec := w.callRecord(run.Call, id)
-	w.rec.Add(&rec)
+	if w.rec.On() {
+		rec := w.callRecord(run.Call, id)
+		w.rec.Add(&rec)
+	}
 	w.transmit(in.idx, c.op.Store(), event{kind: evReqArr, a: id}, id)
 	return false
 }
@@ -80,7 +83,8 @@ func (w *world) serve(id uint32) {
 		case w.now < w.redis.downUntil:
 			r.err = errRefused
 		case c.op.KV():
-			r.ok, c.got = w.redis.kv.do(c, w.now)
+			kv := &w.kvs[c.kv]
+			r.ok, kv.got = w.redis.kv.do(c.op, kv, c.ttl, w.now)
 		default:
 			r.ok = w.redis.do(c, w.now)
 		}
@@ -93,18 +97,21 @@ func (w *world) serve(id uint32) {
 // reply sends the store's answer to call id back over the network.
 func (w *world) reply(id uint32, r reply) {
 	c := &w.calls[id]
-	rec := w.callRecord(run.Serve, id)
-	rec.Answer = answerOf(r)
-	// The TTL a write that took effect gave its key or mark.
-	rec.Dur = 0
-	if r.ok && c.op.Store() == run.Redis && c.op != run.Exists && c.op != run.Get && c.op != run.Del {
-		rec.Dur = c.ttl
+	answer := answerOf(r)
+	if w.rec.On() {
+		rec := w.callRecord(run.Serve, id)
+		rec.Answer = answer
+		// The TTL a write that took effect gave its key or mark.
+		rec.Dur = 0
+		if r.ok && c.op.Store() == run.Redis && c.op != run.Exists && c.op != run.Get && c.op != run.Del {
+			rec.Dur = c.ttl
+		}
+		if c.op == run.Get {
+			rec.Value = w.kvs[c.kv].got
+		}
+		w.rec.Add(&rec)
 	}
-	if c.op == run.Get {
-		rec.Value = c.got
-	}
-	w.rec.Add(&rec)
-	w.transmit(c.inst, c.op.Store(), event{kind: evReplyArr, a: id, b: uint32(rec.Answer)}, id)
+	w.transmit(c.inst, c.op.Store(), event{kind: evReplyArr, a: id, b: uint32(answer)}, id)
 }
 
 // transmit carries a request or reply of call id between instance inst and
@@ -142,12 +149,18 @@ func (w *world) replyArrive(id uint32, answer run.Answer) {
 	}
 	in.pending = false
 	in.rep = replyOf(answer)
-	rec := w.callRecord(run.Reply, id)
-	rec.Answer = answer
-	if c := &w.calls[id]; c.op == run.Get {
-		in.rep.value, rec.Value = c.got, c.got
+	c := &w.calls[id]
+	if c.op == run.Get {
+		in.rep.value = w.kvs[c.kv].got
 	}
-	w.rec.Add(&rec)
+	if w.rec.On() {
+		rec := w.callRecord(run.Reply, id)
+		rec.Answer = answer
+		if c.op == run.Get {
+			rec.Value = in.rep.value
+		}
+		w.rec.Add(&rec)
+	}
 	w.drive(in)
 }
 
@@ -204,7 +217,8 @@ func (k simKV) call(op run.Op, key, value string, ttl time.Duration) reply {
 		return reply{err: fmt.Errorf("%w: negative TTL %v", strategies.ErrBadValue, ttl)}
 	}
 	w := k.in.w
-	return k.in.do(call{op: op, ev: w.events[w.curEvent(k.in)], key: key, value: value, ttl: ttlNanos(ttl)})
+	w.kvs = append(w.kvs, kvCall{key: key, value: value})
+	return k.in.do(call{op: op, ev: w.events[w.curEvent(k.in)], kv: uint32(len(w.kvs) - 1), ttl: ttlNanos(ttl)})
 }
 
 func (k simKV) Get(_ context.Context, key string) (string, bool, error) {

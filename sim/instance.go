@@ -41,8 +41,15 @@ type call struct {
 	ttl   int64
 	tx    int32
 	start int64
-	// A key-value call's key and value; got is the value a GET found,
-	// kept for its reply.
+	// kv is a key-value call's index in world.kvs (0 for other calls):
+	// its strings live there, so that the calls every store call copies
+	// and appends stay small and hold no pointers.
+	kv uint32
+}
+
+// kvCall is what a key-value call carries beyond a call: its key and
+// value, and got, the value a GET found, kept for its reply.
+type kvCall struct {
 	key, value, got string
 }
 
@@ -259,7 +266,9 @@ func (w *world) receive(in *instance) {
 	in.cur = in.inbox[0]
 	in.inbox = in.inbox[1:]
 	ev := w.curEvent(in)
-	w.rec.Add(&run.Record{At: w.now, Kind: run.Receive, Inst: in.idx, Msg: in.cur.msg, Event: uint32(ev), Tag: in.cur.tag})
+	if w.rec.On() {
+		w.rec.Add(&run.Record{At: w.now, Kind: run.Receive, Inst: in.idx, Msg: in.cur.msg, Event: uint32(ev), Tag: in.cur.tag})
+	}
 	in.attempt = w.rec.BeginAttempt(in.idx, uint32(ev), w.now)
 }
 
@@ -281,7 +290,9 @@ func (w *world) handled(in *instance, out strategies.Outcome, err error) (ack bo
 		}
 	}
 	w.rec.EndAttempt(in.attempt, o, w.now)
-	w.rec.Add(&run.Record{At: w.now, Kind: run.Handled, Inst: in.idx, Msg: in.cur.msg, Event: uint32(w.curEvent(in)), Outcome: o})
+	if w.rec.On() {
+		w.rec.Add(&run.Record{At: w.now, Kind: run.Handled, Inst: in.idx, Msg: in.cur.msg, Event: uint32(w.curEvent(in)), Outcome: o})
+	}
 	return o == run.Applied || o == run.Skipped
 }
 
@@ -310,7 +321,9 @@ func (w *world) sendAck(in *instance, ack bool) {
 		}
 		return
 	}
-	w.rec.Add(&run.Record{At: w.now, Kind: run.AckSend, Inst: in.idx, Msg: msg, Event: uint32(ev), Tag: in.cur.tag})
+	if w.rec.On() {
+		w.rec.Add(&run.Record{At: w.now, Kind: run.AckSend, Inst: in.idx, Msg: msg, Event: uint32(ev), Tag: in.cur.tag})
+	}
 	lost := w.cut(in.idx, run.Broker)
 	if !lost && !w.healed && w.rAckLoss.Float64() < w.p.AckLoss {
 		lost = true

@@ -52,9 +52,9 @@ func (s *kvStore) set(key, value string, ttl, now int64) {
 
 // do executes a key-value call: its answer (found, set or deleted) and,
 // for a GET that found the key, the value.
-func (s *kvStore) do(c *call, now int64) (ok bool, value string) {
+func (s *kvStore) do(op run.Op, c *kvCall, ttl, now int64) (ok bool, value string) {
 	e, live := s.live(c.key, now)
-	switch c.op {
+	switch op {
 	case run.Get:
 		if live {
 			return true, e.value
@@ -75,9 +75,9 @@ func (s *kvStore) do(c *call, now int64) (ok bool, value string) {
 		}
 		return live, ""
 	default:
-		panic("sim: invariant broken: not a key-value call: " + c.op.String())
+		panic("sim: invariant broken: not a key-value call: " + op.String())
 	}
-	s.set(c.key, c.value, c.ttl, now)
+	s.set(c.key, c.value, ttl, now)
 	return true, ""
 }
 

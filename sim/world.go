@@ -53,6 +53,7 @@ type world struct {
 	insts   []*instance
 	windows [][]window // partition windows per instance
 	calls   []call     // every store call, by call id; index 0 unused
+	kvs     []kvCall   // the strings of key-value calls, by call.kv; index 0 unused
 	redis   redis
 	db      sqlDB
 	markTTL time.Duration
@@ -88,6 +89,8 @@ func newWorld(cfg Config) *world {
 	w.broker.reset(cfg.Instances, w.rBroker)
 	w.insts, w.windows = nil, resize(w.windows, 0)
 	w.calls = append(w.calls[:0], call{})
+	clear(w.kvs)
+	w.kvs = append(w.kvs[:0], kvCall{})
 	w.redis.init(n)
 	w.db.init(n)
 	w.rec.Reset(cfg)
@@ -142,7 +145,9 @@ func (w *world) applyBroker() {
 		e := &b.fx[i]
 		switch e.kind {
 		case bkRecord:
-			w.rec.Add(&run.Record{At: w.now, Kind: e.record, Inst: e.inst, Msg: e.msg, Event: uint32(b.msgs[e.msg].event), Tag: e.tag, Cause: e.cause})
+			if w.rec.On() {
+				w.rec.Add(&run.Record{At: w.now, Kind: e.record, Inst: e.inst, Msg: e.msg, Event: uint32(b.msgs[e.msg].event), Tag: e.tag, Cause: e.cause})
+			}
 		case bkDeliver:
 			rec := run.Record{At: w.now, Kind: run.Deliver, Inst: e.inst, Msg: e.msg, Event: uint32(b.msgs[e.msg].event), Tag: e.tag}
 			w.rec.Add(&rec)
