@@ -1,0 +1,16 @@
+// Package conformance is the suite every strategy passes on every backend:
+// what each strategy promises (a duplicate is skipped, two copies at once
+// apply once) and what it does not (across instances, after a failed
+// effect, after a mark expired).
+//
+// A case is data: which instances get which event, when, and what must
+// follow. A Runner plays the cases on one backend. EnvRunner hands them, as
+// goroutines on the wall clock, to a backend whose stores it can open: the
+// in-process memstore and real Redis plus PostgreSQL. The simulator plays
+// them on its own simulated stores with a runner of its own (package sim's
+// tests, with sim.RunScript), so this package does not import it.
+//
+// To hold a strategy of your own to its stated Promises, call
+// idemsimtest.Conformance from a test; Run plays every registered
+// strategy, Cases lists the cases.
+package conformance
