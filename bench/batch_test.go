@@ -20,9 +20,10 @@ import (
 
 // The real stores take batches.
 var (
-	_ strategies.BatchMarkStore = (*redisstore.Marks)(nil)
-	_ strategies.BatchLedger    = (*pgstore.Ledger)(nil)
-	_ strategies.BatchApplier   = (*pgstore.Ledger)(nil)
+	_ strategies.BatchMarkStore     = (*redisstore.Marks)(nil)
+	_ strategies.BatchLedger        = (*pgstore.Ledger)(nil)
+	_ strategies.BatchApplier       = (*pgstore.Ledger)(nil)
+	_ strategies.BatchInsertApplier = (*pgstore.Ledger)(nil)
 )
 
 // batchEvents is the batch operation i delivers: batch i/2 of the workload
@@ -37,9 +38,10 @@ func batchEvents(i uint64, size int) []strategies.Event {
 	return out
 }
 
-// BenchmarkBatch measures the batch forms of the redis and db-unique
-// strategies (strategies.HandleBatchRedis, strategies.HandleBatchDBUnique)
-// on the real servers: BenchmarkBatch/<redis|db-unique>/real/batch=32/consumers=N.
+// BenchmarkBatch measures the batch forms of the redis, db-unique and
+// db-unique-fast strategies (strategies.HandleBatchRedis,
+// strategies.HandleBatchDBUnique, strategies.HandleBatchDBUniqueFast) on the
+// real servers: BenchmarkBatch/<redis|db-unique|db-unique-fast>/real/batch=32/consumers=N.
 // One op handles one batch of 32 deliveries; every batch is delivered twice
 // (batchEvents). It reports events/s (deliveries per second), p50-ms and
 // p99-ms (per batch) and dups/op. BenchmarkRaw/redis-setnx-pipelined is the
@@ -55,6 +57,9 @@ func BenchmarkBatch(b *testing.B) {
 		}},
 		{"db-unique", func(ctx context.Context, env *realEnv, events []strategies.Event) ([]strategies.Outcome, error) {
 			return strategies.HandleBatchDBUnique(ctx, env.ledger, events)
+		}},
+		{"db-unique-fast", func(ctx context.Context, env *realEnv, events []strategies.Event) ([]strategies.Outcome, error) {
+			return strategies.HandleBatchDBUniqueFast(ctx, env.ledger, events)
 		}},
 	}
 	for _, h := range handlers {
@@ -133,6 +138,9 @@ func TestBatchOnRealServersAppliesEachEventOnce(t *testing.T) {
 		{"redis", func(e []strategies.Event) ([]strategies.Outcome, error) {
 			return strategies.HandleBatchRedis(ctx, marks, ledger, 0, e)
 		}, []strategies.EventID{11, 12, 13, 14}},
+		{"db-unique-fast", func(e []strategies.Event) ([]strategies.Outcome, error) {
+			return strategies.HandleBatchDBUniqueFast(ctx, ledger, e)
+		}, []strategies.EventID{21, 22, 23, 24}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a, b, c, d := tc.ids[0], tc.ids[1], tc.ids[2], tc.ids[3]
@@ -149,7 +157,7 @@ func TestBatchOnRealServersAppliesEachEventOnce(t *testing.T) {
 	}
 	apps, err := ledger.Applications(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, map[strategies.EventID]int{1: 1, 2: 1, 3: 1, 4: 1, 11: 1, 12: 1, 13: 1, 14: 1}, apps)
+	assert.Equal(t, map[strategies.EventID]int{1: 1, 2: 1, 3: 1, 4: 1, 11: 1, 12: 1, 13: 1, 14: 1, 21: 1, 22: 1, 23: 1, 24: 1}, apps)
 }
 
 func TestBatchDBUniqueConcurrentOverlappingBatches(t *testing.T) {
@@ -157,51 +165,65 @@ func TestBatchDBUniqueConcurrentOverlappingBatches(t *testing.T) {
 	// 64 events on 7 accounts, shuffled and with copies: every event is
 	// applied once, by exactly one of them, and no two batches deadlock on
 	// their rows. Every event is in some batch: the last takes them all.
-	_, ledger := testStores(t)
-	ctx := context.Background()
-	const consumers, events = 8, 64
-	var mu sync.Mutex
-	appliedBy := map[strategies.EventID]int{}
-	var wg sync.WaitGroup
-	errs := make([]error, consumers)
-	for w := range consumers {
-		r := rand.New(rand.NewPCG(uint64(w), 1))
-		var ids []strategies.EventID
-		for id := strategies.EventID(1); id <= events; id++ {
-			if w < consumers-1 && r.IntN(2) == 0 {
-				continue
-			}
-			ids = append(ids, id)
-			if r.IntN(4) == 0 {
-				ids = append(ids, id)
-			}
-		}
-		r.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
-		batch := ev(ids...)
-		wg.Go(func() {
-			out, err := strategies.HandleBatchDBUnique(ctx, ledger, batch)
-			if err != nil {
-				errs[w] = err
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			for i, o := range out {
-				if o == applied {
-					appliedBy[batch[i].ID]++
+	for _, tc := range []struct {
+		name   string
+		handle func(context.Context, *pgstore.Ledger, []strategies.Event) ([]strategies.Outcome, error)
+	}{
+		{"db-unique", func(ctx context.Context, l *pgstore.Ledger, e []strategies.Event) ([]strategies.Outcome, error) {
+			return strategies.HandleBatchDBUnique(ctx, l, e)
+		}},
+		{"db-unique-fast", func(ctx context.Context, l *pgstore.Ledger, e []strategies.Event) ([]strategies.Outcome, error) {
+			return strategies.HandleBatchDBUniqueFast(ctx, l, e)
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, ledger := testStores(t)
+			ctx := context.Background()
+			const consumers, events = 8, 64
+			var mu sync.Mutex
+			appliedBy := map[strategies.EventID]int{}
+			var wg sync.WaitGroup
+			errs := make([]error, consumers)
+			for w := range consumers {
+				r := rand.New(rand.NewPCG(uint64(w), 1))
+				var ids []strategies.EventID
+				for id := strategies.EventID(1); id <= events; id++ {
+					if w < consumers-1 && r.IntN(2) == 0 {
+						continue
+					}
+					ids = append(ids, id)
+					if r.IntN(4) == 0 {
+						ids = append(ids, id)
+					}
 				}
+				r.Shuffle(len(ids), func(i, j int) { ids[i], ids[j] = ids[j], ids[i] })
+				batch := ev(ids...)
+				wg.Go(func() {
+					out, err := tc.handle(ctx, ledger, batch)
+					if err != nil {
+						errs[w] = err
+						return
+					}
+					mu.Lock()
+					defer mu.Unlock()
+					for i, o := range out {
+						if o == applied {
+							appliedBy[batch[i].ID]++
+						}
+					}
+				})
+			}
+			wg.Wait()
+			for _, err := range errs {
+				require.NoError(t, err)
+			}
+			apps, err := ledger.Applications(ctx)
+			require.NoError(t, err)
+			require.Len(t, apps, events)
+			for id := strategies.EventID(1); id <= events; id++ {
+				assert.Equal(t, 1, apps[id], "applications of event %d", id)
+				assert.Equal(t, 1, appliedBy[id], "batches reporting event %d applied", id)
 			}
 		})
-	}
-	wg.Wait()
-	for _, err := range errs {
-		require.NoError(t, err)
-	}
-	apps, err := ledger.Applications(ctx)
-	require.NoError(t, err)
-	require.Len(t, apps, events)
-	for id := strategies.EventID(1); id <= events; id++ {
-		assert.Equal(t, 1, apps[id], "applications of event %d", id)
-		assert.Equal(t, 1, appliedBy[id], "batches reporting event %d applied", id)
 	}
 }

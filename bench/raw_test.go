@@ -23,6 +23,17 @@ var (
 	INSERT INTO %[1]s_accounts (account, balance) VALUES ($2, $3)
 	ON CONFLICT (account) DO UPDATE SET balance = %[1]s_accounts.balance + EXCLUDED.balance)
 INSERT INTO %[1]s_ledger (event_id, account, amount) VALUES ($1, $2, $3)`, benchPrefix)
+	// rawInsertApply is the statement of pgstore's Ledger.InsertApply
+	// (db-unique-fast): insert the id if absent and, only if it was
+	// inserted, apply the effect; one statement, one round trip.
+	rawInsertApply = fmt.Sprintf(`WITH ins AS (
+	INSERT INTO %[1]s_processed (event_id) VALUES ($1) ON CONFLICT DO NOTHING RETURNING event_id),
+acct AS (
+	INSERT INTO %[1]s_accounts AS a (account, balance) SELECT $2, $3 FROM ins
+	ON CONFLICT (account) DO UPDATE SET balance = a.balance + EXCLUDED.balance),
+led AS (
+	INSERT INTO %[1]s_ledger (event_id, account, amount) SELECT $1, $2, $3 FROM ins)
+SELECT count(*) FROM ins`, benchPrefix)
 )
 
 // rawKey is the key of event id's mark, as redisstore.Marks names it, so
@@ -90,6 +101,11 @@ var rawOps = []rawOp{
 		}
 		return rawApplyTx(ctx, env, i)
 	}},
+	{"pg-insert-apply", "db-unique-fast", func(ctx context.Context, env *realEnv, i uint64) error {
+		e := deliveryEvent(i)
+		var n int
+		return env.pool.QueryRow(ctx, rawInsertApply, int64(e.ID), e.Account, e.Amount).Scan(&n)
+	}},
 }
 
 // rawApplyTx applies operation i's event in a transaction of its own.
@@ -114,6 +130,7 @@ const benchBatch = 32
 //	exists-then-apply-tx-then-set  EXISTS, then if absent the apply transaction and SET PX (redis-after)
 //	pg-mark-and-apply-tx           BEGIN; INSERT ... ON CONFLICT DO NOTHING; if inserted, apply; COMMIT (db-unique)
 //	pg-mark-tx-then-apply-tx       the insert's transaction, then if inserted the apply transaction (db-unique-split)
+//	pg-insert-apply                one statement: insert the id if absent, apply only if inserted (db-unique-fast)
 //
 // All but redis-setnx run on BenchmarkStrategy's workload, each event
 // twice. Each reports ops/s (one op is one delivery) and p50-ms, p99-ms.

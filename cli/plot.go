@@ -30,6 +30,10 @@ Draw the figures, each as a PNG and an SVG, from the results saved in --in:
                     from bench.txt (scripts/bench writes it)
   bench-latency     p99 latency per strategy, simulated and real,
                     from bench.txt
+  bench-ratios      a Markdown table (bench-ratios.md, not a figure):
+                    db-unique-fast against redis and against its raw
+                    statement, and the batched modes against pipelined
+                    SET NX, each ratio taken within one round of bench.txt
 
 With --sweep, it first runs the two sweeps on the simulator (deterministic:
 the same --seeds give the same files) and saves them to --out as
@@ -225,18 +229,19 @@ func (e *env) sweepAndSave(o plotOpts, r *plotReport) (*sweep.InstancesData, *sw
 // drawFigures draws every figure it has data for: the sweeps just run, if
 // any, else the saved ones in --in.
 func (e *env) drawFigures(o plotOpts, instances *sweep.InstancesData, ttl *sweep.TTLData, r *plotReport) {
-	draw := func(name string, fn func() error) {
+	drawFiles := func(name string, files []string, fn func() error) {
 		err := fn()
 		switch {
 		case err == nil:
 			r.wrote++
-			r.wroteFiles(name, plots.Files(o.out, name)...)
+			r.wroteFiles(name, files...)
 		case errors.Is(err, errMissing), errors.Is(err, plots.ErrNoData):
 			r.skip(name, skipReason(err))
 		default:
 			r.fail(name, err)
 		}
 	}
+	draw := func(name string, fn func() error) { drawFiles(name, plots.Files(o.out, name), fn) }
 	in := func(name string) string { return filepath.Join(o.in, name) }
 
 	draw(plots.NameViolations, func() error {
@@ -296,6 +301,18 @@ func (e *env) drawFigures(o plotOpts, instances *sweep.InstancesData, ttl *sweep
 			return benchErr
 		}
 		if err := plots.Latency(bench, o.out); err != nil {
+			if errors.Is(err, plots.ErrNoData) {
+				return fmt.Errorf("%w%s", err, benchHint)
+			}
+			return err
+		}
+		return nil
+	})
+	drawFiles(plots.NameRatios, []string{filepath.Join(o.out, plots.NameRatios+".md")}, func() error {
+		if benchErr != nil {
+			return benchErr
+		}
+		if err := plots.WriteRatios(bench, o.out); err != nil {
 			if errors.Is(err, plots.ErrNoData) {
 				return fmt.Errorf("%w%s", err, benchHint)
 			}

@@ -27,6 +27,10 @@ func plotFlags() []string { var o plotOpts; return flagsOf(o.flagSet()) }
 // allFigures are the figures plot draws, in the order it reports them.
 var allFigures = []string{plots.NameViolations, plots.NameInstances, plots.NameTTL, plots.NameThroughput, plots.NameLatency}
 
+// allOutputs are allFigures and the benchmark ratios' table, in the order
+// plot reports them.
+var allOutputs = append(slices.Clone(allFigures), plots.NameRatios)
+
 // requirePNGAndSVG checks that dir holds name.png, which decodes, and
 // name.svg.
 func requirePNGAndSVG(t *testing.T, dir, name string) {
@@ -42,11 +46,12 @@ func requirePNGAndSVG(t *testing.T, dir, name string) {
 }
 
 // strategyBench is benchmark output with BenchmarkStrategy lines, sim and
-// real, at two concurrency levels, two runs each.
+// real, at two concurrency levels, two runs each: enough for the figures
+// and one ratio (db-unique-fast over redis).
 func strategyBench() string {
 	var b strings.Builder
 	b.WriteString("goos: linux\ncpu: Test CPU\n")
-	for _, st := range []string{"redis", "db-unique"} {
+	for _, st := range []string{"redis", "db-unique", "db-unique-fast"} {
 		for _, backend := range []string{"sim", "real"} {
 			p99 := "p99-ms"
 			if backend == "sim" {
@@ -115,7 +120,7 @@ func TestPlotFromSavedResultsDrawsEveryFigure(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "plot", "--in", in, "--out", out)
 	require.Equal(t, ExitOK, code, stderr)
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
-	require.Len(t, lines, len(allFigures), stdout)
+	require.Len(t, lines, len(allOutputs), stdout)
 	var files []string
 	for i, name := range allFigures {
 		assert.Equal(t, []string{"wrote", name, filepath.Join(out, name+".png"), filepath.Join(out, name+".svg")},
@@ -123,10 +128,17 @@ func TestPlotFromSavedResultsDrawsEveryFigure(t *testing.T) {
 		requirePNGAndSVG(t, out, name)
 		files = append(files, filepath.Join(out, name+".png"), filepath.Join(out, name+".svg"))
 	}
+	ratios := filepath.Join(out, plots.NameRatios+".md")
+	assert.Equal(t, []string{"wrote", plots.NameRatios, ratios}, strings.Fields(lines[len(allFigures)]))
+	files = append(files, ratios)
+	md, err := os.ReadFile(ratios)
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "| db-unique-fast ÷ redis, real, events/s | ≥ 1.5 at 1 consumer | 1.00 (1.00–1.00) | 1.00 (1.00–1.00) |",
+		"each round's db-unique-fast over its redis: equal figures in the test data")
 	assert.Equal(t, "wrote "+strings.Join(files, ", ")+"\n", stderr, "one line on stderr names every file written")
 	entries, err := os.ReadDir(out)
 	require.NoError(t, err)
-	assert.Len(t, entries, 2*len(allFigures), "the figures and nothing else: the sweeps are read, not run")
+	assert.Len(t, entries, 2*len(allFigures)+1, "the figures, the ratios and nothing else: the sweeps are read, not run")
 }
 
 func TestPlotSweepWritesDeterministicDataAndShowsProgressOnATerminal(t *testing.T) {
@@ -179,6 +191,7 @@ func TestPlotReportsMissingInputs(t *testing.T) {
 		{"skipped  sweep-ttl", "no " + filepath.Join(dir, "sweep-ttl.json")},
 		{"wrote    bench-throughput", filepath.Join(dir, "bench-throughput.svg")},
 		{"skipped  bench-latency", "no BenchmarkStrategy lines with a p99-ms metric; run scripts/bench"},
+		{"skipped  bench-ratios", "no BenchmarkStrategy/db-unique-fast/real, BenchmarkRaw or BenchmarkBatch results to compare"},
 	}
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
 	require.Len(t, lines, len(want), stdout)
@@ -194,7 +207,7 @@ func TestPlotWithNothingToDrawExitsOne(t *testing.T) {
 	empty := t.TempDir()
 	code, stdout, stderr := runCLI(t, "plot", "--in", empty)
 	assert.Equal(t, ExitError, code)
-	assert.Equal(t, len(allFigures), strings.Count(stdout, "skipped"), stdout)
+	assert.Equal(t, len(allOutputs), strings.Count(stdout, "skipped"), stdout)
 	assert.Contains(t, stderr, "nothing to draw")
 	assert.Contains(t, stderr, "idemsim compare --out "+empty)
 	entries, err := os.ReadDir(empty)

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/idemsim/idemsim/bench/plots"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -94,4 +95,28 @@ func TestReadmeRunExampleIsTrue(t *testing.T) {
 	for _, line := range lines {
 		assert.Contains(t, stdout, line)
 	}
+}
+
+// TestReadmeShowsTheBenchmarkRatios keeps results/bench-ratios.md equal to
+// what `idemsim plot` computes from results/bench.txt, and the README's
+// ratios table equal to it, so that no benchmark figure is typed by hand.
+func TestReadmeShowsTheBenchmarkRatios(t *testing.T) {
+	bench, err := os.Open(filepath.Join("..", "results", "bench.txt"))
+	require.NoError(t, err)
+	defer bench.Close()
+	f, err := plots.ParseBench(bench)
+	require.NoError(t, err)
+	var want strings.Builder
+	require.NoError(t, plots.RatiosTable(&want, f))
+	committed, err := os.ReadFile(filepath.Join("..", "results", plots.NameRatios+".md"))
+	require.NoError(t, err)
+	assert.Equal(t, want.String(), string(committed), "results/bench-ratios.md is stale: run `go run ./cmd/idemsim plot`")
+
+	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(readme), "<!-- bench-ratios:start -->\n")
+	require.True(t, ok, "README has no bench-ratios:start marker")
+	table, _, ok := strings.Cut(rest, "<!-- bench-ratios:end -->")
+	require.True(t, ok, "README has no bench-ratios:end marker")
+	assert.Equal(t, want.String(), table, "README's benchmark ratios differ from results/bench-ratios.md: copy the table from it")
 }

@@ -9,11 +9,12 @@ import (
 // Batched handling. A consumer that takes deliveries from its broker in
 // batches (a Kafka poll, XREADGROUP with COUNT, an SQS receive of ten) can
 // claim a whole batch in one pipelined round trip to Redis, or mark and apply
-// it in one database transaction, instead of paying a round trip or a
-// transaction per event. The two functions below are the batch forms of the
-// redis and db-unique strategies. They keep those strategies' semantics
-// event by event, with one addition: a batch succeeds or fails as a whole,
-// so one failing event makes the caller redeliver every event of its batch.
+// it in one database transaction (or one statement), instead of paying a
+// round trip or a transaction per event. The functions below are the batch
+// forms of the redis, db-unique and db-unique-fast strategies. They keep
+// those strategies' semantics event by event, with one addition: a batch
+// succeeds or fails as a whole, so one failing event makes the caller
+// redeliver every event of its batch.
 //
 // Within a batch, a later copy of an event (same EventID) is a duplicate of
 // the first: the first copy is Applied (if it is fresh), every later one is
@@ -51,6 +52,20 @@ type BatchLedger interface {
 	// all; an error means nothing is known to have committed (the commit's
 	// reply may have been lost).
 	ApplyBatchUnique(ctx context.Context, events []Event) (applied []bool, err error)
+}
+
+// BatchInsertApplier inserts and applies a batch in one statement: the
+// db-unique-fast strategy for a batch. pgstore.Ledger implements it.
+type BatchInsertApplier interface {
+	// InsertApplyBatch is Ledger.InsertApply for a batch, in one statement
+	// (so one round trip and one implicit transaction): it inserts the
+	// distinct ids of events into the processed-ids table if absent and
+	// applies the effect of each id it inserted, atomically, and reports
+	// per event whether this call applied it. Only the first copy of an id
+	// in events can be applied. If another open transaction inserted one
+	// of the ids, the statement waits for that transaction to end. An
+	// error may hide a commit.
+	InsertApplyBatch(ctx context.Context, events []Event) (applied []bool, err error)
 }
 
 // HandleBatchRedis is the redis strategy (RedisClaim) for a batch: it claims
@@ -124,17 +139,46 @@ func HandleBatchDBUnique(ctx context.Context, ledger BatchLedger, events []Event
 	if err != nil {
 		return nil, err
 	}
-	if len(applied) != len(events) {
-		panic(fmt.Sprintf("strategies: ApplyBatchUnique answered %d results for %d events", len(applied), len(events)))
+	return outcomesOf("ApplyBatchUnique", applied, len(events)), nil
+}
+
+// HandleBatchDBUniqueFast is the db-unique-fast strategy (DBUniqueFast) for
+// a batch: one statement (ledger.InsertApplyBatch) inserts the batch's ids
+// and applies the effects of those it inserted, in one round trip and one
+// implicit transaction, then the caller acknowledges. It returns per event
+// Applied (this call committed its effect) or Skipped (its id was already
+// processed, or an earlier copy in the batch applied it).
+//
+// As with DBUniqueFast and HandleBatchDBUnique, no fault can separate a
+// mark from its effect. An error means: acknowledge none of the batch's
+// deliveries; the statement may or may not have committed, and a
+// redelivery of the batch finds out which.
+func HandleBatchDBUniqueFast(ctx context.Context, ledger BatchInsertApplier, events []Event) ([]Outcome, error) {
+	if len(events) == 0 {
+		return []Outcome{}, nil
 	}
-	out := make([]Outcome, len(events))
+	applied, err := ledger.InsertApplyBatch(ctx, events)
+	if err != nil {
+		return nil, err
+	}
+	return outcomesOf("InsertApplyBatch", applied, len(events)), nil
+}
+
+// outcomesOf turns a ledger's per-event answer (applied or not) into
+// outcomes. It panics if the ledger (method) answered for a batch of
+// another size than events: a broken store.
+func outcomesOf(method string, applied []bool, events int) []Outcome {
+	if len(applied) != events {
+		panic(fmt.Sprintf("strategies: %s answered %d results for %d events", method, len(applied), events))
+	}
+	out := make([]Outcome, events)
 	for i, ok := range applied {
 		out[i] = Skipped
 		if ok {
 			out[i] = Applied
 		}
 	}
-	return out, nil
+	return out
 }
 
 // applyBatch applies events in one transaction: through ApplyBatch if l

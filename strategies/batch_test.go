@@ -11,11 +11,11 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// batchStore is a sequential, in-memory BatchMarkStore, BatchApplier and
-// BatchLedger that records its calls. It is also a plain MarkStore and
-// Ledger, so that the single-event strategies run on it too, and so that
-// HandleBatchRedis can be seen going through Begin when the BatchApplier is
-// hidden.
+// batchStore is a sequential, in-memory BatchMarkStore, BatchApplier,
+// BatchLedger and BatchInsertApplier that records its calls. It is also a
+// plain MarkStore and Ledger, so that the single-event strategies run on it
+// too, and so that HandleBatchRedis can be seen going through Begin when
+// the BatchApplier is hidden.
 type batchStore struct {
 	marks     map[EventID]bool
 	processed map[EventID]bool
@@ -94,8 +94,33 @@ func (s *batchStore) ApplyBatchUnique(_ context.Context, events []Event) ([]bool
 	return out, nil
 }
 
-func (s *batchStore) InsertApply(context.Context, Event) (bool, error) {
-	panic("batchStore: InsertApply is not used by the batch strategies")
+func (s *batchStore) InsertApplyBatch(_ context.Context, events []Event) ([]bool, error) {
+	s.calls = append(s.calls, "InsertApplyBatch")
+	if s.fail() {
+		return nil, errApplyBatch // one statement: nothing commits
+	}
+	out := make([]bool, len(events))
+	for i, e := range events {
+		if !s.processed[e.ID] {
+			s.processed[e.ID] = true
+			s.applied[e.ID]++
+			out[i] = true
+		}
+	}
+	return out, nil
+}
+
+func (s *batchStore) InsertApply(_ context.Context, e Event) (bool, error) {
+	s.calls = append(s.calls, "InsertApply")
+	if s.fail() {
+		return false, errApplyBatch
+	}
+	if s.processed[e.ID] {
+		return false, nil
+	}
+	s.processed[e.ID] = true
+	s.applied[e.ID]++
+	return true, nil
 }
 
 func (s *batchStore) Begin(context.Context) (Tx, error) {
@@ -242,23 +267,68 @@ func TestHandleBatchDBUniqueRetriesAFailedBatch(t *testing.T) {
 	assert.Equal(t, map[EventID]int{1: 1, 2: 1}, s.applied)
 }
 
+func TestHandleBatchDBUniqueFast(t *testing.T) {
+	ctx := context.Background()
+	s := newBatchStore()
+	s.processed[4] = true
+	out, err := HandleBatchDBUniqueFast(ctx, s, batchEvents(1, 2, 1, 4, 3, 2))
+	require.NoError(t, err)
+	assert.Equal(t, []Outcome{Applied, Applied, Skipped, Skipped, Applied, Skipped}, out)
+	assert.Equal(t, map[EventID]int{1: 1, 2: 1, 3: 1}, s.applied)
+	assert.Equal(t, []string{"InsertApplyBatch"}, s.calls, "one statement for the batch")
+
+	out, err = HandleBatchDBUniqueFast(ctx, s, batchEvents(3, 5))
+	require.NoError(t, err)
+	assert.Equal(t, []Outcome{Skipped, Applied}, out)
+}
+
+func TestHandleBatchDBUniqueFastRetriesAFailedBatch(t *testing.T) {
+	// Marks and effects commit in one statement: after a failed one the
+	// redelivered batch applies every event, once.
+	ctx := context.Background()
+	s := newBatchStore()
+	s.failApply = true
+	out, err := HandleBatchDBUniqueFast(ctx, s, batchEvents(1, 2))
+	require.ErrorIs(t, err, errApplyBatch)
+	assert.Nil(t, out)
+	out, err = HandleBatchDBUniqueFast(ctx, s, batchEvents(1, 2))
+	require.NoError(t, err)
+	assert.Equal(t, []Outcome{Applied, Applied}, out)
+	assert.Equal(t, map[EventID]int{1: 1, 2: 1}, s.applied)
+}
+
+// shortAnswer answers InsertApplyBatch for one event fewer than asked.
+type shortAnswer struct{}
+
+func (shortAnswer) InsertApplyBatch(_ context.Context, events []Event) ([]bool, error) {
+	return make([]bool, len(events)-1), nil
+}
+
+func TestHandleBatchDBUniqueFastPanicsOnABrokenStore(t *testing.T) {
+	assert.PanicsWithValue(t, "strategies: InsertApplyBatch answered 1 results for 2 events", func() {
+		_, _ = HandleBatchDBUniqueFast(context.Background(), shortAnswer{}, batchEvents(1, 2))
+	})
+}
+
 func TestBatchHandlersMatchTheirSingleEventStrategies(t *testing.T) {
 	// The same deliveries, in batches or one by one, give the same
 	// outcomes and the same ledger.
 	ctx := context.Background()
 	batches := [][]Event{batchEvents(1, 2, 3), batchEvents(2, 4, 4, 1), batchEvents(5), batchEvents(5, 6, 3, 7)}
-	for _, name := range []string{"redis", "db-unique"} {
+	handlers := map[string]func(*batchStore, []Event) ([]Outcome, error){
+		"redis": func(s *batchStore, b []Event) ([]Outcome, error) {
+			return HandleBatchRedis(ctx, s, s, time.Hour, b)
+		},
+		"db-unique":      func(s *batchStore, b []Event) ([]Outcome, error) { return HandleBatchDBUnique(ctx, s, b) },
+		"db-unique-fast": func(s *batchStore, b []Event) ([]Outcome, error) { return HandleBatchDBUniqueFast(ctx, s, b) },
+	}
+	for _, name := range []string{"redis", "db-unique", "db-unique-fast"} {
 		t.Run(name, func(t *testing.T) {
 			bs, one := newBatchStore(), newBatchStore()
 			h, err := New(name, Deps{Marks: one, Ledger: one, MarkTTL: time.Hour})
 			require.NoError(t, err)
 			for _, batch := range batches {
-				var got []Outcome
-				if name == "redis" {
-					got, err = HandleBatchRedis(ctx, bs, bs, time.Hour, batch)
-				} else {
-					got, err = HandleBatchDBUnique(ctx, bs, batch)
-				}
+				got, err := handlers[name](bs, batch)
 				require.NoError(t, err)
 				want := make([]Outcome, len(batch))
 				for i, e := range batch {
@@ -278,6 +348,9 @@ func TestEmptyBatchCallsNothing(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, out)
 	out, err = HandleBatchDBUnique(context.Background(), s, nil)
+	require.NoError(t, err)
+	assert.Empty(t, out)
+	out, err = HandleBatchDBUniqueFast(context.Background(), s, nil)
 	require.NoError(t, err)
 	assert.Empty(t, out)
 	assert.Empty(t, s.calls)

@@ -11,10 +11,11 @@ import (
 )
 
 // The Ledger applies batches, for strategies.HandleBatchRedis and
-// strategies.HandleBatchDBUnique.
+// strategies.HandleBatchDBUnique and strategies.HandleBatchDBUniqueFast.
 var (
-	_ strategies.BatchApplier = (*Ledger)(nil)
-	_ strategies.BatchLedger  = (*Ledger)(nil)
+	_ strategies.BatchApplier       = (*Ledger)(nil)
+	_ strategies.BatchLedger        = (*Ledger)(nil)
+	_ strategies.BatchInsertApplier = (*Ledger)(nil)
 )
 
 // insertProcessedBatchSQL inserts an array of ids into the processed table
@@ -188,7 +189,7 @@ func (l *Ledger) InsertApplyBatch(ctx context.Context, events []strategies.Event
 		}
 	}
 	ids, accounts, amounts := effectArrays(distinct)
-	rows, err := l.pool.Query(ctx, insertApplyBatchSQL(l.t), ids, accounts, amounts)
+	rows, err := l.pool.Query(ctx, l.insertApplyBatch, ids, accounts, amounts)
 	if err != nil {
 		return nil, fmt.Errorf("pgstore: insert and apply a batch of %d events: %w", len(distinct), err)
 	}

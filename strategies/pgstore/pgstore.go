@@ -18,7 +18,7 @@ type Ledger struct {
 	t      tables
 	// The statements, with the table names spliced in once (the prefix is
 	// validated and the schema quoted).
-	insertProcessed, apply, insertApply, applications string
+	insertProcessed, apply, insertApply, insertApplyBatch, applications string
 }
 
 // tables are the SQL names of a prefix's tables, schema-qualified and quoted
@@ -87,6 +87,7 @@ func newLedger(pool *pgxpool.Pool, schema, prefix string) *Ledger {
 	ON CONFLICT (account) DO UPDATE SET balance = a.balance + EXCLUDED.balance)
 INSERT INTO %[2]s (event_id, account, amount) VALUES ($1, $2, $3)`, t.accounts, t.ledger)
 	l.insertApply = insertApplySQL(t)
+	l.insertApplyBatch = insertApplyBatchSQL(t)
 	l.applications = fmt.Sprintf(`SELECT event_id, count(*) FROM %s GROUP BY event_id`, t.ledger)
 	return l
 }
