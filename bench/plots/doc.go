@@ -12,6 +12,11 @@
 //   - Throughput and Latency: events/s and p99 latency per strategy,
 //     simulated and real, from the benchmarks' output (ParseBench).
 //
+// Beside the figures, RatiosTable (WriteRatios: bench-ratios.md) is a
+// Markdown table of the ratios the speed targets are stated in, such as
+// db-unique-fast's events/s over redis's, each taken within one round of
+// the benchmarks' output.
+//
 // Each figure function is a function from data to the files
 // dir/<name>.png and dir/<name>.svg (Files); it runs nothing. When its
 // data lack what it needs, it returns an error wrapping ErrNoData, and
