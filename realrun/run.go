@@ -323,8 +323,9 @@ func (r *session) result(apps map[strategies.EventID]int) *run.Result {
 		}
 	}
 	done, settled := r.br.doneEvents(n)
-	r.rec.injected(faults.Redeliver, r.wl.Dups)
-	r.rec.injected(faults.TTL, r.wl.Lates)
+	for f, n := range r.wl.Extra {
+		r.rec.injected(faults.Fault(f), n)
+	}
 	return r.rec.finish(r.cfg.Config, run.Tally{
 		Published:  len(r.wl.Publishes),
 		Deliveries: int(r.deliveries.Load()),

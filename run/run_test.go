@@ -128,7 +128,9 @@ func TestWorkloadIsDeterministic(t *testing.T) {
 	cfg := Config{Strategy: "none", Faults: faults.Of(faults.Redeliver, faults.TTL), Seed: 3, Events: 50}
 	a, b := NewWorkload(cfg), NewWorkload(cfg)
 	assert.Equal(t, a, b)
-	assert.Len(t, a.Publishes, 50+a.Dups+a.Lates)
+	assert.Len(t, a.Publishes, 50+a.Copies())
+	assert.Positive(t, a.Extra[faults.Redeliver], "redeliver's copies")
+	assert.Positive(t, a.Extra[faults.TTL], "ttl's late copies")
 	for i := 1; i < len(a.Publishes); i++ {
 		assert.LessOrEqual(t, a.Publishes[i-1].At, a.Publishes[i].At)
 	}

@@ -31,8 +31,21 @@ type Workload struct {
 	Events    []strategies.Event // by id; index 0 unused
 	Publishes []Publication      // in time order
 	Span      time.Duration      // when the last event's first copy goes out
-	Dups      int                // copies published twice at once (redeliver)
-	Lates     int                // late copies (ttl)
+	// Extra counts the copies beyond the first, per fault that adds them
+	// (indexed by faults.Fault): redeliver's copies published twice at
+	// once, ttl's late ones. Both backends report them as that fault's
+	// injections, so a fault that only adds copies is written here alone.
+	Extra []int
+}
+
+// Copies is the number of copies beyond the first that the workload's
+// faults added.
+func (w Workload) Copies() int {
+	n := 0
+	for _, k := range w.Extra {
+		n += k
+	}
+	return n
 }
 
 // NewWorkload draws the workload of cfg: the same for the simulator and for
@@ -45,7 +58,7 @@ func NewWorkload(cfg Config) Workload {
 	producer := rand.New(rand.NewPCG(cfg.Seed, StreamProducer))
 	dup := rand.New(rand.NewPCG(cfg.Seed, StreamFaultRuntime(faults.Redeliver)))
 	late := rand.New(rand.NewPCG(cfg.Seed, StreamFaultRuntime(faults.TTL)))
-	w := Workload{Events: make([]strategies.Event, cfg.Events+1)}
+	w := Workload{Events: make([]strategies.Event, cfg.Events+1), Extra: make([]int, len(faults.All()))}
 	var t int64
 	for id := 1; id <= cfg.Events; id++ {
 		ev := strategies.EventID(id)
@@ -54,11 +67,11 @@ func NewWorkload(cfg Config) Workload {
 		w.Publishes = append(w.Publishes, Publication{time.Duration(t), ev})
 		if p.DupPublish > 0 && dup.Float64() < p.DupPublish {
 			w.Publishes = append(w.Publishes, Publication{time.Duration(t + UniformDur(dup, 0, p.DupDelayMax)), ev})
-			w.Dups++
+			w.Extra[faults.Redeliver]++
 		}
 		if p.LatePublish > 0 && late.Float64() < p.LatePublish {
 			w.Publishes = append(w.Publishes, Publication{time.Duration(t + UniformDur(late, p.LateMin, p.LateMax)), ev})
-			w.Lates++
+			w.Extra[faults.TTL]++
 		}
 	}
 	w.Span = time.Duration(t)

@@ -182,8 +182,9 @@ func (w *world) at(d int64, e event) {
 func (w *world) setup() {
 	wl := run.NewWorkload(w.cfg)
 	copy(w.events, wl.Events)
-	w.rec.Injected(faults.Redeliver, wl.Dups)
-	w.rec.Injected(faults.TTL, wl.Lates)
+	for f, n := range wl.Extra {
+		w.rec.Injected(faults.Fault(f), n)
+	}
 	span, last := int64(wl.Span), int64(0)
 	for _, p := range wl.Publishes {
 		last = max(last, int64(p.At))
