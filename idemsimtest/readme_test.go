@@ -144,10 +144,17 @@ func writeGoMod(t *testing.T, dir, root string) {
 	t.Helper()
 	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
 	require.NoError(t, err)
-	goLine := regexp.MustCompile(`(?m)^go \S+$`).Find(mod)
+	goLine := regexp.MustCompile(`(?m)^go \S+$`).FindIndex(mod)
 	require.NotNil(t, goLine, "go.mod has no go line")
-	gomod := "module example.com/shop\n\n" + string(goLine) + "\n\n" +
-		"require github.com/idemsim/idemsim v0.0.0\n\n" +
+	// idemsim's own requirements, listed in the user's go.mod as well:
+	// then the user's module graph is the one this repository's build
+	// loaded, and works offline on the module cache that build filled. With
+	// idemsim's requirement alone, the go command would have to read the
+	// go.mod files of dependencies that predate module graph pruning
+	// (svgo's), which a cold cache lacks.
+	requires := strings.TrimSpace(string(mod[goLine[1]:]))
+	gomod := "module example.com/shop\n\n" + string(mod[goLine[0]:goLine[1]]) + "\n\n" +
+		"require github.com/idemsim/idemsim v0.0.0\n\n" + requires + "\n\n" +
 		"replace github.com/idemsim/idemsim => " + root + "\n"
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644))
 	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
@@ -156,8 +163,8 @@ func writeGoMod(t *testing.T, dir, root string) {
 }
 
 // userEnv is the environment of the go commands in the user's module:
-// this one's, offline (the module cache has every dependency), with
-// go.mod completed as needed and no workspace.
+// this one's, offline (the module cache has every dependency: writeGoMod),
+// with go.mod completed as needed and no workspace.
 func userEnv() []string {
 	env := append(os.Environ(), "GOPROXY=off", "GOWORK=off", "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -mod=mod"))
 	return env
