@@ -96,6 +96,21 @@ func TestRedisReleaseTellsTheClaimAndTheRelease(t *testing.T) {
 	}
 }
 
+// TestRedisReleaseTellsALateRelease: under slow, a handler whose effect
+// failed stalls before its release, and the copy redelivered meanwhile
+// finds the claim: the why says the release came too late.
+func TestRedisReleaseTellsALateRelease(t *testing.T) {
+	s, out := explained(t, "redis-release", faults.Of(faults.Slow))
+	require.Equal(t, Lost, s.Kind)
+	for _, want := range []string{
+		"gave up on its Apply, so the effect never committed. Its handler then stalled for",
+		"(slow), so its DEL (the release) came only at",
+		"after another copy had found the claim at",
+	} {
+		assert.Contains(t, out, want)
+	}
+}
+
 // TestDBUniqueFastHasNothingToExplain: one statement inserts the id and
 // applies the effect, so no scenario breaks it.
 func TestDBUniqueFastHasNothingToExplain(t *testing.T) {

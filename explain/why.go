@@ -375,12 +375,54 @@ func (n *narrator) whyLost() string {
 	default:
 		story = fmt.Sprintf("Instance %d %s at %s, then %s before the effect committed.", c.Inst, did, at(c.Served), fl.what)
 	}
+	if late := n.lateUndo(c); late != "" {
+		story += " " + late
+	}
 	body := fmt.Sprintf("%s After that %s, and the ack told the broker event %d was done: no one will ever apply it.", story, skip, id)
 	lead := w.why(Lost, "marked-first", fills{event: id, first: c.Inst, second: -1})
 	if lead == "" {
 		lead = w.fill("{strategy} takes its {mark} on an event before the effect commits, and not in the same transaction.", fills{event: id})
 	}
 	return sentences(lead, body)
+}
+
+// lateUndo tells of a mark that its taker meant to remove after a failure
+// (a DEL of its key, such as redis-release's release) but removed too
+// late: it stalled first, and the next copy found the mark meanwhile and
+// skipped. It is "" when the attempt that took mark c made no such call.
+func (n *narrator) lateUndo(c *Call) string {
+	f, w := n.f, n.w
+	if c.Attempt < 0 || c.Key == "" {
+		return ""
+	}
+	a := &f.Attempts[c.Attempt]
+	var del *Call
+	for _, id := range a.Calls {
+		if d := &f.Calls[id]; d.Op == run.Del && d.Key == c.Key && d.SentRec > c.ServeRec {
+			del = d
+			break
+		}
+	}
+	if del == nil {
+		return ""
+	}
+	var skipped int64 = -1
+	for _, k := range n.ev.Attempts {
+		if o := &f.Attempts[k]; o.Outcome == run.Skipped && o.EndRec >= 0 && o.EndRec < del.SentRec {
+			skipped = o.End
+			break
+		}
+	}
+	if skipped < 0 {
+		return ""
+	}
+	for _, st := range f.Stalls {
+		if st.Inst == c.Inst && st.Msg == c.Msg && st.Rec > c.ServeRec && st.Rec < del.SentRec {
+			return fmt.Sprintf("Its handler then stalled for %s (slow), so its %s came only at %s, after another copy had found the %s at %s.",
+				durWords(time.Duration(st.Dur)), w.callName(del.Op), at(del.Sent), w.mark(), at(skipped))
+		}
+	}
+	return ""
 }
 
 // firstMark is the call that first took the focus event's mark: a Redis

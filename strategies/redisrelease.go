@@ -63,7 +63,7 @@ func init() {
 			},
 			Values: map[string]string{"1": "the claim"},
 			Why: map[string]string{
-				"lost":         "redis-release takes the claim before it applies the effect, and releases it only if its handler lives to see the effect fail.",
+				"lost":         "redis-release takes the claim before it applies the effect, and a failed effect leaves the claim in place until its handler releases it: a handler that crashes never does, and one that stalls does it too late.",
 				"dup:released": "redis-release releases its claim when processing fails, but a failure it sees is not always a failure: a Commit whose reply was lost may have committed.",
 			},
 		},
