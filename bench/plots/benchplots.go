@@ -145,7 +145,7 @@ func barFigure(dir, name, title, subtitle, note, seriesHeading string, series []
 		p.Title.Text = bp.title
 		p.Title.Padding = vg.Points(8) // clear of the top Y tick label
 		weights = append(weights, groupSlots(p, bp.groups))
-		p.X.Label.Text = "deduplication strategy"
+		p.X.Label.Text = groupsLabel(len(bp.groups), len(panels))
 		if len(panels) > 1 {
 			// Side by side, the names would run into each other.
 			p.X.Tick.Label.Rotation = math.Pi / 4
@@ -210,6 +210,17 @@ func barFigure(dir, name, title, subtitle, note, seriesHeading string, series []
 		},
 	}
 	return f.save(dir, name)
+}
+
+// groupsLabel is the X axis label of a panel of n groups among panels:
+// none for a panel of fewer than minSlots groups beside others, which is
+// narrower than the label (gonum would make it fit by squeezing the bars);
+// its tick labels name the strategies anyway.
+func groupsLabel(n, panels int) string {
+	if panels > 1 && n < minSlots {
+		return ""
+	}
+	return "deduplication strategy"
 }
 
 // minSlots is the fewest groups a panel of a bar figure is as wide as:

@@ -252,7 +252,7 @@ func barPanelsOf(groups ...int) (panels []*plot.Plot, weights []float64) {
 	for _, n := range groups {
 		p := newPlot()
 		p.Title.Text = "a panel title far too long for a narrow panel\nand a second line"
-		p.X.Label.Text = "deduplication strategy"
+		p.X.Label.Text = groupsLabel(n, len(groups))
 		names := make([]string, n)
 		for g := range names {
 			names[g] = fmt.Sprintf("strategy-%d", g)
@@ -264,29 +264,35 @@ func barPanelsOf(groups ...int) (panels []*plot.Plot, weights []float64) {
 }
 
 func TestPanelsAreAsWideAsTheirGroups(t *testing.T) {
-	panels, weights := barPanelsOf(6, 6, 1)
-	assert.Equal(t, []float64{6, 6, minSlots}, weights, "one group takes minSlots")
-	assert.Equal(t, -0.5-float64(minSlots-1)/2, panels[2].X.Min, "the lone group is centred")
+	// Six groups beside one, and nine (the registered strategies today)
+	// beside one, which leaves the lone group's panel narrower than an
+	// axis label.
+	for _, many := range []int{6, 9} {
+		panels, weights := barPanelsOf(many, many, 1)
+		assert.Equal(t, []float64{float64(many), float64(many), minSlots}, weights, "one group takes minSlots")
+		assert.Equal(t, -0.5-float64(minSlots-1)/2, panels[2].X.Min, "the lone group is centred")
 
-	f := &figure{panels: panels, weights: weights}
-	dc := draw.New(vgimg.New(WideWidth, WideHeight))
-	canvases := f.layout(dc)
-	require.Len(t, canvases, 3)
-	var data []draw.Canvas
-	for i, p := range panels {
-		data = append(data, p.DataCanvas(canvases[i]))
-		c := canvases[i]
-		assert.LessOrEqual(t, p.Title.TextStyle.Width(p.Title.Text), c.Max.X-c.Min.X, "panel %d's title fits", i)
-		if i > 0 {
-			assert.GreaterOrEqual(t, c.Min.X, canvases[i-1].Max.X, "panel %d is right of panel %d", i, i-1)
+		f := &figure{panels: panels, weights: weights}
+		dc := draw.New(vgimg.New(WideWidth, WideHeight))
+		canvases := f.layout(dc)
+		require.Len(t, canvases, 3)
+		var data []draw.Canvas
+		for i, p := range panels {
+			data = append(data, p.DataCanvas(canvases[i]))
+			c := canvases[i]
+			assert.LessOrEqual(t, p.Title.TextStyle.Width(p.Title.Text), c.Max.X-c.Min.X, "panel %d's title fits", i)
+			if i > 0 {
+				assert.GreaterOrEqual(t, c.Min.X, canvases[i-1].Max.X, "panel %d is right of panel %d", i, i-1)
+			}
 		}
-	}
-	width := func(c draw.Canvas) float64 { return float64(c.Max.X - c.Min.X) }
-	assert.InDelta(t, width(data[0]), width(data[1]), 0.01)
-	assert.InDelta(t, float64(minSlots)/6, width(data[2])/width(data[0]), 0.01, "data areas in proportion to their groups")
-	for i := range data {
-		assert.InDelta(t, float64(data[0].Min.Y), float64(data[i].Min.Y), 0.01, "panel %d's data area starts at the same height", i)
-		assert.InDelta(t, float64(data[0].Max.Y), float64(data[i].Max.Y), 0.01, "panel %d's data area ends at the same height", i)
+		width := func(c draw.Canvas) float64 { return float64(c.Max.X - c.Min.X) }
+		assert.InDelta(t, width(data[0]), width(data[1]), 0.01)
+		assert.InDelta(t, float64(minSlots)/float64(many), width(data[2])/width(data[0]), 0.01,
+			"%d groups beside 1: data areas in proportion to their groups", many)
+		for i := range data {
+			assert.InDelta(t, float64(data[0].Min.Y), float64(data[i].Min.Y), 0.01, "panel %d's data area starts at the same height", i)
+			assert.InDelta(t, float64(data[0].Max.Y), float64(data[i].Max.Y), 0.01, "panel %d's data area ends at the same height", i)
+		}
 	}
 }
 
