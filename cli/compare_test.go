@@ -207,10 +207,10 @@ func sampleComparison() *sweep.Comparison {
 	seven := uint64(7)
 	crash := faults.Of(faults.Crash)
 	return &sweep.Comparison{Seeds: 10, Instances: 3, Events: 50, Results: []sweep.Cell{
-		{Strategy: "redis", Faults: crash.Names(), Scenario: crash.String(), Runs: 10, ViolatingRuns: 2, Lost: 3, FirstFailingSeed: &seven, Instances: 3, Events: 50},
-		{Strategy: "redis", Faults: faults.AllFaults.Names(), Scenario: "all", Runs: 10, Disagreements: 1, Instances: 3, Events: 50},
-		{Strategy: "db-unique", Faults: crash.Names(), Scenario: crash.String(), Runs: 10, Instances: 3, Events: 50},
-		{Strategy: "db-unique", Faults: faults.AllFaults.Names(), Scenario: "all", Runs: 10, Instances: 3, Events: 50},
+		{Strategy: "redis", Faults: crash.Names(), Scenario: crash.String(), Stats: sweep.Stats{Runs: 10, ViolatingRuns: 2, Lost: 3}, FirstFailingSeed: &seven, Instances: 3, Events: 50},
+		{Strategy: "redis", Faults: faults.AllFaults.Names(), Scenario: "all", Stats: sweep.Stats{Runs: 10}, Disagreements: 1, Instances: 3, Events: 50},
+		{Strategy: "db-unique", Faults: crash.Names(), Scenario: crash.String(), Stats: sweep.Stats{Runs: 10}, Instances: 3, Events: 50},
+		{Strategy: "db-unique", Faults: faults.AllFaults.Names(), Scenario: "all", Stats: sweep.Stats{Runs: 10}, Instances: 3, Events: 50},
 	}}
 }
 

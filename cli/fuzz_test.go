@@ -29,7 +29,7 @@ func fuzzEnv(stdout, stderr io.Writer) *env {
 		for _, st := range cc.Strategies {
 			for _, sc := range cc.Scenarios {
 				c.Results = append(c.Results, sweep.Cell{Strategy: st, Faults: sc.Names(), Scenario: sc.String(),
-					Runs: cc.Seeds, ViolatingRuns: 1, Duplicates: 1, FirstFailingSeed: &seed, Instances: cc.Instances, Events: cc.Events})
+					Stats: sweep.Stats{Runs: cc.Seeds, ViolatingRuns: 1, Duplicates: 1}, FirstFailingSeed: &seed, Instances: cc.Instances, Events: cc.Events})
 			}
 		}
 		return c, nil

@@ -274,7 +274,7 @@ var plural1RE = regexp.MustCompile(`\b1 (instances|events|seeds|runs|scenarios|s
 func TestNoOneWithAPlural(t *testing.T) {
 	seed := uint64(1)
 	one := &sweep.Comparison{Seeds: 1, Instances: 1, Events: 1, Results: []sweep.Cell{{
-		Strategy: "none", Faults: []string{"crash"}, Scenario: "crash", Runs: 1, ViolatingRuns: 1, Duplicates: 1,
+		Strategy: "none", Faults: []string{"crash"}, Scenario: "crash", Stats: sweep.Stats{Runs: 1, ViolatingRuns: 1, Duplicates: 1},
 		FirstFailingSeed: &seed, Instances: 1, Events: 1, Disagreements: 1,
 	}}}
 	e, out, errOut := fakeEnv(nil, func(sweep.CompareConfig) (*sweep.Comparison, error) { return one, nil })

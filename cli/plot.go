@@ -283,43 +283,23 @@ func (e *env) drawFigures(o plotOpts, instances *sweep.InstancesData, ttl *sweep
 		bench, err = plots.ParseBench(bytes.NewReader(b))
 		return err
 	})
-	const benchHint = "; run scripts/bench (with redis-server and PostgreSQL installed) to measure them"
-	draw(plots.NameThroughput, func() error {
-		if benchErr != nil {
-			return benchErr
-		}
-		if err := plots.Throughput(bench, o.out); err != nil {
+	// fromBench draws one output of bench.txt with fn, saying how to
+	// measure what it lacks.
+	fromBench := func(fn func(*plots.BenchFile, string) error) func() error {
+		return func() error {
+			if benchErr != nil {
+				return benchErr
+			}
+			err := fn(bench, o.out)
 			if errors.Is(err, plots.ErrNoData) {
-				return fmt.Errorf("%w%s", err, benchHint)
+				return fmt.Errorf("%w; run scripts/bench (with redis-server and PostgreSQL installed) to measure them", err)
 			}
 			return err
 		}
-		return nil
-	})
-	draw(plots.NameLatency, func() error {
-		if benchErr != nil {
-			return benchErr
-		}
-		if err := plots.Latency(bench, o.out); err != nil {
-			if errors.Is(err, plots.ErrNoData) {
-				return fmt.Errorf("%w%s", err, benchHint)
-			}
-			return err
-		}
-		return nil
-	})
-	drawFiles(plots.NameRatios, []string{filepath.Join(o.out, plots.NameRatios+".md")}, func() error {
-		if benchErr != nil {
-			return benchErr
-		}
-		if err := plots.WriteRatios(bench, o.out); err != nil {
-			if errors.Is(err, plots.ErrNoData) {
-				return fmt.Errorf("%w%s", err, benchHint)
-			}
-			return err
-		}
-		return nil
-	})
+	}
+	draw(plots.NameThroughput, fromBench(plots.Throughput))
+	draw(plots.NameLatency, fromBench(plots.Latency))
+	drawFiles(plots.NameRatios, []string{filepath.Join(o.out, plots.NameRatios+".md")}, fromBench(plots.WriteRatios))
 }
 
 // skipReason is why a figure was skipped: err's message without the

@@ -38,16 +38,6 @@ type Workload struct {
 	Extra []int
 }
 
-// Copies is the number of copies beyond the first that the workload's
-// faults added.
-func (w Workload) Copies() int {
-	n := 0
-	for _, k := range w.Extra {
-		n += k
-	}
-	return n
-}
-
 // NewWorkload draws the workload of cfg: the same for the simulator and for
 // a real run of the same seed, which scales its times. Events come every
 // 0 to 100 ms on accounts 1..10; redeliver and ttl add copies. Each draws

@@ -188,17 +188,12 @@ func (d *sqlDB) do(c dbCall) {
 	case run.Insert:
 		d.insert(c)
 	case run.Apply:
-		if d.failApply[c.ev.ID] {
-			// The statement fails, and like PostgreSQL the database
-			// aborts the transaction. It fails here, before it could
-			// park, so that wake never meets a failing Apply: an abort
-			// inside wake would wake the queue wake is walking.
-			delete(d.failApply, c.ev.ID)
-			d.abort(c.tx)
-			d.answer(c.id, reply{err: errTxAborted})
-			return
+		// It fails here, before it could park, so that wake never meets a
+		// failing Apply: an abort inside wake would wake the queue wake is
+		// walking.
+		if !d.failsApply(c) {
+			d.apply(c)
 		}
-		d.apply(c)
 	case run.Commit:
 		d.commit(c.tx)
 		d.answer(c.id, reply{ok: true})
@@ -210,6 +205,19 @@ func (d *sqlDB) do(c dbCall) {
 	default:
 		panic("sim: invariant broken: not a database call: " + c.op.String())
 	}
+}
+
+// failsApply reports whether call c's effect is to fail; then, as
+// PostgreSQL does when a statement fails, the database aborts c's
+// transaction and answers the error.
+func (d *sqlDB) failsApply(c dbCall) bool {
+	if !d.failApply[c.ev.ID] {
+		return false
+	}
+	delete(d.failApply, c.ev.ID)
+	d.abort(c.tx)
+	d.answer(c.id, reply{err: errTxAborted})
+	return true
 }
 
 // insert runs INSERT ... ON CONFLICT DO NOTHING for call id.
@@ -243,6 +251,15 @@ func (d *sqlDB) insert(c dbCall) {
 // connection and the database rolls its transaction back, freeing its
 // locks. So there is no detector here.
 func (d *sqlDB) apply(c dbCall) {
+	if d.addEffect(c) {
+		d.answer(c.id, reply{ok: true})
+	}
+}
+
+// addEffect adds c's effect to c's transaction, taking the row lock of the
+// event's account, and reports true; or it parks c behind the open
+// transaction that holds that lock and reports false.
+func (d *sqlDB) addEffect(c dbCall) bool {
 	a := c.ev.Account
 	if a < 1 || a >= numAccounts {
 		panic(fmt.Sprintf("sim: invariant broken: account %d out of range", a))
@@ -250,13 +267,13 @@ func (d *sqlDB) apply(c dbCall) {
 	if owner := d.acctOwner[a]; owner != 0 && owner != c.tx {
 		d.acctWait[a] = append(d.acctWait[a], c)
 		d.park(c.id, owner)
-		return
+		return false
 	}
 	t := &d.txs[c.tx]
 	d.acctOwner[a] = c.tx
 	t.locks |= 1 << a
 	t.effects = append(t.effects, c.ev)
-	d.answer(c.id, reply{ok: true})
+	return true
 }
 
 func (d *sqlDB) commit(tx int32) {
@@ -372,16 +389,11 @@ func (d *sqlDB) live(c dbCall) bool {
 // (then finds it, and does nothing), and behind one that holds the row
 // lock of the event's account, holding the id it inserted meanwhile.
 func (d *sqlDB) insertApply(c dbCall) {
+	if d.failsApply(c) {
+		return // nothing of the statement stays
+	}
 	ev := c.ev.ID
 	t := &d.txs[c.tx]
-	if d.failApply[ev] {
-		// The statement fails, and the database aborts its transaction:
-		// nothing of it stays.
-		delete(d.failApply, ev)
-		d.abort(c.tx)
-		d.answer(c.id, reply{err: errTxAborted})
-		return
-	}
 	if d.owner[ev] != c.tx { // the id is not inserted yet
 		switch owner := d.owner[ev]; {
 		case d.committed[ev]:
@@ -396,18 +408,9 @@ func (d *sqlDB) insertApply(c dbCall) {
 		d.owner[ev] = c.tx
 		t.inserted = append(t.inserted, ev)
 	}
-	a := c.ev.Account
-	if a < 1 || a >= numAccounts {
-		panic(fmt.Sprintf("sim: invariant broken: account %d out of range", a))
-	}
-	if owner := d.acctOwner[a]; owner != 0 && owner != c.tx {
-		d.acctWait[a] = append(d.acctWait[a], c)
-		d.park(c.id, owner)
+	if !d.addEffect(c) {
 		return
 	}
-	d.acctOwner[a] = c.tx
-	t.locks |= 1 << a
-	t.effects = append(t.effects, c.ev)
 	d.commit(c.tx)
 	d.answer(c.id, reply{ok: true})
 }

@@ -104,14 +104,12 @@ func (cc CompareConfig) configs() []run.Config {
 // Cell is the outcome of one strategy under one scenario over all seeds. Its
 // JSON form is one element of `idemsim compare --json`'s results.
 type Cell struct {
-	Strategy      string   `json:"strategy"`
-	Faults        []string `json:"faults"`
-	Scenario      string   `json:"scenario"`
-	Runs          int      `json:"runs"`
-	ViolatingRuns int      `json:"violating_runs"`
-	Duplicates    int      `json:"duplicates"`
-	Lost          int      `json:"lost"`
-	Stuck         int      `json:"stuck"`
+	Strategy string   `json:"strategy"`
+	Faults   []string `json:"faults"`
+	Scenario string   `json:"scenario"`
+	// Stats counts its runs and their violations; its fields appear in
+	// the JSON in their place here.
+	Stats
 	// FirstFailingSeed is the smallest violating seed, nil if none.
 	FirstFailingSeed *uint64 `json:"first_failing_seed"`
 	// Disagreements counts runs where porcupine and the audit disagreed, or
@@ -158,18 +156,12 @@ func (c Cell) Reproduce() string {
 // add counts one run of seed. Runs are added in seed order, so the first
 // violating one is the smallest.
 func (c *Cell) add(seed uint64, o outcome) {
-	c.Runs++
-	c.Duplicates += o.duplicates
-	c.Lost += o.lost
-	c.Stuck += o.stuck
+	c.Stats.add(o)
 	if o.disagree {
 		c.Disagreements++
 	}
-	if o.violating {
-		c.ViolatingRuns++
-		if c.FirstFailingSeed == nil {
-			c.FirstFailingSeed = &seed
-		}
+	if o.violating && c.FirstFailingSeed == nil {
+		c.FirstFailingSeed = &seed
 	}
 }
 

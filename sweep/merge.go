@@ -175,11 +175,7 @@ func Merge(parts []*Part) (*Comparison, error) {
 
 // merge adds o, the same cell over later seeds, to c.
 func (c *Cell) merge(o Cell) {
-	c.Runs += o.Runs
-	c.ViolatingRuns += o.ViolatingRuns
-	c.Duplicates += o.Duplicates
-	c.Lost += o.Lost
-	c.Stuck += o.Stuck
+	c.Stats.merge(o.Stats)
 	c.Disagreements += o.Disagreements
 	if c.FirstFailingSeed == nil && o.FirstFailingSeed != nil {
 		seed := *o.FirstFailingSeed

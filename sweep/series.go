@@ -33,13 +33,19 @@ func (s Stats) DuplicatesPerRun() float64 {
 
 // add counts one run.
 func (s *Stats) add(o outcome) {
-	s.Runs++
-	s.Duplicates += o.duplicates
-	s.Lost += o.lost
-	s.Stuck += o.stuck
+	s.merge(Stats{Runs: 1, Duplicates: o.duplicates, Lost: o.lost, Stuck: o.stuck})
 	if o.violating {
 		s.ViolatingRuns++
 	}
+}
+
+// merge adds o, the counts of other runs, to s.
+func (s *Stats) merge(o Stats) {
+	s.Runs += o.Runs
+	s.ViolatingRuns += o.ViolatingRuns
+	s.Duplicates += o.Duplicates
+	s.Lost += o.Lost
+	s.Stuck += o.Stuck
 }
 
 // InstancesPoint is one strategy with one number of instances.

@@ -79,8 +79,8 @@ func smallComparison() *sweep.Comparison {
 	seed := uint64(3)
 	crash, ttl := faults.Of(faults.Crash), faults.Of(faults.TTL)
 	cell := func(st string, sc faults.Set, violating, dups, lost int) sweep.Cell {
-		c := sweep.Cell{Strategy: st, Faults: sc.Names(), Scenario: sc.String(), Runs: 20, ViolatingRuns: violating,
-			Duplicates: dups, Lost: lost, Instances: 3, Events: 50}
+		c := sweep.Cell{Strategy: st, Faults: sc.Names(), Scenario: sc.String(),
+			Stats: sweep.Stats{Runs: 20, ViolatingRuns: violating, Duplicates: dups, Lost: lost}, Instances: 3, Events: 50}
 		if violating > 0 {
 			c.FirstFailingSeed = &seed
 		}

@@ -69,7 +69,7 @@ var ratioConsumers = []int{1, 4, 16}
 func RatiosTable(w io.Writer, f *BenchFile) error {
 	rounds := roundsByName(f)
 	var b strings.Builder
-	fmt.Fprintf(&b, "| same `go test -bench` run, median over rounds (range) | target |")
+	b.WriteString("| same `go test -bench` run, median over rounds (range) | target |")
 	for _, n := range ratioConsumers {
 		fmt.Fprintf(&b, " %s |", plural(n, "consumer"))
 	}
