@@ -81,15 +81,33 @@ const (
 	PutNX                     // SET key value NX [PX ttl]
 	PutXX                     // SET key value XX [PX ttl]
 	Del                       // DEL key (Key)
+	// Operations added later come last, so that the numbers of the
+	// others, which trace digests cover, stay.
+	DelIfEq   // delete key if its value is Expect: a token-checked release (Key, Expect)
+	SetIfEq   // set key to Value [PX ttl] if its value is Expect (Key, Expect, Value, Dur)
+	SAdd      // SADD key member [+ PEXPIRE ttl] (Key, Value: the member, Dur)
+	SIsMember // SISMEMBER key member (Key, Value: the member)
+	SRem      // SREM key member (Key, Value: the member)
+	Read      // SELECT state ... FOR UPDATE of the id's processed row (Value: the state found)
+	Delete    // DELETE the id's processed row
+	Update    // UPDATE the id's processed row SET state = Value WHERE state = Expect
 	numOps
 )
 
 var opNames = [numOps]string{SetNX: "SetNX", Exists: "Exists", Set: "Set", Insert: "InsertProcessed", Apply: "Apply", Commit: "Commit", Rollback: "Rollback",
-	InsertApply: "InsertApply", Get: "GET", Put: "SET", PutNX: "SET NX", PutXX: "SET XX", Del: "DEL"}
+	InsertApply: "InsertApply", Get: "GET", Put: "SET", PutNX: "SET NX", PutXX: "SET XX", Del: "DEL",
+	DelIfEq: "DEL IFEQ", SetIfEq: "SET IFEQ", SAdd: "SADD", SIsMember: "SISMEMBER", SRem: "SREM",
+	Read: "ReadProcessed", Delete: "DeleteProcessed", Update: "UpdateProcessed"}
 
 // opStores is the store that serves each operation.
 var opStores = [numOps]Stores{SetNX: Redis, Exists: Redis, Set: Redis, Insert: Database, Apply: Database, Commit: Database, Rollback: Database,
-	InsertApply: Database, Get: Redis, Put: Redis, PutNX: Redis, PutXX: Redis, Del: Redis}
+	InsertApply: Database, Get: Redis, Put: Redis, PutNX: Redis, PutXX: Redis, Del: Redis,
+	DelIfEq: Redis, SetIfEq: Redis, SAdd: Redis, SIsMember: Redis, SRem: Redis,
+	Read: Database, Delete: Database, Update: Database}
+
+// opKV marks the operations of the Redis key-value store (Key, Value).
+var opKV = [numOps]bool{Get: true, Put: true, PutNX: true, PutXX: true, Del: true,
+	DelIfEq: true, SetIfEq: true, SAdd: true, SIsMember: true, SRem: true}
 
 // String names the operation as traces print it.
 func (o Op) String() string {
@@ -119,7 +137,7 @@ func PutOp(cond strategies.Cond) Op {
 }
 
 // KV reports whether o is a call of a Redis key-value store (Key, Value).
-func (o Op) KV() bool { return o >= Get && o <= Del }
+func (o Op) KV() bool { return o < numOps && opKV[o] }
 
 // Stores is a set of the parts of a run that a partition can cut an
 // instance off from.
@@ -159,10 +177,11 @@ const (
 	Refused                     // Redis refused the call: it is down
 	TxAborted                   // the database had aborted the call's transaction
 	Failed                      // another error (real servers only)
+	WrongType                   // the key holds the other kind of value (Redis's WRONGTYPE)
 	numAnswers
 )
 
-var answerNames = [numAnswers]string{No: "false", Yes: "true", Refused: "refused", TxAborted: "tx aborted", Failed: "error"}
+var answerNames = [numAnswers]string{No: "false", Yes: "true", Refused: "refused", TxAborted: "tx aborted", Failed: "error", WrongType: "wrong type"}
 
 // String names the answer as traces print it.
 func (a Answer) String() string {
@@ -181,10 +200,11 @@ const (
 	Skipped                       // it judged the delivery a duplicate
 	Errored                       // it failed: the outcome is unknown, and the instance nacks
 	RetryLater                    // it did nothing and asked for the delivery later: the instance nacks
+	Dropped                       // it gave up with nothing done and asked for an ack: the instance acks
 	numOutcomes
 )
 
-var outcomeNames = [numOutcomes]string{Applied: "applied", Skipped: "skipped", Errored: "error", RetryLater: "retry-later"}
+var outcomeNames = [numOutcomes]string{Applied: "applied", Skipped: "skipped", Errored: "error", RetryLater: "retry-later", Dropped: "dropped"}
 
 // String names the outcome as traces print it.
 func (o Outcome) String() string {
@@ -245,8 +265,12 @@ type Record struct {
 	InFlight bool
 
 	// Key and Value are a key-value call's key and value (Op.KV): the
-	// value set, or the value a GET found.
+	// value set, or the value a GET found; a set call's member; a
+	// database row's state that Read found or Update writes.
 	Key, Value string
+	// Expect is the value a compare-and-act call compares with: DelIfEq's
+	// and SetIfEq's token, Update's old state.
+	Expect string
 }
 
 // String renders the record as one trace line: time, instance, message,

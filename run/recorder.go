@@ -77,6 +77,9 @@ func (r *Recorder) add(rec *Record) {
 	if rec.Key != "" || rec.Value != "" {
 		r.hash = mix(mix(r.hash, strhash(rec.Key)), strhash(rec.Value))
 	}
+	if rec.Expect != "" {
+		r.hash = mix(r.hash, strhash(rec.Expect))
+	}
 }
 
 // strhash digests s (FNV-1a): only key-value records carry strings.

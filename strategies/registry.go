@@ -1,7 +1,9 @@
 package strategies
 
 import (
+	"errors"
 	"fmt"
+	"math/rand/v2"
 	"regexp"
 	"slices"
 	"strings"
@@ -259,8 +261,33 @@ func New(name string, d Deps) (Handler, error) {
 	if d.Clock == nil {
 		d.Clock = wallClock{}
 	}
-	return s.New(d)
+	if d.Rand == nil {
+		d.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	h, err := s.New(d)
+	switch {
+	case err != nil:
+		return nil, &NewError{Strategy: name, Err: err}
+	case h == nil:
+		return nil, &NewError{Strategy: name, Err: errors.New("it returned no handler and no error")}
+	}
+	return h, nil
 }
+
+// NewError is the error of a strategy's own New: the strategy refused to
+// build, which no runner can mend. A runner reports it and gives no
+// verdict.
+type NewError struct {
+	Strategy string
+	Err      error
+}
+
+func (e *NewError) Error() string {
+	return fmt.Sprintf("strategy %s: New failed: %v", e.Strategy, e.Err)
+}
+
+// Unwrap returns the strategy's own error.
+func (e *NewError) Unwrap() error { return e.Err }
 
 // Valid reports whether a strategy called name is registered.
 func Valid(name string) bool {

@@ -49,7 +49,11 @@ type Ledger interface {
 
 // KV is a shared key-value store with expiry, as Redis offers: any key (see
 // ValidateKey), string values, SET with a condition and a TTL on the
-// store's clock, GET and DEL.
+// store's clock, GET and DEL; the compare-and-act calls that Redis lock
+// libraries make with a Lua script; and sets of strings.
+//
+// A key holds a string or a set, as in Redis: a string call on a set's key,
+// or a set call on a string's key, fails with ErrWrongType.
 type KV interface {
 	// Get returns key's value, and whether key exists.
 	Get(ctx context.Context, key string) (value string, found bool, err error)
@@ -58,6 +62,26 @@ type KV interface {
 	Set(ctx context.Context, key, value string, cond Cond, ttl time.Duration) (bool, error)
 	// Del deletes key and reports whether it existed.
 	Del(ctx context.Context, key string) (bool, error)
+
+	// DelIfEqual deletes key if its value is value, atomically, and
+	// reports whether it deleted it: the token-checked release of a lock
+	// (if redis.call("GET", key) == value then redis.call("DEL", key)).
+	DelIfEqual(ctx context.Context, key, value string) (bool, error)
+	// SetIfEqual sets key to value with a TTL (0: no expiry) if its value
+	// is old, atomically, and reports whether it set it: the
+	// token-checked extension of a lease.
+	SetIfEqual(ctx context.Context, key, old, value string, ttl time.Duration) (bool, error)
+
+	// SAdd adds member to the set at key (SADD) and reports whether it was
+	// not there. A ttl > 0 then gives the whole set that TTL (PEXPIRE, in
+	// the same transaction); 0 leaves the set's expiry as it is (a new set
+	// does not expire).
+	SAdd(ctx context.Context, key, member string, ttl time.Duration) (bool, error)
+	// SIsMember reports whether member is in the set at key (SISMEMBER).
+	SIsMember(ctx context.Context, key, member string) (bool, error)
+	// SRem removes member from the set at key (SREM) and reports whether
+	// it was there. A set whose last member goes is deleted.
+	SRem(ctx context.Context, key, member string) (bool, error)
 }
 
 // Cond is the condition of a KV Set.
@@ -88,6 +112,11 @@ var (
 	ErrBadKey   = errors.New("strategies: bad key")
 	ErrBadValue = errors.New("strategies: bad value")
 )
+
+// ErrWrongType is what a KV call returns on a key that holds the other kind
+// of value (a string call on a set, a set call on a string), as Redis's
+// WRONGTYPE error.
+var ErrWrongType = errors.New("strategies: WRONGTYPE: the key holds the other kind of value (a string or a set)")
 
 // ValidateKey checks a KV key: 1 to MaxKeyLen bytes of UTF-8 with no
 // control characters, so that every backend stores it as it is and a trace
@@ -133,6 +162,25 @@ type Tx interface {
 	// Apply applies the business effect of e: its amount is added to the
 	// account's balance and a ledger row records that e applied it.
 	Apply(ctx context.Context, e Event) error
+
+	// ReadProcessed reads id's row of the processed-ids table as SELECT
+	// state ... FOR UPDATE does under READ COMMITTED: it reports the row's
+	// state and whether the row exists, and locks the row until the
+	// transaction ends. If another open transaction holds the row's lock
+	// (it read it this way, updated or deleted it), the call waits until
+	// that one ends, then reads the row as that one left it. A row that
+	// another open transaction inserted is not there yet: the call neither
+	// sees it nor waits for it. A row InsertProcessed inserts has the
+	// state "".
+	ReadProcessed(ctx context.Context, id EventID) (state string, found bool, err error)
+	// DeleteProcessed deletes id's row, waiting on its lock as
+	// ReadProcessed does, and reports whether there was one.
+	DeleteProcessed(ctx context.Context, id EventID) (bool, error)
+	// UpdateProcessed sets the state of id's row to state if it is old
+	// (UPDATE ... SET state = $state WHERE id = $id AND state = $old),
+	// waiting on its lock as ReadProcessed does, and reports whether the
+	// row matched: a compare-and-set on a version or a status.
+	UpdateProcessed(ctx context.Context, id EventID, old, state string) (bool, error)
 	// Commit commits the transaction.
 	Commit(ctx context.Context) error
 	// Rollback abandons the transaction. It is safe to call after a failed

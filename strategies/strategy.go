@@ -3,6 +3,7 @@ package strategies
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"time"
 )
 
@@ -20,6 +21,11 @@ const (
 	// consumer nacks it, and the broker redelivers it after a delay.
 	// Unlike an error, it says for sure that no effect was applied.
 	RetryLater
+	// Dropped means the handler gave up and wants the delivery acked with
+	// nothing done, as consumers that log an error and move on do: the
+	// consumer acks it, and the broker will not deliver it again. An event
+	// whose every delivery was dropped was never applied: it is lost.
+	Dropped
 )
 
 // String names the outcome.
@@ -31,6 +37,8 @@ func (o Outcome) String() string {
 		return "skipped"
 	case RetryLater:
 		return "retry-later"
+	case Dropped:
+		return "dropped"
 	}
 	return fmt.Sprintf("Outcome(%d)", uint8(o))
 }
@@ -67,6 +75,19 @@ type Deps struct {
 	// twice its broker's ack deadline, so that it means the same on every
 	// backend's clock.
 	Lease time.Duration
+
+	// Instance is the number of the consumer instance that builds the
+	// handler (0, 1, ...), and Name its name, as a consumer's host name or
+	// consumer tag: "instance-0" in the simulator, the host name, process
+	// and instance on real servers.
+	Instance int
+	Name     string
+	// Rand is this incarnation of the instance's random source, for lock
+	// tokens and consumer names. In the simulator it is seeded from the
+	// run's root seed, the instance and its start, so a run replays byte
+	// for byte; on real servers it is seeded by the system. New gives a
+	// system-seeded one where a runner gives none.
+	Rand *rand.Rand
 }
 
 // applyOnce applies e in a transaction of its own: Apply, then Commit. It is
