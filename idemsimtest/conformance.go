@@ -13,31 +13,34 @@ import (
 // package memstore, and holds it to the promises its description states
 // (s.Promises): whether a second copy on the same instance, or on another,
 // is skipped; what two copies at once do; what the copy after a failed
-// effect gets. Each case is a subtest of t. It registers s first if no
-// strategy of its name is registered, as ExactlyOnce does.
+// effect gets. It registers s first if no strategy of its name is
+// registered, as ExactlyOnce does.
+//
+// Each case is a subtest of t when t is a *testing.T; with another
+// testing.TB the cases run one after the other on t, each message
+// beginning with the case's name. A case s declines (Promises.Declines,
+// with the reason) is skipped, and go test -v shows the reason; so is a
+// case about Redis keys for a strategy that keeps none. A declined name
+// that is no case's fails t (t.Fatalf), and so does a strategy whose New
+// fails, once, with New's error.
 //
 // The cases run on the wall clock, as goroutines, in about a second.
-func Conformance(t *testing.T, s strategies.Strategy) {
+func Conformance(t testing.TB, s strategies.Strategy) {
 	t.Helper()
 	st, err := register(s)
 	if err != nil {
 		t.Fatalf("idemsimtest: %v", err)
 	}
 	st.Promises = s.Promises // the promises stated here, even if registered with others
-	runner := conformance.EnvRunner{Backend: "memory", Open: func(t *testing.T) conformance.Env {
-		marks, kv, ledger := memstore.NewMarks(), memstore.NewKV(), memstore.NewLedger()
-		return conformance.Env{
-			Instance:     func() strategies.Deps { return strategies.Deps{Marks: marks, KV: kv, Ledger: ledger} },
-			Applications: ledger.Applications,
-		}
-	}}
-	for _, c := range conformance.Cases() {
-		if c.MarksOnly && !st.Needs.Has(strategies.NeedsMarks) && !st.Needs.Has(strategies.NeedsKV) {
-			continue // a case about Redis marks or keys, which st keeps none of
-		}
-		t.Run(c.Name, func(t *testing.T) {
-			out, apps := runner.Run(t, st.Name, c)
-			c.Check(t, st, out, apps)
-		})
-	}
+	conformance.Play(t, inMemory, st)
 }
+
+// inMemory plays the cases on the stores of package memstore, new for
+// each case.
+var inMemory = conformance.EnvRunner{Backend: "memory", Open: func(testing.TB) conformance.Env {
+	marks, kv, ledger := memstore.NewMarks(), memstore.NewKV(), memstore.NewLedger()
+	return conformance.Env{
+		Instance:     func() strategies.Deps { return strategies.Deps{Marks: marks, KV: kv, Ledger: ledger} },
+		Applications: ledger.Applications,
+	}
+}}

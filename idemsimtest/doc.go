@@ -31,7 +31,12 @@
 //
 // Conformance plays the conformance suite (package strategies/conformance)
 // on the strategy, in process, and holds it to the promises it states
-// (strategies.Promises).
+// (strategies.Promises). A case that does not fit the strategy is declined
+// in Promises.Declines, by its name (conformance.CaseMarkExpires, ...),
+// with the reason, which go test -v shows where it skips the case.
+//
+// A strategy whose New fails fails either test once, with New's error
+// ("strategy S: New failed: ..."), and the sweep stops.
 //
 // Both register the strategy if no strategy of its name is registered, so
 // a test needs no init function; a strategy registered by the package that

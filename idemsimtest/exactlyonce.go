@@ -1,6 +1,7 @@
 package idemsimtest
 
 import (
+	"errors"
 	"testing"
 
 	"github.com/idemsim/idemsim/strategies"
@@ -18,7 +19,9 @@ import (
 // as idemsim explain tells it, ending with the "reproduce with: idemsim
 // run ..." line that replays that run; and the go test command line that
 // reruns just that seed of that scenario (-idemsim.scenario,
-// -idemsim.seed). Bad options fail t at once (t.Fatal).
+// -idemsim.seed). Bad options fail t at once (t.Fatal), and so does a run
+// that cannot be judged, such as one of a strategy whose New fails: the
+// test fails with that error, once, and the sweep stops.
 //
 // Everything it finds is deterministic: the same strategy, options and
 // flags find the same seeds and tell the same story on any machine. The
@@ -35,6 +38,13 @@ func ExactlyOnce(t testing.TB, s strategies.Strategy, o Options) {
 		t.Fatalf("idemsimtest: %s: %v", st.Name, err)
 	}
 	if err := sweepPlan(p); err != nil {
+		// The sweep stops at the first run that fails: one message, not
+		// one per seed. A strategy whose New fails fails every run alike,
+		// so its error alone says it.
+		var newErr *strategies.NewError
+		if errors.As(err, &newErr) {
+			t.Fatalf("idemsimtest: %v", newErr)
+		}
 		t.Fatalf("idemsimtest: %v", err)
 	}
 	var failed []*cell

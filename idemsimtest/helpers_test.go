@@ -24,24 +24,39 @@ type fakeTB struct {
 func (f *fakeTB) Helper()      {}
 func (f *fakeTB) Name() string { return f.name }
 
-func (f *fakeTB) Error(args ...any) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.errors = append(f.errors, fmt.Sprint(args...))
+func (f *fakeTB) Error(args ...any) { f.record(&f.errors, fmt.Sprint(args...)) }
+
+func (f *fakeTB) Errorf(format string, args ...any) {
+	f.record(&f.errors, fmt.Sprintf(format, args...))
 }
 
-func (f *fakeTB) Logf(format string, args ...any) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.logs = append(f.logs, fmt.Sprintf(format, args...))
+func (f *fakeTB) Log(args ...any) { f.record(&f.logs, fmt.Sprint(args...)) }
+
+func (f *fakeTB) Logf(format string, args ...any) { f.record(&f.logs, fmt.Sprintf(format, args...)) }
+
+func (f *fakeTB) Fatal(args ...any) {
+	f.record(&f.errors, fmt.Sprint(args...))
+	f.FailNow()
 }
 
 func (f *fakeTB) Fatalf(format string, args ...any) {
+	f.record(&f.errors, fmt.Sprintf(format, args...))
+	f.FailNow()
+}
+
+// FailNow stops the call, as t.FailNow stops a test, by panicking with
+// errFatal, which call and conform recover.
+func (f *fakeTB) FailNow() {
 	f.mu.Lock()
-	f.errors = append(f.errors, fmt.Sprintf(format, args...))
 	f.fatal = true
 	f.mu.Unlock()
 	panic(errFatal)
+}
+
+func (f *fakeTB) record(to *[]string, msg string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	*to = append(*to, msg)
 }
 
 // errFatal is what the fake's Fatalf panics with, to stop the call as
@@ -50,6 +65,17 @@ var errFatal = fmt.Errorf("fatal")
 
 // call runs ExactlyOnce on a fake TB called name and returns the fake.
 func call(name string, s strategies.Strategy, o Options) *fakeTB {
+	return onFake(name, func(f *fakeTB) { ExactlyOnce(f, s, o) })
+}
+
+// conform runs Conformance on a fake TB called name and returns the fake.
+func conform(name string, s strategies.Strategy) *fakeTB {
+	return onFake(name, func(f *fakeTB) { Conformance(f, s) })
+}
+
+// onFake runs test on a fake TB called name, until it ends or fails
+// (FailNow), and returns the fake.
+func onFake(name string, test func(*fakeTB)) *fakeTB {
 	f := &fakeTB{name: name}
 	func() {
 		defer func() {
@@ -57,7 +83,7 @@ func call(name string, s strategies.Strategy, o Options) *fakeTB {
 				panic(r)
 			}
 		}()
-		ExactlyOnce(f, s, o)
+		test(f)
 	}()
 	return f
 }

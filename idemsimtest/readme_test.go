@@ -3,9 +3,12 @@ package idemsimtest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"flag"
+	"fmt"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -18,82 +21,95 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the README's output of the user's go test (user-test-output) instead of comparing")
 
-// TestReadmeUserModule builds the README's "Test your own consumer" as a
-// user would, in a module of its own outside this repository: the files
-// the README shows, a go.mod that requires idemsim (replaced by this
-// checkout) and this repository's go.sum, offline. It holds the README to
-// what happens there: go vet passes; go test ./dedup fails with the output
-// the README shows, the shrunk story and its replay lines; the user's own
-// idemsim command replays the "reproduce with:" line and finds the same
-// violation; and the "rerun it from this test:" line tells the same story.
-// After a deliberate change of the output (of explain's story, say), run it
-// with -update and review the README's diff.
+// TestReadmeUserModule follows the README's "Test your own consumer" as a
+// user would, in a directory of its own outside this repository: it runs
+// the section's commands as the README writes them (a clone of this
+// repository, where the README clones GitHub's, then go mod init, go mod
+// edit, go mod tidy, go test, go install), offline, on the module cache
+// this repository's build filled, and writes the files the section shows
+// where it shows them. It holds the README to what happens there: go vet
+// passes; go test ./dedup fails with the output the README shows, the
+// shrunk story and its replay lines; the user's own idemsim, installed,
+// replays the "reproduce with:" line and finds the same violation; and
+// the "rerun it from this test:" line tells the same story. After a
+// deliberate change of the output (of explain's story, say), run it with
+// -update and review the README's diff.
 func TestReadmeUserModule(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds a module of its own and runs go test in it")
+		t.Skip("clones this repository, builds a module of its own and runs go test in it")
 	}
-	goCmd, err := exec.LookPath("go")
-	require.NoError(t, err, "the go command is needed to build the README's module")
+	for _, tool := range []string{"go", "git"} {
+		_, err := exec.LookPath(tool)
+		require.NoError(t, err, "%s is needed to follow the README's commands", tool)
+	}
 	readme, err := os.ReadFile(filepath.Join("..", "README.md"))
 	require.NoError(t, err)
 	root, err := filepath.Abs("..")
 	require.NoError(t, err)
-
-	dir := t.TempDir()
 	files := userModuleFiles(t, string(readme))
 	require.Contains(t, files, "dedup/dedup.go")
 	require.Contains(t, files, "dedup/dedup_test.go")
 	require.Contains(t, files, "cmd/idemsim/main.go")
-	for name, text := range files {
-		path := filepath.Join(dir, filepath.FromSlash(name))
-		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
-		require.NoError(t, os.WriteFile(path, []byte(text), 0o644))
+
+	base := userDir(t, root)
+	sh := &userShell{t: t, root: root, dir: base, env: userEnv(filepath.Join(base, "bin"))}
+
+	// Clone, make the module, point it at the clone.
+	for _, line := range readmeCommands(t, string(readme), "user-module-setup") {
+		out, err := sh.run(line)
+		require.NoError(t, err, "%s\n%s", line, out)
 	}
-	writeGoMod(t, dir, root)
+	shop := sh.dir
+	writeUserFiles(t, shop, files, "dedup/dedup.go", "dedup/dedup_test.go")
 
-	goRun := func(wd string, args ...string) (string, error) {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-		defer cancel()
-		cmd := exec.CommandContext(ctx, goCmd, args...)
-		cmd.Dir = wd
-		cmd.Env = userEnv()
-		out, err := cmd.CombinedOutput()
-		return string(out), err
-	}
-
-	out, err := goRun(dir, "vet", "./...")
-	require.NoError(t, err, "go vet in the README's module:\n%s", out)
-
+	// go mod tidy, then go test ./dedup, which fails as the README shows.
 	require.Contains(t, string(readme), "`go test ./dedup` fails")
-	out, err = goRun(dir, "test", "./dedup")
-	require.Error(t, err, "the README's test must fail on the deduplicator:\n%s", out)
+	var out string
+	tested := false
+	for _, line := range readmeCommands(t, string(readme), "user-module-test") {
+		if line != "go test ./dedup" {
+			o, err := sh.run(line)
+			require.NoError(t, err, "%s%s\n%s", line, offlineHint(o), o)
+			continue
+		}
+		out, err = sh.run(line)
+		require.Error(t, err, "the README's test must fail on the deduplicator:\n%s", out)
+		tested = true
+	}
+	require.True(t, tested, "the README's user-module-test block runs no go test ./dedup")
 	if *update {
 		updateReadme(t, "user-test-output", out)
 	} else {
 		assertShows(t, out, readmeBlock(t, string(readme), "user-test-output"))
 	}
-
 	story := between(out, "watermill-dedup under redeliver:", "\n        \n")
 	require.NotEmpty(t, story)
 	reproduce := lineAfter(t, out, "reproduce with: idemsim ")
-	rerun := lineAfter(t, out, "rerun it from this test: go ")
+	rerun := lineAfter(t, out, "rerun it from this test: ")
 
-	out, err = goRun(dir, "build", "-o", filepath.Join(dir, "idemsim"), "./cmd/idemsim")
-	require.NoError(t, err, "go build of the README's own idemsim:\n%s", out)
-	replay, err := exec.Command(filepath.Join(dir, "idemsim"), strings.Fields(reproduce)...).CombinedOutput()
+	// The user's own idemsim: go mod tidy again, go install.
+	writeUserFiles(t, shop, files, "cmd/idemsim/main.go")
+	for _, line := range readmeCommands(t, string(readme), "user-module-install") {
+		o, err := sh.run(line)
+		require.NoError(t, err, "%s%s\n%s", line, offlineHint(o), o)
+	}
+	o, err := sh.run("go vet ./...")
+	require.NoError(t, err, "go vet in the README's module:\n%s", o)
+	replay, err := exec.Command(filepath.Join(base, "bin", "idemsim"), strings.Fields(reproduce)...).CombinedOutput()
 	require.NoError(t, err, "%s", replay)
 	assert.Contains(t, string(replay), "exactly-once     VIOLATED", "idemsim %s", reproduce)
 
-	out, _ = goRun(filepath.Join(dir, "dedup"), shellWords(rerun)...)
-	assert.Contains(t, out, "seed 1, 3 instances, 200 events", "go %s", rerun)
-	assert.Contains(t, out, story, "go %s tells the same story", rerun)
+	sh.dir = filepath.Join(shop, "dedup")
+	out, _ = sh.run(rerun)
+	assert.Contains(t, out, "seed 1, 3 instances, 200 events", rerun)
+	assert.Contains(t, out, story, "%s tells the same story", rerun)
 
 	// The README says what Expect: {"partition": "dup"} tells: the event
 	// the deduplicator loses.
 	require.Contains(t, string(readme), "With `Expect: map[string]string{\"partition\": \"dup\"}`, the test above\nrun with `-idemsim.scenario=partition`")
-	expect := filepath.Join(dir, "dedup", "expect_test.go")
-	require.NoError(t, os.WriteFile(expect, []byte(expectTest), 0o644))
-	out, err = goRun(dir, "test", "./dedup", "-short", "-run", "^TestExpect$", "-idemsim.scenario=partition")
+	require.NoError(t, os.WriteFile(filepath.Join(shop, "dedup", "expect_test.go"), []byte(expectTest), 0o644))
+	sh.dir = shop
+	out, err = sh.run("go test ./dedup -short -run ^TestExpect$ -idemsim.scenario=partition")
 	require.Error(t, err, "%s", out)
 	for _, step := range []string{
 		"watermill-dedup is not exactly-once: it fails under partition",
@@ -138,36 +154,151 @@ func userModuleFiles(t *testing.T, readme string) map[string]string {
 	return files
 }
 
-// writeGoMod writes the go.mod of a user's module that requires idemsim,
-// replaced by the checkout at root, and copies root's go.sum beside it.
-func writeGoMod(t *testing.T, dir, root string) {
+// userDir returns an empty directory for the user's clone and module, the
+// same one on every run from root: the go command's build cache keys a
+// package on its directory, so that a clone in a new directory each time
+// would rebuild every idemsim package, each run (half a minute on two
+// cores). Two runs of this test from the same root at once would share it.
+func userDir(t *testing.T, root string) string {
 	t.Helper()
-	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	require.NoError(t, err)
-	goLine := regexp.MustCompile(`(?m)^go \S+$`).FindIndex(mod)
-	require.NotNil(t, goLine, "go.mod has no go line")
-	// idemsim's own requirements, listed in the user's go.mod as well:
-	// then the user's module graph is the one this repository's build
-	// loaded, and works offline on the module cache that build filled. With
-	// idemsim's requirement alone, the go command would have to read the
-	// go.mod files of dependencies that predate module graph pruning
-	// (svgo's), which a cold cache lacks.
-	requires := strings.TrimSpace(string(mod[goLine[1]:]))
-	gomod := "module example.com/shop\n\n" + string(mod[goLine[0]:goLine[1]]) + "\n\n" +
-		"require github.com/idemsim/idemsim v0.0.0\n\n" + requires + "\n\n" +
-		"replace github.com/idemsim/idemsim => " + root + "\n"
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte(gomod), 0o644))
-	sum, err := os.ReadFile(filepath.Join(root, "go.sum"))
-	require.NoError(t, err)
-	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.sum"), sum, 0o644))
+	sum := sha256.Sum256([]byte(root))
+	dir := filepath.Join(os.TempDir(), fmt.Sprintf("idemsim-readme-%x", sum[:6]))
+	require.NoError(t, os.RemoveAll(dir))
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
 }
 
-// userEnv is the environment of the go commands in the user's module:
-// this one's, offline (the module cache has every dependency: writeGoMod),
-// with go.mod completed as needed and no workspace.
-func userEnv() []string {
-	env := append(os.Environ(), "GOPROXY=off", "GOWORK=off", "GOFLAGS="+strings.TrimSpace(os.Getenv("GOFLAGS")+" -mod=mod"))
-	return env
+// writeUserFiles writes the README's files called names into the module
+// at dir.
+func writeUserFiles(t *testing.T, dir string, files map[string]string, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		path := filepath.Join(dir, filepath.FromSlash(name))
+		require.NoError(t, os.MkdirAll(filepath.Dir(path), 0o755))
+		require.NoError(t, os.WriteFile(path, []byte(files[name]), 0o644))
+	}
+}
+
+// readmeCommands returns the command lines of the README's sh block
+// between the markers <!-- name:start --> and <!-- name:end -->, without
+// blank lines and comments.
+func readmeCommands(t *testing.T, readme, name string) []string {
+	t.Helper()
+	block := readmeBlock(t, readme, name)
+	require.Equal(t, "sh", block[0], "README's %s block is not a ```sh block", name)
+	var lines []string
+	for _, line := range block[1:] {
+		line = strings.TrimSpace(line)
+		if line != "" && !strings.HasPrefix(line, "#") {
+			lines = append(lines, line)
+		}
+	}
+	require.NotEmpty(t, lines, "README's %s block has no command", name)
+	return lines
+}
+
+// cloneURL is where the README clones idemsim from; the test clones this
+// repository instead.
+const cloneURL = "https://github.com/idemsim/idemsim.git"
+
+// userShell runs the README's command lines as a shell would run them for
+// the user, one at a time: cd changes its directory, and every other line
+// is a program and its arguments (no pipes, no variables). A git clone of
+// cloneURL clones this repository, as it is (see overlay).
+type userShell struct {
+	t    *testing.T
+	root string // this repository
+	dir  string // the current directory
+	env  []string
+}
+
+// run runs one command line and returns its output.
+func (sh *userShell) run(line string) (string, error) {
+	t := sh.t
+	t.Helper()
+	words := shellWords(line)
+	require.NotEmpty(t, words, "an empty command line")
+	if words[0] == "cd" {
+		require.Len(t, words, 2, "%s", line)
+		dir := words[1]
+		if !filepath.IsAbs(dir) {
+			dir = filepath.Join(sh.dir, dir)
+		}
+		info, err := os.Stat(dir)
+		require.NoError(t, err, "%s", line)
+		require.True(t, info.IsDir(), "%s: not a directory", line)
+		sh.dir = dir
+		return "", nil
+	}
+	var clone string
+	if len(words) >= 3 && words[0] == "git" && words[1] == "clone" {
+		require.Equal(t, cloneURL, words[2], "the README clones idemsim from elsewhere")
+		words[2] = sh.root
+		if len(words) == 3 { // the directory git names after the URL, not after root
+			words = append(words, strings.TrimSuffix(path.Base(cloneURL), ".git"))
+		}
+		clone = filepath.Join(sh.dir, words[3])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, words[0], words[1:]...)
+	cmd.Dir = sh.dir
+	cmd.Env = sh.env
+	out, err := cmd.CombinedOutput()
+	if err == nil && clone != "" {
+		overlay(t, sh.root, clone)
+	}
+	return string(out), err
+}
+
+// overlay brings the clone at dir to the working tree at root: the files
+// changed since the last commit, committed or not, and the new ones git
+// does not ignore, are copied, and the deleted ones deleted. So the README
+// is held to the code as it is, as the rest of this package's tests are,
+// and not to the last commit.
+func overlay(t *testing.T, root, dir string) {
+	t.Helper()
+	git := func(args ...string) []string {
+		out, err := exec.Command("git", append([]string{"-C", root}, args...)...).Output()
+		require.NoError(t, err, "git %s", strings.Join(args, " "))
+		return strings.FieldsFunc(string(out), func(r rune) bool { return r == 0 })
+	}
+	paths := append(git("diff", "--name-only", "--no-renames", "-z", "HEAD"), git("ls-files", "--others", "--exclude-standard", "-z")...)
+	for _, p := range paths {
+		from, to := filepath.Join(root, filepath.FromSlash(p)), filepath.Join(dir, filepath.FromSlash(p))
+		info, err := os.Lstat(from)
+		if os.IsNotExist(err) {
+			require.NoError(t, os.RemoveAll(to))
+			continue
+		}
+		require.NoError(t, err)
+		if !info.Mode().IsRegular() {
+			continue
+		}
+		data, err := os.ReadFile(from)
+		require.NoError(t, err)
+		require.NoError(t, os.MkdirAll(filepath.Dir(to), 0o755))
+		require.NoError(t, os.WriteFile(to, data, info.Mode().Perm()))
+	}
+}
+
+// userEnv is the environment of the user's commands: this one's, with
+// go install's binaries in bin, offline and without a workspace. The
+// module cache that this repository's build filled holds every module the
+// user's module needs; the checksum database, which a user's go mod tidy
+// asks about them, cannot be asked offline.
+func userEnv(bin string) []string {
+	return append(os.Environ(), "GOPROXY=off", "GOSUMDB=off", "GOWORK=off", "GOBIN="+bin)
+}
+
+// offlineHint says, when a go command failed for want of a module it
+// could not look up offline, where the test looks for modules.
+func offlineHint(out string) string {
+	if strings.Contains(out, "GOPROXY=off") {
+		return " (offline, the test finds idemsim only where the README's -replace points, and any other module only in the module cache, which go mod download in this repository fills)"
+	}
+	return ""
 }
 
 // readmeBlock returns the lines of the fenced block between the README's

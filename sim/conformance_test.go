@@ -3,8 +3,6 @@ package sim
 import (
 	"testing"
 
-	"github.com/stretchr/testify/require"
-
 	"github.com/idemsim/idemsim/strategies"
 	"github.com/idemsim/idemsim/strategies/conformance"
 )
@@ -21,7 +19,7 @@ type scriptRunner struct{}
 func (scriptRunner) Name() string { return "sim" }
 
 // Run plays c; event k of the case is event id k+1.
-func (scriptRunner) Run(t *testing.T, strategy string, c conformance.Case) ([]strategies.Outcome, []int) {
+func (scriptRunner) Run(_ testing.TB, strategy string, c conformance.Case) ([]strategies.Outcome, []int, error) {
 	s := Script{Strategy: strategy, Instances: c.Instances, MarkTTL: c.MarkTTL}
 	for _, k := range c.FailApply {
 		s.FailApply = append(s.FailApply, strategies.EventID(k+1))
@@ -30,10 +28,12 @@ func (scriptRunner) Run(t *testing.T, strategy string, c conformance.Case) ([]st
 		s.Deliveries = append(s.Deliveries, ScriptedDelivery{At: d.At, Instance: d.Instance, Event: strategies.EventID(d.Event + 1)})
 	}
 	res, err := RunScript(s)
-	require.NoError(t, err)
+	if err != nil {
+		return nil, nil, err
+	}
 	apps := make([]int, c.Events())
 	for k := range apps {
 		apps[k] = res.Applications[strategies.EventID(k+1)]
 	}
-	return res.Outcomes, apps
+	return res.Outcomes, apps, nil
 }

@@ -57,6 +57,8 @@ type Strategy struct {
 // Promises are what a strategy promises, and what it does not, in the
 // conformance suite's cases (package strategies/conformance). The zero
 // value promises nothing: every copy applies, as with no deduplication.
+// A case that does not fit the strategy at all is declined, with the
+// reason, rather than promised something untrue.
 type Promises struct {
 	// SameInstance: a second copy handled by the same instance, after the
 	// first was applied, is skipped.
@@ -67,10 +69,21 @@ type Promises struct {
 	// Concurrent says what two copies handled at the same moment by two
 	// instances do.
 	Concurrent Concurrency
-	// AfterFailure is what the copy that comes after a failed effect gets:
-	// Applied (the strategy retries) or Skipped (its mark outlived the
-	// failure: the event is lost); 0 means Applied.
+	// AfterFailure is what the copy that comes after a failed effect (the
+	// handler returned an error) gets: Applied (the strategy retries),
+	// Skipped (its mark outlived the failure: the event is lost) or
+	// RetryLater (it holds the event until its lease ends); 0 means
+	// Applied.
 	AfterFailure Outcome
+	// Declines names the cases that do not apply to the strategy, by the
+	// case's name (the constants of package conformance:
+	// conformance.CaseMarkExpires, ...), each with the reason, in a few
+	// words that go test -v shows where it skips the case: a strategy
+	// whose keys live as long as it says, whatever Deps.MarkTTL, declines
+	// CaseMarkExpires; one that acks an event whose effect failed
+	// (Dropped) declines CaseAfterFailure. A name that is no case's, or a
+	// decline without a reason, fails the suite.
+	Declines map[string]string
 }
 
 // Concurrency is what two copies of one event, handled at once on two

@@ -6,6 +6,7 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/idemsim/idemsim/internal/testserver"
@@ -18,7 +19,7 @@ import (
 func TestMain(m *testing.M) { testserver.Main(m) }
 
 func TestInProcess(t *testing.T) {
-	Run(t, EnvRunner{Backend: "memory", Open: func(t *testing.T) Env {
+	Run(t, EnvRunner{Backend: "memory", Open: func(t testing.TB) Env {
 		marks, kv, ledger := memstore.NewMarks(), memstore.NewKV(), memstore.NewLedger()
 		return Env{
 			Instance:     func() strategies.Deps { return strategies.Deps{Marks: marks, KV: kv, Ledger: ledger} },
@@ -41,7 +42,7 @@ func TestRedisAndPostgres(t *testing.T) {
 	opt, err := redis.ParseURL(rs.URL)
 	require.NoError(t, err)
 
-	Run(t, EnvRunner{Backend: "redis+postgres", Open: func(t *testing.T) Env {
+	Run(t, EnvRunner{Backend: "redis+postgres", Open: func(t testing.TB) Env {
 		return Env{
 			// Each instance has its own connections, as separate
 			// processes would.
@@ -66,4 +67,21 @@ func TestRedisAndPostgres(t *testing.T) {
 			},
 		}
 	}})
+}
+
+// TestTheCasesAreNamedByTheConstants: the names a strategy declines cases
+// by are the cases' own, each once.
+func TestTheCasesAreNamedByTheConstants(t *testing.T) {
+	assert.Equal(t, []string{CaseNewEvent, CaseSameInstance, CaseOtherInstance, CaseConcurrent, CaseAfterFailure, CaseMarkExpires}, Names())
+}
+
+func TestDeclinesAreChecked(t *testing.T) {
+	assert.NoError(t, checkDeclines(nil))
+	assert.NoError(t, checkDeclines(map[string]string{CaseMarkExpires: "its keys live a day"}))
+	err := checkDeclines(map[string]string{"mark expired": "a typo", "two copies": "another", CaseMarkExpires: "fine"})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `names no conformance case: "mark expired", "two copies" (the cases: "new event applies", `)
+	err = checkDeclines(map[string]string{CaseAfterFailure: ""})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `gives no reason for "failed effect then redelivery"`)
 }

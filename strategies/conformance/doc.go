@@ -10,7 +10,14 @@
 // them on its own simulated stores with a runner of its own (package sim's
 // tests, with sim.RunScript), so this package does not import it.
 //
+// Play holds one strategy to its stated Promises on a Runner, each case a
+// subtest; Run plays every registered strategy; Cases lists the cases,
+// and the constants CaseNewEvent, ..., CaseMarkExpires name them. A
+// strategy declines a case that does not fit it, with the reason, in
+// strategies.Promises.Declines: the case is skipped, and go test -v shows
+// why. Every entry point takes a testing.TB: on a *testing.T the cases are
+// subtests, on another TB they run one after the other.
+//
 // To hold a strategy of your own to its stated Promises, call
-// idemsimtest.Conformance from a test; Run plays every registered
-// strategy, Cases lists the cases.
+// idemsimtest.Conformance from a test.
 package conformance

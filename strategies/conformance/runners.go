@@ -4,13 +4,12 @@ import (
 	"cmp"
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/stretchr/testify/require"
 
 	"github.com/idemsim/idemsim/strategies"
 )
@@ -30,7 +29,7 @@ type Env struct {
 // wall clock.
 type EnvRunner struct {
 	Backend string
-	Open    func(t *testing.T) Env
+	Open    func(t testing.TB) Env
 }
 
 // Name is the backend's name.
@@ -50,8 +49,9 @@ var errInjected = errors.New("conformance: injected failure of the effect")
 // redeliveries, so that a lease never ends within a case.
 const caseLease = 5 * time.Second
 
-// Run plays c.
-func (r EnvRunner) Run(t *testing.T, strategy string, c Case) ([]strategies.Outcome, []int) {
+// Run plays c. Instance i's handler gets Deps.Instance i and, unless the
+// backend names it, Deps.Name "instance-i", as in the simulator.
+func (r EnvRunner) Run(t testing.TB, strategy string, c Case) ([]strategies.Outcome, []int, error) {
 	env := r.Open(t)
 	events := make([]strategies.Event, c.Events())
 	for k := range events {
@@ -66,8 +66,14 @@ func (r EnvRunner) Run(t *testing.T, strategy string, c Case) ([]strategies.Outc
 	for i := range handlers {
 		deps := env.Instance()
 		deps.Ledger, deps.MarkTTL, deps.Lease = failingLedger{deps.Ledger, fail}, c.MarkTTL, caseLease
+		deps.Instance = i
+		if deps.Name == "" {
+			deps.Name = fmt.Sprintf("instance-%d", i)
+		}
 		h, err := strategies.New(strategy, deps)
-		require.NoError(t, err)
+		if err != nil {
+			return nil, nil, err
+		}
 		handlers[i] = h
 	}
 	out := make([]strategies.Outcome, len(c.Deliveries))
@@ -108,7 +114,7 @@ func (r EnvRunner) Run(t *testing.T, strategy string, c Case) ([]strategies.Outc
 	for k, e := range events {
 		apps[k] = counts[e.ID]
 	}
-	return out, apps
+	return out, apps, nil
 }
 
 // failures makes the first Apply of some events fail, whichever instance
