@@ -2,6 +2,9 @@ package realrun
 
 import (
 	"context"
+	"fmt"
+	"math/rand/v2"
+	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,7 +54,14 @@ func (c *consumer) loop() {
 		if gen > 1 {
 			r.rec.add(run.Record{Kind: run.Restart, Inst: int32(c.idx)})
 		}
-		inc := c.start()
+		inc, err := c.start()
+		if err != nil {
+			// The strategy refused to build: no verdict, as for a
+			// failed server, and the run tears down what it made.
+			inc.close()
+			r.fail(err)
+			return
+		}
 		crashed := inc.serve()
 		inc.close()
 		if !crashed {
@@ -68,8 +78,10 @@ func (c *consumer) loop() {
 }
 
 // start makes a fresh incarnation: clients through this consumer's proxies,
-// and a new handler, so a local cache starts empty.
-func (c *consumer) start() *incarnation {
+// and a new handler, so a local cache starts empty, with a random source of
+// its own, seeded by the system. If the strategy's New fails, it returns
+// its *strategies.NewError, and an incarnation with no handler to close.
+func (c *consumer) start() (*incarnation, error) {
 	r := c.r
 	inc := &incarnation{c: c}
 	ro := *r.srv.redisOpts
@@ -93,17 +105,37 @@ func (c *consumer) start() *incarnation {
 		panic("realrun: invariant broken: validated prefix refused: " + err.Error())
 	}
 	h, err := strategies.New(r.cfg.Strategy, strategies.Deps{
-		Marks:   faultyMarks{inc: inc, inner: marks},
-		KV:      faultyKV{inc: inc, inner: r.srv.kv.Shared(inc.rdb)},
-		Ledger:  faultyLedger{inc: inc, inner: r.srv.ledger.On(pool)},
-		MarkTTL: r.markTTL,
-		Lease:   2 * r.cfg.Timing.AckDeadline,
+		Marks:    faultyMarks{inc: inc, inner: marks},
+		KV:       faultyKV{inc: inc, inner: r.srv.kv.Shared(inc.rdb)},
+		Ledger:   faultyLedger{inc: inc, inner: r.srv.ledger.On(pool)},
+		MarkTTL:  r.markTTL,
+		Lease:    2 * r.cfg.Timing.AckDeadline,
+		Instance: c.idx,
+		Name:     instanceName(r.host, c.idx),
+		Rand:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	})
 	if err != nil {
-		panic("realrun: invariant broken: validated strategy refused: " + err.Error())
+		return inc, err
 	}
 	inc.handler = h
-	return inc
+	return inc, nil
+}
+
+// instanceName is a consumer's name on real servers, as a consumer tag
+// would be: the host's name, the process id and the instance, as
+// "myhost-4242-1".
+func instanceName(host string, idx int) string {
+	return fmt.Sprintf("%s-%d-%d", host, os.Getpid(), idx)
+}
+
+// hostName is the machine's name for instanceName, or "localhost" if the
+// system does not say.
+func hostName() string {
+	h, err := os.Hostname()
+	if err != nil || h == "" {
+		return "localhost"
+	}
+	return h
 }
 
 // Backoff after handlings that failed fast: a consumer whose every call
@@ -136,7 +168,7 @@ func (inc *incarnation) serve() (crashed bool) {
 		if inc.crashed.Load() {
 			return true // the attempt stays unknown
 		}
-		// An outcome that is none of the three, with no error, is the
+		// An outcome that is none of the four, with no error, is the
 		// strategy's bug: it counts as an error, the effect unknown.
 		o := run.Errored
 		if err == nil {
@@ -147,6 +179,8 @@ func (inc *incarnation) serve() (crashed bool) {
 				o, backoff = run.Skipped, 0
 			case strategies.RetryLater:
 				o = run.RetryLater
+			case strategies.Dropped:
+				o, backoff = run.Dropped, 0
 			}
 		}
 		r.rec.endAttempt(attempt, o)
@@ -158,7 +192,9 @@ func (inc *incarnation) serve() (crashed bool) {
 		if inc.before(r.ctx, 0, run.Record{Step: run.AtAck}) != nil {
 			return true
 		}
-		if o == run.Applied || o == run.Skipped {
+		// Dropped is acked too: the handler gave up, with nothing done,
+		// and asked that the delivery not come again.
+		if o == run.Applied || o == run.Skipped || o == run.Dropped {
 			r.br.ack(c.idx, d, r.rec.now())
 			continue
 		}

@@ -23,12 +23,21 @@
 //   - ttl: marks live a few hundred milliseconds and late copies arrive after;
 //   - redeliver: more lost acks, and events published twice at once.
 //
+// Each consumer builds its handler anew at every start (strategies.New),
+// with Deps that name it as a real consumer is named: Instance, its number,
+// and Name, "<host>-<pid>-<instance>", and Rand, a random source of this
+// incarnation's own, seeded by the system. A strategy whose New fails ends
+// the run with its *strategies.NewError and no verdict, torn down as after
+// a failed server. A handler's Dropped is acked, as Applied and Skipped
+// are; RetryLater and errors are nacked.
+//
 // A real run is safe on a user's servers. It touches only what it created
 // and can recognise as its own: it takes the prefix with a PostgreSQL
 // advisory lock (a second run on the prefix is refused), uses the prefix's
 // tables only if they bear idemsim's mark (setup.go, package pgstore), and
-// writes Redis keys only under a namespace of its own run, which it deletes
-// at the end. Clean removes what runs of a prefix left behind.
+// writes Redis keys (strings and sets) only under a namespace of its own
+// run, which it deletes at the end. Clean removes what runs of a prefix
+// left behind.
 //
 // A real run is honest about failures. Every round trip has a deadline; a
 // health watch (watch.go) pings both servers on the run's own connections,

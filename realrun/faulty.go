@@ -100,8 +100,8 @@ func (inc *incarnation) call(ctx context.Context, target storeSet, op run.Op, ev
 	return inc.callWith(ctx, target, op, ev, tx, run.Record{}, f, nil)
 }
 
-// callWith is call with the key-value details of detail (Key, Value, Dur)
-// on its records, and for a GET the value found, *got.
+// callWith is call with the details of detail (Key, Value, Dur, Expect)
+// on its records, and for a GET or a Read the value found, *got.
 func (inc *incarnation) callWith(ctx context.Context, target storeSet, op run.Op, ev strategies.EventID, tx uint32, detail run.Record, f func(context.Context) (bool, error), got *string) (bool, error) {
 	if err := inc.before(ctx, target, run.Record{Step: run.AtCall, Op: op}); err != nil {
 		return false, err
@@ -109,7 +109,7 @@ func (inc *incarnation) callWith(ctx context.Context, target storeSet, op run.Op
 	c, r := inc.c, inc.c.r
 	rec := msgRecord(run.Call, c.idx, inc.cur.msg, ev)
 	rec.Call, rec.Op, rec.Tx = r.rec.calls.Add(1), op, tx
-	rec.Key, rec.Value, rec.Dur = detail.Key, detail.Value, detail.Dur
+	rec.Key, rec.Value, rec.Dur, rec.Expect = detail.Key, detail.Value, detail.Dur, detail.Expect
 	r.rec.add(rec)
 	if c.cutting(target) {
 		held := rec
@@ -133,6 +133,10 @@ func (inc *incarnation) callWith(ctx context.Context, target storeSet, op run.Op
 		}
 	case isTimeout(err):
 		rec.Kind = run.Timeout
+	case errors.Is(err, strategies.ErrWrongType):
+		// The strategy's own misuse of a key, which Redis refused: its
+		// answer, as the simulator gives it, not a failing server.
+		rec.Kind, rec.Answer = run.Reply, run.WrongType
 	default:
 		rec.Kind, rec.Answer = run.Reply, run.Failed
 		if fatal(err) && r.ctx.Err() == nil {
@@ -210,6 +214,33 @@ func (t *faultyTx) InsertProcessed(ctx context.Context, id strategies.EventID) (
 	})
 }
 
+func (t *faultyTx) ReadProcessed(ctx context.Context, id strategies.EventID) (state string, found bool, err error) {
+	found, err = t.inc.callWith(ctx, toDB, run.Read, id, t.id, run.Record{}, func(ctx context.Context) (bool, error) {
+		var err error
+		state, found, err = t.inner.ReadProcessed(ctx, id)
+		return found, err
+	}, &state)
+	return state, found, err
+}
+
+func (t *faultyTx) DeleteProcessed(ctx context.Context, id strategies.EventID) (bool, error) {
+	return t.inc.call(ctx, toDB, run.Delete, id, t.id, func(ctx context.Context) (bool, error) {
+		return t.inner.DeleteProcessed(ctx, id)
+	})
+}
+
+// UpdateProcessed refuses bad states before any fault point, as the store
+// itself refuses them before any round trip.
+func (t *faultyTx) UpdateProcessed(ctx context.Context, id strategies.EventID, old, state string) (bool, error) {
+	if err := validValues(old, state); err != nil {
+		return false, err
+	}
+	detail := run.Record{Value: state, Expect: old}
+	return t.inc.callWith(ctx, toDB, run.Update, id, t.id, detail, func(ctx context.Context) (bool, error) {
+		return t.inner.UpdateProcessed(ctx, id, old, state)
+	}, nil)
+}
+
 func (t *faultyTx) Apply(ctx context.Context, e strategies.Event) error {
 	_, err := t.inc.call(ctx, toDB, run.Apply, e.ID, t.id, func(ctx context.Context) (bool, error) {
 		return true, t.inner.Apply(ctx, e)
@@ -276,17 +307,35 @@ func (o *openTxs) release(runCtx context.Context) {
 }
 
 // faultyKV wraps a KV store so that each call is a fault point. A bad key
-// is refused before any fault point, as the store itself refuses it.
+// or value is refused before any fault point, as the store itself refuses
+// it before any round trip.
 type faultyKV struct {
 	inc   *incarnation
 	inner strategies.KV
 }
 
-func (k faultyKV) Get(ctx context.Context, key string) (value string, found bool, err error) {
+// validKV checks a key and a call's values.
+func validKV(key string, values ...string) error {
 	if err := strategies.ValidateKey(key); err != nil {
+		return err
+	}
+	return validValues(values...)
+}
+
+func validValues(values ...string) error {
+	for _, v := range values {
+		if err := strategies.ValidateValue(v); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (k faultyKV) Get(ctx context.Context, key string) (value string, found bool, err error) {
+	if err := validKV(key); err != nil {
 		return "", false, err
 	}
-	found, err = k.inc.kvCall(ctx, run.Get, key, "", 0, func(ctx context.Context) (bool, error) {
+	found, err = k.inc.kvCall(ctx, run.Get, run.Record{Key: key}, func(ctx context.Context) (bool, error) {
 		var err error
 		value, found, err = k.inner.Get(ctx, key)
 		return found, err
@@ -295,27 +344,72 @@ func (k faultyKV) Get(ctx context.Context, key string) (value string, found bool
 }
 
 func (k faultyKV) Set(ctx context.Context, key, value string, cond strategies.Cond, ttl time.Duration) (bool, error) {
-	if err := strategies.ValidateKey(key); err != nil {
+	if err := validKV(key, value); err != nil {
 		return false, err
 	}
-	return k.inc.kvCall(ctx, run.PutOp(cond), key, value, ttl, func(ctx context.Context) (bool, error) {
+	return k.inc.kvCall(ctx, run.PutOp(cond), run.Record{Key: key, Value: value, Dur: int64(ttl)}, func(ctx context.Context) (bool, error) {
 		return k.inner.Set(ctx, key, value, cond, ttl)
 	}, nil)
 }
 
 func (k faultyKV) Del(ctx context.Context, key string) (bool, error) {
-	if err := strategies.ValidateKey(key); err != nil {
+	if err := validKV(key); err != nil {
 		return false, err
 	}
-	return k.inc.kvCall(ctx, run.Del, key, "", 0, func(ctx context.Context) (bool, error) {
+	return k.inc.kvCall(ctx, run.Del, run.Record{Key: key}, func(ctx context.Context) (bool, error) {
 		return k.inner.Del(ctx, key)
 	}, nil)
 }
 
-// kvCall is call for a key-value call: its records carry the key, the value
-// set, and for a GET the value found (*got).
-func (inc *incarnation) kvCall(ctx context.Context, op run.Op, key, value string, ttl time.Duration, f func(context.Context) (bool, error), got *string) (bool, error) {
-	detail := run.Record{Key: key, Value: value, Dur: int64(ttl)}
+func (k faultyKV) DelIfEqual(ctx context.Context, key, value string) (bool, error) {
+	if err := validKV(key, value); err != nil {
+		return false, err
+	}
+	return k.inc.kvCall(ctx, run.DelIfEq, run.Record{Key: key, Expect: value}, func(ctx context.Context) (bool, error) {
+		return k.inner.DelIfEqual(ctx, key, value)
+	}, nil)
+}
+
+func (k faultyKV) SetIfEqual(ctx context.Context, key, old, value string, ttl time.Duration) (bool, error) {
+	if err := validKV(key, old, value); err != nil {
+		return false, err
+	}
+	detail := run.Record{Key: key, Expect: old, Value: value, Dur: int64(ttl)}
+	return k.inc.kvCall(ctx, run.SetIfEq, detail, func(ctx context.Context) (bool, error) {
+		return k.inner.SetIfEqual(ctx, key, old, value, ttl)
+	}, nil)
+}
+
+func (k faultyKV) SAdd(ctx context.Context, key, member string, ttl time.Duration) (bool, error) {
+	if err := validKV(key, member); err != nil {
+		return false, err
+	}
+	return k.inc.kvCall(ctx, run.SAdd, run.Record{Key: key, Value: member, Dur: int64(ttl)}, func(ctx context.Context) (bool, error) {
+		return k.inner.SAdd(ctx, key, member, ttl)
+	}, nil)
+}
+
+func (k faultyKV) SIsMember(ctx context.Context, key, member string) (bool, error) {
+	if err := validKV(key, member); err != nil {
+		return false, err
+	}
+	return k.inc.kvCall(ctx, run.SIsMember, run.Record{Key: key, Value: member}, func(ctx context.Context) (bool, error) {
+		return k.inner.SIsMember(ctx, key, member)
+	}, nil)
+}
+
+func (k faultyKV) SRem(ctx context.Context, key, member string) (bool, error) {
+	if err := validKV(key, member); err != nil {
+		return false, err
+	}
+	return k.inc.kvCall(ctx, run.SRem, run.Record{Key: key, Value: member}, func(ctx context.Context) (bool, error) {
+		return k.inner.SRem(ctx, key, member)
+	}, nil)
+}
+
+// kvCall is call for a key-value call: its records carry detail's key,
+// value, TTL and expected value, and for a GET the value found (*got).
+func (inc *incarnation) kvCall(ctx context.Context, op run.Op, detail run.Record, f func(context.Context) (bool, error), got *string) (bool, error) {
 	return inc.callWith(ctx, toRedis, op, inc.curEvent, 0, detail, f, got)
 }
 

@@ -29,6 +29,7 @@ type session struct {
 	rec     recorder
 	br      *broker
 	srv     *servers
+	host    string      // the machine's name, for the consumers' names
 	on      atomic.Bool // the safety phase: faults strike
 
 	// ctx is the run's context: its consumers' calls end with it. It is
@@ -96,8 +97,10 @@ func (r *session) durationIn(f faults.Fault, lo, hi time.Duration) time.Duration
 // a deadline. A server that cannot be reached, refuses the connection, or
 // dies, hangs or answers an error during the run ends it with a
 // *ServerError and no Result: a broken server is not a broken strategy.
-// Refusals that protect the user's data match ErrRefused; bad settings
-// match run.ErrBadConfig.
+// A strategy whose New fails ends it the same way, with the
+// *strategies.NewError ("strategy S: New failed: ..."). Refusals that
+// protect the user's data match ErrRefused; bad settings match
+// run.ErrBadConfig.
 func Run(ctx context.Context, cfg Config) (*run.Result, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -116,7 +119,7 @@ func Run(ctx context.Context, cfg Config) (*run.Result, error) {
 	if err != nil {
 		return nil, scrub.Error(err)
 	}
-	r := &session{cfg: cfg, srv: srv, params: faults.Draw(cfg.Faults, cfg.Seed), wl: run.NewWorkload(cfg.Config)}
+	r := &session{cfg: cfg, srv: srv, host: hostName(), params: faults.Draw(cfg.Faults, cfg.Seed), wl: run.NewWorkload(cfg.Config)}
 	for _, f := range faults.All() {
 		r.rng = append(r.rng, rand.New(rand.NewPCG(cfg.Seed, streamFaults+uint64(f))))
 	}

@@ -4,10 +4,16 @@
 // New creates, under a validated prefix and in the current schema, three
 // tables and an index, and nothing else:
 //
-//	<prefix>_processed (event_id bigint PRIMARY KEY)            the dedup marks
-//	<prefix>_accounts  (account int PRIMARY KEY, balance bigint) the effect
+//	<prefix>_processed (event_id bigint PRIMARY KEY, state text)  the dedup marks
+//	<prefix>_accounts  (account int PRIMARY KEY, balance bigint)  the effect
 //	<prefix>_ledger    (event_id bigint, account int, amount bigint)
 //	<prefix>_ledger_event, an index of the ledger on event_id
+//
+// The processed table's state (NOT NULL, empty for an inserted row) is what
+// Tx's UpdateProcessed compares and sets; ReadProcessed reads it with
+// SELECT ... FOR UPDATE and DeleteProcessed deletes the row. New adds the
+// column to a processed table an older idemsim created without it (see
+// ensureTables for why that is safe).
 //
 // Each carries a comment beginning "created by idemsim": that is how idemsim
 // recognises what it may write, empty (Reset) and drop (Drop). A relation of

@@ -119,9 +119,52 @@ func foreign(schema, prefix string, rels map[string]relation) error {
 	return &NotOwnedError{Schema: schema, Prefix: prefix, Relations: bad}
 }
 
+// stateColumn is the processed table's state column: PostgreSQL's name of
+// its type, and whether it is NOT NULL; found is false if there is none.
+func stateColumn(ctx context.Context, q querier, schema, prefix string) (typ string, notNull, found bool, err error) {
+	err = q.QueryRow(ctx, `SELECT format_type(a.atttypid, a.atttypmod), a.attnotnull
+FROM pg_attribute a JOIN pg_class c ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = $1 AND c.relname = $2 AND a.attname = 'state' AND NOT a.attisdropped`, schema, prefix+"_processed").Scan(&typ, &notNull)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, false, nil
+	}
+	if err != nil {
+		return "", false, false, fmt.Errorf("pgstore: look for the column %s.%s_processed.state: %w", schema, prefix, err)
+	}
+	return typ, notNull, true, nil
+}
+
+// stateColumnOK reports whether the state column is as idemsim makes it.
+func stateColumnOK(typ string, notNull bool) bool { return typ == "text" && notNull }
+
+// badStateColumn says that the state column of idemsim's own table is not
+// what idemsim made: someone changed it. Nothing is changed; the tables
+// hold nothing worth keeping (every run empties them), so clean removes
+// them and the next run makes them anew.
+func badStateColumn(schema, prefix, typ string, notNull bool) error {
+	if !notNull {
+		typ += " (nullable)"
+	}
+	return fmt.Errorf("pgstore: %s.%s_processed has a column state of type %s, not text NOT NULL as idemsim makes it; it is left as it is: remove the tables with idemsim clean --prefix %s, and the next run creates them anew",
+		schema, prefix, typ, prefix)
+}
+
 // ensureTables creates whichever of prefix's tables are missing, refusing
 // if a relation of their names is not idemsim's. Creation runs in one
 // transaction under an advisory lock, so two creators cannot race.
+//
+// A processed table that an older idemsim created has no state column:
+// ensureTables adds it, in the same transaction,
+//
+//	ALTER TABLE <prefix>_processed ADD COLUMN IF NOT EXISTS state text NOT NULL DEFAULT ''
+//
+// That is safe: the table bears idemsim's mark, so it is idemsim's to
+// change; every run empties it anyway; the column takes the value a new
+// row gets, so rows already there mean what they meant; and since
+// PostgreSQL 11 adding a column with a constant default rewrites nothing.
+// Refusing instead would make every user of an older idemsim run clean
+// first, for nothing. A state column of another shape is someone's
+// change, and is refused untouched (see badStateColumn).
 func ensureTables(ctx context.Context, pool *pgxpool.Pool, schema, prefix string) error {
 	rels, err := existing(ctx, pool, schema, prefix)
 	if err != nil {
@@ -131,7 +174,16 @@ func ensureTables(ctx context.Context, pool *pgxpool.Pool, schema, prefix string
 		return err
 	}
 	if len(rels) == len(names(prefix)) {
-		return nil
+		typ, notNull, found, err := stateColumn(ctx, pool, schema, prefix)
+		if err != nil {
+			return err
+		}
+		if found && !stateColumnOK(typ, notNull) {
+			return badStateColumn(schema, prefix, typ, notNull)
+		}
+		if found {
+			return nil
+		}
 	}
 	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey("create", schema, prefix)); err != nil {
@@ -147,7 +199,7 @@ func ensureTables(ctx context.Context, pool *pgxpool.Pool, schema, prefix string
 		t := tablesOf(schema, prefix)
 		index := pgx.Identifier{schema, prefix + "_ledger_event"}.Sanitize()
 		ddl := map[string]string{
-			prefix + "_processed":    fmt.Sprintf(`CREATE TABLE %s (event_id bigint PRIMARY KEY)`, t.processed),
+			prefix + "_processed":    fmt.Sprintf(`CREATE TABLE %s (event_id bigint PRIMARY KEY, state text NOT NULL DEFAULT '')`, t.processed),
 			prefix + "_accounts":     fmt.Sprintf(`CREATE TABLE %s (account int PRIMARY KEY, balance bigint NOT NULL)`, t.accounts),
 			prefix + "_ledger":       fmt.Sprintf(`CREATE TABLE %s (event_id bigint NOT NULL, account int NOT NULL, amount bigint NOT NULL)`, t.ledger),
 			prefix + "_ledger_event": fmt.Sprintf(`CREATE INDEX %s ON %s (event_id)`, pgx.Identifier{prefix + "_ledger_event"}.Sanitize(), t.ledger),
@@ -165,6 +217,17 @@ func ensureTables(ctx context.Context, pool *pgxpool.Pool, schema, prefix string
 			}
 			if _, err := tx.Exec(ctx, fmt.Sprintf(`COMMENT ON %s %s IS '%s'`, what, target, ownerComment(prefix))); err != nil {
 				return fmt.Errorf("pgstore: mark %s.%s as idemsim's: %w", schema, n, err)
+			}
+		}
+		typ, notNull, found, err := stateColumn(ctx, tx, schema, prefix)
+		switch {
+		case err != nil:
+			return err
+		case found && !stateColumnOK(typ, notNull):
+			return badStateColumn(schema, prefix, typ, notNull)
+		case !found: // a table an older idemsim created
+			if _, err := tx.Exec(ctx, fmt.Sprintf(`ALTER TABLE %s ADD COLUMN IF NOT EXISTS state text NOT NULL DEFAULT ''`, t.processed)); err != nil {
+				return fmt.Errorf("pgstore: add the column state to %s.%s_processed: %w", schema, prefix, err)
 			}
 		}
 		return nil

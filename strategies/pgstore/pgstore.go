@@ -19,6 +19,7 @@ type Ledger struct {
 	// The statements, with the table names spliced in once (the prefix is
 	// validated and the schema quoted).
 	insertProcessed, apply, insertApply, insertApplyBatch, applications string
+	readProcessed, deleteProcessed, updateProcessed                     string
 }
 
 // tables are the SQL names of a prefix's tables, schema-qualified and quoted
@@ -88,6 +89,9 @@ func newLedger(pool *pgxpool.Pool, schema, prefix string) *Ledger {
 INSERT INTO %[2]s (event_id, account, amount) VALUES ($1, $2, $3)`, t.accounts, t.ledger)
 	l.insertApply = insertApplySQL(t)
 	l.insertApplyBatch = insertApplyBatchSQL(t)
+	l.readProcessed = fmt.Sprintf(`SELECT state FROM %s WHERE event_id = $1 FOR UPDATE`, t.processed)
+	l.deleteProcessed = fmt.Sprintf(`DELETE FROM %s WHERE event_id = $1`, t.processed)
+	l.updateProcessed = fmt.Sprintf(`UPDATE %s SET state = $3 WHERE event_id = $1 AND state = $2`, t.processed)
 	l.applications = fmt.Sprintf(`SELECT event_id, count(*) FROM %s GROUP BY event_id`, t.ledger)
 	return l
 }
@@ -144,6 +148,47 @@ func (t *Tx) InsertProcessed(ctx context.Context, id strategies.EventID) (bool, 
 	tag, err := t.tx.Exec(ctx, t.l.insertProcessed, int64(id))
 	if err != nil {
 		return false, fmt.Errorf("pgstore: insert processed %d: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// ReadProcessed reads id's row with SELECT state ... FOR UPDATE:
+// PostgreSQL makes it wait for another open transaction that locked,
+// updated or deleted the row, and the row stays locked until this
+// transaction ends.
+func (t *Tx) ReadProcessed(ctx context.Context, id strategies.EventID) (string, bool, error) {
+	var state string
+	err := t.tx.QueryRow(ctx, t.l.readProcessed, int64(id)).Scan(&state)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, fmt.Errorf("pgstore: read processed %d for update: %w", id, err)
+	}
+	return state, true, nil
+}
+
+// DeleteProcessed deletes id's row and reports whether there was one.
+func (t *Tx) DeleteProcessed(ctx context.Context, id strategies.EventID) (bool, error) {
+	tag, err := t.tx.Exec(ctx, t.l.deleteProcessed, int64(id))
+	if err != nil {
+		return false, fmt.Errorf("pgstore: delete processed %d: %w", id, err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
+// UpdateProcessed sets the state of id's row to state if it is old, and
+// reports whether the row matched. The states are checked as KV values are
+// (strategies.ValidateValue), so that every backend takes the same ones.
+func (t *Tx) UpdateProcessed(ctx context.Context, id strategies.EventID, old, state string) (bool, error) {
+	for _, s := range []string{old, state} {
+		if err := strategies.ValidateValue(s); err != nil {
+			return false, fmt.Errorf("pgstore: processed row state: %w", err)
+		}
+	}
+	tag, err := t.tx.Exec(ctx, t.l.updateProcessed, int64(id), old, state)
+	if err != nil {
+		return false, fmt.Errorf("pgstore: update processed %d from %q to %q: %w", id, old, state, err)
 	}
 	return tag.RowsAffected() == 1, nil
 }

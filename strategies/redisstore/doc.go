@@ -10,6 +10,15 @@
 // every mark under the prefix; Clean removes the keys that killed runs left
 // behind, and only keys of that exact form.
 //
+// KV (NewKV, NewRunKV) is a strategies.KV under "<prefix>:kv:" or
+// "<prefix>:run:<run id>:kv:": GET, SET [NX|XX] [PX], DEL; DelIfEqual and
+// SetIfEqual as Lua scripts (GET, compare, then DEL or SET [PX]), which
+// Redis runs atomically; sets with SADD (with a TTL, SADD and PEXPIRE in
+// one script), SISMEMBER and SREM. Redis's WRONGTYPE reply is returned as
+// strategies.ErrWrongType. A KV remembers the keys it writes, sets
+// included, so that DeleteWritten deletes them without a SCAN; Clean finds
+// a killed run's keys of either kind.
+//
 // Give New a client with MaxRetries: -1. go-redis retries a SET NX whose
 // reply timed out; if the first one took effect, the retry answers "not set"
 // and a claim that was ours is reported, with no error, as someone else's

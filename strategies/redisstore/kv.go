@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -73,9 +74,28 @@ func (k *KV) Get(ctx context.Context, key string) (string, bool, error) {
 		return "", false, nil
 	}
 	if err != nil {
-		return "", false, fmt.Errorf("redisstore: GET %s: %w", full, err)
+		return "", false, callErr("GET", full, err)
 	}
 	return v, true, nil
+}
+
+// callErr wraps the error of a call on key full: Redis's WRONGTYPE as
+// strategies.ErrWrongType (and not as a Redis error reply, which a runner
+// takes for a failing server: a call on a key of the other kind is the
+// strategy's doing), anything else as it is.
+func callErr(op, full string, err error) error {
+	if isWrongType(err) {
+		return fmt.Errorf("redisstore: %s %s: %w", op, full, strategies.ErrWrongType)
+	}
+	return fmt.Errorf("redisstore: %s %s: %w", op, full, err)
+}
+
+// isWrongType reports whether err is Redis's WRONGTYPE error reply. From a
+// script, Redis 7 passes the reply on as it is; Redis 6 puts it inside an
+// "ERR Error running script" reply, so it is looked for anywhere in it.
+func isWrongType(err error) bool {
+	var rErr redis.Error
+	return errors.As(err, &rErr) && strings.Contains(rErr.Error(), "WRONGTYPE")
 }
 
 // Set sets key to value under cond with ttl (0: no expiry): SET with NX or
@@ -104,7 +124,7 @@ func (k *KV) Set(ctx context.Context, key, value string, cond strategies.Cond, t
 		return false, nil // the condition did not hold
 	}
 	if err != nil {
-		return false, fmt.Errorf("redisstore: SET %s: %w", full, err)
+		return false, callErr("SET", full, err)
 	}
 	return true, nil
 }
@@ -117,7 +137,151 @@ func (k *KV) Del(ctx context.Context, key string) (bool, error) {
 	}
 	n, err := k.c.Del(ctx, full).Result()
 	if err != nil {
-		return false, fmt.Errorf("redisstore: DEL %s: %w", full, err)
+		return false, callErr("DEL", full, err)
+	}
+	return n == 1, nil
+}
+
+// The compare-and-act calls are Lua scripts, which Redis runs atomically;
+// KEYS[1] is the full key. A script stops at its first failing call, so a
+// WRONGTYPE from GET or SADD leaves the key as it was.
+var (
+	// delIfEqualScript: ARGV[1] the token.
+	delIfEqualScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then
+	return redis.call("DEL", KEYS[1])
+end
+return 0`)
+	// setIfEqualScript: ARGV[1] the old value, ARGV[2] the new one,
+	// ARGV[3] the TTL in milliseconds, "0" for none.
+	setIfEqualScript = redis.NewScript(`if redis.call("GET", KEYS[1]) ~= ARGV[1] then
+	return 0
+end
+if ARGV[3] == "0" then
+	redis.call("SET", KEYS[1], ARGV[2])
+else
+	redis.call("SET", KEYS[1], ARGV[2], "PX", ARGV[3])
+end
+return 1`)
+	// saddExpireScript: ARGV[1] the member, ARGV[2] the set's TTL in
+	// milliseconds. A script rather than MULTI/EXEC, which runs PEXPIRE
+	// even after SADD failed with WRONGTYPE and so would give a string
+	// key the set's TTL.
+	saddExpireScript = redis.NewScript(`local added = redis.call("SADD", KEYS[1], ARGV[1])
+redis.call("PEXPIRE", KEYS[1], ARGV[2])
+return added`)
+)
+
+// millis is ttl in whole milliseconds for PX and PEXPIRE, at least 1 for a
+// positive ttl (as go-redis rounds SET's PX).
+func millis(ttl time.Duration) int64 {
+	if ms := ttl.Milliseconds(); ms > 0 || ttl <= 0 {
+		return ms
+	}
+	return 1
+}
+
+// checkTTL refuses a negative TTL.
+func checkTTL(ttl time.Duration) error {
+	if ttl < 0 {
+		return fmt.Errorf("%w: negative TTL %v", strategies.ErrBadValue, ttl)
+	}
+	return nil
+}
+
+// keyValues validates key and values and returns the full key.
+func (k *KV) keyValues(key string, values ...string) (string, error) {
+	full, err := k.key(key)
+	if err != nil {
+		return "", err
+	}
+	for _, v := range values {
+		if err := strategies.ValidateValue(v); err != nil {
+			return "", err
+		}
+	}
+	return full, nil
+}
+
+// DelIfEqual deletes key if its value is value, atomically (a Lua script:
+// GET, compare, DEL), and reports whether it deleted it.
+func (k *KV) DelIfEqual(ctx context.Context, key, value string) (bool, error) {
+	full, err := k.keyValues(key, value)
+	if err != nil {
+		return false, err
+	}
+	n, err := delIfEqualScript.Run(ctx, k.c, []string{full}, value).Int64()
+	if err != nil {
+		return false, callErr("DEL IFEQ", full, err)
+	}
+	return n == 1, nil
+}
+
+// SetIfEqual sets key to value with ttl (0: no expiry) if its value is
+// old, atomically (a Lua script: GET, compare, SET [PX]), and reports
+// whether it set it.
+func (k *KV) SetIfEqual(ctx context.Context, key, old, value string, ttl time.Duration) (bool, error) {
+	full, err := k.keyValues(key, old, value)
+	if err != nil {
+		return false, err
+	}
+	if err := checkTTL(ttl); err != nil {
+		return false, err
+	}
+	k.remember(full)
+	n, err := setIfEqualScript.Run(ctx, k.c, []string{full}, old, value, millis(ttl)).Int64()
+	if err != nil {
+		return false, callErr("SET IFEQ", full, err)
+	}
+	return n == 1, nil
+}
+
+// SAdd adds member to the set at key and reports whether it was not
+// there: SADD, and with a ttl > 0 PEXPIRE of the whole set in the same
+// Lua script.
+func (k *KV) SAdd(ctx context.Context, key, member string, ttl time.Duration) (bool, error) {
+	full, err := k.keyValues(key, member)
+	if err != nil {
+		return false, err
+	}
+	if err := checkTTL(ttl); err != nil {
+		return false, err
+	}
+	k.remember(full)
+	var n int64
+	if ttl > 0 {
+		n, err = saddExpireScript.Run(ctx, k.c, []string{full}, member, millis(ttl)).Int64()
+	} else {
+		n, err = k.c.SAdd(ctx, full, member).Result()
+	}
+	if err != nil {
+		return false, callErr("SADD", full, err)
+	}
+	return n == 1, nil
+}
+
+// SIsMember reports whether member is in the set at key (SISMEMBER).
+func (k *KV) SIsMember(ctx context.Context, key, member string) (bool, error) {
+	full, err := k.keyValues(key, member)
+	if err != nil {
+		return false, err
+	}
+	in, err := k.c.SIsMember(ctx, full, member).Result()
+	if err != nil {
+		return false, callErr("SISMEMBER", full, err)
+	}
+	return in, nil
+}
+
+// SRem removes member from the set at key (SREM) and reports whether it
+// was there; Redis deletes a set with its last member.
+func (k *KV) SRem(ctx context.Context, key, member string) (bool, error) {
+	full, err := k.keyValues(key, member)
+	if err != nil {
+		return false, err
+	}
+	n, err := k.c.SRem(ctx, full, member).Result()
+	if err != nil {
+		return false, callErr("SREM", full, err)
 	}
 	return n == 1, nil
 }
