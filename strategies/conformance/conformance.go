@@ -321,12 +321,15 @@ func Cases() []Case {
 			}
 		},
 	}, {
-		// Once the mark's TTL has passed, a late copy applies again.
+		// Once the mark's TTL has passed, a late copy applies again. The
+		// TTL is long beside a handling on a loaded machine (the mark is
+		// set when the first handling starts, and the second copy waits
+		// for that handling to end), so that "within the TTL" holds.
 		Name:       CaseMarkExpires,
 		Instances:  1,
-		MarkTTL:    100 * time.Millisecond,
+		MarkTTL:    600 * time.Millisecond,
 		MarksOnly:  true,
-		Deliveries: []Delivery{{0, 0, 0}, {20 * time.Millisecond, 0, 0}, {250 * time.Millisecond, 0, 0}},
+		Deliveries: []Delivery{{0, 0, 0}, {20 * time.Millisecond, 0, 0}, {1300 * time.Millisecond, 0, 0}},
 		Check: func(t testing.TB, _ strategies.Strategy, out []strategies.Outcome, apps []int) {
 			assert.Equal(t, strategies.Skipped, out[1], "within the TTL the mark holds")
 			assert.Equal(t, strategies.Applied, out[2], "after the TTL (Deps.MarkTTL) the mark is gone; a strategy whose keys live as long as it says, not MarkTTL, declines this case (Promises.Declines[conformance.CaseMarkExpires])")
