@@ -37,8 +37,10 @@ Draw the figures, each as a PNG and an SVG, from the results saved in --in:
 With --sweep, it first runs the two sweeps on the simulator (deterministic:
 the same --seeds give the same files) and saves them to --out as
 sweep-instances.json and sweep-ttl.json. It says which figures it wrote and
-which it skipped, and why. A figure whose input is missing is skipped; when
-none can be drawn, the exit status is 1.
+which it skipped, and why, on stdout. A figure whose input is missing is
+skipped; when none can be drawn, the exit status is 1. An input that does
+not parse is named, with where it broke, and the exit status is 2; the
+other figures are still drawn.
 
 'idemsim compare --out results' then 'idemsim plot --sweep' regenerate
 every figure of the committed results/.
