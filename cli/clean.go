@@ -13,10 +13,16 @@ const cleanSynopsis = "idemsim clean [--prefix P] [--redis-url URL] [--postgres-
 
 const cleanAbout = `
 Remove everything that real runs (run --backend real) of a prefix created on
-the servers: the tables <prefix>_processed, <prefix>_accounts and
-<prefix>_ledger (with its index), and the Redis keys
-<prefix>:run:<run id>:mark:<event id> that runs which were killed left
-behind (a run that ends deletes its own keys).
+the servers:
+
+  tables     <prefix>_processed, <prefix>_accounts and <prefix>_ledger
+             (with its index), in PostgreSQL
+  marks      the Redis keys <prefix>:run:<run id>:mark:<event id>
+  key-value  the Redis keys <prefix>:run:<run id>:kv:<key>: the values
+             and sets that strategies keep in the key-value store
+
+Runs that end delete their own Redis keys; clean removes those that runs
+which were killed left behind.
 
 Only what idemsim created is removed: a table of those names without
 idemsim's mark (a comment it writes when it creates the table) is left

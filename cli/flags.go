@@ -355,7 +355,8 @@ func faultsError(flagName string, err error) error {
 }
 
 // splitList splits a comma-separated flag value into trimmed names,
-// refusing an empty name, and drops repeats, keeping the first.
+// refusing an empty name and a repeated one: "crash,crash" is a slip that
+// would otherwise pass unnoticed.
 func splitList(flagName, list, accepted string) ([]string, error) {
 	var names []string
 	seen := make(map[string]bool)
@@ -364,10 +365,11 @@ func splitList(flagName, list, accepted string) ([]string, error) {
 		if n == "" {
 			return nil, usagef("--%s %q has an empty name (accepted: a comma-separated list of %s)", flagName, list, accepted)
 		}
-		if !seen[n] {
-			seen[n] = true
-			names = append(names, n)
+		if seen[n] {
+			return nil, usagef("--%s %q names %s twice: name each once (accepted: a comma-separated list of %s)", flagName, list, n, accepted)
 		}
+		seen[n] = true
+		names = append(names, n)
 	}
 	return names, nil
 }

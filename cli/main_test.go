@@ -176,9 +176,13 @@ func TestFlagHelpShowsDefaultsAndRanges(t *testing.T) {
 }
 
 func TestParseScenariosEachNameIsOneScenario(t *testing.T) {
-	got, err := parseScenarios("crash, all,crash", true)
+	got, err := parseScenarios("crash, all", true)
 	require.NoError(t, err)
-	assert.Equal(t, []faults.Set{faults.Of(faults.Crash), faults.AllFaults}, got, "two scenarios, the repeat dropped")
+	assert.Equal(t, []faults.Set{faults.Of(faults.Crash), faults.AllFaults}, got, "two scenarios, in the order given")
+
+	_, err = parseScenarios("crash, all,crash", true)
+	require.Error(t, err, "a repeated scenario is a slip, not a wish")
+	assert.Contains(t, err.Error(), `--faults "crash, all,crash" names crash twice`)
 
 	got, err = parseScenarios("", false)
 	require.NoError(t, err)
@@ -186,9 +190,13 @@ func TestParseScenariosEachNameIsOneScenario(t *testing.T) {
 }
 
 func TestParseStrategies(t *testing.T) {
-	got, err := parseStrategies("db-unique, none,db-unique", true)
+	got, err := parseStrategies("db-unique, none", true)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"db-unique", "none"}, got, "user order kept, the repeat dropped")
+	assert.Equal(t, []string{"db-unique", "none"}, got, "user order kept")
+
+	_, err = parseStrategies("db-unique, none,db-unique", true)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `names db-unique twice`)
 
 	got, err = parseStrategies("", false)
 	require.NoError(t, err)

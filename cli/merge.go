@@ -3,12 +3,14 @@ package cli
 import (
 	"bytes"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -109,7 +111,8 @@ func (e *env) mergeCmd(args []string) error {
 	return e.showComparison(cmp, whole.Strategies, cols, o.out, o.json, regenerate)
 }
 
-// readPart reads the slice in file; what is not one is bad usage.
+// readPart reads the slice in file; what is not one is bad usage, named
+// with where it broke.
 func readPart(file string) (*sweep.Part, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
@@ -118,11 +121,101 @@ func readPart(file string) (*sweep.Part, error) {
 		}
 		return nil, usagef("cannot read %s: %v (accepted: %s)", file, err, acceptedParts)
 	}
+	// What does not decode as a slice is told by where it breaks, not by
+	// the bare decoder message; sweep.ReadPart checks the rest.
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(new(sweep.Part)); err != nil {
+		return nil, usagef("%s is not a compare JSON of a slice (accepted: %s): %s", file, acceptedParts, describeJSONError(b, err))
+	}
 	p, err := sweep.ReadPart(bytes.NewReader(b), file)
 	if err != nil {
+		// A compare.json has a slice's fields but no shard.
+		if _, notWhole := decodeComparison(b); notWhole == nil {
+			return nil, usagef("%s is a whole comparison (a compare.json), not a slice: merge joins %s; there is nothing to merge", file, acceptedParts)
+		}
 		return nil, usagef("%v", err)
 	}
 	return p, nil
+}
+
+// aCompareJSON says what compare.json is, for messages.
+const aCompareJSON = "a compare JSON ('idemsim compare --out DIR' writes it)"
+
+// decodeComparison reads a whole comparison, the JSON of compare.json or
+// of 'idemsim compare --json': one JSON object with a comparison's fields
+// and no other, holding at least one cell.
+func decodeComparison(b []byte) (*sweep.Comparison, error) {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	var c sweep.Comparison
+	if err := dec.Decode(&c); err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("more follows the JSON object")
+	}
+	if len(c.Results) == 0 {
+		return nil, errors.New("it holds no results")
+	}
+	return &c, nil
+}
+
+// describeJSONError says what err, an error from decoding the JSON in b,
+// means for its reader: where in b it broke, by line and column, and why.
+func describeJSONError(b []byte, err error) string {
+	var syntax *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case len(bytes.TrimSpace(b)) == 0:
+		return "the file is empty"
+	case errors.Is(err, io.ErrUnexpectedEOF),
+		errors.As(err, &syntax) && syntax.Error() == "unexpected end of JSON input":
+		return fmt.Sprintf("it ends at %s before its JSON is complete: the file is cut short", lineCol(b, int64(len(b))))
+	case errors.As(err, &syntax):
+		return fmt.Sprintf("it breaks at %s: %s", lineCol(b, syntax.Offset-1), syntax.Error())
+	case errors.As(err, &typ):
+		where := "the top level"
+		if typ.Field != "" {
+			where = "field " + typ.Field
+		}
+		return fmt.Sprintf("%s holds a JSON %s where %s belongs (it ends at %s)", where, typ.Value, jsonKind(typ.Type), lineCol(b, typ.Offset))
+	}
+	msg := strings.TrimPrefix(err.Error(), "json: ")
+	if name, ok := strings.CutPrefix(msg, "unknown field "); ok {
+		return "it has a field " + name + ", which a compare JSON does not have"
+	}
+	return msg
+}
+
+// jsonKind names what JSON value a Go type decodes from.
+func jsonKind(t reflect.Type) string {
+	switch t.Kind() {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
+	}
+	return "an object"
+}
+
+// lineCol names the place of byte off of b as "line L, column C", both
+// counted from 1.
+func lineCol(b []byte, off int64) string {
+	off = max(0, min(off, int64(len(b))))
+	before := b[:off]
+	line := bytes.Count(before, []byte("\n")) + 1
+	col := int(off) - bytes.LastIndexByte(before, '\n')
+	return fmt.Sprintf("line %d, column %d", line, col)
 }
 
 // parseFlagsAndFiles parses fs from args, in which flags may come before,

@@ -99,6 +99,15 @@ func TestMergeRefusesWhatIsNotOneWholeComparison(t *testing.T) {
 	compareOut := filepath.Join(dir, "whole")
 	runOK(t, append(tiny, "--out", compareOut)...)
 	missingFile := filepath.Join(dir, "nope.json")
+	slice, err := os.ReadFile(three[1])
+	require.NoError(t, err)
+	cut := filepath.Join(dir, "cut.json")
+	require.NoError(t, os.WriteFile(cut, slice[:len(slice)-20], 0o644))
+	garbage := filepath.Join(dir, "garbage.json")
+	require.NoError(t, os.WriteFile(garbage, []byte("{\n  \"shard\": \"2/3\",\n  oops\n}\n"), 0o644))
+	cutLines := strings.Count(string(slice[:len(slice)-20]), "\n") + 1
+	cutCol := len(slice) - 20 - strings.LastIndex(string(slice[:len(slice)-20]), "\n")
+	const notSlice = " is not a compare JSON of a slice (accepted: the JSON files that 'idemsim compare --shard K/N' writes, one per slice): "
 
 	tests := []struct {
 		name  string
@@ -115,7 +124,11 @@ func TestMergeRefusesWhatIsNotOneWholeComparison(t *testing.T) {
 		{"slices of another comparison", []string{three[0], otherEvents[1], three[2]},
 			"idemsim merge: " + three[0] + " and " + otherEvents[1] + " are slices of different comparisons: 10 and 11 events; give the slices of one comparison"},
 		{"compare.json", []string{filepath.Join(compareOut, "compare.json")},
-			"idemsim merge: " + filepath.Join(compareOut, "compare.json") + ": not a slice written by 'idemsim compare --shard K/N': no shard"},
+			"idemsim merge: " + filepath.Join(compareOut, "compare.json") + " is a whole comparison (a compare.json), not a slice: merge joins the JSON files that 'idemsim compare --shard K/N' writes, one per slice; there is nothing to merge"},
+		{"a slice cut short", []string{three[0], cut, three[2]},
+			"idemsim merge: " + cut + notSlice + fmt.Sprintf("it ends at line %d, column %d before its JSON is complete: the file is cut short", cutLines, cutCol)},
+		{"a slice that is not JSON", []string{three[0], garbage, three[2]},
+			"idemsim merge: " + garbage + notSlice + "it breaks at line 3, column 3: invalid character 'o' looking for beginning of object key string"},
 		{"no such file", []string{three[0], missingFile}, "idemsim merge: cannot read " + missingFile + ": no such file or directory (accepted: the JSON files that 'idemsim compare --shard K/N' writes, one per slice)"},
 	}
 	for _, tt := range tests {

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -38,8 +37,10 @@ Draw the figures, each as a PNG and an SVG, from the results saved in --in:
 With --sweep, it first runs the two sweeps on the simulator (deterministic:
 the same --seeds give the same files) and saves them to --out as
 sweep-instances.json and sweep-ttl.json. It says which figures it wrote and
-which it skipped, and why. A figure whose input is missing is skipped; when
-none can be drawn, the exit status is 1.
+which it skipped, and why, on stdout. A figure whose input is missing is
+skipped; when none can be drawn, the exit status is 1. An input that does
+not parse is named, with where it broke, and the exit status is 2; the
+other figures are still drawn.
 
 'idemsim compare --out results' then 'idemsim plot --sweep' regenerate
 every figure of the committed results/.
@@ -123,24 +124,27 @@ func (e *env) plotCmd(args []string) error {
 	if err == nil {
 		e.drawFigures(o, instances, ttl, r)
 		err = r.finish(e, o)
-	}
-	if len(r.files) > 0 {
-		fmt.Fprintf(e.stderr, "wrote %s\n", strings.Join(r.files, ", "))
+	} else {
+		// The report still lists what was written before the error.
+		r.print(e)
 	}
 	return err
 }
 
-// plotReport collects what plot wrote, skipped and failed to draw.
+// plotReport collects what plot wrote, skipped and failed to draw. It is
+// plot's only list of the files it wrote, on stdout; stderr has only
+// progress and errors.
 type plotReport struct {
 	lines  []string // printed in order: wrote ..., skipped ..., FAILED ...
 	wrote  int      // figures written
 	failed []string // figures that could not be drawn, with the error
-	files  []string // every file written, in order
+	// badInput says that a file in --in did not parse: bad input, exit
+	// status 2, as for a bad flag.
+	badInput bool
 }
 
 func (r *plotReport) wroteFiles(what string, files ...string) {
 	r.lines = append(r.lines, fmt.Sprintf("wrote    %-20s %s", what, strings.Join(files, " ")))
-	r.files = append(r.files, files...)
 }
 
 func (r *plotReport) skip(what, why string) {
@@ -155,16 +159,23 @@ func (r *plotReport) fail(what string, err error) {
 // finish prints the report and returns the command's error: one naming
 // the figures that failed, or saying that none could be drawn.
 func (r *plotReport) finish(e *env, o plotOpts) error {
-	for _, l := range r.lines {
-		fmt.Fprintln(e.stdout, l)
-	}
+	r.print(e)
 	switch {
+	case len(r.failed) > 0 && r.badInput:
+		return usagef("could not draw: %s", strings.Join(r.failed, "; "))
 	case len(r.failed) > 0:
 		return fmt.Errorf("could not draw: %s", strings.Join(r.failed, "; "))
 	case r.wrote == 0:
 		return fmt.Errorf("nothing to draw: no saved results in %s (%s)", o.in, o.makeAll())
 	}
 	return nil
+}
+
+// print prints the report's lines on stdout.
+func (r *plotReport) print(e *env) {
+	for _, l := range r.lines {
+		fmt.Fprintln(e.stdout, l)
+	}
 }
 
 // makeCompare, makeSweep and makeAll are the commands that make plot's
@@ -238,6 +249,7 @@ func (e *env) drawFigures(o plotOpts, instances *sweep.InstancesData, ttl *sweep
 		case errors.Is(err, errMissing), errors.Is(err, plots.ErrNoData):
 			r.skip(name, skipReason(err))
 		default:
+			r.badInput = r.badInput || errors.Is(err, errBadInput)
 			r.fail(name, err)
 		}
 	}
@@ -245,17 +257,18 @@ func (e *env) drawFigures(o plotOpts, instances *sweep.InstancesData, ttl *sweep
 	in := func(name string) string { return filepath.Join(o.in, name) }
 
 	draw(plots.NameViolations, func() error {
-		var cmp sweep.Comparison
-		if err := readInput(in(compareJSON), o.makeCompare(), func(b []byte) error {
-			return json.Unmarshal(b, &cmp)
+		var cmp *sweep.Comparison
+		if err := readInput(in(compareJSON), o.makeCompare(), aCompareJSON, func(b []byte) (err error) {
+			cmp, err = decodeComparison(b)
+			return err
 		}); err != nil {
 			return err
 		}
-		return plots.Violations(&cmp, o.out)
+		return plots.Violations(cmp, o.out)
 	})
 	draw(plots.NameInstances, func() error {
 		if instances == nil {
-			err := readInput(in(plots.NameInstances+".json"), o.makeSweep()+" to compute it", func(b []byte) (err error) {
+			err := readInput(in(plots.NameInstances+".json"), o.makeSweep()+" to compute it", "the instances sweep's JSON ('idemsim plot --sweep' writes it)", func(b []byte) (err error) {
 				instances, err = sweep.ReadInstances(bytes.NewReader(b))
 				return err
 			})
@@ -267,7 +280,7 @@ func (e *env) drawFigures(o plotOpts, instances *sweep.InstancesData, ttl *sweep
 	})
 	draw(plots.NameTTL, func() error {
 		if ttl == nil {
-			err := readInput(in(plots.NameTTL+".json"), o.makeSweep()+" to compute it", func(b []byte) (err error) {
+			err := readInput(in(plots.NameTTL+".json"), o.makeSweep()+" to compute it", "the TTL sweep's JSON ('idemsim plot --sweep' writes it)", func(b []byte) (err error) {
 				ttl, err = sweep.ReadTTL(bytes.NewReader(b))
 				return err
 			})
@@ -279,7 +292,7 @@ func (e *env) drawFigures(o plotOpts, instances *sweep.InstancesData, ttl *sweep
 	})
 
 	var bench *plots.BenchFile
-	benchErr := readInput(in(benchTxt), "run scripts/bench to measure", func(b []byte) (err error) {
+	benchErr := readInput(in(benchTxt), "run scripts/bench to measure", "benchmark output (scripts/bench writes it)", func(b []byte) (err error) {
 		bench, err = plots.ParseBench(bytes.NewReader(b))
 		return err
 	})
@@ -315,10 +328,22 @@ func skipReason(err error) string {
 // errMissing reports an input file that does not exist.
 var errMissing = errors.New("missing input")
 
+// errBadInput reports an input file that does not parse; its message
+// names the file, says what it should be and where it broke.
+var errBadInput = errors.New("bad input")
+
+// badInputError is an input file that does not parse: it matches
+// errBadInput, and its text is the message alone.
+type badInputError struct{ msg string }
+
+func (e *badInputError) Error() string        { return e.msg }
+func (e *badInputError) Is(target error) bool { return target == errBadInput }
+
 // readInput reads the file at path and hands its bytes to parse. A file
 // that does not exist is errMissing, with hint, the command that makes it;
-// one that does not parse is an error naming it.
-func readInput(path, hint string, parse func([]byte) error) error {
+// one that does not parse is errBadInput, saying that it is not what (a
+// description of what it should be) and where it broke.
+func readInput(path, hint, what string, parse func([]byte) error) error {
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%w: no %s: %s", errMissing, path, hint)
@@ -327,7 +352,7 @@ func readInput(path, hint string, parse func([]byte) error) error {
 		return err
 	}
 	if err := parse(b); err != nil {
-		return fmt.Errorf("%s: %w", path, err)
+		return &badInputError{msg: fmt.Sprintf("%s is not %s: %s", path, what, describeJSONError(b, err))}
 	}
 	return nil
 }

@@ -121,21 +121,18 @@ func TestPlotFromSavedResultsDrawsEveryFigure(t *testing.T) {
 	require.Equal(t, ExitOK, code, stderr)
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
 	require.Len(t, lines, len(allOutputs), stdout)
-	var files []string
 	for i, name := range allFigures {
 		assert.Equal(t, []string{"wrote", name, filepath.Join(out, name+".png"), filepath.Join(out, name+".svg")},
 			strings.Fields(lines[i]))
 		requirePNGAndSVG(t, out, name)
-		files = append(files, filepath.Join(out, name+".png"), filepath.Join(out, name+".svg"))
 	}
 	ratios := filepath.Join(out, plots.NameRatios+".md")
 	assert.Equal(t, []string{"wrote", plots.NameRatios, ratios}, strings.Fields(lines[len(allFigures)]))
-	files = append(files, ratios)
 	md, err := os.ReadFile(ratios)
 	require.NoError(t, err)
 	assert.Contains(t, string(md), "| db-unique-fast ÷ redis, real, events/s | ≥ 1.5 at 1 consumer | 1.00 (1.00–1.00) | 1.00 (1.00–1.00) |",
 		"each round's db-unique-fast over its redis: equal figures in the test data")
-	assert.Equal(t, "wrote "+strings.Join(files, ", ")+"\n", stderr, "one line on stderr names every file written")
+	assert.Empty(t, stderr, "the files are listed once, on stdout: stderr is for progress and errors")
 	entries, err := os.ReadDir(out)
 	require.NoError(t, err)
 	assert.Len(t, entries, 2*len(allFigures)+1, "the figures, the ratios and nothing else: the sweeps are read, not run")
@@ -154,16 +151,8 @@ func TestPlotSweepWritesDeterministicDataAndShowsProgressOnATerminal(t *testing.
 	require.Equal(t, ExitOK, e.main([]string{"plot", "--in", dir, "--sweep", "--seeds", "1", "--workers", "3"}), errOut.String())
 
 	runs := sweep.SeriesRuns(1)
-	progress, wrote, _ := strings.Cut(errOut.String(), "\n")
-	assert.Equal(t, fmt.Sprintf("plot: running the sweeps: %d runs... 1.0s", runs), progress)
-	var files []string
-	for _, name := range []string{plots.NameInstances, plots.NameTTL} {
-		files = append(files, filepath.Join(dir, name+".json"))
-	}
-	for _, name := range []string{plots.NameInstances, plots.NameTTL} {
-		files = append(files, filepath.Join(dir, name+".png"), filepath.Join(dir, name+".svg"))
-	}
-	assert.Equal(t, "wrote "+strings.Join(files, ", ")+"\n", wrote, "then the files written, on one line")
+	assert.Equal(t, fmt.Sprintf("plot: running the sweeps: %d runs... 1.0s\n", runs), errOut.String(),
+		"progress, and nothing else: the files are listed once, on stdout")
 	assert.NotContains(t, out.String(), "runs...", "progress never goes to stdout")
 	assert.Contains(t, out.String(), "skipped  violations", "no compare.json in --in")
 	for _, name := range []string{plots.NameInstances, plots.NameTTL} {
@@ -228,13 +217,44 @@ func TestPlotBadInputFileIsAnErrorButTheOthersAreDrawn(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "compare.json"), []byte("{not json"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "sweep-ttl.json"), []byte(`{"results": []}`), 0o644))
 	code, stdout, stderr := runCLI(t, "plot", "--in", dir)
-	assert.Equal(t, ExitError, code)
+	assert.Equal(t, ExitUsage, code, "an input that does not parse is bad input")
 	assert.Contains(t, stdout, "FAILED   violations")
 	assert.Contains(t, stdout, "FAILED   sweep-ttl")
 	assert.Contains(t, stdout, "wrote    sweep-instances", "the other figures are drawn")
 	assert.Contains(t, stdout, "skipped  bench-latency")
-	assert.Contains(t, stderr, filepath.Join(dir, "compare.json"))
-	assert.Contains(t, stderr, filepath.Join(dir, "sweep-ttl.json"))
+	assert.Contains(t, stderr, filepath.Join(dir, "compare.json")+" is not a compare JSON ('idemsim compare --out DIR' writes it): it breaks at line 1, column 2: ")
+	assert.Contains(t, stderr, filepath.Join(dir, "sweep-ttl.json")+" is not the TTL sweep's JSON")
+}
+
+// A compare.json that is cut short, or not a comparison at all, is named,
+// with what it should be and where it broke, and exits 2; the other
+// figures are drawn.
+func TestPlotCorruptCompareJSONSaysWhereItBroke(t *testing.T) {
+	whole := savedData()["compare.json"]
+	half := string(whole[:len(whole)/2])
+	for _, tc := range []struct {
+		name, data, want string
+	}{
+		{"cut short", half, fmt.Sprintf("it ends at line %d, column %d before its JSON is complete: the file is cut short",
+			strings.Count(half, "\n")+1, len(half)-strings.LastIndex(half, "\n"))},
+		{"empty", "", "the file is empty"},
+		{"another JSON", `{"seeds": 3, "shard": "1/2"}`, `it has a field "shard", which a compare JSON does not have`},
+		{"no results", `{"seeds": 3, "instances": 3, "events": 10, "results": []}`, "it holds no results"},
+		{"wrong type", "{\n  \"seeds\": \"many\"\n}", `field seeds holds a JSON string where a whole number belongs (it ends at line 2, column 18)`},
+		{"two objects", string(whole) + string(whole), "more follows the JSON object"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			savedResults(t, dir, plots.NameInstances+".json")
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "compare.json"), []byte(tc.data), 0o644))
+			code, stdout, stderr := runCLI(t, "plot", "--in", dir)
+			assert.Equal(t, ExitUsage, code, stderr)
+			assert.Contains(t, stdout, "wrote    sweep-instances", "the other figures are drawn")
+			assert.Contains(t, stderr, filepath.Join(dir, "compare.json")+" is not a compare JSON ('idemsim compare --out DIR' writes it): "+tc.want)
+			assert.NotContains(t, stderr, "unexpected end of JSON input", "no bare decoder message")
+			assert.NoFileExists(t, filepath.Join(dir, plots.NameViolations+".png"))
+		})
+	}
 }
 
 func TestPlotUnwritableOut(t *testing.T) {

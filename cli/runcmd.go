@@ -283,12 +283,28 @@ func writeSummary(w io.Writer, r *sim.Result, real bool) error {
 	if err := tw.Flush(); err != nil {
 		return err
 	}
+	if r.Violating() && len(r.Faults) == 0 {
+		if _, err := fmt.Fprintln(w, noFaultCause(r)); err != nil {
+			return err
+		}
+	}
 	if r.Violating() {
 		if _, err := fmt.Fprintf(w, "reproduce with: %s\n", r.Reproduce); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// noFaultCause says what broke exactly-once in r, a violating run with no
+// injected fault: the broker's ordinary redelivery of the events whose
+// acks it lost, which every run has, or, with no ack lost, the strategy
+// alone.
+func noFaultCause(r *sim.Result) string {
+	if n := r.FaultsInjected["lost-ack"]; n > 0 {
+		return fmt.Sprintf("no fault was injected: the broker's ordinary at-least-once redelivery caused this: it lost %s (1-5%% of acks are lost in every run) and delivered those events again", plural(n, "ack"))
+	}
+	return "no fault was injected and no ack was lost: the strategy broke exactly-once on its own"
 }
 
 // disagreement describes how the two checkers disagreed on r.

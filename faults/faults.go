@@ -154,15 +154,21 @@ func parseErrorf(format string, args ...any) error {
 // Parse reads a comma-separated list of fault names ("crash,partition"),
 // where "all" stands for every fault and "none", alone, for no fault on top
 // of the broker's ordinary at-least-once behaviour (see None). Spaces around
-// names are ignored and a repeated name counts once. An empty list, an empty
-// or unknown name, or "none" in a list with other faults is an error that
-// matches ErrUnknownFault and lists what is accepted; a name that differs
-// from a fault's only in case or in '_' for '-' is named in the message.
+// names are ignored. An empty list, an empty, unknown or repeated name
+// ("crash,crash": a slip that would otherwise pass unnoticed), or "none" in
+// a list with other faults is an error that matches ErrUnknownFault and
+// says what is accepted; a name that differs from a fault's only in case
+// or in '_' for '-' is named in the message.
 func Parse(list string) (Set, error) {
 	var s Set
 	none, other := false, false
+	seen := make(map[string]bool)
 	for _, p := range strings.Split(list, ",") {
 		p = strings.TrimSpace(p)
+		if p != "" && seen[p] {
+			return 0, parseErrorf("%q is given twice in %q: name each fault once", p, list)
+		}
+		seen[p] = true
 		switch {
 		case p == "":
 			return 0, parseErrorf("empty name in %q", list)

@@ -20,9 +20,16 @@ const (
 	DefaultPrefix      = "idemsim"
 )
 
+// The environment variables that name the servers to use when no URL is
+// given.
+const (
+	envRedisURL    = "IDEMSIM_REDIS_URL"
+	envPostgresURL = "IDEMSIM_POSTGRES_URL"
+)
+
 // RedisURL is the Redis URL to use when none is given.
 func RedisURL() string {
-	if u := os.Getenv("IDEMSIM_REDIS_URL"); u != "" {
+	if u := os.Getenv(envRedisURL); u != "" {
 		return u
 	}
 	return DefaultRedisURL
@@ -30,10 +37,28 @@ func RedisURL() string {
 
 // PostgresURL is the PostgreSQL URL to use when none is given.
 func PostgresURL() string {
-	if u := os.Getenv("IDEMSIM_POSTGRES_URL"); u != "" {
+	if u := os.Getenv(envPostgresURL); u != "" {
 		return u
 	}
 	return DefaultPostgresURL
+}
+
+// fromEnv returns env if it is set, "" otherwise: where a default URL
+// came from.
+func fromEnv(env string) string {
+	if os.Getenv(env) != "" {
+		return env
+	}
+	return ""
+}
+
+// source says, for a message about a bad URL, where it came from: "" for
+// a URL given, or " (from the environment variable X: fix or unset it)".
+func source(env string) string {
+	if env == "" {
+		return ""
+	}
+	return " (from the environment variable " + env + ": fix or unset it)"
 }
 
 // Config describes one real run. The workload fields mean what they mean in
@@ -51,6 +76,10 @@ type Config struct {
 	// Redis keys it could not delete because Redis failed), with how to
 	// finish the job.
 	Warn func(string)
+
+	// redisFrom and postgresFrom name the environment variable a URL
+	// came from, when withDefaults took it from there, for messages.
+	redisFrom, postgresFrom string
 }
 
 // Timing is the wall-clock scale of a real run: the simulator's timing,
@@ -96,10 +125,10 @@ func (c Config) withDefaults() Config {
 		c.Events = 200
 	}
 	if c.RedisURL == "" {
-		c.RedisURL = RedisURL()
+		c.RedisURL, c.redisFrom = RedisURL(), fromEnv(envRedisURL)
 	}
 	if c.PostgresURL == "" {
-		c.PostgresURL = PostgresURL()
+		c.PostgresURL, c.postgresFrom = PostgresURL(), fromEnv(envPostgresURL)
 	}
 	if c.Prefix == "" {
 		c.Prefix = DefaultPrefix
@@ -129,12 +158,12 @@ func validateSettings(c Config) error {
 	}
 	scrub := NewScrubber(c.RedisURL, c.PostgresURL)
 	if _, err := redis.ParseURL(c.RedisURL); err != nil {
-		return badConfigf("bad Redis URL %q: %s (want redis://[user:password@]host:port/db, rediss://... for TLS, or unix:///path)",
-			Redact(c.RedisURL), scrub.Scrub(strings.TrimPrefix(err.Error(), "redis: ")))
+		return badConfigf("bad Redis URL %q%s: %s (want redis://[user:password@]host:port/db, rediss://... for TLS, or unix:///path)",
+			Redact(c.RedisURL), source(c.redisFrom), scrub.Scrub(strings.TrimPrefix(err.Error(), "redis: ")))
 	}
 	if _, err := pgxpool.ParseConfig(c.PostgresURL); err != nil {
-		return badConfigf("bad PostgreSQL URL %q: %s (want postgres://user[:password]@host:port/database?sslmode=disable, or key=value pairs such as 'host=127.0.0.1 user=postgres')",
-			Redact(c.PostgresURL), scrub.Scrub(err.Error()))
+		return badConfigf("bad PostgreSQL URL %q%s: %s (want postgres://user[:password]@host:port/database?sslmode=disable, or key=value pairs such as 'host=127.0.0.1 user=postgres')",
+			Redact(c.PostgresURL), source(c.postgresFrom), scrub.Scrub(err.Error()))
 	}
 	return nil
 }

@@ -42,7 +42,9 @@
 // A real run is honest about failures. Every round trip has a deadline; a
 // health watch (watch.go) pings both servers on the run's own connections,
 // outside the injected partitions; a server that cannot be reached, refuses
-// the connection, or dies, hangs or answers an unexpected error ends the run
+// the connection, turns out to be another kind of server (ErrWrongService:
+// told from the driver's error, with no probe of its own), or dies, hangs
+// or answers an unexpected error ends the run
 // with a *ServerError naming the server, its address and what the run was
 // doing, and no verdict: a broken server is not a broken strategy
 // (errors.go). No output shows a password (secrets.go).

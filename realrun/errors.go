@@ -4,10 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strings"
+	"syscall"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/idemsim/idemsim/run"
@@ -27,6 +30,12 @@ var (
 	// any injected fault. No verdict is given for such a run: a broken
 	// server is not a broken strategy.
 	ErrServerFailed = errors.New("server failed")
+	// ErrWrongService: a connection was made, but what listens at the
+	// address does not speak the server's protocol: it closed the
+	// connection without a reply, never answered the handshake, or
+	// answered something else. Most often the port is another server's,
+	// such as PostgreSQL's 5432 in a Redis URL.
+	ErrWrongService = errors.New("something else listens at the server's address")
 )
 
 // ErrRefused matches the refusals that leave the user's data untouched: a
@@ -74,6 +83,9 @@ func (e *ServerError) Error() string {
 		detail = strings.TrimPrefix(detail, p)
 	}
 	msg := fmt.Sprintf("%s at %s %s while %s: %s", e.Server, e.Addr, what, e.Doing, detail)
+	if e.Kind == ErrWrongService {
+		msg = fmt.Sprintf("something that is not %s listens at %s: %s: %s", e.Server, e.Addr, howNotSpoken(e.Server, e.Err), detail)
+	}
 	if e.Hint != "" {
 		msg += "\n  " + strings.ReplaceAll(e.Hint, "\n", "\n  ")
 	}
@@ -151,12 +163,90 @@ func fatal(err error) bool {
 }
 
 // classifyConnect tells a connection that could not be made from one the
-// server refused.
-func classifyConnect(err error) error {
-	if serverAnswered(err) != nil {
+// server refused, and, when reached says a connection was made, from a
+// server of another kind: one that did not speak server's protocol
+// ("Redis" or "PostgreSQL"). It judges from the error alone: no probe is
+// sent to find out what listens there.
+func classifyConnect(server string, reached bool, err error) error {
+	switch {
+	case serverAnswered(err) != nil:
 		return ErrRejected
+	case reached && spokeOtherwise(server, err):
+		return ErrWrongService
 	}
 	return ErrUnreachable
+}
+
+// spokeOtherwise reports whether err, met while greeting a server to which
+// a connection was made, shows that what listens there does not speak
+// server's protocol: it did not answer the handshake in time (PostgreSQL's
+// first answer is one byte, given at once; Redis waits for a newline that
+// PostgreSQL's startup message lacks), it closed the connection without a
+// reply (PostgreSQL does so on a Redis command), or its reply did not
+// parse. A TLS or certificate failure is not such a sign: the server may
+// be the right one, set up otherwise.
+func spokeOtherwise(server string, err error) bool {
+	if isTimeout(err) || closedWithoutReply(err) {
+		return true
+	}
+	msg := err.Error()
+	var markers []string
+	switch server {
+	case "Redis":
+		markers = []string{"redis: invalid reply", "redis: can't parse"}
+	case "PostgreSQL":
+		var tooLong *pgproto3.ExceededMaxBodyLenErr
+		if errors.As(err, &tooLong) {
+			return true
+		}
+		markers = []string{"unknown message type", "invalid message", "received unexpected message"}
+	}
+	for _, m := range markers {
+		if strings.Contains(msg, m) {
+			return true
+		}
+	}
+	return false
+}
+
+// closedWithoutReply reports whether err is the other end closing or
+// resetting the connection.
+func closedWithoutReply(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
+}
+
+// howNotSpoken says how what listens at a server's address showed that it
+// does not speak the protocol of server ("Redis" or "PostgreSQL"), from
+// the driver's error err.
+func howNotSpoken(server string, err error) string {
+	switch {
+	case isTimeout(err):
+		return "it accepted the connection but did not answer " + server + "'s handshake in time"
+	case closedWithoutReply(err):
+		return "it accepted the connection, then closed it without a " + server + " reply"
+	}
+	return "its reply is not in the " + server + " protocol"
+}
+
+// wrongServiceHint is what to do when what listens at addr does not speak
+// server's protocol: check the port, which is often the other server's;
+// flag and env name the setting to fix.
+func wrongServiceHint(server, addr, flag, env string) string {
+	hint := "is the port right?"
+	for _, known := range []struct{ port, name string }{{"6379", "Redis"}, {"5432", "PostgreSQL"}} {
+		if known.name != server && portOf(addr, "") == known.port {
+			hint += " " + known.port + " is " + known.name + "'s usual port."
+		}
+	}
+	hint += " Point " + flag + " / " + env + " at a " + server + " server"
+	switch server {
+	case "Redis":
+		hint += " (rediss:// for one that wants TLS)"
+	case "PostgreSQL":
+		hint += "\n(a PostgreSQL server that is frozen or overloaded does not answer either)"
+	}
+	return hint
 }
 
 // refusedByStore turns a store's refusal to touch what is not its own into

@@ -9,6 +9,7 @@ import (
 	"net"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -132,12 +133,20 @@ func (s *servers) connectRedis(ctx context.Context) error {
 	s.redisAddr = ro.Addr
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
-	s.rdb = redis.NewClient(ro)
+	// The run's own client notes whether a connection was made, to tell
+	// a server of another kind from none at all.
+	own := *ro
+	var reached atomic.Bool
+	own.Dialer = reachedDialer(redis.NewDialer(&own), &reached)
+	s.rdb = redis.NewClient(&own)
 	if err := s.rdb.Ping(cctx).Err(); err != nil {
-		kind := classifyConnect(err)
+		kind := classifyConnect("Redis", reached.Load(), err)
 		hint := fmt.Sprintf("start one with: redis-server --port %s --save '' --daemonize yes\nor point --redis-url / IDEMSIM_REDIS_URL at one", portOf(ro.Addr, "6379"))
-		if kind == ErrRejected {
+		switch kind {
+		case ErrRejected:
 			hint = "check the password, user and database number in --redis-url / IDEMSIM_REDIS_URL"
+		case ErrWrongService:
+			hint = wrongServiceHint("Redis", ro.Addr, "--redis-url", "IDEMSIM_REDIS_URL")
 		}
 		e := s.redisErr(kind, "connecting", err).(*ServerError)
 		e.Hint = hint
@@ -163,6 +172,8 @@ func (s *servers) connectPostgres(ctx context.Context) error {
 	own := pc.Copy()
 	own.ConnConfig.RuntimeParams["lock_timeout"] = strconv.Itoa(int(lockTimeout / time.Millisecond))
 	own.MaxConns = 4
+	var reached atomic.Bool
+	own.ConnConfig.DialFunc = reachedDialer(own.ConnConfig.DialFunc, &reached)
 	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
 	defer cancel()
 	s.pool, err = pgxpool.NewWithConfig(cctx, own)
@@ -170,16 +181,31 @@ func (s *servers) connectPostgres(ctx context.Context) error {
 		err = s.pool.Ping(cctx)
 	}
 	if err != nil {
-		kind := classifyConnect(err)
+		kind := classifyConnect("PostgreSQL", reached.Load(), err)
 		hint := "start one with: pg_ctlcluster --skip-systemctl-redirect <version> main start (Debian), or pg_ctl -D <datadir> start\nor point --postgres-url / IDEMSIM_POSTGRES_URL at one"
-		if kind == ErrRejected {
+		switch kind {
+		case ErrRejected:
 			hint = "check the user, password and database name in --postgres-url / IDEMSIM_POSTGRES_URL"
+		case ErrWrongService:
+			hint = wrongServiceHint("PostgreSQL", s.pgAddr, "--postgres-url", "IDEMSIM_POSTGRES_URL")
 		}
 		e := s.pgErr(kind, "connecting", err).(*ServerError)
 		e.Hint = hint
 		return e
 	}
 	return nil
+}
+
+// reachedDialer wraps dial so that it sets reached once it has made a
+// connection.
+func reachedDialer(dial func(context.Context, string, string) (net.Conn, error), reached *atomic.Bool) func(context.Context, string, string) (net.Conn, error) {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := dial(ctx, network, addr)
+		if err == nil {
+			reached.Store(true)
+		}
+		return c, err
+	}
 }
 
 // tableErr reports a failed statement on the prefix's tables; if another

@@ -8,6 +8,7 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
 )
 
 // groupShare is the part of a group's unit width its bars take; the rest
@@ -56,6 +57,14 @@ func nominalX(p *plot.Plot, names []string) {
 	p.NominalX(names...)
 	p.Y.Padding = pad
 	p.X.Min, p.X.Max = -0.5, float64(len(names))-0.5
+}
+
+// slantNames turns p's X tick labels, the groups' names, by 45 degrees,
+// each ending under its group: side by side, long names such as
+// "redis-after" and "db-unique" would run into each other.
+func slantNames(p *plot.Plot) {
+	p.X.Tick.Label.Rotation = math.Pi / 4
+	p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = draw.XRight, draw.YCenter
 }
 
 // linearTicks are the ticks of a linear axis from 0 that must show v: 4

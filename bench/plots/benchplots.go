@@ -3,7 +3,6 @@ package plots
 import (
 	"fmt"
 	"image/color"
-	"math"
 	"slices"
 	"sort"
 	"strconv"
@@ -12,7 +11,6 @@ import (
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
 )
 
 // Names, without extension, of the benchmark figures' files.
@@ -147,9 +145,8 @@ func barFigure(dir, name, title, subtitle, note, seriesHeading string, series []
 		weights = append(weights, groupSlots(p, bp.groups))
 		p.X.Label.Text = groupsLabel(len(bp.groups), len(panels))
 		if len(panels) > 1 {
-			// Side by side, the names would run into each other.
-			p.X.Tick.Label.Rotation = math.Pi / 4
-			p.X.Tick.Label.XAlign, p.X.Tick.Label.YAlign = draw.XRight, draw.YCenter
+			// Side by side, the panels are too narrow for the names.
+			slantNames(p)
 		}
 		p.Y.Label.Text = bp.ylabel
 		p.Y.Min = 0

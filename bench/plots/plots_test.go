@@ -19,6 +19,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/strategies"
 	"github.com/idemsim/idemsim/sweep"
 )
 
@@ -106,6 +107,35 @@ func TestViolationsWritesPNGAndSVG(t *testing.T) {
 		"local-cache", "redis", "db-unique", // groups
 		"dup", "lost", "dup+lost", "ok", "?", // verdicts over the bars
 		"seeds 1..20", "3 consumer instances, 50 events per run")
+}
+
+// TestViolationsSlantsTheStrategyNames: with every registered strategy
+// side by side, the names under the groups are turned, as the benchmark
+// figures turn theirs, instead of running into each other
+// ("redis-afterdb-unique").
+func TestViolationsSlantsTheStrategyNames(t *testing.T) {
+	names := strategies.Names()
+	require.GreaterOrEqual(t, len(names), 9, "the nine built-in strategies")
+	cmp := &sweep.Comparison{Seeds: 1, Instances: 3, Events: 10}
+	for _, st := range names {
+		for _, sc := range faults.Scenarios() {
+			cmp.Results = append(cmp.Results, sweep.Cell{Strategy: st, Faults: sc.Names(), Scenario: sc.String(),
+				Stats: sweep.Stats{Runs: 1}, Instances: 3, Events: 10})
+		}
+	}
+	dir := t.TempDir()
+	require.NoError(t, Violations(cmp, dir))
+	svg, err := os.ReadFile(Files(dir, NameViolations)[1])
+	require.NoError(t, err)
+	for _, st := range names {
+		// Each name is one <text> element; a turned one is the only
+		// child of a rotating group.
+		end := bytes.Index(svg, []byte(">"+escapeXML(st)+"</text>"))
+		require.GreaterOrEqual(t, end, 0, "%s is drawn", st)
+		start := bytes.LastIndex(svg[:end], []byte("<text "))
+		before := strings.TrimSpace(string(svg[:start]))
+		assert.True(t, strings.HasSuffix(before, `<g transform="rotate(45)">`), "%s is turned 45 degrees", st)
+	}
 }
 
 func TestViolationsWithoutCellsWritesNothing(t *testing.T) {

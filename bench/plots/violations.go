@@ -61,6 +61,7 @@ func Violations(cmp *sweep.Comparison, dir string) error {
 
 	p := newPlot()
 	nominalX(p, strategies)
+	slantNames(p)
 	p.X.Label.Text = "deduplication strategy"
 	p.Y.Label.Text = "violating runs (% of seeds)"
 	// Room above 100% for the labels over the bars.

@@ -35,10 +35,10 @@
 //
 // compare runs fewer large runs at a time so that their memory stays within
 // --max-memory (1 GiB by default); its result does not depend on it. A
-// command that writes files (compare --out, run --history, explain --out,
-// plot) names them on stderr, in one line: "wrote a, b, c". explain --out
-// writes nothing, and creates no directory, when there is nothing to
-// explain.
+// command that writes files (compare --out, run --history, explain --out)
+// names them on stderr, in one line: "wrote a, b, c". plot's output is its
+// report, on stdout, which names each file it wrote. explain --out writes
+// nothing, and creates no directory, when there is nothing to explain.
 //
 // The exit status is 0 when the command completed (a violation of
 // exactly-once is a result, not an error), 2 on bad usage (an unknown
