@@ -71,6 +71,9 @@ func customStrategies(t *testing.T) {
 			New: func(d strategies.Deps) (strategies.Handler, error) {
 				return strategies.NewLocalCache(d.Ledger), nil
 			},
+			// It says when it writes its memory, as local-cache does: the
+			// story may then say what the memory holds.
+			Teaching: strategies.Teaching{Remembers: strategies.MemoryOnApplied},
 		}))
 		require.NoError(t, strategies.Register(strategies.Strategy{
 			Name: "test-remember-first",
@@ -114,16 +117,18 @@ func TestCustomStrategyIsToldInItsCallsWords(t *testing.T) {
 		{"test-memory", faults.Of(faults.Redeliver), Duplicate,
 			[]string{"memories: i0 {", "its memory does not hold event 1, so it processes it", "test-memory keeps what it handled in instance 0's memory, which no other instance can read", "it remembers event 1 in its memory"},
 			[]string{"cache", "claim"}},
+		// Without a MarkKey in their descriptions, their keys are named
+		// as keys: no sentence calls one the event's mark.
 		{"test-kv-lease", faults.Of(faults.Crash), Duplicate,
-			[]string{"sets lease:1 to INPROGRESS with SET NX: lease:1 was not there, so it is set and the mark is taken", "[redis: lease:1=INPROGRESS (until ",
+			[]string{"sets lease:1 to INPROGRESS with SET NX: lease:1 was not there, so it is set", "[redis: lease:1=INPROGRESS (until ",
 				"reads lease:1 with GET: lease:1 = INPROGRESS, so the handler asks to retry later", "more times, from",
-				"test-kv-lease's mark on event 1 lives only its TTL, whether or not the handler that took it has finished: instance 0 set lease:1 at",
-				"but its SET never came", "lease:1 expired at", "set lease:1 again and applied the effect a second time", "fix: with db-unique instead"},
-			[]string{"took the lease", "completed write", "holds the lease", "cache"}},
+				"its SET NX lease:1 at 10110.206 ms found lease:1 absent: instance 0 had written it at 18.042 ms with a TTL of 10s, and it expired at 10018.042 ms",
+				"fix: with db-unique instead"},
+			[]string{"took the lease", "completed write", "holds the lease", "cache", "mark"}},
 		{"test-kv-release", faults.Of(faults.Partition), Duplicate,
-			[]string{"sets claim:1 to 1 with SET NX", "[redis, event 1's keys: claim:1=1", "its DEL, which it had given up on, reaches Redis after all: claim:1 was there, and it is gone", "test-kv-release deleted its mark on event 1 after the effect had committed:",
-				"so to its handler the effect had failed, and it deleted claim:1 at", "When the next copy came, claim:1 was not there, so instance 0 set claim:1 again"},
-			[]string{"claimed", "the release", "cache"}},
+			[]string{"sets claim:1 to 1 with SET NX", "[redis, event 1's keys: claim:1=1", "its DEL claim:1, which it had given up on, reaches Redis after all: claim:1 was there, and it is gone",
+				"found claim:1 absent: instance 0 had written it at", "and instance 0 deleted it at 2094.477 ms with its DEL claim:1"},
+			[]string{"claimed", "the release", "cache", "mark"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.strategy, func(t *testing.T) {
@@ -161,7 +166,10 @@ func TestLostWithNoMarkInAStoreUsesTheStrategysWords(t *testing.T) {
 	var buf bytes.Buffer
 	_, err = s.WriteTo(&buf)
 	require.NoError(t, err)
-	assert.Contains(t, buf.String(), "why: test-remember-first writes event 1 down before its effect commits: event 1 was marked as processed without its effect")
+	// The why says what the trace shows (a skip with no store call), not
+	// that anything was "marked".
+	assert.Contains(t, buf.String(), "why: test-remember-first writes event 1 down before its effect commits: instance 0's handler skipped m1 at 1271.344 ms without asking any store.")
+	assert.NotContains(t, buf.String(), "marked")
 }
 
 // TestWordsFallBackToNeutral checks the lookups: a strategy's own words
@@ -169,14 +177,14 @@ func TestLostWithNoMarkInAStoreUsesTheStrategysWords(t *testing.T) {
 func TestWordsFallBackToNeutral(t *testing.T) {
 	redis, _ := strategies.Lookup("redis")
 	w := wordsOf(redis)
-	assert.Equal(t, "SET NX (the claim)", w.callName(run.SetNX))
+	assert.Equal(t, "SET NX (the claim)", w.callName(&Call{Op: run.SetNX}))
 	assert.Equal(t, "tries to claim event 3 in Redis with SET NX", w.does(run.SetNX, 3, true))
-	assert.Equal(t, "Apply (the effect)", w.callName(run.Apply), "a call it does not name")
+	assert.Equal(t, "Apply (the effect)", w.callName(&Call{Op: run.Apply}), "a call it does not name")
 	assert.Equal(t, "claim", w.mark())
 	assert.Equal(t, "redis takes the claim before it applies the effect, and nothing ties the two together.", w.why(Lost, "marked-first", fills{event: 1}))
 
 	plain := wordsOf(strategies.Strategy{Name: "mine"})
-	assert.Equal(t, "SET NX", plain.callName(run.SetNX))
+	assert.Equal(t, "SET NX", plain.callName(&Call{Op: run.SetNX}))
 	assert.Equal(t, "sets event 3's key in Redis with SET NX", plain.does(run.SetNX, 3, false))
 	assert.Equal(t, "checks Redis for event 3's key", plain.does(run.Exists, 3, true), "Fails falls back to Does")
 	assert.Equal(t, "mark", plain.mark())
