@@ -720,6 +720,12 @@ func (x *traceIndex) check(c Claim, told map[int]bool) error {
 		if holds != c.Yes {
 			return bad("by its rule, the memory holds it: %v", holds)
 		}
+		// And what the attempt that began there did must not belie it: a
+		// handler whose memory did not hold the event cannot have skipped
+		// it without asking any store.
+		if a := x.attempts[c.Rec]; a != nil && x.trace[a.receive].Inst == c.Inst && !c.Yes && a.handled >= 0 && x.trace[a.handled].Outcome == run.Skipped && len(a.calls) == 0 {
+			return bad("the attempt skipped without asking any store: its memory held the event, whatever the rule says")
+		}
 	case ClaimUp:
 		if c.Rec >= 0 && x.down(c.Inst, c.Rec) == c.Yes {
 			return bad("up: %v", !c.Yes)
@@ -939,6 +945,14 @@ func storyStrategies(t *testing.T) {
 				New: func(d strategies.Deps) (strategies.Handler, error) {
 					return &rememberFirst{ledger: d.Ledger, seen: map[strategies.EventID]bool{}}, nil
 				}},
+			// Its description says it writes its memory after the effect,
+			// which its handler belies: the story must not follow the
+			// description where the trace shows otherwise.
+			{Name: "test-memory-first-said", Memory: true,
+				New: func(d strategies.Deps) (strategies.Handler, error) {
+					return &rememberFirst{ledger: d.Ledger, seen: map[strategies.EventID]bool{}}, nil
+				},
+				Teaching: strategies.Teaching{Remembers: strategies.MemoryOnApplied}},
 			{Name: "test-skip-on-error",
 				New: func(d strategies.Deps) (strategies.Handler, error) {
 					return ackOnError{ledger: d.Ledger, out: strategies.Skipped}, nil

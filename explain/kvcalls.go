@@ -44,14 +44,14 @@ func (n *narrator) kvText(c *Call) (what, result string) {
 		return what, fmt.Sprintf("%s was there, and it is gone", key)
 	case run.DelIfEq:
 		if no {
-			return what, fmt.Sprintf("%s does not hold %s (or is not there): nothing is deleted%s", key, c.Expect, n.then(c))
+			return what, fmt.Sprintf("%s does not hold %s (or is not there): nothing is deleted%s", key, shown(c.Expect), n.then(c))
 		}
-		return what, fmt.Sprintf("%s held %s, and it is gone", key, c.Expect)
+		return what, fmt.Sprintf("%s held %s, and it is gone", key, shown(c.Expect))
 	case run.SetIfEq:
 		if no {
-			return what, fmt.Sprintf("%s does not hold %s (or is not there): nothing is set%s", key, c.Expect, n.then(c))
+			return what, fmt.Sprintf("%s does not hold %s (or is not there): nothing is set%s", key, shown(c.Expect), n.then(c))
 		}
-		return what, fmt.Sprintf("%s held %s, so it now holds %s", key, c.Expect, c.Value)
+		return what, fmt.Sprintf("%s held %s, so it now holds %s", key, shown(c.Expect), shown(c.Value))
 	case run.SAdd:
 		if no {
 			return what, fmt.Sprintf("%s is already in %s%s", c.Value, key, n.then(c))
@@ -161,9 +161,9 @@ func (n *narrator) rowText(c *Call) (what, result string) {
 		return what, fmt.Sprintf("event %d's row is deleted, once the transaction commits", ev)
 	}
 	if no {
-		return what, fmt.Sprintf("event %d's row does not hold %s (or is not there): nothing changes%s", ev, c.Expect, n.then(c))
+		return what, fmt.Sprintf("event %d's row does not hold %s (or is not there): nothing changes%s", ev, shown(c.Expect), n.then(c))
 	}
-	return what, fmt.Sprintf("event %d's row held %s, so it now holds %s, once the transaction commits", ev, c.Expect, c.Value)
+	return what, fmt.Sprintf("event %d's row held %s, so it now holds %s, once the transaction commits", ev, shown(c.Expect), shown(c.Value))
 }
 
 // kvState renders the focus event's key-value keys live at record i, at

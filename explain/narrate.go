@@ -78,6 +78,11 @@ func newNarrator(a *analysis) *narrator {
 	for i := range n.cutRec {
 		n.cutRec[i] = -1
 	}
+	if n.memRule && n.memoryBelied() {
+		// The trace belies the description's rule: tell only what the
+		// trace shows.
+		n.memRule = false
+	}
 	for k := 1; k < len(f.Calls); k++ {
 		switch op := f.Calls[k].Op; {
 		case op.KV():
@@ -103,6 +108,20 @@ func newNarrator(a *analysis) *narrator {
 		n.from, n.to = f.Trace[n.ev.FirstRec].At, min(f.Trace[n.ev.LastRec].At, a.cut)
 	}
 	return n
+}
+
+// memoryBelied reports whether an attempt of the run skipped without
+// asking any store while, by the description's rule (Teaching.Remembers),
+// its instance's memory did not hold the event: only its memory can have
+// said skip, so the rule does not say what the memory holds.
+func (n *narrator) memoryBelied() bool {
+	f := n.f
+	for _, a := range f.Attempts {
+		if a.Outcome == run.Skipped && len(a.Calls) == 0 && !f.Remembers(a.Inst, a.Event, a.Rec) {
+			return true
+		}
+	}
+	return false
 }
 
 // claim adds claims to the text being written.

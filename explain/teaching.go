@@ -228,8 +228,8 @@ func (w words) fill(s string, fl fills) string {
 		"{mark}", w.mark(),
 		"{memory}", w.memory(),
 		"{key}", fl.key,
-		"{value}", fl.value,
-		"{expect}", fl.expect,
+		"{value}", shown(fl.value),
+		"{expect}", shown(fl.expect),
 		"{ttl}", ttlWords(fl.ttl),
 	).Replace(s)
 }
@@ -237,6 +237,15 @@ func (w words) fill(s string, fl fills) string {
 // placeholders are the names fill knows; a test holds the built-ins'
 // texts to them.
 var placeholders = []string{"{strategy}", "{event}", "{first}", "{second}", "{mark}", "{memory}", "{key}", "{value}", "{expect}", "{ttl}"}
+
+// shown renders a value a story names: as it is, or "" for the empty
+// string, so that a sentence never has a hole.
+func shown(v string) string {
+	if v == "" {
+		return `""`
+	}
+	return v
+}
 
 // eventID is ev as the strategies package types it.
 func eventID(ev uint32) strategies.EventID { return strategies.EventID(ev) }

@@ -789,7 +789,7 @@ func (n *narrator) whyLost() string {
 	switch {
 	case acker != nil && acker.Outcome == run.Dropped:
 		lead := w.why(Lost, "dropped", fills{event: id, first: acker.Inst, second: -1})
-		return sentences(lead, fmt.Sprintf("Instance %d's handler gave up on m%d%s and returned dropped, and its ack reached the broker at %s: the broker considers event %d done, and no one ever applied it.",
+		return sentences(lead, fmt.Sprintf("Instance %d's handler returned dropped for m%d%s, and its ack reached the broker at %s: the broker considers event %d done, and no one ever applied it.",
 			acker.Inst, acker.Msg, n.effectWords(acker, "having applied nothing"), at(f.Acks[acker.Ack].Accepted), id))
 	case acker != nil && acker.Outcome == run.Skipped && n.effectCall(acker) != nil:
 		lead := w.why(Lost, "acked-failure", fills{event: id, first: acker.Inst, second: -1})

@@ -125,7 +125,9 @@ type Teaching struct {
 	// the description says when it is written. By default
 	// (MemoryUnsaid) it says only what the trace shows: that a handler
 	// skipped without asking any store, and which deliveries that
-	// incarnation of the instance had handled before.
+	// incarnation of the instance had handled before. A rule the trace
+	// belies (a handler skipped without asking any store while, by the
+	// rule, its memory did not hold the event) is set aside for that run.
 	Remembers MemoryRule
 	// Calls names the strategy's store calls, by the call's label: the
 	// operation as traces name it (run.Op's String: "SetNX", "Exists",
