@@ -213,8 +213,10 @@ func analyzeEvent(cfg run.Config, trace []run.Record, ev uint32) *analysis {
 	st, _ := strategies.Lookup(cfg.Strategy)
 	a := &analysis{cfg: f.Config, facts: f, strategy: st, focus: ev, cut: math.MaxInt64}
 	a.kind = a.kindOf(ev)
+	a.allInvolved = true // no note, unless a violation says which faults play no part
 	if a.kind != NoViolation {
 		a.cut = a.cutoff(ev)
+		a.involved, a.allInvolved = a.involvement(ev)
 	}
 	return a
 }

@@ -72,7 +72,12 @@ func (s *Story) Facts() *Facts {
 
 // Tell replays cfg with its trace and history kept and tells it as a
 // Story. It fails only if cfg is invalid.
-func Tell(cfg sim.Config) (*Story, error) {
+func Tell(cfg sim.Config) (*Story, error) { return TellKind(cfg, NoViolation) }
+
+// TellKind is Tell of an event whose violation is of kind, where the run
+// shows one (for NoViolation, or a kind the run does not show, the kind
+// KindOf gives it).
+func TellKind(cfg sim.Config, kind Kind) (*Story, error) {
 	cfg = normalize(cfg)
 	run := cfg
 	run.KeepTrace, run.KeepHistory = true, true
@@ -80,7 +85,32 @@ func Tell(cfg sim.Config) (*Story, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := analyze(cfg, res.Trace, KindOf(res)).story()
+	if kind == NoViolation || !kind.In(res) {
+		kind = KindOf(res)
+	}
+	s := analyze(cfg, res.Trace, kind).story()
+	s.Result = res
+	s.Fix = s.fix()
+	return s, nil
+}
+
+// TellEvent replays cfg and tells event ev's story, whatever it shows: a
+// violation, or the event applied exactly once (how a strategy came
+// through a run that breaks another). It fails if cfg is invalid or the
+// run has no event ev.
+func TellEvent(cfg sim.Config, ev uint32) (*Story, error) {
+	cfg = normalize(cfg)
+	run := cfg
+	run.KeepTrace, run.KeepHistory = true, true
+	res, err := sim.Run(run)
+	if err != nil {
+		return nil, err
+	}
+	a := analyzeEvent(cfg, res.Trace, ev)
+	if a.facts.Event(ev) == nil {
+		return nil, fmt.Errorf("explain: the run has no event %d (it has %d)", ev, cfg.Events)
+	}
+	s := a.story()
 	s.Result = res
 	s.Fix = s.fix()
 	return s, nil
