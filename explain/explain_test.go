@@ -38,8 +38,36 @@ func TestKindOf(t *testing.T) {
 }
 
 func TestScenarios(t *testing.T) {
-	assert.Equal(t, []faults.Set{faults.Of(faults.Redeliver)}, Scenarios("local-cache"), "local-cache's textbook failure")
-	assert.Equal(t, faults.Scenarios(), Scenarios("redis"), "the others: every scenario, in table order")
+	// local-cache's textbook failure first, then the others it fails:
+	// with one instance, redeliver never breaks it, and crash does.
+	assert.Equal(t, faults.Scenarios(), Scenarios("local-cache"), "its lesson, redeliver, first, then every other scenario, all expected to fail")
+	all := faults.Scenarios()
+	assert.Equal(t, all[1:], Scenarios("redis"), "every scenario but redeliver, where redis is expected ok, in table order")
+	assert.Equal(t, all, Scenarios("db-unique"), "expected ok everywhere: every scenario, so that the search shows it")
+	assert.Equal(t, all, Scenarios("nonesuch"), "no description: every scenario")
+}
+
+func TestParseKind(t *testing.T) {
+	for _, k := range []Kind{Duplicate, Lost, Stuck} {
+		got, err := ParseKind(k.String())
+		require.NoError(t, err)
+		assert.Equal(t, k, got)
+	}
+	_, err := ParseKind("ok")
+	assert.EqualError(t, err, `unknown kind of violation "ok" (accepted: dup, lost, stuck)`)
+}
+
+func TestSearchKindFindsTheKindAskedFor(t *testing.T) {
+	cfg, ok := SearchKind("redis-release", faults.Of(faults.Partition), 3, 50, Lost)
+	require.True(t, ok)
+	res, err := sim.Run(cfg)
+	require.NoError(t, err)
+	assert.Positive(t, res.Lost)
+	s, err := TellKind(ShrinkKind(cfg, Lost), Lost)
+	require.NoError(t, err)
+	assert.Equal(t, Lost, s.Kind)
+	_, ok = SearchKind("redis", faults.Of(faults.Crash), 3, 10, Duplicate)
+	assert.False(t, ok, "redis under crash only loses events")
 }
 
 func TestSearchFindsTheSmallestFailingSeed(t *testing.T) {
