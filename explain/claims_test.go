@@ -96,9 +96,21 @@ func checkStory(s *Story) []string {
 	x := newTraceIndex(s.Config.WithDefaults(), s.Result.Trace, st)
 	var problems []string
 	told := map[int]bool{}
+	named := map[uint32]bool{s.Event: true} // the events the story has named so far
 	for _, step := range s.Steps {
 		if step.Record >= 0 {
 			told[step.Record] = true
+		}
+		for _, c := range step.Claims {
+			if c.Kind != ClaimKey && c.Kind != ClaimLedger && c.Kind != ClaimIDCommitted && c.Kind != ClaimMemory {
+				named[c.Event] = true
+			}
+		}
+		// A state line shows only events the story has told of.
+		for _, m := range stateEvent.FindAllStringSubmatch(step.State, -1) {
+			if n, _ := strconv.Atoi(m[1]); !named[uint32(n)] {
+				problems = append(problems, fmt.Sprintf("step %d's state (%q) shows event %d, which no step has told of", step.N, step.State, n))
+			}
 		}
 		where := fmt.Sprintf("step %d (%q)", step.N, step.Text)
 		if step.Record >= 0 && x.trace[step.Record].At != step.At.Nanoseconds() {
@@ -824,6 +836,7 @@ var (
 	mentionEvent = regexp.MustCompile(`\bevent (\d+)`)
 	mentionMsg   = regexp.MustCompile(`\bm(\d+)\b`)
 	mentionTime  = regexp.MustCompile(`\b(\d+\.\d{3}) ms\b`)
+	stateEvent   = regexp.MustCompile(`\be(\d+)\b`)
 )
 
 // mentions checks that every instance, event, message, key and time a
