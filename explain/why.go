@@ -75,7 +75,71 @@ func (n *narrator) why() string {
 		lead := n.w.why(Stuck, "", fills{event: n.focus})
 		return sentences(lead, n.whyStuck())
 	}
-	return "exactly-once held."
+	return n.whyHeld()
+}
+
+// whyHeld says how exactly-once held for the focus event: the handling
+// that applied it, and what became of every other handling of it.
+func (n *narrator) whyHeld() string {
+	f, e := n.f, n.ev
+	if len(e.Applications) != 1 {
+		return "exactly-once held."
+	}
+	ap := e.Applications[0]
+	n.claim(appliedClaim(e.ID, ap))
+	mine := f.AttemptOf(ap)
+	var others []string
+	count := 0
+	for _, k := range e.Attempts {
+		if k == mine {
+			continue
+		}
+		count++
+		if len(others) == 6 {
+			continue
+		}
+		a := &f.Attempts[k]
+		n.claim(outcomeClaim(a))
+		switch {
+		case a.Outcome == run.Skipped && n.skipCall(a) != nil:
+			c := n.skipCall(a)
+			n.claim(callClaim(c))
+			others = append(others, fmt.Sprintf("instance %d's %s found it there at %s, and its handler skipped", a.Inst, n.w.callName(c), at(c.Served)))
+		case a.EndRec >= 0 && a.Outcome != run.Errored:
+			others = append(others, fmt.Sprintf("instance %d's handler returned %s at %s", a.Inst, a.Outcome, at(a.End)))
+		default:
+			if fl := n.failureOf(k); fl != nil {
+				n.claim(fl.claims...)
+				others = append(others, fmt.Sprintf("instance %d %s", a.Inst, fl.what))
+			} else {
+				others = append(others, fmt.Sprintf("instance %d's handling of m%d never returned", a.Inst, a.Msg))
+			}
+		}
+	}
+	s := fmt.Sprintf("event %d was applied once, by instance %d at %s.", e.ID, ap.Inst, at(ap.At))
+	switch {
+	case count == 0:
+		return s + " No other handling of it began."
+	case count > len(others):
+		return s + fmt.Sprintf(" Of the %d other handlings of it: %s; and %d more.", count, strings.Join(others, "; "), count-len(others))
+	}
+	return s + " Every other handling of it: " + strings.Join(others, "; ") + "."
+}
+
+// skipCall is the last call of attempt a, but for rollbacks, if its
+// answer says what it asked about was there; nil otherwise.
+func (n *narrator) skipCall(a *Attempt) *Call {
+	k := len(a.Calls) - 1
+	for k > 0 && n.f.Calls[a.Calls[k]].Op == run.Rollback {
+		k--
+	}
+	if k < 0 {
+		return nil
+	}
+	if c := &n.f.Calls[a.Calls[k]]; present(c) && c.ServeRec >= 0 {
+		return c
+	}
+	return nil
 }
 
 // whyStuck says what became of the last delivery of the focus event's
