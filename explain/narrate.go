@@ -349,6 +349,8 @@ func (n *narrator) record(i int, r *run.Record) {
 			if text := n.partitionText(i, r); text != "" {
 				n.say(i, inst, text, false)
 				n.cutRec[inst] = i
+			} else {
+				n.take()
 			}
 		}
 	case run.StoreLoss:
