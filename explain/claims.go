@@ -62,6 +62,9 @@ const (
 	// least N, if Yes); or, with Op set (run.Apply), it sent no call that
 	// applies the effect (an Apply or an InsertApply).
 	ClaimCalls
+	// ClaimAttemptApplied: the attempt that began at Rec committed its
+	// event's effect (Yes), or did not.
+	ClaimAttemptApplied
 	// ClaimNack: after the attempt that began at Rec returned, Inst sent a
 	// nack of Msg.
 	ClaimNack
@@ -157,7 +160,7 @@ var claimNames = [numClaimKinds]string{
 	ClaimStep: "step", ClaimPublish: "publish", ClaimDeliver: "deliver", ClaimNotArrived: "not-arrived",
 	ClaimReceive: "receive", ClaimCall: "call", ClaimCallLate: "call-late", ClaimNoReply: "no-reply",
 	ClaimTimeout: "timeout", ClaimHeld: "held", ClaimPark: "park", ClaimOutcome: "outcome",
-	ClaimLastCall: "last-call", ClaimNextCall: "next-call", ClaimCalls: "calls", ClaimNack: "nack",
+	ClaimLastCall: "last-call", ClaimAttemptApplied: "attempt-applied", ClaimNextCall: "next-call", ClaimCalls: "calls", ClaimNack: "nack",
 	ClaimAck: "ack", ClaimRequeue: "requeue", ClaimDeadline: "deadline", ClaimCrash: "crash",
 	ClaimRestart: "restart", ClaimStall: "stall", ClaimCut: "cut", ClaimStoreLoss: "store-loss",
 	ClaimStoreUp: "store-up", ClaimTxAbort: "tx-abort", ClaimHeal: "heal", ClaimKey: "key",

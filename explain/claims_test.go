@@ -480,6 +480,15 @@ func (x *traceIndex) check(c Claim, told map[int]bool) error {
 		if len(a.calls) != c.N && !(c.Yes && len(a.calls) >= c.N) {
 			return bad("the attempt made %d calls", len(a.calls))
 		}
+	case ClaimAttemptApplied:
+		applied := false
+		for _, ap := range f.Events[x.trace[c.Rec].Event].Applications {
+			cr := x.calls[x.trace[ap.Rec].Call]
+			applied = applied || cr != nil && cr.attempt == c.Rec
+		}
+		if applied != c.Yes {
+			return bad("the attempt applied the effect: %v", applied)
+		}
 	case ClaimNack:
 		a := x.attempts[c.Rec]
 		if a == nil || a.handled < 0 {

@@ -546,13 +546,29 @@ func (n *narrator) skipWhy(a *Attempt) string {
 		}
 		return " without asking any store"
 	}
-	if eff := n.effectCall(a); eff != nil {
+	if n.ackedAfterFailure(a) {
 		return n.effectWords(a, "") + ": it acks the delivery all the same"
 	}
-	cc := claim(ClaimCalls)
-	cc.Rec, cc.Op = a.Rec, run.Apply
-	n.claim(cc)
-	return ": it judged the delivery a duplicate and applied nothing"
+	s := ": it judged the delivery a duplicate"
+	if c := n.skipCall(a); c != nil {
+		lc := claim(ClaimLastCall)
+		lc.Call, lc.Rec = c.ID, a.Rec
+		n.claim(callClaim(c), lc)
+	}
+	if n.applicationOf(n.attemptIndex(a)) == nil {
+		ac := claim(ClaimAttemptApplied)
+		ac.Rec = a.Rec
+		n.claim(ac)
+		s += " and applied nothing"
+	}
+	return s
+}
+
+// ackedAfterFailure reports whether attempt a returned skipped after it
+// sent its effect, without a call whose answer said the event was there:
+// it acks a delivery whose effect's fate it does not know.
+func (n *narrator) ackedAfterFailure(a *Attempt) bool {
+	return a.Outcome == run.Skipped && n.effectCall(a) != nil && n.skipCall(a) == nil
 }
 
 // handledBefore says which deliveries of the focus event the incarnation

@@ -128,13 +128,13 @@ func (n *narrator) knownEvents() []uint32 {
 	return out
 }
 
-// others counts the events a state line leaves out, as " (+2 other
-// events)"; "" for none.
+// others counts the events a state line leaves out, as " (+2 others)";
+// "" for none.
 func others(k int) string {
 	if k == 0 {
 		return ""
 	}
-	return " (+" + plural(k, "other event") + ")"
+	return fmt.Sprintf(" (+%d other%s)", k, map[bool]string{true: "s"}[k != 1])
 }
 
 // idSet renders ids, sorted, as "{1,2}".

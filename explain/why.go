@@ -855,7 +855,7 @@ func (n *narrator) whyLost() string {
 		lead := w.why(Lost, "dropped", fills{event: id, first: acker.Inst, second: -1})
 		return sentences(lead, fmt.Sprintf("Instance %d's handler returned dropped for m%d%s, and its ack reached the broker at %s: the broker considers event %d done, and no one ever applied it.",
 			acker.Inst, acker.Msg, n.effectWords(acker, "having applied nothing"), at(f.Acks[acker.Ack].Accepted), id))
-	case acker != nil && acker.Outcome == run.Skipped && n.effectCall(acker) != nil:
+	case acker != nil && n.ackedAfterFailure(acker):
 		lead := w.why(Lost, "acked-failure", fills{event: id, first: acker.Inst, second: -1})
 		return sentences(lead, fmt.Sprintf("Instance %d's handler returned skipped for m%d%s, and its ack reached the broker at %s: the broker considers event %d done, and no one ever applied it.",
 			acker.Inst, acker.Msg, n.effectWords(acker, ""), at(f.Acks[acker.Ack].Accepted), id))
