@@ -590,7 +590,7 @@ func (n *narrator) handledBefore(a *Attempt) string {
 	}
 	p := prev[len(prev)-1]
 	n.claim(outcomeClaim(p))
-	what := "returned " + p.Outcome.String()
+	what := returned(p.Outcome)
 	if p.EndRec < 0 {
 		what = "never returned"
 	}
@@ -600,6 +600,18 @@ func (n *narrator) handledBefore(a *Attempt) string {
 		s += " after it " + fl.what
 	}
 	return s + ")"
+}
+
+// returned says what a handler that returned o did, as "returned
+// applied", "failed", "asked to retry later".
+func returned(o run.Outcome) string {
+	switch o {
+	case run.Errored:
+		return "failed"
+	case run.RetryLater:
+		return "asked to retry later"
+	}
+	return "returned " + o.String()
 }
 
 // attemptIndex is a's index in Facts.Attempts.

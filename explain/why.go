@@ -106,7 +106,7 @@ func (n *narrator) whyHeld() string {
 			n.claim(callClaim(c))
 			others = append(others, fmt.Sprintf("instance %d's %s found it there at %s, and its handler skipped", a.Inst, n.w.callName(c), at(c.Served)))
 		case a.EndRec >= 0 && a.Outcome != run.Errored:
-			others = append(others, fmt.Sprintf("instance %d's handler returned %s at %s", a.Inst, a.Outcome, at(a.End)))
+			others = append(others, fmt.Sprintf("instance %d's handler %s at %s", a.Inst, returned(a.Outcome), at(a.End)))
 		default:
 			if fl := n.failureOf(k); fl != nil {
 				n.claim(fl.claims...)
@@ -193,7 +193,7 @@ func (n *narrator) whyStuck() string {
 		n.claim(fl.claims...)
 		return body + fmt.Sprintf("instance %d %s, so it did not ack.", last.Inst, fl.what)
 	}
-	return body + fmt.Sprintf("its handler returned %s, so it did not ack.", last.Outcome)
+	return body + fmt.Sprintf("its handler %s, so it did not ack.", returned(last.Outcome))
 }
 
 // sentences joins a lead and what follows it. Without a lead, or after
@@ -401,7 +401,7 @@ func (n *narrator) dupMemory(d *dup) (string, string, string) {
 	// This incarnation had handled the event before.
 	prev := &f.Attempts[inc[len(inc)-1]]
 	n.claim(n.handledClaim(B, secondRec, len(inc), false), outcomeClaim(prev))
-	what := "returned " + prev.Outcome.String()
+	what := returned(prev.Outcome)
 	if prev.EndRec < 0 {
 		what = "never returned"
 	}
@@ -502,8 +502,12 @@ func (n *narrator) dupMark(d *dup) (string, string, string) {
 		if came == "" {
 			came = n.came(d)
 		}
+		found := "found no key"
+		if check.Op.KV() {
+			found = "found " + check.Key + " absent"
+		}
 		return "unmarked", "{strategy} sets its {mark} only after the effect.",
-			fmt.Sprintf("Instance %d applied event %d at %s, %s. The next copy found no key at %s, so %s. %s", E.Inst, id, at(o.earlyApp.At), what, at(check.Served), took, came)
+			fmt.Sprintf("Instance %d applied event %d at %s, %s. The next copy %s at %s, so %s. %s", E.Inst, id, at(o.earlyApp.At), what, found, at(check.Served), took, came)
 	}
 	n.claim(callClaim(&f.Calls[last.Call]))
 	if last.EndCall != 0 && isDelete(f.Calls[last.EndCall].Op) && last.EndRec < check.ServeRec {
@@ -988,7 +992,7 @@ func (n *narrator) lostFound(acker *Attempt) string {
 			n.claim(fl.claims...)
 			parts = append(parts, fmt.Sprintf("The first handling of event %d, on instance %d at %s, %s.", id, a.Inst, at(a.At), fl.what))
 		} else if a.EndRec >= 0 {
-			parts = append(parts, fmt.Sprintf("The first handling of event %d, on instance %d at %s, returned %s.", id, a.Inst, at(a.At), a.Outcome))
+			parts = append(parts, fmt.Sprintf("The first handling of event %d, on instance %d at %s, %s.", id, a.Inst, at(a.At), returned(a.Outcome)))
 		}
 	}
 	parts = append(parts, fmt.Sprintf("Its ack told the broker event %d was done, and no one ever applied it.", id))
