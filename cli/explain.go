@@ -4,6 +4,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -18,7 +19,7 @@ import (
 )
 
 // explainSynopsis is the usage line of `idemsim explain`.
-const explainSynopsis = "idemsim explain --strategy S [--faults F[,F...]] [--instances 3] [--seeds 200] [--out DIR]"
+const explainSynopsis = "idemsim explain --strategy S [--faults F[,F...]] [--kind dup|lost|stuck] [--against S2] [--instances 3] [--seeds 200] [--out DIR]"
 
 const explainAbout = `
 Find a run in which the strategy breaks exactly-once, shrink it to the
@@ -27,28 +28,36 @@ step: the simulated time, the instance, what it did, and the state that
 matters at that moment (each instance's local cache, the Redis keys or the
 processed ids, the committed ledger rows). The story ends with the
 violation, why the strategy let it through, and the command that replays
-the run.
+the run. Every sentence states only what the run's trace shows.
 
 The search runs seeds 1..N with --instances instances and 200 events under
---faults (several names: those faults together). Without --faults,
-local-cache is tried under redeliver, and any other strategy under each
-scenario in table order until one fails. The shrinker then tries fewer
+--faults (several names: those faults together). Without --faults, it
+tries the strategy's lesson first (redeliver, for local-cache), then each
+scenario its description expects to fail, in table order, until one fails.
+--kind tells a violation of that kind (a duplicate, a lost event, a stuck
+one) rather than the first the run shows. The shrinker then tries fewer
 events, fewer instances and fewer faults (keeping at least one), each over
 seeds 1..200, until nothing smaller fails the same way, and takes the seed
-whose story has the fewest steps. The same flags always tell the same story.
+whose story has the fewest steps: a seed draws a run's faults and timings,
+so the shrunk run's seed is its own. The same flags always tell the same
+story.
 
 A strategy with no violation is reported as such, with how many seeds and
-scenarios were tried (exit status 0).
+scenarios were tried (exit status 0); with --against S2, explain then finds
+and shrinks the run that breaks S2 and tells how the strategy came through
+that same run.
 `
 
 // explainOrder is the order in which explain's help lists its flags, each
 // with the placeholder of its value.
-var explainOrder = []string{"strategy S", "faults F[,F...]", "instances N", "seeds N", "out DIR"}
+var explainOrder = []string{"strategy S", "faults F[,F...]", "kind K", "against S2", "instances N", "seeds N", "out DIR"}
 
 // explainOpts are the flags of `idemsim explain`.
 type explainOpts struct {
 	strategy  string
 	faults    string
+	kind      string
+	against   string
 	instances int
 	seeds     int
 	out       string
@@ -61,7 +70,13 @@ func (o *explainOpts) flagSet() *flag.FlagSet {
 		"deduplication strategy to explain (required), one of:\n"+acceptedStrategies())
 	fs.StringVar(&o.faults, "faults", "",
 		"faults to inject together, a comma-separated list of:\n"+acceptedFaults()+"\n("+faultsHelp+")\n"+
-			"(default: redeliver for local-cache; otherwise each scenario but none in\nturn until one fails)")
+			"(default: the strategy's lesson, then each scenario its description\nexpects to fail, in turn until one fails)")
+	fs.StringVar(&o.kind, "kind", "",
+		"the kind of violation to tell, one of: "+strings.Join(explain.KindNames(), ", ")+"\n"+
+			"(default: the first the run shows, a duplicate before a lost event)")
+	fs.StringVar(&o.against, "against", "",
+		"when the strategy has no violation, tell how it came through the shrunk run\n"+
+			"that breaks this other strategy (default: none; the message says how)")
 	fs.Var(newIntValue(&o.instances, 3, 1, sim.MaxInstances), "instances",
 		fmt.Sprintf("consumer instances the search starts with, 1 to %d", sim.MaxInstances))
 	fs.Var(newIntValue(&o.seeds, explain.DefaultSeeds, 1, sweep.MaxSeeds), "seeds",
@@ -86,7 +101,12 @@ func (e *env) explainCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	scenarios, err := o.scenarios(setFlags(fs))
+	set := setFlags(fs)
+	scenarios, err := o.scenarios(set)
+	if err != nil {
+		return err
+	}
+	kind, err := o.kindOf(set)
 	if err != nil {
 		return err
 	}
@@ -99,27 +119,9 @@ func (e *env) explainCmd(args []string) error {
 	}
 
 	w := e.stdout
-	search := e.search
-	if search == nil {
-		search = explain.Search
-	}
-	var found sim.Config
-	ok := false
-	for _, sc := range scenarios {
-		fmt.Fprintf(w, "searching seeds 1..%d of %s %s (%s, 200 events): ", o.seeds, o.strategy, explain.Under(sc), plural(o.instances, "instance"))
-		if found, ok = search(o.strategy, sc, o.instances, o.seeds); ok {
-			break
-		}
-		fmt.Fprintln(w, "no violation")
-	}
+	found, ok := e.searchScenarios(w, o.strategy, scenarios, o.instances, o.seeds, kind)
 	if !ok {
-		names := make([]string, len(scenarios))
-		for i, sc := range scenarios {
-			names[i] = sc.String()
-		}
-		_, err := fmt.Fprintf(w, "%s: no violation in %s x %s (%s), %s and 200 events per run; nothing to explain\n",
-			o.strategy, plural(o.seeds, "seed"), plural(len(scenarios), "scenario"), strings.Join(names, ", "), plural(o.instances, "instance"))
-		return err
+		return e.nothingToExplain(w, &o, scenarios, set["faults"], kind)
 	}
 	if o.out != "" {
 		if err := prepareOutDir(o.out); err != nil {
@@ -132,22 +134,56 @@ func (e *env) explainCmd(args []string) error {
 	}
 	fmt.Fprintf(w, "seed %d fails (%s); %s\n", found.Seed, explainCounts(foundRes), plural(len(foundRes.Trace), "trace record"))
 
-	shrunk := explain.Shrink(found)
-	story, err := explain.Tell(shrunk)
+	shrunk := explain.ShrinkKind(found, kind)
+	story, err := explain.TellKind(shrunk, kind)
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(w, "shrunk to %s, %s, faults %s, seed %d: %s, %s\n\n",
-		plural(shrunk.Instances, "instance"), plural(shrunk.Events, "event"), shrunk.Faults, shrunk.Seed,
+	fmt.Fprintf(w, "shrunk to %s: %s, %s\n\n", explain.ShrunkWords(found, shrunk),
 		plural(len(story.Result.Trace), "trace record"), plural(len(story.Steps), "step"))
-	if _, err := story.WriteTo(w); err != nil {
+	return e.writeStory(story, o.out)
+}
+
+// searchScenarios searches each scenario in turn, saying so on w, until
+// one has a run with a violation of kind (any, for NoViolation).
+func (e *env) searchScenarios(w io.Writer, strategy string, scenarios []faults.Set, instances, seeds int, kind explain.Kind) (sim.Config, bool) {
+	search := e.search
+	if search == nil {
+		search = explain.Search
+	}
+	if kind != explain.NoViolation {
+		search = func(strategy string, fs faults.Set, instances, seeds int) (sim.Config, bool) {
+			return explain.SearchKind(strategy, fs, instances, seeds, kind)
+		}
+	}
+	what := "200 events"
+	if kind != explain.NoViolation {
+		what += ", a violation of kind " + kind.String()
+	}
+	for _, sc := range scenarios {
+		fmt.Fprintf(w, "searching seeds 1..%d of %s %s (%s, %s): ", seeds, strategy, explain.Under(sc), plural(instances, "instance"), what)
+		if found, ok := search(strategy, sc, instances, seeds); ok {
+			return found, true
+		}
+		if kind != explain.NoViolation {
+			fmt.Fprintln(w, "no violation of kind", kind)
+			continue
+		}
+		fmt.Fprintln(w, "no violation")
+	}
+	return sim.Config{}, false
+}
+
+// writeStory writes story on stdout and, with out set, its files into out.
+func (e *env) writeStory(story *explain.Story, out string) error {
+	if _, err := story.WriteTo(e.stdout); err != nil {
 		return err
 	}
 	if !story.Result.CheckersAgree() {
 		return &checkerBugError{msg: disagreement(story.Result)}
 	}
-	if o.out != "" {
-		paths, err := explain.WriteFiles(o.out, story)
+	if out != "" {
+		paths, err := explain.WriteFiles(out, story)
 		if len(paths) > 0 {
 			fmt.Fprintf(e.stderr, "wrote %s\n", strings.Join(paths, ", "))
 		}
@@ -156,6 +192,88 @@ func (e *env) explainCmd(args []string) error {
 		}
 	}
 	return nil
+}
+
+// nothingToExplain reports a strategy with no violation: what was tried,
+// and, with --against, how it came through the run that breaks the other
+// strategy; without, how to ask for that.
+func (e *env) nothingToExplain(w io.Writer, o *explainOpts, scenarios []faults.Set, faultsSet bool, kind explain.Kind) error {
+	names := make([]string, len(scenarios))
+	for i, sc := range scenarios {
+		names[i] = sc.String()
+	}
+	what := "no violation"
+	if kind != explain.NoViolation {
+		what = "no violation of kind " + kind.String()
+	}
+	fmt.Fprintf(w, "%s: %s in %s x %s (%s), %s and 200 events per run; nothing to explain\n",
+		o.strategy, what, plural(o.seeds, "seed"), plural(len(scenarios), "scenario"), strings.Join(names, ", "), plural(o.instances, "instance"))
+	if o.against == "" {
+		other := defaultAgainst(o.strategy)
+		if other == "" {
+			return nil
+		}
+		cmd := fmt.Sprintf("idemsim explain --strategy %s --against %s", o.strategy, other)
+		if faultsSet {
+			cmd += " --faults " + o.faults
+		}
+		_, err := fmt.Fprintf(w, "to see %s come through a run that breaks another strategy, name it with --against, as: %s\n(%s is the first strategy in table order that breaks)\n", o.strategy, cmd, other)
+		return err
+	}
+	againstScenarios := scenarios
+	if !faultsSet {
+		againstScenarios = explain.Scenarios(o.against)
+	}
+	found, ok := e.searchScenarios(w, o.against, againstScenarios, o.instances, o.seeds, kind)
+	if !ok {
+		_, err := fmt.Fprintf(w, "%s: no violation either; nothing to compare\n", o.against)
+		return err
+	}
+	shrunk := explain.ShrinkKind(found, kind)
+	broken, err := explain.TellKind(shrunk, kind)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "seed %d fails\nshrunk to %s: %s\n", found.Seed, explain.ShrunkWords(found, shrunk), brokeWords(o.against, broken.Kind, broken.Event))
+	same := shrunk
+	same.Strategy = o.strategy
+	story, err := explain.TellEvent(same, broken.Event)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "the same run (same seed, instances, events and faults) under %s, event %d:\n\n", o.strategy, broken.Event)
+	return e.writeStory(story, o.out)
+}
+
+// brokeWords says what strategy did to event ev, a violation of kind k,
+// as "redis loses event 1".
+func brokeWords(strategy string, k explain.Kind, ev uint32) string {
+	switch k {
+	case explain.Duplicate:
+		return fmt.Sprintf("%s applies event %d more than once", strategy, ev)
+	case explain.Lost:
+		return fmt.Sprintf("%s loses event %d", strategy, ev)
+	case explain.Stuck:
+		return fmt.Sprintf("event %d never settles under %s", ev, strategy)
+	}
+	return fmt.Sprintf("event %d under %s", ev, strategy)
+}
+
+// defaultAgainst is the strategy --against would name by default for
+// strategy: the first other strategy in table order whose description
+// expects it to break somewhere; "" if none does.
+func defaultAgainst(strategy string) string {
+	for _, st := range strategies.All() {
+		if st.Name == strategy {
+			continue
+		}
+		for _, v := range st.Expected {
+			if v != "ok" {
+				return st.Name
+			}
+		}
+	}
+	return ""
 }
 
 // checkOutDir checks, without creating anything, that dir could be made:
@@ -189,6 +307,15 @@ func (o *explainOpts) scenarios(set map[string]bool) ([]faults.Set, error) {
 	if set["out"] && o.out == "" {
 		return nil, usagef("--out needs a directory (default: write no file)")
 	}
+	if set["against"] {
+		o.against = strings.TrimSpace(o.against)
+		if !strategies.Valid(o.against) {
+			return nil, unknownName("strategy", o.against, strategies.Names())
+		}
+		if o.against == o.strategy {
+			return nil, usagef("--against %s names the strategy explained: name another (accepted: %s)", o.against, acceptedStrategies())
+		}
+	}
 	if !set["faults"] {
 		return explain.Scenarios(o.strategy), nil
 	}
@@ -197,6 +324,19 @@ func (o *explainOpts) scenarios(set map[string]bool) ([]faults.Set, error) {
 		return nil, faultsError("faults", err)
 	}
 	return []faults.Set{fset}, nil
+}
+
+// kindOf checks --kind and returns the kind of violation asked for,
+// explain.NoViolation for any.
+func (o *explainOpts) kindOf(set map[string]bool) (explain.Kind, error) {
+	if !set["kind"] {
+		return explain.NoViolation, nil
+	}
+	k, err := explain.ParseKind(strings.TrimSpace(o.kind))
+	if err != nil {
+		return k, usagef("--kind: %v", err)
+	}
+	return k, nil
 }
 
 // explainTraced returns cfg with its trace kept.

@@ -251,3 +251,78 @@ func TestExplainHelpMentionsEveryFlag(t *testing.T) {
 		assert.Contains(t, overview, f, "the overview's usage line names every flag of explain")
 	}
 }
+
+// TestExplainKindTellsTheKindAskedFor: redis-release under partition both
+// duplicates and loses events; --kind picks which one the story tells.
+func TestExplainKindTellsTheKindAskedFor(t *testing.T) {
+	for kind, want := range map[string]string{"lost": "is lost", "dup": "was applied"} {
+		code, stdout, stderr := runCLI(t, "explain", "--strategy", "redis-release", "--faults", "partition", "--kind", kind)
+		require.Equal(t, ExitOK, code, "stderr: %s", stderr)
+		assert.Contains(t, stdout, "a violation of kind "+kind)
+		assert.Regexp(t, `(?m)^violation: event \d+ `+want, stdout, "--kind %s", kind)
+	}
+	// A kind the scenario never shows: nothing to explain, and it says
+	// which kind it looked for.
+	code, stdout, stderr := runCLI(t, "explain", "--strategy", "redis", "--faults", "crash", "--kind", "dup", "--seeds", "10")
+	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
+	assert.Contains(t, stdout, "redis: no violation of kind dup in 10 seeds x 1 scenario (crash)")
+
+	code, stdout, stderr = runCLI(t, "explain", "--strategy", "redis", "--kind", "twice")
+	assert.Equal(t, ExitUsage, code)
+	assert.Empty(t, stdout)
+	assert.Contains(t, stderr, `--kind: unknown kind of violation "twice" (accepted: dup, lost, stuck)`)
+}
+
+// TestExplainSearchesEveryScenarioThatCanFail: local-cache with one
+// instance never duplicates under its lesson (redeliver needs two), but
+// does under crash; explain goes on to the scenarios that can fail.
+func TestExplainSearchesEveryScenarioThatCanFail(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "explain", "--strategy", "local-cache", "--instances", "1")
+	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
+	assert.Contains(t, stdout, "searching seeds 1..200 of local-cache under redeliver (1 instance, 200 events): no violation\n")
+	assert.Contains(t, stdout, "local-cache under crash")
+	assert.NotContains(t, stdout, "nothing to explain")
+	assert.Contains(t, stdout, "violation: event 1 was applied twice")
+}
+
+// TestExplainSaysWhyTheSeedChanged: the shrunk run's seed differs from
+// the seed found, and the line that says so says why.
+func TestExplainSaysWhyTheSeedChanged(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "explain", "--strategy", "local-cache")
+	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
+	assert.Contains(t, stdout, "seed 1 fails")
+	assert.Contains(t, stdout, "shrunk to 2 instances, 1 event, faults redeliver, seed 2 (the seed draws a run's faults and timings, so a smaller run draws them anew: seed 2 is, of seeds 1..200 of this smaller run that fail the same way, the one whose story has the fewest steps)")
+}
+
+// TestExplainAgainstShowsTheSurvivorInTheRunThatBreaksAnother:
+// db-unique never fails; explain says how to see it come through a run
+// that breaks another strategy, and --against shows it.
+func TestExplainAgainstShowsTheSurvivorInTheRunThatBreaksAnother(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "explain", "--strategy", "db-unique", "--faults", "crash", "--seeds", "5")
+	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
+	assert.Contains(t, stdout, "nothing to explain\nto see db-unique come through a run that breaks another strategy, name it with --against, as: idemsim explain --strategy db-unique --against none --faults crash\n(none is the first strategy in table order that breaks)\n")
+
+	code, stdout, stderr = runCLI(t, "explain", "--strategy", "db-unique", "--faults", "crash", "--against", "redis", "--seeds", "50")
+	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
+	for _, want := range []string{
+		"db-unique: no violation in 50 seeds x 1 scenario (crash)",
+		"searching seeds 1..50 of redis under crash (3 instances, 200 events): seed 1 fails\n",
+		"redis loses event 1\nthe same run (same seed, instances, events and faults) under db-unique, event 1:",
+		"db-unique under crash: 1 instance, 1 event, seed 182.",
+		"violation: none: event 1 was applied exactly once.",
+		"why: event 1 was applied once, by instance 0 at 5052.629 ms. Every other handling of it: instance 0 crashed with its insert of the id in flight.",
+		"reproduce with: idemsim run --strategy db-unique --faults crash --seed 182 --instances 1 --events 1",
+	} {
+		assert.Contains(t, stdout, want)
+	}
+
+	for _, args := range [][]string{
+		{"explain", "--strategy", "db-unique", "--against", "db-unique"},
+		{"explain", "--strategy", "db-unique", "--against", "memcached"},
+	} {
+		code, stdout, stderr := runCLI(t, args...)
+		assert.Equal(t, ExitUsage, code, "%v", args)
+		assert.Empty(t, stdout)
+		assert.Contains(t, stderr, "redis-lease", "lists the strategies accepted")
+	}
+}

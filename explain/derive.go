@@ -102,7 +102,8 @@ func (d *deriver) record(i int, r *run.Record) {
 	case run.Park:
 		c := &f.Calls[r.Call]
 		onID := c.Op == run.Insert || c.Op == run.InsertApply && d.tx(r.Holder).Holds(run.Insert, c.Event)
-		c.Parks = append(c.Parks, Park{At: r.At, Rec: i, Holder: r.Holder, ID: onID})
+		row := c.Op == run.Read || c.Op == run.Delete || c.Op == run.Update
+		c.Parks = append(c.Parks, Park{At: r.At, Rec: i, Holder: r.Holder, ID: onID, Row: row})
 		if c.Op == run.InsertApply && !onID {
 			// It waits for the account's row lock: the statement
 			// inserted the id first, and holds it meanwhile.
@@ -200,7 +201,7 @@ func (d *deriver) call(i int, r *run.Record) {
 	f.Calls = grow(f.Calls, int(r.Call))
 	att := d.open[r.Inst]
 	f.Calls[r.Call] = Call{ID: r.Call, Inst: r.Inst, Msg: r.Msg, Event: r.Event, Op: r.Op, Tx: r.Tx, Attempt: att,
-		Key: r.Key, Value: r.Value, Sent: r.At, SentRec: i, ServeRec: -1, ReplyRec: -1, TimeoutRec: -1}
+		Key: r.Key, Value: r.Value, Expect: r.Expect, Sent: r.At, SentRec: i, ServeRec: -1, ReplyRec: -1, TimeoutRec: -1}
 	if att >= 0 {
 		f.Attempts[att].Calls = append(f.Attempts[att].Calls, r.Call)
 	}
@@ -241,6 +242,11 @@ func (d *deriver) serve(i int, r *run.Record) {
 		}
 		d.commit(i, r, c, t)
 	case r.Answer != run.Yes:
+	case c.Op == run.Read:
+		c.Value = r.Value
+	case c.Op == run.Delete:
+		t := d.tx(c.Tx)
+		t.Deleted = append(t.Deleted, c.Event)
 	case c.Op == run.Insert:
 		t := d.tx(c.Tx)
 		t.Inserted = append(t.Inserted, c.Event)
@@ -266,6 +272,9 @@ func (d *deriver) commit(i int, r *run.Record, c *Call, t *Tx) {
 	t.Status, t.EndRec, t.End = TxCommitted, i, r.At
 	for _, ev := range t.Inserted {
 		f.Events[ev].IDCommits = append(f.Events[ev].IDCommits, t.ID)
+	}
+	for _, ev := range t.Deleted {
+		f.Events[ev].IDDeletes = append(f.Events[ev].IDDeletes, t.ID)
 	}
 	for _, ev := range t.Applied {
 		f.Events[ev].Applications = append(f.Events[ev].Applications, Application{Tx: t.ID, Inst: c.Inst, At: r.At, Rec: i})

@@ -4,11 +4,24 @@
 // porcupine's history page.
 //
 // It sits on top of package sim and reads a run only through its typed
-// trace (run.Record). The pieces, in the order they run:
+// trace (run.Record). Every sentence it tells is true to that trace: the
+// narrator states only what the records show, and with each step, the
+// violation and the why it produces the facts it states as typed claims
+// (claims.go: a call by its id, a record by its index), which a test holds
+// to the trace over many runs of every strategy. What the trace cannot
+// show, it says only where the strategy's description says it: which key
+// is the event's mark (strategies.Teaching.MarkKey) and when a memory is
+// written (Teaching.Remembers); otherwise it names keys as keys and tells
+// of a memory only what the handler's calls and returns show. The pieces,
+// in the order they run:
 //
-//   - search.go: Search runs seeds until one violates; Shrink tries smaller
-//     runs (fewer events, instances, faults, then the seed whose story has
-//     the fewest steps) until nothing smaller fails the same way.
+//   - search.go: Search (SearchKind, for a kind of violation) runs seeds
+//     until one violates; Scenarios lists, when the user names none, the
+//     strategy's lesson and then every scenario its description expects
+//     to fail; Shrink (ShrinkKind) tries smaller runs (fewer events,
+//     instances, faults, then the seed whose story has the fewest steps)
+//     until nothing smaller fails the same way, and ShrunkWords says why
+//     the seed changed.
 //   - facts.go, derive.go, keys.go, queries.go: NewFacts derives from a
 //     trace, in one pass, what the run did: deliveries, attempts (with
 //     what the handler returned, asking to retry later included), store
@@ -24,24 +37,34 @@
 //   - focus.go: analyze picks the event to tell (its violation, when it was
 //     sealed, which faults play a part in it), for Tell and for Shrink.
 //   - story.go, narrate.go, calls.go, kvcalls.go, retry.go, state.go,
-//     why.go, whylease.go: the narrator turns the facts into numbered
-//     steps (the attempts that ask to retry later with the same answers
-//     are told as one), the state line of each (the instances' memories,
-//     the Redis marks or keys with their values, the processed ids, the
-//     ledger), the violation, the "why" and the command that replays the
-//     run.
+//     why.go, whylease.go, claims.go: the narrator turns the facts into
+//     numbered steps (the attempts that ask to retry later with the same
+//     answers are told as one), the state line of each (the instances'
+//     memories, the Redis marks or keys with their values, the processed
+//     ids, the ledger; of the events the story has told of), the
+//     violation, the "why" (chosen from what the run shows: a lost event
+//     is told from the handler whose ack made it done, a duplicate from
+//     what the second handler's calls found and what had become of each
+//     key) and the command that replays the run, each with its claims.
+//     Tell tells a run (TellKind, a violation of a kind; TellEvent, one
+//     event, as how a strategy came through a run that breaks another).
 //   - fix.go: after a violation, the same run replayed under the strategy
 //     that survives every scenario (strategies.Teaching.Fix), told in its
 //     decisive steps, from that run's own facts.
 //   - teaching.go: the words. What is specific to a strategy comes from its
 //     description (strategies.Teaching: what its mark is called, what its
-//     calls and values mean, why it breaks); a strategy that gives none,
-//     such as one a user registers, is told in neutral words from its
-//     store calls.
+//     calls mean, by each call's label, the operation and the key with the
+//     event's id as {event}, so that two calls of one operation on two keys
+//     are told apart; what its values mean, why it breaks); a strategy that
+//     gives none, such as one a user registers, is told in neutral words
+//     from its store calls.
 //   - timeline.go, gapscale.go, draw.go (WriteTimeline) and files.go
 //     (WriteHistoryHTML, WriteFiles) draw the same facts the story tells,
 //     so the picture and the story agree (the same partition windows, the
-//     same keys and commits).
+//     same keys and commits), and only what happened: an answer where it
+//     was received, a call served after its instance crashed on the
+//     store's lane; round ticks on an axis whose idle stretches are
+//     shortened.
 //
 // `idemsim explain` (package cli) is the command line over these
 // functions.

@@ -57,12 +57,14 @@ func WriteTimeline(w io.Writer, s *Story, format string) error {
 		l.LineStyle.Color = color.Gray{150}
 		l.LineStyle.Dashes = []vg.Length{vg.Points(3), vg.Points(3)}
 		p.Add(l)
+		// Its label goes beside the line, clear of its dashes.
 		lab, err := plotter.NewLabels(plotter.XYLabels{XYs: plotter.XYs{{X: mid, Y: p.Y.Min + 0.05}}, Labels: []string{gapWords(gp[1] - gp[0])}})
 		if err != nil {
 			return err
 		}
 		lab.TextStyle[0].Font.Size = 8
-		lab.TextStyle[0].XAlign = draw.XCenter
+		lab.TextStyle[0].XAlign = draw.XLeft
+		lab.Offset = vg.Point{X: vg.Points(3)}
 		lab.TextStyle[0].Color = color.Gray{100}
 		p.Add(lab)
 	}

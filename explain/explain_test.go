@@ -6,11 +6,14 @@ import (
 	"image/png"
 	"math"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
 
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/sim"
@@ -38,8 +41,36 @@ func TestKindOf(t *testing.T) {
 }
 
 func TestScenarios(t *testing.T) {
-	assert.Equal(t, []faults.Set{faults.Of(faults.Redeliver)}, Scenarios("local-cache"), "local-cache's textbook failure")
-	assert.Equal(t, faults.Scenarios(), Scenarios("redis"), "the others: every scenario, in table order")
+	// local-cache's textbook failure first, then the others it fails:
+	// with one instance, redeliver never breaks it, and crash does.
+	assert.Equal(t, faults.Scenarios(), Scenarios("local-cache"), "its lesson, redeliver, first, then every other scenario, all expected to fail")
+	all := faults.Scenarios()
+	assert.Equal(t, all[1:], Scenarios("redis"), "every scenario but redeliver, where redis is expected ok, in table order")
+	assert.Equal(t, all, Scenarios("db-unique"), "expected ok everywhere: every scenario, so that the search shows it")
+	assert.Equal(t, all, Scenarios("nonesuch"), "no description: every scenario")
+}
+
+func TestParseKind(t *testing.T) {
+	for _, k := range []Kind{Duplicate, Lost, Stuck} {
+		got, err := ParseKind(k.String())
+		require.NoError(t, err)
+		assert.Equal(t, k, got)
+	}
+	_, err := ParseKind("ok")
+	assert.EqualError(t, err, `unknown kind of violation "ok" (accepted: dup, lost, stuck)`)
+}
+
+func TestSearchKindFindsTheKindAskedFor(t *testing.T) {
+	cfg, ok := SearchKind("redis-release", faults.Of(faults.Partition), 3, 50, Lost)
+	require.True(t, ok)
+	res, err := sim.Run(cfg)
+	require.NoError(t, err)
+	assert.Positive(t, res.Lost)
+	s, err := TellKind(ShrinkKind(cfg, Lost), Lost)
+	require.NoError(t, err)
+	assert.Equal(t, Lost, s.Kind)
+	_, ok = SearchKind("redis", faults.Of(faults.Crash), 3, 10, Duplicate)
+	assert.False(t, ok, "redis under crash only loses events")
 }
 
 func TestSearchFindsTheSmallestFailingSeed(t *testing.T) {
@@ -339,4 +370,89 @@ func TestGapScaleIsMonotonic(t *testing.T) {
 	assert.NotEmpty(t, g.Ticks(0, 0))
 	one := newGapScale([]float64{5})
 	assert.False(t, fmt.Sprint(one.at(5)) == "NaN")
+
+	// Short bursts far apart pad themselves wide: the padding must not
+	// make the axis go back in time, nor a shortened stretch last less
+	// than nothing.
+	g = newGapScale([]float64{16.8, 18, 20.6, 1186.4, 5016.8, 5220, 9907, 10115.5})
+	for i := 1; i < len(g.t); i++ {
+		assert.Greater(t, g.t[i], g.t[i-1], "the axis's times ascend: %v", g.t)
+	}
+	for _, gp := range g.gaps {
+		assert.Positive(t, gp[1]-gp[0], "a shortened stretch lasts: %v", gp)
+		assert.NotContains(t, gapWords(gp[1]-gp[0]), "-")
+	}
+}
+
+// TestTicksAreRound: each burst's ticks are multiples of a round step (1,
+// 2 or 5 times a power of ten), labelled with the step's decimals and no
+// more, and every burst has one.
+func TestTicksAreRound(t *testing.T) {
+	for _, xs := range [][]float64{
+		{10, 11, 12, 5010, 5011, 9000},
+		{49.158, 50.146, 50.512, 2466.814, 5049.158, 5049.557, 5050.374, 5051.281, 5051.856},
+		{32.5, 112.5, 1230, 5172.5},
+		{0.011, 0.012, 0.0135},
+	} {
+		g := newGapScale(xs)
+		ticks := g.Ticks(0, 0)
+		for i := 0; i+1 < len(g.t); i += 2 {
+			var in []plot.Tick
+			for _, tk := range ticks {
+				if tk.Value >= g.t[i] && tk.Value <= g.t[i+1] {
+					in = append(in, tk)
+				}
+			}
+			require.NotEmpty(t, in, "burst %v..%v has a tick", g.t[i], g.t[i+1])
+			for k, tk := range in {
+				v, err := strconv.ParseFloat(tk.Label, 64)
+				require.NoError(t, err)
+				assert.InDelta(t, tk.Value, v, 1e-9, "the label is the value")
+				if k == 0 {
+					continue
+				}
+				step := tk.Value - in[k-1].Value
+				assert.InDelta(t, niceStep(step), step, step*1e-6, "a round step: %v", step)
+				assert.InDelta(t, 0, math.Remainder(tk.Value, step), step*1e-6, "a multiple of the step: %s", tk.Label)
+				_, dec, _ := strings.Cut(tk.Label, ".")
+				assert.Equal(t, max(0, int(-math.Floor(math.Log10(step)+1e-9))), len(dec), "the step's decimals: %s", tk.Label)
+			}
+		}
+	}
+	var labels []string
+	for _, tk := range newGapScale([]float64{49.158, 50.146, 50.512, 2466.814, 5049.158, 5049.557, 5050.374, 5051.281, 5051.856}).Ticks(0, 0) {
+		labels = append(labels, tk.Label)
+	}
+	assert.Equal(t, []string{"50", "2467", "5050", "5051"}, labels, "explain --strategy redis --faults crash's axis")
+}
+
+// TestTimelineDrawsOnlyWhatHappened: an instance's lane shows a store's
+// answer only where the answer reached it; a call served after its
+// instance crashed is drawn on the store's lane, and its step's label with
+// it.
+func TestTimelineDrawsOnlyWhatHappened(t *testing.T) {
+	s, err := Tell(sim.Config{Strategy: "redis", Faults: faults.Of(faults.Crash), Seed: 182, Instances: 1, Events: 1})
+	require.NoError(t, err)
+	tl := buildTimeline(s)
+	f := s.Facts()
+	replies := map[plotter.XY]bool{}
+	for k := 1; k < len(f.Calls); k++ {
+		if c := &f.Calls[k]; c.ReplyRec >= 0 {
+			replies[plotter.XY{X: ms(f.Trace[c.ReplyRec].At), Y: tl.instLane(c.Inst)}] = true
+		}
+	}
+	for _, p := range tl.points[&mCall] {
+		assert.True(t, replies[p], "an answer drawn at %v that no instance received", p)
+	}
+	// Step 4: the SET NX sent just before the crash, served after it.
+	st := s.Steps[3]
+	require.Contains(t, st.Text, "sent just before it crashed, still reaches Redis")
+	served := plotter.XY{X: ms(int64(st.At)), Y: tl.lane(actorRedis)}
+	assert.Contains(t, tl.points[&mUnheard], served, "drawn on Redis's lane")
+	assert.NotContains(t, tl.points[&mCall], plotter.XY{X: served.X, Y: tl.instLane(0)}, "not as an answer instance 0 received")
+	found := false
+	for _, l := range tl.labels {
+		found = found || l.y == served.Y && strings.Contains(","+l.text+",", ",4,")
+	}
+	assert.True(t, found, "step 4's label is on Redis's lane: %+v", tl.labels)
 }

@@ -56,8 +56,9 @@ type Event struct {
 	// commits as it is served.
 	Applications []Application
 	// IDCommits are the transactions that committed its id into the
-	// processed-ids table, by a commit or by a run.InsertApply.
-	IDCommits []uint32
+	// processed-ids table, by a commit or by a run.InsertApply; IDDeletes
+	// those that committed the delete of its row (run.Delete).
+	IDCommits, IDDeletes []uint32
 	// Keys are the indexes in Facts.Keys of the writes of its Redis mark
 	// and of the key-value writes its handlers made (whatever the key).
 	Keys []int
@@ -137,10 +138,13 @@ type Call struct {
 	Tx         uint32 // its transaction, for a database call
 	Attempt    int    // the index in Facts.Attempts of the attempt that made it, -1 if none
 	// Key and Value are a key-value call's key and value (run.Op.KV): the
-	// value it writes, or the value a GET found (from its Serve).
-	Key, Value string
-	Sent       int64
-	SentRec    int
+	// value it writes, the member of a set call, or the value a GET found
+	// (from its Serve); for a database row call, the state Update writes
+	// or Read found. Expect is the value a compare-and-act call compares
+	// with (run.Record.Expect).
+	Key, Value, Expect string
+	Sent               int64
+	SentRec            int
 	// ServeRec is when its store executed it (-1: never), with Answer;
 	// TTL is the key's lifetime that a Redis write set (0: none).
 	ServeRec int
@@ -169,10 +173,12 @@ type Park struct {
 	Rec    int
 	Holder uint32 // the transaction it waits behind
 	// ID says it waits for the holder's insert of the same id (an insert,
-	// or the insert of a run.InsertApply); otherwise it waits for the row
-	// lock of its event's account (an Apply, or a run.InsertApply that
-	// inserted its id).
-	ID bool
+	// or the insert of a run.InsertApply); Row that it waits for the lock
+	// of the id's processed row, which the holder read FOR UPDATE, updated
+	// or deleted (a run.Read, run.Update or run.Delete); otherwise it
+	// waits for the row lock of its event's account (an Apply, or a
+	// run.InsertApply that inserted its id).
+	ID, Row bool
 }
 
 // TxStatus is how a transaction ended.
@@ -210,7 +216,9 @@ type Tx struct {
 	// inserted its id already (the statement inserts first), and holds it
 	// while it waits.
 	Inserted, Applied []uint32
-	Status            TxStatus
+	// Deleted are the events whose processed row it deleted (run.Delete).
+	Deleted []uint32
+	Status  TxStatus
 	// EndRec is the record that ended it (-1: open to the end), at End.
 	EndRec int
 	End    int64
@@ -223,14 +231,18 @@ type Tx struct {
 // Key is one Redis write that set a value, and the life of that value:
 // until it expires, another write replaces it, a DEL deletes it, or Redis
 // loses it. It is either an event's mark (run.SetNX, run.Set: Name is "")
-// or a key of the key-value store (run.Put, run.PutNX, run.PutXX: Name is
-// the key, any string the strategy chose, and Value what it holds).
+// or a key of the key-value store (run.Put, run.PutNX, run.PutXX,
+// run.SetIfEq: Name is the key, any string the strategy chose, and Value
+// what it holds), or a member of a set (run.SAdd: Set, Name the set's key
+// and Value the member; a run.SRem ends it, and the set's TTL, which
+// every SADD with a TTL gives the whole set, is its own).
 type Key struct {
 	// Event is the mark's event; for a key-value write, the event its
 	// handler was handling.
 	Event uint32
 	Name  string
 	Value string
+	Set   bool   // a member of the set Name
 	Op    run.Op // the write
 	Call  uint32 // the write
 	Inst  int32
@@ -240,8 +252,9 @@ type Key struct {
 	// expires, At + TTL, or math.MaxInt64 for a key without a TTL.
 	TTL, Expires int64
 	// EndRec is the record that ended this value before it expired: a
-	// later write of the key, a DEL, or a data loss; -1 if none did.
-	// EndCall is the write or DEL that ended it, 0 if none did. Lost is
+	// later write of the key, a DEL (or DEL IFEQ, or SREM of a member), or
+	// a data loss; -1 if none did. EndCall is the write or delete that
+	// ended it, 0 if none did. Lost is
 	// the index in Facts.Outages of the loss, -1 if it was not lost.
 	EndRec  int
 	EndCall uint32

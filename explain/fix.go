@@ -28,8 +28,10 @@ type Fix struct {
 	Applied int
 	// Steps are the decisive steps for Event in the replayed run, in time
 	// order: the commits of its effect or id; the first wait for its id,
-	// the first rollback that discarded them and the first copy that found
-	// the id and skipped, each with one line for the others like it.
+	// the first call given up on, the first rollback that discarded them
+	// and the first copy that found the id and skipped, each with one line
+	// that counts the others like it (separate calls, never merged into
+	// one).
 	// Skipped counts the copies that skipped after the first.
 	Steps   []Step
 	Skipped int
@@ -69,8 +71,9 @@ func (s *Story) fix() *Fix {
 		skip bool
 	}
 	var shown []told
-	// Of the waits, the rollbacks and the skips, the first is told; the
-	// rest in one line.
+	// Of the waits, the timeouts, the rollbacks and the skips, the first
+	// is told; the rest in one line that counts them, each told by its
+	// own claims.
 	var same [numFixKinds][]item
 	for _, it := range n.tell() {
 		kind := decisive(a.facts, it.rec, s.Event)
@@ -84,20 +87,15 @@ func (s *Story) fix() *Fix {
 	}
 	fx.Skipped = max(len(same[fixSkip])-1, 0)
 	for kind, its := range same {
-		if kind == fixShow || kind == fixWait || len(its) < 2 {
+		if kind == fixShow || len(its) < 2 {
 			continue
 		}
 		last, more := its[len(its)-1], len(its)-1
-		switch {
-		case kind == fixSkip && more == 1:
-			last.text = fmt.Sprintf("1 more delivery found event %d's id and skipped the same way", s.Event)
-		case kind == fixSkip:
-			last.text = fmt.Sprintf("%d more deliveries found event %d's id and skipped the same way, the last now", more, s.Event)
-		case more == 1:
-			last.text = fmt.Sprintf("1 more transaction that held event %d's id or effect was rolled back the same way", s.Event)
-		default:
-			last.text = fmt.Sprintf("%d more transactions that held event %d's id or effect were rolled back the same way, the last now", more, s.Event)
+		last.claims = nil
+		for _, it := range its[1:] {
+			last.claims = append(last.claims, it.claims...)
 		}
+		last.text = fixMore(kind, more, s.Event, a.facts, its[1:])
 		last.actor, last.inst = "-", -1
 		shown = append(shown, told{last, kind == fixSkip})
 	}
@@ -109,9 +107,47 @@ func (s *Story) fix() *Fix {
 	})
 	for k, t := range shown {
 		it := t.it
-		fx.Steps = append(fx.Steps, Step{N: k + 1, At: time.Duration(it.at), Inst: int(it.inst), Actor: it.actor, Text: it.text, Record: it.rec})
+		fx.Steps = append(fx.Steps, Step{N: k + 1, At: time.Duration(it.at), Inst: int(it.inst), Actor: it.actor, Text: it.text, Record: it.rec, Claims: it.claims})
 	}
 	return fx
+}
+
+// fixMore tells, in one line, the more steps of one kind its after the
+// first: how many, and, for the calls given up on, after how long.
+func fixMore(kind, more int, ev uint32, f *Facts, its []item) string {
+	switch kind {
+	case fixSkip:
+		if more == 1 {
+			return fmt.Sprintf("1 more delivery found event %d's id and skipped the same way", ev)
+		}
+		return fmt.Sprintf("%d more deliveries found event %d's id and skipped the same way, the last now", more, ev)
+	case fixWait:
+		if more == 1 {
+			return fmt.Sprintf("1 more call about event %d waited the same way for a transaction that had inserted its id", ev)
+		}
+		return fmt.Sprintf("%d more calls about event %d waited the same way for a transaction that had inserted its id, the last now", more, ev)
+	case fixGaveUp:
+		lo, hi := time.Duration(math.MaxInt64), time.Duration(0)
+		for _, it := range its {
+			c := &f.Calls[f.Trace[it.rec].Call]
+			d := time.Duration(c.TimedOut - c.Sent)
+			lo, hi = min(lo, d), max(hi, d)
+		}
+		after := "after " + durWords(lo)
+		if hi != lo {
+			after = fmt.Sprintf("after %s to %s", durWords(lo), durWords(hi))
+		}
+		if more == 1 {
+			return fmt.Sprintf("1 more call about event %d was given up on %s without a reply, as a separate call", ev, after)
+		}
+		return fmt.Sprintf("%d more calls about event %d were given up on, each %s without a reply, each a separate call, the last now", more, ev, after)
+	case fixDiscard:
+		if more == 1 {
+			return fmt.Sprintf("1 more transaction that held event %d's id or effect was rolled back the same way", ev)
+		}
+		return fmt.Sprintf("%d more transactions that held event %d's id or effect were rolled back the same way, the last now", more, ev)
+	}
+	return ""
 }
 
 func boolInt(b bool) int {
@@ -128,6 +164,7 @@ const (
 	fixDiscard // a rollback that discards them
 	fixSkip    // a copy that found the id and skipped
 	fixWait    // a copy that waits for the id another transaction inserted
+	fixGaveUp  // an instance that gave up on a call about the event
 	numFixKinds
 )
 
@@ -146,6 +183,10 @@ func decisive(f *Facts, rec int, ev uint32) int {
 		// The first wait for the id another transaction inserted.
 		if c := &f.Calls[r.Call]; c.Parks[0].Rec == rec && c.Parks[0].ID {
 			return fixWait
+		}
+	case run.Timeout:
+		if f.Calls[r.Call].Event == ev {
+			return fixGaveUp
 		}
 	case run.Serve:
 		c := &f.Calls[r.Call]
@@ -172,8 +213,10 @@ func analyzeEvent(cfg run.Config, trace []run.Record, ev uint32) *analysis {
 	st, _ := strategies.Lookup(cfg.Strategy)
 	a := &analysis{cfg: f.Config, facts: f, strategy: st, focus: ev, cut: math.MaxInt64}
 	a.kind = a.kindOf(ev)
+	a.allInvolved = true // no note, unless a violation says which faults play no part
 	if a.kind != NoViolation {
 		a.cut = a.cutoff(ev)
+		a.involved, a.allInvolved = a.involvement(ev)
 	}
 	return a
 }

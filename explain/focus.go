@@ -164,9 +164,14 @@ func (a *analysis) involvement(id uint32) ([]faults.Fault, bool) {
 		mark(faults.Crash, c.Event == id && before(c.Rec))
 	}
 	if a.strategy.Memory {
-		// A crash emptied a memory that held the event.
-		for _, m := range f.Memory {
-			mark(faults.Crash, m.Event == id && before(m.EndRec))
+		// A crash emptied a memory that may have held the event: that of
+		// an instance that had handled it.
+		for _, c := range f.Crashes {
+			handled := false
+			for _, k := range e.Attempts {
+				handled = handled || f.Attempts[k].Inst == c.Inst && f.Attempts[k].Rec < c.Rec
+			}
+			mark(faults.Crash, handled && before(c.Rec))
 		}
 	}
 	for _, d := range f.Deliveries {

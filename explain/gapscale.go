@@ -99,9 +99,19 @@ func newGapScale(xs []float64) *gapScale {
 	g := &gapScale{}
 	pos := 0.0
 	for i, b := range bursts {
-		// Center the burst in its width.
+		// Center the burst in its width, padded with time on each side,
+		// but never past halfway to the next burst or the one before: the
+		// padded stretches must not overlap, or the axis would go back in
+		// time (and a shortened stretch last less than nothing).
 		extra := (widths[i] - (b.b - b.a)) / 2
-		a0, b0 := b.a-extra, b.b+extra
+		lo, hi := extra, extra
+		if i > 0 {
+			lo = math.Min(lo, 0.45*(b.a-bursts[i-1].b))
+		}
+		if i+1 < len(bursts) {
+			hi = math.Min(hi, 0.45*(bursts[i+1].a-b.b))
+		}
+		a0, b0 := b.a-lo, b.b+hi
 		if i > 0 {
 			g.gaps = append(g.gaps, [3]float64{g.t[len(g.t)-1], a0, (pos - gap/2) / total})
 		}
@@ -137,28 +147,55 @@ func (g *gapScale) Normalize(_, _, x float64) float64 { return g.at(x) }
 
 // Ticks implements plot.Ticker: a few labelled ticks within each burst, as
 // many as its share of the axis leaves room for, none in the shortened
-// stretches.
+// stretches. Each burst's ticks are round: multiples of a step of 1, 2 or
+// 5 times a power of ten, labelled with no more decimals than the step
+// has.
 func (g *gapScale) Ticks(_, _ float64) []plot.Tick {
 	var ticks []plot.Tick
 	for i := 0; i+1 < len(g.t); i += 2 {
-		room := max(1, int((g.p[i+1]-g.p[i])*12))
-		var major []plot.Tick
-		for _, tk := range (plot.DefaultTicks{}).Ticks(g.t[i], g.t[i+1]) {
-			if tk.Label != "" && tk.Value >= g.t[i] && tk.Value <= g.t[i+1] {
-				major = append(major, tk)
+		t0, t1 := g.t[i], g.t[i+1]
+		room := max(1, int((g.p[i+1]-g.p[i])*10))
+		step := niceStep((t1 - t0) / float64(room))
+		// A burst narrower than its step gets a finer one, so that every
+		// burst has a tick.
+		for tries := 0; tries < 30; tries++ {
+			if math.Ceil(t0/step)*step <= t1 {
+				break
 			}
+			step = niceStep(step * 0.99 / 2)
 		}
-		if len(major) == 0 {
-			mid := (g.t[i] + g.t[i+1]) / 2
-			major = []plot.Tick{{Value: mid}}
-		}
-		step := (len(major) + room - 1) / room
-		for k := 0; k < len(major); k += step {
-			v := major[k].Value
-			ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(math.Round(v*1000)/1000, 'f', -1, 64)})
+		first := math.Ceil(t0/step) * step
+		for k := 0; ; k++ {
+			v := first + float64(k)*step
+			if v > t1 {
+				break
+			}
+			ticks = append(ticks, plot.Tick{Value: v, Label: tickLabel(v, step)})
 		}
 	}
 	return ticks
+}
+
+// niceStep is the smallest step of 1, 2 or 5 times a power of ten that is
+// at least x.
+func niceStep(x float64) float64 {
+	if x <= 0 || math.IsNaN(x) || math.IsInf(x, 0) {
+		return 1
+	}
+	base := math.Pow(10, math.Floor(math.Log10(x)))
+	for _, m := range []float64{1, 2, 5} {
+		if m*base >= x*(1-1e-9) {
+			return m * base
+		}
+	}
+	return 10 * base
+}
+
+// tickLabel renders tick value v, a multiple of step, with as many
+// decimals as step has.
+func tickLabel(v, step float64) string {
+	decimals := max(0, int(-math.Floor(math.Log10(step)+1e-9)))
+	return strconv.FormatFloat(v, 'f', decimals, 64)
 }
 
 // inverse maps a position on the axis back to a time.

@@ -15,7 +15,7 @@ import (
 // narrator tells the focus event's story from the facts: it walks the
 // trace once, and for each record that matters to the event says what
 // happened, in words the strategy's description lends it where it has
-// them.
+// them. Every text it writes comes with the claims it states (claims.go).
 type narrator struct {
 	a     *analysis
 	f     *Facts
@@ -25,17 +25,31 @@ type narrator struct {
 	// from and to bound the event's story: its first record to its last,
 	// and no later than its violation is sealed.
 	from, to int64
-	// What the state line shows, by what the run used: memories, marks
-	// in Redis, keys in Redis (kvNames, in the order of their first
-	// write), processed ids.
-	memory, marks, kv, ids bool
-	kvNames                []string
-	focusKeys              map[string]bool // the keys the focus event's calls named
+	// memory: the strategy keeps what it handled in each instance's
+	// memory (Strategy.Memory); memRule: its description says when it
+	// writes it (Teaching.Remembers), so the story may say what the
+	// memory holds.
+	memory, memRule bool
+	// What the state line shows, by what the run used: marks in Redis,
+	// keys in Redis (kvNames, in the order of their first write),
+	// processed ids.
+	marks, kv, ids bool
+	kvNames        []string
+	focusKeys      map[string]bool // the keys the focus event's calls named
 
 	items     []item
 	recAtt    map[int]int // the records about the focus event's attempts, to the attempt
 	crashTold []bool      // per instance, its last crash was told
 	lossTold  bool        // the last Redis data loss was told
+	// cutTold is, per instance, what the story has said it is cut off
+	// from, and cutRec the step that said it last, -1 for none.
+	cutTold []run.Stores
+	cutRec  []int
+	// known are the events the story has named; the state line shows only
+	// theirs.
+	known map[uint32]bool
+	// pending are the claims of the text being written.
+	pending claims
 }
 
 // item is one step of the story before numbering.
@@ -48,20 +62,34 @@ type item struct {
 	showState bool // the step reads the state, so show it even unchanged
 	rec       int  // index of the record, -1 for a derived step (an expiry)
 	att       int  // the attempt of the focus event the step tells of, -1 for none
+	// claims are what the text states; stateClaims what the state states.
+	claims, stateClaims []Claim
 }
 
 func newNarrator(a *analysis) *narrator {
 	f := a.facts
-	n := &narrator{a: a, f: f, w: wordsOf(a.strategy), focus: a.focus, ev: f.Event(a.focus),
-		memory: a.strategy.Memory, marks: a.strategy.Needs.Has(strategies.NeedsMarks), kv: a.strategy.Needs.Has(strategies.NeedsKV),
-		crashTold: make([]bool, a.cfg.Instances), from: 1, to: 0} // an empty span until the event has one
+	st := a.strategy
+	n := &narrator{a: a, f: f, w: wordsOf(st), focus: a.focus, ev: f.Event(a.focus),
+		memory: st.Memory, memRule: st.Memory && st.Teaching.Remembers == strategies.MemoryOnApplied,
+		marks: st.Needs.Has(strategies.NeedsMarks), kv: st.Needs.Has(strategies.NeedsKV),
+		crashTold: make([]bool, a.cfg.Instances), cutTold: make([]run.Stores, a.cfg.Instances), cutRec: make([]int, a.cfg.Instances),
+		known: map[uint32]bool{a.focus: true},
+		from:  1, to: 0} // an empty span until the event has one
+	for i := range n.cutRec {
+		n.cutRec[i] = -1
+	}
+	if n.memRule && n.memoryBelied() {
+		// The trace belies the description's rule: tell only what the
+		// trace shows.
+		n.memRule = false
+	}
 	for k := 1; k < len(f.Calls); k++ {
 		switch op := f.Calls[k].Op; {
 		case op.KV():
 			n.kv = true
 		case op.Store() == run.Redis:
 			n.marks = true
-		case op == run.Insert, op == run.InsertApply:
+		case op == run.Insert, op == run.InsertApply, op == run.Delete:
 			n.ids = true
 		}
 	}
@@ -80,6 +108,30 @@ func newNarrator(a *analysis) *narrator {
 		n.from, n.to = f.Trace[n.ev.FirstRec].At, min(f.Trace[n.ev.LastRec].At, a.cut)
 	}
 	return n
+}
+
+// memoryBelied reports whether an attempt of the run skipped without
+// asking any store while, by the description's rule (Teaching.Remembers),
+// its instance's memory did not hold the event: only its memory can have
+// said skip, so the rule does not say what the memory holds.
+func (n *narrator) memoryBelied() bool {
+	f := n.f
+	for _, a := range f.Attempts {
+		if a.Outcome == run.Skipped && len(a.Calls) == 0 && !f.Remembers(a.Inst, a.Event, a.Rec) {
+			return true
+		}
+	}
+	return false
+}
+
+// claim adds claims to the text being written.
+func (n *narrator) claim(c ...Claim) { n.pending.add(c...) }
+
+// take returns the claims of the text written, and starts a new one.
+func (n *narrator) take() []Claim {
+	cs := n.pending
+	n.pending = nil
+	return cs
 }
 
 // inSpan reports whether t falls within the focus event's story.
@@ -122,11 +174,26 @@ func (n *narrator) expiries() []expiry {
 	return out
 }
 
+// expiredClaim states that key value k expired at its time.
+func (n *narrator) expiredClaim(k int) Claim {
+	key := &n.f.Keys[k]
+	c := claim(ClaimExpired)
+	c.Call, c.Key, c.Event, c.Value, c.At, c.Dur, c.To, c.Inst = key.Call, key.Name, key.Event, key.Value, key.At, key.TTL, key.Expires, key.Inst
+	if key.Set {
+		c.Value = key.Value
+	}
+	return c
+}
+
 // expiryText tells a mark or key expiring.
 func (n *narrator) expiryText(x expiry) string {
 	key := &n.f.Keys[x.key]
-	if key.Name == "" {
-		return fmt.Sprintf("event %d's key expires: it lived its TTL of %s, and Redis drops it", n.focus, ttlWords(key.TTL))
+	n.claim(n.expiredClaim(x.key))
+	switch {
+	case key.Name == "":
+		return fmt.Sprintf("event %d's key expires: instance %d set it at %s with a TTL of %s, and Redis drops it", key.Event, key.Inst, at(key.At), ttlWords(key.TTL))
+	case key.Set:
+		return fmt.Sprintf("the set %s expires with its member %s: instance %d added it at %s, and the set's TTL ran out", key.Name, key.Value, key.Inst, at(key.At))
 	}
 	return fmt.Sprintf("%s expires: instance %d set it to %s%s at %s for %s, and Redis drops it",
 		key.Name, key.Inst, key.Value, n.w.meaning(key.Value), at(key.At), ttlWords(key.TTL))
@@ -148,8 +215,10 @@ func (n *narrator) sayAs(i int, t int64, inst int32, actor, text string, showSta
 }
 
 // add adds a step at time t that tells record rec (-1 for a step derived
-// between records), with the state after record after.
+// between records), with the state after record after, and the claims
+// written with its text.
 func (n *narrator) add(rec, after int, t int64, inst int32, actor, text string, showState bool) {
+	cs := n.take()
 	if t > n.a.cut {
 		return
 	}
@@ -157,7 +226,16 @@ func (n *narrator) add(rec, after int, t int64, inst int32, actor, text string, 
 	if !ok || rec < 0 {
 		att = -1
 	}
-	n.items = append(n.items, item{at: t, inst: inst, actor: actor, text: text, state: n.state(after, t), showState: showState, rec: rec, att: att})
+	if rec >= 0 {
+		cs = append([]Claim{stepClaim(n.f, rec)}, cs...)
+	}
+	for _, c := range cs {
+		if c.Event != 0 {
+			n.known[c.Event] = true
+		}
+	}
+	state, sc := n.state(after, t)
+	n.items = append(n.items, item{at: t, inst: inst, actor: actor, text: text, state: state, showState: showState, rec: rec, att: att, claims: cs, stateClaims: sc})
 }
 
 // record tells record i if it matters to the focus event.
@@ -176,10 +254,13 @@ func (n *narrator) record(i int, r *run.Record) {
 		}
 	case run.DeliverDrop:
 		if tell {
+			c := claim(ClaimNotArrived)
+			c.Rec, c.Msg, c.Inst = i, r.Msg, inst
 			why := "it is down"
 			if f.CutAt(inst, i)&run.Broker != 0 {
-				why = "it is cut off from the broker"
+				why, c.Yes = "it is cut off from the broker", true
 			}
+			n.claim(c)
 			n.sayAs(i, r.At, -1, actorBroker, fmt.Sprintf("the delivery of m%d to instance %d never arrives: %s", r.Msg, inst, why), false)
 		}
 	case run.Receive:
@@ -190,6 +271,8 @@ func (n *narrator) record(i int, r *run.Record) {
 		if tell {
 			if text, ok := n.serveText(i, &f.Calls[r.Call]); ok {
 				n.say(i, inst, text, true)
+			} else {
+				n.take()
 			}
 		}
 	case run.Park:
@@ -210,14 +293,21 @@ func (n *narrator) record(i int, r *run.Record) {
 		}
 	case run.AckLost:
 		if tell {
+			c := claim(ClaimAck)
+			c.Inst, c.Msg, c.At = inst, r.Msg, r.At
+			n.claim(c)
 			why := "the ack is lost on the way (the broker's ordinary at-least-once behaviour)"
 			if f.CutAt(inst, i)&run.Broker != 0 {
+				n.claim(cutClaim(i, inst, run.Broker))
 				why = "it is cut off from the broker, so the ack is lost"
 			}
 			n.say(i, inst, fmt.Sprintf("acks m%d, but %s: the broker still thinks m%d is being handled", r.Msg, why, r.Msg), false)
 		}
 	case run.Acked:
 		if tell {
+			c := claim(ClaimAck)
+			c.Inst, c.Msg, c.To, c.Yes = inst, r.Msg, r.At, true
+			n.claim(c)
 			n.sayAs(i, r.At, -1, actorBroker, fmt.Sprintf("gets instance %d's ack of m%d: m%d is done", inst, r.Msg, r.Msg), false)
 		}
 	case run.Requeue:
@@ -228,16 +318,28 @@ func (n *narrator) record(i int, r *run.Record) {
 		n.crash(i, r, tell)
 	case run.Restart:
 		if n.crashTold[inst] {
+			c := claim(ClaimRestart)
+			c.Rec, c.Inst = i, inst
+			n.claim(c)
 			text := "restarts with empty memory"
 			if n.memory {
 				text += fmt.Sprintf(": its %s is empty", n.w.memory())
+				if n.w.memory() == "memory" {
+					text = "restarts with empty memory"
+				}
 			}
-			n.say(i, inst, text, n.memory)
+			n.say(i, inst, text, n.memRule)
 		}
 	case run.Stall:
 		if tell {
+			c := claim(ClaimStall)
+			c.Rec, c.Inst, c.Dur = i, inst, r.Dur
+			n.claim(c)
 			text := fmt.Sprintf("stalls for %v (slow)", time.Duration(r.Dur).Round(time.Millisecond))
 			if d := f.AckDeadline(); d > 0 && time.Duration(r.Dur) > d {
+				dc := claim(ClaimDeadline)
+				dc.Dur = int64(d)
+				n.claim(dc)
 				text += fmt.Sprintf(", longer than m%d's %s ack deadline", r.Msg, durWords(d))
 			}
 			n.say(i, inst, text, false)
@@ -246,26 +348,48 @@ func (n *narrator) record(i int, r *run.Record) {
 		if n.inSpan(r.At) && n.ev.Insts&(1<<inst) != 0 {
 			if text := n.partitionText(i, r); text != "" {
 				n.say(i, inst, text, false)
+				n.cutRec[inst] = i
+			} else {
+				n.take()
 			}
 		}
 	case run.StoreLoss:
 		n.storeLoss(i, r)
 	case run.StoreUp:
 		if n.lossTold {
+			c := claim(ClaimStoreUp)
+			c.Rec = i
+			n.claim(c)
 			n.sayAs(i, r.At, -1, actorRedis, "is back and answers calls again", false)
 			n.lossTold = false
 		}
 	case run.TxAbort:
 		if t := &f.Txs[r.Tx]; t.Holds(run.Insert, n.focus) || t.Holds(run.Apply, n.focus) {
-			n.sayAs(i, r.At, -1, actorDB, fmt.Sprintf("notices that instance %d's connection is gone and rolls back its open transaction: %s", t.Inst, discarded(t, n.focus)), true)
+			c := claim(ClaimTxAbort)
+			c.Rec, c.Tx, c.Inst = i, t.ID, t.Inst
+			n.claim(c)
+			n.sayAs(i, r.At, -1, actorDB, fmt.Sprintf("notices that instance %d's connection is gone and rolls back its open transaction: %s", t.Inst, n.discarded(t, n.focus)), true)
 		}
 	case run.Heal:
 		// The heal matters to the story only where it ends something: a
 		// partition or Redis being down.
 		if n.inSpan(r.At) && n.a.cfg.Faults&faults.Of(faults.Partition, faults.StoreLoss) != 0 {
+			c := claim(ClaimHeal)
+			c.Rec = i
+			n.claim(c)
+			for inst := range n.cutTold {
+				n.cutTold[inst] = 0
+			}
 			n.sayAs(i, r.At, -1, "-", "the faults heal: partitions end, Redis is up, and every event must now settle", false)
 		}
 	}
+}
+
+// cutClaim states that inst is cut off from at least s at record i.
+func cutClaim(i int, inst int32, s run.Stores) Claim {
+	c := claim(ClaimCut)
+	c.Rec, c.Inst, c.N, c.Yes = i, inst, int(s), s != 0
+	return c
 }
 
 // publishText tells the publication of message msg: the event's first
@@ -273,7 +397,11 @@ func (n *narrator) record(i int, r *run.Record) {
 func (n *narrator) publishText(msg uint32) string {
 	m := &n.f.Messages[msg]
 	first := &n.f.Messages[n.ev.Copies[0]]
-	switch gap := m.At - first.At; {
+	gap := m.At - first.At
+	c := claim(ClaimPublish)
+	c.Msg, c.Event, c.N, c.At, c.Dur = m.ID, m.Event, m.Copy, m.At, gap
+	n.claim(c)
+	switch {
 	case m.Copy == 0:
 		return fmt.Sprintf("publishes event %d as message m%d", m.Event, m.ID)
 	case gap < lateCopy:
@@ -291,6 +419,9 @@ func (n *narrator) deliver(i int, r *run.Record) {
 			return
 		}
 	}
+	c := claim(ClaimDeliver)
+	c.Rec, c.Msg, c.Inst, c.N = i, r.Msg, r.Inst, int(r.Tag)
+	n.claim(c)
 	text := fmt.Sprintf("sends m%d to instance %d", r.Msg, r.Inst)
 	if r.Tag > 1 {
 		text = fmt.Sprintf("sends m%d again (delivery %d) to instance %d", r.Msg, r.Tag, r.Inst)
@@ -298,126 +429,406 @@ func (n *narrator) deliver(i int, r *run.Record) {
 	n.sayAs(i, r.At, -1, actorBroker, text, false)
 }
 
-// receive tells an attempt starting; for a strategy with Memory, whether
-// the instance's memory held the event, which decides what it does.
+// receive tells an attempt starting; for a strategy whose description
+// says when it writes its memory, whether the memory held the event, which
+// decides what it does.
 func (n *narrator) receive(i int, r *run.Record) {
+	c := claim(ClaimReceive)
+	c.Rec, c.Inst, c.Msg, c.Event, c.N, c.At = i, r.Inst, r.Msg, r.Event, int(r.Tag), r.At
+	n.claim(c)
 	text := fmt.Sprintf("receives m%d (event %d)", r.Msg, r.Event)
 	if r.Tag > 1 {
 		text = fmt.Sprintf("receives m%d (event %d) again, delivery %d", r.Msg, r.Event, r.Tag)
 	}
-	if n.memory {
-		out := n.outcomeOf(i)
-		if n.f.Remembers(r.Inst, r.Event, i) {
+	if n.memRule {
+		a := n.attemptAt(i)
+		holds := n.f.Remembers(r.Inst, r.Event, i)
+		mc := claim(ClaimMemory)
+		mc.Rec, mc.Inst, mc.Event, mc.Yes = i, r.Inst, r.Event, holds
+		n.claim(mc)
+		if holds {
 			text += fmt.Sprintf("; its %s holds event %d", n.w.memory(), r.Event)
-			if out == run.Skipped {
+			if a != nil && a.Outcome == run.Skipped {
+				n.claim(outcomeClaim(a))
 				text += ", so it will skip it"
 			}
 		} else {
 			text += fmt.Sprintf("; its %s does not hold event %d", n.w.memory(), r.Event)
-			if out != run.Skipped {
+			if a != nil && a.Outcome != run.Skipped && len(a.Calls) > 0 {
+				cc := claim(ClaimCalls)
+				cc.Rec, cc.N, cc.Yes = a.Rec, len(a.Calls), true
+				n.claim(cc)
 				text += ", so it processes it"
 			}
 		}
 	}
-	n.say(i, r.Inst, text, n.memory)
+	n.say(i, r.Inst, text, n.memRule)
 }
 
-// outcomeOf is what the attempt that record i began returned.
-func (n *narrator) outcomeOf(i int) run.Outcome {
+// attemptAt is the attempt that record i began, nil if none.
+func (n *narrator) attemptAt(i int) *Attempt {
 	for _, k := range n.ev.Attempts {
 		if a := &n.f.Attempts[k]; a.Rec == i {
-			return a.Outcome
+			return a
 		}
 	}
-	return 0
+	return nil
 }
 
-// handled tells a handler returning.
+// handled tells a handler returning, and what the instance does next
+// with the delivery, as the records after it show.
 func (n *narrator) handled(i int, r *run.Record) {
+	f := n.f
+	a := n.attemptEnding(i)
+	if a == nil {
+		n.say(i, r.Inst, "its handler returns "+r.Outcome.String(), false)
+		return
+	}
+	n.claim(outcomeClaim(a))
+	var text string
 	switch r.Outcome {
 	case run.Applied:
-		text := "its handler returns applied"
-		if n.memory {
+		text = "its handler returns applied"
+		if n.memRule {
+			mc := claim(ClaimMemory)
+			mc.Rec, mc.Inst, mc.Event, mc.Yes = i, r.Inst, r.Event, true
+			n.claim(mc)
 			text += fmt.Sprintf(", and it remembers event %d in its %s", r.Event, n.w.memory())
 		}
-		n.say(i, r.Inst, text, n.memory)
+		n.say(i, r.Inst, text, n.memRule)
+		return
 	case run.Skipped:
-		n.say(i, r.Inst, "its handler returns skipped: it judged the delivery a duplicate and did nothing", false)
+		text = "its handler returns skipped" + n.skipWhy(a)
 	case run.RetryLater:
-		n.say(i, r.Inst, fmt.Sprintf("its handler asks to retry later, having done nothing: it nacks m%d, and the broker will deliver it again", r.Msg), false)
+		text = "its handler asks to retry later" + n.effectWords(a, "having applied nothing")
+		text += n.nackWords(a, r.Msg)
+	case run.Dropped:
+		text = "its handler gives up and returns dropped" + n.effectWords(a, "having applied nothing")
+		if a.Ack >= 0 {
+			c := claim(ClaimAck)
+			c.Inst, c.Msg, c.At = a.Inst, a.Msg, f.Acks[a.Ack].At
+			c.Yes = f.Acks[a.Ack].AcceptedRec >= 0
+			if c.Yes {
+				c.To = f.Acks[a.Ack].Accepted
+			}
+			n.claim(c)
+			text += fmt.Sprintf(": it acks m%d with nothing more done, so the broker will not deliver it again", r.Msg)
+			if !c.Yes {
+				text = strings.TrimSuffix(text, ", so the broker will not deliver it again")
+			}
+		}
 	default:
-		n.say(i, r.Inst, fmt.Sprintf("its handler fails: it nacks m%d, and the broker will deliver it again", r.Msg), false)
+		text = "its handler fails" + n.nackWords(a, r.Msg)
 	}
+	n.say(i, r.Inst, text, false)
+}
+
+// attemptEnding is the focus event's attempt that record i ended.
+func (n *narrator) attemptEnding(i int) *Attempt {
+	for _, k := range n.ev.Attempts {
+		if a := &n.f.Attempts[k]; a.EndRec == i {
+			return a
+		}
+	}
+	return nil
+}
+
+// skipWhy says what the trace shows of a skip: the call whose answer it
+// followed, that it applied nothing, or, for a strategy with a memory
+// that skipped without asking any store, what that memory may have held.
+func (n *narrator) skipWhy(a *Attempt) string {
+	if len(a.Calls) == 0 {
+		cc := claim(ClaimCalls)
+		cc.Rec, cc.N = a.Rec, 0
+		n.claim(cc)
+		if n.memory {
+			return " without asking any store: its own " + n.w.memory() + " decided" + n.handledBefore(a)
+		}
+		return " without asking any store"
+	}
+	if n.ackedAfterFailure(a) {
+		return n.effectWords(a, "") + ": it acks the delivery all the same"
+	}
+	s := ": it judged the delivery a duplicate"
+	if c := n.skipCall(a); c != nil {
+		lc := claim(ClaimLastCall)
+		lc.Call, lc.Rec = c.ID, a.Rec
+		n.claim(callClaim(c), lc)
+	}
+	if n.applicationOf(n.attemptIndex(a)) == nil {
+		ac := claim(ClaimAttemptApplied)
+		ac.Rec = a.Rec
+		n.claim(ac)
+		s += " and applied nothing"
+	}
+	return s
+}
+
+// ackedAfterFailure reports whether attempt a returned skipped after it
+// sent its effect, without a call whose answer said the event was there:
+// it acks a delivery whose effect's fate it does not know.
+func (n *narrator) ackedAfterFailure(a *Attempt) bool {
+	return a.Outcome == run.Skipped && n.effectCall(a) != nil && n.skipCall(a) == nil
+}
+
+// handledBefore says which deliveries of the focus event the incarnation
+// of a's instance had handled before a began, as the trace shows them.
+func (n *narrator) handledBefore(a *Attempt) string {
+	f := n.f
+	var prev []*Attempt
+	for _, k := range n.ev.Attempts {
+		p := &f.Attempts[k]
+		if p.Inst == a.Inst && p.Rec < a.Rec && !n.crashedSince(a.Inst, p.Rec, a.Rec) {
+			prev = append(prev, p)
+		}
+	}
+	c := claim(ClaimHandledBefore)
+	c.Rec, c.Inst, c.Event, c.N = a.Rec, a.Inst, a.Event, len(prev)
+	n.claim(c)
+	if len(prev) == 0 {
+		return fmt.Sprintf(", though this incarnation of instance %d had not handled event %d before", a.Inst, a.Event)
+	}
+	p := prev[len(prev)-1]
+	n.claim(outcomeClaim(p))
+	what := returned(p.Outcome)
+	if p.EndRec < 0 {
+		what = "never returned"
+	}
+	s := fmt.Sprintf(" (this incarnation of instance %d had handled event %d before: m%d at %s, whose handler %s", a.Inst, a.Event, p.Msg, at(p.At), what)
+	if fl := n.failureOf(n.attemptIndex(p)); fl != nil {
+		n.claim(fl.claims...)
+		s += " after it " + fl.what
+	}
+	return s + ")"
+}
+
+// returned says what a handler that returned o did, as "returned
+// applied", "failed", "asked to retry later".
+func returned(o run.Outcome) string {
+	switch o {
+	case run.Errored:
+		return "failed"
+	case run.RetryLater:
+		return "asked to retry later"
+	}
+	return "returned " + o.String()
+}
+
+// attemptIndex is a's index in Facts.Attempts.
+func (n *narrator) attemptIndex(a *Attempt) int {
+	for _, k := range n.ev.Attempts {
+		if &n.f.Attempts[k] == a {
+			return k
+		}
+	}
+	return -1
+}
+
+// effectCall is attempt a's first call that applies the event's effect or
+// commits it (an Apply, an InsertApply, or the Commit of a transaction
+// that applied it), nil if it made none.
+func (n *narrator) effectCall(a *Attempt) *Call {
+	for _, id := range a.Calls {
+		if c := &n.f.Calls[id]; effectOp(c.Op) {
+			return c
+		}
+	}
+	return nil
+}
+
+// effectWords says, for an attempt that returned without applying, what
+// became of its effect: " (its Apply ... timed out)" or, if it sent no
+// effect call, ", " + none ("having applied nothing"); "" if none is "".
+func (n *narrator) effectWords(a *Attempt, none string) string {
+	eff := n.effectCall(a)
+	if eff == nil {
+		if none == "" {
+			return ""
+		}
+		cc := claim(ClaimCalls)
+		cc.Rec, cc.Op = a.Rec, run.Apply
+		n.claim(cc)
+		return ", " + none
+	}
+	n.claim(callClaim(eff))
+	if fl := n.failureOf(n.attemptIndex(a)); fl != nil {
+		n.claim(fl.claims...)
+		return ", after it " + fl.what
+	}
+	if ap := n.applicationOf(n.attemptIndex(a)); ap != nil {
+		n.claim(appliedClaim(n.focus, *ap))
+		return fmt.Sprintf(", though its effect committed at %s", at(ap.At))
+	}
+	return fmt.Sprintf(", after its %s", n.w.callName(eff))
+}
+
+// nackWords says that the instance nacked the delivery after a returned,
+// and that the broker put it back for another delivery, where the trace
+// shows each.
+func (n *narrator) nackWords(a *Attempt, msg uint32) string {
+	if a.NackRec < 0 {
+		return ""
+	}
+	c := claim(ClaimNack)
+	c.Rec, c.Inst, c.Msg = a.Rec, a.Inst, msg
+	n.claim(c)
+	for _, q := range n.f.Requeues {
+		if q.Msg == msg && q.Cause == run.AfterNack && q.Rec > a.NackRec {
+			rc := claim(ClaimRequeue)
+			rc.Rec, rc.Msg = q.Rec, msg
+			n.claim(rc)
+			return fmt.Sprintf(": it nacks m%d, and the broker will deliver it again", msg)
+		}
+	}
+	return fmt.Sprintf(": it nacks m%d", msg)
 }
 
 // requeue tells the broker putting a message back.
 func (n *narrator) requeue(i int, r *run.Record) {
+	c := claim(ClaimRequeue)
+	c.Rec, c.Msg, c.Inst = i, r.Msg, r.Inst
 	text := fmt.Sprintf("puts m%d back in the queue after instance %d's nack", r.Msg, r.Inst)
 	if r.Cause == run.DeadlinePassed {
+		c.Yes = true
 		dl := ""
 		for _, q := range n.f.Requeues {
 			if q.Rec == i && q.Delivery >= 0 {
-				dl = durWords(time.Duration(q.At-n.f.Deliveries[q.Delivery].At)) + " "
+				c.Dur = q.At - n.f.Deliveries[q.Delivery].At
+				dl = durWords(time.Duration(c.Dur)) + " "
 			}
 		}
 		text = fmt.Sprintf("has had no ack of m%d within its %sack deadline: it puts m%d back in the queue, for any instance", r.Msg, dl, r.Msg)
 	}
+	n.claim(c)
 	n.sayAs(i, r.At, -1, actorBroker, text, false)
 }
 
-// crash tells a crash about the focus event, or one that emptied a memory
-// that held it; its restart is told with it.
+// crashStep names the step a crash came at, as "its SET NX (the claim)".
+func (n *narrator) crashStep(c *Crash) string {
+	switch c.Step {
+	case run.AtCall:
+		if c.Call != 0 {
+			return "its " + n.w.callName(&n.f.Calls[c.Call])
+		}
+		return "its " + n.w.opName(c.Op, c.Event)
+	case run.AtNack:
+		return "the nack"
+	}
+	return "the ack"
+}
+
+// crashClaim states crash c.
+func crashClaim(c *Crash) Claim {
+	cl := claim(ClaimCrash)
+	cl.Rec, cl.Inst, cl.Op, cl.N, cl.Yes, cl.Call = c.Rec, c.Inst, c.Op, int(c.Step), c.InFlight, c.Call
+	return cl
+}
+
+// crash tells a crash about the focus event, or one of an instance that
+// had handled it (whose memory may have held it); its restart is told
+// with it.
 func (n *narrator) crash(i int, r *run.Record, tell bool) {
 	inst := r.Inst
-	held := n.memory && i > 0 && n.f.Remembers(inst, n.focus, i-1)
+	held := n.memory && i > 0 && n.handledSinceRestart(inst, i)
 	n.crashTold[inst] = tell || held
 	if !n.crashTold[inst] {
 		return
 	}
-	step := "the ack"
-	switch r.Step {
-	case run.AtCall:
-		step = "its " + n.w.callName(r.Op)
-	case run.AtNack:
-		step = "the nack"
+	var cr *Crash
+	for k := range n.f.Crashes {
+		if n.f.Crashes[k].Rec == i {
+			cr = &n.f.Crashes[k]
+		}
 	}
+	n.claim(crashClaim(cr))
+	if cr.Call != 0 {
+		n.claim(callClaim(&n.f.Calls[cr.Call]))
+	}
+	step := n.crashStep(cr)
 	text := "crashes before " + step
 	if r.InFlight {
 		text = "crashes with " + step + " in flight (sent, not yet answered)"
 	}
 	if n.memory {
-		text += fmt.Sprintf(": its %s is gone with its memory", n.w.memory())
+		text += fmt.Sprintf(": what it kept in its %s is gone", n.w.memory())
 	}
-	for _, c := range n.f.Crashes {
-		if c.Rec == i && c.RestartRec >= 0 {
-			text += "; it will restart later"
+	if cr.RestartRec >= 0 {
+		c := claim(ClaimRestart)
+		c.Rec, c.Inst = cr.RestartRec, inst
+		n.claim(c)
+		text += "; it will restart later"
+	}
+	n.say(i, inst, text, n.memRule)
+}
+
+// handledSinceRestart reports whether instance inst began an attempt of
+// the focus event before record i, since it last restarted.
+func (n *narrator) handledSinceRestart(inst int32, i int) bool {
+	for _, k := range n.ev.Attempts {
+		if a := &n.f.Attempts[k]; a.Inst == inst && a.Rec < i && !n.crashedSince(inst, a.Rec, i) {
+			return true
 		}
 	}
-	n.say(i, inst, text, n.memory)
+	return false
 }
 
 // partitionText tells a window of instance r.Inst opening or closing, as
 // CutSpans draws them: cut off when the first opens, reachable again when
-// the last closes.
+// the last closes. A step says "too" or "again" only of a cut the story
+// told; of one it did not, it says when it began.
 func (n *narrator) partitionText(i int, r *run.Record) string {
 	f := n.f
+	inst := r.Inst
 	if r.Stores == 0 {
-		if f.CutAt(r.Inst, i) == 0 {
+		if f.CutAt(inst, i) != 0 {
+			return ""
+		}
+		n.claim(cutClaim(i, inst, 0))
+		if n.cutTold[inst] != 0 && n.cutRec[inst] >= 0 {
+			n.claim(refers(n.cutRec[inst]))
+			n.cutTold[inst] = 0
 			return "is reachable again: its partition heals"
 		}
-		return ""
+		// The cut began before the story: say when.
+		sp := n.spanEndingAt(inst, i)
+		if sp == nil {
+			return ""
+		}
+		n.claim(cutClaim(sp.Rec, inst, f.Trace[sp.Rec].Stores))
+		return fmt.Sprintf("is reachable again: the partition that cut it off from %s at %s heals", storesWords(f.Trace[sp.Rec].Stores), at(sp.From))
 	}
 	before := run.Stores(0)
 	if i > 0 {
-		before = f.CutAt(r.Inst, i-1)
+		before = f.CutAt(inst, i-1)
 	}
-	switch added := r.Stores &^ before; {
+	now := f.CutAt(inst, i)
+	added := r.Stores &^ before
+	if added == 0 {
+		return ""
+	}
+	n.claim(cutClaim(i, inst, now))
+	told := n.cutTold[inst]
+	n.cutTold[inst] = now
+	switch {
 	case before == 0:
 		return "is cut off from " + storesWords(added) + " (a partition)"
-	case added != 0:
+	case told == before && n.cutRec[inst] >= 0:
+		n.claim(refers(n.cutRec[inst]))
 		return "is now cut off from " + storesWords(added) + " too"
 	}
-	return ""
+	// The earlier cut began before the story, or was not told.
+	return fmt.Sprintf("is cut off from %s (a partition), and was already cut off from %s", storesWords(added), storesWords(before))
+}
+
+// spanEndingAt is instance inst's cut span that ends at record i, nil if
+// none.
+func (n *narrator) spanEndingAt(inst int32, i int) *Span {
+	for _, sp := range n.f.CutSpans(inst) {
+		if sp.EndRec == i {
+			return &sp
+		}
+	}
+	return nil
 }
 
 // storeLoss tells Redis losing data, if the story's event lost its key or
@@ -437,24 +848,46 @@ func (n *narrator) storeLoss(i int, r *run.Record) {
 	for _, k := range o.Lost {
 		if key := &f.Keys[k]; key.Expires > r.At {
 			lost++
-			focusLost = focusLost || key.Event == n.focus
-			if key.Name != "" && key.Event == n.focus {
-				names = append(names, key.Name)
+			if key.Event == n.focus {
+				focusLost = true
+				switch {
+				case key.Set:
+					names = append(names, key.Value+" in "+key.Name)
+				case key.Name != "":
+					names = append(names, key.Name)
+				}
 			}
 		}
 	}
 	if !focusLost && !n.inSpan(r.At) {
 		return
 	}
+	c := claim(ClaimStoreLoss)
+	c.Rec, c.N, c.Yes = i, lost, r.Cause == run.Failover
 	text := fmt.Sprintf("restarts empty: every key is gone (%d lost)", lost)
 	if r.Cause == run.Failover {
 		text = fmt.Sprintf("fails over to a replica that lags behind: the keys written last are gone (%d lost)", lost)
 	}
 	switch {
 	case len(names) > 0:
+		for _, k := range o.Lost {
+			if key := &f.Keys[k]; key.Event == n.focus && key.Name != "" && key.Expires > r.At {
+				lc := c
+				lc.Key, lc.Value = key.Name, ""
+				if key.Set {
+					lc.Value = key.Value
+				}
+				n.claim(lc)
+			}
+		}
 		text += ", " + strings.Join(names, " and ") + " among them"
 	case focusLost:
-		text += fmt.Sprintf(", event %d's among them", n.focus)
+		lc := c
+		lc.Event = n.focus
+		n.claim(lc)
+		text += fmt.Sprintf(", event %d's key among them", n.focus)
+	default:
+		n.claim(c)
 	}
 	n.lossTold = true
 	n.sayAs(i, r.At, -1, actorRedis, text+"; it refuses calls until it is back", true)
@@ -475,12 +908,21 @@ func storesWords(s run.Stores) string {
 }
 
 // discarded says what a rollback of t discards about ev.
-func discarded(t *Tx, ev uint32) string {
+func (n *narrator) discarded(t *Tx, ev uint32) string {
+	hold := func(op run.Op) {
+		c := claim(ClaimTxHolds)
+		c.Tx, c.Op, c.Event = t.ID, op, ev
+		n.claim(c)
+	}
 	switch ins, app := t.Holds(run.Insert, ev), t.Holds(run.Apply, ev); {
 	case ins && app:
+		hold(run.Insert)
+		hold(run.Apply)
 		return fmt.Sprintf("event %d's id and effect are discarded", ev)
 	case app:
+		hold(run.Apply)
 		return fmt.Sprintf("event %d's effect is discarded", ev)
 	}
+	hold(run.Insert)
 	return fmt.Sprintf("event %d's id is discarded", ev)
 }

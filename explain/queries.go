@@ -152,14 +152,21 @@ func (f *Facts) Ledger(ev uint32, i int) int {
 }
 
 // IDCommitted reports whether event ev's id is committed in the
-// processed-ids table at record i.
+// processed-ids table at record i: its latest committed insert or delete
+// by then is an insert.
 func (f *Facts) IDCommitted(ev uint32, i int) bool {
+	last, in := -1, false
 	for _, id := range f.Events[ev].IDCommits {
-		if f.Txs[id].EndRec <= i {
-			return true
+		if r := f.Txs[id].EndRec; r <= i && r > last {
+			last, in = r, true
 		}
 	}
-	return false
+	for _, id := range f.Events[ev].IDDeletes {
+		if r := f.Txs[id].EndRec; r <= i && r > last {
+			last, in = r, false
+		}
+	}
+	return in
 }
 
 // AttemptOf is the attempt that applied a, -1 if none is known.

@@ -57,7 +57,7 @@ func (n *narrator) signature(k int) string {
 	var b strings.Builder
 	for _, id := range n.f.Attempts[k].Calls {
 		c := &n.f.Calls[id]
-		fmt.Fprintf(&b, "%d/%d/%s/%s;", c.Op, c.Answer, c.Key, c.Value)
+		fmt.Fprintf(&b, "%d/%d/%q/%q/%q;", c.Op, c.Answer, c.Key, c.Value, c.Expect)
 	}
 	return b.String()
 }
@@ -114,6 +114,8 @@ func (n *narrator) collapseRetries(items []item) []item {
 			if len(rest) > 0 {
 				sum := rest[len(rest)-1]
 				sum.text, sum.inst, sum.actor, sum.showState = n.retriesText(group[1:], k), -1, actorBroker, false
+				sum.claims = append([]Claim{stepClaim(f, sum.rec)}, n.take()...)
+				sum.stateClaims = nil
 				if inst := f.Attempts[last].Inst; n.sameInstance(group[1:]) {
 					sum.inst, sum.actor = inst, fmt.Sprintf("instance %d", inst)
 				}
@@ -155,6 +157,20 @@ func (n *narrator) retriesText(ks []int, first int) string {
 	for _, id := range f.Attempts[first].Calls {
 		if c := &f.Calls[id]; c.Op == run.Get && c.Answer == run.Yes {
 			found = fmt.Sprintf(" (%s = %s)", c.Key, c.Value)
+		}
+	}
+	// Each of them: its start, its calls with their answers (the same as
+	// first's, which is what puts them in one step), its return.
+	for _, k := range ks {
+		a := &f.Attempts[k]
+		n.claim(receiveClaim(a), outcomeClaim(a))
+		if a.NackRec >= 0 {
+			c := claim(ClaimNack)
+			c.Rec, c.Inst, c.Msg = a.Rec, a.Inst, a.Msg
+			n.claim(c)
+		}
+		for _, id := range a.Calls {
+			n.claim(callClaim(&f.Calls[id]))
 		}
 	}
 	span := fmt.Sprintf("%s, from %s to %s, after each nack", plural(len(ks), "more time"), at(a0.At), at(a1.End))

@@ -1,6 +1,10 @@
 package explain
 
 import (
+	"fmt"
+	"slices"
+	"strings"
+
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
@@ -62,17 +66,47 @@ func (k Kind) In(r *sim.Result) bool {
 	return false
 }
 
-// Scenarios lists the scenarios explain tries, in order, for strategy when
-// the user names none: the strategy's lesson, if its description names one
-// (local-cache's textbook failure is redeliver); else every named scenario
-// in table order.
-func Scenarios(strategy string) []faults.Set {
-	if st, ok := strategies.Lookup(strategy); ok && st.Lesson != "" {
-		if s, err := faults.Parse(st.Lesson); err == nil {
-			return []faults.Set{s}
+// ParseKind parses a kind of violation as the outcome table names it:
+// "dup", "lost" or "stuck".
+func ParseKind(s string) (Kind, error) {
+	for _, k := range []Kind{Duplicate, Lost, Stuck} {
+		if s == k.String() {
+			return k, nil
 		}
 	}
-	return faults.Scenarios()
+	return NoViolation, fmt.Errorf("unknown kind of violation %q (accepted: %s)", s, strings.Join(KindNames(), ", "))
+}
+
+// KindNames lists the names ParseKind accepts.
+func KindNames() []string { return []string{Duplicate.String(), Lost.String(), Stuck.String()} }
+
+// Scenarios lists the scenarios explain tries, in order, for strategy when
+// the user names none: the strategy's lesson first, if its description
+// names one (local-cache's textbook failure is redeliver); then every
+// scenario its description expects to fail (Strategy.Expected: any but
+// "ok", or not named), in table order. A strategy expected to survive
+// every scenario gets them all, so that the search shows it.
+func Scenarios(strategy string) []faults.Set {
+	st, ok := strategies.Lookup(strategy)
+	var out []faults.Set
+	if ok && st.Lesson != "" {
+		if s, err := faults.Parse(st.Lesson); err == nil {
+			out = append(out, s)
+		}
+	}
+	for i, sc := range faults.Scenarios() {
+		if slices.Contains(out, sc) {
+			continue
+		}
+		if want, named := st.Expected[faults.ScenarioNames()[i]]; named && want == "ok" {
+			continue
+		}
+		out = append(out, sc)
+	}
+	if len(out) == 0 {
+		return faults.Scenarios()
+	}
+	return out
 }
 
 // Search runs seeds 1..seeds of strategy under fs, with instances consumer
@@ -82,6 +116,12 @@ func Scenarios(strategy string) []faults.Set {
 // parallel, on the sweep engine, which gives the answer a search of one
 // seed after the other would.
 func Search(strategy string, fs faults.Set, instances, seeds int) (sim.Config, bool) {
+	return SearchKind(strategy, fs, instances, seeds, NoViolation)
+}
+
+// SearchKind is Search for a run that shows a violation of kind (any kind
+// for NoViolation).
+func SearchKind(strategy string, fs faults.Set, instances, seeds int, kind Kind) (sim.Config, bool) {
 	cfg := normalize(sim.Config{Strategy: strategy, Faults: fs, Instances: instances})
 	if cfg.Validate() != nil {
 		return cfg, false
@@ -90,7 +130,7 @@ func Search(strategy string, fs faults.Set, instances, seeds int) (sim.Config, b
 		c := cfg
 		c.Seed = s
 		res, err := sim.Run(c)
-		return err == nil && res.Violating()
+		return err == nil && res.Violating() && (kind == NoViolation || kind.In(res))
 	})
 	cfg.Seed = seed
 	return cfg, ok
@@ -103,19 +143,31 @@ func Search(strategy string, fs faults.Set, instances, seeds int) (sim.Config, b
 // 1) and fewer faults (dropping one at a time, keeping at least one), each
 // shape over seeds 1..DefaultSeeds, and keeps the first smaller shape that
 // still fails; when no shape is smaller, it takes, of that shape, the seed
-// whose story has the fewest steps. It prefers runs in which the faults of
+// whose story has the fewest steps. So the seed changes as the run
+// shrinks: a seed draws the run's faults and timings, and a smaller run
+// draws them anew (ShrunkWords says so). It prefers runs in which the faults of
 // the set play a part in the violating event's story (so that a fault that
 // plays none is dropped), and of the last shape a seed in which every one
 // does; if there is none it settles for any run that fails the same way. A
 // cfg that does not violate is returned as it is, with the defaults filled
 // in.
-func Shrink(cfg sim.Config) sim.Config {
+func Shrink(cfg sim.Config) sim.Config { return ShrinkKind(cfg, NoViolation) }
+
+// ShrinkKind is Shrink keeping a violation of kind (for NoViolation, the
+// kind KindOf gives the run); a cfg that shows none of kind is returned as
+// it is, with the defaults filled in.
+func ShrinkKind(cfg sim.Config, kind Kind) sim.Config {
 	cfg = normalize(cfg)
 	res, err := sim.Run(cfg)
 	if err != nil || !res.Violating() {
 		return cfg
 	}
-	kind := KindOf(res)
+	if kind == NoViolation {
+		kind = KindOf(res)
+	}
+	if !kind.In(res) {
+		return cfg
+	}
 	if involvable(cfg) {
 		// Shrink keeping at least one fault in the story, so that the
 		// faults dropping one of which would break the run stay; then take
@@ -328,4 +380,16 @@ func firstSeed(cfg sim.Config, seeds int, hit func(seed uint64) bool) (uint64, b
 // sweep.Run with them.
 func seedOptions(cfg sim.Config) sweep.Options {
 	return sweep.Options{RunMemory: sweep.EstimateRunMemory(cfg.Events, cfg.Instances)}
+}
+
+// ShrunkWords says how Shrink went from the run found to the run shrunk,
+// and why the seed changed when it did: as "2 instances, 1 event, faults
+// redeliver, seed 2 (seed 2 is, of seeds 1..200 of this smaller run, ...)".
+func ShrunkWords(found, shrunk sim.Config) string {
+	s := fmt.Sprintf("%s, %s, faults %s, seed %d", plural(shrunk.Instances, "instance"), plural(shrunk.Events, "event"), shrunk.Faults, shrunk.Seed)
+	if shrunk.Seed != found.Seed {
+		s += fmt.Sprintf(" (the seed draws a run's faults and timings, so a smaller run draws them anew: seed %d is, of seeds 1..%d of this smaller run that fail the same way, the one whose story has the fewest steps)",
+			shrunk.Seed, DefaultSeeds)
+	}
+	return s
 }

@@ -7,71 +7,134 @@ import (
 	"time"
 )
 
-// state renders the state that matters at record i, at time t: the
-// instances' memories (for a strategy with Memory), the Redis keys and
-// the processed ids (where the run used them), and the committed ledger
-// rows. It reads the facts; i -1 is the state before the first record.
-func (n *narrator) state(i int, t int64) string {
+// state renders the state that matters at record i, at time t, with the
+// claims it states: the instances' memories (for a strategy whose
+// description says when it writes its memory), the Redis keys and the
+// processed ids (where the run used them), and the committed ledger rows.
+// It shows the events the story has named only, and counts the others. It
+// reads the facts; i -1 is the state before the first record.
+func (n *narrator) state(i int, t int64) (string, []Claim) {
 	f := n.f
 	var parts []string
-	if n.memory {
-		var ms []string
+	var cs claims
+	known := n.knownEvents()
+	if n.memRule {
+		var mem []string
 		for inst := int32(0); int(inst) < n.a.cfg.Instances; inst++ {
-			if i >= 0 && !f.Up(inst, i) {
-				ms = append(ms, fmt.Sprintf("i%d down", inst))
+			up := claim(ClaimUp)
+			up.Rec, up.Inst, up.Yes = i, inst, i < 0 || f.Up(inst, i)
+			if !up.Yes {
+				cs.add(up)
+				mem = append(mem, fmt.Sprintf("i%d down", inst))
 				continue
 			}
-			ms = append(ms, fmt.Sprintf("i%d %s", inst, idSet(f.Remembered(inst, i))))
-		}
-		parts = append(parts, n.w.memories()+": "+strings.Join(ms, ", "))
-	}
-	if n.marks {
-		type live struct {
-			ev  uint32
-			exp int64
-		}
-		var keys []live
-		for k := range f.Keys {
-			if f.Keys[k].Name == "" && f.Live(k, i, t) {
-				keys = append(keys, live{f.Keys[k].Event, f.Keys[k].Expires})
-				// A key that outlives any run (the default TTL is a
-				// day) shows no expiry; one the ttl fault shortened does.
-				if f.Keys[k].TTL == 0 || f.Keys[k].TTL >= int64(time.Hour) {
-					keys[len(keys)-1].exp = -1
+			var held []uint32
+			for _, ev := range known {
+				c := claim(ClaimMemory)
+				c.Rec, c.Inst, c.Event, c.Yes = i, inst, ev, f.Remembers(inst, ev, i)
+				cs.add(c)
+				if c.Yes {
+					held = append(held, ev)
 				}
 			}
+			mem = append(mem, fmt.Sprintf("i%d %s", inst, idSet(held)))
 		}
-		slices.SortFunc(keys, func(a, b live) int { return int(a.ev) - int(b.ev) })
+		parts = append(parts, n.w.memories()+": "+strings.Join(mem, ", "))
+	}
+	if n.marks {
 		var ks []string
-		for _, k := range keys {
-			s := fmt.Sprintf("e%d", k.ev)
-			if k.exp >= 0 {
-				s += fmt.Sprintf(" (expires at %.3f ms)", ms(k.exp))
+		other := map[uint32]bool{}
+		for _, ev := range known {
+			c := claim(ClaimKey)
+			c.Rec, c.At, c.Event = i, t, ev
+			for k := range f.Keys {
+				key := &f.Keys[k]
+				if key.Name != "" || key.Event != ev || !f.Live(k, i, t) {
+					continue
+				}
+				c.Yes, c.To = true, key.Expires
+				s := fmt.Sprintf("e%d", ev)
+				// A key that outlives any run (the default TTL is a
+				// day) shows no expiry; one the ttl fault shortened does.
+				if key.TTL > 0 && key.TTL < int64(time.Hour) {
+					s += fmt.Sprintf(" (expires at %.3f ms)", ms(key.Expires))
+				}
+				ks = append(ks, s)
 			}
-			ks = append(ks, s)
+			cs.add(c)
 		}
-		parts = append(parts, "redis keys: "+orNone(ks))
+		for k := range f.Keys {
+			if key := &f.Keys[k]; key.Name == "" && !n.known[key.Event] && f.Live(k, i, t) {
+				other[key.Event] = true
+			}
+		}
+		parts = append(parts, "redis keys: "+orNone(ks)+others(len(other)))
 	}
 	if n.kv {
-		parts = append(parts, n.kvState(i, t))
+		s, c := n.kvState(i, t)
+		parts = append(parts, s)
+		cs.add(c...)
 	}
 	if n.ids {
 		var ids []uint32
+		other := 0
 		for id := uint32(1); int(id) < len(f.Events); id++ {
-			if f.IDCommitted(id, i) {
+			in := f.IDCommitted(id, i)
+			if !n.known[id] {
+				if in {
+					other++
+				}
+				continue
+			}
+			c := claim(ClaimIDCommitted)
+			c.Rec, c.Event, c.Yes = i, id, in
+			cs.add(c)
+			if in {
 				ids = append(ids, id)
 			}
 		}
-		parts = append(parts, "processed ids: "+idSet(ids))
+		parts = append(parts, "processed ids: "+idSet(ids)+others(other))
 	}
 	var ls []string
+	other := 0
 	for id := uint32(1); int(id) < len(f.Events); id++ {
-		if c := f.Ledger(id, i); c > 0 {
-			ls = append(ls, fmt.Sprintf("e%d ×%d", id, c))
+		count := f.Ledger(id, i)
+		if !n.known[id] {
+			if count > 0 {
+				other++
+			}
+			continue
+		}
+		c := claim(ClaimLedger)
+		c.Rec, c.Event, c.N = i, id, count
+		cs.add(c)
+		if count > 0 {
+			ls = append(ls, fmt.Sprintf("e%d ×%d", id, count))
 		}
 	}
-	parts = append(parts, "ledger: "+orNone(ls))
-	return strings.Join(parts, " | ")
+	parts = append(parts, "ledger: "+orNone(ls)+others(other))
+	return strings.Join(parts, " | "), cs
+}
+
+// knownEvents lists the events the story has named, in order.
+func (n *narrator) knownEvents() []uint32 {
+	var out []uint32
+	for ev := range n.known {
+		if ev != 0 && n.f.Event(ev) != nil {
+			out = append(out, ev)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// others counts the events a state line leaves out, as " (+2 others)";
+// "" for none.
+func others(k int) string {
+	if k == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (+%d other%s)", k, map[bool]string{true: "s"}[k != 1])
 }
 
 // idSet renders ids, sorted, as "{1,2}".

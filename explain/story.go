@@ -32,6 +32,9 @@ type Story struct {
 	// that survives every scenario, and what it did with Event; nil if
 	// there is nothing to fix or no such strategy (see Fix).
 	Fix *Fix
+	// ViolationClaims, WhyClaims and NoteClaims are the facts Violation,
+	// Why and Note state (see Claim).
+	ViolationClaims, WhyClaims, NoteClaims []Claim
 
 	a *analysis // the facts the story was told from
 }
@@ -53,6 +56,9 @@ type Step struct {
 	// Record is the index in Result.Trace of the record the step tells, or
 	// -1 for a step derived from the records (a Redis key expiring).
 	Record int
+	// Claims are the facts Text and, when it is shown, State state, each
+	// naming the records it comes from (see Claim).
+	Claims []Claim
 }
 
 // Facts returns the facts the story was told from, nil for a story not
@@ -66,7 +72,12 @@ func (s *Story) Facts() *Facts {
 
 // Tell replays cfg with its trace and history kept and tells it as a
 // Story. It fails only if cfg is invalid.
-func Tell(cfg sim.Config) (*Story, error) {
+func Tell(cfg sim.Config) (*Story, error) { return TellKind(cfg, NoViolation) }
+
+// TellKind is Tell of an event whose violation is of kind, where the run
+// shows one (for NoViolation, or a kind the run does not show, the kind
+// KindOf gives it).
+func TellKind(cfg sim.Config, kind Kind) (*Story, error) {
 	cfg = normalize(cfg)
 	run := cfg
 	run.KeepTrace, run.KeepHistory = true, true
@@ -74,7 +85,32 @@ func Tell(cfg sim.Config) (*Story, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := analyze(cfg, res.Trace, KindOf(res)).story()
+	if kind == NoViolation || !kind.In(res) {
+		kind = KindOf(res)
+	}
+	s := analyze(cfg, res.Trace, kind).story()
+	s.Result = res
+	s.Fix = s.fix()
+	return s, nil
+}
+
+// TellEvent replays cfg and tells event ev's story, whatever it shows: a
+// violation, or the event applied exactly once (how a strategy came
+// through a run that breaks another). It fails if cfg is invalid or the
+// run has no event ev.
+func TellEvent(cfg sim.Config, ev uint32) (*Story, error) {
+	cfg = normalize(cfg)
+	run := cfg
+	run.KeepTrace, run.KeepHistory = true, true
+	res, err := sim.Run(run)
+	if err != nil {
+		return nil, err
+	}
+	a := analyzeEvent(cfg, res.Trace, ev)
+	if a.facts.Event(ev) == nil {
+		return nil, fmt.Errorf("explain: the run has no event %d (it has %d)", ev, cfg.Events)
+	}
+	s := a.story()
 	s.Result = res
 	s.Fix = s.fix()
 	return s, nil
@@ -87,18 +123,22 @@ func (a *analysis) story() *Story {
 	}
 	n := newNarrator(a)
 	s := &Story{Config: a.cfg, Event: a.focus, Kind: a.kind, a: a}
-	last := n.state(-1, 0)
+	last, _ := n.state(-1, 0)
 	for _, it := range n.tell() {
-		st := Step{N: len(s.Steps) + 1, At: time.Duration(it.at), Inst: int(it.inst), Actor: it.actor, Text: it.text, Record: it.rec}
+		st := Step{N: len(s.Steps) + 1, At: time.Duration(it.at), Inst: int(it.inst), Actor: it.actor, Text: it.text, Record: it.rec, Claims: it.claims}
 		if it.showState || it.state != last {
 			st.State = it.state
+			st.Claims = append(st.Claims, it.stateClaims...)
 			last = it.state
 		}
 		s.Steps = append(s.Steps, st)
 	}
+	n.take()
 	s.Violation = n.violation()
+	s.ViolationClaims = n.take()
 	s.Why = n.why()
-	s.Note = a.note()
+	s.WhyClaims = n.take()
+	s.Note, s.NoteClaims = a.note()
 	a.told = s
 	return s
 }
@@ -155,9 +195,9 @@ func Under(fs faults.Set) string {
 }
 
 // note names the faults of the set that play no part in the story.
-func (a *analysis) note() string {
+func (a *analysis) note() (string, []Claim) {
 	if a.allInvolved || a.cfg.Faults == 0 {
-		return ""
+		return "", nil
 	}
 	var idle []string
 	for _, f := range a.cfg.Faults.Faults() {
@@ -167,9 +207,9 @@ func (a *analysis) note() string {
 	}
 	list := strings.Join(idle, ", ")
 	if len(a.involved) == 0 {
-		return fmt.Sprintf("%s played no part in this story: the broker's ordinary at-least-once delivery was enough (the shrinker keeps at least one fault of the scenario).", list)
+		return fmt.Sprintf("%s played no part in this story: the broker's ordinary at-least-once delivery was enough (the shrinker keeps at least one fault of the scenario).", list), nil
 	}
-	return fmt.Sprintf("%s plays no direct part in event %d's story; it stays because no run this small fails the same way without it (it changes the run, for instance how long the faults last).", list, a.focus)
+	return fmt.Sprintf("%s %s no direct part in event %d's story (a shrunk run keeps a fault when no run as small fails the same way without it: it changes the run, for instance how long the faults last).", list, verb(len(idle), "plays", "play"), a.focus), nil
 }
 
 // plays reports whether fault f plays a part in the focus event's story.
@@ -180,6 +220,14 @@ func (a *analysis) plays(f faults.Fault) bool {
 		}
 	}
 	return false
+}
+
+// verb is one or many, as n asks.
+func verb(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 func plural(n int, word string) string {

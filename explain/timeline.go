@@ -28,7 +28,8 @@ var (
 	mEffect   = marker{"effect committed", draw.CircleGlyph{}, color.RGBA{44, 160, 44, 255}, 4.5}
 	mID       = marker{"id committed (processed ids)", draw.BoxGlyph{}, color.RGBA{44, 160, 44, 255}, 4}
 	mKeySet   = marker{"Redis key set", draw.SquareGlyph{}, color.RGBA{23, 190, 207, 255}, 4}
-	mCall     = marker{"store call answered", draw.CircleGlyph{}, color.RGBA{150, 150, 150, 255}, 2.5}
+	mCall     = marker{"store's answer received", draw.CircleGlyph{}, color.RGBA{150, 150, 150, 255}, 2.5}
+	mUnheard  = marker{"call served, answer never received", draw.RingGlyph{}, color.RGBA{120, 120, 120, 255}, 3.5}
 	mApplied  = marker{"handler returned applied", draw.CircleGlyph{}, color.RGBA{31, 119, 180, 255}, 2.5}
 	mSkip     = marker{"skipped as a duplicate", draw.BoxGlyph{}, color.RGBA{255, 127, 14, 255}, 4.5}
 	mRetry    = marker{"asked to retry later", draw.RingGlyph{}, color.RGBA{188, 189, 34, 255}, 4}
@@ -39,7 +40,7 @@ var (
 	mCrash    = marker{"crash", draw.CrossGlyph{}, color.RGBA{214, 39, 40, 255}, 6}
 	mRestart  = marker{"restart (empty memory)", draw.PlusGlyph{}, color.RGBA{44, 160, 44, 255}, 6}
 	mKeyGone  = marker{"Redis key expired, deleted or lost", draw.CrossGlyph{}, color.RGBA{148, 103, 189, 255}, 5}
-	allMarks  = []*marker{&mPublish, &mDeliver, &mCall, &mEffect, &mID, &mKeySet, &mApplied, &mSkip, &mRetry, &mFail, &mAck, &mAckLost, &mRequeue, &mCrash, &mRestart, &mKeyGone}
+	allMarks  = []*marker{&mPublish, &mDeliver, &mCall, &mUnheard, &mEffect, &mID, &mKeySet, &mApplied, &mSkip, &mRetry, &mFail, &mAck, &mAckLost, &mRequeue, &mCrash, &mRestart, &mKeyGone}
 	spanCut   = marker{"cut off by a partition", nil, color.NRGBA{214, 39, 40, 90}, 9}
 	spanStall = marker{"stalled (slow)", nil, color.NRGBA{255, 127, 14, 110}, 9}
 	spanDown  = marker{"Redis down", nil, color.NRGBA{148, 103, 189, 110}, 9}
@@ -143,8 +144,15 @@ func buildTimeline(s *Story) *timeline {
 	}
 	for k := 1; k < len(f.Calls); k++ {
 		c := &f.Calls[k]
-		if c.ServeRec >= 0 {
-			t.point(&mCall, x(c.Served), t.instLane(c.Inst))
+		// An answer is drawn where it was received: on the instance's
+		// lane when its reply arrived; a call its store served whose
+		// answer never reached the instance (it had crashed, or given
+		// up) on the store's lane, where it happened.
+		switch {
+		case c.ReplyRec >= 0:
+			t.point(&mCall, x(f.Trace[c.ReplyRec].At), t.instLane(c.Inst))
+		case c.ServeRec >= 0:
+			t.point(&mUnheard, x(c.Served), t.storeLane(c.Op))
 		}
 		if c.TimeoutRec >= 0 {
 			t.point(&mFail, x(c.TimedOut), t.instLane(c.Inst))
@@ -183,11 +191,11 @@ func buildTimeline(s *Story) *timeline {
 	t.scale = newGapScale(t.xs())
 	near := 0.012
 	for _, st := range s.Steps {
-		y, ok := t.stepLane(st)
+		y, ok := t.stepLane(st, f)
 		if !ok {
 			continue
 		}
-		x := ms(int64(st.At))
+		x := t.stepAt(st, f)
 		for j := len(t.labels) - 1; j >= 0; j-- {
 			if l := &t.labels[j]; l.y == y && math.Abs(t.scale.at(l.x)-t.scale.at(x)) <= near {
 				l.text += fmt.Sprintf(",%d", st.N)
@@ -202,8 +210,39 @@ func buildTimeline(s *Story) *timeline {
 	return t
 }
 
-// stepLane is the lane a step's label goes on.
-func (t *timeline) stepLane(st Step) (float64, bool) {
+// stepAt is where a step's label goes on the time axis: at its mark, which
+// for a call's answer that reached its instance is when it arrived.
+func (t *timeline) stepAt(st Step, f *Facts) float64 {
+	if st.Record >= 0 && st.Record < len(f.Trace) {
+		if r := &f.Trace[st.Record]; r.Kind == run.Serve {
+			if c := &f.Calls[r.Call]; c.ReplyRec >= 0 && st.Inst >= 0 {
+				return ms(f.Trace[c.ReplyRec].At)
+			}
+		}
+	}
+	return ms(int64(st.At))
+}
+
+// storeLane is the lane of the store that serves op.
+func (t *timeline) storeLane(op run.Op) float64 {
+	if op.Store() == run.Redis {
+		return t.lane(actorRedis)
+	}
+	return t.lane(actorDB)
+}
+
+// stepLane is the lane a step's label goes on: the lane of what the step
+// tells, which for a call served after its instance crashed or gave up is
+// the store's.
+func (t *timeline) stepLane(st Step, f *Facts) (float64, bool) {
+	if st.Record >= 0 && st.Record < len(f.Trace) {
+		if r := &f.Trace[st.Record]; r.Kind == run.Serve {
+			if c := &f.Calls[r.Call]; c.ReplyRec < 0 {
+				y := t.storeLane(c.Op)
+				return y, !math.IsNaN(y)
+			}
+		}
+	}
 	switch {
 	case st.Inst >= 0:
 		return t.instLane(int32(st.Inst)), true

@@ -49,6 +49,7 @@ func init() {
 		Lesson: "redeliver",
 		Teaching: Teaching{
 			MemoryName: "cache",
+			Remembers:  MemoryOnApplied,
 			Why: map[string]string{
 				"dup:unseen": "instance {first} remembers the events it handled in its own cache, in instance {first}'s memory, which no other instance can read.",
 			},

@@ -75,8 +75,9 @@ func init() {
 		Expected: map[string]string{"redeliver": "ok", "crash": "dup", "partition": "dup", "slow": "dup",
 			"store-loss": "dup", "ttl": "dup", "all": "dup"},
 		Teaching: Teaching{
-			Mark:   "lease",
-			Marked: "took the lease on event {event}",
+			Mark:    "lease",
+			MarkKey: LeaseKey,
+			Marked:  "took the lease on event {event}",
 			Calls: map[string]CallWords{
 				"SET NX": {Name: "SET NX of the lease", Does: "takes the lease on event {event} with SET {key} {value} NX PX {ttl}",
 					Fails: "tries to take the lease on event {event} with SET {key} {value} NX"},

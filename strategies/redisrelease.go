@@ -54,8 +54,9 @@ func init() {
 		Expected: map[string]string{"redeliver": "ok", "crash": "lost", "partition": "dup+lost", "slow": "lost",
 			"store-loss": "dup", "ttl": "dup", "all": "dup+lost"},
 		Teaching: Teaching{
-			Mark:   "claim",
-			Marked: "claimed event {event} in Redis",
+			Mark:    "claim",
+			MarkKey: ClaimKey,
+			Marked:  "claimed event {event} in Redis",
 			Calls: map[string]CallWords{
 				"SET NX": {Name: "SET NX (the claim)", Does: "claims event {event} in Redis with SET {key} NX PX {ttl}",
 					Fails: "tries to claim event {event} in Redis with SET {key} NX"},

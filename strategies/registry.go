@@ -105,12 +105,25 @@ const (
 // {event} (the event told), {first} and {second} (the instances that
 // applied the event first and second, for a duplicate), {mark} (Mark),
 // {memory} (MemoryName), and, for a key-value call, {key}, {value} (the
-// value it writes) and {ttl} (the TTL it gives).
+// value it writes) and {ttl} (the TTL it gives). Only two fields let
+// explain say more than the trace shows: MarkKey (which key is the mark)
+// and Remembers (when the memory is written); the others name what it
+// shows.
 type Teaching struct {
 	// Mark names what the strategy keeps to remember that an event was
 	// handled, in one word, as in "every later copy found the claim and
 	// skipped": "claim", "mark", "id", "lease". Default: "mark".
 	Mark string
+	// MarkKey, for a strategy that keeps its mark in the key-value store
+	// (KV), names the key of event id's mark, as LeaseKey does for
+	// redis-lease. explain then calls that key, and that key only, the
+	// event's mark, and tells why the mark was there or not when a copy
+	// came. Without it, explain does not guess which of a strategy's keys
+	// is its mark (a strategy may keep a lock key and a record key per
+	// event): it names every key as a key and says only what the trace
+	// shows of it. A MarkStore's mark and the processed id need no
+	// MarkKey: they are the event's mark by the store's contract.
+	MarkKey func(EventID) string
 	// Marked says what taking the mark did, in the past tense, as in
 	// "instance 0 claimed event 1 in Redis at 50.512 ms": "claimed event
 	// {event} in Redis". Default: from the call that took it, as "set
@@ -119,11 +132,28 @@ type Teaching struct {
 	// MemoryName names the memory of a strategy with Memory, as in "its
 	// cache does not hold event 1": "cache". Default: "memory".
 	MemoryName string
-	// Calls names the strategy's store calls, by the operation as traces
-	// name it (run.Op's String): "SetNX", "Exists", "Set" (MarkStore),
-	// "InsertProcessed", "Apply", "Commit", "Rollback" (Tx),
-	// "InsertApply" (Ledger), "GET", "SET", "SET NX", "SET XX", "DEL"
-	// (KV). An operation not named is told in neutral words.
+	// Remembers says, for a strategy with Memory, when an event enters
+	// the instance's memory. An instance's memory is no store: the trace
+	// does not show it, so explain says what the memory holds only if
+	// the description says when it is written. By default
+	// (MemoryUnsaid) it says only what the trace shows: that a handler
+	// skipped without asking any store, and which deliveries that
+	// incarnation of the instance had handled before. A rule the trace
+	// belies (a handler skipped without asking any store while, by the
+	// rule, its memory did not hold the event) is set aside for that run.
+	Remembers MemoryRule
+	// Calls names the strategy's store calls, by the call's label: the
+	// operation as traces name it (run.Op's String: "SetNX", "Exists",
+	// "Set" (MarkStore); "InsertProcessed", "ReadProcessed",
+	// "UpdateProcessed", "DeleteProcessed", "Apply", "Commit", "Rollback"
+	// (Tx); "InsertApply" (Ledger); "GET", "SET", "SET NX", "SET XX",
+	// "DEL", "DEL IFEQ", "SET IFEQ", "SADD", "SISMEMBER", "SREM" (KV)),
+	// optionally followed by a space and the call's key with the event's
+	// id written {event}, as "SET NX idem:lock:{event}". A label with a
+	// key names only the calls on that key, and wins over the operation
+	// alone, so that two calls of one operation with different meanings
+	// (a SET NX of a lock, a SET NX of a record) are told apart. A call
+	// no label names is told in neutral words.
 	Calls map[string]CallWords
 	// Values says what the values a key-value strategy writes mean, by
 	// value, in a few words that follow the value, as in "lease:1 =
@@ -148,7 +178,14 @@ type Teaching struct {
 	// had committed, as if the effect had failed), "dup:raced" (the second
 	// check came before the first handler wrote its mark), "dup:unmarked"
 	// (the first handler never wrote its mark), "lost:marked-first" (the
-	// mark was taken, the effect never committed).
+	// mark was taken, the effect never committed), "lost:dropped" (a
+	// handler gave up and asked for an ack with nothing applied, Dropped),
+	// "lost:acked-failure" (a handler whose effect failed returned Skipped
+	// all the same). The situations about a mark ("dup:mark-lost" ...
+	// "lost:marked-first") are found only where explain knows the mark: a
+	// MarkStore's, the processed id, or MarkKey's; those about a memory
+	// ("dup:unseen" ... "dup:unremembered") only where Remembers says
+	// when it is written.
 	Why map[string]string
 	// Fix marks a strategy that survives every scenario. After a
 	// violation, explain replays the same run (seed, instances, events,
@@ -156,6 +193,21 @@ type Teaching struct {
 	// in table order that sets Fix is the one replayed.
 	Fix bool
 }
+
+// MemoryRule says when a strategy with Memory puts an event into an
+// instance's memory (Teaching.Remembers).
+type MemoryRule uint8
+
+// The rules of a memory.
+const (
+	// MemoryUnsaid: the description does not say; explain tells only
+	// what the trace shows.
+	MemoryUnsaid MemoryRule = iota
+	// MemoryOnApplied: the handler puts the event into its memory when
+	// it returns Applied, after the effect committed, and only then; only
+	// a crash empties the memory (local-cache).
+	MemoryOnApplied
+)
 
 // CallWords is how explain names one kind of store call of a strategy.
 type CallWords struct {
