@@ -25,16 +25,20 @@ func answerOf(r reply) run.Answer {
 	return run.TxAborted
 }
 
-// replyOf turns an answer back into what strategy code gets.
+// replyOf turns an answer back into what strategy code gets. It tests in
+// the order of how often the answers come: every reply of a run passes
+// here.
 func replyOf(a run.Answer) reply {
-	switch a {
-	case run.Yes:
+	if a == run.Yes {
 		return reply{ok: true}
-	case run.No:
+	}
+	if a == run.No {
 		return reply{}
-	case run.Refused:
+	}
+	if a == run.Refused {
 		return reply{err: errRefused}
-	case run.WrongType:
+	}
+	if a == run.WrongType {
 		return reply{err: strategies.ErrWrongType}
 	}
 	return reply{err: errTxAborted}
@@ -163,7 +167,7 @@ func (w *world) replyArrive(id uint32, answer run.Answer) {
 	in.pending = false
 	in.rep = replyOf(answer)
 	c := &w.calls[id]
-	if readsValue(c.op) {
+	if c.kv != 0 && readsValue(c.op) { // most calls carry no strings
 		in.rep.value = w.kvs[c.kv].aux
 	}
 	if w.rec.On() {
@@ -396,9 +400,11 @@ func (w *world) serveDB(id uint32) {
 // applyDB carries out the database's effects, in the order it decided them.
 func (w *world) applyDB() {
 	for _, e := range w.db.fx {
-		switch e.kind {
-		case dbAnswer:
+		if e.kind == dbAnswer { // by far the most common
 			w.reply(e.call, e.answer)
+			continue
+		}
+		switch e.kind {
 		case dbAnswerRead:
 			w.kvs[w.calls[e.call].kv].aux = e.answer.value
 			w.reply(e.call, e.answer)

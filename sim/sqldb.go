@@ -269,12 +269,18 @@ func (d *sqlDB) do(c dbCall) {
 		d.answer(c.id, reply{ok: true})
 	case run.InsertApply:
 		d.insertApply(c)
-	case run.Read, run.Delete, run.Update:
-		d.rowOp(c)
 	default:
-		panic("sim: invariant broken: not a database call: " + c.op.String())
+		// The row calls come last, out of the switch, which keeps the
+		// hot calls' dispatch as short as it was before them.
+		if !isRowOp(c.op) {
+			panic("sim: invariant broken: not a database call: " + c.op.String())
+		}
+		d.rowOp(c)
 	}
 }
+
+// isRowOp reports whether op reads, deletes or updates a processed row.
+func isRowOp(op run.Op) bool { return op == run.Read || op == run.Delete || op == run.Update }
 
 // failsApply reports whether call c's effect is to fail; then, as
 // PostgreSQL does when a statement fails, the database aborts c's
@@ -575,8 +581,10 @@ func (d *sqlDB) wake(q *[]dbCall) {
 			d.apply(c)
 		case run.InsertApply:
 			d.insertApply(c)
-		case run.Read, run.Delete, run.Update:
-			d.rowOp(c)
+		default:
+			if isRowOp(c.op) {
+				d.rowOp(c)
+			}
 		}
 	}
 	d.spare = woken[:0]
