@@ -388,12 +388,7 @@ func (t *simTx) Rollback(context.Context) error {
 // decided, in order: answers, parks, rollbacks.
 func (w *world) serveDB(id uint32) {
 	c := &w.calls[id]
-	dc := dbCall{id: id, tx: c.tx, op: c.op, ev: c.ev}
-	if c.op == run.Update {
-		kv := &w.kvs[c.kv]
-		dc.arg = w.db.addArgs(kv.aux, kv.value)
-	}
-	w.db.do(dc)
+	w.db.do(dbCall{id: id, tx: c.tx, op: c.op, kv: c.kv, ev: c.ev})
 	w.applyDB()
 }
 

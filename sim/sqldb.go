@@ -39,10 +39,6 @@ type txRow struct {
 	inserted bool
 }
 
-// updateArgs are the strings of an UpdateProcessed: the state it compares
-// with and the one it writes.
-type updateArgs struct{ old, state string }
-
 // numAccounts bounds the account numbers: accounts are 1..numAccounts-1.
 const numAccounts = run.Accounts + 1
 
@@ -72,9 +68,10 @@ const numAccounts = run.Accounts + 1
 // between its Apply and its Commit thus makes every other Apply on that
 // account wait, often past the caller's timeout.
 //
-// The database does no I/O of its own: each step appends what it decided to
-// fx (answer a call, park a call behind a lock, roll back a transaction),
-// in order, and the world carries that out (world.serveDB).
+// The database does no I/O of its own: it reads its calls (and their
+// strings, from the world's table), and each step appends what it decided
+// to fx (answer a call, park a call behind a lock, roll back a
+// transaction), in order, and the world carries that out (world.serveDB).
 type sqlDB struct {
 	committed []bool // processed ids, committed
 	// owner is the open transaction holding the lock of the id's row, 0:
@@ -91,8 +88,10 @@ type sqlDB struct {
 	// did, kept apart from txState so that the transactions of
 	// strategies that never do pay nothing for them.
 	rows []txRow
-	// args holds the strings of the UpdateProcessed calls, by dbCall.arg.
-	args    []updateArgs
+	// strs are the strings of the calls that carry some, by dbCall.kv:
+	// the world's table of them (world.kvs), which the database only
+	// reads, for an UpdateProcessed's old state (aux) and new one (value).
+	strs    *[]kvCall
 	ledger  []int // committed ledger rows per event id
 	balance [numAccounts]int64
 	// acctOwner is the open transaction holding the row lock of each
@@ -123,22 +122,15 @@ type wakeItem struct {
 }
 
 // dbCall is a database call as the database sees it: its id, its
-// transaction, its operation and its event (or the id of its row); for an
-// UpdateProcessed, arg is the index of its strings in sqlDB.args, so that
-// the calls the database copies and parks stay small.
+// transaction, its operation, its event (or the id of its row), and kv,
+// the index of its strings in strs if it has any (an UpdateProcessed's),
+// so that the calls the database copies and parks stay small.
 type dbCall struct {
-	id  uint32
-	tx  int32
-	op  run.Op
-	arg uint32
-	ev  strategies.Event
-}
-
-// addArgs keeps an UpdateProcessed's strings and returns their index, for
-// its dbCall's arg.
-func (d *sqlDB) addArgs(old, state string) uint32 {
-	d.args = append(d.args, updateArgs{old, state})
-	return uint32(len(d.args) - 1)
+	id uint32
+	tx int32
+	op run.Op
+	kv uint32
+	ev strategies.Event
 }
 
 // dbEffect is one thing a database step asks the world to do.
@@ -186,8 +178,6 @@ func (d *sqlDB) init(events int) {
 	clear(d.states)
 	clear(d.rows)
 	d.rows = d.rows[:0]
-	clear(d.args)
-	d.args = d.args[:0]
 	d.balance = [len(d.balance)]int64{}
 	d.acctOwner = [len(d.acctOwner)]int32{}
 	for a := range d.acctWait {
@@ -378,9 +368,10 @@ func (d *sqlDB) addRow(r txRow) *txRow {
 // back, freeing its locks.
 func (d *sqlDB) rowOp(c dbCall) {
 	ev := c.ev.ID
-	var args updateArgs
+	var old, state string
 	if c.op == run.Update {
-		args = d.args[c.arg]
+		s := &(*d.strs)[c.kv]
+		old, state = s.aux, s.value
 	}
 	var r *txRow
 	switch owner := d.owner[ev]; {
@@ -391,7 +382,7 @@ func (d *sqlDB) rowOp(c dbCall) {
 	case !d.committed[ev]:
 		d.answer(c.id, reply{})
 		return
-	case c.op == run.Update && d.states[ev] != args.old:
+	case c.op == run.Update && d.states[ev] != old:
 		d.answer(c.id, reply{})
 		return
 	case owner != 0:
@@ -413,9 +404,9 @@ func (d *sqlDB) rowOp(c dbCall) {
 			r.exists, r.state, r.wrote = false, "", true
 		}
 	case run.Update:
-		ans.ok = r.exists && r.state == args.old
+		ans.ok = r.exists && r.state == old
 		if ans.ok {
-			r.state, r.wrote = args.state, true
+			r.state, r.wrote = state, true
 		}
 	}
 	d.answer(c.id, ans)

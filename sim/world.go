@@ -100,6 +100,7 @@ func newWorld(cfg Config) *world {
 	w.kvs = append(w.kvs[:0], kvCall{})
 	w.redis.init(n)
 	w.db.init(n)
+	w.db.strs = &w.kvs
 	w.rec.Reset(cfg)
 	w.deliveries = 0
 	w.err = nil
