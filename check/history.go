@@ -47,6 +47,10 @@ const (
 	// RetryLater: the handler did nothing and asked for the delivery
 	// again later (another instance held the event, say).
 	RetryLater
+	// Dropped: the handler gave up with nothing done and asked for an
+	// ack. Like a skip it changes nothing; once the ack lands, an event
+	// that no attempt applied is lost.
+	Dropped
 )
 
 // String names the result.
@@ -60,6 +64,8 @@ func (r Result) String() string {
 		return "unknown"
 	case RetryLater:
 		return "retry-later"
+	case Dropped:
+		return "dropped"
 	}
 	return fmt.Sprintf("Result(%d)", uint8(r))
 }

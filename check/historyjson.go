@@ -35,8 +35,8 @@ type jsonOutput struct {
 //	 "output": {"result": "applied"}, "call": 1200, "return": 5400}
 //
 // The input's kind is "attempt", "ack" or "read". The output is
-// {"result": "applied"|"skipped"|"unknown"} for an attempt, {"count": n} for
-// a read and {} for an ack. Call and return are nanoseconds since the start
+// {"result": r} for an attempt, r one of "applied", "skipped", "unknown",
+// "retry-later" and "dropped"; {"count": n} for a read; {} for an ack. Call and return are nanoseconds since the start
 // of the run; return is null when the outcome is unknown (Return == Never).
 // An operation of no known kind, or an attempt of no known result, is an
 // error, and nothing after it is written.
@@ -80,7 +80,7 @@ func toJSONOp(o Op) (jsonOp, error) {
 	switch o.Kind {
 	case Attempt:
 		switch o.Result {
-		case Applied, Skipped, Unknown, RetryLater:
+		case Applied, Skipped, Unknown, RetryLater, Dropped:
 		default:
 			return jsonOp{}, fmt.Errorf("attempt with no known result (%s)", o.Result)
 		}

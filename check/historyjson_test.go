@@ -38,6 +38,16 @@ func TestWriteHistoryJSON(t *testing.T) {
 	assert.Nil(t, parsed[2]["return"], "an unknown outcome returns null")
 }
 
+// Every result an attempt can have is written by its name.
+func TestWriteHistoryJSONResults(t *testing.T) {
+	for r, want := range map[Result]string{Applied: "applied", Skipped: "skipped", Unknown: "unknown", RetryLater: "retry-later", Dropped: "dropped"} {
+		var buf bytes.Buffer
+		require.NoError(t, WriteHistoryJSON(&buf, []Op{{Kind: Attempt, Event: 1, Call: 1, Return: 2, Result: r}}))
+		assert.Contains(t, buf.String(), `"result":"`+want+`"`)
+	}
+	assert.Error(t, WriteHistoryJSON(&bytes.Buffer{}, []Op{{Kind: Attempt, Event: 1, Result: Dropped + 1}}))
+}
+
 func TestWriteHistoryJSONEmpty(t *testing.T) {
 	var buf bytes.Buffer
 	require.NoError(t, WriteHistoryJSON(&buf, nil))

@@ -13,7 +13,7 @@ import (
 // effect 0 or 1 times, and the broker has or has not accepted an ack.
 //   - attempt -> applied: legal only if the effect is not there yet; it is
 //     there after. A second application has no legal place: a duplicate.
-//   - attempt -> skipped, or retry-later: changes nothing.
+//   - attempt -> skipped, retry-later or dropped: changes nothing.
 //   - attempt -> unknown: may have applied the effect or not.
 //   - ack: the broker now considers the event done.
 //   - read -> n: legal only if the ledger holds n applications, and if the
@@ -53,7 +53,7 @@ func step(st state, in input, out output) state {
 				if applied == 0 {
 					next |= 1 << (2 | acked)
 				}
-			case Skipped, RetryLater:
+			case Skipped, RetryLater, Dropped:
 				next |= 1 << i
 			case Unknown:
 				next |= 1 << i

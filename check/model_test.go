@@ -54,6 +54,18 @@ func TestModel(t *testing.T) {
 		{"attempt reported applied but the ledger is empty", []Op{
 			attempt(0, 1, 0, 10, Applied), ack(0, 1, 11, 12), read(1, 100, 0),
 		}, porcupine.Illegal, AuditResult{Lost: 1}},
+		{"every copy dropped and acked: lost", []Op{
+			attempt(0, 1, 0, 10, Dropped), ack(0, 1, 11, 12), attempt(1, 1, 20, 30, Dropped), ack(1, 1, 31, 32), read(1, 100, 0),
+		}, porcupine.Illegal, AuditResult{Lost: 1}},
+		{"dropped and the ack lost: not done, so not lost", []Op{
+			attempt(0, 1, 0, 10, Dropped), read(1, 100, 0),
+		}, porcupine.Ok, AuditResult{}},
+		{"one copy dropped, another applied: exactly once", []Op{
+			attempt(0, 1, 0, 10, Dropped), ack(0, 1, 11, 12), attempt(1, 1, 20, 30, Applied), ack(1, 1, 31, 32), read(1, 100, 1),
+		}, porcupine.Ok, AuditResult{}},
+		{"dropped after an unknown attempt that may have applied", []Op{
+			attempt(0, 1, 0, Never, Unknown), attempt(1, 1, 20, 30, Dropped), ack(1, 1, 31, 32), read(1, 100, 1),
+		}, porcupine.Ok, AuditResult{}},
 		{"events are independent", []Op{
 			attempt(0, 1, 0, 10, Applied), attempt(1, 2, 0, 10, Applied), ack(0, 1, 11, 12), ack(1, 2, 11, 12),
 			read(1, 100, 1), read(2, 100, 1),

@@ -17,5 +17,13 @@
 //
 // The random streams every backend derives from a run's seed are numbered
 // here (streams.go), so that the two backends draw the same workload and
-// the same fault decisions.
+// the same fault decisions; StreamInstance numbers the simulated
+// instances' own, which strategies draw from through Deps.Rand.
+//
+// What a handling attempt came to is said by three types, each numbered
+// its own way: strategies.Outcome (what a handler returns), Outcome (what
+// a trace records) and check.Result (what the checkers judge). OutcomeOf,
+// Outcome.Strategy and Outcome.Result are the only conversions between
+// them, and Outcome.Acks says which outcomes an instance acks (Applied,
+// Skipped and Dropped).
 package run

@@ -299,12 +299,21 @@ func (r Record) Detail() string {
 		}
 		if r.Op.KV() {
 			s += fmt.Sprintf(" %q", r.Key)
-			if r.Value != "" && r.Op != Get {
+			// A set call names its member, and SET IFEQ its value,
+			// even when empty; a SET's empty value goes unsaid, as
+			// it always has.
+			if r.Value != "" && r.Op != Get || r.Op == SetIfEq || r.Op == SAdd || r.Op == SIsMember || r.Op == SRem {
 				s += fmt.Sprintf(" %q", r.Value)
 			}
-			if r.Dur > 0 && r.Kind == Call {
-				s += " PX " + time.Duration(r.Dur).String()
-			}
+		}
+		switch r.Op {
+		case DelIfEq, SetIfEq:
+			s += fmt.Sprintf(" if %q", r.Expect)
+		case Update:
+			s += fmt.Sprintf(" %q if %q", r.Value, r.Expect)
+		}
+		if r.Op.KV() && r.Dur > 0 && r.Kind == Call {
+			s += " PX " + time.Duration(r.Dur).String()
 		}
 		return s + rest
 	}
@@ -314,7 +323,8 @@ func (r Record) Detail() string {
 	case Call, CallHeld, Timeout:
 		return call("")
 	case Serve, Reply:
-		if r.Op == Get && r.Answer == Yes {
+		// A read that found its key or row shows what it found.
+		if (r.Op == Get || r.Op == Read) && r.Answer == Yes {
 			return call(fmt.Sprintf(": %q", r.Value))
 		}
 		return call(": " + r.Answer.String())

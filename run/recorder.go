@@ -122,16 +122,13 @@ func (r *Recorder) BeginAttempt(inst int32, event uint32, at int64) int {
 
 // EndAttempt ends attempt i at time at with what its handler returned. An
 // attempt that errored stays unknown: whether its effect landed is not
-// known, so it may take effect at any time after its call.
+// known, so it may take effect at any time after its call. A dropped one
+// did nothing, as a skipped one: if every attempt of an event did nothing
+// and an ack landed, the checkers count the event lost.
 func (r *Recorder) EndAttempt(i int, out Outcome, at int64) {
-	op := &r.history[i]
-	switch out {
-	case Applied:
-		op.Result, op.Return = check.Applied, at
-	case Skipped:
-		op.Result, op.Return = check.Skipped, at
-	case RetryLater:
-		op.Result, op.Return = check.RetryLater, at
+	if res := out.Result(); res != check.Unknown {
+		op := &r.history[i]
+		op.Result, op.Return = res, at
 	}
 }
 

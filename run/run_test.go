@@ -44,6 +44,20 @@ func TestRecordDetail(t *testing.T) {
 		{Record{Kind: Reply, Call: 4, Op: Get, Key: "order:7", Answer: No}, `c4 GET "order:7": false`},
 		{Record{Kind: Serve, Call: 5, Op: Del, Key: "order:7", Answer: Yes}, `c5 DEL "order:7": true`},
 		{Record{Kind: Handled, Outcome: RetryLater}, "retry-later"},
+		{Record{Kind: Handled, Outcome: Dropped}, "dropped"},
+		{Record{Kind: Call, Call: 6, Op: DelIfEq, Key: "lock:1", Expect: "tok"}, `c6 DEL IFEQ "lock:1" if "tok"`},
+		{Record{Kind: Serve, Call: 6, Op: DelIfEq, Key: "lock:1", Expect: "tok", Answer: No}, `c6 DEL IFEQ "lock:1" if "tok": false`},
+		{Record{Kind: Call, Call: 7, Op: SetIfEq, Key: "lock:1", Value: "tok2", Expect: "tok", Dur: 5e9}, `c7 SET IFEQ "lock:1" "tok2" if "tok" PX 5s`},
+		{Record{Kind: Reply, Call: 7, Op: SetIfEq, Key: "lock:1", Value: "tok2", Expect: "tok", Dur: 5e9, Answer: WrongType}, `c7 SET IFEQ "lock:1" "tok2" if "tok": wrong type`},
+		{Record{Kind: Call, Call: 8, Op: SAdd, Key: "seen", Value: "7", Dur: 1e9}, `c8 SADD "seen" "7" PX 1s`},
+		{Record{Kind: Serve, Call: 9, Op: SIsMember, Key: "seen", Value: "", Answer: No}, `c9 SISMEMBER "seen" "": false`},
+		{Record{Kind: Reply, Call: 10, Op: SRem, Key: "seen", Value: "7", Answer: Yes}, `c10 SREM "seen" "7": true`},
+		{Record{Kind: Call, Call: 11, Op: Read, Tx: 2}, "c11 ReadProcessed tx2"},
+		{Record{Kind: Reply, Call: 11, Op: Read, Tx: 2, Value: "done", Answer: Yes}, `c11 ReadProcessed tx2: "done"`},
+		{Record{Kind: Serve, Call: 11, Op: Read, Tx: 2, Answer: Yes}, `c11 ReadProcessed tx2: ""`},
+		{Record{Kind: Serve, Call: 11, Op: Read, Tx: 2, Answer: No}, "c11 ReadProcessed tx2: false"},
+		{Record{Kind: Park, Call: 12, Op: Delete, Tx: 2, Holder: 1}, "c12 DeleteProcessed tx2 behind tx1"},
+		{Record{Kind: Reply, Call: 13, Op: Update, Tx: 2, Value: "done", Expect: "", Answer: Yes}, `c13 UpdateProcessed tx2 "done" if "": true`},
 	} {
 		assert.Equal(t, tc.want, tc.rec.Detail(), "%+v", tc.rec)
 	}
@@ -55,7 +69,7 @@ func TestRecordDetail(t *testing.T) {
 // The digest covers every field: changing any one changes it.
 func TestHashCoversEveryField(t *testing.T) {
 	base := Record{At: 1, Dur: 2, Inst: 3, Msg: 4, Event: 5, Tag: 6, Call: 7, Tx: 8, Holder: 9, Window: 10, Count: 11,
-		Kind: Call, Op: Apply, Answer: Yes, Outcome: Applied, Step: AtCall, Stores: Redis, Cause: AfterNack, Key: "k", Value: "v"}
+		Kind: Call, Op: Apply, Answer: Yes, Outcome: Applied, Step: AtCall, Stores: Redis, Cause: AfterNack, Key: "k", Value: "v", Expect: "e"}
 	hash := func(r Record) uint64 {
 		var rec Recorder
 		rec.Add(&r)

@@ -19,19 +19,27 @@ func answerOf(r reply) run.Answer {
 		return run.No
 	case errRefused:
 		return run.Refused
+	case strategies.ErrWrongType:
+		return run.WrongType
 	}
 	return run.TxAborted
 }
 
-// replyOf turns an answer back into what strategy code gets.
+// replyOf turns an answer back into what strategy code gets. It tests in
+// the order of how often the answers come: every reply of a run passes
+// here.
 func replyOf(a run.Answer) reply {
-	switch a {
-	case run.Yes:
+	if a == run.Yes {
 		return reply{ok: true}
-	case run.No:
+	}
+	if a == run.No {
 		return reply{}
-	case run.Refused:
+	}
+	if a == run.Refused {
 		return reply{err: errRefused}
+	}
+	if a == run.WrongType {
+		return reply{err: strategies.ErrWrongType}
 	}
 	return reply{err: errTxAborted}
 }
@@ -44,6 +52,9 @@ func (w *world) callRecord(kind run.Kind, id uint32) run.Record {
 	if c.kv != 0 {
 		kv := &w.kvs[c.kv]
 		rec.Key, rec.Value, rec.Dur = kv.key, kv.value, c.ttl
+		if !readsValue(c.op) {
+			rec.Expect = kv.aux
+		}
 	}
 	return rec
 }
@@ -83,8 +94,10 @@ func (w *world) serve(id uint32) {
 		case w.now < w.redis.downUntil:
 			r.err = errRefused
 		case c.op.KV():
-			kv := &w.kvs[c.kv]
-			r.ok, kv.got = w.redis.kv.do(c.op, kv, c.ttl, w.now)
+			var wrong bool
+			if r.ok, wrong = w.redis.kv.do(c.op, &w.kvs[c.kv], c.ttl, w.now); wrong {
+				r.err = strategies.ErrWrongType
+			}
 		default:
 			r.ok = w.redis.do(c, w.now)
 		}
@@ -94,20 +107,24 @@ func (w *world) serve(id uint32) {
 	w.serveDB(id)
 }
 
-// reply sends the store's answer to call id back over the network.
+// reply sends the store's answer to call id back over the network. The
+// value a read found travels with the call's strings (kvCall.aux), where
+// the store left it.
 func (w *world) reply(id uint32, r reply) {
 	c := &w.calls[id]
 	answer := answerOf(r)
 	if w.rec.On() {
 		rec := w.callRecord(run.Serve, id)
 		rec.Answer = answer
-		// The TTL a write that took effect gave its key or mark.
+		// The TTL a write that took effect gave its key or mark (the
+		// calls that set none have none): SADD's PEXPIRE takes effect
+		// whether or not the member was new.
 		rec.Dur = 0
-		if r.ok && c.op.Store() == run.Redis && c.op != run.Exists && c.op != run.Get && c.op != run.Del {
+		if (r.ok || c.op == run.SAdd && r.err == nil) && c.op.Store() == run.Redis && c.op != run.Exists && c.op != run.Get && c.op != run.Del {
 			rec.Dur = c.ttl
 		}
-		if c.op == run.Get {
-			rec.Value = w.kvs[c.kv].got
+		if readsValue(c.op) {
+			rec.Value = w.kvs[c.kv].aux
 		}
 		w.rec.Add(&rec)
 	}
@@ -150,13 +167,13 @@ func (w *world) replyArrive(id uint32, answer run.Answer) {
 	in.pending = false
 	in.rep = replyOf(answer)
 	c := &w.calls[id]
-	if c.op == run.Get {
-		in.rep.value = w.kvs[c.kv].got
+	if c.kv != 0 && readsValue(c.op) { // most calls carry no strings
+		in.rep.value = w.kvs[c.kv].aux
 	}
 	if w.rec.On() {
 		rec := w.callRecord(run.Reply, id)
 		rec.Answer = answer
-		if c.op == run.Get {
+		if readsValue(c.op) {
 			rec.Value = in.rep.value
 		}
 		w.rec.Add(&rec)
@@ -202,22 +219,33 @@ func (m simMarks) Set(_ context.Context, id strategies.EventID, ttl time.Duratio
 	return m.in.do(call{op: run.Set, ev: strategies.Event{ID: id}, ttl: ttlNanos(ttl)}).err
 }
 
-// simKV is the instance's client of Redis's keys and values. A bad key or
-// value fails at once, without a round trip.
+// simKV is the instance's client of Redis's keys and values. A bad key,
+// value, member or token fails at once, without a round trip.
 type simKV struct{ in *instance }
 
 func (k simKV) call(op run.Op, key, value string, ttl time.Duration) reply {
+	return k.compare(op, key, value, "", ttl)
+}
+
+// compare makes key-value call op; expect is what a compare-and-act call
+// compares the key's value with.
+func (k simKV) compare(op run.Op, key, value, expect string, ttl time.Duration) reply {
 	if err := strategies.ValidateKey(key); err != nil {
 		return reply{err: err}
 	}
 	if err := strategies.ValidateValue(value); err != nil {
 		return reply{err: err}
 	}
+	if expect != "" {
+		if err := strategies.ValidateValue(expect); err != nil {
+			return reply{err: err}
+		}
+	}
 	if ttl < 0 {
 		return reply{err: fmt.Errorf("%w: negative TTL %v", strategies.ErrBadValue, ttl)}
 	}
 	w := k.in.w
-	w.kvs = append(w.kvs, kvCall{key: key, value: value})
+	w.kvs = append(w.kvs, kvCall{key: key, value: value, aux: expect})
 	return k.in.do(call{op: op, ev: w.events[w.curEvent(k.in)], kv: uint32(len(w.kvs) - 1), ttl: ttlNanos(ttl)})
 }
 
@@ -233,6 +261,31 @@ func (k simKV) Set(_ context.Context, key, value string, cond strategies.Cond, t
 
 func (k simKV) Del(_ context.Context, key string) (bool, error) {
 	r := k.call(run.Del, key, "", 0)
+	return r.ok, r.err
+}
+
+func (k simKV) DelIfEqual(_ context.Context, key, value string) (bool, error) {
+	r := k.compare(run.DelIfEq, key, "", value, 0)
+	return r.ok, r.err
+}
+
+func (k simKV) SetIfEqual(_ context.Context, key, old, value string, ttl time.Duration) (bool, error) {
+	r := k.compare(run.SetIfEq, key, value, old, ttl)
+	return r.ok, r.err
+}
+
+func (k simKV) SAdd(_ context.Context, key, member string, ttl time.Duration) (bool, error) {
+	r := k.call(run.SAdd, key, member, ttl)
+	return r.ok, r.err
+}
+
+func (k simKV) SIsMember(_ context.Context, key, member string) (bool, error) {
+	r := k.call(run.SIsMember, key, member, 0)
+	return r.ok, r.err
+}
+
+func (k simKV) SRem(_ context.Context, key, member string) (bool, error) {
+	r := k.call(run.SRem, key, member, 0)
 	return r.ok, r.err
 }
 
@@ -293,6 +346,36 @@ func (t *simTx) Apply(_ context.Context, e strategies.Event) error {
 	return t.in.do(call{op: run.Apply, ev: e, tx: t.id}).err
 }
 
+// ReadProcessed is SELECT state ... FOR UPDATE of id's row (sqlDB.rowOp).
+func (t *simTx) ReadProcessed(_ context.Context, id strategies.EventID) (string, bool, error) {
+	w := t.in.w
+	w.kvs = append(w.kvs, kvCall{})
+	r := t.in.do(call{op: run.Read, ev: strategies.Event{ID: id}, tx: t.id, kv: uint32(len(w.kvs) - 1)})
+	return r.value, r.ok, r.err
+}
+
+// DeleteProcessed is DELETE of id's row (sqlDB.rowOp).
+func (t *simTx) DeleteProcessed(_ context.Context, id strategies.EventID) (bool, error) {
+	r := t.in.do(call{op: run.Delete, ev: strategies.Event{ID: id}, tx: t.id})
+	return r.ok, r.err
+}
+
+// UpdateProcessed is UPDATE ... SET state = state WHERE state = old of id's
+// row (sqlDB.rowOp). A state is a string as a KV value is
+// (strategies.ValidateValue), so that a trace shows it; a bad one fails at
+// once, without a round trip.
+func (t *simTx) UpdateProcessed(_ context.Context, id strategies.EventID, old, state string) (bool, error) {
+	for _, s := range [...]string{old, state} {
+		if err := strategies.ValidateValue(s); err != nil {
+			return false, err
+		}
+	}
+	w := t.in.w
+	w.kvs = append(w.kvs, kvCall{value: state, aux: old})
+	r := t.in.do(call{op: run.Update, ev: strategies.Event{ID: id}, tx: t.id, kv: uint32(len(w.kvs) - 1)})
+	return r.ok, r.err
+}
+
 func (t *simTx) Commit(context.Context) error {
 	return t.in.do(call{op: run.Commit, ev: t.in.w.events[t.in.w.curEvent(t.in)], tx: t.id}).err
 }
@@ -305,15 +388,20 @@ func (t *simTx) Rollback(context.Context) error {
 // decided, in order: answers, parks, rollbacks.
 func (w *world) serveDB(id uint32) {
 	c := &w.calls[id]
-	w.db.do(dbCall{id: id, tx: c.tx, op: c.op, ev: c.ev})
+	w.db.do(dbCall{id: id, tx: c.tx, op: c.op, kv: c.kv, ev: c.ev})
 	w.applyDB()
 }
 
 // applyDB carries out the database's effects, in the order it decided them.
 func (w *world) applyDB() {
 	for _, e := range w.db.fx {
+		if e.kind == dbAnswer { // by far the most common
+			w.reply(e.call, e.answer)
+			continue
+		}
 		switch e.kind {
-		case dbAnswer:
+		case dbAnswerRead:
+			w.kvs[w.calls[e.call].kv].aux = e.answer.value
 			w.reply(e.call, e.answer)
 		case dbPark:
 			rec := w.callRecord(run.Park, e.call)

@@ -2,9 +2,20 @@
 // root seed split into a random stream per component, an event queue that
 // decides every interleaving, a simulated network with latency and
 // partitions, an at-least-once broker, consumer instances that crash and
-// restart with empty memory, and simulated Redis (marks, and keys with
-// values) and SQL stores (transactions, unique inserts, row locks). It
-// records the run through a run.Recorder, and package check judges it.
+// restart with empty memory, and simulated Redis (marks; keys holding a
+// string or a set, with compare-and-act calls and WRONGTYPE) and SQL stores
+// (transactions, unique inserts, processed rows read FOR UPDATE, updated
+// and deleted under their row locks, accounts' row locks). Every store
+// call crosses the simulated network, so each is a point where faults and
+// other instances interleave. It records the run through a run.Recorder,
+// and package check judges it.
+//
+// Each incarnation of an instance builds its strategy from Deps with its
+// number, its name ("instance-N") and a random source seeded from the
+// run's seed, the instance and the incarnation (run.StreamInstance), so
+// that what a strategy draws replays too, and moves nothing else. A
+// strategy whose New fails ends the run with its error
+// (strategies.NewError) and no verdict.
 //
 // Run simulates one run of a run.Config (of any registered strategy, a
 // user's included) and returns its run.Result; package sweep runs many,

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"iter"
+	"math/rand/v2"
 	"runtime/debug"
+	"strconv"
+	"time"
 
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
@@ -41,23 +44,31 @@ type call struct {
 	ttl   int64
 	tx    int32
 	start int64
-	// kv is a key-value call's index in world.kvs (0 for other calls):
-	// its strings live there, so that the calls every store call copies
-	// and appends stay small and hold no pointers.
+	// kv is the index in world.kvs of the strings of a call that has
+	// some (0 for other calls): a key-value call's, a ReadProcessed's or
+	// an UpdateProcessed's. They live there, so that the calls every
+	// store call copies and appends stay small and hold no pointers.
 	kv uint32
 }
 
-// kvCall is what a key-value call carries beyond a call: its key and
-// value, and got, the value a GET found, kept for its reply.
+// kvCall is what a call with strings carries beyond a call: its key and
+// value (a key-value call's; the state an UpdateProcessed writes), and
+// aux, which is, by operation, the value a compare-and-act call compares
+// with (DEL IFEQ's and SET IFEQ's token, UpdateProcessed's old state), or
+// the value a read found (a GET's value, a ReadProcessed's state), kept
+// for its reply. No operation needs both.
 type kvCall struct {
-	key, value, got string
+	key, value, aux string
 }
+
+// readsValue reports whether call op answers with a value (in kvCall.aux).
+func readsValue(op run.Op) bool { return op == run.Get || op == run.Read }
 
 // reply is what a store call returns to strategy code.
 type reply struct {
 	ok    bool
 	err   error
-	value string // a GET's value
+	value string // a GET's value, a ReadProcessed's state
 }
 
 // delivery is a message in an instance's inbox.
@@ -107,15 +118,71 @@ func (w *world) start(in *instance) {
 	in.up, in.dead, in.waiting, in.stalled, in.pending = true, false, false, false, false
 	in.inbox = in.inbox[:0]
 	in.conn = 0
-	h, err := strategies.New(w.cfg.Strategy, strategies.Deps{Marks: simMarks{in}, KV: simKV{in}, Ledger: simLedger{in}, Clock: simClock{w}, MarkTTL: w.markTTL, Lease: 2 * ackDeadline})
+	h, err := strategies.New(w.cfg.Strategy, w.deps(in))
 	if err != nil {
-		panic(fmt.Sprintf("sim: invariant broken: validated strategy fails: %v", err))
+		w.failStart(in, err)
+		return
 	}
 	in.handler = h
 	in.next, in.stop = iter.Pull(iter.Seq[struct{}](in.consume))
 	w.drive(in)
 	w.broker.up(in.idx, in.gen)
 	w.applyBroker()
+}
+
+// deps is what in's current incarnation builds its handler from: its
+// clients of the simulated stores, the simulated clock, and its identity
+// and random source. The source is seeded from the run's root seed, the
+// instance and the incarnation (run.StreamInstance), a stream no other
+// draws from: a strategy's draws move nothing else in the run, and a
+// restarted instance draws anew, as a restarted process would.
+func (w *world) deps(in *instance) strategies.Deps {
+	return strategies.Deps{
+		Marks: simMarks{in}, KV: simKV{in}, Ledger: simLedger{in}, Clock: simClock{w},
+		MarkTTL: w.markTTL, Lease: 2 * ackDeadline,
+		Instance: int(in.idx), Name: instanceNames[in.idx],
+		Rand: w.instanceRand(int(in.idx), in.gen),
+	}
+}
+
+// instanceNames are the instances' names, made once.
+var instanceNames = func() (names [MaxInstances]string) {
+	for i := range names {
+		names[i] = "instance-" + strconv.Itoa(i)
+	}
+	return names
+}()
+
+// instanceRand returns instance i's random source, seeded for its
+// incarnation gen. The world keeps one per instance across its runs and
+// reseeds it at every start, so that starting an instance allocates
+// nothing; the incarnation it served before is gone, and never draws
+// again.
+func (w *world) instanceRand(i int, gen uint32) *rand.Rand {
+	for len(w.instRand) <= i {
+		src := new(rand.PCG)
+		w.instSrc = append(w.instSrc, src)
+		w.instRand = append(w.instRand, rand.New(src))
+	}
+	w.instSrc[i].Seed(w.cfg.Seed, run.StreamInstance(i, gen))
+	return w.instRand[i]
+}
+
+// failStart ends the run with err, the error of the strategy's New as in
+// started (strategies.NewError): no runner can mend a strategy that does
+// not build, so the run gives no verdict. The error is the strategy's
+// own when the instance first starts, which fails alike on every seed;
+// a New that fails only on a restart is told where, with the command
+// that replays it. Emptying the queue ends the loop once the current
+// event is handled; Run and RunScript then return w.err.
+func (w *world) failStart(in *instance, err error) {
+	in.up = false
+	if in.gen > 1 {
+		err = fmt.Errorf("%w (when instance %d restarted, at %v of simulated time)\nreproduce with: %s",
+			err, in.idx, time.Duration(w.now), w.cfg.Reproduce())
+	}
+	w.err = err
+	w.q.reset()
 }
 
 // consume is the consumer loop, run as the instance's coroutine: receive,
@@ -273,27 +340,18 @@ func (w *world) receive(in *instance) {
 }
 
 // handled records the end of an attempt.
-// It reports whether the instance acks the delivery: after Applied or
-// Skipped; after an error or RetryLater it nacks. An outcome that is none
-// of the three, with no error, is the strategy's bug: it counts as an
-// error, the effect's outcome unknown.
+// It reports whether the instance acks the delivery: after Applied,
+// Skipped or Dropped (nothing done, acked all the same); after an error or
+// RetryLater it nacks. An outcome that is none of these, with no error, is
+// the strategy's bug: it counts as an error, the effect's outcome unknown
+// (run.OutcomeOf).
 func (w *world) handled(in *instance, out strategies.Outcome, err error) (ack bool) {
-	o := run.Errored
-	if err == nil {
-		switch out {
-		case strategies.Applied:
-			o = run.Applied
-		case strategies.Skipped:
-			o = run.Skipped
-		case strategies.RetryLater:
-			o = run.RetryLater
-		}
-	}
+	o := run.OutcomeOf(out, err)
 	w.rec.EndAttempt(in.attempt, o, w.now)
 	if w.rec.On() {
 		w.rec.Add(&run.Record{At: w.now, Kind: run.Handled, Inst: in.idx, Msg: in.cur.msg, Event: uint32(w.curEvent(in)), Outcome: o})
 	}
-	return o == run.Applied || o == run.Skipped
+	return o.Acks()
 }
 
 func (w *world) deliverArrive(e event) {

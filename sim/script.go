@@ -36,14 +36,16 @@ type Script struct {
 // ScriptResult is what a Script did.
 type ScriptResult struct {
 	// Outcomes has, per delivery in the Script's order, what the handler
-	// returned: Applied, Skipped, or 0 when it failed.
+	// returned: Applied, Skipped, RetryLater, Dropped, or 0 when it
+	// failed.
 	Outcomes []strategies.Outcome
 	// Applications counts committed applications per event id.
 	Applications map[strategies.EventID]int
 	Trace        []run.Record
 }
 
-// RunScript runs s on the simulated stores. It is deterministic.
+// RunScript runs s on the simulated stores. It is deterministic. A
+// strategy whose New fails ends it with that error, as it ends Run.
 func RunScript(s Script) (*ScriptResult, error) {
 	var maxID strategies.EventID
 	for _, d := range s.Deliveries {
@@ -94,6 +96,9 @@ func RunScript(s Script) (*ScriptResult, error) {
 	w.makeInstances()
 	w.startInstances()
 	w.loop()
+	if w.err != nil {
+		return nil, w.err // a strategy's New failed; the deferred stopAll ends the others
+	}
 
 	res := &ScriptResult{Outcomes: make([]strategies.Outcome, len(s.Deliveries)), Applications: map[strategies.EventID]int{}}
 	handled := map[uint32]strategies.Outcome{}
@@ -101,16 +106,7 @@ func RunScript(s Script) (*ScriptResult, error) {
 	for _, r := range trace {
 		if r.Kind == run.Handled {
 			if _, seen := handled[r.Msg]; !seen {
-				switch r.Outcome {
-				case run.Applied:
-					handled[r.Msg] = strategies.Applied
-				case run.Skipped:
-					handled[r.Msg] = strategies.Skipped
-				case run.RetryLater:
-					handled[r.Msg] = strategies.RetryLater
-				default:
-					handled[r.Msg] = 0
-				}
+				handled[r.Msg] = r.Outcome.Strategy()
 			}
 		}
 	}

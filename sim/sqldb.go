@@ -24,6 +24,21 @@ type txState struct {
 	effects  []strategies.Event
 }
 
+// txRow is an open transaction's own version of a processed row it read
+// FOR UPDATE, updated or deleted, whose lock it holds until it ends:
+// whether the row is there and its state, as the transaction sees it;
+// whether it wrote them (an insert, update or delete, applied at commit)
+// or only locked the row (FOR UPDATE); and whether it inserted the row
+// itself (then the id is in its inserted list too).
+type txRow struct {
+	tx       int32
+	ev       strategies.EventID
+	state    string
+	exists   bool
+	wrote    bool
+	inserted bool
+}
+
 // numAccounts bounds the account numbers: accounts are 1..numAccounts-1.
 const numAccounts = run.Accounts + 1
 
@@ -33,6 +48,18 @@ const numAccounts = run.Accounts + 1
 // transaction whose connection dies is rolled back, leaving nothing behind;
 // a commit is atomic.
 //
+// A processed row has a state, "" when an insert made it. ReadProcessed
+// (SELECT ... FOR UPDATE), UpdateProcessed and DeleteProcessed take the
+// lock of a committed row until their transaction ends, or wait behind the
+// open transaction that holds it, then see the row as that one left it;
+// under READ COMMITTED, a row another open transaction inserted is not
+// there for them yet, neither seen nor waited for (rowOp). An insert of an
+// id whose committed row another open transaction updated or deleted
+// waits for it too, as PostgreSQL's unique check waits for a row's
+// deleter; one whose row is only locked FOR UPDATE finds it at once. A
+// transaction sees its own writes; its updates and deletes are undone if
+// it aborts.
+//
 // An Apply is INSERT INTO accounts ... ON CONFLICT (account) DO UPDATE SET
 // balance = balance + x, plus a ledger row: it updates the account's row, so
 // like PostgreSQL the transaction takes that row's lock and keeps it until
@@ -41,15 +68,32 @@ const numAccounts = run.Accounts + 1
 // between its Apply and its Commit thus makes every other Apply on that
 // account wait, often past the caller's timeout.
 //
-// The database does no I/O of its own: each step appends what it decided to
-// fx (answer a call, park a call behind a lock, roll back a transaction),
-// in order, and the world carries that out (world.serveDB).
+// The database does no I/O of its own: it reads its calls (and their
+// strings, from the world's table), and each step appends what it decided
+// to fx (answer a call, park a call behind a lock, roll back a
+// transaction), in order, and the world carries that out (world.serveDB).
 type sqlDB struct {
-	committed []bool     // processed ids, committed
-	owner     []int32    // open transaction holding an insert of the id, 0: none
-	waitq     [][]dbCall // insert calls parked behind the owner, per id, FIFO
-	ledger    []int      // committed ledger rows per event id
-	balance   [numAccounts]int64
+	committed []bool // processed ids, committed
+	// owner is the open transaction holding the lock of the id's row, 0:
+	// none: the one that inserted it (the row is not committed yet), or
+	// one that read it FOR UPDATE, updated or deleted it (it is).
+	owner []int32
+	waitq [][]dbCall // calls parked behind the owner, per id, FIFO
+	// states holds the committed rows' states that are not "", made
+	// when an update first writes one: strategies that never update
+	// pay nothing for it.
+	states map[strategies.EventID]string
+	// rows are the open transactions' own versions of the rows they
+	// read FOR UPDATE, updated or deleted, in the order they first
+	// did, kept apart from txState so that the transactions of
+	// strategies that never do pay nothing for them.
+	rows []txRow
+	// strs are the strings of the calls that carry some, by dbCall.kv:
+	// the world's table of them (world.kvs), which the database only
+	// reads, for an UpdateProcessed's old state (aux) and new one (value).
+	strs    *[]kvCall
+	ledger  []int // committed ledger rows per event id
+	balance [numAccounts]int64
 	// acctOwner is the open transaction holding the row lock of each
 	// account (0: none); acctWait the Apply calls parked behind it, FIFO.
 	acctOwner [numAccounts]int32
@@ -78,11 +122,14 @@ type wakeItem struct {
 }
 
 // dbCall is a database call as the database sees it: its id, its
-// transaction, its operation and its event.
+// transaction, its operation, its event (or the id of its row), and kv,
+// the index of its strings in strs if it has any (an UpdateProcessed's),
+// so that the calls the database copies and parks stay small.
 type dbCall struct {
 	id uint32
 	tx int32
 	op run.Op
+	kv uint32
 	ev strategies.Event
 }
 
@@ -98,12 +145,19 @@ type dbEffectKind uint8
 
 const (
 	dbAnswer     dbEffectKind = iota + 1 // send call's answer back
+	dbAnswerRead                         // send call's answer back, with the value it read
 	dbPark                               // call waits behind transaction tx: record it, arm its timeout
 	dbRolledBack                         // transaction tx was rolled back: its connection died
 )
 
 func (d *sqlDB) answer(id uint32, r reply) {
 	d.fx = append(d.fx, dbEffect{kind: dbAnswer, call: id, answer: r})
+}
+
+// answerRead answers a ReadProcessed call id: whether it found the row,
+// and its state.
+func (d *sqlDB) answerRead(id uint32, found bool, state string) {
+	d.fx = append(d.fx, dbEffect{kind: dbAnswerRead, call: id, answer: reply{ok: found, value: state}})
 }
 
 func (d *sqlDB) park(id uint32, holder int32) {
@@ -121,6 +175,9 @@ func (d *sqlDB) init(events int) {
 	}
 	d.waitq = d.waitq[:events+1]
 	d.ledger = resize(d.ledger, events+1)
+	clear(d.states)
+	clear(d.rows)
+	d.rows = d.rows[:0]
 	d.balance = [len(d.balance)]int64{}
 	d.acctOwner = [len(d.acctOwner)]int32{}
 	for a := range d.acctWait {
@@ -203,9 +260,17 @@ func (d *sqlDB) do(c dbCall) {
 	case run.InsertApply:
 		d.insertApply(c)
 	default:
-		panic("sim: invariant broken: not a database call: " + c.op.String())
+		// The row calls come last, out of the switch, which keeps the
+		// hot calls' dispatch as short as it was before them.
+		if !isRowOp(c.op) {
+			panic("sim: invariant broken: not a database call: " + c.op.String())
+		}
+		d.rowOp(c)
 	}
 }
+
+// isRowOp reports whether op reads, deletes or updates a processed row.
+func isRowOp(op run.Op) bool { return op == run.Read || op == run.Delete || op == run.Update }
 
 // failsApply reports whether call c's effect is to fail; then, as
 // PostgreSQL does when a statement fails, the database aborts c's
@@ -224,16 +289,127 @@ func (d *sqlDB) failsApply(c dbCall) bool {
 func (d *sqlDB) insert(c dbCall) {
 	ev := c.ev.ID
 	switch owner := d.owner[ev]; {
-	case d.committed[ev] || owner == c.tx:
-		d.answer(c.id, reply{ok: false})
-	case owner != 0:
+	case owner == c.tx:
+		d.answer(c.id, reply{ok: d.reinsert(c.tx, ev)})
+	case owner != 0 && d.insertWaits(owner, ev):
 		d.waitq[ev] = append(d.waitq[ev], c)
 		d.park(c.id, owner)
+	case d.committed[ev]:
+		d.answer(c.id, reply{ok: false})
 	default:
 		d.owner[ev] = c.tx
 		d.txs[c.tx].inserted = append(d.txs[c.tx].inserted, ev)
 		d.answer(c.id, reply{ok: true})
 	}
+}
+
+// insertWaits reports whether an insert of ev waits for owner, the other
+// open transaction that holds ev's row lock: as PostgreSQL's unique check
+// waits for a row's inserter, updater or deleter that is still open (the
+// row may go, or, inserted, never come), but not for a row only locked
+// FOR UPDATE, which is there whatever its locker does.
+func (d *sqlDB) insertWaits(owner int32, ev strategies.EventID) bool {
+	if !d.committed[ev] {
+		return true // owner inserted it
+	}
+	r := d.findRow(owner, ev)
+	return r == nil || r.wrote
+}
+
+// reinsert is an insert of ev by tx, which holds ev's row lock: it finds
+// the row unless tx deleted it, and then inserts it anew.
+func (d *sqlDB) reinsert(tx int32, ev strategies.EventID) bool {
+	r := d.findRow(tx, ev)
+	if r == nil || r.exists {
+		return false // its own insert, or a row it holds
+	}
+	r.exists, r.state, r.wrote = true, "", true
+	return true
+}
+
+// findRow returns tx's own version of ev's row, if tx read, updated or
+// deleted it; nil if it did none of these (if it holds ev's lock, it
+// inserted the row).
+func (d *sqlDB) findRow(tx int32, ev strategies.EventID) *txRow {
+	for i := range d.rows {
+		if r := &d.rows[i]; r.tx == tx && r.ev == ev {
+			return r
+		}
+	}
+	return nil
+}
+
+// addRow adds tx's own version of ev's row and returns it.
+func (d *sqlDB) addRow(r txRow) *txRow {
+	d.rows = append(d.rows, r)
+	return &d.rows[len(d.rows)-1]
+}
+
+// rowOp runs a ReadProcessed, DeleteProcessed or UpdateProcessed of c.ev's
+// row, as PostgreSQL does under READ COMMITTED:
+//   - the caller's own row (it holds the lock: it inserted, read, updated
+//     or deleted it): it sees it as it left it;
+//   - no committed row, or one another open transaction inserted and has
+//     not committed: not found, without waiting;
+//   - an UPDATE whose WHERE the committed row does not meet: no match,
+//     and neither a wait nor a lock, as PostgreSQL skips such a row before
+//     it tries to lock it;
+//   - a committed row another open transaction holds the lock of: the call
+//     parks behind it, and once that one ends it runs again on the row as
+//     that one left it (gone if it deleted it and committed), as
+//     PostgreSQL re-reads the row's latest version after the wait;
+//   - a committed row no one holds: the call takes its lock, until its
+//     transaction ends.
+//
+// Deadlock: with row locks, two transactions can each wait for a row the
+// other holds. PostgreSQL's detector aborts one after deadlock_timeout
+// (1 s); here the first waiter's 1 s call timeout breaks the cycle: its
+// client drops the connection and the database rolls its transaction
+// back, freeing its locks.
+func (d *sqlDB) rowOp(c dbCall) {
+	ev := c.ev.ID
+	var old, state string
+	if c.op == run.Update {
+		s := &(*d.strs)[c.kv]
+		old, state = s.aux, s.value
+	}
+	var r *txRow
+	switch owner := d.owner[ev]; {
+	case owner == c.tx:
+		if r = d.findRow(c.tx, ev); r == nil { // the row it inserted
+			r = d.addRow(txRow{tx: c.tx, ev: ev, exists: true, wrote: true, inserted: true})
+		}
+	case !d.committed[ev]:
+		d.answer(c.id, reply{})
+		return
+	case c.op == run.Update && d.states[ev] != old:
+		d.answer(c.id, reply{})
+		return
+	case owner != 0:
+		d.waitq[ev] = append(d.waitq[ev], c)
+		d.park(c.id, owner)
+		return
+	default:
+		d.owner[ev] = c.tx
+		r = d.addRow(txRow{tx: c.tx, ev: ev, exists: true, state: d.states[ev]})
+	}
+	var ans reply
+	switch c.op {
+	case run.Read:
+		d.answerRead(c.id, r.exists, r.state)
+		return
+	case run.Delete:
+		ans.ok = r.exists
+		if r.exists {
+			r.exists, r.state, r.wrote = false, "", true
+		}
+	case run.Update:
+		ans.ok = r.exists && r.state == old
+		if ans.ok {
+			r.state, r.wrote = state, true
+		}
+	}
+	d.answer(c.id, ans)
 }
 
 // apply runs the Apply of call id: it takes the row lock of the event's
@@ -290,18 +466,19 @@ func (d *sqlDB) commit(tx int32) {
 		}
 		d.balance[e.Account] += e.Amount
 	}
-	d.unlock(t)
+	d.unlock(t, tx)
 }
 
 func (d *sqlDB) abort(tx int32) {
 	t := &d.txs[tx]
 	t.status = txAborted
-	d.unlock(t)
+	d.unlock(t, tx)
 }
 
-// unlock releases every lock of t, which just ended: its inserted ids, then
-// its accounts' rows, and wakes the calls parked behind them.
-func (d *sqlDB) unlock(t *txState) {
+// unlock releases every lock of t, transaction tx, which just ended: its
+// inserted ids, the other processed rows it locked, then its accounts'
+// rows, and wakes the calls parked behind them.
+func (d *sqlDB) unlock(t *txState, tx int32) {
 	for _, ev := range t.inserted {
 		d.owner[ev] = 0
 	}
@@ -313,12 +490,47 @@ func (d *sqlDB) unlock(t *txState) {
 	for _, ev := range t.inserted {
 		d.wakes = append(d.wakes, wakeItem{ev: ev})
 	}
+	if len(d.rows) > 0 { // only strategies that read, update or delete rows have any
+		d.endRows(tx, t.status == txCommitted)
+	}
 	for l := locks; l != 0; l &= l - 1 {
 		d.wakes = append(d.wakes, wakeItem{account: bits.TrailingZeros16(l)})
 	}
 	if !d.draining {
 		d.drain()
 	}
+}
+
+// endRows ends tx's hold on the rows it read, updated or deleted: if it
+// committed, what it wrote goes to the table (after its inserted ids: a
+// row it inserted, then deleted, goes); then their locks are released,
+// its versions forgotten, and the wakes of the calls parked behind them
+// queued.
+func (d *sqlDB) endRows(tx int32, committed bool) {
+	kept := d.rows[:0]
+	for _, r := range d.rows {
+		if r.tx != tx {
+			kept = append(kept, r)
+			continue
+		}
+		if committed && r.wrote {
+			d.committed[r.ev] = r.exists
+			switch {
+			case r.state == "":
+				delete(d.states, r.ev)
+			case d.states == nil:
+				d.states = map[strategies.EventID]string{r.ev: r.state}
+			default:
+				d.states[r.ev] = r.state
+			}
+		}
+		d.owner[r.ev] = 0
+		if !r.inserted { // an inserted id wakes once, with the others
+			d.wakes = append(d.wakes, wakeItem{ev: r.ev})
+		}
+	}
+	clear(d.rows[len(kept):])
+	d.rows = kept
 }
 
 // drain retries the calls parked on every freed lock, in the order the
@@ -338,10 +550,12 @@ func (d *sqlDB) drain() {
 
 // wake retries the calls parked in the wait queue *q, oldest first, now
 // that the transaction holding their lock ended. Behind an id's insert
-// lock: after a commit they all find the row; after an abort the first
-// takes the lock and the others park behind it. Behind an account's row
-// lock: the first takes it and goes on, the others park behind it. A call
-// whose client is gone is dropped.
+// lock: after a commit the inserts find the row; after an abort the first
+// takes the lock and the others park behind it. Behind a processed row's
+// lock: each runs again on the row as its holder left it, the first to
+// lock it taking the lock and the next parking behind it. Behind an
+// account's row lock: the first takes it and goes on, the others park
+// behind it. A call whose client is gone is dropped.
 func (d *sqlDB) wake(q *[]dbCall) {
 	if len(*q) == 0 {
 		return
@@ -358,6 +572,10 @@ func (d *sqlDB) wake(q *[]dbCall) {
 			d.apply(c)
 		case run.InsertApply:
 			d.insertApply(c)
+		default:
+			if isRowOp(c.op) {
+				d.rowOp(c)
+			}
 		}
 	}
 	d.spare = woken[:0]
@@ -386,23 +604,24 @@ func (d *sqlDB) live(c dbCall) bool {
 // if it inserted, the effect, in one statement that is its own transaction
 // c.tx, committed as the statement ends. Like the two statements it is
 // made of, it waits behind another open transaction that inserted the id
-// (then finds it, and does nothing), and behind one that holds the row
-// lock of the event's account, holding the id it inserted meanwhile.
+// (then finds it, and does nothing) or updated or deleted its row (as
+// insert does), and behind one that holds the row lock of the event's
+// account, holding the id it inserted meanwhile.
 func (d *sqlDB) insertApply(c dbCall) {
 	if d.failsApply(c) {
 		return // nothing of the statement stays
 	}
 	ev := c.ev.ID
 	t := &d.txs[c.tx]
-	if d.owner[ev] != c.tx { // the id is not inserted yet
-		switch owner := d.owner[ev]; {
+	if owner := d.owner[ev]; owner != c.tx { // the id is not inserted yet
+		switch {
+		case owner != 0 && d.insertWaits(owner, ev):
+			d.waitq[ev] = append(d.waitq[ev], c)
+			d.park(c.id, owner)
+			return
 		case d.committed[ev]:
 			d.commit(c.tx) // it wrote nothing
 			d.answer(c.id, reply{ok: false})
-			return
-		case owner != 0:
-			d.waitq[ev] = append(d.waitq[ev], c)
-			d.park(c.id, owner)
 			return
 		}
 		d.owner[ev] = c.tx

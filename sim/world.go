@@ -47,6 +47,10 @@ type world struct {
 	src                     []rand.PCG
 	rBroker, rNet, rAckLoss *rand.Rand
 	rFault                  []*rand.Rand
+	// instSrc and instRand are each instance's random source for its
+	// strategy (instanceRand), kept from run to run.
+	instSrc  []*rand.PCG
+	instRand []*rand.Rand
 
 	events  []strategies.Event // by event id; index 0 unused
 	broker  broker
@@ -60,6 +64,9 @@ type world struct {
 	rec     run.Recorder // the trace, the history and the injected faults
 
 	deliveries int
+	// err ends the run with no verdict: a strategy's New failed
+	// (failStart).
+	err error
 }
 
 // worlds keeps finished worlds so that a sweep of thousands of runs reuses
@@ -93,8 +100,10 @@ func newWorld(cfg Config) *world {
 	w.kvs = append(w.kvs[:0], kvCall{})
 	w.redis.init(n)
 	w.db.init(n)
+	w.db.strs = &w.kvs
 	w.rec.Reset(cfg)
 	w.deliveries = 0
+	w.err = nil
 	return w
 }
 
@@ -226,9 +235,13 @@ func (w *world) makeInstances() {
 	}
 }
 
+// startInstances starts every instance, or stops at the first whose
+// strategy fails to build (w.err).
 func (w *world) startInstances() {
 	for _, in := range w.insts {
-		w.start(in)
+		if w.start(in); w.err != nil {
+			return
+		}
 	}
 }
 
@@ -375,6 +388,9 @@ func (w *world) storeLoss() {
 //
 // A strategy whose code panics fails the run with an error that says so,
 // with the event, the instance, the command that replays it and the stack.
+// A strategy whose New fails ends the run there with that error (a
+// *strategies.NewError, wrapped with where and how to replay it when it
+// failed on a restart), and no verdict.
 func Run(cfg Config) (res *Result, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -399,11 +415,14 @@ func Run(cfg Config) (res *Result, err error) {
 	}()
 	w.setup()
 	w.loop()
-	res = w.result()
+	if w.err == nil {
+		res = w.result()
+	}
+	err = w.err
 	w.stopAll()
 	finished = true
 	w.release() // after this, w belongs to the pool
-	return res, nil
+	return res, err
 }
 
 // stopAll ends every instance's coroutine, so that none outlives the run.

@@ -1,6 +1,7 @@
 package sweep
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 
@@ -200,6 +201,19 @@ func Compare(cc CompareConfig) (*Comparison, error) {
 	return &Comparison{Seeds: cc.Seeds, Instances: cc.Instances, Events: cc.Events, Results: cells}, nil
 }
 
+// runError is the error of a sweep's run of cfg: err, with the command
+// that replays the run, unless err is a strategy's failing New
+// (strategies.NewError), which is no run's: the sweep ends with the
+// strategy's own error, as a run of it does (the simulator says where
+// when it matters: a New that failed only on a restart).
+func runError(cfg run.Config, err error) error {
+	var ne *strategies.NewError
+	if errors.As(err, &ne) {
+		return err
+	}
+	return fmt.Errorf("%s: %w", cfg.Reproduce(), err)
+}
+
 // outcome is what a comparison keeps of a run: its counts, not its
 // history, for a sweep holds thousands of runs.
 type outcome struct {
@@ -233,7 +247,7 @@ func compareSeeds(cc CompareConfig, first, last int) ([]Cell, error) {
 		_, cfg := job(i)
 		r, err := cc.simulate(cfg)
 		if err != nil {
-			return outcome{}, fmt.Errorf("%s: %w", cfg.Reproduce(), err)
+			return outcome{}, runError(cfg, err)
 		}
 		return outcomeOf(r), nil
 	}, func(i int, o outcome) bool {

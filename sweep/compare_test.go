@@ -10,6 +10,7 @@ import (
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/strategies"
 )
 
 var crashOnly = []faults.Set{faults.Of(faults.Crash)}
@@ -75,6 +76,23 @@ func TestCompareFailsWithTheFirstRunErrorInOrder(t *testing.T) {
 		_, err := Compare(cc)
 		require.ErrorIs(t, err, boom)
 		assert.Equal(t, "idemsim run --strategy local-cache --faults redeliver --seed 4 --instances 3 --events 30: boom", err.Error())
+	}
+}
+
+// TestCompareOfAFailingNewIsItsError: a strategy whose New fails ends the
+// comparison with the strategy's own error, as a run of it does: no
+// verdict, no panic, and no replay command, for it fails on every seed.
+func TestCompareOfAFailingNewIsItsError(t *testing.T) {
+	require.NoError(t, strategies.Register(strategies.Strategy{Name: "test-bad-new", New: func(strategies.Deps) (strategies.Handler, error) {
+		return nil, errors.New("no")
+	}}))
+	t.Cleanup(func() { strategies.Unregister("test-bad-new") })
+	for _, workers := range []int{1, 4} {
+		cmp, err := Compare(CompareConfig{Strategies: []string{"none", "test-bad-new"}, Scenarios: crashOnly, Seeds: 5, Events: 20, Workers: workers})
+		assert.Nil(t, cmp)
+		var ne *strategies.NewError
+		require.ErrorAs(t, err, &ne)
+		assert.Equal(t, "strategy test-bad-new: New failed: no", err.Error())
 	}
 }
 

@@ -30,6 +30,10 @@
 // of a comparison are in a fixed order (strategy by strategy, scenario by
 // scenario) and its counts are sums, so the merge is exact.
 //
+// A run that fails ends the sweep with its error, prefixed with the
+// command that replays it; a strategy whose New fails ends it with the
+// strategy's own error (strategies.NewError), which is no seed's.
+//
 // Nothing here reads the wall clock or depends on goroutine scheduling,
 // except the Progress callback, which never changes a result.
 package sweep

@@ -270,7 +270,7 @@ func points(c SeriesConfig, cfgs []run.Config) ([]Stats, error) {
 		cfg.Seed = uint64(1 + i%c.Seeds)
 		r, err := sim.Run(cfg)
 		if err != nil {
-			return outcome{}, fmt.Errorf("%s: %w", cfg.Reproduce(), err)
+			return outcome{}, runError(cfg, err)
 		}
 		return outcomeOf(r), nil
 	}, func(i int, o outcome) bool {
