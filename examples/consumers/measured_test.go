@@ -75,3 +75,24 @@ func TestMeasuredRowsAreCommittedAndExpected(t *testing.T) {
 		require.Equal(t, s.Expected, measured[s.Name], "%s: the measured row (right) is not the expected one (left)", s.Name)
 	}
 }
+
+// TestReadmeShowsTheMeasuredRows holds the README's table of the three
+// consumers to results/compare.md.
+func TestReadmeShowsTheMeasuredRows(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	_, rest, ok := strings.Cut(string(readme), "<!-- consumers-table:start -->\n")
+	require.True(t, ok, "the README has no consumers-table block")
+	block, _, ok := strings.Cut(rest, "<!-- consumers-table:end -->")
+	require.True(t, ok, "the README's consumers-table block has no end")
+	md, err := os.ReadFile(filepath.Join("results", "compare.md"))
+	require.NoError(t, err)
+	table, _, _ := strings.Cut(string(md), "## First failing seeds")
+	var rows []string
+	for _, line := range strings.Split(table, "\n") {
+		if strings.HasPrefix(line, "|") {
+			rows = append(rows, line)
+		}
+	}
+	require.Equal(t, strings.Join(rows, "\n")+"\n", block, "the README's consumers table is not results/compare.md's")
+}
