@@ -170,18 +170,9 @@ func (inc *incarnation) serve() (crashed bool) {
 		}
 		// An outcome that is none of the four, with no error, is the
 		// strategy's bug: it counts as an error, the effect unknown.
-		o := run.Errored
-		if err == nil {
-			switch out {
-			case strategies.Applied:
-				o, backoff = run.Applied, 0
-			case strategies.Skipped:
-				o, backoff = run.Skipped, 0
-			case strategies.RetryLater:
-				o = run.RetryLater
-			case strategies.Dropped:
-				o, backoff = run.Dropped, 0
-			}
+		o := run.OutcomeOf(out, err)
+		if o != run.Errored && o != run.RetryLater {
+			backoff = 0
 		}
 		r.rec.endAttempt(attempt, o)
 		rec := msgRecord(run.Handled, c.idx, d.msg, ev)
@@ -194,7 +185,7 @@ func (inc *incarnation) serve() (crashed bool) {
 		}
 		// Dropped is acked too: the handler gave up, with nothing done,
 		// and asked that the delivery not come again.
-		if o == run.Applied || o == run.Skipped || o == run.Dropped {
+		if o.Acks() {
 			r.br.ack(c.idx, d, r.rec.now())
 			continue
 		}
