@@ -35,5 +35,6 @@
 // an error becomes a message and an exit status. Each command is a file:
 // runcmd.go (run), compare.go, merge.go, explain.go, plot.go, clean.go;
 // flags.go parses and checks the values every command shares, and
-// progress.go draws compare's progress line.
+// progress.go draws the progress line of compare's runs and of explain's
+// search.
 package cli

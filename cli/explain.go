@@ -35,7 +35,9 @@ The search runs seeds 1..N with --instances instances and 200 events under
 tries the strategy's lesson first (redeliver, for local-cache), then each
 scenario its description expects to fail, in table order, until one fails.
 --kind tells a violation of that kind (a duplicate, a lost event, a stuck
-one) rather than the first the run shows. The shrinker then tries fewer
+one) rather than the first the run shows. While a search runs, the seeds
+searched so far are shown on stderr when it is a terminal. A strategy
+whose New fails is an error (exit status 1). The shrinker then tries fewer
 events, fewer instances and fewer faults (keeping at least one), each over
 seeds 1..200, until nothing smaller fails the same way, and takes the seed
 whose story has the fewest steps: a seed draws a run's faults and timings,
@@ -119,7 +121,10 @@ func (e *env) explainCmd(args []string) error {
 	}
 
 	w := e.stdout
-	found, ok := e.searchScenarios(w, o.strategy, scenarios, o.instances, o.seeds, kind)
+	found, ok, err := e.searchScenarios(w, o.strategy, scenarios, o.instances, o.seeds, kind)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		return e.nothingToExplain(w, &o, scenarios, set["faults"], kind)
 	}
@@ -134,7 +139,10 @@ func (e *env) explainCmd(args []string) error {
 	}
 	fmt.Fprintf(w, "seed %d fails (%s); %s\n", found.Seed, explainCounts(foundRes), plural(len(foundRes.Trace), "trace record"))
 
-	shrunk := explain.ShrinkKind(found, kind)
+	shrunk, err := explain.ShrinkKind(found, kind)
+	if err != nil {
+		return err
+	}
 	story, err := explain.TellKind(shrunk, kind)
 	if err != nil {
 		return err
@@ -145,33 +153,47 @@ func (e *env) explainCmd(args []string) error {
 }
 
 // searchScenarios searches each scenario in turn, saying so on w, until
-// one has a run with a violation of kind (any, for NoViolation).
-func (e *env) searchScenarios(w io.Writer, strategy string, scenarios []faults.Set, instances, seeds int, kind explain.Kind) (sim.Config, bool) {
+// one has a run with a violation of kind (any, for NoViolation). A run
+// that fails with an error, such as one of a strategy whose New fails,
+// ends the search with that error. Each scenario's line is written once
+// its search is over, so that, on a terminal, the progress line shown on
+// stderr meanwhile (the seeds searched so far) is written over, and a
+// search that fails leaves no half line.
+func (e *env) searchScenarios(w io.Writer, strategy string, scenarios []faults.Set, instances, seeds int, kind explain.Kind) (sim.Config, bool, error) {
 	search := e.search
 	if search == nil {
-		search = explain.Search
-	}
-	if kind != explain.NoViolation {
-		search = func(strategy string, fs faults.Set, instances, seeds int) (sim.Config, bool) {
-			return explain.SearchKind(strategy, fs, instances, seeds, kind)
-		}
+		search = explain.SearchWith
 	}
 	what := "200 events"
 	if kind != explain.NoViolation {
 		what += ", a violation of kind " + kind.String()
 	}
 	for _, sc := range scenarios {
-		fmt.Fprintf(w, "searching seeds 1..%d of %s %s (%s, %s): ", seeds, strategy, explain.Under(sc), plural(instances, "instance"), what)
-		if found, ok := search(strategy, sc, instances, seeds); ok {
-			return found, true
+		var prog *progress
+		o := explain.SearchOptions{Kind: kind}
+		if e.isTerminal != nil && e.isTerminal(e.stderr) {
+			prog = newProgressOf(e.stderr, e.now, fmt.Sprintf("explain: searching %s %s", strategy, explain.Under(sc)), "seed")
+			o.Progress = prog.update
+		}
+		found, ok, err := search(strategy, sc, instances, seeds, o)
+		if prog != nil {
+			prog.erase()
+		}
+		if err != nil {
+			return found, false, err
+		}
+		line := fmt.Sprintf("searching seeds 1..%d of %s %s (%s, %s): ", seeds, strategy, explain.Under(sc), plural(instances, "instance"), what)
+		if ok {
+			fmt.Fprint(w, line)
+			return found, true, nil
 		}
 		if kind != explain.NoViolation {
-			fmt.Fprintln(w, "no violation of kind", kind)
+			fmt.Fprintln(w, line+"no violation of kind", kind)
 			continue
 		}
-		fmt.Fprintln(w, "no violation")
+		fmt.Fprintln(w, line+"no violation")
 	}
-	return sim.Config{}, false
+	return sim.Config{}, false, nil
 }
 
 // writeStory writes story on stdout and, with out set, its files into out.
@@ -224,12 +246,18 @@ func (e *env) nothingToExplain(w io.Writer, o *explainOpts, scenarios []faults.S
 	if !faultsSet {
 		againstScenarios = explain.Scenarios(o.against)
 	}
-	found, ok := e.searchScenarios(w, o.against, againstScenarios, o.instances, o.seeds, kind)
+	found, ok, err := e.searchScenarios(w, o.against, againstScenarios, o.instances, o.seeds, kind)
+	if err != nil {
+		return err
+	}
 	if !ok {
 		_, err := fmt.Fprintf(w, "%s: no violation either; nothing to compare\n", o.against)
 		return err
 	}
-	shrunk := explain.ShrinkKind(found, kind)
+	shrunk, err := explain.ShrinkKind(found, kind)
+	if err != nil {
+		return err
+	}
 	broken, err := explain.TellKind(shrunk, kind)
 	if err != nil {
 		return err

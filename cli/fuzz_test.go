@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idemsim/idemsim/explain"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/realrun"
 	"github.com/idemsim/idemsim/sim"
@@ -55,8 +56,8 @@ func fuzzEnv(stdout, stderr io.Writer) *env {
 		realClean: func(rc realrun.Config) (*realrun.Cleaned, error) {
 			return &realrun.Cleaned{Tables: []string{"public." + rc.Prefix + "_ledger"}}, nil
 		},
-		search: func(strategy string, fs faults.Set, instances, seeds int) (sim.Config, bool) {
-			return sim.Config{}, false
+		search: func(strategy string, fs faults.Set, instances, seeds int, _ explain.SearchOptions) (sim.Config, bool, error) {
+			return sim.Config{}, false, nil
 		},
 		sweeps: func(sweep.SeriesConfig) (*sweep.InstancesData, *sweep.TTLData, error) {
 			return nil, nil, errors.New("sweeps are not run while fuzzing")

@@ -57,7 +57,7 @@ func Main(args []string, stdout, stderr io.Writer) int {
 			defer stop()
 			return realrun.Clean(ctx, cfg)
 		},
-		search: explain.Search, sweeps: runSweeps, compareShard: sweep.CompareShard,
+		search: explain.SearchWith, sweeps: runSweeps, compareShard: sweep.CompareShard,
 	}
 	return e.main(args)
 }
@@ -72,10 +72,11 @@ func (quietLogger) Printf(context.Context, string, ...any) {}
 // injectable so that tests can fake them.
 type env struct {
 	stdout, stderr io.Writer
-	// isTerminal reports whether w is a terminal; compare shows progress
-	// on stderr only then.
+	// isTerminal reports whether w is a terminal; compare and explain
+	// show progress on stderr only then.
 	isTerminal func(w io.Writer) bool
-	// now is the wall clock, read only for compare's progress line.
+	// now is the wall clock, read only for the progress lines of compare
+	// and explain.
 	now func() time.Time
 	// simRun and simCompare are sim.Run and sweep.Compare.
 	simRun     func(sim.Config) (*sim.Result, error)
@@ -87,9 +88,9 @@ type env struct {
 	realRun func(realrun.Config) (*sim.Result, error)
 	// realClean is realrun.Clean: `clean`.
 	realClean func(realrun.Config) (*realrun.Cleaned, error)
-	// search is explain.Search, explain's search for a violating seed
-	// (nil: explain.Search).
-	search func(strategy string, fs faults.Set, instances, seeds int) (sim.Config, bool)
+	// search is explain.SearchWith, explain's search for a violating seed
+	// (nil: explain.SearchWith).
+	search func(strategy string, fs faults.Set, instances, seeds int, o explain.SearchOptions) (sim.Config, bool, error)
 	// sweeps is runSweeps: plot --sweep's two sweeps (nil: runSweeps).
 	sweeps func(sweep.SeriesConfig) (*sweep.InstancesData, *sweep.TTLData, error)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idemsim/idemsim/explain"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
@@ -36,9 +37,9 @@ func newRecordingEnv() *recordingEnv {
 		r.compares = append(r.compares, cc)
 		return &sweep.Comparison{Seeds: cc.Seeds, Instances: cc.Instances, Events: cc.Events}, nil
 	})
-	e.search = func(strategy string, fs faults.Set, instances, seeds int) (sim.Config, bool) {
+	e.search = func(strategy string, fs faults.Set, instances, seeds int, _ explain.SearchOptions) (sim.Config, bool, error) {
 		r.searched = append(r.searched, fs)
-		return sim.Config{}, false
+		return sim.Config{}, false, nil
 	}
 	r.env = e
 	return r

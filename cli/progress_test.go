@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"strings"
 	"testing"
@@ -9,6 +10,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/sweep"
 )
 
 func TestProgressThrottlesToTenPerSecond(t *testing.T) {
@@ -54,4 +58,31 @@ func TestIsTerminal(t *testing.T) {
 		defer dn.Close()
 		assert.True(t, isTerminal(dn), "the check is ModeCharDevice, which /dev/null has too (harmless: progress goes nowhere)")
 	}
+}
+
+// TestExplainProgressOnATerminal: explain's search shows its seeds on
+// stderr when stderr is a terminal, one line per scenario, throttled, and
+// blanks it before the scenario's line; stdout is what it is without.
+func TestExplainProgressOnATerminal(t *testing.T) {
+	args := []string{"explain", "--strategy", "db-unique", "--faults", "crash", "--seeds", "12", "--instances", "1"}
+	var out, errOut bytes.Buffer
+	clock := time.Unix(1000, 0)
+	e := &env{
+		stdout: &out, stderr: &errOut,
+		isTerminal: func(w io.Writer) bool { return w == &errOut },
+		now:        func() time.Time { clock = clock.Add(30 * time.Millisecond); return clock },
+		simRun:     sim.Run, simCompare: sweep.Compare,
+	}
+	require.Equal(t, ExitOK, e.main(args))
+	progress := errOut.String()
+	assert.True(t, strings.HasPrefix(progress, "\rexplain: searching db-unique under crash: "), "%q", progress)
+	assert.Contains(t, progress, "12/12 seeds (100%)", "the last seed is always shown")
+	assert.Less(t, strings.Count(progress, "\r"), 12, "updates are throttled")
+	assert.Regexp(t, `\r +\r$`, progress, "the line is blanked before the scenario's line is written over it")
+	assert.NotContains(t, out.String(), "\r", "progress never goes to stdout")
+
+	code, stdout, stderr := runCLI(t, args...)
+	require.Equal(t, ExitOK, code)
+	assert.Empty(t, stderr, "no progress when stderr is not a terminal")
+	assert.Equal(t, stdout, out.String(), "progress changes nothing on stdout")
 }

@@ -8,9 +8,9 @@ import (
 // show teaches something false. So the narrator does not only write
 // sentences: with each step, the violation and the why it also produces
 // the facts they state, as typed claims, each naming the records it comes
-// from (a call by its id, a record by its index). A test holds every claim
-// of every story to the run's trace over many runs; none is checked by
-// reading the prose.
+// from (a call by its id, a record by its index). Story.Verify
+// (verify.go) holds every claim of a story to the run's trace, and a test
+// holds every story of many runs; none is checked by reading the prose.
 
 // ClaimKind is what a claim states.
 type ClaimKind uint8
@@ -22,7 +22,8 @@ const (
 	// Inst (-1: no instance) about Msg and Event (0: none named).
 	ClaimStep ClaimKind = iota + 1
 	// ClaimPublish: Msg is Event's copy number N (0 for the first),
-	// published at At, Dur after the event's first copy.
+	// published at At, Dur after the event's first copy; with Msg 0, the
+	// producer published Event N times in all.
 	ClaimPublish
 	// ClaimDeliver: the broker sent Msg to Inst as delivery N (its tag),
 	// at Rec.

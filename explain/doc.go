@@ -7,16 +7,19 @@
 // trace (run.Record). Every sentence it tells is true to that trace: the
 // narrator states only what the records show, and with each step, the
 // violation and the why it produces the facts it states as typed claims
-// (claims.go: a call by its id, a record by its index), which a test holds
-// to the trace over many runs of every strategy. What the trace cannot
+// (claims.go: a call by its id, a record by its index), which Story.Verify
+// holds to the trace (verify.go), and a test over many runs of every
+// strategy. What the trace cannot
 // show, it says only where the strategy's description says it: which key
 // is the event's mark (strategies.Teaching.MarkKey) and when a memory is
 // written (Teaching.Remembers); otherwise it names keys as keys and tells
 // of a memory only what the handler's calls and returns show. The pieces,
 // in the order they run:
 //
-//   - search.go: Search (SearchKind, for a kind of violation) runs seeds
-//     until one violates; Scenarios lists, when the user names none, the
+//   - search.go: Search (SearchKind, for a kind of violation; SearchWith,
+//     with a progress callback) runs seeds until one violates, and returns
+//     the error of a run that fails (a strategy whose New fails) rather
+//     than finding nothing; Scenarios lists, when the user names none, the
 //     strategy's lesson and then every scenario its description expects
 //     to fail; Shrink (ShrinkKind) tries smaller runs (fewer events,
 //     instances, faults, then the seed whose story has the fewest steps)
@@ -48,6 +51,10 @@
 //     key) and the command that replays the run, each with its claims.
 //     Tell tells a run (TellKind, a violation of a kind; TellEvent, one
 //     event, as how a strategy came through a run that breaks another).
+//   - verify.go: Story.Verify, the story-vs-trace check: every claim of a
+//     story, held to the run's trace by its own reading of the records,
+//     independent of the narrator, for any strategy's story (a user's
+//     included); a *FalseClaimsError lists what does not hold.
 //   - fix.go: after a violation, the same run replayed under the strategy
 //     that survives every scenario (strategies.Teaching.Fix), told in its
 //     decisive steps, from that run's own facts.

@@ -2,6 +2,7 @@ package explain
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"image/png"
 	"math"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/strategies"
 )
 
 func TestKindOf(t *testing.T) {
@@ -61,20 +63,20 @@ func TestParseKind(t *testing.T) {
 }
 
 func TestSearchKindFindsTheKindAskedFor(t *testing.T) {
-	cfg, ok := SearchKind("redis-release", faults.Of(faults.Partition), 3, 50, Lost)
+	cfg, ok := mustSearchKind(t, "redis-release", faults.Of(faults.Partition), 3, 50, Lost)
 	require.True(t, ok)
 	res, err := sim.Run(cfg)
 	require.NoError(t, err)
 	assert.Positive(t, res.Lost)
-	s, err := TellKind(ShrinkKind(cfg, Lost), Lost)
+	s, err := TellKind(mustShrinkKind(t, cfg, Lost), Lost)
 	require.NoError(t, err)
 	assert.Equal(t, Lost, s.Kind)
-	_, ok = SearchKind("redis", faults.Of(faults.Crash), 3, 10, Duplicate)
+	_, ok = mustSearchKind(t, "redis", faults.Of(faults.Crash), 3, 10, Duplicate)
 	assert.False(t, ok, "redis under crash only loses events")
 }
 
 func TestSearchFindsTheSmallestFailingSeed(t *testing.T) {
-	cfg, ok := Search("redis", faults.Of(faults.Crash), 3, 50)
+	cfg, ok := mustSearch(t, "redis", faults.Of(faults.Crash), 3, 50)
 	require.True(t, ok)
 	assert.Equal(t, 3, cfg.Instances)
 	assert.Equal(t, 200, cfg.Events)
@@ -91,10 +93,84 @@ func TestSearchFindsTheSmallestFailingSeed(t *testing.T) {
 }
 
 func TestSearchReportsNoViolation(t *testing.T) {
-	_, ok := Search("db-unique", faults.AllFaults, 3, 10)
+	_, ok := mustSearch(t, "db-unique", faults.AllFaults, 3, 10)
 	assert.False(t, ok, "db-unique has no violation")
-	_, ok = Search("nonesuch", faults.AllFaults, 3, 10)
-	assert.False(t, ok, "an invalid config finds nothing")
+	_, ok, err := Search("nonesuch", faults.AllFaults, 3, 10)
+	assert.False(t, ok)
+	assert.ErrorContains(t, err, "nonesuch", "an invalid config is an error, not a search that found nothing")
+}
+
+// TestSearchAndShrinkReturnAFailingNew: a strategy whose New fails ends
+// the search, and the shrinking, with New's error; neither says the
+// strategy has no violation.
+func TestSearchAndShrinkReturnAFailingNew(t *testing.T) {
+	require.NoError(t, strategies.Register(strategies.Strategy{Name: "test-bad-new", New: func(strategies.Deps) (strategies.Handler, error) {
+		return nil, errors.New("no")
+	}}))
+	t.Cleanup(func() { strategies.Unregister("test-bad-new") })
+	var newErr *strategies.NewError
+	_, ok, err := Search("test-bad-new", faults.Of(faults.Redeliver), 3, 50)
+	assert.False(t, ok)
+	require.ErrorAs(t, err, &newErr)
+	assert.EqualError(t, err, "strategy test-bad-new: New failed: no")
+	_, ok, err = SearchKind("test-bad-new", faults.Of(faults.Crash), 1, 5, Lost)
+	assert.False(t, ok)
+	assert.ErrorAs(t, err, &newErr)
+	_, err = Shrink(sim.Config{Strategy: "test-bad-new", Faults: faults.Of(faults.Crash), Seed: 1})
+	assert.ErrorAs(t, err, &newErr)
+}
+
+// TestSearchReportsProgress: the progress callback counts the seeds as
+// they finish, and never changes what the search finds.
+func TestSearchReportsProgress(t *testing.T) {
+	var calls, last, total int
+	_, ok, err := SearchWith("db-unique", faults.Of(faults.Crash), 3, 20, SearchOptions{Progress: func(done, n int) {
+		calls++
+		assert.Greater(t, done, last, "done only grows")
+		last, total = done, n
+	}})
+	require.NoError(t, err)
+	assert.False(t, ok)
+	assert.Equal(t, 20, calls, "once per seed")
+	assert.Equal(t, [2]int{20, 20}, [2]int{last, total})
+
+	found, ok, err := SearchWith("redis", faults.Of(faults.Crash), 3, 50, SearchOptions{Progress: func(int, int) {}})
+	require.NoError(t, err)
+	require.True(t, ok)
+	want, _ := mustSearch(t, "redis", faults.Of(faults.Crash), 3, 50)
+	assert.Equal(t, want, found)
+}
+
+// mustSearch is Search, failing t on an error.
+func mustSearch(t *testing.T, strategy string, fs faults.Set, instances, seeds int) (sim.Config, bool) {
+	t.Helper()
+	cfg, ok, err := Search(strategy, fs, instances, seeds)
+	require.NoError(t, err)
+	return cfg, ok
+}
+
+// mustSearchKind is SearchKind, failing t on an error.
+func mustSearchKind(t *testing.T, strategy string, fs faults.Set, instances, seeds int, kind Kind) (sim.Config, bool) {
+	t.Helper()
+	cfg, ok, err := SearchKind(strategy, fs, instances, seeds, kind)
+	require.NoError(t, err)
+	return cfg, ok
+}
+
+// mustShrink is Shrink, failing t on an error.
+func mustShrink(t *testing.T, cfg sim.Config) sim.Config {
+	t.Helper()
+	out, err := Shrink(cfg)
+	require.NoError(t, err)
+	return out
+}
+
+// mustShrinkKind is ShrinkKind, failing t on an error.
+func mustShrinkKind(t *testing.T, cfg sim.Config, kind Kind) sim.Config {
+	t.Helper()
+	out, err := ShrinkKind(cfg, kind)
+	require.NoError(t, err)
+	return out
 }
 
 // shrinkCells are broken cells of the outcome table, one per mechanism.
@@ -129,12 +205,12 @@ func TestShrunkRunStillFailsAndIsNoLarger(t *testing.T) {
 	for _, c := range cells {
 		t.Run(c.strategy+"/"+c.faults.String(), func(t *testing.T) {
 			t.Parallel()
-			found, ok := Search(c.strategy, c.faults, 3, DefaultSeeds)
+			found, ok := mustSearch(t, c.strategy, c.faults, 3, DefaultSeeds)
 			require.True(t, ok, "the cell is broken: Search must find a violation")
 			before, err := sim.Run(found)
 			require.NoError(t, err)
 
-			shrunk := Shrink(found)
+			shrunk := mustShrink(t, found)
 			after, err := sim.Run(shrunk)
 			require.NoError(t, err)
 			require.True(t, after.Violating(), "the shrunk run must still fail: %s", shrunk.Reproduce())
@@ -149,8 +225,8 @@ func TestShrunkRunStillFailsAndIsNoLarger(t *testing.T) {
 			assert.Equal(t, found.Strategy, shrunk.Strategy)
 			assert.LessOrEqual(t, shrunk.Events, 4, "a broken cell shrinks to a handful of events")
 
-			assert.Equal(t, shrunk, Shrink(found), "shrinking is deterministic")
-			again := Shrink(shrunk)
+			assert.Equal(t, shrunk, mustShrink(t, found), "shrinking is deterministic")
+			again := mustShrink(t, shrunk)
 			assert.LessOrEqual(t, again.Instances, shrunk.Instances)
 			assert.LessOrEqual(t, again.Events, shrunk.Events)
 		})
@@ -159,7 +235,7 @@ func TestShrunkRunStillFailsAndIsNoLarger(t *testing.T) {
 
 func TestShrinkLeavesAPassingRunAlone(t *testing.T) {
 	cfg := sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash), Seed: 7}
-	got := Shrink(cfg)
+	got := mustShrink(t, cfg)
 	assert.Equal(t, sim.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash), Seed: 7, Instances: 3, Events: 200}, got)
 }
 
@@ -177,9 +253,9 @@ func TestEventSizesAreSmallerAndAscending(t *testing.T) {
 // tells.
 func localCacheStory(t *testing.T) *Story {
 	t.Helper()
-	found, ok := Search("local-cache", Scenarios("local-cache")[0], 3, DefaultSeeds)
+	found, ok := mustSearch(t, "local-cache", Scenarios("local-cache")[0], 3, DefaultSeeds)
 	require.True(t, ok)
-	s, err := Tell(Shrink(found))
+	s, err := Tell(mustShrink(t, found))
 	require.NoError(t, err)
 	return s
 }
@@ -225,9 +301,9 @@ func TestLocalCacheStoryIsShortAndSaysWhy(t *testing.T) {
 
 func TestStoryStepsAreNumberedInTimeOrder(t *testing.T) {
 	for _, c := range shrinkCells[:5] {
-		found, ok := Search(c.strategy, c.faults, 3, DefaultSeeds)
+		found, ok := mustSearch(t, c.strategy, c.faults, 3, DefaultSeeds)
 		require.True(t, ok)
-		s, err := Tell(Shrink(found))
+		s, err := Tell(mustShrink(t, found))
 		require.NoError(t, err)
 		require.NotEmpty(t, s.Steps)
 		for i, st := range s.Steps {
@@ -273,9 +349,9 @@ func TestStoriesSayWhy(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.strategy+"/"+tt.faults.String(), func(t *testing.T) {
 			t.Parallel()
-			found, ok := Search(tt.strategy, tt.faults, 3, DefaultSeeds)
+			found, ok := mustSearch(t, tt.strategy, tt.faults, 3, DefaultSeeds)
 			require.True(t, ok)
-			s, err := Tell(Shrink(found))
+			s, err := Tell(mustShrink(t, found))
 			require.NoError(t, err)
 			var buf bytes.Buffer
 			_, err = s.WriteTo(&buf)

@@ -104,14 +104,11 @@ func requireHistory(t *testing.T, f *Facts, history []check.Op, why string) {
 		}
 	}
 	for _, a := range f.Attempts {
-		o := op{inst: int(a.Inst), event: uint64(a.Event), call: a.At, ret: check.Never, result: check.Unknown}
-		switch a.Outcome {
-		case run.Applied:
-			o.ret, o.result = a.End, check.Applied
-		case run.Skipped:
-			o.ret, o.result = a.End, check.Skipped
-		case run.RetryLater:
-			o.ret, o.result = a.End, check.RetryLater
+		// run's one mapping, as the recorder ends an attempt: an outcome
+		// that is unknown (an error, or no return) never returns.
+		o := op{inst: int(a.Inst), event: uint64(a.Event), call: a.At, ret: check.Never, result: a.Outcome.Result()}
+		if o.result != check.Unknown {
+			o.ret = a.End
 		}
 		got = append(got, o)
 	}

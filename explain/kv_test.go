@@ -22,11 +22,11 @@ func explained(t *testing.T, name string, fs faults.Set) (*Story, string) {
 		scenarios = []faults.Set{fs}
 	}
 	for _, sc := range scenarios {
-		found, ok := Search(name, sc, 3, DefaultSeeds)
+		found, ok := mustSearch(t, name, sc, 3, DefaultSeeds)
 		if !ok {
 			continue
 		}
-		s, err := Tell(Shrink(found))
+		s, err := Tell(mustShrink(t, found))
 		require.NoError(t, err)
 		var buf bytes.Buffer
 		_, err = s.WriteTo(&buf)
@@ -119,7 +119,7 @@ func TestDBUniqueFastHasNothingToExplain(t *testing.T) {
 		seeds = 5
 	}
 	for _, sc := range Scenarios("db-unique-fast") {
-		_, ok := Search("db-unique-fast", sc, 3, seeds)
+		_, ok := mustSearch(t, "db-unique-fast", sc, 3, seeds)
 		assert.False(t, ok, "db-unique-fast under %s", sc)
 	}
 }

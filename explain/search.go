@@ -111,29 +111,63 @@ func Scenarios(strategy string) []faults.Set {
 
 // Search runs seeds 1..seeds of strategy under fs, with instances consumer
 // instances and the default 200 events, and returns the config of the
-// smallest seed that violates exactly-once. It reports false if none does,
-// or if the config is invalid (callers validate first). Seeds run in
-// parallel, on the sweep engine, which gives the answer a search of one
-// seed after the other would.
-func Search(strategy string, fs faults.Set, instances, seeds int) (sim.Config, bool) {
-	return SearchKind(strategy, fs, instances, seeds, NoViolation)
+// smallest seed that violates exactly-once. It reports false if none does.
+// A run that fails with an error (an invalid config, a strategy whose New
+// fails or that panics) ends the search with that error: a search that
+// could not run a seed found nothing about it. Seeds run in parallel, on
+// the sweep engine, which gives the answer a search of one seed after the
+// other would: the smallest seed that violates, or the error of a smaller
+// seed.
+func Search(strategy string, fs faults.Set, instances, seeds int) (sim.Config, bool, error) {
+	return SearchWith(strategy, fs, instances, seeds, SearchOptions{})
 }
 
 // SearchKind is Search for a run that shows a violation of kind (any kind
 // for NoViolation).
-func SearchKind(strategy string, fs faults.Set, instances, seeds int, kind Kind) (sim.Config, bool) {
+func SearchKind(strategy string, fs faults.Set, instances, seeds int, kind Kind) (sim.Config, bool, error) {
+	return SearchWith(strategy, fs, instances, seeds, SearchOptions{Kind: kind})
+}
+
+// SearchOptions are what SearchWith takes beyond Search's arguments.
+type SearchOptions struct {
+	// Kind is the kind of violation to find; NoViolation for any.
+	Kind Kind
+	// Progress, if set, is called as seeds finish, with how many have
+	// finished and the seeds to search, on the goroutine that called
+	// SearchWith. It never changes what the search finds; a search that
+	// finds a seed stops short of the total.
+	Progress func(done, total int)
+}
+
+// SearchWith is Search with options: a kind of violation, and whom to tell
+// how far the search got.
+func SearchWith(strategy string, fs faults.Set, instances, seeds int, o SearchOptions) (sim.Config, bool, error) {
 	cfg := normalize(sim.Config{Strategy: strategy, Faults: fs, Instances: instances})
-	if cfg.Validate() != nil {
-		return cfg, false
+	if err := cfg.Validate(); err != nil {
+		return cfg, false, err
 	}
-	seed, ok := firstSeed(cfg, seeds, func(s uint64) bool {
+	opts := seedOptions(cfg)
+	opts.Progress = o.Progress
+	var first uint64
+	err := sweep.Run(opts, seeds, func(i int) (bool, error) {
 		c := cfg
-		c.Seed = s
+		c.Seed = uint64(i + 1)
 		res, err := sim.Run(c)
-		return err == nil && res.Violating() && (kind == NoViolation || kind.In(res))
+		if err != nil {
+			return false, err
+		}
+		return res.Violating() && (o.Kind == NoViolation || o.Kind.In(res)), nil
+	}, func(i int, ok bool) bool {
+		if ok {
+			first = uint64(i + 1)
+		}
+		return !ok
 	})
-	cfg.Seed = seed
-	return cfg, ok
+	if err != nil {
+		return cfg, false, err
+	}
+	cfg.Seed = first
+	return cfg, first != 0, nil
 }
 
 // Shrink returns the smallest run it can find that breaks exactly-once the
@@ -150,23 +184,28 @@ func SearchKind(strategy string, fs faults.Set, instances, seeds int, kind Kind)
 // plays none is dropped), and of the last shape a seed in which every one
 // does; if there is none it settles for any run that fails the same way. A
 // cfg that does not violate is returned as it is, with the defaults filled
-// in.
-func Shrink(cfg sim.Config) sim.Config { return ShrinkKind(cfg, NoViolation) }
+// in. A cfg whose run fails with an error (an invalid config, a strategy
+// whose New fails) returns that error; a smaller run that fails with one
+// is no candidate.
+func Shrink(cfg sim.Config) (sim.Config, error) { return ShrinkKind(cfg, NoViolation) }
 
 // ShrinkKind is Shrink keeping a violation of kind (for NoViolation, the
 // kind KindOf gives the run); a cfg that shows none of kind is returned as
 // it is, with the defaults filled in.
-func ShrinkKind(cfg sim.Config, kind Kind) sim.Config {
+func ShrinkKind(cfg sim.Config, kind Kind) (sim.Config, error) {
 	cfg = normalize(cfg)
 	res, err := sim.Run(cfg)
-	if err != nil || !res.Violating() {
-		return cfg
+	if err != nil {
+		return cfg, err
+	}
+	if !res.Violating() {
+		return cfg, nil
 	}
 	if kind == NoViolation {
 		kind = KindOf(res)
 	}
 	if !kind.In(res) {
-		return cfg
+		return cfg, nil
 	}
 	if involvable(cfg) {
 		// Shrink keeping at least one fault in the story, so that the
@@ -174,13 +213,13 @@ func ShrinkKind(cfg sim.Config, kind Kind) sim.Config {
 		// a seed in whose story every fault left plays a part, if any.
 		if out, ok := shrinkTo(cfg, target{kind: kind, involve: someFault}, DefaultSeeds); ok {
 			if all, ok := fewestSteps(out, target{kind: kind, involve: everyFault}, DefaultSeeds); ok {
-				return all
+				return all, nil
 			}
-			return out
+			return out, nil
 		}
 	}
 	out, _ := shrinkTo(cfg, target{kind: kind}, DefaultSeeds)
-	return out
+	return out, nil
 }
 
 // involvable reports whether every fault of cfg's set can play a part in a

@@ -22,6 +22,15 @@ type Story struct {
 	// violation (NoViolation if the run has none).
 	Event uint32
 	Kind  Kind
+	// Header is the story's first line: the strategy, the scenario, the
+	// run's size and seed and, when the producer published Event more
+	// than once, how many times (a duplicate under redeliver is often
+	// that, not a redelivery: the scenario's name does not say it).
+	// HeaderClaims are the facts it states beyond the run's config. Empty
+	// for a story not told from a run: WriteTo then writes the config's
+	// line.
+	Header       string
+	HeaderClaims []Claim
 	// Steps are the story's steps, numbered from 1, in time order.
 	Steps []Step
 	// Violation says what went wrong with Event; Why says why the
@@ -123,6 +132,7 @@ func (a *analysis) story() *Story {
 	}
 	n := newNarrator(a)
 	s := &Story{Config: a.cfg, Event: a.focus, Kind: a.kind, a: a}
+	s.Header, s.HeaderClaims = a.header()
 	last, _ := n.state(-1, 0)
 	for _, it := range n.tell() {
 		st := Step{N: len(s.Steps) + 1, At: time.Duration(it.at), Inst: int(it.inst), Actor: it.actor, Text: it.text, Record: it.rec, Claims: it.claims}
@@ -150,7 +160,11 @@ func (a *analysis) story() *Story {
 func (s *Story) WriteTo(w io.Writer) (int64, error) {
 	var b strings.Builder
 	cfg := s.Config
-	fmt.Fprintf(&b, "%s %s: %s, %s, seed %d.\n", cfg.Strategy, Under(cfg.Faults), plural(cfg.Instances, "instance"), plural(cfg.Events, "event"), cfg.Seed)
+	header := s.Header
+	if header == "" {
+		header = runLine(cfg)
+	}
+	fmt.Fprintf(&b, "%s\n", header)
 	fmt.Fprintf(&b, "Times are simulated milliseconds since the start; i0, i1, ... are the instances,\ne1, e2, ... the events, m1, m2, ... the broker's messages (copies of an event).\n\n")
 	width, actorW := 0, 0
 	for _, st := range s.Steps {
@@ -182,6 +196,45 @@ func (s *Story) WriteTo(w io.Writer) (int64, error) {
 	fmt.Fprintf(&b, "reproduce with: %s\n", s.Config.Reproduce())
 	n, err := io.WriteString(w, b.String())
 	return int64(n), err
+}
+
+// runLine names the run cfg as a story's header starts: "local-cache
+// under redeliver: 2 instances, 1 event, seed 2."
+func runLine(cfg sim.Config) string {
+	return fmt.Sprintf("%s %s: %s, %s, seed %d.", cfg.Strategy, Under(cfg.Faults), plural(cfg.Instances, "instance"), plural(cfg.Events, "event"), cfg.Seed)
+}
+
+// header is the story's first line, with its claims: the run's line and,
+// if the producer published the focus event more than once, how many
+// times and as which messages, as the trace's Publish records show.
+func (a *analysis) header() (string, []Claim) {
+	line := runLine(a.cfg)
+	ev := a.facts.Event(a.focus)
+	if ev == nil || len(ev.Copies) < 2 {
+		return line, nil
+	}
+	count := claim(ClaimPublish)
+	count.Event, count.N = ev.ID, len(ev.Copies)
+	cs := []Claim{count}
+	names := make([]string, len(ev.Copies))
+	first := a.facts.Messages[ev.Copies[0]].At
+	for i, id := range ev.Copies {
+		m := &a.facts.Messages[id]
+		c := claim(ClaimPublish)
+		c.Msg, c.Event, c.N, c.At, c.Dur = m.ID, m.Event, m.Copy, m.At, m.At-first
+		cs = append(cs, c)
+		names[i] = fmt.Sprintf("m%d", m.ID)
+	}
+	list := strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+	return fmt.Sprintf("%s The producer published event %d %s, as %s.", line, ev.ID, timesWord(len(ev.Copies)), list), cs
+}
+
+// timesWord says n times in words: "twice", "3 times".
+func timesWord(n int) string {
+	if n == 2 {
+		return "twice"
+	}
+	return fmt.Sprintf("%d times", n)
 }
 
 // Under names a scenario as a story's header does: "under crash", or

@@ -141,9 +141,9 @@ func TestCustomStrategyIsToldInItsCallsWords(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.strategy, func(t *testing.T) {
-			found, ok := Search(tt.strategy, tt.faults, 3, DefaultSeeds)
+			found, ok := mustSearch(t, tt.strategy, tt.faults, 3, DefaultSeeds)
 			require.True(t, ok)
-			s, err := Tell(Shrink(found))
+			s, err := Tell(mustShrink(t, found))
 			require.NoError(t, err)
 			require.Equal(t, tt.kind, s.Kind)
 			var buf bytes.Buffer
@@ -167,9 +167,9 @@ func TestLostWithNoMarkInAStoreUsesTheStrategysWords(t *testing.T) {
 	customStrategies(t)
 	// One instance: the memory is never missed by another instance, so
 	// the only violation is the lost event.
-	found, ok := Search("test-remember-first", faults.Of(faults.Partition), 1, DefaultSeeds)
+	found, ok := mustSearch(t, "test-remember-first", faults.Of(faults.Partition), 1, DefaultSeeds)
 	require.True(t, ok)
-	s, err := Tell(Shrink(found))
+	s, err := Tell(mustShrink(t, found))
 	require.NoError(t, err)
 	require.Equal(t, Lost, s.Kind)
 	var buf bytes.Buffer

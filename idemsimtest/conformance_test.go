@@ -13,8 +13,6 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/idemsim/idemsim/run"
-	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
 	"github.com/idemsim/idemsim/strategies/conformance"
 )
@@ -194,31 +192,8 @@ func TestABadNewFailsConformance(t *testing.T) {
 // binary.
 func TestABadNewFailsExactlyOnce(t *testing.T) {
 	t.Cleanup(func() { strategies.Unregister(badNew.Name) })
-	// PENDING (issue 14, bug 1): the simulator's fix makes sim.Run return
-	// the *strategies.NewError. Before it, sim.Run panics, in one of the
-	// sweep's goroutines, which would end this test binary; remove this
-	// guard once the fix is merged.
-	if simPanics(t, badNew) {
-		t.Skip("PENDING the simulator's fix of issue 14, bug 1: sim.Run panics on a strategy whose New fails")
-	}
 	f := call("TestExactlyOnce", badNew, Options{Seeds: 50})
 	require.True(t, f.fatal)
 	require.Len(t, f.errors, 1, "once, not once per seed")
 	assert.Equal(t, "idemsimtest: strategy bad-new: New failed: no", f.errors[0])
-}
-
-// simPanics reports whether sim.Run of s panics, as it did on a strategy
-// whose New fails before issue 14's fix.
-func simPanics(t *testing.T, s strategies.Strategy) (panicked bool) {
-	t.Helper()
-	_, err := register(s)
-	require.NoError(t, err)
-	defer func() {
-		if r := recover(); r != nil {
-			t.Logf("sim.Run panicked: %v", r)
-			panicked = true
-		}
-	}()
-	_, _ = sim.Run(run.Config{Strategy: s.Name, Seed: 1, Instances: 1, Events: 1})
-	return false
 }

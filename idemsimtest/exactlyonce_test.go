@@ -34,7 +34,9 @@ func TestAFailureTellsTheShrunkStory(t *testing.T) {
 	msg := f.errors[0]
 
 	first := sim.Config{Strategy: "local-cache", Faults: faults.Of(faults.Redeliver), Seed: 1, Instances: 3, Events: 200}
-	story, err := explain.Tell(explain.Shrink(first))
+	shrunk, err := explain.Shrink(first)
+	require.NoError(t, err)
+	story, err := explain.Tell(shrunk)
 	require.NoError(t, err)
 	var want bytes.Buffer
 	_, err = story.WriteTo(&want)
@@ -43,7 +45,9 @@ func TestAFailureTellsTheShrunkStory(t *testing.T) {
 	for _, line := range []string{
 		"local-cache is not exactly-once: 2 of 2 scenarios fail (seeds 1..10 each, 3 instances, 200 events):",
 		"redeliver  10 of 10",
-		"Seed 1 under redeliver, shrunk to the smallest run that fails the same way:",
+		"Seed 1 under redeliver, shrunk to the smallest run that fails the same way: 2 instances, 1 event, faults redeliver, seed 2 " +
+			"(the seed draws a run's faults and timings, so a smaller run draws them anew: seed 2 is, of seeds 1..200 of this smaller run " +
+			"that fail the same way, the one whose story has the fewest steps).",
 		want.String(),
 		"reproduce with: idemsim run --strategy local-cache --faults redeliver --seed 2 --instances 2 --events 1",
 		"rerun it from this test: go test -run '^TestLocalCache$/^two_instances$' -idemsim.scenario=redeliver -idemsim.seed=1",

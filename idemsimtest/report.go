@@ -43,7 +43,10 @@ func (r *report) String() string {
 		}
 	}
 	if r.story != nil {
-		fmt.Fprintf(&b, "\nSeed %d under %s, shrunk to the smallest run that fails the same way:\n\n", r.told.storySeed, r.told.set)
+		// As idemsim explain says it: the shrunk run, and why its seed
+		// is not the seed that failed.
+		fmt.Fprintf(&b, "\nSeed %d under %s, shrunk to the smallest run that fails the same way: %s.\n\n",
+			r.told.storySeed, r.told.set, explain.ShrunkWords(p.config(r.told, r.told.storySeed), r.story.Config))
 		r.story.WriteTo(&b)
 		fmt.Fprintf(&b, "\nrerun it from this test: %s\n", r.command(r.told))
 	} else {

@@ -102,7 +102,11 @@ func story(p *plan, c *cell) (*explain.Story, error) {
 	if c.storySeed == 0 {
 		return nil, nil
 	}
-	return explain.Tell(explain.Shrink(p.config(c, c.storySeed)))
+	shrunk, err := explain.Shrink(p.config(c, c.storySeed))
+	if err != nil {
+		return nil, err
+	}
+	return explain.Tell(shrunk)
 }
 
 // rerun is the run a failure names: its seed at the sweep's size.
