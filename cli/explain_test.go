@@ -44,7 +44,7 @@ func TestExplainLocalCacheTellsAShortStory(t *testing.T) {
 		"ledger: e1 ×2",
 		"violation: event 1 was applied twice",
 		"no other instance can read", // why the second instance could not know
-		"its own cache said new",
+		"its cache did not hold event 1 when it looked", // the lookup the trace records
 		"reproduce with: idemsim run --strategy local-cache --faults redeliver --seed ",
 	} {
 		assert.Contains(t, stdout, want)

@@ -102,7 +102,7 @@ func checkStory(s *Story) []string {
 			told[step.Record] = true
 		}
 		for _, c := range step.Claims {
-			if c.Kind != ClaimKey && c.Kind != ClaimLedger && c.Kind != ClaimIDCommitted && c.Kind != ClaimMemory {
+			if c.Kind != ClaimKey && c.Kind != ClaimLedger && c.Kind != ClaimIDCommitted && c.Kind != ClaimMemory && c.Kind != ClaimMemHeld {
 				named[c.Event] = true
 			}
 		}
@@ -784,6 +784,12 @@ func (x *traceIndex) check(c Claim, told map[int]bool) error {
 		if c.Rec < 0 || c.N < 0 || c.Rec >= c.N {
 			return bad("record %d does not come before record %d", c.Rec, c.N)
 		}
+
+	// The claims about an instance's own memory, from its recorded calls:
+	// checked by checkMemory (memory_claims_test.go), from the records.
+	case ClaimMemCall, ClaimMemHeld, ClaimMemNone:
+		return x.checkMemory(c)
+
 	default:
 		return bad("unknown kind")
 	}
