@@ -43,7 +43,7 @@ func TestExplainLocalCacheTellsAShortStory(t *testing.T) {
 		"caches: i0 {", // the state that matters: whose cache holds what
 		"ledger: e1 ×2",
 		"violation: event 1 was applied twice",
-		"no other instance can read", // why the second instance could not know
+		"no other instance can read",                    // why the second instance could not know
 		"its cache did not hold event 1 when it looked", // the lookup the trace records
 		"reproduce with: idemsim run --strategy local-cache --faults redeliver --seed ",
 	} {

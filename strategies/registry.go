@@ -132,8 +132,8 @@ type Teaching struct {
 	// {event} in Redis". Default: from the call that took it, as "set
 	// event 1's key in Redis" or "committed event 1's id".
 	Marked string
-	// MemoryName names the memory of a strategy with Memory, as in "its
-	// cache: event 1 is not there": "cache". Default: "memory".
+	// MemoryName names the memory of a strategy with Memory, as in "looks
+	// in its cache: event 1 is not there": "cache". Default: "memory".
 	MemoryName string
 	// Remembers says, for a strategy with Memory that keeps its memory
 	// of its own (a Go map) rather than in Deps.Memory, when an event
