@@ -43,8 +43,8 @@ func TestExplainLocalCacheTellsAShortStory(t *testing.T) {
 		"caches: i0 {", // the state that matters: whose cache holds what
 		"ledger: e1 ×2",
 		"violation: event 1 was applied twice",
-		"no other instance can read", // why the second instance could not know
-		"its own cache said new",
+		"no other instance can read",                    // why the second instance could not know
+		"its cache did not hold event 1 when it looked", // the lookup the trace records
 		"reproduce with: idemsim run --strategy local-cache --faults redeliver --seed ",
 	} {
 		assert.Contains(t, stdout, want)

@@ -154,6 +154,20 @@ const (
 	ClaimRefers
 	// ClaimBefore: record Rec came before record N.
 	ClaimBefore
+
+	// Claims about an instance's own memory (strategies.Memory), from its
+	// recorded calls (run.Memory records).
+	//
+	// ClaimMemCall: record Rec is Inst's memory call Op (run.MemHas,
+	// run.MemAdd or run.MemDel) about Event, and the memory answered Yes
+	// (it held the event; the call changed it) or not.
+	ClaimMemCall
+	// ClaimMemHeld: just after record Rec, Inst's memory held Event (Yes)
+	// or not, as its recorded calls show (a crash empties it).
+	ClaimMemHeld
+	// ClaimMemNone: Inst made no memory call Op about Event before record
+	// N, in the attempt that began at Rec, or at all if Rec is -1.
+	ClaimMemNone
 	numClaimKinds
 )
 
@@ -169,6 +183,7 @@ var claimNames = [numClaimKinds]string{
 	ClaimApplied: "applied", ClaimNotApplied: "not-applied", ClaimIDCommitted: "id-committed",
 	ClaimTxHolds: "tx-holds", ClaimTxEnd: "tx-end", ClaimStalled: "stalled", ClaimMemory: "memory", ClaimUp: "up", ClaimNotAcked: "not-acked",
 	ClaimHandledBefore: "handled-before", ClaimMarkKey: "mark-key", ClaimRefers: "refers", ClaimBefore: "before",
+	ClaimMemCall: "mem-call", ClaimMemHeld: "mem-held", ClaimMemNone: "mem-none",
 }
 
 // String names the kind.

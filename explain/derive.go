@@ -59,6 +59,10 @@ type deriver struct {
 	// order of their first write, so that nothing depends on map order.
 	liveKV  map[string]int
 	kvNames []string
+	// ruleMem is what instances' memories held by the rule that a
+	// handler's return with applied writes it (Memory), and recMem what
+	// they held by their recorded calls; finish keeps one.
+	ruleMem, recMem []Memory
 }
 
 func (d *deriver) record(i int, r *run.Record) {
@@ -131,8 +135,10 @@ func (d *deriver) record(i int, r *run.Record) {
 		}
 		d.open[r.Inst] = -1
 		if r.Outcome == run.Applied {
-			f.Memory = append(f.Memory, Memory{Inst: r.Inst, Event: r.Event, Rec: i, EndRec: -1})
+			d.ruleMem = append(d.ruleMem, Memory{Inst: r.Inst, Event: r.Event, Rec: i, EndRec: -1})
 		}
+	case run.Memory:
+		d.memory(i, r)
 	case run.Nack:
 		if k := d.last[r.Inst]; k >= 0 {
 			f.Attempts[k].NackRec = i
@@ -298,12 +304,43 @@ func (d *deriver) crash(i int, r *run.Record) {
 		f.Attempts[att].Crash = k
 	}
 	d.open[r.Inst] = -1
-	for m := range f.Memory {
-		if mem := &f.Memory[m]; mem.Inst == r.Inst && mem.EndRec < 0 {
-			mem.EndRec = i
+	for _, ms := range [][]Memory{d.ruleMem, d.recMem} {
+		for m := range ms {
+			if mem := &ms[m]; mem.Inst == r.Inst && mem.EndRec < 0 {
+				mem.EndRec = i
+			}
 		}
 	}
 	d.drop(r.Inst, DropCrash, i)
+}
+
+// memory records a call of an instance's own memory: what its attempt
+// asked, what the memory answered, and what went in or out. A call about
+// an id that is none of the run's events is no fact of any event.
+func (d *deriver) memory(i int, r *run.Record) {
+	f := d.f
+	f.MemoryRecorded = true
+	if r.Event == 0 || int(r.Event) >= len(f.Events) {
+		return
+	}
+	att := d.open[r.Inst]
+	if att >= 0 {
+		f.Attempts[att].Mem = append(f.Attempts[att].Mem, len(f.MemCalls))
+	}
+	f.MemCalls = append(f.MemCalls, MemCall{Inst: r.Inst, Msg: r.Msg, Event: r.Event, Op: r.Op, Yes: r.Answer == run.Yes, At: r.At, Rec: i, Attempt: att})
+	if r.Answer != run.Yes {
+		return
+	}
+	switch r.Op {
+	case run.MemAdd:
+		d.recMem = append(d.recMem, Memory{Inst: r.Inst, Event: r.Event, Rec: i, EndRec: -1})
+	case run.MemDel:
+		for m := range d.recMem {
+			if mem := &d.recMem[m]; mem.Inst == r.Inst && mem.Event == r.Event && mem.EndRec < 0 {
+				mem.EndRec = i
+			}
+		}
+	}
 }
 
 // drop records instance inst letting go of the connection of its open
@@ -346,9 +383,14 @@ func (d *deriver) cut(inst int32) run.Stores {
 }
 
 // finish settles what only the whole trace tells: which events the broker
-// considers done and settled.
+// considers done and settled, and what the instances' memories held: by
+// their recorded calls where the trace has any, else by the rule.
 func (d *deriver) finish() {
 	f := d.f
+	f.Memory = d.ruleMem
+	if f.MemoryRecorded {
+		f.Memory = d.recMem
+	}
 	for id := 1; id < len(f.Events); id++ {
 		e := &f.Events[id]
 		e.Settled = true

@@ -11,10 +11,13 @@
 // holds to the trace (verify.go), and a test over many runs of every
 // strategy. What the trace cannot
 // show, it says only where the strategy's description says it: which key
-// is the event's mark (strategies.Teaching.MarkKey) and when a memory is
-// written (Teaching.Remembers); otherwise it names keys as keys and tells
-// of a memory only what the handler's calls and returns show. The pieces,
-// in the order they run:
+// is the event's mark (strategies.Teaching.MarkKey) and when a memory of
+// the strategy's own is written (Teaching.Remembers); otherwise it names
+// keys as keys and tells of a memory only what the handler's calls and
+// returns show. An instance's memory kept in strategies.Deps.Memory is
+// recorded call by call (run.Memory), and told from those records: what
+// a handler's lookup found, what went in and out, what a crash emptied
+// (memory.go). The pieces, in the order they run:
 //
 //   - search.go: Search (SearchKind, for a kind of violation; SearchWith,
 //     with a progress callback) runs seeds until one violates, and returns
@@ -36,11 +39,14 @@
 //     window id, stalls, Redis losses. Every record that answers another
 //     names it, so nothing is guessed and no store is simulated a second
 //     time; a test holds the facts to the run's own audit and checked
-//     history, and to every answer Redis gave. Facts hold no prose.
+//     history, and to every answer Redis gave. The calls of instances'
+//     own memories, where the trace records them, are facts too
+//     (MemCalls), and what each memory held comes from them. Facts hold
+//     no prose.
 //   - focus.go: analyze picks the event to tell (its violation, when it was
 //     sealed, which faults play a part in it), for Tell and for Shrink.
-//   - story.go, narrate.go, calls.go, kvcalls.go, retry.go, state.go,
-//     why.go, whylease.go, claims.go: the narrator turns the facts into
+//   - story.go, narrate.go, calls.go, kvcalls.go, memory.go, retry.go,
+//     state.go, why.go, whylease.go, claims.go: the narrator turns the facts into
 //     numbered steps (the attempts that ask to retry later with the same
 //     answers are told as one), the state line of each (the instances'
 //     memories, the Redis marks or keys with their values, the processed

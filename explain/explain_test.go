@@ -277,16 +277,16 @@ func TestLocalCacheStoryIsShortAndSaysWhy(t *testing.T) {
 	assert.Len(t, numberedStep.FindAllString(out, -1), len(s.Steps))
 	assert.Contains(t, out, "violation: event 1 was applied twice")
 	assert.Contains(t, out, "no other instance can read", "why the second instance could not know")
-	assert.Contains(t, out, "had never seen event 1, so its own cache said new")
+	assert.Contains(t, out, "had never seen event 1: its cache did not hold event 1 when it looked, at ", "the lookup that let the copy through, from its record")
 	assert.Contains(t, out, "caches: i0 {1}, i1 {}", "the state shows which instance's cache holds which id")
 	assert.Contains(t, out, "ledger: e1 ×2")
 	assert.Contains(t, out, "\nreproduce with: "+s.Config.Reproduce()+"\n")
 
-	// The two applications are on two instances, each of which received
-	// its copy with an empty cache.
+	// The two applications are on two instances, each of which looked in
+	// its cache and found nothing.
 	var receivers []int
 	for _, st := range s.Steps {
-		if strings.Contains(st.Text, "its cache does not hold event 1") {
+		if strings.Contains(st.Text, "looks in its cache: event 1 is not there") {
 			receivers = append(receivers, st.Inst)
 		}
 	}

@@ -29,12 +29,18 @@ type Facts struct {
 	Txs        []Tx       // by transaction id
 	Keys       []Key      // Redis writes that set a mark or a key, in trace order
 	Memory     []Memory   // what instances remembered, in trace order
+	MemCalls   []MemCall  // the calls of instances' own memories, in trace order
 	Acks       []Ack      // acks sent, in trace order
 	Requeues   []Requeue
 	Crashes    []Crash
 	Stalls     []Stall
 	Windows    []Window // partition windows, in the order they opened
 	Outages    []Outage // Redis data losses, each with the outage after it
+
+	// MemoryRecorded says that the trace records the calls of the
+	// instances' own memories (run.Memory: strategies.Memory), so that
+	// Memory comes from them.
+	MemoryRecorded bool
 
 	// Heal is when the faults healed, -1 if the trace has no heal; End is
 	// when the run ended, and Unsettled how many events it left unsettled.
@@ -121,8 +127,10 @@ type Attempt struct {
 	EndRec  int
 	End     int64
 	Outcome run.Outcome
-	// Calls are its store calls, in order.
+	// Calls are its store calls, in order; Mem the indexes in
+	// Facts.MemCalls of its calls of its instance's own memory.
 	Calls []uint32
+	Mem   []int
 	// Crash is the index in Facts.Crashes of the crash that ended it, -1
 	// if none; Ack the index in Facts.Acks of its ack, -1 if none; NackRec
 	// its nack's record, -1 if none.
@@ -261,16 +269,36 @@ type Key struct {
 	Lost    int
 }
 
-// Memory is an event an instance remembered, as a strategy with Memory
-// does: from the handler's return with applied until the instance crashed.
-// Instance memory is no store, so the trace shows it only through the
-// handler's outcomes.
+// Memory is an event an instance's memory held, from when it went in
+// until it went out. Where the trace records the memory's calls
+// (Facts.MemoryRecorded) it went in with an Add that changed the memory
+// and out with a Remove or a crash. Otherwise, for a strategy that keeps
+// a memory of its own, which the trace does not show, it is the rule
+// Teaching.Remembers names, which the narrator uses only where the
+// description says it: in with the handler's return with applied, out
+// with a crash.
 type Memory struct {
 	Inst  int32
 	Event uint32
-	Rec   int // the Handled record
-	// EndRec is the crash that emptied it, -1 if none.
+	Rec   int // the Add, or the Handled record
+	// EndRec is the Remove or the crash that took it out, -1 if none.
 	EndRec int
+}
+
+// MemCall is one call of an instance's own memory (a run.Memory record):
+// Contains (run.MemHas), Add (run.MemAdd) or Remove (run.MemDel).
+type MemCall struct {
+	Inst       int32
+	Msg, Event uint32 // Msg: the message its attempt handles, 0 for none
+	Op         run.Op
+	// Yes is the memory's answer: for a Contains, whether it held the
+	// event; for an Add or a Remove, whether the call changed it.
+	Yes bool
+	At  int64
+	Rec int
+	// Attempt is the index in Facts.Attempts of the attempt that made it,
+	// -1 if none (the strategy's New made it).
+	Attempt int
 }
 
 // Ack is an ack an instance sent.

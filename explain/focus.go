@@ -163,7 +163,7 @@ func (a *analysis) involvement(id uint32) ([]faults.Fault, bool) {
 	for _, c := range f.Crashes {
 		mark(faults.Crash, c.Event == id && before(c.Rec))
 	}
-	if a.strategy.Memory {
+	if a.strategy.Memory || f.MemoryRecorded {
 		// A crash emptied a memory that may have held the event: that of
 		// an instance that had handled it.
 		for _, c := range f.Crashes {

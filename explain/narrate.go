@@ -26,10 +26,13 @@ type narrator struct {
 	// and no later than its violation is sealed.
 	from, to int64
 	// memory: the strategy keeps what it handled in each instance's
-	// memory (Strategy.Memory); memRule: its description says when it
-	// writes it (Teaching.Remembers), so the story may say what the
-	// memory holds.
-	memory, memRule bool
+	// memory (Strategy.Memory, or the trace records one); memRec: the
+	// trace records the memory's calls (Deps.Memory), so the story tells
+	// what it held from them; memRule: otherwise, the description says
+	// when the strategy writes its memory of its own
+	// (Teaching.Remembers), so the story may say what it holds by that
+	// rule.
+	memory, memRec, memRule bool
 	// What the state line shows, by what the run used: marks in Redis,
 	// keys in Redis (kvNames, in the order of their first write),
 	// processed ids.
@@ -70,7 +73,6 @@ func newNarrator(a *analysis) *narrator {
 	f := a.facts
 	st := a.strategy
 	n := &narrator{a: a, f: f, w: wordsOf(st), focus: a.focus, ev: f.Event(a.focus),
-		memory: st.Memory, memRule: st.Memory && st.Teaching.Remembers == strategies.MemoryOnApplied,
 		marks: st.Needs.Has(strategies.NeedsMarks), kv: st.Needs.Has(strategies.NeedsKV),
 		crashTold: make([]bool, a.cfg.Instances), cutTold: make([]run.Stores, a.cfg.Instances), cutRec: make([]int, a.cfg.Instances),
 		known: map[uint32]bool{a.focus: true},
@@ -78,6 +80,10 @@ func newNarrator(a *analysis) *narrator {
 	for i := range n.cutRec {
 		n.cutRec[i] = -1
 	}
+	// A memory the trace records is told from its records; the rule of
+	// the description is for a memory of the strategy's own.
+	n.memory, n.memRec = st.Memory || f.MemoryRecorded, f.MemoryRecorded
+	n.memRule = st.Memory && st.Teaching.Remembers == strategies.MemoryOnApplied && !f.MemoryRecorded
 	if n.memRule && n.memoryBelied() {
 		// The trace belies the description's rule: tell only what the
 		// trace shows.
@@ -291,6 +297,10 @@ func (n *narrator) record(i int, r *run.Record) {
 		if tell {
 			n.handled(i, r)
 		}
+	case run.Memory:
+		if tell {
+			n.memCall(i)
+		}
 	case run.AckLost:
 		if tell {
 			c := claim(ClaimAck)
@@ -328,7 +338,7 @@ func (n *narrator) record(i int, r *run.Record) {
 					text = "restarts with empty memory"
 				}
 			}
-			n.say(i, inst, text, n.memRule)
+			n.say(i, inst, text, n.memKnown())
 		}
 	case run.Stall:
 		if tell {
@@ -440,29 +450,37 @@ func (n *narrator) receive(i int, r *run.Record) {
 	if r.Tag > 1 {
 		text = fmt.Sprintf("receives m%d (event %d) again, delivery %d", r.Msg, r.Event, r.Tag)
 	}
-	if n.memRule {
+	look := n.lookupAfter(r.Inst, r.Event, i)
+	if n.memRule || look != nil {
 		a := n.attemptAt(i)
-		holds := n.f.Remembers(r.Inst, r.Event, i)
-		mc := claim(ClaimMemory)
-		mc.Rec, mc.Inst, mc.Event, mc.Yes = i, r.Inst, r.Event, holds
-		n.claim(mc)
+		var holds bool
+		if look != nil {
+			// The trace shows the lookup, right after the receive.
+			n.claim(memCallClaim(look))
+			holds = look.Yes
+			if r.Tag > 1 {
+				text += ","
+			}
+			text += fmt.Sprintf(" and looks in its %s: event %d is ", n.w.memory(), r.Event)
+			text += map[bool]string{true: "there", false: "not there"}[holds]
+		} else {
+			holds = n.f.Remembers(r.Inst, r.Event, i)
+			n.claim(n.memHeldClaim(i, r.Inst, r.Event))
+			text += fmt.Sprintf("; its %s %s event %d", n.w.memory(), map[bool]string{true: "holds", false: "does not hold"}[holds], r.Event)
+		}
 		if holds {
-			text += fmt.Sprintf("; its %s holds event %d", n.w.memory(), r.Event)
 			if a != nil && a.Outcome == run.Skipped {
 				n.claim(outcomeClaim(a))
 				text += ", so it will skip it"
 			}
-		} else {
-			text += fmt.Sprintf("; its %s does not hold event %d", n.w.memory(), r.Event)
-			if a != nil && a.Outcome != run.Skipped && len(a.Calls) > 0 {
-				cc := claim(ClaimCalls)
-				cc.Rec, cc.N, cc.Yes = a.Rec, len(a.Calls), true
-				n.claim(cc)
-				text += ", so it processes it"
-			}
+		} else if a != nil && a.Outcome != run.Skipped && len(a.Calls) > 0 {
+			cc := claim(ClaimCalls)
+			cc.Rec, cc.N, cc.Yes = a.Rec, len(a.Calls), true
+			n.claim(cc)
+			text += ", so it processes it"
 		}
 	}
-	n.say(i, r.Inst, text, n.memRule)
+	n.say(i, r.Inst, text, n.memRule || look != nil)
 }
 
 // attemptAt is the attempt that record i began, nil if none.
@@ -479,9 +497,18 @@ func (n *narrator) attemptAt(i int) *Attempt {
 // with the delivery, as the records after it show.
 func (n *narrator) handled(i int, r *run.Record) {
 	f := n.f
+	// A write of its memory right before the return is told with it.
+	write := n.writeBefore(r.Inst, r.Event, i)
+	wrote := func(text string) string {
+		if write == nil {
+			return text
+		}
+		n.claim(memCallClaim(write))
+		return n.memCallText(write) + ", and " + text
+	}
 	a := n.attemptEnding(i)
 	if a == nil {
-		n.say(i, r.Inst, "its handler returns "+r.Outcome.String(), false)
+		n.say(i, r.Inst, wrote("its handler returns "+r.Outcome.String()), write != nil)
 		return
 	}
 	n.claim(outcomeClaim(a))
@@ -495,7 +522,7 @@ func (n *narrator) handled(i int, r *run.Record) {
 			n.claim(mc)
 			text += fmt.Sprintf(", and it remembers event %d in its %s", r.Event, n.w.memory())
 		}
-		n.say(i, r.Inst, text, n.memRule)
+		n.say(i, r.Inst, wrote(text), n.memKnown())
 		return
 	case run.Skipped:
 		text = "its handler returns skipped" + n.skipWhy(a)
@@ -520,7 +547,7 @@ func (n *narrator) handled(i int, r *run.Record) {
 	default:
 		text = "its handler fails" + n.nackWords(a, r.Msg)
 	}
-	n.say(i, r.Inst, text, false)
+	n.say(i, r.Inst, wrote(text), write != nil)
 }
 
 // attemptEnding is the focus event's attempt that record i ended.
@@ -541,6 +568,9 @@ func (n *narrator) skipWhy(a *Attempt) string {
 		cc := claim(ClaimCalls)
 		cc.Rec, cc.N = a.Rec, 0
 		n.claim(cc)
+		if s := n.skipRecorded(a, n.attemptIndex(a)); s != "" {
+			return " without asking any store: " + s
+		}
 		if n.memory {
 			return " without asking any store: its own " + n.w.memory() + " decided" + n.handledBefore(a)
 		}
@@ -758,7 +788,7 @@ func (n *narrator) crash(i int, r *run.Record, tell bool) {
 		n.claim(c)
 		text += "; it will restart later"
 	}
-	n.say(i, inst, text, n.memRule)
+	n.say(i, inst, text, n.memKnown())
 }
 
 // handledSinceRestart reports whether instance inst began an attempt of

@@ -26,6 +26,9 @@ func (n *narrator) attemptRecs() map[int]int {
 		if a.EndRec >= 0 {
 			recs[a.EndRec] = k
 		}
+		for _, j := range a.Mem {
+			recs[f.MemCalls[j].Rec] = k
+		}
 		for _, id := range a.Calls {
 			c := &f.Calls[id]
 			for _, rec := range []int{c.ServeRec, c.TimeoutRec} {
@@ -52,9 +55,14 @@ func (n *narrator) attemptRecs() map[int]int {
 }
 
 // signature is what an attempt that asked to retry later did: its calls
-// and their answers. Attempts with one signature are told as one.
+// and their answers, and its memory's. Attempts with one signature are
+// told as one.
 func (n *narrator) signature(k int) string {
 	var b strings.Builder
+	for _, j := range n.f.Attempts[k].Mem {
+		m := &n.f.MemCalls[j]
+		fmt.Fprintf(&b, "m%d/%d/%v;", m.Op, m.Event, m.Yes)
+	}
 	for _, id := range n.f.Attempts[k].Calls {
 		c := &n.f.Calls[id]
 		fmt.Fprintf(&b, "%d/%d/%q/%q/%q;", c.Op, c.Answer, c.Key, c.Value, c.Expect)

@@ -8,8 +8,9 @@ import (
 )
 
 // state renders the state that matters at record i, at time t, with the
-// claims it states: the instances' memories (for a strategy whose
-// description says when it writes its memory), the Redis keys and the
+// claims it states: the instances' memories (where the trace records
+// them, or the strategy's description says when it writes its memory),
+// the Redis keys and the
 // processed ids (where the run used them), and the committed ledger rows.
 // It shows the events the story has named only, and counts the others. It
 // reads the facts; i -1 is the state before the first record.
@@ -18,7 +19,7 @@ func (n *narrator) state(i int, t int64) (string, []Claim) {
 	var parts []string
 	var cs claims
 	known := n.knownEvents()
-	if n.memRule {
+	if n.memKnown() {
 		var mem []string
 		for inst := int32(0); int(inst) < n.a.cfg.Instances; inst++ {
 			up := claim(ClaimUp)
@@ -30,8 +31,7 @@ func (n *narrator) state(i int, t int64) (string, []Claim) {
 			}
 			var held []uint32
 			for _, ev := range known {
-				c := claim(ClaimMemory)
-				c.Rec, c.Inst, c.Event, c.Yes = i, inst, ev, f.Remembers(inst, ev, i)
+				c := n.memHeldClaim(i, inst, ev)
 				cs.add(c)
 				if c.Yes {
 					held = append(held, ev)

@@ -14,6 +14,7 @@ import (
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
+	"github.com/idemsim/idemsim/strategies/memstore"
 )
 
 // whyKey is a key of strategies.Teaching.Why: a kind of violation, maybe
@@ -78,10 +79,11 @@ func customStrategies(t *testing.T) {
 		require.NoError(t, strategies.Register(strategies.Strategy{
 			Name: "test-memory", Memory: true,
 			New: func(d strategies.Deps) (strategies.Handler, error) {
-				return strategies.NewLocalCache(d.Ledger), nil
+				return strategies.NewLocalCache(d.Ledger, memstore.NewMemory()), nil
 			},
-			// It says when it writes its memory, as local-cache does: the
-			// story may then say what the memory holds.
+			// A memory of its own, which the trace does not show, and a
+			// rule that says when it writes it: the story may then say
+			// what the memory holds.
 			Teaching: strategies.Teaching{Remembers: strategies.MemoryOnApplied},
 		}))
 		require.NoError(t, strategies.Register(strategies.Strategy{

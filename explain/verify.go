@@ -88,7 +88,7 @@ func (s *Story) falseClaims() []string {
 			told[step.Record] = true
 		}
 		for _, c := range step.Claims {
-			if c.Kind != ClaimKey && c.Kind != ClaimLedger && c.Kind != ClaimIDCommitted && c.Kind != ClaimMemory {
+			if c.Kind != ClaimKey && c.Kind != ClaimLedger && c.Kind != ClaimIDCommitted && c.Kind != ClaimMemory && c.Kind != ClaimMemHeld {
 				named[c.Event] = true
 			}
 		}
@@ -816,6 +816,12 @@ func (x *traceIndex) check(c Claim, told map[int]bool) error {
 		if c.Rec < 0 || c.N < 0 || c.Rec >= c.N {
 			return bad("record %d does not come before record %d", c.Rec, c.N)
 		}
+
+	// The claims about an instance's own memory, from its recorded calls:
+	// checked by checkMemory, from the records.
+	case ClaimMemCall, ClaimMemHeld, ClaimMemNone:
+		return x.checkMemory(c)
+
 	default:
 		return bad("unknown kind")
 	}
@@ -971,4 +977,64 @@ func containsWord(text, key string) bool {
 
 func keyChar(b byte) bool {
 	return b >= 'a' && b <= 'z' || b >= 'A' && b <= 'Z' || b >= '0' && b <= '9' || b == ':' || b == '_' || b == '-' || b == '.'
+}
+
+// checkMemory holds a claim about an instance's own memory to the trace's
+// memory records alone: what each call asked and was answered, and what
+// the memory held, replayed from them (an Add puts an id in, a Remove
+// takes it out, a Contains tells, a crash empties it).
+func (x *traceIndex) checkMemory(c Claim) error {
+	bad := func(format string, args ...any) error { return fmt.Errorf(format, args...) }
+	r := x.rec(c.Rec)
+	switch c.Kind {
+	case ClaimMemCall:
+		if r == nil || r.Kind != run.Memory {
+			return bad("record %d is not a memory call", c.Rec)
+		}
+		if r.Inst != c.Inst || r.Op != c.Op || r.Event != c.Event || (r.Answer == run.Yes) != c.Yes {
+			return bad("record %d is instance %d's %s", c.Rec, r.Inst, r.Detail())
+		}
+	case ClaimMemHeld:
+		recorded := false
+		for _, o := range x.trace {
+			recorded = recorded || o.Kind == run.Memory
+		}
+		if !recorded {
+			return bad("the trace records no memory call")
+		}
+		held := false
+		for j := 0; j <= c.Rec && j < len(x.trace); j++ {
+			o := &x.trace[j]
+			switch {
+			case o.Inst != c.Inst:
+			case o.Kind == run.Crash:
+				held = false
+			case o.Kind == run.Memory && o.Event == c.Event && o.Op == run.MemHas:
+				held = o.Answer == run.Yes
+			case o.Kind == run.Memory && o.Event == c.Event:
+				held = o.Op == run.MemAdd
+			}
+		}
+		if held != c.Yes {
+			return bad("its memory held event %d: %v", c.Event, held)
+		}
+	case ClaimMemNone:
+		from, to := 0, c.N
+		if c.Rec >= 0 {
+			a := x.attempts[c.Rec]
+			if a == nil || x.trace[a.receive].Inst != c.Inst {
+				return bad("no attempt of instance %d began at %d", c.Inst, c.Rec)
+			}
+			from = a.receive
+			if a.end >= 0 {
+				to = min(to, a.end)
+			}
+		}
+		for j := from; j < to && j < len(x.trace); j++ {
+			if o := &x.trace[j]; o.Kind == run.Memory && o.Inst == c.Inst && o.Op == c.Op && o.Event == c.Event {
+				return bad("record %d is one", j)
+			}
+		}
+	}
+	return nil
 }

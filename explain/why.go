@@ -227,6 +227,8 @@ func (n *narrator) whyDuplicate() string {
 	n.claim(appliedClaim(e.ID, p), appliedClaim(e.ID, q))
 	var situation, neutral, body string
 	switch {
+	case n.memRec && d.second >= 0:
+		situation, neutral, body = n.dupRecorded(&d)
 	case n.memory:
 		situation, neutral, body = n.dupMemory(&d)
 	case n.checkBefore(d.lateOf(f).late, d.lateOf(f).app.Rec) != nil:
@@ -965,7 +967,10 @@ func (n *narrator) lostFound(acker *Attempt) string {
 		cc := claim(ClaimCalls)
 		cc.Rec = acker.Rec
 		n.claim(cc)
-		if n.memory {
+		if s := n.skipRecorded(acker, n.attemptIndex(acker)); s != "" {
+			parts = append(parts, fmt.Sprintf("Instance %d's handler skipped m%d at %s without asking any store: %s.",
+				acker.Inst, acker.Msg, at(acker.End), s))
+		} else if n.memory {
 			parts = append(parts, fmt.Sprintf("Instance %d's handler skipped m%d at %s without asking any store: its own %s decided%s.",
 				acker.Inst, acker.Msg, at(acker.End), w.memory(), n.handledBefore(acker)))
 		} else {

@@ -46,6 +46,10 @@ type incarnation struct {
 
 	cur      delivery
 	curEvent strategies.EventID
+	// handling is the message (numbered from 1, as in traces) whose
+	// delivery the handler is handling, 0 outside Handle: what a memory
+	// call names.
+	handling atomic.Uint32
 }
 
 func (c *consumer) loop() {
@@ -78,8 +82,8 @@ func (c *consumer) loop() {
 }
 
 // start makes a fresh incarnation: clients through this consumer's proxies,
-// and a new handler, so a local cache starts empty, with a random source of
-// its own, seeded by the system. If the strategy's New fails, it returns
+// and a new handler, with a new, empty memory (recorded, as the
+// simulator's is) and a random source of its own, seeded by the system. If the strategy's New fails, it returns
 // its *strategies.NewError, and an incarnation with no handler to close.
 func (c *consumer) start() (*incarnation, error) {
 	r := c.r
@@ -108,6 +112,7 @@ func (c *consumer) start() (*incarnation, error) {
 		Marks:    faultyMarks{inc: inc, inner: marks},
 		KV:       faultyKV{inc: inc, inner: r.srv.kv.Shared(inc.rdb)},
 		Ledger:   faultyLedger{inc: inc, inner: r.srv.ledger.On(pool)},
+		Memory:   newMemory(inc),
 		MarkTTL:  r.markTTL,
 		Lease:    2 * r.cfg.Timing.AckDeadline,
 		Instance: c.idx,
@@ -164,7 +169,9 @@ func (inc *incarnation) serve() (crashed bool) {
 		r.rec.add(d.record(run.Receive, c.idx, ev))
 		start := r.rec.now()
 		attempt := r.rec.beginAttempt(c.idx, ev)
+		inc.handling.Store(uint32(d.msg + 1))
 		out, err := inc.handler.Handle(r.ctx, r.wl.Events[ev])
+		inc.handling.Store(0)
 		if inc.crashed.Load() {
 			return true // the attempt stays unknown
 		}

@@ -25,8 +25,10 @@
 //
 // Each consumer builds its handler anew at every start (strategies.New),
 // with Deps that name it as a real consumer is named: Instance, its number,
-// and Name, "<host>-<pid>-<instance>", and Rand, a random source of this
-// incarnation's own, seeded by the system. A strategy whose New fails ends
+// and Name, "<host>-<pid>-<instance>", Rand, a random source of this
+// incarnation's own, seeded by the system, and Memory, the incarnation's
+// own memory of events, empty at its start, whose every call the trace
+// records (run.Memory) as the simulator's does. A strategy whose New fails ends
 // the run with its *strategies.NewError and no verdict, torn down as after
 // a failed server. A handler's Dropped is acked, as Applied and Skipped
 // are; RetryLater and errors are nacked.

@@ -77,3 +77,64 @@ func (r *recorder) finish(cfg run.Config, t run.Tally) *run.Result {
 	t.End = int64(r.now())
 	return r.rec.Finish(cfg, t)
 }
+
+// memory is an incarnation's own memory (strategies.Memory): a set in the
+// process, which goes with the incarnation, so a restart starts empty.
+// Each call is recorded through the run's recorder, so that a real run's
+// trace shows what the memory held, as a simulated run's does. Once the
+// incarnation has crashed it holds nothing and records nothing: the
+// process it plays is dead, though its handler may still be unwinding.
+type memory struct {
+	inc *incarnation
+	// mu orders the calls and their records, should a strategy call
+	// its memory from goroutines of its own.
+	mu   sync.Mutex
+	held map[strategies.EventID]struct{}
+}
+
+func newMemory(inc *incarnation) *memory {
+	return &memory{inc: inc, held: map[strategies.EventID]struct{}{}}
+}
+
+// Contains reports whether the memory holds id.
+func (m *memory) Contains(id strategies.EventID) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.inc.crashed.Load() {
+		return false
+	}
+	_, ok := m.held[id]
+	m.record(run.MemHas, id, ok)
+	return ok
+}
+
+// Add puts id into the memory.
+func (m *memory) Add(id strategies.EventID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.inc.crashed.Load() {
+		return
+	}
+	_, ok := m.held[id]
+	m.held[id] = struct{}{}
+	m.record(run.MemAdd, id, !ok)
+}
+
+// Remove takes id out of the memory.
+func (m *memory) Remove(id strategies.EventID) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.inc.crashed.Load() {
+		return
+	}
+	_, ok := m.held[id]
+	delete(m.held, id)
+	m.record(run.MemDel, id, ok)
+}
+
+// record records a call, naming the message the incarnation is handling
+// (none while its strategy's New runs).
+func (m *memory) record(op run.Op, id strategies.EventID, answer bool) {
+	c := m.inc.c
+	c.r.rec.add(run.MemoryRecord(0, int32(c.idx), m.inc.handling.Load(), op, id, answer))
+}

@@ -8,7 +8,9 @@
 //     same events, copies and times on every backend.
 //   - Record is one step of a run, with typed fields (instance, message,
 //     event, delivery tag, call id, transaction, store operation, answer,
-//     ...), so that nobody decodes it twice.
+//     ...), so that nobody decodes it twice. A handler's calls of its
+//     instance's own memory (strategies.Memory) are records too (Kind
+//     Memory, MemoryRecord), so that a trace shows what the memory held.
 //   - Recorder is what a backend writes its run through: it keeps the trace
 //     (or only its digest), the history the checkers judge, and the counts
 //     of injected faults, and makes the Result.

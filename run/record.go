@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"fmt"
 	"io"
+	"math"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +42,9 @@ const (
 	TxAbort                     // the database rolled back transaction Tx, whose connection died
 	Heal                        // the safety phase ends: every fault heals
 	End                         // the run ended (Count: events not settled)
+	// Kinds added later come last, so that the numbers of the others,
+	// which trace digests cover, stay.
+	Memory // Inst's handler called its own memory (Op: MemHas, MemAdd or MemDel; Event; Answer)
 	numKinds
 )
 
@@ -51,7 +56,7 @@ var kindNames = [numKinds]string{
 	Acked: "acked", Nack: "nack", Requeue: "requeue", Crash: "crash",
 	Restart: "restart", Stall: "stall", Partition: "partition",
 	StoreLoss: "store-loss", StoreUp: "store-up", TxAbort: "tx-abort",
-	Heal: "heal", End: "end",
+	Heal: "heal", End: "end", Memory: "memory",
 }
 
 // String names the kind as traces print it.
@@ -91,13 +96,21 @@ const (
 	Read      // SELECT state ... FOR UPDATE of the id's processed row (Value: the state found)
 	Delete    // DELETE the id's processed row
 	Update    // UPDATE the id's processed row SET state = Value WHERE state = Expect
+	// The calls of an instance's own memory (strategies.Memory), recorded
+	// as Kind Memory: no store serves them. Answer: for MemHas, whether
+	// the memory held the id; for MemAdd and MemDel, whether the call
+	// changed it (the id was absent, or there).
+	MemHas // Contains(id)
+	MemAdd // Add(id)
+	MemDel // Remove(id)
 	numOps
 )
 
 var opNames = [numOps]string{SetNX: "SetNX", Exists: "Exists", Set: "Set", Insert: "InsertProcessed", Apply: "Apply", Commit: "Commit", Rollback: "Rollback",
 	InsertApply: "InsertApply", Get: "GET", Put: "SET", PutNX: "SET NX", PutXX: "SET XX", Del: "DEL",
 	DelIfEq: "DEL IFEQ", SetIfEq: "SET IFEQ", SAdd: "SADD", SIsMember: "SISMEMBER", SRem: "SREM",
-	Read: "ReadProcessed", Delete: "DeleteProcessed", Update: "UpdateProcessed"}
+	Read: "ReadProcessed", Delete: "DeleteProcessed", Update: "UpdateProcessed",
+	MemHas: "Contains", MemAdd: "Add", MemDel: "Remove"}
 
 // opStores is the store that serves each operation.
 var opStores = [numOps]Stores{SetNX: Redis, Exists: Redis, Set: Redis, Insert: Database, Apply: Database, Commit: Database, Rollback: Database,
@@ -117,7 +130,11 @@ func (o Op) String() string {
 	return fmt.Sprintf("Op(%d)", uint8(o))
 }
 
-// Store is the store that serves o.
+// Memory reports whether o is a call of an instance's own memory, which
+// no store serves.
+func (o Op) Memory() bool { return o >= MemHas && o <= MemDel }
+
+// Store is the store that serves o: none for a memory call.
 func (o Op) Store() Stores {
 	if o < numOps {
 		return opStores[o]
@@ -266,7 +283,9 @@ type Record struct {
 
 	// Key and Value are a key-value call's key and value (Op.KV): the
 	// value set, or the value a GET found; a set call's member; a
-	// database row's state that Read found or Update writes.
+	// database row's state that Read found or Update writes. A memory
+	// call about an id too large for Event has Event 0 and the id, in
+	// decimal, in Value.
 	Key, Value string
 	// Expect is the value a compare-and-act call compares with: DelIfEq's
 	// and SetIfEq's token, Update's old state.
@@ -368,8 +387,36 @@ func (r Record) Detail() string {
 		return fmt.Sprintf("tx%d", r.Tx)
 	case End:
 		return fmt.Sprintf("%d events not settled", r.Count)
+	case Memory:
+		return fmt.Sprintf("%s %s: %s", r.Op, r.MemoryID(), r.Answer)
 	}
 	return ""
+}
+
+// MemoryID names the id a memory call was about, as "e3": the event, or
+// the id in Value when it is too large for Event.
+func (r Record) MemoryID() string {
+	if r.Event == 0 && r.Value != "" {
+		return "id " + r.Value
+	}
+	return fmt.Sprintf("e%d", r.Event)
+}
+
+// MemoryRecord is the record, at time at, of instance inst's call op of
+// its own memory about id, handling message msg (0 for none), with the
+// memory's answer: whether it held id (MemHas), or whether the call
+// changed it (MemAdd, MemDel).
+func MemoryRecord(at int64, inst int32, msg uint32, op Op, id strategies.EventID, answer bool) Record {
+	rec := Record{At: at, Kind: Memory, Inst: inst, Msg: msg, Op: op, Answer: No}
+	if answer {
+		rec.Answer = Yes
+	}
+	if id <= math.MaxUint32 {
+		rec.Event = uint32(id)
+	} else {
+		rec.Value = strconv.FormatUint(uint64(id), 10)
+	}
+	return rec
 }
 
 // WriteTrace writes records one per line.

@@ -58,12 +58,49 @@ func TestRecordDetail(t *testing.T) {
 		{Record{Kind: Serve, Call: 11, Op: Read, Tx: 2, Answer: No}, "c11 ReadProcessed tx2: false"},
 		{Record{Kind: Park, Call: 12, Op: Delete, Tx: 2, Holder: 1}, "c12 DeleteProcessed tx2 behind tx1"},
 		{Record{Kind: Reply, Call: 13, Op: Update, Tx: 2, Value: "done", Expect: "", Answer: Yes}, `c13 UpdateProcessed tx2 "done" if "": true`},
+		{Record{Kind: Memory, Op: MemHas, Event: 3, Answer: No}, "Contains e3: false"},
+		{Record{Kind: Memory, Op: MemAdd, Event: 3, Answer: Yes}, "Add e3: true"},
+		{Record{Kind: Memory, Op: MemDel, Event: 3, Answer: No}, "Remove e3: false"},
+		{MemoryRecord(0, 0, 0, MemHas, 1<<40, true), "Contains id 1099511627776: true"},
 	} {
 		assert.Equal(t, tc.want, tc.rec.Detail(), "%+v", tc.rec)
 	}
 	line := Record{At: 1500000, Kind: Acked, Inst: 1, Msg: 4, Event: 3, Tag: 1}.String()
 	assert.Equal(t, "    1.500000ms i1  m4    e3    acked        tag 1", line)
 	assert.Equal(t, "    0.000000ms -   -     -     heal", Record{Kind: Heal, Inst: -1}.String())
+	line = MemoryRecord(12500000, 1, 2, MemHas, 3, false).String()
+	assert.Equal(t, "   12.500000ms i1  m2    e3    memory       Contains e3: false", line)
+}
+
+// A memory call's record: the id in Event, or in Value when it is too
+// large; its answer; the ops are memory ops, served by no store, and kept
+// apart from the store calls' numbers.
+func TestMemoryRecord(t *testing.T) {
+	r := MemoryRecord(5, 2, 7, MemAdd, 9, true)
+	assert.Equal(t, Record{At: 5, Kind: Memory, Inst: 2, Msg: 7, Op: MemAdd, Event: 9, Answer: Yes}, r)
+	r = MemoryRecord(5, 2, 0, MemDel, 1<<32, false)
+	assert.Equal(t, Record{At: 5, Kind: Memory, Inst: 2, Op: MemDel, Value: "4294967296", Answer: No}, r)
+	assert.Equal(t, "id 4294967296", r.MemoryID())
+	for _, op := range []Op{MemHas, MemAdd, MemDel} {
+		assert.True(t, op.Memory(), "%s", op)
+		assert.Zero(t, op.Store(), "%s", op)
+		assert.False(t, op.KV(), "%s", op)
+	}
+	assert.False(t, Update.Memory())
+	assert.Equal(t, Op(22), MemHas, "memory ops come after every store op, whose numbers digests cover")
+	assert.Equal(t, Kind(26), Memory, "the memory kind comes after every other kind")
+	hash := func(recs ...Record) uint64 {
+		var rec Recorder
+		for i := range recs {
+			rec.Add(&recs[i])
+		}
+		return rec.Hash()
+	}
+	base := MemoryRecord(5, 2, 7, MemHas, 9, false)
+	other := []Record{MemoryRecord(5, 2, 7, MemHas, 9, true), MemoryRecord(5, 2, 7, MemAdd, 9, false), MemoryRecord(5, 2, 7, MemHas, 10, false)}
+	for _, o := range other {
+		assert.NotEqual(t, hash(base), hash(o), "%s", o)
+	}
 }
 
 // The digest covers every field: changing any one changes it.

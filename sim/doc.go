@@ -11,9 +11,12 @@
 // and package check judges it.
 //
 // Each incarnation of an instance builds its strategy from Deps with its
-// number, its name ("instance-N") and a random source seeded from the
-// run's seed, the instance and the incarnation (run.StreamInstance), so
-// that what a strategy draws replays too, and moves nothing else. A
+// number, its name ("instance-N"), a random source seeded from the run's
+// seed, the instance and the incarnation (run.StreamInstance), so that
+// what a strategy draws replays too, and moves nothing else, and its own
+// memory of events (memory.go), empty at every start, whose calls take no
+// simulated time, are no interleaving points, and are recorded
+// (run.Memory) whenever the run records at all. A
 // strategy whose New fails ends the run with its error
 // (strategies.NewError) and no verdict.
 //

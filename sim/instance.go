@@ -104,9 +104,14 @@ type instance struct {
 	pending bool // a call is in flight
 	conn    int32
 	handler strategies.Handler
+	// mem and memOther are what the instance's own memory holds
+	// (simMemory): a bitset of the run's event ids, and any other id.
+	mem      []uint64
+	memOther map[strategies.EventID]struct{}
 }
 
-// start boots a new incarnation: empty memory, a fresh strategy handler.
+// start boots a new incarnation: empty memory (its own, simMemory, and
+// whatever the strategy keeps in its handler), a fresh strategy handler.
 func (w *world) start(in *instance) {
 	if in.up {
 		return
@@ -118,6 +123,9 @@ func (w *world) start(in *instance) {
 	in.up, in.dead, in.waiting, in.stalled, in.pending = true, false, false, false, false
 	in.inbox = in.inbox[:0]
 	in.conn = 0
+	// No delivery is in hand: a memory call New makes names no message.
+	in.cur = delivery{}
+	in.forget()
 	h, err := strategies.New(w.cfg.Strategy, w.deps(in))
 	if err != nil {
 		w.failStart(in, err)
@@ -131,14 +139,14 @@ func (w *world) start(in *instance) {
 }
 
 // deps is what in's current incarnation builds its handler from: its
-// clients of the simulated stores, the simulated clock, and its identity
-// and random source. The source is seeded from the run's root seed, the
+// clients of the simulated stores, its own memory, the simulated clock,
+// and its identity and random source. The source is seeded from the run's root seed, the
 // instance and the incarnation (run.StreamInstance), a stream no other
 // draws from: a strategy's draws move nothing else in the run, and a
 // restarted instance draws anew, as a restarted process would.
 func (w *world) deps(in *instance) strategies.Deps {
 	return strategies.Deps{
-		Marks: simMarks{in}, KV: simKV{in}, Ledger: simLedger{in}, Clock: simClock{w},
+		Marks: simMarks{in}, KV: simKV{in}, Ledger: simLedger{in}, Memory: simMemory{in}, Clock: simClock{w},
 		MarkTTL: w.markTTL, Lease: 2 * ackDeadline,
 		Instance: int(in.idx), Name: instanceNames[in.idx],
 		Rand: w.instanceRand(int(in.idx), in.gen),

@@ -14,9 +14,11 @@
 // itself.
 //
 // A strategy is built from Deps: the stores it needs (a Ledger always; Redis
-// marks keyed by event id, MarkStore; Redis keys and values, KV), a Clock
-// (simulated time in the simulator, the wall clock on real servers), and
-// settings (MarkTTL, Lease). The business effect always lives in the Ledger
+// marks keyed by event id, MarkStore; Redis keys and values, KV), the
+// instance's own Memory of events (emptied by a crash, seen by no other
+// instance; every runner records its calls, so that a trace shows what it
+// held when a handler asked), a Clock (simulated time in the simulator,
+// the wall clock on real servers), and settings (MarkTTL, Lease). The business effect always lives in the Ledger
 // (the database): an account balance plus one ledger row per application,
 // so that an audit can count applications per event.
 //

@@ -36,7 +36,10 @@ type Strategy struct {
 	New func(Deps) (Handler, error)
 	// Memory says that it keeps what it handled in the instance's memory,
 	// where no other instance can see it and a crash empties it: explain
-	// shows each instance's memory at every step.
+	// shows each instance's memory at every step. A memory kept in
+	// Deps.Memory is recorded, call by call, and explain tells what it
+	// held from the trace; one the strategy keeps of its own (a Go map),
+	// only as far as Teaching.Remembers says.
 	Memory bool
 	// Expected is its outcome-table row: for each scenario name
 	// ("redeliver", ..., "all"), the kinds of violation seen over seeds
@@ -129,13 +132,16 @@ type Teaching struct {
 	// {event} in Redis". Default: from the call that took it, as "set
 	// event 1's key in Redis" or "committed event 1's id".
 	Marked string
-	// MemoryName names the memory of a strategy with Memory, as in "its
-	// cache does not hold event 1": "cache". Default: "memory".
+	// MemoryName names the memory of a strategy with Memory, as in "looks
+	// in its cache: event 1 is not there": "cache". Default: "memory".
 	MemoryName string
-	// Remembers says, for a strategy with Memory, when an event enters
-	// the instance's memory. An instance's memory is no store: the trace
+	// Remembers says, for a strategy with Memory that keeps its memory
+	// of its own (a Go map) rather than in Deps.Memory, when an event
+	// enters the instance's memory. Such a memory is no store: the trace
 	// does not show it, so explain says what the memory holds only if
-	// the description says when it is written. By default
+	// the description says when it is written. The calls of Deps.Memory
+	// are recorded, and where a run's trace has them explain tells the
+	// memory from them and needs no rule. By default
 	// (MemoryUnsaid) it says only what the trace shows: that a handler
 	// skipped without asking any store, and which deliveries that
 	// incarnation of the instance had handled before. A rule the trace
@@ -184,8 +190,8 @@ type Teaching struct {
 	// all the same). The situations about a mark ("dup:mark-lost" ...
 	// "lost:marked-first") are found only where explain knows the mark: a
 	// MarkStore's, the processed id, or MarkKey's; those about a memory
-	// ("dup:unseen" ... "dup:unremembered") only where Remembers says
-	// when it is written.
+	// ("dup:unseen" ... "dup:unremembered") only where the trace records
+	// the memory (Deps.Memory) or Remembers says when it is written.
 	Why map[string]string
 	// Fix marks a strategy that survives every scenario. After a
 	// violation, explain replays the same run (seed, instances, events,
@@ -328,6 +334,9 @@ func New(name string, d Deps) (Handler, error) {
 	}
 	if d.Rand == nil {
 		d.Rand = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
+	if d.Memory == nil {
+		d.Memory = newPlainMemory()
 	}
 	h, err := s.New(d)
 	switch {

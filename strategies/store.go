@@ -94,6 +94,30 @@ const (
 	IfPresent             // SET XX: set only if the key exists
 )
 
+// Memory is a consumer instance's own memory of events, as a strategy
+// keeps in a Go map or set (local-cache): it lives as long as the
+// incarnation of the instance that was given it (a crash or a restart
+// empties it), and no other instance sees it. Its calls are no store
+// calls: they take no round trip, fail never, and are not points where a
+// runner interleaves another instance or injects a fault. A runner records
+// each call (run.Memory), so that a trace shows what the memory held when
+// the handler asked, and explain tells it from the records. A strategy
+// that keeps its memory in a map of its own runs the same, but the trace
+// does not show it (see Teaching.Remembers).
+//
+// Every runner gives each incarnation of an instance its own empty Memory
+// (Deps.Memory); New gives a plain in-process one where a runner gives
+// none. It is safe for use by one handler at a time, as an instance
+// handles one delivery at a time.
+type Memory interface {
+	// Contains reports whether the memory holds id.
+	Contains(id EventID) bool
+	// Add puts id into the memory.
+	Add(id EventID)
+	// Remove takes id out of the memory.
+	Remove(id EventID)
+}
+
 // Clock tells a strategy the time of the run.
 type Clock interface {
 	Now() time.Time

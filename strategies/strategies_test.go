@@ -194,7 +194,8 @@ func TestLocalCacheIsPerInstance(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, Applied, out, "instance b's cache cannot know what a processed")
 	assert.Equal(t, 2, m.applied[3])
-	assert.True(t, a.(*LocalCache).Seen(3))
+	assert.True(t, a.(*LocalCache).Memory.Contains(3), "New gives each handler a memory of its own where the runner gives none")
+	assert.NotSame(t, a.(*LocalCache).Memory, b.(*LocalCache).Memory)
 }
 
 func TestFailedEffect(t *testing.T) {

@@ -63,6 +63,12 @@ type Deps struct {
 	Marks  MarkStore // Redis marks keyed by event id (NeedsMarks)
 	KV     KV        // Redis keys and values (NeedsKV)
 	Ledger Ledger    // needed by every strategy: the effect lives there
+	// Memory is this incarnation of the instance's own memory of events:
+	// empty when the instance starts, emptied by a crash, seen by no
+	// other instance. A runner records each of its calls, so that a
+	// trace shows what it held. New gives a plain in-process one where a
+	// runner gives none.
+	Memory Memory
 	// Clock is the time of the run: simulated time in the simulator, the
 	// wall clock on real servers. A strategy reads the time only through
 	// it, so that what it does with the time is deterministic in the

@@ -18,7 +18,10 @@ import (
 // instance it opens.
 type Env struct {
 	// Instance returns the stores of one more consumer instance (its own
-	// connections, the shared data): its Marks, KV and Ledger.
+	// connections, the shared data): its Marks, KV and Ledger, and, if
+	// it gives one, its Memory, which must be that instance's own
+	// (memstore.NewMemory); strategies.New gives each instance a fresh
+	// one where it gives none.
 	Instance func() strategies.Deps
 	// Applications counts the committed applications of each event.
 	Applications func() map[strategies.EventID]int

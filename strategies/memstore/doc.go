@@ -22,5 +22,6 @@
 //
 // NewLedger, NewMarks and NewKV each make one store; give the same ones to
 // every handler of a test, as instances share Redis and the database, and
-// read what was applied with Ledger.Applications.
+// read what was applied with Ledger.Applications. NewMemory makes an
+// instance's own memory (strategies.Memory): give each handler its own.
 package memstore
