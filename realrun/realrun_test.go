@@ -124,30 +124,37 @@ func TestTouchesOnlyItsPrefix(t *testing.T) {
 		require.NoError(t, rdb.Set(ctx, k, "keep", 0).Err())
 	}
 
-	var keysDuring int
-	cfg.Config = run.Config{Strategy: "redis", Faults: faults.Of(faults.StoreLoss), Seed: 1, Events: 60}
-	cfg.Progress = func(string) {
-		n, _ := rdb.Keys(ctx, "rr_mine:run:*").Result()
-		keysDuring = max(keysDuring, len(n))
-	}
-	res := realRun(t, cfg)
-	assert.Equal(t, 60, res.Events)
+	// Under store-loss the run deletes its own keys mid-run, and must
+	// delete nothing else; under crash its marks stay until it ends, so
+	// the progress line of the heal phase sees them.
+	for _, f := range []faults.Fault{faults.StoreLoss, faults.Crash} {
+		var keysDuring int
+		cfg.Config = run.Config{Strategy: "redis", Faults: faults.Of(f), Seed: 1, Events: 60}
+		cfg.Progress = func(string) {
+			n, _ := rdb.Keys(ctx, "rr_mine:run:*").Result()
+			keysDuring = max(keysDuring, len(n))
+		}
+		res := realRun(t, cfg)
+		assert.Equal(t, 60, res.Events)
 
-	var n int
-	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM rr_other_ledger`).Scan(&n))
-	assert.Equal(t, 1, n)
-	for _, k := range []string{"rr_other:mark:1", "rr_mine:mark:1", "rr_mine:other", "unrelated"} {
-		v, err := rdb.Get(ctx, k).Result()
-		require.NoError(t, err, k)
-		assert.Equal(t, "keep", v, k)
+		var n int
+		require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM rr_other_ledger`).Scan(&n))
+		assert.Equal(t, 1, n)
+		for _, k := range []string{"rr_other:mark:1", "rr_mine:mark:1", "rr_mine:other", "unrelated"} {
+			v, err := rdb.Get(ctx, k).Result()
+			require.NoError(t, err, k)
+			assert.Equal(t, "keep", v, "%s, after a run under %s", k, f)
+		}
+		var marks int
+		require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM rr_mine_processed`).Scan(&marks))
+		assert.Zero(t, marks, "redis keeps its marks in Redis, not in the processed table")
+		keys, err := rdb.Keys(ctx, "rr_mine:run:*").Result()
+		require.NoError(t, err)
+		assert.Empty(t, keys, "the run deletes its own keys when it ends")
+		if f == faults.Crash {
+			assert.Positive(t, keysDuring, "during the run its marks are in Redis under its own namespace")
+		}
 	}
-	var marks int
-	require.NoError(t, conn.QueryRow(ctx, `SELECT count(*) FROM rr_mine_processed`).Scan(&marks))
-	assert.Zero(t, marks, "redis keeps its marks in Redis, not in the processed table")
-	keys, err := rdb.Keys(ctx, "rr_mine:run:*").Result()
-	require.NoError(t, err)
-	assert.Empty(t, keys, "the run deletes its own keys when it ends")
-	assert.Positive(t, keysDuring, "during the run its marks are in Redis under its own namespace")
 }
 
 // A real run's reproduce line keeps --backend real, a prefix and server
