@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/idemsim/idemsim/broker"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
@@ -134,8 +135,7 @@ func (w *world) start(in *instance) {
 	in.handler = h
 	in.next, in.stop = iter.Pull(iter.Seq[struct{}](in.consume))
 	w.drive(in)
-	w.broker.up(in.idx, in.gen)
-	w.applyBroker()
+	w.step(broker.Input{Kind: broker.Up, Inst: in.idx, Gen: in.gen})
 }
 
 // deps is what in's current incarnation builds its handler from: its
@@ -202,7 +202,7 @@ func (in *instance) consume(yield func(struct{}) bool) {
 	ctx := context.Background()
 	act := actReceive
 	for in.suspend(act) {
-		e := in.w.events[in.w.broker.msgs[in.cur.msg].event]
+		e := in.w.events[in.w.msgs[in.cur.msg]]
 		out, err := in.handle(ctx, e)
 		if in.dead {
 			return
@@ -331,7 +331,7 @@ func (w *world) perform(in *instance, mayFault bool) bool {
 }
 
 func (w *world) curEvent(in *instance) strategies.EventID {
-	return w.broker.msgs[in.cur.msg].event
+	return w.msgs[in.cur.msg]
 }
 
 // receive hands the oldest delivery of the inbox to the coroutine: an
@@ -366,7 +366,7 @@ func (w *world) deliverArrive(e event) {
 	in := w.insts[e.inst]
 	m := uint32(e.a)
 	if !in.up || in.gen != e.gen {
-		w.rec.Add(&run.Record{At: w.now, Kind: run.DeliverDrop, Inst: e.inst, Msg: m, Event: uint32(w.broker.msgs[m].event), Tag: e.b})
+		w.rec.Add(&run.Record{At: w.now, Kind: run.DeliverDrop, Inst: e.inst, Msg: m, Event: uint32(w.msgs[m]), Tag: e.b})
 		return
 	}
 	w.deliveries++
@@ -420,7 +420,7 @@ func (w *world) crash(in *instance, inFlight bool) {
 	}
 	w.rec.Add(&rec)
 	in.up = false
-	w.broker.down(in.idx)
+	w.step(broker.Input{Kind: broker.Down, Inst: in.idx})
 	in.dead = true
 	in.stop()
 	if in.conn != 0 {
