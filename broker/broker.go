@@ -8,16 +8,40 @@ import (
 )
 
 // Model is a broker model: a pure state machine that the world drives. It
-// does no I/O, reads no clock and draws only from the stream Setup hands it;
-// everything it decides comes back from Step as effects, in the order it
-// decided them, for the world to carry out.
+// does no I/O, reads no clock and draws only from the stream Setup hands it.
+// Each method but Reset, Add and Done is one input, of something that
+// happened to the broker; it returns the effects the model decided, in the
+// order it decided them, for the world to carry out. That slice is the
+// model's own and is valid until the next call: the world carries it out
+// before it feeds the next input.
+//
+// The inputs are typed methods rather than one Step(Input) with a switch,
+// as etcd's raft.Node has Tick, Propose and Step: the world calls one per
+// broker event of its loop, hundreds of thousands of times a second, and a
+// method per input costs no dispatch on the input's kind.
 type Model interface {
 	// Reset empties the model for a new run.
 	Reset(s Setup)
-	// Step feeds the model one input and returns the effects it decided.
-	// The slice is the model's own and is valid until the next Step or
-	// Reset: the world carries it out before it feeds the next input.
-	Step(in Input) []Effect
+	// Add makes a new message, not yet published, and returns its
+	// number. Messages are numbered from 1, in the order they are
+	// added; 0 means "no message".
+	Add() uint32
+	// Publish: the producer published message m.
+	Publish(m uint32) []Effect
+	// Deliver: the world requests that m go to instance inst now (a
+	// script's delivery, Setup.Scripted).
+	Deliver(m uint32, inst int32) []Effect
+	// Up: instance inst started, as incarnation gen.
+	Up(inst int32, gen uint32) []Effect
+	// Down: instance inst crashed.
+	Down(inst int32) []Effect
+	// Ack: an ack of delivery tag of m, sent by instance inst at sent (in
+	// simulated nanoseconds), reached the broker.
+	Ack(m, tag uint32, inst int32, sent int64) []Effect
+	// Nack: a nack of delivery tag of m reached the broker.
+	Nack(m, tag uint32) []Effect
+	// Fire: timer t, which the model armed for delivery tag of m, is due.
+	Fire(t Timer, m, tag uint32) []Effect
 	// Done reports whether the broker considers message m processed (the
 	// queue: acked). The world asks it when the run ends.
 	Done(m uint32) bool
@@ -33,44 +57,6 @@ type Setup struct {
 	// Scripted: the world requests every delivery itself (Deliver), and
 	// the model sends nothing of its own accord (sim.RunScript).
 	Scripted bool
-}
-
-// InputKind says what an Input tells the model.
-type InputKind uint8
-
-// The inputs a model takes from the world.
-const (
-	// Add: message Msg exists, not yet published. Messages are numbered
-	// from 1, in the order they are added; 0 means "no message".
-	Add InputKind = iota + 1
-	// Publish: the producer published message Msg.
-	Publish
-	// Deliver: the world requests that Msg go to instance Inst now (a
-	// script's delivery).
-	Deliver
-	// Up: instance Inst started, as incarnation Gen.
-	Up
-	// Down: instance Inst crashed.
-	Down
-	// Ack: an ack of delivery Tag of Msg from instance Inst, sent at Sent,
-	// reached the broker.
-	Ack
-	// Nack: a nack of delivery Tag of Msg reached the broker.
-	Nack
-	// Fire: a timer the model armed (Effect Arm) is due: Timer, for Msg and
-	// Tag.
-	Fire
-)
-
-// Input is one thing that happened to the broker.
-type Input struct {
-	Kind  InputKind
-	Msg   uint32 // the message, for all but Up and Down
-	Tag   uint32 // Ack, Nack, Fire: the delivery's tag
-	Inst  int32  // Deliver, Up, Down, Ack
-	Gen   uint32 // Up: the instance's incarnation
-	Timer Timer  // Fire
-	Sent  int64  // Ack: when the ack was sent, in simulated nanoseconds
 }
 
 // Timer is a kind of timer a model arms. Within one run, every timer of one
@@ -114,6 +100,6 @@ type Effect struct {
 	Inst   int32         // Record, Send, Accepted
 	Gen    uint32        // Send
 	Tag    uint32        // Record, Arm, Send
-	After  time.Duration // Arm
+	After  time.Duration // Arm; Send: the ack deadline, or 0 for none
 	Sent   int64         // Accepted
 }

@@ -121,41 +121,70 @@ func (q *Queue) Reset(s Setup) {
 	q.scripted, q.pick, q.fx = s.Scripted, s.Pick, q.fx[:0]
 }
 
-// Step takes one input and returns what the queue decided. An input the
-// world should never send (an unknown kind, a message added out of order)
-// is a broken invariant and panics.
-func (q *Queue) Step(in Input) []Effect {
+// Add makes a new message and returns its number.
+func (q *Queue) Add() uint32 {
+	q.msgs = append(q.msgs, message{inst: -1})
+	return uint32(len(q.msgs) - 1)
+}
+
+// Each input empties the effects of the last, decides, and returns its own.
+
+// Publish makes m ready and sends what it can.
+func (q *Queue) Publish(m uint32) []Effect {
 	q.fx = q.fx[:0]
-	switch in.Kind {
-	case Add:
-		if int(in.Msg) != len(q.msgs) {
-			panic(fmt.Sprintf("broker: invariant broken: message %d added as number %d", len(q.msgs), in.Msg))
-		}
-		q.msgs = append(q.msgs, message{inst: -1})
-	case Publish:
-		q.publish(in.Msg)
-	case Deliver:
-		q.deliver(in.Msg, in.Inst)
-	case Up:
-		q.slots[in.Inst] = slot{up: true, gen: in.Gen}
-		q.dispatch()
-	case Down:
-		q.slots[in.Inst].up = false
-	case Ack:
-		q.ack(in.Msg, in.Tag, in.Inst, in.Sent)
-	case Nack:
-		q.nack(in.Msg, in.Tag)
-	case Fire:
-		switch in.Timer {
-		case Deadline:
-			q.deadline(in.Msg, in.Tag)
-		case Retry:
-			q.retry(in.Msg)
-		default:
-			panic(fmt.Sprintf("broker: invariant broken: the queue has no timer %d", in.Timer))
-		}
+	q.publish(m)
+	return q.fx
+}
+
+// Deliver sends m to instance inst, as a script asks.
+func (q *Queue) Deliver(m uint32, inst int32) []Effect {
+	q.fx = q.fx[:0]
+	q.deliver(m, inst)
+	return q.fx
+}
+
+// Up opens instance inst's prefetch slot, free, for incarnation gen, and
+// sends what it can.
+func (q *Queue) Up(inst int32, gen uint32) []Effect {
+	q.fx = q.fx[:0]
+	q.slots[inst] = slot{up: true, gen: gen}
+	q.dispatch()
+	return q.fx
+}
+
+// Down closes instance inst's slot. Its delivery stays out until its
+// deadline or a late ack.
+func (q *Queue) Down(inst int32) []Effect {
+	q.fx = q.fx[:0]
+	q.slots[inst].up = false
+	return q.fx
+}
+
+// Ack settles m; see ack.
+func (q *Queue) Ack(m, tag uint32, inst int32, sent int64) []Effect {
+	q.fx = q.fx[:0]
+	q.ack(m, tag, inst, sent)
+	return q.fx
+}
+
+// Nack makes m wait for the retry delay; see nack.
+func (q *Queue) Nack(m, tag uint32) []Effect {
+	q.fx = q.fx[:0]
+	q.nack(m, tag)
+	return q.fx
+}
+
+// Fire handles a due timer: a delivery's deadline, or a nacked message's
+// retry. A timer the queue never arms is a broken invariant and panics.
+func (q *Queue) Fire(t Timer, m, tag uint32) []Effect {
+	q.fx = q.fx[:0]
+	switch t {
+	case Deadline:
+		q.deadline(m, tag)
+	case Retry:
+		q.retry(m)
 	default:
-		panic(fmt.Sprintf("broker: invariant broken: unknown input kind %d", in.Kind))
+		panic(fmt.Sprintf("broker: invariant broken: the queue has no timer %d", t))
 	}
 	return q.fx
 }
@@ -206,17 +235,14 @@ func (q *Queue) dispatch() {
 	}
 }
 
-// deliver sends m to instance i. Its deadline is armed first: it runs
-// from the moment the broker sends.
+// deliver sends m to instance i, with its ack deadline.
 func (q *Queue) deliver(m uint32, i int32) {
 	msg := &q.msgs[m]
 	msg.state = msgInflight
 	msg.tag++
 	msg.inst, msg.igen, msg.holds = i, q.slots[i].gen, true
 	q.slots[i].busy = true
-	q.fx = append(q.fx,
-		Effect{Kind: Arm, Timer: Deadline, Msg: m, Tag: msg.tag, After: q.p.AckDeadline},
-		Effect{Kind: Send, Msg: m, Inst: i, Gen: msg.igen, Tag: msg.tag})
+	q.fx = append(q.fx, Effect{Kind: Send, Msg: m, Inst: i, Gen: msg.igen, Tag: msg.tag, After: q.p.AckDeadline})
 }
 
 // release frees the prefetch slot that m's latest delivery holds, if the

@@ -10,7 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/idemsim/idemsim/broker"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
@@ -135,7 +134,7 @@ func (w *world) start(in *instance) {
 	in.handler = h
 	in.next, in.stop = iter.Pull(iter.Seq[struct{}](in.consume))
 	w.drive(in)
-	w.step(broker.Input{Kind: broker.Up, Inst: in.idx, Gen: in.gen})
+	w.applyBroker(w.broker.Up(in.idx, in.gen))
 }
 
 // deps is what in's current incarnation builds its handler from: its
@@ -420,7 +419,7 @@ func (w *world) crash(in *instance, inFlight bool) {
 	}
 	w.rec.Add(&rec)
 	in.up = false
-	w.step(broker.Input{Kind: broker.Down, Inst: in.idx})
+	w.applyBroker(w.broker.Down(in.idx))
 	in.dead = true
 	in.stop()
 	if in.conn != 0 {

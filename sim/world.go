@@ -60,8 +60,10 @@ type world struct {
 	// The world numbers the messages and tells the broker (broker.Add).
 	msgs []strategies.EventID
 	// broker is the broker model: it decides, the world carries out
-	// (step, applyBroker).
-	broker  broker.Model
+	// (applyBroker). It is held as its concrete type, not as a
+	// broker.Model, so that its small entry points inline into the
+	// world's loop.
+	broker  *broker.Queue
 	insts   []*instance
 	windows [][]window // partition windows per instance
 	calls   []call     // every store call, by call id; index 0 unused
@@ -102,7 +104,7 @@ func newWorld(cfg Config) *world {
 	}
 	w.events = resize(w.events, n+1)
 	if w.broker == nil {
-		w.broker = queueModel()
+		w.broker = newQueue()
 	}
 	w.broker.Reset(broker.Setup{Instances: cfg.Instances, Pick: w.rBroker})
 	w.msgs = append(w.msgs[:0], 0)
@@ -157,25 +159,26 @@ func resize[T any](s []T, n int) []T {
 	return s
 }
 
-// queueModel returns the queue, the broker model of every run so far.
-func queueModel() broker.Model {
-	d, ok := broker.Lookup("queue")
-	if !ok {
-		panic("sim: invariant broken: no queue among the broker models")
+// newQueue returns the queue, the broker model of every run so far, with
+// its described defaults.
+func newQueue() *broker.Queue {
+	q, err := broker.NewQueue(broker.DefaultQueue)
+	if err != nil {
+		panic("sim: invariant broken: the queue's defaults are invalid: " + err.Error())
 	}
-	return d.New()
+	return q
 }
 
-// addMessage adds a message carrying a copy of ev and returns its id.
+// addMessage adds a message carrying a copy of ev and returns its id, the
+// broker's number for it.
 func (w *world) addMessage(ev strategies.EventID) uint32 {
+	m := w.broker.Add()
 	w.msgs = append(w.msgs, ev)
-	m := uint32(len(w.msgs) - 1)
-	w.step(broker.Input{Kind: broker.Add, Msg: m})
+	if int(m) != len(w.msgs)-1 {
+		panic("sim: invariant broken: the broker numbers messages apart from the world")
+	}
 	return m
 }
-
-// step feeds the broker one input and carries out what it decided.
-func (w *world) step(in broker.Input) { w.applyBroker(w.broker.Step(in)) }
 
 // applyBroker carries out the broker's effects, in the order it decided
 // them: records, timers, deliveries over the network, and accepted acks
@@ -192,6 +195,9 @@ func (w *world) applyBroker(fx []broker.Effect) {
 		case broker.Arm:
 			w.q.pushLane(laneOf(e.Timer), event{at: w.now + int64(e.After), kind: evTimer, a: e.Msg, b: e.Tag, c: int64(e.Timer)})
 		case broker.Send:
+			if e.After > 0 {
+				w.q.pushLane(laneDeadline, event{at: w.now + int64(e.After), kind: evTimer, a: e.Msg, b: e.Tag, c: int64(broker.Deadline)})
+			}
 			rec := run.Record{At: w.now, Kind: run.Deliver, Inst: e.Inst, Msg: e.Msg, Event: uint32(w.msgs[e.Msg]), Tag: e.Tag}
 			w.rec.Add(&rec)
 			if w.cut(e.Inst, run.Broker) {
@@ -336,15 +342,15 @@ func (w *world) loop() {
 func (w *world) handle(e event) {
 	switch e.kind {
 	case evPublish:
-		w.step(broker.Input{Kind: broker.Publish, Msg: e.a})
+		w.applyBroker(w.broker.Publish(e.a))
 	case evDeliverArr:
 		w.deliverArrive(e)
 	case evTimer:
-		w.step(broker.Input{Kind: broker.Fire, Timer: broker.Timer(e.c), Msg: e.a, Tag: e.b})
+		w.applyBroker(w.broker.Fire(broker.Timer(e.c), e.a, e.b))
 	case evAckArr:
-		w.step(broker.Input{Kind: broker.Ack, Msg: e.a, Tag: e.b, Inst: e.inst, Sent: e.c})
+		w.applyBroker(w.broker.Ack(e.a, e.b, e.inst, e.c))
 	case evNackArr:
-		w.step(broker.Input{Kind: broker.Nack, Msg: e.a, Tag: e.b})
+		w.applyBroker(w.broker.Nack(e.a, e.b))
 	case evReqArr:
 		w.serve(uint32(e.a))
 	case evReplyArr:
@@ -381,7 +387,7 @@ func (w *world) handle(e event) {
 		w.db.connDeadNow(int32(e.a))
 		w.applyDB()
 	case evScripted:
-		w.step(broker.Input{Kind: broker.Deliver, Msg: e.a, Inst: e.inst})
+		w.applyBroker(w.broker.Deliver(e.a, e.inst))
 	case evHeal:
 		w.healed = true
 		w.redis.downUntil = min(w.redis.downUntil, w.now)
