@@ -80,10 +80,13 @@ const (
 	// Record: record a record of kind Record (with Cause) about Msg, from
 	// instance Inst (-1: the broker's own), with Tag.
 	Record EffectKind = iota + 1
-	// Arm: fire timer Timer for Msg and Tag after After (Input Fire).
+	// Arm: call Fire with Timer, Msg and Tag after After.
 	Arm
 	// Send: send delivery Tag of Msg to instance Inst, incarnation Gen,
-	// over the network, and record it.
+	// over the network, and record it. Unless After is 0, first arm the
+	// delivery's Deadline timer, due After from now: the deadline runs
+	// from the moment the broker sends. (One effect rather than an Arm
+	// and a Send, as there is one per delivery.)
 	Send
 	// Accepted: the broker accepted instance Inst's ack of Msg, sent at
 	// Sent: the checked history's ack.

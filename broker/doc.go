@@ -2,9 +2,9 @@
 // shape of etcd's raft, that decide what a broker does while the simulator
 // (package sim) keeps time, scheduling, the network and the record.
 //
-// A Model takes one Input at a time through Step (a message added or
+// A Model takes one input at a time, each a method of its own (a message
 // published, a delivery the world requests, an instance up or down, an ack
-// or a nack that reached the broker, a timer it armed that is now due) and
+// or a nack that reached the broker, a timer it armed that is now due), and
 // returns the effects it decided, in order: record this, arm that timer,
 // send that delivery to that instance, the history's ack. It does no I/O,
 // reads no clock, and draws randomness only from the stream it is handed
@@ -24,7 +24,7 @@
 // hand its event to the strategy, then ack it if the outcome acks
 // (run.Outcome.Acks: applied, skipped, dropped) or nack it otherwise, and
 // ask again. The ack or nack travels to the broker over the network, where
-// it may be lost; the model hears of it only if it arrives (Input Ack or
+// it may be lost; the model hears of it only if it arrives (Ack or
 // Nack). An instance that crashes says nothing: the world tells the model
 // Down, and Up when the next incarnation starts.
 package broker
