@@ -193,7 +193,9 @@ func (w *world) failStart(in *instance, err error) {
 }
 
 // consume is the consumer loop, run as the instance's coroutine: receive,
-// handle, ack or nack, forever. Acking and waiting for the next delivery
+// handle, ack or nack, forever, which is what the queue always answers when
+// the consumer asks its broker model what to do next (package broker's
+// doc). Acking and waiting for the next delivery
 // are one suspension, which saves a coroutine switch per delivery: the world
 // does both in a row (perform), exactly as it would have with two.
 func (in *instance) consume(yield func(struct{}) bool) {

@@ -62,7 +62,8 @@ type world struct {
 	// broker is the broker model: it decides, the world carries out
 	// (applyBroker). It is held as its concrete type, not as a
 	// broker.Model, so that its small entry points inline into the
-	// world's loop.
+	// world's loop: through the interface, compare ran 0.5% more
+	// instructions.
 	broker  *broker.Queue
 	insts   []*instance
 	windows [][]window // partition windows per instance
