@@ -18,7 +18,9 @@ import (
 // The inputs are typed methods rather than one Step(Input) with a switch,
 // as etcd's raft.Node has Tick, Propose and Step: the world calls one per
 // broker event of its loop, hundreds of thousands of times a second, and a
-// method per input costs no dispatch on the input's kind.
+// method per input passes no input struct and switches on no kind. (A
+// Step(Input) behind the interface made compare run 2.9% more
+// instructions; these methods, small enough to inline, 0.6%.)
 type Model interface {
 	// Reset empties the model for a new run.
 	Reset(s Setup)
