@@ -1,11 +1,14 @@
 // Package sim is idemsim's deterministic simulator: a virtual clock, one
 // root seed split into a random stream per component, an event queue that
 // decides every interleaving, a simulated network with latency and
-// partitions, an at-least-once broker, consumer instances that crash and
-// restart with empty memory, and simulated Redis (marks; keys holding a
-// string or a set, with compare-and-act calls and WRONGTYPE) and SQL stores
-// (transactions, unique inserts, processed rows read FOR UPDATE, updated
-// and deleted under their row locks, accounts' row locks). Every store
+// partitions, an at-least-once broker (a model from package broker
+// decides; the world keeps time, timers, the network and the record, and
+// carries out the effects the model returns, in applyBroker), consumer
+// instances that crash and restart with empty memory, and simulated Redis
+// (marks; keys holding a string or a set, with compare-and-act calls and
+// WRONGTYPE) and SQL stores (transactions, unique inserts, processed rows
+// read FOR UPDATE, updated and deleted under their row locks, accounts' row
+// locks). Every store
 // call crosses the simulated network, so each is a point where faults and
 // other instances interleave. It records the run through a run.Recorder,
 // and package check judges it.

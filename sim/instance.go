@@ -134,8 +134,7 @@ func (w *world) start(in *instance) {
 	in.handler = h
 	in.next, in.stop = iter.Pull(iter.Seq[struct{}](in.consume))
 	w.drive(in)
-	w.broker.up(in.idx, in.gen)
-	w.applyBroker()
+	w.applyBroker(w.broker.Up(in.idx, in.gen))
 }
 
 // deps is what in's current incarnation builds its handler from: its
@@ -194,7 +193,9 @@ func (w *world) failStart(in *instance, err error) {
 }
 
 // consume is the consumer loop, run as the instance's coroutine: receive,
-// handle, ack or nack, forever. Acking and waiting for the next delivery
+// handle, ack or nack, forever, which is what the queue always answers when
+// the consumer asks its broker model what to do next (package broker's
+// doc). Acking and waiting for the next delivery
 // are one suspension, which saves a coroutine switch per delivery: the world
 // does both in a row (perform), exactly as it would have with two.
 func (in *instance) consume(yield func(struct{}) bool) {
@@ -202,7 +203,7 @@ func (in *instance) consume(yield func(struct{}) bool) {
 	ctx := context.Background()
 	act := actReceive
 	for in.suspend(act) {
-		e := in.w.events[in.w.broker.msgs[in.cur.msg].event]
+		e := in.w.events[in.w.msgs[in.cur.msg]]
 		out, err := in.handle(ctx, e)
 		if in.dead {
 			return
@@ -331,7 +332,7 @@ func (w *world) perform(in *instance, mayFault bool) bool {
 }
 
 func (w *world) curEvent(in *instance) strategies.EventID {
-	return w.broker.msgs[in.cur.msg].event
+	return w.msgs[in.cur.msg]
 }
 
 // receive hands the oldest delivery of the inbox to the coroutine: an
@@ -366,7 +367,7 @@ func (w *world) deliverArrive(e event) {
 	in := w.insts[e.inst]
 	m := uint32(e.a)
 	if !in.up || in.gen != e.gen {
-		w.rec.Add(&run.Record{At: w.now, Kind: run.DeliverDrop, Inst: e.inst, Msg: m, Event: uint32(w.broker.msgs[m].event), Tag: e.b})
+		w.rec.Add(&run.Record{At: w.now, Kind: run.DeliverDrop, Inst: e.inst, Msg: m, Event: uint32(w.msgs[m]), Tag: e.b})
 		return
 	}
 	w.deliveries++
@@ -420,7 +421,7 @@ func (w *world) crash(in *instance, inFlight bool) {
 	}
 	w.rec.Add(&rec)
 	in.up = false
-	w.broker.down(in.idx)
+	w.applyBroker(w.broker.Down(in.idx))
 	in.dead = true
 	in.stop()
 	if in.conn != 0 {

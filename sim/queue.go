@@ -1,15 +1,20 @@
 package sim
 
+import (
+	"fmt"
+
+	"github.com/idemsim/idemsim/broker"
+)
+
 // evKind says what a scheduled event does when its time comes.
 type evKind uint8
 
 const (
 	evPublish      evKind = iota + 1 // a: message id
 	evDeliverArr                     // a delivery reaches an instance: a msg, b tag, inst
-	evDeadline                       // ack deadline of a delivery: a msg, b tag
+	evTimer                          // a broker timer is due: c its broker.Timer, a msg, b tag
 	evAckArr                         // an ack reaches the broker: a msg, b tag, c send time
 	evNackArr                        // a nack reaches the broker: a msg, b tag
-	evRequeue                        // a nacked message is ready again: a msg
 	evReqArr                         // a store request arrives: inst, gen, a call id
 	evReplyArr                       // a reply reaches an instance: inst, gen, a call id
 	evCallTimeout                    // a call's timeout: inst, gen, a call id
@@ -40,10 +45,23 @@ type event struct {
 // decrease in the order they are set, so they need no heap.
 const (
 	lanePublish  = iota // the producer's schedule, laid out in time order
-	laneDeadline        // ack deadlines: always ackDeadline after a delivery
-	laneRequeue         // nack retries: always nackRetry after a nack
+	laneDeadline        // ack deadlines (broker.Deadline): a fixed delay after a delivery
+	laneRequeue         // nack retries (broker.Retry): a fixed delay after a nack
 	numLanes
 )
+
+// laneOf is the lane of a broker timer. Every timer of one kind has the
+// same delay in a run (broker.Timer), so each kind keeps its lane in time
+// order.
+func laneOf(t broker.Timer) int {
+	switch t {
+	case broker.Deadline:
+		return laneDeadline
+	case broker.Retry:
+		return laneRequeue
+	}
+	panic(fmt.Sprintf("sim: invariant broken: no lane for broker timer %d", t))
+}
 
 type lane struct {
 	evs  []event

@@ -5,6 +5,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/idemsim/idemsim/broker"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
@@ -68,7 +69,7 @@ func RunScript(s Script) (*ScriptResult, error) {
 			w.stopAll()
 		}
 	}()
-	w.broker.scripted = true
+	w.broker.Reset(broker.Setup{Instances: w.cfg.Instances, Pick: w.rBroker, Scripted: true})
 	w.p = faults.Params{} // not even the broker's ordinary lost acks
 	for id := 1; id <= int(maxID); id++ {
 		w.events[id] = strategies.Event{ID: strategies.EventID(id), Account: 1 + id%run.Accounts, Amount: 1}
@@ -88,7 +89,7 @@ func RunScript(s Script) (*ScriptResult, error) {
 	var last int64
 	for _, i := range order {
 		d := s.Deliveries[i]
-		msgOf[i] = w.broker.add(d.Event)
+		msgOf[i] = w.addMessage(d.Event)
 		last = max(last, int64(d.At))
 		w.q.pushLane(lanePublish, event{at: int64(d.At), kind: evScripted, a: msgOf[i], inst: int32(d.Instance)})
 	}

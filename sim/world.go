@@ -6,6 +6,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/idemsim/idemsim/broker"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
@@ -14,8 +15,6 @@ import (
 // Timing of the simulated world. They are part of the determinism contract:
 // changing one changes every trace.
 const (
-	ackDeadline    = 5 * time.Second        // the broker redelivers an unacked delivery after this
-	nackRetry      = 200 * time.Millisecond // a nacked message is ready again after this
 	callTimeout    = 1 * time.Second        // a store call with no reply by then has an unknown outcome
 	latencyMin     = 200 * time.Microsecond // one-way network latency, uniform
 	latencyMax     = 1 * time.Millisecond   //
@@ -26,6 +25,10 @@ const (
 	defaultMarkTTL = 24 * time.Hour         // Redis marks live this long unless ttl shortens them
 	maxSteps       = 50_000_000             // bound on the events of one run; reaching it is a bug
 )
+
+// ackDeadline is the queue's (broker.DefaultAckDeadline): a strategy's lease
+// and a stall are measured against it.
+const ackDeadline = broker.DefaultAckDeadline
 
 // window is a partition: from start to end, instance cannot reach mask.
 type window struct {
@@ -52,8 +55,16 @@ type world struct {
 	instSrc  []*rand.PCG
 	instRand []*rand.Rand
 
-	events  []strategies.Event // by event id; index 0 unused
-	broker  broker
+	events []strategies.Event // by event id; index 0 unused
+	// msgs is the event of each message, by message id; index 0 unused.
+	// The world numbers the messages and tells the broker (broker.Add).
+	msgs []strategies.EventID
+	// broker is the broker model: it decides, the world carries out
+	// (applyBroker). It is held as its concrete type, not as a
+	// broker.Model, so that its small entry points inline into the
+	// world's loop: through the interface, compare ran 0.5% more
+	// instructions.
+	broker  *broker.Queue
 	insts   []*instance
 	windows [][]window // partition windows per instance
 	calls   []call     // every store call, by call id; index 0 unused
@@ -93,7 +104,11 @@ func newWorld(cfg Config) *world {
 		w.markTTL = cfg.MarkTTL
 	}
 	w.events = resize(w.events, n+1)
-	w.broker.reset(cfg.Instances, w.rBroker)
+	if w.broker == nil {
+		w.broker = newQueue()
+	}
+	w.broker.Reset(broker.Setup{Instances: cfg.Instances, Pick: w.rBroker})
+	w.msgs = append(w.msgs[:0], 0)
 	w.insts, w.windows = nil, resize(w.windows, 0)
 	w.calls = append(w.calls[:0], call{})
 	clear(w.kvs)
@@ -145,35 +160,59 @@ func resize[T any](s []T, n int) []T {
 	return s
 }
 
+// newQueue returns the queue, the broker model of every run so far, with
+// its described defaults.
+func newQueue() *broker.Queue {
+	q, err := broker.NewQueue(broker.DefaultQueue)
+	if err != nil {
+		panic("sim: invariant broken: the queue's defaults are invalid: " + err.Error())
+	}
+	return q
+}
+
+// addMessage adds a message carrying a copy of ev and returns its id, the
+// broker's number for it.
+func (w *world) addMessage(ev strategies.EventID) uint32 {
+	m := w.broker.Add()
+	w.msgs = append(w.msgs, ev)
+	if int(m) != len(w.msgs)-1 {
+		panic("sim: invariant broken: the broker numbers messages apart from the world")
+	}
+	return m
+}
+
 // applyBroker carries out the broker's effects, in the order it decided
-// them: records, deliveries over the network with their ack deadlines,
-// nack retries, and accepted acks for the history.
-func (w *world) applyBroker() {
-	b := &w.broker
-	for i := range b.fx {
-		e := &b.fx[i]
-		switch e.kind {
-		case bkRecord:
+// them: records, timers, deliveries over the network, and accepted acks
+// for the history. A timer goes into its FIFO lane: a model's timers of
+// one kind all have the same delay (broker.Timer).
+func (w *world) applyBroker(fx []broker.Effect) {
+	for i := range fx {
+		e := &fx[i]
+		switch e.Kind {
+		case broker.Record:
 			if w.rec.On() {
-				w.rec.Add(&run.Record{At: w.now, Kind: e.record, Inst: e.inst, Msg: e.msg, Event: uint32(b.msgs[e.msg].event), Tag: e.tag, Cause: e.cause})
+				w.rec.Add(&run.Record{At: w.now, Kind: e.Record, Inst: e.Inst, Msg: e.Msg, Event: uint32(w.msgs[e.Msg]), Tag: e.Tag, Cause: e.Cause})
 			}
-		case bkDeliver:
-			rec := run.Record{At: w.now, Kind: run.Deliver, Inst: e.inst, Msg: e.msg, Event: uint32(b.msgs[e.msg].event), Tag: e.tag}
+		case broker.Arm:
+			w.q.pushLane(laneOf(e.Timer), event{at: w.now + int64(e.After), kind: evTimer, a: e.Msg, b: e.Tag, c: int64(e.Timer)})
+		case broker.Send:
+			if e.After > 0 {
+				w.q.pushLane(laneDeadline, event{at: w.now + int64(e.After), kind: evTimer, a: e.Msg, b: e.Tag, c: int64(broker.Deadline)})
+			}
+			rec := run.Record{At: w.now, Kind: run.Deliver, Inst: e.Inst, Msg: e.Msg, Event: uint32(w.msgs[e.Msg]), Tag: e.Tag}
 			w.rec.Add(&rec)
-			w.q.pushLane(laneDeadline, event{at: w.now + int64(ackDeadline), kind: evDeadline, a: e.msg, b: e.tag})
-			if w.cut(e.inst, run.Broker) {
+			if w.cut(e.Inst, run.Broker) {
 				rec.Kind = run.DeliverDrop
 				w.rec.Add(&rec)
 				continue
 			}
-			w.at(w.latency(), event{kind: evDeliverArr, inst: e.inst, gen: e.gen, a: e.msg, b: e.tag})
-		case bkRetry:
-			w.q.pushLane(laneRequeue, event{at: w.now + int64(nackRetry), kind: evRequeue, a: e.msg})
-		case bkAccepted:
-			w.rec.Ack(e.inst, e.event, e.sent, w.now)
+			w.at(w.latency(), event{kind: evDeliverArr, inst: e.Inst, gen: e.Gen, a: e.Msg, b: e.Tag})
+		case broker.Accepted:
+			w.rec.Ack(e.Inst, uint32(w.msgs[e.Msg]), e.Sent, w.now)
+		default:
+			panic(fmt.Sprintf("sim: invariant broken: unknown broker effect %d", e.Kind))
 		}
 	}
-	b.fx = b.fx[:0]
 }
 
 // rnd is fault f's stream of decisions during the run.
@@ -197,7 +236,7 @@ func (w *world) setup() {
 	span, last := int64(wl.Span), int64(0)
 	for _, p := range wl.Publishes {
 		last = max(last, int64(p.At))
-		id := w.broker.add(p.Event)
+		id := w.addMessage(p.Event)
 		w.q.pushLane(lanePublish, event{at: int64(p.At), kind: evPublish, a: id})
 	}
 	w.healAt = last + int64(healMargin)
@@ -304,22 +343,15 @@ func (w *world) loop() {
 func (w *world) handle(e event) {
 	switch e.kind {
 	case evPublish:
-		w.broker.publish(uint32(e.a))
-		w.applyBroker()
+		w.applyBroker(w.broker.Publish(e.a))
 	case evDeliverArr:
 		w.deliverArrive(e)
-	case evDeadline:
-		w.broker.deadline(uint32(e.a), uint32(e.b))
-		w.applyBroker()
+	case evTimer:
+		w.applyBroker(w.broker.Fire(broker.Timer(e.c), e.a, e.b))
 	case evAckArr:
-		w.broker.ackArrive(uint32(e.a), uint32(e.b), e.inst, e.c)
-		w.applyBroker()
+		w.applyBroker(w.broker.Ack(e.a, e.b, e.inst, e.c))
 	case evNackArr:
-		w.broker.nackArrive(uint32(e.a), uint32(e.b))
-		w.applyBroker()
-	case evRequeue:
-		w.broker.requeue(uint32(e.a))
-		w.applyBroker()
+		w.applyBroker(w.broker.Nack(e.a, e.b))
 	case evReqArr:
 		w.serve(uint32(e.a))
 	case evReplyArr:
@@ -356,8 +388,7 @@ func (w *world) handle(e event) {
 		w.db.connDeadNow(int32(e.a))
 		w.applyDB()
 	case evScripted:
-		w.broker.deliver(e.a, e.inst)
-		w.applyBroker()
+		w.applyBroker(w.broker.Deliver(e.a, e.inst))
 	case evHeal:
 		w.healed = true
 		w.redis.downUntil = min(w.redis.downUntil, w.now)
@@ -443,16 +474,15 @@ func (w *world) result() *Result {
 	for i := 1; i <= n; i++ {
 		settled[i] = true
 	}
-	for i := 1; i < len(w.broker.msgs); i++ {
-		m := &w.broker.msgs[i]
-		if m.state == msgDone {
-			done[m.event] = true
+	for m := 1; m < len(w.msgs); m++ {
+		if w.broker.Done(uint32(m)) {
+			done[w.msgs[m]] = true
 		} else {
-			settled[m.event] = false
+			settled[w.msgs[m]] = false
 		}
 	}
 	return w.rec.Finish(w.cfg, run.Tally{
-		Published:  len(w.broker.msgs) - 1,
+		Published:  len(w.msgs) - 1,
 		Deliveries: w.deliveries,
 		Applied:    w.db.ledger,
 		Done:       done,

@@ -1,0 +1,110 @@
+package broker
+
+import (
+	"math/rand/v2"
+	"time"
+
+	"github.com/idemsim/idemsim/run"
+)
+
+// Model is a broker model: a pure state machine that the world drives. It
+// does no I/O, reads no clock and draws only from the stream Setup hands it.
+// Each method but Reset, Add and Done is one input, of something that
+// happened to the broker; it returns the effects the model decided, in the
+// order it decided them, for the world to carry out. That slice is the
+// model's own and is valid until the next call: the world carries it out
+// before it feeds the next input.
+//
+// The inputs are typed methods rather than one Step(Input) with a switch,
+// as etcd's raft.Node has Tick, Propose and Step: the world calls one per
+// broker event of its loop, hundreds of thousands of times a second, and a
+// method per input passes no input struct and switches on no kind. (A
+// Step(Input) behind the interface made compare run 2.9% more
+// instructions; these methods, small enough to inline, 0.6%.)
+type Model interface {
+	// Reset empties the model for a new run.
+	Reset(s Setup)
+	// Add makes a new message, not yet published, and returns its
+	// number. Messages are numbered from 1, in the order they are
+	// added; 0 means "no message".
+	Add() uint32
+	// Publish: the producer published message m.
+	Publish(m uint32) []Effect
+	// Deliver: the world requests that m go to instance inst now (a
+	// script's delivery, Setup.Scripted).
+	Deliver(m uint32, inst int32) []Effect
+	// Up: instance inst started, as incarnation gen.
+	Up(inst int32, gen uint32) []Effect
+	// Down: instance inst crashed.
+	Down(inst int32) []Effect
+	// Ack: an ack of delivery tag of m, sent by instance inst at sent (in
+	// simulated nanoseconds), reached the broker.
+	Ack(m, tag uint32, inst int32, sent int64) []Effect
+	// Nack: a nack of delivery tag of m reached the broker.
+	Nack(m, tag uint32) []Effect
+	// Fire: timer t, which the model armed for delivery tag of m, is due.
+	Fire(t Timer, m, tag uint32) []Effect
+	// Done reports whether the broker considers message m processed (the
+	// queue: acked). The world asks it when the run ends.
+	Done(m uint32) bool
+}
+
+// Setup is what a model is told at the start of a run.
+type Setup struct {
+	// Instances is the number of consumer instances, numbered from 0.
+	Instances int
+	// Pick is the model's random stream (run.StreamBroker): its only
+	// source of randomness.
+	Pick *rand.Rand
+	// Scripted: the world requests every delivery itself (Deliver), and
+	// the model sends nothing of its own accord (sim.RunScript).
+	Scripted bool
+}
+
+// Timer is a kind of timer a model arms. Within one run, every timer of one
+// kind has the same delay, so the world keeps them in first-in first-out
+// order without sorting.
+type Timer uint8
+
+// The timers of the queue.
+const (
+	// Deadline is a delivery's ack deadline.
+	Deadline Timer = iota + 1
+	// Retry is the delay after which a nacked message is ready again.
+	Retry
+)
+
+// EffectKind says what an Effect asks the world to do.
+type EffectKind uint8
+
+// The effects a model returns.
+const (
+	// Record: record a record of kind Record (with Cause) about Msg, from
+	// instance Inst (-1: the broker's own), with Tag.
+	Record EffectKind = iota + 1
+	// Arm: call Fire with Timer, Msg and Tag after After.
+	Arm
+	// Send: send delivery Tag of Msg to instance Inst, incarnation Gen,
+	// over the network, and record it. Unless After is 0, first arm the
+	// delivery's Deadline timer, due After from now: the deadline runs
+	// from the moment the broker sends. (One effect rather than an Arm
+	// and a Send, as there is one per delivery.)
+	Send
+	// Accepted: the broker accepted instance Inst's ack of Msg, sent at
+	// Sent: the checked history's ack.
+	Accepted
+)
+
+// Effect is one thing a model asks the world to do.
+type Effect struct {
+	Kind   EffectKind
+	Record run.Kind      // Record
+	Cause  run.Cause     // Record: a requeue's cause
+	Timer  Timer         // Arm
+	Msg    uint32        // all
+	Inst   int32         // Record, Send, Accepted
+	Gen    uint32        // Send
+	Tag    uint32        // Record, Arm, Send
+	After  time.Duration // Arm; Send: the ack deadline, or 0 for none
+	Sent   int64         // Accepted
+}
