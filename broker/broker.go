@@ -37,6 +37,12 @@ type Model interface {
 	Up(inst int32, gen uint32) []Effect
 	// Down: instance inst crashed.
 	Down(inst int32) []Effect
+	// Disconnect: instance inst was cut off from the broker (a partition
+	// began). The world calls it once per cut, however many windows
+	// overlap, and Reconnect when the last of them ends.
+	Disconnect(inst int32) []Effect
+	// Reconnect: instance inst can reach the broker again.
+	Reconnect(inst int32) []Effect
 	// Ack: an ack of delivery tag of m, sent by instance inst at sent (in
 	// simulated nanoseconds), reached the broker.
 	Ack(m, tag uint32, inst int32, sent int64) []Effect
@@ -47,6 +53,10 @@ type Model interface {
 	// Done reports whether the broker considers message m processed (the
 	// queue: acked). The world asks it when the run ends.
 	Done(m uint32) bool
+	// Dead reports whether the broker gave up on message m unprocessed
+	// (dead-lettered it). The world asks it when the run ends, of a
+	// message not Done.
+	Dead(m uint32) bool
 }
 
 // Setup is what a model is told at the start of a run.

@@ -25,14 +25,16 @@ type Param struct {
 // here and its file.
 var described = []Description{{
 	Name:    "queue",
-	Summary: "an at-least-once queue with competing consumers (SQS, NATS JetStream): an unacked delivery goes back to the queue at its original place after the ack deadline, for any instance",
+	Summary: "an at-least-once queue with competing consumers (SQS, NATS JetStream; RabbitMQ with no ack deadline): an unacked delivery goes back to the queue at its original place after the ack deadline, for any instance",
 	Params: []Param{
 		{Name: "ack-deadline", Default: DefaultAckDeadline.String(),
-			Summary: "an unacked delivery goes back to the queue after this, and may go to any instance"},
+			Summary: "an unacked delivery goes back to the queue after this, at its original place, and may go to any instance (SQS's visibility timeout, JetStream's AckWait); none: it stays with its instance until the instance acks or nacks it or its channel closes (it crashes or is cut off from the broker), and then goes to the head of the queue, and only the holder's ack counts (RabbitMQ)"},
 		{Name: "nack-retry", Default: DefaultNackRetry.String(),
-			Summary: "a nacked message is ready again after this"},
+			Summary: "a nacked message is ready again after this (JetStream's NakWithDelay; a consumer's back-off before a RabbitMQ nack)"},
 		{Name: "prefetch", Default: fmt.Sprint(DefaultPrefetch),
-			Summary: "deliveries in flight per instance: the next is sent when the last is acked, nacked or timed out"},
+			Summary: "deliveries in flight per instance, which it handles one at a time in order (RabbitMQ's basic.qos prefetch count, JetStream's fetch batch, SQS's MaxNumberOfMessages): the broker sends more while it holds fewer"},
+		{Name: "max-deliveries", Default: "unlimited",
+			Summary: "deliveries a message may have in all; when the last fails, it is dead-lettered and its event, if never applied, is dead (JetStream's MaxDeliver and SQS's maxReceiveCount count alike; RabbitMQ's quorum delivery-limit N is N+1)"},
 	},
 	New: func() Model { return &Queue{p: DefaultQueue} },
 }}

@@ -17,31 +17,65 @@ const (
 	DefaultPrefetch    = 1                      // deliveries in flight per instance
 )
 
-// QueueParams are the parameters of the queue model.
+// QueueParams are the parameters of the queue model, each with its value
+// spelled out (QueueParamsOf fills in a run's defaults).
 type QueueParams struct {
 	// AckDeadline is how long a delivery may stay unacked before its
-	// message goes back to the queue, for any instance.
+	// message goes back to the queue, for any instance (SQS's visibility
+	// timeout, JetStream's AckWait). 0: none, as RabbitMQ has none: an
+	// unacked message stays with its consumer until the consumer's
+	// channel closes (it crashed or was cut off from the broker), and
+	// then goes to the head of the queue.
 	AckDeadline time.Duration
 	// NackRetry is how long a nacked message waits before it is ready
 	// again.
 	NackRetry time.Duration
-	// Prefetch is how many deliveries an instance holds at once. Only 1
-	// is modelled so far.
+	// Prefetch is how many deliveries an instance holds at once, unacked:
+	// the broker sends it more while it has fewer, and it handles them
+	// one at a time, in the order they arrive.
 	Prefetch int
+	// MaxDeliveries is how many deliveries a message may have in all
+	// (JetStream's MaxDeliver, SQS's maxReceiveCount; RabbitMQ's quorum
+	// delivery-limit N is N+1 of them): when its last delivery fails
+	// (its deadline passes, its nack's delay ends, its channel closes),
+	// the message is dead-lettered rather than going back. 0: unlimited.
+	MaxDeliveries int
 }
 
 // DefaultQueue is the queue as idemsim has always simulated it.
 var DefaultQueue = QueueParams{AckDeadline: DefaultAckDeadline, NackRetry: DefaultNackRetry, Prefetch: DefaultPrefetch}
 
+// QueueParamsOf returns the queue's parameters that a run's p asks for:
+// each zero value of p is the default's.
+func QueueParamsOf(p run.BrokerParams) QueueParams {
+	q := DefaultQueue
+	switch {
+	case p.AckDeadline == run.NoAckDeadline:
+		q.AckDeadline = 0
+	case p.AckDeadline > 0:
+		q.AckDeadline = p.AckDeadline
+	}
+	if p.NackRetry > 0 {
+		q.NackRetry = p.NackRetry
+	}
+	if p.Prefetch > 0 {
+		q.Prefetch = p.Prefetch
+	}
+	q.MaxDeliveries = p.MaxDeliveries
+	return q
+}
+
 // Validate reports what is wrong with p, or nil.
 func (p QueueParams) Validate() error {
 	switch {
-	case p.AckDeadline <= 0:
-		return fmt.Errorf("broker: queue: ack deadline %v: want more than 0", p.AckDeadline)
+	case p.AckDeadline < 0:
+		return fmt.Errorf("broker: queue: ack deadline %v: want more than 0, or 0 for none", p.AckDeadline)
 	case p.NackRetry <= 0:
 		return fmt.Errorf("broker: queue: nack retry delay %v: want more than 0", p.NackRetry)
-	case p.Prefetch != 1:
-		return fmt.Errorf("broker: queue: prefetch %d: only 1 is modelled so far", p.Prefetch)
+	case p.Prefetch < 1 || p.Prefetch > run.MaxPrefetch:
+		return fmt.Errorf("broker: queue: prefetch %d: want 1 to %d", p.Prefetch, run.MaxPrefetch)
+	case p.MaxDeliveries < 0:
+		return fmt.Errorf("broker: queue: max deliveries %d: want 0 (unlimited) or more", p.MaxDeliveries)
 	}
 	return nil
 }
@@ -54,23 +88,25 @@ const (
 	msgInflight             // delivered, not yet acked
 	msgWaiting              // nacked, ready again after the retry delay
 	msgDone                 // acked: the broker considers it processed
+	msgDead                 // dead-lettered: never delivered again
 )
 
 // message is one published copy of an event.
 type message struct {
 	state msgState
-	tag   uint32 // delivery tag of the latest delivery
+	tag   uint32 // delivery tag of the latest delivery: its deliveries so far
 	inst  int32  // instance of the latest delivery
 	igen  uint32 // that instance's incarnation
-	holds bool   // the latest delivery holds that instance's prefetch slot
+	holds bool   // the latest delivery holds one of that instance's prefetch slots
 }
 
-// Queue is an at-least-once queue with competing consumers and a prefetch
-// of one: each instance is sent one delivery at a time, which it must ack
-// before its ack deadline, or the message goes back to the queue and may go
-// to any instance. A nacked message is ready again after the retry delay.
-// An ack settles the message whichever delivery it acks, even one whose
-// deadline has passed.
+// Queue is an at-least-once queue with competing consumers. Each instance
+// is sent up to a prefetch of deliveries at a time (by default one), which
+// it must ack before their ack deadline, or their messages go back to the
+// queue and may go to any instance. A nacked message is ready again after
+// the retry delay. An ack settles the message whichever delivery it acks,
+// even one whose deadline has passed (JetStream acks the message, not the
+// delivery: BROKER-FACTS row 3).
 //
 // The ready queue is ordered by message number, which is publish order: a
 // message that goes back takes its original place, ahead of every ready
@@ -78,14 +114,30 @@ type message struct {
 // original position. With a backlog, a redelivery thus goes out next rather
 // than behind every later message.
 //
+// With no ack deadline (RabbitMQ), a delivery stays with its instance until
+// the instance acks or nacks it, or its channel closes: the instance
+// crashes (Down) or is cut off from the broker (Disconnect; the heartbeat's
+// delay in noticing a silent peer is not modelled: the channel closes when
+// the cut begins). A closed channel's deliveries go to the head of the
+// queue, ahead of every ready message (BROKER-FACTS row 8), as does a
+// nacked message once its delay ends; and only an ack of a delivery its
+// instance still holds counts: a channel's acks die with it.
+//
+// With a maximum number of deliveries, a message whose last delivery fails
+// is dead-lettered (a DeadLetter record) instead of going back. With a
+// deadline, a late ack of it still settles it, as JetStream accepts a late
+// ack of the last delivery (row 4); with none, the message has left the
+// queue, as in RabbitMQ (row 9).
+//
 // It knows of the instances only their prefetch slots, which Up and Down
-// open and close. An instance that goes down frees its slot: the next
-// incarnation starts with a free one, while the delivery the old one held
-// stays out until its deadline or a late ack.
+// open and close. An instance that goes down frees its slots: the next
+// incarnation starts with free ones, while the deliveries the old one held
+// stay out until their deadline or a late ack (with no deadline, they go
+// back at once).
 type Queue struct {
 	p        QueueParams
 	msgs     []message
-	ready    []uint32 // ready[head:] is the queue, in message number order
+	ready    []uint32 // ready[head:] is the queue, in message number order (with a deadline)
 	head     int
 	slots    []slot
 	scripted bool       // the world requests each delivery itself
@@ -95,11 +147,12 @@ type Queue struct {
 
 var _ Model = (*Queue)(nil)
 
-// slot is one instance's prefetch slot, as the queue sees it.
+// slot is one instance's prefetch slots, as the queue sees them.
 type slot struct {
 	up   bool   // the instance runs
+	cut  bool   // its channel is closed: it is cut off from the broker (no ack deadline only)
 	gen  uint32 // its incarnation
-	busy bool   // it holds a delivery not yet acked, nacked or timed out
+	held int32  // deliveries it holds, not yet acked, nacked or timed out
 }
 
 // NewQueue returns a queue with parameters p, or p's error.
@@ -112,6 +165,16 @@ func NewQueue(p QueueParams) (*Queue, error) {
 
 // Params returns the queue's parameters.
 func (q *Queue) Params() QueueParams { return q.p }
+
+// SetParams gives the queue parameters p for the runs after the next
+// Reset, or returns p's error and leaves them as they were.
+func (q *Queue) SetParams(p QueueParams) error {
+	if err := p.Validate(); err != nil {
+		return err
+	}
+	q.p = p
+	return nil
+}
 
 // Reset empties the queue for a run. Message 0 exists and is done, so that
 // 0 means "no message" in traces and in an instance that holds no delivery.
@@ -143,20 +206,53 @@ func (q *Queue) Deliver(m uint32, inst int32) []Effect {
 	return q.fx
 }
 
-// Up opens instance inst's prefetch slot, free, for incarnation gen, and
+// Up opens instance inst's prefetch slots, free, for incarnation gen, and
 // sends what it can.
 func (q *Queue) Up(inst int32, gen uint32) []Effect {
 	q.fx = q.fx[:0]
-	q.slots[inst] = slot{up: true, gen: gen}
+	q.slots[inst] = slot{up: true, gen: gen, cut: q.slots[inst].cut}
 	q.dispatch()
 	return q.fx
 }
 
-// Down closes instance inst's slot. Its delivery stays out until its
-// deadline or a late ack.
+// Down closes instance inst's slots. With an ack deadline, its deliveries
+// stay out until their deadline or a late ack; with none, its channel
+// closed, and they go back to the head of the queue.
 func (q *Queue) Down(inst int32) []Effect {
 	q.fx = q.fx[:0]
+	back := q.closeChannel(inst)
 	q.slots[inst].up = false
+	if back {
+		q.dispatch()
+	}
+	return q.fx
+}
+
+// Disconnect: instance inst was cut off from the broker. With an ack
+// deadline, nothing changes: the broker goes on sending, and what it sends
+// is lost on the way. With none, the instance's channel closes: its
+// deliveries go back to the head of the queue, and it gets no more until
+// Reconnect.
+func (q *Queue) Disconnect(inst int32) []Effect {
+	q.fx = q.fx[:0]
+	if q.p.AckDeadline == 0 && !q.slots[inst].cut {
+		back := q.closeChannel(inst)
+		q.slots[inst].cut = true
+		if back {
+			q.dispatch()
+		}
+	}
+	return q.fx
+}
+
+// Reconnect: instance inst can reach the broker again. With no ack
+// deadline, it opens a new channel and is sent what it can be.
+func (q *Queue) Reconnect(inst int32) []Effect {
+	q.fx = q.fx[:0]
+	if q.slots[inst].cut {
+		q.slots[inst].cut = false
+		q.dispatch()
+	}
 	return q.fx
 }
 
@@ -192,6 +288,10 @@ func (q *Queue) Fire(t Timer, m, tag uint32) []Effect {
 // Done reports whether m was acked.
 func (q *Queue) Done(m uint32) bool { return q.msgs[m].state == msgDone }
 
+// Dead reports whether m was dead-lettered (and not settled by a late ack
+// since).
+func (q *Queue) Dead(m uint32) bool { return q.msgs[m].state == msgDead }
+
 func (q *Queue) record(kind run.Kind, inst int32, m uint32, tag uint32, cause run.Cause) {
 	q.fx = append(q.fx, Effect{Kind: Record, Record: kind, Inst: inst, Msg: m, Tag: tag, Cause: cause})
 }
@@ -210,10 +310,11 @@ func (q *Queue) dispatch() {
 		return // nothing to send: the common case, kept cheap
 	}
 	var free [run.MaxInstances]int32
+	pf := int32(q.p.Prefetch)
 	for q.head < len(q.ready) {
 		n := 0
 		for i, s := range q.slots {
-			if s.up && !s.busy {
+			if s.up && !s.cut && s.held < pf {
 				free[n] = int32(i)
 				n++
 			}
@@ -241,7 +342,7 @@ func (q *Queue) deliver(m uint32, i int32) {
 	msg.state = msgInflight
 	msg.tag++
 	msg.inst, msg.igen, msg.holds = i, q.slots[i].gen, true
-	q.slots[i].busy = true
+	q.slots[i].held++
 	q.fx = append(q.fx, Effect{Kind: Send, Msg: m, Inst: i, Gen: msg.igen, Tag: msg.tag, After: q.p.AckDeadline})
 }
 
@@ -254,8 +355,48 @@ func (q *Queue) release(m uint32) {
 	}
 	msg.holds = false
 	if s := &q.slots[msg.inst]; s.gen == msg.igen {
-		s.busy = false
+		s.held--
 	}
+}
+
+// closeChannel: with no ack deadline, instance inst's channel closed, and
+// every delivery its incarnation holds goes back to the head of the queue,
+// in message order (or is dead-lettered, if it was its last). With a
+// deadline it does nothing: the deliveries wait for their deadlines. It
+// reports whether any delivery was returned; the caller then dispatches,
+// once it has closed the instance's slots.
+func (q *Queue) closeChannel(inst int32) bool {
+	s := &q.slots[inst]
+	if q.p.AckDeadline != 0 || !s.up || s.cut || s.held == 0 {
+		return false
+	}
+	var back []uint32
+	for m := range q.msgs {
+		msg := &q.msgs[m]
+		if msg.holds && msg.inst == inst && msg.igen == s.gen && msg.state == msgInflight {
+			q.release(uint32(m))
+			if q.returns(uint32(m), run.ChannelClosed) {
+				back = append(back, uint32(m))
+			}
+		}
+	}
+	q.ready = slices.Insert(q.ready, q.head, back...)
+	return true
+}
+
+// returns decides the fate of m, whose latest delivery failed for cause:
+// it records the requeue and reports true, for the caller to put m back;
+// or, if that delivery was its last, it dead-letters m and reports false.
+func (q *Queue) returns(m uint32, cause run.Cause) bool {
+	msg := &q.msgs[m]
+	if q.p.MaxDeliveries > 0 && int(msg.tag) >= q.p.MaxDeliveries {
+		msg.state = msgDead
+		q.fx = append(q.fx, Effect{Kind: Record, Record: run.DeadLetter, Inst: -1, Msg: m, Tag: msg.tag})
+		return false
+	}
+	msg.state = msgReady
+	q.record(run.Requeue, msg.inst, m, 0, cause)
+	return true
 }
 
 // deadline: delivery tag of m was not acked in time. Only the latest
@@ -266,23 +407,25 @@ func (q *Queue) deadline(m, tag uint32) {
 		return
 	}
 	q.release(m)
-	if msg.state == msgInflight {
-		msg.state = msgReady
-		q.record(run.Requeue, msg.inst, m, 0, run.DeadlinePassed)
+	if msg.state == msgInflight && q.returns(m, run.DeadlinePassed) {
 		q.putBack(m)
 	}
 	q.dispatch()
 }
 
-// putBack returns m to the ready queue at its original place: ahead of the
-// first ready message with a higher number. The queue is a few messages
-// long, so a linear search from the back is cheap. It may also hold
-// messages that a late ack settled after they went back, which dispatch
-// skips; they keep their order too. A message is never in the queue twice:
-// only an inflight message (its deadline passed) or a waiting one (nacked)
-// goes back, and it left the queue when it was delivered.
+// putBack returns m to the ready queue: with an ack deadline at its
+// original place, ahead of the first ready message with a higher number;
+// with none at the head. The queue is a few messages long, so a linear
+// search from the back is cheap. It may also hold messages that a late ack
+// settled after they went back, which dispatch skips; they keep their
+// order too. A message is never in the queue twice: only an inflight
+// message (its deadline passed, its channel closed) or a waiting one
+// (nacked) goes back, and it left the queue when it was delivered.
 func (q *Queue) putBack(m uint32) {
 	i := len(q.ready)
+	if q.p.AckDeadline == 0 {
+		i = q.head
+	}
 	for i > q.head && q.ready[i-1] > m {
 		i--
 	}
@@ -290,9 +433,14 @@ func (q *Queue) putBack(m uint32) {
 }
 
 // ack settles m, whichever of its deliveries tag is; only the latest
-// delivery's ack frees a slot.
+// delivery's ack frees a slot. With no ack deadline, only an ack of the
+// delivery that its instance still holds counts: the others' channels
+// closed, and their acks with them.
 func (q *Queue) ack(m, tag uint32, inst int32, sent int64) {
 	msg := &q.msgs[m]
+	if q.p.AckDeadline == 0 && (msg.tag != tag || msg.state != msgInflight) {
+		return
+	}
 	if msg.state != msgDone {
 		msg.state = msgDone
 		q.record(run.Acked, inst, m, tag, 0)
@@ -316,15 +464,15 @@ func (q *Queue) nack(m, tag uint32) {
 	q.dispatch()
 }
 
-// retry: a nacked message's delay has passed: it is ready again, at its
-// original place.
+// retry: a nacked message's delay has passed: it is ready again (see
+// putBack for where), or dead-lettered if its delivery was its last.
 func (q *Queue) retry(m uint32) {
 	msg := &q.msgs[m]
 	if msg.state != msgWaiting {
 		return
 	}
-	msg.state = msgReady
-	q.record(run.Requeue, msg.inst, m, 0, run.AfterNack)
-	q.putBack(m)
+	if q.returns(m, run.AfterNack) {
+		q.putBack(m)
+	}
 	q.dispatch()
 }

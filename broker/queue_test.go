@@ -29,6 +29,8 @@ func show(e Effect) string {
 			s += " after deadline"
 		case run.AfterNack:
 			s += " after nack"
+		case run.ChannelClosed:
+			s += " after channel closed"
 		}
 		return s
 	case Arm:
@@ -73,6 +75,14 @@ func fire(t Timer, m, tag uint32, want ...string) step {
 	return step{fmt.Sprintf("fire timer %d m%d t%d", t, m, tag), func(q *Queue) []Effect { return q.Fire(t, m, tag) }, want}
 }
 
+func disconnect(i int32, want ...string) step {
+	return step{fmt.Sprintf("disconnect i%d", i), func(q *Queue) []Effect { return q.Disconnect(i) }, want}
+}
+
+func reconnect(i int32, want ...string) step {
+	return step{fmt.Sprintf("reconnect i%d", i), func(q *Queue) []Effect { return q.Reconnect(i) }, want}
+}
+
 func deliver(m uint32, i int32, want ...string) step {
 	return step{fmt.Sprintf("deliver m%d to i%d", m, i), func(q *Queue) []Effect { return q.Deliver(m, i) }, want}
 }
@@ -85,8 +95,10 @@ func TestQueue(t *testing.T) {
 		instances int
 		msgs      int
 		scripted  bool
+		params    *QueueParams // nil: DefaultQueue
 		steps     []step
 		done      []uint32 // the messages done at the end; the others are not
+		dead      []uint32 // the messages dead-lettered at the end; the others are not
 	}{{
 		name: "a publish waits for an instance, and goes to it when it is up", instances: 1, msgs: 1,
 		steps: []step{
@@ -191,10 +203,138 @@ func TestQueue(t *testing.T) {
 			deliver(2, 1, "send m2 i1 g1 t1 deadline 5s"),
 			fire(Deadline, 2, 1, "requeue m2 i1 after deadline"),
 		},
+	}, {
+		name: "with a deadline, a disconnect changes nothing: the broker goes on as if the instance were there", instances: 1, msgs: 2,
+		steps: []step{
+			up(0, 1),
+			publish(1, "publish m1", "send m1 i0 g1 t1 deadline 5s"),
+			disconnect(0),
+			publish(2, "publish m2"),
+			reconnect(0),
+			fire(Deadline, 1, 1, "requeue m1 i0 after deadline", "send m1 i0 g1 t2 deadline 5s"),
+		},
+	}, {
+		name: "no deadline: a delivery is sent with no timer and stays out however long it takes", instances: 2, msgs: 1,
+		params: &QueueParams{NackRetry: DefaultNackRetry, Prefetch: 1},
+		steps: []step{
+			up(0, 1),
+			publish(1, "publish m1", "send m1 i0 g1 t1 deadline 0s"),
+			up(1, 1),
+			ack(1, 1, 0, "acked m1 i0 t1", "accepted m1 i0 sent 7"),
+		},
+		done: []uint32{1},
+	}, {
+		name: "no deadline: a crash closes the channel, and its delivery goes to the head, ahead of an older message", instances: 1, msgs: 3,
+		params: &QueueParams{NackRetry: DefaultNackRetry, Prefetch: 1},
+		steps: []step{
+			up(0, 1),
+			publish(1, "publish m1", "send m1 i0 g1 t1 deadline 0s"),
+			nack(1, 1, "arm retry m1 t0 in 200ms"),
+			publish(2, "publish m2", "send m2 i0 g1 t1 deadline 0s"),
+			fire(Retry, 1, 0, "requeue m1 i0 after nack"),
+			publish(3, "publish m3"),
+			// The queue is m1, m3; m2 goes back ahead of both (a
+			// deadline's requeue would put it behind m1).
+			down(0, "requeue m2 i0 after channel closed"),
+			up(0, 2, "send m2 i0 g2 t2 deadline 0s"),
+		},
+	}, {
+		name: "no deadline: a nacked message goes to the head after its delay", instances: 1, msgs: 3,
+		params: &QueueParams{NackRetry: DefaultNackRetry, Prefetch: 1},
+		steps: []step{
+			up(0, 1),
+			publish(1, "publish m1", "send m1 i0 g1 t1 deadline 0s"),
+			publish(2, "publish m2"),
+			publish(3, "publish m3"),
+			nack(1, 1, "arm retry m1 t0 in 200ms", "send m2 i0 g1 t1 deadline 0s"),
+			fire(Retry, 1, 0, "requeue m1 i0 after nack"),
+			ack(2, 1, 0, "acked m2 i0 t1", "accepted m2 i0 sent 7", "send m1 i0 g1 t2 deadline 0s"),
+		},
+		done: []uint32{2},
+	}, {
+		name: "no deadline: a cut closes the channel; the old delivery's late ack counts for nothing", instances: 1, msgs: 1,
+		params: &QueueParams{NackRetry: DefaultNackRetry, Prefetch: 1},
+		steps: []step{
+			up(0, 1),
+			publish(1, "publish m1", "send m1 i0 g1 t1 deadline 0s"),
+			disconnect(0, "requeue m1 i0 after channel closed"),
+			disconnect(0), // a second cut while cut: nothing
+			ack(1, 1, 0),
+			reconnect(0, "send m1 i0 g1 t2 deadline 0s"),
+			reconnect(0),
+			ack(1, 1, 0), // still the old delivery's
+			ack(1, 2, 0, "acked m1 i0 t2", "accepted m1 i0 sent 7"),
+		},
+		done: []uint32{1},
+	}, {
+		name: "no deadline, prefetch 3: a crash returns all three to the head, in order", instances: 2, msgs: 4,
+		params: &QueueParams{NackRetry: DefaultNackRetry, Prefetch: 3},
+		steps: []step{
+			up(0, 1),
+			publish(1, "publish m1", "send m1 i0 g1 t1 deadline 0s"),
+			publish(2, "publish m2", "send m2 i0 g1 t1 deadline 0s"),
+			publish(3, "publish m3", "send m3 i0 g1 t1 deadline 0s"),
+			publish(4, "publish m4"),
+			ack(2, 1, 0, "acked m2 i0 t1", "accepted m2 i0 sent 7", "send m4 i0 g1 t1 deadline 0s"),
+			down(0, "requeue m1 i0 after channel closed", "requeue m3 i0 after channel closed", "requeue m4 i0 after channel closed"),
+			up(1, 1, "send m1 i1 g1 t2 deadline 0s", "send m3 i1 g1 t2 deadline 0s", "send m4 i1 g1 t2 deadline 0s"),
+		},
+		done: []uint32{2},
+	}, {
+		name: "prefetch 3: an instance holds up to three, and the fourth goes out when one is acked", instances: 1, msgs: 4,
+		params: &QueueParams{AckDeadline: DefaultAckDeadline, NackRetry: DefaultNackRetry, Prefetch: 3},
+		steps: []step{
+			up(0, 1),
+			publish(1, "publish m1", "send m1 i0 g1 t1 deadline 5s"),
+			publish(2, "publish m2", "send m2 i0 g1 t1 deadline 5s"),
+			publish(3, "publish m3", "send m3 i0 g1 t1 deadline 5s"),
+			publish(4, "publish m4"),
+			fire(Deadline, 2, 1, "requeue m2 i0 after deadline", "send m2 i0 g1 t2 deadline 5s"),
+			ack(1, 1, 0, "acked m1 i0 t1", "accepted m1 i0 sent 7", "send m4 i0 g1 t1 deadline 5s"),
+			// Down frees all three slots of incarnation 1.
+			down(0),
+			up(0, 2),
+		},
+		done: []uint32{1},
+	}, {
+		name: "max deliveries 2: the second deadline dead-letters the message; a late ack still settles it (JetStream)", instances: 1, msgs: 2,
+		params: &QueueParams{AckDeadline: DefaultAckDeadline, NackRetry: DefaultNackRetry, Prefetch: 1, MaxDeliveries: 2},
+		steps: []step{
+			up(0, 1),
+			publish(1, "publish m1", "send m1 i0 g1 t1 deadline 5s"),
+			publish(2, "publish m2"),
+			fire(Deadline, 1, 1, "requeue m1 i0 after deadline", "send m1 i0 g1 t2 deadline 5s"),
+			fire(Deadline, 1, 2, "dead-letter m1 t2", "send m2 i0 g1 t1 deadline 5s"),
+			ack(1, 1, 0, "acked m1 i0 t1", "accepted m1 i0 sent 7"),
+			nack(2, 1, "arm retry m2 t0 in 200ms"),
+			fire(Retry, 2, 0, "requeue m2 i0 after nack", "send m2 i0 g1 t2 deadline 5s"),
+			nack(2, 2, "arm retry m2 t0 in 200ms"),
+			fire(Retry, 2, 0, "dead-letter m2 t2"),
+		},
+		done: []uint32{1},
+		dead: []uint32{2},
+	}, {
+		name: "no deadline, max deliveries 1: a nack dead-letters, a closed channel too, and a late ack counts for nothing (RabbitMQ)", instances: 1, msgs: 2,
+		params: &QueueParams{NackRetry: DefaultNackRetry, Prefetch: 1, MaxDeliveries: 1},
+		steps: []step{
+			up(0, 1),
+			publish(1, "publish m1", "send m1 i0 g1 t1 deadline 0s"),
+			nack(1, 1, "arm retry m1 t0 in 200ms"),
+			fire(Retry, 1, 0, "dead-letter m1 t1"),
+			ack(1, 1, 0),
+			publish(2, "publish m2", "send m2 i0 g1 t1 deadline 0s"),
+			down(0, "dead-letter m2 t1"),
+			up(0, 2),
+		},
+		dead: []uint32{1, 2},
 	}}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			q, err := NewQueue(DefaultQueue)
+			p := DefaultQueue
+			if c.params != nil {
+				p = *c.params
+			}
+			q, err := NewQueue(p)
 			require.NoError(t, err)
 			q.Reset(Setup{Instances: c.instances, Pick: rand.New(rand.NewPCG(1, 2)), Scripted: c.scripted})
 			for m := 1; m <= c.msgs; m++ {
@@ -213,6 +353,11 @@ func TestQueue(t *testing.T) {
 					want = want || d == m
 				}
 				assert.Equal(t, want, q.Done(m), "message %d done", m)
+				want = false
+				for _, d := range c.dead {
+					want = want || d == m
+				}
+				assert.Equal(t, want, q.Dead(m), "message %d dead", m)
 			}
 		})
 	}
@@ -250,16 +395,45 @@ func TestQueueSpreadsOverFreeInstances(t *testing.T) {
 func TestQueueParams(t *testing.T) {
 	require.NoError(t, DefaultQueue.Validate())
 	for _, p := range []QueueParams{
-		{AckDeadline: 0, NackRetry: time.Second, Prefetch: 1},
+		{AckDeadline: -1, NackRetry: time.Second, Prefetch: 1},
 		{AckDeadline: time.Second, NackRetry: -1, Prefetch: 1},
-		{AckDeadline: time.Second, NackRetry: time.Second, Prefetch: 2},
+		{AckDeadline: time.Second, NackRetry: 0, Prefetch: 1},
+		{AckDeadline: time.Second, NackRetry: time.Second, Prefetch: 0},
+		{AckDeadline: time.Second, NackRetry: time.Second, Prefetch: run.MaxPrefetch + 1},
+		{AckDeadline: time.Second, NackRetry: time.Second, Prefetch: 1, MaxDeliveries: -1},
 	} {
 		_, err := NewQueue(p)
 		assert.Error(t, err, "%+v", p)
+		q, err := NewQueue(DefaultQueue)
+		require.NoError(t, err)
+		assert.Error(t, q.SetParams(p), "%+v", p)
+		assert.Equal(t, DefaultQueue, q.Params(), "a bad SetParams leaves the parameters as they were")
 	}
 	q, err := NewQueue(DefaultQueue)
 	require.NoError(t, err)
 	assert.Equal(t, DefaultQueue, q.Params())
+	none := QueueParams{NackRetry: DefaultNackRetry, Prefetch: 1, MaxDeliveries: 3}
+	require.NoError(t, q.SetParams(none), "no deadline is valid")
+	assert.Equal(t, none, q.Params())
+}
+
+// TestQueueParamsOf: a run's zero values are the defaults, and each
+// parameter it sets comes through.
+func TestQueueParamsOf(t *testing.T) {
+	cases := []struct {
+		in   run.BrokerParams
+		want QueueParams
+	}{
+		{run.BrokerParams{}, DefaultQueue},
+		{run.BrokerParams{AckDeadline: run.NoAckDeadline}, QueueParams{NackRetry: DefaultNackRetry, Prefetch: 1}},
+		{run.BrokerParams{AckDeadline: time.Second, NackRetry: time.Millisecond, Prefetch: 3, MaxDeliveries: 5},
+			QueueParams{AckDeadline: time.Second, NackRetry: time.Millisecond, Prefetch: 3, MaxDeliveries: 5}},
+	}
+	for _, c := range cases {
+		got := QueueParamsOf(c.in)
+		assert.Equal(t, c.want, got, "%+v", c.in)
+		assert.NoError(t, got.Validate())
+	}
 }
 
 // TestDescriptions: the queue is described once, with its parameters and
@@ -273,7 +447,7 @@ func TestDescriptions(t *testing.T) {
 		assert.NotEmpty(t, p.Summary, p.Name)
 		defaults[p.Name] = p.Default
 	}
-	assert.Equal(t, map[string]string{"ack-deadline": "5s", "nack-retry": "200ms", "prefetch": "1"}, defaults)
+	assert.Equal(t, map[string]string{"ack-deadline": "5s", "nack-retry": "200ms", "prefetch": "1", "max-deliveries": "unlimited"}, defaults)
 	m := d.New()
 	m.Reset(Setup{Instances: 1, Pick: rand.New(rand.NewPCG(1, 1))})
 	m.Up(0, 1)

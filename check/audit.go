@@ -6,15 +6,25 @@ type AuditResult struct {
 	Duplicates int
 	// Lost is the events the broker considers done that were never applied.
 	Lost int
+	// Dead is the events the broker dead-lettered that were never
+	// applied nor acked: not a violation, an outcome of their own.
+	Dead int
 }
 
-// OK reports whether the audit found no violation.
+// OK reports whether the audit found no violation. Dead events are none:
+// the porcupine model agrees, as an event never acked may end unapplied.
 func (a AuditResult) OK() bool { return a.Duplicates == 0 && a.Lost == 0 }
 
 // Audit counts, for events 1..len(applied)-1, how often the ledger holds
 // each event's effect (applied[id]) against whether the broker considers the
 // event done (done[id]). Index 0 is unused, as event ids start at 1.
-func Audit(applied []int, done []bool) AuditResult {
+func Audit(applied []int, done []bool) AuditResult { return AuditDead(applied, done, nil) }
+
+// AuditDead is Audit that also counts the dead events: dead[id] reports
+// whether the broker dead-lettered a copy of event id (nil: none was). A
+// dead event that was applied once is fine (its ack was lost, say); one
+// that an ack settled and that was never applied is lost, as any other.
+func AuditDead(applied []int, done, dead []bool) AuditResult {
 	var a AuditResult
 	for id := 1; id < len(applied); id++ {
 		switch n := applied[id]; {
@@ -22,6 +32,8 @@ func Audit(applied []int, done []bool) AuditResult {
 			a.Duplicates += n - 1
 		case n == 0 && done[id]:
 			a.Lost++
+		case n == 0 && dead != nil && dead[id]:
+			a.Dead++
 		}
 	}
 	return a

@@ -15,6 +15,9 @@ import (
 const (
 	MaxInstances = 64
 	MaxEvents    = 100_000
+	// MaxPrefetch bounds BrokerParams.Prefetch: more than an instance
+	// could hold in a lesson's run.
+	MaxPrefetch = 1000
 )
 
 // Config says which run: the zero values of Instances and Events mean the
@@ -29,6 +32,11 @@ type Config struct {
 	// both the default (24 h) and the ttl fault's draw: for sweeps of
 	// duplicates against the TTL.
 	MarkTTL time.Duration
+	// Broker sets the broker model's parameters; its zero value is the
+	// queue as idemsim has always simulated it. Not yet on the command
+	// line, nor in Reproduce: a run with other parameters is replayed
+	// from code.
+	Broker BrokerParams
 	// KeepTrace keeps every trace record, for printing or explaining; the
 	// trace hash is computed either way.
 	KeepTrace bool
@@ -90,6 +98,52 @@ func (c Config) Validate() error {
 	}
 	if c.Events < 1 || c.Events > MaxEvents {
 		return BadConfigf("events must be 1 to %d, not %d", MaxEvents, c.Events)
+	}
+	return c.Broker.Validate()
+}
+
+// NoAckDeadline, as BrokerParams.AckDeadline, means that the queue has no
+// ack deadline: an unacked message stays with its consumer until the
+// consumer's channel closes or it nacks (RabbitMQ).
+const NoAckDeadline time.Duration = -1
+
+// BrokerParams are the parameters of the broker model, as a Config carries
+// them. Each zero value means the default, the queue as idemsim has always
+// simulated it (package broker: QueueParams, and the model's description
+// tells each parameter with its default and the real broker it matches).
+// They live here rather than in package broker, which depends on run.
+type BrokerParams struct {
+	// AckDeadline is how long a delivery may stay unacked before its
+	// message goes back to the queue (SQS's visibility timeout,
+	// JetStream's AckWait). 0: the default, 5s; NoAckDeadline: none
+	// (RabbitMQ).
+	AckDeadline time.Duration
+	// NackRetry is how long a nacked message waits before it is ready
+	// again. 0: the default, 200ms.
+	NackRetry time.Duration
+	// Prefetch is how many deliveries an instance may hold unacked at
+	// once. 0: the default, 1.
+	Prefetch int
+	// MaxDeliveries is how many deliveries a message may have in all:
+	// when the last of them fails, the message is dead-lettered instead
+	// of going back to the queue. JetStream's MaxDeliver and SQS's
+	// maxReceiveCount count the same way; RabbitMQ's quorum-queue
+	// delivery-limit N is MaxDeliveries N+1. 0: unlimited.
+	MaxDeliveries int
+}
+
+// Validate reports what is wrong with p, in words that say what is
+// accepted; the error matches ErrBadConfig.
+func (p BrokerParams) Validate() error {
+	switch {
+	case p.AckDeadline < 0 && p.AckDeadline != NoAckDeadline:
+		return BadConfigf("ack deadline must be more than 0, or none (run.NoAckDeadline), not %v", p.AckDeadline)
+	case p.NackRetry < 0:
+		return BadConfigf("nack retry delay must not be negative, not %v (0 means the default)", p.NackRetry)
+	case p.Prefetch < 0 || p.Prefetch > MaxPrefetch:
+		return BadConfigf("prefetch must be 1 to %d, not %d (0 means the default: 1)", MaxPrefetch, p.Prefetch)
+	case p.MaxDeliveries < 0:
+		return BadConfigf("max deliveries must not be negative, not %d (0 means unlimited)", p.MaxDeliveries)
 	}
 	return nil
 }

@@ -44,7 +44,8 @@ const (
 	End                         // the run ended (Count: events not settled)
 	// Kinds added later come last, so that the numbers of the others,
 	// which trace digests cover, stay.
-	Memory // Inst's handler called its own memory (Op: MemHas, MemAdd or MemDel; Event; Answer)
+	Memory     // Inst's handler called its own memory (Op: MemHas, MemAdd or MemDel; Event; Answer)
+	DeadLetter // the broker gave up on Msg after Tag deliveries: dead-lettered, never delivered again
 	numKinds
 )
 
@@ -56,7 +57,7 @@ var kindNames = [numKinds]string{
 	Acked: "acked", Nack: "nack", Requeue: "requeue", Crash: "crash",
 	Restart: "restart", Stall: "stall", Partition: "partition",
 	StoreLoss: "store-loss", StoreUp: "store-up", TxAbort: "tx-abort",
-	Heal: "heal", End: "end", Memory: "memory",
+	Heal: "heal", End: "end", Memory: "memory", DeadLetter: "dead-letter",
 }
 
 // String names the kind as traces print it.
@@ -250,6 +251,9 @@ const (
 	AfterNack                       // Requeue: the nack's retry delay passed
 	RestartEmpty                    // StoreLoss: Redis restarted with no persistence
 	Failover                        // StoreLoss: Redis failed over to a lagging replica
+	// Causes added later come last, so that the numbers of the others,
+	// which trace digests cover, stay.
+	ChannelClosed // Requeue: the consumer's channel closed (it crashed or was cut off), with no ack deadline
 )
 
 // Record is one step of a run, as a backend saw it. Each kind fills the
@@ -352,10 +356,15 @@ func (r Record) Detail() string {
 	case Handled:
 		return r.Outcome.String()
 	case Requeue:
-		if r.Cause == DeadlinePassed {
+		switch r.Cause {
+		case DeadlinePassed:
 			return "ack deadline passed"
+		case ChannelClosed:
+			return "channel closed"
 		}
 		return "after nack"
+	case DeadLetter:
+		return fmt.Sprintf("after %d deliveries", r.Tag)
 	case Crash:
 		step := "the ack"
 		switch r.Step {

@@ -160,6 +160,9 @@ type Tally struct {
 	// Done reports per event id whether the broker considers it processed
 	// (a copy was acked); Settled whether every copy of it was.
 	Done, Settled []bool
+	// Dead reports per event id whether the broker dead-lettered a copy
+	// of it; nil when none was.
+	Dead []bool
 	// End is when the run ended, in nanoseconds since its start.
 	End int64
 }
@@ -181,7 +184,7 @@ func (r *Recorder) Finish(cfg Config, t Tally) *Result {
 	for id := 1; id <= n; id++ {
 		r.history = append(r.history, check.Op{Kind: check.Read, Client: cfg.Instances, Event: uint64(id), Call: t.End, Return: t.End, Count: t.Applied[id]})
 	}
-	audit := check.Audit(t.Applied, t.Done)
+	audit := check.AuditDead(t.Applied, t.Done, t.Dead)
 	res := &Result{
 		Strategy:       cfg.Strategy,
 		Faults:         cfg.Faults.Names(),
@@ -193,6 +196,7 @@ func (r *Recorder) Finish(cfg Config, t Tally) *Result {
 		Duplicates:     audit.Duplicates,
 		Lost:           audit.Lost,
 		Stuck:          stuck,
+		Dead:           audit.Dead,
 		Linearizable:   check.Verdict(r.history, check.Timeout),
 		AuditOK:        audit.OK(),
 		TraceHash:      r.traceHash(),

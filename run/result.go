@@ -15,6 +15,11 @@ type Result struct {
 	Duplicates int      `json:"duplicates"` // applications beyond the first, summed over events
 	Lost       int      `json:"lost"`       // events done at the broker, never applied
 	Stuck      int      `json:"stuck"`      // events not settled when the liveness bound ran out
+	// Dead is the events the broker dead-lettered (BrokerParams.
+	// MaxDeliveries) that no attempt applied and no ack settled: neither
+	// lost nor ok, an outcome of their own. Left out of the JSON when 0,
+	// so that runs without a delivery limit print as they always have.
+	Dead int `json:"dead,omitempty"`
 	// Linearizable is porcupine's verdict: true, false, or nil when it
 	// timed out (Unknown).
 	Linearizable *bool `json:"linearizable"`
@@ -36,7 +41,10 @@ type Result struct {
 }
 
 // Violating reports whether the run broke exactly-once: a duplicate, a lost
-// event, or an event that never settled.
+// event, or an event that never settled. A dead event is not a violation of
+// exactly-once (the broker gave up on it, as it was told to, and said so):
+// it is counted apart, in Dead, and neither checker counts it against the
+// run.
 func (r *Result) Violating() bool { return r.Duplicates > 0 || r.Lost > 0 || r.Stuck > 0 }
 
 // CheckersAgree reports whether porcupine and the audit reached the same

@@ -107,6 +107,9 @@ func newWorld(cfg Config) *world {
 	if w.broker == nil {
 		w.broker = newQueue()
 	}
+	if err := w.broker.SetParams(broker.QueueParamsOf(cfg.Broker)); err != nil {
+		panic("sim: invariant broken: a validated config's broker parameters are invalid: " + err.Error())
+	}
 	w.broker.Reset(broker.Setup{Instances: cfg.Instances, Pick: w.rBroker})
 	w.msgs = append(w.msgs[:0], 0)
 	w.insts, w.windows = nil, resize(w.windows, 0)
@@ -293,6 +296,9 @@ func (w *world) cutOff(i int32, target run.Stores, d int64) {
 	w.rec.Injected(faults.Partition, 1)
 	w.rec.Add(&run.Record{At: w.now, Kind: run.Partition, Inst: i, Stores: target, Window: idx + 1})
 	w.q.push(event{at: end, kind: evPartitionOff, inst: i, a: idx})
+	if target&run.Broker != 0 {
+		w.applyBroker(w.broker.Disconnect(i))
+	}
 }
 
 // cut reports whether instance i cannot reach target at the current time.
@@ -373,10 +379,18 @@ func (w *world) handle(e event) {
 			win := w.windows[e.inst][e.a]
 			w.rec.Injected(faults.Partition, 1)
 			w.rec.Add(&run.Record{At: w.now, Kind: run.Partition, Inst: e.inst, Stores: win.mask, Window: e.a + 1})
+			if win.mask&run.Broker != 0 {
+				w.applyBroker(w.broker.Disconnect(e.inst))
+			}
 		}
 	case evPartitionOff:
 		if !w.healed {
 			w.rec.Add(&run.Record{At: w.now, Kind: run.Partition, Inst: e.inst, Window: e.a + 1})
+		}
+		// The broker hears of the instance again once no window cuts
+		// it off any more (windows may overlap).
+		if w.windows[e.inst][e.a].mask&run.Broker != 0 && !w.cut(e.inst, run.Broker) {
+			w.applyBroker(w.broker.Reconnect(e.inst))
 		}
 	case evStoreLoss:
 		if !w.healed {
@@ -471,13 +485,21 @@ func (w *world) result() *Result {
 	n := w.cfg.Events
 	done := make([]bool, n+1)
 	settled := make([]bool, n+1)
+	var dead []bool // made only when a message was dead-lettered
 	for i := 1; i <= n; i++ {
 		settled[i] = true
 	}
 	for m := 1; m < len(w.msgs); m++ {
-		if w.broker.Done(uint32(m)) {
+		switch {
+		case w.broker.Done(uint32(m)):
 			done[w.msgs[m]] = true
-		} else {
+		case w.broker.Dead(uint32(m)):
+			// Settled: the broker is finished with it.
+			if dead == nil {
+				dead = make([]bool, n+1)
+			}
+			dead[w.msgs[m]] = true
+		default:
 			settled[w.msgs[m]] = false
 		}
 	}
@@ -487,6 +509,7 @@ func (w *world) result() *Result {
 		Applied:    w.db.ledger,
 		Done:       done,
 		Settled:    settled,
+		Dead:       dead,
 		End:        w.now,
 	})
 }
