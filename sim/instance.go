@@ -398,6 +398,15 @@ func (w *world) sendAck(in *instance, ack bool) {
 	}
 	if lost {
 		w.rec.Add(&run.Record{At: w.now, Kind: run.AckLost, Inst: in.idx, Msg: msg, Event: uint32(ev), Tag: in.cur.tag})
+		if !w.cut(in.idx, run.Broker) {
+			// The network lost an ack on a link that is up: to a
+			// broker that acks over a connection (RabbitMQ), that is
+			// the connection breaking and the client reconnecting. A
+			// cut told the broker already (Disconnect); a queue with
+			// an ack deadline hears of neither.
+			w.applyBroker(w.broker.Disconnect(in.idx))
+			w.applyBroker(w.broker.Reconnect(in.idx))
+		}
 		return
 	}
 	w.at(w.latency(), event{kind: evAckArr, inst: in.idx, a: uint32(msg), b: uint32(in.cur.tag), c: w.now})
