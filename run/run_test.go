@@ -1,6 +1,7 @@
 package run
 
 import (
+	"encoding/json"
 	"reflect"
 	"strings"
 	"testing"
@@ -27,6 +28,8 @@ func TestRecordDetail(t *testing.T) {
 		{Record{Kind: Handled, Outcome: Errored}, "error"},
 		{Record{Kind: Requeue, Cause: DeadlinePassed}, "ack deadline passed"},
 		{Record{Kind: Requeue, Cause: AfterNack}, "after nack"},
+		{Record{Kind: Requeue, Cause: ChannelClosed}, "channel closed"},
+		{Record{Kind: DeadLetter, Tag: 3}, "after 3 deliveries"},
 		{Record{Kind: Crash, Step: AtCall, Op: Commit}, "before Commit"},
 		{Record{Kind: Crash, Step: AtCall, Op: SetNX, InFlight: true, Call: 4}, "with SetNX in flight (c4)"},
 		{Record{Kind: Crash, Step: AtAck}, "before the ack"},
@@ -201,10 +204,49 @@ func TestConfigValidate(t *testing.T) {
 		{Strategy: "none", Instances: MaxInstances + 1},
 		{Strategy: "none", Events: -1},
 		{Strategy: "none", MarkTTL: -1},
+		{Strategy: "none", Broker: BrokerParams{AckDeadline: -2}},
+		{Strategy: "none", Broker: BrokerParams{NackRetry: -1}},
+		{Strategy: "none", Broker: BrokerParams{Prefetch: -1}},
+		{Strategy: "none", Broker: BrokerParams{Prefetch: MaxPrefetch + 1}},
+		{Strategy: "none", Broker: BrokerParams{MaxDeliveries: -1}},
 	} {
 		err := c.Validate()
 		assert.ErrorIs(t, err, ErrBadConfig, "%+v", c)
 		assert.NotContains(t, err.Error(), "run:", "reads as the problem alone")
 	}
 	assert.NoError(t, Config{Strategy: "none"}.Validate())
+	assert.NoError(t, Config{Strategy: "none", Broker: BrokerParams{AckDeadline: NoAckDeadline, Prefetch: 3, MaxDeliveries: 5}}.Validate())
+}
+
+// TestRecorderFinishDead: an event dead-lettered and never applied is
+// dead, neither lost nor stuck nor a violation, and both checkers agree;
+// one dead-lettered after it was applied is fine. Result's JSON names dead
+// only when there are some, so that runs without a delivery limit print
+// as they always have.
+func TestRecorderFinishDead(t *testing.T) {
+	var r Recorder
+	cfg := Config{Strategy: "none", Seed: 1, Instances: 1, Events: 3}
+	r.Reset(cfg)
+	r.EndAttempt(r.BeginAttempt(0, 1, 1), Errored, 2)
+	r.EndAttempt(r.BeginAttempt(0, 2, 3), Applied, 4)
+	r.EndAttempt(r.BeginAttempt(0, 3, 5), Applied, 6)
+	r.Ack(0, 3, 7, 8)
+	res := r.Finish(cfg, Tally{Applied: []int{0, 0, 1, 1}, Done: []bool{false, false, false, true},
+		Settled: []bool{true, true, true, true}, Dead: []bool{false, true, true, false}, End: 9})
+	assert.Equal(t, 1, res.Dead, "event 1; event 2 was applied")
+	assert.Zero(t, res.Lost)
+	assert.Zero(t, res.Stuck)
+	assert.False(t, res.Violating())
+	assert.True(t, res.AuditOK)
+	assert.True(t, res.CheckersAgree())
+	b, err := json.Marshal(res)
+	require.NoError(t, err)
+	assert.Contains(t, string(b), `"dead":1`)
+
+	r.Reset(cfg)
+	res = r.Finish(cfg, Tally{Applied: []int{0, 1, 1, 1}, Done: []bool{false, true, true, true}, Settled: []bool{true, true, true, true}})
+	assert.Zero(t, res.Dead)
+	b, err = json.Marshal(res)
+	require.NoError(t, err)
+	assert.NotContains(t, string(b), `"dead"`)
 }
