@@ -15,8 +15,15 @@
 // Each model is described once (Description: its name, summary and
 // parameters with their defaults); Models and Lookup list them. The first
 // and so far only model is the queue (Queue, "queue"): competing consumers,
-// an ack deadline, nacks retried after a delay, one delivery in flight per
-// instance.
+// nacks retried after a delay, and the parameters real queues differ on
+// (QueueParams, from a run's run.BrokerParams by QueueParamsOf): an ack
+// deadline (SQS, JetStream; the default, 5s) or none (RabbitMQ: a delivery
+// stays with its instance until its channel closes, and then goes to the
+// head of the queue), a prefetch of deliveries in flight per instance
+// (default 1), and a maximum number of deliveries after which a message is
+// dead-lettered (default unlimited). ../shared/BROKER-FACTS.md has what the
+// real brokers were measured to do; the queue's doc says which row each
+// choice follows.
 //
 // The consumer loop's contract: an instance asks the model what to do
 // next, and does it. With the queue the answer is always the same: take the
@@ -26,5 +33,9 @@
 // ask again. The ack or nack travels to the broker over the network, where
 // it may be lost; the model hears of it only if it arrives (Ack or
 // Nack). An instance that crashes says nothing: the world tells the model
-// Down, and Up when the next incarnation starts.
+// Down, and Up when the next incarnation starts. When an instance is cut
+// off from the broker, or the network loses its ack on a link that is up,
+// the world tells the model Disconnect (and Reconnect when it can reach the
+// broker again): a model whose consumers hold a connection (the queue with
+// no ack deadline) takes it as the channel closing; the others ignore it.
 package broker

@@ -11,5 +11,9 @@
 // attempt did nothing (skipped, retried later or dropped: a handler that
 // gave up and acked) is lost once an ack lands: both checkers count it. An event never settled is
 // "stuck": a liveness failure that the broker reports, which neither checker
-// counts as a safety violation.
+// counts as a safety violation. An event the broker dead-lettered after its
+// last allowed delivery, never applied and never acked, is "dead" (AuditDead
+// counts it): the broker gave up on it as told, and neither checker counts
+// it as a violation (the porcupine model holds an event never acked to
+// nothing), while one that an ack settled unapplied is lost as any other.
 package check

@@ -3,7 +3,9 @@
 // and by everything that reads one (the checkers, explain, the command
 // line):
 //
-//   - Config says which run: strategy, faults, seed, size.
+//   - Config says which run: strategy, faults, seed, size, and the broker
+//     model's parameters (BrokerParams: ack deadline or none, nack retry
+//     delay, prefetch, max deliveries; each zero value the default).
 //   - NewWorkload draws what the producer publishes for a Config: the
 //     same events, copies and times on every backend.
 //   - Record is one step of a run, with typed fields (instance, message,
@@ -15,7 +17,9 @@
 //     (or only its digest), the history the checkers judge, and the counts
 //     of injected faults, and makes the Result.
 //   - Result is the judged run: counts, both checkers' verdicts, the trace
-//     hash, and the command that replays it.
+//     hash, and the command that replays it. Dead counts the events a
+//     delivery limit dead-lettered unapplied: an outcome of their own,
+//     neither lost nor a violation.
 //
 // The random streams every backend derives from a run's seed are numbered
 // here (streams.go), so that the two backends draw the same workload and

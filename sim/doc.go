@@ -3,7 +3,10 @@
 // decides every interleaving, a simulated network with latency and
 // partitions, an at-least-once broker (a model from package broker
 // decides; the world keeps time, timers, the network and the record, and
-// carries out the effects the model returns, in applyBroker), consumer
+// carries out the effects the model returns, in applyBroker; its
+// parameters come from Config.Broker, and the world tells it when an
+// instance is cut off from it or loses an ack, which a broker that acks
+// over a connection takes as the channel closing), consumer
 // instances that crash and restart with empty memory, and simulated Redis
 // (marks; keys holding a string or a set, with compare-and-act calls and
 // WRONGTYPE) and SQL stores (transactions, unique inserts, processed rows
