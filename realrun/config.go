@@ -147,6 +147,11 @@ func (c Config) Validate() error {
 	if err := c.Config.Validate(); err != nil {
 		return err
 	}
+	if c.Broker != (run.BrokerParams{}) {
+		// A real run's broker is its own queue, with today's behaviour
+		// only: other parameters would be ignored, silently.
+		return badConfigf("broker parameters %+v: a real run has only the default queue", c.Broker)
+	}
 	return validateSettings(c.withDefaults())
 }
 
