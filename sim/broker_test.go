@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -204,4 +205,49 @@ func TestBadBrokerParams(t *testing.T) {
 		_, err := Run(Config{Strategy: "none", Seed: 1, Broker: pb})
 		assert.ErrorIs(t, err, ErrBadConfig, "%+v", pb)
 	}
+}
+
+// TestBrokerParamsReplay: a run with broker parameters replays byte for
+// byte, and a pooled world that ran with other parameters runs the next
+// config as a fresh one would: the parameters are set at every run.
+func TestBrokerParamsReplay(t *testing.T) {
+	base := Config{Strategy: "db-unique", Faults: faults.AllFaults, Seed: 3, Events: 80}
+	other := base
+	other.Broker = run.BrokerParams{AckDeadline: run.NoAckDeadline, Prefetch: 2, MaxDeliveries: 4}
+	hash := func(cfg Config) string {
+		r, err := Run(cfg)
+		require.NoError(t, err)
+		return r.TraceHash
+	}
+	b1, o1 := hash(base), hash(other)
+	b2, o2 := hash(base), hash(other)
+	assert.Equal(t, b1, b2)
+	assert.Equal(t, o1, o2)
+	assert.NotEqual(t, b1, o1, "the parameters change the run")
+}
+
+// TestAckDeadlineParam: a run's ack deadline is the one it sets: every
+// requeue on a timer comes that long after the message's latest delivery,
+// and a stall under slow outlasts it.
+func TestAckDeadlineParam(t *testing.T) {
+	const d = 2 * time.Second
+	cfg := Config{Strategy: "none", Faults: faults.Of(faults.Slow), Seed: 1, Events: 60, KeepTrace: true,
+		Broker: run.BrokerParams{AckDeadline: d}}
+	r, err := Run(cfg)
+	require.NoError(t, err)
+	sent, n := map[uint32]int64{}, 0
+	for _, rec := range r.Trace {
+		switch rec.Kind {
+		case run.Deliver:
+			sent[rec.Msg] = rec.At
+		case run.Requeue:
+			if rec.Cause == run.DeadlinePassed {
+				n++
+				assert.Equal(t, int64(d), rec.At-sent[rec.Msg], "message %d", rec.Msg)
+			}
+		case run.Stall:
+			assert.Greater(t, rec.Dur, int64(d))
+		}
+	}
+	assert.Positive(t, n)
 }

@@ -146,7 +146,7 @@ func (w *world) start(in *instance) {
 func (w *world) deps(in *instance) strategies.Deps {
 	return strategies.Deps{
 		Marks: simMarks{in}, KV: simKV{in}, Ledger: simLedger{in}, Memory: simMemory{in}, Clock: simClock{w},
-		MarkTTL: w.markTTL, Lease: 2 * ackDeadline,
+		MarkTTL: w.markTTL, Lease: 2 * w.ackDeadline(),
 		Instance: int(in.idx), Name: instanceNames[in.idx],
 		Rand: w.instanceRand(int(in.idx), in.gen),
 	}
@@ -296,7 +296,7 @@ func (w *world) perform(in *instance, mayFault bool) bool {
 		if w.p.SlowPerStep > 0 {
 			r := w.rnd(faults.Slow)
 			if r.Float64() < w.p.SlowPerStep {
-				d := int64(float64(ackDeadline) * w.p.SlowFactor)
+				d := int64(float64(w.ackDeadline()) * w.p.SlowFactor)
 				w.rec.Injected(faults.Slow, 1)
 				w.rec.Add(&run.Record{At: w.now, Kind: run.Stall, Inst: in.idx, Msg: in.cur.msg, Event: uint32(w.curEvent(in)), Dur: d})
 				in.stalled = true

@@ -26,9 +26,20 @@ const (
 	maxSteps       = 50_000_000             // bound on the events of one run; reaching it is a bug
 )
 
-// ackDeadline is the queue's (broker.DefaultAckDeadline): a strategy's lease
-// and a stall are measured against it.
+// ackDeadline is the queue's default (broker.DefaultAckDeadline): a
+// strategy's lease and a stall are measured against the run's deadline
+// (world.ackDeadline), which is this unless the run sets another.
 const ackDeadline = broker.DefaultAckDeadline
+
+// ackDeadline is the run's ack deadline, which a strategy's lease and a
+// stall are measured against: the queue's, or with none (RabbitMQ) the
+// default's, so that a stall is as long as on any other queue.
+func (w *world) ackDeadline() time.Duration {
+	if d := w.broker.Params().AckDeadline; d > 0 {
+		return d
+	}
+	return ackDeadline
+}
 
 // window is a partition: from start to end, instance cannot reach mask.
 type window struct {
