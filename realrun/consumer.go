@@ -123,7 +123,33 @@ func (c *consumer) start() (*incarnation, error) {
 		return inc, err
 	}
 	inc.handler = h
+	inc.connect()
 	return inc, nil
+}
+
+// connect opens the incarnation's connections to Redis and PostgreSQL
+// before it takes its first delivery, as a consumer process connects at
+// start: in the simulator a started instance is connected at once, so the
+// first store call of an incarnation must not carry a connection's setup
+// (a PostgreSQL backend to fork, on a loaded machine easily more than a
+// call's 150 ms deadline), or a BEGIN that times out before any statement
+// loses an event that a claim already covers. It waits at most
+// connectTimeout, the run's own bound for reaching a server. A store the consumer is cut
+// off from right now is left to connect on first use, as before, so that
+// a restart during a partition is not held up; so is one that fails, which
+// the first call then reports.
+func (inc *incarnation) connect() {
+	c := inc.c
+	ctx, cancel := context.WithTimeout(c.r.ctx, connectTimeout)
+	defer cancel()
+	if !c.redisProxy.Cutting() {
+		_ = inc.rdb.Ping(ctx).Err()
+	}
+	if !c.pgProxy.Cutting() {
+		if conn, err := inc.pool.Acquire(ctx); err == nil {
+			conn.Release()
+		}
+	}
 }
 
 // instanceName is a consumer's name on real servers, as a consumer tag
