@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -289,9 +290,14 @@ func withTrace(cfg sim.Config) sim.Config {
 func TestEveryClaimOfEveryBrokerStoryIsTrue(t *testing.T) {
 	seeds := uint64(12)
 	if testing.Short() {
-		seeds = 2
+		seeds = 4
 	}
 	params := []run.BrokerParams{noDeadline, {MaxDeliveries: 2}, {MaxDeliveries: 2, AckDeadline: run.NoAckDeadline}}
+	t.Cleanup(func() {
+		if !t.Failed() {
+			assert.Positive(t, deadTold.Load(), "some runs have dead events: the test tells their stories")
+		}
+	})
 	for _, st := range strategies.Names() {
 		if strings.HasPrefix(st, "test-") {
 			continue
@@ -317,6 +323,9 @@ func TestEveryClaimOfEveryBrokerStoryIsTrue(t *testing.T) {
 	}
 }
 
+// deadTold counts the dead events' stories told.
+var deadTold atomic.Int64
+
 // deadStories tells the story of each dead event of the run cfg.
 func deadStories(t *testing.T, cfg sim.Config) []*Story {
 	t.Helper()
@@ -336,5 +345,6 @@ func deadStories(t *testing.T, cfg sim.Config) []*Story {
 		out = append(out, s)
 	}
 	require.Len(t, out, res.Dead, "the facts' dead events are the run's")
+	deadTold.Add(int64(len(out)))
 	return out
 }
