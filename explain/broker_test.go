@@ -348,3 +348,50 @@ func deadStories(t *testing.T, cfg sim.Config) []*Story {
 	deadTold.Add(int64(len(out)))
 	return out
 }
+
+// TestTimelineDrawsBrokerParams: the timeline draws a requeue because a
+// channel closed and a dead-letter with marks of their own, one per
+// record, each with its legend entry, and a requeue of another cause with
+// the old mark.
+func TestTimelineDrawsBrokerParams(t *testing.T) {
+	count := func(trace []run.Record) (closed, other, dead int) {
+		for _, r := range trace {
+			switch {
+			case r.Kind == run.Requeue && r.Cause == run.ChannelClosed:
+				closed++
+			case r.Kind == run.Requeue:
+				other++
+			case r.Kind == run.DeadLetter:
+				dead++
+			}
+		}
+		return
+	}
+	name := registerAlwaysFails(t)
+	drawn := 0
+	for _, cfg := range []sim.Config{
+		{Strategy: "db-unique", Faults: faults.Of(faults.Crash), Seed: 1, Instances: 3, Events: 12, Broker: noDeadline},
+		{Strategy: "none", Faults: faults.Of(faults.Partition), Seed: 2, Instances: 3, Events: 12, Broker: noDeadline},
+		{Strategy: name, Seed: 1, Instances: 2, Events: 3, Broker: run.BrokerParams{MaxDeliveries: 2, AckDeadline: run.NoAckDeadline}},
+		{Strategy: name, Seed: 1, Instances: 2, Events: 3, Broker: run.BrokerParams{MaxDeliveries: 3}},
+	} {
+		s, err := Tell(cfg)
+		require.NoError(t, err)
+		tl := buildTimeline(s)
+		closed, other, dead := count(s.Result.Trace)
+		assert.Len(t, tl.points[&mClosed], closed, "%+v", cfg)
+		assert.Len(t, tl.points[&mRequeue], other, "%+v", cfg)
+		assert.Len(t, tl.points[&mDead], dead, "%+v", cfg)
+		drawn += closed + dead
+		var svg strings.Builder
+		require.NoError(t, WriteTimeline(&svg, s, "svg"))
+		for _, m := range []*marker{&mClosed, &mDead} {
+			if len(tl.points[m]) > 0 {
+				assert.True(t, strings.Contains(svg.String(), m.name), "%+v: the legend names %q", cfg, m.name)
+			} else {
+				assert.False(t, strings.Contains(svg.String(), m.name), "%+v: no legend entry %q for what did not happen", cfg, m.name)
+			}
+		}
+	}
+	assert.Positive(t, drawn)
+}

@@ -37,7 +37,7 @@ var (
 	mAck      = marker{"ack reached the broker", draw.SquareGlyph{}, color.RGBA{0, 100, 0, 255}, 4}
 	mAckLost  = marker{"ack lost", draw.CrossGlyph{}, color.RGBA{255, 127, 14, 255}, 5}
 	mRequeue  = marker{"back in the queue", draw.PyramidGlyph{}, color.RGBA{148, 103, 189, 255}, 4.5}
-	mClosed   = marker{"back at the queue's head: channel closed", draw.PyramidGlyph{}, color.RGBA{140, 86, 75, 255}, 4.5}
+	mClosed   = marker{"back at the head of the queue: channel closed", draw.PyramidGlyph{}, color.RGBA{140, 86, 75, 255}, 4.5}
 	mDead     = marker{"dead-lettered (max deliveries)", draw.BoxGlyph{}, color.RGBA{0, 0, 0, 255}, 5}
 	mCrash    = marker{"crash", draw.CrossGlyph{}, color.RGBA{214, 39, 40, 255}, 6}
 	mRestart  = marker{"restart (empty memory)", draw.PlusGlyph{}, color.RGBA{44, 160, 44, 255}, 6}
