@@ -395,3 +395,29 @@ func TestTimelineDrawsBrokerParams(t *testing.T) {
 	}
 	assert.Positive(t, drawn)
 }
+
+// TestSearchKeepsBrokerParams: a search with the queue's parameters runs
+// them, and the config it finds, and the run Shrink makes of it, carry
+// them.
+func TestSearchKeepsBrokerParams(t *testing.T) {
+	cfg, found, err := SearchWith("local-cache", faults.Of(faults.Crash), 3, 20, SearchOptions{Broker: noDeadline})
+	require.NoError(t, err)
+	require.True(t, found, "local-cache duplicates under crash on a queue with no deadline")
+	assert.Equal(t, noDeadline, cfg.Broker)
+	res, err := sim.Run(withTrace(cfg))
+	require.NoError(t, err)
+	assert.True(t, res.Violating())
+	for _, r := range res.Trace {
+		if r.Kind == run.Requeue {
+			assert.NotEqual(t, run.DeadlinePassed, r.Cause, "no deadline passes")
+		}
+	}
+	small, err := Shrink(cfg)
+	require.NoError(t, err)
+	assert.Equal(t, noDeadline, small.Broker, "Shrink keeps the parameters")
+	story, err := Tell(small)
+	require.NoError(t, err)
+	require.NoError(t, story.Verify(), storyText(story))
+	checkRequeueWords(t, story)
+	assert.NotContains(t, storyText(story), "ack deadline")
+}
