@@ -831,7 +831,21 @@ func (n *narrator) copyCause(first, second int) (string, int32, *failure, []Clai
 	// The requeue that sent the message out again, if the trace shows
 	// one: with no ack deadline (RabbitMQ) it is a channel closing, not
 	// a deadline passing, and the story says which.
-	q := n.requeueBetween(A.Msg, A.Rec, B.Rec)
+	noDeadline := f.Config.Broker.AckDeadline == run.NoAckDeadline
+	if noDeadline && B.Tag < A.Tag {
+		// B handled a delivery it held from before A's: with prefetch,
+		// a delivery waits in an instance's inbox, and when its channel
+		// closes the broker sends the message out again while the
+		// instance may still handle the one it held.
+		if q := n.firstRequeueSince(B.Msg, B.Tag, A.Rec); q != nil && q.Cause == run.ChannelClosed && q.Inst == B.Inst {
+			c := claim(ClaimChannelClosed)
+			c.Rec, c.Msg, c.Inst = q.Rec, q.Msg, q.Inst
+			c.N = closedBy(f.Trace, q.Rec-1, &f.Trace[q.Rec])
+			n.claim(c, receiveClaim(A))
+			return done(fmt.Sprintf("instance %d's channel closed%s while it held m%d, so the broker put m%d back at the head of the queue and delivered it again, to instance %d, and instance %d still handled the delivery it held", B.Inst, closedWhy(f.Trace, c.N), B.Msg, B.Msg, A.Inst, B.Inst), B.Inst, nil)
+		}
+	}
+	q := n.firstRequeueSince(A.Msg, A.Tag, B.Rec)
 	closed := q != nil && q.Cause == run.ChannelClosed
 	closedClaim := func() int {
 		c := claim(ClaimChannelClosed)
@@ -848,7 +862,11 @@ func (n *narrator) copyCause(first, second int) (string, int32, *failure, []Clai
 			closedClaim()
 			return done(fmt.Sprintf("instance %d's ack of m%d was lost, and instance %d's channel closed, so the broker put m%d back at the head of the queue and delivered it again", A.Inst, A.Msg, A.Inst, A.Msg), B.Inst, nil)
 		}
-		if !closed {
+		if closed && q.Inst == A.Inst {
+			why := closedWhy(f.Trace, closedClaim())
+			return done(fmt.Sprintf("instance %d's channel closed%s before its ack of m%d, which was lost, so the broker put m%d back at the head of the queue and delivered it again", A.Inst, why, A.Msg, A.Msg), B.Inst, nil)
+		}
+		if !closed && !noDeadline {
 			return done(fmt.Sprintf("instance %d's ack of m%d was lost, so after its %sack deadline the broker delivered m%d again", A.Inst, A.Msg, n.deadline(A.Msg), A.Msg), B.Inst, nil)
 		}
 	}
@@ -868,7 +886,8 @@ func (n *narrator) copyCause(first, second int) (string, int32, *failure, []Clai
 		return done(fmt.Sprintf("instance %d's channel closed%s, so the broker put m%d back at the head of the queue and delivered it again", q.Inst, why, A.Msg), B.Inst, nil)
 	}
 	for _, s := range f.Stalls {
-		if s.Inst == A.Inst && s.Msg == A.Msg && s.Rec > A.Rec && s.Rec < B.Rec {
+		// A stall sends a message out again only past an ack deadline.
+		if !noDeadline && s.Inst == A.Inst && s.Msg == A.Msg && s.Rec > A.Rec && s.Rec < B.Rec {
 			sc := claim(ClaimStall)
 			sc.Rec, sc.Inst, sc.Dur = s.Rec, s.Inst, s.Dur
 			n.claim(sc)
@@ -882,6 +901,27 @@ func (n *narrator) copyCause(first, second int) (string, int32, *failure, []Clai
 		}
 	}
 	return done(fmt.Sprintf("the broker delivered m%d again (at-least-once)", B.Msg), B.Inst, nil)
+}
+
+// firstRequeueSince is the first requeue of message msg after its
+// delivery with tag and before record to: the one that sent that
+// delivery's message out again; nil if none.
+func (n *narrator) firstRequeueSince(msg, tag uint32, to int) *Requeue {
+	from := -1
+	for _, d := range n.f.Messages[msg].Deliveries {
+		if dl := &n.f.Deliveries[d]; dl.Tag == tag {
+			from = dl.Rec
+		}
+	}
+	if from < 0 {
+		return nil
+	}
+	for k := range n.f.Requeues {
+		if q := &n.f.Requeues[k]; q.Msg == msg && q.Rec > from && q.Rec < to {
+			return q
+		}
+	}
+	return nil
 }
 
 // requeueBetween is the last requeue of message msg after record from
