@@ -421,3 +421,17 @@ func TestSearchKeepsBrokerParams(t *testing.T) {
 	checkRequeueWords(t, story)
 	assert.NotContains(t, storyText(story), "ack deadline")
 }
+
+// TestAckOnAClosedChannel: on a queue with no ack deadline, a handler that
+// gives up and acks after its channel closed (a cut) acks a delivery the
+// broker took back: the ack settles nothing, and the story says so rather
+// than that the ack was lost or taken.
+func TestAckOnAClosedChannel(t *testing.T) {
+	storyStrategies(t)
+	cfg := sim.Config{Strategy: "test-drop-on-error", Faults: faults.Of(faults.Partition), Seed: 2, Instances: 3, Events: 8, Broker: noDeadline}
+	s, err := TellEvent(cfg, 6)
+	require.NoError(t, err)
+	require.NoError(t, s.Verify(), storyText(s))
+	assert.Contains(t, storyText(s), "the broker had put m6 back when instance 1's channel closed, so the ack settles nothing")
+	checkRequeueWords(t, s)
+}

@@ -554,6 +554,22 @@ func (n *narrator) handled(i int, r *run.Record) {
 		text += n.nackWords(a, r.Msg)
 	case run.Dropped:
 		text = "its handler gives up and returns dropped" + n.effectWords(a, "having applied nothing")
+		if ack := &f.Acks[max(a.Ack, 0)]; a.Ack >= 0 && ack.AcceptedRec < 0 && ack.LostRec < 0 {
+			// Neither taken nor lost: on a queue with no ack deadline,
+			// the ack of a delivery whose channel closed settles
+			// nothing (the message went back, and out again).
+			if q := n.requeuedSinceDelivery(a.Msg, a.Tag, ack.Rec); q != nil && q.Cause == run.ChannelClosed {
+				cc := claim(ClaimChannelClosed)
+				cc.Rec, cc.Msg, cc.Inst, cc.N = q.Rec, q.Msg, q.Inst, closedBy(f.Trace, q.Rec-1, &f.Trace[q.Rec])
+				n.claim(cc)
+				text += fmt.Sprintf(": it acks m%d with nothing more done, but the broker had put m%d back when instance %d's channel closed, so the ack settles nothing", r.Msg, r.Msg, q.Inst)
+				break
+			}
+			// Sent later (after a stall) or still on its way when the
+			// run ended: the trace shows no fate of it to tell.
+			text += fmt.Sprintf(": it sends an ack of m%d, with nothing more done", r.Msg)
+			break
+		}
 		if a.Ack >= 0 {
 			c := claim(ClaimAck)
 			c.Inst, c.Msg, c.At = a.Inst, a.Msg, f.Acks[a.Ack].At
