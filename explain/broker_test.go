@@ -435,3 +435,17 @@ func TestAckOnAClosedChannel(t *testing.T) {
 	assert.Contains(t, storyText(s), "the broker had put m6 back when instance 1's channel closed, so the ack settles nothing")
 	checkRequeueWords(t, s)
 }
+
+// TestMemoryClaimsWithPrefetch: with prefetch, a step can tell one
+// event's delivery while its state line shows another event in a memory;
+// a claim that an instance's memory did not hold that other event is not
+// belied by the told attempt skipping its own event.
+func TestMemoryClaimsWithPrefetch(t *testing.T) {
+	storyStrategies(t)
+	fs, err := faults.Parse("all")
+	require.NoError(t, err)
+	cfg := sim.Config{Strategy: "test-memory", Faults: fs, Seed: 15, Instances: 4, Events: 8, Broker: run.BrokerParams{Prefetch: 2, MaxDeliveries: 3}}
+	s, err := TellEvent(cfg, 2)
+	require.NoError(t, err)
+	require.NoError(t, s.Verify(), storyText(s))
+}

@@ -820,7 +820,7 @@ func (x *traceIndex) check(c Claim, told map[int]bool) error {
 		// And what the attempt that began there did must not belie it: a
 		// handler whose memory did not hold the event cannot have skipped
 		// it without asking any store.
-		if a := x.attempts[c.Rec]; a != nil && x.trace[a.receive].Inst == c.Inst && !c.Yes && a.handled >= 0 && x.trace[a.handled].Outcome == run.Skipped && len(a.calls) == 0 {
+		if a := x.attempts[c.Rec]; a != nil && x.trace[a.receive].Inst == c.Inst && x.trace[a.receive].Event == c.Event && !c.Yes && a.handled >= 0 && x.trace[a.handled].Outcome == run.Skipped && len(a.calls) == 0 {
 			return bad("the attempt skipped without asking any store: its memory held the event, whatever the rule says")
 		}
 	case ClaimUp:
