@@ -73,7 +73,8 @@ const (
 	// (Yes) or it was lost (not Yes).
 	ClaimAck
 	// ClaimRequeue: at Rec the broker put Msg back in its queue, after
-	// its ack deadline of Dur (Yes) or after a nack (not Yes).
+	// its ack deadline of Dur (Yes) or after a nack (not Yes). A requeue
+	// because a channel closed is ClaimChannelClosed.
 	ClaimRequeue
 	// ClaimDeadline: the run's ack deadline is Dur: a message waited Dur
 	// after its delivery before the broker put it back.
@@ -168,6 +169,24 @@ const (
 	// ClaimMemNone: Inst made no memory call Op about Event before record
 	// N, in the attempt that began at Rec, or at all if Rec is -1.
 	ClaimMemNone
+
+	// Claims about the broker's parameters (run.BrokerParams): a queue
+	// with no ack deadline, and a maximum number of deliveries.
+	//
+	// ClaimChannelClosed: at Rec the broker put Msg back at the head of
+	// its queue because the channel of Inst, which held Msg's latest
+	// delivery, closed (a requeue of cause run.ChannelClosed); N, unless
+	// -1, is the record of why it closed, at the same time: Inst's crash,
+	// its cut from the broker, or its lost ack (which breaks the
+	// connection of a broker that acks over one).
+	ClaimChannelClosed
+	// ClaimDeadLetter: at Rec the broker dead-lettered Msg, a copy of
+	// Event, after N deliveries: it never delivers it again.
+	ClaimDeadLetter
+	// ClaimDead: Event is dead: the broker dead-lettered a copy of it, no
+	// ack of any copy reached the broker, and its effect was never
+	// applied (run.Result.Dead).
+	ClaimDead
 	numClaimKinds
 )
 
@@ -184,6 +203,7 @@ var claimNames = [numClaimKinds]string{
 	ClaimTxHolds: "tx-holds", ClaimTxEnd: "tx-end", ClaimStalled: "stalled", ClaimMemory: "memory", ClaimUp: "up", ClaimNotAcked: "not-acked",
 	ClaimHandledBefore: "handled-before", ClaimMarkKey: "mark-key", ClaimRefers: "refers", ClaimBefore: "before",
 	ClaimMemCall: "mem-call", ClaimMemHeld: "mem-held", ClaimMemNone: "mem-none",
+	ClaimChannelClosed: "channel-closed", ClaimDeadLetter: "dead-letter", ClaimDead: "dead",
 }
 
 // String names the kind.

@@ -81,7 +81,7 @@ func (d *deriver) record(i int, r *run.Record) {
 	case run.Publish:
 		f.Messages = grow(f.Messages, int(r.Msg))
 		e := &f.Events[r.Event]
-		f.Messages[r.Msg] = Message{ID: r.Msg, Event: r.Event, Copy: len(e.Copies), At: r.At, Rec: i, AckedRec: -1, AckedBy: -1}
+		f.Messages[r.Msg] = Message{ID: r.Msg, Event: r.Event, Copy: len(e.Copies), At: r.At, Rec: i, AckedRec: -1, AckedBy: -1, DeadRec: -1}
 		e.Copies = append(e.Copies, r.Msg)
 	case run.Deliver:
 		m := &f.Messages[r.Msg]
@@ -164,6 +164,11 @@ func (d *deriver) record(i int, r *run.Record) {
 			dl = ds[len(ds)-1]
 		}
 		f.Requeues = append(f.Requeues, Requeue{Msg: r.Msg, Inst: r.Inst, At: r.At, Rec: i, Cause: r.Cause, Delivery: dl})
+	case run.DeadLetter:
+		f.DeadLetters = append(f.DeadLetters, DeadLetter{Msg: r.Msg, Event: r.Event, At: r.At, Rec: i, Deliveries: int(r.Tag)})
+		if int(r.Msg) < len(f.Messages) {
+			f.Messages[r.Msg].DeadRec = i
+		}
 	case run.Crash:
 		d.crash(i, r)
 	case run.Restart:
@@ -394,13 +399,19 @@ func (d *deriver) finish() {
 	for id := 1; id < len(f.Events); id++ {
 		e := &f.Events[id]
 		e.Settled = true
+		dead := false
 		for _, m := range e.Copies {
-			if f.Messages[m].AckedRec >= 0 {
+			switch msg := &f.Messages[m]; {
+			case msg.AckedRec >= 0:
 				e.Done = true
-			} else {
+			case msg.DeadRec >= 0:
+				// The broker is finished with it: it will not come back.
+				dead = true
+			default:
 				e.Settled = false
 			}
 		}
+		e.Dead = dead && !e.Done && len(e.Applications) == 0
 	}
 }
 

@@ -17,7 +17,16 @@
 // returns show. An instance's memory kept in strategies.Deps.Memory is
 // recorded call by call (run.Memory), and told from those records: what
 // a handler's lookup found, what went in and out, what a crash emptied
-// (memory.go). The pieces, in the order they run:
+// (memory.go). A queue with other parameters (run.BrokerParams) is told
+// as its records say: a message that went back because its instance's
+// channel closed (no ack deadline: a crash, a cut, a lost ack that broke
+// the connection) goes back "at the head of the queue: instance 1's
+// channel closed", never "after a nack" or "after its ack deadline"; a
+// message the broker gave up on after its maximum deliveries is
+// dead-lettered, and an event left neither applied nor acked by it is
+// dead, an outcome of its own (Event.Dead), neither lost nor stuck nor a
+// violation (ClaimChannelClosed, ClaimDeadLetter, ClaimDead). The
+// pieces, in the order they run:
 //
 //   - search.go: Search (SearchKind, for a kind of violation; SearchWith,
 //     with a progress callback) runs seeds until one violates, and returns
@@ -36,7 +45,8 @@
 //     Redis marks and key-value keys over time (each value: the write that
 //     set it, its TTL, the write or DEL that ended it, the data loss that
 //     dropped it), the ledger, acks, crashes, partition windows paired by
-//     window id, stalls, Redis losses. Every record that answers another
+//     window id, stalls, Redis losses, requeues with their causes,
+//     dead-letters (DeadLetters). Every record that answers another
 //     names it, so nothing is guessed and no store is simulated a second
 //     time; a test holds the facts to the run's own audit and checked
 //     history, and to every answer Redis gave. The calls of instances'
@@ -74,7 +84,8 @@
 //   - timeline.go, gapscale.go, draw.go (WriteTimeline) and files.go
 //     (WriteHistoryHTML, WriteFiles) draw the same facts the story tells,
 //     so the picture and the story agree (the same partition windows, the
-//     same keys and commits), and only what happened: an answer where it
+//     same keys and commits), and only what happened (a closed
+//     channel's requeue and a dead-letter with marks of their own): an answer where it
 //     was received, a call served after its instance crashed on the
 //     store's lane; round ticks on an axis whose idle stretches are
 //     shortened.

@@ -32,10 +32,13 @@ type Facts struct {
 	MemCalls   []MemCall  // the calls of instances' own memories, in trace order
 	Acks       []Ack      // acks sent, in trace order
 	Requeues   []Requeue
-	Crashes    []Crash
-	Stalls     []Stall
-	Windows    []Window // partition windows, in the order they opened
-	Outages    []Outage // Redis data losses, each with the outage after it
+	// DeadLetters are the messages the broker gave up on after their
+	// maximum deliveries (run.BrokerParams.MaxDeliveries), in trace order.
+	DeadLetters []DeadLetter
+	Crashes     []Crash
+	Stalls      []Stall
+	Windows     []Window // partition windows, in the order they opened
+	Outages     []Outage // Redis data losses, each with the outage after it
 
 	// MemoryRecorded says that the trace records the calls of the
 	// instances' own memories (run.Memory: strategies.Memory), so that
@@ -69,8 +72,13 @@ type Event struct {
 	// and of the key-value writes its handlers made (whatever the key).
 	Keys []int
 	// Done reports that the broker accepted an ack of one of its copies;
-	// Settled that it accepted one of every copy.
+	// Settled that it is finished with every copy: it accepted an ack of
+	// it, or dead-lettered it.
 	Done, Settled bool
+	// Dead reports that the broker dead-lettered a copy of it, and that
+	// it is neither done nor applied: the run's dead outcome
+	// (run.Result.Dead), not a violation.
+	Dead bool
 	// FirstRec and LastRec are its first and last records.
 	FirstRec, LastRec int
 	// Insts has bit i set if instance i has a record about it.
@@ -98,6 +106,9 @@ type Message struct {
 	AckedRec int
 	AckedAt  int64
 	AckedBy  int32
+	// DeadRec is the record of its dead-letter, -1 if the broker did not
+	// give up on it.
+	DeadRec int
 }
 
 // Delivery is the broker sending a message to an instance.
@@ -323,11 +334,26 @@ type Requeue struct {
 	Inst int32 // the instance of its latest delivery
 	At   int64
 	Rec  int
-	// Cause is why: its ack deadline passed, or after a nack. Delivery is
+	// Cause is why: its ack deadline passed, after a nack, or (with no
+	// ack deadline) its instance's channel closed: the instance crashed,
+	// was cut off from the broker, or lost an ack, which on a
+	// connection-based broker is the connection breaking; such a message
+	// goes back to the head of the queue. Delivery is
 	// the index in Facts.Deliveries of its latest delivery, -1 if none;
 	// for a deadline, At minus that delivery's time is the deadline.
 	Cause    run.Cause
 	Delivery int
+}
+
+// DeadLetter is the broker giving up on a message whose latest delivery
+// was its last (run.BrokerParams.MaxDeliveries): it is never delivered
+// again.
+type DeadLetter struct {
+	Msg, Event uint32
+	At         int64
+	Rec        int
+	// Deliveries is how many deliveries it had in all.
+	Deliveries int
 }
 
 // Crash is an instance crashing.

@@ -124,6 +124,9 @@ func annotations(s *Story) []porcupine.Annotation {
 	for _, r := range f.Requeues {
 		add(-1, actorBroker, r.At, r.At, fmt.Sprintf("m%d requeued", r.Msg), detail(r.Rec), "")
 	}
+	for _, d := range f.DeadLetters {
+		add(-1, actorBroker, d.At, d.At, fmt.Sprintf("m%d dead-lettered", d.Msg), detail(d.Rec), colorLoss)
+	}
 	if f.HealRec >= 0 {
 		add(-1, "faults", f.Heal, f.Heal, "faults heal", detail(f.HealRec), colorHeal)
 	}

@@ -311,6 +311,25 @@ func (n *narrator) record(i int, r *run.Record) {
 				n.claim(cutClaim(i, inst, run.Broker))
 				why = "it is cut off from the broker, so the ack is lost"
 			}
+			if q := n.closesChannel(i); q != nil {
+				cc := claim(ClaimChannelClosed)
+				cc.Rec, cc.Msg, cc.Inst, cc.N = q.Rec, q.Msg, q.Inst, i
+				n.claim(cc)
+				// With no ack deadline the lost ack breaks the
+				// connection: the broker takes the message back at
+				// once (the next step), not after a deadline.
+				n.say(i, inst, fmt.Sprintf("acks m%d, but the ack is lost on the way, which breaks instance %d's connection to the broker", r.Msg, inst), false)
+				break
+			}
+			if q := n.requeuedSinceDelivery(r.Msg, r.Tag, i); q != nil && q.Cause == run.ChannelClosed {
+				// A cut closed the channel first: the broker has
+				// taken the message back already.
+				cc := claim(ClaimChannelClosed)
+				cc.Rec, cc.Msg, cc.Inst, cc.N = q.Rec, q.Msg, q.Inst, closedBy(f.Trace, q.Rec-1, &f.Trace[q.Rec])
+				n.claim(cc)
+				n.say(i, inst, fmt.Sprintf("acks m%d, but %s: the broker put m%d back when instance %d's channel closed", r.Msg, why, r.Msg, inst), false)
+				break
+			}
 			n.say(i, inst, fmt.Sprintf("acks m%d, but %s: the broker still thinks m%d is being handled", r.Msg, why, r.Msg), false)
 		}
 	case run.Acked:
@@ -323,6 +342,10 @@ func (n *narrator) record(i int, r *run.Record) {
 	case run.Requeue:
 		if tell {
 			n.requeue(i, r)
+		}
+	case run.DeadLetter:
+		if tell {
+			n.deadLetter(i, r)
 		}
 	case run.Crash:
 		n.crash(i, r, tell)
@@ -531,6 +554,22 @@ func (n *narrator) handled(i int, r *run.Record) {
 		text += n.nackWords(a, r.Msg)
 	case run.Dropped:
 		text = "its handler gives up and returns dropped" + n.effectWords(a, "having applied nothing")
+		if ack := &f.Acks[max(a.Ack, 0)]; a.Ack >= 0 && ack.AcceptedRec < 0 && ack.LostRec < 0 {
+			// Neither taken nor lost: on a queue with no ack deadline,
+			// the ack of a delivery whose channel closed settles
+			// nothing (the message went back, and out again).
+			if q := n.requeuedSinceDelivery(a.Msg, a.Tag, ack.Rec); q != nil && q.Cause == run.ChannelClosed {
+				cc := claim(ClaimChannelClosed)
+				cc.Rec, cc.Msg, cc.Inst, cc.N = q.Rec, q.Msg, q.Inst, closedBy(f.Trace, q.Rec-1, &f.Trace[q.Rec])
+				n.claim(cc)
+				text += fmt.Sprintf(": it acks m%d with nothing more done, but the broker had put m%d back when instance %d's channel closed, so the ack settles nothing", r.Msg, r.Msg, q.Inst)
+				break
+			}
+			// Sent later (after a stall) or still on its way when the
+			// run ended: the trace shows no fate of it to tell.
+			text += fmt.Sprintf(": it sends an ack of m%d, with nothing more done", r.Msg)
+			break
+		}
 		if a.Ack >= 0 {
 			c := claim(ClaimAck)
 			c.Inst, c.Msg, c.At = a.Inst, a.Msg, f.Acks[a.Ack].At
@@ -715,6 +754,14 @@ func (n *narrator) nackWords(a *Attempt, msg uint32) string {
 
 // requeue tells the broker putting a message back.
 func (n *narrator) requeue(i int, r *run.Record) {
+	if r.Cause == run.ChannelClosed {
+		c := claim(ClaimChannelClosed)
+		c.Rec, c.Msg, c.Inst = i, r.Msg, r.Inst
+		c.N = closedBy(n.f.Trace, i-1, r)
+		n.claim(c)
+		n.sayAs(i, r.At, -1, actorBroker, fmt.Sprintf("puts m%d back at the head of the queue: instance %d's channel closed%s", r.Msg, r.Inst, closedWhy(n.f.Trace, c.N)), false)
+		return
+	}
 	c := claim(ClaimRequeue)
 	c.Rec, c.Msg, c.Inst = i, r.Msg, r.Inst
 	text := fmt.Sprintf("puts m%d back in the queue after instance %d's nack", r.Msg, r.Inst)
@@ -731,6 +778,79 @@ func (n *narrator) requeue(i int, r *run.Record) {
 	}
 	n.claim(c)
 	n.sayAs(i, r.At, -1, actorBroker, text, false)
+}
+
+// requeuedSinceDelivery is the last requeue of message msg after its
+// delivery with tag and before record i, nil if none.
+func (n *narrator) requeuedSinceDelivery(msg, tag uint32, i int) *Requeue {
+	for _, d := range n.f.Messages[msg].Deliveries {
+		if dl := &n.f.Deliveries[d]; dl.Tag == tag {
+			return n.requeueBetween(msg, dl.Rec, i)
+		}
+	}
+	return nil
+}
+
+// closesChannel is the first requeue that record i caused by closing its
+// instance's channel (closedBy names it as why), nil if none.
+func (n *narrator) closesChannel(i int) *Requeue {
+	for k := range n.f.Requeues {
+		if q := &n.f.Requeues[k]; q.Cause == run.ChannelClosed && q.Rec > i && closedBy(n.f.Trace, q.Rec-1, &n.f.Trace[q.Rec]) == i {
+			return q
+		}
+	}
+	return nil
+}
+
+// closedWhy says why a channel closed, given the record that closed it
+// (closedBy; -1: not known), as " (it crashed)".
+func closedWhy(trace []run.Record, k int) string {
+	if k < 0 {
+		return ""
+	}
+	switch trace[k].Kind {
+	case run.Crash:
+		return " (it crashed)"
+	case run.Partition:
+		return " (it was cut off from the broker)"
+	case run.AckLost:
+		return " (its ack was lost, which breaks its connection)"
+	}
+	return ""
+}
+
+// deadLetter tells the broker giving up on a message, and, when that
+// leaves the focus event dead, says so.
+func (n *narrator) deadLetter(i int, r *run.Record) {
+	c := claim(ClaimDeadLetter)
+	c.Rec, c.Msg, c.Event, c.N = i, r.Msg, r.Event, int(r.Tag)
+	n.claim(c)
+	text := fmt.Sprintf("dead-letters m%d after %s, its maximum: it will not deliver it again", r.Msg, deliveriesWords(int(r.Tag)))
+	if e := n.f.Event(r.Event); e != nil && e.Dead && n.lastDeadLetter(e) == i {
+		d := claim(ClaimDead)
+		d.Event = r.Event
+		n.claim(d)
+		text = fmt.Sprintf("dead-letters m%d after %s, its maximum: event %d is dead, never applied", r.Msg, deliveriesWords(int(r.Tag)), r.Event)
+	}
+	n.sayAs(i, r.At, -1, actorBroker, text, false)
+}
+
+// deliveriesWords renders a number of deliveries, as "3 deliveries".
+func deliveriesWords(n int) string {
+	if n == 1 {
+		return "1 delivery"
+	}
+	return fmt.Sprintf("%d deliveries", n)
+}
+
+// lastDeadLetter is the record of the last dead-letter of a copy of e, -1
+// if none.
+func (n *narrator) lastDeadLetter(e *Event) int {
+	last := -1
+	for _, m := range e.Copies {
+		last = max(last, n.f.Messages[m].DeadRec)
+	}
+	return last
 }
 
 // crashStep names the step a crash came at, as "its SET NX (the claim)".

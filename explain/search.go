@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
 	"github.com/idemsim/idemsim/sweep"
@@ -137,12 +138,16 @@ type SearchOptions struct {
 	// SearchWith. It never changes what the search finds; a search that
 	// finds a seed stops short of the total.
 	Progress func(done, total int)
+	// Broker is the queue's parameters the runs use (the zero value: the
+	// default queue's); the config found carries them, so that Shrink,
+	// Tell and the reproduce line keep them.
+	Broker run.BrokerParams
 }
 
 // SearchWith is Search with options: a kind of violation, and whom to tell
 // how far the search got.
 func SearchWith(strategy string, fs faults.Set, instances, seeds int, o SearchOptions) (sim.Config, bool, error) {
-	cfg := normalize(sim.Config{Strategy: strategy, Faults: fs, Instances: instances})
+	cfg := normalize(sim.Config{Strategy: strategy, Faults: fs, Instances: instances, Broker: o.Broker})
 	if err := cfg.Validate(); err != nil {
 		return cfg, false, err
 	}

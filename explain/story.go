@@ -183,7 +183,12 @@ func (s *Story) WriteTo(w io.Writer) (int64, error) {
 	fmt.Fprintf(&b, "violation: %s\n", s.Violation)
 	if r := s.Result; r != nil && s.Kind != NoViolation {
 		if other := r.Duplicates + r.Lost + r.Stuck; other > 1 {
-			fmt.Fprintf(&b, "the whole run: %s, %d lost, %d stuck\n", plural(r.Duplicates, "duplicate"), r.Lost, r.Stuck)
+			dead := ""
+			if r.Dead > 0 {
+				// Not a violation, but what became of events all the same.
+				dead = fmt.Sprintf(", %d dead", r.Dead)
+			}
+			fmt.Fprintf(&b, "the whole run: %s, %d lost, %d stuck%s\n", plural(r.Duplicates, "duplicate"), r.Lost, r.Stuck, dead)
 		}
 	}
 	fmt.Fprintf(&b, "why: %s\n", s.Why)

@@ -37,10 +37,12 @@ var (
 	mAck      = marker{"ack reached the broker", draw.SquareGlyph{}, color.RGBA{0, 100, 0, 255}, 4}
 	mAckLost  = marker{"ack lost", draw.CrossGlyph{}, color.RGBA{255, 127, 14, 255}, 5}
 	mRequeue  = marker{"back in the queue", draw.PyramidGlyph{}, color.RGBA{148, 103, 189, 255}, 4.5}
+	mClosed   = marker{"back at the head of the queue: channel closed", draw.PyramidGlyph{}, color.RGBA{140, 86, 75, 255}, 4.5}
+	mDead     = marker{"dead-lettered (max deliveries)", draw.BoxGlyph{}, color.RGBA{0, 0, 0, 255}, 5}
 	mCrash    = marker{"crash", draw.CrossGlyph{}, color.RGBA{214, 39, 40, 255}, 6}
 	mRestart  = marker{"restart (empty memory)", draw.PlusGlyph{}, color.RGBA{44, 160, 44, 255}, 6}
 	mKeyGone  = marker{"Redis key expired, deleted or lost", draw.CrossGlyph{}, color.RGBA{148, 103, 189, 255}, 5}
-	allMarks  = []*marker{&mPublish, &mDeliver, &mCall, &mUnheard, &mEffect, &mID, &mKeySet, &mApplied, &mSkip, &mRetry, &mFail, &mAck, &mAckLost, &mRequeue, &mCrash, &mRestart, &mKeyGone}
+	allMarks  = []*marker{&mPublish, &mDeliver, &mCall, &mUnheard, &mEffect, &mID, &mKeySet, &mApplied, &mSkip, &mRetry, &mFail, &mAck, &mAckLost, &mRequeue, &mClosed, &mDead, &mCrash, &mRestart, &mKeyGone}
 	spanCut   = marker{"cut off by a partition", nil, color.NRGBA{214, 39, 40, 90}, 9}
 	spanStall = marker{"stalled (slow)", nil, color.NRGBA{255, 127, 14, 110}, 9}
 	spanDown  = marker{"Redis down", nil, color.NRGBA{148, 103, 189, 110}, 9}
@@ -167,7 +169,16 @@ func buildTimeline(s *Story) *timeline {
 		}
 	}
 	for _, r := range f.Requeues {
-		t.point(&mRequeue, x(r.At), broker)
+		// A channel-closed requeue has its own glyph: the message went
+		// back at the head of the queue, with no deadline passing.
+		m := &mRequeue
+		if r.Cause == run.ChannelClosed {
+			m = &mClosed
+		}
+		t.point(m, x(r.At), broker)
+	}
+	for _, d := range f.DeadLetters {
+		t.point(&mDead, x(d.At), broker)
 	}
 	for _, c := range f.Crashes {
 		t.point(&mCrash, x(c.At), t.instLane(c.Inst))

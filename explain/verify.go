@@ -559,11 +559,55 @@ func (x *traceIndex) check(c Claim, told map[int]bool) error {
 		if err := needRec(run.Requeue); err != nil {
 			return err
 		}
-		if r.Msg != c.Msg || c.Inst >= 0 && r.Inst != c.Inst || c.Yes != (r.Cause == run.DeadlinePassed) {
-			return bad("another requeue")
+		if r.Msg != c.Msg || c.Inst >= 0 && r.Inst != c.Inst || c.Yes != (r.Cause == run.DeadlinePassed) || !c.Yes && r.Cause != run.AfterNack {
+			return bad("another requeue (%s)", r.Detail())
 		}
 		if c.Dur != 0 && x.sinceDelivery(c.Rec) != c.Dur {
 			return bad("m%d waited %d", c.Msg, x.sinceDelivery(c.Rec))
+		}
+	case ClaimChannelClosed:
+		if err := needRec(run.Requeue); err != nil {
+			return err
+		}
+		if r.Cause != run.ChannelClosed || r.Msg != c.Msg || r.Inst != c.Inst {
+			return bad("another requeue (m%d of instance %d, %s)", r.Msg, r.Inst, r.Detail())
+		}
+		if c.N >= 0 {
+			if closedBy(x.trace, c.Rec-1, r) != c.N {
+				return bad("record %d is not why instance %d's channel closed", c.N, c.Inst)
+			}
+		}
+	case ClaimDeadLetter:
+		if err := needRec(run.DeadLetter); err != nil {
+			return err
+		}
+		if r.Msg != c.Msg || r.Event != c.Event || int(r.Tag) != c.N {
+			return bad("another dead-letter (m%d of event %d, %s)", r.Msg, r.Event, r.Detail())
+		}
+		n := 0
+		for j := 0; j < c.Rec; j++ {
+			if o := &x.trace[j]; o.Kind == run.Deliver && o.Msg == c.Msg {
+				n++
+			}
+		}
+		if n != c.N {
+			return bad("m%d had %d deliveries", c.Msg, n)
+		}
+	case ClaimDead:
+		dead := false
+		for j := range x.trace {
+			switch o := &x.trace[j]; {
+			case o.Kind == run.DeadLetter && o.Event == c.Event:
+				dead = true
+			case o.Kind == run.Acked && o.Event == c.Event:
+				return bad("record %d: the broker took an ack of m%d", j, o.Msg)
+			}
+		}
+		if !dead {
+			return bad("no copy of event %d was dead-lettered", c.Event)
+		}
+		if aps := f.Events[c.Event].Applications; len(aps) > 0 {
+			return bad("applied at %d", aps[0].Rec)
 		}
 	case ClaimDeadline:
 		for j, r := range x.trace {
@@ -776,7 +820,7 @@ func (x *traceIndex) check(c Claim, told map[int]bool) error {
 		// And what the attempt that began there did must not belie it: a
 		// handler whose memory did not hold the event cannot have skipped
 		// it without asking any store.
-		if a := x.attempts[c.Rec]; a != nil && x.trace[a.receive].Inst == c.Inst && !c.Yes && a.handled >= 0 && x.trace[a.handled].Outcome == run.Skipped && len(a.calls) == 0 {
+		if a := x.attempts[c.Rec]; a != nil && x.trace[a.receive].Inst == c.Inst && x.trace[a.receive].Event == c.Event && !c.Yes && a.handled >= 0 && x.trace[a.handled].Outcome == run.Skipped && len(a.calls) == 0 {
 			return bad("the attempt skipped without asking any store: its memory held the event, whatever the rule says")
 		}
 	case ClaimUp:
@@ -1037,4 +1081,22 @@ func (x *traceIndex) checkMemory(c Claim) error {
 		}
 	}
 	return nil
+}
+
+// closedBy is the record at or before index from, and at requeue r's
+// time, that closed r's instance's channel: the instance's crash, its cut
+// from the broker or its lost ack; -1 if none. The world records the cause
+// first, then the broker's requeues (sim: Down, Disconnect).
+func closedBy(trace []run.Record, from int, r *run.Record) int {
+	for j := from; j >= 0 && trace[j].At == r.At; j-- {
+		o := &trace[j]
+		if o.Inst != r.Inst {
+			continue
+		}
+		switch {
+		case o.Kind == run.Crash, o.Kind == run.AckLost, o.Kind == run.Partition && o.Stores&run.Broker != 0:
+			return j
+		}
+	}
+	return -1
 }

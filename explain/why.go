@@ -53,6 +53,16 @@ func (n *narrator) violation() string {
 		}
 		return fmt.Sprintf("event %d never settled: %s still had no ack %s.", e.ID, strings.Join(open, ", "), when)
 	}
+	if e.Dead {
+		k := n.lastDeadLetter(e)
+		r := &f.Trace[k]
+		dc := claim(ClaimDeadLetter)
+		dc.Rec, dc.Msg, dc.Event, dc.N = k, r.Msg, r.Event, int(r.Tag)
+		d := claim(ClaimDead)
+		d.Event = e.ID
+		n.claim(dc, d)
+		return fmt.Sprintf("none, but event %d is dead: the broker dead-lettered m%d after %s at %s, and its effect was never applied. A dead event is an outcome of its own, not a violation of exactly-once: the broker gave up on it as it was told to, and said so.", e.ID, r.Msg, deliveriesWords(int(r.Tag)), at(r.At))
+	}
 	lc := claim(ClaimLedger)
 	lc.Event, lc.N = e.ID, len(e.Applications)
 	n.claim(lc)
@@ -82,6 +92,9 @@ func (n *narrator) why() string {
 // that applied it, and what became of every other handling of it.
 func (n *narrator) whyHeld() string {
 	f, e := n.f, n.ev
+	if e.Dead {
+		return n.whyDead()
+	}
 	if len(e.Applications) != 1 {
 		return "exactly-once held."
 	}
@@ -124,6 +137,43 @@ func (n *narrator) whyHeld() string {
 		return s + fmt.Sprintf(" Of the %d other handlings of it: %s; and %d more.", count, strings.Join(others, "; "), count-len(others))
 	}
 	return s + " Every other handling of it: " + strings.Join(others, "; ") + "."
+}
+
+// whyDead says what became of each handling of a dead event: why none
+// of them got an ack through before the broker gave up on it.
+func (n *narrator) whyDead() string {
+	f, e := n.f, n.ev
+	var out []string
+	count := 0
+	for _, k := range e.Attempts {
+		a := &f.Attempts[k]
+		count++
+		if len(out) == 6 {
+			continue
+		}
+		n.claim(outcomeClaim(a))
+		switch {
+		case a.EndRec >= 0 && a.Outcome != run.Errored:
+			out = append(out, fmt.Sprintf("instance %d's handler %s at %s", a.Inst, returned(a.Outcome), at(a.End)))
+		default:
+			if fl := n.failureOf(k); fl != nil {
+				n.claim(fl.claims...)
+				out = append(out, fmt.Sprintf("instance %d %s", a.Inst, fl.what))
+			} else if a.EndRec >= 0 {
+				out = append(out, fmt.Sprintf("instance %d's handler %s at %s", a.Inst, returned(a.Outcome), at(a.End)))
+			} else {
+				out = append(out, fmt.Sprintf("instance %d's handling of m%d never returned", a.Inst, a.Msg))
+			}
+		}
+	}
+	s := "No handling of it got an ack through before its last delivery: "
+	switch {
+	case count == 0:
+		return "No handling of it ever began: no delivery of it arrived."
+	case count > len(out):
+		return s + strings.Join(out, "; ") + fmt.Sprintf("; and %d more.", count-len(out))
+	}
+	return s + strings.Join(out, "; ") + "."
 }
 
 // skipCall is the last call of attempt a, but for rollbacks, if its
@@ -778,19 +828,66 @@ func (n *narrator) copyCause(first, second int) (string, int32, *failure, []Clai
 		return done(fmt.Sprintf("a late copy of event %d, m%d, was published %.3f s after the first", e.ID, m.ID, float64(gap)/1e9), B.Inst, nil)
 	}
 	redelivered()
+	// The requeue that sent the message out again, if the trace shows
+	// one: with no ack deadline (RabbitMQ) it is a channel closing, not
+	// a deadline passing, and the story says which.
+	noDeadline := f.Config.Broker.AckDeadline == run.NoAckDeadline
+	if noDeadline && B.Tag < A.Tag {
+		// B handled a delivery it held from before A's: with prefetch,
+		// a delivery waits in an instance's inbox, and when its channel
+		// closes the broker sends the message out again while the
+		// instance may still handle the one it held.
+		if q := n.firstRequeueSince(B.Msg, B.Tag, A.Rec); q != nil && q.Cause == run.ChannelClosed && q.Inst == B.Inst {
+			c := claim(ClaimChannelClosed)
+			c.Rec, c.Msg, c.Inst = q.Rec, q.Msg, q.Inst
+			c.N = closedBy(f.Trace, q.Rec-1, &f.Trace[q.Rec])
+			n.claim(c, receiveClaim(A))
+			return done(fmt.Sprintf("instance %d's channel closed%s while it held m%d, so the broker put m%d back at the head of the queue and delivered it again, to instance %d, and instance %d still handled the delivery it held", B.Inst, closedWhy(f.Trace, c.N), B.Msg, B.Msg, A.Inst, B.Inst), B.Inst, nil)
+		}
+	}
+	q := n.firstRequeueSince(A.Msg, A.Tag, B.Rec)
+	closed := q != nil && q.Cause == run.ChannelClosed
+	closedClaim := func() int {
+		c := claim(ClaimChannelClosed)
+		c.Rec, c.Msg, c.Inst = q.Rec, q.Msg, q.Inst
+		c.N = closedBy(f.Trace, q.Rec-1, &f.Trace[q.Rec])
+		n.claim(c)
+		return c.N
+	}
 	if A.Ack >= 0 && f.Acks[A.Ack].LostRec >= 0 && f.Acks[A.Ack].LostRec < B.Rec {
 		c := claim(ClaimAck)
 		c.Inst, c.Msg, c.At = A.Inst, A.Msg, f.Acks[A.Ack].At
 		n.claim(c)
-		return done(fmt.Sprintf("instance %d's ack of m%d was lost, so after its %sack deadline the broker delivered m%d again", A.Inst, A.Msg, n.deadline(A.Msg), A.Msg), B.Inst, nil)
+		if closed && q.Inst == A.Inst && q.Rec > f.Acks[A.Ack].LostRec {
+			closedClaim()
+			return done(fmt.Sprintf("instance %d's ack of m%d was lost, and instance %d's channel closed, so the broker put m%d back at the head of the queue and delivered it again", A.Inst, A.Msg, A.Inst, A.Msg), B.Inst, nil)
+		}
+		if closed && q.Inst == A.Inst {
+			why := closedWhy(f.Trace, closedClaim())
+			return done(fmt.Sprintf("instance %d's channel closed%s before its ack of m%d, which was lost, so the broker put m%d back at the head of the queue and delivered it again", A.Inst, why, A.Msg, A.Msg), B.Inst, nil)
+		}
+		if !closed && !noDeadline {
+			return done(fmt.Sprintf("instance %d's ack of m%d was lost, so after its %sack deadline the broker delivered m%d again", A.Inst, A.Msg, n.deadline(A.Msg), A.Msg), B.Inst, nil)
+		}
 	}
 	if fl := n.failureOf(first); fl != nil && fl.rec < B.Rec {
 		n.claim(fl.claims...)
 		n.claim(outcomeClaim(A))
+		if closed {
+			closedClaim()
+			return done(fmt.Sprintf("instance %d %s and never acked m%d; instance %d's channel closed, so the broker put m%d back at the head of the queue and delivered it again", A.Inst, fl.what, A.Msg, q.Inst, A.Msg), B.Inst, fl)
+		}
 		return done(fmt.Sprintf("instance %d %s and never acked m%d, so the broker delivered m%d again", A.Inst, fl.what, A.Msg, A.Msg), B.Inst, fl)
 	}
+	if closed {
+		// A stall does not send a message out again on a queue with no
+		// deadline: the channel closing did.
+		why := closedWhy(f.Trace, closedClaim())
+		return done(fmt.Sprintf("instance %d's channel closed%s, so the broker put m%d back at the head of the queue and delivered it again", q.Inst, why, A.Msg), B.Inst, nil)
+	}
 	for _, s := range f.Stalls {
-		if s.Inst == A.Inst && s.Msg == A.Msg && s.Rec > A.Rec && s.Rec < B.Rec {
+		// A stall sends a message out again only past an ack deadline.
+		if !noDeadline && s.Inst == A.Inst && s.Msg == A.Msg && s.Rec > A.Rec && s.Rec < B.Rec {
 			sc := claim(ClaimStall)
 			sc.Rec, sc.Inst, sc.Dur = s.Rec, s.Inst, s.Dur
 			n.claim(sc)
@@ -804,6 +901,39 @@ func (n *narrator) copyCause(first, second int) (string, int32, *failure, []Clai
 		}
 	}
 	return done(fmt.Sprintf("the broker delivered m%d again (at-least-once)", B.Msg), B.Inst, nil)
+}
+
+// firstRequeueSince is the first requeue of message msg after its
+// delivery with tag and before record to: the one that sent that
+// delivery's message out again; nil if none.
+func (n *narrator) firstRequeueSince(msg, tag uint32, to int) *Requeue {
+	from := -1
+	for _, d := range n.f.Messages[msg].Deliveries {
+		if dl := &n.f.Deliveries[d]; dl.Tag == tag {
+			from = dl.Rec
+		}
+	}
+	if from < 0 {
+		return nil
+	}
+	for k := range n.f.Requeues {
+		if q := &n.f.Requeues[k]; q.Msg == msg && q.Rec > from && q.Rec < to {
+			return q
+		}
+	}
+	return nil
+}
+
+// requeueBetween is the last requeue of message msg after record from
+// and before record to, nil if none.
+func (n *narrator) requeueBetween(msg uint32, from, to int) *Requeue {
+	var last *Requeue
+	for k := range n.f.Requeues {
+		if q := &n.f.Requeues[k]; q.Msg == msg && q.Rec > from && q.Rec < to {
+			last = q
+		}
+	}
+	return last
 }
 
 // deadline renders message msg's ack deadline as the run showed it, with a
