@@ -5,16 +5,24 @@ import "github.com/idemsim/idemsim/check"
 // Result is the outcome of one run: its counts, both checkers' verdicts and
 // the trace's digest. Its JSON form is the output of `idemsim run --json`.
 type Result struct {
-	Strategy   string   `json:"strategy"`
-	Faults     []string `json:"faults"`
-	Seed       uint64   `json:"seed"`
-	Instances  int      `json:"instances"`
-	Events     int      `json:"events"`
-	Published  int      `json:"published"`  // messages published, copies included
-	Deliveries int      `json:"deliveries"` // deliveries that reached an instance
-	Duplicates int      `json:"duplicates"` // applications beyond the first, summed over events
-	Lost       int      `json:"lost"`       // events done at the broker, never applied
-	Stuck      int      `json:"stuck"`      // events not settled when the liveness bound ran out
+	Strategy  string   `json:"strategy"`
+	Faults    []string `json:"faults"`
+	Seed      uint64   `json:"seed"`
+	Instances int      `json:"instances"`
+	Events    int      `json:"events"`
+	// Broker names the broker model; the parameters after it appear only
+	// when they are not the default (ack_deadline: a duration or "none";
+	// max_deliveries 0 is unlimited).
+	Broker        string `json:"broker"`
+	AckDeadline   string `json:"ack_deadline,omitempty"`
+	NackRetry     string `json:"nack_retry,omitempty"`
+	Prefetch      int    `json:"prefetch,omitempty"`
+	MaxDeliveries int    `json:"max_deliveries,omitempty"`
+	Published     int    `json:"published"`  // messages published, copies included
+	Deliveries    int    `json:"deliveries"` // deliveries that reached an instance
+	Duplicates    int    `json:"duplicates"` // applications beyond the first, summed over events
+	Lost          int    `json:"lost"`       // events done at the broker, never applied
+	Stuck         int    `json:"stuck"`      // events not settled when the liveness bound ran out
 	// Dead is the events the broker dead-lettered (BrokerParams.
 	// MaxDeliveries) that no attempt applied and no ack settled: neither
 	// lost nor ok, an outcome of their own. Left out of the JSON when 0,
