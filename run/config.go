@@ -211,3 +211,19 @@ func durationText(d time.Duration) string {
 	}
 	return d.String()
 }
+
+// parseDurationText reads what durationText (and, with none,
+// ackDeadlineText) writes.
+func parseDurationText(s string, none bool) (time.Duration, error) {
+	switch {
+	case s == "":
+		return 0, nil
+	case none && s == "none":
+		return NoAckDeadline, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err == nil && d <= 0 {
+		err = errors.New("not positive")
+	}
+	return d, err
+}

@@ -188,7 +188,7 @@ func TestPartJSONSaysWhichSliceItIs(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &top))
 	want := map[string]string{
 		"shard": `"2/16"`, "first_seed": "13", "last_seed": "25", "seeds": "200", "instances": "3", "events": "5",
-		"strategies": `["none","redis"]`, "scenarios": `["none","all"]`, "command": `""`,
+		"broker": `"queue"`, "strategies": `["none","redis"]`, "scenarios": `["none","all"]`, "command": `""`,
 	}
 	for k, v := range want {
 		assert.Equal(t, v, string(top[k]), k)
