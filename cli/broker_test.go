@@ -61,6 +61,7 @@ func TestBadBrokerFlagsExitTwoAndSayWhatIsAccepted(t *testing.T) {
 		{[]string{"--broker", "log"}, `--broker: unknown broker "log" (accepted: queue)`},
 		{[]string{"--broker", "Queue"}, `unknown broker "Queue": names are exact, did you mean "queue"? (accepted: queue)`},
 		{[]string{"--broker", ""}, `empty broker name (accepted: queue)`},
+		{[]string{"--broker", "queue,queue"}, `--broker "queue,queue": one model at a time for now (accepted: queue)`},
 		{[]string{"--ack-deadline", "0"}, `--ack-deadline "0": want a positive Go duration`},
 		{[]string{"--ack-deadline", "-1s"}, `, or none (no deadline: RabbitMQ)`},
 		{[]string{"--ack-deadline", "never"}, `--ack-deadline "never": want a positive Go duration`},

@@ -72,6 +72,9 @@ func (b *brokerFlags) define(fs *flag.FlagSet) {
 func (b *brokerFlags) config(set map[string]bool) (string, run.BrokerParams, error) {
 	var p run.BrokerParams
 	b.model = strings.TrimSpace(b.model)
+	if strings.Contains(b.model, ",") {
+		return "", p, usagef("--broker %q: one model at a time for now (accepted: %s)", b.model, strings.Join(brokerNames(), ", "))
+	}
 	if _, ok := broker.Lookup(b.model); !ok {
 		return "", p, usagef("--broker: %v", unknownName("broker", b.model, brokerNames()))
 	}
