@@ -10,20 +10,24 @@ import (
 	"strings"
 
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
 	"github.com/idemsim/idemsim/sweep"
 )
 
 // compareSynopsis is the usage line of `idemsim compare`.
-const compareSynopsis = "idemsim compare [--seeds 200] [--instances 3] [--events 200] [--strategies S[,S...]] [--faults F[,F...]] [--out DIR] [--json] [--workers N] [--max-memory 1GiB] [--shard K/N]"
+const compareSynopsis = "idemsim compare [--seeds 200] [--instances 3] [--events 200] [--strategies S[,S...]] [--faults F[,F...]] [--broker queue] [--ack-deadline D|none] [--nack-retry D] [--prefetch N] [--max-deliveries N] [--out DIR] [--json] [--workers N] [--max-memory 1GiB] [--shard K/N]"
 
 const compareAbout = `
 Run every strategy under every fault scenario, for seeds 1..N each, and
 print the outcome table: one row per strategy, one column per scenario, and
 in each cell "ok" (no violation in any seed) or the kinds of violation seen
-in some seeds ("dup", "lost", "stuck", joined by "+"). Below the table, each
-violating cell's first failing seed and the command that replays it.
+in some seeds ("dup", "lost", "stuck", joined by "+"), and "dead" where the
+broker dead-lettered events (--max-deliveries), which is no violation but
+not ok either. Below the table, each violating cell's first failing seed
+and the command that replays it. --broker and its parameters apply to every
+run; the table names them when they are not the default.
 
 The result does not depend on --workers. Large runs go fewer at a time, so
 that their memory stays within --max-memory (1 GiB by default): a run of E
@@ -43,7 +47,7 @@ flags prints and writes.
 
 // compareOrder is the order in which compare's help lists its flags, each
 // with the placeholder of its value.
-var compareOrder = []string{"seeds N", "instances N", "events N", "strategies S[,S...]", "faults F[,F...]", "out DIR", "json", "workers N", "max-memory SIZE", "shard K/N"}
+var compareOrder = []string{"seeds N", "instances N", "events N", "strategies S[,S...]", "faults F[,F...]", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "out DIR", "json", "workers N", "max-memory SIZE", "shard K/N"}
 
 // maxWorkers bounds --workers: far more than any machine's CPUs.
 const maxWorkers = 1024
@@ -60,6 +64,7 @@ type compareOpts struct {
 	workers    int
 	maxMemory  int64
 	shard      string
+	broker     brokerFlags
 }
 
 // flagSet defines compare's flags on a new FlagSet that writes into o.
@@ -76,6 +81,7 @@ func (o *compareOpts) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.faults, "faults", "",
 		"table columns: a comma-separated list of scenarios, each name one scenario\n"+
 			"(default: all but none), from: "+acceptedFaults()+"\n("+faultsHelp+")")
+	o.broker.define(fs)
 	fs.StringVar(&o.out, "out", "",
 		"also write compare.json, compare.csv, compare.md and the violations figure\n"+
 			"(violations.png, violations.svg) to DIR, creating it; '--out results'\n"+
@@ -123,6 +129,9 @@ func (e *env) compareCmd(args []string) error {
 		return err
 	}
 	if cc.Scenarios, err = parseScenarios(o.faults, set["faults"]); err != nil {
+		return err
+	}
+	if cc.BrokerModel, cc.Broker, err = o.broker.config(set); err != nil {
 		return err
 	}
 	shard := sweep.Whole
@@ -276,6 +285,9 @@ func (o *compareOpts) command(set map[string]bool) string {
 	}
 	if set["faults"] {
 		fmt.Fprintf(&b, " --faults %s", o.faults)
+	}
+	if model, p, err := o.broker.config(set); err == nil && (model != run.DefaultBroker || p != (run.BrokerParams{})) {
+		fmt.Fprintf(&b, " --broker %s%s", model, p.Flags())
 	}
 	return b.String()
 }

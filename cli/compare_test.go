@@ -243,7 +243,7 @@ func TestCompareMarkdown(t *testing.T) {
 		"## First failing seeds\n\n" +
 		"| strategy | scenario | violating runs | reproduce with |\n" +
 		"| --- | --- | --- | --- |\n" +
-		"| redis | crash | 2/10 | `idemsim run --strategy redis --faults crash --seed 7 --instances 3 --events 50` |\n"
+		"| redis | crash | 2/10 | `idemsim run --strategy redis --faults crash --seed 7 --instances 3 --events 50 --broker queue` |\n"
 	assert.Equal(t, want, buf.String())
 }
 

@@ -13,13 +13,14 @@ import (
 
 	"github.com/idemsim/idemsim/explain"
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
 	"github.com/idemsim/idemsim/sweep"
 )
 
 // explainSynopsis is the usage line of `idemsim explain`.
-const explainSynopsis = "idemsim explain --strategy S [--faults F[,F...]] [--kind dup|lost|stuck] [--against S2] [--instances 3] [--seeds 200] [--out DIR]"
+const explainSynopsis = "idemsim explain --strategy S [--faults F[,F...]] [--kind dup|lost|stuck] [--against S2] [--instances 3] [--seeds 200] [--broker queue] [--out DIR]"
 
 const explainAbout = `
 Find a run in which the strategy breaks exactly-once, shrink it to the
@@ -44,6 +45,11 @@ whose story has the fewest steps: a seed draws a run's faults and timings,
 so the shrunk run's seed is its own. The same flags always tell the same
 story.
 
+--broker names the broker model; explain tells runs of the default queue
+only for now: a parameter of the queue (--ack-deadline, --nack-retry,
+--prefetch, --max-deliveries) is refused. Replay such a run with 'idemsim
+run'.
+
 A strategy with no violation is reported as such, with how many seeds and
 scenarios were tried (exit status 0); with --against S2, explain then finds
 and shrinks the run that breaks S2 and tells how the strategy came through
@@ -52,7 +58,7 @@ that same run.
 
 // explainOrder is the order in which explain's help lists its flags, each
 // with the placeholder of its value.
-var explainOrder = []string{"strategy S", "faults F[,F...]", "kind K", "against S2", "instances N", "seeds N", "out DIR"}
+var explainOrder = []string{"strategy S", "faults F[,F...]", "kind K", "against S2", "instances N", "seeds N", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "out DIR"}
 
 // explainOpts are the flags of `idemsim explain`.
 type explainOpts struct {
@@ -63,6 +69,7 @@ type explainOpts struct {
 	instances int
 	seeds     int
 	out       string
+	broker    brokerFlags
 }
 
 // flagSet defines explain's flags on a new FlagSet that writes into o.
@@ -83,6 +90,7 @@ func (o *explainOpts) flagSet() *flag.FlagSet {
 		fmt.Sprintf("consumer instances the search starts with, 1 to %d", sim.MaxInstances))
 	fs.Var(newIntValue(&o.seeds, explain.DefaultSeeds, 1, sweep.MaxSeeds), "seeds",
 		fmt.Sprintf("search seeds 1..N of each scenario, N from 1 to %d", sweep.MaxSeeds))
+	o.broker.define(fs)
 	fs.StringVar(&o.out, "out", "",
 		"also write into DIR, creating it: "+explain.HistoryFile+" (porcupine's visualization of\n"+
 			"the shrunk run's history, faults annotated) and "+explain.TimelinePNGFile+" and\n"+
@@ -104,6 +112,15 @@ func (e *env) explainCmd(args []string) error {
 		return err
 	}
 	set := setFlags(fs)
+	model, params, err := o.broker.config(set)
+	if err != nil {
+		return err
+	}
+	if model != run.DefaultBroker || params != (run.BrokerParams{}) {
+		// Package explain searches and shrinks runs of the default queue:
+		// it takes no broker yet, and would tell another run than asked.
+		return usagef("explain tells runs of the default queue only for now: leave out --ack-deadline, --nack-retry, --prefetch and --max-deliveries, and replay a run with other parameters with 'idemsim run'")
+	}
 	scenarios, err := o.scenarios(set)
 	if err != nil {
 		return err

@@ -17,6 +17,7 @@ import (
 
 	"github.com/idemsim/idemsim/bench/plots"
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sweep"
 )
 
@@ -307,7 +308,7 @@ func verdictAt(c *sweep.Comparison, strategy string, scenario faults.Set) string
 // writeCompareText writes the outcome table and, below it, each violating
 // cell's first failing seed and the command that replays it.
 func writeCompareText(w io.Writer, c *sweep.Comparison, rows []string, cols []faults.Set) error {
-	fmt.Fprintf(w, "seeds 1..%d, %s, %s per run\n\n", c.Seeds, plural(c.Instances, "instance"), plural(c.Events, "event"))
+	fmt.Fprintf(w, "seeds 1..%d, %s, %s per run%s\n\n", c.Seeds, plural(c.Instances, "instance"), plural(c.Events, "event"), brokerNote(c.BrokerNaming))
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
 	fmt.Fprint(tw, "strategy")
 	for _, sc := range cols {
@@ -325,6 +326,9 @@ func writeCompareText(w io.Writer, c *sweep.Comparison, rows []string, cols []fa
 		return err
 	}
 
+	if dead := deadCells(c, rows, cols); dead != "" {
+		fmt.Fprintf(w, "\ndead (dead-lettered after the last delivery, never applied; not a violation): %s\n", dead)
+	}
 	violating := violatingCells(c, rows, cols)
 	if len(violating) == 0 {
 		_, err := fmt.Fprintln(w, "\nno violation in any run")
@@ -423,7 +427,7 @@ func writeCompareCSV(w io.Writer, c *sweep.Comparison) error {
 // each violating cell's replay command.
 func writeCompareMarkdown(w *bytes.Buffer, c *sweep.Comparison, rows []string, cols []faults.Set, regenerate string) {
 	fmt.Fprintf(w, "# Outcome table\n\n")
-	fmt.Fprintf(w, "Seeds 1..%d, %s, %s per run. `ok`: no violation in any seed;\n", c.Seeds, plural(c.Instances, "instance"), plural(c.Events, "event"))
+	fmt.Fprintf(w, "Seeds 1..%d, %s, %s per run%s. `ok`: no violation in any seed;\n", c.Seeds, plural(c.Instances, "instance"), plural(c.Events, "event"), brokerNote(c.BrokerNaming))
 	fmt.Fprintf(w, "otherwise the kinds of violation seen in some seeds (`dup`, `lost`, `stuck`).\n\n")
 	fmt.Fprint(w, "| strategy |")
 	for _, sc := range cols {
@@ -446,6 +450,9 @@ func writeCompareMarkdown(w *bytes.Buffer, c *sweep.Comparison, rows []string, c
 	if bad := disagreeingCells(c.Results); len(bad) > 0 {
 		fmt.Fprintf(w, "\n**Bug in idemsim:** the two checkers disagreed, or porcupine could not decide, in: %s.\n", strings.Join(bad, ", "))
 	}
+	if dead := deadCells(c, rows, cols); dead != "" {
+		fmt.Fprintf(w, "\ndead (dead-lettered after the last delivery, never applied; not a violation): %s\n", dead)
+	}
 	violating := violatingCells(c, rows, cols)
 	if len(violating) == 0 {
 		return
@@ -454,4 +461,45 @@ func writeCompareMarkdown(w *bytes.Buffer, c *sweep.Comparison, rows []string, c
 	for _, cell := range violating {
 		fmt.Fprintf(w, "| %s | %s | %d/%d | `%s` |\n", cell.Strategy, cell.Scenario, cell.ViolatingRuns, cell.Runs, cell.Reproduce())
 	}
+}
+
+// brokerNote names a comparison's broker, after its size, when it is not
+// the default queue: "" for the default, so that today's table reads as it
+// always has.
+func brokerNote(n run.BrokerNaming) string {
+	if n == (run.BrokerNaming{}) || n == (run.BrokerNaming{Broker: run.DefaultBroker}) {
+		return ""
+	}
+	s := ", broker " + n.Broker
+	var params []string
+	if n.AckDeadline != "" {
+		params = append(params, "ack deadline "+n.AckDeadline)
+	}
+	if n.NackRetry != "" {
+		params = append(params, "nack retry "+n.NackRetry)
+	}
+	if n.Prefetch > 0 {
+		params = append(params, fmt.Sprintf("prefetch %d", n.Prefetch))
+	}
+	if n.MaxDeliveries > 0 {
+		params = append(params, fmt.Sprintf("max deliveries %d", n.MaxDeliveries))
+	}
+	if len(params) > 0 {
+		s += " (" + strings.Join(params, ", ") + ")"
+	}
+	return s
+}
+
+// deadCells lists the cells with dead events, in table order, as
+// "strategy/scenario N events", or "" when none has any.
+func deadCells(c *sweep.Comparison, rows []string, cols []faults.Set) string {
+	var out []string
+	for _, st := range rows {
+		for _, sc := range cols {
+			if cell := c.Cell(st, sc); cell != nil && cell.Dead > 0 {
+				out = append(out, fmt.Sprintf("%s/%s %s", st, sc, plural(cell.Dead, "event")))
+			}
+		}
+	}
+	return strings.Join(out, ", ")
 }

@@ -62,7 +62,7 @@ func TestFaultsNoneIsAcceptedAndDocumentedEverywhere(t *testing.T) {
 	require.Equal(t, ExitOK, r.main([]string{"run", "--strategy", "none", "--faults", "none", "--seed", "1"}), r.errOut())
 	require.Len(t, r.runs, 1)
 	assert.Equal(t, faults.Set(0), r.runs[0].Faults)
-	assert.Equal(t, "idemsim run --strategy none --faults none --seed 1 --instances 3 --events 200", r.runs[0].Reproduce())
+	assert.Equal(t, "idemsim run --strategy none --faults none --seed 1 --instances 3 --events 200 --broker queue", r.runs[0].Reproduce())
 
 	code, stdout, stderr := runCLI(t, "run", "--strategy", "none", "--faults", "none", "--seed", "1", "--events", "3")
 	require.Equal(t, ExitOK, code, stderr)
@@ -180,7 +180,7 @@ func TestNamesThatDifferOnlyInCaseGetAHint(t *testing.T) {
 		{[]string{"compare", "--strategies", "none,Redis"}, `--strategies: unknown strategy "Redis": names are exact, did you mean "redis"?`},
 		{[]string{"compare", "--faults", "Store_Loss"}, `unknown fault "Store_Loss": names are exact, did you mean "store-loss"?`},
 		{[]string{"run", "--Strategy", "none"}, `unknown flag --Strategy: flag names are exact, did you mean --strategy?`},
-		{[]string{"run", "---strategy", "none"}, `malformed flag "---strategy": write --name or --name=value (accepted: --backend,`},
+		{[]string{"run", "---strategy", "none"}, `malformed flag "---strategy": write --name or --name=value (accepted: --ack-deadline, --backend,`},
 		{[]string{"run", "--strategy", "", "--faults", "crash", "--seed", "1"}, `empty strategy name (accepted: none, local-cache`},
 	}
 	for _, tt := range tests {

@@ -20,7 +20,7 @@ import (
 )
 
 // runSynopsis is the usage line of `idemsim run`.
-const runSynopsis = "idemsim run --strategy S --faults F[,F...] --seed N [--instances 3] [--events 200] [--trace] [--json] [--history FILE] [--mark-ttl D] [--backend sim|real] [--redis-url URL] [--postgres-url URL] [--prefix P]"
+const runSynopsis = "idemsim run --strategy S --faults F[,F...] --seed N [--instances 3] [--events 200] [--trace] [--json] [--history FILE] [--mark-ttl D] [--broker queue] [--ack-deadline D|none] [--nack-retry D] [--prefetch N] [--max-deliveries N] [--backend sim|real] [--redis-url URL] [--postgres-url URL] [--prefix P]"
 
 const runAbout = `
 Simulate one run: the producer publishes the events, the consumer instances
@@ -48,7 +48,7 @@ interleaving.
 
 // runOrder is the order in which run's help lists its flags, each with
 // the placeholder of its value.
-var runOrder = []string{"strategy S", "faults F[,F...]", "seed N", "instances N", "events N", "trace", "json", "history FILE", "mark-ttl D", "backend B", "redis-url URL", "postgres-url URL", "prefix P"}
+var runOrder = []string{"strategy S", "faults F[,F...]", "seed N", "instances N", "events N", "trace", "json", "history FILE", "mark-ttl D", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "backend B", "redis-url URL", "postgres-url URL", "prefix P"}
 
 // runOpts are the flags of `idemsim run`.
 type runOpts struct {
@@ -61,6 +61,7 @@ type runOpts struct {
 	json      bool
 	history   string
 	markTTL   time.Duration
+	broker    brokerFlags
 	// --backend real
 	backend string
 	srv     serverFlags
@@ -87,6 +88,7 @@ func (o *runOpts) flagSet() *flag.FlagSet {
 			"(client, input, output, call, return)")
 	fs.Var(&durationValue{&o.markTTL}, "mark-ttl",
 		"how long Redis marks live: "+durationFormat+"\n(default 24h, or drawn per seed under ttl)")
+	o.broker.define(fs)
 	fs.StringVar(&o.backend, "backend", "sim",
 		"sim (the deterministic simulator) or real (real Redis and PostgreSQL)")
 	o.srv.define(fs, "with --backend real: ", "prefix of the tables and keys idemsim creates and empties")
@@ -212,7 +214,16 @@ func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
 	default:
 		return cfg, usagef("unknown backend %q (accepted: sim, real)", o.backend)
 	}
+	model, params, err := o.broker.config(set)
+	if err != nil {
+		return cfg, err
+	}
+	if o.backend == "real" && params != (run.BrokerParams{}) {
+		return cfg, usagef("--backend real models only the default queue for now: leave out --ack-deadline, --nack-retry, --prefetch and --max-deliveries, or run with --backend sim")
+	}
 	cfg = sim.Config{
+		BrokerModel: model,
+		Broker:      params,
 		Strategy:    o.strategy,
 		Faults:      fset,
 		Seed:        o.seed,
@@ -255,6 +266,7 @@ func writeSummary(w io.Writer, r *sim.Result, real bool) error {
 		row("faults", strings.Join(r.Faults, ", "))
 	}
 	row("seed", r.Seed)
+	row("broker", brokerText(r))
 	row("instances", r.Instances)
 	row("events", r.Events)
 	row("published", r.Published)
@@ -262,6 +274,9 @@ func writeSummary(w io.Writer, r *sim.Result, real bool) error {
 	row("duplicates", r.Duplicates)
 	row("lost", r.Lost)
 	row("stuck", r.Stuck)
+	if r.Dead > 0 {
+		row("dead", fmt.Sprintf("%d (dead-lettered, never applied: neither lost nor ok)", r.Dead))
+	}
 	exactlyOnce := "held"
 	if r.Violating() {
 		exactlyOnce = "VIOLATED"
@@ -317,4 +332,23 @@ func disagreement(r *sim.Result) string {
 		return fmt.Sprintf("porcupine could not decide (timed out) while the audit says %s; the two checkers must agree. Please report it with: %s", audit, r.Reproduce)
 	}
 	return fmt.Sprintf("porcupine says %s but the audit says %s; the two checkers must agree. Please report it with: %s", verdictText(r.Linearizable), audit, r.Reproduce)
+}
+
+// brokerText names r's broker model and its parameters that are not the
+// default.
+func brokerText(r *sim.Result) string {
+	s := r.Broker
+	if r.AckDeadline != "" {
+		s += ", ack deadline " + r.AckDeadline
+	}
+	if r.NackRetry != "" {
+		s += ", nack retry " + r.NackRetry
+	}
+	if r.Prefetch > 0 {
+		s += fmt.Sprintf(", prefetch %d", r.Prefetch)
+	}
+	if r.MaxDeliveries > 0 {
+		s += fmt.Sprintf(", max deliveries %d", r.MaxDeliveries)
+	}
+	return s
 }

@@ -243,7 +243,7 @@ func TestVerifyFindsAFalseClaim(t *testing.T) {
 		var fc *FalseClaimsError
 		require.ErrorAs(t, err, &fc, name)
 		assert.NotEmpty(t, fc.Problems, name)
-		assert.Contains(t, err.Error(), "explain: the story of event 1 of idemsim run --strategy local-cache --faults redeliver --seed 2 --instances 2 --events 1 states", name)
+		assert.Contains(t, err.Error(), "explain: the story of event 1 of idemsim run --strategy local-cache --faults redeliver --seed 2 --instances 2 --events 1 --broker queue states", name)
 	}
 	assert.ErrorContains(t, (&Story{Config: sim.Config{Strategy: "local-cache", Seed: 1}}).Verify(), "has no trace to check")
 }

@@ -25,7 +25,9 @@
 // expects exactly-once everywhere. Options.Expect states the kinds of
 // violation a scenario is known to show, as a strategy's Expected does, so
 // that a strategy known to duplicate under store-loss is still tested for
-// everything else. The flags -idemsim.seeds, -idemsim.seed and
+// everything else. Options.Broker and Options.BrokerParams choose the
+// broker model and its parameters (the default queue when zero), which the
+// reproduce line then names. The flags -idemsim.seeds, -idemsim.seed and
 // -idemsim.scenario, which this package registers, narrow or widen a sweep
 // from the command line.
 //

@@ -10,6 +10,7 @@ import (
 
 	"github.com/idemsim/idemsim/explain"
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sim"
 )
 
@@ -49,7 +50,7 @@ func TestAFailureTellsTheShrunkStory(t *testing.T) {
 			"(the seed draws a run's faults and timings, so a smaller run draws them anew: seed 2 is, of seeds 1..200 of this smaller run " +
 			"that fail the same way, the one whose story has the fewest steps).",
 		want.String(),
-		"reproduce with: idemsim run --strategy local-cache --faults redeliver --seed 2 --instances 2 --events 1",
+		"reproduce with: idemsim run --strategy local-cache --faults redeliver --seed 2 --instances 2 --events 1 --broker queue\n",
 		"rerun it from this test: go test -run '^TestLocalCache$/^two_instances$' -idemsim.scenario=redeliver -idemsim.seed=1",
 		"tell another scenario: go test -run '^TestLocalCache$/^two_instances$' -idemsim.scenario=crash",
 	} {
@@ -99,6 +100,9 @@ func TestBadOptionsSayWhatIsAccepted(t *testing.T) {
 		{Options{Expect: map[string]string{"crsh": "dup"}}, []string{`Expect["crsh"]`, "crash"}},
 		{Options{Instances: 65}, []string{"instances must be 1 to 64"}},
 		{Options{Seeds: -1}, []string{"seeds must be 1 to"}},
+		{Options{Broker: "log"}, []string{`unknown broker "log"`, "queue"}},
+		{Options{BrokerParams: run.BrokerParams{Prefetch: run.MaxPrefetch + 1}}, []string{"prefetch must be 1 to 1000"}},
+		{Options{BrokerParams: run.BrokerParams{AckDeadline: -2}}, []string{"ack deadline must be more than 0, or none"}},
 	} {
 		f := call("TestBad", builtin(t, "none"), tc.o)
 		require.True(t, f.fatal, "%+v", tc.o)
@@ -167,4 +171,24 @@ func TestRunPatternMatchesTheTestAlone(t *testing.T) {
 	assert.Equal(t, `^TestA$/^case_1\.5$`, runPattern("TestA/case_1.5"))
 	assert.Equal(t, `^TestA$/^it'\''s$`, runPattern("TestA/it's"))
 	assert.True(t, strings.HasPrefix(runPattern("TestA/x"), "^TestA$/"))
+}
+
+// TestTheBrokerReachesEveryRunAndTheRerunLine sweeps with the queue's
+// parameters: the runs use them, and a failure's reproduce line carries
+// them.
+func TestTheBrokerReachesEveryRunAndTheRerunLine(t *testing.T) {
+	bp := run.BrokerParams{AckDeadline: run.NoAckDeadline, Prefetch: 2, MaxDeliveries: 4}
+	p, err := newPlan("none", Options{Broker: "queue", BrokerParams: bp, Scenarios: []string{"crash"}}, true)
+	require.NoError(t, err)
+	cfg := p.config(p.cells[0], 1)
+	assert.Equal(t, "queue", cfg.BrokerModel)
+	assert.Equal(t, bp, cfg.Broker)
+
+	p, err = newPlan("none", Options{}, true)
+	require.NoError(t, err)
+	assert.Equal(t, run.BrokerParams{}, p.config(p.cells[0], 1).Broker, "the default queue")
+
+	f := call("TestNoDeadline", builtin(t, "none"), Options{Scenarios: []string{"redeliver"}, Seeds: 3, BrokerParams: bp, Expect: map[string]string{}})
+	require.Len(t, f.errors, 1)
+	assert.Regexp(t, `(?m)^reproduce with: idemsim run --strategy none --faults redeliver --seed \d+ --instances \d+ --events \d+ --broker queue --ack-deadline none --prefetch 2 --max-deliveries 4$`, f.errors[0])
 }

@@ -27,6 +27,13 @@ type Options struct {
 	// Instances and Events size each run; 0 means 3 and 200, the outcome
 	// table's.
 	Instances, Events int
+	// Broker names the broker model every run uses, as --broker does:
+	// "" means "queue", the default. BrokerParams are its parameters, as
+	// run.Config.Broker: the zero value is the queue's defaults, and
+	// run.NoAckDeadline no ack deadline (RabbitMQ). A failure's
+	// "reproduce with:" line carries both.
+	Broker       string
+	BrokerParams run.BrokerParams
 	// Expect states the kinds of violation the strategy is known to show,
 	// per scenario name: "dup", "lost", "stuck", or several joined by "+"
 	// ("dup+lost"), as in strategies.Strategy.Expected and the outcome
@@ -67,12 +74,14 @@ type plan struct {
 	first, last       uint64 // seeds first..last of every cell
 	instances, events int
 	workers           int
+	brokerModel       string
+	broker            run.BrokerParams
 }
 
 // newPlan resolves o, with the flags, into a plan for strategy. An error
 // says what is wrong and what is accepted.
 func newPlan(strategy string, o Options, short bool) (*plan, error) {
-	p := &plan{strategy: strategy, workers: o.Workers}
+	p := &plan{strategy: strategy, workers: o.Workers, brokerModel: o.Broker, broker: o.BrokerParams}
 	d := run.Config{Instances: o.Instances, Events: o.Events}.WithDefaults()
 	p.instances, p.events = d.Instances, d.Events
 
@@ -124,7 +133,7 @@ func newPlan(strategy string, o Options, short bool) (*plan, error) {
 
 // config is the run of cell c with seed.
 func (p *plan) config(c *cell, seed uint64) run.Config {
-	return run.Config{Strategy: p.strategy, Faults: c.set, Seed: seed, Instances: p.instances, Events: p.events}
+	return run.Config{Strategy: p.strategy, Faults: c.set, Seed: seed, Instances: p.instances, Events: p.events, BrokerModel: p.brokerModel, Broker: p.broker}
 }
 
 // seeds is how many seeds each cell runs.

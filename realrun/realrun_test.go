@@ -166,8 +166,8 @@ func TestReproduceKeepsSettingsWithoutPasswords(t *testing.T) {
 		cfg  Config
 		want string
 	}{
-		{Config{Config: base}, "idemsim run --strategy redis --faults crash --seed 3 --instances 3 --events 40 --backend real"},
-		{Config{Config: base, Prefix: DefaultPrefix, RedisURL: DefaultRedisURL}, "--events 40 --backend real"},
+		{Config{Config: base}, "idemsim run --strategy redis --faults crash --seed 3 --instances 3 --events 40 --broker queue --backend real"},
+		{Config{Config: base, Prefix: DefaultPrefix, RedisURL: DefaultRedisURL}, "--events 40 --broker queue --backend real"},
 		{Config{Config: base, Prefix: "mine", RedisURL: "redis://:s3cr3tPW@10.0.0.1:6380/2", PostgresURL: "postgres://app:s3cr3tPW@db:5432/app?sslmode=disable"},
 			"--backend real --prefix mine --redis-url redis://10.0.0.1:6380/2 --postgres-url 'postgres://app@db:5432/app?sslmode=disable'"},
 		{Config{Config: base, PostgresURL: "host=db user=app password=s3cr3tPW"}, "--backend real --postgres-url 'host=db user=app'"},

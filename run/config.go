@@ -32,10 +32,12 @@ type Config struct {
 	// both the default (24 h) and the ttl fault's draw: for sweeps of
 	// duplicates against the TTL.
 	MarkTTL time.Duration
+	// BrokerModel names the broker model (package broker's Models); ""
+	// means DefaultBroker, the queue.
+	BrokerModel string
 	// Broker sets the broker model's parameters; its zero value is the
-	// queue as idemsim has always simulated it. Not yet on the command
-	// line, nor in Reproduce: a run with other parameters is replayed
-	// from code.
+	// queue as idemsim has always simulated it. Reproduce names each one
+	// that is not the default, as the command line's flags.
 	Broker BrokerParams
 	// KeepTrace keeps every trace record, for printing or explaining; the
 	// trace hash is computed either way.
@@ -77,6 +79,9 @@ func (c Config) WithDefaults() Config {
 	if c.Events == 0 {
 		c.Events = 200
 	}
+	if c.BrokerModel == "" {
+		c.BrokerModel = DefaultBroker
+	}
 	return c
 }
 
@@ -99,8 +104,17 @@ func (c Config) Validate() error {
 	if c.Events < 1 || c.Events > MaxEvents {
 		return BadConfigf("events must be 1 to %d, not %d", MaxEvents, c.Events)
 	}
+	if c.BrokerModel != DefaultBroker {
+		// Package broker describes the models, but depends on run: the
+		// command line checks a name against its list first, and this
+		// check is the simulator's, which has the queue only.
+		return BadConfigf("unknown broker %q (accepted: %s)", c.BrokerModel, DefaultBroker)
+	}
 	return c.Broker.Validate()
 }
+
+// DefaultBroker is the name of the default broker model, the queue.
+const DefaultBroker = "queue"
 
 // NoAckDeadline, as BrokerParams.AckDeadline, means that the queue has no
 // ack deadline: an unacked message stays with its consumer until the
@@ -156,5 +170,60 @@ func (c Config) Reproduce() string {
 	if c.MarkTTL > 0 {
 		cmd += fmt.Sprintf(" --mark-ttl %v", c.MarkTTL)
 	}
-	return cmd
+	return cmd + " --broker " + c.BrokerModel + c.Broker.Flags()
+}
+
+// Flags returns the command-line flags that set p's parameters that are not
+// the default, each with a leading space: "" for the default queue.
+func (p BrokerParams) Flags() string {
+	var b strings.Builder
+	switch {
+	case p.AckDeadline == NoAckDeadline:
+		b.WriteString(" --ack-deadline none")
+	case p.AckDeadline > 0:
+		fmt.Fprintf(&b, " --ack-deadline %v", p.AckDeadline)
+	}
+	if p.NackRetry > 0 {
+		fmt.Fprintf(&b, " --nack-retry %v", p.NackRetry)
+	}
+	if p.Prefetch > 0 {
+		fmt.Fprintf(&b, " --prefetch %d", p.Prefetch)
+	}
+	if p.MaxDeliveries > 0 {
+		fmt.Fprintf(&b, " --max-deliveries %d", p.MaxDeliveries)
+	}
+	return b.String()
+}
+
+// ackDeadlineText is p's ack deadline as the JSON tells it: "" for the
+// default, "none", or a duration.
+func (p BrokerParams) ackDeadlineText() string {
+	if p.AckDeadline == NoAckDeadline {
+		return "none"
+	}
+	return durationText(p.AckDeadline)
+}
+
+// durationText is d as a Go duration, or "" for 0 (the default).
+func durationText(d time.Duration) string {
+	if d <= 0 {
+		return ""
+	}
+	return d.String()
+}
+
+// parseDurationText reads what durationText (and, with none,
+// ackDeadlineText) writes.
+func parseDurationText(s string, none bool) (time.Duration, error) {
+	switch {
+	case s == "":
+		return 0, nil
+	case none && s == "none":
+		return NoAckDeadline, nil
+	}
+	d, err := time.ParseDuration(s)
+	if err == nil && d <= 0 {
+		err = errors.New("not positive")
+	}
+	return d, err
 }

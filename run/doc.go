@@ -3,9 +3,12 @@
 // and by everything that reads one (the checkers, explain, the command
 // line):
 //
-//   - Config says which run: strategy, faults, seed, size, and the broker
-//     model's parameters (BrokerParams: ack deadline or none, nack retry
-//     delay, prefetch, max deliveries; each zero value the default).
+//   - Config says which run: strategy, faults, seed, size, the broker
+//     model (BrokerModel, DefaultBroker "queue" when empty) and its
+//     parameters (BrokerParams: ack deadline or none, nack retry delay,
+//     prefetch, max deliveries; each zero value the default). Reproduce
+//     is the command line that replays it: --broker always, and a flag
+//     for each parameter that is not the default (BrokerParams.Flags).
 //   - NewWorkload draws what the producer publishes for a Config: the
 //     same events, copies and times on every backend.
 //   - Record is one step of a run, with typed fields (instance, message,
@@ -16,8 +19,9 @@
 //   - Recorder is what a backend writes its run through: it keeps the trace
 //     (or only its digest), the history the checkers judge, and the counts
 //     of injected faults, and makes the Result.
-//   - Result is the judged run: counts, both checkers' verdicts, the trace
-//     hash, and the command that replays it. Dead counts the events a
+//   - Result is the judged run: its broker (BrokerNaming, which a
+//     comparison's JSON uses too), counts, both checkers' verdicts, the
+//     trace hash, and the command that replays it. Dead counts the events a
 //     delivery limit dead-lettered unapplied: an outcome of their own,
 //     neither lost nor a violation.
 //

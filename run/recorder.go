@@ -191,6 +191,7 @@ func (r *Recorder) Finish(cfg Config, t Tally) *Result {
 		Seed:           cfg.Seed,
 		Instances:      cfg.Instances,
 		Events:         n,
+		BrokerNaming:   NameBroker(cfg.BrokerModel, cfg.Broker),
 		Published:      t.Published,
 		Deliveries:     t.Deliveries,
 		Duplicates:     audit.Duplicates,

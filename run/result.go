@@ -5,16 +5,19 @@ import "github.com/idemsim/idemsim/check"
 // Result is the outcome of one run: its counts, both checkers' verdicts and
 // the trace's digest. Its JSON form is the output of `idemsim run --json`.
 type Result struct {
-	Strategy   string   `json:"strategy"`
-	Faults     []string `json:"faults"`
-	Seed       uint64   `json:"seed"`
-	Instances  int      `json:"instances"`
-	Events     int      `json:"events"`
-	Published  int      `json:"published"`  // messages published, copies included
-	Deliveries int      `json:"deliveries"` // deliveries that reached an instance
-	Duplicates int      `json:"duplicates"` // applications beyond the first, summed over events
-	Lost       int      `json:"lost"`       // events done at the broker, never applied
-	Stuck      int      `json:"stuck"`      // events not settled when the liveness bound ran out
+	Strategy  string   `json:"strategy"`
+	Faults    []string `json:"faults"`
+	Seed      uint64   `json:"seed"`
+	Instances int      `json:"instances"`
+	Events    int      `json:"events"`
+	// BrokerNaming names the broker model and its parameters that are
+	// not the default; its fields appear in the JSON in their place here.
+	BrokerNaming
+	Published  int `json:"published"`  // messages published, copies included
+	Deliveries int `json:"deliveries"` // deliveries that reached an instance
+	Duplicates int `json:"duplicates"` // applications beyond the first, summed over events
+	Lost       int `json:"lost"`       // events done at the broker, never applied
+	Stuck      int `json:"stuck"`      // events not settled when the liveness bound ran out
 	// Dead is the events the broker dead-lettered (BrokerParams.
 	// MaxDeliveries) that no attempt applied and no ack settled: neither
 	// lost nor ok, an outcome of their own. Left out of the JSON when 0,
@@ -51,4 +54,44 @@ func (r *Result) Violating() bool { return r.Duplicates > 0 || r.Lost > 0 || r.S
 // verdict. An Unknown verdict agrees with nothing.
 func (r *Result) CheckersAgree() bool {
 	return r.Linearizable != nil && *r.Linearizable == r.AuditOK
+}
+
+// BrokerNaming names a broker model and its parameters that are not the
+// default, as the JSON of a run or a comparison tells them: "broker" always,
+// each parameter only when it is not the default (ack_deadline: a Go
+// duration or "none"; max_deliveries 0 is unlimited).
+type BrokerNaming struct {
+	Broker        string `json:"broker"`
+	AckDeadline   string `json:"ack_deadline,omitempty"`
+	NackRetry     string `json:"nack_retry,omitempty"`
+	Prefetch      int    `json:"prefetch,omitempty"`
+	MaxDeliveries int    `json:"max_deliveries,omitempty"`
+}
+
+// NameBroker returns the naming of model (""; the default) and p.
+func NameBroker(model string, p BrokerParams) BrokerNaming {
+	if model == "" {
+		model = DefaultBroker
+	}
+	return BrokerNaming{Broker: model, AckDeadline: p.ackDeadlineText(), NackRetry: durationText(p.NackRetry), Prefetch: p.Prefetch, MaxDeliveries: p.MaxDeliveries}
+}
+
+// Params returns the model's name and parameters that n names, the
+// inverse of NameBroker; an error for one it cannot read back (a JSON file
+// edited by hand).
+func (n BrokerNaming) Params() (string, BrokerParams, error) {
+	var p BrokerParams
+	var err error
+	model := n.Broker
+	if model == "" {
+		model = DefaultBroker
+	}
+	if p.AckDeadline, err = parseDurationText(n.AckDeadline, true); err != nil {
+		return model, p, BadConfigf("ack_deadline %q: want a positive Go duration or none", n.AckDeadline)
+	}
+	if p.NackRetry, err = parseDurationText(n.NackRetry, false); err != nil {
+		return model, p, BadConfigf("nack_retry %q: want a positive Go duration", n.NackRetry)
+	}
+	p.Prefetch, p.MaxDeliveries = n.Prefetch, n.MaxDeliveries
+	return model, p, p.Validate()
 }

@@ -19,6 +19,10 @@ type CompareConfig struct {
 	Seeds      int          // default 200
 	Instances  int          // default 3
 	Events     int          // default 200
+	// BrokerModel and Broker are every run's broker model ("": the
+	// queue) and its parameters.
+	BrokerModel string
+	Broker      run.BrokerParams
 	// Workers is how many runs go at once at most; 0 means one per CPU.
 	// MaxMemory may allow fewer (see InFlight). The result depends on
 	// neither.
@@ -96,7 +100,7 @@ func (cc CompareConfig) configs() []run.Config {
 	cfgs := make([]run.Config, 0, len(cc.Strategies)*len(cc.Scenarios))
 	for _, st := range cc.Strategies {
 		for _, sc := range cc.Scenarios {
-			cfgs = append(cfgs, run.Config{Strategy: st, Faults: sc, Instances: cc.Instances, Events: cc.Events, NoTraceHash: true})
+			cfgs = append(cfgs, run.Config{Strategy: st, Faults: sc, Instances: cc.Instances, Events: cc.Events, BrokerModel: cc.BrokerModel, Broker: cc.Broker, NoTraceHash: true})
 		}
 	}
 	return cfgs
@@ -108,6 +112,9 @@ type Cell struct {
 	Strategy string   `json:"strategy"`
 	Faults   []string `json:"faults"`
 	Scenario string   `json:"scenario"`
+	// BrokerNaming names the broker and its parameters that are not the
+	// default, in the JSON in its place here.
+	run.BrokerNaming
 	// Stats counts its runs and their violations; its fields appear in
 	// the JSON in their place here.
 	Stats
@@ -135,6 +142,11 @@ func (c Cell) Verdict() string {
 	if c.Stuck > 0 {
 		kinds = append(kinds, "stuck")
 	}
+	if c.Dead > 0 {
+		// Not a violation, but not ok either: the broker gave up on
+		// events, as its max deliveries told it to.
+		kinds = append(kinds, "dead")
+	}
 	if len(kinds) == 0 {
 		return "ok"
 	}
@@ -151,7 +163,8 @@ func (c Cell) Reproduce() string {
 	if len(c.Faults) > 0 { // none: the empty set
 		s, _ = faults.Parse(strings.Join(c.Faults, ","))
 	}
-	return run.Config{Strategy: c.Strategy, Faults: s, Seed: *c.FirstFailingSeed, Instances: c.Instances, Events: c.Events}.Reproduce()
+	model, p, _ := c.BrokerNaming.Params() // checked when read
+	return run.Config{Strategy: c.Strategy, Faults: s, Seed: *c.FirstFailingSeed, Instances: c.Instances, Events: c.Events, BrokerModel: model, Broker: p}.Reproduce()
 }
 
 // add counts one run of seed. Runs are added in seed order, so the first
@@ -169,10 +182,13 @@ func (c *Cell) add(seed uint64, o outcome) {
 // Comparison is the outcome of a sweep; its JSON form is the output of
 // `idemsim compare --json`.
 type Comparison struct {
-	Seeds     int    `json:"seeds"`
-	Instances int    `json:"instances"`
-	Events    int    `json:"events"`
-	Results   []Cell `json:"results"`
+	Seeds     int `json:"seeds"`
+	Instances int `json:"instances"`
+	Events    int `json:"events"`
+	// BrokerNaming names the broker of every run, in the JSON in its
+	// place here.
+	run.BrokerNaming
+	Results []Cell `json:"results"`
 }
 
 // Cell returns the cell of strategy under scenario, or nil.
@@ -198,7 +214,7 @@ func Compare(cc CompareConfig) (*Comparison, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Comparison{Seeds: cc.Seeds, Instances: cc.Instances, Events: cc.Events, Results: cells}, nil
+	return &Comparison{Seeds: cc.Seeds, Instances: cc.Instances, Events: cc.Events, BrokerNaming: run.NameBroker(cc.BrokerModel, cc.Broker), Results: cells}, nil
 }
 
 // runError is the error of a sweep's run of cfg: err, with the command
@@ -217,13 +233,13 @@ func runError(cfg run.Config, err error) error {
 // outcome is what a comparison keeps of a run: its counts, not its
 // history, for a sweep holds thousands of runs.
 type outcome struct {
-	duplicates, lost, stuck int
-	violating, disagree     bool
+	duplicates, lost, stuck, dead int
+	violating, disagree           bool
 }
 
 // outcomeOf is what a comparison keeps of r.
 func outcomeOf(r *run.Result) outcome {
-	return outcome{duplicates: r.Duplicates, lost: r.Lost, stuck: r.Stuck, violating: r.Violating(), disagree: !r.CheckersAgree()}
+	return outcome{duplicates: r.Duplicates, lost: r.Lost, stuck: r.Stuck, dead: r.Dead, violating: r.Violating(), disagree: !r.CheckersAgree()}
 }
 
 // compareSeeds runs the cells of cc, a valid config with its defaults,
@@ -233,7 +249,7 @@ func compareSeeds(cc CompareConfig, first, last int) ([]Cell, error) {
 	cfgs := cc.configs()
 	cells := make([]Cell, len(cfgs))
 	for i, cfg := range cfgs {
-		cells[i] = Cell{Strategy: cfg.Strategy, Faults: cfg.Faults.Names(), Scenario: cfg.Faults.String(), Instances: cc.Instances, Events: cc.Events}
+		cells[i] = Cell{Strategy: cfg.Strategy, Faults: cfg.Faults.Names(), Scenario: cfg.Faults.String(), BrokerNaming: run.NameBroker(cc.BrokerModel, cc.Broker), Instances: cc.Instances, Events: cc.Events}
 	}
 	// Job i is cell i/per's run of seed first+i%per: a cell's seeds in
 	// order, then the next cell's.

@@ -45,7 +45,7 @@ func TestCompareCountsEveryRun(t *testing.T) {
 	violations := 0
 	for _, st := range small.Strategies {
 		for _, sc := range small.Scenarios {
-			want := Cell{Strategy: st, Faults: sc.Names(), Scenario: sc.String(), Instances: 3, Events: 30}
+			want := Cell{Strategy: st, Faults: sc.Names(), Scenario: sc.String(), BrokerNaming: run.BrokerNaming{Broker: "queue"}, Instances: 3, Events: 30}
 			for seed := 1; seed <= small.Seeds; seed++ {
 				r, err := sim.Run(run.Config{Strategy: st, Faults: sc, Seed: uint64(seed), Instances: 3, Events: 30})
 				require.NoError(t, err)
@@ -75,7 +75,7 @@ func TestCompareFailsWithTheFirstRunErrorInOrder(t *testing.T) {
 		cc.Workers = workers
 		_, err := Compare(cc)
 		require.ErrorIs(t, err, boom)
-		assert.Equal(t, "idemsim run --strategy local-cache --faults redeliver --seed 4 --instances 3 --events 30: boom", err.Error())
+		assert.Equal(t, "idemsim run --strategy local-cache --faults redeliver --seed 4 --instances 3 --events 30 --broker queue: boom", err.Error())
 	}
 }
 
@@ -121,7 +121,7 @@ func TestNoneScenarioReproduces(t *testing.T) {
 	c := Cell{Strategy: "none", Faults: faults.Set(0).Names(), Instances: 3, Events: 5}
 	seed := uint64(4)
 	c.FirstFailingSeed = &seed
-	assert.Equal(t, "idemsim run --strategy none --faults none --seed 4 --instances 3 --events 5", c.Reproduce())
+	assert.Equal(t, "idemsim run --strategy none --faults none --seed 4 --instances 3 --events 5 --broker queue", c.Reproduce())
 }
 
 func TestComparisonCell(t *testing.T) {

@@ -66,13 +66,19 @@ func (p *Part) check() error {
 		if err != nil || sc.String() != name {
 			return bad("scenario %q is not a scenario's name", name)
 		}
-		if err := (run.Config{Strategy: st, Faults: sc, Instances: p.Instances, Events: p.Events}).Validate(); err != nil {
+		model, params, err := p.BrokerNaming.Params()
+		if err != nil {
+			return bad("%v", err)
+		}
+		if err := (run.Config{Strategy: st, Faults: sc, Instances: p.Instances, Events: p.Events, BrokerModel: model, Broker: params}).Validate(); err != nil {
 			return bad("%v", err)
 		}
 		failed := c.FirstFailingSeed != nil
 		switch {
 		case c.Strategy != st || c.Scenario != name || !slices.Equal(c.Faults, sc.Names()):
 			return bad("cell %d is %s under %s, not %s under %s", i+1, c.Strategy, c.Scenario, st, name)
+		case c.BrokerNaming != p.BrokerNaming:
+			return bad("%s/%s has broker %+v, not %+v", st, name, c.BrokerNaming, p.BrokerNaming)
 		case c.Instances != p.Instances || c.Events != p.Events:
 			return bad("%s/%s has %d instances and %d events, not %d and %d", st, name, c.Instances, c.Events, p.Instances, p.Events)
 		case c.Runs != last-first+1:
@@ -96,6 +102,8 @@ func (p *Part) differs(q *Part) string {
 		return fmt.Sprintf("%d and %d instances", p.Instances, q.Instances)
 	case p.Events != q.Events:
 		return fmt.Sprintf("%d and %d events", p.Events, q.Events)
+	case p.BrokerNaming != q.BrokerNaming:
+		return fmt.Sprintf("brokers %+v and %+v", p.BrokerNaming, q.BrokerNaming)
 	case !slices.Equal(p.Strategies, q.Strategies):
 		return fmt.Sprintf("strategies %s and %s", strings.Join(p.Strategies, ","), strings.Join(q.Strategies, ","))
 	case !slices.Equal(p.Scenarios, q.Scenarios):
@@ -160,7 +168,7 @@ func Merge(parts []*Part) (*Comparison, error) {
 	cells := make([]Cell, len(head.Results))
 	for i, c := range head.Results {
 		sc, _ := faults.Parse(c.Scenario) // check parsed it
-		cells[i] = Cell{Strategy: c.Strategy, Faults: sc.Names(), Scenario: c.Scenario, Instances: c.Instances, Events: c.Events}
+		cells[i] = Cell{Strategy: c.Strategy, Faults: sc.Names(), Scenario: c.Scenario, BrokerNaming: head.BrokerNaming, Instances: c.Instances, Events: c.Events}
 	}
 	for k := 1; k <= n; k++ { // in seed order, so the first failing seed is the smallest
 		for i, c := range byK[k][0].Results {
@@ -170,7 +178,7 @@ func Merge(parts []*Part) (*Comparison, error) {
 	for i := range cells {
 		cells[i].ReproduceCmd = cells[i].Reproduce()
 	}
-	return &Comparison{Seeds: head.Seeds, Instances: head.Instances, Events: head.Events, Results: cells}, nil
+	return &Comparison{Seeds: head.Seeds, Instances: head.Instances, Events: head.Events, BrokerNaming: head.BrokerNaming, Results: cells}, nil
 }
 
 // merge adds o, the same cell over later seeds, to c.

@@ -20,6 +20,9 @@ type Stats struct {
 	Duplicates    int `json:"duplicates"`
 	Lost          int `json:"lost"`
 	Stuck         int `json:"stuck"`
+	// Dead counts dead-lettered events (run.Result.Dead); left out of the
+	// JSON when 0.
+	Dead int `json:"dead,omitempty"`
 }
 
 // DuplicatesPerRun is the mean number of duplicates per run: applications
@@ -33,7 +36,7 @@ func (s Stats) DuplicatesPerRun() float64 {
 
 // add counts one run.
 func (s *Stats) add(o outcome) {
-	s.merge(Stats{Runs: 1, Duplicates: o.duplicates, Lost: o.lost, Stuck: o.stuck})
+	s.merge(Stats{Runs: 1, Duplicates: o.duplicates, Lost: o.lost, Stuck: o.stuck, Dead: o.dead})
 	if o.violating {
 		s.ViolatingRuns++
 	}
@@ -46,6 +49,7 @@ func (s *Stats) merge(o Stats) {
 	s.Duplicates += o.Duplicates
 	s.Lost += o.Lost
 	s.Stuck += o.Stuck
+	s.Dead += o.Dead
 }
 
 // InstancesPoint is one strategy with one number of instances.

@@ -72,9 +72,11 @@ type Part struct {
 	LastSeed  int   `json:"last_seed"`
 	// Seeds, Instances and Events are the whole comparison's, as in
 	// Comparison: the whole runs seeds 1..Seeds.
-	Seeds      int      `json:"seeds"`
-	Instances  int      `json:"instances"`
-	Events     int      `json:"events"`
+	Seeds     int `json:"seeds"`
+	Instances int `json:"instances"`
+	Events    int `json:"events"`
+	// BrokerNaming names the broker of every run, as in Comparison.
+	run.BrokerNaming
 	Strategies []string `json:"strategies"`
 	Scenarios  []string `json:"scenarios"`
 	// Command is the `idemsim compare` command line of the whole
@@ -107,7 +109,7 @@ func CompareShard(cc CompareConfig, s Shard) (*Part, error) {
 		return nil, err
 	}
 	p := &Part{Shard: s, FirstSeed: first, LastSeed: last, Seeds: cc.Seeds, Instances: cc.Instances, Events: cc.Events,
-		Strategies: slices.Clone(cc.Strategies), Results: cells}
+		BrokerNaming: run.NameBroker(cc.BrokerModel, cc.Broker), Strategies: slices.Clone(cc.Strategies), Results: cells}
 	for _, sc := range cc.Scenarios {
 		p.Scenarios = append(p.Scenarios, sc.String())
 	}

@@ -188,11 +188,50 @@ func TestPartJSONSaysWhichSliceItIs(t *testing.T) {
 	require.NoError(t, json.Unmarshal(b, &top))
 	want := map[string]string{
 		"shard": `"2/16"`, "first_seed": "13", "last_seed": "25", "seeds": "200", "instances": "3", "events": "5",
-		"strategies": `["none","redis"]`, "scenarios": `["none","all"]`, "command": `""`,
+		"broker": `"queue"`, "strategies": `["none","redis"]`, "scenarios": `["none","all"]`, "command": `""`,
 	}
 	for k, v := range want {
 		assert.Equal(t, v, string(top[k]), k)
 	}
 	assert.Len(t, top, len(want)+1, "and the results")
 	assert.Equal(t, 13, p.Results[3].Runs)
+}
+
+// TestSlicesCarryTheBroker: a comparison with the queue's parameters
+// merges into what Compare gives, its cells replay with them, and slices of
+// another broker do not merge with it.
+func TestSlicesCarryTheBroker(t *testing.T) {
+	cc := tiny
+	cc.Strategies = []string{"none", "db-unique"}
+	cc.Scenarios = []faults.Set{faults.Of(faults.Redeliver), faults.Of(faults.Slow)}
+	cc.Events = 30
+	cc.Broker = run.BrokerParams{AckDeadline: run.NoAckDeadline, MaxDeliveries: 2}
+	whole, err := Compare(cc)
+	require.NoError(t, err)
+	assert.Equal(t, run.BrokerNaming{Broker: "queue", AckDeadline: "none", MaxDeliveries: 2}, whole.BrokerNaming)
+	merged, err := Merge(parts(t, cc, 3))
+	require.NoError(t, err)
+	assert.Equal(t, whole, merged)
+	failing := 0
+	for _, c := range whole.Results {
+		assert.Equal(t, whole.BrokerNaming, c.BrokerNaming)
+		if c.FirstFailingSeed != nil {
+			failing++
+			assert.Contains(t, c.ReproduceCmd, " --broker queue --ack-deadline none --max-deliveries 2")
+		}
+	}
+	assert.Positive(t, failing, "none duplicates under redeliver")
+
+	def := parts(t, tiny, 3)
+	other := tiny
+	other.Broker = run.BrokerParams{Prefetch: 2}
+	_, err = Merge([]*Part{def[0], parts(t, other, 3)[1], def[2]})
+	require.ErrorIs(t, err, ErrBadMerge)
+	assert.Contains(t, err.Error(), "slices of different comparisons: brokers")
+
+	bad := parts(t, tiny, 1)
+	bad[0].AckDeadline = "soon"
+	_, err = Merge(bad)
+	require.ErrorIs(t, err, ErrBadMerge)
+	assert.Contains(t, err.Error(), `ack_deadline "soon": want a positive Go duration or none`)
 }

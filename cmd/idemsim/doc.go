@@ -33,6 +33,14 @@
 // take the scenario names, "all" for every fault, or "none", alone, for no
 // injected fault beyond the broker's ordinary lost acks.
 //
+// run, compare and explain take --broker, the broker model (today only
+// "queue", the default), and the queue's parameters: --ack-deadline D or
+// none (SQS, JetStream; none: RabbitMQ), --prefetch N, --max-deliveries N
+// (0: unlimited; after the last, a message is dead-lettered and its event,
+// if never applied, is "dead") and --nack-retry D. Every "reproduce with:"
+// line names --broker and each parameter that is not the default. explain
+// and run --backend real take the default queue only, for now.
+//
 // compare runs fewer large runs at a time so that their memory stays within
 // --max-memory (1 GiB by default); its result does not depend on it. A
 // command that writes files (compare --out, run --history, explain --out)
