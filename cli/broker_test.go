@@ -90,17 +90,17 @@ func TestBadBrokerFlagsExitTwoAndSayWhatIsAccepted(t *testing.T) {
 	}
 }
 
-func TestExplainRefusesBrokerParametersForNow(t *testing.T) {
-	for _, f := range [][]string{{"--ack-deadline", "none"}, {"--prefetch", "2"}, {"--max-deliveries", "2"}, {"--nack-retry", "1s"}} {
-		r := newRecordingEnv()
-		args := append([]string{"explain", "--strategy", "local-cache"}, f...)
-		assert.Equal(t, ExitUsage, r.main(args), "%q", args)
-		assert.Contains(t, r.errOut(), "explain tells runs of the default queue only for now", "%q", args)
-		assert.Empty(t, r.searched, "%q: no search", args)
-	}
-	r := newRecordingEnv()
-	assert.Equal(t, ExitOK, r.main([]string{"explain", "--strategy", "db-unique", "--broker", "queue", "--faults", "crash"}), r.errOut())
-	assert.Len(t, r.searched, 1, "the default queue is searched")
+// explain searches, shrinks and tells runs of the queue with the
+// parameters given: the story of redis under crash on a queue with no ack
+// deadline tells the channel that closed, and its replay lines keep the
+// parameter, so they replay the run told.
+func TestExplainTellsRunsOfTheQueuesParameters(t *testing.T) {
+	code, out, stderr := runCLI(t, "explain", "--strategy", "redis", "--faults", "crash", "--ack-deadline", "none")
+	require.Equal(t, ExitOK, code, stderr)
+	assert.Contains(t, out, "channel closed")
+	assert.NotContains(t, out, "ack deadline passed")
+	assert.Contains(t, out, "--ack-deadline none\n", "the reproduce line keeps the parameter")
+	assert.NotContains(t, stderr, "BUG", "the two checkers agree on the runs told")
 }
 
 func TestRealBackendRefusesBrokerParameters(t *testing.T) {

@@ -70,6 +70,7 @@ type explainOpts struct {
 	seeds     int
 	out       string
 	broker    brokerFlags
+	params    run.BrokerParams // the queue's parameters, from broker's flags
 }
 
 // flagSet defines explain's flags on a new FlagSet that writes into o.
@@ -116,11 +117,12 @@ func (e *env) explainCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	if model != run.DefaultBroker || params != (run.BrokerParams{}) {
-		// Package explain searches and shrinks runs of the default queue:
-		// it takes no broker yet, and would tell another run than asked.
-		return usagef("explain tells runs of the default queue only for now: leave out --ack-deadline, --nack-retry, --prefetch and --max-deliveries, and replay a run with other parameters with 'idemsim run'")
+	if model != run.DefaultBroker {
+		// Only the queue exists yet; its parameters go with every run
+		// the search makes, and the runs it finds keep them.
+		return usagef("explain tells runs of the queue only for now")
 	}
+	o.params = params
 	scenarios, err := o.scenarios(set)
 	if err != nil {
 		return err
@@ -138,7 +140,7 @@ func (e *env) explainCmd(args []string) error {
 	}
 
 	w := e.stdout
-	found, ok, err := e.searchScenarios(w, o.strategy, scenarios, o.instances, o.seeds, kind)
+	found, ok, err := e.searchScenarios(w, o.strategy, scenarios, o.instances, o.seeds, kind, o.params)
 	if err != nil {
 		return err
 	}
@@ -176,7 +178,7 @@ func (e *env) explainCmd(args []string) error {
 // its search is over, so that, on a terminal, the progress line shown on
 // stderr meanwhile (the seeds searched so far) is written over, and a
 // search that fails leaves no half line.
-func (e *env) searchScenarios(w io.Writer, strategy string, scenarios []faults.Set, instances, seeds int, kind explain.Kind) (sim.Config, bool, error) {
+func (e *env) searchScenarios(w io.Writer, strategy string, scenarios []faults.Set, instances, seeds int, kind explain.Kind, params run.BrokerParams) (sim.Config, bool, error) {
 	search := e.search
 	if search == nil {
 		search = explain.SearchWith
@@ -187,7 +189,7 @@ func (e *env) searchScenarios(w io.Writer, strategy string, scenarios []faults.S
 	}
 	for _, sc := range scenarios {
 		var prog *progress
-		o := explain.SearchOptions{Kind: kind}
+		o := explain.SearchOptions{Kind: kind, Broker: params}
 		if e.isTerminal != nil && e.isTerminal(e.stderr) {
 			prog = newProgressOf(e.stderr, e.now, fmt.Sprintf("explain: searching %s %s", strategy, explain.Under(sc)), "seed")
 			o.Progress = prog.update
@@ -263,7 +265,7 @@ func (e *env) nothingToExplain(w io.Writer, o *explainOpts, scenarios []faults.S
 	if !faultsSet {
 		againstScenarios = explain.Scenarios(o.against)
 	}
-	found, ok, err := e.searchScenarios(w, o.against, againstScenarios, o.instances, o.seeds, kind)
+	found, ok, err := e.searchScenarios(w, o.against, againstScenarios, o.instances, o.seeds, kind, o.params)
 	if err != nil {
 		return err
 	}

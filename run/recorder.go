@@ -181,8 +181,14 @@ func (r *Recorder) Finish(cfg Config, t Tally) *Result {
 		}
 	}
 	r.Add(&Record{At: t.End, Kind: End, Inst: -1, Count: int32(stuck)})
+	// The final reads come strictly after everything the run did: a run
+	// can end at the very instant its last ack is accepted (a queue with
+	// no ack deadline ends as soon as every message settled), and a read
+	// at that instant would be concurrent with the ack, free to be
+	// ordered before it.
+	readAt := t.End + 1
 	for id := 1; id <= n; id++ {
-		r.history = append(r.history, check.Op{Kind: check.Read, Client: cfg.Instances, Event: uint64(id), Call: t.End, Return: t.End, Count: t.Applied[id]})
+		r.history = append(r.history, check.Op{Kind: check.Read, Client: cfg.Instances, Event: uint64(id), Call: readAt, Return: readAt, Count: t.Applied[id]})
 	}
 	audit := check.AuditDead(t.Applied, t.Done, t.Dead)
 	res := &Result{
