@@ -45,10 +45,9 @@ whose story has the fewest steps: a seed draws a run's faults and timings,
 so the shrunk run's seed is its own. The same flags always tell the same
 story.
 
---broker names the broker model; explain tells runs of the default queue
-only for now: a parameter of the queue (--ack-deadline, --nack-retry,
---prefetch, --max-deliveries) is refused. Replay such a run with 'idemsim
-run'.
+--broker names the broker model (the queue only, for now); its parameters
+(--ack-deadline, --nack-retry, --prefetch, --max-deliveries) go with every
+run the search makes, and the runs it finds and tells keep them.
 
 A strategy with no violation is reported as such, with how many seeds and
 scenarios were tried (exit status 0); with --against S2, explain then finds

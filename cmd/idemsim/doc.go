@@ -38,8 +38,9 @@
 // none (SQS, JetStream; none: RabbitMQ), --prefetch N, --max-deliveries N
 // (0: unlimited; after the last, a message is dead-lettered and its event,
 // if never applied, is "dead") and --nack-retry D. Every "reproduce with:"
-// line names --broker and each parameter that is not the default. explain
-// and run --backend real take the default queue only, for now.
+// line names --broker and each parameter that is not the default; explain
+// searches and tells runs with them. run --backend real takes the default
+// queue only, for now.
 //
 // compare runs fewer large runs at a time so that their memory stays within
 // --max-memory (1 GiB by default); its result does not depend on it. A
