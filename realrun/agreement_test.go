@@ -153,7 +153,7 @@ func TestSimAndRealAgree(t *testing.T) {
 					// slowness, not the fault's: a seed whose verdict it
 					// may have made is set aside, never counted against
 					// the strategy. Idle, no call times out there.
-					if !covers(c.sim, kinds(res.Duplicates, res.Lost, res.Stuck)) && untimedOut(c.scenario, res.Trace) > 0 {
+					if !covers(c.sim, kinds(res.Duplicates, res.Lost, res.Stuck)) && !c.scenario.TimesCallsOut() && timeouts(res.Trace) > 0 {
 						c.slow++
 						continue
 					}
@@ -200,13 +200,8 @@ func TestSimAndRealAgree(t *testing.T) {
 	}
 }
 
-// untimedOut counts the calls of trace that timed out in scenario sc when
-// none of its faults injects a timeout (a partition holds calls, a stall
-// holds row locks): 0 for a scenario that does.
-func untimedOut(sc faults.Set, trace []run.Record) int {
-	if sc.Has(faults.Partition) || sc.Has(faults.Slow) {
-		return 0
-	}
+// timeouts counts the store calls of trace that timed out.
+func timeouts(trace []run.Record) int {
 	n := 0
 	for i := range trace {
 		if trace[i].Kind == run.Timeout {

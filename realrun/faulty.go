@@ -133,6 +133,7 @@ func (inc *incarnation) callWith(ctx context.Context, target storeSet, op run.Op
 		}
 	case isTimeout(err):
 		rec.Kind = run.Timeout
+		r.timeouts.Add(1)
 	case errors.Is(err, strategies.ErrWrongType):
 		// The strategy's own misuse of a key, which Redis refused: its
 		// answer, as the simulator gives it, not a failing server.

@@ -177,3 +177,21 @@ func TestReproduceKeepsSettingsWithoutPasswords(t *testing.T) {
 		assert.NotContains(t, got, "s3cr3tPW")
 	}
 }
+
+// A real run whose store calls time out where no fault of its scenario
+// makes them time out says that its violation may be the machine's
+// slowness, not the strategy's: here every call's deadline is too short
+// for any server to answer.
+func TestUninjectedTimeoutsAreNamed(t *testing.T) {
+	cfg := sharedServers(t, "rr_slowcalls")
+	cfg.Timing = DefaultTiming
+	cfg.Timing.CallTimeout = time.Microsecond
+	cfg.Timing.Liveness = 300 * time.Millisecond
+	cfg.Config = run.Config{Strategy: "redis", Faults: faults.Of(faults.Crash), Seed: 1, Events: 3}
+	var warnings []string
+	cfg.Warn = func(s string) { warnings = append(warnings, s) }
+	res := realRun(t, cfg)
+	require.True(t, res.Violating(), "no call can succeed, so no event settles")
+	require.Len(t, warnings, 1)
+	assert.Contains(t, warnings[0], "although no fault of this run (crash) makes calls time out: the servers or this machine were slow")
+}

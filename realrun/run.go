@@ -45,6 +45,8 @@ type session struct {
 	rng []*rand.Rand // per fault
 
 	deliveries atomic.Int64
+	// timeouts counts the store calls that timed out.
+	timeouts atomic.Int64
 
 	consumers []*consumer
 }
@@ -234,7 +236,12 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	return r.result(apps), nil
+	res := r.result(apps)
+	if n := r.timeouts.Load(); n > 0 && !cfg.Faults.TimesCallsOut() && res.Violating() && cfg.Warn != nil {
+		cfg.Warn(fmt.Sprintf("%s timed out (each after %v) although no fault of this run (%s) makes calls time out: the servers or this machine were slow, and the violation may come from that rather than from the strategy; run it again on a quieter machine",
+			plural(int(n), "store call"), cfg.Timing.CallTimeout, cfg.Faults))
+	}
+	return res, nil
 }
 
 // publish publishes the workload on its schedule, until the run ends.
