@@ -28,9 +28,10 @@ import (
 //
 // The simulator plays agreeSimSeeds seeds of each cell. A real run is not
 // reproducible and costs about a second, so each cell plays real seeds
-// until it has seen every kind the simulator shows in at least
-// agreeCommon of its seeds, at most agreeRealSeeds of them (at least
-// agreeRealMin, so a cell the simulator calls ok is tried more than once).
+// until it has seen every kind the simulator shows, at most
+// agreeRealSeeds of them (at least agreeRealMin, so a cell the simulator
+// calls ok is tried more than once), and up to agreeRealMax while a kind
+// the simulator shows in at least agreeCommon of its seeds has not shown.
 // A kind the simulator never shows, in a real run, is a disagreement; so is
 // a common kind that no real seed shows. A rare kind (redis-release under
 // slow loses an event in 2 of 200 simulated seeds: it needs a stall right
@@ -41,10 +42,13 @@ const (
 	agreeSimSeeds  = 100
 	agreeRealMin   = 2
 	agreeRealSeeds = 10
+	agreeRealMax   = 30
 	agreeParallel  = 3 // real runs at once, each on its own prefix
 	// agreeCommon is the share of simulated seeds from which a kind is
-	// required of the real runs: ten real seeds miss a kind that common
-	// with a chance under 3%.
+	// required of the real runs. Thirty real seeds miss a kind that
+	// common with a chance under 0.003%; ten missed it in CI once
+	// (db-unique-split under slow: lost in 37 of 100 simulated seeds, in 6
+	// of 20 real ones, none of them among seeds 1 to 10 on that run).
 	agreeCommon = 0.30
 )
 
@@ -136,7 +140,10 @@ func TestSimAndRealAgree(t *testing.T) {
 			for i := range jobs {
 				c := cells[i]
 				var dup, lost, stuck int
-				for seed := uint64(1); seed <= agreeRealSeeds; seed++ {
+				for seed := uint64(1); seed <= agreeRealMax; seed++ {
+					if seed > agreeRealSeeds && covers(c.real, c.common) {
+						break
+					}
 					cfg := base
 					cfg.Prefix = fmt.Sprintf("rr_agree_%d", i)
 					cfg.Config = run.Config{Strategy: c.strategy, Faults: c.scenario, Seed: seed, Events: agreeEvents, KeepTrace: true}
