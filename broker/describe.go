@@ -10,6 +10,10 @@ type Description struct {
 	Summary string
 	// Params are the model's parameters, in the order they are told.
 	Params []Param
+	// Pull says that the model's consumers ask for records (Model.Fetch)
+	// when they have handled all they were sent, as Kafka's poll does;
+	// without it the model pushes deliveries, as the queue does.
+	Pull bool
 	// New returns the model with its default parameters.
 	New func() Model
 }

@@ -185,7 +185,7 @@ func (q *Queue) Reset(s Setup) {
 }
 
 // Add makes a new message and returns its number.
-func (q *Queue) Add() uint32 {
+func (q *Queue) Add(uint32) uint32 {
 	q.msgs = append(q.msgs, message{inst: -1})
 	return uint32(len(q.msgs) - 1)
 }
@@ -227,6 +227,33 @@ func (q *Queue) Down(inst int32) []Effect {
 	}
 	return q.fx
 }
+
+// Configure sets the parameters a run's p asks for (QueueParamsOf).
+func (q *Queue) Configure(p run.BrokerParams) error { return q.SetParams(QueueParamsOf(p)) }
+
+// Stall is the ack deadline, or with none the default's: a stall is as
+// long as on any other queue.
+func (q *Queue) Stall() time.Duration {
+	if q.p.AckDeadline > 0 {
+		return q.p.AckDeadline
+	}
+	return DefaultAckDeadline
+}
+
+// Liveness is Stall: a queue knows a consumer is gone only by its ack
+// deadline (or, with none, its channel).
+func (q *Queue) Liveness() time.Duration { return q.Stall() }
+
+// Leave: instance inst stopped gracefully. To the queue that is a closed
+// consumer, as a crash is (Down): with an ack deadline its deliveries come
+// back at the deadline (SQS, JetStream redeliver what a stopped consumer
+// did not ack after the visibility timeout or AckWait); with none, its
+// channel closed and they go back to the head of the queue at once.
+func (q *Queue) Leave(inst int32) []Effect { return q.Down(inst) }
+
+// Fetch is never called: the queue pushes (its description's Pull is
+// false). It does nothing.
+func (q *Queue) Fetch(int32) []Effect { return nil }
 
 // Disconnect: instance inst was cut off from the broker. With an ack
 // deadline, nothing changes: the broker goes on sending, and what it sends

@@ -338,7 +338,7 @@ func TestQueue(t *testing.T) {
 			require.NoError(t, err)
 			q.Reset(Setup{Instances: c.instances, Pick: rand.New(rand.NewPCG(1, 2)), Scripted: c.scripted})
 			for m := 1; m <= c.msgs; m++ {
-				require.Equal(t, uint32(m), q.Add())
+				require.Equal(t, uint32(m), q.Add(0))
 			}
 			for i, s := range c.steps {
 				var got []string
@@ -376,7 +376,7 @@ func TestQueueSpreadsOverFreeInstances(t *testing.T) {
 		}
 		var to []int32
 		for k := 0; k < 60; k++ {
-			m := q.Add()
+			m := q.Add(0)
 			fx := q.Publish(m)
 			require.Len(t, fx, 2)
 			require.Equal(t, Send, fx[1].Kind)
@@ -451,7 +451,7 @@ func TestDescriptions(t *testing.T) {
 	m := d.New()
 	m.Reset(Setup{Instances: 1, Pick: rand.New(rand.NewPCG(1, 1))})
 	m.Up(0, 1)
-	fx := m.Publish(m.Add())
+	fx := m.Publish(m.Add(0))
 	require.Len(t, fx, 2)
 	assert.Equal(t, Send, fx[1].Kind)
 

@@ -3,6 +3,7 @@ package run
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -104,17 +105,98 @@ func (c Config) Validate() error {
 	if c.Events < 1 || c.Events > MaxEvents {
 		return BadConfigf("events must be 1 to %d, not %d", MaxEvents, c.Events)
 	}
-	if c.BrokerModel != DefaultBroker {
-		// Package broker describes the models, but depends on run: the
-		// command line checks a name against its list first, and this
-		// check is the simulator's, which has the queue only.
-		return BadConfigf("unknown broker %q (accepted: %s)", c.BrokerModel, DefaultBroker)
+	if !slices.Contains(BrokerNames, c.BrokerModel) {
+		return BadConfigf("unknown broker %q (accepted: %s)", c.BrokerModel, strings.Join(BrokerNames, ", "))
 	}
-	return c.Broker.Validate()
+	if err := c.Broker.Validate(); err != nil {
+		return err
+	}
+	if flag := c.Broker.foreignTo(c.BrokerModel); flag != "" {
+		return BadConfigf("%s is a parameter of the %s broker, not of the %s", flag, otherBroker(c.BrokerModel), c.BrokerModel)
+	}
+	return nil
 }
 
 // DefaultBroker is the name of the default broker model, the queue.
 const DefaultBroker = "queue"
+
+// LogBroker is the name of the partitioned log, Kafka's consumer groups.
+const LogBroker = "log"
+
+// BrokerNames are the broker models a Config may name, in table order.
+// Package broker describes them (broker.Models), but depends on run; a
+// test there holds the two lists equal.
+var BrokerNames = []string{DefaultBroker, LogBroker}
+
+// otherBroker names the model that is not model, for a message about a
+// parameter given to the wrong one.
+func otherBroker(model string) string {
+	if model == LogBroker {
+		return DefaultBroker
+	}
+	return LogBroker
+}
+
+// foreignTo returns the flag of the first parameter set in p that model
+// does not have, or "".
+func (p BrokerParams) foreignTo(model string) string {
+	queue := []struct {
+		set  bool
+		flag string
+	}{{p.AckDeadline != 0, "--ack-deadline"}, {p.NackRetry != 0, "--nack-retry"}, {p.Prefetch != 0, "--prefetch"}, {p.MaxDeliveries != 0, "--max-deliveries"}}
+	log := []struct {
+		set  bool
+		flag string
+	}{{p.Partitions != 0, "--partitions"}, {p.Batch != 0, "--batch"}, {p.Commit != 0, "--commit"}, {p.SessionTimeout != 0, "--session-timeout"}, {p.MaxPollInterval != 0, "--max-poll-interval"}}
+	foreign := log
+	if model == LogBroker {
+		foreign = queue
+	}
+	for _, f := range foreign {
+		if f.set {
+			return f.flag
+		}
+	}
+	return ""
+}
+
+// CommitMode says when the log's consumer commits its offsets.
+type CommitMode uint8
+
+// The commit modes; the zero value means the default, CommitBatch.
+const (
+	// CommitBatch: after the last record of each fetched batch (Kafka's
+	// canonical loop: poll, process the batch, commitSync).
+	CommitBatch CommitMode = iota + 1
+	// CommitRecord: after each record.
+	CommitRecord
+)
+
+// String names the mode as the --commit flag takes it.
+func (m CommitMode) String() string {
+	switch m {
+	case CommitBatch:
+		return "batch"
+	case CommitRecord:
+		return "record"
+	}
+	return ""
+}
+
+// ParseCommitMode reads a --commit value.
+func ParseCommitMode(s string) (CommitMode, error) {
+	switch s {
+	case "batch":
+		return CommitBatch, nil
+	case "record":
+		return CommitRecord, nil
+	}
+	return 0, BadConfigf("--commit %q: want batch (after each fetched batch) or record (after each record)", s)
+}
+
+// MaxPartitions bounds BrokerParams.Partitions: a partition set is a
+// 64-bit set.
+const MaxPartitions = 64
 
 // NoAckDeadline, as BrokerParams.AckDeadline, means that the queue has no
 // ack deadline: an unacked message stays with its consumer until the
@@ -144,6 +226,24 @@ type BrokerParams struct {
 	// maxReceiveCount count the same way; RabbitMQ's quorum-queue
 	// delivery-limit N is MaxDeliveries N+1. 0: unlimited.
 	MaxDeliveries int
+
+	// The log's parameters (package broker's Log, LogParams). Each zero
+	// value means its default.
+	//
+	// Partitions is the topic's number of partitions. 0: 6.
+	Partitions int
+	// Batch is the most records one poll returns (Kafka's
+	// max.poll.records). 0: 5.
+	Batch int
+	// Commit is when the consumer commits. 0: CommitBatch.
+	Commit CommitMode
+	// SessionTimeout is how long the coordinator waits without a
+	// member's heartbeat before it evicts the member. 0: 3s.
+	SessionTimeout time.Duration
+	// MaxPollInterval is how long a member may go between polls before
+	// it leaves the group (the Java client's max.poll.interval.ms), and
+	// how long a rebalance waits for members to rejoin. 0: 5s.
+	MaxPollInterval time.Duration
 }
 
 // Validate reports what is wrong with p, in words that say what is
@@ -158,6 +258,16 @@ func (p BrokerParams) Validate() error {
 		return BadConfigf("prefetch must be 1 to %d, not %d (0 means the default: 1)", MaxPrefetch, p.Prefetch)
 	case p.MaxDeliveries < 0:
 		return BadConfigf("max deliveries must not be negative, not %d (0 means unlimited)", p.MaxDeliveries)
+	case p.Partitions < 0 || p.Partitions > MaxPartitions:
+		return BadConfigf("partitions must be 1 to %d, not %d (0 means the default: 6)", MaxPartitions, p.Partitions)
+	case p.Batch < 0 || p.Batch > MaxPrefetch:
+		return BadConfigf("batch must be 1 to %d, not %d (0 means the default: 5)", MaxPrefetch, p.Batch)
+	case p.Commit > CommitRecord:
+		return BadConfigf("unknown commit mode %d", p.Commit)
+	case p.SessionTimeout < 0:
+		return BadConfigf("session timeout must not be negative, not %v (0 means the default)", p.SessionTimeout)
+	case p.MaxPollInterval < 0:
+		return BadConfigf("max-poll interval must not be negative, not %v (0 means the default)", p.MaxPollInterval)
 	}
 	return nil
 }
@@ -191,6 +301,21 @@ func (p BrokerParams) Flags() string {
 	}
 	if p.MaxDeliveries > 0 {
 		fmt.Fprintf(&b, " --max-deliveries %d", p.MaxDeliveries)
+	}
+	if p.Partitions > 0 {
+		fmt.Fprintf(&b, " --partitions %d", p.Partitions)
+	}
+	if p.Batch > 0 {
+		fmt.Fprintf(&b, " --batch %d", p.Batch)
+	}
+	if p.Commit != 0 {
+		fmt.Fprintf(&b, " --commit %s", p.Commit)
+	}
+	if p.SessionTimeout > 0 {
+		fmt.Fprintf(&b, " --session-timeout %v", p.SessionTimeout)
+	}
+	if p.MaxPollInterval > 0 {
+		fmt.Fprintf(&b, " --max-poll-interval %v", p.MaxPollInterval)
 	}
 	return b.String()
 }

@@ -46,6 +46,14 @@ const (
 	// which trace digests cover, stay.
 	Memory     // Inst's handler called its own memory (Op: MemHas, MemAdd or MemDel; Event; Answer)
 	DeadLetter // the broker gave up on Msg after Tag deliveries: dead-lettered, never delivered again
+	// The log's (Tag is the group's generation in each).
+	Join      // Inst joined the consumer group as a new member
+	Leave     // Inst left the group (Cause: Graceful, or MaxPollPassed: it stopped polling)
+	Evict     // the coordinator removed Inst from the group (Cause: SessionExpired, RejoinTimedOut)
+	Rebalance // the group began a rebalance of generation Tag: its members must rejoin
+	Assign    // the rebalance ended: generation Tag gives Inst the partitions Key
+	Committed // the broker accepted Inst's commit: partition Part's next offset is Count (Msg: the record it followed)
+	Fenced    // the broker refused Inst's commit of partition Part, offset Count, from generation Tag (Cause)
 	numKinds
 )
 
@@ -58,6 +66,8 @@ var kindNames = [numKinds]string{
 	Restart: "restart", Stall: "stall", Partition: "partition",
 	StoreLoss: "store-loss", StoreUp: "store-up", TxAbort: "tx-abort",
 	Heal: "heal", End: "end", Memory: "memory", DeadLetter: "dead-letter",
+	Join: "join", Leave: "leave", Evict: "evict", Rebalance: "rebalance",
+	Assign: "assign", Committed: "committed", Fenced: "fenced",
 }
 
 // String names the kind as traces print it.
@@ -254,6 +264,14 @@ const (
 	// Causes added later come last, so that the numbers of the others,
 	// which trace digests cover, stay.
 	ChannelClosed // Requeue: the consumer's channel closed (it crashed or was cut off), with no ack deadline
+	// The log's.
+	Graceful        // Leave: the member stopped and said so
+	MaxPollPassed   // Leave: the member did not poll within the max-poll interval (the Java client leaves)
+	SessionExpired  // Evict: no heartbeat within the session timeout (it crashed, paused or was cut off)
+	RejoinTimedOut  // Evict: a rebalance waited for it past the rebalance timeout
+	StaleGeneration // Fenced: the commit's generation is not the group's (a rebalance ended since its fetch)
+	UnknownMember   // Fenced: the committer is no member of the group (it was evicted or left)
+	Paused          // Stall: the whole process paused (zombie): no heartbeat, no progress
 )
 
 // Record is one step of a run, as a backend saw it. Each kind fills the
@@ -272,7 +290,8 @@ type Record struct {
 	Tx     uint32 // the database transaction of a call, or the one aborted
 	Holder uint32 // Park: the open transaction the call waits behind
 	Window uint32 // Partition: the window (numbered from 1 per instance)
-	Count  int32  // StoreLoss: marks lost; End: events not settled
+	Count  int32  // StoreLoss: marks lost; End: events not settled; the log: an offset
+	Part   int32  // the log: the partition (numbered from 1; 0: none) of a Deliver, Publish, Commit or Fenced record
 
 	Kind    Kind
 	Op      Op      // the store operation
@@ -342,7 +361,33 @@ func (r Record) Detail() string {
 	}
 	switch r.Kind {
 	case Deliver, DeliverDrop, Receive, AckSend, AckLost, Acked, Nack:
-		return fmt.Sprintf("tag %d", r.Tag)
+		return fmt.Sprintf("tag %d", r.Tag) + r.placement()
+	case Publish:
+		return r.placement()
+	case Join:
+		return ""
+	case Leave:
+		if r.Cause == MaxPollPassed {
+			return "max-poll interval passed"
+		}
+		return "graceful"
+	case Evict:
+		if r.Cause == RejoinTimedOut {
+			return fmt.Sprintf("gen %d: did not rejoin in time", r.Tag)
+		}
+		return fmt.Sprintf("gen %d: session expired", r.Tag)
+	case Rebalance:
+		return fmt.Sprintf("gen %d ends", r.Tag)
+	case Assign:
+		return fmt.Sprintf("gen %d: partitions [%s]", r.Tag, r.Key)
+	case Committed:
+		return fmt.Sprintf("gen %d p%d next offset %d", r.Tag, r.Part, r.Count)
+	case Fenced:
+		why := "stale generation"
+		if r.Cause == UnknownMember {
+			why = "unknown member"
+		}
+		return fmt.Sprintf("gen %d p%d offset %d: %s", r.Tag, r.Part, r.Count, why)
 	case Call, CallHeld, Timeout:
 		return call("")
 	case Serve, Reply:
@@ -381,6 +426,9 @@ func (r Record) Detail() string {
 		}
 		return "before " + step
 	case Stall:
+		if r.Cause == Paused {
+			return time.Duration(r.Dur).String() + ", paused"
+		}
 		return time.Duration(r.Dur).String()
 	case Partition:
 		if r.Stores == 0 {
@@ -400,6 +448,15 @@ func (r Record) Detail() string {
 		return fmt.Sprintf("%s %s: %s", r.Op, r.MemoryID(), r.Answer)
 	}
 	return ""
+}
+
+// placement is " p2@7" for a record of the log's message at offset 7 of
+// partition 2, or "" for the queue's.
+func (r Record) placement() string {
+	if r.Part == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" p%d@%d", r.Part, r.Count)
 }
 
 // MemoryID names the id a memory call was about, as "e3": the event, or

@@ -74,6 +74,10 @@ func (r *Recorder) add(rec *Record) {
 	h := mix(r.hash, uint64(rec.At)^bits.RotateLeft64(small, 40))
 	h = mix(h, who)
 	r.hash = mix(h, ids)
+	if rec.Part != 0 {
+		// Only the log's records have one: the queue's digests stay.
+		r.hash = mix(r.hash, uint64(rec.Part))
+	}
 	if rec.Key != "" || rec.Value != "" {
 		r.hash = mix(mix(r.hash, strhash(rec.Key)), strhash(rec.Value))
 	}

@@ -66,6 +66,12 @@ type BrokerNaming struct {
 	NackRetry     string `json:"nack_retry,omitempty"`
 	Prefetch      int    `json:"prefetch,omitempty"`
 	MaxDeliveries int    `json:"max_deliveries,omitempty"`
+	// The log's.
+	Partitions      int    `json:"partitions,omitempty"`
+	Batch           int    `json:"batch,omitempty"`
+	Commit          string `json:"commit,omitempty"`
+	SessionTimeout  string `json:"session_timeout,omitempty"`
+	MaxPollInterval string `json:"max_poll_interval,omitempty"`
 }
 
 // NameBroker returns the naming of model (""; the default) and p.
@@ -73,7 +79,9 @@ func NameBroker(model string, p BrokerParams) BrokerNaming {
 	if model == "" {
 		model = DefaultBroker
 	}
-	return BrokerNaming{Broker: model, AckDeadline: p.ackDeadlineText(), NackRetry: durationText(p.NackRetry), Prefetch: p.Prefetch, MaxDeliveries: p.MaxDeliveries}
+	return BrokerNaming{Broker: model, AckDeadline: p.ackDeadlineText(), NackRetry: durationText(p.NackRetry), Prefetch: p.Prefetch, MaxDeliveries: p.MaxDeliveries,
+		Partitions: p.Partitions, Batch: p.Batch, Commit: p.Commit.String(),
+		SessionTimeout: durationText(p.SessionTimeout), MaxPollInterval: durationText(p.MaxPollInterval)}
 }
 
 // Params returns the model's name and parameters that n names, the
@@ -93,5 +101,17 @@ func (n BrokerNaming) Params() (string, BrokerParams, error) {
 		return model, p, BadConfigf("nack_retry %q: want a positive Go duration", n.NackRetry)
 	}
 	p.Prefetch, p.MaxDeliveries = n.Prefetch, n.MaxDeliveries
+	p.Partitions, p.Batch = n.Partitions, n.Batch
+	if n.Commit != "" {
+		if p.Commit, err = ParseCommitMode(n.Commit); err != nil {
+			return model, p, err
+		}
+	}
+	if p.SessionTimeout, err = parseDurationText(n.SessionTimeout, false); err != nil {
+		return model, p, BadConfigf("session_timeout %q: want a positive Go duration", n.SessionTimeout)
+	}
+	if p.MaxPollInterval, err = parseDurationText(n.MaxPollInterval, false); err != nil {
+		return model, p, BadConfigf("max_poll_interval %q: want a positive Go duration", n.MaxPollInterval)
+	}
 	return model, p, p.Validate()
 }

@@ -187,7 +187,7 @@ func newQueue() *broker.Queue {
 // addMessage adds a message carrying a copy of ev and returns its id, the
 // broker's number for it.
 func (w *world) addMessage(ev strategies.EventID) uint32 {
-	m := w.broker.Add()
+	m := w.broker.Add(uint32(w.events[ev].Account))
 	w.msgs = append(w.msgs, ev)
 	if int(m) != len(w.msgs)-1 {
 		panic("sim: invariant broken: the broker numbers messages apart from the world")

@@ -46,6 +46,14 @@ type Strategy struct {
 	// 1..200 with 3 instances and 200 events: "ok", "dup", "lost",
 	// "dup+lost", ... A scenario it does not name is not asserted.
 	Expected map[string]string
+	// ExpectedOn is its outcome-table rows on the brokers other than
+	// the queue (run.BrokerNames), by broker name, each as Expected is
+	// on the queue.
+	ExpectedOn map[string]map[string]string
+	// Brokers lists the broker models it runs on (run.BrokerNames: the
+	// log's kafka-commit and offset-in-db need offsets); nil means all.
+	// A table shows "-" where it does not run.
+	Brokers []string
 	// Lesson, if set, is the scenario explain tries first.
 	Lesson string
 	// Teaching is what explain says of the strategy in its own words.
@@ -55,6 +63,21 @@ type Strategy struct {
 	// Promises is what the conformance suite holds the strategy to, case
 	// by case, on every backend.
 	Promises Promises
+}
+
+// RunsOn reports whether the strategy runs on the broker model called
+// broker.
+func (s Strategy) RunsOn(broker string) bool {
+	return s.Brokers == nil || slices.Contains(s.Brokers, broker)
+}
+
+// ExpectedRow is its expected row on broker: Expected on the queue,
+// ExpectedOn[broker] on another.
+func (s Strategy) ExpectedRow(broker string) map[string]string {
+	if broker == "" || broker == "queue" {
+		return s.Expected
+	}
+	return s.ExpectedOn[broker]
 }
 
 // Promises are what a strategy promises, and what it does not, in the

@@ -15,10 +15,17 @@ type EventID uint64
 
 // Event is one business event: add Amount to the balance of Account. It must
 // take effect exactly once, however often the broker delivers it.
+//
+// On the log broker a copy also carries where it was read: its partition
+// (numbered from 1; the event's account decides it) and offset (from 0),
+// which offset-in-db stores. On the queue both are 0.
 type Event struct {
 	ID      EventID
 	Account int
 	Amount  int64
+
+	Partition int
+	Offset    int64
 }
 
 // MarkStore is a shared store of "seen" marks with expiry, as Redis offers.
