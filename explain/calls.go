@@ -346,7 +346,14 @@ func (n *narrator) holderWords(t *Tx, i int, past bool) string {
 		sc := claim(ClaimStalled)
 		sc.Inst, sc.At = t.Inst, n.f.Trace[i].At
 		n.claim(open, sc)
+		if s := n.f.StalledAt(t.Inst, sc.At); s != nil && s.Paused {
+			n.claim(stallClaim(s))
+			return fmt.Sprintf("instance %d %s paused before committing it", t.Inst, has)
+		}
 		return fmt.Sprintf("instance %d %s stalled before committing it", t.Inst, has)
+	case holderLeft:
+		n.claim(open, leaveClaim(n.f.LeaveAt(t.DroppedRec)))
+		return fmt.Sprintf("instance %d left before committing it, and the database %s not yet noticed that its connection was gone", t.Inst, has)
 	case holderCut:
 		n.claim(open, cutClaim(i, t.Inst, run.Database))
 		return fmt.Sprintf("instance %d %s cut off from the database before its commit got through", t.Inst, is)

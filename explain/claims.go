@@ -29,7 +29,8 @@ const (
 	// at Rec.
 	ClaimDeliver
 	// ClaimNotArrived: the delivery of Msg to Inst at Rec never arrived,
-	// because Inst was cut off from the broker (Yes) or down (not Yes).
+	// because Inst was cut off from the broker (Yes) or down (not Yes):
+	// crashed, or, with Record run.Leave, gone after a graceful leave.
 	ClaimNotArrived
 	// ClaimReceive: at Rec (at At, if set), Inst began handling Msg, a
 	// copy of Event, as delivery N.
@@ -84,7 +85,9 @@ const (
 	ClaimCrash
 	// ClaimRestart: Inst restarted at Rec (after the crash it names).
 	ClaimRestart
-	// ClaimStall: at Rec, Inst stalled for Dur.
+	// ClaimStall: at Rec, Inst stalled for Dur, holding Msg if set: its handler (not Yes:
+	// slow), or the whole instance paused (Yes: zombie), which its broker
+	// hears as silence.
 	ClaimStall
 	// ClaimCut: at Rec, Inst was cut off from at least the stores N
 	// (run.Stores) if Yes, or from nothing (N 0, not Yes).
@@ -139,7 +142,10 @@ const (
 	// ClaimMemory: by the description's rule (Teaching.Remembers), just
 	// after record Rec, Inst's memory held Event (Yes) or not.
 	ClaimMemory
-	// ClaimUp: just after record Rec, Inst was up (Yes) or down.
+	// ClaimUp: just after record Rec (at At, if set, for a step between
+	// records), Inst was up (Yes) or down; Record, if set, says why it
+	// was down (Facts.DownWhy: run.Crash, run.Leave, run.Restart for not
+	// started yet).
 	ClaimUp
 	// ClaimNotAcked: no ack of Msg reached the broker by the end of the
 	// run.
@@ -187,6 +193,18 @@ const (
 	// ack of any copy reached the broker, and its effect was never
 	// applied (run.Result.Dead).
 	ClaimDead
+
+	// Claims about instances leaving, coming back and starting late (the
+	// rebalance fault); a pause (zombie) is a ClaimStall.
+	//
+	// ClaimLeave: at Rec, Inst left: gracefully (Yes), with no handling
+	// of its own open, or (not Yes) its group dropped it for not polling
+	// within the max-poll interval (the log).
+	ClaimLeave
+	// ClaimLateStart: Inst started only At into the run (a scale-out):
+	// the run's faults say so, and the trace has no record of it before
+	// (but of the partition windows drawn for it).
+	ClaimLateStart
 	numClaimKinds
 )
 
@@ -204,6 +222,7 @@ var claimNames = [numClaimKinds]string{
 	ClaimHandledBefore: "handled-before", ClaimMarkKey: "mark-key", ClaimRefers: "refers", ClaimBefore: "before",
 	ClaimMemCall: "mem-call", ClaimMemHeld: "mem-held", ClaimMemNone: "mem-none",
 	ClaimChannelClosed: "channel-closed", ClaimDeadLetter: "dead-letter", ClaimDead: "dead",
+	ClaimLeave: "leave", ClaimLateStart: "late-start",
 }
 
 // String names the kind.

@@ -3,6 +3,7 @@ package explain
 import (
 	"slices"
 
+	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
 )
 
@@ -36,6 +37,7 @@ func NewFacts(cfg run.Config, trace []run.Record) *Facts {
 	for i := range d.open {
 		d.open[i], d.last[i] = -1, -1
 	}
+	d.f.Late = lateStart(cfg)
 	for i := range d.liveKey {
 		d.liveKey[i] = -1
 	}
@@ -172,14 +174,13 @@ func (d *deriver) record(i int, r *run.Record) {
 	case run.Crash:
 		d.crash(i, r)
 	case run.Restart:
-		for k := len(f.Crashes) - 1; k >= 0; k-- {
-			if c := &f.Crashes[k]; c.Inst == r.Inst {
-				c.RestartRec, c.Restart = i, r.At
-				break
-			}
+		d.restart(i, r)
+	case run.Leave:
+		if r.Inst >= 0 {
+			d.leave(i, r)
 		}
 	case run.Stall:
-		f.Stalls = append(f.Stalls, Stall{Inst: r.Inst, Msg: r.Msg, Event: r.Event, At: r.At, Dur: r.Dur, Rec: i})
+		f.Stalls = append(f.Stalls, Stall{Inst: r.Inst, Msg: r.Msg, Event: r.Event, At: r.At, Dur: r.Dur, Rec: i, Paused: r.Cause == run.Paused})
 	case run.Partition:
 		d.partition(i, r)
 	case run.StoreLoss:
@@ -309,14 +310,73 @@ func (d *deriver) crash(i int, r *run.Record) {
 		f.Attempts[att].Crash = k
 	}
 	d.open[r.Inst] = -1
+	d.forget(r.Inst, i)
+	d.drop(r.Inst, DropCrash, i)
+}
+
+// restart pairs a restart with what stopped its instance last: a crash or
+// a graceful leave.
+func (d *deriver) restart(i int, r *run.Record) {
+	f := d.f
+	crash, leave := -1, -1
+	for k := len(f.Crashes) - 1; k >= 0; k-- {
+		if c := &f.Crashes[k]; c.Inst == r.Inst {
+			crash = k
+			break
+		}
+	}
+	for k := len(f.Leaves) - 1; k >= 0; k-- {
+		if l := &f.Leaves[k]; l.Inst == r.Inst && l.Stops() {
+			leave = k
+			break
+		}
+	}
+	switch {
+	case leave >= 0 && f.Leaves[leave].RestartRec < 0 && (crash < 0 || f.Leaves[leave].Rec > f.Crashes[crash].Rec):
+		f.Leaves[leave].RestartRec, f.Leaves[leave].Restart = i, r.At
+	case crash >= 0:
+		f.Crashes[crash].RestartRec, f.Crashes[crash].Restart = i, r.At
+	}
+	// A restarted instance is a new process: whatever its memory held
+	// is gone (a crash or a leave emptied it already).
+	d.forget(r.Inst, i)
+}
+
+// leave records an instance leaving; a graceful leave stops its process,
+// which empties its memory and drops its connections.
+func (d *deriver) leave(i int, r *run.Record) {
+	f := d.f
+	f.Leaves = append(f.Leaves, Leave{Inst: r.Inst, At: r.At, Rec: i, Cause: r.Cause, RestartRec: -1, Restart: -1})
+	if r.Cause != run.Graceful {
+		return
+	}
+	d.open[r.Inst] = -1
+	d.forget(r.Inst, i)
+	d.drop(r.Inst, DropLeave, i)
+}
+
+// forget ends, at record i, whatever instance inst's memory held.
+func (d *deriver) forget(inst int32, i int) {
 	for _, ms := range [][]Memory{d.ruleMem, d.recMem} {
 		for m := range ms {
-			if mem := &ms[m]; mem.Inst == r.Inst && mem.EndRec < 0 {
+			if mem := &ms[m]; mem.Inst == inst && mem.EndRec < 0 {
 				mem.EndRec = i
 			}
 		}
 	}
-	d.drop(r.Inst, DropCrash, i)
+}
+
+// lateStart is the instance of a run of cfg that starts late (the
+// rebalance fault's scale-out: the last one), nil if none does.
+func lateStart(cfg run.Config) *LateStart {
+	if !cfg.Faults.Has(faults.Rebalance) || cfg.Instances < 2 {
+		return nil
+	}
+	p := faults.Draw(cfg.Faults, cfg.Seed)
+	if p.Leaves == 0 || !p.ScaleOut {
+		return nil
+	}
+	return &LateStart{Inst: int32(cfg.Instances - 1), At: int64(p.LateStart)}
 }
 
 // memory records a call of an instance's own memory: what its attempt

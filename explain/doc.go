@@ -25,7 +25,17 @@
 // message the broker gave up on after its maximum deliveries is
 // dead-lettered, and an event left neither applied nor acked by it is
 // dead, an outcome of its own (Event.Dead), neither lost nor stuck nor a
-// violation (ClaimChannelClosed, ClaimDeadLetter, ClaimDead). The
+// violation (ClaimChannelClosed, ClaimDeadLetter, ClaimDead). Instances
+// that come and go (membership.go) are told as their records show them:
+// a graceful leave (the rebalance fault: it finishes what it was
+// handling and leaves, and its process and memory go with it; never "it
+// is down", which is a crash), its return as a new process, the
+// scale-out's late start (a step between records, from the run's drawn
+// faults, since no record marks it), and a pause of a whole instance
+// (zombie: no progress, no heartbeat; its resume is a step between
+// records at the pause's end), each with its claims (ClaimLeave,
+// ClaimLateStart, ClaimStall with Yes for a pause, ClaimNotArrived with
+// Record run.Leave, ClaimUp with why an instance was not running). The
 // pieces, in the order they run:
 //
 //   - search.go: Search (SearchKind, for a kind of violation; SearchWith,

@@ -36,9 +36,15 @@ type Facts struct {
 	// maximum deliveries (run.BrokerParams.MaxDeliveries), in trace order.
 	DeadLetters []DeadLetter
 	Crashes     []Crash
-	Stalls      []Stall
-	Windows     []Window // partition windows, in the order they opened
-	Outages     []Outage // Redis data losses, each with the outage after it
+	// Leaves are the instances leaving: gracefully (the rebalance
+	// fault), or, on the log, dropped from the group for not polling.
+	Leaves []Leave
+	// Late is the instance that started after the others (the rebalance
+	// fault's scale-out), nil if none did.
+	Late    *LateStart
+	Stalls  []Stall
+	Windows []Window // partition windows, in the order they opened
+	Outages []Outage // Redis data losses, each with the outage after it
 
 	// MemoryRecorded says that the trace records the calls of the
 	// instances' own memories (run.Memory: strategies.Memory), so that
@@ -219,6 +225,7 @@ const (
 	NotDropped  Drop = iota
 	DropCrash        // the instance crashed
 	DropTimeout      // the instance gave up on a call and closed the connection
+	DropLeave        // the instance left gracefully: its process stopped
 )
 
 // Tx is one database transaction, by its id.
@@ -372,12 +379,44 @@ type Crash struct {
 	Restart    int64
 }
 
-// Stall is an instance's handler stopping for a while (slow).
+// Stall is an instance's handler stopping for a while (slow), or the
+// whole instance pausing (Paused: the zombie fault), which its broker
+// hears as silence: no progress, no heartbeat.
 type Stall struct {
 	Inst       int32
 	Msg, Event uint32
 	At, Dur    int64
 	Rec        int
+	Paused     bool
+}
+
+// Leave is an instance leaving. Gracefully (Cause run.Graceful, the
+// rebalance fault's scale-in or rolling restart), it finished what it
+// was handling and stopped: its process and its memory are gone, and a
+// new process with empty memory comes back at its Restart. On the log,
+// a member that did not poll within the max-poll interval leaves the
+// group (run.MaxPollPassed) but keeps running.
+type Leave struct {
+	Inst  int32
+	At    int64
+	Rec   int
+	Cause run.Cause
+	// RestartRec is when it came back, -1 if it did not.
+	RestartRec int
+	Restart    int64
+}
+
+// Stops reports whether the leave ends its instance's process (and with
+// it the instance's memory): a graceful one.
+func (l *Leave) Stops() bool { return l.Cause == run.Graceful }
+
+// LateStart is the instance that started only At into the run (the
+// rebalance fault's scale-out): before it, it did nothing. The trace
+// records no start; the run's faults say it (faults.Params.ScaleOut),
+// and its first record comes at or after At.
+type LateStart struct {
+	Inst int32
+	At   int64
 }
 
 // Window is one partition window of an instance: from its opening to the

@@ -177,14 +177,33 @@ func (a *analysis) involvement(id uint32) ([]faults.Fault, bool) {
 	for _, d := range f.Deliveries {
 		if d.DropRec >= 0 && f.Messages[d.Msg].Event == id && before(d.DropRec) {
 			mark(faults.Partition, f.CutAt(d.Inst, d.DropRec)&run.Broker != 0)
-			mark(faults.Crash, !f.Up(d.Inst, d.DropRec))
+			mark(faults.Crash, f.DownWhy(d.Inst, d.DropRec) == run.Crash)
+			mark(faults.Rebalance, f.DownWhy(d.Inst, d.DropRec) == run.Leave)
 		}
 	}
 	for _, ack := range f.Acks {
 		mark(faults.Partition, ack.Event == id && ack.Cut && before(ack.LostRec))
 	}
 	for _, s := range f.Stalls {
-		mark(faults.Slow, s.Event == id && before(s.Rec))
+		mark(faults.Slow, s.Event == id && before(s.Rec) && !s.Paused)
+		mark(faults.Zombie, s.Event == id && before(s.Rec) && s.Paused)
+	}
+	// A graceful leave emptied a memory that may have held the event, or
+	// the second application came from the instance a scale-out started
+	// late.
+	if a.strategy.Memory || f.MemoryRecorded {
+		for _, l := range f.Leaves {
+			handled := false
+			for _, k := range e.Attempts {
+				handled = handled || f.Attempts[k].Inst == l.Inst && f.Attempts[k].Rec < l.Rec
+			}
+			mark(faults.Rebalance, l.Stops() && handled && before(l.Rec))
+		}
+	}
+	if f.Late != nil && len(e.Applications) > 1 {
+		for _, ap := range e.Applications[1:] {
+			mark(faults.Rebalance, ap.Inst == f.Late.Inst && before(ap.Rec))
+		}
 	}
 	for k := 1; k < len(f.Calls); k++ {
 		c := &f.Calls[k]
@@ -203,7 +222,11 @@ func (a *analysis) involvement(id uint32) ([]faults.Fault, bool) {
 			}
 			switch a.holderState(holder, rec) {
 			case holderStalled:
-				mark(faults.Slow, true)
+				s := f.StalledAt(f.Txs[holder].Inst, f.Trace[rec].At)
+				mark(faults.Zombie, s != nil && s.Paused)
+				mark(faults.Slow, s == nil || !s.Paused)
+			case holderLeft:
+				mark(faults.Rebalance, true)
 			case holderCut:
 				mark(faults.Partition, true)
 			case holderCrashed:
@@ -255,6 +278,8 @@ func (a *analysis) holderState(id uint32, i int) holderWhy {
 		return holderCrashed
 	case t.Dropped == DropTimeout && t.DroppedRec <= i:
 		return holderGaveUp
+	case t.Dropped == DropLeave && t.DroppedRec <= i:
+		return holderLeft
 	case f.StalledAt(t.Inst, at) != nil:
 		return holderStalled
 	case f.CutAt(t.Inst, i)&run.Database != 0:
@@ -272,4 +297,5 @@ const (
 	holderGaveUp                   // its instance gave up on it, and the database has not noticed
 	holderStalled                  // its instance stalled before committing it
 	holderCut                      // its instance is cut off from the database
+	holderLeft                     // its instance left gracefully, and the database has not noticed
 )

@@ -236,16 +236,11 @@ func (n *narrator) dupRecorded(d *dup) (string, string, string) {
 			B, id, prev.Msg, at(prev.At), what, mem, missed, again, n.came(d))
 	}
 	n.claim(memCallClaim(in))
-	if out >= 0 && f.Trace[out].Kind == run.Crash {
-		var cr *Crash
-		for k := range f.Crashes {
-			if f.Crashes[k].Rec == out {
-				cr = &f.Crashes[k]
-			}
-		}
-		n.claim(crashClaim(cr))
-		return "forgotten", "", fmt.Sprintf("Instance %d had put event %d in its %s at %s, but it crashed at %s and restarted with empty memory: %s, %s. %s",
-			B, id, mem, at(in.At), at(cr.At), missed, again, n.came(d))
+	if out >= 0 && f.Trace[out].Kind != run.Memory {
+		// A crash, a graceful leave or a restart emptied it.
+		_, ended := n.processEnd(B, out-1, out+1)
+		return "forgotten", "", fmt.Sprintf("Instance %d had put event %d in its %s at %s, but %s: %s, %s. %s",
+			B, id, mem, at(in.At), ended, missed, again, n.came(d))
 	}
 	// A Remove took it out.
 	rm := f.memCallAt(out)

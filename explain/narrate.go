@@ -43,7 +43,10 @@ type narrator struct {
 	items     []item
 	recAtt    map[int]int // the records about the focus event's attempts, to the attempt
 	crashTold []bool      // per instance, its last crash was told
-	lossTold  bool        // the last Redis data loss was told
+	leftTold  []bool      // per instance, its last graceful leave was told
+	// resumes are the pauses told whose end is still to tell, by end.
+	resumes  []*Stall
+	lossTold bool // the last Redis data loss was told
 	// cutTold is, per instance, what the story has said it is cut off
 	// from, and cutRec the step that said it last, -1 for none.
 	cutTold []run.Stores
@@ -74,7 +77,7 @@ func newNarrator(a *analysis) *narrator {
 	st := a.strategy
 	n := &narrator{a: a, f: f, w: wordsOf(st), focus: a.focus, ev: f.Event(a.focus),
 		marks: st.Needs.Has(strategies.NeedsMarks), kv: st.Needs.Has(strategies.NeedsKV),
-		crashTold: make([]bool, a.cfg.Instances), cutTold: make([]run.Stores, a.cfg.Instances), cutRec: make([]int, a.cfg.Instances),
+		crashTold: make([]bool, a.cfg.Instances), leftTold: make([]bool, a.cfg.Instances), cutTold: make([]run.Stores, a.cfg.Instances), cutRec: make([]int, a.cfg.Instances),
 		known: map[uint32]bool{a.focus: true},
 		from:  1, to: 0} // an empty span until the event has one
 	for i := range n.cutRec {
@@ -150,12 +153,21 @@ func (n *narrator) tell() []item {
 	}
 	expiries := n.expiries()
 	n.recAtt = n.attemptRecs()
+	late := n.lateStart()
 	for i := range n.f.Trace {
 		r := &n.f.Trace[i]
 		for len(expiries) > 0 && expiries[0].at <= r.At {
 			x := expiries[0]
 			expiries = expiries[1:]
 			n.add(-1, i-1, x.at, -1, actorRedis, n.expiryText(x), true)
+		}
+		if late != nil && late.At <= r.At {
+			n.tellLateStart(late, i-1)
+			late = nil
+		}
+		for len(n.resumes) > 0 && n.resumes[0].At+n.resumes[0].Dur <= r.At {
+			n.tellResume(n.resumes[0], i-1)
+			n.resumes = n.resumes[1:]
 		}
 		n.record(i, r)
 	}
@@ -263,8 +275,11 @@ func (n *narrator) record(i int, r *run.Record) {
 			c := claim(ClaimNotArrived)
 			c.Rec, c.Msg, c.Inst = i, r.Msg, inst
 			why := "it is down"
-			if f.CutAt(inst, i)&run.Broker != 0 {
+			switch {
+			case f.CutAt(inst, i)&run.Broker != 0:
 				why, c.Yes = "it is cut off from the broker", true
+			case f.DownWhy(inst, i) == run.Leave:
+				why, c.Record = "it has left and is not back yet", run.Leave
 			}
 			n.claim(c)
 			n.sayAs(i, r.At, -1, actorBroker, fmt.Sprintf("the delivery of m%d to instance %d never arrives: %s", r.Msg, inst, why), false)
@@ -349,8 +364,12 @@ func (n *narrator) record(i int, r *run.Record) {
 		}
 	case run.Crash:
 		n.crash(i, r, tell)
+	case run.Leave:
+		n.leave(i, r)
 	case run.Restart:
-		if n.crashTold[inst] {
+		if n.leftTold[inst] {
+			n.comeBack(i, r)
+		} else if n.crashTold[inst] {
 			c := claim(ClaimRestart)
 			c.Rec, c.Inst = i, inst
 			n.claim(c)
@@ -364,7 +383,9 @@ func (n *narrator) record(i int, r *run.Record) {
 			n.say(i, inst, text, n.memKnown())
 		}
 	case run.Stall:
-		if tell {
+		if r.Cause == run.Paused {
+			n.pause(i, r)
+		} else if tell {
 			c := claim(ClaimStall)
 			c.Rec, c.Inst, c.Dur = i, inst, r.Dur
 			n.claim(c)
@@ -647,7 +668,7 @@ func (n *narrator) handledBefore(a *Attempt) string {
 	var prev []*Attempt
 	for _, k := range n.ev.Attempts {
 		p := &f.Attempts[k]
-		if p.Inst == a.Inst && p.Rec < a.Rec && !n.crashedSince(a.Inst, p.Rec, a.Rec) {
+		if p.Inst == a.Inst && p.Rec < a.Rec && !n.f.EndedBetween(a.Inst, p.Rec, a.Rec) {
 			prev = append(prev, p)
 		}
 	}
@@ -815,6 +836,10 @@ func closedWhy(trace []run.Record, k int) string {
 		return " (it was cut off from the broker)"
 	case run.AckLost:
 		return " (its ack was lost, which breaks its connection)"
+	case run.Stall:
+		return " (it paused whole: the broker heard nothing from it)"
+	case run.Leave:
+		return " (it left)"
 	}
 	return ""
 }
@@ -915,7 +940,7 @@ func (n *narrator) crash(i int, r *run.Record, tell bool) {
 // the focus event before record i, since it last restarted.
 func (n *narrator) handledSinceRestart(inst int32, i int) bool {
 	for _, k := range n.ev.Attempts {
-		if a := &n.f.Attempts[k]; a.Inst == inst && a.Rec < i && !n.crashedSince(inst, a.Rec, i) {
+		if a := &n.f.Attempts[k]; a.Inst == inst && a.Rec < i && !n.f.EndedBetween(inst, a.Rec, i) {
 			return true
 		}
 	}

@@ -19,14 +19,69 @@ func (f *Facts) Event(id uint32) *Event {
 }
 
 // Up reports whether instance inst is running at record i: not between a
-// crash and its restart.
+// crash and its restart, nor between a graceful leave and its return, nor
+// before the late start of a scale-out.
 func (f *Facts) Up(inst int32, i int) bool {
+	return f.DownWhy(inst, i) == 0
+}
+
+// DownWhy is why instance inst is not running at record i: run.Crash
+// (it crashed and has not restarted), run.Leave (it left gracefully and
+// is not back), run.Restart (it starts late and has not started yet), or
+// 0 if it is running.
+func (f *Facts) DownWhy(inst int32, i int) run.Kind {
+	t := int64(-1)
+	if i >= 0 && i < len(f.Trace) {
+		t = f.Trace[i].At
+	}
+	return f.DownWhyAt(inst, i, t)
+}
+
+// DownWhyAt is DownWhy at time t, just after record i (-1: before the
+// first): a step between records (the late start itself) is later than
+// its record.
+func (f *Facts) DownWhyAt(inst int32, i int, t int64) run.Kind {
 	for _, c := range f.Crashes {
 		if c.Inst == inst && c.Rec <= i && (c.RestartRec < 0 || c.RestartRec > i) {
-			return false
+			return run.Crash
 		}
 	}
-	return true
+	for _, l := range f.Leaves {
+		if l.Inst == inst && l.Stops() && l.Rec <= i && (l.RestartRec < 0 || l.RestartRec > i) {
+			return run.Leave
+		}
+	}
+	if l := f.Late; l != nil && l.Inst == inst && t < l.At {
+		return run.Restart
+	}
+	return 0
+}
+
+// EndedBetween reports whether instance inst's process ended between
+// records from and to (exclusive): it crashed, or left gracefully. Its
+// memory, and anything a handler of it kept, is gone after.
+func (f *Facts) EndedBetween(inst int32, from, to int) bool {
+	for _, c := range f.Crashes {
+		if c.Inst == inst && c.Rec > from && c.Rec < to {
+			return true
+		}
+	}
+	for _, l := range f.Leaves {
+		if l.Inst == inst && l.Stops() && l.Rec > from && l.Rec < to {
+			return true
+		}
+	}
+	return false
+}
+
+// LeaveAt is the leave of record i, nil if it is none.
+func (f *Facts) LeaveAt(i int) *Leave {
+	for k := range f.Leaves {
+		if f.Leaves[k].Rec == i {
+			return &f.Leaves[k]
+		}
+	}
+	return nil
 }
 
 // CutAt is what instance inst is cut off from at record i: the union of

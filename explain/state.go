@@ -5,7 +5,13 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/idemsim/idemsim/run"
 )
+
+// downWords name, in a state line, why an instance is not running
+// (Facts.DownWhy).
+var downWords = map[run.Kind]string{run.Crash: "down", run.Leave: "left", run.Restart: "not started"}
 
 // state renders the state that matters at record i, at time t, with the
 // claims it states: the instances' memories (where the trace records
@@ -23,10 +29,12 @@ func (n *narrator) state(i int, t int64) (string, []Claim) {
 		var mem []string
 		for inst := int32(0); int(inst) < n.a.cfg.Instances; inst++ {
 			up := claim(ClaimUp)
-			up.Rec, up.Inst, up.Yes = i, inst, i < 0 || f.Up(inst, i)
+			why := f.DownWhyAt(inst, i, t)
+			up.Rec, up.Inst, up.At, up.Yes = i, inst, t, why == 0
 			if !up.Yes {
+				up.Record = why
 				cs.add(up)
-				mem = append(mem, fmt.Sprintf("i%d down", inst))
+				mem = append(mem, fmt.Sprintf("i%d %s", inst, downWords[why]))
 				continue
 			}
 			var held []uint32

@@ -153,6 +153,8 @@ type traceIndex struct {
 	// attempts by their Receive record.
 	attempts map[int]*attemptRecs
 	keys     map[string]bool // every key a key-value call named
+	// late is the instance the run's faults start late, nil if none.
+	late *LateStart
 }
 
 type callRecs struct {
@@ -167,7 +169,7 @@ type attemptRecs struct {
 }
 
 func newTraceIndex(cfg run.Config, trace []run.Record, st strategies.Strategy) *traceIndex {
-	x := &traceIndex{cfg: cfg, trace: trace, st: st, f: NewFacts(cfg, trace), calls: map[uint32]*callRecs{}, attempts: map[int]*attemptRecs{}, keys: map[string]bool{}}
+	x := &traceIndex{cfg: cfg, trace: trace, st: st, f: NewFacts(cfg, trace), calls: map[uint32]*callRecs{}, attempts: map[int]*attemptRecs{}, keys: map[string]bool{}, late: lateStart(cfg)}
 	open := map[int32]int{} // instance -> Receive of its open attempt
 	for i, r := range trace {
 		switch r.Kind {
@@ -210,16 +212,38 @@ func newTraceIndex(cfg run.Config, trace []run.Record, st strategies.Strategy) *
 }
 
 // down reports whether instance inst was down just after record i: it
-// crashed and had not restarted.
+// crashed or left gracefully and had not restarted, or it is the
+// scale-out's instance and had not started yet.
 func (x *traceIndex) down(inst int32, i int) bool {
-	d := false
+	return x.stopped(inst, i) != 0
+}
+
+// stopped is why instance inst was down just after record i: run.Crash,
+// run.Leave (a graceful leave), run.Restart (it had not started yet: a
+// scale-out), or 0 if it was up.
+func (x *traceIndex) stopped(inst int32, i int) run.Kind {
+	return x.stoppedAt(inst, i, 0)
+}
+
+// stoppedAt is stopped at time t (0: at record i's), just after record i
+// (-1: before the first).
+func (x *traceIndex) stoppedAt(inst int32, i int, t int64) run.Kind {
+	var d run.Kind
+	if r := x.rec(i); t == 0 && r != nil {
+		t = r.At
+	}
+	if x.late != nil && x.late.Inst == inst && t < x.late.At {
+		d = run.Restart
+	}
 	for j := 0; j <= i && j < len(x.trace); j++ {
 		if r := &x.trace[j]; r.Inst == inst {
-			switch r.Kind {
-			case run.Crash:
-				d = true
-			case run.Restart:
-				d = false
+			switch {
+			case r.Kind == run.Crash:
+				d = run.Crash
+			case r.Kind == run.Leave && r.Cause == run.Graceful:
+				d = run.Leave
+			case r.Kind == run.Restart:
+				d = 0
 			}
 		}
 	}
@@ -246,6 +270,13 @@ func (x *traceIndex) cut(inst int32, i int) run.Stores {
 		s |= w
 	}
 	return s
+}
+
+// ends reports whether record o ends its instance's process, and with it
+// the process's memory: a crash, a graceful leave, or the restart of a new
+// process.
+func ends(o *run.Record) bool {
+	return o.Kind == run.Crash || o.Kind == run.Restart || o.Kind == run.Leave && o.Cause == run.Graceful
 }
 
 // crashedBetween reports whether instance inst crashed between records a
@@ -372,8 +403,12 @@ func (x *traceIndex) check(c Claim, told map[int]bool) error {
 		if c.Yes && x.cut(c.Inst, c.Rec)&run.Broker == 0 {
 			return bad("instance %d was not cut off from the broker", c.Inst)
 		}
-		if !c.Yes && !x.down(c.Inst, c.Rec) {
-			return bad("instance %d was not down", c.Inst)
+		switch why := x.stopped(c.Inst, c.Rec); {
+		case c.Yes:
+		case c.Record == run.Leave && why != run.Leave:
+			return bad("instance %d had not left", c.Inst)
+		case c.Record != run.Leave && why != run.Crash:
+			return bad("instance %d was not down after a crash", c.Inst)
 		}
 	case ClaimReceive:
 		if err := needRec(run.Receive); err != nil {
@@ -634,8 +669,34 @@ func (x *traceIndex) check(c Claim, told map[int]bool) error {
 		if err := needRec(run.Stall); err != nil {
 			return err
 		}
-		if r.Inst != c.Inst || r.Dur != c.Dur {
+		if r.Inst != c.Inst || r.Dur != c.Dur || (r.Cause == run.Paused) != c.Yes || c.Msg != 0 && r.Msg != c.Msg {
 			return bad("another stall")
+		}
+	case ClaimLeave:
+		if err := needRec(run.Leave); err != nil {
+			return err
+		}
+		if r.Inst != c.Inst || (r.Cause == run.Graceful) != c.Yes {
+			return bad("another leave: %s", r.Detail())
+		}
+		if c.Yes {
+			// Graceful: it finished what it was handling first.
+			for _, a := range x.attempts {
+				if x.trace[a.receive].Inst == c.Inst && a.receive < c.Rec && (a.end < 0 || a.end > c.Rec) {
+					return bad("its attempt that began at %d was still open", a.receive)
+				}
+			}
+		}
+	case ClaimLateStart:
+		if x.late == nil || x.late.Inst != c.Inst || x.late.At != c.At {
+			return bad("the run's faults start no instance %d late at %d", c.Inst, c.At)
+		}
+		for j, o := range x.trace {
+			// A partition's windows are the network's, drawn for every
+			// instance, started or not.
+			if o.Inst == c.Inst && o.At < c.At && o.Kind != run.Partition {
+				return bad("record %d is of instance %d before", j, c.Inst)
+			}
 		}
 	case ClaimCut:
 		s := x.cut(c.Inst, c.Rec)
@@ -808,7 +869,7 @@ func (x *traceIndex) check(c Claim, told map[int]bool) error {
 			o := &x.trace[j]
 			switch {
 			case o.Inst != c.Inst:
-			case o.Kind == run.Crash:
+			case ends(o):
 				holds = false
 			case o.Kind == run.Handled && o.Outcome == run.Applied && o.Event == c.Event:
 				holds = true
@@ -824,8 +885,9 @@ func (x *traceIndex) check(c Claim, told map[int]bool) error {
 			return bad("the attempt skipped without asking any store: its memory held the event, whatever the rule says")
 		}
 	case ClaimUp:
-		if c.Rec >= 0 && x.down(c.Inst, c.Rec) == c.Yes {
-			return bad("up: %v", !c.Yes)
+		why := x.stoppedAt(c.Inst, c.Rec, c.At)
+		if (why == 0) != c.Yes || c.Record != 0 && why != c.Record {
+			return bad("up: %v (%v)", why == 0, why)
 		}
 	case ClaimNotAcked:
 		for _, o := range x.trace {
@@ -839,7 +901,7 @@ func (x *traceIndex) check(c Claim, told map[int]bool) error {
 			o := &x.trace[j]
 			switch {
 			case o.Inst != c.Inst:
-			case o.Kind == run.Crash && !c.Yes:
+			case ends(o) && !c.Yes:
 				n = 0
 			case o.Kind == run.Receive && o.Event == c.Event:
 				n++
@@ -1051,7 +1113,7 @@ func (x *traceIndex) checkMemory(c Claim) error {
 			o := &x.trace[j]
 			switch {
 			case o.Inst != c.Inst:
-			case o.Kind == run.Crash:
+			case ends(o):
 				held = false
 			case o.Kind == run.Memory && o.Event == c.Event && o.Op == run.MemHas:
 				held = o.Answer == run.Yes
@@ -1094,8 +1156,20 @@ func closedBy(trace []run.Record, from int, r *run.Record) int {
 			continue
 		}
 		switch {
-		case o.Kind == run.Crash, o.Kind == run.AckLost, o.Kind == run.Partition && o.Stores&run.Broker != 0:
+		case o.Kind == run.Crash, o.Kind == run.AckLost, o.Kind == run.Partition && o.Stores&run.Broker != 0,
+			o.Kind == run.Stall && o.Cause == run.Paused:
 			return j
+		}
+	}
+	// A graceful leave closes the channel when the leave reaches the
+	// broker, a moment after the instance stopped: the instance's last
+	// record before the requeue is its leave.
+	for j := from; j >= 0; j-- {
+		if o := &trace[j]; o.Inst == r.Inst && o.Kind != run.Requeue && o.Kind != run.Deliver && o.Kind != run.DeliverDrop {
+			if o.Kind == run.Leave && o.Cause == run.Graceful {
+				return j
+			}
+			break
 		}
 	}
 	return -1

@@ -353,7 +353,7 @@ func (n *narrator) memoryBefore(inst int32, rec int) (ever, incarnation []int) {
 			continue
 		}
 		ever = append(ever, k)
-		if !n.crashedSince(inst, a.Rec, rec) {
+		if !n.f.EndedBetween(inst, a.Rec, rec) {
 			incarnation = append(incarnation, k)
 		}
 	}
@@ -432,20 +432,14 @@ func (n *narrator) dupMemory(d *dup) (string, string, string) {
 		// It had handled the event before a crash; the restart emptied
 		// its memory.
 		n.claim(n.handledClaim(B, secondRec, 0, false), n.handledClaim(B, secondRec, len(ever), true))
-		var cr *Crash
 		last := &f.Attempts[ever[len(ever)-1]]
-		for k := range f.Crashes {
-			if c := &f.Crashes[k]; c.Inst == B && c.Rec > last.Rec && c.Rec < secondRec && cr == nil {
-				cr = c
-			}
-		}
-		n.claim(crashClaim(cr))
-		held := fmt.Sprintf("Instance %d had handled event %d before, but it crashed at %s and restarted with empty memory", B, id, at(cr.At))
-		if n.memRule && f.Remembers(B, id, cr.Rec-1) {
+		end, ended := n.processEnd(B, last.Rec, secondRec)
+		held := fmt.Sprintf("Instance %d had handled event %d before, but %s", B, id, ended)
+		if n.memRule && f.Remembers(B, id, end-1) {
 			mc := claim(ClaimMemory)
-			mc.Rec, mc.Inst, mc.Event, mc.Yes = cr.Rec-1, B, id, true
+			mc.Rec, mc.Inst, mc.Event, mc.Yes = end-1, B, id, true
 			n.claim(mc)
-			held = fmt.Sprintf("Instance %d remembered event %d in its %s, but it crashed at %s and restarted with empty memory", B, id, mem, at(cr.At))
+			held = fmt.Sprintf("Instance %d remembered event %d in its %s, but %s", B, id, mem, ended)
 		}
 		return "forgotten", "", fmt.Sprintf("%s: the %s that knew event %d was gone, so when the event came again its %s said new, and it applied the effect a second time. %s",
 			held, mem, id, mem, n.came(d))
@@ -888,16 +882,18 @@ func (n *narrator) copyCause(first, second int) (string, int32, *failure, []Clai
 	for _, s := range f.Stalls {
 		// A stall sends a message out again only past an ack deadline.
 		if !noDeadline && s.Inst == A.Inst && s.Msg == A.Msg && s.Rec > A.Rec && s.Rec < B.Rec {
-			sc := claim(ClaimStall)
-			sc.Rec, sc.Inst, sc.Dur = s.Rec, s.Inst, s.Dur
-			n.claim(sc)
+			n.claim(stallClaim(&s))
 			if A.EndRec < 0 || A.EndRec > B.Rec {
 				sa := claim(ClaimStalled)
 				sa.Inst, sa.At = A.Inst, B.At
 				n.claim(sa)
-				return done(fmt.Sprintf("instance %d stalled past m%d's %sack deadline, so the broker delivered m%d again while it still ran", A.Inst, A.Msg, n.deadline(A.Msg), A.Msg), B.Inst, nil)
+				still := "while it still ran"
+				if s.Paused {
+					still = fmt.Sprintf("while it still held m%d", A.Msg)
+				}
+				return done(fmt.Sprintf("instance %d %s past m%d's %sack deadline, so the broker delivered m%d again %s", A.Inst, stalledWord(&s), A.Msg, n.deadline(A.Msg), A.Msg, still), B.Inst, nil)
 			}
-			return done(fmt.Sprintf("instance %d stalled past m%d's %sack deadline, so the broker delivered m%d again", A.Inst, A.Msg, n.deadline(A.Msg), A.Msg), B.Inst, nil)
+			return done(fmt.Sprintf("instance %d %s past m%d's %sack deadline, so the broker delivered m%d again", A.Inst, stalledWord(&s), A.Msg, n.deadline(A.Msg), A.Msg), B.Inst, nil)
 		}
 	}
 	return done(fmt.Sprintf("the broker delivered m%d again (at-least-once)", B.Msg), B.Inst, nil)
@@ -1206,11 +1202,9 @@ func (n *narrator) lateUndo(c *Call) string {
 	}
 	for _, st := range f.Stalls {
 		if st.Inst == c.Inst && st.Msg == c.Msg && st.Rec > c.ServeRec && st.Rec < del.SentRec {
-			sc := claim(ClaimStall)
-			sc.Rec, sc.Inst, sc.Dur = st.Rec, st.Inst, st.Dur
-			n.claim(sc, callClaim(del), outcomeClaim(skipped), before(skipped.EndRec, del.SentRec))
-			return fmt.Sprintf("Its handler then stalled for %s (slow), so its %s came only at %s, after another copy had found the %s at %s.",
-				durWords(time.Duration(st.Dur)), w.callName(del), at(del.Sent), w.mark(), at(skipped.End))
+			n.claim(stallClaim(&st), callClaim(del), outcomeClaim(skipped), before(skipped.EndRec, del.SentRec))
+			return fmt.Sprintf("Its handler then %s, so its %s came only at %s, after another copy had found the %s at %s.",
+				stallWords(&st), w.callName(del), at(del.Sent), w.mark(), at(skipped.End))
 		}
 	}
 	return ""

@@ -191,10 +191,8 @@ func (n *narrator) holdUp(k int, ttl int64) string {
 	var parts []string
 	for _, s := range f.Stalls {
 		if s.Inst == a.Inst && s.Rec > a.Rec && (a.EndRec < 0 || s.Rec < a.EndRec) {
-			sc := claim(ClaimStall)
-			sc.Rec, sc.Inst, sc.Dur = s.Rec, s.Inst, s.Dur
-			n.claim(sc)
-			stall := fmt.Sprintf("stalled for %s (slow)", durWords(roundMS(s.Dur)))
+			n.claim(stallClaim(&s))
+			stall := stallWords(&s)
 			if s.Dur > ttl {
 				stall += fmt.Sprintf(", longer than the %s TTL", ttlWords(ttl))
 			}
