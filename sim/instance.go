@@ -118,6 +118,9 @@ type instance struct {
 	// down.
 	leaving  bool
 	leaveFor int64
+	// committing: the log's consumer waits for its commit's reply
+	// before it polls again (commitSync).
+	committing bool
 	// lastArrival is when the last record sent to it arrives (the log's
 	// deliveries keep their order: sendRecord).
 	lastArrival int64
@@ -142,7 +145,7 @@ func (w *world) start(in *instance) {
 	}
 	in.gen++
 	in.up, in.dead, in.waiting, in.stalled, in.pending = true, false, false, false, false
-	in.paused, in.leaving = false, false
+	in.paused, in.leaving, in.committing = false, false, false
 	in.inbox = in.inbox[:0]
 	in.conn = 0
 	// No delivery is in hand: a memory call New makes names no message.
@@ -330,7 +333,7 @@ func (w *world) perform(in *instance, mayFault bool) bool {
 		}
 		if len(in.inbox) == 0 {
 			in.waiting = true
-			if w.pull && in.act == actReceive {
+			if w.pull && in.act == actReceive && !in.committing {
 				w.applyBroker(w.broker.Fetch(in.idx))
 			}
 			return false
@@ -489,6 +492,15 @@ func (w *world) sendAck(in *instance, ack bool) {
 		lost = true
 		w.rec.LostAck()
 	}
+	if w.pull {
+		// The log's consumer commits synchronously: it polls again
+		// once the commit's reply is back (evAckArr), or after the
+		// call timeout when the commit was lost.
+		in.committing = true
+		if lost {
+			w.at(int64(callTimeout), event{kind: evFetch, inst: in.idx, gen: in.gen})
+		}
+	}
 	if lost {
 		w.rec.Add(&run.Record{At: w.now, Kind: run.AckLost, Inst: in.idx, Msg: msg, Event: uint32(ev), Tag: in.cur.tag})
 		if !w.pull && !w.cut(in.idx, run.Broker) {
@@ -502,7 +514,20 @@ func (w *world) sendAck(in *instance, ack bool) {
 		}
 		return
 	}
-	w.at(w.latency(), event{kind: evAckArr, inst: in.idx, a: uint32(msg), b: uint32(in.cur.tag), c: w.now})
+	w.at(w.latency(), event{kind: evAckArr, inst: in.idx, gen: in.gen, a: uint32(msg), b: uint32(in.cur.tag), c: w.now})
+}
+
+// commitReplied: the reply to in's commit is back (or the commit timed
+// out), and a consumer waiting for it polls.
+func (w *world) commitReplied(e event) {
+	in := w.insts[e.inst]
+	if !in.up || in.gen != e.gen || !in.committing {
+		return
+	}
+	in.committing = false
+	if in.waiting && len(in.inbox) == 0 && !in.leaving {
+		w.applyBroker(w.broker.Fetch(in.idx))
+	}
 }
 
 // pause stops the whole instance for d (the zombie fault): no progress,
