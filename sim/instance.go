@@ -105,7 +105,11 @@ type instance struct {
 	act     actKind
 	req     call // the call asked for, when act == actCall
 	rep     reply
-	inbox   []delivery
+	// inbox holds the deliveries that arrived, from inboxHead on; it
+	// empties to its start, so that its array is reused and receiving
+	// allocates nothing.
+	inbox     []delivery
+	inboxHead int
 	cur     delivery
 	attempt int // index in history of the current attempt
 	waiting bool
@@ -146,7 +150,7 @@ func (w *world) start(in *instance) {
 	in.gen++
 	in.up, in.dead, in.waiting, in.stalled, in.pending = true, false, false, false, false
 	in.paused, in.leaving, in.committing = false, false, false
-	in.inbox = in.inbox[:0]
+	in.inbox, in.inboxHead = in.inbox[:0], 0
 	in.conn = 0
 	// No delivery is in hand: a memory call New makes names no message.
 	in.cur = delivery{}
@@ -331,7 +335,7 @@ func (w *world) perform(in *instance, mayFault bool) bool {
 			w.leave(in)
 			return false
 		}
-		if len(in.inbox) == 0 {
+		if in.inboxHead == len(in.inbox) {
 			in.waiting = true
 			if w.pull && in.act == actReceive && !in.committing {
 				w.applyBroker(w.broker.Fetch(in.idx))
@@ -421,8 +425,10 @@ func (w *world) curEvent(in *instance) strategies.EventID {
 // attempt starts.
 func (w *world) receive(in *instance) {
 	in.waiting = false
-	in.cur = in.inbox[0]
-	in.inbox = in.inbox[1:]
+	in.cur = in.inbox[in.inboxHead]
+	if in.inboxHead++; in.inboxHead == len(in.inbox) {
+		in.inbox, in.inboxHead = in.inbox[:0], 0
+	}
 	ev := w.curEvent(in)
 	if w.rec.On() {
 		w.rec.Add(&run.Record{At: w.now, Kind: run.Receive, Inst: in.idx, Msg: in.cur.msg, Event: uint32(ev), Tag: in.cur.tag, Part: in.cur.part, Count: in.cur.offset})
@@ -525,7 +531,7 @@ func (w *world) commitReplied(e event) {
 		return
 	}
 	in.committing = false
-	if in.waiting && len(in.inbox) == 0 && !in.leaving {
+	if in.waiting && in.inboxHead == len(in.inbox) && !in.leaving {
 		w.applyBroker(w.broker.Fetch(in.idx))
 	}
 }
