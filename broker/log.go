@@ -296,7 +296,9 @@ func (l *Log) Down(inst int32) []Effect {
 }
 
 // Leave: instance inst stopped gracefully, having committed what it
-// handled: its member leaves the group, which rebalances.
+// handled: its member leaves the group, which rebalances. Cut off from the
+// broker, its LeaveGroup is lost: it is as gone as a crash, and its
+// session timer decides.
 func (l *Log) Leave(inst int32) []Effect {
 	l.fx = l.fx[:0]
 	in := &l.insts[inst]
@@ -304,7 +306,9 @@ func (l *Log) Leave(inst int32) []Effect {
 	if s := in.cur; s != 0 {
 		mb := &l.members[s]
 		mb.alive, mb.waiting = false, false
-		if mb.inGroup {
+		if in.cut {
+			l.silence(s)
+		} else if mb.inGroup {
 			l.fx = append(l.fx, Effect{Kind: Record, Record: run.Leave, Inst: inst, Tag: l.gen, Cause: run.Graceful})
 			l.remove(s)
 		}

@@ -410,6 +410,15 @@ func TestLog(t *testing.T) {
 			lUp(0, 2, "join i0 g4", "rebalance g4", "assign i0 g5 [1,2,3,4,5,6]", "send m1 i0 inc2 g5 p1@0 last", "arm max-poll member3 poll1 in 5s"),
 		},
 	}, {
+		name: "a graceful leave while cut off is lost: the session timer evicts the member", instances: 1,
+		steps: []logStep{
+			lUp(0, 1, firstJoin...),
+			lDisconnect(0, "arm session member1 silence1 in 3s"),
+			lLeave(0),
+			lReconnect(0), // the instance is down: its member stays silent
+			lFire(Session, 1, 1, "evict i0 g1 session expired", "rebalance g1"),
+		},
+	}, {
 		name: "an assignment resets positions to the committed offsets: what was sent and not committed is sent again", instances: 2,
 		keys: []uint32{0, 0},
 		steps: []logStep{
