@@ -148,8 +148,9 @@ type logInst struct {
 // instance runs and can reach the broker. When they stop (Down, Disconnect,
 // which the world also calls for a paused process) its session timer runs,
 // and if they do not resume (Reconnect) before it passes, the member is
-// evicted. A member that has handled its batch and not polled again within
-// the max-poll interval leaves. An evicted or departed member that still
+// evicted. A member whose poll returned records and that has not polled
+// again within the max-poll interval leaves (a member waiting in a poll is
+// polling, however long it waits). An evicted or departed member that still
 // runs does not know it: it goes on handling what it holds, its commits are
 // fenced, and its next poll joins the group again as a new member.
 //
@@ -272,6 +273,12 @@ func (l *Log) Deliver(m uint32, inst int32) []Effect {
 func (l *Log) Up(inst int32, gen uint32) []Effect {
 	l.fx = l.fx[:0]
 	in := &l.insts[inst]
+	if old := in.cur; old != 0 && l.members[old].alive {
+		// Up with no Down or Leave before it: the last incarnation
+		// is gone all the same, as if it crashed.
+		l.members[old].alive, l.members[old].waiting = false, false
+		l.silence(old)
+	}
 	in.up = true
 	s := l.newMember(inst, gen)
 	l.members[s].waiting = true

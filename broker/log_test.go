@@ -301,6 +301,13 @@ func TestLog(t *testing.T) {
 			lFire(Session, 1, 1, "evict i0 g1 session expired", "assign i0 g2 [1,2,3,4,5,6]"),
 		},
 	}, {
+		name: "an Up with no Down before it ends the last incarnation as a crash would", instances: 1,
+		steps: []logStep{
+			lUp(0, 1, firstJoin...),
+			lUp(0, 2, "arm session member1 silence1 in 3s", "join i0 g1", "rebalance g1", "arm rebalance-timeout r2 in 5s"),
+			lFire(Session, 1, 1, "evict i0 g1 session expired", "assign i0 g2 [1,2,3,4,5,6]"),
+		},
+	}, {
 		name: "a crashed member blocks a rebalance until the rebalance timeout", instances: 2,
 		params: &LogParams{Partitions: 6, Batch: 5, Commit: run.CommitBatch, SessionTimeout: 10 * time.Second, MaxPollInterval: 5 * time.Second},
 		steps: []logStep{
