@@ -289,3 +289,37 @@ func BenchmarkLog(b *testing.B) {
 	}
 	b.ReportMetric(float64(w.sends)/b.Elapsed().Seconds(), "sends/s")
 }
+
+// TestLogIsDeterministic: the same schedule gives the same effects, run
+// after run of one log (Reset forgets everything), and another schedule
+// other effects.
+func TestLogIsDeterministic(t *testing.T) {
+	w := newLogWorld(DefaultLog, 3)
+	play := func(seed uint64) []string {
+		var got []string
+		w.trace = func(s string) { got = append(got, s) }
+		w.reset(seed)
+		w.play(100, 30, true)
+		require.NoError(t, w.err)
+		return got
+	}
+	first := play(5)
+	require.NotEmpty(t, first)
+	require.Equal(t, first, play(5))
+	require.NotEqual(t, first, play(6))
+	require.Equal(t, first, play(5))
+}
+
+func TestLogPlacement(t *testing.T) {
+	l, err := NewLog(LogParams{Partitions: 4, Batch: 1, Commit: run.CommitBatch, SessionTimeout: 1, MaxPollInterval: 1})
+	require.NoError(t, err)
+	l.Reset(Setup{Instances: 1})
+	m := l.Add(6)
+	p, off := l.Placement(m)
+	require.Equal(t, [2]int32{3, -1}, [2]int32{p, off}, "unpublished")
+	require.False(t, l.Done(m))
+	l.Publish(l.Add(2))
+	l.Publish(m)
+	p, off = l.Placement(m)
+	require.Equal(t, [2]int32{3, 1}, [2]int32{p, off})
+}
