@@ -110,6 +110,7 @@ type member struct {
 	igen  uint32 // the instance's incarnation (Up's gen)
 	parts uint64 // the partitions it is assigned, bit p-1 for partition p
 	rr    int32  // the partition index (from 0) where its next poll looks first
+	given uint32 // the generation of its last assignment
 
 	silences uint32 // how many times its heartbeats stopped: the Session timer's Msg
 	polls    uint32 // how many batches it was handed: the MaxPoll timer's Msg
@@ -470,6 +471,20 @@ func (l *Log) Committed(p int32) int32 { return l.parts[p-1].committed }
 // ends.
 func (l *Log) Generation() uint32 { return l.gen }
 
+// MemberGeneration returns the generation of the last assignment that
+// instance inst's latest member had, or 0 if it is no member of the
+// group or was never assigned. A real client commits with it, not with the
+// generation its records were fetched in: a world that wants a rejoined
+// ex-zombie's late commit of old records accepted, as kfake accepted it
+// (BROKER-FACTS row 11), tags the commit with this.
+func (l *Log) MemberGeneration(inst int32) uint32 {
+	s := l.insts[inst].cur
+	if s == 0 || !l.members[s].inGroup {
+		return 0
+	}
+	return l.members[s].given
+}
+
 // Placement returns m's partition (from 1) and offset (-1 if it is not
 // yet published).
 func (l *Log) Placement(m uint32) (part, offset int32) { return l.msgs[m].part, l.msgs[m].off }
@@ -631,7 +646,7 @@ func (l *Log) assign() {
 			count++
 		}
 		mb := &l.members[s]
-		mb.parts, mb.rr, mb.rejoined = 0, int32(first), false
+		mb.parts, mb.rr, mb.rejoined, mb.given = 0, int32(first), false, l.gen
 		for p := first; p < first+count; p++ {
 			mb.parts |= 1 << p
 			pt := &l.parts[p]

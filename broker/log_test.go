@@ -579,3 +579,32 @@ func TestLogDescription(t *testing.T) {
 	}
 	assert.Equal(t, run.BrokerNames, models, "run's list of brokers and broker's agree")
 }
+
+// TestLogMemberGeneration: a member's generation is its last assignment's;
+// an evicted member has none; commits tagged with it from a rejoined
+// ex-zombie move the committed offset back (BROKER-FACTS row 11).
+func TestLogMemberGeneration(t *testing.T) {
+	l, err := NewLog(DefaultLog)
+	require.NoError(t, err)
+	l.Reset(Setup{Instances: 2})
+	assert.Zero(t, l.MemberGeneration(0))
+	l.Up(0, 1)
+	assert.Equal(t, uint32(1), l.MemberGeneration(0))
+	for range 3 {
+		l.Publish(l.Add(0)) // partition 1, offsets 0 to 2, sent to i0
+	}
+	l.Up(1, 1) // a rebalance waits for i0, busy
+	assert.Equal(t, uint32(1), l.MemberGeneration(0), "the rebalance has not ended")
+	fx := l.Fire(RebalanceTimeout, 0, 2) // i0 is evicted; i1 gets everything and is sent the three
+	require.Len(t, fx, 6)
+	assert.Equal(t, "send m3 i1 inc1 g2 p1@2 last", showLog(fx[4]))
+	assert.Zero(t, l.MemberGeneration(0))
+	l.Ack(3, 2, 1, 0) // i1 commits offset 3
+	require.Equal(t, int32(3), l.Committed(1))
+	l.Fetch(0) // i0 rejoins
+	l.Fetch(1) // i1 too: generation 3
+	assert.Equal(t, uint32(3), l.MemberGeneration(0))
+	fx = l.Ack(1, l.MemberGeneration(0), 0, 0) // i0's late commit of its old record
+	assert.Equal(t, "committed m1 i0 g3 p1@1", showLog(fx[0]))
+	assert.Equal(t, int32(1), l.Committed(1), "moved back")
+}
