@@ -105,7 +105,11 @@ type instance struct {
 	act     actKind
 	req     call // the call asked for, when act == actCall
 	rep     reply
-	inbox   []delivery
+	// inbox holds the deliveries that arrived, from inboxHead on; it
+	// empties to its start, so that its array is reused and receiving
+	// allocates nothing.
+	inbox     []delivery
+	inboxHead int
 	cur     delivery
 	attempt int // index in history of the current attempt
 	waiting bool
@@ -118,6 +122,9 @@ type instance struct {
 	// down.
 	leaving  bool
 	leaveFor int64
+	// committing: the log's consumer waits for its commit's reply
+	// before it polls again (commitSync).
+	committing bool
 	// lastArrival is when the last record sent to it arrives (the log's
 	// deliveries keep their order: sendRecord).
 	lastArrival int64
@@ -142,8 +149,8 @@ func (w *world) start(in *instance) {
 	}
 	in.gen++
 	in.up, in.dead, in.waiting, in.stalled, in.pending = true, false, false, false, false
-	in.paused, in.leaving = false, false
-	in.inbox = in.inbox[:0]
+	in.paused, in.leaving, in.committing = false, false, false
+	in.inbox, in.inboxHead = in.inbox[:0], 0
 	in.conn = 0
 	// No delivery is in hand: a memory call New makes names no message.
 	in.cur = delivery{}
@@ -328,9 +335,9 @@ func (w *world) perform(in *instance, mayFault bool) bool {
 			w.leave(in)
 			return false
 		}
-		if len(in.inbox) == 0 {
+		if in.inboxHead == len(in.inbox) {
 			in.waiting = true
-			if w.pull && in.act == actReceive {
+			if w.pull && in.act == actReceive && !in.committing {
 				w.applyBroker(w.broker.Fetch(in.idx))
 			}
 			return false
@@ -418,8 +425,10 @@ func (w *world) curEvent(in *instance) strategies.EventID {
 // attempt starts.
 func (w *world) receive(in *instance) {
 	in.waiting = false
-	in.cur = in.inbox[0]
-	in.inbox = in.inbox[1:]
+	in.cur = in.inbox[in.inboxHead]
+	if in.inboxHead++; in.inboxHead == len(in.inbox) {
+		in.inbox, in.inboxHead = in.inbox[:0], 0
+	}
 	ev := w.curEvent(in)
 	if w.rec.On() {
 		w.rec.Add(&run.Record{At: w.now, Kind: run.Receive, Inst: in.idx, Msg: in.cur.msg, Event: uint32(ev), Tag: in.cur.tag, Part: in.cur.part, Count: in.cur.offset})
@@ -489,6 +498,15 @@ func (w *world) sendAck(in *instance, ack bool) {
 		lost = true
 		w.rec.LostAck()
 	}
+	if w.pull {
+		// The log's consumer commits synchronously: it polls again
+		// once the commit's reply is back (evAckArr), or after the
+		// call timeout when the commit was lost.
+		in.committing = true
+		if lost {
+			w.at(int64(callTimeout), event{kind: evFetch, inst: in.idx, gen: in.gen})
+		}
+	}
 	if lost {
 		w.rec.Add(&run.Record{At: w.now, Kind: run.AckLost, Inst: in.idx, Msg: msg, Event: uint32(ev), Tag: in.cur.tag})
 		if !w.pull && !w.cut(in.idx, run.Broker) {
@@ -502,7 +520,20 @@ func (w *world) sendAck(in *instance, ack bool) {
 		}
 		return
 	}
-	w.at(w.latency(), event{kind: evAckArr, inst: in.idx, a: uint32(msg), b: uint32(in.cur.tag), c: w.now})
+	w.at(w.latency(), event{kind: evAckArr, inst: in.idx, gen: in.gen, a: uint32(msg), b: uint32(in.cur.tag), c: w.now})
+}
+
+// commitReplied: the reply to in's commit is back (or the commit timed
+// out), and a consumer waiting for it polls.
+func (w *world) commitReplied(e event) {
+	in := w.insts[e.inst]
+	if !in.up || in.gen != e.gen || !in.committing {
+		return
+	}
+	in.committing = false
+	if in.waiting && in.inboxHead == len(in.inbox) && !in.leaving {
+		w.applyBroker(w.broker.Fetch(in.idx))
+	}
 }
 
 // pause stops the whole instance for d (the zombie fault): no progress,

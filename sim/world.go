@@ -432,6 +432,11 @@ func (w *world) handle(e event) {
 		w.applyBroker(w.broker.Fire(broker.Timer(e.c), e.a, e.b))
 	case evAckArr:
 		w.applyBroker(w.broker.Ack(e.a, e.b, e.inst, e.c))
+		if w.pull {
+			w.at(w.latency(), event{kind: evFetch, inst: e.inst, gen: e.gen})
+		}
+	case evFetch:
+		w.commitReplied(e)
 	case evNackArr:
 		w.applyBroker(w.broker.Nack(e.a, e.b))
 	case evReqArr:
