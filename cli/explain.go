@@ -45,9 +45,11 @@ whose story has the fewest steps: a seed draws a run's faults and timings,
 so the shrunk run's seed is its own. The same flags always tell the same
 story.
 
---broker names the broker model (the queue only, for now); its parameters
-(--ack-deadline, --nack-retry, --prefetch, --max-deliveries) go with every
-run the search makes, and the runs it finds and tells keep them.
+--broker names the broker model: the queue, or the log (a Kafka-style
+consumer group, told by partition, offset, generation and commit); its
+parameters go with every run the search makes, and the runs it finds and
+tells keep them. Without --faults, the scenarios tried are those the
+strategy's row on that broker expects to fail.
 
 A strategy with no violation is reported as such, with how many seeds and
 scenarios were tried (exit status 0); with --against S2, explain then finds
@@ -69,7 +71,8 @@ type explainOpts struct {
 	seeds     int
 	out       string
 	broker    brokerFlags
-	params    run.BrokerParams // the queue's parameters, from broker's flags
+	model     string           // the broker model, from broker's flags
+	params    run.BrokerParams // its parameters, from broker's flags
 }
 
 // flagSet defines explain's flags on a new FlagSet that writes into o.
@@ -116,12 +119,12 @@ func (e *env) explainCmd(args []string) error {
 	if err != nil {
 		return err
 	}
-	if model != run.DefaultBroker {
-		// Only the queue exists yet; its parameters go with every run
-		// the search makes, and the runs it finds keep them.
-		return usagef("explain tells runs of the queue only for now")
+	// The model and its parameters go with every run the search makes,
+	// and the runs it finds keep them.
+	o.model, o.params = model, params
+	if st, ok := strategies.Lookup(o.strategy); ok && !st.RunsOn(model) {
+		return usagef("--strategy %s does not run on the %s broker (it runs on %s)", o.strategy, model, strings.Join(st.Brokers, ", "))
 	}
-	o.params = params
 	scenarios, err := o.scenarios(set)
 	if err != nil {
 		return err
@@ -139,7 +142,7 @@ func (e *env) explainCmd(args []string) error {
 	}
 
 	w := e.stdout
-	found, ok, err := e.searchScenarios(w, o.strategy, scenarios, o.instances, o.seeds, kind, o.params)
+	found, ok, err := e.searchScenarios(w, o.strategy, scenarios, o.instances, o.seeds, kind, o.model, o.params)
 	if err != nil {
 		return err
 	}
@@ -177,7 +180,7 @@ func (e *env) explainCmd(args []string) error {
 // its search is over, so that, on a terminal, the progress line shown on
 // stderr meanwhile (the seeds searched so far) is written over, and a
 // search that fails leaves no half line.
-func (e *env) searchScenarios(w io.Writer, strategy string, scenarios []faults.Set, instances, seeds int, kind explain.Kind, params run.BrokerParams) (sim.Config, bool, error) {
+func (e *env) searchScenarios(w io.Writer, strategy string, scenarios []faults.Set, instances, seeds int, kind explain.Kind, model string, params run.BrokerParams) (sim.Config, bool, error) {
 	search := e.search
 	if search == nil {
 		search = explain.SearchWith
@@ -188,7 +191,7 @@ func (e *env) searchScenarios(w io.Writer, strategy string, scenarios []faults.S
 	}
 	for _, sc := range scenarios {
 		var prog *progress
-		o := explain.SearchOptions{Kind: kind, Broker: params}
+		o := explain.SearchOptions{Kind: kind, BrokerModel: model, Broker: params}
 		if e.isTerminal != nil && e.isTerminal(e.stderr) {
 			prog = newProgressOf(e.stderr, e.now, fmt.Sprintf("explain: searching %s %s", strategy, explain.Under(sc)), "seed")
 			o.Progress = prog.update
@@ -262,9 +265,9 @@ func (e *env) nothingToExplain(w io.Writer, o *explainOpts, scenarios []faults.S
 	}
 	againstScenarios := scenarios
 	if !faultsSet {
-		againstScenarios = explain.Scenarios(o.against)
+		againstScenarios = explain.ScenariosOn(o.against, o.model)
 	}
-	found, ok, err := e.searchScenarios(w, o.against, againstScenarios, o.instances, o.seeds, kind, o.params)
+	found, ok, err := e.searchScenarios(w, o.against, againstScenarios, o.instances, o.seeds, kind, o.model, o.params)
 	if err != nil {
 		return err
 	}
@@ -363,7 +366,7 @@ func (o *explainOpts) scenarios(set map[string]bool) ([]faults.Set, error) {
 		}
 	}
 	if !set["faults"] {
-		return explain.Scenarios(o.strategy), nil
+		return explain.ScenariosOn(o.strategy, o.model), nil
 	}
 	fset, err := faults.Parse(o.faults)
 	if err != nil {

@@ -205,6 +205,31 @@ const (
 	// the run's faults say so, and the trace has no record of it before
 	// (but of the partition windows drawn for it).
 	ClaimLateStart
+
+	// Claims about a partitioned log's consumer group (log.go), read
+	// from its records (run.Join, run.Evict, run.Rebalance, run.Assign,
+	// run.Committed, run.Fenced) and the partition and offset of its
+	// messages (Part, Offset).
+	//
+	// ClaimOwner: just after record Rec, the group's last assignment of
+	// partition Part was to Inst (-1: to no one yet), at generation N.
+	ClaimOwner
+	// ClaimCommitted: just after record Rec, the group's committed offset
+	// of partition Part was Offset: the next record the group reads.
+	ClaimCommitted
+	// ClaimFenced: at Rec the broker refused Inst's commit of partition
+	// Part up to Offset, from generation N, for its generation being
+	// stale (Yes) or its member unknown (not Yes).
+	ClaimFenced
+	// ClaimNoCommit: Inst sent no commit of partition Part past Offset
+	// after record Rec and before record N.
+	ClaimNoCommit
+	// ClaimJoin: at Rec, Inst joined the group as a new member.
+	ClaimJoin
+	// ClaimEvict: at Rec the coordinator evicted Inst from the group: no
+	// heartbeat within the session timeout (Yes), or it did not rejoin a
+	// rebalance in time (not Yes).
+	ClaimEvict
 	numClaimKinds
 )
 
@@ -223,6 +248,8 @@ var claimNames = [numClaimKinds]string{
 	ClaimMemCall: "mem-call", ClaimMemHeld: "mem-held", ClaimMemNone: "mem-none",
 	ClaimChannelClosed: "channel-closed", ClaimDeadLetter: "dead-letter", ClaimDead: "dead",
 	ClaimLeave: "leave", ClaimLateStart: "late-start",
+	ClaimOwner: "owner", ClaimCommitted: "committed", ClaimFenced: "fenced", ClaimNoCommit: "no-commit",
+	ClaimJoin: "join", ClaimEvict: "evict",
 }
 
 // String names the kind.
@@ -251,6 +278,10 @@ type Claim struct {
 	Dur        int64
 	N          int
 	Yes        bool
+	// Part and Offset are, on a partitioned log, a partition (from 1; 0:
+	// none claimed) and an offset in it: of a publish, a delivery or a
+	// receive, where its message is (each checked when Part is set).
+	Part, Offset int32
 }
 
 // claim starts a claim of kind k: no record, no instance.

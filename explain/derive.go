@@ -83,21 +83,24 @@ func (d *deriver) record(i int, r *run.Record) {
 	case run.Publish:
 		f.Messages = grow(f.Messages, int(r.Msg))
 		e := &f.Events[r.Event]
-		f.Messages[r.Msg] = Message{ID: r.Msg, Event: r.Event, Copy: len(e.Copies), At: r.At, Rec: i, AckedRec: -1, AckedBy: -1, DeadRec: -1}
+		f.Messages[r.Msg] = Message{ID: r.Msg, Event: r.Event, Copy: len(e.Copies), At: r.At, Rec: i, AckedRec: -1, AckedBy: -1, DeadRec: -1, Part: r.Part, Offset: r.Count}
+		if r.Part != 0 {
+			d.group().publish(r)
+		}
 		e.Copies = append(e.Copies, r.Msg)
 	case run.Deliver:
 		m := &f.Messages[r.Msg]
 		m.Deliveries = append(m.Deliveries, len(f.Deliveries))
 		f.Deliveries = append(f.Deliveries, Delivery{Msg: r.Msg, Inst: r.Inst, Tag: r.Tag, At: r.At, Rec: i, DropRec: -1, Attempt: -1})
 	case run.DeliverDrop:
-		if k := d.delivery(r.Msg, r.Tag); k >= 0 {
+		if k := d.delivery(r.Msg, r.Tag, r.Inst); k >= 0 {
 			f.Deliveries[k].DropRec = i
 		}
 	case run.Receive:
 		k := len(f.Attempts)
 		f.Attempts = append(f.Attempts, Attempt{Inst: r.Inst, Msg: r.Msg, Event: r.Event, Tag: r.Tag, At: r.At, Rec: i, EndRec: -1, End: -1, Crash: -1, Ack: -1, NackRec: -1})
 		f.Events[r.Event].Attempts = append(f.Events[r.Event].Attempts, k)
-		if dl := d.delivery(r.Msg, r.Tag); dl >= 0 {
+		if dl := d.delivery(r.Msg, r.Tag, r.Inst); dl >= 0 {
 			f.Deliveries[dl].Attempt = k
 		}
 		d.open[r.Inst], d.last[r.Inst] = k, k
@@ -149,7 +152,7 @@ func (d *deriver) record(i int, r *run.Record) {
 		if k := d.last[r.Inst]; k >= 0 {
 			f.Attempts[k].Ack = len(f.Acks)
 		}
-		f.Acks = append(f.Acks, Ack{Inst: r.Inst, Msg: r.Msg, Event: r.Event, Tag: r.Tag, At: r.At, Rec: i, LostRec: -1, AcceptedRec: -1})
+		f.Acks = append(f.Acks, Ack{Inst: r.Inst, Msg: r.Msg, Event: r.Event, Tag: r.Tag, At: r.At, Rec: i, LostRec: -1, AcceptedRec: -1, FencedRec: -1})
 	case run.AckLost:
 		if k := d.ack(r.Inst, r.Msg, r.Tag); k >= 0 {
 			f.Acks[k].LostRec, f.Acks[k].Cut = i, d.cut(r.Inst)&run.Broker != 0
@@ -160,6 +163,8 @@ func (d *deriver) record(i int, r *run.Record) {
 		}
 		m := &f.Messages[r.Msg]
 		m.AckedRec, m.AckedAt, m.AckedBy = i, r.At, r.Inst
+	case run.Join, run.Evict, run.Rebalance, run.Assign, run.Committed, run.Fenced:
+		d.groupRecord(i, r)
 	case run.Requeue:
 		dl := -1
 		if ds := f.Messages[r.Msg].Deliveries; len(ds) > 0 {
@@ -456,6 +461,10 @@ func (d *deriver) finish() {
 	if f.MemoryRecorded {
 		f.Memory = d.recMem
 	}
+	if f.Group != nil {
+		d.finishGroup()
+		return
+	}
 	for id := 1; id < len(f.Events); id++ {
 		e := &f.Events[id]
 		e.Settled = true
@@ -475,14 +484,16 @@ func (d *deriver) finish() {
 	}
 }
 
-// delivery is the index of message msg's delivery with tag, -1 if none.
-func (d *deriver) delivery(msg, tag uint32) int {
+// delivery is the index of message msg's latest delivery with tag to
+// instance inst, -1 if none. (On the log, the tag is the generation the
+// record was fetched in, which two members may share.)
+func (d *deriver) delivery(msg, tag uint32, inst int32) int {
 	if int(msg) >= len(d.f.Messages) {
 		return -1
 	}
 	ds := d.f.Messages[msg].Deliveries
 	for j := len(ds) - 1; j >= 0; j-- {
-		if d.f.Deliveries[ds[j]].Tag == tag {
+		if dl := &d.f.Deliveries[ds[j]]; dl.Tag == tag && dl.Inst == inst {
 			return ds[j]
 		}
 	}

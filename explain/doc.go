@@ -35,7 +35,20 @@
 // (zombie: no progress, no heartbeat; its resume is a step between
 // records at the pause's end), each with its claims (ClaimLeave,
 // ClaimLateStart, ClaimStall with Yes for a pause, ClaimNotArrived with
-// Record run.Leave, ClaimUp with why an instance was not running). The
+// Record run.Leave, ClaimUp with why an instance was not running).
+//
+// A partitioned log (log.go, the one file that knows a consumer group)
+// is told from its records, not from the model's name: a trace with
+// run.Join, run.Assign, run.Committed, run.Fenced and records placed by
+// partition and offset gets Facts.Group, and is told by where a record is
+// ("m7, offset 4 of partition 3, fetched in generation 2"), by commits
+// rather than acks (a commit lost, accepted, or fenced: "its generation 3
+// is stale; its effect is already in the ledger"), by the assignments
+// that move a partition ("partition 3 moves from instance 0 to instance
+// 1", and why the new owner read a record again: it began at the group's
+// committed offset, which had not passed it), and an event is done when
+// its partition's committed offset passed it (ClaimOwner,
+// ClaimCommitted, ClaimFenced, ClaimNoCommit, ClaimJoin, ClaimEvict). The
 // pieces, in the order they run:
 //
 //   - search.go: Search (SearchKind, for a kind of violation; SearchWith,

@@ -44,6 +44,10 @@ type Facts struct {
 	Late    *LateStart
 	Stalls  []Stall
 	Windows []Window // partition windows, in the order they opened
+	// Group is what a partitioned log's consumer group did (log.go):
+	// generations, assignments, commits; nil for a broker whose trace
+	// has none of its records (the queue).
+	Group   *Group
 	Outages []Outage // Redis data losses, each with the outage after it
 
 	// MemoryRecorded says that the trace records the calls of the
@@ -115,6 +119,12 @@ type Message struct {
 	// DeadRec is the record of its dead-letter, -1 if the broker did not
 	// give up on it.
 	DeadRec int
+	// Part and Offset place it in a partitioned log: its partition (from
+	// 1; 0 on the queue) and its offset there. On the log, AckedRec is
+	// the first commit that covered it (its partition's committed offset
+	// passed it), by AckedBy.
+	Part   int32
+	Offset int32
 }
 
 // Delivery is the broker sending a message to an instance.
@@ -330,9 +340,13 @@ type Ack struct {
 	// the instance was cut off from the broker then.
 	LostRec int
 	Cut     bool
-	// AcceptedRec is the broker accepting it, -1 if it did not.
+	// AcceptedRec is the broker accepting it, -1 if it did not. On the
+	// log an ack is a commit (after the last record of a batch), accepted
+	// by a run.Committed record; FencedRec is its run.Fenced, -1 if it
+	// was not fenced.
 	AcceptedRec int
 	Accepted    int64
+	FencedRec   int
 }
 
 // Requeue is the broker putting a message back in its queue.

@@ -103,6 +103,11 @@ func (a *analysis) cutoff(id uint32) int64 {
 				end = max(end, f.Acks[att.Ack].Accepted)
 			}
 		}
+		if f.Group != nil {
+			// On the log, a zombie's commit that the broker fenced,
+			// after its effect landed, is part of the lesson.
+			end = max(end, f.fencedAfterApplying(e))
+		}
 		return end
 	case Lost:
 		return a.firstAck(e).AckedAt

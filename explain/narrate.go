@@ -261,6 +261,9 @@ func (n *narrator) record(i int, r *run.Record) {
 	f := n.f
 	tell := r.Event == n.focus
 	inst := r.Inst
+	if n.f.Group != nil && n.groupRecord(i, r) {
+		return
+	}
 	switch r.Kind {
 	case run.Publish:
 		if tell {
@@ -489,11 +492,16 @@ func (n *narrator) deliver(i int, r *run.Record) {
 func (n *narrator) receive(i int, r *run.Record) {
 	c := claim(ClaimReceive)
 	c.Rec, c.Inst, c.Msg, c.Event, c.N, c.At = i, r.Inst, r.Msg, r.Event, int(r.Tag), r.At
-	n.claim(c)
 	text := fmt.Sprintf("receives m%d (event %d)", r.Msg, r.Event)
-	if r.Tag > 1 {
+	again := r.Tag > 1
+	if again {
 		text = fmt.Sprintf("receives m%d (event %d) again, delivery %d", r.Msg, r.Event, r.Tag)
 	}
+	if n.f.Group != nil {
+		// The log's tag is a generation, not a count of deliveries.
+		text, again = n.groupReceived(i, r, &c)
+	}
+	n.claim(c)
 	look := n.lookupAfter(r.Inst, r.Event, i)
 	if n.memRule || look != nil {
 		a := n.attemptAt(i)
@@ -502,7 +510,7 @@ func (n *narrator) receive(i int, r *run.Record) {
 			// The trace shows the lookup, right after the receive.
 			n.claim(memCallClaim(look))
 			holds = look.Yes
-			if r.Tag > 1 {
+			if again {
 				text += ","
 			}
 			text += fmt.Sprintf(" and looks in its %s: event %d is ", n.w.memory(), r.Event)

@@ -87,10 +87,16 @@ func KindNames() []string { return []string{Duplicate.String(), Lost.String(), S
 // scenario its description expects to fail (Strategy.Expected: any but
 // "ok", or not named), in table order. A strategy expected to survive
 // every scenario gets them all, so that the search shows it.
-func Scenarios(strategy string) []faults.Set {
+func Scenarios(strategy string) []faults.Set { return ScenariosOn(strategy, run.DefaultBroker) }
+
+// ScenariosOn is Scenarios on the broker model called broker, by the
+// strategy's expected row there (Strategy.ExpectedRow); its lesson comes
+// first only where that row does not expect it to pass.
+func ScenariosOn(strategy, broker string) []faults.Set {
 	st, ok := strategies.Lookup(strategy)
+	row := st.ExpectedRow(broker)
 	var out []faults.Set
-	if ok && st.Lesson != "" {
+	if ok && st.Lesson != "" && row[st.Lesson] != "ok" {
 		if s, err := faults.Parse(st.Lesson); err == nil {
 			out = append(out, s)
 		}
@@ -99,7 +105,7 @@ func Scenarios(strategy string) []faults.Set {
 		if slices.Contains(out, sc) {
 			continue
 		}
-		if want, named := st.Expected[faults.ScenarioNames()[i]]; named && want == "ok" {
+		if want, named := row[faults.ScenarioNames()[i]]; named && want == "ok" {
 			continue
 		}
 		out = append(out, sc)
@@ -138,16 +144,18 @@ type SearchOptions struct {
 	// SearchWith. It never changes what the search finds; a search that
 	// finds a seed stops short of the total.
 	Progress func(done, total int)
-	// Broker is the queue's parameters the runs use (the zero value: the
-	// default queue's); the config found carries them, so that Shrink,
-	// Tell and the reproduce line keep them.
-	Broker run.BrokerParams
+	// BrokerModel is the broker model the runs use ("": the queue), and
+	// Broker its parameters (the zero value: the model's defaults); the
+	// config found carries both, so that Shrink, Tell and the reproduce
+	// line keep them.
+	BrokerModel string
+	Broker      run.BrokerParams
 }
 
 // SearchWith is Search with options: a kind of violation, and whom to tell
 // how far the search got.
 func SearchWith(strategy string, fs faults.Set, instances, seeds int, o SearchOptions) (sim.Config, bool, error) {
-	cfg := normalize(sim.Config{Strategy: strategy, Faults: fs, Instances: instances, Broker: o.Broker})
+	cfg := normalize(sim.Config{Strategy: strategy, Faults: fs, Instances: instances, BrokerModel: o.BrokerModel, Broker: o.Broker})
 	if err := cfg.Validate(); err != nil {
 		return cfg, false, err
 	}

@@ -351,7 +351,12 @@ func (x *traceIndex) check(c Claim, told map[int]bool) error {
 		}
 		return nil
 	}
+	if c.Part != 0 && (c.Kind == ClaimDeliver || c.Kind == ClaimReceive) && r != nil && (r.Part != c.Part || r.Count != c.Offset) {
+		return bad("record %d is at offset %d of partition %d", c.Rec, r.Count, r.Part)
+	}
 	switch c.Kind {
+	case ClaimOwner, ClaimCommitted, ClaimFenced, ClaimNoCommit, ClaimJoin, ClaimEvict:
+		return x.checkGroup(c)
 	case ClaimStep:
 		if r == nil || r.Kind != c.Record || r.At != c.At || r.Inst != c.Inst || r.Msg != c.Msg || r.Event != c.Event {
 			return bad("the record differs")
@@ -380,6 +385,9 @@ func (x *traceIndex) check(c Claim, told map[int]bool) error {
 			if p.Msg == c.Msg {
 				if p.At != c.At || copyN != c.N || p.At-first != c.Dur {
 					return bad("m%d is copy %d at %d, %d after the first", p.Msg, copyN, p.At, p.At-first)
+				}
+				if c.Part != 0 && (p.Part != c.Part || p.Count != c.Offset) {
+					return bad("m%d is at offset %d of partition %d", p.Msg, p.Count, p.Part)
 				}
 				return nil
 			}
@@ -584,7 +592,10 @@ func (x *traceIndex) check(c Claim, told map[int]bool) error {
 				if o.Inst != r.Inst || o.Msg != r.Msg || o.Tag != r.Tag {
 					continue
 				}
-				if c.Yes && o.Kind == run.Acked && (c.To == 0 || o.At == c.To) || !c.Yes && o.Kind == run.AckLost {
+				// On the log an ack is a commit, accepted by a
+				// Committed record.
+				accepted := o.Kind == run.Acked || o.Kind == run.Committed
+				if c.Yes && accepted && (c.To == 0 || o.At == c.To) || !c.Yes && o.Kind == run.AckLost {
 					return nil
 				}
 			}

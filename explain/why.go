@@ -14,6 +14,9 @@ func (n *narrator) violation() string {
 	if e == nil {
 		return "none: exactly-once held"
 	}
+	if f.Group != nil && (n.a.kind == Lost || n.a.kind == Stuck) {
+		return n.groupViolation()
+	}
 	switch n.a.kind {
 	case Duplicate:
 		var by []string
@@ -822,6 +825,10 @@ func (n *narrator) copyCause(first, second int) (string, int32, *failure, []Clai
 		return done(fmt.Sprintf("a late copy of event %d, m%d, was published %.3f s after the first", e.ID, m.ID, float64(gap)/1e9), B.Inst, nil)
 	}
 	redelivered()
+	if f.Group != nil {
+		s, inst := n.groupCopyCause(A, B)
+		return done(s, inst, nil)
+	}
 	// The requeue that sent the message out again, if the trace shows
 	// one: with no ack deadline (RabbitMQ) it is a channel closing, not
 	// a deadline passing, and the story says which.

@@ -1,0 +1,169 @@
+package explain
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
+	"github.com/idemsim/idemsim/sim"
+	"github.com/idemsim/idemsim/strategies"
+)
+
+// The log's stories: the group's records told, and every claim of them
+// held to the trace.
+
+// TestEveryClaimOfEveryLogStoryIsTrue tells runs of the log of every
+// registered strategy under every scenario, and holds each story's
+// claims to its trace.
+func TestEveryClaimOfEveryLogStoryIsTrue(t *testing.T) {
+	storyStrategies(t)
+	seeds := uint64(30)
+	if testing.Short() {
+		seeds = 6
+	}
+	for _, st := range strategies.Names() {
+		for _, sc := range append(faults.Scenarios(), 0) {
+			t.Run(st+"/"+sc.String(), func(t *testing.T) {
+				t.Parallel()
+				told := 0
+				for seed := uint64(1); seed <= seeds; seed++ {
+					cfg := sim.Config{Strategy: st, Faults: sc, Seed: seed, Instances: 1 + int(seed%3), Events: 1 + int(seed%4), BrokerModel: "log"}
+					for _, s := range storiesOf(t, cfg) {
+						told++
+						if err := s.Verify(); err != nil {
+							t.Fatalf("%v\n\n%s", err, storyText(s))
+						}
+					}
+				}
+				require.Positive(t, told)
+			})
+		}
+	}
+}
+
+// findLogStory is findStory on the log; a story qualifies only if its
+// why also contains why (any, if why is "").
+func findLogStory(t *testing.T, strategy string, fs faults.Set, want string, seeds int, why ...string) (*Story, Step) {
+	t.Helper()
+	for seed := uint64(1); seed <= uint64(seeds); seed++ {
+		for _, size := range [][2]int{{2, 1}, {3, 3}, {2, 4}} {
+			cfg := sim.Config{Strategy: strategy, Faults: fs, Seed: seed, Instances: size[0], Events: size[1], BrokerModel: "log"}
+			s, err := Tell(cfg)
+			require.NoError(t, err)
+			if len(why) > 0 && !strings.Contains(s.Why, why[0]) {
+				continue
+			}
+			for _, st := range s.Steps {
+				if strings.Contains(st.Text, want) {
+					return s, st
+				}
+			}
+		}
+	}
+	t.Fatalf("no story of %s under %s on the log in %d seeds tells %q", strategy, fs, seeds, want)
+	return nil, Step{}
+}
+
+// TestLogStoryOfAMovedPartition is the course's favourite bug in its
+// modern form: the cache worked, then a partition moved from one
+// instance to another at a new generation, and the new owner's empty
+// cache applied the event again, having begun at a committed offset that
+// had not passed it.
+func TestLogStoryOfAMovedPartition(t *testing.T) {
+	s, st := findLogStory(t, "local-cache", faults.Of(faults.Rebalance), "ends a rebalance with generation", 100, "moved from instance")
+	require.NoError(t, s.Verify(), storyText(s))
+	require.Equal(t, Duplicate, s.Kind)
+	assert.Regexp(t, `partition \d+ moves from instance \d+ to instance \d+, which will read it from the group's committed offset, \d+`, st.Text)
+	assert.Equal(t, run.Assign, s.Result.Trace[st.Record].Kind)
+	var owners []Claim
+	for _, c := range st.Claims {
+		if c.Kind == ClaimOwner {
+			owners = append(owners, c)
+		}
+	}
+	require.Len(t, owners, 2, "the owner after the rebalance, and the one before")
+	assert.NotEqual(t, owners[0].Inst, owners[1].Inst)
+	assert.Equal(t, owners[0].N, owners[1].N+1, "one generation later")
+	assert.Regexp(t, `The second copy reached instance \d+ because partition \d+ moved from instance \d+ to instance \d+ at generation \d+, and instance \d+ began reading it at the group's committed offset, \d+, which was not past m\d+ \(offset \d+ of partition \d+\)`, s.Why)
+	// The receive says where the record is.
+	text := storyText(s)
+	assert.Regexp(t, `receives m\d+ \(event \d+\) again, offset \d+ of partition \d+, fetched in generation \d+`, text)
+	// A false owner fails.
+	bad := owners[0]
+	bad.Inst = owners[1].Inst
+	x := newTraceIndex(s.Config.WithDefaults(), s.Result.Trace, lookupStrategy(s.Config.Strategy))
+	assert.Error(t, x.check(bad, nil))
+	// So does a false committed offset.
+	for _, c := range st.Claims {
+		if c.Kind == ClaimCommitted {
+			c.Offset++
+			assert.Error(t, x.check(c, nil))
+		}
+	}
+}
+
+// TestLogStoryOfAZombie: a member pauses past its session timeout, is
+// evicted, its partition moves, and when it resumes its commit is fenced
+// while its effect stands; the fix, replayed on the same schedule,
+// applies the event once.
+func TestLogStoryOfAZombie(t *testing.T) {
+	s, st := findLogStory(t, "local-cache", faults.Of(faults.Zombie), "its effect is already in the ledger", 200)
+	require.NoError(t, s.Verify(), storyText(s))
+	assert.Regexp(t, `refuses instance \d+'s commit of partition \d+ up to offset \d+: `, st.Text)
+	assert.Contains(t, st.Text, "a fence stops offsets, not effects")
+	c := claimOf(t, st.Claims, ClaimFenced)
+	assert.Equal(t, run.Fenced, s.Result.Trace[c.Rec].Kind)
+	claimOf(t, st.Claims, ClaimApplied)
+	text := storyText(s)
+	assert.Contains(t, text, "pauses whole for")
+	assert.Regexp(t, `evicts instance \d+ from the group`, text)
+	require.NotNil(t, s.Fix, "the fix replayed on the same schedule")
+	assert.Contains(t, text, "--broker log", "the replay lines keep the log")
+	// A false fence fails.
+	c.Yes = !c.Yes
+	x := newTraceIndex(s.Config.WithDefaults(), s.Result.Trace, lookupStrategy(s.Config.Strategy))
+	assert.Error(t, x.check(c, nil))
+}
+
+// TestLogStoryOfALostCommit: a commit lost on the way leaves the
+// committed offset where it was.
+func TestLogStoryOfALostCommit(t *testing.T) {
+	s, st := findLogStory(t, "local-cache", faults.Of(faults.Rebalance), "but the commit is lost on the way", 200)
+	require.NoError(t, s.Verify(), storyText(s))
+	assert.Regexp(t, `commits partition \d+ up to offset \d+, past m\d+, but the commit is lost on the way: the group's committed offset of partition \d+ stays \d+`, st.Text)
+	claimOf(t, st.Claims, ClaimCommitted)
+}
+
+// TestLogFactsDoneByCommittedOffset: on the log an event is done when its
+// partition's committed offset passed it, and the facts agree with the
+// run's own verdicts.
+func TestLogFactsDoneByCommittedOffset(t *testing.T) {
+	for seed := uint64(1); seed <= 20; seed++ {
+		for _, sc := range []faults.Set{faults.Of(faults.Rebalance), faults.Of(faults.Zombie), faults.AllFaults} {
+			cfg := sim.Config{Strategy: "local-cache", Faults: sc, Seed: seed, Instances: 3, Events: 20, BrokerModel: "log", KeepTrace: true}
+			res, err := sim.Run(cfg)
+			require.NoError(t, err)
+			f := NewFacts(cfg, res.Trace)
+			require.NotNil(t, f.Group)
+			unsettled, lost := 0, 0
+			for id := 1; id < len(f.Events); id++ {
+				e := &f.Events[id]
+				if !e.Settled {
+					unsettled++
+				}
+				if e.Done && len(e.Applications) == 0 {
+					lost++
+				}
+			}
+			assert.Equal(t, res.Stuck, unsettled, "seed %d %s: the events not settled", seed, sc)
+			assert.Equal(t, res.Lost, lost, "seed %d %s: the events done and never applied", seed, sc)
+			for _, m := range f.Messages[1:] {
+				assert.Positive(t, m.Part, "every message of the log has a partition")
+			}
+		}
+	}
+}
