@@ -125,6 +125,24 @@ func WriteTimeline(w io.Writer, s *Story, format string) error {
 		legend.Add("N: step N of the story", labelThumb{})
 		entries++
 	}
+	if len(t.notes) > 0 {
+		xys := make(plotter.XYs, len(t.notes))
+		texts := make([]string, len(t.notes))
+		for i, l := range t.notes {
+			xys[i] = plotter.XY{X: l.x, Y: l.y - 0.16}
+			texts[i] = l.text
+		}
+		notes, err := plotter.NewLabels(plotter.XYLabels{XYs: xys, Labels: texts})
+		if err != nil {
+			return err
+		}
+		for i := range notes.TextStyle {
+			notes.TextStyle[i].Font.Size = 7
+			notes.TextStyle[i].XAlign = draw.XLeft
+			notes.TextStyle[i].Color = color.RGBA{31, 119, 180, 255}
+		}
+		p.Add(notes)
+	}
 
 	width := 11 * vg.Inch
 	height := max(vg.Length(1.4+0.5*float64(len(t.lanes)))*vg.Inch, vg.Length(entries)*15+70)

@@ -104,7 +104,26 @@ func annotations(s *Story) []porcupine.Annotation {
 		}
 	}
 	for _, st := range f.Stalls {
-		add(int(st.Inst), "", st.At, st.At+st.Dur, "stalled", detail(st.Rec), colorFault)
+		what := "stalled"
+		if st.Paused {
+			what = "paused whole (zombie)"
+		}
+		add(int(st.Inst), "", st.At, st.At+st.Dur, what, detail(st.Rec), colorFault)
+	}
+	for _, l := range f.Leaves {
+		if l.Stops() {
+			add(int(l.Inst), "", l.At, l.At, "left gracefully", detail(l.Rec), colorFault)
+			if l.RestartRec >= 0 {
+				add(int(l.Inst), "", l.Restart, l.Restart, "back as a new process", detail(l.RestartRec), colorHeal)
+			}
+		}
+	}
+	if g := f.Group; g != nil {
+		for _, c := range g.Commits {
+			if c.Fenced {
+				add(int(c.Inst), "", c.At, c.At, fmt.Sprintf("commit of partition %d fenced", c.Part), detail(c.Rec), colorFault)
+			}
+		}
 	}
 	for i := int32(0); int(i) < s.Config.Instances; i++ {
 		for _, sp := range f.CutSpans(i) {

@@ -708,3 +708,57 @@ func (x *traceIndex) checkGroup(c Claim) error {
 	}
 	return nil
 }
+
+// groupTimeline draws the group on the timeline: each instance's
+// partitions over time, by generation (a band under its lane from the
+// assignment to the next rebalance, which revokes every partition, and a
+// note of which partitions at which generation), the rebalances on the
+// broker's lane, and the fenced commits.
+func groupTimeline(t *timeline, f *Facts) {
+	g := f.Group
+	broker := t.lane(actorBroker)
+	end := f.LastRecord()
+	for _, rb := range g.Rebalances {
+		t.point(&mRebalance, ms(rb.At), broker)
+	}
+	for _, a := range g.Assignments {
+		if len(a.Parts) == 0 {
+			continue
+		}
+		to := end
+		for _, rb := range g.Rebalances {
+			if rb.Rec > a.Rec {
+				to = rb.At
+				break
+			}
+		}
+		// A member that stops owns nothing from then on.
+		for _, l := range f.Leaves {
+			if l.Inst == a.Inst && l.Rec > a.Rec && l.At < to {
+				to = l.At
+			}
+		}
+		for _, c := range f.Crashes {
+			if c.Inst == a.Inst && c.Rec > a.Rec && c.At < to {
+				to = c.At
+			}
+		}
+		if to <= a.At {
+			// Superseded at once (two generations at one instant),
+			// or assigned as the run ended: nothing to draw.
+			continue
+		}
+		y := t.instLane(a.Inst) - 0.28
+		t.span(&spanOwn, ms(a.At), ms(to), y)
+		parts := make([]string, len(a.Parts))
+		for i, p := range a.Parts {
+			parts[i] = strconv.Itoa(int(p))
+		}
+		t.notes = append(t.notes, label{x: ms(a.At), y: y, text: fmt.Sprintf("p%s g%d", strings.Join(parts, ","), a.Gen)})
+	}
+	for _, c := range g.Commits {
+		if c.Fenced {
+			t.point(&mFenced, ms(c.At), broker)
+		}
+	}
+}

@@ -167,3 +167,88 @@ func TestLogFactsDoneByCommittedOffset(t *testing.T) {
 		}
 	}
 }
+
+// TestTimelineDrawsMembershipAndOwnership: the timeline draws what the
+// story tells of instances that come and go (a graceful leave and its
+// return, a late start, a pause as a band of its own) and, on the log,
+// each instance's partitions by generation, the rebalances and the
+// fenced commits, each with its legend entry, and only what happened.
+func TestTimelineDrawsMembershipAndOwnership(t *testing.T) {
+	count := func(f *Facts) (leaves, pauses, fenced int) {
+		for _, l := range f.Leaves {
+			if l.Stops() {
+				leaves++
+			}
+		}
+		for _, s := range f.Stalls {
+			if s.Paused {
+				pauses++
+			}
+		}
+		if f.Group != nil {
+			for _, c := range f.Group.Commits {
+				if c.Fenced {
+					fenced++
+				}
+			}
+		}
+		return
+	}
+	seen := map[*marker]bool{}
+	for seed := uint64(1); seed <= 8; seed++ {
+		for _, model := range []string{"queue", "log"} {
+			cfg := sim.Config{Strategy: "local-cache", Faults: faults.Of(faults.Rebalance, faults.Zombie), Seed: seed, Instances: 3, Events: 6, BrokerModel: model}
+			s, err := Tell(cfg)
+			require.NoError(t, err)
+			f := s.Facts()
+			tl := buildTimeline(s)
+			leaves, pauses, fenced := count(f)
+			assert.Len(t, tl.points[&mLeave], leaves, "%+v", cfg)
+			assert.Len(t, tl.spans[&spanPause], pauses, "%+v", cfg)
+			assert.Len(t, tl.points[&mFenced], fenced, "%+v", cfg)
+			if f.Late != nil && f.Late.At <= f.LastRecord() {
+				assert.Len(t, tl.points[&mStart], 1, "%+v", cfg)
+			}
+			if model == "log" {
+				require.NotNil(t, f.Group)
+				n := 0
+				for _, a := range f.Group.Assignments {
+					if len(a.Parts) > 0 {
+						n++
+					}
+				}
+				assert.NotEmpty(t, tl.spans[&spanOwn])
+				assert.LessOrEqual(t, len(tl.spans[&spanOwn]), n, "at most one band per assignment")
+				assert.Len(t, tl.notes, len(tl.spans[&spanOwn]), "one note per band")
+				for _, sp := range tl.spans[&spanOwn] {
+					assert.Less(t, sp[0].X, sp[1].X, "a band that lasts")
+				}
+				assert.Len(t, tl.points[&mRebalance], len(f.Group.Rebalances))
+				assert.Empty(t, tl.points[&mAck], "on the log an ack is a commit")
+			} else {
+				assert.Empty(t, tl.spans[&spanOwn], "the queue has no partitions")
+			}
+			var svg strings.Builder
+			require.NoError(t, WriteTimeline(&svg, s, SVG))
+			for _, m := range []*marker{&mLeave, &mStart, &mFenced, &mRebalance, &mCommit} {
+				if len(tl.points[m]) > 0 {
+					seen[m] = true
+					assert.Contains(t, svg.String(), m.name, "the legend names it")
+				} else {
+					assert.NotContains(t, svg.String(), m.name, "no legend entry for what did not happen")
+				}
+			}
+			for _, m := range []*marker{&spanPause, &spanOwn} {
+				if len(tl.spans[m]) > 0 {
+					seen[m] = true
+					assert.Contains(t, svg.String(), m.name)
+				}
+			}
+			var png strings.Builder
+			require.NoError(t, WriteTimeline(&png, s, PNG))
+		}
+	}
+	for _, m := range []*marker{&mLeave, &mStart, &mRebalance, &mCommit, &spanPause, &spanOwn} {
+		assert.True(t, seen[m], "some run draws %q", m.name)
+	}
+}

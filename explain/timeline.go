@@ -40,13 +40,23 @@ var (
 	mClosed   = marker{"back at the head of the queue: channel closed", draw.PyramidGlyph{}, color.RGBA{140, 86, 75, 255}, 4.5}
 	mDead     = marker{"dead-lettered (max deliveries)", draw.BoxGlyph{}, color.RGBA{0, 0, 0, 255}, 5}
 	mCrash    = marker{"crash", draw.CrossGlyph{}, color.RGBA{214, 39, 40, 255}, 6}
+	mLeave    = marker{"graceful leave (rebalance)", draw.CrossGlyph{}, color.RGBA{127, 127, 127, 255}, 6}
 	mRestart  = marker{"restart (empty memory)", draw.PlusGlyph{}, color.RGBA{44, 160, 44, 255}, 6}
+	mStart    = marker{"late start (scale-out)", draw.PlusGlyph{}, color.RGBA{31, 119, 180, 255}, 6}
 	mKeyGone  = marker{"Redis key expired, deleted or lost", draw.CrossGlyph{}, color.RGBA{148, 103, 189, 255}, 5}
-	allMarks  = []*marker{&mPublish, &mDeliver, &mCall, &mUnheard, &mEffect, &mID, &mKeySet, &mApplied, &mSkip, &mRetry, &mFail, &mAck, &mAckLost, &mRequeue, &mClosed, &mDead, &mCrash, &mRestart, &mKeyGone}
-	spanCut   = marker{"cut off by a partition", nil, color.NRGBA{214, 39, 40, 90}, 9}
-	spanStall = marker{"stalled (slow)", nil, color.NRGBA{255, 127, 14, 110}, 9}
-	spanDown  = marker{"Redis down", nil, color.NRGBA{148, 103, 189, 110}, 9}
-	allSpans  = []*marker{&spanCut, &spanStall, &spanDown}
+	// The log's: a commit is its ack; the group's rebalances and fences.
+	mCommit     = marker{"commit accepted", draw.SquareGlyph{}, color.RGBA{0, 100, 0, 255}, 4}
+	mCommitLost = marker{"commit lost", draw.CrossGlyph{}, color.RGBA{255, 127, 14, 255}, 5}
+	mFenced     = marker{"commit fenced (effects are not)", draw.BoxGlyph{}, color.RGBA{214, 39, 40, 255}, 5}
+	mRebalance  = marker{"rebalance (a generation ends)", draw.PyramidGlyph{}, color.RGBA{148, 103, 189, 255}, 4.5}
+	allMarks    = []*marker{&mPublish, &mDeliver, &mCall, &mUnheard, &mEffect, &mID, &mKeySet, &mApplied, &mSkip, &mRetry, &mFail, &mAck, &mAckLost, &mCommit, &mCommitLost, &mFenced, &mRequeue, &mClosed, &mDead, &mRebalance, &mCrash, &mLeave, &mRestart, &mStart, &mKeyGone}
+	spanOwn     = marker{"owns partitions (p1,2 g3)", nil, color.NRGBA{31, 119, 180, 70}, 5}
+	spanGone    = marker{"not running (left, or not started yet)", nil, color.NRGBA{127, 127, 127, 60}, 9}
+	spanCut     = marker{"cut off by a partition", nil, color.NRGBA{214, 39, 40, 90}, 9}
+	spanStall   = marker{"stalled (slow)", nil, color.NRGBA{255, 127, 14, 110}, 9}
+	spanPause   = marker{"paused whole (zombie)", nil, color.NRGBA{140, 86, 75, 120}, 9}
+	spanDown    = marker{"Redis down", nil, color.NRGBA{148, 103, 189, 110}, 9}
+	allSpans    = []*marker{&spanOwn, &spanGone, &spanCut, &spanStall, &spanPause, &spanDown}
 )
 
 // timeline is what the picture shows: points and spans per lane.
@@ -55,7 +65,10 @@ type timeline struct {
 	points map[*marker]plotter.XYs
 	spans  map[*marker][][2]plotter.XY
 	labels []label
-	scale  *gapScale
+	// notes are small texts under a lane: on the log, the partitions an
+	// instance owns from the note's time on.
+	notes []label
+	scale *gapScale
 }
 
 type label struct {
@@ -160,12 +173,17 @@ func buildTimeline(s *Story) *timeline {
 			t.point(&mFail, x(c.TimedOut), t.instLane(c.Inst))
 		}
 	}
+	ack, ackLost := &mAck, &mAckLost
+	if f.Group != nil {
+		ack, ackLost = &mCommit, &mCommitLost
+		groupTimeline(t, f)
+	}
 	for _, a := range f.Acks {
 		if a.AcceptedRec >= 0 {
-			t.point(&mAck, x(a.Accepted), broker)
+			t.point(ack, x(a.Accepted), broker)
 		}
 		if a.LostRec >= 0 {
-			t.point(&mAckLost, x(a.At), broker)
+			t.point(ackLost, x(a.At), broker)
 		}
 	}
 	for _, r := range f.Requeues {
@@ -187,7 +205,27 @@ func buildTimeline(s *Story) *timeline {
 		}
 	}
 	for _, st := range f.Stalls {
-		t.span(&spanStall, x(st.At), x(st.At+st.Dur), t.instLane(st.Inst))
+		m := &spanStall
+		if st.Paused {
+			m = &spanPause
+		}
+		t.span(m, x(st.At), x(st.At+st.Dur), t.instLane(st.Inst))
+	}
+	for _, l := range f.Leaves {
+		if !l.Stops() {
+			continue
+		}
+		t.point(&mLeave, x(l.At), t.instLane(l.Inst))
+		to := end
+		if l.RestartRec >= 0 {
+			to = l.Restart
+			t.point(&mRestart, x(l.Restart), t.instLane(l.Inst))
+		}
+		t.span(&spanGone, x(l.At), x(to), t.instLane(l.Inst))
+	}
+	if l := f.Late; l != nil && l.At <= end {
+		t.point(&mStart, x(l.At), t.instLane(l.Inst))
+		t.span(&spanGone, 0, x(l.At), t.instLane(l.Inst))
 	}
 	for i := int32(0); int(i) < n; i++ {
 		for _, sp := range f.CutSpans(i) {
