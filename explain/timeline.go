@@ -23,27 +23,27 @@ type marker struct {
 
 // The marks of the timeline, in legend order.
 var (
-	mPublish  = marker{"publish (a copy of the event)", draw.RingGlyph{}, color.RGBA{90, 90, 90, 255}, 4}
-	mDeliver  = marker{"delivery received", draw.TriangleGlyph{}, color.RGBA{31, 119, 180, 255}, 4.5}
-	mEffect   = marker{"effect committed", draw.CircleGlyph{}, color.RGBA{44, 160, 44, 255}, 4.5}
-	mID       = marker{"id committed (processed ids)", draw.BoxGlyph{}, color.RGBA{44, 160, 44, 255}, 4}
-	mKeySet   = marker{"Redis key set", draw.SquareGlyph{}, color.RGBA{23, 190, 207, 255}, 4}
-	mCall     = marker{"store's answer received", draw.CircleGlyph{}, color.RGBA{150, 150, 150, 255}, 2.5}
-	mUnheard  = marker{"call served, answer never received", draw.RingGlyph{}, color.RGBA{120, 120, 120, 255}, 3.5}
-	mApplied  = marker{"handler returned applied", draw.CircleGlyph{}, color.RGBA{31, 119, 180, 255}, 2.5}
-	mSkip     = marker{"skipped as a duplicate", draw.BoxGlyph{}, color.RGBA{255, 127, 14, 255}, 4.5}
-	mRetry    = marker{"asked to retry later", draw.RingGlyph{}, color.RGBA{188, 189, 34, 255}, 4}
-	mFail     = marker{"timeout or handler error", draw.PyramidGlyph{}, color.RGBA{214, 39, 40, 255}, 4.5}
-	mAck      = marker{"ack reached the broker", draw.SquareGlyph{}, color.RGBA{0, 100, 0, 255}, 4}
-	mAckLost  = marker{"ack lost", draw.CrossGlyph{}, color.RGBA{255, 127, 14, 255}, 5}
-	mRequeue  = marker{"back in the queue", draw.PyramidGlyph{}, color.RGBA{148, 103, 189, 255}, 4.5}
-	mClosed   = marker{"back at the head of the queue: channel closed", draw.PyramidGlyph{}, color.RGBA{140, 86, 75, 255}, 4.5}
-	mDead     = marker{"dead-lettered (max deliveries)", draw.BoxGlyph{}, color.RGBA{0, 0, 0, 255}, 5}
-	mCrash    = marker{"crash", draw.CrossGlyph{}, color.RGBA{214, 39, 40, 255}, 6}
-	mLeave    = marker{"graceful leave (rebalance)", draw.CrossGlyph{}, color.RGBA{127, 127, 127, 255}, 6}
-	mRestart  = marker{"restart (empty memory)", draw.PlusGlyph{}, color.RGBA{44, 160, 44, 255}, 6}
-	mStart    = marker{"late start (scale-out)", draw.PlusGlyph{}, color.RGBA{31, 119, 180, 255}, 6}
-	mKeyGone  = marker{"Redis key expired, deleted or lost", draw.CrossGlyph{}, color.RGBA{148, 103, 189, 255}, 5}
+	mPublish = marker{"publish (a copy of the event)", draw.RingGlyph{}, color.RGBA{90, 90, 90, 255}, 4}
+	mDeliver = marker{"delivery received", draw.TriangleGlyph{}, color.RGBA{31, 119, 180, 255}, 4.5}
+	mEffect  = marker{"effect committed", draw.CircleGlyph{}, color.RGBA{44, 160, 44, 255}, 4.5}
+	mID      = marker{"id committed (processed ids)", draw.BoxGlyph{}, color.RGBA{44, 160, 44, 255}, 4}
+	mKeySet  = marker{"Redis key set", draw.SquareGlyph{}, color.RGBA{23, 190, 207, 255}, 4}
+	mCall    = marker{"store's answer received", draw.CircleGlyph{}, color.RGBA{150, 150, 150, 255}, 2.5}
+	mUnheard = marker{"call served, answer never received", draw.RingGlyph{}, color.RGBA{120, 120, 120, 255}, 3.5}
+	mApplied = marker{"handler returned applied", draw.CircleGlyph{}, color.RGBA{31, 119, 180, 255}, 2.5}
+	mSkip    = marker{"skipped as a duplicate", draw.BoxGlyph{}, color.RGBA{255, 127, 14, 255}, 4.5}
+	mRetry   = marker{"asked to retry later", draw.RingGlyph{}, color.RGBA{188, 189, 34, 255}, 4}
+	mFail    = marker{"timeout or handler error", draw.PyramidGlyph{}, color.RGBA{214, 39, 40, 255}, 4.5}
+	mAck     = marker{"ack reached the broker", draw.SquareGlyph{}, color.RGBA{0, 100, 0, 255}, 4}
+	mAckLost = marker{"ack lost", draw.CrossGlyph{}, color.RGBA{255, 127, 14, 255}, 5}
+	mRequeue = marker{"back in the queue", draw.PyramidGlyph{}, color.RGBA{148, 103, 189, 255}, 4.5}
+	mClosed  = marker{"back at the head of the queue: channel closed", draw.PyramidGlyph{}, color.RGBA{140, 86, 75, 255}, 4.5}
+	mDead    = marker{"dead-lettered (max deliveries)", draw.BoxGlyph{}, color.RGBA{0, 0, 0, 255}, 5}
+	mCrash   = marker{"crash", draw.CrossGlyph{}, color.RGBA{214, 39, 40, 255}, 6}
+	mLeave   = marker{"graceful leave (rebalance)", draw.CrossGlyph{}, color.RGBA{127, 127, 127, 255}, 6}
+	mRestart = marker{"restart (empty memory)", draw.PlusGlyph{}, color.RGBA{44, 160, 44, 255}, 6}
+	mStart   = marker{"late start (scale-out)", draw.PlusGlyph{}, color.RGBA{31, 119, 180, 255}, 6}
+	mKeyGone = marker{"Redis key expired, deleted or lost", draw.CrossGlyph{}, color.RGBA{148, 103, 189, 255}, 5}
 	// The log's: a commit is its ack; the group's rebalances and fences.
 	mCommit     = marker{"commit accepted", draw.SquareGlyph{}, color.RGBA{0, 100, 0, 255}, 4}
 	mCommitLost = marker{"commit lost", draw.CrossGlyph{}, color.RGBA{255, 127, 14, 255}, 5}
