@@ -29,7 +29,7 @@ const (
 	evScripted                       // a scripted delivery: a msg to inst
 	evLeave                          // inst stops gracefully (rebalance): c how long it stays down
 	evLeaveArr                       // inst's leave reaches the broker
-	evFetch                          // the log: inst's commit was answered (or timed out), and it polls: inst, gen
+	evFetch                          // the log: inst's commit was answered, and it polls (a 1: it timed out, and it commits again): inst, gen
 )
 
 // event is one scheduled happening. Events run in order of (at, seq): seq
