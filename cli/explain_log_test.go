@@ -9,14 +9,14 @@ import (
 )
 
 // TestExplainTellsTheLog: `explain --broker log --strategy local-cache
-// --faults rebalance` tells the course's favourite bug in its modern
-// form, a partition that moves to an instance whose cache is empty, and
-// every line that replays a run keeps the log.
+// --faults zombie` tells the course's favourite bug in its modern form, a
+// partition that moves to an instance whose cache is empty, and every
+// line that replays a run keeps the log.
 func TestExplainTellsTheLog(t *testing.T) {
-	code, stdout, stderr := runCLI(t, "explain", "--broker", "log", "--strategy", "local-cache", "--faults", "rebalance")
+	code, stdout, stderr := runCLI(t, "explain", "--broker", "log", "--strategy", "local-cache", "--faults", "zombie")
 	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
 	for _, want := range []string{
-		"local-cache under rebalance",
+		"local-cache under zombie",
 		"of partition",                     // records are placed by partition and offset
 		"fetched in generation",            // a delivery's tag is its generation
 		"ends a rebalance with generation", // the assignment that moves the partition
@@ -24,7 +24,7 @@ func TestExplainTellsTheLog(t *testing.T) {
 		"violation: event 1 was applied twice",
 		"The second copy reached instance",
 		"began reading it at the group's committed offset",
-		"replay it with: idemsim run --strategy db-unique --faults rebalance --seed ",
+		"replay it with: idemsim run --strategy db-unique --faults zombie --seed ",
 	} {
 		assert.Contains(t, stdout, want)
 	}
@@ -43,6 +43,17 @@ func TestExplainTellsAZombieOnTheLog(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "explain", "--broker", "log", "--strategy", "local-cache", "--faults", "zombie")
 	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
 	for _, want := range []string{"pauses whole for", "evicts instance", "refuses instance", "a fence stops offsets, not effects", "--broker log"} {
+		assert.Contains(t, stdout, want)
+	}
+}
+
+// TestExplainTellsARebalanceOnTheLog: a graceful rebalance replays
+// nothing on the log, but a producer's duplicate that reaches an owner
+// that is a new process since applies the event again.
+func TestExplainTellsARebalanceOnTheLog(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "explain", "--broker", "log", "--strategy", "local-cache", "--faults", "redeliver,rebalance")
+	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
+	for _, want := range []string{"stops gracefully (a rebalance)", "comes back as a new process", "the same partition, a new offset", "--broker log"} {
 		assert.Contains(t, stdout, want)
 	}
 }

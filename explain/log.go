@@ -319,11 +319,19 @@ func (n *narrator) groupRecord(i int, r *run.Record) bool {
 		}
 		c := claim(ClaimAck)
 		c.Inst, c.Msg, c.At = r.Inst, r.Msg, n.ackSentAt(i, r)
+		n.claim(c, placeClaim(f, focus), placeClaim(f, &f.Messages[r.Msg]))
+		commit := fmt.Sprintf("commits partition %d up to offset %d, past m%d", focus.Part, f.Messages[r.Msg].Offset+1, focus.ID)
+		if r.Cause == run.ReplyLost {
+			// The commit took effect: the broker's acceptance is
+			// its own step.
+			n.say(i, r.Inst, commit+"; the commit reaches the broker, but its reply is lost on the way: the consumer waits out its timeout before it polls again", false)
+			return true
+		}
 		off := claim(ClaimCommitted)
 		off.Rec, off.Part, off.Offset = i, focus.Part, g.CommittedAt(focus.Part, i)
-		n.claim(c, off, placeClaim(f, focus), placeClaim(f, &f.Messages[r.Msg]))
-		n.say(i, r.Inst, fmt.Sprintf("commits partition %d up to offset %d, past m%d, but the commit is lost on the way: the group's committed offset of partition %d stays %d",
-			focus.Part, f.Messages[r.Msg].Offset+1, focus.ID, focus.Part, off.Offset), false)
+		n.claim(off, cutClaim(i, r.Inst, run.Broker))
+		n.say(i, r.Inst, fmt.Sprintf("%s, but it is cut off from the broker: the commit never leaves (it will send it again after a timeout), and the group's committed offset of partition %d is still %d",
+			commit, focus.Part, off.Offset), false)
 		return true
 	case run.Committed:
 		if focus == nil || !n.committedFocus(r) {
@@ -559,8 +567,9 @@ func (n *narrator) assign(i int, r *run.Record) {
 			for first > 0 && f.Trace[first-1].Kind == run.Assign && f.Trace[first-1].At == r.At {
 				first--
 			}
-			was, wasGen, _ := g.Owner(p, first-1)
-			if was == a.Inst {
+			was, wasGen, wasRec := g.Owner(p, first-1)
+			back := was == a.Inst && wasRec >= 0 && f.EndedBetween(a.Inst, wasRec, i)
+			if was == a.Inst && !back {
 				continue
 			}
 			now := claim(ClaimOwner)
@@ -571,8 +580,11 @@ func (n *narrator) assign(i int, r *run.Record) {
 			off.Rec, off.Part, off.Offset = i, p, g.CommittedAt(p, i)
 			n.claim(now, before, off)
 			from := fmt.Sprintf("moves from instance %d to instance %d", was, a.Inst)
-			if was < 0 {
+			switch {
+			case was < 0:
 				from = fmt.Sprintf("goes to instance %d", a.Inst)
+			case back:
+				from = fmt.Sprintf("goes back to instance %d, a new process since", a.Inst)
 			}
 			n.sayAs(i, r.At, -1, actorBroker, fmt.Sprintf("ends a rebalance with generation %d: partition %d %s, which will read it from the group's committed offset, %d",
 				a.Gen, p, from, off.Offset), n.memKnown())
@@ -616,6 +628,29 @@ func (n *narrator) groupCopyCause(A, B *Attempt) (string, int32) {
 	return text + n.uncommittedWhy(A, m, rec), B.Inst
 }
 
+// groupCopyMoved says, of two copies of an event in one partition
+// handled by attempts A and B on two instances, that the partition moved
+// from A's instance to B's between them: the second copy went to an
+// owner that had not seen the first. "" if it did not.
+func (n *narrator) groupCopyMoved(A, B *Attempt) string {
+	f, g := n.f, n.f.Group
+	ma, mb := &f.Messages[A.Msg], &f.Messages[B.Msg]
+	if A.Inst == B.Inst || ma.Part != mb.Part || ma.Part == 0 {
+		return ""
+	}
+	was, wasGen, _ := g.Owner(ma.Part, A.Rec)
+	now, gen, rec := g.Owner(mb.Part, B.Rec)
+	if was != A.Inst || now != B.Inst || rec < A.Rec {
+		return ""
+	}
+	pc := claim(ClaimOwner)
+	pc.Rec, pc.Part, pc.Inst, pc.N = A.Rec, ma.Part, was, int(wasGen)
+	oc := claim(ClaimOwner)
+	oc.Rec, oc.Part, oc.Inst, oc.N = rec, mb.Part, now, int(gen)
+	n.claim(pc, oc)
+	return fmt.Sprintf(", and between them partition %d moved from instance %d to instance %d at generation %d: the second copy went to an owner that had not seen the first", ma.Part, was, now, gen)
+}
+
 // uncommittedWhy says why attempt A's handling of m was not committed by
 // record rec: its commit was lost or fenced, or it sent none.
 func (n *narrator) uncommittedWhy(A *Attempt, m *Message, rec int) string {
@@ -630,7 +665,7 @@ func (n *narrator) uncommittedWhy(A *Attempt, m *Message, rec int) string {
 			continue
 		}
 		switch {
-		case ack.LostRec >= 0 && ack.LostRec <= rec:
+		case ack.LostRec >= 0 && ack.LostRec <= rec && (ack.AcceptedRec < 0 || ack.AcceptedRec > rec):
 			c := claim(ClaimAck)
 			c.Inst, c.Msg, c.At = ack.Inst, ack.Msg, ack.At
 			n.claim(c)

@@ -819,10 +819,14 @@ func (n *narrator) copyCause(first, second int) (string, int32, *failure, []Clai
 			c.Msg, c.Event, c.N, c.At, c.Dur = mm.ID, mm.Event, mm.Copy, mm.At, mm.At-f.Messages[e.Copies[0]].At
 			n.claim(c)
 		}
-		if gap < lateCopy {
-			return done(fmt.Sprintf("the producer published event %d twice, as m%d and m%d, %.3f ms apart, so two copies were in flight at once", e.ID, e.Copies[0], m.ID, ms(gap)), B.Inst, nil)
+		moved := ""
+		if f.Group != nil {
+			moved = n.groupCopyMoved(A, B)
 		}
-		return done(fmt.Sprintf("a late copy of event %d, m%d, was published %.3f s after the first", e.ID, m.ID, float64(gap)/1e9), B.Inst, nil)
+		if gap < lateCopy {
+			return done(fmt.Sprintf("the producer published event %d twice, as m%d and m%d, %.3f ms apart, so two copies were in flight at once%s", e.ID, e.Copies[0], m.ID, ms(gap), moved), B.Inst, nil)
+		}
+		return done(fmt.Sprintf("a late copy of event %d, m%d, was published %.3f s after the first%s", e.ID, m.ID, float64(gap)/1e9, moved), B.Inst, nil)
 	}
 	redelivered()
 	if f.Group != nil {
