@@ -48,8 +48,10 @@
 // 1", and why the new owner read a record again: it began at the group's
 // committed offset, which had not passed it), and an event is done when
 // its partition's committed offset passed it (ClaimOwner,
-// ClaimCommitted, ClaimFenced, ClaimNoCommit, ClaimJoin, ClaimEvict). The
-// pieces, in the order they run:
+// ClaimCommitted, ClaimFenced, ClaimNoCommit, ClaimJoin, ClaimEvict). A
+// record of a kind explain does not know (past lastKnownKind: a third
+// model's own) is told neutrally, by its kind and detail, its step's claim
+// the record itself. The pieces, in the order they run:
 //
 //   - search.go: Search (SearchKind, for a kind of violation; SearchWith,
 //     with a progress callback) runs seeds until one violates, and returns

@@ -269,3 +269,36 @@ func TestTimelineDrawsMembershipAndOwnership(t *testing.T) {
 		assert.True(t, seen[m], "some run draws %q", m.name)
 	}
 }
+
+// TestUnknownRecordKindsAreToldNeutrally: a record of a kind explain does
+// not know (a third broker model's own) is told by its kind and detail,
+// and Verify holds the step to the trace like any other.
+func TestUnknownRecordKindsAreToldNeutrally(t *testing.T) {
+	cfg := sim.Config{Strategy: "local-cache", Faults: faults.Of(faults.Redeliver), Seed: 2, Instances: 2, Events: 1, KeepTrace: true}
+	res, err := sim.Run(cfg)
+	require.NoError(t, err)
+	require.Positive(t, res.Duplicates)
+	var trace []run.Record
+	added := -1
+	for _, r := range res.Trace {
+		trace = append(trace, r)
+		if r.Kind == run.Publish && added < 0 {
+			added = len(trace)
+			trace = append(trace, run.Record{At: r.At, Kind: lastKnownKind + 1, Inst: -1, Msg: r.Msg, Event: r.Event})
+		}
+	}
+	res.Trace = trace
+	a := analyzeEvent(cfg, trace, 1)
+	s := a.story()
+	s.Result = res
+	require.NoError(t, s.Verify(), storyText(s))
+	found := false
+	for _, st := range s.Steps {
+		if st.Record == added {
+			found = true
+			assert.Contains(t, st.Text, (lastKnownKind + 1).String())
+			assert.Equal(t, actorBroker, st.Actor)
+		}
+	}
+	assert.True(t, found, "the unknown record is told:\n%s", storyText(s))
+}

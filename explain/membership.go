@@ -112,6 +112,9 @@ func (n *narrator) leave(i int, r *run.Record) {
 	}
 	n.claim(leaveClaim(l))
 	text := "stops gracefully (a rebalance): it finishes what it was handling, and leaves"
+	if n.f.Group != nil {
+		text += " the group, which rebalances"
+	}
 	if n.memory {
 		text += fmt.Sprintf(": what it kept in its %s is gone", n.w.memory())
 	}
