@@ -9,6 +9,7 @@ import (
 
 	"github.com/idemsim/idemsim/check"
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
 	"github.com/idemsim/idemsim/sweep"
@@ -29,7 +30,7 @@ import (
 // that its garbage does not slow the runs being measured.
 func BenchmarkSimRun(b *testing.B) {
 	const porcupineSample = 50
-	for _, st := range strategies.Names() {
+	for _, st := range strategies.NamesOn(run.DefaultBroker) {
 		b.Run(fmt.Sprintf("strategy=%s/faults=all/instances=3/events=200", st), func(b *testing.B) {
 			var deliveries int
 			var simSeconds float64
@@ -111,7 +112,7 @@ func BenchmarkPorcupine(b *testing.B) {
 // strategy x every scenario (faults.Scenarios) x 200 seeds, on every CPU.
 // One iteration takes seconds; run it with -benchtime 1x.
 func BenchmarkCompareDefault(b *testing.B) {
-	want := len(strategies.Names()) * len(faults.Scenarios())
+	want := len(strategies.NamesOn(run.DefaultBroker)) * len(faults.Scenarios())
 	for b.Loop() {
 		c, err := sweep.Compare(sweep.CompareConfig{})
 		if err != nil {

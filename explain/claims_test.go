@@ -31,7 +31,7 @@ func TestEveryClaimOfEveryStoryIsTrue(t *testing.T) {
 	if testing.Short() {
 		seeds = 6
 	}
-	for _, st := range strategies.Names() {
+	for _, st := range strategies.NamesOn(run.DefaultBroker) {
 		for _, sc := range append(faults.Scenarios(), 0) {
 			t.Run(st+"/"+sc.String(), func(t *testing.T) {
 				t.Parallel()

@@ -25,7 +25,7 @@ func TestSameSeedSameTrace(t *testing.T) {
 		seeds = 3
 	}
 	var cfgs []Config
-	for _, st := range strategies.Names() {
+	for _, st := range strategies.NamesOn(run.DefaultBroker) {
 		for _, sc := range faults.Scenarios() {
 			for s := 1; s <= seeds; s++ {
 				cfgs = append(cfgs, Config{Strategy: st, Faults: sc, Seed: uint64(s), Events: 60})

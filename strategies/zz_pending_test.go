@@ -34,12 +34,6 @@ func (t *batchTx) UpdateProcessed(context.Context, EventID, string, string) (boo
 	return false, errPending
 }
 
-// The offsets table (issue 15): these sequential fakes have none; the log's
-// strategies are tested on memstore (offsets_test.go).
-func (t *memTx) ReadOffset(context.Context, int) (int64, error) { return 0, errPending }
-func (t *memTx) AdvanceOffset(context.Context, int, int64, int64) (bool, error) {
-	return false, errPending
-}
 func (t *batchTx) ReadOffset(context.Context, int) (int64, error) { return 0, errPending }
 func (t *batchTx) AdvanceOffset(context.Context, int, int64, int64) (bool, error) {
 	return false, errPending
