@@ -136,6 +136,13 @@ func storyStrategies(t *testing.T) {
 				New: func(d strategies.Deps) (strategies.Handler, error) {
 					return ackOnError{ledger: d.Ledger, out: strategies.Dropped}, nil
 				}},
+			// offset-in-db's fence on the queue: each event is record 0
+			// of a partition of its own, so that the offset calls, their
+			// waits and their answers are told in every scenario.
+			{Name: "test-offset-fence",
+				New: func(d strategies.Deps) (strategies.Handler, error) {
+					return offsetFence{strategies.OffsetInDB{Ledger: d.Ledger}}, nil
+				}},
 		} {
 			require.NoError(t, strategies.Register(s))
 		}
@@ -269,4 +276,13 @@ func TestHeaderSaysTheProducerPublishedTwice(t *testing.T) {
 	assert.Equal(t, "redis under crash: 1 instance, 1 event, seed 182.", once.Header)
 	assert.Empty(t, once.HeaderClaims)
 	require.NoError(t, once.Verify())
+}
+
+// offsetFence is offset-in-db with each event record 0 of a partition of
+// its own (the partition is the event's id).
+type offsetFence struct{ h strategies.OffsetInDB }
+
+func (f offsetFence) Handle(ctx context.Context, e strategies.Event) (strategies.Outcome, error) {
+	e.Partition, e.Offset = int(e.ID), 0
+	return f.h.Handle(ctx, e)
 }
