@@ -148,3 +148,28 @@ func TestLogStrategiesRunOnTheLogOnly(t *testing.T) {
 		assert.Contains(t, strategies.NamesOn("log"), name)
 	}
 }
+
+// offset-in-db tells a newly assigned owner where to start: the stored
+// offset, or none before the partition's first record applied; the seek
+// holds no lock.
+func TestOffsetInDBSeeks(t *testing.T) {
+	l := memstore.NewLedger()
+	h := logHandler(t, "offset-in-db", l)
+	seeker, ok := h.(strategies.Seeker)
+	require.True(t, ok, "offset-in-db is a Seeker")
+	ctx := context.Background()
+	_, found, err := seeker.Seek(ctx, 4)
+	require.NoError(t, err)
+	assert.False(t, found, "nothing applied yet: start where the group committed")
+	assert.Equal(t, strategies.Applied, handle(t, h, rec(1, 4, 0)))
+	assert.Equal(t, strategies.Applied, handle(t, h, rec(2, 4, 1)))
+	next, found, err := seeker.Seek(ctx, 4)
+	require.NoError(t, err)
+	assert.True(t, found)
+	assert.Equal(t, int64(2), next)
+	assert.Equal(t, strategies.Applied, handle(t, h, rec(3, 4, 2)), "the seek left no lock behind")
+
+	kc := logHandler(t, "kafka-commit", l)
+	_, isSeeker := kc.(strategies.Seeker)
+	assert.False(t, isSeeker, "kafka-commit starts where the group committed")
+}
