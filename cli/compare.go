@@ -134,6 +134,10 @@ func (e *env) compareCmd(args []string) error {
 	if cc.BrokerModel, cc.Broker, err = o.broker.config(set); err != nil {
 		return err
 	}
+	if !set["strategies"] {
+		// Every strategy that runs on the broker.
+		cc.Strategies = strategies.NamesOn(run.Config{BrokerModel: cc.BrokerModel}.WithDefaults().BrokerModel)
+	}
 	shard := sweep.Whole
 	if set["shard"] {
 		if shard, err = parseShard(o.shard, o.seeds); err != nil {
