@@ -148,7 +148,7 @@ const (
 	// started yet).
 	ClaimUp
 	// ClaimNotAcked: no ack of Msg reached the broker by the end of the
-	// run.
+	// run (on the log: no accepted commit passed it).
 	ClaimNotAcked
 	// ClaimHandledBefore: before record Rec, the incarnation of Inst that
 	// was up then had begun N attempts of Event.

@@ -232,6 +232,22 @@ func (f *Facts) fencedAfterApplying(e *Event) int64 {
 	return last
 }
 
+// ack names what a consumer sends the broker once it has handled a
+// record: an ack, or on the log a commit; anAck with its article.
+func (n *narrator) ack() string {
+	if n.f.Group != nil {
+		return "commit"
+	}
+	return "ack"
+}
+
+func (n *narrator) anAck() string {
+	if n.f.Group != nil {
+		return "a commit"
+	}
+	return "an ack"
+}
+
 // placeWords places message m in the log, as "offset 4 of partition 3".
 func placeWords(m *Message) string {
 	return fmt.Sprintf("offset %d of partition %d", m.Offset, m.Part)

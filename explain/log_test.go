@@ -25,7 +25,7 @@ func TestEveryClaimOfEveryLogStoryIsTrue(t *testing.T) {
 	if testing.Short() {
 		seeds = 6
 	}
-	for _, st := range strategies.Names() {
+	for _, st := range strategies.NamesOn("log") {
 		for _, sc := range append(faults.Scenarios(), 0) {
 			t.Run(st+"/"+sc.String(), func(t *testing.T) {
 				t.Parallel()

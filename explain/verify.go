@@ -901,9 +901,19 @@ func (x *traceIndex) check(c Claim, told map[int]bool) error {
 			return bad("up: %v (%v)", why == 0, why)
 		}
 	case ClaimNotAcked:
+		part, off := int32(0), int32(0)
+		for _, o := range x.trace {
+			if o.Kind == run.Publish && o.Msg == c.Msg {
+				part, off = o.Part, o.Count
+			}
+		}
 		for _, o := range x.trace {
 			if o.Kind == run.Acked && o.Msg == c.Msg {
 				return bad("m%d was acked", c.Msg)
+			}
+			// On the log, a commit past it is its ack.
+			if o.Kind == run.Committed && part != 0 && o.Part == part && o.Count > off {
+				return bad("a commit passed m%d", c.Msg)
 			}
 		}
 	case ClaimHandledBefore:

@@ -169,7 +169,7 @@ func (n *narrator) whyDead() string {
 			}
 		}
 	}
-	s := "No handling of it got an ack through before its last delivery: "
+	s := "No handling of it got " + n.anAck() + " through before its last delivery: "
 	switch {
 	case count == 0:
 		return "No handling of it ever began: no delivery of it arrived."
@@ -220,7 +220,7 @@ func (n *narrator) whyStuck() string {
 	c := claim(ClaimNotAcked)
 	c.Msg = last.Msg
 	n.claim(c, receiveClaim(last))
-	body := fmt.Sprintf("No ack of m%d reached the broker before the run ended. Its last handling began on instance %d at %s, and ", last.Msg, last.Inst, at(last.At))
+	body := fmt.Sprintf("No %s of m%d reached the broker before the run ended. Its last handling began on instance %d at %s, and ", n.ack(), last.Msg, last.Inst, at(last.At))
 	k := n.attemptIndex(last)
 	switch {
 	case last.EndRec < 0:
@@ -237,16 +237,16 @@ func (n *narrator) whyStuck() string {
 			ac := claim(ClaimAck)
 			ac.Inst, ac.Msg, ac.At = last.Inst, last.Msg, f.Acks[last.Ack].At
 			n.claim(ac)
-			return body + ", but its ack was lost."
+			return body + ", but its " + n.ack() + " was lost."
 		}
-		return body + ", but no ack of it reached the broker."
+		return body + ", but no " + n.ack() + " of it reached the broker."
 	}
 	n.claim(outcomeClaim(last))
 	if fl := n.failureOf(k); fl != nil && last.Outcome == run.Errored {
 		n.claim(fl.claims...)
-		return body + fmt.Sprintf("instance %d %s, so it did not ack.", last.Inst, fl.what)
+		return body + fmt.Sprintf("instance %d %s, so it did not %s.", last.Inst, fl.what, n.ack())
 	}
-	return body + fmt.Sprintf("its handler %s, so it did not ack.", returned(last.Outcome))
+	return body + fmt.Sprintf("its handler %s, so it did not %s.", returned(last.Outcome), n.ack())
 }
 
 // sentences joins a lead and what follows it. Without a lead, or after
@@ -996,12 +996,12 @@ func (n *narrator) whyLost() string {
 	switch {
 	case acker != nil && acker.Outcome == run.Dropped:
 		lead := w.why(Lost, "dropped", fills{event: id, first: acker.Inst, second: -1})
-		return sentences(lead, fmt.Sprintf("Instance %d's handler returned dropped for m%d%s, and its ack reached the broker at %s: the broker considers event %d done, and no one ever applied it.",
-			acker.Inst, acker.Msg, n.effectWords(acker, "having applied nothing"), at(f.Acks[acker.Ack].Accepted), id))
+		return sentences(lead, fmt.Sprintf("Instance %d's handler returned dropped for m%d%s, and its %s reached the broker at %s: the broker considers event %d done, and no one ever applied it.",
+			acker.Inst, acker.Msg, n.effectWords(acker, "having applied nothing"), n.ack(), at(f.Acks[acker.Ack].Accepted), id))
 	case acker != nil && n.ackedAfterFailure(acker):
 		lead := w.why(Lost, "acked-failure", fills{event: id, first: acker.Inst, second: -1})
-		return sentences(lead, fmt.Sprintf("Instance %d's handler returned skipped for m%d%s, and its ack reached the broker at %s: the broker considers event %d done, and no one ever applied it.",
-			acker.Inst, acker.Msg, n.effectWords(acker, ""), at(f.Acks[acker.Ack].Accepted), id))
+		return sentences(lead, fmt.Sprintf("Instance %d's handler returned skipped for m%d%s, and its %s reached the broker at %s: the broker considers event %d done, and no one ever applied it.",
+			acker.Inst, acker.Msg, n.effectWords(acker, ""), n.ack(), at(f.Acks[acker.Ack].Accepted), id))
 	}
 	c := n.firstMark()
 	if c == nil || acker == nil || !n.foundMark(acker) {
@@ -1042,7 +1042,7 @@ func (n *narrator) whyLost() string {
 	if late := n.lateUndo(c); late != "" {
 		story += " " + late
 	}
-	body := fmt.Sprintf("%s After that %s, and the ack told the broker event %d was done: no one will ever apply it.", story, skip, id)
+	body := fmt.Sprintf("%s After that %s, and the %s told the broker event %d was done: no one will ever apply it.", story, skip, n.ack(), id)
 	lead := w.why(Lost, "marked-first", fills{event: id, first: c.Inst, second: -1})
 	if lead == "" {
 		lead = w.fill("{strategy} takes its {mark} on an event before the effect commits, and not in the same transaction.", fills{event: id})
@@ -1097,7 +1097,7 @@ func (n *narrator) lostFound(acker *Attempt) string {
 	f, w, id := n.f, n.w, n.focus
 	lead := w.why(Lost, "", fills{event: id, first: -1, second: -1})
 	if acker == nil {
-		return sentences(lead, fmt.Sprintf("The broker took an ack of event %d, and no handler ever applied its effect.", id))
+		return sentences(lead, fmt.Sprintf("The broker took %s of event %d, and no handler ever applied its effect.", n.anAck(), id))
 	}
 	var parts []string
 	if len(acker.Calls) == 0 {
@@ -1137,7 +1137,7 @@ func (n *narrator) lostFound(acker *Attempt) string {
 			parts = append(parts, fmt.Sprintf("The first handling of event %d, on instance %d at %s, %s.", id, a.Inst, at(a.At), returned(a.Outcome)))
 		}
 	}
-	parts = append(parts, fmt.Sprintf("Its ack told the broker event %d was done, and no one ever applied it.", id))
+	parts = append(parts, fmt.Sprintf("Its %s told the broker event %d was done, and no one ever applied it.", n.ack(), id))
 	return sentences(lead, strings.Join(parts, " "))
 }
 
