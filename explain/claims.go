@@ -30,7 +30,8 @@ const (
 	ClaimDeliver
 	// ClaimNotArrived: the delivery of Msg to Inst at Rec never arrived,
 	// because Inst was cut off from the broker (Yes) or down (not Yes):
-	// crashed, or, with Record run.Leave, gone after a graceful leave.
+	// crashed, or, with Record run.Leave, gone after a graceful leave (or
+	// stopped, its leave on its way to the group).
 	ClaimNotArrived
 	// ClaimReceive: at Rec (at At, if set), Inst began handling Msg, a
 	// copy of Event, as delivery N.

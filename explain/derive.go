@@ -323,6 +323,7 @@ func (d *deriver) crash(i int, r *run.Record) {
 // a graceful leave.
 func (d *deriver) restart(i int, r *run.Record) {
 	f := d.f
+	f.Restarts = append(f.Restarts, i)
 	crash, leave := -1, -1
 	for k := len(f.Crashes) - 1; k >= 0; k-- {
 		if c := &f.Crashes[k]; c.Inst == r.Inst {

@@ -39,6 +39,11 @@ type Facts struct {
 	// Leaves are the instances leaving: gracefully (the rebalance
 	// fault), or, on the log, dropped from the group for not polling.
 	Leaves []Leave
+	// Restarts are the records of the instances' restarts, in trace
+	// order: each begins a new process (after a crash, a graceful leave,
+	// or a stop the trace does not record: on the log, a leave of a
+	// member the group had already evicted).
+	Restarts []int
 	// Late is the instance that started after the others (the rebalance
 	// fault's scale-out), nil if none did.
 	Late    *LateStart

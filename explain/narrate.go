@@ -287,6 +287,8 @@ func (n *narrator) record(i int, r *run.Record) {
 				why, c.Yes = "it is cut off from the broker", true
 			case f.DownWhy(inst, i) == run.Leave:
 				why, c.Record = "it has left and is not back yet", run.Leave
+			case stopping(f.Trace, inst, i):
+				why, c.Record = "it has stopped gracefully, and its leave reaches the group a moment later", run.Leave
 			}
 			n.claim(c)
 			n.sayAs(i, r.At, -1, actorBroker, fmt.Sprintf("the delivery of m%d to instance %d never arrives: %s", r.Msg, inst, why), false)

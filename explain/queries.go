@@ -58,9 +58,15 @@ func (f *Facts) DownWhyAt(inst int32, i int, t int64) run.Kind {
 }
 
 // EndedBetween reports whether instance inst's process ended between
-// records from and to (exclusive): it crashed, or left gracefully. Its
-// memory, and anything a handler of it kept, is gone after.
+// records from and to (exclusive): it crashed, left gracefully, or a new
+// process restarted in its place. Its memory, and anything a handler of
+// it kept, is gone after.
 func (f *Facts) EndedBetween(inst int32, from, to int) bool {
+	for _, k := range f.Restarts {
+		if k > from && k < to && f.Trace[k].Inst == inst {
+			return true
+		}
+	}
 	for _, c := range f.Crashes {
 		if c.Inst == inst && c.Rec > from && c.Rec < to {
 			return true
