@@ -59,7 +59,9 @@ that same run.
 
 // explainOrder is the order in which explain's help lists its flags, each
 // with the placeholder of its value.
-var explainOrder = []string{"strategy S", "faults F[,F...]", "kind K", "against S2", "instances N", "seeds N", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "out DIR"}
+// The broker's flags are brokerOrder's, so that a model's parameters
+// appear here as they are added there.
+var explainOrder = append(append([]string{"strategy S", "faults F[,F...]", "kind K", "against S2", "instances N", "seeds N"}, brokerOrder...), "out DIR")
 
 // explainOpts are the flags of `idemsim explain`.
 type explainOpts struct {

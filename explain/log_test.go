@@ -3,6 +3,7 @@ package explain
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -31,11 +32,15 @@ func TestEveryClaimOfEveryLogStoryIsTrue(t *testing.T) {
 				t.Parallel()
 				told := 0
 				for seed := uint64(1); seed <= seeds; seed++ {
-					cfg := sim.Config{Strategy: st, Faults: sc, Seed: seed, Instances: 1 + int(seed%3), Events: 1 + int(seed%4), BrokerModel: "log"}
+					// The log's defaults, and other parameters in
+					// turn: fewer partitions and batches, a commit
+					// per record and a shorter session.
+					params := []run.BrokerParams{{}, {Partitions: 2, Batch: 2}, {Commit: run.CommitRecord, SessionTimeout: time.Second}}
+					cfg := sim.Config{Strategy: st, Faults: sc, Seed: seed, Instances: 1 + int(seed%3), Events: 1 + int(seed%4), BrokerModel: "log", Broker: params[seed%3]}
 					for _, s := range storiesOf(t, cfg) {
 						told++
 						if err := s.Verify(); err != nil {
-							t.Fatalf("%v\n\n%s", err, storyText(s))
+							t.Fatalf("%+v: %v\n\n%s", cfg.Broker, err, storyText(s))
 						}
 					}
 				}
