@@ -55,7 +55,7 @@ const (
 	left                 // a graceful leave: it starts again after leaveFor, empty
 )
 
-// incarnation is one life of a consumer, from start to crash.
+// incarnation is one life of a consumer, from start to crash or leave.
 type incarnation struct {
 	c       *consumer
 	rdb     *redis.Client
@@ -137,8 +137,8 @@ func (c *consumer) setDown() time.Duration {
 	return c.leaveFor
 }
 
-// leaveAt tells the consumer to stop gracefully and come back down later
-// (the rebalance fault): now if it waits for a delivery, else once it has
+// leaveAt tells the consumer to stop gracefully and start again down
+// later (the rebalance fault): now if it waits for a delivery, else once it has
 // handled and acked what it holds. As in the simulator, a consumer that is
 // not up (crashed, or not started yet) or already leaving ignores it, and
 // it counts as injected only when it takes.
