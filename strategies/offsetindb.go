@@ -12,9 +12,10 @@ import "context"
 // producer's duplicate: a second record, at a new offset, of the same
 // event.
 //
-// It is a Seeker: assigned a partition, the consumer starts at the stored
-// offset. Without the seek it is as safe, only slower: a record the
-// database has passed is fetched again, and skipped.
+// It is a Seeker: a consumer assigned a partition may start at the stored
+// offset. idemsim's consumer loop does not seek yet; without the seek it
+// is as safe, only slower: a record the database has passed is fetched
+// again, and skipped.
 type OffsetInDB struct{ Ledger Ledger }
 
 // Seek reads the partition's stored next offset, in a transaction of its
