@@ -148,11 +148,7 @@ func (b *brokerFlags) configs(set map[string]bool) ([]string, run.BrokerParams, 
 	if err != nil {
 		return nil, p, err
 	}
-	var own run.BrokerParams // the parameters some model given has
-	for _, m := range models {
-		own = merge(own, p.Of(m))
-	}
-	if own != p {
+	if p.OfAny(models) != p {
 		// Validate names the first parameter that is not the model's.
 		err := run.Config{Strategy: "none", BrokerModel: models[0], Broker: p}.Validate()
 		if err == nil {
@@ -161,38 +157,6 @@ func (b *brokerFlags) configs(set map[string]bool) ([]string, run.BrokerParams, 
 		return nil, p, usagef("%v (--broker %s)", err, strings.Join(models, ","))
 	}
 	return models, p, nil
-}
-
-// merge returns p with the parameters set in q.
-func merge(p, q run.BrokerParams) run.BrokerParams {
-	if q.AckDeadline != 0 {
-		p.AckDeadline = q.AckDeadline
-	}
-	if q.NackRetry != 0 {
-		p.NackRetry = q.NackRetry
-	}
-	if q.Prefetch != 0 {
-		p.Prefetch = q.Prefetch
-	}
-	if q.MaxDeliveries != 0 {
-		p.MaxDeliveries = q.MaxDeliveries
-	}
-	if q.Partitions != 0 {
-		p.Partitions = q.Partitions
-	}
-	if q.Batch != 0 {
-		p.Batch = q.Batch
-	}
-	if q.Commit != 0 {
-		p.Commit = q.Commit
-	}
-	if q.SessionTimeout != 0 {
-		p.SessionTimeout = q.SessionTimeout
-	}
-	if q.MaxPollInterval != 0 {
-		p.MaxPollInterval = q.MaxPollInterval
-	}
-	return p
 }
 
 // models reads --broker: one model, or with list a comma-separated list
