@@ -9,6 +9,7 @@ import (
 
 	"github.com/idemsim/idemsim/check"
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
 	"github.com/idemsim/idemsim/sweep"
@@ -27,55 +28,74 @@ import (
 // same for one uncached call of porcupine on the whole history
 // (check.Porcupine), timed after the loop on the first runs' histories so
 // that its garbage does not slow the runs being measured.
+//
+// The queue's benchmarks are named by strategy alone, as they always were;
+// the log's end in /broker=log (run them with -bench 'SimRun/.*broker=log').
 func BenchmarkSimRun(b *testing.B) {
 	const porcupineSample = 50
-	for _, st := range strategies.Names() {
-		b.Run(fmt.Sprintf("strategy=%s/faults=all/instances=3/events=200", st), func(b *testing.B) {
-			var deliveries int
-			var simSeconds float64
-			var runWall, checkWall time.Duration
-			var sample [][]check.Op
-			seed := uint64(0)
-			for b.Loop() {
-				seed++
-				cfg := sim.Config{Strategy: st, Faults: faults.AllFaults, Seed: seed}
-				t0 := time.Now()
-				res, err := sim.Run(cfg)
-				runWall += time.Since(t0)
-				if err != nil {
-					b.Fatal(err)
-				}
-				deliveries += res.Deliveries
-				simSeconds += res.SimTimeMS / 1e3
-				// The timed run keeps no history, as compare's runs do;
-				// the same run again, untimed, hands it over.
-				b.StopTimer()
-				cfg.KeepHistory = true
-				res, err = sim.Run(cfg)
-				b.StartTimer()
-				if err != nil {
-					b.Fatal(err)
-				}
-				t1 := time.Now()
-				check.Linearizable(res.History, 0)
-				checkWall += time.Since(t1)
-				if len(sample) < porcupineSample {
-					sample = append(sample, res.History)
-				}
+	for _, brk := range run.BrokerNames {
+		for _, st := range strategies.Names() {
+			if d, _ := strategies.Lookup(st); !d.RunsOn(brk) {
+				continue
 			}
-			t2 := time.Now()
-			for _, h := range sample {
-				check.Porcupine(h, 0)
+			name := fmt.Sprintf("strategy=%s/faults=all/instances=3/events=200", st)
+			if brk != run.DefaultBroker {
+				name += "/broker=" + brk
 			}
-			porcupinePerRun := time.Since(t2).Seconds() / float64(len(sample))
-			runs := float64(b.N)
-			b.ReportMetric(float64(deliveries)/runWall.Seconds(), "deliveries/s")
-			b.ReportMetric(simSeconds/runWall.Seconds(), "sim-s/wall-s")
-			b.ReportMetric(checkWall.Seconds()/runWall.Seconds(), "check-share")
-			b.ReportMetric(porcupinePerRun/(runWall.Seconds()/runs), "porcupine-share")
-			b.ReportMetric(float64(deliveries)/(runWall-checkWall).Seconds(), "sim-deliveries/s")
-		})
+			benchSimRun(b, name, sim.Config{Strategy: st, Faults: faults.AllFaults, BrokerModel: brk}, porcupineSample)
+		}
 	}
+}
+
+// benchSimRun is one of BenchmarkSimRun's benchmarks: base's runs over
+// seeds 1, 2, 3, ...
+func benchSimRun(b *testing.B, name string, base sim.Config, porcupineSample int) {
+	b.Run(name, func(b *testing.B) {
+		var deliveries int
+		var simSeconds float64
+		var runWall, checkWall time.Duration
+		var sample [][]check.Op
+		seed := uint64(0)
+		for b.Loop() {
+			seed++
+			cfg := base
+			cfg.Seed = seed
+			t0 := time.Now()
+			res, err := sim.Run(cfg)
+			runWall += time.Since(t0)
+			if err != nil {
+				b.Fatal(err)
+			}
+			deliveries += res.Deliveries
+			simSeconds += res.SimTimeMS / 1e3
+			// The timed run keeps no history, as compare's runs do;
+			// the same run again, untimed, hands it over.
+			b.StopTimer()
+			cfg.KeepHistory = true
+			res, err = sim.Run(cfg)
+			b.StartTimer()
+			if err != nil {
+				b.Fatal(err)
+			}
+			t1 := time.Now()
+			check.Linearizable(res.History, 0)
+			checkWall += time.Since(t1)
+			if len(sample) < porcupineSample {
+				sample = append(sample, res.History)
+			}
+		}
+		t2 := time.Now()
+		for _, h := range sample {
+			check.Porcupine(h, 0)
+		}
+		porcupinePerRun := time.Since(t2).Seconds() / float64(len(sample))
+		runs := float64(b.N)
+		b.ReportMetric(float64(deliveries)/runWall.Seconds(), "deliveries/s")
+		b.ReportMetric(simSeconds/runWall.Seconds(), "sim-s/wall-s")
+		b.ReportMetric(checkWall.Seconds()/runWall.Seconds(), "check-share")
+		b.ReportMetric(porcupinePerRun/(runWall.Seconds()/runs), "porcupine-share")
+		b.ReportMetric(float64(deliveries)/(runWall-checkWall).Seconds(), "sim-deliveries/s")
+	})
 }
 
 // BenchmarkPorcupine checks the history of one run with all faults at 1x,

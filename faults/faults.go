@@ -20,6 +20,8 @@ const (
 	Slow
 	StoreLoss
 	TTL
+	Rebalance
+	Zombie
 )
 
 // String is the fault's scenario name.

@@ -52,6 +52,24 @@ type Params struct {
 	// MarkTTL, when not zero, overrides how long Redis marks live (ttl): a
 	// mark expires before late copies arrive.
 	MarkTTL time.Duration
+
+	// Leaves is how many times an instance stops gracefully during the
+	// run (rebalance): it finishes what it handles, acks or commits it,
+	// and leaves; it comes back LeaveDownMin to LeaveDownMax later (a
+	// rolling restart when short, a scale-in and out again when long).
+	// ScaleOut: the last instance starts only at LateStart (a scale-out).
+	Leaves                     int
+	LeaveDownMin, LeaveDownMax time.Duration
+	ScaleOut                   bool
+	LateStart                  time.Duration
+
+	// PausePerStep is the chance, at every step of handling, that the
+	// whole instance pauses (zombie: a GC pause, a frozen VM): no
+	// progress and no heartbeat, for PauseFactor times the broker's
+	// liveness timeout (the log's session timeout, the queue's ack
+	// deadline); then it resumes where it was.
+	PausePerStep float64
+	PauseFactor  float64
 }
 
 // StreamBase is the random stream of the broker's ordinary lost acks; each
@@ -109,6 +127,18 @@ var described = []Description{
 			p.MarkTTL = time.Duration(uniform(r, 0.5, 3) * float64(time.Second))
 			p.LatePublish = uniform(r, 0.05, 0.20)
 			p.LateMin, p.LateMax = 4*time.Second, 20*time.Second
+		}},
+	Rebalance: {Name: "rebalance", Summary: "instances leave and join gracefully during the run (a scale-out, a scale-in, a rolling restart): on the log each change rebalances the partitions",
+		draw: func(r *rand.Rand, p *Params) {
+			p.Leaves = 1 + r.IntN(3)
+			p.LeaveDownMin, p.LeaveDownMax = 300*time.Millisecond, 6*time.Second
+			p.ScaleOut = r.IntN(2) == 0
+			p.LateStart = time.Duration(uniform(r, 0.5, 4) * float64(time.Second))
+		}},
+	Zombie: {Name: "zombie", Summary: "an instance pauses whole (no progress, no heartbeat) past its session timeout, then resumes and finishes what it held: on the log its commit is fenced, its effects are not",
+		draw: func(r *rand.Rand, p *Params) {
+			p.PausePerStep = uniform(r, 0.002, 0.01)
+			p.PauseFactor = uniform(r, 1.2, 3)
 		}},
 }
 

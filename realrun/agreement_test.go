@@ -90,6 +90,9 @@ func TestSimAndRealAgree(t *testing.T) {
 	}
 	var scenarios []faults.Set
 	for _, f := range faults.All() {
+		if f == faults.Rebalance || f == faults.Zombie {
+			continue // not injected on real servers yet (Config.Validate)
+		}
 		scenarios = append(scenarios, faults.Of(f))
 	}
 	// simKinds plays the simulated seeds of a cell and says which kinds

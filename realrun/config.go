@@ -8,6 +8,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
@@ -146,6 +147,14 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	if err := c.Config.Validate(); err != nil {
 		return err
+	}
+	if m := c.Config.WithDefaults().BrokerModel; m != run.DefaultBroker {
+		return badConfigf("--broker %s: a real run's broker is its own in-process queue; the log runs in the simulator only", m)
+	}
+	for _, f := range []faults.Fault{faults.Rebalance, faults.Zombie} {
+		if c.Faults.Has(f) {
+			return badConfigf("fault %s: a real run does not inject it yet; run it in the simulator", f)
+		}
 	}
 	if c.Broker != (run.BrokerParams{}) {
 		// A real run's broker is its own queue, with today's behaviour

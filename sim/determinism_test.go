@@ -24,11 +24,17 @@ func TestSameSeedSameTrace(t *testing.T) {
 	if testing.Short() {
 		seeds = 3
 	}
+	// Every broker's runs, interleaved in one list: a pooled world that
+	// ran one model before must run the other as a new world would.
 	var cfgs []Config
 	for _, st := range strategies.Names() {
 		for _, sc := range faults.Scenarios() {
 			for s := 1; s <= seeds; s++ {
-				cfgs = append(cfgs, Config{Strategy: st, Faults: sc, Seed: uint64(s), Events: 60})
+				for _, b := range run.BrokerNames {
+					if d, _ := strategies.Lookup(st); d.RunsOn(b) {
+						cfgs = append(cfgs, Config{Strategy: st, Faults: sc, Seed: uint64(s), Events: 60, BrokerModel: b})
+					}
+				}
 			}
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/idemsim/idemsim/broker"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
@@ -31,6 +32,10 @@ const (
 	actCall                       // make a store call and wait for its reply
 	actAck                        // ack the current delivery, then wait for the next
 	actNack                       // nack the current delivery, then wait for the next
+	// The log's consumer, which commits offsets and never nacks:
+	actNext  // go on to the next record of the batch, committing nothing yet
+	actRetry // back off, then handle the same record again
+	actRedo  // the back-off is over: a new attempt at the same record
 )
 
 // call is one store call, kept by the world so that a request still in the
@@ -71,9 +76,14 @@ type reply struct {
 	value string // a GET's value, a ReadProcessed's state
 }
 
-// delivery is a message in an instance's inbox.
+// delivery is a message in an instance's inbox. On the log it also
+// carries where it was read and whether it ends its batch, after which
+// the consumer commits.
 type delivery struct {
 	msg, tag uint32
+	part     int32
+	offset   int32
+	last     bool
 }
 
 // instance is one consumer instance. Its code (the consumer loop and the
@@ -95,15 +105,33 @@ type instance struct {
 	act     actKind
 	req     call // the call asked for, when act == actCall
 	rep     reply
-	inbox   []delivery
+	// inbox holds the deliveries that arrived, from inboxHead on; it
+	// empties to its start, so that its array is reused and receiving
+	// allocates nothing.
+	inbox     []delivery
+	inboxHead int
 	cur     delivery
 	attempt int // index in history of the current attempt
 	waiting bool
 	stalled bool
-	callID  uint32
-	pending bool // a call is in flight
-	conn    int32
-	handler strategies.Handler
+	// paused: the whole instance is paused (zombie), which its broker
+	// hears as silence (Disconnect) until it resumes.
+	paused bool
+	// leaving: the instance stops gracefully at its next receive, for
+	// leaveFor (the rebalance fault); leaveFor is how long it stays
+	// down.
+	leaving  bool
+	leaveFor int64
+	// committing: the log's consumer waits for its commit's reply
+	// before it polls again (commitSync).
+	committing bool
+	// lastArrival is when the last record sent to it arrives (the log's
+	// deliveries keep their order: sendRecord).
+	lastArrival int64
+	callID      uint32
+	pending     bool // a call is in flight
+	conn        int32
+	handler     strategies.Handler
 	// mem and memOther are what the instance's own memory holds
 	// (simMemory): a bitset of the run's event ids, and any other id.
 	mem      []uint64
@@ -121,7 +149,8 @@ func (w *world) start(in *instance) {
 	}
 	in.gen++
 	in.up, in.dead, in.waiting, in.stalled, in.pending = true, false, false, false, false
-	in.inbox = in.inbox[:0]
+	in.paused, in.leaving, in.committing = false, false, false
+	in.inbox, in.inboxHead = in.inbox[:0], 0
 	in.conn = 0
 	// No delivery is in hand: a memory call New makes names no message.
 	in.cur = delivery{}
@@ -133,6 +162,12 @@ func (w *world) start(in *instance) {
 	}
 	in.handler = h
 	in.next, in.stop = iter.Pull(iter.Seq[struct{}](in.consume))
+	if w.pull {
+		// A polling consumer joins its group before its first poll.
+		w.applyBroker(w.broker.Up(in.idx, in.gen))
+		w.drive(in)
+		return
+	}
 	w.drive(in)
 	w.applyBroker(w.broker.Up(in.idx, in.gen))
 }
@@ -146,7 +181,7 @@ func (w *world) start(in *instance) {
 func (w *world) deps(in *instance) strategies.Deps {
 	return strategies.Deps{
 		Marks: simMarks{in}, KV: simKV{in}, Ledger: simLedger{in}, Memory: simMemory{in}, Clock: simClock{w},
-		MarkTTL: w.markTTL, Lease: 2 * w.ackDeadline(),
+		MarkTTL: w.markTTL, Lease: 2 * w.stallUnit(),
 		Instance: int(in.idx), Name: instanceNames[in.idx],
 		Rand: w.instanceRand(int(in.idx), in.gen),
 	}
@@ -193,26 +228,47 @@ func (w *world) failStart(in *instance, err error) {
 }
 
 // consume is the consumer loop, run as the instance's coroutine: receive,
-// handle, ack or nack, forever, which is what the queue always answers when
-// the consumer asks its broker model what to do next (package broker's
-// doc). Acking and waiting for the next delivery
-// are one suspension, which saves a coroutine switch per delivery: the world
-// does both in a row (perform), exactly as it would have with two.
+// handle, and then what its broker's consumer does after a record (next).
+// On the queue: ack or nack, and receive the next delivery the broker
+// pushed. On the log: after a success, commit at the end of a batch (or
+// after each record) and go on; after a failure, retry the same record in
+// place after a back-off; and poll for more once the batch is handled.
+// Acking and waiting for the next delivery are one suspension, which saves
+// a coroutine switch per delivery: the world does both in a row (perform),
+// exactly as it would have with two.
 func (in *instance) consume(yield func(struct{}) bool) {
 	in.yield = yield
 	ctx := context.Background()
 	act := actReceive
 	for in.suspend(act) {
 		e := in.w.events[in.w.msgs[in.cur.msg]]
+		if in.cur.part != 0 {
+			e.Partition, e.Offset = int(in.cur.part), int64(in.cur.offset)
+		}
 		out, err := in.handle(ctx, e)
 		if in.dead {
 			return
 		}
-		act = actNack
-		if in.w.handled(in, out, err) {
-			act = actAck
-		}
+		act = in.w.next(in, in.w.handled(in, out, err))
 	}
+}
+
+// next is what the consumer does after handling the current delivery,
+// with ack telling whether the outcome acks (run.Outcome.Acks).
+func (w *world) next(in *instance, ack bool) actKind {
+	switch {
+	case !w.pull && ack:
+		return actAck
+	case !w.pull:
+		return actNack
+	case !ack:
+		return actRetry
+	case in.cur.last || in.leaving || w.commitEach:
+		// The log: commit the batch (so far), then poll; a consumer
+		// about to leave commits what it handled first.
+		return actAck
+	}
+	return actNext
 }
 
 // strategyPanic is a panic of a strategy's code, carried out of the
@@ -273,12 +329,35 @@ func (w *world) drive(in *instance) {
 // every step of handling: before it (crash, stall) or just after it was sent
 // (crash with the call in flight).
 func (w *world) perform(in *instance, mayFault bool) bool {
-	if in.act == actReceive {
-		if len(in.inbox) == 0 {
+	switch in.act {
+	case actReceive, actNext:
+		if in.leaving {
+			w.leave(in)
+			return false
+		}
+		if in.inboxHead == len(in.inbox) {
 			in.waiting = true
+			if w.pull && in.act == actReceive && !in.committing {
+				w.applyBroker(w.broker.Fetch(in.idx))
+			}
 			return false
 		}
 		w.receive(in)
+		return true
+	case actRetry:
+		// The log's consumer backs off, then handles the record
+		// again: like receiving, no fault point. One about to leave
+		// leaves it uncommitted.
+		if in.leaving {
+			w.leave(in)
+			return false
+		}
+		in.act = actRedo
+		in.stalled = true
+		w.at(int64(broker.DefaultNackRetry), event{kind: evStallEnd, inst: in.idx, gen: in.gen})
+		return false
+	case actRedo:
+		w.redo(in)
 		return true
 	}
 	crashAfter := false
@@ -296,11 +375,18 @@ func (w *world) perform(in *instance, mayFault bool) bool {
 		if w.p.SlowPerStep > 0 {
 			r := w.rnd(faults.Slow)
 			if r.Float64() < w.p.SlowPerStep {
-				d := int64(float64(w.ackDeadline()) * w.p.SlowFactor)
+				d := int64(float64(w.stallUnit()) * w.p.SlowFactor)
 				w.rec.Injected(faults.Slow, 1)
 				w.rec.Add(&run.Record{At: w.now, Kind: run.Stall, Inst: in.idx, Msg: in.cur.msg, Event: uint32(w.curEvent(in)), Dur: d})
 				in.stalled = true
 				w.at(d, event{kind: evStallEnd, inst: in.idx, gen: in.gen})
+				return false
+			}
+		}
+		if w.p.PausePerStep > 0 {
+			r := w.rnd(faults.Zombie)
+			if r.Float64() < w.p.PausePerStep {
+				w.pause(in, int64(float64(w.broker.Liveness())*w.p.PauseFactor))
 				return false
 			}
 		}
@@ -339,11 +425,23 @@ func (w *world) curEvent(in *instance) strategies.EventID {
 // attempt starts.
 func (w *world) receive(in *instance) {
 	in.waiting = false
-	in.cur = in.inbox[0]
-	in.inbox = in.inbox[1:]
+	in.cur = in.inbox[in.inboxHead]
+	if in.inboxHead++; in.inboxHead == len(in.inbox) {
+		in.inbox, in.inboxHead = in.inbox[:0], 0
+	}
 	ev := w.curEvent(in)
 	if w.rec.On() {
-		w.rec.Add(&run.Record{At: w.now, Kind: run.Receive, Inst: in.idx, Msg: in.cur.msg, Event: uint32(ev), Tag: in.cur.tag})
+		w.rec.Add(&run.Record{At: w.now, Kind: run.Receive, Inst: in.idx, Msg: in.cur.msg, Event: uint32(ev), Tag: in.cur.tag, Part: in.cur.part, Count: in.cur.offset})
+	}
+	in.attempt = w.rec.BeginAttempt(in.idx, uint32(ev), w.now)
+}
+
+// redo starts a new attempt at the delivery in hand: the log's consumer
+// retries a record that failed, in place.
+func (w *world) redo(in *instance) {
+	ev := w.curEvent(in)
+	if w.rec.On() {
+		w.rec.Add(&run.Record{At: w.now, Kind: run.Receive, Inst: in.idx, Msg: in.cur.msg, Event: uint32(ev), Tag: in.cur.tag, Part: in.cur.part, Count: in.cur.offset})
 	}
 	in.attempt = w.rec.BeginAttempt(in.idx, uint32(ev), w.now)
 }
@@ -371,7 +469,11 @@ func (w *world) deliverArrive(e event) {
 		return
 	}
 	w.deliveries++
-	in.inbox = append(in.inbox, delivery{msg: m, tag: uint32(e.b)})
+	d := delivery{msg: m, tag: uint32(e.b)}
+	if w.pull {
+		d.part, d.offset, d.last = int32(e.c>>33), int32(e.c>>1&(1<<32-1)), e.c&1 != 0
+	}
+	in.inbox = append(in.inbox, d)
 	if in.waiting {
 		w.receive(in)
 		w.drive(in)
@@ -396,9 +498,18 @@ func (w *world) sendAck(in *instance, ack bool) {
 		lost = true
 		w.rec.LostAck()
 	}
+	if w.pull {
+		// The log's consumer commits synchronously: it polls again
+		// once the commit's reply is back (evAckArr), or after the
+		// call timeout when the commit was lost.
+		in.committing = true
+		if lost {
+			w.at(int64(callTimeout), event{kind: evFetch, inst: in.idx, gen: in.gen})
+		}
+	}
 	if lost {
 		w.rec.Add(&run.Record{At: w.now, Kind: run.AckLost, Inst: in.idx, Msg: msg, Event: uint32(ev), Tag: in.cur.tag})
-		if !w.cut(in.idx, run.Broker) {
+		if !w.pull && !w.cut(in.idx, run.Broker) {
 			// The network lost an ack on a link that is up: to a
 			// broker that acks over a connection (RabbitMQ), that is
 			// the connection breaking and the client reconnecting. A
@@ -409,7 +520,88 @@ func (w *world) sendAck(in *instance, ack bool) {
 		}
 		return
 	}
-	w.at(w.latency(), event{kind: evAckArr, inst: in.idx, a: uint32(msg), b: uint32(in.cur.tag), c: w.now})
+	w.at(w.latency(), event{kind: evAckArr, inst: in.idx, gen: in.gen, a: uint32(msg), b: uint32(in.cur.tag), c: w.now})
+}
+
+// commitReplied: the reply to in's commit is back (or the commit timed
+// out), and a consumer waiting for it polls.
+func (w *world) commitReplied(e event) {
+	in := w.insts[e.inst]
+	if !in.up || in.gen != e.gen || !in.committing {
+		return
+	}
+	in.committing = false
+	if in.waiting && in.inboxHead == len(in.inbox) && !in.leaving {
+		w.applyBroker(w.broker.Fetch(in.idx))
+	}
+}
+
+// pause stops the whole instance for d (the zombie fault): no progress,
+// and no heartbeat, which its broker hears as a disconnection unless a
+// partition already cut it off. It resumes where it was (evStallEnd, with
+// a set).
+func (w *world) pause(in *instance, d int64) {
+	w.rec.Injected(faults.Zombie, 1)
+	w.rec.Add(&run.Record{At: w.now, Kind: run.Stall, Inst: in.idx, Msg: in.cur.msg, Event: uint32(w.curEvent(in)), Dur: d, Cause: run.Paused})
+	in.stalled, in.paused = true, true
+	if !w.cut(in.idx, run.Broker) {
+		w.applyBroker(w.broker.Disconnect(in.idx))
+	}
+	w.at(d, event{kind: evStallEnd, inst: in.idx, gen: in.gen, a: 1})
+}
+
+// stallEnd ends a stall or a pause of in (e.a set: a pause): it goes on
+// with the step it stopped before.
+func (w *world) stallEnd(e event) {
+	in := w.insts[e.inst]
+	if !in.up || in.gen != e.gen {
+		return
+	}
+	in.stalled = false
+	if e.a == 1 {
+		in.paused = false
+		if !w.cut(in.idx, run.Broker) {
+			w.applyBroker(w.broker.Reconnect(in.idx))
+		}
+	}
+	if w.perform(in, false) {
+		w.drive(in)
+	}
+}
+
+// leaveAt makes in stop gracefully now, or if it is busy, once it has
+// handled, and acked or committed, what it holds (the rebalance fault),
+// for down.
+func (w *world) leaveAt(in *instance, down int64) {
+	if !in.up || in.leaving {
+		return
+	}
+	w.rec.Injected(faults.Rebalance, 1)
+	in.leaving, in.leaveFor = true, down
+	if in.waiting && !in.stalled {
+		w.leave(in)
+	}
+}
+
+// leave stops in gracefully: its coroutine ends, unlike a crash with
+// nothing half done, and what it holds but has not started goes back to
+// its broker. The broker hears of it (Leave) once whatever it sent last
+// has arrived, and it starts again, a new process with empty memory,
+// after in.leaveFor.
+func (w *world) leave(in *instance) {
+	if !w.pull {
+		// The log records the leave itself, as its group sees it.
+		w.rec.Add(&run.Record{At: w.now, Kind: run.Leave, Inst: in.idx, Cause: run.Graceful})
+	}
+	in.up, in.leaving, in.waiting = false, false, false
+	in.dead = true
+	in.stop()
+	if in.conn != 0 {
+		w.closeDB(in.idx, in.conn)
+		in.conn = 0
+	}
+	w.at(int64(latencyMax)+1, event{kind: evLeaveArr, inst: in.idx})
+	w.at(in.leaveFor, event{kind: evRestart, inst: in.idx})
 }
 
 // crash kills the current incarnation: its coroutine unwinds, its memory is

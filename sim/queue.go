@@ -18,7 +18,7 @@ const (
 	evReqArr                         // a store request arrives: inst, gen, a call id
 	evReplyArr                       // a reply reaches an instance: inst, gen, a call id
 	evCallTimeout                    // a call's timeout: inst, gen, a call id
-	evStallEnd                       // a stalled instance goes on: inst, gen
+	evStallEnd                       // a stalled instance goes on: inst, gen; a 1 for a pause
 	evRestart                        // a crashed instance restarts: inst
 	evPartitionOn                    // inst is cut off: a window index
 	evPartitionOff                   // inst's window ends: a window index
@@ -27,6 +27,9 @@ const (
 	evConnDead                       // the database learns a connection died: a conn id
 	evHeal                           // the safety phase ends
 	evScripted                       // a scripted delivery: a msg to inst
+	evLeave                          // inst stops gracefully (rebalance): c how long it stays down
+	evLeaveArr                       // inst's leave reaches the broker
+	evFetch                          // the log: inst's commit was answered (or timed out), and it polls: inst, gen
 )
 
 // event is one scheduled happening. Events run in order of (at, seq): seq
@@ -50,15 +53,18 @@ const (
 	numLanes
 )
 
-// laneOf is the lane of a broker timer. Every timer of one kind has the
-// same delay in a run (broker.Timer), so each kind keeps its lane in time
-// order.
+// laneOf is the lane of a broker timer, or -1 for the heap. Every timer of
+// one kind has the same delay in a run (broker.Timer), so each kind could
+// keep a lane in time order; the queue's, one or two per delivery, do.
+// The log's few go to the heap: each lane is a check at every step.
 func laneOf(t broker.Timer) int {
 	switch t {
 	case broker.Deadline:
 		return laneDeadline
 	case broker.Retry:
 		return laneRequeue
+	case broker.Session, broker.MaxPoll, broker.RebalanceTimeout:
+		return -1
 	}
 	panic(fmt.Sprintf("sim: invariant broken: no lane for broker timer %d", t))
 }

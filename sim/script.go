@@ -95,7 +95,7 @@ func RunScript(s Script) (*ScriptResult, error) {
 	}
 	w.healAt = last + int64(healMargin)
 	w.makeInstances()
-	w.startInstances()
+	w.startInstances(-1)
 	w.loop()
 	if w.err != nil {
 		return nil, w.err // a strategy's New failed; the deferred stopAll ends the others

@@ -3,6 +3,7 @@ package sim
 import (
 	"fmt"
 	"math/rand/v2"
+	"strconv"
 	"sync"
 	"time"
 
@@ -26,20 +27,10 @@ const (
 	maxSteps       = 50_000_000             // bound on the events of one run; reaching it is a bug
 )
 
-// ackDeadline is the queue's default (broker.DefaultAckDeadline): a
-// strategy's lease and a stall are measured against the run's deadline
-// (world.ackDeadline), which is this unless the run sets another.
-const ackDeadline = broker.DefaultAckDeadline
-
-// ackDeadline is the run's ack deadline, which a strategy's lease and a
-// stall are measured against: the queue's, or with none (RabbitMQ) the
-// default's, so that a stall is as long as on any other queue.
-func (w *world) ackDeadline() time.Duration {
-	if d := w.broker.Params().AckDeadline; d > 0 {
-		return d
-	}
-	return ackDeadline
-}
+// stallUnit is the time a slow handler's stall and a strategy's lease are
+// measured against: the broker's (broker.Model.Stall), the queue's ack
+// deadline or the log's max-poll interval.
+func (w *world) stallUnit() time.Duration { return w.broker.Stall() }
 
 // window is a partition: from start to end, instance cannot reach mask.
 type window struct {
@@ -70,20 +61,25 @@ type world struct {
 	// msgs is the event of each message, by message id; index 0 unused.
 	// The world numbers the messages and tells the broker (broker.Add).
 	msgs []strategies.EventID
-	// broker is the broker model: it decides, the world carries out
-	// (applyBroker). It is held as its concrete type, not as a
-	// broker.Model, so that its small entry points inline into the
-	// world's loop: through the interface, compare ran 0.5% more
-	// instructions.
-	broker  *broker.Queue
-	insts   []*instance
-	windows [][]window // partition windows per instance
-	calls   []call     // every store call, by call id; index 0 unused
-	kvs     []kvCall   // the strings of key-value calls, by call.kv; index 0 unused
-	redis   redis
-	db      sqlDB
-	markTTL time.Duration
-	rec     run.Recorder // the trace, the history and the injected faults
+	// broker is the run's broker model: it decides, the world carries
+	// out (applyBroker). models keeps one of each kind, by name, from
+	// run to run, so that a sweep reuses their buffers. pull says that
+	// the model's consumers poll (broker.Description.Pull): an instance
+	// that has handled all it was sent calls Fetch.
+	broker broker.Model
+	models map[string]broker.Model
+	pull   bool
+	// commitEach: the log's consumer commits after every record, not
+	// only at the end of a batch (run.CommitRecord).
+	commitEach bool
+	insts      []*instance
+	windows    [][]window // partition windows per instance
+	calls      []call     // every store call, by call id; index 0 unused
+	kvs        []kvCall   // the strings of key-value calls, by call.kv; index 0 unused
+	redis      redis
+	db         sqlDB
+	markTTL    time.Duration
+	rec        run.Recorder // the trace, the history and the injected faults
 
 	deliveries int
 	// err ends the run with no verdict: a strategy's New failed
@@ -115,12 +111,7 @@ func newWorld(cfg Config) *world {
 		w.markTTL = cfg.MarkTTL
 	}
 	w.events = resize(w.events, n+1)
-	if w.broker == nil {
-		w.broker = newQueue()
-	}
-	if err := w.broker.SetParams(broker.QueueParamsOf(cfg.Broker)); err != nil {
-		panic("sim: invariant broken: a validated config's broker parameters are invalid: " + err.Error())
-	}
+	w.useModel(cfg)
 	w.broker.Reset(broker.Setup{Instances: cfg.Instances, Pick: w.rBroker})
 	w.msgs = append(w.msgs[:0], 0)
 	w.insts, w.windows = nil, resize(w.windows, 0)
@@ -174,14 +165,26 @@ func resize[T any](s []T, n int) []T {
 	return s
 }
 
-// newQueue returns the queue, the broker model of every run so far, with
-// its described defaults.
-func newQueue() *broker.Queue {
-	q, err := broker.NewQueue(broker.DefaultQueue)
-	if err != nil {
-		panic("sim: invariant broken: the queue's defaults are invalid: " + err.Error())
+// useModel makes the model cfg names the run's broker, configured with
+// cfg's parameters, reusing the one this world kept of it.
+func (w *world) useModel(cfg Config) {
+	d, ok := broker.Lookup(cfg.BrokerModel)
+	if !ok {
+		panic("sim: invariant broken: a validated config names an unknown broker: " + cfg.BrokerModel)
 	}
-	return q
+	m := w.models[d.Name]
+	if m == nil {
+		if w.models == nil {
+			w.models = make(map[string]broker.Model)
+		}
+		m = d.New()
+		w.models[d.Name] = m
+	}
+	if err := m.Configure(cfg.Broker); err != nil {
+		panic("sim: invariant broken: a validated config's broker parameters are invalid: " + err.Error())
+	}
+	w.broker, w.pull = m, d.Pull
+	w.commitEach = cfg.Broker.Commit == run.CommitRecord
 }
 
 // addMessage adds a message carrying a copy of ev and returns its id, the
@@ -205,19 +208,32 @@ func (w *world) applyBroker(fx []broker.Effect) {
 		switch e.Kind {
 		case broker.Record:
 			if w.rec.On() {
-				w.rec.Add(&run.Record{At: w.now, Kind: e.Record, Inst: e.Inst, Msg: e.Msg, Event: uint32(w.msgs[e.Msg]), Tag: e.Tag, Cause: e.Cause})
+				rec := run.Record{At: w.now, Kind: e.Record, Inst: e.Inst, Msg: e.Msg, Event: uint32(w.msgs[e.Msg]), Tag: e.Tag, Cause: e.Cause, Part: e.Part, Count: e.Offset}
+				if e.Record == run.Assign {
+					rec.Key = partList(e.Parts)
+				}
+				w.rec.Add(&rec)
 			}
 		case broker.Arm:
-			w.q.pushLane(laneOf(e.Timer), event{at: w.now + int64(e.After), kind: evTimer, a: e.Msg, b: e.Tag, c: int64(e.Timer)})
+			ev := event{at: w.now + int64(e.After), kind: evTimer, a: e.Msg, b: e.Tag, c: int64(e.Timer)}
+			if l := laneOf(e.Timer); l >= 0 {
+				w.q.pushLane(l, ev)
+			} else {
+				w.q.push(ev)
+			}
 		case broker.Send:
 			if e.After > 0 {
 				w.q.pushLane(laneDeadline, event{at: w.now + int64(e.After), kind: evTimer, a: e.Msg, b: e.Tag, c: int64(broker.Deadline)})
 			}
-			rec := run.Record{At: w.now, Kind: run.Deliver, Inst: e.Inst, Msg: e.Msg, Event: uint32(w.msgs[e.Msg]), Tag: e.Tag}
+			rec := run.Record{At: w.now, Kind: run.Deliver, Inst: e.Inst, Msg: e.Msg, Event: uint32(w.msgs[e.Msg]), Tag: e.Tag, Part: e.Part, Count: e.Offset}
 			w.rec.Add(&rec)
 			if w.cut(e.Inst, run.Broker) {
 				rec.Kind = run.DeliverDrop
 				w.rec.Add(&rec)
+				continue
+			}
+			if w.pull {
+				w.sendRecord(e)
 				continue
 			}
 			w.at(w.latency(), event{kind: evDeliverArr, inst: e.Inst, gen: e.Gen, a: e.Msg, b: e.Tag})
@@ -227,6 +243,35 @@ func (w *world) applyBroker(fx []broker.Effect) {
 			panic(fmt.Sprintf("sim: invariant broken: unknown broker effect %d", e.Kind))
 		}
 	}
+}
+
+// sendRecord sends a record of the log to its instance: a fetch's records
+// arrive in the order the broker sent them (one response), so none
+// arrives before the one sent ahead of it. The delivery's partition,
+// offset and whether it ends its batch travel in the event's c.
+func (w *world) sendRecord(e *broker.Effect) {
+	in := w.insts[e.Inst]
+	at := max(w.now+w.latency(), in.lastArrival)
+	in.lastArrival = at
+	c := int64(e.Part)<<33 | int64(e.Offset)<<1
+	if e.Last {
+		c |= 1
+	}
+	w.q.push(event{at: at, kind: evDeliverArr, inst: e.Inst, gen: e.Gen, a: e.Msg, b: e.Tag, c: c})
+}
+
+// partList renders a partition bitset as "1,2": an Assign record's Key.
+func partList(parts uint64) string {
+	var b []byte
+	for p := 1; parts != 0; p, parts = p+1, parts>>1 {
+		if parts&1 != 0 {
+			if len(b) > 0 {
+				b = append(b, ',')
+			}
+			b = strconv.AppendInt(b, int64(p), 10)
+		}
+	}
+	return string(b)
 }
 
 // rnd is fault f's stream of decisions during the run.
@@ -277,7 +322,23 @@ func (w *world) setup() {
 			w.q.push(event{at: r.Int64N(span + 1), kind: evStoreLoss})
 		}
 	}
-	w.startInstances()
+	late := -1
+	if w.p.Leaves > 0 {
+		// Graceful leaves and joins: each of Leaves times, an instance
+		// stops and comes back later; with ScaleOut, the last instance
+		// joins only at LateStart.
+		r := w.rnd(faults.Rebalance)
+		for k := 0; k < w.p.Leaves; k++ {
+			inst, at := int32(r.IntN(len(w.insts))), r.Int64N(span+1)
+			w.q.push(event{at: at, kind: evLeave, inst: inst, c: run.UniformDur(r, w.p.LeaveDownMin, w.p.LeaveDownMax)})
+		}
+		if w.p.ScaleOut && len(w.insts) > 1 {
+			late = len(w.insts) - 1
+			w.rec.Injected(faults.Rebalance, 1)
+			w.q.push(event{at: int64(w.p.LateStart), kind: evRestart, inst: int32(late)})
+		}
+	}
+	w.startInstances(late)
 }
 
 func (w *world) makeInstances() {
@@ -288,10 +349,14 @@ func (w *world) makeInstances() {
 	}
 }
 
-// startInstances starts every instance, or stops at the first whose
-// strategy fails to build (w.err).
-func (w *world) startInstances() {
-	for _, in := range w.insts {
+// startInstances starts every instance but late (-1: none), which
+// starts later, or stops at the first whose strategy fails to build
+// (w.err).
+func (w *world) startInstances(late int) {
+	for i, in := range w.insts {
+		if i == late {
+			continue
+		}
 		if w.start(in); w.err != nil {
 			return
 		}
@@ -307,7 +372,7 @@ func (w *world) cutOff(i int32, target run.Stores, d int64) {
 	w.rec.Injected(faults.Partition, 1)
 	w.rec.Add(&run.Record{At: w.now, Kind: run.Partition, Inst: i, Stores: target, Window: idx + 1})
 	w.q.push(event{at: end, kind: evPartitionOff, inst: i, a: idx})
-	if target&run.Broker != 0 {
+	if target&run.Broker != 0 && !w.insts[i].paused {
 		w.applyBroker(w.broker.Disconnect(i))
 	}
 }
@@ -367,6 +432,11 @@ func (w *world) handle(e event) {
 		w.applyBroker(w.broker.Fire(broker.Timer(e.c), e.a, e.b))
 	case evAckArr:
 		w.applyBroker(w.broker.Ack(e.a, e.b, e.inst, e.c))
+		if w.pull {
+			w.at(w.latency(), event{kind: evFetch, inst: e.inst, gen: e.gen})
+		}
+	case evFetch:
+		w.commitReplied(e)
 	case evNackArr:
 		w.applyBroker(w.broker.Nack(e.a, e.b))
 	case evReqArr:
@@ -376,13 +446,13 @@ func (w *world) handle(e event) {
 	case evCallTimeout:
 		w.callTimeout(uint32(e.a))
 	case evStallEnd:
-		in := w.insts[e.inst]
-		if in.up && in.gen == e.gen {
-			in.stalled = false
-			if w.perform(in, false) {
-				w.drive(in)
-			}
+		w.stallEnd(e)
+	case evLeave:
+		if !w.healed {
+			w.leaveAt(w.insts[e.inst], e.c)
 		}
+	case evLeaveArr:
+		w.applyBroker(w.broker.Leave(e.inst))
 	case evRestart:
 		w.start(w.insts[e.inst])
 	case evPartitionOn:
@@ -390,7 +460,7 @@ func (w *world) handle(e event) {
 			win := w.windows[e.inst][e.a]
 			w.rec.Injected(faults.Partition, 1)
 			w.rec.Add(&run.Record{At: w.now, Kind: run.Partition, Inst: e.inst, Stores: win.mask, Window: e.a + 1})
-			if win.mask&run.Broker != 0 {
+			if win.mask&run.Broker != 0 && !w.insts[e.inst].paused {
 				w.applyBroker(w.broker.Disconnect(e.inst))
 			}
 		}
@@ -400,7 +470,7 @@ func (w *world) handle(e event) {
 		}
 		// The broker hears of the instance again once no window cuts
 		// it off any more (windows may overlap).
-		if w.windows[e.inst][e.a].mask&run.Broker != 0 && !w.cut(e.inst, run.Broker) {
+		if w.windows[e.inst][e.a].mask&run.Broker != 0 && !w.cut(e.inst, run.Broker) && !w.insts[e.inst].paused {
 			w.applyBroker(w.broker.Reconnect(e.inst))
 		}
 	case evStoreLoss:

@@ -28,7 +28,7 @@ func init() {
 		Breaks:  "the mark and the effect commit atomically, in one statement: it survives everything, in one round trip",
 		New:     func(d Deps) (Handler, error) { return DBUniqueFast{Ledger: d.Ledger}, nil },
 		Expected: map[string]string{"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
-			"store-loss": "ok", "ttl": "ok", "all": "ok"},
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "all": "ok"},
 		Teaching: Teaching{
 			Mark:   "id",
 			Marked: "committed event {event}'s id",

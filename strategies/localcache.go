@@ -39,7 +39,7 @@ func init() {
 		New:     func(d Deps) (Handler, error) { return NewLocalCache(d.Ledger, d.Memory), nil },
 		Memory:  true,
 		Expected: map[string]string{"redeliver": "dup", "crash": "dup", "partition": "dup", "slow": "dup",
-			"store-loss": "dup", "ttl": "dup", "all": "dup"},
+			"store-loss": "dup", "ttl": "dup", "rebalance": "dup", "zombie": "dup", "all": "dup"},
 		Lesson: "redeliver",
 		Teaching: Teaching{
 			MemoryName: "cache",

@@ -73,7 +73,7 @@ func init() {
 			return RedisClaim{Marks: d.Marks, Ledger: d.Ledger, TTL: d.MarkTTL}, nil
 		},
 		Expected: map[string]string{"redeliver": "ok", "crash": "lost", "partition": "lost", "slow": "lost",
-			"store-loss": "dup", "ttl": "dup", "all": "dup+lost"},
+			"store-loss": "dup", "ttl": "dup", "rebalance": "ok", "zombie": "lost", "all": "dup+lost"},
 		Teaching: Teaching{
 			Mark:   "claim",
 			Marked: "claimed event {event} in Redis",
@@ -96,7 +96,7 @@ func init() {
 			return RedisAfter{Marks: d.Marks, Ledger: d.Ledger, TTL: d.MarkTTL}, nil
 		},
 		Expected: map[string]string{"redeliver": "dup", "crash": "dup", "partition": "dup", "slow": "dup",
-			"store-loss": "dup", "ttl": "dup", "all": "dup"},
+			"store-loss": "dup", "ttl": "dup", "rebalance": "ok", "zombie": "dup", "all": "dup"},
 		Teaching: Teaching{
 			Mark: "mark",
 			Calls: map[string]CallWords{

@@ -73,7 +73,7 @@ func init() {
 			return RedisLease{KV: d.KV, Ledger: d.Ledger, Lease: d.Lease, TTL: d.MarkTTL}, nil
 		},
 		Expected: map[string]string{"redeliver": "ok", "crash": "dup", "partition": "dup", "slow": "dup",
-			"store-loss": "dup", "ttl": "dup", "all": "dup"},
+			"store-loss": "dup", "ttl": "dup", "rebalance": "ok", "zombie": "dup", "all": "dup"},
 		Teaching: Teaching{
 			Mark:    "lease",
 			MarkKey: LeaseKey,

@@ -52,7 +52,7 @@ func init() {
 			return RedisRelease{KV: d.KV, Ledger: d.Ledger, TTL: d.MarkTTL}, nil
 		},
 		Expected: map[string]string{"redeliver": "ok", "crash": "lost", "partition": "dup+lost", "slow": "lost",
-			"store-loss": "dup", "ttl": "dup", "all": "dup+lost"},
+			"store-loss": "dup", "ttl": "dup", "rebalance": "ok", "zombie": "lost", "all": "dup+lost"},
 		Teaching: Teaching{
 			Mark:    "claim",
 			MarkKey: ClaimKey,
