@@ -3,9 +3,11 @@ package idemsimtest
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 
+	"github.com/idemsim/idemsim/broker"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sweep"
@@ -29,7 +31,8 @@ type Options struct {
 	// table's.
 	Instances, Events int
 	// Brokers names the broker models to sweep, each as --broker takes
-	// it. Default: every model, run.BrokerNames (the queue and the log).
+	// it. Default: every model the simulator has (package broker's
+	// descriptions: the queue and the log).
 	// A strategy that does not run on a model (strategies.Strategy.
 	// RunsOn) is not run there. The flag -idemsim.broker narrows the
 	// sweep to one of them.
@@ -105,7 +108,7 @@ func brokersOf(o Options) ([]string, error) {
 	case len(models) == 0 && o.Broker != "":
 		models = []string{o.Broker}
 	case len(models) == 0:
-		models = run.BrokerNames
+		models = modelled()
 	}
 	for i, m := range models {
 		if !slices.Contains(run.BrokerNames, m) {
@@ -113,6 +116,9 @@ func brokersOf(o Options) ([]string, error) {
 		}
 		if slices.Contains(models[:i], m) {
 			return nil, fmt.Errorf("broker %q named twice in Brokers", m)
+		}
+		if !slices.Contains(modelled(), m) {
+			return nil, fmt.Errorf("the %s broker is not modelled in this build of idemsim (package broker describes %s)", m, strings.Join(modelled(), ", "))
 		}
 	}
 	if *flagBroker != "" {
@@ -124,6 +130,18 @@ func brokersOf(o Options) ([]string, error) {
 	return slices.Clone(models), nil
 }
 
+// modelled lists the broker models the simulator has, in table order:
+// those of run.BrokerNames that package broker describes.
+func modelled() []string {
+	var out []string
+	for _, m := range run.BrokerNames {
+		if _, ok := broker.Lookup(m); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // newPlans resolves o, with the flags, into one plan per broker model
 // that strategy runs on, in order. An error says what is wrong and what
 // is accepted, and so does a strategy that runs on none of them.
@@ -131,6 +149,15 @@ func newPlans(strategy string, o Options, short bool) ([]*plan, error) {
 	models, err := brokersOf(o)
 	if err != nil {
 		return nil, err
+	}
+	// Every ExpectOn is checked, swept or not, so that a typo shows.
+	for _, m := range slices.Sorted(maps.Keys(o.ExpectOn)) {
+		if !slices.Contains(run.BrokerNames, m) {
+			return nil, fmt.Errorf("ExpectOn[%q]: unknown broker (accepted: %s)", m, strings.Join(run.BrokerNames, ", "))
+		}
+		if _, err := parseExpect(fmt.Sprintf("ExpectOn[%q]", m), o.ExpectOn[m]); err != nil {
+			return nil, err
+		}
 	}
 	if o.BrokerParams.OfAny(models) != o.BrokerParams {
 		// Validate names the parameter that is not the model's.
