@@ -112,7 +112,8 @@ const (
 	// Session: a member's session timeout, armed when its heartbeats
 	// stop (it crashed, paused or was cut off from the coordinator).
 	Session
-	// MaxPoll: a member's max-poll interval, armed at each of its polls.
+	// MaxPoll: a member's max-poll interval, armed each time one of its
+	// polls returns records (at once, or when records come).
 	MaxPoll
 	// RebalanceTimeout: how long a rebalance waits for members to rejoin.
 	RebalanceTimeout

@@ -1,6 +1,10 @@
 package broker
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/idemsim/idemsim/run"
+)
 
 // Description describes one broker model, once: its name, what it models,
 // its parameters, and how to make one. The command line, the tables and the
@@ -41,6 +45,23 @@ var described = []Description{{
 			Summary: "deliveries a message may have in all; when the last fails, it is dead-lettered and its event, if never applied, is dead (JetStream's MaxDeliver and SQS's maxReceiveCount count alike; RabbitMQ's quorum delivery-limit N is N+1)"},
 	},
 	New: func() Model { return &Queue{p: DefaultQueue} },
+}, {
+	Name:    "log",
+	Summary: "a partitioned log read by a Kafka consumer group (Kafka, Redpanda, Event Hubs): an event's key picks its partition, each partition has one owner at a time, consumers poll batches and commit offsets, and a rebalance (classic eager protocol, range assignor) moves partitions when a member joins, leaves or is evicted; commits are fenced by member and generation only",
+	Pull:    true,
+	Params: []Param{
+		{Name: "partitions", Default: fmt.Sprint(DefaultPartitions),
+			Summary: "the topic's partitions; an event of account k goes to partition 1+k%P, every copy of it to the same one"},
+		{Name: "batch", Default: fmt.Sprint(DefaultBatch),
+			Summary: "the most records one poll returns, all of one partition, the member's partitions taken in turn (max.poll.records)"},
+		{Name: "commit", Default: run.CommitBatch.String(),
+			Summary: "when the consumer commits its offset: batch, after the last record of each polled batch (poll, process, commitSync); record, after each record"},
+		{Name: "session-timeout", Default: DefaultSessionTimeout.String(),
+			Summary: "a member whose heartbeats stop (it crashed, paused or was cut off) is evicted after this, and the group rebalances (session.timeout.ms)"},
+		{Name: "max-poll-interval", Default: DefaultMaxPollInterval.String(),
+			Summary: "a member that has not polled again this long after its batch came leaves the group, as the Java client's heartbeat thread does (max.poll.interval.ms; franz-go has none); also how long a rebalance waits for members to rejoin before it evicts them"},
+	},
+	New: func() Model { return &Log{p: DefaultLog} },
 }}
 
 // Models returns the descriptions of every model, in table order.
