@@ -43,34 +43,10 @@ var brokerOrder = []string{"broker B", "ack-deadline D|none", "nack-retry D", "p
 // brokerNames lists the models' names, in table order.
 func brokerNames() []string { return slices.Clone(run.BrokerNames) }
 
-// fallbackSummaries tell the models that package broker does not describe
-// yet, for --broker's help.
-var fallbackSummaries = map[string]string{
-	run.LogBroker: "a partitioned log read by a consumer group (Kafka, Redpanda, Event Hubs): each partition has one owner at a time, records come in batches and are done once the group's committed offset passes them; a rebalance moves partitions, and a member that stalled past its session timeout comes back as a zombie whose commit is fenced",
-}
-
 // modelSummary is what the model called name is, for --broker's help.
 func modelSummary(name string) string {
-	if d, ok := broker.Lookup(name); ok {
-		return d.Summary
-	}
-	return fallbackSummaries[name]
-}
-
-// fallbackParams tell the parameters of models that package broker does
-// not describe yet, with their defaults and what they match in the real
-// brokers.
-var fallbackParams = map[string]broker.Param{
-	"partitions": {Name: "partitions", Default: "6",
-		Summary: "the topic's partitions; an event's partition is chosen by its key, the account, so that every copy of it lands in one partition (Kafka's num.partitions, a topic's partition count)"},
-	"batch": {Name: "batch", Default: "5",
-		Summary: "the most records one poll returns, handled in offset order (Kafka's max.poll.records, franz-go's PollRecords)"},
-	"commit": {Name: "commit", Default: "batch",
-		Summary: "when the consumer commits its offsets: batch, after the last record of each polled batch (poll, process, commitSync); record, after each record (Kafka's enable.auto.commit=false with a commit per record)"},
-	"session-timeout": {Name: "session-timeout", Default: "3s",
-		Summary: "how long the group coordinator waits without a member's heartbeat before it evicts the member and rebalances (Kafka's session.timeout.ms)"},
-	"max-poll-interval": {Name: "max-poll-interval", Default: "5s",
-		Summary: "how long a member may go between polls before it leaves the group, and how long a rebalance waits for members to rejoin (the Java client's max.poll.interval.ms; franz-go's rebalance timeout)"},
+	d, _ := broker.Lookup(name) // a test holds run.BrokerNames to the models
+	return d.Summary
 }
 
 // paramHelp is the description of the parameter called name, from the
@@ -82,9 +58,6 @@ func paramHelp(name string) string {
 				return fmt.Sprintf("%s: %s (default %s)", d.Name, p.Summary, p.Default)
 			}
 		}
-	}
-	if p, ok := fallbackParams[name]; ok {
-		return fmt.Sprintf("%s: %s (default %s)", run.LogBroker, p.Summary, p.Default)
 	}
 	return ""
 }
