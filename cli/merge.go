@@ -479,7 +479,12 @@ func writeCompareCSV(w io.Writer, c *sweep.Comparison) error {
 // spec's, with what it was run with, the command that regenerates it, and
 // each violating cell's replay command.
 func writeCompareMarkdown(w *bytes.Buffer, c *sweep.Comparison, rows []string, cols []faults.Set, regenerate string) {
-	fmt.Fprintf(w, "# Outcome table\n\n")
+	// The queue's title reads as it always has; another model's names it.
+	if c.Broker == "" || c.Broker == run.DefaultBroker {
+		fmt.Fprintf(w, "# Outcome table\n\n")
+	} else {
+		fmt.Fprintf(w, "# Outcome table: broker %s\n\n", c.Broker)
+	}
 	fmt.Fprintf(w, "Seeds 1..%d, %s, %s per run%s. `ok`: no violation in any seed;\n", c.Seeds, plural(c.Instances, "instance"), plural(c.Events, "event"), brokerNote(c.BrokerNaming))
 	fmt.Fprintf(w, "otherwise the kinds of violation seen in some seeds (`dup`, `lost`, `stuck`).\n\n")
 	fmt.Fprint(w, "| strategy |")

@@ -26,6 +26,8 @@ var scenarioColors = map[string]color.Color{
 	"slow":       yellow,
 	"store-loss": purple,
 	"ttl":        green,
+	"rebalance":  blue,
+	"zombie":     color.RGBA{140, 90, 40, 255},
 	"all":        color.RGBA{70, 70, 70, 255},
 }
 
