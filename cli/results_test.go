@@ -76,7 +76,7 @@ func TestCommittedResultsAreCurrent(t *testing.T) {
 		require.NoError(t, err, "results/%s is not written by its command", name)
 		// The Markdown names the directory it was written to.
 		regenerated := strings.ReplaceAll(string(got), "--out "+dir, "--out results")
-		assert.Equal(t, string(want), regenerated, "results/%s is stale: run `go run ./cmd/%s`", name, strings.Join(regenerateCommand(t, "results"), " "))
+		assert.Equal(t, string(want), regenerated, "results/%s is stale: run `go run ./cmd/idemsim %s`", name, strings.Join(regenerateCommand(t, "results"), " "))
 	}
 }
 
