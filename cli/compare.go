@@ -30,6 +30,13 @@ not ok either. Below the table, each violating cell's first failing seed
 and the command that replays it. --broker and its parameters apply to every
 run; the table names them when they are not the default.
 
+--broker takes a list: --broker queue,log prints one table per broker,
+each headed by it, with "-" in the row of a strategy that does not run on
+that broker; each model takes its own parameters. --json then prints
+{"comparisons": [...]}, one comparison per broker, and --out writes the
+queue's files as ever and the log's beside them (compare-log.json,
+compare-log.csv, compare-log.md, violations-log.png and .svg).
+
 The result does not depend on --workers. Large runs go fewer at a time, so
 that their memory stays within --max-memory (1 GiB by default): a run of E
 events and I instances is counted as 1 MiB + E x (2560 + 32 x I) bytes
