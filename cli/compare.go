@@ -43,8 +43,8 @@ events and I instances is counted as 1 MiB + E x (2560 + 32 x I) bytes
 (441 MiB for the largest, so 2 of those at once), and one run always goes,
 however large. Progress is shown on stderr when it is a terminal, and with
 --out the files written are named there.
-'idemsim compare --out results' regenerates the committed results/
-directory.
+'idemsim compare --broker queue,log --out results' regenerates the
+committed results/ directory, both brokers' files.
 
 With --shard K/N it runs only slice K of N of the seeds (N contiguous
 ranges: --shard 2/16 of seeds 1..200 is seeds 13..25) and prints that

@@ -31,6 +31,10 @@ what one 'idemsim compare' with the same flags prints: the outcome table,
 or its JSON with --json. With --out DIR it writes the same compare.json,
 compare.csv, compare.md and violations figure, byte for byte.
 
+The slices of a comparison of several brokers (compare --broker queue,log
+--shard K/N) hold one part per broker, and merge prints and writes one
+table and one set of files per broker, as compare does.
+
 Every slice 1/N to N/N must be given exactly once, in any order, and all
 must be slices of the same comparison; otherwise merge writes nothing,
 says which slices are missing, repeated or different, and exits 2. Flags

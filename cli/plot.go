@@ -46,8 +46,8 @@ skipped; when none can be drawn, the exit status is 1. An input that does
 not parse is named, with where it broke, and the exit status is 2; the
 other figures are still drawn.
 
-'idemsim compare --out results' then 'idemsim plot --sweep' regenerate
-every figure of the committed results/.
+'idemsim compare --broker queue,log --out results' then
+'idemsim plot --sweep' regenerate every figure of the committed results/.
 `
 
 // plotOrder is the order in which plot's help lists its flags, each with
