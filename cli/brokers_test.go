@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -304,4 +305,28 @@ func TestMergeReadsSlicesOfOneBroker(t *testing.T) {
 	code, out, stderr := runCLI(t, "merge", filepath.Join(dir, "compare-shard-1-of-2.json"), filepath.Join(dir, "compare-shard-2-of-2.json"))
 	require.Equal(t, ExitOK, code, stderr)
 	assert.Regexp(t, `(?m)^none +dup$`, out)
+}
+
+// TestProgressCountsTheRunsOfEveryBroker: compare's progress line counts
+// the runs of all its brokers' comparisons in one total, the strategies
+// that do not run on a broker left out.
+func TestProgressCountsTheRunsOfEveryBroker(t *testing.T) {
+	lo := logOnly(t)
+	var compares []sweep.CompareConfig
+	e, _, errOut := brokersEnv(&compares)
+	inner := e.simCompare
+	e.simCompare = func(cc sweep.CompareConfig) (*sweep.Comparison, error) {
+		n := len(rowsOn(cc.Strategies, cc.BrokerModel)) * len(cc.Scenarios) * cc.Seeds
+		for done := 1; done <= n; done++ {
+			cc.Progress(done, n)
+		}
+		return inner(cc)
+	}
+	e.isTerminal = func(io.Writer) bool { return true }
+	require.Equal(t, ExitOK, e.main([]string{"compare", "--seeds", "3", "--strategies", "none," + lo, "--faults", "crash,slow", "--broker", "queue,log"}), errOut.String())
+	// The queue: none under 2 scenarios, 3 seeds (6 runs); the log: both
+	// strategies (12 runs).
+	assert.Contains(t, errOut.String(), "compare: 1/18 runs (5%)")
+	assert.Contains(t, errOut.String(), "compare: 18/18 runs (100%)")
+	assert.NotContains(t, errOut.String(), "/6 runs", "one total for both brokers")
 }
