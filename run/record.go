@@ -272,6 +272,7 @@ const (
 	StaleGeneration // Fenced: the commit's generation is not the group's (a rebalance ended since its fetch)
 	UnknownMember   // Fenced: the committer is no member of the group (it was evicted or left)
 	Paused          // Stall: the whole process paused (zombie): no heartbeat, no progress
+	ReplyLost       // AckLost: the log's commit took effect, but its reply was lost
 )
 
 // Record is one step of a run, as a backend saw it. Each kind fills the
@@ -360,7 +361,12 @@ func (r Record) Detail() string {
 		return s + rest
 	}
 	switch r.Kind {
-	case Deliver, DeliverDrop, Receive, AckSend, AckLost, Acked, Nack:
+	case AckLost:
+		if r.Cause == ReplyLost {
+			return fmt.Sprintf("tag %d: its reply", r.Tag)
+		}
+		return fmt.Sprintf("tag %d", r.Tag)
+	case Deliver, DeliverDrop, Receive, AckSend, Acked, Nack:
 		return fmt.Sprintf("tag %d", r.Tag) + r.placement()
 	case Publish:
 		return r.placement()

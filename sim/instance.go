@@ -102,18 +102,18 @@ type instance struct {
 	yield func(struct{}) bool
 	dead  bool // the current coroutine was stopped
 
-	act     actKind
-	req     call // the call asked for, when act == actCall
-	rep     reply
+	act actKind
+	req call // the call asked for, when act == actCall
+	rep reply
 	// inbox holds the deliveries that arrived, from inboxHead on; it
 	// empties to its start, so that its array is reused and receiving
 	// allocates nothing.
 	inbox     []delivery
 	inboxHead int
-	cur     delivery
-	attempt int // index in history of the current attempt
-	waiting bool
-	stalled bool
+	cur       delivery
+	attempt   int // index in history of the current attempt
+	waiting   bool
+	stalled   bool
 	// paused: the whole instance is paused (zombie), which its broker
 	// hears as silence (Disconnect) until it resumes.
 	paused bool
@@ -125,6 +125,8 @@ type instance struct {
 	// committing: the log's consumer waits for its commit's reply
 	// before it polls again (commitSync).
 	committing bool
+	// replyLost: the reply to its commit in flight will be lost.
+	replyLost bool
 	// lastArrival is when the last record sent to it arrives (the log's
 	// deliveries keep their order: sendRecord).
 	lastArrival int64
@@ -149,7 +151,7 @@ func (w *world) start(in *instance) {
 	}
 	in.gen++
 	in.up, in.dead, in.waiting, in.stalled, in.pending = true, false, false, false, false
-	in.paused, in.leaving, in.committing = false, false, false
+	in.paused, in.leaving, in.committing, in.replyLost = false, false, false, false
 	in.inbox, in.inboxHead = in.inbox[:0], 0
 	in.conn = 0
 	// No delivery is in hand: a memory call New makes names no message.
@@ -493,23 +495,18 @@ func (w *world) sendAck(in *instance, ack bool) {
 	if w.rec.On() {
 		w.rec.Add(&run.Record{At: w.now, Kind: run.AckSend, Inst: in.idx, Msg: msg, Event: uint32(ev), Tag: in.cur.tag})
 	}
+	if w.pull {
+		w.sendCommit(in, msg, ev)
+		return
+	}
 	lost := w.cut(in.idx, run.Broker)
 	if !lost && !w.healed && w.rAckLoss.Float64() < w.p.AckLoss {
 		lost = true
 		w.rec.LostAck()
 	}
-	if w.pull {
-		// The log's consumer commits synchronously: it polls again
-		// once the commit's reply is back (evAckArr), or after the
-		// call timeout when the commit was lost.
-		in.committing = true
-		if lost {
-			w.at(int64(callTimeout), event{kind: evFetch, inst: in.idx, gen: in.gen})
-		}
-	}
 	if lost {
 		w.rec.Add(&run.Record{At: w.now, Kind: run.AckLost, Inst: in.idx, Msg: msg, Event: uint32(ev), Tag: in.cur.tag})
-		if !w.pull && !w.cut(in.idx, run.Broker) {
+		if !w.cut(in.idx, run.Broker) {
 			// The network lost an ack on a link that is up: to a
 			// broker that acks over a connection (RabbitMQ), that is
 			// the connection breaking and the client reconnecting. A
@@ -523,14 +520,44 @@ func (w *world) sendAck(in *instance, ack bool) {
 	w.at(w.latency(), event{kind: evAckArr, inst: in.idx, gen: in.gen, a: uint32(msg), b: uint32(in.cur.tag), c: w.now})
 }
 
-// commitReplied: the reply to in's commit is back (or the commit timed
-// out), and a consumer waiting for it polls.
+// sendCommit sends the log consumer's commit of the record in hand. It
+// commits synchronously (commitSync): it polls again once the reply is
+// back (evAckArr, then evFetch). Over a connection that is up a request
+// is not lost (TCP resends it), but its reply may be: the commit takes
+// effect, the consumer gives up waiting after the call timeout and polls
+// (the broker's ordinary loss, raised by redeliver: "lost commit
+// replies"). With no connection (cut off from the broker) the request
+// never leaves: it times out and is sent again, until it gets through.
+func (w *world) sendCommit(in *instance, msg uint32, ev strategies.EventID) {
+	in.committing = true
+	rec := run.Record{At: w.now, Kind: run.AckLost, Inst: in.idx, Msg: msg, Event: uint32(ev), Tag: in.cur.tag}
+	if w.cut(in.idx, run.Broker) {
+		w.rec.Add(&rec)
+		w.at(int64(callTimeout), event{kind: evFetch, inst: in.idx, gen: in.gen, a: 1})
+		return
+	}
+	in.replyLost = !w.healed && w.rAckLoss.Float64() < w.p.AckLoss
+	if in.replyLost {
+		w.rec.LostAck()
+		rec.Cause = run.ReplyLost
+		w.rec.Add(&rec)
+		w.at(int64(callTimeout), event{kind: evFetch, inst: in.idx, gen: in.gen})
+	}
+	w.at(w.latency(), event{kind: evAckArr, inst: in.idx, gen: in.gen, a: uint32(msg), b: uint32(in.cur.tag), c: w.now})
+}
+
+// commitReplied: the reply to in's commit is back, and a consumer waiting
+// for it polls; or (e.a set) the commit timed out, and it commits again.
 func (w *world) commitReplied(e event) {
 	in := w.insts[e.inst]
 	if !in.up || in.gen != e.gen || !in.committing {
 		return
 	}
-	in.committing = false
+	if e.a == 1 {
+		w.sendAck(in, true) // the commit timed out: again
+		return
+	}
+	in.committing, in.replyLost = false, false
 	if in.waiting && in.inboxHead == len(in.inbox) && !in.leaving {
 		w.applyBroker(w.broker.Fetch(in.idx))
 	}

@@ -29,7 +29,7 @@ const (
 	evScripted                       // a scripted delivery: a msg to inst
 	evLeave                          // inst stops gracefully (rebalance): c how long it stays down
 	evLeaveArr                       // inst's leave reaches the broker
-	evFetch                          // the log: inst's commit was answered (or timed out), and it polls: inst, gen
+	evFetch                          // the log: inst's commit was answered, and it polls (a 1: it timed out, and it commits again): inst, gen
 )
 
 // event is one scheduled happening. Events run in order of (at, seq): seq
@@ -54,16 +54,19 @@ const (
 )
 
 // laneOf is the lane of a broker timer, or -1 for the heap. Every timer of
-// one kind has the same delay in a run (broker.Timer), so each kind could
-// keep a lane in time order; the queue's, one or two per delivery, do.
-// The log's few go to the heap: each lane is a check at every step.
+// one kind has the same delay in a run (broker.Timer), so each kind can
+// keep a lane in time order. A run has one model, so two kinds of two
+// models share a lane: the queue's ack deadlines and the log's session
+// timeouts, the queue's nack retries and the log's max-poll intervals
+// (one per fetch). The log's rare rebalance timeouts go to the heap: each
+// lane is a check at every step.
 func laneOf(t broker.Timer) int {
 	switch t {
-	case broker.Deadline:
+	case broker.Deadline, broker.Session:
 		return laneDeadline
-	case broker.Retry:
+	case broker.Retry, broker.MaxPoll:
 		return laneRequeue
-	case broker.Session, broker.MaxPoll, broker.RebalanceTimeout:
+	case broker.RebalanceTimeout:
 		return -1
 	}
 	panic(fmt.Sprintf("sim: invariant broken: no lane for broker timer %d", t))

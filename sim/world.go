@@ -432,7 +432,7 @@ func (w *world) handle(e event) {
 		w.applyBroker(w.broker.Fire(broker.Timer(e.c), e.a, e.b))
 	case evAckArr:
 		w.applyBroker(w.broker.Ack(e.a, e.b, e.inst, e.c))
-		if w.pull {
+		if in := w.insts[e.inst]; w.pull && !(in.replyLost && in.gen == e.gen) {
 			w.at(w.latency(), event{kind: evFetch, inst: e.inst, gen: e.gen})
 		}
 	case evFetch:
