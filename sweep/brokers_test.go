@@ -3,6 +3,7 @@ package sweep
 import (
 	"bytes"
 	"encoding/json"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -27,14 +28,17 @@ func registerLogOnly(t *testing.T) string {
 
 // fakeRuns answers every run without simulating it: a violation in every
 // seed divisible by 3, so that cells have first failing seeds. It records
-// the configs it was given.
+// the configs it was given; the sweep's workers call it at once.
 func fakeRuns(seen *[]run.Config) func(run.Config) (*run.Result, error) {
 	yes := true
+	var mu sync.Mutex
 	return func(cfg run.Config) (*run.Result, error) {
 		if err := cfg.Validate(); err != nil {
 			return nil, err
 		}
+		mu.Lock()
 		*seen = append(*seen, cfg)
+		mu.Unlock()
 		r := &run.Result{Strategy: cfg.Strategy, Seed: cfg.Seed, Linearizable: &yes, AuditOK: true}
 		if cfg.Seed%3 == 0 {
 			no := false
