@@ -17,6 +17,7 @@ import (
 	"github.com/idemsim/idemsim/check"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/internal/testserver"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
 	"github.com/idemsim/idemsim/strategies/memstore"
@@ -77,7 +78,7 @@ func deliveryEvent(i uint64) strategies.Event { return eventOf(i / 2) }
 // run).
 func BenchmarkStrategy(b *testing.B) {
 	envs := newRealEnvs(b)
-	for _, st := range strategies.Names() {
+	for _, st := range strategies.NamesOn(run.DefaultBroker) {
 		for _, n := range consumerCounts {
 			b.Run(fmt.Sprintf("%s/sim/consumers=%d", st, n), func(b *testing.B) { benchSimStrategy(b, st, n) })
 		}

@@ -15,8 +15,8 @@ const cleanAbout = `
 Remove everything that real runs (run --backend real) of a prefix created on
 the servers:
 
-  tables     <prefix>_processed, <prefix>_accounts and <prefix>_ledger
-             (with its index), in PostgreSQL
+  tables     <prefix>_processed, <prefix>_accounts, <prefix>_ledger
+             (with its index) and <prefix>_offsets, in PostgreSQL
   marks      the Redis keys <prefix>:run:<run id>:mark:<event id>
   key-value  the Redis keys <prefix>:run:<run id>:kv:<key>: the values
              and sets that strategies keep in the key-value store

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
 	"github.com/idemsim/idemsim/sweep"
@@ -91,7 +92,7 @@ var explainBrokenCells = func() map[string]string {
 // that is not "ok": it must find the violation, shrink it, and tell it.
 func TestExplainEveryBrokenCell(t *testing.T) {
 	short := map[string]bool{"local-cache redeliver": true, "redis crash": true, "redis-after ttl": true, "db-unique-split partition": true, "none all": true}
-	for _, st := range strategies.Names() {
+	for _, st := range strategies.NamesOn(run.DefaultBroker) {
 		for _, sc := range faults.ScenarioNames() {
 			kinds, broken := explainBrokenCells[st+" "+sc]
 			if !broken || testing.Short() && !short[st+" "+sc] {
@@ -204,8 +205,8 @@ func TestExplainBadUsageExitsTwo(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{"missing strategy", []string{"explain"}, append([]string{"missing --strategy"}, strategies.Names()...)},
-		{"unknown strategy", []string{"explain", "--strategy", "memcached"}, append([]string{`"memcached"`}, strategies.Names()...)},
+		{"missing strategy", []string{"explain"}, append([]string{"missing --strategy"}, strategies.NamesOn(run.DefaultBroker)...)},
+		{"unknown strategy", []string{"explain", "--strategy", "memcached"}, append([]string{`"memcached"`}, strategies.NamesOn(run.DefaultBroker)...)},
 		{"unknown fault", []string{"explain", "--strategy", "redis", "--faults", "crash,flood"}, append([]string{`"flood"`}, faults.ScenarioNames()...)},
 		{"empty fault name", []string{"explain", "--strategy", "redis", "--faults", ""}, append([]string{"empty name"}, faults.ScenarioNames()...)},
 		{"zero instances", []string{"explain", "--strategy", "redis", "--instances", "0"}, []string{"--instances", instRange}},
@@ -242,7 +243,7 @@ func TestExplainHelpMentionsEveryFlag(t *testing.T) {
 		assert.Contains(t, stdout, "(default 3)", "--instances")
 		assert.Contains(t, stdout, "(default 200)", "--seeds")
 		assert.Contains(t, stdout, "write no file", "--out's default")
-		for _, n := range strategies.Names() {
+		for _, n := range strategies.NamesOn(run.DefaultBroker) {
 			assert.Contains(t, stdout, n)
 		}
 	}

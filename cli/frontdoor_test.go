@@ -85,7 +85,8 @@ func TestCleanHelpNamesEverythingItRemoves(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "clean", "-h")
 	require.Equal(t, ExitOK, code, stderr)
 	for _, want := range []string{
-		"<prefix>_processed, <prefix>_accounts and <prefix>_ledger",
+		"<prefix>_processed, <prefix>_accounts, <prefix>_ledger",
+		"and <prefix>_offsets, in PostgreSQL",
 		"<prefix>:run:<run id>:mark:<event id>",
 		"<prefix>:run:<run id>:kv:<key>",
 		"and sets that strategies keep in the key-value store",

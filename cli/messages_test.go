@@ -14,6 +14,7 @@ import (
 
 	"github.com/idemsim/idemsim/explain"
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
 	"github.com/idemsim/idemsim/sweep"
@@ -162,7 +163,7 @@ func TestNoMessageRefusesWhatItLists(t *testing.T) {
 			assert.Regexp(t, `accepted: |needs a value: |: want `, r.errOut(), "%q: says what is accepted", args)
 		}
 	}
-	for _, n := range strategies.Names() {
+	for _, n := range strategies.NamesOn(run.DefaultBroker) {
 		r := newRecordingEnv()
 		assert.Equal(t, ExitOK, r.main([]string{"run", "--strategy", " " + n, "--faults", "crash", "--seed", "1"}), r.errOut())
 		assert.Equal(t, n, r.runs[0].Strategy, "spaces around a name are ignored, as in lists")
@@ -181,7 +182,7 @@ func TestNamesThatDifferOnlyInCaseGetAHint(t *testing.T) {
 		{[]string{"compare", "--faults", "Store_Loss"}, `unknown fault "Store_Loss": names are exact, did you mean "store-loss"?`},
 		{[]string{"run", "--Strategy", "none"}, `unknown flag --Strategy: flag names are exact, did you mean --strategy?`},
 		{[]string{"run", "---strategy", "none"}, `malformed flag "---strategy": write --name or --name=value (accepted: --ack-deadline, --backend,`},
-		{[]string{"run", "--strategy", "", "--faults", "crash", "--seed", "1"}, `empty strategy name (accepted: none, local-cache`},
+		{[]string{"run", "--strategy", "", "--faults", "crash", "--seed", "1"}, `empty strategy name (accepted: none, kafka-commit, local-cache`},
 	}
 	for _, tt := range tests {
 		code, _, stderr := runCLI(t, tt.args...)

@@ -35,10 +35,10 @@ With --backend real, the same strategy code runs against real Redis and
 PostgreSQL: an in-process broker on the wall clock, one goroutine per
 instance, and real faults (closed sockets, cut TCP proxies, stalls, deleted
 marks, short TTLs). It touches only what is its own: the tables
-<prefix>_processed, _accounts and _ledger, which it creates with idemsim's
-mark and empties (a table of those names it did not create is refused,
-untouched), and Redis keys under <prefix>:run:<run id>:, which it deletes
-at the end. A second run on the same prefix is refused while the first
+<prefix>_processed, _accounts, _ledger and _offsets, which it creates
+with idemsim's mark and empties (a table of those names it did not create
+is refused, untouched), and Redis keys under <prefix>:run:<run id>:, which
+it deletes at the end. A second run on the same prefix is refused while the first
 goes on; 'idemsim clean' removes what runs left behind. A server that
 cannot be reached, rejects the connection, or dies or hangs during the run
 ends it within seconds (exit status 1) with no verdict. A real run is not

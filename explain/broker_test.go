@@ -298,7 +298,7 @@ func TestEveryClaimOfEveryBrokerStoryIsTrue(t *testing.T) {
 			assert.Positive(t, deadTold.Load(), "some runs have dead events: the test tells their stories")
 		}
 	})
-	for _, st := range strategies.Names() {
+	for _, st := range strategies.NamesOn(run.DefaultBroker) {
 		if strings.HasPrefix(st, "test-") {
 			continue
 		}

@@ -66,6 +66,12 @@ func (n *narrator) serveText(i int, c *Call) (string, bool) {
 			break
 		}
 		what, result = n.insertApplyText(i, c)
+	case run.ReadOffset, run.AdvanceOffset:
+		if c.Answer == run.TxAborted {
+			what, result = "sends its "+name, "the database had already rolled its transaction back"
+			break
+		}
+		what, result = n.offsetText(c)
 	case run.SetNX:
 		if c.Answer == run.Yes {
 			what, result = w.doesCall(c, false), fmt.Sprintf("no key existed, so the key is set and the %s is taken", w.mark())
@@ -278,6 +284,8 @@ func (n *narrator) parkText(i int, c *Call) string {
 	case p.ID:
 		n.claim(n.holdsClaim(h, run.Insert, c.Event))
 		return fmt.Sprintf("inserts event %d into the processed-ids table, but %s inserted it first: the database makes this insert wait for that transaction to end", c.Event, who)
+	case p.Row && (c.Op == run.ReadOffset || c.Op == run.AdvanceOffset):
+		return fmt.Sprintf("%s, but %s holds the lock of partition %d's offset row (it inserted it, read it FOR UPDATE or advanced it): the database makes this call wait for that transaction to end", n.w.doesCall(c, false), who, c.Part)
 	case p.Row:
 		return fmt.Sprintf("%s, but %s holds the lock of event %d's row (it read it FOR UPDATE, updated or deleted it): the database makes this call wait for that transaction to end", n.w.doesCall(c, false), who, c.Event)
 	}

@@ -31,7 +31,7 @@ func TestEveryClaimOfEveryStoryIsTrue(t *testing.T) {
 	if testing.Short() {
 		seeds = 6
 	}
-	for _, st := range strategies.Names() {
+	for _, st := range strategies.NamesOn(run.DefaultBroker) {
 		for _, sc := range append(faults.Scenarios(), 0) {
 			t.Run(st+"/"+sc.String(), func(t *testing.T) {
 				t.Parallel()
@@ -135,6 +135,13 @@ func storyStrategies(t *testing.T) {
 			{Name: "test-drop-on-error",
 				New: func(d strategies.Deps) (strategies.Handler, error) {
 					return ackOnError{ledger: d.Ledger, out: strategies.Dropped}, nil
+				}},
+			// offset-in-db's fence on the queue: each event is record 0
+			// of a partition of its own, so that the offset calls, their
+			// waits and their answers are told in every scenario.
+			{Name: "test-offset-fence",
+				New: func(d strategies.Deps) (strategies.Handler, error) {
+					return offsetFence{strategies.OffsetInDB{Ledger: d.Ledger}}, nil
 				}},
 		} {
 			require.NoError(t, strategies.Register(s))
@@ -269,4 +276,13 @@ func TestHeaderSaysTheProducerPublishedTwice(t *testing.T) {
 	assert.Equal(t, "redis under crash: 1 instance, 1 event, seed 182.", once.Header)
 	assert.Empty(t, once.HeaderClaims)
 	require.NoError(t, once.Verify())
+}
+
+// offsetFence is offset-in-db with each event record 0 of a partition of
+// its own (the partition is the event's id).
+type offsetFence struct{ h strategies.OffsetInDB }
+
+func (f offsetFence) Handle(ctx context.Context, e strategies.Event) (strategies.Outcome, error) {
+	e.Partition, e.Offset = int(e.ID), 0
+	return f.h.Handle(ctx, e)
 }

@@ -106,7 +106,7 @@ func (d *deriver) record(i int, r *run.Record) {
 	case run.Park:
 		c := &f.Calls[r.Call]
 		onID := c.Op == run.Insert || c.Op == run.InsertApply && d.tx(r.Holder).Holds(run.Insert, c.Event)
-		row := c.Op == run.Read || c.Op == run.Delete || c.Op == run.Update
+		row := c.Op == run.Read || c.Op == run.Delete || c.Op == run.Update || c.Op == run.ReadOffset || c.Op == run.AdvanceOffset
 		c.Parks = append(c.Parks, Park{At: r.At, Rec: i, Holder: r.Holder, ID: onID, Row: row})
 		if c.Op == run.InsertApply && !onID {
 			// It waits for the account's row lock: the statement
@@ -212,7 +212,7 @@ func (d *deriver) call(i int, r *run.Record) {
 	f.Calls = grow(f.Calls, int(r.Call))
 	att := d.open[r.Inst]
 	f.Calls[r.Call] = Call{ID: r.Call, Inst: r.Inst, Msg: r.Msg, Event: r.Event, Op: r.Op, Tx: r.Tx, Attempt: att,
-		Key: r.Key, Value: r.Value, Expect: r.Expect, Sent: r.At, SentRec: i, ServeRec: -1, ReplyRec: -1, TimeoutRec: -1}
+		Key: r.Key, Value: r.Value, Expect: r.Expect, Part: r.Part, Sent: r.At, SentRec: i, ServeRec: -1, ReplyRec: -1, TimeoutRec: -1}
 	if att >= 0 {
 		f.Attempts[att].Calls = append(f.Attempts[att].Calls, r.Call)
 	}
@@ -253,7 +253,7 @@ func (d *deriver) serve(i int, r *run.Record) {
 		}
 		d.commit(i, r, c, t)
 	case r.Answer != run.Yes:
-	case c.Op == run.Read:
+	case c.Op == run.Read || c.Op == run.ReadOffset:
 		c.Value = r.Value
 	case c.Op == run.Delete:
 		t := d.tx(c.Tx)

@@ -162,8 +162,12 @@ type Call struct {
 	// or Read found. Expect is the value a compare-and-act call compares
 	// with (run.Record.Expect).
 	Key, Value, Expect string
-	Sent               int64
-	SentRec            int
+	// Part is an offset call's partition (run.ReadOffset,
+	// run.AdvanceOffset), whose offsets are in Value (the one written,
+	// or read) and Expect, in decimal.
+	Part    int32
+	Sent    int64
+	SentRec int
 	// ServeRec is when its store executed it (-1: never), with Answer;
 	// TTL is the key's lifetime that a Redis write set (0: none).
 	ServeRec int
@@ -194,7 +198,9 @@ type Park struct {
 	// ID says it waits for the holder's insert of the same id (an insert,
 	// or the insert of a run.InsertApply); Row that it waits for the lock
 	// of the id's processed row, which the holder read FOR UPDATE, updated
-	// or deleted (a run.Read, run.Update or run.Delete); otherwise it
+	// or deleted (a run.Read, run.Update or run.Delete), or of the
+	// partition's row of the offsets table, which the holder inserted,
+	// read FOR UPDATE or advanced (run.ReadOffset, run.AdvanceOffset); otherwise it
 	// waits for the row lock of its event's account (an Apply, or a
 	// run.InsertApply that inserted its id).
 	ID, Row bool

@@ -28,7 +28,7 @@ func TestFactsAgreeWithTheAudit(t *testing.T) {
 	if testing.Short() {
 		seeds, events = 8, 20
 	}
-	for _, st := range strategies.Names() {
+	for _, st := range strategies.NamesOn(run.DefaultBroker) {
 		for _, sc := range faults.Scenarios() {
 			t.Run(st+"/"+sc.String(), func(t *testing.T) {
 				t.Parallel()

@@ -224,3 +224,16 @@ func (n *narrator) kvState(i int, t int64) (string, []Claim) {
 	}
 	return label + ": " + orNone(ks), cs
 }
+
+// offsetText tells an offset call of the log's offsets table that the
+// database answered: what it read, or whether the advance matched.
+func (n *narrator) offsetText(c *Call) (what, result string) {
+	if c.Op == run.ReadOffset {
+		what = n.w.doesCall(c, false)
+		return what, fmt.Sprintf("partition %d's stored offset is %s (0: no row yet); the transaction holds its row's lock until it ends%s", c.Part, shown(c.Value), n.then(c))
+	}
+	if c.Answer == run.No {
+		return n.w.doesCall(c, true), fmt.Sprintf("partition %d's stored offset is not %s: nothing changes%s", c.Part, shown(c.Expect), n.then(c))
+	}
+	return n.w.doesCall(c, false), fmt.Sprintf("partition %d's stored offset was %s, so it is %s once the transaction commits", c.Part, shown(c.Expect), shown(c.Value))
+}

@@ -44,6 +44,9 @@ var neutralCalls = map[run.Op]strategies.CallWords{
 	run.Delete:    {Name: "delete of the id's row", Does: "deletes event {event}'s row of the processed-ids table", Fails: "tries to delete event {event}'s row of the processed-ids table"},
 	run.Update: {Name: "update of the id's row", Does: "sets the state of event {event}'s row to {value} if it is {expect}",
 		Fails: "tries to set the state of event {event}'s row to {value} if it is {expect}"},
+	run.ReadOffset: {Name: "read of the partition's offset", Does: "reads partition {partition}'s stored offset, locking its row (SELECT ... FOR UPDATE)"},
+	run.AdvanceOffset: {Name: "advance of the partition's offset", Does: "advances partition {partition}'s stored offset from {expect} to {value}",
+		Fails: "tries to advance partition {partition}'s stored offset from {expect} to {value}"},
 }
 
 // Label is how a story and a strategy's description (Teaching.Calls) name
@@ -155,7 +158,7 @@ func (w words) doesCall(c *Call, no bool) string {
 	if no {
 		s = cw.Fails
 	}
-	return w.fill(s, fills{event: c.Event, key: c.Key, value: c.Value, expect: c.Expect, ttl: c.TTL})
+	return w.fill(s, fills{event: c.Event, key: c.Key, value: c.Value, expect: c.Expect, ttl: c.TTL, partition: c.Part})
 }
 
 // meaning says what value v of a key means, in the strategy's words, as
@@ -213,6 +216,7 @@ type fills struct {
 	first, second      int32
 	key, value, expect string
 	ttl                int64
+	partition          int32
 }
 
 // fill replaces the placeholders of s.
@@ -231,12 +235,13 @@ func (w words) fill(s string, fl fills) string {
 		"{value}", shown(fl.value),
 		"{expect}", shown(fl.expect),
 		"{ttl}", ttlWords(fl.ttl),
+		"{partition}", fmt.Sprint(fl.partition),
 	).Replace(s)
 }
 
 // placeholders are the names fill knows; a test holds the built-ins'
 // texts to them.
-var placeholders = []string{"{strategy}", "{event}", "{first}", "{second}", "{mark}", "{memory}", "{key}", "{value}", "{expect}", "{ttl}"}
+var placeholders = []string{"{strategy}", "{event}", "{first}", "{second}", "{mark}", "{memory}", "{key}", "{value}", "{expect}", "{ttl}", "{partition}"}
 
 // shown renders a value a story names: as it is, or "" for the empty
 // string, so that a sentence never has a hole.

@@ -127,7 +127,7 @@ func TestSimAndRealAgree(t *testing.T) {
 		slow     int // real seeds set aside: the machine's slowness, not a fault, timed calls out
 	}
 	var cells []*cell
-	for _, st := range strategies.Names() {
+	for _, st := range strategies.NamesOn(run.DefaultBroker) {
 		for _, sc := range scenarios {
 			all, common := simKinds(st, sc)
 			cells = append(cells, &cell{strategy: st, scenario: sc, sim: all, common: common})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -109,7 +110,7 @@ func (inc *incarnation) callWith(ctx context.Context, target storeSet, op run.Op
 	c, r := inc.c, inc.c.r
 	rec := msgRecord(run.Call, c.idx, inc.cur.msg, ev)
 	rec.Call, rec.Op, rec.Tx = r.rec.calls.Add(1), op, tx
-	rec.Key, rec.Value, rec.Dur, rec.Expect = detail.Key, detail.Value, detail.Dur, detail.Expect
+	rec.Key, rec.Value, rec.Dur, rec.Expect, rec.Part = detail.Key, detail.Value, detail.Dur, detail.Expect, detail.Part
 	r.rec.add(rec)
 	if c.cutting(target) {
 		held := rec
@@ -239,6 +240,39 @@ func (t *faultyTx) UpdateProcessed(ctx context.Context, id strategies.EventID, o
 	detail := run.Record{Value: state, Expect: old}
 	return t.inc.callWith(ctx, toDB, run.Update, id, t.id, detail, func(ctx context.Context) (bool, error) {
 		return t.inner.UpdateProcessed(ctx, id, old, state)
+	}, nil)
+}
+
+// ReadOffset and AdvanceOffset refuse bad partitions and offsets before any
+// fault point, as the store itself refuses them before any round trip.
+// Their records carry the partition (Part) and, as the simulator's do, the
+// offsets in decimal: the one read (always answered: 0 for no row), or the
+// next offset written (Value) if it is the one expected (Expect).
+func (t *faultyTx) ReadOffset(ctx context.Context, partition int) (int64, error) {
+	if err := strategies.ValidateOffset(partition); err != nil {
+		return 0, err
+	}
+	var next int64
+	var got string
+	_, err := t.inc.callWith(ctx, toDB, run.ReadOffset, t.inc.curEvent, t.id, run.Record{Part: int32(partition)}, func(ctx context.Context) (bool, error) {
+		var err error
+		next, err = t.inner.ReadOffset(ctx, partition)
+		got = strconv.FormatInt(next, 10)
+		return err == nil, err
+	}, &got)
+	if err != nil {
+		return 0, err
+	}
+	return next, nil
+}
+
+func (t *faultyTx) AdvanceOffset(ctx context.Context, partition int, expect, next int64) (bool, error) {
+	if err := strategies.ValidateOffset(partition, expect, next); err != nil {
+		return false, err
+	}
+	detail := run.Record{Part: int32(partition), Value: strconv.FormatInt(next, 10), Expect: strconv.FormatInt(expect, 10)}
+	return t.inc.callWith(ctx, toDB, run.AdvanceOffset, t.inc.curEvent, t.id, detail, func(ctx context.Context) (bool, error) {
+		return t.inner.AdvanceOffset(ctx, partition, expect, next)
 	}, nil)
 }
 

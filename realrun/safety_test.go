@@ -75,7 +75,7 @@ func TestOwnTablesAreReused(t *testing.T) {
 	cfg.Config = run.Config{Strategy: "db-unique", Faults: faults.Of(faults.Redeliver), Seed: 1, Events: 20}
 	realRun(t, cfg)
 	conn := pgConn(t, cfg.PostgresURL)
-	assert.Equal(t, 3, count(t, conn, `SELECT count(*) FROM pg_tables t WHERE t.tablename LIKE 'rr\_own\_%'
+	assert.Equal(t, 4, count(t, conn, `SELECT count(*) FROM pg_tables t WHERE t.tablename LIKE 'rr\_own\_%'
 		AND obj_description(format('%I.%I', t.schemaname, t.tablename)::regclass, 'pg_class') LIKE 'created by idemsim%'`))
 	res := realRun(t, cfg)
 	assert.Zero(t, res.Duplicates+res.Lost+res.Stuck, "the second run started from empty tables")

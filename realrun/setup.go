@@ -230,7 +230,7 @@ func (s *servers) lockHolders(ctx context.Context) string {
 	qctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
 	var tables []string
-	for _, t := range []string{"_processed", "_accounts", "_ledger"} {
+	for _, t := range []string{"_processed", "_accounts", "_ledger", "_offsets"} {
 		tables = append(tables, pgx.Identifier{s.lock.Schema, s.cfg.Prefix + t}.Sanitize())
 	}
 	rows, err := s.pool.Query(qctx, `SELECT DISTINCT a.pid, coalesce(a.application_name, ''), coalesce(a.state, ''), l.mode

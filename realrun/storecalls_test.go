@@ -294,7 +294,7 @@ func TestCleanRemovesSetsAndTables(t *testing.T) {
 
 	out, err := Clean(ctx, cfg)
 	require.NoError(t, err)
-	assert.Equal(t, []string{"public.rr_clean_processed", "public.rr_clean_accounts", "public.rr_clean_ledger"}, out.Tables)
+	assert.Equal(t, []string{"public.rr_clean_processed", "public.rr_clean_accounts", "public.rr_clean_ledger", "public.rr_clean_offsets"}, out.Tables)
 	assert.Equal(t, 2, out.RedisKeys, "the set and the string")
 	assert.Equal(t, int64(1), rdb.Exists(ctx, "rr_clean:not-a-run").Val(), "not a run's key: kept")
 }

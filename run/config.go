@@ -108,6 +108,10 @@ func (c Config) Validate() error {
 	if !slices.Contains(BrokerNames, c.BrokerModel) {
 		return BadConfigf("unknown broker %q (accepted: %s)", c.BrokerModel, strings.Join(BrokerNames, ", "))
 	}
+	if st, _ := strategies.Lookup(c.Strategy); !st.RunsOn(c.BrokerModel) {
+		return BadConfigf("strategy %s runs on the %s broker only, not on the %s (on the %s, accepted: %s)",
+			c.Strategy, strings.Join(st.Brokers, " and "), c.BrokerModel, c.BrokerModel, strings.Join(strategies.NamesOn(c.BrokerModel), ", "))
+	}
 	if err := c.Broker.Validate(); err != nil {
 		return err
 	}

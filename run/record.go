@@ -114,6 +114,10 @@ const (
 	MemHas // Contains(id)
 	MemAdd // Add(id)
 	MemDel // Remove(id)
+	// The log's offsets table (strategies.Tx ReadOffset, AdvanceOffset):
+	// Part is the partition (numbered from 1).
+	ReadOffset    // SELECT next_offset ... FOR UPDATE of partition Part (Serve, Reply: Answer Yes, Value the offset found, in decimal: 0 for no row)
+	AdvanceOffset // set partition Part's next offset to Value if it is Expect (both in decimal; a missing row is 0, and inserted)
 	numOps
 )
 
@@ -121,13 +125,15 @@ var opNames = [numOps]string{SetNX: "SetNX", Exists: "Exists", Set: "Set", Inser
 	InsertApply: "InsertApply", Get: "GET", Put: "SET", PutNX: "SET NX", PutXX: "SET XX", Del: "DEL",
 	DelIfEq: "DEL IFEQ", SetIfEq: "SET IFEQ", SAdd: "SADD", SIsMember: "SISMEMBER", SRem: "SREM",
 	Read: "ReadProcessed", Delete: "DeleteProcessed", Update: "UpdateProcessed",
-	MemHas: "Contains", MemAdd: "Add", MemDel: "Remove"}
+	MemHas: "Contains", MemAdd: "Add", MemDel: "Remove",
+	ReadOffset: "ReadOffset", AdvanceOffset: "AdvanceOffset"}
 
 // opStores is the store that serves each operation.
 var opStores = [numOps]Stores{SetNX: Redis, Exists: Redis, Set: Redis, Insert: Database, Apply: Database, Commit: Database, Rollback: Database,
 	InsertApply: Database, Get: Redis, Put: Redis, PutNX: Redis, PutXX: Redis, Del: Redis,
 	DelIfEq: Redis, SetIfEq: Redis, SAdd: Redis, SIsMember: Redis, SRem: Redis,
-	Read: Database, Delete: Database, Update: Database}
+	Read: Database, Delete: Database, Update: Database,
+	ReadOffset: Database, AdvanceOffset: Database}
 
 // opKV marks the operations of the Redis key-value store (Key, Value).
 var opKV = [numOps]bool{Get: true, Put: true, PutNX: true, PutXX: true, Del: true,
@@ -292,7 +298,7 @@ type Record struct {
 	Holder uint32 // Park: the open transaction the call waits behind
 	Window uint32 // Partition: the window (numbered from 1 per instance)
 	Count  int32  // StoreLoss: marks lost; End: events not settled; the log: an offset
-	Part   int32  // the log: the partition (numbered from 1; 0: none) of a Deliver, Publish, Commit or Fenced record
+	Part   int32  // the log: the partition (numbered from 1; 0: none) of a Deliver, Publish, Commit or Fenced record, or of a ReadOffset or AdvanceOffset call
 
 	Kind    Kind
 	Op      Op      // the store operation
@@ -309,10 +315,12 @@ type Record struct {
 	// value set, or the value a GET found; a set call's member; a
 	// database row's state that Read found or Update writes. A memory
 	// call about an id too large for Event has Event 0 and the id, in
-	// decimal, in Value.
+	// decimal, in Value. An offset call's offsets are in decimal: the
+	// next offset AdvanceOffset writes, or the one ReadOffset found.
 	Key, Value string
 	// Expect is the value a compare-and-act call compares with: DelIfEq's
-	// and SetIfEq's token, Update's old state.
+	// and SetIfEq's token, Update's old state, AdvanceOffset's expected
+	// offset (in decimal).
 	Expect string
 }
 
@@ -354,6 +362,10 @@ func (r Record) Detail() string {
 			s += fmt.Sprintf(" if %q", r.Expect)
 		case Update:
 			s += fmt.Sprintf(" %q if %q", r.Value, r.Expect)
+		case ReadOffset:
+			s += fmt.Sprintf(" p%d", r.Part)
+		case AdvanceOffset:
+			s += fmt.Sprintf(" p%d %s if %s", r.Part, r.Value, r.Expect)
 		}
 		if r.Op.KV() && r.Dur > 0 && r.Kind == Call {
 			s += " PX " + time.Duration(r.Dur).String()
@@ -398,7 +410,7 @@ func (r Record) Detail() string {
 		return call("")
 	case Serve, Reply:
 		// A read that found its key or row shows what it found.
-		if (r.Op == Get || r.Op == Read) && r.Answer == Yes {
+		if (r.Op == Get || r.Op == Read || r.Op == ReadOffset) && r.Answer == Yes {
 			return call(fmt.Sprintf(": %q", r.Value))
 		}
 		return call(": " + r.Answer.String())

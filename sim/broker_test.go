@@ -262,7 +262,7 @@ func TestCheckersAgreeWithNoAckDeadline(t *testing.T) {
 	if testing.Short() {
 		seeds = 10
 	}
-	for _, st := range strategies.Names() {
+	for _, st := range strategies.NamesOn(run.DefaultBroker) {
 		for _, f := range []faults.Fault{faults.Crash, faults.Partition, faults.Slow} {
 			for _, inst := range []int{1, 3} {
 				for seed := uint64(1); seed <= seeds; seed++ {

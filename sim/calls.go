@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/idemsim/idemsim/run"
@@ -55,8 +56,25 @@ func (w *world) callRecord(kind run.Kind, id uint32) run.Record {
 		if !readsValue(c.op) {
 			rec.Expect = kv.aux
 		}
+		if c.op >= run.ReadOffset { // the log's offset calls, rare
+			offsetRecord(&rec, kind, c, kv)
+		}
 	}
 	return rec
+}
+
+// offsetRecord fills in what a record of an offset call says (run.Record):
+// its partition, and a ReadOffset's answer, once served, which travels in
+// kv.aux (a ReadOffset is no readsValue: its caller reads its answer from
+// kv.aux itself, simTx.ReadOffset).
+func offsetRecord(rec *run.Record, kind run.Kind, c *call, kv *kvCall) {
+	rec.Part = int32(c.ev.Partition)
+	if c.op == run.ReadOffset {
+		rec.Expect, rec.Value = "", ""
+		if kind == run.Serve || kind == run.Reply {
+			rec.Value = kv.aux
+		}
+	}
 }
 
 // send puts in's requested call on the network. It reports whether the call
@@ -373,6 +391,43 @@ func (t *simTx) UpdateProcessed(_ context.Context, id strategies.EventID, old, s
 	w := t.in.w
 	w.kvs = append(w.kvs, kvCall{value: state, aux: old})
 	r := t.in.do(call{op: run.Update, ev: strategies.Event{ID: id}, tx: t.id, kv: uint32(len(w.kvs) - 1)})
+	return r.ok, r.err
+}
+
+// offsetEvent is what an offset call of partition carries as its event:
+// the event being handled, for its records, and the partition.
+func (t *simTx) offsetEvent(partition int) strategies.Event {
+	w := t.in.w
+	return strategies.Event{ID: w.events[w.curEvent(t.in)].ID, Partition: partition}
+}
+
+// ReadOffset is SELECT next_offset ... FOR UPDATE of partition's row
+// (sqlDB.offsetOp). The offset found travels back in the call's strings
+// (kvCall.aux), where the database left it, in decimal.
+func (t *simTx) ReadOffset(_ context.Context, partition int) (int64, error) {
+	if err := strategies.ValidateOffset(partition); err != nil {
+		return 0, err
+	}
+	w := t.in.w
+	w.kvs = append(w.kvs, kvCall{})
+	kv := uint32(len(w.kvs) - 1)
+	r := t.in.do(call{op: run.ReadOffset, ev: t.offsetEvent(partition), tx: t.id, kv: kv})
+	if r.err != nil {
+		return 0, r.err
+	}
+	return parseOffset(w.kvs[kv].aux), nil
+}
+
+// AdvanceOffset sets partition's next offset to next if it is expect
+// (sqlDB.offsetOp). Its offsets travel in decimal in the call's strings,
+// as its records show them: next as the value, expect as aux.
+func (t *simTx) AdvanceOffset(_ context.Context, partition int, expect, next int64) (bool, error) {
+	if err := strategies.ValidateOffset(partition, expect, next); err != nil {
+		return false, err
+	}
+	w := t.in.w
+	w.kvs = append(w.kvs, kvCall{value: strconv.FormatInt(next, 10), aux: strconv.FormatInt(expect, 10)})
+	r := t.in.do(call{op: run.AdvanceOffset, ev: t.offsetEvent(partition), tx: t.id, kv: uint32(len(w.kvs) - 1)})
 	return r.ok, r.err
 }
 

@@ -3,6 +3,7 @@ package sim
 import (
 	"testing"
 
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 	"github.com/idemsim/idemsim/strategies/conformance"
 )
@@ -10,7 +11,15 @@ import (
 // TestConformance plays the conformance suite in the simulator, on its
 // simulated Redis and SQL stores, as the suite's own tests play it on the
 // in-process stores and on real Redis and PostgreSQL.
-func TestConformance(t *testing.T) { conformance.Run(t, scriptRunner{}) }
+//
+// A script plays its deliveries on the queue, so the strategies that run
+// on the log only (kafka-commit, offset-in-db) are played on the stores
+// alone (strategies/conformance's own tests, idemsimtest).
+func TestConformance(t *testing.T) {
+	for _, st := range strategies.On(run.DefaultBroker) {
+		t.Run(st.Name, func(t *testing.T) { conformance.Play(t, scriptRunner{}, st) })
+	}
+}
 
 // scriptRunner plays conformance cases with RunScript, in simulated time.
 type scriptRunner struct{}

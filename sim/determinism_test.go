@@ -27,7 +27,7 @@ func TestSameSeedSameTrace(t *testing.T) {
 	// Every broker's runs, interleaved in one list: a pooled world that
 	// ran one model before must run the other as a new world would.
 	var cfgs []Config
-	for _, st := range strategies.Names() {
+	for _, st := range strategies.NamesOn(run.DefaultBroker) {
 		for _, sc := range faults.Scenarios() {
 			for s := 1; s <= seeds; s++ {
 				for _, b := range run.BrokerNames {

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
 
@@ -17,7 +18,7 @@ func FuzzRun(f *testing.F) {
 	f.Add(uint64(1<<63), uint8(5), uint8(18), uint8(8), uint16(1))
 	f.Fuzz(func(t *testing.T, seed uint64, strategy, fs, instances uint8, events uint16) {
 		cfg := Config{
-			Strategy:  strategies.Names()[int(strategy)%len(strategies.Names())],
+			Strategy:  strategies.NamesOn(run.DefaultBroker)[int(strategy)%len(strategies.NamesOn(run.DefaultBroker))],
 			Faults:    faults.Set(fs) & faults.AllFaults,
 			Seed:      seed,
 			Instances: 1 + int(instances)%8,

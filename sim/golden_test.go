@@ -123,7 +123,7 @@ func runScriptCommand(t *testing.T, cmd string) string {
 	case "hashes":
 		// one line per strategy and scenario: the trace hash of cfg's seed
 		var lines []string
-		for _, st := range strategies.Names() {
+		for _, st := range strategies.NamesOn(run.DefaultBroker) {
 			for _, sc := range faults.Scenarios() {
 				c := cfg
 				c.Strategy, c.Faults = st, sc

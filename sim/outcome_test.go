@@ -8,6 +8,7 @@ import (
 
 	"github.com/idemsim/idemsim/check"
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
 
@@ -18,7 +19,7 @@ func TestCheckersAgreeOnSmallRuns(t *testing.T) {
 	if testing.Short() {
 		seeds = 8
 	}
-	for _, st := range strategies.Names() {
+	for _, st := range strategies.NamesOn(run.DefaultBroker) {
 		for _, sc := range faults.Scenarios() {
 			for _, shape := range []struct{ inst, events int }{{1, 1}, {2, 2}, {5, 3}, {8, 12}} {
 				for s := 1; s <= seeds; s++ {
@@ -41,7 +42,7 @@ func TestMemoizedCheckMatchesPorcupine(t *testing.T) {
 	if testing.Short() {
 		seeds = 3
 	}
-	for _, st := range strategies.Names() {
+	for _, st := range strategies.NamesOn(run.DefaultBroker) {
 		for _, sc := range faults.Scenarios() {
 			for s := 1; s <= seeds; s++ {
 				cfg := Config{Strategy: st, Faults: sc, Seed: uint64(s), KeepHistory: true}

@@ -105,6 +105,9 @@ type sqlDB struct {
 	// failApply makes the first Apply of these events fail (RunScript).
 	failApply map[strategies.EventID]bool
 
+	// offsets is the log's offsets table.
+	offsets offsetTable
+
 	fx []dbEffect // what the current step decided, for the world
 
 	// wakes are the locks an ended transaction freed, whose parked calls
@@ -115,10 +118,12 @@ type sqlDB struct {
 	draining bool
 }
 
-// wakeItem is a freed lock: an id's insert lock, or an account's row lock.
+// wakeItem is a freed lock: an id's insert lock, an account's row lock,
+// or a partition's row lock in the offsets table.
 type wakeItem struct {
-	ev      strategies.EventID
-	account int // > 0: an account's row lock
+	ev        strategies.EventID
+	account   int // > 0: an account's row lock
+	partition int // > 0: a partition's offset row lock
 }
 
 // dbCall is a database call as the database sees it: its id, its
@@ -188,6 +193,7 @@ func (d *sqlDB) init(events int) {
 	d.connDead = resize(d.connDead, 1)
 	d.connTx = resize(d.connTx, 1)
 	d.failApply = nil
+	d.offsets.reset()
 	d.fx = d.fx[:0]
 	d.wakes, d.draining = d.wakes[:0], false
 }
@@ -262,10 +268,14 @@ func (d *sqlDB) do(c dbCall) {
 	default:
 		// The row calls come last, out of the switch, which keeps the
 		// hot calls' dispatch as short as it was before them.
-		if !isRowOp(c.op) {
+		switch {
+		case isRowOp(c.op):
+			d.rowOp(c)
+		case isOffsetOp(c.op):
+			d.offsetOp(c, false)
+		default:
 			panic("sim: invariant broken: not a database call: " + c.op.String())
 		}
-		d.rowOp(c)
 	}
 }
 
@@ -493,6 +503,9 @@ func (d *sqlDB) unlock(t *txState, tx int32) {
 	if len(d.rows) > 0 { // only strategies that read, update or delete rows have any
 		d.endRows(tx, t.status == txCommitted)
 	}
+	if len(d.offsets.rows) > 0 { // only strategies of the log's offsets have any
+		d.endOffsets(tx, t.status == txCommitted)
+	}
 	for l := locks; l != 0; l &= l - 1 {
 		d.wakes = append(d.wakes, wakeItem{account: bits.TrailingZeros16(l)})
 	}
@@ -540,6 +553,10 @@ func (d *sqlDB) drain() {
 	for i := 0; i < len(d.wakes); i++ {
 		if w := d.wakes[i]; w.account > 0 {
 			d.wake(&d.acctWait[w.account])
+		} else if w.partition > 0 {
+			if q := d.offsets.waitq[w.partition]; q != nil {
+				d.wake(q)
+			}
 		} else {
 			d.wake(&d.waitq[w.ev])
 		}
@@ -575,6 +592,8 @@ func (d *sqlDB) wake(q *[]dbCall) {
 		default:
 			if isRowOp(c.op) {
 				d.rowOp(c)
+			} else if isOffsetOp(c.op) {
+				d.offsetOp(c, true)
 			}
 		}
 	}

@@ -29,6 +29,8 @@ func init() {
 		New:     func(d Deps) (Handler, error) { return DBUniqueFast{Ledger: d.Ledger}, nil },
 		Expected: map[string]string{"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
 			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "all": "ok"},
+		ExpectedOn: map[string]map[string]string{"log": {"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok"}},
 		Teaching: Teaching{
 			Mark:   "id",
 			Marked: "committed event {event}'s id",

@@ -326,6 +326,27 @@ func All() []Strategy {
 	return slices.Clone(registry)
 }
 
+// On lists the registered strategies that run on the broker model called
+// broker (RunsOn), in table order.
+func On(broker string) []Strategy {
+	var out []Strategy
+	for _, s := range All() {
+		if s.RunsOn(broker) {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// NamesOn lists the names of the strategies On lists.
+func NamesOn(broker string) []string {
+	var names []string
+	for _, s := range On(broker) {
+		names = append(names, s.Name)
+	}
+	return names
+}
+
 // Names lists the registered strategies' names in table order.
 func Names() []string {
 	all := All()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -180,6 +181,25 @@ func printable(s string) bool {
 	return true
 }
 
+// ErrBadOffset is returned, before any round trip, for a partition or an
+// offset of the log's offsets table that no backend stores as it is.
+var ErrBadOffset = errors.New("strategies: bad partition or offset")
+
+// ValidateOffset checks the arguments of an offsets-table call: a
+// partition numbered from 1 that fits PostgreSQL's int, and offsets from
+// 0, as the log numbers them.
+func ValidateOffset(partition int, offsets ...int64) error {
+	if partition < 1 || partition > math.MaxInt32 {
+		return fmt.Errorf("%w: partition %d: want 1 to %d", ErrBadOffset, partition, math.MaxInt32)
+	}
+	for _, o := range offsets {
+		if o < 0 {
+			return fmt.Errorf("%w: offset %d: want 0 or more", ErrBadOffset, o)
+		}
+	}
+	return nil
+}
+
 // Tx is one database transaction. Nothing it does is visible to others, or
 // durable, before Commit returns without error; a transaction whose client
 // vanishes before commit leaves nothing behind. A Commit that returns an
@@ -212,6 +232,33 @@ type Tx interface {
 	// waiting on its lock as ReadProcessed does, and reports whether the
 	// row matched: a compare-and-set on a version or a status.
 	UpdateProcessed(ctx context.Context, id EventID, old, state string) (bool, error)
+
+	// ReadOffset and AdvanceOffset refuse a partition or offset that
+	// ValidateOffset refuses, before any round trip.
+	//
+	// ReadOffset reads the stored next offset of a partition of the log
+	// (numbered from 1) from the offsets table, as SELECT next_offset ...
+	// FOR UPDATE does under READ COMMITTED: 0 if the partition has no row.
+	// It locks an existing row until the transaction ends, waiting, as
+	// ReadProcessed does, behind another open transaction that holds the
+	// row's lock, then reading the row as that one left it; a row another
+	// open transaction inserted is not there yet, neither seen nor waited
+	// for.
+	ReadOffset(ctx context.Context, partition int) (next int64, err error)
+	// AdvanceOffset sets the partition's stored next offset to next if it
+	// is expect now, and reports whether it did; a missing row counts as
+	// 0, and is inserted. In PostgreSQL it is, for expect 0, INSERT ... ON
+	// CONFLICT (partition) DO UPDATE SET next_offset = $next WHERE
+	// next_offset = 0, which waits for another open transaction that
+	// inserted the row or holds its lock, and locks the row it finds even
+	// when it does not match; for any other expect, UPDATE ... SET
+	// next_offset = $next WHERE partition = $p AND next_offset = $expect,
+	// which, as UpdateProcessed, waits for a lock only if the committed
+	// row matches, then checks again on the row as its holder left it.
+	// The offset of the record a consumer applies in the same transaction
+	// is the fence that makes a replay, or a zombie's late copy, find the
+	// offset already passed.
+	AdvanceOffset(ctx context.Context, partition int, expect, next int64) (bool, error)
 	// Commit commits the transaction.
 	Commit(ctx context.Context) error
 	// Rollback abandons the transaction. It is safe to call after a failed

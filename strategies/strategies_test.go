@@ -18,12 +18,13 @@ type memory struct {
 	marks     map[EventID]bool
 	processed map[EventID]bool
 	applied   map[EventID]int
-	failApply int // fail this many Apply calls
+	offsets   map[int]int64 // the offsets table: partition → next offset
+	failApply int           // fail this many Apply calls
 	calls     []string
 }
 
 func newMemory() *memory {
-	return &memory{kv: map[string]string{}, marks: map[EventID]bool{}, processed: map[EventID]bool{}, applied: map[EventID]int{}}
+	return &memory{kv: map[string]string{}, marks: map[EventID]bool{}, processed: map[EventID]bool{}, applied: map[EventID]int{}, offsets: map[int]int64{}}
 }
 
 func (m *memory) SetNX(_ context.Context, id EventID, _ time.Duration) (bool, error) {
@@ -95,6 +96,30 @@ type memTx struct {
 	m        *memory
 	inserted []EventID
 	effects  []Event
+	offsets  map[int]int64 // advanced, applied at commit
+}
+
+// ReadOffset reads the partition's next offset, its own advance first.
+func (t *memTx) ReadOffset(_ context.Context, p int) (int64, error) {
+	t.m.calls = append(t.m.calls, "ReadOffset")
+	if n, ok := t.offsets[p]; ok {
+		return n, nil
+	}
+	return t.m.offsets[p], nil
+}
+
+// AdvanceOffset sets the partition's next offset if it is expect.
+func (t *memTx) AdvanceOffset(ctx context.Context, p int, expect, next int64) (bool, error) {
+	cur, _ := t.ReadOffset(ctx, p)
+	t.m.calls[len(t.m.calls)-1] = "AdvanceOffset"
+	if cur != expect {
+		return false, nil
+	}
+	if t.offsets == nil {
+		t.offsets = map[int]int64{}
+	}
+	t.offsets[p] = next
+	return true, nil
 }
 
 func (t *memTx) InsertProcessed(_ context.Context, id EventID) (bool, error) {
@@ -126,6 +151,9 @@ func (t *memTx) Commit(context.Context) error {
 	for _, e := range t.effects {
 		t.m.applied[e.ID]++
 	}
+	for p, n := range t.offsets {
+		t.m.offsets[p] = n
+	}
 	return nil
 }
 
@@ -142,13 +170,17 @@ func TestEveryStrategyHandlesADelivery(t *testing.T) {
 		"redis-after":     {"Exists", "Apply", "Commit", "Set"},
 		"db-unique":       {"Insert", "Apply", "Commit"},
 		"db-unique-split": {"Insert", "Commit", "Apply", "Commit"},
+		"kafka-commit":    {"Apply", "Commit"},
+		"offset-in-db":    {"AdvanceOffset", "Apply", "Commit"},
 	}
 	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
 			m := newMemory()
 			h, err := New(name, m.deps())
 			require.NoError(t, err)
-			out, err := h.Handle(context.Background(), Event{ID: 1, Account: 1, Amount: 5})
+			// Record 0 of partition 1, as the log numbers them: the
+			// log's strategies need it, the others ignore it.
+			out, err := h.Handle(context.Background(), Event{ID: 1, Account: 1, Amount: 5, Partition: 1})
 			require.NoError(t, err)
 			assert.Equal(t, Applied, out)
 			assert.Equal(t, 1, m.applied[1])
@@ -161,18 +193,18 @@ func TestEveryStrategyHandlesADelivery(t *testing.T) {
 
 func TestSequentialDuplicates(t *testing.T) {
 	// A second delivery of the same event to the same handler: every
-	// strategy but none skips it.
+	// strategy but none and kafka-commit skips it.
 	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
 			m := newMemory()
 			h, err := New(name, m.deps())
 			require.NoError(t, err)
-			e := Event{ID: 7, Account: 2, Amount: 1}
+			e := Event{ID: 7, Account: 2, Amount: 1, Partition: 2, Offset: 0}
 			_, err = h.Handle(context.Background(), e)
 			require.NoError(t, err)
 			out, err := h.Handle(context.Background(), e)
 			require.NoError(t, err)
-			if name == "none" {
+			if name == "none" || name == "kafka-commit" {
 				assert.Equal(t, Applied, out)
 				assert.Equal(t, 2, m.applied[7])
 				return
@@ -225,7 +257,7 @@ func TestNewRefusesWhatItCannotBuild(t *testing.T) {
 	_, err = New("db-unique", Deps{})
 	assert.ErrorContains(t, err, "needs a Ledger")
 	_, err = New("memcached", Deps{Ledger: m})
-	assert.ErrorContains(t, err, "accepted: none, local-cache, redis, redis-after, db-unique, db-unique-split")
+	assert.ErrorContains(t, err, "accepted: none, kafka-commit, local-cache, redis, redis-after, db-unique, db-unique-split")
 	_, ok := Lookup("db-unique")
 	assert.True(t, ok)
 	_, ok = Lookup("db_unique")
@@ -235,14 +267,33 @@ func TestNewRefusesWhatItCannotBuild(t *testing.T) {
 // The registry: the built-ins in table order, each described once, and
 // what Register refuses.
 func TestRegistry(t *testing.T) {
-	builtins := []string{"none", "local-cache", "redis", "redis-after", "db-unique", "db-unique-split"}
+	builtins := []string{"none", "kafka-commit", "local-cache", "redis", "redis-after", "db-unique", "db-unique-split",
+		"redis-lease", "redis-release", "db-unique-fast", "offset-in-db"}
 	assert.Equal(t, builtins, Names()[:len(builtins)], "the built-ins first, in table order")
+	queue := []string{"none", "local-cache", "redis", "redis-after", "db-unique", "db-unique-split", "redis-lease", "redis-release", "db-unique-fast"}
+	assert.Equal(t, queue, NamesOn("queue")[:len(queue)], "the log's own strategies do not run on the queue")
+	assert.Equal(t, builtins, NamesOn("log")[:len(builtins)], "every built-in runs on the log")
 	for _, s := range All() {
 		assert.NotEmpty(t, s.Summary, s.Name)
 		assert.NotEmpty(t, s.Breaks, s.Name)
 		assert.True(t, s.Needs.Has(NeedsLedger), s.Name)
+		if !s.RunsOn("queue") {
+			assert.Nil(t, s.Expected, "%s runs on no queue: no row there", s.Name)
+			continue
+		}
 		for _, sc := range []string{"redeliver", "crash", "partition", "slow", "store-loss", "ttl", "all"} {
 			assert.Regexp(t, `^(ok|dup|lost|dup\+lost)$`, s.Expected[sc], "%s under %s", s.Name, sc)
+		}
+	}
+	// The log's rows where the spec states them ("Brokers"), each cell a
+	// kind of violation.
+	for _, name := range []string{"none", "kafka-commit", "local-cache", "redis", "db-unique", "db-unique-fast", "offset-in-db"} {
+		s, _ := Lookup(name)
+		row := s.ExpectedRow("log")
+		assert.NotEmpty(t, row, name)
+		for sc, want := range row {
+			assert.Contains(t, []string{"redeliver", "crash", "partition", "slow", "store-loss", "ttl", "rebalance", "zombie"}, sc, name)
+			assert.Regexp(t, `^(ok|dup|lost|dup\+lost)$`, want, "%s under %s on the log", name, sc)
 		}
 	}
 	noop := func(Deps) (Handler, error) { return None{}, nil }

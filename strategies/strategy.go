@@ -49,6 +49,16 @@ type Handler interface {
 	Handle(ctx context.Context, e Event) (Outcome, error)
 }
 
+// Seeker is a Handler that keeps its own offsets (offset-in-db): when the
+// log assigns its instance a partition, the consumer loop asks it where to
+// start, as a Kafka consumer's rebalance listener seeks to the offset it
+// stored, instead of the group's committed offset. ok false means it has
+// none for the partition: start where the group committed.
+type Seeker interface {
+	Handler
+	Seek(ctx context.Context, partition int) (next int64, ok bool, err error)
+}
+
 // HandlerFunc is a function that is a Handler.
 type HandlerFunc func(ctx context.Context, e Event) (Outcome, error)
 

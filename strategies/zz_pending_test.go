@@ -33,3 +33,8 @@ func (t *batchTx) DeleteProcessed(context.Context, EventID) (bool, error) { retu
 func (t *batchTx) UpdateProcessed(context.Context, EventID, string, string) (bool, error) {
 	return false, errPending
 }
+
+func (t *batchTx) ReadOffset(context.Context, int) (int64, error) { return 0, errPending }
+func (t *batchTx) AdvanceOffset(context.Context, int, int64, int64) (bool, error) {
+	return false, errPending
+}

@@ -14,7 +14,7 @@ import (
 // CompareConfig describes a comparison: every strategy under every
 // scenario, for seeds 1..Seeds.
 type CompareConfig struct {
-	Strategies []string     // default: strategies.Names()
+	Strategies []string     // default: strategies.NamesOn(BrokerModel), those that run on its broker
 	Scenarios  []faults.Set // default: faults.Scenarios()
 	Seeds      int          // default 200
 	Instances  int          // default 3
@@ -55,7 +55,7 @@ func (cc CompareConfig) options() Options {
 // withDefaults fills in the zero fields.
 func (cc CompareConfig) withDefaults() CompareConfig {
 	if cc.Strategies == nil {
-		cc.Strategies = strategies.Names()
+		cc.Strategies = strategies.NamesOn(run.Config{BrokerModel: cc.BrokerModel}.WithDefaults().BrokerModel)
 	}
 	if cc.Scenarios == nil {
 		cc.Scenarios = faults.Scenarios()

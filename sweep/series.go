@@ -125,8 +125,9 @@ const DefaultSeriesSeeds = 50
 var InstancesScenario = faults.Of(faults.Redeliver)
 
 // InstancesStrategies lists the instances series' strategies: every
-// registered one, in table order.
-func InstancesStrategies() []string { return strategies.Names() }
+// registered one that runs on the queue, where the series runs, in table
+// order.
+func InstancesStrategies() []string { return strategies.NamesOn(run.DefaultBroker) }
 
 // TTLStrategies lists the TTL series' strategies: those whose marks live
 // in Redis, where a TTL can expire them.

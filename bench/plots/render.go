@@ -20,6 +20,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
 
@@ -358,13 +359,15 @@ func palette(i int) color.Color {
 }
 
 // strategyColors gives the strategies one colour each in every figure, by
-// their place in table order (strategies.Names).
+// their place in table order among those that run on the queue
+// (strategies.NamesOn), so that a strategy of the log alone moves no
+// other's colour.
 var strategyColors = []color.Color{grey, vermilion, blue, skyBlue, green, purple, orange, yellow, black}
 
 // strategyColor is strategy's colour; i, its position in a figure, picks
 // one for a strategy beyond strategyColors.
 func strategyColor(strategy string, i int) color.Color {
-	if k := slices.Index(strategies.Names(), strategy); k >= 0 && k < len(strategyColors) {
+	if k := slices.Index(strategies.NamesOn(run.DefaultBroker), strategy); k >= 0 && k < len(strategyColors) {
 		return strategyColors[k]
 	}
 	return palette(i)

@@ -12,13 +12,17 @@ import (
 
 // Step is one statement of one transaction of a scenario.
 type Step struct {
-	Tx int    // the transaction, numbered from 1 (0 sets up Rows); it begins at its first step
-	Op string // "insert", "read", "delete", "update", "commit" or "rollback"
-	ID int    // the row's id, added to the scenario's base
-	// Old and State are an update's condition and new state.
+	Tx int // the transaction, numbered from 1 (0 sets up Rows); it begins at its first step
+	// Op is "insert", "read", "delete", "update", "commit" or "rollback",
+	// or, on the offsets table, "read-offset" or "advance".
+	Op string
+	ID int // the row's id, or the offset row's partition, added to the scenario's base
+	// Old and State are an update's condition and new state; an
+	// advance's expected and next offsets, in decimal.
 	Old, State string
-	// Want is the answer: "true" or "false" (insert, delete, update),
-	// "found:<state>" or "absent" (read), "ok" (commit, rollback).
+	// Want is the answer: "true" or "false" (insert, delete, update,
+	// advance), "found:<state>" or "absent" (read), the offset in decimal
+	// (read-offset), "ok" (commit, rollback).
 	Want string
 	// Until, if not 0, says the step waits: it has not answered when the
 	// steps after it up to step Until (numbered from 1) are done, and
@@ -27,11 +31,12 @@ type Step struct {
 }
 
 // Scenario is a sequence of steps on rows that exist, committed, at its
-// start (Rows: id to state).
+// start (Rows: id to state; Offsets: partition to next offset).
 type Scenario struct {
-	Name  string
-	Rows  map[int]string
-	Steps []Step
+	Name    string
+	Rows    map[int]string
+	Offsets map[int]int64
+	Steps   []Step
 }
 
 // S is shorthand for a step.
@@ -42,6 +47,16 @@ func S(tx int, op string, id int, want string) Step {
 // U is shorthand for an update step.
 func U(tx, id int, old, state, want string) Step {
 	return Step{Tx: tx, Op: "update", ID: id, Old: old, State: state, Want: want}
+}
+
+// RO is shorthand for a read-offset step of partition p.
+func RO(tx, p int, want int64) Step {
+	return Step{Tx: tx, Op: "read-offset", ID: p, Want: strconv.FormatInt(want, 10)}
+}
+
+// A is shorthand for an advance step of partition p.
+func A(tx, p int, expect, next int64, want string) Step {
+	return Step{Tx: tx, Op: "advance", ID: p, Old: strconv.FormatInt(expect, 10), State: strconv.FormatInt(next, 10), Want: want}
 }
 
 // End is shorthand for a commit or a rollback.
@@ -201,6 +216,103 @@ func Scenarios() []Scenario {
 	}
 }
 
+// OffsetScenarios are the rules of the log's offsets table that
+// strategies.Tx documents (ReadOffset, AdvanceOffset), one scenario or
+// more per rule. Their IDs are partitions.
+func OffsetScenarios() []Scenario {
+	return []Scenario{
+		{Name: "own writes are visible, others' only once committed", Steps: []Step{
+			A(1, 1, 0, 5, "true"), // no row counts as 0: it is inserted
+			RO(1, 1, 5),
+			A(1, 1, 5, 6, "true"),
+			RO(2, 1, 0),            // another's insert: not there, not waited for
+			A(2, 1, 6, 7, "false"), // an UPDATE does not see it either
+			End(1, "commit"),
+			RO(2, 1, 6), // a new statement sees the commit
+			End(2, "commit"),
+		}},
+		{Name: "a missing row is 0 only for an expected 0", Steps: []Step{
+			A(1, 1, 3, 4, "false"),
+			RO(1, 1, 0),
+			End(1, "commit"),
+			RO(2, 1, 0),
+			End(2, "commit"),
+		}},
+		{Name: "an insert waits for another's insert: commit, it misses and locks", Steps: []Step{
+			A(1, 1, 0, 1, "true"),
+			Waits(A(2, 1, 0, 9, "false"), 3),
+			End(1, "commit"),
+			Waits(RO(3, 1, 1), 6), // ON CONFLICT DO UPDATE locked the row it did not update
+			RO(2, 1, 1),
+			End(2, "commit"),
+			End(3, "commit"),
+		}},
+		{Name: "an insert waits for another's insert: rollback, it inserts", Steps: []Step{
+			A(1, 1, 0, 1, "true"),
+			Waits(A(2, 1, 0, 2, "true"), 3),
+			End(1, "rollback"),
+			RO(2, 1, 2),
+			End(2, "commit"),
+			RO(3, 1, 2),
+			End(3, "commit"),
+		}},
+		{Name: "FOR UPDATE waits for the lock, then reads the row as left", Offsets: map[int]int64{1: 5}, Steps: []Step{
+			RO(1, 1, 5),
+			Waits(RO(2, 1, 6), 4),
+			A(1, 1, 5, 6, "true"),
+			End(1, "commit"),
+			End(2, "commit"),
+		}},
+		{Name: "two owners race on one offset: one advances, the other waits, then misses", Offsets: map[int]int64{1: 5}, Steps: []Step{
+			A(1, 1, 5, 6, "true"),
+			Waits(A(2, 1, 5, 6, "false"), 3),
+			End(1, "commit"),
+			Waits(RO(3, 1, 6), 5), // the missed update kept the lock of the row it checked again
+			End(2, "commit"),
+			End(3, "commit"),
+		}},
+		{Name: "the waiting owner advances if the first rolls back", Offsets: map[int]int64{1: 5}, Steps: []Step{
+			A(1, 1, 5, 6, "true"),
+			Waits(A(2, 1, 5, 6, "true"), 3),
+			End(1, "rollback"),
+			End(2, "commit"),
+			RO(3, 1, 6),
+			End(3, "commit"),
+		}},
+		{Name: "an advance whose expected offset the committed row misses does not wait", Offsets: map[int]int64{1: 5}, Steps: []Step{
+			RO(1, 1, 5),
+			A(2, 1, 4, 5, "false"),
+			A(2, 1, 6, 7, "false"),
+			End(1, "commit"),
+			End(2, "commit"),
+		}},
+		{Name: "an insert on a committed row locks it even when it misses", Offsets: map[int]int64{1: 5}, Steps: []Step{
+			A(1, 1, 0, 1, "false"),
+			Waits(RO(2, 1, 5), 3),
+			End(1, "commit"),
+			End(2, "commit"),
+		}},
+		{Name: "an insert waits for a lock on a committed row", Offsets: map[int]int64{1: 5}, Steps: []Step{
+			RO(1, 1, 5),
+			Waits(A(2, 1, 0, 1, "false"), 3),
+			End(1, "commit"),
+			End(2, "commit"),
+		}},
+		{Name: "partitions are apart; rollback undoes advances and inserts", Offsets: map[int]int64{1: 5}, Steps: []Step{
+			A(1, 1, 5, 6, "true"),
+			A(1, 2, 0, 3, "true"),
+			RO(2, 3, 0),
+			A(2, 3, 0, 1, "true"),
+			End(1, "rollback"),
+			End(2, "commit"),
+			RO(3, 1, 5),
+			RO(3, 2, 0),
+			RO(3, 3, 1),
+			End(3, "commit"),
+		}},
+	}
+}
+
 // result is a step's answer, as Step.Want spells it.
 type result struct {
 	got string
@@ -241,6 +353,22 @@ func Play(t *testing.T, l strategies.Ledger, base strategies.EventID, sc Scenari
 			}
 			if ok, err := tx.UpdateProcessed(ctx, id(n), "", state); err != nil || !ok {
 				t.Fatalf("setup: update %d: %v, %v", n, ok, err)
+			}
+		}
+		if err := tx.Commit(ctx); err != nil {
+			t.Fatalf("setup: commit: %v", err)
+		}
+		delete(txs, 0)
+	}
+	if len(sc.Offsets) > 0 {
+		tx, err := l.Begin(ctx)
+		if err != nil {
+			t.Fatalf("setup: begin: %v", err)
+		}
+		txs[0] = tx
+		for p, next := range sc.Offsets {
+			if ok, err := tx.AdvanceOffset(ctx, int(base)+p, 0, next); err != nil || !ok {
+				t.Fatalf("setup: offset of partition %d: %v, %v", p, ok, err)
 			}
 		}
 		if err := tx.Commit(ctx); err != nil {
@@ -341,6 +469,16 @@ func do(ctx context.Context, tx strategies.Tx, s Step, id strategies.EventID) re
 			return result{"absent", err}
 		}
 		return result{"found:" + state, err}
+	case "read-offset":
+		next, err := tx.ReadOffset(ctx, int(id))
+		return result{strconv.FormatInt(next, 10), err}
+	case "advance":
+		expect, err1 := strconv.ParseInt(s.Old, 10, 64)
+		next, err2 := strconv.ParseInt(s.State, 10, 64)
+		if err1 != nil || err2 != nil {
+			return result{err: fmt.Errorf("txscript: bad offsets %q, %q", s.Old, s.State)}
+		}
+		ok, err = tx.AdvanceOffset(ctx, int(id), expect, next)
 	case "commit":
 		return result{"ok", tx.Commit(ctx)}
 	case "rollback":

@@ -8,7 +8,11 @@
 // goroutines on the wall clock, to a backend whose stores it can open: the
 // in-process memstore and real Redis plus PostgreSQL. The simulator plays
 // them on its own simulated stores with a runner of its own (package sim's
-// tests, with sim.RunScript), so this package does not import it.
+// tests, with sim.RunScript), so this package does not import it. An
+// EnvRunner's event is record 0 of a partition of its own, as the log
+// would give it (every copy of it the same record), so that the strategies
+// of the log's offsets (offset-in-db) play every case; the simulator's
+// runner delivers on the queue and plays the queue's strategies only.
 //
 // Play holds one strategy to its stated Promises on a Runner, each case a
 // subtest; Run plays every registered strategy; Cases lists the cases,

@@ -40,6 +40,9 @@ func (r EnvRunner) Name() string { return r.Backend }
 
 var nextID atomic.Uint64
 
+// nextPartition numbers the partitions of the cases' events.
+var nextPartition atomic.Int32
+
 // freshID returns an event id no other case of this process uses, so that
 // backends shared between cases need no cleaning.
 func freshID() strategies.EventID {
@@ -59,7 +62,11 @@ func (r EnvRunner) Run(t testing.TB, strategy string, c Case) ([]strategies.Outc
 	events := make([]strategies.Event, c.Events())
 	for k := range events {
 		id := freshID()
-		events[k] = strategies.Event{ID: id, Account: int(id%10) + 1, Amount: 1}
+		// Each event is record 0 of a partition of its own, as the
+		// log would give it: every copy of an event is then the same
+		// record, and a strategy of the log's offsets (offset-in-db)
+		// plays every case; the others ignore where it lies.
+		events[k] = strategies.Event{ID: id, Account: int(id%10) + 1, Amount: 1, Partition: int(nextPartition.Add(1))}
 	}
 	fail := &failures{once: map[strategies.EventID]*atomic.Bool{}}
 	for _, k := range c.FailApply {

@@ -18,7 +18,9 @@
 // end, waiting for a row another open transaction locked; a row another
 // open transaction inserted is invisible; a transaction sees its own
 // changes, and Rollback undoes them. A waiting statement ends with its
-// context.
+// context. The log's offsets table (ReadOffset, AdvanceOffset) keeps the
+// same rules, and AdvanceOffset's insert of a missing row (expected 0)
+// waits as PostgreSQL's ON CONFLICT does; Ledger.Offsets reads it.
 //
 // NewLedger, NewMarks and NewKV each make one store; give the same ones to
 // every handler of a test, as instances share Redis and the database, and

@@ -21,6 +21,10 @@ type Ledger struct {
 	rows    map[strategies.EventID]*row
 	fresh   map[strategies.EventID]*row
 	applied map[strategies.EventID]int
+	// offsets are the committed rows of the log's offsets table, by
+	// partition; freshOffsets the rows open transactions inserted.
+	offsets      map[int]*offsetRow
+	freshOffsets map[int]*offsetRow
 	// FailApply, if set, is asked before each Apply; an error it returns
 	// fails the statement (the transaction stays open, to be rolled back).
 	FailApply func(strategies.Event) error
@@ -51,7 +55,8 @@ type row struct {
 
 // NewLedger returns an empty Ledger.
 func NewLedger() *Ledger {
-	l := &Ledger{rows: map[strategies.EventID]*row{}, fresh: map[strategies.EventID]*row{}, applied: map[strategies.EventID]int{}}
+	l := &Ledger{rows: map[strategies.EventID]*row{}, fresh: map[strategies.EventID]*row{}, applied: map[strategies.EventID]int{},
+		offsets: map[int]*offsetRow{}, freshOffsets: map[int]*offsetRow{}}
 	l.changed = sync.NewCond(&l.mu)
 	return l
 }
@@ -97,6 +102,10 @@ type Tx struct {
 	inserted []*row // rows this transaction inserted
 	locked   []*row // committed rows whose lock it holds
 	effects  []strategies.Event
+	// The offsets table's rows it inserted, and committed ones whose lock
+	// it holds.
+	insertedOffsets []*offsetRow
+	lockedOffsets   []*offsetRow
 }
 
 // waiter is one statement's waiting: it wakes on every change of the
@@ -358,6 +367,7 @@ func (t *Tx) Commit(context.Context) error {
 	for _, e := range t.effects {
 		l.applied[e.ID]++
 	}
+	t.endOffsets(true)
 	l.changed.Broadcast()
 	return nil
 }
@@ -380,6 +390,7 @@ func (t *Tx) Rollback(context.Context) error {
 			delete(l.fresh, f.id)
 		}
 	}
+	t.endOffsets(false)
 	l.changed.Broadcast()
 	return nil
 }

@@ -1,13 +1,18 @@
 // Package pgstore implements strategies.Ledger on PostgreSQL through a pgx v5
 // pool, so PostgreSQL and PostgreSQL-compatible distributed databases work.
 //
-// New creates, under a validated prefix and in the current schema, three
+// New creates, under a validated prefix and in the current schema, four
 // tables and an index, and nothing else:
 //
 //	<prefix>_processed (event_id bigint PRIMARY KEY, state text)  the dedup marks
 //	<prefix>_accounts  (account int PRIMARY KEY, balance bigint)  the effect
 //	<prefix>_ledger    (event_id bigint, account int, amount bigint)
 //	<prefix>_ledger_event, an index of the ledger on event_id
+//	<prefix>_offsets   (partition int PRIMARY KEY, next_offset bigint)  the log's offsets
+//
+// Tx's ReadOffset and AdvanceOffset read and compare-and-set a
+// partition's row of the offsets table; New adds the table to an older
+// idemsim's set of tables that lacks it.
 //
 // The processed table's state (NOT NULL, empty for an inserted row) is what
 // Tx's UpdateProcessed compares and sets; ReadProcessed reads it with

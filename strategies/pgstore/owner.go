@@ -58,10 +58,10 @@ func (r relation) owned() bool {
 
 var kindNames = map[string]string{"r": "table", "p": "table", "i": "index", "v": "view", "m": "materialized view", "S": "sequence", "f": "foreign table", "c": "type"}
 
-// names are the relations a prefix owns, in creation order; the last is the
-// ledger's index.
+// names are the relations a prefix owns, in creation order: the ledger's
+// index after the ledger, and the log's offsets table, added later, last.
 func names(prefix string) []string {
-	return []string{prefix + "_processed", prefix + "_accounts", prefix + "_ledger", prefix + "_ledger_event"}
+	return []string{prefix + "_processed", prefix + "_accounts", prefix + "_ledger", prefix + "_ledger_event", prefix + "_offsets"}
 }
 
 // querier is a pool, a connection or a transaction.
@@ -203,6 +203,7 @@ func ensureTables(ctx context.Context, pool *pgxpool.Pool, schema, prefix string
 			prefix + "_accounts":     fmt.Sprintf(`CREATE TABLE %s (account int PRIMARY KEY, balance bigint NOT NULL)`, t.accounts),
 			prefix + "_ledger":       fmt.Sprintf(`CREATE TABLE %s (event_id bigint NOT NULL, account int NOT NULL, amount bigint NOT NULL)`, t.ledger),
 			prefix + "_ledger_event": fmt.Sprintf(`CREATE INDEX %s ON %s (event_id)`, pgx.Identifier{prefix + "_ledger_event"}.Sanitize(), t.ledger),
+			prefix + "_offsets":      fmt.Sprintf(`CREATE TABLE %s (partition int PRIMARY KEY, next_offset bigint NOT NULL)`, t.offsets),
 		}
 		for _, n := range names(prefix) {
 			if _, ok := rels[n]; ok {

@@ -20,11 +20,12 @@ type Ledger struct {
 	// validated and the schema quoted).
 	insertProcessed, apply, insertApply, insertApplyBatch, applications string
 	readProcessed, deleteProcessed, updateProcessed                     string
+	readOffset, insertOffset, updateOffset                              string
 }
 
 // tables are the SQL names of a prefix's tables, schema-qualified and quoted
 // when the schema is known.
-type tables struct{ processed, accounts, ledger string }
+type tables struct{ processed, accounts, ledger, offsets string }
 
 func tablesOf(schema, prefix string) tables {
 	name := func(suffix string) string {
@@ -33,7 +34,7 @@ func tablesOf(schema, prefix string) tables {
 		}
 		return pgx.Identifier{schema, prefix + suffix}.Sanitize()
 	}
-	return tables{processed: name("_processed"), accounts: name("_accounts"), ledger: name("_ledger")}
+	return tables{processed: name("_processed"), accounts: name("_accounts"), ledger: name("_ledger"), offsets: name("_offsets")}
 }
 
 // New returns the ledger of prefix in pool. It creates the prefix's tables in
@@ -92,6 +93,13 @@ INSERT INTO %[2]s (event_id, account, amount) VALUES ($1, $2, $3)`, t.accounts, 
 	l.readProcessed = fmt.Sprintf(`SELECT state FROM %s WHERE event_id = $1 FOR UPDATE`, t.processed)
 	l.deleteProcessed = fmt.Sprintf(`DELETE FROM %s WHERE event_id = $1`, t.processed)
 	l.updateProcessed = fmt.Sprintf(`UPDATE %s SET state = $3 WHERE event_id = $1 AND state = $2`, t.processed)
+	l.readOffset = fmt.Sprintf(`SELECT next_offset FROM %s WHERE partition = $1 FOR UPDATE`, t.offsets)
+	// A missing row counts as 0: an expected 0 inserts it, or, if it is
+	// there (or another open transaction inserts it meanwhile, which the
+	// insert waits for), locks it and sets it only if it is 0.
+	l.insertOffset = fmt.Sprintf(`INSERT INTO %s AS o (partition, next_offset) VALUES ($1, $2)
+ON CONFLICT (partition) DO UPDATE SET next_offset = EXCLUDED.next_offset WHERE o.next_offset = 0`, t.offsets)
+	l.updateOffset = fmt.Sprintf(`UPDATE %s SET next_offset = $3 WHERE partition = $1 AND next_offset = $2`, t.offsets)
 	l.applications = fmt.Sprintf(`SELECT event_id, count(*) FROM %s GROUP BY event_id`, t.ledger)
 	return l
 }
@@ -109,7 +117,7 @@ func (l *Ledger) Begin(ctx context.Context) (strategies.Tx, error) {
 // other sessions hold on them, so give ctx a deadline (or the session a
 // lock_timeout).
 func (l *Ledger) Reset(ctx context.Context) error {
-	_, err := l.pool.Exec(ctx, fmt.Sprintf(`TRUNCATE %s, %s, %s`, l.t.processed, l.t.accounts, l.t.ledger))
+	_, err := l.pool.Exec(ctx, fmt.Sprintf(`TRUNCATE %s, %s, %s, %s`, l.t.processed, l.t.accounts, l.t.ledger, l.t.offsets))
 	if err != nil {
 		return fmt.Errorf("pgstore: empty the tables %s_*: %w", l.prefix, err)
 	}
@@ -191,6 +199,48 @@ func (t *Tx) UpdateProcessed(ctx context.Context, id strategies.EventID, old, st
 		return false, fmt.Errorf("pgstore: update processed %d from %q to %q: %w", id, old, state, err)
 	}
 	return tag.RowsAffected() == 1, nil
+}
+
+// ReadOffset reads partition's next offset with SELECT next_offset ...
+// FOR UPDATE, 0 if the partition has no row: PostgreSQL makes it wait for
+// another open transaction that holds the row's lock, and the row stays
+// locked until this transaction ends.
+func (t *Tx) ReadOffset(ctx context.Context, partition int) (int64, error) {
+	if err := strategies.ValidateOffset(partition); err != nil {
+		return 0, fmt.Errorf("pgstore: %w", err)
+	}
+	var next int64
+	err := t.tx.QueryRow(ctx, t.l.readOffset, partition).Scan(&next)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("pgstore: read the offset of partition %d for update: %w", partition, err)
+	}
+	return next, nil
+}
+
+// AdvanceOffset sets partition's next offset to next if it is expect, and
+// reports whether it did: for expect 0, INSERT ... ON CONFLICT DO UPDATE
+// ... WHERE next_offset = 0 (a missing row is 0); otherwise UPDATE ...
+// WHERE next_offset = expect. strategies.Tx says how each waits and locks.
+func (t *Tx) AdvanceOffset(ctx context.Context, partition int, expect, next int64) (bool, error) {
+	if err := strategies.ValidateOffset(partition, expect, next); err != nil {
+		return false, fmt.Errorf("pgstore: %w", err)
+	}
+	var err error
+	var n int64
+	if expect == 0 {
+		tag, e := t.tx.Exec(ctx, t.l.insertOffset, partition, next)
+		err, n = e, tag.RowsAffected()
+	} else {
+		tag, e := t.tx.Exec(ctx, t.l.updateOffset, partition, expect, next)
+		err, n = e, tag.RowsAffected()
+	}
+	if err != nil {
+		return false, fmt.Errorf("pgstore: advance the offset of partition %d from %d to %d: %w", partition, expect, next, err)
+	}
+	return n == 1, nil
 }
 
 // Apply adds e's amount to its account and records the application. The

@@ -41,13 +41,13 @@ func TestNewMarksAndDropRemoves(t *testing.T) {
 	var marked int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname LIKE 'pg\_own\_%'
 		AND obj_description(oid, 'pg_class') LIKE 'created by idemsim for prefix pg_own;%'`).Scan(&marked))
-	assert.Equal(t, 4, marked, "three tables and the ledger's index")
+	assert.Equal(t, 5, marked, "four tables and the ledger's index")
 	_, err = New(ctx, pool, "pg_own") // again: found, not created
 	require.NoError(t, err)
 
 	dropped, err := Drop(ctx, pool, "pg_own")
 	require.NoError(t, err)
-	assert.Equal(t, []string{"public.pg_own_processed", "public.pg_own_accounts", "public.pg_own_ledger"}, dropped)
+	assert.Equal(t, []string{"public.pg_own_processed", "public.pg_own_accounts", "public.pg_own_ledger", "public.pg_own_offsets"}, dropped)
 	var left int
 	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname LIKE 'pg\_own\_%'`).Scan(&left))
 	assert.Zero(t, left)

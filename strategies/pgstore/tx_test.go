@@ -189,3 +189,53 @@ func TestStateColumnOfOlderTables(t *testing.T) {
 	_, err = Drop(ctx, pool, "pg_old")
 	require.NoError(t, err)
 }
+
+// The rules of the log's offsets table, played on PostgreSQL: the
+// scenarios that memstore's Ledger and the simulator's database pass.
+func TestOffsetScenarios(t *testing.T) {
+	pool, ctx := testPool(t), ctx5(t)
+	l, err := New(ctx, pool, "pg_offsets")
+	require.NoError(t, err)
+	require.NoError(t, l.Reset(ctx))
+	for i, sc := range txscript.OffsetScenarios() {
+		t.Run(sc.Name, func(t *testing.T) {
+			txscript.Play(t, l, strategies.EventID(100*(i+1)), sc, 200*time.Millisecond)
+		})
+	}
+}
+
+// The offsets table is made with the others, marked as idemsim's, emptied
+// by Reset and dropped by Drop; an older idemsim's tables, without it, get
+// it. Bad partitions and offsets are refused before any round trip.
+func TestOffsetsTable(t *testing.T) {
+	pool, ctx := testPool(t), ctx5(t)
+	l, err := New(ctx, pool, "pg_offtab")
+	require.NoError(t, err)
+	tx, err := l.Begin(ctx)
+	require.NoError(t, err)
+	ok, err := tx.AdvanceOffset(ctx, 3, 0, 7)
+	require.NoError(t, err)
+	require.True(t, ok)
+	_, err = tx.ReadOffset(ctx, 0)
+	assert.ErrorIs(t, err, strategies.ErrBadOffset)
+	_, err = tx.AdvanceOffset(ctx, 3, 7, -2)
+	assert.ErrorIs(t, err, strategies.ErrBadOffset)
+	require.NoError(t, tx.Commit(ctx))
+	var comment string
+	require.NoError(t, pool.QueryRow(ctx, `SELECT obj_description('pg_offtab_offsets'::regclass, 'pg_class')`).Scan(&comment))
+	assert.Contains(t, comment, "created by idemsim")
+	require.NoError(t, l.Reset(ctx))
+	var n int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM pg_offtab_offsets`).Scan(&n))
+	assert.Zero(t, n, "Reset empties it")
+
+	_, err = pool.Exec(ctx, `DROP TABLE pg_offtab_offsets`)
+	require.NoError(t, err)
+	_, err = New(ctx, pool, "pg_offtab")
+	require.NoError(t, err, "an older idemsim's tables get the offsets table")
+	dropped, err := Drop(ctx, pool, "pg_offtab")
+	require.NoError(t, err)
+	assert.Contains(t, dropped, "public.pg_offtab_offsets")
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM pg_class WHERE relname = 'pg_offtab_offsets'`).Scan(&n))
+	assert.Zero(t, n)
+}
