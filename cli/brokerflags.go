@@ -10,6 +10,7 @@ import (
 
 	"github.com/idemsim/idemsim/broker"
 	"github.com/idemsim/idemsim/run"
+	"github.com/idemsim/idemsim/strategies"
 	"github.com/idemsim/idemsim/sweep"
 )
 
@@ -241,5 +242,5 @@ func strategyRunsOn(strategy, model string) error {
 	if sweep.RunsOn(strategy, model) {
 		return nil
 	}
-	return usagef("--strategy %s: %s, not on the %s", strategy, sweep.RunsOnWords(strategy), model)
+	return usagef("--strategy %s: %s, not on the %s (accepted: %s on the %s)", strategy, sweep.RunsOnWords(strategy), model, strings.Join(strategies.NamesOn(model), ", "), model)
 }

@@ -336,7 +336,13 @@ func parseStrategies(list string, given bool, models []string) ([]string, error)
 			return nil, usagef("--strategies: %v", unknownName("strategy", n, strategies.Names()))
 		}
 		if !runsOnOne(n) {
-			return nil, usagef("--strategies: %s, not on the %s (--broker %s)", sweep.RunsOnWords(n), strings.Join(models, " or the "), strings.Join(models, ","))
+			var on []string
+			for _, st := range strategies.Names() {
+				if runsOnOne(st) {
+					on = append(on, st)
+				}
+			}
+			return nil, usagef("--strategies: %s, not on the %s (accepted: %s with --broker %s)", sweep.RunsOnWords(n), strings.Join(models, " or the "), strings.Join(on, ", "), strings.Join(models, ","))
 		}
 	}
 	return names, nil

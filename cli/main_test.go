@@ -200,7 +200,13 @@ func TestParseStrategies(t *testing.T) {
 
 	got, err = parseStrategies("", false, []string{"queue"})
 	require.NoError(t, err)
-	assert.Equal(t, strategies.Names(), got)
+	assert.Equal(t, strategies.NamesOn("queue"), got, "not given: those that run on the broker")
+	got, err = parseStrategies("", false, []string{"queue", "log"})
+	require.NoError(t, err)
+	assert.Equal(t, strategies.Names(), got, "on both brokers: every strategy, in table order")
+	got, err = parseStrategies("", false, []string{"log"})
+	require.NoError(t, err)
+	assert.Equal(t, strategies.NamesOn("log"), got)
 }
 
 func TestIntValue(t *testing.T) {
