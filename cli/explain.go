@@ -57,7 +57,7 @@ that same run.
 
 // explainOrder is the order in which explain's help lists its flags, each
 // with the placeholder of its value.
-var explainOrder = []string{"strategy S", "faults F[,F...]", "kind K", "against S2", "instances N", "seeds N", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "out DIR"}
+var explainOrder = []string{"strategy S", "faults F[,F...]", "kind K", "against S2", "instances N", "seeds N", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "partitions N", "batch N", "commit batch|record", "session-timeout D", "max-poll-interval D", "out DIR"}
 
 // explainOpts are the flags of `idemsim explain`.
 type explainOpts struct {
@@ -90,7 +90,7 @@ func (o *explainOpts) flagSet() *flag.FlagSet {
 		fmt.Sprintf("consumer instances the search starts with, 1 to %d", sim.MaxInstances))
 	fs.Var(newIntValue(&o.seeds, explain.DefaultSeeds, 1, sweep.MaxSeeds), "seeds",
 		fmt.Sprintf("search seeds 1..N of each scenario, N from 1 to %d", sweep.MaxSeeds))
-	o.broker.define(fs)
+	o.broker.define(fs, false)
 	fs.StringVar(&o.out, "out", "",
 		"also write into DIR, creating it: "+explain.HistoryFile+" (porcupine's visualization of\n"+
 			"the shrunk run's history, faults annotated) and "+explain.TimelinePNGFile+" and\n"+
