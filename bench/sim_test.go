@@ -131,7 +131,7 @@ func BenchmarkPorcupine(b *testing.B) {
 // strategy x every scenario (faults.Scenarios) x 200 seeds, on every CPU.
 // One iteration takes seconds; run it with -benchtime 1x.
 func BenchmarkCompareDefault(b *testing.B) {
-	want := len(strategies.Names()) * len(faults.Scenarios())
+	want := len(strategies.NamesOn(run.DefaultBroker)) * len(faults.Scenarios())
 	for b.Loop() {
 		c, err := sweep.Compare(sweep.CompareConfig{})
 		if err != nil {

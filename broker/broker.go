@@ -51,10 +51,13 @@ type Model interface {
 	Up(inst int32, gen uint32) []Effect
 	// Down: instance inst crashed.
 	Down(inst int32) []Effect
-	// Leave: instance inst stopped gracefully (the rebalance fault's
-	// scale-in or rolling restart): it handled and acked or committed
-	// what it had in hand, and closed its consumer. Up follows when it
-	// comes back.
+	// Leave: instance inst stops gracefully (the rebalance fault's
+	// scale-in or rolling restart): it handled what it had in hand and
+	// acked or committed it, and takes nothing more. A pushing model
+	// hears it as the consumer stops (a cancel), before the last acks
+	// arrive, and then Down once they have (the connection closes); a
+	// polling one once its last commit has arrived (a LeaveGroup), and
+	// nothing after. Up follows when it comes back.
 	Leave(inst int32) []Effect
 	// Fetch: instance inst has handled everything it was sent and asks
 	// for more (a poll). The world calls it only for a model whose

@@ -153,6 +153,9 @@ type slot struct {
 	cut  bool   // its channel is closed: it is cut off from the broker (no ack deadline only)
 	gen  uint32 // its incarnation
 	held int32  // deliveries it holds, not yet acked, nacked or timed out
+	// cancelled: it stopped taking deliveries (Leave); its channel is
+	// still open until Down.
+	cancelled bool
 }
 
 // NewQueue returns a queue with parameters p, or p's error.
@@ -244,12 +247,14 @@ func (q *Queue) Stall() time.Duration {
 // deadline (or, with none, its channel).
 func (q *Queue) Liveness() time.Duration { return q.Stall() }
 
-// Leave: instance inst stopped gracefully. To the queue that is a closed
-// consumer, as a crash is (Down): with an ack deadline its deliveries come
-// back at the deadline (SQS, JetStream redeliver what a stopped consumer
-// did not ack after the visibility timeout or AckWait); with none, its
-// channel closed and they go back to the head of the queue at once.
-func (q *Queue) Leave(inst int32) []Effect { return q.Down(inst) }
+// Leave: instance inst stops gracefully: it cancels its consumer, and the
+// broker sends it nothing more. What it holds stays with it: its acks are
+// on the way, and Down, when its connection closes, returns what it did
+// not ack (with no ack deadline) or leaves it to its deadline.
+func (q *Queue) Leave(inst int32) []Effect {
+	q.slots[inst].cancelled = true
+	return nil
+}
 
 // Fetch is never called: the queue pushes (its description's Pull is
 // false). It does nothing.
@@ -341,7 +346,7 @@ func (q *Queue) dispatch() {
 	for q.head < len(q.ready) {
 		n := 0
 		for i, s := range q.slots {
-			if s.up && !s.cut && s.held < pf {
+			if s.up && !s.cut && !s.cancelled && s.held < pf {
 				free[n] = int32(i)
 				n++
 			}

@@ -58,10 +58,22 @@ func TestBadBrokerFlagsExitTwoAndSayWhatIsAccepted(t *testing.T) {
 		flags []string
 		want  string
 	}{
-		{[]string{"--broker", "log"}, `--broker: unknown broker "log" (accepted: queue)`},
-		{[]string{"--broker", "Queue"}, `unknown broker "Queue": names are exact, did you mean "queue"? (accepted: queue)`},
-		{[]string{"--broker", ""}, `empty broker name (accepted: queue)`},
-		{[]string{"--broker", "queue,queue"}, `--broker "queue,queue": one model at a time for now (accepted: queue)`},
+		{[]string{"--broker", "kafka"}, `--broker: unknown broker "kafka" (accepted: queue, log)`},
+		{[]string{"--broker", "Queue"}, `unknown broker "Queue": names are exact, did you mean "queue"? (accepted: queue, log)`},
+		{[]string{"--broker", ""}, `empty broker name (accepted: queue, log)`},
+		{[]string{"--partitions", "0"}, `--partitions "0": want a whole number from 1 to 64`},
+		{[]string{"--partitions", "65"}, `--partitions "65": want a whole number from 1 to 64`},
+		{[]string{"--broker", "log", "--batch", "0"}, `--batch "0": want a whole number from 1 to 1000`},
+		{[]string{"--broker", "log", "--batch", "x"}, `--batch "x": want a whole number from 1 to 1000`},
+		{[]string{"--broker", "log", "--commit", "auto"}, `--commit "auto": want batch (after each fetched batch) or record (after each record)`},
+		{[]string{"--broker", "log", "--session-timeout", "0s"}, `--session-timeout "0s": want a positive Go duration`},
+		{[]string{"--broker", "log", "--max-poll-interval", "-1s"}, `--max-poll-interval "-1s": want a positive Go duration`},
+		{[]string{"--broker", "log", "--max-poll-interval"}, `--max-poll-interval needs a value`},
+		// A parameter of one model is refused on the other.
+		{[]string{"--partitions", "3"}, `--partitions is a parameter of the log broker, not of the queue (--broker queue)`},
+		{[]string{"--broker", "queue", "--commit", "record"}, `--commit is a parameter of the log broker, not of the queue (--broker queue)`},
+		{[]string{"--broker", "log", "--prefetch", "2"}, `--prefetch is a parameter of the queue broker, not of the log (--broker log)`},
+		{[]string{"--broker", "log", "--ack-deadline", "none"}, `--ack-deadline is a parameter of the queue broker, not of the log (--broker log)`},
 		{[]string{"--ack-deadline", "0"}, `--ack-deadline "0": want a positive Go duration`},
 		{[]string{"--ack-deadline", "-1s"}, `, or none (no deadline: RabbitMQ)`},
 		{[]string{"--ack-deadline", "never"}, `--ack-deadline "never": want a positive Go duration`},
@@ -78,7 +90,26 @@ func TestBadBrokerFlagsExitTwoAndSayWhatIsAccepted(t *testing.T) {
 		{"compare", "--seeds", "1"},
 		{"explain", "--strategy", "local-cache"},
 	}
+	// run and explain take one model, compare a list of distinct ones.
+	one := []struct {
+		flags []string
+		want  string
+	}{{[]string{"--broker", "queue,log"}, `--broker "queue,log": one model at a time here; compare takes a list, such as queue,log (accepted: queue, log)`}}
+	list := []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--broker", "queue,queue"}, `--broker "queue,queue" names queue twice: name each once (accepted: a comma-separated list of queue, log)`},
+		{[]string{"--broker", "queue,kafka"}, `--broker: unknown broker "kafka" (accepted: queue, log)`},
+		{[]string{"--broker", "queue,"}, `--broker "queue," has an empty name`},
+	}
 	for _, base := range bases {
+		tests := tests
+		if base[0] == "compare" {
+			tests = append(tests, list...)
+		} else {
+			tests = append(tests, one...)
+		}
 		for _, tt := range tests {
 			args := append(append([]string(nil), base...), tt.flags...)
 			r := newRecordingEnv()

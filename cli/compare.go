@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 
 	"github.com/idemsim/idemsim/faults"
@@ -17,7 +18,7 @@ import (
 )
 
 // compareSynopsis is the usage line of `idemsim compare`.
-const compareSynopsis = "idemsim compare [--seeds 200] [--instances 3] [--events 200] [--strategies S[,S...]] [--faults F[,F...]] [--broker queue] [--ack-deadline D|none] [--nack-retry D] [--prefetch N] [--max-deliveries N] [--out DIR] [--json] [--workers N] [--max-memory 1GiB] [--shard K/N]"
+const compareSynopsis = "idemsim compare [--seeds 200] [--instances 3] [--events 200] [--strategies S[,S...]] [--faults F[,F...]] [--broker queue[,log]] [--ack-deadline D|none] [--nack-retry D] [--prefetch N] [--max-deliveries N] [--partitions N] [--batch N] [--commit batch|record] [--session-timeout D] [--max-poll-interval D] [--out DIR] [--json] [--workers N] [--max-memory 1GiB] [--shard K/N]"
 
 const compareAbout = `
 Run every strategy under every fault scenario, for seeds 1..N each, and
@@ -29,14 +30,21 @@ not ok either. Below the table, each violating cell's first failing seed
 and the command that replays it. --broker and its parameters apply to every
 run; the table names them when they are not the default.
 
+--broker takes a list: --broker queue,log prints one table per broker,
+each headed by it, with "-" in the row of a strategy that does not run on
+that broker; each model takes its own parameters. --json then prints
+{"comparisons": [...]}, one comparison per broker, and --out writes the
+queue's files as ever and the log's beside them (compare-log.json,
+compare-log.csv, compare-log.md, violations-log.png and .svg).
+
 The result does not depend on --workers. Large runs go fewer at a time, so
 that their memory stays within --max-memory (1 GiB by default): a run of E
 events and I instances is counted as 1 MiB + E x (2560 + 32 x I) bytes
 (441 MiB for the largest, so 2 of those at once), and one run always goes,
 however large. Progress is shown on stderr when it is a terminal, and with
 --out the files written are named there.
-'idemsim compare --out results' regenerates the committed results/
-directory.
+'idemsim compare --broker queue,log --out results' regenerates the
+committed results/ directory, both brokers' files.
 
 With --shard K/N it runs only slice K of N of the seeds (N contiguous
 ranges: --shard 2/16 of seeds 1..200 is seeds 13..25) and prints that
@@ -47,7 +55,7 @@ flags prints and writes.
 
 // compareOrder is the order in which compare's help lists its flags, each
 // with the placeholder of its value.
-var compareOrder = []string{"seeds N", "instances N", "events N", "strategies S[,S...]", "faults F[,F...]", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "out DIR", "json", "workers N", "max-memory SIZE", "shard K/N"}
+var compareOrder = []string{"seeds N", "instances N", "events N", "strategies S[,S...]", "faults F[,F...]", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "partitions N", "batch N", "commit batch|record", "session-timeout D", "max-poll-interval D", "out DIR", "json", "workers N", "max-memory SIZE", "shard K/N"}
 
 // maxWorkers bounds --workers: far more than any machine's CPUs.
 const maxWorkers = 1024
@@ -81,7 +89,7 @@ func (o *compareOpts) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.faults, "faults", "",
 		"table columns: a comma-separated list of scenarios, each name one scenario\n"+
 			"(default: all but none), from: "+acceptedFaults()+"\n("+faultsHelp+")")
-	o.broker.define(fs)
+	o.broker.define(fs, true)
 	fs.StringVar(&o.out, "out", "",
 		"also write compare.json, compare.csv, compare.md and the violations figure\n"+
 			"(violations.png, violations.svg) to DIR, creating it; '--out results'\n"+
@@ -125,18 +133,15 @@ func (e *env) compareCmd(args []string) error {
 		return usagef("--out needs a directory (default: write nothing)")
 	}
 	cc := sweep.CompareConfig{Seeds: o.seeds, Instances: o.instances, Events: o.events, Workers: o.workers, MaxMemory: o.maxMemory}
-	if cc.Strategies, err = parseStrategies(o.strategies, set["strategies"]); err != nil {
+	models, params, err := o.broker.configs(set)
+	if err != nil {
+		return err
+	}
+	if cc.Strategies, err = parseStrategies(o.strategies, set["strategies"], models); err != nil {
 		return err
 	}
 	if cc.Scenarios, err = parseScenarios(o.faults, set["faults"]); err != nil {
 		return err
-	}
-	if cc.BrokerModel, cc.Broker, err = o.broker.config(set); err != nil {
-		return err
-	}
-	if !set["strategies"] {
-		// Every strategy that runs on the broker.
-		cc.Strategies = strategies.NamesOn(run.Config{BrokerModel: cc.BrokerModel}.WithDefaults().BrokerModel)
 	}
 	shard := sweep.Whole
 	if set["shard"] {
@@ -156,38 +161,97 @@ func (e *env) compareCmd(args []string) error {
 			formatMiB(sweep.EstimateRunMemory(o.events, o.instances)), formatSize(o.maxMemory))
 	}
 
+	// One comparison per model, in the order given, each of the models'
+	// own parameters; the progress line counts the runs of all.
+	first, last := shard.Seeds(o.seeds)
+	configs := make([]sweep.CompareConfig, len(models))
+	total := 0
+	for i, m := range models {
+		configs[i] = cc
+		configs[i].BrokerModel, configs[i].Broker = m, params.Of(m)
+		total += len(rowsOn(cc.Strategies, m)) * len(cc.Scenarios) * (last - first + 1)
+	}
 	var prog *progress
 	if e.isTerminal(e.stderr) {
 		prog = newProgress(e.stderr, e.now)
-		cc.Progress = prog.update
+		before := 0
+		for i := range configs {
+			offset := before
+			configs[i].Progress = func(done, _ int) { prog.update(offset+done, total) }
+			before += len(rowsOn(cc.Strategies, models[i])) * len(cc.Scenarios) * (last - first + 1)
+		}
+	}
+	finish := func() {
+		if prog != nil {
+			prog.finish()
+		}
 	}
 	if set["shard"] {
 		compareShard := e.compareShard
 		if compareShard == nil {
 			compareShard = sweep.CompareShard
 		}
-		part, err := compareShard(cc, shard)
-		if prog != nil {
-			prog.finish()
+		var parts []*sweep.Part
+		for _, c := range configs {
+			var part *sweep.Part
+			if len(rowsOn(c.Strategies, c.BrokerModel)) == 0 {
+				part = emptyPart(c, shard)
+			} else if part, err = compareShard(c, shard); err != nil {
+				finish()
+				return err
+			}
+			part.Command = o.command(set)
+			if len(models) > 1 {
+				part.Brokers = models
+			}
+			parts = append(parts, part)
 		}
+		finish()
+		return e.showParts(parts, o.out)
+	}
+	var cmps []*sweep.Comparison
+	for _, c := range configs {
+		if len(rowsOn(c.Strategies, c.BrokerModel)) == 0 {
+			// No strategy given runs on this model: its table is all "-".
+			cmps = append(cmps, &sweep.Comparison{Seeds: c.Seeds, Instances: c.Instances, Events: c.Events, BrokerNaming: run.NameBroker(c.BrokerModel, c.Broker)})
+			continue
+		}
+		cmp, err := e.simCompare(c)
 		if err != nil {
+			finish()
 			return err
 		}
-		part.Command = o.command(set)
-		return e.showPart(part, o.out)
+		cmps = append(cmps, cmp)
 	}
-	cmp, err := e.simCompare(cc)
-	if prog != nil {
-		prog.finish()
-	}
-	if err != nil {
-		return err
-	}
+	finish()
 	regenerate := ""
 	if o.out != "" {
 		regenerate = o.command(set) + " --out " + o.out
 	}
-	return e.showComparison(cmp, cc.Strategies, cc.Scenarios, o.out, o.json, regenerate)
+	return e.showComparisons(cmps, cc.Strategies, cc.Scenarios, o.out, o.json, regenerate)
+}
+
+// rowsOn returns the strategies of rows that run on the broker model.
+func rowsOn(rows []string, model string) []string {
+	var out []string
+	for _, st := range rows {
+		if sweep.RunsOn(st, model) {
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// emptyPart is slice s of the comparison c in which no strategy runs on
+// c's broker: no cells, but its place in the list of models.
+func emptyPart(c sweep.CompareConfig, s sweep.Shard) *sweep.Part {
+	first, last := s.Seeds(c.Seeds)
+	p := &sweep.Part{Shard: s, FirstSeed: first, LastSeed: last, Seeds: c.Seeds, Instances: c.Instances, Events: c.Events,
+		BrokerNaming: run.NameBroker(c.BrokerModel, c.Broker), Strategies: c.Strategies, Results: []sweep.Cell{}}
+	for _, sc := range c.Scenarios {
+		p.Scenarios = append(p.Scenarios, sc.String())
+	}
+	return p
 }
 
 // parseShard reads --shard K/N, a slice of seeds 1..seeds.
@@ -205,15 +269,21 @@ func parseShard(s string, seeds int) (sweep.Shard, error) {
 // shardFile is the name of the file that holds slice sh.
 func shardFile(sh sweep.Shard) string { return fmt.Sprintf("compare-shard-%d-of-%d.json", sh.K, sh.N) }
 
-// showPart prints a slice's JSON and, with out, writes it to its file in
-// out. A checker disagreement is an error, after both.
-func (e *env) showPart(part *sweep.Part, out string) error {
+// showParts prints a slice's JSON, one part per broker model (a Part
+// alone for one model, as it has always been; a sweep.PartsByBroker for
+// several) and, with out, writes it to its file in out. A checker
+// disagreement is an error, after both.
+func (e *env) showParts(parts []*sweep.Part, out string) error {
+	var v any = parts[0]
+	if len(parts) > 1 {
+		v = sweep.PartsByBroker{Parts: parts}
+	}
 	var buf bytes.Buffer
-	if err := writeJSON(&buf, part); err != nil {
+	if err := writeJSON(&buf, v); err != nil {
 		return err
 	}
 	if out != "" {
-		path := filepath.Join(out, shardFile(part.Shard))
+		path := filepath.Join(out, shardFile(parts[0].Shard))
 		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
 			return fmt.Errorf("--out: %w", err)
 		}
@@ -222,7 +292,11 @@ func (e *env) showPart(part *sweep.Part, out string) error {
 	if _, err := e.stdout.Write(buf.Bytes()); err != nil {
 		return err
 	}
-	return checkerBug(part.Results)
+	var cells []sweep.Cell
+	for _, p := range parts {
+		cells = append(cells, p.Results...)
+	}
+	return checkerBug(cells)
 }
 
 // workersAsked is how many runs at once --workers asks for: one per CPU
@@ -237,10 +311,21 @@ func (o *compareOpts) workersAsked() int {
 // formatMiB writes n bytes in MiB, rounded up.
 func formatMiB(n int64) string { return fmt.Sprintf("%d MiB", (n+1<<20-1)>>20) }
 
-// parseStrategies reads --strategies; not given means every strategy.
-func parseStrategies(list string, given bool) ([]string, error) {
+// parseStrategies reads --strategies, the table's rows; not given means
+// every strategy that runs on one of the models at least. A strategy
+// given that runs on none of them is refused, saying where it runs.
+func parseStrategies(list string, given bool, models []string) ([]string, error) {
+	runsOnOne := func(st string) bool {
+		return slices.ContainsFunc(models, func(m string) bool { return sweep.RunsOn(st, m) })
+	}
 	if !given {
-		return append([]string(nil), strategies.Names()...), nil
+		var names []string
+		for _, st := range strategies.Names() {
+			if runsOnOne(st) {
+				names = append(names, st)
+			}
+		}
+		return names, nil
 	}
 	names, err := splitList("strategies", list, acceptedStrategies())
 	if err != nil {
@@ -249,6 +334,15 @@ func parseStrategies(list string, given bool) ([]string, error) {
 	for _, n := range names {
 		if !strategies.Valid(n) {
 			return nil, usagef("--strategies: %v", unknownName("strategy", n, strategies.Names()))
+		}
+		if !runsOnOne(n) {
+			var on []string
+			for _, st := range strategies.Names() {
+				if runsOnOne(st) {
+					on = append(on, st)
+				}
+			}
+			return nil, usagef("--strategies: %s, not on the %s (accepted: %s with --broker %s)", sweep.RunsOnWords(n), strings.Join(models, " or the "), strings.Join(on, ", "), strings.Join(models, ","))
 		}
 	}
 	return names, nil
@@ -290,8 +384,8 @@ func (o *compareOpts) command(set map[string]bool) string {
 	if set["faults"] {
 		fmt.Fprintf(&b, " --faults %s", o.faults)
 	}
-	if model, p, err := o.broker.config(set); err == nil && (model != run.DefaultBroker || p != (run.BrokerParams{})) {
-		fmt.Fprintf(&b, " --broker %s%s", model, p.Flags())
+	if models, p, err := o.broker.configs(set); err == nil && (!slices.Equal(models, []string{run.DefaultBroker}) || p != (run.BrokerParams{})) {
+		fmt.Fprintf(&b, " --broker %s%s", strings.Join(models, ","), p.Flags())
 	}
 	return b.String()
 }

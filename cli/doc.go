@@ -35,8 +35,9 @@
 // an error becomes a message and an exit status. Each command is a file:
 // runcmd.go (run), compare.go, merge.go, explain.go, plot.go, clean.go;
 // flags.go parses and checks the values every command shares,
-// brokerflags.go the broker flags of run, compare and explain (--broker and
-// the queue's parameters, their help from package broker's descriptions), and
+// brokerflags.go the broker flags of run, compare and explain (--broker, a
+// list on compare, and each model's parameters, their help from package
+// broker's descriptions; each model takes its own), and
 // progress.go draws the progress line of compare's runs and of explain's
 // search.
 package cli

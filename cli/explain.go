@@ -95,7 +95,7 @@ func (o *explainOpts) flagSet() *flag.FlagSet {
 		fmt.Sprintf("consumer instances the search starts with, 1 to %d", sim.MaxInstances))
 	fs.Var(newIntValue(&o.seeds, explain.DefaultSeeds, 1, sweep.MaxSeeds), "seeds",
 		fmt.Sprintf("search seeds 1..N of each scenario, N from 1 to %d", sweep.MaxSeeds))
-	o.broker.define(fs)
+	o.broker.define(fs, false)
 	fs.StringVar(&o.out, "out", "",
 		"also write into DIR, creating it: "+explain.HistoryFile+" (porcupine's visualization of\n"+
 			"the shrunk run's history, faults annotated) and "+explain.TimelinePNGFile+" and\n"+
@@ -124,8 +124,10 @@ func (e *env) explainCmd(args []string) error {
 	// The model and its parameters go with every run the search makes,
 	// and the runs it finds keep them.
 	o.model, o.params = model, params
-	if st, ok := strategies.Lookup(o.strategy); ok && !st.RunsOn(model) {
-		return usagef("--strategy %s does not run on the %s broker (it runs on %s)", o.strategy, model, strings.Join(st.Brokers, ", "))
+	if _, ok := strategies.Lookup(o.strategy); ok {
+		if err := strategyRunsOn(o.strategy, model); err != nil {
+			return err
+		}
 	}
 	scenarios, err := o.scenarios(set)
 	if err != nil {

@@ -190,17 +190,23 @@ func TestParseScenariosEachNameIsOneScenario(t *testing.T) {
 }
 
 func TestParseStrategies(t *testing.T) {
-	got, err := parseStrategies("db-unique, none", true)
+	got, err := parseStrategies("db-unique, none", true, []string{"queue"})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"db-unique", "none"}, got, "user order kept")
 
-	_, err = parseStrategies("db-unique, none,db-unique", true)
+	_, err = parseStrategies("db-unique, none,db-unique", true, []string{"queue"})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `names db-unique twice`)
 
-	got, err = parseStrategies("", false)
+	got, err = parseStrategies("", false, []string{"queue"})
 	require.NoError(t, err)
-	assert.Equal(t, strategies.Names(), got)
+	assert.Equal(t, strategies.NamesOn("queue"), got, "not given: those that run on the broker")
+	got, err = parseStrategies("", false, []string{"queue", "log"})
+	require.NoError(t, err)
+	assert.Equal(t, strategies.Names(), got, "on both brokers: every strategy, in table order")
+	got, err = parseStrategies("", false, []string{"log"})
+	require.NoError(t, err)
+	assert.Equal(t, strategies.NamesOn("log"), got)
 }
 
 func TestIntValue(t *testing.T) {

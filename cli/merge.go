@@ -31,6 +31,10 @@ what one 'idemsim compare' with the same flags prints: the outcome table,
 or its JSON with --json. With --out DIR it writes the same compare.json,
 compare.csv, compare.md and violations figure, byte for byte.
 
+The slices of a comparison of several brokers (compare --broker queue,log
+--shard K/N) hold one part per broker, and merge prints and writes one
+table and one set of files per broker, as compare does.
+
 Every slice 1/N to N/N must be given exactly once, in any order, and all
 must be slices of the same comparison; otherwise merge writes nothing,
 says which slices are missing, repeated or different, and exits 2. Flags
@@ -83,20 +87,20 @@ func (e *env) mergeCmd(args []string) error {
 	if len(files) == 0 {
 		return usagef("no file to merge (accepted: %s; usage: %s)", acceptedParts, mergeSynopsis)
 	}
-	parts := make([]*sweep.Part, 0, len(files))
+	var parts []*sweep.Part
 	for _, f := range files {
-		p, err := readPart(f)
+		ps, err := readParts(f)
 		if err != nil {
 			return err
 		}
-		parts = append(parts, p)
+		parts = append(parts, ps...)
 	}
-	cmp, err := sweep.Merge(parts)
+	cmps, err := sweep.MergeBrokers(parts)
 	if err != nil {
 		return usagef("%v", err)
 	}
-	// Merge checked that every part is of the same comparison, with
-	// scenarios that parse.
+	// MergeBrokers checked that every part is of the same comparison,
+	// with scenarios that parse.
 	whole := parts[0]
 	cols := make([]faults.Set, len(whole.Scenarios))
 	for i, name := range whole.Scenarios {
@@ -109,12 +113,12 @@ func (e *env) mergeCmd(args []string) error {
 		}
 		regenerate = whole.Command + " --out " + o.out
 	}
-	return e.showComparison(cmp, whole.Strategies, cols, o.out, o.json, regenerate)
+	return e.showComparisons(cmps, whole.Strategies, cols, o.out, o.json, regenerate)
 }
 
-// readPart reads the slice in file; what is not one is bad usage, named
-// with where it broke.
-func readPart(file string) (*sweep.Part, error) {
+// readParts reads the slice in file, one part per broker model; what is
+// not one is bad usage, named with where it broke.
+func readParts(file string) ([]*sweep.Part, error) {
 	b, err := os.ReadFile(file)
 	if err != nil {
 		if inner := errors.Unwrap(err); inner != nil {
@@ -123,13 +127,17 @@ func readPart(file string) (*sweep.Part, error) {
 		return nil, usagef("cannot read %s: %v (accepted: %s)", file, err, acceptedParts)
 	}
 	// What does not decode as a slice is told by where it breaks, not by
-	// the bare decoder message; sweep.ReadPart checks the rest.
+	// the bare decoder message; sweep.ReadParts checks the rest.
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(new(sweep.Part)); err != nil {
+	var into any = new(sweep.Part)
+	if isPartsByBroker(b) {
+		into = new(sweep.PartsByBroker)
+	}
+	if err := dec.Decode(into); err != nil {
 		return nil, usagef("%s is not a compare JSON of a slice (accepted: %s): %s", file, acceptedParts, describeJSONError(b, err))
 	}
-	p, err := sweep.ReadPart(bytes.NewReader(b), file)
+	parts, err := sweep.ReadParts(bytes.NewReader(b), file)
 	if err != nil {
 		// A compare.json has a slice's fields but no shard.
 		if _, notWhole := decodeComparison(b); notWhole == nil {
@@ -137,7 +145,14 @@ func readPart(file string) (*sweep.Part, error) {
 		}
 		return nil, usagef("%v", err)
 	}
-	return p, nil
+	return parts, nil
+}
+
+// isPartsByBroker reports whether b is a JSON object with a "parts" field:
+// the slice of a comparison of several broker models.
+func isPartsByBroker(b []byte) bool {
+	var probe map[string]json.RawMessage
+	return json.Unmarshal(b, &probe) == nil && probe["parts"] != nil
 }
 
 // aCompareJSON says what compare.json is, for messages.
@@ -250,21 +265,31 @@ func parseFlagsAndFiles(fs *flag.FlagSet, args []string) (files []string, help b
 // for compare and for merge, so that a merge of slices gives, byte for
 // byte, what one compare gives.
 
-// showComparison prints cmp as the outcome table, or as JSON, and with out
-// first writes its files there (regenerate, the command that makes them,
-// goes into compare.md): what compare and merge both end with. A checker
+// showComparisons prints the comparisons, one per broker model, as the
+// outcome tables, each headed by its broker when there are several, or as
+// JSON (a comparison alone for one model, as it has always been; a
+// sweep.ByBroker for several), and with out first writes each one's files
+// there (regenerate, the command that makes them, goes into each
+// Markdown file): what compare and merge both end with. A checker
 // disagreement is an error, after all is written.
-func (e *env) showComparison(cmp *sweep.Comparison, rows []string, cols []faults.Set, out string, asJSON bool, regenerate string) error {
+func (e *env) showComparisons(cmps []*sweep.Comparison, rows []string, cols []faults.Set, out string, asJSON bool, regenerate string) error {
 	if out != "" {
-		files, err := writeCompareFiles(out, cmp, rows, cols, regenerate)
-		if err == nil {
-			err = plots.Violations(cmp, out)
-			if err == nil {
-				files = append(files, plots.Files(out, plots.NameViolations)...)
+		var files []string
+		var err error
+		for _, cmp := range cmps {
+			var wrote []string
+			wrote, err = writeCompareFiles(out, cmp, rows, cols, regenerate)
+			files = append(files, wrote...)
+			if err != nil {
+				break
+			}
+			if err = plots.Violations(cmp, out); err == nil {
+				files = append(files, plots.Files(out, plots.ViolationsName(cmp.Broker))...)
 			} else if errors.Is(err, plots.ErrNoData) {
 				err = nil
 			} else {
 				err = fmt.Errorf("--out: %w", err)
+				break
 			}
 		}
 		if len(files) > 0 {
@@ -275,15 +300,32 @@ func (e *env) showComparison(cmp *sweep.Comparison, rows []string, cols []faults
 		}
 	}
 	var err error
-	if asJSON {
-		err = writeJSON(e.stdout, cmp)
-	} else {
-		err = writeCompareText(e.stdout, cmp, rows, cols)
+	switch {
+	case asJSON && len(cmps) == 1:
+		err = writeJSON(e.stdout, cmps[0])
+	case asJSON:
+		err = writeJSON(e.stdout, sweep.ByBroker{Comparisons: cmps})
+	case len(cmps) == 1:
+		err = writeCompareText(e.stdout, cmps[0], rows, cols)
+	default:
+		for i, cmp := range cmps {
+			if i > 0 {
+				fmt.Fprintln(e.stdout)
+			}
+			fmt.Fprintf(e.stdout, "== broker %s ==\n", cmp.Broker)
+			if err = writeCompareText(e.stdout, cmp, rows, cols); err != nil {
+				break
+			}
+		}
 	}
 	if err != nil {
 		return err
 	}
-	return checkerBug(cmp.Results)
+	var cells []sweep.Cell
+	for _, cmp := range cmps {
+		cells = append(cells, cmp.Results...)
+	}
+	return checkerBug(cells)
 }
 
 // checkerBug is the error that reports the cells in which the checkers
@@ -297,8 +339,12 @@ func checkerBug(cells []sweep.Cell) error {
 	return nil
 }
 
-// verdictAt is the verdict of a cell, "?" when the comparison lacks it.
+// verdictAt is the verdict of a cell: "-" where the strategy does not
+// run on the comparison's broker, "?" when the comparison lacks it.
 func verdictAt(c *sweep.Comparison, strategy string, scenario faults.Set) string {
+	if !sweep.RunsOn(strategy, c.Broker) {
+		return "-"
+	}
 	if cell := c.Cell(strategy, scenario); cell != nil {
 		return cell.Verdict()
 	}
@@ -368,8 +414,19 @@ func disagreeingCells(cells []sweep.Cell) []string {
 	return out
 }
 
-// writeCompareFiles writes compare.json, compare.csv and compare.md to dir
-// and returns the paths it wrote, even on error.
+// compareFile is the name of the file of a comparison on the broker model
+// with the extension ext: compare.ext for the queue, as it has always
+// been, and compare-MODEL.ext beside it for another model.
+func compareFile(model, ext string) string {
+	if model == "" || model == run.DefaultBroker {
+		return "compare." + ext
+	}
+	return "compare-" + model + "." + ext
+}
+
+// writeCompareFiles writes the comparison's JSON, CSV and Markdown files
+// to dir (compareFile: compare.json, ... for the queue, compare-log.json,
+// ... for the log) and returns the paths it wrote, even on error.
 func writeCompareFiles(dir string, c *sweep.Comparison, rows []string, cols []faults.Set, regenerate string) ([]string, error) {
 	var js, cs, md bytes.Buffer
 	if err := writeJSON(&js, c); err != nil {
@@ -383,7 +440,7 @@ func writeCompareFiles(dir string, c *sweep.Comparison, rows []string, cols []fa
 	for _, f := range []struct {
 		name string
 		data []byte
-	}{{"compare.json", js.Bytes()}, {"compare.csv", cs.Bytes()}, {"compare.md", md.Bytes()}} {
+	}{{compareFile(c.Broker, "json"), js.Bytes()}, {compareFile(c.Broker, "csv"), cs.Bytes()}, {compareFile(c.Broker, "md"), md.Bytes()}} {
 		path := filepath.Join(dir, f.name)
 		if err := os.WriteFile(path, f.data, 0o644); err != nil {
 			return paths, fmt.Errorf("--out: %w", err)
@@ -426,7 +483,12 @@ func writeCompareCSV(w io.Writer, c *sweep.Comparison) error {
 // spec's, with what it was run with, the command that regenerates it, and
 // each violating cell's replay command.
 func writeCompareMarkdown(w *bytes.Buffer, c *sweep.Comparison, rows []string, cols []faults.Set, regenerate string) {
-	fmt.Fprintf(w, "# Outcome table\n\n")
+	// The queue's title reads as it always has; another model's names it.
+	if c.Broker == "" || c.Broker == run.DefaultBroker {
+		fmt.Fprintf(w, "# Outcome table\n\n")
+	} else {
+		fmt.Fprintf(w, "# Outcome table: broker %s\n\n", c.Broker)
+	}
 	fmt.Fprintf(w, "Seeds 1..%d, %s, %s per run%s. `ok`: no violation in any seed;\n", c.Seeds, plural(c.Instances, "instance"), plural(c.Events, "event"), brokerNote(c.BrokerNaming))
 	fmt.Fprintf(w, "otherwise the kinds of violation seen in some seeds (`dup`, `lost`, `stuck`).\n\n")
 	fmt.Fprint(w, "| strategy |")
@@ -483,6 +545,21 @@ func brokerNote(n run.BrokerNaming) string {
 	}
 	if n.MaxDeliveries > 0 {
 		params = append(params, fmt.Sprintf("max deliveries %d", n.MaxDeliveries))
+	}
+	if n.Partitions > 0 {
+		params = append(params, fmt.Sprintf("partitions %d", n.Partitions))
+	}
+	if n.Batch > 0 {
+		params = append(params, fmt.Sprintf("batch %d", n.Batch))
+	}
+	if n.Commit != "" {
+		params = append(params, "commit "+n.Commit)
+	}
+	if n.SessionTimeout != "" {
+		params = append(params, "session timeout "+n.SessionTimeout)
+	}
+	if n.MaxPollInterval != "" {
+		params = append(params, "max-poll interval "+n.MaxPollInterval)
 	}
 	if len(params) > 0 {
 		s += " (" + strings.Join(params, ", ") + ")"

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/idemsim/idemsim/bench/plots"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sweep"
 )
 
@@ -20,7 +21,10 @@ const plotAbout = `
 Draw the figures, each as a PNG and an SVG, from the results saved in --in:
 
   violations        violating runs per strategy and fault scenario,
-                    from compare.json ('idemsim compare --out DIR' writes it)
+                    from compare.json ('idemsim compare --out DIR' writes it);
+                    violations-log from compare-log.json, the log's
+                    ('idemsim compare --broker queue,log --out DIR'), when
+                    --in has it
   sweep-instances   duplicates as consumer instances grow from 1 to 8,
                     from sweep-instances.json
   sweep-ttl         duplicates as the Redis mark TTL shrinks below the
@@ -42,8 +46,8 @@ skipped; when none can be drawn, the exit status is 1. An input that does
 not parse is named, with where it broke, and the exit status is 2; the
 other figures are still drawn.
 
-'idemsim compare --out results' then 'idemsim plot --sweep' regenerate
-every figure of the committed results/.
+'idemsim compare --broker queue,log --out results' then
+'idemsim plot --sweep' regenerate every figure of the committed results/.
 `
 
 // plotOrder is the order in which plot's help lists its flags, each with
@@ -256,16 +260,28 @@ func (e *env) drawFigures(o plotOpts, instances *sweep.InstancesData, ttl *sweep
 	draw := func(name string, fn func() error) { drawFiles(name, plots.Files(o.out, name), fn) }
 	in := func(name string) string { return filepath.Join(o.in, name) }
 
-	draw(plots.NameViolations, func() error {
-		var cmp *sweep.Comparison
-		if err := readInput(in(compareJSON), o.makeCompare(), aCompareJSON, func(b []byte) (err error) {
-			cmp, err = decodeComparison(b)
-			return err
-		}); err != nil {
-			return err
+	// One violations figure per broker model: the queue's from
+	// compare.json, as it has always been, and another model's from its
+	// own file (compare-log.json) when --in has one.
+	for _, model := range brokerNames() {
+		name := plots.ViolationsName(model)
+		if _, err := os.Stat(in(compareFile(model, "json"))); model != run.DefaultBroker && err != nil {
+			continue
 		}
-		return plots.Violations(cmp, o.out)
-	})
+		draw(name, func() error {
+			var cmp *sweep.Comparison
+			if err := readInput(in(compareFile(model, "json")), o.makeCompare(), aCompareJSON, func(b []byte) (err error) {
+				cmp, err = decodeComparison(b)
+				return err
+			}); err != nil {
+				return err
+			}
+			if cmp.Broker != "" && cmp.Broker != model {
+				return &badInputError{msg: fmt.Sprintf("%s is the comparison of the %s broker, not of the %s", in(compareFile(model, "json")), cmp.Broker, model)}
+			}
+			return plots.Violations(cmp, o.out)
+		})
+	}
 	draw(plots.NameInstances, func() error {
 		if instances == nil {
 			err := readInput(in(plots.NameInstances+".json"), o.makeSweep()+" to compute it", "the instances sweep's JSON ('idemsim plot --sweep' writes it)", func(b []byte) (err error) {

@@ -20,7 +20,7 @@ import (
 )
 
 // runSynopsis is the usage line of `idemsim run`.
-const runSynopsis = "idemsim run --strategy S --faults F[,F...] --seed N [--instances 3] [--events 200] [--trace] [--json] [--history FILE] [--mark-ttl D] [--broker queue] [--ack-deadline D|none] [--nack-retry D] [--prefetch N] [--max-deliveries N] [--backend sim|real] [--redis-url URL] [--postgres-url URL] [--prefix P]"
+const runSynopsis = "idemsim run --strategy S --faults F[,F...] --seed N [--instances 3] [--events 200] [--trace] [--json] [--history FILE] [--mark-ttl D] [--broker queue|log] [--ack-deadline D|none] [--nack-retry D] [--prefetch N] [--max-deliveries N] [--partitions N] [--batch N] [--commit batch|record] [--session-timeout D] [--max-poll-interval D] [--backend sim|real] [--redis-url URL] [--postgres-url URL] [--prefix P]"
 
 const runAbout = `
 Simulate one run: the producer publishes the events, the consumer instances
@@ -48,7 +48,7 @@ interleaving.
 
 // runOrder is the order in which run's help lists its flags, each with
 // the placeholder of its value.
-var runOrder = []string{"strategy S", "faults F[,F...]", "seed N", "instances N", "events N", "trace", "json", "history FILE", "mark-ttl D", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "backend B", "redis-url URL", "postgres-url URL", "prefix P"}
+var runOrder = []string{"strategy S", "faults F[,F...]", "seed N", "instances N", "events N", "trace", "json", "history FILE", "mark-ttl D", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "partitions N", "batch N", "commit batch|record", "session-timeout D", "max-poll-interval D", "backend B", "redis-url URL", "postgres-url URL", "prefix P"}
 
 // runOpts are the flags of `idemsim run`.
 type runOpts struct {
@@ -88,7 +88,7 @@ func (o *runOpts) flagSet() *flag.FlagSet {
 			"(client, input, output, call, return)")
 	fs.Var(&durationValue{&o.markTTL}, "mark-ttl",
 		"how long Redis marks live: "+durationFormat+"\n(default 24h, or drawn per seed under ttl)")
-	o.broker.define(fs)
+	o.broker.define(fs, false)
 	fs.StringVar(&o.backend, "backend", "sim",
 		"sim (the deterministic simulator) or real (real Redis and PostgreSQL)")
 	o.srv.define(fs, "with --backend real: ", "prefix of the tables and keys idemsim creates and empties")
@@ -217,6 +217,12 @@ func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
 	model, params, err := o.broker.config(set)
 	if err != nil {
 		return cfg, err
+	}
+	if err := strategyRunsOn(o.strategy, model); err != nil {
+		return cfg, err
+	}
+	if o.backend == "real" && model != run.DefaultBroker {
+		return cfg, usagef("--backend real models only the queue for now: --broker %s needs --backend sim", model)
 	}
 	if o.backend == "real" && params != (run.BrokerParams{}) {
 		return cfg, usagef("--backend real models only the default queue for now: leave out --ack-deadline, --nack-retry, --prefetch and --max-deliveries, or run with --backend sim")

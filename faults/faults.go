@@ -68,10 +68,10 @@ func Of(fs ...Fault) Set {
 func (s Set) Has(f Fault) bool { return s&(1<<f) != 0 }
 
 // TimesCallsOut reports whether a fault of s makes store calls time out:
-// a partition holds them, a stall holds row locks that others' calls wait
-// on. Under any other scenario a call that times out on real servers is
-// the servers' or the machine's slowness, not the fault's.
-func (s Set) TimesCallsOut() bool { return s.Has(Partition) || s.Has(Slow) }
+// a partition holds them, a stall or a pause (zombie) holds row locks that
+// others' calls wait on. Under any other scenario a call that times out on
+// real servers is the servers' or the machine's slowness, not the fault's.
+func (s Set) TimesCallsOut() bool { return s.Has(Partition) || s.Has(Slow) || s.Has(Zombie) }
 
 // Faults lists the faults of s in table order.
 func (s Set) Faults() []Fault {

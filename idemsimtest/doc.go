@@ -18,18 +18,27 @@
 // that replays that run with an idemsim built with the strategy (see
 // package cli), and the go test line that reruns just that seed:
 //
-//	go test -run '^TestExactlyOnce$' -idemsim.scenario=redeliver -idemsim.seed=1
+//	go test -run '^TestExactlyOnce$' -idemsim.scenario=redeliver -idemsim.broker=queue -idemsim.seed=1
 //
 // By default it sweeps every scenario of the outcome table, seeds
 // 1..ShortSeeds under go test -short and 1..DefaultSeeds otherwise, and
 // expects exactly-once everywhere. Options.Expect states the kinds of
 // violation a scenario is known to show, as a strategy's Expected does, so
 // that a strategy known to duplicate under store-loss is still tested for
-// everything else. Options.Broker and Options.BrokerParams choose the
-// broker model and its parameters (the default queue when zero), which the
-// reproduce line then names. The flags -idemsim.seeds, -idemsim.seed and
-// -idemsim.scenario, which this package registers, narrow or widen a sweep
-// from the command line.
+// everything else.
+//
+// It sweeps every broker model, the queue and the partitioned log (Kafka's
+// consumer groups), unless Options.Brokers names fewer; a strategy that
+// does not run on a model (strategies.Strategy.Brokers) is not run there.
+// Each model's failures are reported in an error of their own that names
+// the model. Options.BrokerParams sets the models' parameters, each model
+// taking its own, and Options.ExpectOn states what a strategy shows on one
+// model where it differs from Expect (a local cache holds on the log under
+// redelivery, where each partition has one owner, and fails on the
+// queue); the reproduce line names the model and its parameters. The flags
+// -idemsim.seeds, -idemsim.seed, -idemsim.scenario and -idemsim.broker,
+// which this package registers, narrow or widen a sweep from the command
+// line.
 //
 // Conformance plays the conformance suite (package strategies/conformance)
 // on the strategy, in process, and holds it to the promises it states

@@ -11,7 +11,10 @@ import (
 // names, in the simulator, and fails t unless each scenario is
 // exactly-once, or shows only the kinds of violation o.Expect allows it.
 // It registers s first if no strategy of its name is registered, so that
-// it can be called from any test, any number of times.
+// it can be called from any test, any number of times. It sweeps each
+// broker model of o.Brokers (by default the queue and the log) that s runs
+// on, and reports each model's failures in a t.Error of its own, naming
+// the model.
 //
 // On failure it reports, in one t.Error: the scenarios that failed, with
 // what they showed and their first failing seed; the first failure shrunk
@@ -33,10 +36,19 @@ func ExactlyOnce(t testing.TB, s strategies.Strategy, o Options) {
 	if err != nil {
 		t.Fatalf("idemsimtest: %v", err)
 	}
-	p, err := newPlan(st.Name, o, testing.Short())
+	plans, err := newPlans(st.Name, o, testing.Short())
 	if err != nil {
 		t.Fatalf("idemsimtest: %s: %v", st.Name, err)
 	}
+	for _, p := range plans {
+		exactlyOnceOn(t, p)
+	}
+}
+
+// exactlyOnceOn sweeps the plan of one broker model and reports it on t.
+func exactlyOnceOn(t testing.TB, p *plan) {
+	t.Helper()
+	name := p.strategy
 	if err := sweepPlan(p); err != nil {
 		// The sweep stops at the first run that fails: one message, not
 		// one per seed. A strategy whose New fails fails every run alike,
@@ -53,17 +65,18 @@ func ExactlyOnce(t testing.TB, s strategies.Strategy, o Options) {
 			failed = append(failed, c)
 		}
 		if missing := c.allowed &^ c.seen; missing != 0 {
-			t.Logf("%s under %s: Expect allows %s, which seeds %d..%d did not show", st.Name, c.set, missing, p.first, p.last)
+			t.Logf("%s under %s%s: Expect allows %s, which seeds %d..%d did not show", name, c.set, p.onBroker(), missing, p.first, p.last)
 		}
 	}
 	if len(failed) == 0 {
-		t.Logf("%s: %s", st.Name, p.passed())
+		t.Logf("%s%s: %s", name, p.onBroker(), p.passed())
 		return
 	}
 	r := &report{plan: p, failed: failed, test: t.Name()}
 	for _, c := range failed {
 		if c.storySeed != 0 {
 			r.told = c
+			var err error
 			if r.story, err = story(p, c); err != nil {
 				t.Fatalf("idemsimtest: %v", err)
 			}
@@ -71,4 +84,13 @@ func ExactlyOnce(t testing.TB, s strategies.Strategy, o Options) {
 		}
 	}
 	t.Error(r.String())
+}
+
+// onBroker names the plan's broker model, after a strategy's name, when
+// the call sweeps more than one: " on the log".
+func (p *plan) onBroker() string {
+	if !p.several {
+		return ""
+	}
+	return " on the " + p.brokerModel
 }

@@ -3,8 +3,11 @@ package idemsimtest
 import (
 	"flag"
 	"fmt"
+	"maps"
 	"slices"
+	"strings"
 
+	"github.com/idemsim/idemsim/broker"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sweep"
@@ -27,12 +30,22 @@ type Options struct {
 	// Instances and Events size each run; 0 means 3 and 200, the outcome
 	// table's.
 	Instances, Events int
-	// Broker names the broker model every run uses, as --broker does:
-	// "" means "queue", the default. BrokerParams are its parameters, as
-	// run.Config.Broker: the zero value is the queue's defaults, and
-	// run.NoAckDeadline no ack deadline (RabbitMQ). A failure's
-	// "reproduce with:" line carries both.
-	Broker       string
+	// Brokers names the broker models to sweep, each as --broker takes
+	// it. Default: every model the simulator has (package broker's
+	// descriptions: the queue and the log).
+	// A strategy that does not run on a model (strategies.Strategy.
+	// RunsOn) is not run there. The flag -idemsim.broker narrows the
+	// sweep to one of them.
+	Brokers []string
+	// Broker, if set and Brokers is not, sweeps that one model alone: the
+	// option of before Brokers, kept so that tests written for it read
+	// as they did.
+	Broker string
+	// BrokerParams are the models' parameters, as run.Config.Broker: the
+	// zero value is every model's defaults, run.NoAckDeadline no ack
+	// deadline (RabbitMQ). Each model takes its own (run.BrokerParams.Of),
+	// and one that no model swept has is refused. A failure's
+	// "reproduce with:" line carries the model and its parameters.
 	BrokerParams run.BrokerParams
 	// Expect states the kinds of violation the strategy is known to show,
 	// per scenario name: "dup", "lost", "stuck", or several joined by "+"
@@ -40,9 +53,14 @@ type Options struct {
 	// table. The test then fails only on a kind the scenario does not
 	// allow; a kind allowed but not seen is logged, not failed, since a
 	// short sweep may miss a rare one. A scenario it does not name must be
-	// "ok": exactly-once. To hold a strategy to its own description, pass
-	// its Expected.
+	// "ok": exactly-once. Expect holds on every model swept but those
+	// that ExpectOn names. To hold a strategy to its own description,
+	// pass its Expected and ExpectedOn.
 	Expect map[string]string
+	// ExpectOn states, per broker model, what Expect states, for that
+	// model instead of Expect: a strategy's outcome differs from one
+	// model to the other (strategies.Strategy.ExpectedOn).
+	ExpectOn map[string]map[string]string
 	// Workers is how many runs go at once at most; 0 means one per CPU.
 	// The result does not depend on it.
 	Workers int
@@ -64,6 +82,7 @@ var (
 	flagSeeds    = flag.Int("idemsim.seeds", 0, "idemsimtest: sweep seeds 1..`N` of every scenario (default: Options.Seeds, or 100 under -short and 1000 otherwise)")
 	flagSeed     = flag.Uint64("idemsim.seed", 0, "idemsimtest: sweep this one `seed` only, as a failure's rerun line says")
 	flagScenario = flag.String("idemsim.scenario", "", "idemsimtest: sweep this one `scenario` only (\"crash\", \"all\", \"crash,partition\", ...), as a failure's rerun line says")
+	flagBroker   = flag.String("idemsim.broker", "", "idemsimtest: sweep this one broker `model` only (\"queue\", \"log\"), as a failure's rerun line says")
 )
 
 // plan is what one ExactlyOnce sweeps: Options with the flags and the
@@ -76,12 +95,98 @@ type plan struct {
 	workers           int
 	brokerModel       string
 	broker            run.BrokerParams
+	// several says that the call sweeps more than one model, so that its
+	// messages name the model and its rerun lines -idemsim.broker.
+	several bool
 }
 
-// newPlan resolves o, with the flags, into a plan for strategy. An error
-// says what is wrong and what is accepted.
-func newPlan(strategy string, o Options, short bool) (*plan, error) {
-	p := &plan{strategy: strategy, workers: o.Workers, brokerModel: o.Broker, broker: o.BrokerParams}
+// brokersOf returns the models o sweeps, the flag -idemsim.broker
+// applied, in order, each checked.
+func brokersOf(o Options) ([]string, error) {
+	models := o.Brokers
+	switch {
+	case len(models) == 0 && o.Broker != "":
+		models = []string{o.Broker}
+	case len(models) == 0:
+		models = modelled()
+	}
+	for i, m := range models {
+		if !slices.Contains(run.BrokerNames, m) {
+			return nil, fmt.Errorf("unknown broker %q (accepted: %s)", m, strings.Join(run.BrokerNames, ", "))
+		}
+		if slices.Contains(models[:i], m) {
+			return nil, fmt.Errorf("broker %q named twice in Brokers", m)
+		}
+		if !slices.Contains(modelled(), m) {
+			return nil, fmt.Errorf("the %s broker is not modelled in this build of idemsim (package broker describes %s)", m, strings.Join(modelled(), ", "))
+		}
+	}
+	if *flagBroker != "" {
+		if !slices.Contains(models, *flagBroker) {
+			return nil, fmt.Errorf("-idemsim.broker=%s: not among the brokers swept (%s)", *flagBroker, strings.Join(models, ", "))
+		}
+		models = []string{*flagBroker}
+	}
+	return slices.Clone(models), nil
+}
+
+// modelled lists the broker models the simulator has, in table order:
+// those of run.BrokerNames that package broker describes.
+func modelled() []string {
+	var out []string
+	for _, m := range run.BrokerNames {
+		if _, ok := broker.Lookup(m); ok {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// newPlans resolves o, with the flags, into one plan per broker model
+// that strategy runs on, in order. An error says what is wrong and what
+// is accepted, and so does a strategy that runs on none of them.
+func newPlans(strategy string, o Options, short bool) ([]*plan, error) {
+	models, err := brokersOf(o)
+	if err != nil {
+		return nil, err
+	}
+	// Every ExpectOn is checked, swept or not, so that a typo shows.
+	for _, m := range slices.Sorted(maps.Keys(o.ExpectOn)) {
+		if !slices.Contains(run.BrokerNames, m) {
+			return nil, fmt.Errorf("ExpectOn[%q]: unknown broker (accepted: %s)", m, strings.Join(run.BrokerNames, ", "))
+		}
+		if _, err := parseExpect(fmt.Sprintf("ExpectOn[%q]", m), o.ExpectOn[m]); err != nil {
+			return nil, err
+		}
+	}
+	if o.BrokerParams.OfAny(models) != o.BrokerParams {
+		// Validate names the parameter that is not the model's.
+		return nil, run.Config{Strategy: strategy, BrokerModel: models[0], Broker: o.BrokerParams}.Validate()
+	}
+	var plans []*plan
+	for _, m := range models {
+		if !sweep.RunsOn(strategy, m) {
+			continue
+		}
+		p, err := newPlan(strategy, m, o, short)
+		if err != nil {
+			return nil, err
+		}
+		plans = append(plans, p)
+	}
+	if len(plans) == 0 {
+		return nil, fmt.Errorf("%s, not on the %s", sweep.RunsOnWords(strategy), strings.Join(models, " or the "))
+	}
+	for _, p := range plans {
+		p.several = len(plans) > 1
+	}
+	return plans, nil
+}
+
+// newPlan resolves o, with the flags, into a plan for strategy on the
+// broker model. An error says what is wrong and what is accepted.
+func newPlan(strategy, model string, o Options, short bool) (*plan, error) {
+	p := &plan{strategy: strategy, workers: o.Workers, brokerModel: model, broker: o.BrokerParams.Of(model)}
 	d := run.Config{Instances: o.Instances, Events: o.Events}.WithDefaults()
 	p.instances, p.events = d.Instances, d.Events
 
@@ -108,7 +213,11 @@ func newPlan(strategy string, o Options, short bool) (*plan, error) {
 	} else if len(names) == 0 {
 		names = faults.ScenarioNames()
 	}
-	expect, err := parseExpect(o.Expect)
+	expectOf, field := o.Expect, "Expect"
+	if e, ok := o.ExpectOn[model]; ok {
+		expectOf, field = e, fmt.Sprintf("ExpectOn[%q]", model)
+	}
+	expect, err := parseExpect(field, expectOf)
 	if err != nil {
 		return nil, err
 	}
@@ -139,17 +248,18 @@ func (p *plan) config(c *cell, seed uint64) run.Config {
 // seeds is how many seeds each cell runs.
 func (p *plan) seeds() int { return int(p.last - p.first + 1) }
 
-// parseExpect reads Options.Expect into the kinds allowed per scenario.
-func parseExpect(expect map[string]string) (map[faults.Set]kinds, error) {
+// parseExpect reads Options.Expect, or one model's ExpectOn (field names
+// it in messages), into the kinds allowed per scenario.
+func parseExpect(field string, expect map[string]string) (map[faults.Set]kinds, error) {
 	out := make(map[faults.Set]kinds, len(expect))
 	for name, verdict := range expect {
 		set, err := faults.Parse(name)
 		if err != nil {
-			return nil, fmt.Errorf("Expect[%q]: %v", name, err)
+			return nil, fmt.Errorf("%s[%q]: %v", field, name, err)
 		}
 		k, err := parseKinds(verdict)
 		if err != nil {
-			return nil, fmt.Errorf("Expect[%q]: %v", name, err)
+			return nil, fmt.Errorf("%s[%q]: %v", field, name, err)
 		}
 		out[set] |= k
 	}

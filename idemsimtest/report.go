@@ -27,8 +27,8 @@ type report struct {
 func (r *report) String() string {
 	p := r.plan
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s is not exactly-once: %s (%s, %d instances, %d events):\n\n",
-		p.strategy, r.headline(), p.seedRange(), p.instances, p.events)
+	fmt.Fprintf(&b, "%s is not exactly-once%s: %s (%s, %d instances, %d events):\n\n",
+		p.strategy, p.onBroker(), r.headline(), p.seedRange(), p.instances, p.events)
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', 0)
 	fmt.Fprintln(tw, "scenario\tviolating runs\tshowed\tallowed\tfirst failing seed")
 	for _, c := range r.failed {
@@ -99,7 +99,11 @@ func (r *report) command(c *cell) string {
 // scenarioCommand is the go test command line that sweeps only the
 // scenario called name, and so tells its story.
 func (r *report) scenarioCommand(name string) string {
-	return "go test -run '" + runPattern(r.test) + "' -idemsim.scenario=" + name
+	cmd := "go test -run '" + runPattern(r.test) + "' -idemsim.scenario=" + name
+	if r.plan.several {
+		cmd += " -idemsim.broker=" + r.plan.brokerModel
+	}
+	return cmd
 }
 
 // runPattern is the -run pattern that matches the test called name alone,

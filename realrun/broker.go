@@ -55,14 +55,18 @@ type broker struct {
 	msgs    []message
 	ready   []int // message numbers, ascending
 	stopped bool
+	halted  chan struct{} // closed by stop: waits for a later start end
+	// leaving[i]: consumer i was told to leave (rebalance); its receive
+	// returns leave instead of waiting, until it starts again.
+	leaving []bool
 	pending int           // messages not done
 	allDone chan struct{} // closed when pending reaches 0
 	rAck    *rand.Rand
 }
 
 func newBroker(r *session, events []strategies.EventID) *broker {
-	b := &broker{r: r, allDone: make(chan struct{}), pending: len(events),
-		rAck: rand.New(rand.NewPCG(r.cfg.Seed, run.StreamAckLoss))}
+	b := &broker{r: r, allDone: make(chan struct{}), halted: make(chan struct{}), pending: len(events),
+		leaving: make([]bool, r.cfg.Instances), rAck: rand.New(rand.NewPCG(r.cfg.Seed, run.StreamAckLoss))}
 	b.cond = sync.NewCond(&b.mu)
 	for _, e := range events {
 		b.msgs = append(b.msgs, message{event: e, inst: -1})
@@ -86,18 +90,31 @@ func (b *broker) enqueue(m int) {
 	b.cond.Signal()
 }
 
-// receive blocks until a message is ready, then delivers it to consumer; ok
-// is false once the broker stopped.
-func (b *broker) receive(consumer int) (d delivery, e strategies.EventID, ok bool) {
+// received is what receive got: a delivery, or why none.
+type received uint8
+
+const (
+	gotDelivery received = iota
+	gotStop              // the broker stopped: the run is over
+	gotLeave             // the consumer was told to leave (callOff)
+)
+
+// receive blocks until a message is ready, then delivers it to consumer;
+// it returns gotStop once the broker stopped, and gotLeave once the
+// consumer was told to leave, instead of a delivery.
+func (b *broker) receive(consumer int) (d delivery, e strategies.EventID, got received) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	var m int
 	for {
-		for len(b.ready) == 0 && !b.stopped {
+		for len(b.ready) == 0 && !b.stopped && !b.leaving[consumer] {
 			b.cond.Wait()
 		}
 		if b.stopped {
-			return delivery{}, 0, false
+			return delivery{}, 0, gotStop
+		}
+		if b.leaving[consumer] {
+			return delivery{}, 0, gotLeave
 		}
 		m = b.ready[0]
 		b.ready = b.ready[1:]
@@ -116,7 +133,28 @@ func (b *broker) receive(consumer int) (d delivery, e strategies.EventID, ok boo
 	rec.Tag = tag
 	b.r.rec.add(rec)
 	time.AfterFunc(b.r.cfg.Timing.AckDeadline, func() { b.deadline(m, tag) })
-	return delivery{msg: m, tag: tag}, msg.event, true
+	return delivery{msg: m, tag: tag}, msg.event, gotDelivery
+}
+
+// callOff tells consumer to leave (the rebalance fault): it takes no new
+// delivery, and one waiting for a delivery stops waiting. What it holds it
+// handles and acks first, as a consumer told to stop drains. The broker
+// itself keeps nothing per consumer: what a leaver holds unacked (a lost
+// ack) comes back at its deadline, as the simulator's queue has it (its
+// Leave is Down: with an ack deadline, deliveries stay out until it).
+func (b *broker) callOff(consumer int) {
+	b.mu.Lock()
+	b.leaving[consumer] = true
+	b.cond.Broadcast()
+	b.mu.Unlock()
+}
+
+// rejoin: consumer starts again, a new incarnation, and receives as any
+// other.
+func (b *broker) rejoin(consumer int) {
+	b.mu.Lock()
+	b.leaving[consumer] = false
+	b.mu.Unlock()
 }
 
 func (b *broker) deadline(m int, tag uint32) {
@@ -181,7 +219,10 @@ func (b *broker) nack(consumer int, d delivery) {
 // stop wakes every waiting consumer and makes receive return false.
 func (b *broker) stop() {
 	b.mu.Lock()
-	b.stopped = true
+	if !b.stopped {
+		b.stopped = true
+		close(b.halted)
+	}
 	b.cond.Broadcast()
 	b.mu.Unlock()
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
@@ -99,6 +98,11 @@ type Timing struct {
 	MarkTTL       time.Duration // under ttl: how long marks live
 	LateMin       time.Duration // under ttl: late copies arrive this long after the first
 	LateMax       time.Duration
+	// Under rebalance: how long a consumer that left gracefully stays
+	// down. Where the leaves fall, and when a late consumer starts
+	// (scale-out), are moments of the workload: its clock scales them.
+	LeaveDownMin time.Duration
+	LeaveDownMax time.Duration
 }
 
 // DefaultTiming is the timing of `idemsim run --backend real`.
@@ -116,6 +120,8 @@ var DefaultTiming = Timing{
 	MarkTTL:       200 * time.Millisecond,
 	LateMin:       500 * time.Millisecond,
 	LateMax:       1500 * time.Millisecond,
+	LeaveDownMin:  30 * time.Millisecond,
+	LeaveDownMax:  360 * time.Millisecond,
 }
 
 func (c Config) withDefaults() Config {
@@ -150,11 +156,6 @@ func (c Config) Validate() error {
 	}
 	if m := c.Config.WithDefaults().BrokerModel; m != run.DefaultBroker {
 		return badConfigf("--broker %s: a real run's broker is its own in-process queue; the log runs in the simulator only", m)
-	}
-	for _, f := range []faults.Fault{faults.Rebalance, faults.Zombie} {
-		if c.Faults.Has(f) {
-			return badConfigf("fault %s: a real run does not inject it yet; run it in the simulator", f)
-		}
 	}
 	if c.Broker != (run.BrokerParams{}) {
 		// A real run's broker is its own queue, with today's behaviour

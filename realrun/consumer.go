@@ -29,13 +29,33 @@ type consumer struct {
 	redisProxy *tcpproxy.Proxy
 	pgProxy    *tcpproxy.Proxy
 
+	// lateStart, when not zero, is when the consumer first starts, since
+	// the run began (rebalance's scale-out); set before the run.
+	lateStart time.Duration
+
 	mu       sync.Mutex
 	cutRedis int // partitions in force, per target: overlapping windows
 	cutDB    int
 	windows  uint32 // partition windows so far, to number them
+	// up: an incarnation runs, from its start to its crash or leave; a
+	// leave finds it only then, as the simulator's does.
+	up bool
+	// leaving: the incarnation was told to leave (rebalance), for
+	// leaveFor; it leaves once it handled and acked what it holds.
+	leaving  bool
+	leaveFor time.Duration
 }
 
-// incarnation is one life of a consumer, from start to crash.
+// ended is how an incarnation ended.
+type ended uint8
+
+const (
+	stopped ended = iota // the broker stopped: the run is over
+	crashed              // a crash: it restarts after a while, empty
+	left                 // a graceful leave: it starts again after leaveFor, empty
+)
+
+// incarnation is one life of a consumer, from start to crash or leave.
 type incarnation struct {
 	c       *consumer
 	rdb     *redis.Client
@@ -54,10 +74,18 @@ type incarnation struct {
 
 func (c *consumer) loop() {
 	r := c.r
+	// A late consumer (scale-out) joins only at its time: no restart,
+	// its first incarnation, as the simulator's late instance.
+	if c.lateStart > 0 && !r.sleep(c.lateStart-r.rec.now()) {
+		return
+	}
 	for gen := 1; ; gen++ {
 		if gen > 1 {
 			r.rec.add(run.Record{Kind: run.Restart, Inst: int32(c.idx)})
 		}
+		// Up from its start, as a simulated instance is: a leave told
+		// while it connects takes it at its first receive.
+		c.setUp()
 		inc, err := c.start()
 		if err != nil {
 			// The strategy refused to build: no verdict, as for a
@@ -66,10 +94,20 @@ func (c *consumer) loop() {
 			r.fail(err)
 			return
 		}
-		crashed := inc.serve()
+		how := inc.serve()
+		down := c.setDown()
 		inc.close()
-		if !crashed {
+		switch how {
+		case stopped:
 			return
+		case left:
+			// A process that stopped and is started again later,
+			// with empty memory: a rolling restart, or a scale-in
+			// and out again.
+			if !r.sleep(down) {
+				return
+			}
+			continue
 		}
 		t := time.NewTimer(r.durationIn(faults.Crash, r.cfg.Timing.RestartMin, r.cfg.Timing.RestartMax))
 		select {
@@ -79,6 +117,43 @@ func (c *consumer) loop() {
 			return
 		}
 	}
+}
+
+// setUp marks the consumer up, a new incarnation that the broker serves
+// as any other: a leave told to its last one does not carry over.
+func (c *consumer) setUp() {
+	c.mu.Lock()
+	c.up, c.leaving = true, false
+	c.r.br.rejoin(c.idx)
+	c.mu.Unlock()
+}
+
+// setDown marks the consumer down, its incarnation over, and returns how
+// long a leave asked it to stay down.
+func (c *consumer) setDown() time.Duration {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.up = false
+	return c.leaveFor
+}
+
+// leaveAt tells the consumer to stop gracefully and start again down
+// later (the rebalance fault): now if it waits for a delivery, else once it has
+// handled and acked what it holds. As in the simulator, a consumer that is
+// not up (crashed, or not started yet) or already leaving ignores it, and
+// it counts as injected only when it takes.
+func (c *consumer) leaveAt(down time.Duration) {
+	if !c.r.faultsOn() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if !c.up || c.leaving {
+		return
+	}
+	c.r.rec.injected(faults.Rebalance, 1)
+	c.leaving, c.leaveFor = true, down
+	c.r.br.callOff(c.idx)
 }
 
 // start makes a fresh incarnation: clients through this consumer's proxies,
@@ -180,15 +255,22 @@ const (
 	backoffMax  = 500 * time.Millisecond
 )
 
-// serve handles deliveries until the broker stops (false) or the
-// incarnation crashes (true).
-func (inc *incarnation) serve() (crashed bool) {
+// serve handles deliveries until the broker stops, the incarnation
+// crashes, or it leaves.
+func (inc *incarnation) serve() ended {
 	c, r := inc.c, inc.c.r
 	backoff := time.Duration(0)
 	for {
-		d, ev, ok := r.br.receive(c.idx)
-		if !ok {
-			return false
+		d, ev, got := r.br.receive(c.idx)
+		switch got {
+		case gotStop:
+			return stopped
+		case gotLeave:
+			// Told to leave, with nothing in hand: what it handled
+			// is acked, so it stops cleanly. Its connections close
+			// as a process's do at exit, nothing half done.
+			r.rec.add(run.Record{Kind: run.Leave, Inst: int32(c.idx), Cause: run.Graceful})
+			return left
 		}
 		r.deliveries.Add(1)
 		inc.cur, inc.curEvent = d, ev
@@ -199,7 +281,7 @@ func (inc *incarnation) serve() (crashed bool) {
 		out, err := inc.handler.Handle(r.ctx, r.wl.Events[ev])
 		inc.handling.Store(0)
 		if inc.crashed.Load() {
-			return true // the attempt stays unknown
+			return crashed // the attempt stays unknown
 		}
 		// An outcome that is none of the four, with no error, is the
 		// strategy's bug: it counts as an error, the effect unknown.
@@ -214,7 +296,7 @@ func (inc *incarnation) serve() (crashed bool) {
 		// The ack is a fault point too: a crash here leaves the effect
 		// done and the delivery unacked.
 		if inc.before(r.ctx, 0, run.Record{Step: run.AtAck}) != nil {
-			return true
+			return crashed
 		}
 		// Dropped is acked too: the handler gave up, with nothing done,
 		// and asked that the delivery not come again.
@@ -243,6 +325,9 @@ func (inc *incarnation) crash(step run.Record) {
 		return
 	}
 	c := inc.c
+	c.mu.Lock()
+	c.up = false // a leave told from now on finds it down
+	c.mu.Unlock()
 	c.r.rec.injected(faults.Crash, 1)
 	rec := msgRecord(run.Crash, c.idx, inc.cur.msg, inc.curEvent)
 	rec.Step, rec.Op, rec.InFlight, rec.Call = step.Step, step.Op, step.InFlight, step.Call

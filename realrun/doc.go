@@ -21,7 +21,17 @@
 //   - store-loss: this run's Redis marks are deleted, as a Redis restart
 //     without persistence would;
 //   - ttl: marks live a few hundred milliseconds and late copies arrive after;
-//   - redeliver: more lost acks, and events published twice at once.
+//   - redeliver: more lost acks, and events published twice at once;
+//   - rebalance: a consumer told to leave takes no new delivery, leaves once
+//     it has acked what it holds, and starts again later with new clients
+//     and empty memory; with scale-out, the last consumer starts only later
+//     in the workload;
+//   - zombie: the whole consumer pauses before a store call or the ack, past
+//     the ack deadline (the queue's liveness timeout), then goes on where it
+//     was; the broker redelivers meanwhile, as for slow.
+//
+// A real run's broker is the queue only: --broker log, and any broker
+// parameter, are refused (the log is the simulator's for now).
 //
 // Each consumer builds its handler anew at every start (strategies.New),
 // with Deps that name it as a real consumer is named: Instance, its number,

@@ -47,6 +47,12 @@ func (t storeSet) stores() run.Stores {
 // cancels it; what it holds (an open transaction and the row locks it
 // took) stays held, and the broker redelivers at the deadline. Only the end
 // of the run (a failed server, the caller's context) cuts a stall short.
+//
+// A pause (zombie) is a stall of the whole incarnation, for PauseFactor
+// times the broker's liveness timeout, which for the queue is its ack
+// deadline: a consumer is one goroutine, so stopping it at the step stops
+// all of it. As in the simulator, a step stalls at most once: a pause is
+// drawn only where slow did not stall.
 func (inc *incarnation) before(ctx context.Context, target storeSet, step run.Record) error {
 	if inc.crashed.Load() {
 		return errCrashed
@@ -60,23 +66,43 @@ func (inc *incarnation) before(ctx context.Context, target storeSet, step run.Re
 		inc.crash(step)
 		return errCrashed
 	}
-	if p.SlowPerStep > 0 && r.chance(faults.Slow, p.SlowPerStep) {
-		d := time.Duration(float64(r.cfg.Timing.AckDeadline) * p.SlowFactor)
-		r.rec.injected(faults.Slow, 1)
-		rec := msgRecord(run.Stall, inc.c.idx, inc.cur.msg, inc.curEvent)
-		rec.Dur = int64(d)
-		r.rec.add(rec)
-		t := time.NewTimer(d)
-		select {
-		case <-t.C:
-		case <-r.ctx.Done():
-			t.Stop()
-		}
+	switch {
+	case p.SlowPerStep > 0 && r.chance(faults.Slow, p.SlowPerStep):
+		inc.stall(faults.Slow, time.Duration(float64(r.cfg.Timing.AckDeadline)*p.SlowFactor))
+	case p.PausePerStep > 0 && r.chance(faults.Zombie, p.PausePerStep):
+		inc.stall(faults.Zombie, time.Duration(float64(r.cfg.Timing.AckDeadline)*p.PauseFactor))
 	}
 	if target != 0 && p.PartitionPerStep > 0 && r.chance(faults.Partition, p.PartitionPerStep) {
 		inc.c.cutOff(target, r.durationIn(faults.Partition, r.cfg.Timing.PartitionMin, r.cfg.Timing.PartitionMax))
 	}
 	return nil
+}
+
+// stall stops the incarnation at the current step for d, by fault f:
+// slow, a stalled handler, or zombie, a paused process (recorded with
+// Cause Paused, as the simulator records it).
+//
+// The broker hears a paused consumer as silence, and nothing need tell it
+// so: the in-process queue hears a consumer only by its acks, and has an
+// ack deadline, so its deliveries come back at the deadline whether the
+// consumer is cut off or paused. That is the simulator's queue too: with an
+// ack deadline its Disconnect and Reconnect change nothing (a queue without
+// one, which closes the channel, is the simulator's only).
+func (inc *incarnation) stall(f faults.Fault, d time.Duration) {
+	r := inc.c.r
+	r.rec.injected(f, 1)
+	rec := msgRecord(run.Stall, inc.c.idx, inc.cur.msg, inc.curEvent)
+	rec.Dur = int64(d)
+	if f == faults.Zombie {
+		rec.Cause = run.Paused
+	}
+	r.rec.add(rec)
+	t := time.NewTimer(d)
+	select {
+	case <-t.C:
+	case <-r.ctx.Done():
+		t.Stop()
+	}
 }
 
 func (inc *incarnation) after(op run.Op, call uint32) error {

@@ -78,6 +78,29 @@ func (r *session) chance(f faults.Fault, p float64) bool {
 	return r.rng[f].Float64() < p
 }
 
+// sleep waits d, and reports whether the run still goes on: false if it
+// ended meanwhile (its context, or the broker stopped: no consumer is to
+// start again).
+func (r *session) sleep(d time.Duration) bool {
+	if d > 0 {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.ctx.Done():
+		case <-r.br.halted:
+		}
+	}
+	select {
+	case <-r.ctx.Done():
+		return false
+	case <-r.br.halted:
+		return false
+	default:
+		return true
+	}
+}
+
 // durationIn draws a duration in [lo, hi] from fault f's stream.
 func (r *session) durationIn(f faults.Fault, lo, hi time.Duration) time.Duration {
 	r.rmu.Lock()
@@ -189,7 +212,7 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 	r.srv.watch(r.ctx, r.fail)
 	go r.report(progress)
 	r.on.Store(true)
-	timers := r.planFaults(span)
+	timers := r.planFaults(span, at)
 	var wg sync.WaitGroup
 	for _, c := range r.consumers {
 		wg.Add(1)
@@ -276,9 +299,12 @@ func (r *session) report(progress func(string)) {
 	}
 }
 
-// planFaults arms the faults planned ahead: partition windows and Redis
-// losses, within the publishing span.
-func (r *session) planFaults(span time.Duration) []*time.Timer {
+// planFaults arms the faults planned ahead, within the publishing span:
+// partition windows, Redis losses and graceful leaves, and with
+// rebalance's scale-out the late start of the last consumer, at its moment
+// of the workload (at: the workload's clock, shrunk), as the simulator
+// plans them.
+func (r *session) planFaults(span time.Duration, at func(time.Duration) time.Duration) []*time.Timer {
 	var timers []*time.Timer
 	t := r.cfg.Timing
 	if r.params.Partitions > 0 {
@@ -287,9 +313,7 @@ func (r *session) planFaults(span time.Duration) []*time.Timer {
 			for k := 0; k < r.params.Partitions; k++ {
 				start := r.durationIn(faults.Partition, 0, span)
 				d := r.durationIn(faults.Partition, t.PartitionMin, t.PartitionMax)
-				r.rmu.Lock()
-				target := targets[r.rng[faults.Partition].IntN(len(targets))]
-				r.rmu.Unlock()
+				target := targets[r.intN(faults.Partition, len(targets))]
 				timers = append(timers, time.AfterFunc(start, func() {
 					if r.faultsOn() {
 						c.cutOff(target, d)
@@ -302,7 +326,28 @@ func (r *session) planFaults(span time.Duration) []*time.Timer {
 		start := r.durationIn(faults.StoreLoss, 0, span)
 		timers = append(timers, time.AfterFunc(start, r.storeLoss))
 	}
+	if r.params.Leaves > 0 {
+		// Each of Leaves times, a consumer stops gracefully and comes
+		// back later (consumer.leaveAt).
+		for k := 0; k < r.params.Leaves; k++ {
+			c := r.consumers[r.intN(faults.Rebalance, len(r.consumers))]
+			start := r.durationIn(faults.Rebalance, 0, span)
+			down := r.durationIn(faults.Rebalance, t.LeaveDownMin, t.LeaveDownMax)
+			timers = append(timers, time.AfterFunc(start, func() { c.leaveAt(down) }))
+		}
+		if r.params.ScaleOut && len(r.consumers) > 1 {
+			r.rec.injected(faults.Rebalance, 1)
+			r.consumers[len(r.consumers)-1].lateStart = max(at(r.params.LateStart), 1)
+		}
+	}
 	return timers
+}
+
+// intN draws an int in [0, n) from fault f's stream.
+func (r *session) intN(f faults.Fault, n int) int {
+	r.rmu.Lock()
+	defer r.rmu.Unlock()
+	return r.rng[f].IntN(n)
 }
 
 // storeLoss deletes every mark of this run, as a Redis restart without

@@ -612,9 +612,8 @@ func (w *world) leaveAt(in *instance, down int64) {
 
 // leave stops in gracefully: its coroutine ends, unlike a crash with
 // nothing half done, and what it holds but has not started goes back to
-// its broker. The broker hears of it (Leave) once whatever it sent last
-// has arrived, and it starts again, a new process with empty memory,
-// after in.leaveFor.
+// its broker (broker.Model.Leave says when the broker hears of it), and it
+// starts again, a new process with empty memory, after in.leaveFor.
 func (w *world) leave(in *instance) {
 	if !w.pull {
 		// The log records the leave itself, as its group sees it.
@@ -626,6 +625,11 @@ func (w *world) leave(in *instance) {
 	if in.conn != 0 {
 		w.closeDB(in.idx, in.conn)
 		in.conn = 0
+	}
+	if !w.pull {
+		// A pushing broker stops sending at once (the consumer's
+		// cancel); its connection closes once its last ack is in.
+		w.applyBroker(w.broker.Leave(in.idx))
 	}
 	w.at(int64(latencyMax)+1, event{kind: evLeaveArr, inst: in.idx})
 	w.at(in.leaveFor, event{kind: evRestart, inst: in.idx})

@@ -452,7 +452,13 @@ func (w *world) handle(e event) {
 			w.leaveAt(w.insts[e.inst], e.c)
 		}
 	case evLeaveArr:
-		w.applyBroker(w.broker.Leave(e.inst))
+		// Whatever the leaver sent last has arrived: a polling
+		// broker hears it leave, a pushing one its connection close.
+		if w.pull {
+			w.applyBroker(w.broker.Leave(e.inst))
+		} else if !w.insts[e.inst].up {
+			w.applyBroker(w.broker.Down(e.inst))
+		}
 	case evRestart:
 		w.start(w.insts[e.inst])
 	case evPartitionOn:

@@ -29,8 +29,9 @@ func init() {
 		New:     func(d Deps) (Handler, error) { return DBUniqueFast{Ledger: d.Ledger}, nil },
 		Expected: map[string]string{"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
 			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "all": "ok"},
+		// Measured: compare --broker log (200 seeds).
 		ExpectedOn: map[string]map[string]string{"log": {"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
-			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok"}},
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "all": "ok"}},
 		Teaching: Teaching{
 			Mark:   "id",
 			Marked: "committed event {event}'s id",

@@ -74,6 +74,9 @@ func init() {
 		},
 		Expected: map[string]string{"redeliver": "ok", "crash": "dup", "partition": "dup", "slow": "dup",
 			"store-loss": "dup", "ttl": "dup", "rebalance": "ok", "zombie": "dup", "all": "dup"},
+		// Measured: compare --broker log (200 seeds).
+		ExpectedOn: map[string]map[string]string{"log": {"redeliver": "ok", "crash": "dup", "partition": "dup", "slow": "dup",
+			"store-loss": "ok", "ttl": "dup", "rebalance": "ok", "zombie": "ok", "all": "dup"}},
 		Teaching: Teaching{
 			Mark:    "lease",
 			MarkKey: LeaseKey,

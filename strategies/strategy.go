@@ -49,11 +49,14 @@ type Handler interface {
 	Handle(ctx context.Context, e Event) (Outcome, error)
 }
 
-// Seeker is a Handler that keeps its own offsets (offset-in-db): when the
-// log assigns its instance a partition, the consumer loop asks it where to
-// start, as a Kafka consumer's rebalance listener seeks to the offset it
-// stored, instead of the group's committed offset. ok false means it has
-// none for the partition: start where the group committed.
+// Seeker is a Handler that keeps its own offsets (offset-in-db): it can
+// say where a consumer assigned a partition should start, as a Kafka
+// consumer's rebalance listener seeks to the offset it stored instead of
+// the group's committed offset. ok false means it has none for the
+// partition: start where the group committed. idemsim's consumer loop
+// does not call it yet: a Seeker must also skip, in Handle, a record it
+// has passed (offset-in-db does), and then the seek saves only round
+// trips.
 type Seeker interface {
 	Handler
 	Seek(ctx context.Context, partition int) (next int64, ok bool, err error)

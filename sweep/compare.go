@@ -86,6 +86,14 @@ func (cc CompareConfig) validate() error {
 	if cc.MaxMemory < 0 {
 		return run.BadConfigf("memory budget must be positive, not %d bytes", cc.MaxMemory)
 	}
+	for _, st := range cc.Strategies {
+		if _, ok := strategies.Lookup(st); !ok {
+			return run.BadConfigf("unknown strategy %q (accepted: %s)", st, strings.Join(strategies.Names(), ", "))
+		}
+	}
+	if len(runsOn(cc.Strategies, cc.BrokerModel)) == 0 {
+		return run.BadConfigf("no strategy of %s runs on the %s broker: %s", strings.Join(cc.Strategies, ", "), brokerName(cc.BrokerModel), RunsOnWords(cc.Strategies[0]))
+	}
 	for _, cfg := range cc.configs() {
 		if err := cfg.Validate(); err != nil {
 			return err
@@ -95,15 +103,70 @@ func (cc CompareConfig) validate() error {
 }
 
 // configs are the runs of the cells, in result order (strategy by
-// strategy, scenario by scenario), without their seeds.
+// strategy, scenario by scenario), without their seeds. A strategy that
+// does not run on the broker (strategies.Strategy.RunsOn) has no cells.
 func (cc CompareConfig) configs() []run.Config {
 	cfgs := make([]run.Config, 0, len(cc.Strategies)*len(cc.Scenarios))
-	for _, st := range cc.Strategies {
+	for _, st := range runsOn(cc.Strategies, cc.BrokerModel) {
 		for _, sc := range cc.Scenarios {
 			cfgs = append(cfgs, run.Config{Strategy: st, Faults: sc, Instances: cc.Instances, Events: cc.Events, BrokerModel: cc.BrokerModel, Broker: cc.Broker, NoTraceHash: true})
 		}
 	}
 	return cfgs
+}
+
+// brokerName is model, or the default's name for "".
+func brokerName(model string) string {
+	if model == "" {
+		return run.DefaultBroker
+	}
+	return model
+}
+
+// runsOn returns the strategies of names that run on the broker model,
+// in order; an unknown name is kept, for Config.Validate to refuse.
+func runsOn(names []string, model string) []string {
+	model = brokerName(model)
+	var out []string
+	for _, n := range names {
+		if st, ok := strategies.Lookup(n); !ok || st.RunsOn(model) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// RunsOn reports whether the strategy called name runs on the broker
+// model ("" is the queue): a table shows "-" where it does not. An unknown
+// strategy runs nowhere.
+func RunsOn(name, model string) bool {
+	st, ok := strategies.Lookup(name)
+	return ok && st.RunsOn(brokerName(model))
+}
+
+// RunsOnWords says on which brokers the strategy called name runs, for a
+// message that refuses it on another: "offset-in-db runs only on the log
+// broker (--broker log)".
+func RunsOnWords(name string) string {
+	st, ok := strategies.Lookup(name)
+	if !ok {
+		return fmt.Sprintf("unknown strategy %q", name)
+	}
+	var on []string
+	for _, m := range run.BrokerNames {
+		if st.RunsOn(m) {
+			on = append(on, m)
+		}
+	}
+	switch len(on) {
+	case 0:
+		return name + " runs on no broker model"
+	case len(run.BrokerNames):
+		return name + " runs on every broker model"
+	case 1:
+		return fmt.Sprintf("%s runs only on the %s broker (--broker %s)", name, on[0], on[0])
+	}
+	return fmt.Sprintf("%s runs only on the brokers %s (--broker %s)", name, strings.Join(on, ", "), strings.Join(on, ","))
 }
 
 // Cell is the outcome of one strategy under one scenario over all seeds. Its

@@ -30,6 +30,13 @@
 // of a comparison are in a fixed order (strategy by strategy, scenario by
 // scenario) and its counts are sums, so the merge is exact.
 //
+// A comparison is of one broker model (CompareConfig.BrokerModel); a
+// strategy that does not run on it has no cells, and a table shows "-" in
+// its row (RunsOn). A comparison of several models is one per model, over
+// the same rows, columns and seeds: ByBroker holds them, and its slices
+// are one Part per model, each with the list in Part.Brokers
+// (PartsByBroker), which MergeBrokers joins into one Comparison per model.
+//
 // A run that fails ends the sweep with its error, prefixed with the
 // command that replays it; a strategy whose New fails ends it with the
 // strategy's own error (strategies.NewError), which is no seed's.

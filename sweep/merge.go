@@ -50,8 +50,11 @@ func (p *Part) check() error {
 		return bad("no command")
 	case len(p.Strategies) == 0 || len(p.Scenarios) == 0:
 		return bad("no strategy or no scenario")
-	case len(p.Results) != len(p.Strategies)*len(p.Scenarios):
-		return bad("%d cells for %d strategies x %d scenarios", len(p.Results), len(p.Strategies), len(p.Scenarios))
+	}
+	// A strategy that does not run on the part's broker has no cells.
+	rows := runsOn(p.Strategies, p.Broker)
+	if len(p.Results) != len(rows)*len(p.Scenarios) {
+		return bad("%d cells for %d strategies x %d scenarios on the %s broker", len(p.Results), len(rows), len(p.Scenarios), brokerName(p.Broker))
 	}
 	if err := p.Shard.check(p.Seeds); err != nil {
 		return bad("%v", err)
@@ -61,7 +64,7 @@ func (p *Part) check() error {
 		return bad("slice %s of seeds 1..%d is seeds %d..%d, not %d..%d", p.Shard, p.Seeds, first, last, p.FirstSeed, p.LastSeed)
 	}
 	for i, c := range p.Results {
-		st, name := p.Strategies[i/len(p.Scenarios)], p.Scenarios[i%len(p.Scenarios)]
+		st, name := rows[i/len(p.Scenarios)], p.Scenarios[i%len(p.Scenarios)]
 		sc, err := faults.Parse(name)
 		if err != nil || sc.String() != name {
 			return bad("scenario %q is not a scenario's name", name)

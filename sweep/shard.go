@@ -77,6 +77,13 @@ type Part struct {
 	Events    int `json:"events"`
 	// BrokerNaming names the broker of every run, as in Comparison.
 	run.BrokerNaming
+	// Brokers lists the broker models of the whole comparison, in table
+	// order, when it has more than one (compare --broker queue,log): each
+	// slice is then one part per model, and MergeBrokers wants them all.
+	// Empty for a comparison of one model.
+	Brokers []string `json:"brokers,omitempty"`
+	// Strategies are the table's rows: a strategy that does not run on
+	// the part's broker is among them, with no cells.
 	Strategies []string `json:"strategies"`
 	Scenarios  []string `json:"scenarios"`
 	// Command is the `idemsim compare` command line of the whole

@@ -3,6 +3,7 @@ package plots
 import (
 	"bytes"
 	"fmt"
+	"image/color"
 	"image/png"
 	"math"
 	"os"
@@ -19,6 +20,7 @@ import (
 	"gonum.org/v1/plot/vg/vgimg"
 
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 	"github.com/idemsim/idemsim/sweep"
 )
@@ -493,4 +495,31 @@ func FuzzParseBench(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestEveryScenarioHasAColourOfItsOwn: the violations figure tells the
+// scenarios apart by colour, so no two of them share one.
+func TestEveryScenarioHasAColourOfItsOwn(t *testing.T) {
+	seen := map[color.Color]string{}
+	for _, sc := range faults.Scenarios() {
+		c, ok := scenarioColors[sc.String()]
+		require.True(t, ok, "%s has a colour", sc)
+		if other, dup := seen[c]; dup {
+			t.Errorf("%s and %s share a colour", sc, other)
+		}
+		seen[c] = sc.String()
+	}
+}
+
+// TestViolationsNamesItsBroker: the log's figure goes beside the queue's,
+// in a file and under a title that name its broker.
+func TestViolationsNamesItsBroker(t *testing.T) {
+	assert.Equal(t, "violations", ViolationsName("queue"))
+	assert.Equal(t, "violations", ViolationsName(""))
+	assert.Equal(t, "violations-log", ViolationsName("log"))
+	cmp := &sweep.Comparison{Seeds: 2, Instances: 3, Events: 20, BrokerNaming: run.NameBroker("log", run.BrokerParams{}),
+		Results: []sweep.Cell{{Strategy: "none", Scenario: "crash", Faults: []string{"crash"}, Stats: sweep.Stats{Runs: 2, ViolatingRuns: 1, Duplicates: 1}}}}
+	dir := t.TempDir()
+	require.NoError(t, Violations(cmp, dir))
+	requireFigure(t, dir, "violations-log", "Exactly-once violations by strategy and fault scenario, broker log", "compare-log.md")
 }

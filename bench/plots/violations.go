@@ -10,6 +10,7 @@ import (
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sweep"
 )
 
@@ -25,11 +26,25 @@ var scenarioColors = map[string]color.Color{
 	"slow":       yellow,
 	"store-loss": purple,
 	"ttl":        green,
+	"rebalance":  blue,
+	"zombie":     color.RGBA{140, 90, 40, 255},
 	"all":        color.RGBA{70, 70, 70, 255},
 }
 
+// ViolationsName is the file name, without extension, of Violations'
+// figure of a comparison on the broker model: NameViolations for the
+// queue, as it has always been, and violations-MODEL beside it for
+// another model (violations-log).
+func ViolationsName(model string) string {
+	if model == "" || model == run.DefaultBroker {
+		return NameViolations
+	}
+	return NameViolations + "-" + model
+}
+
 // Violations draws cmp, the outcome of `idemsim compare`, to
-// dir/violations.png and .svg: for each strategy, one bar per fault
+// dir/violations.png and .svg (ViolationsName: violations-log.png for a
+// comparison on the log), its title naming the broker: for each strategy, one bar per fault
 // scenario, as high as the share of seeds whose run violated
 // exactly-once, labelled with the kinds of violation seen ("dup", "lost",
 // "stuck", or "ok"). Strategies and scenarios keep the order of
@@ -113,15 +128,32 @@ func Violations(cmp *sweep.Comparison, dir string) error {
 		legend = append(legend, legendEntry{text: sc, thumbs: []plot.Thumbnailer{bars[k]}})
 	}
 	f := &figure{
-		title: "Exactly-once violations by strategy and fault scenario",
+		title: "Exactly-once violations by strategy and fault scenario, broker " + brokerOf(cmp),
 		subtitle: fmt.Sprintf("bar: share of seeds 1..%d whose run broke exactly-once (%s, %s per run)\n"+
 			"label: the kinds of violation seen: dup = an effect applied twice, lost = never applied, stuck = never settled; ok = none",
 			cmp.Seeds, plural(cmp.Instances, "consumer instance"), plural(cmp.Events, "event")),
 		panels: []*plot.Plot{p},
 		legend: legend,
 		note: "Every scenario adds its faults to the broker's ordinary lost acks.\n" +
-			"compare.md lists the command that replays each violating cell's first failing seed.",
+			compareMarkdown(cmp) + " lists the command that replays each violating cell's first failing seed.",
 		fill: func(widths []vg.Length) { setWidth(widths[0]) },
 	}
-	return f.save(dir, NameViolations)
+	return f.save(dir, ViolationsName(cmp.Broker))
+}
+
+// brokerOf names cmp's broker model.
+func brokerOf(cmp *sweep.Comparison) string {
+	if cmp.Broker == "" {
+		return run.DefaultBroker
+	}
+	return cmp.Broker
+}
+
+// compareMarkdown is the name of the Markdown file beside cmp's figure,
+// as idemsim compare --out writes it.
+func compareMarkdown(cmp *sweep.Comparison) string {
+	if b := brokerOf(cmp); b != run.DefaultBroker {
+		return "compare-" + b + ".md"
+	}
+	return "compare.md"
 }

@@ -33,14 +33,20 @@
 // take the scenario names, "all" for every fault, or "none", alone, for no
 // injected fault beyond the broker's ordinary lost acks.
 //
-// run, compare and explain take --broker, the broker model (today only
-// "queue", the default), and the queue's parameters: --ack-deadline D or
-// none (SQS, JetStream; none: RabbitMQ), --prefetch N, --max-deliveries N
-// (0: unlimited; after the last, a message is dead-lettered and its event,
-// if never applied, is "dead") and --nack-retry D. Every "reproduce with:"
+// run, compare and explain take --broker, the broker model: "queue" (the
+// default) or "log", Kafka's consumer groups; compare takes a list
+// (--broker queue,log) and prints a table per broker, with "-" where a
+// strategy does not run, and with --out writes the log's files beside the
+// queue's (compare-log.json, ..., violations-log.png). The queue's
+// parameters: --ack-deadline D or none (SQS, JetStream; none: RabbitMQ),
+// --prefetch N, --max-deliveries N (0: unlimited; after the last, a
+// message is dead-lettered and its event, if never applied, is "dead") and
+// --nack-retry D. The log's: --partitions N, --batch N, --commit
+// batch|record, --session-timeout D and --max-poll-interval D. A
+// parameter given to the other model is refused. Every "reproduce with:"
 // line names --broker and each parameter that is not the default; explain
-// searches and tells runs with them. run --backend real takes the default
-// queue only, for now.
+// searches and tells runs of the queue with them. run --backend real takes
+// the default queue only, for now.
 //
 // compare runs fewer large runs at a time so that their memory stays within
 // --max-memory (1 GiB by default); its result does not depend on it. A

@@ -13,7 +13,7 @@ import (
 func TestExactlyOnce(t *testing.T) {
 	for _, s := range consumers.All {
 		t.Run(s.Name, func(t *testing.T) {
-			idemsimtest.ExactlyOnce(t, s, idemsimtest.Options{Expect: s.Expected})
+			idemsimtest.ExactlyOnce(t, s, idemsimtest.Options{Expect: s.Expected, ExpectOn: s.ExpectedOn})
 		})
 	}
 }
