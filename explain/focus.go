@@ -258,6 +258,15 @@ func (a *analysis) involvement(id uint32) ([]faults.Fault, bool) {
 			mark(faults.TTL, true)
 		}
 	}
+	if f.Group != nil {
+		// On the log, a move of the event's partition that a graceful
+		// leave or a (late or returning) join set off is the
+		// rebalance fault's part; one an eviction set off is the
+		// crash's, the zombie's or the partition's, told by theirs.
+		for _, fl := range f.groupMoves(e, cutRec) {
+			mark(fl, true)
+		}
+	}
 	var inv []faults.Fault
 	all := true
 	for _, fl := range a.cfg.Faults.Faults() {

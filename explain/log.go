@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
 )
 
@@ -248,6 +249,71 @@ func (n *narrator) anAck() string {
 	return "an ack"
 }
 
+// groupMoves lists the faults that set off a rebalance, before record
+// cut, whose assignment moved a partition of a copy of e to another
+// instance (or back to a new process): faults.Rebalance when a graceful
+// leave or the join of an instance that started late or came back from
+// a leave began it. (A crash's, a zombie's or a cut's eviction is its own
+// fault's part, which the involvement marks from their records.)
+func (f *Facts) groupMoves(e *Event, cut int) []faults.Fault {
+	g := f.Group
+	var parts []int32
+	for _, m := range e.Copies {
+		if p := f.Messages[m].Part; p != 0 && !slices.Contains(parts, p) {
+			parts = append(parts, p)
+		}
+	}
+	for _, rb := range g.Rebalances {
+		if rb.Rec >= cut {
+			break
+		}
+		// What set it off: the group's records just before it.
+		graceful := false
+		for j := rb.Rec - 1; j >= 0 && f.Trace[j].At == rb.At; j-- {
+			switch r := &f.Trace[j]; {
+			case r.Kind == run.Leave && r.Cause == run.Graceful:
+				graceful = true
+			case r.Kind == run.Join && (f.Late != nil && r.Inst == f.Late.Inst || f.leftBefore(r.Inst, j)):
+				graceful = true
+			}
+		}
+		if !graceful {
+			continue
+		}
+		// Did the generation that ended it move one of e's partitions?
+		gen := uint32(0)
+		for _, a := range g.Assignments {
+			if a.Rec <= rb.Rec || a.Rec >= cut || gen != 0 && a.Gen != gen {
+				continue
+			}
+			gen = a.Gen
+			for _, p := range parts {
+				if was, _, _ := g.Owner(p, rb.Rec); slices.Contains(a.Parts, p) && was != a.Inst {
+					return []faults.Fault{faults.Rebalance}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// leftBefore reports whether instance inst's last stop before record i
+// was a graceful leave (so its join at i is its return).
+func (f *Facts) leftBefore(inst int32, i int) bool {
+	last := -1
+	for _, l := range f.Leaves {
+		if l.Inst == inst && l.Stops() && l.Rec < i {
+			last = l.Rec
+		}
+	}
+	for _, c := range f.Crashes {
+		if c.Inst == inst && c.Rec < i && c.Rec > last {
+			return false
+		}
+	}
+	return last >= 0
+}
+
 // placeWords places message m in the log, as "offset 4 of partition 3".
 func placeWords(m *Message) string {
 	return fmt.Sprintf("offset %d of partition %d", m.Offset, m.Part)
@@ -406,6 +472,7 @@ func (n *narrator) groupRecord(i int, r *run.Record) bool {
 		}
 		return true
 	case run.Rebalance:
+		n.rebalance(i, r)
 		return true
 	case run.Assign:
 		n.assign(i, r)
@@ -449,6 +516,58 @@ func (n *narrator) groupViolation() string {
 		when += ", " + durWords(roundMS(f.End-f.Heal)) + " after the faults healed"
 	}
 	return fmt.Sprintf("event %d never settled: its partition's committed offset had not passed %s %s.", e.ID, strings.Join(open, ", "), when)
+}
+
+// rebalance tells the start of a rebalance, within the story, whose end
+// moves a partition of a copy of the focus event, with what set it off
+// (the group's records just before it): a member that joined, left or
+// was evicted.
+func (n *narrator) rebalance(i int, r *run.Record) {
+	f := n.f
+	if !n.inSpan(r.At) || !n.movesFocus(i) {
+		return
+	}
+	why := ""
+	for j := i - 1; j >= 0 && f.Trace[j].At == r.At && why == ""; j-- {
+		o := &f.Trace[j]
+		switch {
+		case o.Kind == run.Join:
+			c := claim(ClaimJoin)
+			c.Rec, c.Inst = j, o.Inst
+			n.claim(c)
+			why = fmt.Sprintf(": instance %d joined", o.Inst)
+		case o.Kind == run.Leave && o.Inst >= 0:
+			n.claim(leaveClaim(f.LeaveAt(j)))
+			why = fmt.Sprintf(": instance %d left", o.Inst)
+		case o.Kind == run.Evict:
+			c := claim(ClaimEvict)
+			c.Rec, c.Inst, c.Yes = j, o.Inst, o.Cause == run.SessionExpired
+			n.claim(c)
+			why = fmt.Sprintf(": it evicted instance %d", o.Inst)
+		}
+	}
+	n.sayAs(i, r.At, -1, actorBroker, fmt.Sprintf("begins a rebalance%s; generation %d ends, and every member must rejoin at its next poll before the partitions are given out again", why, r.Tag), false)
+}
+
+// movesFocus reports whether the rebalance that record i begins ends
+// with an assignment that moves a partition of a copy of the focus event
+// to another instance, within the story.
+func (n *narrator) movesFocus(i int) bool {
+	f, g := n.f, n.f.Group
+	gen := uint32(0)
+	for _, a := range g.Assignments {
+		if a.Rec <= i || gen != 0 && a.Gen != gen || a.At > n.a.cut {
+			continue
+		}
+		gen = a.Gen
+		for _, m := range n.ev.Copies {
+			p := f.Messages[m].Part
+			if was, _, _ := g.Owner(p, i); p != 0 && slices.Contains(a.Parts, p) && was != a.Inst {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // fencedClaim states fenced commit record i.

@@ -307,3 +307,21 @@ func TestUnknownRecordKindsAreToldNeutrally(t *testing.T) {
 	}
 	assert.True(t, found, "the unknown record is told:\n%s", storyText(s))
 }
+
+// TestLogStoryOfTheReadmeLesson tells the run the README gives as the
+// log's lesson (local-cache under redeliver,rebalance, seed 4): a
+// producer's duplicate that reaches a partition's new owner after a
+// rebalance a returning instance set off. If the log's model changes that
+// run, the README's seed changes with it.
+func TestLogStoryOfTheReadmeLesson(t *testing.T) {
+	cfg := sim.Config{Strategy: "local-cache", Faults: faults.Of(faults.Redeliver, faults.Rebalance), Seed: 4, Instances: 3, Events: 200, BrokerModel: "log"}
+	s, err := Tell(cfg)
+	require.NoError(t, err)
+	require.NoError(t, s.Verify(), storyText(s))
+	require.Equal(t, Duplicate, s.Kind)
+	text := storyText(s)
+	assert.Regexp(t, `begins a rebalance: instance \d+ joined; generation \d+ ends`, text)
+	assert.Regexp(t, `partition \d+ moves from instance \d+ to instance \d+`, text)
+	assert.Regexp(t, `between them partition \d+ moved from instance \d+ to instance \d+ at generation \d+: the second copy went to an owner that had not seen the first`, s.Why)
+	assert.Empty(t, s.Note, "both faults play a part")
+}
