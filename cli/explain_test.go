@@ -66,22 +66,15 @@ func TestExplainIsDeterministic(t *testing.T) {
 	assert.Equal(t, a, b)
 }
 
-// explainBrokenCells is the outcome table (README, results/compare.md): each cell
+// explainBrokenCells is the queue's outcome table (each strategy's Expected row, which results/compare.md holds): each cell
 // that is not "ok", with the kinds of violation seen.
 var explainBrokenCells = func() map[string]string {
-	table := map[string][]string{
-		"none":            {"dup", "dup", "dup", "dup", "dup", "dup", "dup"},
-		"local-cache":     {"dup", "dup", "dup", "dup", "dup", "dup", "dup"},
-		"redis":           {"ok", "lost", "lost", "ok", "dup", "dup", "dup+lost"},
-		"redis-after":     {"dup", "dup", "dup", "dup", "dup", "dup", "dup"},
-		"db-unique":       {"ok", "ok", "ok", "ok", "ok", "ok", "ok"},
-		"db-unique-split": {"ok", "lost", "lost", "ok", "ok", "ok", "lost"},
-	}
 	cells := map[string]string{}
-	for st, row := range table {
-		for i, v := range row {
+	for _, st := range strategies.NamesOn(run.DefaultBroker) {
+		d, _ := strategies.Lookup(st)
+		for sc, v := range d.Expected {
 			if v != "ok" {
-				cells[st+" "+faults.ScenarioNames()[i]] = v
+				cells[st+" "+sc] = v
 			}
 		}
 	}

@@ -17,14 +17,14 @@ import (
 
 // compareArgs is the comparison whose files results/ holds: the three
 // consumers over seeds 1..200 of every scenario, as the outcome table.
-var compareArgs = []string{"compare", "--seeds", "200", "--strategies", "masstransit-inbox,camel-jdbc,redsync-lock"}
+var compareArgs = []string{"compare", "--seeds", "200", "--strategies", "masstransit-inbox,camel-jdbc,redsync-lock", "--broker", "queue,log"}
 
 // TestMeasuredRowsAreCommittedAndExpected measures the three consumers'
 // rows again, checks that results/ holds exactly what the measurement
 // writes, and that each measured row is the row its description expected
 // before it was first measured. Regenerate results/ with
 //
-//	go run ./cmd/idemsim compare --seeds 200 --strategies masstransit-inbox,camel-jdbc,redsync-lock --out results
+//	go run ./cmd/idemsim compare --seeds 200 --strategies masstransit-inbox,camel-jdbc,redsync-lock --broker queue,log --out results
 func TestMeasuredRowsAreCommittedAndExpected(t *testing.T) {
 	require.NoError(t, consumers.Register())
 	dir := t.TempDir()
@@ -32,7 +32,7 @@ func TestMeasuredRowsAreCommittedAndExpected(t *testing.T) {
 	code := cli.Main(append(compareArgs, "--out", dir), &stdout, &stderr)
 	require.Equal(t, 0, code, "compare failed: %s", stderr.String())
 
-	for _, name := range []string{"compare.json", "compare.md", "compare.csv"} {
+	for _, name := range []string{"compare.json", "compare.md", "compare.csv", "compare-log.json", "compare-log.md", "compare-log.csv"} {
 		got, err := os.ReadFile(filepath.Join(dir, name))
 		require.NoError(t, err)
 		want, err := os.ReadFile(filepath.Join("results", name))
@@ -42,13 +42,24 @@ func TestMeasuredRowsAreCommittedAndExpected(t *testing.T) {
 		require.Equal(t, string(want), string(got), "results/%s is not what the measurement writes: regenerate it (see this test's comment)", name)
 	}
 
+	for broker, file := range map[string]string{"queue": "compare.json", "log": "compare-log.json"} {
+		measured := measuredRows(t, filepath.Join(dir, file))
+		for _, s := range consumers.All {
+			require.Equal(t, s.ExpectedRow(broker), measured[s.Name], "%s on the %s: the measured row (right) is not the expected one (left)", s.Name, broker)
+		}
+	}
+}
+
+// measuredRows reads the rows of a comparison's JSON file as kinds of
+// violation per strategy and scenario.
+func measuredRows(t *testing.T, path string) map[string]map[string]string {
 	var table struct {
 		Results []struct {
 			Strategy, Scenario      string
 			Duplicates, Lost, Stuck int
 		}
 	}
-	raw, err := os.ReadFile(filepath.Join(dir, "compare.json"))
+	raw, err := os.ReadFile(path)
 	require.NoError(t, err)
 	require.NoError(t, json.Unmarshal(raw, &table))
 	measured := map[string]map[string]string{}
@@ -71,9 +82,7 @@ func TestMeasuredRowsAreCommittedAndExpected(t *testing.T) {
 		}
 		measured[r.Strategy][r.Scenario] = row
 	}
-	for _, s := range consumers.All {
-		require.Equal(t, s.Expected, measured[s.Name], "%s: the measured row (right) is not the expected one (left)", s.Name)
-	}
+	return measured
 }
 
 // TestReadmeShowsTheMeasuredRows holds the README's table of the three
