@@ -1,11 +1,15 @@
 package cli
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/strategies"
 )
 
 // TestExplainTellsTheLog: `explain --broker log --strategy local-cache
@@ -55,5 +59,53 @@ func TestExplainTellsARebalanceOnTheLog(t *testing.T) {
 	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
 	for _, want := range []string{"stops gracefully (a rebalance)", "comes back as a new process", "the same partition, a new offset", "--broker log"} {
 		assert.Contains(t, stdout, want)
+	}
+}
+
+// TestExplainEveryBrokenLogCell runs explain --broker log on every cell of
+// the log's outcome table (each strategy's expected row on the log) that
+// is not "ok": it must find the violation, shrink it, tell it, and the
+// kind it tells must be one the table names. (All of them take about a
+// second, short or not.)
+func TestExplainEveryBrokenLogCell(t *testing.T) {
+	for _, st := range strategies.NamesOn("log") {
+		d, _ := strategies.Lookup(st)
+		row := d.ExpectedRow("log")
+		for _, sc := range faults.ScenarioNames() {
+			kinds, broken := row[sc]
+			if !broken || kinds == "ok" {
+				continue
+			}
+			t.Run(st+"/"+sc, func(t *testing.T) {
+				t.Parallel()
+				code, stdout, stderr := runCLI(t, "explain", "--broker", "log", "--strategy", st, "--faults", sc)
+				require.Equal(t, ExitOK, code, "stderr: %s", stderr)
+				if strings.Contains(stdout, "nothing to explain") {
+					// "ok or lost": a cell that may hold.
+					require.Contains(t, kinds, "ok", "the table expects a violation here:\n%s", stdout)
+					return
+				}
+				assert.Contains(t, stdout, "shrunk to ")
+				assert.NotEmpty(t, explainStoryStep.FindAllString(stdout, -1), "a numbered story")
+				assert.Contains(t, stdout, "why: ")
+				assert.Regexp(t, `(?m)^reproduce with: idemsim run --strategy `+regexp.QuoteMeta(st)+` --faults \S+ --seed \d+ --instances \d+ --events \d+ --broker log$`, stdout)
+				var violation string
+				for _, l := range strings.Split(stdout, "\n") {
+					if strings.HasPrefix(l, "violation: ") {
+						violation = l
+					}
+				}
+				switch {
+				case strings.Contains(violation, "applied twice") || strings.Contains(violation, "times ("):
+					assert.Contains(t, kinds, "dup", "the table sees no duplicate here: %s", violation)
+				case strings.Contains(violation, "is lost"):
+					assert.Contains(t, kinds, "lost", "the table sees nothing lost here: %s", violation)
+				case strings.Contains(violation, "never settled"):
+					assert.Contains(t, kinds, "stuck", "the table sees nothing stuck here: %s", violation)
+				default:
+					t.Errorf("no violation told: %q", violation)
+				}
+			})
+		}
 	}
 }
