@@ -51,6 +51,16 @@ func TestReadmeUserModule(t *testing.T) {
 	require.Contains(t, files, "dedup/dedup_test.go")
 	require.Contains(t, files, "cmd/idemsim/main.go")
 
+	// The offline go mod tidy below needs every module of idemsim's
+	// graph in the module cache, those of its dependencies' tests too
+	// (tidy keeps their checksums), where a build fetches only what it
+	// compiles: fetch them all first, online, as go mod download in this
+	// repository does.
+	dl := exec.Command("go", "mod", "download", "all")
+	dl.Dir = root
+	dlOut, err := dl.CombinedOutput()
+	require.NoError(t, err, "go mod download all, which fills the module cache the README's commands then read offline:\n%s", dlOut)
+
 	base := userDir(t, root)
 	sh := &userShell{t: t, root: root, dir: base, env: userEnv(filepath.Join(base, "bin"))}
 
