@@ -86,6 +86,14 @@ type delivery struct {
 	last     bool
 }
 
+// transitRecord is a record of the log on its way to an instance: it
+// arrives at at, for incarnation gen.
+type transitRecord struct {
+	at  int64
+	gen uint32
+	d   delivery
+}
+
 // instance is one consumer instance. Its code (the consumer loop and the
 // strategy) runs as a coroutine: each store call, ack and receive yields to
 // the world, which decides when and how the call is answered. Only one
@@ -127,9 +135,13 @@ type instance struct {
 	committing bool
 	// replyLost: the reply to its commit in flight will be lost.
 	replyLost bool
-	// lastArrival is when the last record sent to it arrives (the log's
-	// deliveries keep their order: sendRecord).
+	// The log's records on their way to it, in order (sendRecord):
+	// transit from transitHead on; lastArrival is when the last arrives,
+	// and lastSendAt when it was sent.
+	transit     []transitRecord
+	transitHead int
 	lastArrival int64
+	lastSendAt  int64
 	callID      uint32
 	pending     bool // a call is in flight
 	conn        int32
@@ -471,11 +483,7 @@ func (w *world) deliverArrive(e event) {
 		return
 	}
 	w.deliveries++
-	d := delivery{msg: m, tag: uint32(e.b)}
-	if w.pull {
-		d.part, d.offset, d.last = int32(e.c>>33), int32(e.c>>1&(1<<32-1)), e.c&1 != 0
-	}
-	in.inbox = append(in.inbox, d)
+	in.inbox = append(in.inbox, delivery{msg: m, tag: uint32(e.b)})
 	if in.waiting {
 		w.receive(in)
 		w.drive(in)

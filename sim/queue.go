@@ -29,6 +29,7 @@ const (
 	evScripted                       // a scripted delivery: a msg to inst
 	evLeave                          // inst stops gracefully (rebalance): c how long it stays down
 	evLeaveArr                       // inst's leave reaches the broker
+	evRecordsArr                     // the log: records in transit to inst arrive
 	evFetch                          // the log: inst's commit was answered, and it polls (a 1: it timed out, and it commits again): inst, gen
 )
 
