@@ -42,7 +42,10 @@ type Model interface {
 	// event's account): the log puts every message of one key in one
 	// partition; the queue ignores it.
 	Add(key uint32) uint32
-	// Publish: the producer published message m.
+	// Publish: the producer published message m. Its effects begin
+	// with a Record of kind run.Publish (with the message's partition
+	// and offset where it has them): explain and the checkers read the
+	// trace's publishes, and a model that records none breaks them.
 	Publish(m uint32) []Effect
 	// Deliver: the world requests that m go to instance inst now (a
 	// script's delivery, Setup.Scripted).
