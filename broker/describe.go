@@ -55,7 +55,7 @@ var described = []Description{{
 		{Name: "batch", Default: fmt.Sprint(DefaultBatch),
 			Summary: "the most records one poll returns, all of one partition, the member's partitions taken in turn (max.poll.records)"},
 		{Name: "commit", Default: run.CommitBatch.String(),
-			Summary: "when the consumer commits its offset: batch, after the last record of each polled batch (poll, process, commitSync); record, after each record"},
+			Summary: "when the consumer commits its offset: batch, after the last record of each polled batch (poll, process, commitSync); record, after each record; auto, every " + AutoCommitInterval.String() + ", the offsets of what it has received, handled or not (franz-go's autocommit; auto.commit.interval.ms), and nothing when it leaves or rebalances: a crash then loses the records it received but had not handled, and a move of their partition replays those handled since the last commit"},
 		{Name: "session-timeout", Default: DefaultSessionTimeout.String(),
 			Summary: "a member whose heartbeats stop (it crashed, paused or was cut off) is evicted after this, and the group rebalances (session.timeout.ms)"},
 		{Name: "max-poll-interval", Default: DefaultMaxPollInterval.String(),

@@ -15,6 +15,7 @@ const (
 	DefaultBatch           = 5               // records per poll (Kafka's max.poll.records)
 	DefaultSessionTimeout  = 3 * time.Second // a silent member is evicted after this
 	DefaultMaxPollInterval = 5 * time.Second // a member that does not poll within this leaves; also the rebalance timeout
+	AutoCommitInterval     = 5 * time.Second // a consumer with --commit auto commits this often (auto.commit.interval.ms)
 )
 
 // LogParams are the parameters of the log model, each with its value
@@ -76,7 +77,7 @@ func (p LogParams) Validate() error {
 		return fmt.Errorf("broker: log: partitions %d: want 1 to %d", p.Partitions, run.MaxPartitions)
 	case p.Batch < 1 || p.Batch > run.MaxPrefetch:
 		return fmt.Errorf("broker: log: batch %d: want 1 to %d", p.Batch, run.MaxPrefetch)
-	case p.Commit != run.CommitBatch && p.Commit != run.CommitRecord:
+	case p.Commit != run.CommitBatch && p.Commit != run.CommitRecord && p.Commit != run.CommitAuto:
 		return fmt.Errorf("broker: log: commit mode %d: want batch or record", p.Commit)
 	case p.SessionTimeout <= 0:
 		return fmt.Errorf("broker: log: session timeout %v: want more than 0", p.SessionTimeout)

@@ -39,7 +39,7 @@ type brokerFlags struct {
 // brokerOrder lists the broker flags with their placeholders, in the order
 // a command's help tells them.
 var brokerOrder = []string{"broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N",
-	"partitions N", "batch N", "commit batch|record", "session-timeout D", "max-poll-interval D"}
+	"partitions N", "batch N", "commit batch|record|auto", "session-timeout D", "max-poll-interval D"}
 
 // brokerNames lists the models' names, in table order.
 func brokerNames() []string { return slices.Clone(run.BrokerNames) }
@@ -91,7 +91,7 @@ func (b *brokerFlags) define(fs *flag.FlagSet, list bool) {
 	fs.StringVar(&b.batch, "batch", "",
 		fmt.Sprintf("1 to %d; %s", run.MaxPrefetch, paramHelp("batch")))
 	fs.StringVar(&b.commit, "commit", "",
-		"batch or record; "+paramHelp("commit"))
+		"batch, record or auto; "+paramHelp("commit"))
 	fs.StringVar(&b.sessionTimeout, "session-timeout", "",
 		"a positive Go duration; "+paramHelp("session-timeout"))
 	fs.StringVar(&b.maxPollInterval, "max-poll-interval", "",

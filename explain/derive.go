@@ -149,7 +149,10 @@ func (d *deriver) record(i int, r *run.Record) {
 			f.Attempts[k].NackRec = i
 		}
 	case run.AckSend:
-		if k := d.last[r.Inst]; k >= 0 {
+		// The ack (or commit) of the instance's last attempt, if it is
+		// of that attempt's message: an auto-commit on the log commits
+		// whatever the consumer received last, on its own time.
+		if k := d.last[r.Inst]; k >= 0 && f.Attempts[k].Msg == r.Msg {
 			f.Attempts[k].Ack = len(f.Acks)
 		}
 		f.Acks = append(f.Acks, Ack{Inst: r.Inst, Msg: r.Msg, Event: r.Event, Tag: r.Tag, At: r.At, Rec: i, LostRec: -1, AcceptedRec: -1, FencedRec: -1})

@@ -34,9 +34,10 @@ func TestEveryClaimOfEveryLogStoryIsTrue(t *testing.T) {
 				for seed := uint64(1); seed <= seeds; seed++ {
 					// The log's defaults, and other parameters in
 					// turn: fewer partitions and batches, a commit
-					// per record and a shorter session.
-					params := []run.BrokerParams{{}, {Partitions: 2, Batch: 2}, {Commit: run.CommitRecord, SessionTimeout: time.Second}}
-					cfg := sim.Config{Strategy: st, Faults: sc, Seed: seed, Instances: 1 + int(seed%3), Events: 1 + int(seed%4), BrokerModel: "log", Broker: params[seed%3]}
+					// per record and a shorter session, and
+					// auto-commits.
+					params := []run.BrokerParams{{}, {Partitions: 2, Batch: 2}, {Commit: run.CommitRecord, SessionTimeout: time.Second}, {Commit: run.CommitAuto}}
+					cfg := sim.Config{Strategy: st, Faults: sc, Seed: seed, Instances: 1 + int(seed%3), Events: 1 + int(seed%4), BrokerModel: "log", Broker: params[seed%4]}
 					for _, s := range storiesOf(t, cfg) {
 						told++
 						if err := s.Verify(); err != nil {

@@ -994,6 +994,17 @@ func (n *narrator) whyLost() string {
 		n.claim(ac, outcomeClaim(acker))
 	}
 	switch {
+	case acker != nil && !acker.Outcome.Acks():
+		// A consumer that commits what it received, handled or not
+		// (the log's --commit auto), committed past a record its
+		// handler failed on, or never finished.
+		lead := w.why(Lost, "", fills{event: id, first: acker.Inst, second: -1})
+		done := "never finished handling it"
+		if acker.EndRec >= 0 {
+			done = returned(acker.Outcome) + " on it"
+		}
+		return sentences(lead, fmt.Sprintf("Instance %d's handler %s, yet its %s reached the broker at %s: it commits the records it has received, handled or not, so the broker considers event %d done, and no one ever applied it.",
+			acker.Inst, done, n.ack(), at(f.Acks[acker.Ack].Accepted), id))
 	case acker != nil && acker.Outcome == run.Dropped:
 		lead := w.why(Lost, "dropped", fills{event: id, first: acker.Inst, second: -1})
 		return sentences(lead, fmt.Sprintf("Instance %d's handler returned dropped for m%d%s, and its %s reached the broker at %s: the broker considers event %d done, and no one ever applied it.",

@@ -174,6 +174,10 @@ const (
 	CommitBatch CommitMode = iota + 1
 	// CommitRecord: after each record.
 	CommitRecord
+	// CommitAuto: on an interval, of what the consumer has received,
+	// handled or not (franz-go's autocommit); not after processing, and
+	// neither when it leaves nor on a rebalance.
+	CommitAuto
 )
 
 // String names the mode as the --commit flag takes it.
@@ -183,6 +187,8 @@ func (m CommitMode) String() string {
 		return "batch"
 	case CommitRecord:
 		return "record"
+	case CommitAuto:
+		return "auto"
 	}
 	return ""
 }
@@ -194,8 +200,10 @@ func ParseCommitMode(s string) (CommitMode, error) {
 		return CommitBatch, nil
 	case "record":
 		return CommitRecord, nil
+	case "auto":
+		return CommitAuto, nil
 	}
-	return 0, BadConfigf("--commit %q: want batch (after each fetched batch) or record (after each record)", s)
+	return 0, BadConfigf("--commit %q: want batch (after each fetched batch), record (after each record) or auto (every 5s, of what was received)", s)
 }
 
 // MaxPartitions bounds BrokerParams.Partitions: a partition set is a
@@ -266,7 +274,7 @@ func (p BrokerParams) Validate() error {
 		return BadConfigf("partitions must be 1 to %d, not %d (0 means the default: 6)", MaxPartitions, p.Partitions)
 	case p.Batch < 0 || p.Batch > MaxPrefetch:
 		return BadConfigf("batch must be 1 to %d, not %d (0 means the default: 5)", MaxPrefetch, p.Batch)
-	case p.Commit > CommitRecord:
+	case p.Commit > CommitAuto:
 		return BadConfigf("unknown commit mode %d", p.Commit)
 	case p.SessionTimeout < 0:
 		return BadConfigf("session timeout must not be negative, not %v (0 means the default)", p.SessionTimeout)

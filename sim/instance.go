@@ -135,6 +135,12 @@ type instance struct {
 	committing bool
 	// replyLost: the reply to its commit in flight will be lost.
 	replyLost bool
+	// With --commit auto: by partition, the last record it received,
+	// and the one its auto-commit last sent; autoDue: an auto-commit is
+	// scheduled.
+	polled   []delivery
+	autoSent []delivery
+	autoDue  bool
 	// The log's records on their way to it, in order (sendRecord):
 	// transit from transitHead on; lastArrival is when the last arrives,
 	// and lastSendAt when it was sent.
@@ -164,6 +170,7 @@ func (w *world) start(in *instance) {
 	in.gen++
 	in.up, in.dead, in.waiting, in.stalled, in.pending = true, false, false, false, false
 	in.paused, in.leaving, in.committing, in.replyLost = false, false, false, false
+	in.polled, in.autoSent, in.autoDue = in.polled[:0], in.autoSent[:0], false
 	in.inbox, in.inboxHead = in.inbox[:0], 0
 	in.conn = 0
 	// No delivery is in hand: a memory call New makes names no message.
@@ -277,6 +284,12 @@ func (w *world) next(in *instance, ack bool) actKind {
 		return actNack
 	case !ack:
 		return actRetry
+	case w.autoCommit:
+		// It commits on its interval only.
+		if in.cur.last || in.leaving {
+			return actReceive
+		}
+		return actNext
 	case in.cur.last || in.leaving || w.commitEach:
 		// The log: commit the batch (so far), then poll; a consumer
 		// about to leave commits what it handled first.
@@ -569,6 +582,59 @@ func (w *world) commitReplied(e event) {
 	if in.waiting && in.inboxHead == len(in.inbox) && !in.leaving {
 		w.applyBroker(w.broker.Fetch(in.idx))
 	}
+}
+
+// received notes that in received record d (--commit auto), and makes
+// sure an auto-commit is due within the interval.
+func (w *world) received(in *instance, d delivery) {
+	for int(d.part) >= len(in.polled) {
+		in.polled = append(in.polled, delivery{})
+		in.autoSent = append(in.autoSent, delivery{})
+	}
+	in.polled[d.part] = d
+	if !in.autoDue {
+		in.autoDue = true
+		w.at(int64(broker.AutoCommitInterval), event{kind: evAutoCommit, inst: in.idx, gen: in.gen})
+	}
+}
+
+// autoCommitTick is an auto-commit falling due: the consumer commits what
+// it received since the last (unless the whole process is paused, or
+// what it sent could not leave: then at the next tick).
+func (w *world) autoCommitTick(e event) {
+	in := w.insts[e.inst]
+	if !in.up || in.gen != e.gen {
+		return
+	}
+	in.autoDue = false
+	if in.paused || !w.autoCommitNow(in) {
+		in.autoDue = true
+		w.at(int64(broker.AutoCommitInterval), event{kind: evAutoCommit, inst: in.idx, gen: in.gen})
+	}
+}
+
+// autoCommitNow sends, for each partition in has received records of
+// since its last auto-commit, a commit of the last of them, handled or
+// not. It reports false if a commit could not leave (in is cut off from
+// the broker).
+func (w *world) autoCommitNow(in *instance) bool {
+	for p := range in.polled {
+		d := in.polled[p]
+		if d.msg == 0 || in.autoSent[p] == d {
+			continue // nothing received since, in this generation
+		}
+		ev := w.msgs[d.msg]
+		rec := run.Record{At: w.now, Kind: run.AckSend, Inst: in.idx, Msg: d.msg, Event: uint32(ev), Tag: d.tag}
+		w.rec.Add(&rec)
+		if w.cut(in.idx, run.Broker) {
+			rec.Kind = run.AckLost
+			w.rec.Add(&rec)
+			return false
+		}
+		in.autoSent[p] = d
+		w.at(w.latency(), event{kind: evAckArr, inst: in.idx, gen: in.gen, a: d.msg, b: d.tag, c: w.now})
+	}
+	return true
 }
 
 // pause stops the whole instance for d (the zombie fault): no progress,

@@ -199,3 +199,21 @@ func parseParts(t *testing.T, key string) []int32 {
 	}
 	return out
 }
+
+// TestLogAutoCommitLosesWhatItReceivedButDidNotHandle: an auto-commit
+// commits the records a consumer has received, handled or not, so a
+// consumer that then never handles them (it crashed, or its partition
+// moved) loses them, even with db-unique; committing after processing,
+// the same seeds lose nothing.
+func TestLogAutoCommitLosesWhatItReceivedButDidNotHandle(t *testing.T) {
+	lost := 0
+	for s := uint64(1); s <= 30; s++ {
+		auto := logRun(t, Config{Strategy: "db-unique", Faults: faults.AllFaults, Seed: s, Broker: run.BrokerParams{Commit: run.CommitAuto}})
+		assert.True(t, auto.CheckersAgree(), auto.Reproduce)
+		assert.Zero(t, auto.Duplicates+auto.Stuck, auto.Reproduce)
+		lost += auto.Lost
+		batch := logRun(t, Config{Strategy: "db-unique", Faults: faults.AllFaults, Seed: s})
+		assert.Zero(t, batch.Duplicates+batch.Lost+batch.Stuck, batch.Reproduce)
+	}
+	assert.Positive(t, lost, "auto-commits lost no event in 30 seeds")
+}

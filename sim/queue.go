@@ -30,6 +30,7 @@ const (
 	evLeave                          // inst stops gracefully (rebalance): c how long it stays down
 	evLeaveArr                       // inst's leave reaches the broker
 	evRecordsArr                     // the log: records in transit to inst arrive
+	evAutoCommit                     // the log: inst's auto-commit is due: inst, gen
 	evFetch                          // the log: inst's commit was answered, and it polls (a 1: it timed out, and it commits again): inst, gen
 )
 

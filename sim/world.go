@@ -72,6 +72,9 @@ type world struct {
 	// commitEach: the log's consumer commits after every record, not
 	// only at the end of a batch (run.CommitRecord).
 	commitEach bool
+	// autoCommit: the log's consumer commits on an interval what it has
+	// received, not after processing (run.CommitAuto).
+	autoCommit bool
 	insts      []*instance
 	windows    [][]window // partition windows per instance
 	calls      []call     // every store call, by call id; index 0 unused
@@ -185,6 +188,7 @@ func (w *world) useModel(cfg Config) {
 	}
 	w.broker, w.pull = m, d.Pull
 	w.commitEach = cfg.Broker.Commit == run.CommitRecord
+	w.autoCommit = d.Pull && cfg.Broker.Commit == run.CommitAuto
 }
 
 // addMessage adds a message carrying a copy of ev and returns its id, the
@@ -277,6 +281,9 @@ func (w *world) recordsArrive(in *instance) {
 		}
 		w.deliveries++
 		in.inbox = append(in.inbox, t.d)
+		if w.autoCommit {
+			w.received(in, t.d)
+		}
 	}
 	if in.transitHead == len(in.transit) {
 		in.transit, in.transitHead = in.transit[:0], 0
@@ -463,11 +470,13 @@ func (w *world) handle(e event) {
 		w.applyBroker(w.broker.Fire(broker.Timer(e.c), e.a, e.b))
 	case evAckArr:
 		w.applyBroker(w.broker.Ack(e.a, e.b, e.inst, e.c))
-		if in := w.insts[e.inst]; w.pull && !(in.replyLost && in.gen == e.gen) {
+		if in := w.insts[e.inst]; w.pull && !w.autoCommit && !(in.replyLost && in.gen == e.gen) {
 			w.at(w.latency(), event{kind: evFetch, inst: e.inst, gen: e.gen})
 		}
 	case evFetch:
 		w.commitReplied(e)
+	case evAutoCommit:
+		w.autoCommitTick(e)
 	case evNackArr:
 		w.applyBroker(w.broker.Nack(e.a, e.b))
 	case evReqArr:
