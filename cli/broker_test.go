@@ -65,7 +65,7 @@ func TestBadBrokerFlagsExitTwoAndSayWhatIsAccepted(t *testing.T) {
 		{[]string{"--partitions", "65"}, `--partitions "65": want a whole number from 1 to 64`},
 		{[]string{"--broker", "log", "--batch", "0"}, `--batch "0": want a whole number from 1 to 1000`},
 		{[]string{"--broker", "log", "--batch", "x"}, `--batch "x": want a whole number from 1 to 1000`},
-		{[]string{"--broker", "log", "--commit", "auto"}, `--commit "auto": want batch (after each fetched batch) or record (after each record)`},
+		{[]string{"--broker", "log", "--commit", "sometimes"}, `--commit "sometimes": want batch (after each fetched batch), record (after each record) or auto (every 5s, of what was received)`},
 		{[]string{"--broker", "log", "--session-timeout", "0s"}, `--session-timeout "0s": want a positive Go duration`},
 		{[]string{"--broker", "log", "--max-poll-interval", "-1s"}, `--max-poll-interval "-1s": want a positive Go duration`},
 		{[]string{"--broker", "log", "--max-poll-interval"}, `--max-poll-interval needs a value`},
