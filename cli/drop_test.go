@@ -50,3 +50,36 @@ func TestRunDropRefusesBadInput(t *testing.T) {
 		require.Contains(t, stderr, want, "--drop %q", bad)
 	}
 }
+
+// TestExplainDropsDecisions: explain shrinks the fault schedule too. The
+// story of db-unique-split under partition drops a partition the lost
+// event survives without, says so, and its reproduce line, --drop
+// included, replays a run that loses an event; without the --drop the
+// same seed and shape is another run.
+func TestExplainDropsDecisions(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "explain", "--strategy", "db-unique-split", "--faults", "partition")
+	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
+	require.Regexp(t, `(?m)^shrunk to .*, \d+ fault decisions? dropped \(--drop partition@\d+`, stdout)
+	lines := strings.Split(strings.TrimRight(stdout, "\n"), "\n")
+	repro := strings.TrimPrefix(lines[len(lines)-1], "reproduce with: idemsim ")
+	require.Contains(t, repro, " --drop partition@")
+	replay := func(args []string) (lost int, decisions []string) {
+		code, out, stderr := runCLI(t, append(args, "--json")...)
+		require.Equal(t, ExitOK, code, "stderr: %s", stderr)
+		var r struct {
+			Lost      int      `json:"lost"`
+			Decisions []string `json:"decisions"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(out), &r))
+		return r.Lost, r.Decisions
+	}
+	args := strings.Fields(repro)
+	lost, kept := replay(args)
+	require.Positive(t, lost, "the reproduce line replays the lost event")
+	dropped := args[len(args)-1]
+	for _, d := range strings.Split(dropped, ",") {
+		require.NotContains(t, kept, d)
+	}
+	_, all := replay(args[:len(args)-2])
+	require.Subset(t, all, strings.Split(dropped, ","), "without --drop the run makes the dropped decisions")
+}
