@@ -356,6 +356,9 @@ const maxRounds = 64
 func shrinkTo(cfg sim.Config, t target, seeds int) (sim.Config, bool) {
 	cur := cfg
 	try := func(c sim.Config) bool {
+		// A drop names an injection point of one run: another shape
+		// numbers its points anew.
+		c.Drop = nil
 		s, ok := firstSeed(c, seeds, func(s uint64) bool {
 			c := c
 			c.Seed = s
@@ -432,6 +435,9 @@ func fewestSteps(cfg sim.Config, t target, seeds int) (sim.Config, bool) {
 	_ = sweep.Run(seedOptions(cfg), seeds, func(i int) (score, error) {
 		c := cfg
 		c.Seed = uint64(i + 1)
+		if c.Seed != cfg.Seed {
+			c.Drop = nil // cfg's drops name its seed's points
+		}
 		if !t.holds(c) {
 			return score{}, nil
 		}
@@ -448,6 +454,9 @@ func fewestSteps(cfg sim.Config, t target, seeds int) (sim.Config, bool) {
 	})
 	if best == 0 {
 		return cfg, false
+	}
+	if uint64(best) != cfg.Seed {
+		cfg.Drop = nil
 	}
 	cfg.Seed = uint64(best)
 	return cfg, true
