@@ -155,7 +155,9 @@ func (in *Injector) Stream(f Fault) *rand.Rand { return in.rng[f] }
 func (in *Injector) Randomly(f Fault, p float64) Verdict {
 	pt := in.points[f]
 	in.points[f] = pt + 1
-	if in.rng[f].Float64() >= p {
+	// rand.Rand.Float64's formula, on the concrete source: the same
+	// number, without the call through the Source interface.
+	if float64(in.src[f].Uint64()<<11>>11)/(1<<53) >= p {
 		return Spare
 	}
 	return in.hit(f, pt)
@@ -169,7 +171,11 @@ func (in *Injector) Planned(f Fault) Verdict {
 	return in.hit(f, pt)
 }
 
-// hit records the strike of f at point pt, or says it is dropped.
+// hit records the strike of f at point pt, or says it is dropped. It is
+// kept out of line so that Randomly, on the simulator's hot path, stays
+// small enough to inline.
+//
+//go:noinline
 func (in *Injector) hit(f Fault, pt uint32) Verdict {
 	d := Decision{Fault: f, Point: pt}
 	for _, x := range in.drop {

@@ -3,6 +3,7 @@ package faults
 import (
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -62,4 +63,18 @@ func TestInjectorDropKeepsDraws(t *testing.T) {
 	require.Equal(t, len(made)-2, len(after))
 	require.NotContains(t, after, made[1])
 	require.True(t, (&Injector{made: after}).Any(Crash))
+}
+
+// TestRandomlyDrawsAsRandFloat64: Randomly draws from the concrete source
+// with rand.Rand.Float64's formula, so it decides exactly as a comparison
+// with Float64 on the same stream would (the backends' traces rest on it).
+func TestRandomlyDrawsAsRandFloat64(t *testing.T) {
+	var in Injector
+	in.Reset(42, testStreams, nil)
+	ref := rand.New(rand.NewPCG(42, testStreams(Slow)))
+	for i := range 100000 {
+		p := float64(i%1000) / 1000
+		want := ref.Float64() < p
+		require.Equal(t, want, in.Randomly(Slow, p).Hit(), "draw %d", i)
+	}
 }
