@@ -134,9 +134,6 @@ type Injector struct {
 // injected, and none are recorded yet. It keeps its buffers.
 func (in *Injector) Reset(seed uint64, streamOf func(Fault) uint64, drop []Decision) {
 	for f := range in.src {
-		if in.rng[f] == nil {
-			in.rng[f] = rand.New(&in.src[f])
-		}
 		in.src[f].Seed(seed, streamOf(Fault(f)))
 	}
 	in.points = [numFaults]uint32{}
@@ -147,7 +144,14 @@ func (in *Injector) Reset(seed uint64, streamOf func(Fault) uint64, drop []Decis
 // Stream is fault f's stream: what the mechanism of a strike draws
 // (a restart's delay, a cut's length) comes from it, right after the
 // decision.
-func (in *Injector) Stream(f Fault) *rand.Rand { return in.rng[f] }
+func (in *Injector) Stream(f Fault) *rand.Rand {
+	if in.rng[f] == nil {
+		// Made on first use: a run that never needs a fault's
+		// mechanism (the workload needs two) allocates none.
+		in.rng[f] = rand.New(&in.src[f])
+	}
+	return in.rng[f]
+}
 
 // Randomly decides fault f's next injection point: it strikes with
 // probability p. The one draw is the only cost of a point where nothing
