@@ -33,6 +33,10 @@ func TestRunDrop(t *testing.T) {
 	require.Contains(t, repro, "--drop "+drop)
 	again, _ := runDecisions(t, strings.Fields(strings.TrimPrefix(repro, "idemsim "))...)
 	require.Equal(t, got, again, "the reproduce line replays the run")
+
+	code, stdout, stderr := runCLI(t, runArgs("redis", "crash,slow", 18)...)
+	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
+	require.Contains(t, stdout, "fault decisions  "+strings.Join(base, ","), "the summary lists the schedule as --drop takes it")
 }
 
 // TestRunDropRefusesBadInput: a malformed decision, one of a fault outside

@@ -315,6 +315,10 @@ func writeSummary(w io.Writer, r *sim.Result, real bool) error {
 		row("sim time", fmt.Sprintf("%.3f ms", r.SimTimeMS))
 	}
 	row("faults injected", formatCounts(r.FaultsInjected))
+	if len(r.Decisions) > 0 {
+		// The run's fault schedule, as --drop names its decisions.
+		row("fault decisions", faults.FormatDecisions(r.Decisions))
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
