@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -86,4 +87,21 @@ func TestExplainDropsDecisions(t *testing.T) {
 	}
 	_, all := replay(args[:len(args)-2])
 	require.Subset(t, all, strings.Split(dropped, ","), "without --drop the run makes the dropped decisions")
+}
+
+// TestExplainNoteSaysWhereIdleFaultsStruck: the note on a fault that plays
+// no direct part in the story says, from the run's decisions, where it
+// struck; its reproduce line's run makes those decisions.
+func TestExplainNoteSaysWhereIdleFaultsStruck(t *testing.T) {
+	code, stdout, stderr := runCLI(t, "explain", "--strategy", "local-cache", "--faults", "all")
+	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
+	m := regexp.MustCompile(`(?m)^note: .*In this run's fault schedule, (\S+) struck at ([^;.]+)[;.]`).FindStringSubmatch(stdout)
+	require.NotNil(t, m, "no note from the decisions in:\n%s", stdout)
+	lines := strings.Split(strings.TrimRight(stdout, "\n"), "\n")
+	repro := strings.TrimPrefix(lines[len(lines)-1], "reproduce with: idemsim ")
+	made, _ := runDecisions(t, strings.Fields(repro)...)
+	for _, d := range strings.Split(m[2], ", ") {
+		require.True(t, strings.HasPrefix(d, m[1]+"@"), "%s is not a decision of %s", d, m[1])
+		require.Contains(t, made, d)
+	}
 }
