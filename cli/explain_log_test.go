@@ -88,7 +88,7 @@ func TestExplainEveryBrokenLogCell(t *testing.T) {
 				assert.Contains(t, stdout, "shrunk to ")
 				assert.NotEmpty(t, explainStoryStep.FindAllString(stdout, -1), "a numbered story")
 				assert.Contains(t, stdout, "why: ")
-				assert.Regexp(t, `(?m)^reproduce with: idemsim run --strategy `+regexp.QuoteMeta(st)+` --faults \S+ --seed \d+ --instances \d+ --events \d+ --broker log$`, stdout)
+				assert.Regexp(t, `(?m)^reproduce with: idemsim run --strategy `+regexp.QuoteMeta(st)+` --faults \S+ --seed \d+ --instances \d+ --events \d+ --broker log( --drop \S+)?$`, stdout)
 				var violation string
 				for _, l := range strings.Split(stdout, "\n") {
 					if strings.HasPrefix(l, "violation: ") {

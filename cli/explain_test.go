@@ -98,7 +98,7 @@ func TestExplainEveryBrokenCell(t *testing.T) {
 				assert.Contains(t, stdout, "shrunk to ")
 				assert.NotEmpty(t, explainStoryStep.FindAllString(stdout, -1), "a numbered story")
 				assert.Contains(t, stdout, "why: ")
-				assert.Regexp(t, `(?m)^reproduce with: idemsim run --strategy `+regexp.QuoteMeta(st)+` --faults \S+ --seed \d+ --instances \d+ --events \d+ --broker queue$`, stdout)
+				assert.Regexp(t, `(?m)^reproduce with: idemsim run --strategy `+regexp.QuoteMeta(st)+` --faults \S+ --seed \d+ --instances \d+ --events \d+ --broker queue( --drop \S+)?$`, stdout)
 
 				var violation string
 				for _, l := range strings.Split(stdout, "\n") {

@@ -20,7 +20,7 @@ import (
 )
 
 // runSynopsis is the usage line of `idemsim run`.
-const runSynopsis = "idemsim run --strategy S --faults F[,F...] --seed N [--instances 3] [--events 200] [--trace] [--json] [--history FILE] [--mark-ttl D] [--broker queue|log] [--ack-deadline D|none] [--nack-retry D] [--prefetch N] [--max-deliveries N] [--partitions N] [--batch N] [--commit batch|record] [--session-timeout D] [--max-poll-interval D] [--backend sim|real] [--redis-url URL] [--postgres-url URL] [--prefix P]"
+const runSynopsis = "idemsim run --strategy S --faults F[,F...] --seed N [--instances 3] [--events 200] [--trace] [--json] [--history FILE] [--mark-ttl D] [--drop F@N[,F@N...]] [--broker queue|log] [--ack-deadline D|none] [--nack-retry D] [--prefetch N] [--max-deliveries N] [--partitions N] [--batch N] [--commit batch|record] [--session-timeout D] [--max-poll-interval D] [--backend sim|real] [--redis-url URL] [--postgres-url URL] [--prefix P]"
 
 const runAbout = `
 Simulate one run: the producer publishes the events, the consumer instances
@@ -48,7 +48,7 @@ interleaving.
 
 // runOrder is the order in which run's help lists its flags, each with
 // the placeholder of its value.
-var runOrder = []string{"strategy S", "faults F[,F...]", "seed N", "instances N", "events N", "trace", "json", "history FILE", "mark-ttl D", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "partitions N", "batch N", "commit batch|record", "session-timeout D", "max-poll-interval D", "backend B", "redis-url URL", "postgres-url URL", "prefix P"}
+var runOrder = []string{"strategy S", "faults F[,F...]", "seed N", "instances N", "events N", "trace", "json", "history FILE", "mark-ttl D", "drop F@N[,F@N...]", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "partitions N", "batch N", "commit batch|record", "session-timeout D", "max-poll-interval D", "backend B", "redis-url URL", "postgres-url URL", "prefix P"}
 
 // runOpts are the flags of `idemsim run`.
 type runOpts struct {
@@ -61,6 +61,7 @@ type runOpts struct {
 	json      bool
 	history   string
 	markTTL   time.Duration
+	drop      string
 	broker    brokerFlags
 	// --backend real
 	backend string
@@ -88,6 +89,11 @@ func (o *runOpts) flagSet() *flag.FlagSet {
 			"(client, input, output, call, return)")
 	fs.Var(&durationValue{&o.markTTL}, "mark-ttl",
 		"how long Redis marks live: "+durationFormat+"\n(default 24h, or drawn per seed under ttl)")
+	fs.StringVar(&o.drop, "drop", "",
+		"fault decisions not to inject, a comma-separated list of fault@point such as crash@3,slow@12:\n"+
+			"the \"decisions\" of the run's --json; the run draws them all the same, so every other\n"+
+			"decision keeps its number, and it differs from the run without them only from there on\n"+
+			"(default: none; explain's reproduce lines use it)")
 	o.broker.define(fs, false)
 	fs.StringVar(&o.backend, "backend", "sim",
 		"sim (the deterministic simulator) or real (real Redis and PostgreSQL)")
@@ -214,6 +220,13 @@ func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
 	default:
 		return cfg, usagef("unknown backend %q (accepted: sim, real)", o.backend)
 	}
+	drop, err := faults.ParseDecisions(o.drop)
+	if err != nil {
+		return cfg, faultsError("drop", err)
+	}
+	if set["drop"] && len(drop) == 0 {
+		return cfg, usagef("--drop needs at least one decision, such as crash@3 (default: drop none)")
+	}
 	model, params, err := o.broker.config(set)
 	if err != nil {
 		return cfg, err
@@ -236,6 +249,7 @@ func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
 		Instances:   o.instances,
 		Events:      o.events,
 		MarkTTL:     o.markTTL,
+		Drop:        drop,
 		KeepTrace:   o.trace,
 		KeepHistory: o.history != "",
 	}
@@ -301,6 +315,10 @@ func writeSummary(w io.Writer, r *sim.Result, real bool) error {
 		row("sim time", fmt.Sprintf("%.3f ms", r.SimTimeMS))
 	}
 	row("faults injected", formatCounts(r.FaultsInjected))
+	if len(r.Decisions) > 0 {
+		// The run's fault schedule, as --drop names its decisions.
+		row("fault decisions", faults.FormatDecisions(r.Decisions))
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}

@@ -23,7 +23,11 @@ type analysis struct {
 	// allInvolved reports whether every fault of the run's set plays a
 	// part in the focus event's story.
 	allInvolved bool
-	told        *Story
+	// decisions are the run's fault decisions that struck
+	// (Result.Decisions), when the teller knows them: the note says from
+	// them which faults struck at all.
+	decisions []faults.Decision
+	told      *Story
 }
 
 // analyze derives the facts of trace, the run of cfg, and picks the event

@@ -226,13 +226,55 @@ func ShrinkKind(cfg sim.Config, kind Kind) (sim.Config, error) {
 		// a seed in whose story every fault left plays a part, if any.
 		if out, ok := shrinkTo(cfg, target{kind: kind, involve: someFault}, DefaultSeeds); ok {
 			if all, ok := fewestSteps(out, target{kind: kind, involve: everyFault}, DefaultSeeds); ok {
-				return all, nil
+				return dropDecisions(all, target{kind: kind, involve: everyFault}), nil
 			}
-			return out, nil
+			return dropDecisions(out, target{kind: kind, involve: someFault}), nil
 		}
 	}
 	out, _ := shrinkTo(cfg, target{kind: kind}, DefaultSeeds)
-	return out, nil
+	return dropDecisions(out, target{kind: kind}), nil
+}
+
+// maxDropTries bounds the runs dropDecisions makes: a shrunk run makes a
+// few dozen decisions at most, and each drop it keeps leaves one fewer.
+const maxDropTries = 256
+
+// dropDecisions shrinks the fault schedule of cfg, a run that meets t: it
+// tries dropping the run's fault decisions (Result.Decisions) one at a
+// time, in the order the run made them, and keeps each drop after which
+// the run still meets t (the same kind of violation, and the faults that
+// must play a part in its story still do). A run that drops a decision
+// goes on differently from there and may reach new ones, which are tried
+// in turn. So the story is told with the fewest strikes, and its
+// reproduce line carries the drops (--drop). It returns cfg as it is if
+// no decision can go.
+func dropDecisions(cfg sim.Config, t target) sim.Config {
+	res, err := sim.Run(cfg)
+	if err != nil {
+		return cfg
+	}
+	tried := make(map[faults.Decision]bool)
+	pending := slices.Clone(res.Decisions)
+	for n := 0; len(pending) > 0 && n < maxDropTries; n++ {
+		d := pending[0]
+		pending = pending[1:]
+		if tried[d] {
+			continue
+		}
+		tried[d] = true
+		c := cfg
+		c.Drop = append(slices.Clone(cfg.Drop), d)
+		if !t.holds(c) {
+			continue
+		}
+		cfg = c
+		// The run goes on differently after the drop: what it decides
+		// now, and has not been tried, comes next.
+		if res, err := sim.Run(cfg); err == nil {
+			pending = slices.DeleteFunc(slices.Clone(res.Decisions), func(d faults.Decision) bool { return tried[d] })
+		}
+	}
+	return cfg
 }
 
 // involvable reports whether every fault of cfg's set can play a part in a
@@ -314,6 +356,9 @@ const maxRounds = 64
 func shrinkTo(cfg sim.Config, t target, seeds int) (sim.Config, bool) {
 	cur := cfg
 	try := func(c sim.Config) bool {
+		// A drop names an injection point of one run: another shape
+		// numbers its points anew.
+		c.Drop = nil
 		s, ok := firstSeed(c, seeds, func(s uint64) bool {
 			c := c
 			c.Seed = s
@@ -390,6 +435,9 @@ func fewestSteps(cfg sim.Config, t target, seeds int) (sim.Config, bool) {
 	_ = sweep.Run(seedOptions(cfg), seeds, func(i int) (score, error) {
 		c := cfg
 		c.Seed = uint64(i + 1)
+		if c.Seed != cfg.Seed {
+			c.Drop = nil // cfg's drops name its seed's points
+		}
 		if !t.holds(c) {
 			return score{}, nil
 		}
@@ -406,6 +454,9 @@ func fewestSteps(cfg sim.Config, t target, seeds int) (sim.Config, bool) {
 	})
 	if best == 0 {
 		return cfg, false
+	}
+	if uint64(best) != cfg.Seed {
+		cfg.Drop = nil
 	}
 	cfg.Seed = uint64(best)
 	return cfg, true
@@ -439,6 +490,10 @@ func seedOptions(cfg sim.Config) sweep.Options {
 // redeliver, seed 2 (seed 2 is, of seeds 1..200 of this smaller run, ...)".
 func ShrunkWords(found, shrunk sim.Config) string {
 	s := fmt.Sprintf("%s, %s, faults %s, seed %d", plural(shrunk.Instances, "instance"), plural(shrunk.Events, "event"), shrunk.Faults, shrunk.Seed)
+	if len(shrunk.Drop) > 0 {
+		s += fmt.Sprintf(", %s dropped (--drop %s: the run fails the same way without %s)",
+			plural(len(shrunk.Drop), "fault decision"), faults.FormatDecisions(shrunk.Drop), verb(len(shrunk.Drop), "it", "them"))
+	}
 	if shrunk.Seed != found.Seed {
 		s += fmt.Sprintf(" (the seed draws a run's faults and timings, so a smaller run draws them anew: seed %d is, of seeds 1..%d of this smaller run that fail the same way, the one whose story has the fewest steps)",
 			shrunk.Seed, DefaultSeeds)

@@ -97,7 +97,9 @@ func TellKind(cfg sim.Config, kind Kind) (*Story, error) {
 	if kind == NoViolation || !kind.In(res) {
 		kind = KindOf(res)
 	}
-	s := analyze(cfg, res.Trace, kind).story()
+	a := analyze(cfg, res.Trace, kind)
+	a.decisions = res.Decisions
+	s := a.story()
 	s.Result = res
 	s.Fix = s.fix()
 	return s, nil
@@ -116,6 +118,7 @@ func TellEvent(cfg sim.Config, ev uint32) (*Story, error) {
 		return nil, err
 	}
 	a := analyzeEvent(cfg, res.Trace, ev)
+	a.decisions = res.Decisions
 	if a.facts.Event(ev) == nil {
 		return nil, fmt.Errorf("explain: the run has no event %d (it has %d)", ev, cfg.Events)
 	}
@@ -265,9 +268,41 @@ func (a *analysis) note() (string, []Claim) {
 	}
 	list := strings.Join(idle, ", ")
 	if len(a.involved) == 0 {
-		return fmt.Sprintf("%s played no part in this story: the broker's ordinary at-least-once delivery was enough (the shrinker keeps at least one fault of the scenario).", list), nil
+		return fmt.Sprintf("%s played no part in this story: the broker's ordinary at-least-once delivery was enough (the shrinker keeps at least one fault of the scenario).%s", list, a.schedule(idle)), nil
 	}
-	return fmt.Sprintf("%s %s no direct part in event %d's story (a shrunk run keeps a fault when no run as small fails the same way without it: it changes the run, for instance how long the faults last).", list, verb(len(idle), "plays", "play"), a.focus), nil
+	return fmt.Sprintf("%s %s no direct part in event %d's story (a shrunk run keeps a fault when no run as small fails the same way without it: it changes the run, for instance how long the faults last).%s", list, verb(len(idle), "plays", "play"), a.focus, a.schedule(idle)), nil
+}
+
+// schedule says, from the run's fault decisions, which of the faults idle
+// struck in the run and where (their decisions, as --drop names them), and
+// which never did: " In this run's fault schedule, ttl struck at ttl@0;
+// crash never struck." It is "" when the decisions are not known.
+func (a *analysis) schedule(idle []string) string {
+	if a.decisions == nil && len(a.cfg.Drop) == 0 {
+		return ""
+	}
+	var struck, never []string
+	for _, name := range idle {
+		var ds []faults.Decision
+		for _, d := range a.decisions {
+			if d.Fault.String() == name {
+				ds = append(ds, d)
+			}
+		}
+		if len(ds) == 0 {
+			never = append(never, name)
+			continue
+		}
+		struck = append(struck, fmt.Sprintf("%s struck at %s", name, strings.Join(strings.Split(faults.FormatDecisions(ds), ","), ", ")))
+	}
+	var parts []string
+	if len(struck) > 0 {
+		parts = append(parts, strings.Join(struck, "; "))
+	}
+	if len(never) > 0 {
+		parts = append(parts, strings.Join(never, ", ")+" never struck")
+	}
+	return " In this run's fault schedule, " + strings.Join(parts, "; ") + "."
 }
 
 // plays reports whether fault f plays a part in the focus event's story.

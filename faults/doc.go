@@ -13,4 +13,13 @@
 // others draw. The ordinary at-least-once behaviour of the broker (a few
 // lost acks in every run) is part of every scenario, drawn from its own
 // stream too.
+//
+// During a run, an Injector makes the faults' decisions for both backends
+// (the simulator and the real run), in the manner of pebble's errorfs: one
+// decision per injection point (Randomly: a chance at each step of
+// handling; Planned: a strike laid out ahead), each from its fault's own
+// stream, with a mechanism per backend. The strikes are recorded as
+// Decisions ("crash@3"), which a run's result lists; a run given some of
+// them to drop draws them all the same and carries them out not, so
+// explain can shrink a run's fault schedule one decision at a time.
 package faults

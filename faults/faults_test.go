@@ -112,3 +112,11 @@ func TestEachFaultHasItsOwnStream(t *testing.T) {
 		assert.Equal(t, Draw(Of(Partition), seed).Partitions, mixed.Partitions)
 	}
 }
+
+// TestInjectorSizedForEveryFault holds the injector's arrays as long as the
+// list of faults: a new fault needs a stream and a counter.
+func TestInjectorSizedForEveryFault(t *testing.T) {
+	if numFaults != len(described) {
+		t.Fatalf("numFaults = %d, but %d faults are described", numFaults, len(described))
+	}
+}

@@ -63,6 +63,10 @@ type incarnation struct {
 	handler strategies.Handler
 	crashed atomic.Bool
 	txs     openTxs
+	// crashAfter: the injector decided a crash just after the current
+	// step (before), which after, or the ack, carries out. Only the
+	// incarnation's own goroutine touches it.
+	crashAfter bool
 
 	cur      delivery
 	curEvent strategies.EventID
@@ -302,9 +306,15 @@ func (inc *incarnation) serve() ended {
 		// and asked that the delivery not come again.
 		if o.Acks() {
 			r.br.ack(c.idx, d, r.rec.now())
+			if inc.crashedAfter(run.Record{Step: run.AtAck}) {
+				return crashed
+			}
 			continue
 		}
 		r.br.nack(c.idx, d)
+		if inc.crashedAfter(run.Record{Step: run.AtNack}) {
+			return crashed
+		}
 		if r.rec.now()-start < fastFailure {
 			backoff = min(max(2*backoff, backoffMin), backoffMax)
 			t := time.NewTimer(backoff)

@@ -62,20 +62,53 @@ func (inc *incarnation) before(ctx context.Context, target storeSet, step run.Re
 		return nil
 	}
 	p := r.params
-	if p.CrashPerStep > 0 && r.chance(faults.Crash, p.CrashPerStep/2) {
-		inc.crash(step)
-		return errCrashed
+	if p.CrashPerStep > 0 {
+		// The simulator's rule, decided by the shared injector: a crash
+		// before the step, or just after it (after, for a call; at the
+		// ack, once the ack is sent).
+		if v, after := r.crashPoint(p.CrashPerStep); v == faults.Strike {
+			if !after {
+				inc.crash(step)
+				return errCrashed
+			}
+			inc.crashAfter = true
+		}
 	}
+	// A stall takes the step's place in the simulator, which goes on
+	// with no fault point after it: a crash decided for after the step
+	// is void, as there.
 	switch {
-	case p.SlowPerStep > 0 && r.chance(faults.Slow, p.SlowPerStep):
+	case p.SlowPerStep > 0 && r.randomly(faults.Slow, p.SlowPerStep) == faults.Strike:
+		inc.crashAfter = false
 		inc.stall(faults.Slow, time.Duration(float64(r.cfg.Timing.AckDeadline)*p.SlowFactor))
-	case p.PausePerStep > 0 && r.chance(faults.Zombie, p.PausePerStep):
+	case p.PausePerStep > 0 && r.randomly(faults.Zombie, p.PausePerStep) == faults.Strike:
+		inc.crashAfter = false
 		inc.stall(faults.Zombie, time.Duration(float64(r.cfg.Timing.AckDeadline)*p.PauseFactor))
 	}
-	if target != 0 && p.PartitionPerStep > 0 && r.chance(faults.Partition, p.PartitionPerStep) {
-		inc.c.cutOff(target, r.durationIn(faults.Partition, r.cfg.Timing.PartitionMin, r.cfg.Timing.PartitionMax))
+	if target != 0 && p.PartitionPerStep > 0 {
+		if v := r.randomly(faults.Partition, p.PartitionPerStep); v.Hit() {
+			d := r.durationIn(faults.Partition, r.cfg.Timing.PartitionMin, r.cfg.Timing.PartitionMax)
+			if v == faults.Strike {
+				inc.c.cutOff(target, d)
+			}
+		}
 	}
 	return nil
+}
+
+// crashedAfter carries out a crash decided, by before, for just after the
+// step: it reports whether the incarnation crashed there.
+func (inc *incarnation) crashedAfter(step run.Record) bool {
+	if !inc.crashAfter {
+		return false
+	}
+	inc.crashAfter = false
+	if !inc.c.r.faultsOn() {
+		return false
+	}
+	step.InFlight = true
+	inc.crash(step)
+	return true
 }
 
 // stall stops the incarnation at the current step for d, by fault f:
@@ -106,12 +139,10 @@ func (inc *incarnation) stall(f faults.Fault, d time.Duration) {
 }
 
 func (inc *incarnation) after(op run.Op, call uint32) error {
-	r := inc.c.r
 	if inc.crashed.Load() {
 		return errCrashed
 	}
-	if r.faultsOn() && r.params.CrashPerStep > 0 && r.chance(faults.Crash, r.params.CrashPerStep/2) {
-		inc.crash(run.Record{Step: run.AtCall, Op: op, InFlight: true, Call: call})
+	if inc.crashedAfter(run.Record{Step: run.AtCall, Op: op, Call: call}) {
 		return errCrashed
 	}
 	return nil

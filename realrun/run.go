@@ -3,7 +3,7 @@ package realrun
 import (
 	"context"
 	"fmt"
-	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -41,8 +41,11 @@ type session struct {
 	failMu  sync.Mutex
 	failure error // the first failure, which ends the run without a verdict
 
+	// inj makes the run's fault decisions, as the simulator's does
+	// (faults.Injector), from the real run's own streams; rmu guards it,
+	// since the consumers decide concurrently.
 	rmu sync.Mutex
-	rng []*rand.Rand // per fault
+	inj faults.Injector
 
 	deliveries atomic.Int64
 	// timeouts counts the store calls that timed out.
@@ -71,11 +74,43 @@ func (r *session) failed() error {
 	return r.failure
 }
 
-// chance draws from fault f's stream: true with probability p.
-func (r *session) chance(f faults.Fault, p float64) bool {
+// realStream is the stream of fault f's decisions in a real run.
+func realStream(f faults.Fault) uint64 { return streamFaults + uint64(f) }
+
+// randomly decides fault f's next injection point: it strikes with
+// probability p (faults.Injector.Randomly).
+func (r *session) randomly(f faults.Fault, p float64) faults.Verdict {
 	r.rmu.Lock()
 	defer r.rmu.Unlock()
-	return r.rng[f].Float64() < p
+	return r.inj.Randomly(f, p)
+}
+
+// planned decides fault f's next planned strike (faults.Injector.Planned).
+func (r *session) planned(f faults.Fault) faults.Verdict {
+	r.rmu.Lock()
+	defer r.rmu.Unlock()
+	return r.inj.Planned(f)
+}
+
+// crashPoint decides the crash fault at a step, by the simulator's rule:
+// a crash with probability p, then before the step or just after it, half
+// and half. (The real backend drew p/2 before and p/2 after, apart: the
+// same odds, other decisions.)
+func (r *session) crashPoint(p float64) (v faults.Verdict, after bool) {
+	r.rmu.Lock()
+	defer r.rmu.Unlock()
+	if v = r.inj.Randomly(faults.Crash, p); v.Hit() {
+		after = r.inj.Stream(faults.Crash).IntN(2) != 0
+	}
+	return v, after
+}
+
+// decisions lists the run's fault decisions that struck: the workload's,
+// then the run's.
+func (r *session) decisions() []faults.Decision {
+	r.rmu.Lock()
+	defer r.rmu.Unlock()
+	return append(slices.Clone(r.wl.Decisions), r.inj.Made()...)
 }
 
 // sleep waits d, and reports whether the run still goes on: false if it
@@ -108,7 +143,7 @@ func (r *session) durationIn(f faults.Fault, lo, hi time.Duration) time.Duration
 	if hi <= lo {
 		return lo
 	}
-	return lo + time.Duration(r.rng[f].Int64N(int64(hi-lo)+1))
+	return lo + time.Duration(r.inj.Stream(f).Int64N(int64(hi-lo)+1))
 }
 
 // Run runs cfg against the real servers and judges it like a simulated run.
@@ -145,9 +180,7 @@ func Run(ctx context.Context, cfg Config) (*run.Result, error) {
 		return nil, scrub.Error(err)
 	}
 	r := &session{cfg: cfg, srv: srv, host: hostName(), params: faults.Draw(cfg.Faults, cfg.Seed), wl: run.NewWorkload(cfg.Config)}
-	for _, f := range faults.All() {
-		r.rng = append(r.rng, rand.New(rand.NewPCG(cfg.Seed, streamFaults+uint64(f))))
-	}
+	r.inj.Reset(cfg.Seed, realStream, cfg.Drop)
 	r.markTTL = 24 * time.Hour
 	if r.params.MarkTTL > 0 {
 		r.markTTL = cfg.Timing.MarkTTL
@@ -311,9 +344,13 @@ func (r *session) planFaults(span time.Duration, at func(time.Duration) time.Dur
 		targets := [...]storeSet{toRedis, toDB, toRedis | toDB}
 		for _, c := range r.consumers {
 			for k := 0; k < r.params.Partitions; k++ {
+				v := r.planned(faults.Partition)
 				start := r.durationIn(faults.Partition, 0, span)
 				d := r.durationIn(faults.Partition, t.PartitionMin, t.PartitionMax)
 				target := targets[r.intN(faults.Partition, len(targets))]
+				if v == faults.Dropped {
+					continue
+				}
 				timers = append(timers, time.AfterFunc(start, func() {
 					if r.faultsOn() {
 						c.cutOff(target, d)
@@ -323,19 +360,25 @@ func (r *session) planFaults(span time.Duration, at func(time.Duration) time.Dur
 		}
 	}
 	for k := 0; k < r.params.StoreLosses; k++ {
+		v := r.planned(faults.StoreLoss)
 		start := r.durationIn(faults.StoreLoss, 0, span)
-		timers = append(timers, time.AfterFunc(start, r.storeLoss))
+		if v == faults.Strike {
+			timers = append(timers, time.AfterFunc(start, r.storeLoss))
+		}
 	}
 	if r.params.Leaves > 0 {
 		// Each of Leaves times, a consumer stops gracefully and comes
 		// back later (consumer.leaveAt).
 		for k := 0; k < r.params.Leaves; k++ {
+			v := r.planned(faults.Rebalance)
 			c := r.consumers[r.intN(faults.Rebalance, len(r.consumers))]
 			start := r.durationIn(faults.Rebalance, 0, span)
 			down := r.durationIn(faults.Rebalance, t.LeaveDownMin, t.LeaveDownMax)
-			timers = append(timers, time.AfterFunc(start, func() { c.leaveAt(down) }))
+			if v == faults.Strike {
+				timers = append(timers, time.AfterFunc(start, func() { c.leaveAt(down) }))
+			}
 		}
-		if r.params.ScaleOut && len(r.consumers) > 1 {
+		if r.params.ScaleOut && len(r.consumers) > 1 && r.planned(faults.Rebalance) == faults.Strike {
 			r.rec.injected(faults.Rebalance, 1)
 			r.consumers[len(r.consumers)-1].lateStart = max(at(r.params.LateStart), 1)
 		}
@@ -347,7 +390,7 @@ func (r *session) planFaults(span time.Duration, at func(time.Duration) time.Dur
 func (r *session) intN(f faults.Fault, n int) int {
 	r.rmu.Lock()
 	defer r.rmu.Unlock()
-	return r.rng[f].IntN(n)
+	return r.inj.Stream(f).IntN(n)
 }
 
 // storeLoss deletes every mark of this run, as a Redis restart without
@@ -387,6 +430,7 @@ func (r *session) result(apps map[strategies.EventID]int) *run.Result {
 		Applied:    applied,
 		Done:       done,
 		Settled:    settled,
+		Decisions:  r.decisions(),
 	})
 }
 

@@ -48,6 +48,12 @@ type Config struct {
 	// NoTraceHash leaves Result.TraceHash empty: a sweep that reads only
 	// the verdicts spares the digest's cost, a few percent of a run.
 	NoTraceHash bool
+	// Drop lists fault decisions (Result.Decisions of the run without
+	// them) not to inject: the run draws them all the same, so every other
+	// decision keeps its number and its draws, and the run differs from
+	// the one without Drop only from the first dropped point on. explain
+	// shrinks a run's fault schedule with it (--drop crash@3,slow@12).
+	Drop []faults.Decision
 }
 
 // ErrBadConfig is matched (errors.Is) by every error of Config.Validate and
@@ -117,6 +123,14 @@ func (c Config) Validate() error {
 	}
 	if flag := c.Broker.foreignTo(c.BrokerModel); flag != "" {
 		return BadConfigf("%s is a parameter of the %s broker, not of the %s", flag, otherBroker(c.BrokerModel), c.BrokerModel)
+	}
+	for i, d := range c.Drop {
+		if !c.Faults.Has(d.Fault) {
+			return BadConfigf("--drop %s: %s is not a fault of the scenario %s, so it makes no decision to drop", d, d.Fault, c.Faults)
+		}
+		if slices.Contains(c.Drop[:i], d) {
+			return BadConfigf("--drop %s is given twice", d)
+		}
 	}
 	return nil
 }
@@ -292,7 +306,11 @@ func (c Config) Reproduce() string {
 	if c.MarkTTL > 0 {
 		cmd += fmt.Sprintf(" --mark-ttl %v", c.MarkTTL)
 	}
-	return cmd + " --broker " + c.BrokerModel + c.Broker.Flags()
+	cmd += " --broker " + c.BrokerModel + c.Broker.Flags()
+	if len(c.Drop) > 0 {
+		cmd += " --drop " + faults.FormatDecisions(c.Drop)
+	}
+	return cmd
 }
 
 // Flags returns the command-line flags that set p's parameters that are not

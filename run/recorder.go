@@ -3,6 +3,7 @@ package run
 import (
 	"fmt"
 	"math/bits"
+	"slices"
 	"time"
 
 	"github.com/idemsim/idemsim/check"
@@ -169,6 +170,9 @@ type Tally struct {
 	Dead []bool
 	// End is when the run ended, in nanoseconds since its start.
 	End int64
+	// Decisions are the fault decisions that struck, in the order they
+	// were made (the workload's first); Finish copies them.
+	Decisions []faults.Decision
 }
 
 // Finish ends the run of cfg: it records the End, adds a final read per
@@ -213,6 +217,7 @@ func (r *Recorder) Finish(cfg Config, t Tally) *Result {
 		TraceHash:      r.traceHash(),
 		SimTimeMS:      float64(t.End) / float64(time.Millisecond),
 		FaultsInjected: r.injectedMap(cfg.Faults),
+		Decisions:      slices.Clone(t.Decisions),
 		Reproduce:      cfg.Reproduce(),
 	}
 	// Slices handed to the caller leave the Recorder, so a reused one

@@ -1,6 +1,9 @@
 package run
 
-import "github.com/idemsim/idemsim/check"
+import (
+	"github.com/idemsim/idemsim/check"
+	"github.com/idemsim/idemsim/faults"
+)
 
 // Result is the outcome of one run: its counts, both checkers' verdicts and
 // the trace's digest. Its JSON form is the output of `idemsim run --json`.
@@ -35,7 +38,12 @@ type Result struct {
 	// FaultsInjected counts the faults injected, per fault name, the
 	// ordinary lost acks under "lost-ack".
 	FaultsInjected map[string]int `json:"faults_injected"`
-	Reproduce      string         `json:"reproduce"`
+	// Decisions lists the fault decisions that struck, in the order the
+	// run made them ("crash@3": the crash fault's injection point 3), the
+	// ones Config.Drop dropped left out: the run's fault schedule, which
+	// --drop shrinks. Left out of the JSON when empty.
+	Decisions []faults.Decision `json:"decisions,omitempty"`
+	Reproduce string            `json:"reproduce"`
 
 	// Trace is every step of the run, when Config.KeepTrace is set.
 	Trace []Record `json:"-"`

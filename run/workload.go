@@ -36,6 +36,11 @@ type Workload struct {
 	// once, ttl's late ones. Both backends report them as that fault's
 	// injections, so a fault that only adds copies is written here alone.
 	Extra []int
+	// Decisions are the workload's fault decisions that struck, in the
+	// order drawn: redeliver's and ttl's extra copies, one injection point
+	// per event each. A decision of cfg.Drop adds no copy, but draws its
+	// delay all the same.
+	Decisions []faults.Decision
 }
 
 // NewWorkload draws the workload of cfg: the same for the simulator and for
@@ -46,8 +51,9 @@ func NewWorkload(cfg Config) Workload {
 	cfg = cfg.WithDefaults()
 	p := faults.Draw(cfg.Faults, cfg.Seed)
 	producer := rand.New(rand.NewPCG(cfg.Seed, StreamProducer))
-	dup := rand.New(rand.NewPCG(cfg.Seed, StreamFaultRuntime(faults.Redeliver)))
-	late := rand.New(rand.NewPCG(cfg.Seed, StreamFaultRuntime(faults.TTL)))
+	var inj faults.Injector
+	inj.Reset(cfg.Seed, StreamFaultRuntime, cfg.Drop)
+	dup, late := inj.Stream(faults.Redeliver), inj.Stream(faults.TTL)
 	w := Workload{Events: make([]strategies.Event, cfg.Events+1), Extra: make([]int, len(faults.All()))}
 	var t int64
 	for id := 1; id <= cfg.Events; id++ {
@@ -55,16 +61,27 @@ func NewWorkload(cfg Config) Workload {
 		t += UniformDur(producer, 0, PublishGapMax)
 		w.Events[id] = strategies.Event{ID: ev, Account: 1 + producer.IntN(Accounts), Amount: 1 + producer.Int64N(100)}
 		w.Publishes = append(w.Publishes, Publication{time.Duration(t), ev})
-		if p.DupPublish > 0 && dup.Float64() < p.DupPublish {
-			w.Publishes = append(w.Publishes, Publication{time.Duration(t + UniformDur(dup, 0, p.DupDelayMax)), ev})
-			w.Extra[faults.Redeliver]++
+		if p.DupPublish > 0 {
+			if v := inj.Randomly(faults.Redeliver, p.DupPublish); v.Hit() {
+				at := time.Duration(t + UniformDur(dup, 0, p.DupDelayMax))
+				if v == faults.Strike {
+					w.Publishes = append(w.Publishes, Publication{at, ev})
+					w.Extra[faults.Redeliver]++
+				}
+			}
 		}
-		if p.LatePublish > 0 && late.Float64() < p.LatePublish {
-			w.Publishes = append(w.Publishes, Publication{time.Duration(t + UniformDur(late, p.LateMin, p.LateMax)), ev})
-			w.Extra[faults.TTL]++
+		if p.LatePublish > 0 {
+			if v := inj.Randomly(faults.TTL, p.LatePublish); v.Hit() {
+				at := time.Duration(t + UniformDur(late, p.LateMin, p.LateMax))
+				if v == faults.Strike {
+					w.Publishes = append(w.Publishes, Publication{at, ev})
+					w.Extra[faults.TTL]++
+				}
+			}
 		}
 	}
 	w.Span = time.Duration(t)
+	w.Decisions = slices.Clone(inj.Made())
 	// Copies make the schedule unsorted. The sort is stable, so equal times
 	// keep their drawing order.
 	slices.SortStableFunc(w.Publishes, func(a, b Publication) int { return cmp.Compare(a.At, b.At) })

@@ -387,21 +387,22 @@ func (w *world) perform(in *instance, mayFault bool) bool {
 		w.redo(in)
 		return true
 	}
-	crashAfter := false
+	// The injector decides each fault at this step, from the fault's own
+	// stream; a decision of the run's drop set (Config.Drop) makes the
+	// draws of its strike and carries out nothing.
+	crashAfter := faults.Spare
 	if mayFault && !w.healed {
 		if w.p.CrashPerStep > 0 {
-			r := w.rnd(faults.Crash)
-			if r.Float64() < w.p.CrashPerStep {
-				if r.IntN(2) == 0 {
-					w.crash(in, false)
+			if v := w.inj.Randomly(faults.Crash, w.p.CrashPerStep); v.Hit() {
+				if w.rnd(faults.Crash).IntN(2) != 0 {
+					crashAfter = v
+				} else if w.crash(in, false, v == faults.Dropped) {
 					return false
 				}
-				crashAfter = true
 			}
 		}
 		if w.p.SlowPerStep > 0 {
-			r := w.rnd(faults.Slow)
-			if r.Float64() < w.p.SlowPerStep {
+			if v := w.inj.Randomly(faults.Slow, w.p.SlowPerStep); v == faults.Strike {
 				d := int64(float64(w.stallUnit()) * w.p.SlowFactor)
 				w.rec.Injected(faults.Slow, 1)
 				w.rec.Add(&run.Record{At: w.now, Kind: run.Stall, Inst: in.idx, Msg: in.cur.msg, Event: uint32(w.curEvent(in)), Dur: d})
@@ -411,8 +412,7 @@ func (w *world) perform(in *instance, mayFault bool) bool {
 			}
 		}
 		if w.p.PausePerStep > 0 {
-			r := w.rnd(faults.Zombie)
-			if r.Float64() < w.p.PausePerStep {
+			if v := w.inj.Randomly(faults.Zombie, w.p.PausePerStep); v == faults.Strike {
 				w.pause(in, int64(float64(w.broker.Liveness())*w.p.PauseFactor))
 				return false
 			}
@@ -423,16 +423,19 @@ func (w *world) perform(in *instance, mayFault bool) bool {
 	case actCall:
 		resumeNow = w.send(in)
 		if !resumeNow && mayFault && !w.healed && w.p.PartitionPerStep > 0 {
-			if r := w.rnd(faults.Partition); r.Float64() < w.p.PartitionPerStep {
-				w.cutOff(in.idx, in.req.op.Store(), run.UniformDur(r, w.p.PartitionMin, w.p.PartitionMax))
+			if v := w.inj.Randomly(faults.Partition, w.p.PartitionPerStep); v.Hit() {
+				r := w.rnd(faults.Partition)
+				d := run.UniformDur(r, w.p.PartitionMin, w.p.PartitionMax)
+				if v == faults.Strike {
+					w.cutOff(in.idx, in.req.op.Store(), d)
+				}
 			}
 		}
 	case actAck, actNack:
 		w.sendAck(in, in.act == actAck)
 		resumeNow = true
 	}
-	if crashAfter {
-		w.crash(in, true)
+	if crashAfter.Hit() && w.crash(in, true, crashAfter == faults.Dropped) {
 		return false
 	}
 	if in.act != actCall {
@@ -710,8 +713,14 @@ func (w *world) leave(in *instance) {
 }
 
 // crash kills the current incarnation: its coroutine unwinds, its memory is
-// gone, and it restarts later. Requests it already sent still arrive.
-func (w *world) crash(in *instance, inFlight bool) {
+// gone, and it restarts later. Requests it already sent still arrive. A
+// dropped crash draws its restart's delay and does nothing. It reports
+// whether the instance crashed.
+func (w *world) crash(in *instance, inFlight, dropped bool) bool {
+	if dropped {
+		run.UniformDur(w.rnd(faults.Crash), w.p.RestartMin, w.p.RestartMax)
+		return false
+	}
 	w.rec.Injected(faults.Crash, 1)
 	rec := run.Record{At: w.now, Kind: run.Crash, Inst: in.idx, Msg: in.cur.msg, Event: uint32(w.curEvent(in)), InFlight: inFlight}
 	switch in.act {
@@ -736,4 +745,5 @@ func (w *world) crash(in *instance, inFlight bool) {
 	}
 	r := w.rnd(faults.Crash)
 	w.at(run.UniformDur(r, w.p.RestartMin, w.p.RestartMax), event{kind: evRestart, inst: in.idx})
+	return true
 }

@@ -47,11 +47,14 @@ type world struct {
 	healed bool
 	healAt int64
 
-	// One random stream per component and one per fault (run's stream
-	// numbers); rFault is indexed by faults.Fault.
+	// One random stream per component (run's stream numbers), and the
+	// faults' injector, which holds one per fault.
 	src                     []rand.PCG
 	rBroker, rNet, rAckLoss *rand.Rand
-	rFault                  []*rand.Rand
+	inj                     faults.Injector
+	// wlDecisions are the workload's fault decisions (its extra copies),
+	// which come first in the Result's.
+	wlDecisions, made []faults.Decision
 	// instSrc and instRand are each instance's random source for its
 	// strategy (instanceRand), kept from run to run.
 	instSrc  []*rand.PCG
@@ -137,24 +140,17 @@ func (w *world) release() {
 }
 
 // seedStreams derives every component's random stream from the root seed,
-// with run's stream numbers, and one stream per fault.
+// with run's stream numbers, and readies the injector, whose faults draw
+// from run.StreamFaultRuntime.
 func (w *world) seedStreams(seed uint64) {
-	all := faults.All()
-	n := 3 + len(all)
-	if len(w.src) != n {
-		w.src = make([]rand.PCG, n)
-		w.rFault = make([]*rand.Rand, len(all))
+	if len(w.src) != 3 {
+		w.src = make([]rand.PCG, 3)
 		w.rBroker, w.rNet, w.rAckLoss = rand.New(&w.src[0]), rand.New(&w.src[1]), rand.New(&w.src[2])
-		for i := range all {
-			w.rFault[i] = rand.New(&w.src[3+i])
-		}
 	}
 	w.src[0].Seed(seed, run.StreamBroker)
 	w.src[1].Seed(seed, run.StreamNetwork)
 	w.src[2].Seed(seed, run.StreamAckLoss)
-	for i, f := range all {
-		w.src[3+i].Seed(seed, run.StreamFaultRuntime(f))
-	}
+	w.inj.Reset(seed, run.StreamFaultRuntime, w.cfg.Drop)
 }
 
 // resize returns s with length n and every element zero, reusing its array
@@ -310,8 +306,15 @@ func partList(parts uint64) string {
 	return string(b)
 }
 
-// rnd is fault f's stream of decisions during the run.
-func (w *world) rnd(f faults.Fault) *rand.Rand { return w.rFault[f] }
+// decisions lists the run's fault decisions that struck, the workload's
+// first, in a buffer of the world's (Finish copies it).
+func (w *world) decisions() []faults.Decision {
+	w.made = append(append(w.made[:0], w.wlDecisions...), w.inj.Made()...)
+	return w.made
+}
+
+// rnd is fault f's stream: what a strike's mechanism draws.
+func (w *world) rnd(f faults.Fault) *rand.Rand { return w.inj.Stream(f) }
 
 func (w *world) latency() int64 { return run.UniformDur(w.rNet, latencyMin, latencyMax) }
 
@@ -328,6 +331,7 @@ func (w *world) setup() {
 	for f, n := range wl.Extra {
 		w.rec.Injected(faults.Fault(f), n)
 	}
+	w.wlDecisions = wl.Decisions
 	span, last := int64(wl.Span), int64(0)
 	for _, p := range wl.Publishes {
 		last = max(last, int64(p.At))
@@ -343,9 +347,14 @@ func (w *world) setup() {
 		masks := [...]run.Stores{run.Broker, run.Redis, run.Database, run.Broker | run.Redis | run.Database}
 		for i := range w.insts {
 			for k := 0; k < w.p.Partitions; k++ {
+				v := w.inj.Planned(faults.Partition)
 				start := r.Int64N(span + 1)
 				end := min(start+run.UniformDur(r, w.p.PartitionMin, w.p.PartitionMax), w.healAt)
-				w.windows[i] = append(w.windows[i], window{start, end, masks[r.IntN(len(masks))]})
+				mask := masks[r.IntN(len(masks))]
+				if v == faults.Dropped {
+					continue
+				}
+				w.windows[i] = append(w.windows[i], window{start, end, mask})
 				idx := uint32(len(w.windows[i]) - 1)
 				w.q.push(event{at: start, kind: evPartitionOn, inst: int32(i), a: idx})
 				w.q.push(event{at: end, kind: evPartitionOff, inst: int32(i), a: idx})
@@ -355,7 +364,13 @@ func (w *world) setup() {
 	if w.p.StoreLosses > 0 {
 		r := w.rnd(faults.StoreLoss)
 		for k := 0; k < w.p.StoreLosses; k++ {
-			w.q.push(event{at: r.Int64N(span + 1), kind: evStoreLoss})
+			// A dropped loss still comes, to draw its kind and its
+			// downtime (storeLoss), and does nothing.
+			var dropped uint32
+			if w.inj.Planned(faults.StoreLoss) == faults.Dropped {
+				dropped = 1
+			}
+			w.q.push(event{at: r.Int64N(span + 1), kind: evStoreLoss, a: dropped})
 		}
 	}
 	late := -1
@@ -365,10 +380,14 @@ func (w *world) setup() {
 		// joins only at LateStart.
 		r := w.rnd(faults.Rebalance)
 		for k := 0; k < w.p.Leaves; k++ {
+			v := w.inj.Planned(faults.Rebalance)
 			inst, at := int32(r.IntN(len(w.insts))), r.Int64N(span+1)
-			w.q.push(event{at: at, kind: evLeave, inst: inst, c: run.UniformDur(r, w.p.LeaveDownMin, w.p.LeaveDownMax)})
+			down := run.UniformDur(r, w.p.LeaveDownMin, w.p.LeaveDownMax)
+			if v == faults.Strike {
+				w.q.push(event{at: at, kind: evLeave, inst: inst, c: down})
+			}
 		}
-		if w.p.ScaleOut && len(w.insts) > 1 {
+		if w.p.ScaleOut && len(w.insts) > 1 && w.inj.Planned(faults.Rebalance) == faults.Strike {
 			late = len(w.insts) - 1
 			w.rec.Injected(faults.Rebalance, 1)
 			w.q.push(event{at: int64(w.p.LateStart), kind: evRestart, inst: int32(late)})
@@ -521,7 +540,7 @@ func (w *world) handle(e event) {
 		}
 	case evStoreLoss:
 		if !w.healed {
-			w.storeLoss()
+			w.storeLoss(e.a == 1)
 		}
 	case evStoreUp:
 		w.rec.Add(&run.Record{At: w.now, Kind: run.StoreUp, Inst: -1})
@@ -539,18 +558,28 @@ func (w *world) handle(e event) {
 	}
 }
 
-func (w *world) storeLoss() {
+// storeLoss makes Redis lose data: restart empty or fail over to a
+// lagging replica. A dropped loss (e.a set) draws what a loss draws and
+// does nothing, so the losses after it draw as they would.
+func (w *world) storeLoss(dropped bool) {
 	r := w.rnd(faults.StoreLoss)
+	restart := r.IntN(2) == 0
+	var lag int64
+	if !restart {
+		lag = run.UniformDur(r, 0, w.p.ReplicaLagMax)
+	}
+	down := run.UniformDur(r, redisDownMin, redisDownMax)
+	if dropped {
+		return
+	}
 	w.rec.Injected(faults.StoreLoss, 1)
 	var lost int
 	var how run.Cause
-	if r.IntN(2) == 0 {
+	if restart {
 		how, lost = run.RestartEmpty, w.redis.flush(0, w.now)
 	} else {
-		lag := run.UniformDur(r, 0, w.p.ReplicaLagMax)
 		how, lost = run.Failover, w.redis.flush(w.now-lag, w.now)
 	}
-	down := run.UniformDur(r, redisDownMin, redisDownMax)
 	w.redis.downUntil = w.now + down
 	w.rec.Add(&run.Record{At: w.now, Kind: run.StoreLoss, Inst: -1, Cause: how, Count: int32(lost)})
 	w.at(down, event{kind: evStoreUp})
@@ -638,5 +667,6 @@ func (w *world) result() *Result {
 		Settled:    settled,
 		Dead:       dead,
 		End:        w.now,
+		Decisions:  w.decisions(),
 	})
 }
