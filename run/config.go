@@ -96,7 +96,8 @@ func (c Config) WithDefaults() Config {
 // what is accepted; the error matches ErrBadConfig.
 func (c Config) Validate() error {
 	c = c.WithDefaults()
-	if _, ok := strategies.Lookup(c.Strategy); !ok {
+	st, ok := strategies.Lookup(c.Strategy)
+	if !ok {
 		return BadConfigf("unknown strategy %q (accepted: %s)", c.Strategy, strings.Join(strategies.Names(), ", "))
 	}
 	if c.Faults&^faults.AllFaults != 0 {
@@ -114,7 +115,7 @@ func (c Config) Validate() error {
 	if !slices.Contains(BrokerNames, c.BrokerModel) {
 		return BadConfigf("unknown broker %q (accepted: %s)", c.BrokerModel, strings.Join(BrokerNames, ", "))
 	}
-	if st, _ := strategies.Lookup(c.Strategy); !st.RunsOn(c.BrokerModel) {
+	if !st.RunsOn(c.BrokerModel) {
 		return BadConfigf("strategy %s runs on the %s broker only, not on the %s (on the %s, accepted: %s)",
 			c.Strategy, strings.Join(st.Brokers, " and "), c.BrokerModel, c.BrokerModel, strings.Join(strategies.NamesOn(c.BrokerModel), ", "))
 	}

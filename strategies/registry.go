@@ -311,9 +311,11 @@ func MustRegister(s Strategy) {
 func Lookup(name string) (Strategy, bool) {
 	registryMu.RLock()
 	defer registryMu.RUnlock()
-	for _, s := range registry {
-		if s.Name == name {
-			return s, true
+	// By index: a Strategy is large, and ranging by value would copy
+	// every one passed over (every run looks its strategy up).
+	for i := range registry {
+		if registry[i].Name == name {
+			return registry[i], true
 		}
 	}
 	return Strategy{}, false
