@@ -22,36 +22,22 @@ func (p BrokerParams) Of(model string) BrokerParams {
 // the others zero: p itself when every parameter set belongs to a model
 // of the list, as a command that takes several models wants.
 func (p BrokerParams) OfAny(models []string) BrokerParams {
-	var out BrokerParams
+	queue, log := false, false
 	for _, m := range models {
-		q := p.Of(m)
-		if q.AckDeadline != 0 {
-			out.AckDeadline = q.AckDeadline
-		}
-		if q.NackRetry != 0 {
-			out.NackRetry = q.NackRetry
-		}
-		if q.Prefetch != 0 {
-			out.Prefetch = q.Prefetch
-		}
-		if q.MaxDeliveries != 0 {
-			out.MaxDeliveries = q.MaxDeliveries
-		}
-		if q.Partitions != 0 {
-			out.Partitions = q.Partitions
-		}
-		if q.Batch != 0 {
-			out.Batch = q.Batch
-		}
-		if q.Commit != 0 {
-			out.Commit = q.Commit
-		}
-		if q.SessionTimeout != 0 {
-			out.SessionTimeout = q.SessionTimeout
-		}
-		if q.MaxPollInterval != 0 {
-			out.MaxPollInterval = q.MaxPollInterval
+		if m == LogBroker {
+			log = true
+		} else {
+			queue = true
 		}
 	}
-	return out
+	// Each model's parameters are its own (Of): drop those of a model
+	// not listed.
+	q := p
+	if !log {
+		q = q.Of(DefaultBroker)
+	}
+	if !queue {
+		q = q.Of(LogBroker)
+	}
+	return q
 }
