@@ -3,7 +3,6 @@ package explain
 import (
 	"slices"
 
-	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
 )
 
@@ -37,7 +36,6 @@ func NewFacts(cfg run.Config, trace []run.Record) *Facts {
 	for i := range d.open {
 		d.open[i], d.last[i] = -1, -1
 	}
-	d.f.Late = lateStart(cfg)
 	for i := range d.liveKey {
 		d.liveKey[i] = -1
 	}
@@ -181,6 +179,8 @@ func (d *deriver) record(i int, r *run.Record) {
 		}
 	case run.Crash:
 		d.crash(i, r)
+	case run.Start:
+		f.Late = &LateStart{Inst: r.Inst, At: r.At}
 	case run.Restart:
 		d.restart(i, r)
 	case run.Leave:
@@ -373,19 +373,6 @@ func (d *deriver) forget(inst int32, i int) {
 			}
 		}
 	}
-}
-
-// lateStart is the instance of a run of cfg that starts late (the
-// rebalance fault's scale-out: the last one), nil if none does.
-func lateStart(cfg run.Config) *LateStart {
-	if !cfg.Faults.Has(faults.Rebalance) || cfg.Instances < 2 {
-		return nil
-	}
-	p := faults.Draw(cfg.Faults, cfg.Seed)
-	if p.Leaves == 0 || !p.ScaleOut {
-		return nil
-	}
-	return &LateStart{Inst: int32(cfg.Instances - 1), At: int64(p.LateStart)}
 }
 
 // memory records a call of an instance's own memory: what its attempt

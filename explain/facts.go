@@ -436,9 +436,8 @@ type Leave struct {
 func (l *Leave) Stops() bool { return l.Cause == run.Graceful }
 
 // LateStart is the instance that started only At into the run (the
-// rebalance fault's scale-out): before it, it did nothing. The trace
-// records no start; the run's faults say it (faults.Params.ScaleOut),
-// and its first record comes at or after At.
+// rebalance fault's scale-out): before it, it did nothing. Its start is
+// the trace's Start record.
 type LateStart struct {
 	Inst int32
 	At   int64

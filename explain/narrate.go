@@ -452,7 +452,7 @@ func (n *narrator) record(i int, r *run.Record) {
 // numbered in the order they were added): it tells each of them, or folds
 // it into another's step. A kind added later, such as a third broker
 // model's own, is told neutrally (unknownRecord) until explain learns it.
-const lastKnownKind = run.Fenced
+const lastKnownKind = run.Start
 
 // unknownRecord tells a record of a kind explain does not know, in
 // neutral words, by its kind and detail as a trace prints them, if it is

@@ -169,7 +169,7 @@ type attemptRecs struct {
 }
 
 func newTraceIndex(cfg run.Config, trace []run.Record, st strategies.Strategy) *traceIndex {
-	x := &traceIndex{cfg: cfg, trace: trace, st: st, f: NewFacts(cfg, trace), calls: map[uint32]*callRecs{}, attempts: map[int]*attemptRecs{}, keys: map[string]bool{}, late: lateStart(cfg)}
+	x := &traceIndex{cfg: cfg, trace: trace, st: st, f: NewFacts(cfg, trace), calls: map[uint32]*callRecs{}, attempts: map[int]*attemptRecs{}, keys: map[string]bool{}, late: startRecord(trace)}
 	open := map[int32]int{} // instance -> Receive of its open attempt
 	for i, r := range trace {
 		switch r.Kind {
@@ -716,7 +716,7 @@ func (x *traceIndex) check(c Claim, told map[int]bool) error {
 		}
 	case ClaimLateStart:
 		if x.late == nil || x.late.Inst != c.Inst || x.late.At != c.At {
-			return bad("the run's faults start no instance %d late at %d", c.Inst, c.At)
+			return bad("the trace starts no instance %d late at %d", c.Inst, c.At)
 		}
 		for j, o := range x.trace {
 			// A partition's windows are the network's, drawn for every
@@ -1210,4 +1210,15 @@ func closedBy(trace []run.Record, from int, r *run.Record) int {
 		}
 	}
 	return -1
+}
+
+// startRecord is the late start the trace records (its Start record), nil
+// if none.
+func startRecord(trace []run.Record) *LateStart {
+	for _, r := range trace {
+		if r.Kind == run.Start {
+			return &LateStart{Inst: r.Inst, At: r.At}
+		}
+	}
+	return nil
 }

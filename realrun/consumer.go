@@ -80,8 +80,11 @@ func (c *consumer) loop() {
 	r := c.r
 	// A late consumer (scale-out) joins only at its time: no restart,
 	// its first incarnation, as the simulator's late instance.
-	if c.lateStart > 0 && !r.sleep(c.lateStart-r.rec.now()) {
-		return
+	if c.lateStart > 0 {
+		if !r.sleep(c.lateStart - r.rec.now()) {
+			return
+		}
+		r.rec.add(run.Record{Kind: run.Start, Inst: int32(c.idx)})
 	}
 	for gen := 1; ; gen++ {
 		if gen > 1 {

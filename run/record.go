@@ -54,6 +54,7 @@ const (
 	Assign    // the rebalance ended: generation Tag gives Inst the partitions Key
 	Committed // the broker accepted Inst's commit: partition Part's next offset is Count (Msg: the record it followed)
 	Fenced    // the broker refused Inst's commit of partition Part, offset Count, from generation Tag (Cause)
+	Start     // Inst started for the first time, later than the others (the rebalance fault's scale-out)
 	numKinds
 )
 
@@ -67,7 +68,7 @@ var kindNames = [numKinds]string{
 	StoreLoss: "store-loss", StoreUp: "store-up", TxAbort: "tx-abort",
 	Heal: "heal", End: "end", Memory: "memory", DeadLetter: "dead-letter",
 	Join: "join", Leave: "leave", Evict: "evict", Rebalance: "rebalance",
-	Assign: "assign", Committed: "committed", Fenced: "fenced",
+	Assign: "assign", Committed: "committed", Fenced: "fenced", Start: "start",
 }
 
 // String names the kind as traces print it.

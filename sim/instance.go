@@ -122,6 +122,9 @@ type instance struct {
 	attempt   int // index in history of the current attempt
 	waiting   bool
 	stalled   bool
+	// late: its first start comes later than the others' (the
+	// rebalance fault's scale-out), and is recorded.
+	late bool
 	// paused: the whole instance is paused (zombie), which its broker
 	// hears as silence (Disconnect) until it resumes.
 	paused bool
@@ -164,8 +167,11 @@ func (w *world) start(in *instance) {
 	if in.up {
 		return
 	}
-	if in.gen > 0 {
+	switch {
+	case in.gen > 0:
 		w.rec.Add(&run.Record{At: w.now, Kind: run.Restart, Inst: in.idx})
+	case in.late:
+		w.rec.Add(&run.Record{At: w.now, Kind: run.Start, Inst: in.idx})
 	}
 	in.gen++
 	in.up, in.dead, in.waiting, in.stalled, in.pending = true, false, false, false, false

@@ -389,6 +389,7 @@ func (w *world) setup() {
 		}
 		if w.p.ScaleOut && len(w.insts) > 1 && w.inj.Planned(faults.Rebalance) == faults.Strike {
 			late = len(w.insts) - 1
+			w.insts[late].late = true
 			w.rec.Injected(faults.Rebalance, 1)
 			w.q.push(event{at: int64(w.p.LateStart), kind: evRestart, inst: int32(late)})
 		}
