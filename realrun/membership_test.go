@@ -99,8 +99,9 @@ func TestRebalanceLeavesGracefullyAndScalesOut(t *testing.T) {
 	}
 
 	// The late consumer's first record is its start, at or after
-	// LateStart on the shrunk clock, and no restart; its next is its
-	// first delivery.
+	// LateStart on the shrunk clock, and no restart; everything it does
+	// comes after, and it receives at least once. (Its next record need
+	// not be a delivery: a leave may strike it before its first one.)
 	late := int32(2) // of the default three
 	lateAt := time.Duration(float64(p.LateStart) * float64(timing.PublishGapMax) / float64(run.PublishGapMax))
 	var own []run.Record
@@ -112,8 +113,13 @@ func TestRebalanceLeavesGracefullyAndScalesOut(t *testing.T) {
 	require.GreaterOrEqual(t, len(own), 2, "the late consumer started and received")
 	assert.Equal(t, run.Start, own[0].Kind, "the late consumer's first record")
 	assert.GreaterOrEqual(t, time.Duration(own[0].At), lateAt, "the late consumer started before its time")
-	assert.Equal(t, run.Deliver, own[1].Kind, "the late consumer's second record")
-	assert.GreaterOrEqual(t, time.Duration(own[1].At), lateAt, "the late consumer received before its start")
+	delivered := false
+	for _, r := range own[1:] {
+		assert.NotEqual(t, run.Start, r.Kind, "the late consumer started twice")
+		assert.GreaterOrEqual(t, time.Duration(r.At), lateAt, "the late consumer acted before its start: %v", r.Kind)
+		delivered = delivered || r.Kind == run.Deliver
+	}
+	assert.True(t, delivered, "the late consumer never received a delivery")
 }
 
 // A paused consumer stops whole for PauseFactor times the ack deadline:
