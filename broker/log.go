@@ -123,13 +123,16 @@ type member struct {
 	waiting    bool // it is in a poll with nothing in hand
 	rejoined   bool // it rejoined the rebalance in progress
 	pollLapsed bool // its max-poll interval passed while it was cut off
+	seeks      bool // its consumer seeks on assignment (SeekOnAssign)
+	unsought   bool // its last assignment waits for its consumer's seeks (Sought)
 }
 
 // logInst is one instance as the log sees it.
 type logInst struct {
-	cur uint32 // its latest member; 0: none yet
-	up  bool   // it runs
-	cut bool   // it is cut off from the broker
+	cur   uint32 // its latest member; 0: none yet
+	up    bool   // it runs
+	cut   bool   // it is cut off from the broker
+	seeks bool   // its consumer seeks on assignment (SeekOnAssign)
 }
 
 // Log is a partitioned log read by a Kafka consumer group: the classic
@@ -382,6 +385,60 @@ func (l *Log) Reconnect(inst int32) []Effect {
 	return l.fx
 }
 
+// SeekOnAssign says that instance inst's consumer seeks on assignment,
+// as a Kafka consumer with a rebalance listener that reads its own stored
+// offsets does (offset-in-db): each assignment its members get is held,
+// nothing fetched, until the consumer has sought (Seek) and says it is done
+// (Sought). It holds for the instance's members from its next Up on, for
+// the run.
+func (l *Log) SeekOnAssign(inst int32) { l.insts[inst].seeks = true }
+
+// Seek: instance inst's consumer, assigned in generation gen, moves its
+// fetch position in partition part (from 1) to offset next, which it read
+// from its own store. It takes effect only if its member still holds that
+// assignment, waits for its seeks and owns the partition; a seek beyond
+// the partition's end stops at the end.
+func (l *Log) Seek(inst, part, next int32, gen uint32) []Effect {
+	l.fx = l.fx[:0]
+	s := l.insts[inst].cur
+	if s == 0 || part < 1 || int(part) > len(l.parts) {
+		return l.fx
+	}
+	mb := &l.members[s]
+	if !mb.unsought || !mb.inGroup || mb.given != gen || l.gen != gen || mb.parts&(1<<(part-1)) == 0 {
+		return l.fx
+	}
+	pt := &l.parts[part-1]
+	pt.pos = min(max(next, 0), int32(len(pt.recs)))
+	l.fx = append(l.fx, Effect{Kind: Record, Record: run.Seek, Inst: inst, Tag: gen, Part: part, Offset: pt.pos})
+	return l.fx
+}
+
+// RecordAt is the message at offset off of partition part (from 1), if
+// there is one.
+func (l *Log) RecordAt(part, off int32) (uint32, bool) {
+	if part < 1 || int(part) > len(l.parts) || off < 0 || int(off) >= len(l.parts[part-1].recs) {
+		return 0, false
+	}
+	return l.parts[part-1].recs[off], true
+}
+
+// Sought: instance inst's consumer, assigned in generation gen, has
+// sought: its member's assignment is no longer held, and it is served if
+// it waits in a poll.
+func (l *Log) Sought(inst int32, gen uint32) []Effect {
+	l.fx = l.fx[:0]
+	s := l.insts[inst].cur
+	if s == 0 {
+		return l.fx
+	}
+	if mb := &l.members[s]; mb.unsought && mb.given == gen {
+		mb.unsought = false
+		l.serve(s)
+	}
+	return l.fx
+}
+
 // Ack: instance inst's commit of m's partition at m's offset + 1, from
 // generation tag, reached the broker. It is fenced if inst's member is not
 // in the group, or tag is not the group's generation; otherwise the
@@ -493,7 +550,7 @@ func (l *Log) Placement(m uint32) (part, offset int32) { return l.msgs[m].part, 
 // newMember makes a new member for incarnation gen of instance inst, the
 // instance's latest.
 func (l *Log) newMember(inst int32, gen uint32) uint32 {
-	l.members = append(l.members, member{inst: inst, igen: gen, alive: true})
+	l.members = append(l.members, member{inst: inst, igen: gen, alive: true, seeks: l.insts[inst].seeks})
 	s := uint32(len(l.members) - 1)
 	l.insts[inst].cur = s
 	return s
@@ -648,6 +705,7 @@ func (l *Log) assign() {
 		}
 		mb := &l.members[s]
 		mb.parts, mb.rr, mb.rejoined, mb.given = 0, int32(first), false, l.gen
+		mb.unsought = mb.seeks
 		for p := first; p < first+count; p++ {
 			mb.parts |= 1 << p
 			pt := &l.parts[p]
@@ -667,7 +725,7 @@ func (l *Log) assign() {
 // starves.
 func (l *Log) serve(s uint32) {
 	mb := &l.members[s]
-	if l.scripted || l.rebal || !mb.waiting || mb.parts == 0 || !mb.inGroup || !mb.alive || l.insts[mb.inst].cut {
+	if l.scripted || l.rebal || !mb.waiting || mb.parts == 0 || !mb.inGroup || !mb.alive || mb.unsought || l.insts[mb.inst].cut {
 		return
 	}
 	P := int32(len(l.parts))

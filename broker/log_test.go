@@ -123,6 +123,18 @@ func lNack(m, tag uint32, want ...string) logStep {
 	return logStep{fmt.Sprintf("nack m%d t%d", m, tag), func(l *Log) []Effect { return l.Nack(m, tag) }, want}
 }
 
+func lSeekOnAssign(i int32) logStep {
+	return logStep{fmt.Sprintf("i%d seeks on assignment", i), func(l *Log) []Effect { l.SeekOnAssign(i); return nil }, nil}
+}
+
+func lSeek(i, part, next int32, gen uint32, want ...string) logStep {
+	return logStep{fmt.Sprintf("seek i%d p%d to %d for g%d", i, part, next, gen), func(l *Log) []Effect { return l.Seek(i, part, next, gen) }, want}
+}
+
+func lSought(i int32, gen uint32, want ...string) logStep {
+	return logStep{fmt.Sprintf("i%d sought for g%d", i, gen), func(l *Log) []Effect { return l.Sought(i, gen) }, want}
+}
+
 // The effects of the first member's join, with 6 partitions: it is alone
 // and idle, so the rebalance ends at once.
 var firstJoin = []string{"join i0 g0", "rebalance g0", "assign i0 g1 [1,2,3,4,5,6]"}
@@ -195,6 +207,31 @@ func TestLog(t *testing.T) {
 			lFetch(0, "send m3 i0 inc1 g1 p1@2", "send m4 i0 inc1 g1 p1@3 last", "arm max-poll member1 poll3 in 1s"),
 			lFetch(0, "send m5 i0 inc1 g1 p1@4 last", "arm max-poll member1 poll4 in 1s"),
 			lFetch(0),
+		},
+	}, {
+		name: "a consumer that seeks on assignment is served only once it has sought, from where it sought", instances: 1,
+		keys: []uint32{0, 0, 0},
+		steps: []logStep{
+			lSeekOnAssign(0),
+			lPublish(1, "publish m1 p1@0"), lPublish(2, "publish m2 p1@1"), lPublish(3, "publish m3 p1@2"),
+			lUp(0, 1, firstJoin...), // assigned, but held: nothing is sent
+			lFetch(0),
+			lSeek(0, 9, 1, 1),                    // no such partition
+			lSeek(0, 1, 2, 0),                    // another generation's assignment
+			lSeek(0, 1, 2, 1, "seek i0 g1 p1@2"), // m1 and m2 are passed
+			lSought(0, 0),                        // another generation's: still held
+			lSought(0, 1, "send m3 i0 inc1 g1 p1@2 last", "arm max-poll member1 poll1 in 5s"),
+			lSeek(0, 1, 0, 1), // sought already: a seek now is no seek on assignment
+		},
+	}, {
+		name: "a seek past the partition's end stops at its end", instances: 1,
+		keys: []uint32{0},
+		steps: []logStep{
+			lSeekOnAssign(0),
+			lPublish(1, "publish m1 p1@0"),
+			lUp(0, 1, firstJoin...),
+			lSeek(0, 1, 7, 1, "seek i0 g1 p1@1"),
+			lSought(0, 1),
 		},
 	}, {
 		name: "a commit accepts each record it newly covers; done is the committed offset past the record", instances: 1,

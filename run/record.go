@@ -55,6 +55,7 @@ const (
 	Committed // the broker accepted Inst's commit: partition Part's next offset is Count (Msg: the record it followed)
 	Fenced    // the broker refused Inst's commit of partition Part, offset Count, from generation Tag (Cause)
 	Start     // Inst started for the first time, later than the others (the rebalance fault's scale-out)
+	Seek      // the log: Inst's consumer, assigned in generation Tag, moved its position in partition Part to offset Count, read from its own store
 	numKinds
 )
 
@@ -68,7 +69,7 @@ var kindNames = [numKinds]string{
 	StoreLoss: "store-loss", StoreUp: "store-up", TxAbort: "tx-abort",
 	Heal: "heal", End: "end", Memory: "memory", DeadLetter: "dead-letter",
 	Join: "join", Leave: "leave", Evict: "evict", Rebalance: "rebalance",
-	Assign: "assign", Committed: "committed", Fenced: "fenced", Start: "start",
+	Assign: "assign", Committed: "committed", Fenced: "fenced", Start: "start", Seek: "seek",
 }
 
 // String names the kind as traces print it.
@@ -407,6 +408,8 @@ func (r Record) Detail() string {
 			why = "unknown member"
 		}
 		return fmt.Sprintf("gen %d p%d offset %d: %s", r.Tag, r.Part, r.Count, why)
+	case Seek:
+		return fmt.Sprintf("gen %d p%d to offset %d", r.Tag, r.Part, r.Count)
 	case Call, CallHeld, Timeout:
 		return call("")
 	case Serve, Reply:

@@ -155,6 +155,12 @@ type instance struct {
 	pending     bool // a call is in flight
 	conn        int32
 	handler     strategies.Handler
+	// seeker is the handler as a Seeker, on a broker whose consumers
+	// seek on assignment, or nil; seekParts are the partitions of its
+	// assignment of generation seekGen that it has yet to seek.
+	seeker    strategies.Seeker
+	seekParts uint64
+	seekGen   uint32
 	// mem and memOther are what the instance's own memory holds
 	// (simMemory): a bitset of the run's event ids, and any other id.
 	mem      []uint64
@@ -188,6 +194,11 @@ func (w *world) start(in *instance) {
 		return
 	}
 	in.handler = h
+	in.seeker, in.seekParts = nil, 0
+	if sk, ok := h.(strategies.Seeker); ok && w.seeking != nil {
+		in.seeker = sk
+		w.seeking.SeekOnAssign(in.idx)
+	}
 	in.next, in.stop = iter.Pull(iter.Seq[struct{}](in.consume))
 	if w.pull {
 		// A polling consumer joins its group before its first poll.
@@ -268,6 +279,11 @@ func (in *instance) consume(yield func(struct{}) bool) {
 	ctx := context.Background()
 	act := actReceive
 	for in.suspend(act) {
+		if in.seekParts != 0 {
+			in.seekAssigned(ctx)
+			act = actReceive
+			continue
+		}
 		e := in.w.events[in.w.msgs[in.cur.msg]]
 		if in.cur.part != 0 {
 			e.Partition, e.Offset = int(in.cur.part), int64(in.cur.offset)
@@ -302,6 +318,104 @@ func (w *world) next(in *instance, ack bool) actKind {
 		return actAck
 	}
 	return actNext
+}
+
+// seekingModel is a broker model whose consumers may seek on assignment
+// (broker.Log): a Seeker strategy's consumer reads where each partition
+// it is assigned should start from its own store, as a Kafka consumer's
+// rebalance listener does, before it fetches.
+type seekingModel interface {
+	SeekOnAssign(inst int32)
+	Seek(inst, part, next int32, gen uint32) []broker.Effect
+	Sought(inst int32, gen uint32) []broker.Effect
+	Committed(part int32) int32
+	RecordAt(part, off int32) (uint32, bool)
+}
+
+// assigned: the broker's assignment e reached its member. A consumer that
+// seeks has the partitions to seek, and one idle in its poll is resumed to
+// seek them (evSeek), the assignment held until it has (broker.Log).
+func (w *world) assigned(e *broker.Effect) {
+	in := w.insts[e.Inst]
+	if in.seeker == nil || !in.up {
+		return
+	}
+	in.seekParts, in.seekGen = e.Parts, e.Tag
+	if in.waiting {
+		w.at(0, event{kind: evSeek, inst: in.idx, gen: in.gen})
+	}
+}
+
+// seekDue: instance e.inst, idle in its poll, was assigned partitions to
+// seek: it is resumed to seek them.
+func (w *world) seekDue(e event) {
+	in := w.insts[e.inst]
+	if !in.up || in.gen != e.gen || !in.waiting || in.seekParts == 0 || in.stalled || in.paused {
+		return
+	}
+	in.waiting = false
+	w.drive(in)
+}
+
+// seekAssigned seeks each partition of the instance's assignment to the
+// offset its strategy stored (strategies.Seeker), then tells the broker
+// it is done. A partition whose stored offset cannot be read (the store
+// failed or timed out) starts where the group committed, as if none was
+// stored. It runs in the coroutine, between deliveries: no delivery is in
+// hand, and its store calls name none.
+func (in *instance) seekAssigned(ctx context.Context) {
+	w := in.w
+	parts, gen := in.seekParts, in.seekGen
+	in.seekParts = 0
+	in.cur = delivery{}
+	for p := int32(0); parts != 0; p++ {
+		if parts&(1<<p) == 0 {
+			continue
+		}
+		parts &^= 1 << p
+		next, ok, err := in.seeker.Seek(ctx, int(p+1))
+		if in.dead {
+			return
+		}
+		if err == nil && ok {
+			fx := w.seeking.Seek(in.idx, p+1, int32(next), gen)
+			sought := len(fx) > 0
+			w.applyBroker(fx)
+			if sought {
+				w.commitSought(in, p+1, int32(next), gen)
+			}
+		}
+		if in.seekParts != 0 {
+			return // assigned anew meanwhile: seek that instead
+		}
+	}
+	w.applyBroker(w.seeking.Sought(in.idx, gen))
+}
+
+// commitSought commits the position in partition part that the consumer
+// sought to, next, if it is past the group's committed offset (which the
+// client fetched with its assignment), without waiting for the reply
+// (commitAsync): so the group's offset agrees with the store's. Without
+// it, a partition with nothing more to read would stay behind for good,
+// its records applied but never done by the group's count. Cut off from
+// the broker, the commit is lost. Its evAckArr carries gen 0, no
+// incarnation's: its reply is no reply the consumer waits for.
+func (w *world) commitSought(in *instance, part, next int32, gen uint32) {
+	if next <= w.seeking.Committed(part) {
+		return
+	}
+	m, ok := w.seeking.RecordAt(part, next-1)
+	if !ok {
+		return
+	}
+	rec := run.Record{At: w.now, Kind: run.AckSend, Inst: in.idx, Msg: m, Event: uint32(w.msgs[m]), Tag: gen}
+	w.rec.Add(&rec)
+	if w.cut(in.idx, run.Broker) {
+		rec.Kind = run.AckLost
+		w.rec.Add(&rec)
+		return
+	}
+	w.at(w.latency(), event{kind: evAckArr, inst: in.idx, a: m, b: gen, c: w.now})
 }
 
 // strategyPanic is a panic of a strategy's code, carried out of the
@@ -367,6 +481,11 @@ func (w *world) perform(in *instance, mayFault bool) bool {
 		if in.leaving {
 			w.leave(in)
 			return false
+		}
+		if in.seekParts != 0 {
+			// Assigned, it seeks before it fetches: resume it.
+			in.waiting = false
+			return true
 		}
 		if in.inboxHead == len(in.inbox) {
 			in.waiting = true

@@ -1,6 +1,8 @@
 package sim
 
 import (
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -216,4 +218,58 @@ func TestLogAutoCommitLosesWhatItReceivedButDidNotHandle(t *testing.T) {
 		assert.Zero(t, batch.Duplicates+batch.Lost+batch.Stuck, batch.Reproduce)
 	}
 	assert.Positive(t, lost, "auto-commits lost no event in 30 seeds")
+}
+
+// offset-in-db's consumer seeks each partition of an assignment to its
+// stored offset before it fetches: after a rebalance or a restart, what
+// the database has passed is not fetched again (a zombie aside), and the
+// group's committed offset catches up with the store's, so nothing is
+// left unsettled. Each Seek follows its Assign and precedes every record
+// the consumer is sent of that partition in that generation, and none of
+// those is below the offset it sought.
+func TestLogOffsetInDBSeeksOnAssignment(t *testing.T) {
+	seeds := 12
+	if testing.Short() {
+		seeds = 4
+	}
+	seeks := 0
+	for _, f := range []faults.Fault{faults.Crash, faults.Rebalance} {
+		for s := 1; s <= seeds; s++ {
+			cfg := Config{Strategy: "offset-in-db", Faults: faults.Of(f), BrokerModel: "log", Seed: uint64(s), Events: 60, KeepTrace: true}
+			r, err := Run(cfg)
+			require.NoError(t, err, cfg.Reproduce())
+			assert.Zero(t, r.Duplicates+r.Lost+r.Stuck, "offset-in-db holds: %s", cfg.Reproduce())
+			type key struct {
+				inst int32
+				gen  uint32
+				part int32
+			}
+			assigned := map[key]bool{} // an Assign of this generation gave inst part
+			sought := map[key]int32{}
+			sent := map[key]bool{}
+			for _, rec := range r.Trace {
+				switch rec.Kind {
+				case run.Assign:
+					for _, p := range strings.Split(rec.Key, ",") {
+						n, err := strconv.Atoi(p)
+						require.NoError(t, err, "assign %q", rec.Key)
+						assigned[key{rec.Inst, rec.Tag, int32(n)}] = true
+					}
+				case run.Seek:
+					k := key{rec.Inst, rec.Tag, rec.Part}
+					require.True(t, assigned[k], "%v: a seek with no assignment before it: %s", rec, cfg.Reproduce())
+					require.False(t, sent[k], "%v: a record was sent before the seek: %s", rec, cfg.Reproduce())
+					sought[k] = rec.Count
+					seeks++
+				case run.Deliver:
+					k := key{rec.Inst, rec.Tag, rec.Part}
+					sent[k] = true
+					if at, ok := sought[k]; ok {
+						assert.GreaterOrEqual(t, rec.Count, at, "%v: sent below the offset it sought: %s", rec, cfg.Reproduce())
+					}
+				}
+			}
+		}
+	}
+	assert.Positive(t, seeks, "no run sought")
 }

@@ -72,6 +72,9 @@ type world struct {
 	broker broker.Model
 	models map[string]broker.Model
 	pull   bool
+	// seeking is the broker model as one whose consumers may seek on
+	// assignment (the log), or nil.
+	seeking seekingModel
 	// commitEach: the log's consumer commits after every record, not
 	// only at the end of a batch (run.CommitRecord).
 	commitEach bool
@@ -183,6 +186,7 @@ func (w *world) useModel(cfg Config) {
 		panic("sim: invariant broken: a validated config's broker parameters are invalid: " + err.Error())
 	}
 	w.broker, w.pull = m, d.Pull
+	w.seeking, _ = m.(seekingModel)
 	w.commitEach = cfg.Broker.Commit == run.CommitRecord
 	w.autoCommit = d.Pull && cfg.Broker.Commit == run.CommitAuto
 }
@@ -213,6 +217,9 @@ func (w *world) applyBroker(fx []broker.Effect) {
 					rec.Key = partList(e.Parts)
 				}
 				w.rec.Add(&rec)
+			}
+			if e.Record == run.Assign {
+				w.assigned(e)
 			}
 		case broker.Arm:
 			ev := event{at: w.now + int64(e.After), kind: evTimer, a: e.Msg, b: e.Tag, c: int64(e.Timer)}
@@ -287,7 +294,12 @@ func (w *world) recordsArrive(in *instance) {
 		w.q.push(event{at: in.transit[in.transitHead].at, kind: evRecordsArr, inst: in.idx})
 	}
 	if in.waiting && in.up && in.inboxHead < len(in.inbox) {
-		w.receive(in)
+		if in.seekParts != 0 {
+			// It seeks first, then receives (perform).
+			in.waiting = false
+		} else {
+			w.receive(in)
+		}
 		w.drive(in)
 	}
 }
@@ -484,6 +496,8 @@ func (w *world) handle(e event) {
 		w.applyBroker(w.broker.Publish(e.a))
 	case evRecordsArr:
 		w.recordsArrive(w.insts[e.inst])
+	case evSeek:
+		w.seekDue(e)
 	case evDeliverArr:
 		w.deliverArrive(e)
 	case evTimer:

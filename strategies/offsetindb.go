@@ -12,10 +12,11 @@ import "context"
 // producer's duplicate: a second record, at a new offset, of the same
 // event.
 //
-// It is a Seeker: a consumer assigned a partition may start at the stored
-// offset. idemsim's consumer loop does not seek yet; without the seek it
-// is as safe, only slower: a record the database has passed is fetched
-// again, and skipped.
+// It is a Seeker: a consumer assigned a partition starts at the stored
+// offset, so a record the database has passed is not fetched again after
+// a rebalance or a restart. The fence does not rest on the seek: a record
+// handed over all the same (to a zombie, or after a seek that failed) is
+// skipped.
 type OffsetInDB struct{ Ledger Ledger }
 
 // Seek reads the partition's stored next offset, in a transaction of its

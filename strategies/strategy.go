@@ -53,10 +53,15 @@ type Handler interface {
 // say where a consumer assigned a partition should start, as a Kafka
 // consumer's rebalance listener seeks to the offset it stored instead of
 // the group's committed offset. ok false means it has none for the
-// partition: start where the group committed. idemsim's consumer loop
-// does not call it yet: a Seeker must also skip, in Handle, a record it
-// has passed (offset-in-db does), and then the seek saves only round
-// trips.
+// partition: start where the group committed.
+//
+// On the log broker, idemsim's consumer calls Seek for each partition of
+// every assignment, before it fetches (the group holds the assignment's
+// records back meanwhile), moves its position there, and commits that
+// position to the group if it is past the group's committed offset. A
+// Seek that fails leaves the partition where the group committed. A
+// Seeker must still skip, in Handle, a record it has passed (offset-in-db
+// does): a zombie, or a consumer whose seek failed, is handed one.
 type Seeker interface {
 	Handler
 	Seek(ctx context.Context, partition int) (next int64, ok bool, err error)
