@@ -22,6 +22,7 @@ const (
 	TTL
 	Rebalance
 	Zombie
+	KeyExpiry
 )
 
 // String is the fault's scenario name.

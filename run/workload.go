@@ -53,7 +53,13 @@ func NewWorkload(cfg Config) Workload {
 	producer := rand.New(rand.NewPCG(cfg.Seed, StreamProducer))
 	var inj faults.Injector
 	inj.Reset(cfg.Seed, StreamFaultRuntime, cfg.Drop)
-	dup, late := inj.Stream(faults.Redeliver), inj.Stream(faults.TTL)
+	// Late copies are ttl's, or key-expiry's when ttl is not in the
+	// scenario.
+	lateFault := faults.TTL
+	if !cfg.Faults.Has(faults.TTL) && cfg.Faults.Has(faults.KeyExpiry) {
+		lateFault = faults.KeyExpiry
+	}
+	dup, late := inj.Stream(faults.Redeliver), inj.Stream(lateFault)
 	w := Workload{Events: make([]strategies.Event, cfg.Events+1), Extra: make([]int, len(faults.All()))}
 	var t int64
 	for id := 1; id <= cfg.Events; id++ {
@@ -71,11 +77,11 @@ func NewWorkload(cfg Config) Workload {
 			}
 		}
 		if p.LatePublish > 0 {
-			if v := inj.Randomly(faults.TTL, p.LatePublish); v.Hit() {
+			if v := inj.Randomly(lateFault, p.LatePublish); v.Hit() {
 				at := time.Duration(t + UniformDur(late, p.LateMin, p.LateMax))
 				if v == faults.Strike {
 					w.Publishes = append(w.Publishes, Publication{at, ev})
-					w.Extra[faults.TTL]++
+					w.Extra[lateFault]++
 				}
 			}
 		}

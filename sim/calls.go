@@ -15,6 +15,9 @@ func answerOf(r reply) run.Answer {
 	switch r.err {
 	case nil:
 		if r.ok {
+			if r.replayed {
+				return run.Replayed
+			}
 			return run.Yes
 		}
 		return run.No
@@ -22,6 +25,12 @@ func answerOf(r reply) run.Answer {
 		return run.Refused
 	case strategies.ErrWrongType:
 		return run.WrongType
+	case strategies.ErrKeyConflict:
+		return run.KeyConflict
+	case strategies.ErrKeyMismatch:
+		return run.KeyMismatch
+	case strategies.ErrProviderFailed:
+		return run.ServerError
 	}
 	return run.TxAborted
 }
@@ -42,7 +51,23 @@ func replyOf(a run.Answer) reply {
 	if a == run.WrongType {
 		return reply{err: strategies.ErrWrongType}
 	}
+	if a >= run.Replayed {
+		return providerReply(a)
+	}
 	return reply{err: errTxAborted}
+}
+
+// providerReply is replyOf for the payment provider's answers.
+func providerReply(a run.Answer) reply {
+	switch a {
+	case run.Replayed:
+		return reply{ok: true, replayed: true}
+	case run.KeyConflict:
+		return reply{err: strategies.ErrKeyConflict}
+	case run.KeyMismatch:
+		return reply{err: strategies.ErrKeyMismatch}
+	}
+	return reply{err: strategies.ErrProviderFailed}
 }
 
 // callRecord is the record of kind about call id, as the call's instance sees
@@ -106,6 +131,10 @@ func (w *world) timeoutLater(id uint32) {
 // serve executes call id at its store.
 func (w *world) serve(id uint32) {
 	c := &w.calls[id]
+	if c.op == run.Charge {
+		w.serveCharge(id)
+		return
+	}
 	if c.op.Store() == run.Redis {
 		var r reply
 		switch {

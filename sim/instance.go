@@ -67,12 +67,14 @@ type kvCall struct {
 }
 
 // readsValue reports whether call op answers with a value (in kvCall.aux).
-func readsValue(op run.Op) bool { return op == run.Get || op == run.Read }
+func readsValue(op run.Op) bool { return op == run.Get || op == run.Read || op == run.Charge }
 
 // reply is what a store call returns to strategy code.
 type reply struct {
-	ok    bool
-	err   error
+	ok bool
+	// replayed: the provider answered a charge from its key.
+	replayed bool
+	err      error
 	value string // a GET's value, a ReadProcessed's state
 }
 
@@ -218,7 +220,7 @@ func (w *world) start(in *instance) {
 // restarted instance draws anew, as a restarted process would.
 func (w *world) deps(in *instance) strategies.Deps {
 	return strategies.Deps{
-		Marks: simMarks{in}, KV: simKV{in}, Ledger: simLedger{in}, Memory: simMemory{in}, Clock: simClock{w},
+		Marks: simMarks{in}, KV: simKV{in}, Ledger: simLedger{in}, Memory: simMemory{in}, Clock: simClock{w}, Provider: simProvider{in},
 		MarkTTL: w.markTTL, Lease: 2 * w.stallUnit(),
 		Instance: int(in.idx), Name: instanceNames[in.idx],
 		Rand: w.instanceRand(int(in.idx), in.gen),

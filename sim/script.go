@@ -79,6 +79,11 @@ func RunScript(s Script) (*ScriptResult, error) {
 		for _, id := range s.FailApply {
 			w.db.failApply[id] = true
 		}
+		if w.charges {
+			// A strategy that charges has its effect at the provider:
+			// its first charge of the event fails (a 5xx).
+			w.prov.failCharge, w.db.failApply = w.db.failApply, nil
+		}
 	}
 	order := make([]int, len(s.Deliveries)) // deliveries by time, stable
 	for i := range order {
@@ -114,8 +119,12 @@ func RunScript(s Script) (*ScriptResult, error) {
 	for i, m := range msgOf {
 		res.Outcomes[i] = handled[m]
 	}
+	applied := w.db.ledger
+	if w.charges {
+		applied = w.prov.charges
+	}
 	for id := 1; id <= int(maxID); id++ {
-		if n := w.db.ledger[id]; n > 0 {
+		if n := applied[id]; n > 0 {
 			res.Applications[strategies.EventID(id)] = n
 		}
 	}

@@ -261,6 +261,7 @@ const (
 	NeedsLedger Needs = 1 << iota // the database, where every effect lives
 	NeedsMarks                    // Redis marks keyed by event id
 	NeedsKV                       // Redis keys and values
+	NeedsProvider                 // the payment provider, where the effect is a charge
 )
 
 // Has reports whether n holds every store of want.
@@ -374,6 +375,9 @@ func New(name string, d Deps) (Handler, error) {
 	}
 	if s.Needs.Has(NeedsKV) && d.KV == nil {
 		return nil, fmt.Errorf("strategies: %s needs a KV store", name)
+	}
+	if s.Needs.Has(NeedsProvider) && d.Provider == nil {
+		return nil, fmt.Errorf("strategies: %s needs a Provider", name)
 	}
 	if d.Clock == nil {
 		d.Clock = wallClock{}
