@@ -75,7 +75,7 @@ type reply struct {
 	// replayed: the provider answered a charge from its key.
 	replayed bool
 	err      error
-	value string // a GET's value, a ReadProcessed's state
+	value    string // a GET's value, a ReadProcessed's state
 }
 
 // delivery is a message in an instance's inbox. On the log it also

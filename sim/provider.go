@@ -28,9 +28,10 @@ type provider struct {
 	charges   []int // per event id
 	n         int   // charges made
 	retention int64
-	// failCharge makes the first charge of these events fail with a 5xx
-	// (RunScript's FailApply).
-	failCharge map[strategies.EventID]bool
+	// failCharge makes every charge of these events fail with a 5xx
+	// during the first handling attempt that charges them (RunScript's
+	// FailApply): the message that attempt handles, once known, else 0.
+	failCharge map[strategies.EventID]uint32
 }
 
 // providerKey is what the provider keeps of an idempotency key.
@@ -57,8 +58,7 @@ func (w *world) serveCharge(id uint32) {
 	kv := &w.kvs[c.kv]
 	r := w.rProvider
 	p := &w.prov
-	if w.p.ProviderErrors > 0 && r.Float64() < w.p.ProviderErrors || p.failCharge[c.ev.ID] {
-		delete(p.failCharge, c.ev.ID)
+	if w.p.ProviderErrors > 0 && r.Float64() < w.p.ProviderErrors || p.failing(c) {
 		w.reply(id, reply{err: strategies.ErrProviderFailed})
 		return
 	}
@@ -87,6 +87,20 @@ func (w *world) serveCharge(id uint32) {
 		p.keys[kv.key] = &providerKey{ev: c.ev, running: true}
 	}
 	w.at(run.UniformDur(r, processingMin, processingMax), event{kind: evChargeDone, a: id})
+}
+
+// failing reports whether call c fails by the script's FailApply: it is a
+// charge of the first attempt that charges its event.
+func (p *provider) failing(c *call) bool {
+	m, ok := p.failCharge[c.ev.ID]
+	if !ok {
+		return false
+	}
+	if m == 0 {
+		p.failCharge[c.ev.ID] = c.msg
+		return true
+	}
+	return m == c.msg
 }
 
 // chargeDone is charge call id taking effect at the provider, after its

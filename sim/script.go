@@ -29,7 +29,9 @@ type Script struct {
 	Instances int
 	MarkTTL   time.Duration // 0: 24 h
 	// FailApply makes the first Apply of each of these events fail, and
-	// the database abort its transaction.
+	// the database abort its transaction; for a strategy that charges
+	// the provider, every charge of the first attempt that charges it
+	// (a 5xx).
 	FailApply  []strategies.EventID
 	Deliveries []ScriptedDelivery
 }
@@ -81,8 +83,13 @@ func RunScript(s Script) (*ScriptResult, error) {
 		}
 		if w.charges {
 			// A strategy that charges has its effect at the provider:
-			// its first charge of the event fails (a 5xx).
-			w.prov.failCharge, w.db.failApply = w.db.failApply, nil
+			// the first attempt that charges the event fails (5xx, at
+			// every try).
+			w.db.failApply = nil
+			w.prov.failCharge = map[strategies.EventID]uint32{}
+			for _, id := range s.FailApply {
+				w.prov.failCharge[id] = 0
+			}
 		}
 	}
 	order := make([]int, len(s.Deliveries)) // deliveries by time, stable

@@ -54,7 +54,7 @@ type world struct {
 	// rProvider is the payment provider's stream (run.StreamProvider):
 	// its 5xx answers and processing delays.
 	rProvider *rand.Rand
-	inj                     faults.Injector
+	inj       faults.Injector
 	// wlDecisions are the workload's fault decisions (its extra copies),
 	// which come first in the Result's.
 	wlDecisions, made []faults.Decision
@@ -94,8 +94,8 @@ type world struct {
 	// charges: the run's strategy charges the provider
 	// (strategies.NeedsProvider), whose charges are its effects.
 	charges bool
-	markTTL    time.Duration
-	rec        run.Recorder // the trace, the history and the injected faults
+	markTTL time.Duration
+	rec     run.Recorder // the trace, the history and the injected faults
 
 	deliveries int
 	// err ends the run with no verdict: a strategy's New failed

@@ -89,14 +89,24 @@ func init() {
 		Name:    "api-key-db",
 		Order:   130,
 		Summary: "record the intent and a fresh idempotency key in the database, charge the provider with that key, then mark the row done",
-		Breaks:  "the database remembers every event it charged, and the recorded key covers the charge in between: it survives a provider that forgets keys, as long as the database remembers",
+		Breaks:  "the database remembers every event it charged, and the recorded key covers the charge in between: it survives a provider that forgets keys, unless a charge whose handler crashed or lost the reply is repeated after the key expired",
 		Needs:   NeedsProvider,
 		New: func(d Deps) (Handler, error) {
 			r := d.Rand
 			return APIKeyDB{Ledger: d.Ledger, Provider: d.Provider, newKey: func() string { return fmt.Sprintf("idem-%016x", r.Uint64()) }}, nil
 		},
+		// Measured (compare, 200 seeds, both brokers). The spec expected
+		// ok everywhere; it is, in every column of one fault, but not
+		// under all: key-expiry with a crash or a lost reply (run
+		// --faults crash,key-expiry --seed 1). A handler charges, then
+		// crashes (or loses the reply) before it marks the row done; the
+		// next copy finds only the intent and repeats the charge with
+		// the recorded key, which the provider has forgotten by then:
+		// the intent says a charge may have happened, not whether.
 		Expected: map[string]string{"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
-			"store-loss": "ok", "ttl": "ok", "key-expiry": "ok", "all": "ok"},
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "all": "dup"},
+		ExpectedOn: map[string]map[string]string{"log": {"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "all": "dup"}},
 		Teaching: Teaching{
 			Mark:   "row",
 			Marked: "recorded its intent to charge event {event}",

@@ -41,8 +41,15 @@ func init() {
 		Breaks:  "the charge and the mark live in two systems: a crash, a lost reply or a stall between the charge and the commit leaves a charge with no mark, and the next copy charges again",
 		Needs:   NeedsProvider,
 		New:     func(d Deps) (Handler, error) { return APINoKey{Ledger: d.Ledger, Provider: d.Provider}, nil },
-		Expected: map[string]string{"redeliver": "ok", "crash": "dup", "partition": "dup", "slow": "dup",
-			"store-loss": "ok", "ttl": "ok", "key-expiry": "ok", "all": "dup"},
+		// Measured (compare, 200 seeds, both brokers). The spec expected
+		// dup under slow too; no seed of 200 shows it: the handler holds
+		// the processed id's row lock from before the charge to the
+		// commit, so a copy redelivered while the holder stalls waits on
+		// the lock (and times out) until the holder commits its mark.
+		Expected: map[string]string{"redeliver": "ok", "crash": "dup", "partition": "dup", "slow": "ok",
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "all": "dup"},
+		ExpectedOn: map[string]map[string]string{"log": {"redeliver": "ok", "crash": "dup", "partition": "dup", "slow": "ok",
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "all": "dup"}},
 		Lesson: "crash",
 		Teaching: Teaching{
 			Mark:   "id",

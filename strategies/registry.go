@@ -258,10 +258,10 @@ type Needs uint8
 
 // The stores a strategy can need.
 const (
-	NeedsLedger Needs = 1 << iota // the database, where every effect lives
-	NeedsMarks                    // Redis marks keyed by event id
-	NeedsKV                       // Redis keys and values
-	NeedsProvider                 // the payment provider, where the effect is a charge
+	NeedsLedger   Needs = 1 << iota // the database, where every effect lives
+	NeedsMarks                      // Redis marks keyed by event id
+	NeedsKV                         // Redis keys and values
+	NeedsProvider                   // the payment provider, where the effect is a charge
 )
 
 // Has reports whether n holds every store of want.
