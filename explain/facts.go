@@ -100,7 +100,9 @@ type Event struct {
 	Insts uint64
 }
 
-// Application is a commit that applied an event's effect.
+// Application is a commit that applied an event's effect, or, for a
+// strategy that charges the payment provider, a charge the provider made
+// (Tx 0, Rec the charge's Serve).
 type Application struct {
 	Tx   uint32
 	Inst int32

@@ -101,7 +101,7 @@ type memTx struct {
 	inserted []EventID
 	effects  []Event
 	states   map[EventID]string // updated, applied at commit
-	offsets  map[int]int64 // advanced, applied at commit
+	offsets  map[int]int64      // advanced, applied at commit
 }
 
 // ReadOffset reads the partition's next offset, its own advance first.
@@ -292,7 +292,7 @@ func TestRegistry(t *testing.T) {
 			assert.Nil(t, s.Expected, "%s runs on no queue: no row there", s.Name)
 			continue
 		}
-		for _, sc := range []string{"redeliver", "crash", "partition", "slow", "store-loss", "ttl", "rebalance", "zombie", "all"} {
+		for _, sc := range []string{"redeliver", "crash", "partition", "slow", "store-loss", "ttl", "rebalance", "zombie", "key-expiry", "all"} {
 			assert.Regexp(t, `^(ok|dup|lost|dup\+lost)$`, s.Expected[sc], "%s under %s", s.Name, sc)
 		}
 	}
@@ -301,7 +301,7 @@ func TestRegistry(t *testing.T) {
 	for _, name := range Names() {
 		s, _ := Lookup(name)
 		row := s.ExpectedRow("log")
-		for _, sc := range []string{"redeliver", "crash", "partition", "slow", "store-loss", "ttl", "rebalance", "zombie", "all"} {
+		for _, sc := range []string{"redeliver", "crash", "partition", "slow", "store-loss", "ttl", "rebalance", "zombie", "key-expiry", "all"} {
 			assert.Regexp(t, `^(ok|dup|lost|dup\+lost)$`, row[sc], "%s under %s on the log", name, sc)
 		}
 	}
