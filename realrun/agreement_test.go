@@ -136,6 +136,9 @@ func TestSimAndRealAgree(t *testing.T) {
 	}
 	var cells []*cell
 	for _, st := range strategies.NamesOn(run.DefaultBroker) {
+		if s, _ := strategies.Lookup(st); s.Needs.Has(strategies.NeedsProvider) {
+			continue // a real run has no payment provider yet (Validate refuses it)
+		}
 		for _, sc := range scenarios {
 			all, common := simKinds(st, sc)
 			cells = append(cells, &cell{strategy: st, scenario: sc, sim: all, common: common})

@@ -154,6 +154,9 @@ func (c Config) Validate() error {
 	if err := c.Config.Validate(); err != nil {
 		return err
 	}
+	if st, _ := strategies.Lookup(c.Strategy); st.Needs.Has(strategies.NeedsProvider) {
+		return badConfigf("strategy %s charges a payment provider, which a real run does not have yet: run it in the simulator (--backend sim)", c.Strategy)
+	}
 	if m := c.Config.WithDefaults().BrokerModel; m != run.DefaultBroker {
 		return badConfigf("--broker %s: a real run's broker is its own in-process queue; the log runs in the simulator only", m)
 	}
