@@ -15,9 +15,6 @@ func answerOf(r reply) run.Answer {
 	switch r.err {
 	case nil:
 		if r.ok {
-			if r.replayed {
-				return run.Replayed
-			}
 			return run.Yes
 		}
 		return run.No
@@ -25,6 +22,8 @@ func answerOf(r reply) run.Answer {
 		return run.Refused
 	case strategies.ErrWrongType:
 		return run.WrongType
+	case errReplayed:
+		return run.Replayed
 	case strategies.ErrKeyConflict:
 		return run.KeyConflict
 	case strategies.ErrKeyMismatch:
@@ -131,10 +130,6 @@ func (w *world) timeoutLater(id uint32) {
 // serve executes call id at its store.
 func (w *world) serve(id uint32) {
 	c := &w.calls[id]
-	if c.op == run.Charge {
-		w.serveCharge(id)
-		return
-	}
 	if c.op.Store() == run.Redis {
 		var r reply
 		switch {
@@ -149,6 +144,10 @@ func (w *world) serve(id uint32) {
 			r.ok = w.redis.do(c, w.now)
 		}
 		w.reply(id, r)
+		return
+	}
+	if c.op == run.Charge {
+		w.serveCharge(id)
 		return
 	}
 	w.serveDB(id)

@@ -2,6 +2,7 @@ package sim
 
 import (
 	"context"
+	"errors"
 	"time"
 
 	"github.com/idemsim/idemsim/faults"
@@ -77,7 +78,7 @@ func (w *world) serveCharge(id uint32) {
 				w.reply(id, reply{err: strategies.ErrKeyConflict})
 			default:
 				kv.aux = k.charge
-				w.reply(id, reply{ok: true, replayed: true})
+				w.reply(id, reply{ok: true, err: errReplayed})
 			}
 			return
 		}
@@ -120,6 +121,12 @@ func (w *world) chargeDone(id uint32) {
 	}
 	w.reply(id, reply{ok: true})
 }
+
+// errReplayed is how the provider's side marks a reply that it answered
+// from a key (run.Replayed): its client gets a reply with replayed set,
+// and no error. A sentinel, so that answerOf's test of the common answers
+// stays as it was.
+var errReplayed = errors.New("sim: provider: replayed from the key")
 
 // simProvider is the instance's client of the payment provider. A bad key
 // fails at once, without a round trip.
