@@ -250,7 +250,7 @@ func (d *deriver) serve(i int, r *run.Record) {
 		// charges (no transaction; Tx 0).
 		c.Value = r.Value
 		if r.Answer == run.Yes {
-			f.Events[c.Event].Applications = append(f.Events[c.Event].Applications, Application{Inst: c.Inst, At: r.At, Rec: i})
+			f.Events[c.Event].Applications = append(f.Events[c.Event].Applications, Application{Inst: c.Inst, At: r.At, Rec: i, Call: c.ID})
 		}
 	case r.Answer == run.TxAborted:
 		if t := d.tx(c.Tx); t.Status == TxOpen {

@@ -108,6 +108,8 @@ type Application struct {
 	Inst int32
 	At   int64
 	Rec  int // the Serve of the commit
+	// Call is a charge's call (Tx 0), 0 for a commit.
+	Call uint32
 }
 
 // Message is one published copy of an event.

@@ -108,6 +108,9 @@ func init() {
 		ExpectedOn: map[string]map[string]string{"log": {"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
 			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "all": "dup"}},
 		Teaching: Teaching{
+			// The fix explain replays for a strategy that charges: it
+			// survives every scenario of one fault (not all, above).
+			Fix:    true,
 			Mark:   "row",
 			Marked: "recorded its intent to charge event {event}",
 			Calls: map[string]CallWords{

@@ -216,10 +216,12 @@ type Teaching struct {
 	// ("dup:unseen" ... "dup:unremembered") only where the trace records
 	// the memory (Deps.Memory) or Remembers says when it is written.
 	Why map[string]string
-	// Fix marks a strategy that survives every scenario. After a
-	// violation, explain replays the same run (seed, instances, events,
-	// faults) under it and tells what it did instead; the first strategy
-	// in table order that sets Fix is the one replayed.
+	// Fix marks a strategy that survives every scenario (of one fault,
+	// at least). After a violation, explain replays the same run (seed,
+	// instances, events, faults) under it and tells what it did instead;
+	// the first strategy in table order that sets Fix and keeps its
+	// effect where the broken one does (the ledger, or the payment
+	// provider: NeedsProvider) is the one replayed.
 	Fix bool
 }
 
