@@ -55,6 +55,8 @@ const (
 	Committed // the broker accepted Inst's commit: partition Part's next offset is Count (Msg: the record it followed)
 	Fenced    // the broker refused Inst's commit of partition Part, offset Count, from generation Tag (Cause)
 	Start     // Inst started for the first time, later than the others (the rebalance fault's scale-out)
+	// A real broker's.
+	AckUnknown // Inst's ack got no answer in time (or has none): it may or may not have settled Msg (Tag)
 	numKinds
 )
 
@@ -69,6 +71,7 @@ var kindNames = [numKinds]string{
 	Heal: "heal", End: "end", Memory: "memory", DeadLetter: "dead-letter",
 	Join: "join", Leave: "leave", Evict: "evict", Rebalance: "rebalance",
 	Assign: "assign", Committed: "committed", Fenced: "fenced", Start: "start",
+	AckUnknown: "ack-unknown",
 }
 
 // String names the kind as traces print it.
@@ -379,7 +382,7 @@ func (r Record) Detail() string {
 			return fmt.Sprintf("tag %d: its reply", r.Tag)
 		}
 		return fmt.Sprintf("tag %d", r.Tag)
-	case Deliver, DeliverDrop, Receive, AckSend, Acked, Nack:
+	case Deliver, DeliverDrop, Receive, AckSend, Acked, Nack, AckUnknown:
 		return fmt.Sprintf("tag %d", r.Tag) + r.placement()
 	case Publish:
 		return r.placement()
