@@ -1,6 +1,9 @@
 package realrun
 
-import "strings"
+import (
+	"net/url"
+	"strings"
+)
 
 // Reproduce is the command line that replays this run's workload and
 // faults on real servers: the simulated run's flags, --backend real, and
@@ -21,6 +24,14 @@ func (c Config) Reproduce() string {
 	if c.PostgresURL != "" && c.PostgresURL != DefaultPostgresURL {
 		if u := StripPassword(c.PostgresURL); u != "" {
 			cmd += " --postgres-url " + shellQuote(u)
+		}
+	}
+	if c.BrokerServer == BrokerNATS {
+		cmd += " --broker nats"
+		// A NATS URL's user may be a token: the whole user part goes.
+		if u, err := url.Parse(c.NATSURL); err == nil && c.NATSURL != DefaultNATSURL && c.NATSURL != "" {
+			u.User = nil
+			cmd += " --nats-url " + shellQuote(u.String())
 		}
 	}
 	return cmd
