@@ -75,3 +75,184 @@ func TestNATSRunWorksAndCleansUp(t *testing.T) {
 	assert.Contains(t, strings.Join(lines, "\n"), "NATS stream rr_nats_events")
 	assert.NotContains(t, streamNames(t, jsOn(t, ns)), "rr_nats_events", "the run deleted its stream")
 }
+
+// createStream makes a stream on ns as a user would, with metadata md.
+func createStream(t *testing.T, js jetstream.JetStream, name, subject string, md map[string]string) jetstream.Stream {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	st, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: name, Subjects: []string{subject}, Storage: jetstream.MemoryStorage, Metadata: md})
+	require.NoError(t, err)
+	return st
+}
+
+// A stream of the run's name that idemsim did not create, or a stream of
+// another name that takes the run's subject, is refused (exit status 2)
+// and left exactly as it was: its messages, its consumers, its config.
+func TestNATSForeignStreamIsRefusedUntouched(t *testing.T) {
+	ns := testserver.NATS(t)
+	js := jsOn(t, ns)
+	ctx := context.Background()
+	for _, tc := range []struct {
+		name, stream, subject, want string
+	}{
+		{"same name", "rr_foreign_events", "orders.>", "NATS stream rr_foreign_events exists but was not created by idemsim"},
+		{"same subject", "orders", "rr_foreign.events", "another stream already takes the subject rr_foreign.events"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			st := createStream(t, js, tc.stream, tc.subject, map[string]string{"owner": "billing"})
+			t.Cleanup(func() { _ = js.DeleteStream(ctx, tc.stream) })
+			pub := strings.Replace(tc.subject, ">", "new", 1)
+			_, err := js.Publish(ctx, pub, []byte("keep me"))
+			require.NoError(t, err)
+			_, err = st.CreateConsumer(ctx, jetstream.ConsumerConfig{Durable: "billing", AckPolicy: jetstream.AckExplicitPolicy})
+			require.NoError(t, err)
+			before, err := st.Info(ctx)
+			require.NoError(t, err)
+
+			cfg := natsServers(t, "rr_foreign", ns)
+			cfg.Config = run.Config{Strategy: "db-unique", Faults: faults.Of(faults.Redeliver), Seed: 1, Events: 20}
+			_, err = Run(ctx, cfg)
+			require.Error(t, err)
+			assert.ErrorIs(t, err, ErrRefused, "exit status 2")
+			assert.NotErrorIs(t, err, ErrServerFailed)
+			assert.Contains(t, err.Error(), tc.want)
+			assert.Contains(t, err.Error(), "idemsim leaves it untouched")
+
+			after, err := st.Info(ctx)
+			require.NoError(t, err)
+			assert.Equal(t, before.Config, after.Config, "its config unchanged")
+			assert.Equal(t, uint64(1), after.State.Msgs, "its message kept")
+			assert.Equal(t, 1, after.State.Consumers, "its consumer kept")
+			names := streamNames(t, js)
+			assert.NotContains(t, names, "rr_foreign_events_x")
+			if tc.stream != "rr_foreign_events" {
+				assert.NotContains(t, names, "rr_foreign_events", "nothing created beside it")
+			}
+		})
+	}
+}
+
+// A consumer of the run's name, without the mark, in a stream that bears
+// it, is refused too, and neither is touched.
+func TestNATSForeignConsumerIsRefusedUntouched(t *testing.T) {
+	ns := testserver.NATS(t)
+	js := jsOn(t, ns)
+	ctx := context.Background()
+	st := createStream(t, js, "rr_fcons_events", "rr_fcons.events", map[string]string{natsMarkKey: natsMarkValue})
+	_, err := st.CreateConsumer(ctx, jetstream.ConsumerConfig{Durable: "rr_fcons_consumers", AckPolicy: jetstream.AckExplicitPolicy})
+	require.NoError(t, err)
+	cfg := natsServers(t, "rr_fcons", ns)
+	cfg.Config = run.Config{Strategy: "db-unique", Faults: faults.Of(faults.Redeliver), Seed: 1, Events: 20}
+	_, err = Run(ctx, cfg)
+	require.ErrorIs(t, err, ErrRefused)
+	assert.Contains(t, err.Error(), "NATS consumer rr_fcons_consumers (of idemsim's stream rr_fcons_events) exists but was not created by idemsim")
+	_, err = st.Consumer(ctx, "rr_fcons_consumers")
+	assert.NoError(t, err, "the consumer is still there")
+}
+
+// A killed run's stream (marked) is found and replaced by the next run,
+// and clean removes one: only what bears the mark.
+func TestNATSCleanRemovesOnlyMarked(t *testing.T) {
+	ns := testserver.NATS(t)
+	js := jsOn(t, ns)
+	ctx := context.Background()
+	createStream(t, js, "rr_ncl_events", "rr_ncl.events", map[string]string{natsMarkKey: natsMarkValue, natsPrefixKey: "rr_ncl"})
+	createStream(t, js, "rr_other_events", "rr_other.events", nil)
+	cfg := natsServers(t, "rr_ncl", ns)
+	cfg.Config = run.Config{Strategy: "db-unique", Faults: faults.Of(faults.Redeliver), Seed: 1, Events: 20}
+	realRun(t, cfg) // replaces the leftover, then deletes its own
+	assert.NotContains(t, streamNames(t, js), "rr_ncl_events")
+
+	createStream(t, js, "rr_ncl_events", "rr_ncl.events", map[string]string{natsMarkKey: natsMarkValue})
+	out, err := Clean(ctx, cfg)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"stream rr_ncl_events (with its consumers)"}, out.NATS)
+	assert.NotContains(t, streamNames(t, js), "rr_ncl_events")
+
+	other := natsServers(t, "rr_other", ns)
+	out, err = Clean(ctx, other)
+	require.NoError(t, err)
+	assert.Empty(t, out.NATS)
+	require.Error(t, out.NotOwned)
+	assert.Contains(t, out.NotOwned.Error(), "NATS stream rr_other_events exists but was not created by idemsim")
+	assert.Contains(t, streamNames(t, js), "rr_other_events", "left untouched")
+}
+
+// NATS that dies or freezes mid-run ends the run within seconds, with an
+// error naming NATS, its address and what the run was doing, and no
+// verdict.
+func TestNATSFailureMidRunIsNamed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("breaks a NATS server mid-run")
+	}
+	for _, tc := range []struct {
+		name string
+		brk  func(t *testing.T, ns *testserver.NATSServer)
+	}{
+		{"killed", func(t *testing.T, ns *testserver.NATSServer) { ns.Kill(t) }},
+		{"frozen", func(t *testing.T, ns *testserver.NATSServer) { ns.Freeze(t) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := testserver.NATSWith(t, testserver.NATSOptions{Proxy: true})
+			cfg := natsServers(t, "rr_nbreak", ns)
+			cfg.Config = run.Config{Strategy: "redis", Faults: faults.Of(faults.Crash), Seed: 3, Events: 600}
+			var warned []string
+			cfg.Warn = func(s string) { warned = append(warned, s) }
+			err, took := runAndBreak(t, cfg, func() { tc.brk(t, ns) })
+			require.Error(t, err)
+			var se *ServerError
+			require.ErrorAs(t, err, &se)
+			assert.ErrorIs(t, err, ErrServerFailed)
+			assert.Equal(t, "NATS", se.Server)
+			assert.Contains(t, err.Error(), "NATS at 127.0.0.1:")
+			assert.Contains(t, err.Error(), " while ")
+			assert.NotContains(t, err.Error(), "reproduce")
+			assert.Less(t, took, 10*time.Second, "named within seconds: %v", err)
+			t.Logf("%v after the break: %v; warnings: %q", took.Round(time.Millisecond), err, warned)
+		})
+	}
+}
+
+// No password or token of a NATS URL shows in any output: progress,
+// warnings, errors of a server that rejects it, reproduce lines.
+func TestNATSSecretsNeverShown(t *testing.T) {
+	const password, token = "pa55-w0rd-q7", "t0ken-zz91x"
+	for _, tc := range []struct {
+		name   string
+		opts   testserver.NATSOptions
+		secret string
+		wrong  func(u string) string // the URL with a wrong secret
+	}{
+		{"password", testserver.NATSOptions{User: "alice", Password: password}, password,
+			func(u string) string { return strings.Replace(u, password, password+"X", 1) }},
+		{"token", testserver.NATSOptions{Token: token}, token,
+			func(u string) string { return strings.Replace(u, token, token+"X", 1) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ns := testserver.NATSWith(t, tc.opts)
+			require.Contains(t, ns.URL, tc.secret)
+			cfg := natsServers(t, "rr_nsecret", ns)
+			cfg.Config = run.Config{Strategy: "db-unique", Faults: faults.Of(faults.Redeliver, faults.Crash), Seed: 1, Events: 30}
+			var out []string
+			cfg.Progress = func(s string) { out = append(out, s) }
+			cfg.Warn = func(s string) { out = append(out, s) }
+			res := realRun(t, cfg)
+			out = append(out, res.Reproduce, cfg.Reproduce())
+
+			bad := cfg
+			bad.NATSURL = tc.wrong(ns.URL)
+			_, err := Run(context.Background(), bad)
+			require.ErrorIs(t, err, ErrRejected)
+			out = append(out, err.Error())
+			bad.NATSURL = strings.Replace(bad.NATSURL, "127.0.0.1", "127.0.0.1:x", 1) // a bad URL
+			_, err = Run(context.Background(), bad)
+			require.ErrorIs(t, err, run.ErrBadConfig)
+			out = append(out, err.Error())
+			for _, s := range out {
+				assert.NotContains(t, s, tc.secret)
+			}
+			t.Logf("%q", out)
+		})
+	}
+}

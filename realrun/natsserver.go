@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -45,11 +46,18 @@ func checkNATSURL(raw string) error {
 	default:
 		return fmt.Errorf("scheme %q", u.Scheme)
 	}
-	if u.Hostname() == "" {
+	host, port, err := net.SplitHostPort(u.Host)
+	if err != nil {
+		return fmt.Errorf("host and port %q: want host:port", u.Host)
+	}
+	if host == "" {
 		return errors.New("no host")
 	}
-	if u.Port() == "" {
-		return errors.New("no port")
+	if p, err := strconv.Atoi(port); err != nil || p < 1 || p > 65535 {
+		return fmt.Errorf("port %q: want 1 to 65535", port)
+	}
+	if u.Path != "" && u.Path != "/" || u.RawQuery != "" {
+		return errors.New("a path or query, which a NATS URL has none of")
 	}
 	return nil
 }

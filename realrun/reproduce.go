@@ -3,6 +3,8 @@ package realrun
 import (
 	"net/url"
 	"strings"
+
+	"github.com/idemsim/idemsim/run"
 )
 
 // Reproduce is the command line that replays this run's workload and
@@ -27,6 +29,10 @@ func (c Config) Reproduce() string {
 		}
 	}
 	if c.BrokerServer == BrokerNATS {
+		// The real broker takes the place of the model it matches.
+		if q := " --broker " + run.DefaultBroker; strings.Contains(cmd, q) {
+			cmd = strings.Replace(cmd, q, "", 1)
+		}
 		cmd += " --broker nats"
 		// A NATS URL's user may be a token: the whole user part goes.
 		if u, err := url.Parse(c.NATSURL); err == nil && c.NATSURL != DefaultNATSURL && c.NATSURL != "" {
