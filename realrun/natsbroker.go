@@ -350,6 +350,11 @@ func (c *natsConn) Receive(ctx context.Context) (delivery, strategies.EventID, r
 			}
 			continue
 		}
+		if got, stop := b.stopOrLeave(c.consumer); stop && got == gotStop {
+			// The run is over: what the pull brought is not handed
+			// out, as the memory broker hands out nothing once stopped.
+			return delivery{}, 0, gotStop
+		}
 		meta, err := msg.Metadata()
 		m, perr := strconv.Atoi(string(msg.Data()))
 		if err != nil || perr != nil || m < 0 || m >= len(b.msgs) || msg.Subject() != b.srv.subject {
