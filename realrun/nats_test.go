@@ -12,9 +12,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idemsim/idemsim/check"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/internal/testserver"
 	"github.com/idemsim/idemsim/run"
+	"github.com/idemsim/idemsim/strategies"
 )
 
 // natsServers returns a Config on the shared Redis and PostgreSQL and a
@@ -255,4 +257,69 @@ func TestNATSSecretsNeverShown(t *testing.T) {
 			t.Logf("%q", out)
 		})
 	}
+}
+
+// An AckSync that gets no answer is recorded as unknown, never as acked
+// nor lost; the client buffers it, and once the link heals the server
+// applies it (BROKER-FACTS row 3): the message is then settled by what the
+// server says at the end, and the history gets the ack as an operation
+// from its sending to the end.
+func TestNATSAckWithoutAnswerIsUnknownThenSettledByTheServer(t *testing.T) {
+	ns := testserver.NATS(t)
+	cfg := natsServers(t, "rr_nunknown", ns)
+	cfg.Config = run.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash), Seed: 1, Events: 1, Instances: 1, KeepTrace: true, KeepHistory: true}
+	cfg = cfg.withDefaults()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	s := &servers{cfg: cfg}
+	require.NoError(t, s.connectNATS(ctx))
+	defer s.nats.tearDown(func(string) {}, false)
+	require.NoError(t, s.nats.setUp(ctx, "testrun", cfg, 1))
+	r := &session{cfg: cfg, srv: s, host: "test", ctx: ctx, cancel: cancel}
+	r.rec.start = time.Now()
+	r.rec.rec.Reset(cfg.Config)
+	b, err := newNATSBroker(r, []strategies.EventID{1})
+	require.NoError(t, err)
+	defer b.closeProxies()
+	r.br = b
+
+	require.NoError(t, b.Publish(ctx, 0))
+	conn, err := b.Attach(ctx, 0)
+	require.NoError(t, err)
+	d, ev, got := conn.Receive(ctx)
+	require.Equal(t, gotDelivery, got)
+	require.Equal(t, strategies.EventID(1), ev)
+
+	b.proxy(0).Cut() // the consumer is cut off from NATS: its ack gets no answer
+	assert.Equal(t, AckUnknown, conn.Ack(ctx, d, r.rec.now()))
+	settled, _ := b.Progress()
+	assert.Zero(t, settled, "an ack with no answer settles nothing the client knows of")
+	b.proxy(0).Heal() // the buffered ack reaches the server
+	select {
+	case <-b.AllDone():
+	case <-time.After(5 * time.Second):
+		t.Fatal("the server never said that the message is settled")
+	}
+	b.Stop()
+	done, set, err := b.Final(ctx, 1)
+	require.NoError(t, err)
+	assert.True(t, done[1], "settled by the server's word")
+	assert.True(t, set[1])
+	conn.Close()
+
+	res := r.rec.finish(cfg.Config, run.Tally{Published: 1, Deliveries: 1, Applied: []int{0, 0}, Done: done, Settled: set})
+	var kinds []run.Kind
+	for _, rec := range res.Trace {
+		kinds = append(kinds, rec.Kind)
+	}
+	assert.Equal(t, []run.Kind{run.Publish, run.Deliver, run.AckSend, run.AckUnknown, run.End}, kinds)
+	acks := 0
+	for _, op := range res.History {
+		if op.Kind == check.Ack {
+			acks++
+		}
+	}
+	assert.Equal(t, 1, acks, "the ack enters the history once the server says it was applied")
+	assert.Equal(t, 1, res.Lost, "never applied, yet acked: lost, by both checkers")
+	assert.True(t, res.CheckersAgree())
 }
