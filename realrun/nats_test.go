@@ -247,10 +247,15 @@ func TestNATSSecretsNeverShown(t *testing.T) {
 			_, err := Run(context.Background(), bad)
 			require.ErrorIs(t, err, ErrRejected)
 			out = append(out, err.Error())
-			bad.NATSURL = strings.Replace(bad.NATSURL, "127.0.0.1", "127.0.0.1:x", 1) // a bad URL
-			_, err = Run(context.Background(), bad)
-			require.ErrorIs(t, err, run.ErrBadConfig)
-			out = append(out, err.Error())
+			for _, u := range []string{
+				strings.Replace(bad.NATSURL, "127.0.0.1", "127.0.0.1:x", 1), // a bad port
+				strings.Replace(bad.NATSURL, "@", " %zz@", 1),               // no URL at all
+			} {
+				bad.NATSURL = u
+				_, err = Run(context.Background(), bad)
+				require.ErrorIs(t, err, run.ErrBadConfig)
+				out = append(out, err.Error())
+			}
 			for _, s := range out {
 				assert.NotContains(t, s, tc.secret)
 			}

@@ -39,7 +39,8 @@ func checkNATSURL(raw string) error {
 	}
 	u, err := url.Parse(raw)
 	if err != nil {
-		return errors.New(NewScrubber(natsSecrets(raw)...).Scrub(strings.TrimPrefix(err.Error(), "parse ")))
+		// url's message quotes the whole URL: not shown.
+		return errors.New("it does not parse as a URL")
 	}
 	switch u.Scheme {
 	case "nats", "tls":
@@ -78,11 +79,15 @@ func natsSecrets(raw string) []string {
 }
 
 // redactNATS is a NATS URL as a message may show it: its password or
-// token replaced by xxxxx.
+// token replaced by xxxxx. One that does not parse is not shown at all:
+// where a token ends in it cannot be told.
 func redactNATS(raw string) string {
 	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return NewScrubber(natsSecrets(raw)...).Scrub(raw)
+	if err != nil {
+		return "(not shown)"
+	}
+	if u.User == nil {
+		return raw
 	}
 	if _, has := u.User.Password(); has {
 		u.User = url.UserPassword(u.User.Username(), "xxxxx")
