@@ -240,9 +240,10 @@ func find(s string) findings {
 			f.inURL(s, from, end)
 		}
 	}
-	// A NATS server list without schemes ("token@host:4222,u:p@h2"):
-	// nats.go puts "nats://" before each.
-	if !strings.Contains(s, "://") && isNATSList(s) {
+	// A NATS server list, some servers without schemes
+	// ("token@host:4222,nats://u:p@h2"): nats.go puts "nats://" before
+	// those.
+	if isNATSList(s) {
 		f.inNATS(s, 0, len(s))
 	}
 	// NATS nkey seeds and JWTs, as a credentials file holds them: a seed
@@ -289,22 +290,32 @@ func natsScheme(scheme string) bool {
 // isNATSList reports whether the setting s reads as a NATS server list:
 // servers separated by commas (blanks around them allowed, as nats.go trims
 // them), each a nats:// (tls://, ws://, wss://) URL or a host with no
-// scheme, which nats.go reads as nats://, and at least one with a scheme or
-// a userinfo. A keyword=value string may read so too ("password=a@b"):
-// Redact then hides what either reading calls a secret.
+// scheme, which nats.go reads as nats://, with no blank before its path,
+// and at least one with a scheme or a userinfo. A keyword=value string may
+// read so too ("password=a@b"): Redact then hides what either reading calls
+// a secret.
 func isNATSList(s string) bool {
 	marked := false
 	for _, piece := range strings.Split(s, ",") {
 		piece = strings.Trim(piece, spaces)
-		if piece == "" || strings.ContainsAny(piece, spaces) {
-			return false
+		if piece == "" {
+			continue // nats.go tries it, and finds no server there
 		}
 		if i := strings.Index(piece, "://"); i >= 0 {
 			if !natsScheme(piece[:i]) {
 				return false
 			}
+			piece = piece[i+3:]
 			marked = true
-		} else if strings.Contains(piece, "@") {
+		}
+		auth := piece
+		if i := strings.IndexAny(auth, "/?#"); i >= 0 {
+			auth = auth[:i]
+		}
+		if strings.ContainsAny(auth, spaces) {
+			return false // text, not a server: net/url takes no blank there
+		}
+		if strings.Contains(auth, "@") {
 			marked = true
 		}
 	}
@@ -313,15 +324,15 @@ func isNATSList(s string) bool {
 
 // inNATS finds the passwords and tokens of the servers of the NATS list
 // s[p:end], as nats.go reads them: it splits the list at commas, and a
-// server's userinfo is a token when it holds no ":". A server that carries
-// its own scheme is left to the URL pass, which finds every "://".
+// server's userinfo is a token when it holds no ":".
 func (f *findings) inNATS(s string, p, end int) {
 	at := p
 	for _, piece := range strings.Split(s[p:end], ",") {
 		start := at
 		at += len(piece) + 1
-		if start > p && strings.Contains(piece, "://") {
-			continue
+		if i := strings.Index(piece, "://"); i >= 0 {
+			start += i + 3
+			piece = piece[i+3:]
 		}
 		auth := piece
 		if i := strings.IndexAny(auth, "/?#"); i >= 0 {

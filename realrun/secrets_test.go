@@ -435,25 +435,36 @@ const (
 		"-----BEGIN USER NKEY SEED-----\n" + natsSeed + "\n------END USER NKEY SEED------\n"
 )
 
-// natsPasswords returns the passwords and tokens nats.go takes from the
-// server list s: it splits s at commas, trims each server, puts "nats://"
-// before one without a scheme and parses it with net/url; a userinfo with a
-// password is user and password, one without is a token. (nats.go does
-// this inside Connect, with no function to call.)
+// natsPasswords returns the passwords and tokens nats.go (v1.56) takes from
+// the server list s: it splits s at commas, trims each server, puts
+// "nats://" before one without a scheme and parses it with net/url; a
+// userinfo with a password is user and password, one without is a token. (It
+// does this inside Connect, with no function to call.) A server it cannot
+// parse fails Connect before any is dialled: then no password is taken.
+// nats.go dials whatever scheme it is given, but a NATS setting with a
+// scheme other than nats, tls, ws or wss is refused before it gets there
+// (realrun's validation must): such a list takes no password here either,
+// which keeps "postgres://alice@db" a user, not a token.
 func natsPasswords(s string) []string {
 	var out []string
 	for _, server := range strings.Split(s, ",") {
 		server = strings.TrimSpace(server)
+		if server == "" {
+			continue
+		}
 		if !strings.Contains(server, "://") {
 			server = "nats://" + server
 		}
 		u, err := url.Parse(server)
-		if err != nil || u.User == nil {
-			continue
+		if err != nil {
+			return nil
 		}
 		switch strings.ToLower(u.Scheme) {
 		case "nats", "tls", "ws", "wss":
 		default:
+			return nil
+		}
+		if u.User == nil {
 			continue
 		}
 		if pass, ok := u.User.Password(); ok {
@@ -578,5 +589,27 @@ func FuzzSettings(f *testing.F) {
 			require.NotContains(t, msg, pw)
 		}
 		require.True(t, errors.Is(err, run.ErrBadConfig))
+	})
+}
+
+// FuzzScrubBrokers: whatever the broker settings, a Scrubber made from them
+// (and from a SASL password given on its own) hides every password and
+// token amqp091-go and nats.go would take from them, in a message that
+// quotes the settings raw and Go-quoted.
+func FuzzScrubBrokers(f *testing.F) {
+	noPasswordEnv(f, f.TempDir())
+	f.Add("amqp://alice:s3cr3tPW@mq.example:5672/", "nats://bob:p%40ss@n1:4222, t0ken5ecret@n2", "k4fkaPW", "dial: refused")
+	f.Add("amqps://alice:p%40ss%2Fword@mq/%2F", "tls://t0ken5ecret@n1,wss://u:s3cr3tPW@n2", "", natsCreds)
+	f.Add("amqp://guest:guest@127.0.0.1:5672/", "nats://127.0.0.1:4222", "xxxxx", "")
+	f.Fuzz(func(t *testing.T, amqpURL, natsURL, saslPassword, msg string) {
+		sc := realrun.NewScrubber(amqpURL, natsURL).WithSecrets(saslPassword)
+		got := sc.Scrub(fmt.Sprintf("%s | %s | %q | %q | %s | %s", amqpURL, natsURL, amqpURL, natsURL, saslPassword, msg))
+		secrets := driverPasswords(amqpURL, natsURL)
+		if len(saslPassword) >= 3 && strings.Trim(saslPassword, "x") != "" {
+			secrets = append(secrets, saslPassword)
+		}
+		for _, s := range secrets {
+			require.NotContains(t, got, s)
+		}
 	})
 }
