@@ -28,6 +28,9 @@ const (
 	// rawPartitions is the Kafka topic's partition count: enough for 16
 	// consumers to own one each.
 	rawPartitions = 16
+	// rawKafkaInFlight bounds the Kafka records produced and not yet
+	// committed; RabbitMQ's bound is twice the consumers' prefetch.
+	rawKafkaInFlight = 4096
 	// rawTimeout bounds one benchmark run; a broker that stops answering
 	// fails it instead of hanging the suite.
 	rawTimeout = 2 * time.Minute
@@ -55,7 +58,11 @@ var rawRuns atomic.Int64
 //	                      (CommitRecords, synchronous) before polling again
 //
 // One op is one message published, delivered and acked (RabbitMQ) or
-// committed (Kafka). The clock runs from the first publish to the last
+// committed (Kafka). The loop is closed: the publisher keeps at most a
+// bound of messages in flight (published and not yet acked or committed:
+// twice the consumers' prefetch for RabbitMQ, 4096 for Kafka), so that the
+// broker serves a steady flow instead of a backlog that would grow with
+// b.N and turn the latencies into queueing time. The clock runs from the first publish to the last
 // ack sent or commit answered, with the consumers already subscribed (and,
 // for Kafka, the group stable): the connections, the queue or topic and the
 // group's rebalances are set up before it starts. It reports msgs/s,
@@ -84,8 +91,10 @@ func sinceStamp(body []byte) time.Duration {
 }
 
 // tally counts a run's deliveries across consumers and closes done when
-// every message has been handled once.
+// every message has been handled once. inFlight holds a token for each
+// message published and not yet handled.
 type tally struct {
+	inFlight    chan struct{}
 	want        int64
 	handled     atomic.Int64 // first deliveries handled
 	redelivered atomic.Int64
@@ -95,8 +104,18 @@ type tally struct {
 	lat         []time.Duration
 }
 
-func newTally(want int) *tally {
-	return &tally{want: int64(want), done: make(chan struct{})}
+func newTally(want, inFlight int) *tally {
+	return &tally{want: int64(want), done: make(chan struct{}), inFlight: make(chan struct{}, inFlight)}
+}
+
+// publishing waits until another message may be in flight.
+func (t *tally) publishing(ctx context.Context) error {
+	select {
+	case t.inFlight <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // add records k handled deliveries with their latencies.
@@ -105,6 +124,12 @@ func (t *tally) add(lat []time.Duration, redelivered int) {
 	t.lat = append(t.lat, lat...)
 	t.mu.Unlock()
 	t.redelivered.Add(int64(redelivered))
+	for range len(lat) - redelivered {
+		select {
+		case <-t.inFlight:
+		default: // a message beyond b.N, which nothing waits for
+		}
+	}
 	if t.handled.Add(int64(len(lat)-redelivered)) >= t.want {
 		t.doneOnce.Do(func() { close(t.done) })
 	}
@@ -148,7 +173,7 @@ func benchRawRabbitMQ(b *testing.B, n int) {
 		b.Fatal(err)
 	}
 
-	t := newTally(b.N)
+	t := newTally(b.N, 2*n*rawPrefetch)
 	var wg sync.WaitGroup
 	consumerErr := make(chan error, n)
 	for w := range n {
@@ -207,6 +232,9 @@ func benchRawRabbitMQ(b *testing.B, n int) {
 		}
 	}
 	for range b.N {
+		if err := t.publishing(ctx); err != nil {
+			b.Fatalf("bench: %d of %d messages acked within %v", t.handled.Load(), b.N, rawTimeout)
+		}
 		dc, err := pub.PublishWithDeferredConfirmWithContext(ctx, "", queue, false, false, amqp.Publishing{
 			DeliveryMode: amqp.Persistent,
 			Body:         stamp(),
@@ -268,7 +296,7 @@ func benchRawKafka(b *testing.B, n int) {
 	// the group has settled.
 	var mu sync.Mutex
 	owned := make([]int, n)
-	t := newTally(b.N)
+	t := newTally(b.N, rawKafkaInFlight)
 	var wg sync.WaitGroup
 	consumerErr := make(chan error, n)
 	pollCtx, stopPolling := context.WithCancel(ctx)
@@ -349,6 +377,9 @@ func benchRawKafka(b *testing.B, n int) {
 	b.ResetTimer()
 	var produceErr atomic.Pointer[error]
 	for range b.N {
+		if err := t.publishing(ctx); err != nil {
+			b.Fatalf("bench: %d of %d records committed within %v", t.handled.Load(), b.N, rawTimeout)
+		}
 		prod.Produce(ctx, &kgo.Record{Value: stamp()}, func(_ *kgo.Record, err error) {
 			if err != nil {
 				produceErr.CompareAndSwap(nil, &err)
