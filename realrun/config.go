@@ -200,7 +200,7 @@ func (c Config) Validate() error {
 
 // scrubber hides the secrets of every server setting of c.
 func (c Config) scrubber() *Scrubber {
-	return NewScrubber(append([]string{c.RedisURL, c.PostgresURL}, natsSecrets(c.NATSURL)...)...)
+	return NewScrubber(c.RedisURL, c.PostgresURL, c.NATSURL)
 }
 
 // validateSettings checks the server settings and the prefix of c, whose

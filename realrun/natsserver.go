@@ -63,21 +63,6 @@ func checkNATSURL(raw string) error {
 	return nil
 }
 
-// natsSecrets are the settings whose secrets the scrubber must hide for a
-// NATS URL. A token (nats://TOKEN@host:port) is in the user's place of the
-// URL, where the scrubber looks for a user, not a password; it is handed
-// over again in the password's place, so that every spelling of it is
-// hidden too.
-func natsSecrets(raw string) []string {
-	out := []string{raw}
-	if u, err := url.Parse(raw); err == nil && u.User != nil {
-		if _, has := u.User.Password(); !has && u.User.Username() != "" {
-			out = append(out, "nats://token:"+url.PathEscape(u.User.Username())+"@"+u.Host)
-		}
-	}
-	return out
-}
-
 // redactNATS is a NATS URL as a message may show it: its password or
 // token replaced by xxxxx. One that does not parse is not shown at all:
 // where a token ends in it cannot be told.
