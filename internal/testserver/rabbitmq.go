@@ -465,18 +465,30 @@ func (s *RabbitMQServer) Restart(tb testing.TB) {
 	s.Start(tb)
 }
 
-// Freeze stops the node and its helper processes with SIGSTOP, as a hung
-// server or a paused VM would: connections stay open and nothing answers,
-// heartbeats included, so a client notices only when its heartbeat timeout
-// runs out (about three heartbeat intervals with amqp091). Thaw (or the end
-// of tb) resumes it. It skips tb if the server is not Owned and fails it on
-// a shared server.
+// Freeze stops the node with SIGSTOP, as a hung server or a paused VM
+// would: connections stay open and nothing answers, heartbeats included,
+// so a client notices only when its heartbeat timeout runs out (about three
+// heartbeat intervals with amqp091). Thaw (or the end of tb) resumes it. It
+// skips tb if the server is not Owned and fails it on a shared server.
+//
+// Only the VM is stopped, not its helper processes (erl_child_setup,
+// inet_gethost), which serve nothing to clients: if the test binary dies
+// while the node is frozen, the kernel kills the VM, and the helpers, left
+// running, exit as their pipes close, instead of staying stopped forever.
 func (s *RabbitMQServer) Freeze(tb testing.TB) {
 	tb.Helper()
 	s.mustOwn(tb, "Freeze")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	freeze(tb, s.proc, s.Thaw)
+	if s.proc == nil {
+		tb.Fatalf("testserver: Freeze on a RabbitMQ node that is down")
+	}
+	// Registered before the signal, so that a frozen node is always
+	// resumed before cleanup kills it.
+	tb.Cleanup(func() { s.Thaw(tb) })
+	if err := s.proc.signalNode(syscall.SIGSTOP); err != nil {
+		tb.Fatalf("%v", err)
+	}
 }
 
 // Thaw resumes a frozen node with SIGCONT; it does nothing if the node is
@@ -485,7 +497,23 @@ func (s *RabbitMQServer) Thaw(tb testing.TB) {
 	tb.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	thaw(tb, s.proc)
+	if s.proc == nil {
+		return
+	}
+	if err := s.proc.signalNode(syscall.SIGCONT); err != nil {
+		tb.Errorf("%v", err)
+	}
+}
+
+// signalNode sends sig to the process alone, not to its children.
+func (p *process) signalNode(sig syscall.Signal) error {
+	if p.exited() {
+		return nil
+	}
+	if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("testserver: signalling %s (pid %d): %w", p.cmd.Path, p.cmd.Process.Pid, err)
+	}
+	return nil
 }
 
 // Pids returns the process ids of the running node and of its epmd (0 for
@@ -529,12 +557,7 @@ func (s *RabbitMQServer) close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.removed = true
-	// A frozen node would not die of SIGKILL any later, but its helpers
-	// must not stay stopped either: resume everything first.
-	if s.proc != nil {
-		_ = s.proc.signalGroup(syscall.SIGCONT)
-	}
-	err := s.killLocked()
+	err := s.killLocked() // SIGKILL ends a frozen node as well
 	if s.epmd != nil {
 		err = errors.Join(err, s.epmd.stop(syscall.SIGKILL, 0))
 	}
