@@ -55,8 +55,9 @@
 // its data, and Frozen (SIGSTOP to the VM: connections stay open and
 // silent, so a client notices only through its heartbeat). The node, its
 // helper processes (erl_child_setup, inet_gethost, the disk monitor) and
-// its epmd are killed when the test ends, or by the kernel if the test binary
-// dies. IDEMSIM_AMQP_URL points the functions at an existing server
+// its epmd are killed when the test ends; if the test binary dies, the
+// kernel kills the VM and the epmd, and the helpers exit as their pipes
+// close. IDEMSIM_AMQP_URL points the functions at an existing server
 // instead. Measured on RabbitMQ 3.10.8: a quorum queue killed within
 // milliseconds of its declaration may come back with no leader for more
 // than a minute; one second later it recovers within 100 ms.

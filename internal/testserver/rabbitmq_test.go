@@ -262,7 +262,25 @@ func TestRabbitMQKillFreezeRestart(t *testing.T) {
 	s.Thaw(t)
 	conn3, err := dialAMQP(s.URL, 5*time.Second)
 	require.NoError(t, err, "a thawed node accepts connections")
-	require.NoError(t, conn3.Close())
+	t.Cleanup(func() { _ = conn3.Close() })
+
+	// Stop: the node tells its clients it is going (320
+	// CONNECTION_FORCED) before it exits.
+	closed3 := conn3.NotifyClose(make(chan *amqp.Error, 1))
+	began = time.Now()
+	s.Stop(t)
+	t.Logf("stopped cleanly in %v", time.Since(began).Round(time.Millisecond))
+	select {
+	case err := <-closed3:
+		require.NotNil(t, err)
+		assert.Equal(t, amqp.ConnectionForced, err.Code, "%v", err)
+	case <-time.After(time.Second):
+		t.Fatal("a cleanly stopped node left a connection open")
+	}
+	s.Start(t)
+	conn4, err := dialAMQP(s.URL, 5*time.Second)
+	require.NoError(t, err, "a node started after Stop accepts connections")
+	require.NoError(t, conn4.Close())
 }
 
 func TestSharedRabbitMQCannotBeKilled(t *testing.T) {
