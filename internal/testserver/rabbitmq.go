@@ -134,26 +134,14 @@ func externalRabbitMQ(rawURL string) (*RabbitMQServer, error) {
 }
 
 // dialAMQP connects to rawURL, with the whole handshake (TCP, TLS, AMQP
-// negotiation) bounded by timeout: amqp091's own dial timeout covers only
-// the TCP connect, and a server that accepts and never answers would hang
-// the handshake.
+// negotiation) bounded by timeout: amqp091's DefaultDial sets the deadline
+// on the socket and clears it once the connection is open, so a server that
+// accepts and never answers cannot hang the handshake.
 func dialAMQP(rawURL string, timeout time.Duration) (*amqp.Connection, error) {
-	deadline := time.Now().Add(timeout)
 	return amqp.DialConfig(rawURL, amqp.Config{
 		Heartbeat: 10 * time.Second,
 		Locale:    "en_US",
-		Dial: func(network, addr string) (net.Conn, error) {
-			c, err := net.DialTimeout(network, addr, time.Until(deadline))
-			if err != nil {
-				return nil, err
-			}
-			// amqp091 clears the deadline once the connection is open.
-			if err := c.SetDeadline(deadline); err != nil {
-				c.Close()
-				return nil, err
-			}
-			return c, nil
-		},
+		Dial:      amqp.DefaultDial(timeout),
 	})
 }
 
@@ -467,9 +455,13 @@ func (s *RabbitMQServer) Restart(tb testing.TB) {
 
 // Freeze stops the node with SIGSTOP, as a hung server or a paused VM
 // would: connections stay open and nothing answers, heartbeats included,
-// so a client notices only when its heartbeat timeout runs out (about three
-// heartbeat intervals with amqp091). Thaw (or the end of tb) resumes it. It
-// skips tb if the server is not Owned and fails it on a shared server.
+// so a client notices only when its heartbeat timeout runs out. amqp091
+// v1.17 gives up 1.5 negotiated heartbeat intervals after the last frame it
+// read, but arms that deadline only when a frame arrives while its
+// heartbeat goroutine listens: a connection that read nothing since its
+// handshake may never notice, so every call needs its own deadline. Thaw
+// (or the end of tb) resumes the node. It skips tb if the server is not
+// Owned and fails it on a shared server.
 //
 // Only the VM is stopped, not its helper processes (erl_child_setup,
 // inet_gethost), which serve nothing to clients: if the test binary dies
