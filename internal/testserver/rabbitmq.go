@@ -311,8 +311,10 @@ func (s *RabbitMQServer) startOn(port int) error {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	// The cluster name, which every AMQP client sees, tells our node
-	// from another on the same port (see wait).
-	conf := fmt.Sprintf("listeners.tcp.1 = %s\nloopback_users.guest = true\ncluster_name = %s\n", addr, s.Node)
+	// from another on the same port (see wait). A disk alarm, which
+	// blocks every publisher, goes off only on a really full disk: the
+	// default (50 MB free) could stall tests on a small temporary disk.
+	conf := fmt.Sprintf("listeners.tcp.1 = %s\nloopback_users.guest = true\ncluster_name = %s\ndisk_free_limit.absolute = 1MB\n", addr, s.Node)
 	if err := os.WriteFile(filepath.Join(s.dir, "rabbitmq.conf"), []byte(conf), 0o644); err != nil {
 		return fmt.Errorf("testserver: %w", err)
 	}
