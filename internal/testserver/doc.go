@@ -51,12 +51,13 @@
 // (127.0.0.1:5672, node rabbit@host) and the machine's epmd (4369) never
 // hear of it. A node starts in about 4 s on an idle 2-core machine (up to
 // 9 s with three starting at once beside other tests); it can be Killed
-// (SIGKILL: connections reset at once), Stopped cleanly, Started again
-// with its data, and Frozen (SIGSTOP: connections stay open and silent, so
-// a client notices only through its heartbeat). The node and its helper
-// processes (erl_child_setup, inet_gethost, the disk monitor) and its
-// epmd are killed when the test ends, or by the kernel if the test binary
-// dies. IDEMSIM_AMQP_URL points the functions at an existing server
+// (SIGKILL: connections reset at once), Stopped cleanly, Started again with
+// its data, and Frozen (SIGSTOP to the VM: connections stay open and
+// silent, so a client notices only through its heartbeat). The node, its
+// helper processes (erl_child_setup, inet_gethost, the disk monitor) and
+// its epmd are killed when the test ends; if the test binary dies, the
+// kernel kills the VM and the epmd, and the helpers exit as their pipes
+// close. IDEMSIM_AMQP_URL points the functions at an existing server
 // instead. Measured on RabbitMQ 3.10.8: a quorum queue killed within
 // milliseconds of its declaration may come back with no leader for more
 // than a minute; one second later it recovers within 100 ms.

@@ -4,12 +4,14 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -116,4 +118,41 @@ func TestKafkaBrokersFromEnvironment(t *testing.T) {
 	assert.Contains(t, rec.msg, "127.0.0.1:"+strconv.Itoa(port))
 	assert.Contains(t, rec.msg, envKafkaBrokers)
 	assert.Less(t, time.Since(began), 7*time.Second)
+}
+
+// TestKafkaSASLFromEnvironment points Kafka at a kfake cluster that wants
+// SASL: the right user and password reach it, a wrong password fails the
+// test within seconds without printing the password.
+func TestKafkaSASLFromEnvironment(t *testing.T) {
+	for _, mech := range []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"} {
+		t.Run(mech, func(t *testing.T) {
+			secured := Kafka(t, kfake.EnableSASL(), kfake.Superuser(mech, "alice", "s3cr3tPW"))
+			t.Setenv(envKafkaBrokers, strings.Join(secured.Brokers, ","))
+			t.Setenv(envKafkaSASLMechanism, strings.ToLower(mech))
+			t.Setenv(envKafkaSASLUser, "alice")
+			t.Setenv(envKafkaSASLPassword, "s3cr3tPW")
+			c := Kafka(t)
+			assert.False(t, c.Owned)
+			cl, err := kgo.NewClient(c.ClientOpts()...)
+			require.NoError(t, err)
+			defer cl.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			defer cancel()
+			require.NoError(t, cl.Ping(ctx), "the SASL settings reach the cluster")
+
+			t.Setenv(envKafkaSASLPassword, "wr0ngPW99")
+			began := time.Now()
+			rec := record(t, func(tb testing.TB) { Kafka(tb) })
+			assert.True(t, rec.failed, "a wrong password fails the test")
+			assert.NotContains(t, rec.msg, "wr0ngPW99")
+			assert.Contains(t, rec.msg, envKafkaBrokers)
+			assert.Less(t, time.Since(began), 7*time.Second)
+		})
+	}
+	t.Setenv(envKafkaBrokers, "127.0.0.1:1")
+	t.Setenv(envKafkaSASLUser, "alice")
+	t.Setenv(envKafkaSASLMechanism, "GSSAPI")
+	rec := record(t, func(tb testing.TB) { Kafka(tb) })
+	assert.True(t, rec.failed)
+	assert.Contains(t, rec.msg, "PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512")
 }

@@ -134,26 +134,14 @@ func externalRabbitMQ(rawURL string) (*RabbitMQServer, error) {
 }
 
 // dialAMQP connects to rawURL, with the whole handshake (TCP, TLS, AMQP
-// negotiation) bounded by timeout: amqp091's own dial timeout covers only
-// the TCP connect, and a server that accepts and never answers would hang
-// the handshake.
+// negotiation) bounded by timeout: amqp091's DefaultDial sets the deadline
+// on the socket and clears it once the connection is open, so a server that
+// accepts and never answers cannot hang the handshake.
 func dialAMQP(rawURL string, timeout time.Duration) (*amqp.Connection, error) {
-	deadline := time.Now().Add(timeout)
 	return amqp.DialConfig(rawURL, amqp.Config{
 		Heartbeat: 10 * time.Second,
 		Locale:    "en_US",
-		Dial: func(network, addr string) (net.Conn, error) {
-			c, err := net.DialTimeout(network, addr, time.Until(deadline))
-			if err != nil {
-				return nil, err
-			}
-			// amqp091 clears the deadline once the connection is open.
-			if err := c.SetDeadline(deadline); err != nil {
-				c.Close()
-				return nil, err
-			}
-			return c, nil
-		},
+		Dial:      amqp.DefaultDial(timeout),
 	})
 }
 
@@ -323,8 +311,10 @@ func (s *RabbitMQServer) startOn(port int) error {
 	}
 	addr := "127.0.0.1:" + strconv.Itoa(port)
 	// The cluster name, which every AMQP client sees, tells our node
-	// from another on the same port (see wait).
-	conf := fmt.Sprintf("listeners.tcp.1 = %s\nloopback_users.guest = true\ncluster_name = %s\n", addr, s.Node)
+	// from another on the same port (see wait). A disk alarm, which
+	// blocks every publisher, goes off only on a really full disk: the
+	// default (50 MB free) could stall tests on a small temporary disk.
+	conf := fmt.Sprintf("listeners.tcp.1 = %s\nloopback_users.guest = true\ncluster_name = %s\ndisk_free_limit.absolute = 1MB\n", addr, s.Node)
 	if err := os.WriteFile(filepath.Join(s.dir, "rabbitmq.conf"), []byte(conf), 0o644); err != nil {
 		return fmt.Errorf("testserver: %w", err)
 	}
@@ -465,18 +455,34 @@ func (s *RabbitMQServer) Restart(tb testing.TB) {
 	s.Start(tb)
 }
 
-// Freeze stops the node and its helper processes with SIGSTOP, as a hung
-// server or a paused VM would: connections stay open and nothing answers,
-// heartbeats included, so a client notices only when its heartbeat timeout
-// runs out (about three heartbeat intervals with amqp091). Thaw (or the end
-// of tb) resumes it. It skips tb if the server is not Owned and fails it on
-// a shared server.
+// Freeze stops the node with SIGSTOP, as a hung server or a paused VM
+// would: connections stay open and nothing answers, heartbeats included,
+// so a client notices only when its heartbeat timeout runs out. amqp091
+// v1.17 gives up 1.5 negotiated heartbeat intervals after the last frame it
+// read, but arms that deadline only when a frame arrives while its
+// heartbeat goroutine listens: a connection that read nothing since its
+// handshake may never notice, so every call needs its own deadline. Thaw
+// (or the end of tb) resumes the node. It skips tb if the server is not
+// Owned and fails it on a shared server.
+//
+// Only the VM is stopped, not its helper processes (erl_child_setup,
+// inet_gethost), which serve nothing to clients: if the test binary dies
+// while the node is frozen, the kernel kills the VM, and the helpers, left
+// running, exit as their pipes close, instead of staying stopped forever.
 func (s *RabbitMQServer) Freeze(tb testing.TB) {
 	tb.Helper()
 	s.mustOwn(tb, "Freeze")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	freeze(tb, s.proc, s.Thaw)
+	if s.proc == nil {
+		tb.Fatalf("testserver: Freeze on a RabbitMQ node that is down")
+	}
+	// Registered before the signal, so that a frozen node is always
+	// resumed before cleanup kills it.
+	tb.Cleanup(func() { s.Thaw(tb) })
+	if err := s.proc.signalNode(syscall.SIGSTOP); err != nil {
+		tb.Fatalf("%v", err)
+	}
 }
 
 // Thaw resumes a frozen node with SIGCONT; it does nothing if the node is
@@ -485,7 +491,23 @@ func (s *RabbitMQServer) Thaw(tb testing.TB) {
 	tb.Helper()
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	thaw(tb, s.proc)
+	if s.proc == nil {
+		return
+	}
+	if err := s.proc.signalNode(syscall.SIGCONT); err != nil {
+		tb.Errorf("%v", err)
+	}
+}
+
+// signalNode sends sig to the process alone, not to its children.
+func (p *process) signalNode(sig syscall.Signal) error {
+	if p.exited() {
+		return nil
+	}
+	if err := p.cmd.Process.Signal(sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("testserver: signalling %s (pid %d): %w", p.cmd.Path, p.cmd.Process.Pid, err)
+	}
+	return nil
 }
 
 // Pids returns the process ids of the running node and of its epmd (0 for
@@ -529,12 +551,7 @@ func (s *RabbitMQServer) close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.removed = true
-	// A frozen node would not die of SIGKILL any later, but its helpers
-	// must not stay stopped either: resume everything first.
-	if s.proc != nil {
-		_ = s.proc.signalGroup(syscall.SIGCONT)
-	}
-	err := s.killLocked()
+	err := s.killLocked() // SIGKILL ends a frozen node as well
 	if s.epmd != nil {
 		err = errors.Join(err, s.epmd.stop(syscall.SIGKILL, 0))
 	}
