@@ -78,6 +78,7 @@ func deliveryEvent(i uint64) strategies.Event { return eventOf(i / 2) }
 // run).
 func BenchmarkStrategy(b *testing.B) {
 	envs := newRealEnvs(b)
+	nenvs := natsEnvs{top: b}
 	for _, st := range strategies.NamesOn(run.DefaultBroker) {
 		for _, n := range consumerCounts {
 			b.Run(fmt.Sprintf("%s/sim/consumers=%d", st, n), func(b *testing.B) { benchSimStrategy(b, st, n) })
@@ -87,6 +88,10 @@ func BenchmarkStrategy(b *testing.B) {
 		}
 		for _, n := range consumerCounts {
 			b.Run(fmt.Sprintf("%s/real/consumers=%d", st, n), func(b *testing.B) { benchRealStrategy(b, envs, st, n) })
+		}
+		// Through a real broker (nats_test.go), beside BenchmarkRawNATS.
+		for _, n := range consumerCounts {
+			b.Run(fmt.Sprintf("%s/real/broker=nats/consumers=%d", st, n), func(b *testing.B) { benchNATSStrategy(b, envs, &nenvs, st, n) })
 		}
 	}
 	for _, n := range consumerCounts {

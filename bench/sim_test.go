@@ -30,7 +30,9 @@ import (
 // that its garbage does not slow the runs being measured.
 //
 // The queue's benchmarks are named by strategy alone, as they always were;
-// the log's end in /broker=log (run them with -bench 'SimRun/.*broker=log').
+// the log's end in /broker=log. Run them alone with
+// -bench 'SimRun/.*/.*/.*/.*/broker=log': go test matches a name one
+// level at a time, so the pattern needs a level for each.
 func BenchmarkSimRun(b *testing.B) {
 	const porcupineSample = 50
 	for _, brk := range run.BrokerNames {

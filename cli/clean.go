@@ -6,10 +6,11 @@ import (
 	"strings"
 
 	"github.com/idemsim/idemsim/realrun"
+	"github.com/idemsim/idemsim/run"
 )
 
 // cleanSynopsis is the usage line of `idemsim clean`.
-const cleanSynopsis = "idemsim clean [--prefix P] [--redis-url URL] [--postgres-url URL]"
+const cleanSynopsis = "idemsim clean [--prefix P] [--redis-url URL] [--postgres-url URL] [--broker memory|nats] [--nats-url URL]"
 
 const cleanAbout = `
 Remove everything that real runs (run --backend real) of a prefix created on
@@ -20,23 +21,29 @@ the servers:
   marks      the Redis keys <prefix>:run:<run id>:mark:<event id>
   key-value  the Redis keys <prefix>:run:<run id>:kv:<key>: the values
              and sets that strategies keep in the key-value store
+  stream     with --broker nats: the NATS JetStream stream <prefix>_events
+             and its durable consumer <prefix>_consumers
 
 Runs that end delete their own Redis keys; clean removes those that runs
 which were killed left behind.
 
 Only what idemsim created is removed: a table of those names without
-idemsim's mark (a comment it writes when it creates the table) is left
+idemsim's mark (a comment it writes when it creates the table), or a
+stream without it (created-by: idemsim in the stream's metadata), is left
 untouched and named, and no other key is deleted. It refuses while a run
 uses the prefix. Prints what it removed.
 `
 
-var cleanOrder = []string{"prefix P", "redis-url URL", "postgres-url URL"}
+var cleanOrder = []string{"prefix P", "redis-url URL", "postgres-url URL", "broker B", "nats-url URL"}
 
 // cleanCmd is `idemsim clean`.
 func (e *env) cleanCmd(args []string) error {
 	var s serverFlags
 	fs := flag.NewFlagSet("clean", flag.ContinueOnError)
 	s.define(fs, "", "the prefix whose tables and keys to remove")
+	var broker string
+	fs.StringVar(&broker, "broker", realrun.BrokerMemory,
+		"memory (nothing to remove outside Redis and PostgreSQL) or nats (also the prefix's NATS stream)")
 	help, err := parseFlags(fs, args)
 	if help {
 		return printCommandHelp(e.stdout, cleanSynopsis, cleanAbout, fs, cleanOrder)
@@ -48,6 +55,9 @@ func (e *env) cleanCmd(args []string) error {
 	if err != nil {
 		return err
 	}
+	if cfg.BrokerServer, err = realBroker(broker); err != nil {
+		return err
+	}
 	cleaned, err := e.realClean(cfg)
 	if err != nil {
 		return err
@@ -57,6 +67,13 @@ func (e *env) cleanCmd(args []string) error {
 		tables = "tables " + strings.Join(cleaned.Tables, ", ")
 	}
 	fmt.Fprintf(e.stdout, "removed %s and %s of prefix %s\n", tables, plural(cleaned.RedisKeys, "Redis key"), cfg.Prefix)
+	if cfg.BrokerServer == realrun.BrokerNATS {
+		what := "no NATS stream"
+		if len(cleaned.NATS) > 0 {
+			what = "NATS " + strings.Join(cleaned.NATS, ", ")
+		}
+		fmt.Fprintf(e.stdout, "removed %s of prefix %s\n", what, cfg.Prefix)
+	}
 	if cleaned.NotOwned != nil {
 		fmt.Fprintf(e.stdout, "left untouched: %s\n", userMessage(cleaned.NotOwned))
 	}
@@ -66,7 +83,7 @@ func (e *env) cleanCmd(args []string) error {
 // serverFlags are the flags that name the real servers and the prefix, as
 // run --backend real and clean take them.
 type serverFlags struct {
-	redisURL, postgresURL, prefix string
+	redisURL, postgresURL, prefix, natsURL string
 }
 
 // define defines --redis-url, --postgres-url and --prefix on fs; note
@@ -76,6 +93,8 @@ func (s *serverFlags) define(fs *flag.FlagSet, note, prefixUse string) {
 		note+"Redis to use (default $IDEMSIM_REDIS_URL, else "+realrun.DefaultRedisURL+")")
 	fs.StringVar(&s.postgresURL, "postgres-url", "",
 		note+"PostgreSQL to use, a URL or key=value pairs (default $IDEMSIM_POSTGRES_URL,\nelse "+realrun.DefaultPostgresURL+")")
+	fs.StringVar(&s.natsURL, "nats-url", "",
+		note+"with --broker nats: the NATS server (JetStream) to use, nats://[user:password@]host:port\nor nats://token@host:port (default $IDEMSIM_NATS_URL, else "+realrun.DefaultNATSURL+")")
 	fs.StringVar(&s.prefix, "prefix", realrun.DefaultPrefix,
 		note+prefixUse+";\na lowercase letter, then up to 39 lowercase letters, digits or underscores")
 }
@@ -87,11 +106,30 @@ func (s *serverFlags) config(set map[string]bool) (realrun.Config, error) {
 		{"redis-url", s.redisURL, "redis://127.0.0.1:6379/0"},
 		{"postgres-url", s.postgresURL, "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"},
 		{"prefix", s.prefix, realrun.DefaultPrefix},
+		{"nats-url", s.natsURL, realrun.DefaultNATSURL},
 	} {
 		if set[f.name] && strings.TrimSpace(f.value) == "" {
 			return realrun.Config{}, usagef("--%s is empty: give one (e.g. %s), or leave the flag out for the default", f.name, f.example)
 		}
 	}
-	cfg := realrun.Config{RedisURL: s.redisURL, PostgresURL: s.postgresURL, Prefix: s.prefix}
+	cfg := realrun.Config{RedisURL: s.redisURL, PostgresURL: s.postgresURL, Prefix: s.prefix, NATSURL: s.natsURL}
 	return cfg, nil
+}
+
+// realBroker reads --broker as a real run takes it: the broker server
+// (memory or nats), where the simulator takes a model (queue or log).
+// queue is memory: the in-process broker is a queue. The brokers not yet
+// supported are refused as such.
+func realBroker(name string) (string, error) {
+	switch name = strings.TrimSpace(name); name {
+	case realrun.BrokerMemory, run.DefaultBroker:
+		return realrun.BrokerMemory, nil
+	case realrun.BrokerNATS:
+		return realrun.BrokerNATS, nil
+	case realrun.BrokerRabbitMQ, realrun.BrokerKafka:
+		return "", usagef("--broker %s: not yet supported with --backend real (accepted: %s)", name, strings.Join(realrun.BrokerServers, ", "))
+	case "log":
+		return "", usagef("--backend real models only the queue for now: --broker log needs --backend sim (with --backend real, --broker takes %s)", strings.Join(realrun.BrokerServers, ", "))
+	}
+	return "", unknownName("broker", name, realrun.BrokerServers)
 }

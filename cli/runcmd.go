@@ -7,6 +7,7 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -20,7 +21,7 @@ import (
 )
 
 // runSynopsis is the usage line of `idemsim run`.
-const runSynopsis = "idemsim run --strategy S --faults F[,F...] --seed N [--instances 3] [--events 200] [--trace] [--json] [--history FILE] [--mark-ttl D] [--drop F@N[,F@N...]] [--broker queue|log] [--ack-deadline D|none] [--nack-retry D] [--prefetch N] [--max-deliveries N] [--partitions N] [--batch N] [--commit batch|record] [--session-timeout D] [--max-poll-interval D] [--backend sim|real] [--redis-url URL] [--postgres-url URL] [--prefix P]"
+const runSynopsis = "idemsim run --strategy S --faults F[,F...] --seed N [--instances 3] [--events 200] [--trace] [--json] [--history FILE] [--mark-ttl D] [--drop F@N[,F@N...]] [--broker queue|log] [--ack-deadline D|none] [--nack-retry D] [--prefetch N] [--max-deliveries N] [--partitions N] [--batch N] [--commit batch|record] [--session-timeout D] [--max-poll-interval D] [--backend sim|real] [--redis-url URL] [--postgres-url URL] [--nats-url URL] [--prefix P]"
 
 const runAbout = `
 Simulate one run: the producer publishes the events, the consumer instances
@@ -44,11 +45,20 @@ cannot be reached, rejects the connection, or dies or hangs during the run
 ends it within seconds (exit status 1) with no verdict. A real run is not
 reproducible byte for byte: the servers and the clock decide the
 interleaving.
+
+--broker means a model in the simulator (queue, log) and a broker in a
+real run: memory, the in-process queue (the default; queue means it too),
+or nats, NATS JetStream (--nats-url): the run creates its own stream
+<prefix>_events and durable pull consumer <prefix>_consumers, marked as
+idemsim's in their metadata (one of those names without the mark is
+refused, untouched), acks with AckSync, and deletes them at the end. The
+simulator's model for it is the queue with an ack deadline. rabbitmq and
+kafka are not yet supported.
 `
 
 // runOrder is the order in which run's help lists its flags, each with
 // the placeholder of its value.
-var runOrder = []string{"strategy S", "faults F[,F...]", "seed N", "instances N", "events N", "trace", "json", "history FILE", "mark-ttl D", "drop F@N[,F@N...]", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "partitions N", "batch N", "commit batch|record", "session-timeout D", "max-poll-interval D", "backend B", "redis-url URL", "postgres-url URL", "prefix P"}
+var runOrder = []string{"strategy S", "faults F[,F...]", "seed N", "instances N", "events N", "trace", "json", "history FILE", "mark-ttl D", "drop F@N[,F@N...]", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "partitions N", "batch N", "commit batch|record", "session-timeout D", "max-poll-interval D", "backend B", "redis-url URL", "postgres-url URL", "nats-url URL", "prefix P"}
 
 // runOpts are the flags of `idemsim run`.
 type runOpts struct {
@@ -66,6 +76,8 @@ type runOpts struct {
 	// --backend real
 	backend string
 	srv     serverFlags
+	// realBroker is --broker as a real run reads it (memory or nats).
+	realBroker string
 }
 
 // flagSet defines run's flags on a new FlagSet that writes into o.
@@ -95,6 +107,7 @@ func (o *runOpts) flagSet() *flag.FlagSet {
 			"decision keeps its number, and it differs from the run without them only from there on\n"+
 			"(default: none; explain's reproduce lines use it)")
 	o.broker.define(fs, false)
+	fs.Lookup("broker").Usage += "\nwith --backend real: the broker, memory (the in-process queue, the default; queue\nmeans it too) or nats (NATS JetStream, --nats-url); rabbitmq and kafka: not yet supported"
 	fs.StringVar(&o.backend, "backend", "sim",
 		"sim (the deterministic simulator) or real (real Redis and PostgreSQL)")
 	o.srv.define(fs, "with --backend real: ", "prefix of the tables and keys idemsim creates and empties")
@@ -130,6 +143,7 @@ func (e *env) runCmd(args []string) error {
 		var rc realrun.Config
 		if rc, err = o.srv.config(setFlags(fs)); err == nil {
 			rc.Config = cfg
+			rc.BrokerServer = o.realBroker
 			err = rc.Validate()
 		}
 		if err == nil {
@@ -151,6 +165,9 @@ func (e *env) runCmd(args []string) error {
 	}
 	if res.Reproduce == "" {
 		res.Reproduce = cfg.Reproduce()
+	}
+	if o.backend == "real" && o.realBroker == realrun.BrokerNATS && !o.json {
+		res.Broker = "nats: NATS JetStream (the simulator's model: queue, with an ack deadline)"
 	}
 
 	if o.json {
@@ -211,7 +228,7 @@ func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
 	}
 	switch o.backend {
 	case "sim":
-		for _, f := range []string{"redis-url", "postgres-url", "prefix"} {
+		for _, f := range []string{"redis-url", "postgres-url", "nats-url", "prefix"} {
 			if set[f] {
 				return cfg, usagef("--%s needs --backend real", f)
 			}
@@ -226,6 +243,20 @@ func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
 	}
 	if set["drop"] && len(drop) == 0 {
 		return cfg, usagef("--drop needs at least one decision, such as crash@3 (default: drop none)")
+	}
+	o.realBroker = realrun.BrokerMemory
+	switch {
+	case o.backend == "real" && set["broker"]:
+		if o.realBroker, err = realBroker(o.broker.model); err != nil {
+			return cfg, err
+		}
+		// Every real broker is matched by the queue model.
+		o.broker.model = run.DefaultBroker
+	case set["broker"] && slices.Contains(realrun.BrokerServers, strings.TrimSpace(o.broker.model)):
+		return cfg, usagef("--broker %s is a real broker: it needs --backend real (the simulator's models: %s)", strings.TrimSpace(o.broker.model), strings.Join(brokerNames(), ", "))
+	}
+	if o.backend == "real" && o.realBroker != realrun.BrokerNATS && set["nats-url"] {
+		return cfg, usagef("--nats-url needs --broker nats")
 	}
 	model, params, err := o.broker.config(set)
 	if err != nil {

@@ -103,6 +103,16 @@ func TestSimAndRealAgree(t *testing.T) {
 			scenarios = append(scenarios, faults.Of(f))
 		}
 	}
+	base := realrun.Config{RedisURL: testserver.SharedRedis(t).URL, PostgresURL: testserver.SharedPostgres(t).URL}
+	agree(t, base, strategies.NamesOn(run.DefaultBroker), scenarios, agreeRealMax, "rr_agree")
+}
+
+// agree plays the agreement table of the strategies sts under the
+// scenarios on the real backend of base (its broker: memory or nats),
+// each cell up to realMax real seeds, on prefixes prefix_<cell>, and fails
+// where the real kinds and the simulator's queue model differ.
+func agree(t *testing.T, base realrun.Config, sts []string, scenarios []faults.Set, realMax int, prefix string) {
+	t.Helper()
 	// simKinds plays the simulated seeds of a cell and says which kinds
 	// they show, and which of them are common.
 	simKinds := func(st string, sc faults.Set) (all, common string) {
@@ -123,7 +133,6 @@ func TestSimAndRealAgree(t *testing.T) {
 		return kinds(dupRuns, lostRuns, stuckRuns), kinds(often(dupRuns), often(lostRuns), often(stuckRuns))
 	}
 
-	base := realrun.Config{RedisURL: testserver.SharedRedis(t).URL, PostgresURL: testserver.SharedPostgres(t).URL}
 	type cell struct {
 		strategy string
 		scenario faults.Set
@@ -135,7 +144,7 @@ func TestSimAndRealAgree(t *testing.T) {
 		slow     int // real seeds set aside: the machine's slowness, not a fault, timed calls out
 	}
 	var cells []*cell
-	for _, st := range strategies.NamesOn(run.DefaultBroker) {
+	for _, st := range sts {
 		if s, _ := strategies.Lookup(st); s.Needs.Has(strategies.NeedsProvider) {
 			continue // a real run has no payment provider yet (Validate refuses it)
 		}
@@ -154,12 +163,12 @@ func TestSimAndRealAgree(t *testing.T) {
 			for i := range jobs {
 				c := cells[i]
 				var dup, lost, stuck int
-				for seed := uint64(1); seed <= agreeRealMax; seed++ {
-					if seed > agreeRealSeeds && covers(c.real, c.common) {
+				for seed := uint64(1); seed <= uint64(realMax); seed++ {
+					if seed > uint64(min(agreeRealSeeds, realMax)) && covers(c.real, c.common) {
 						break
 					}
 					cfg := base
-					cfg.Prefix = fmt.Sprintf("rr_agree_%d", i)
+					cfg.Prefix = fmt.Sprintf("%s_%d", prefix, i)
 					cfg.Config = run.Config{Strategy: c.strategy, Faults: c.scenario, Seed: seed, Events: agreeEvents, KeepTrace: true}
 					res, err := realrun.Run(context.Background(), cfg)
 					if err != nil {
@@ -206,13 +215,13 @@ func TestSimAndRealAgree(t *testing.T) {
 		}
 		fmt.Fprintf(&table, "%-16s %-11s %-10s %-10s %-10s %d %s\n", c.strategy, c.scenario, c.sim, c.common, c.real, c.seeds, note)
 	}
-	t.Logf("the simulator's outcome table (%d seeds) beside the real one:\n%s", agreeSimSeeds, table.String())
-	if path := os.Getenv("IDEMSIM_AGREEMENT_OUT"); path != "" {
+	t.Logf("the simulator's outcome table (%d seeds) beside the real one (broker %s):\n%s", agreeSimSeeds, base.BrokerServer, table.String())
+	if path := os.Getenv("IDEMSIM_AGREEMENT_OUT"); path != "" && base.BrokerServer != realrun.BrokerNATS {
 		require.NoError(t, os.WriteFile(path, []byte(table.String()), 0o644))
 	}
 	for _, c := range cells {
 		assert.Empty(t, c.note, "%s under %s", c.strategy, c.scenario)
-		assert.Less(t, c.slow, agreeRealSeeds/2, "%s under %s: most real seeds timed calls out with no fault injecting a timeout: the machine is too slow for a verdict", c.strategy, c.scenario)
+		assert.Less(t, c.slow, max(min(agreeRealSeeds, realMax)/2, 1), "%s under %s: most real seeds timed calls out with no fault injecting a timeout: the machine is too slow for a verdict", c.strategy, c.scenario)
 		assert.True(t, covers(c.sim, c.real), "%s under %s: %d real seeds show %s, which the simulator never shows (%s)", c.strategy, c.scenario, c.seeds, c.real, c.sim)
 		assert.True(t, covers(c.real, c.common), "%s under %s: the simulator shows %s in most seeds, %d real seeds show %s", c.strategy, c.scenario, c.common, c.seeds, c.real)
 		if c.real != c.sim {
@@ -230,4 +239,42 @@ func timeouts(trace []run.Record) int {
 		}
 	}
 	return n
+}
+
+// The same on NATS JetStream: the real runs through an embedded NATS
+// server against the simulator's queue model (the queue with an ack
+// deadline), cell by cell. The default test run plays two strategies under
+// every fault (about 20 s); IDEMSIM_AGREEMENT_NATS=all plays every strategy that runs on the queue
+// under every fault (IDEMSIM_AGREEMENT_FAULTS narrows the faults, as
+// above).
+func TestSimAndRealNATSAgree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays strategies under faults on real servers and NATS")
+	}
+	ns := testserver.NATS(t)
+	base := realrun.Config{RedisURL: testserver.SharedRedis(t).URL, PostgresURL: testserver.SharedPostgres(t).URL,
+		BrokerServer: realrun.BrokerNATS, NATSURL: ns.URL}
+	// By default two strategies under every fault: redis shows each kind
+	// the queue model gives (ok, lost, dup), db-unique must show none.
+	sts := []string{"redis", "db-unique"}
+	var scenarios []faults.Set
+	for _, f := range faults.All() {
+		scenarios = append(scenarios, faults.Of(f))
+	}
+	realMax := agreeRealMax
+	if os.Getenv("IDEMSIM_AGREEMENT_NATS") == "all" {
+		only := faults.AllFaults
+		if list := os.Getenv("IDEMSIM_AGREEMENT_FAULTS"); list != "" {
+			var err error
+			only, err = faults.Parse(list)
+			require.NoError(t, err, "IDEMSIM_AGREEMENT_FAULTS")
+		}
+		sts, scenarios = strategies.NamesOn(run.DefaultBroker), nil
+		for _, f := range faults.All() {
+			if only.Has(f) {
+				scenarios = append(scenarios, faults.Of(f))
+			}
+		}
+	}
+	agree(t, base, sts, scenarios, realMax, "rr_nagree")
 }

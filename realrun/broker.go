@@ -1,6 +1,7 @@
 package realrun
 
 import (
+	"context"
 	"math/rand/v2"
 	"slices"
 	"sync"
@@ -171,8 +172,9 @@ func (b *broker) deadline(m int, tag uint32) {
 	b.enqueue(m)
 }
 
-// ack is consumer's ack of d, sent at sent. A fault may lose it.
-func (b *broker) ack(consumer int, d delivery, sent time.Duration) {
+// ack is consumer's ack of d, sent at sent. A fault may lose it. The
+// in-process broker knows what became of it: accepted, or lost.
+func (b *broker) ack(consumer int, d delivery, sent time.Duration) AckOutcome {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	msg := &b.msgs[d.msg]
@@ -180,10 +182,10 @@ func (b *broker) ack(consumer int, d delivery, sent time.Duration) {
 	if b.r.faultsOn() && b.rAck.Float64() < b.r.params.AckLoss {
 		b.r.rec.lostAck()
 		b.r.rec.add(d.record(run.AckLost, consumer, msg.event))
-		return
+		return AckNotSent
 	}
 	if msg.state == msgDone {
-		return
+		return AckAccepted
 	}
 	msg.state = msgDone
 	b.r.rec.add(d.record(run.Acked, consumer, msg.event))
@@ -192,6 +194,7 @@ func (b *broker) ack(consumer int, d delivery, sent time.Duration) {
 	if b.pending == 0 {
 		close(b.allDone)
 	}
+	return AckAccepted
 }
 
 func (b *broker) nack(consumer int, d delivery) {
@@ -253,3 +256,49 @@ func (b *broker) doneEvents(n int) (done, settled []bool) {
 	}
 	return done, settled
 }
+
+// memoryBroker is the in-process broker behind the seam (Broker): the
+// default of a real run, which needs no broker server. It sees everything,
+// so it records the queue's own view too (Requeue), and its lost acks are
+// decided inside it (ack).
+type memoryBroker struct{ b *broker }
+
+var _ Broker = memoryBroker{}
+
+func (m memoryBroker) Publish(_ context.Context, i int) error { m.b.publish(i); return nil }
+
+func (m memoryBroker) Attach(_ context.Context, consumer int) (Conn, error) {
+	return memoryConn{b: m.b, consumer: consumer}, nil
+}
+
+func (m memoryBroker) CallOff(consumer int)           { m.b.callOff(consumer) }
+func (m memoryBroker) Rejoin(consumer int)            { m.b.rejoin(consumer) }
+func (m memoryBroker) Stop()                          { m.b.stop() }
+func (m memoryBroker) Halted() <-chan struct{}        { return m.b.halted }
+func (m memoryBroker) AllDone() <-chan struct{}       { return m.b.allDone }
+func (m memoryBroker) Progress() (settled, total int) { return m.b.progress() }
+
+func (m memoryBroker) Final(_ context.Context, events int) (done, settled []bool, err error) {
+	done, settled = m.b.doneEvents(events)
+	return done, settled, nil
+}
+
+// memoryConn is a consumer's link to the in-process broker: there is no
+// connection to close, so a crash or a leave closes nothing; what the
+// consumer held comes back at its deadline.
+type memoryConn struct {
+	b        *broker
+	consumer int
+}
+
+func (c memoryConn) Receive(context.Context) (delivery, strategies.EventID, received) {
+	return c.b.receive(c.consumer)
+}
+
+func (c memoryConn) Ack(_ context.Context, d delivery, sent time.Duration) AckOutcome {
+	return c.b.ack(c.consumer, d, sent)
+}
+
+func (c memoryConn) Nack(_ context.Context, d delivery) { c.b.nack(c.consumer, d) }
+func (c memoryConn) Crash()                             {}
+func (c memoryConn) Close()                             {}

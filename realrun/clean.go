@@ -12,6 +12,9 @@ import (
 type Cleaned struct {
 	Tables    []string // schema-qualified names of the tables dropped
 	RedisKeys int      // keys of killed runs deleted
+	// NATS lists what was removed from NATS (with the nats broker): the
+	// prefix's stream, if it bore idemsim's mark.
+	NATS []string
 	// NotOwned, if not nil, reports relations of the prefix's names that
 	// idemsim did not create: they were left untouched.
 	NotOwned error
@@ -21,13 +24,16 @@ type Cleaned struct {
 // tables (only those that bear idemsim's mark) and the Redis keys that
 // killed runs left behind (only keys of the exact form a run writes). It
 // takes the prefix first, so it refuses (ErrRefused) while a run uses it.
+// With BrokerServer BrokerNATS, it also deletes the prefix's NATS stream
+// (and its consumers) if it bears idemsim's mark in its metadata; one
+// without the mark is left untouched and reported in NotOwned.
 // Config's workload fields are ignored.
 func Clean(ctx context.Context, cfg Config) (*Cleaned, error) {
 	cfg = cfg.withDefaults()
 	if err := validateSettings(cfg); err != nil {
 		return nil, err
 	}
-	scrub := NewScrubber(cfg.RedisURL, cfg.PostgresURL)
+	scrub := cfg.scrubber()
 	out, err := clean(ctx, cfg)
 	return out, scrub.Error(err)
 }
@@ -40,6 +46,11 @@ func clean(ctx context.Context, cfg Config) (_ *Cleaned, err error) {
 	}
 	if err = s.connectPostgres(ctx); err != nil {
 		return nil, err
+	}
+	if cfg.BrokerServer == BrokerNATS {
+		if err = s.connectNATS(ctx); err != nil {
+			return nil, err
+		}
 	}
 	sctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	s.lock, err = pgstore.LockPrefix(sctx, s.pool, cfg.Prefix)
@@ -65,6 +76,14 @@ func clean(ctx context.Context, cfg Config) (_ *Cleaned, err error) {
 	cancel()
 	if err != nil {
 		return nil, s.redisErr(ErrServerFailed, "deleting the keys "+cfg.Prefix+":run:*", err)
+	}
+	if s.nats != nil {
+		var notOwned error
+		out.NATS, notOwned, err = s.nats.clean(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out.NotOwned = errors.Join(out.NotOwned, notOwned)
 	}
 	return out, nil
 }

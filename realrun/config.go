@@ -18,14 +18,37 @@ const (
 	DefaultRedisURL    = "redis://127.0.0.1:6379/0"
 	DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 	DefaultPrefix      = "idemsim"
+	DefaultNATSURL     = "nats://127.0.0.1:4222"
 )
+
+// The brokers a real run takes (Config.BrokerServer): the in-process
+// queue, and NATS JetStream. RabbitMQ and Kafka are named so that they are
+// refused as not yet supported rather than as unknown.
+const (
+	BrokerMemory   = "memory"
+	BrokerNATS     = "nats"
+	BrokerRabbitMQ = "rabbitmq"
+	BrokerKafka    = "kafka"
+)
+
+// BrokerServers lists the brokers a real run supports, the default first.
+var BrokerServers = []string{BrokerMemory, BrokerNATS}
 
 // The environment variables that name the servers to use when no URL is
 // given.
 const (
 	envRedisURL    = "IDEMSIM_REDIS_URL"
 	envPostgresURL = "IDEMSIM_POSTGRES_URL"
+	envNATSURL     = "IDEMSIM_NATS_URL"
 )
+
+// NATSURL is the NATS URL to use when none is given.
+func NATSURL() string {
+	if u := os.Getenv(envNATSURL); u != "" {
+		return u
+	}
+	return DefaultNATSURL
+}
 
 // RedisURL is the Redis URL to use when none is given.
 func RedisURL() string {
@@ -68,7 +91,11 @@ type Config struct {
 	RedisURL    string // default RedisURL()
 	PostgresURL string // default PostgresURL()
 	Prefix      string // key and table prefix, default "idemsim"
-	Timing      Timing // zero: DefaultTiming
+	// BrokerServer is the broker the run publishes to and consumes
+	// from: BrokerMemory (the default, in process) or BrokerNATS.
+	BrokerServer string
+	NATSURL      string // with BrokerNATS; default NATSURL()
+	Timing       Timing // zero: DefaultTiming
 	// Progress, if set, receives one line per phase of the run, and one
 	// every few seconds while it goes on.
 	Progress func(string)
@@ -79,7 +106,7 @@ type Config struct {
 
 	// redisFrom and postgresFrom name the environment variable a URL
 	// came from, when withDefaults took it from there, for messages.
-	redisFrom, postgresFrom string
+	redisFrom, postgresFrom, natsFrom string
 }
 
 // Timing is the wall-clock scale of a real run: the simulator's timing,
@@ -140,6 +167,12 @@ func (c Config) withDefaults() Config {
 	if c.Prefix == "" {
 		c.Prefix = DefaultPrefix
 	}
+	if c.BrokerServer == "" {
+		c.BrokerServer = BrokerMemory
+	}
+	if c.BrokerServer == BrokerNATS && c.NATSURL == "" {
+		c.NATSURL, c.natsFrom = NATSURL(), fromEnv(envNATSURL)
+	}
 	if c.Timing == (Timing{}) {
 		c.Timing = DefaultTiming
 	}
@@ -158,7 +191,7 @@ func (c Config) Validate() error {
 		return badConfigf("strategy %s charges a payment provider, which a real run does not have yet: run it in the simulator (--backend sim)", c.Strategy)
 	}
 	if m := c.Config.WithDefaults().BrokerModel; m != run.DefaultBroker {
-		return badConfigf("--broker %s: a real run's broker is its own in-process queue; the log runs in the simulator only", m)
+		return badConfigf("--broker %s: a real run's broker is a queue (memory, in process, or nats); the log runs in the simulator only", m)
 	}
 	if c.Broker != (run.BrokerParams{}) {
 		// A real run's broker is its own queue, with today's behaviour
@@ -168,11 +201,31 @@ func (c Config) Validate() error {
 	return validateSettings(c.withDefaults())
 }
 
+// scrubber hides the secrets of every server setting of c.
+func (c Config) scrubber() *Scrubber {
+	return NewScrubber(c.RedisURL, c.PostgresURL, c.NATSURL)
+}
+
 // validateSettings checks the server settings and the prefix of c, whose
 // defaults are filled in.
 func validateSettings(c Config) error {
 	if err := strategies.ValidatePrefix(c.Prefix); err != nil {
 		return badConfigf("%s", strings.TrimPrefix(err.Error(), "strategies: "))
+	}
+	switch c.BrokerServer {
+	case BrokerMemory:
+		if c.NATSURL != "" && c.natsFrom == "" {
+			return badConfigf("a NATS URL needs the nats broker (--broker nats)")
+		}
+	case BrokerNATS:
+		if err := checkNATSURL(c.NATSURL); err != nil {
+			return badConfigf("bad NATS URL %q%s: %v (want nats://[user:password@]host:port, or nats://token@host:port; tls:// for TLS)",
+				redactNATS(c.NATSURL), source(c.natsFrom), err)
+		}
+	case BrokerRabbitMQ, BrokerKafka:
+		return badConfigf("broker %s: not yet supported by real runs (accepted: %s)", c.BrokerServer, strings.Join(BrokerServers, ", "))
+	default:
+		return badConfigf("unknown broker %q for a real run (accepted: %s)", c.BrokerServer, strings.Join(BrokerServers, ", "))
 	}
 	scrub := NewScrubber(c.RedisURL, c.PostgresURL)
 	if _, err := redis.ParseURL(c.RedisURL); err != nil {

@@ -28,15 +28,19 @@ type consumer struct {
 	idx        int
 	redisProxy *tcpproxy.Proxy
 	pgProxy    *tcpproxy.Proxy
+	// brokerProxy is the broker's proxy for this consumer, nil for the
+	// in-process broker, which has no connection to cut.
+	brokerProxy *tcpproxy.Proxy
 
 	// lateStart, when not zero, is when the consumer first starts, since
 	// the run began (rebalance's scale-out); set before the run.
 	lateStart time.Duration
 
-	mu       sync.Mutex
-	cutRedis int // partitions in force, per target: overlapping windows
-	cutDB    int
-	windows  uint32 // partition windows so far, to number them
+	mu        sync.Mutex
+	cutRedis  int // partitions in force, per target: overlapping windows
+	cutDB     int
+	cutBroker int
+	windows   uint32 // partition windows so far, to number them
 	// up: an incarnation runs, from its start to its crash or leave; a
 	// leave finds it only then, as the simulator's does.
 	up bool
@@ -61,6 +65,7 @@ type incarnation struct {
 	rdb     *redis.Client
 	pool    *pgxpool.Pool
 	handler strategies.Handler
+	conn    Conn // its connection to the broker
 	crashed atomic.Bool
 	txs     openTxs
 	// crashAfter: the injector decided a crash just after the current
@@ -131,7 +136,7 @@ func (c *consumer) loop() {
 func (c *consumer) setUp() {
 	c.mu.Lock()
 	c.up, c.leaving = true, false
-	c.r.br.rejoin(c.idx)
+	c.r.br.Rejoin(c.idx)
 	c.mu.Unlock()
 }
 
@@ -160,7 +165,7 @@ func (c *consumer) leaveAt(down time.Duration) {
 	}
 	c.r.rec.injected(faults.Rebalance, 1)
 	c.leaving, c.leaveFor = true, down
-	c.r.br.callOff(c.idx)
+	c.r.br.CallOff(c.idx)
 }
 
 // start makes a fresh incarnation: clients through this consumer's proxies,
@@ -206,6 +211,11 @@ func (c *consumer) start() (*incarnation, error) {
 	}
 	inc.handler = h
 	inc.connect()
+	// Attach fails only on a broker that failed, which it reported:
+	// the run is over.
+	if inc.conn, err = r.br.Attach(r.ctx, c.idx); err != nil {
+		return inc, err
+	}
 	return inc, nil
 }
 
@@ -268,7 +278,7 @@ func (inc *incarnation) serve() ended {
 	c, r := inc.c, inc.c.r
 	backoff := time.Duration(0)
 	for {
-		d, ev, got := r.br.receive(c.idx)
+		d, ev, got := inc.conn.Receive(r.ctx)
 		switch got {
 		case gotStop:
 			return stopped
@@ -308,13 +318,13 @@ func (inc *incarnation) serve() ended {
 		// Dropped is acked too: the handler gave up, with nothing done,
 		// and asked that the delivery not come again.
 		if o.Acks() {
-			r.br.ack(c.idx, d, r.rec.now())
+			inc.conn.Ack(r.ctx, d, r.rec.now())
 			if inc.crashedAfter(run.Record{Step: run.AtAck}) {
 				return crashed
 			}
 			continue
 		}
-		r.br.nack(c.idx, d)
+		inc.conn.Nack(r.ctx, d)
 		if inc.crashedAfter(run.Record{Step: run.AtNack}) {
 			return crashed
 		}
@@ -347,12 +357,18 @@ func (inc *incarnation) crash(step run.Record) {
 	c.r.rec.add(rec)
 	c.redisProxy.CloseConns()
 	c.pgProxy.CloseConns()
+	if inc.conn != nil {
+		inc.conn.Crash()
+	}
 }
 
 // close releases the incarnation's clients. A pool waits for its borrowed
 // connections, so open transactions are released first; if that still
 // hangs, the run goes on without it.
 func (inc *incarnation) close() {
+	if inc.conn != nil && !inc.crashed.Load() {
+		inc.conn.Close()
+	}
 	inc.txs.release(inc.c.r.ctx)
 	_ = inc.rdb.Close()
 	closePool(inc.pool, closeTimeout)
@@ -373,6 +389,10 @@ func (c *consumer) cutOff(target storeSet, d time.Duration) {
 		c.cutDB++
 		c.pgProxy.Cut()
 	}
+	if target&toBroker != 0 && c.brokerProxy != nil {
+		c.cutBroker++
+		c.brokerProxy.Cut()
+	}
 	c.mu.Unlock()
 	time.AfterFunc(d, func() { c.heal(target, window) })
 }
@@ -391,20 +411,29 @@ func (c *consumer) heal(target storeSet, window uint32) {
 			c.pgProxy.Heal()
 		}
 	}
+	if target&toBroker != 0 && c.cutBroker > 0 {
+		if c.cutBroker--; c.cutBroker == 0 {
+			c.brokerProxy.Heal()
+		}
+	}
 	c.r.rec.add(run.Record{Kind: run.Partition, Inst: int32(c.idx), Window: window})
 }
 
 // healAll ends every partition at once: the safety phase is over.
 func (c *consumer) healAll() {
 	c.mu.Lock()
-	c.cutRedis, c.cutDB = 0, 0
+	c.cutRedis, c.cutDB, c.cutBroker = 0, 0, 0
 	c.redisProxy.Heal()
 	c.pgProxy.Heal()
+	if c.brokerProxy != nil {
+		c.brokerProxy.Heal()
+	}
 	c.mu.Unlock()
 }
 
 // cutting reports whether a partition holds the consumer's traffic to any
 // store of target now.
 func (c *consumer) cutting(target storeSet) bool {
-	return target&toRedis != 0 && c.redisProxy.Cutting() || target&toDB != 0 && c.pgProxy.Cutting()
+	return target&toRedis != 0 && c.redisProxy.Cutting() || target&toDB != 0 && c.pgProxy.Cutting() ||
+		target&toBroker != 0 && c.brokerProxy != nil && c.brokerProxy.Cutting()
 }

@@ -30,8 +30,19 @@
 //     the ack deadline (the queue's liveness timeout), then goes on where it
 //     was; the broker redelivers meanwhile, as for slow.
 //
-// A real run's broker is the queue only: --broker log, and any broker
-// parameter, are refused (the log is the simulator's for now).
+// A real run's broker is a queue, behind a narrow seam (seam.go: Broker for
+// the run, Conn for each consumer incarnation): memory, the in-process
+// queue above (broker.go, the default), or NATS JetStream (natsbroker.go,
+// natsserver.go), a real server whose matching model is the simulator's
+// queue with an ack deadline. On NATS the run creates its own stream and
+// durable pull consumer under the prefix, marked as idemsim's in their
+// metadata, refuses ones of those names it did not create, and deletes
+// them at the end; each consumer reaches NATS over a connection of its own
+// through a proxy of its own, so a crash closes it abruptly and a
+// partition can cut the consumer off from the broker as well as from the
+// stores; acks are sent with AckSync, and one that gets no answer in time
+// is recorded as unknown (ack-unknown), never guessed. --broker log, and
+// any broker parameter, are refused (the log is the simulator's for now).
 //
 // Each consumer builds its handler anew at every start (strategies.New),
 // with Deps that name it as a real consumer is named: Instance, its number,

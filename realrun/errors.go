@@ -58,7 +58,7 @@ func (r refusal) Unwrap() []error { return []error{ErrRefused, r.err} }
 // or failed during it: which server, at which address (never with a
 // password), what the run was doing, and the driver's error.
 type ServerError struct {
-	Server string // "Redis" or "PostgreSQL"
+	Server string // "Redis", "PostgreSQL" or "NATS"
 	Addr   string // host:port
 	Doing  string // what the run was doing, e.g. "reading the ledger"
 	Kind   error  // ErrUnreachable, ErrRejected or ErrServerFailed
@@ -234,7 +234,7 @@ func howNotSpoken(server string, err error) string {
 // flag and env name the setting to fix.
 func wrongServiceHint(server, addr, flag, env string) string {
 	hint := "is the port right?"
-	for _, known := range []struct{ port, name string }{{"6379", "Redis"}, {"5432", "PostgreSQL"}} {
+	for _, known := range []struct{ port, name string }{{"6379", "Redis"}, {"5432", "PostgreSQL"}, {"4222", "NATS"}, {"5672", "RabbitMQ"}} {
 		if known.name != server && portOf(addr, "") == known.port {
 			hint += " " + known.port + " is " + known.name + "'s usual port."
 		}

@@ -23,6 +23,7 @@ type storeSet uint8
 const (
 	toRedis storeSet = 1 << iota
 	toDB
+	toBroker // the broker, when the run reaches it through a proxy (NATS)
 )
 
 // stores is the set as a record names it.
@@ -33,6 +34,9 @@ func (t storeSet) stores() run.Stores {
 	}
 	if t&toDB != 0 {
 		s |= run.Database
+	}
+	if t&toBroker != 0 {
+		s |= run.Broker
 	}
 	return s
 }

@@ -1,6 +1,11 @@
 package realrun
 
-import "strings"
+import (
+	"net/url"
+	"strings"
+
+	"github.com/idemsim/idemsim/run"
+)
 
 // Reproduce is the command line that replays this run's workload and
 // faults on real servers: the simulated run's flags, --backend real, and
@@ -21,6 +26,18 @@ func (c Config) Reproduce() string {
 	if c.PostgresURL != "" && c.PostgresURL != DefaultPostgresURL {
 		if u := StripPassword(c.PostgresURL); u != "" {
 			cmd += " --postgres-url " + shellQuote(u)
+		}
+	}
+	if c.BrokerServer == BrokerNATS {
+		// The real broker takes the place of the model it matches.
+		if q := " --broker " + run.DefaultBroker; strings.Contains(cmd, q) {
+			cmd = strings.Replace(cmd, q, "", 1)
+		}
+		cmd += " --broker nats"
+		// A NATS URL's user may be a token: the whole user part goes.
+		if u, err := url.Parse(c.NATSURL); err == nil && c.NATSURL != DefaultNATSURL && c.NATSURL != "" {
+			u.User = nil
+			cmd += " --nats-url " + shellQuote(u.String())
 		}
 	}
 	return cmd

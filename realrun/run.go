@@ -27,7 +27,7 @@ type session struct {
 	wl      run.Workload
 	markTTL time.Duration
 	rec     recorder
-	br      *broker
+	br      Broker
 	srv     *servers
 	host    string      // the machine's name, for the consumers' names
 	on      atomic.Bool // the safety phase: faults strike
@@ -65,7 +65,9 @@ func (r *session) fail(err error) {
 	}
 	r.failMu.Unlock()
 	r.cancel()
-	r.br.stop()
+	if r.br != nil {
+		r.br.Stop()
+	}
 }
 
 func (r *session) failed() error {
@@ -123,13 +125,13 @@ func (r *session) sleep(d time.Duration) bool {
 		select {
 		case <-t.C:
 		case <-r.ctx.Done():
-		case <-r.br.halted:
+		case <-r.br.Halted():
 		}
 	}
 	select {
 	case <-r.ctx.Done():
 		return false
-	case <-r.br.halted:
+	case <-r.br.Halted():
 		return false
 	default:
 		return true
@@ -169,7 +171,7 @@ func Run(ctx context.Context, cfg Config) (*run.Result, error) {
 	cfg = cfg.withDefaults()
 	// Nothing the run says may show a password, whatever a driver put in
 	// its messages.
-	scrub := NewScrubber(cfg.RedisURL, cfg.PostgresURL)
+	scrub := cfg.scrubber()
 	for _, f := range []*func(string){&cfg.Progress, &cfg.Warn} {
 		if out := *f; out != nil {
 			*f = func(s string) { out(scrub.Scrub(s)) }
@@ -215,7 +217,16 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 	for _, p := range r.wl.Publishes {
 		published = append(published, p.Event)
 	}
-	r.br = newBroker(r, published)
+	if r.srv.nats != nil {
+		nb, err := newNATSBroker(r, published)
+		if err != nil {
+			return nil, err
+		}
+		defer nb.closeProxies()
+		r.br = nb
+	} else {
+		r.br = memoryBroker{newBroker(r, published)}
+	}
 	last := time.Duration(0)
 	for _, p := range r.wl.Publishes {
 		last = max(last, at(p.At))
@@ -235,11 +246,19 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 			return nil, fmt.Errorf("a loopback proxy to PostgreSQL: %w", err)
 		}
 		defer pp.Close()
-		r.consumers = append(r.consumers, &consumer{r: r, idx: i, redisProxy: rp, pgProxy: pp})
+		c := &consumer{r: r, idx: i, redisProxy: rp, pgProxy: pp}
+		if p, ok := r.br.(proxied); ok {
+			c.brokerProxy = p.proxy(i)
+		}
+		r.consumers = append(r.consumers, c)
 	}
 
-	progress(fmt.Sprintf("real run: %s (%s), %s, strategy %s, faults %s; Redis keys under %s*",
-		plural(cfg.Events, "event"), plural(len(published), "message"), plural(cfg.Instances, "consumer"), cfg.Strategy, cfg.Faults, r.srv.marks.Namespace()))
+	where := ""
+	if n := r.srv.nats; n != nil {
+		where = fmt.Sprintf("; NATS stream %s at %s, consumer %s", n.stream, n.addr, n.consumer)
+	}
+	progress(fmt.Sprintf("real run: %s (%s), %s, strategy %s, faults %s; Redis keys under %s*%s",
+		plural(cfg.Events, "event"), plural(len(published), "message"), plural(cfg.Instances, "consumer"), cfg.Strategy, cfg.Faults, r.srv.marks.Namespace(), where))
 	r.rec.start = time.Now()
 	r.rec.rec.Reset(cfg.Config)
 	r.srv.watch(r.ctx, r.fail)
@@ -270,13 +289,13 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 		progress("real run: faults healed; waiting for every event to settle")
 	}
 	select {
-	case <-r.br.allDone:
+	case <-r.br.AllDone():
 	case <-time.After(cfg.Timing.Liveness):
 	case <-r.ctx.Done():
 	}
 	// Stop handing out deliveries and let handlers in flight finish, so
 	// that no effect lands after the final read.
-	r.br.stop()
+	r.br.Stop()
 	wg.Wait()
 
 	if err := r.failed(); err != nil {
@@ -286,13 +305,17 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 		return nil, fmt.Errorf("the run was interrupted: %w", err)
 	}
 	apps, err := r.srv.readLedger(parent)
+	var done, settled []bool
+	if err == nil {
+		done, settled, err = r.br.Final(parent, cfg.Events)
+	}
 	if err == nil {
 		err = r.failed() // the watch may have seen a server die meanwhile
 	}
 	if err != nil {
 		return nil, err
 	}
-	res := r.result(apps)
+	res := r.result(apps, done, settled)
 	if n := r.timeouts.Load(); n > 0 && !cfg.Faults.TimesCallsOut() && res.Violating() && cfg.Warn != nil {
 		cfg.Warn(fmt.Sprintf("%s timed out (each after %v) although no fault of this run (%s) makes calls time out: the servers or this machine were slow, and the violation may come from that rather than from the strategy; run it again on a quieter machine",
 			plural(int(n), "store call"), cfg.Timing.CallTimeout, cfg.Faults))
@@ -312,7 +335,12 @@ func (r *session) publish(at func(time.Duration) time.Duration) {
 				return
 			}
 		}
-		r.br.publish(i)
+		if err := r.br.Publish(r.ctx, i); err != nil {
+			if r.ctx.Err() == nil {
+				r.fail(err)
+			}
+			return
+		}
 	}
 }
 
@@ -326,7 +354,7 @@ func (r *session) report(progress func(string)) {
 			return
 		case <-t.C:
 		}
-		settled, total := r.br.progress()
+		settled, total := r.br.Progress()
 		progress(fmt.Sprintf("real run: %.1f s, %d of %d messages settled, %d deliveries",
 			r.rec.now().Seconds(), settled, total, r.deliveries.Load()))
 	}
@@ -341,7 +369,13 @@ func (r *session) planFaults(span time.Duration, at func(time.Duration) time.Dur
 	var timers []*time.Timer
 	t := r.cfg.Timing
 	if r.params.Partitions > 0 {
-		targets := [...]storeSet{toRedis, toDB, toRedis | toDB}
+		targets := []storeSet{toRedis, toDB, toRedis | toDB}
+		if r.consumers[0].brokerProxy != nil {
+			// A broker reached over a connection can be cut off too,
+			// as the simulator draws it: the broker, Redis, the
+			// database, or all three.
+			targets = []storeSet{toBroker, toRedis, toDB, toBroker | toRedis | toDB}
+		}
 		for _, c := range r.consumers {
 			for k := 0; k < r.params.Partitions; k++ {
 				v := r.planned(faults.Partition)
@@ -412,7 +446,7 @@ func (r *session) storeLoss() {
 	r.rec.add(run.Record{Kind: run.StoreLoss, Inst: -1, Cause: run.RestartEmpty, Count: int32(n)})
 }
 
-func (r *session) result(apps map[strategies.EventID]int) *run.Result {
+func (r *session) result(apps map[strategies.EventID]int, done, settled []bool) *run.Result {
 	n := r.cfg.Events
 	applied := make([]int, n+1)
 	for id, k := range apps {
@@ -420,7 +454,6 @@ func (r *session) result(apps map[strategies.EventID]int) *run.Result {
 			applied[id] = k
 		}
 	}
-	done, settled := r.br.doneEvents(n)
 	for f, n := range r.wl.Extra {
 		r.rec.injected(faults.Fault(f), n)
 	}

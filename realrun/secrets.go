@@ -2,11 +2,13 @@ package realrun
 
 import (
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -22,13 +24,22 @@ const minSecret = 3
 const spaces = " \t\n\r\v\f"
 
 // Redact returns s with every password replaced by "xxxxx", in every form
-// pgx v5 and go-redis v9 accept: URL userinfo, password-like URL query
-// parameters (pgx takes password and sslpassword, percent-encoded keys
-// included) and libpq keyword/value pairs (quoted or not, with blanks around
-// "="). s may be a setting or any text that embeds settings, such as a
-// driver's error message; the rest stays readable so that a message still
-// says which server was tried. A value that was found as a password is also
-// hidden wherever else it occurs.
+// pgx v5, go-redis v9, amqp091-go and nats.go accept: URL userinfo
+// (amqp:// and amqps:// included), password-like URL query parameters (pgx
+// takes password and sslpassword, percent-encoded keys included), libpq
+// keyword/value pairs (quoted or not, with blanks around "="; flags and
+// environment settings such as IDEMSIM_KAFKA_SASL_PASSWORD=... read the
+// same way), NATS tokens (a nats://, tls://, ws:// or wss:// userinfo
+// without ":") in nats.go's comma-separated server lists, with or without
+// schemes, and NATS nkey seeds and JWTs, such as a credentials file holds.
+// s may be a setting or any text that embeds settings, such as a driver's
+// error message; the rest stays readable so that a message still says which
+// server was tried. A value that was found as a password is also hidden
+// wherever else it occurs.
+//
+// A secret given on its own, such as a Kafka SASL password from
+// IDEMSIM_KAFKA_SASL_PASSWORD, has no form to be found by: hide it with
+// Scrubber.WithSecrets.
 func Redact(s string) string {
 	f := find(s)
 	return hideAll(f.masked(s), f.secrets)
@@ -37,12 +48,19 @@ func Redact(s string) string {
 // StripPassword returns the setting s with its passwords removed, for a
 // command line a user can paste. It returns "" when it cannot tell for sure
 // that the result holds no secret, so that the caller leaves the flag out.
+// A NATS server list loses its passwords and tokens, server by server.
 func StripPassword(s string) string {
 	var out string
 	var ok bool
-	if schemeAtStart(s) {
+	_, keywords := keywordPairs(s)
+	switch {
+	case isNATSList(s) && !keywords:
+		out, ok = stripNATS(s)
+	case hostPortList(s):
+		out, ok = s, true // a Kafka seed list: nothing secret in it
+	case schemeAtStart(s):
 		out, ok = stripURL(s)
-	} else {
+	default:
 		out, ok = stripKeywords(s)
 	}
 	// Belt and braces: nothing password-like may survive, not even a
@@ -62,7 +80,8 @@ type Scrubber struct {
 
 // NewScrubber returns a Scrubber for the secrets of settings: those Redact
 // finds, and those the drivers themselves extract, which include a password
-// pgx takes from PGPASSWORD or a password file.
+// pgx takes from PGPASSWORD or a password file, amqp091's password and
+// nats.go's passwords and tokens.
 func NewScrubber(settings ...string) *Scrubber {
 	var found []string
 	for _, s := range settings {
@@ -76,9 +95,26 @@ func NewScrubber(settings ...string) *Scrubber {
 		if o, err := redis.ParseURL(s); err == nil {
 			found = append(found, o.Password)
 		}
+		if u, err := amqp.ParseURI(s); err == nil {
+			found = append(found, u.Password)
+		}
+		found = append(found, natsSecrets(s)...)
 	}
+	return (&Scrubber{}).WithSecrets(found...)
+}
+
+// WithSecrets returns a Scrubber that hides, besides s's secrets, each of
+// secrets in every spelling a message may use: a password or token given on
+// its own, outside any URL (a Kafka SASL password, a NATS token or user
+// password set by option). Secrets shorter than three bytes are not hidden
+// outside the forms Redact finds, as they would blank out ordinary words.
+// s may be nil.
+func (s *Scrubber) WithSecrets(secrets ...string) *Scrubber {
 	sc := &Scrubber{}
-	for _, p := range found {
+	if s != nil {
+		sc.secrets = slices.Clone(s.secrets)
+	}
+	for _, p := range secrets {
 		if len(p) >= minSecret {
 			sc.secrets = append(sc.secrets, spellings(p)...)
 		}
@@ -196,7 +232,26 @@ func find(s string) findings {
 			}
 		}
 		urls = append(urls, span{start, end})
-		f.inURL(s, from, end)
+		if natsScheme(s[start:i]) {
+			// nats.go splits its list at commas before it parses a
+			// URL: read each server on its own.
+			f.inNATS(s, from, end)
+		} else {
+			f.inURL(s, from, end)
+		}
+	}
+	// A NATS server list, some servers without schemes
+	// ("token@host:4222,nats://u:p@h2"): nats.go puts "nats://" before
+	// those.
+	if isNATSList(s) {
+		f.inNATS(s, 0, len(s))
+	}
+	// NATS nkey seeds and JWTs, as a credentials file holds them: a seed
+	// signs for its user, and a bearer JWT alone logs in.
+	for _, re := range []*regexp.Regexp{nkeySeed, jwtToken} {
+		for _, loc := range re.FindAllStringIndex(s, -1) {
+			f.hide(loc[0], loc[1], s[loc[0]:loc[1]])
+		}
 	}
 	// pgx reads anything that is not a postgres:// URL as keyword/value
 	// pairs: read it so too, exactly, since a loose reading can be fooled by
@@ -212,6 +267,142 @@ func find(s string) findings {
 	// And loosely, for pairs quoted in a message.
 	f.inKeywords(s, urls)
 	return f
+}
+
+// nkeySeed matches a NATS nkey seed: "S", the key type (account, cluster,
+// operator, server, user, curve), then base32, 58 characters in all.
+var nkeySeed = regexp.MustCompile(`S[ACNOPUX][A-Z2-7]{54,}`)
+
+// jwtToken matches a JSON Web Token: three base64url parts, the first a
+// JSON object ("eyJ" is "{\"" encoded).
+var jwtToken = regexp.MustCompile(`eyJ[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]*`)
+
+// natsScheme reports whether scheme is one nats.go takes for a server,
+// whose userinfo without ":" is a token.
+func natsScheme(scheme string) bool {
+	switch strings.ToLower(scheme) {
+	case "nats", "tls", "ws", "wss":
+		return true
+	}
+	return false
+}
+
+// isNATSList reports whether the setting s reads as a NATS server list:
+// servers separated by commas (blanks around them allowed, as nats.go trims
+// them), each a nats:// (tls://, ws://, wss://) URL or a host with no
+// scheme, which nats.go reads as nats://, with no blank before its path,
+// and at least one with a scheme or a userinfo. A keyword=value string may
+// read so too ("password=a@b"): Redact then hides what either reading calls
+// a secret.
+func isNATSList(s string) bool {
+	marked := false
+	for _, piece := range strings.Split(s, ",") {
+		piece = strings.Trim(piece, spaces)
+		if piece == "" {
+			continue // nats.go tries it, and finds no server there
+		}
+		if i := strings.Index(piece, "://"); i >= 0 {
+			if !natsScheme(piece[:i]) {
+				return false
+			}
+			piece = piece[i+3:]
+			marked = true
+		}
+		auth := piece
+		if i := strings.IndexAny(auth, "/?#"); i >= 0 {
+			auth = auth[:i]
+		}
+		if strings.ContainsAny(auth, spaces) {
+			return false // text, not a server: net/url takes no blank there
+		}
+		if strings.Contains(auth, "@") {
+			marked = true
+		}
+	}
+	return marked
+}
+
+// inNATS finds the passwords and tokens of the servers of the NATS list
+// s[p:end], as nats.go reads them: it splits the list at commas, and a
+// server's userinfo is a token when it holds no ":".
+func (f *findings) inNATS(s string, p, end int) {
+	at := p
+	for _, piece := range strings.Split(s[p:end], ",") {
+		start := at
+		at += len(piece) + 1
+		if i := strings.Index(piece, "://"); i >= 0 {
+			start += i + 3
+			piece = piece[i+3:]
+		}
+		auth := piece
+		if i := strings.IndexAny(auth, "/?#"); i >= 0 {
+			auth = auth[:i]
+		}
+		sep := strings.LastIndexByte(auth, '@')
+		if sep < 0 {
+			continue
+		}
+		from := 0
+		if c := strings.IndexByte(auth[:sep], ':'); c >= 0 {
+			from = c + 1 // user:password
+		}
+		f.hide(start+from, start+sep, urlValue(piece[from:sep])...)
+	}
+}
+
+// natsSecrets returns the passwords and tokens nats.go takes from the
+// server list s: each server, with "nats://" put before it when it has no
+// scheme, parsed by net/url.
+func natsSecrets(s string) []string {
+	var out []string
+	for _, piece := range strings.Split(s, ",") {
+		piece = strings.TrimSpace(piece)
+		if !strings.Contains(piece, "://") {
+			piece = "nats://" + piece
+		}
+		u, err := url.Parse(piece)
+		if err != nil || !natsScheme(u.Scheme) || u.User == nil {
+			continue
+		}
+		if pass, ok := u.User.Password(); ok {
+			out = append(out, pass)
+		} else {
+			out = append(out, u.User.Username())
+		}
+	}
+	return out
+}
+
+// hostPortList reports whether s is a bare host:port list, such as
+// IDEMSIM_KAFKA_BROKERS takes.
+func hostPortList(s string) bool {
+	return s != "" && !strings.ContainsAny(s, "@=/?#'\\\x00"+spaces) && validHostPorts(s)
+}
+
+// stripNATS removes the userinfo of each server of the NATS server list s:
+// a user left without a password would be read as a token. false if a
+// server holds an "@" that nats.go would read differently.
+func stripNATS(s string) (string, bool) {
+	pieces := strings.Split(s, ",")
+	for i, piece := range pieces {
+		piece = strings.Trim(piece, spaces)
+		head := ""
+		if j := strings.Index(piece, "://"); j >= 0 {
+			head, piece = piece[:j+3], piece[j+3:]
+		}
+		auth, rest := piece, ""
+		if j := strings.IndexAny(piece, "/?#"); j >= 0 {
+			auth, rest = piece[:j], piece[j:]
+		}
+		if sep := strings.LastIndexByte(auth, '@'); sep >= 0 {
+			auth = auth[sep+1:]
+		}
+		if strings.Contains(rest, "@") {
+			return "", false // a userinfo nats.go would read differently
+		}
+		pieces[i] = head + auth + rest
+	}
+	return strings.Join(pieces, ","), true
 }
 
 // urlEnd returns where the URL whose scheme starts at start ends: at the end

@@ -17,6 +17,7 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 	"github.com/idemsim/idemsim/strategies/pgstore"
 	"github.com/idemsim/idemsim/strategies/redisstore"
@@ -48,6 +49,7 @@ type servers struct {
 	marks     *redisstore.Marks // this run's marks: its own namespace
 	kv        *redisstore.KV    // this run's keys and values: its own namespace
 	events    int
+	nats      *natsServer // with the nats broker: the run's own connection to it
 }
 
 func (s *servers) redisErr(kind error, doing string, err error) error {
@@ -74,6 +76,11 @@ func setUp(ctx context.Context, cfg Config) (s *servers, err error) {
 	}
 	if err := s.connectPostgres(ctx); err != nil {
 		return s, err
+	}
+	if cfg.BrokerServer == BrokerNATS {
+		if err := s.connectNATS(ctx); err != nil {
+			return s, err
+		}
 	}
 
 	step := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, setupTimeout) }
@@ -112,6 +119,13 @@ func setUp(ctx context.Context, cfg Config) (s *servers, err error) {
 	}
 	if s.kv, err = redisstore.NewRunKV(s.rdb, cfg.Prefix, s.runID); err != nil {
 		panic("realrun: invariant broken: validated prefix refused: " + err.Error())
+	}
+	if s.nats != nil {
+		// Under the prefix's lock: no other run of the prefix can be
+		// creating or deleting the same stream.
+		if err := s.nats.setUp(ctx, s.runID, cfg, len(run.NewWorkload(cfg.Config).Publishes)); err != nil {
+			return s, err
+		}
 	}
 	return s, nil
 }
@@ -295,10 +309,13 @@ func (s *servers) tearDown(warn func(string), failure error) {
 	if warn == nil {
 		warn = func(string) {}
 	}
-	redisDead, pgDead := false, false
+	redisDead, pgDead, natsDead := false, false, false
 	var se *ServerError
 	if errors.As(failure, &se) && se.Kind != ErrRejected {
-		redisDead, pgDead = se.Server == "Redis", se.Server == "PostgreSQL"
+		redisDead, pgDead, natsDead = se.Server == "Redis", se.Server == "PostgreSQL", se.Server == "NATS"
+	}
+	if s.nats != nil {
+		s.nats.tearDown(warn, natsDead)
 	}
 	if s.marks != nil {
 		err := errors.New("the server failed")

@@ -29,6 +29,13 @@ func (s *servers) watch(ctx context.Context, fail func(error)) {
 		e.Hint = stoppedHint(err)
 		fail(e)
 	})
+	if s.nats != nil {
+		go watchOne(ctx, s.nats.ping, func(err error) {
+			e := s.nats.err(ErrServerFailed, "checking during the run that it still answers (PING on the run's own connection)", err).(*ServerError)
+			e.Hint = stoppedHint(err)
+			fail(e)
+		})
+	}
 }
 
 func stoppedHint(err error) string {

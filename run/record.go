@@ -56,6 +56,8 @@ const (
 	Fenced    // the broker refused Inst's commit of partition Part, offset Count, from generation Tag (Cause)
 	Start     // Inst started for the first time, later than the others (the rebalance fault's scale-out)
 	Seek      // the log: Inst's consumer, assigned in generation Tag, moved its position in partition Part to offset Count, read from its own store
+	// A real broker's.
+	AckUnknown // Inst's ack got no answer in time (or has none): it may or may not have settled Msg (Tag)
 	numKinds
 )
 
@@ -70,6 +72,7 @@ var kindNames = [numKinds]string{
 	Heal: "heal", End: "end", Memory: "memory", DeadLetter: "dead-letter",
 	Join: "join", Leave: "leave", Evict: "evict", Rebalance: "rebalance",
 	Assign: "assign", Committed: "committed", Fenced: "fenced", Start: "start", Seek: "seek",
+	AckUnknown: "ack-unknown",
 }
 
 // String names the kind as traces print it.
@@ -396,7 +399,7 @@ func (r Record) Detail() string {
 			return fmt.Sprintf("tag %d: its reply", r.Tag)
 		}
 		return fmt.Sprintf("tag %d", r.Tag)
-	case Deliver, DeliverDrop, Receive, AckSend, Acked, Nack:
+	case Deliver, DeliverDrop, Receive, AckSend, Acked, Nack, AckUnknown:
 		return fmt.Sprintf("tag %d", r.Tag) + r.placement()
 	case Publish:
 		return r.placement()

@@ -61,6 +61,11 @@ func NewWorkload(cfg Config) Workload {
 	}
 	dup, late := inj.Stream(faults.Redeliver), inj.Stream(lateFault)
 	w := Workload{Events: make([]strategies.Event, cfg.Events+1), Extra: make([]int, len(faults.All()))}
+	// The first copies come in time order as they are drawn; the extra
+	// copies, drawn right after their event's first, come later, out of
+	// order. They are sorted on their own and merged in (mergeCopies).
+	w.Publishes = make([]Publication, 0, cfg.Events)
+	var extra []Publication
 	var t int64
 	for id := 1; id <= cfg.Events; id++ {
 		ev := strategies.EventID(id)
@@ -71,7 +76,7 @@ func NewWorkload(cfg Config) Workload {
 			if v := inj.Randomly(faults.Redeliver, p.DupPublish); v.Hit() {
 				at := time.Duration(t + UniformDur(dup, 0, p.DupDelayMax))
 				if v == faults.Strike {
-					w.Publishes = append(w.Publishes, Publication{at, ev})
+					extra = append(extra, Publication{at, ev})
 					w.Extra[faults.Redeliver]++
 				}
 			}
@@ -80,7 +85,7 @@ func NewWorkload(cfg Config) Workload {
 			if v := inj.Randomly(lateFault, p.LatePublish); v.Hit() {
 				at := time.Duration(t + UniformDur(late, p.LateMin, p.LateMax))
 				if v == faults.Strike {
-					w.Publishes = append(w.Publishes, Publication{at, ev})
+					extra = append(extra, Publication{at, ev})
 					w.Extra[lateFault]++
 				}
 			}
@@ -88,10 +93,35 @@ func NewWorkload(cfg Config) Workload {
 	}
 	w.Span = time.Duration(t)
 	w.Decisions = slices.Clone(inj.Made())
-	// Copies make the schedule unsorted. The sort is stable, so equal times
-	// keep their drawing order.
-	slices.SortStableFunc(w.Publishes, func(a, b Publication) int { return cmp.Compare(a.At, b.At) })
+	w.Publishes = mergeCopies(w.Publishes, extra)
 	return w
+}
+
+// mergeCopies returns the first copies, firsts (one per event, in time
+// and id order), and the extra copies, extra (in the order drawn, each
+// right after its event's first), all in time order. Copies at the same
+// time keep the order they were drawn in, as a stable sort of all of them
+// in drawing order would: a first copy was drawn before an extra one
+// exactly when its event's id is not above the extra's.
+func mergeCopies(firsts, extra []Publication) []Publication {
+	if len(extra) == 0 {
+		return firsts
+	}
+	slices.SortStableFunc(extra, func(a, b Publication) int { return cmp.Compare(a.At, b.At) })
+	out := make([]Publication, 0, len(firsts)+len(extra))
+	i, j := 0, 0
+	for i < len(firsts) && j < len(extra) {
+		f, x := firsts[i], extra[j]
+		if f.At < x.At || (f.At == x.At && f.Event <= x.Event) {
+			out = append(out, f)
+			i++
+		} else {
+			out = append(out, x)
+			j++
+		}
+	}
+	out = append(out, firsts[i:]...)
+	return append(out, extra[j:]...)
 }
 
 // UniformDur draws a duration in [lo, hi], in nanoseconds.

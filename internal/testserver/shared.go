@@ -21,6 +21,10 @@ var (
 	sharedPostgresOnce sync.Once
 	sharedPostgres     *PostgresServer
 	sharedPostgresErr  error
+
+	sharedRabbitOnce sync.Once
+	sharedRabbit     *RabbitMQServer
+	sharedRabbitErr  error
 )
 
 // errNoMain reports a shared server asked for outside Main.
@@ -69,9 +73,31 @@ func SharedPostgres(tb testing.TB) *PostgresServer {
 	return sharedPostgres
 }
 
+// SharedRabbitMQ returns the test binary's one shared RabbitMQ server,
+// starting it on first use (about 4 s), like RabbitMQ but not stopped when
+// tb ends. Tests using it must not assume it is empty: they keep to their
+// own queues and exchanges, and delete them. It cannot be killed, restarted
+// or frozen. The package must run its tests through Main.
+func SharedRabbitMQ(tb testing.TB) *RabbitMQServer {
+	tb.Helper()
+	if !mainRunning.Load() {
+		tb.Fatalf("%v", errNoMain)
+	}
+	sharedRabbitOnce.Do(func() {
+		sharedRabbit, sharedRabbitErr = newRabbitMQ()
+		if sharedRabbitErr == nil {
+			sharedRabbit.shared = true
+		}
+	})
+	if sharedRabbitErr != nil {
+		fail(tb, sharedRabbitErr)
+	}
+	return sharedRabbit
+}
+
 // Main runs the tests of m, stops the shared servers, and exits with the
 // tests' status. Call it from TestMain in every package that uses
-// SharedRedis or SharedPostgres:
+// SharedRedis, SharedPostgres or SharedRabbitMQ:
 //
 //	func TestMain(m *testing.M) { testserver.Main(m) }
 //
@@ -101,6 +127,10 @@ func stopShared() error {
 	sharedPostgresOnce.Do(func() {})
 	if sharedPostgres != nil && sharedPostgres.Owned {
 		errs = append(errs, sharedPostgres.close())
+	}
+	sharedRabbitOnce.Do(func() {})
+	if sharedRabbit != nil && sharedRabbit.Owned {
+		errs = append(errs, sharedRabbit.close())
 	}
 	return errors.Join(errs...)
 }

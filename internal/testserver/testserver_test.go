@@ -185,19 +185,21 @@ func TestSharedServersAreOnePerBinaryAndCannotBeKilled(t *testing.T) {
 func TestMissingServersSkipOrFailUnderCI(t *testing.T) {
 	t.Setenv(envRedisURL, "")
 	t.Setenv(envPostgresURL, "")
+	t.Setenv(envAMQPURL, "")
 	t.Setenv("PATH", t.TempDir())
-	savedRedis, savedLib := redisPaths, postgresLibDir
-	t.Cleanup(func() { redisPaths, postgresLibDir = savedRedis, savedLib })
-	redisPaths, postgresLibDir = nil, t.TempDir()
+	savedRedis, savedLib, savedRabbit := redisPaths, postgresLibDir, rabbitPaths
+	t.Cleanup(func() { redisPaths, postgresLibDir, rabbitPaths = savedRedis, savedLib, savedRabbit })
+	redisPaths, postgresLibDir, rabbitPaths = nil, t.TempDir(), nil
 
 	for _, ci := range []string{"", "true"} {
 		t.Setenv("CI", ci)
 		for name, start := range map[string]func(testing.TB){
 			"redis":    func(tb testing.TB) { Redis(tb) },
 			"postgres": func(tb testing.TB) { Postgres(tb) },
+			"rabbitmq": func(tb testing.TB) { RabbitMQ(tb) },
 		} {
 			rec := record(t, start)
-			hint := "apt-get install -y " + map[string]string{"redis": "redis-server", "postgres": "postgresql"}[name]
+			hint := "apt-get install -y " + map[string]string{"redis": "redis-server", "postgres": "postgresql", "rabbitmq": "rabbitmq-server"}[name]
 			assert.Contains(t, rec.msg, hint, "%s CI=%q", name, ci)
 			assert.Equal(t, ci == "", rec.skipped, "%s CI=%q skips", name, ci)
 			assert.Equal(t, ci != "", rec.failed, "%s CI=%q fails", name, ci)
@@ -222,17 +224,23 @@ func TestUnreachableURLFailsTheTest(t *testing.T) {
 	for env, url := range map[string]string{
 		envRedisURL:    "redis://" + addr + "/0",
 		envPostgresURL: "postgres://postgres@" + addr + "/postgres?sslmode=disable",
+		envAMQPURL:     "amqp://guest:s3cr3tPW@" + addr + "/",
 	} {
 		t.Setenv(envRedisURL, "")
 		t.Setenv(envPostgresURL, "")
+		t.Setenv(envAMQPURL, "")
 		t.Setenv(env, url)
 		rec := record(t, func(tb testing.TB) {
-			if env == envRedisURL {
+			switch env {
+			case envRedisURL:
 				Redis(tb)
-			} else {
+			case envPostgresURL:
 				Postgres(tb)
+			default:
+				RabbitMQ(tb)
 			}
 		})
+		assert.NotContains(t, rec.msg, "s3cr3tPW", env)
 		assert.True(t, rec.failed, env)
 		assert.Contains(t, rec.msg, addr, env)
 		assert.Contains(t, rec.msg, env)
@@ -275,6 +283,10 @@ func TestSilentURLFailsWithinFiveSeconds(t *testing.T) {
 		},
 		envPostgresURL: func() error {
 			_, err := externalPostgres("postgres://postgres@" + addr + "/postgres?sslmode=disable")
+			return err
+		},
+		envAMQPURL: func() error {
+			_, err := externalRabbitMQ("amqp://guest:guest@" + addr + "/")
 			return err
 		},
 	} {

@@ -1,0 +1,59 @@
+package cli
+
+import (
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idemsim/idemsim/realrun"
+	"github.com/idemsim/idemsim/sim"
+)
+
+// --broker with --backend real names a broker: memory (queue means it
+// too) or nats; rabbitmq and kafka are refused as not yet supported, a
+// real broker with the simulator is refused, and --nats-url needs nats.
+// Each refusal is exit status 2, and nothing runs.
+func TestRealBrokerFlag(t *testing.T) {
+	base := []string{"run", "--strategy", "db-unique", "--faults", "crash", "--seed", "1"}
+	for _, tc := range []struct {
+		flags  []string
+		broker string // the real run's broker, "" for a refusal
+		url    string
+		want   string
+	}{
+		{[]string{"--backend", "real"}, realrun.BrokerMemory, "", ""},
+		{[]string{"--backend", "real", "--broker", "queue"}, realrun.BrokerMemory, "", ""},
+		{[]string{"--backend", "real", "--broker", "memory"}, realrun.BrokerMemory, "", ""},
+		{[]string{"--backend", "real", "--broker", "nats"}, realrun.BrokerNATS, "", ""},
+		{[]string{"--backend", "real", "--broker", "nats", "--nats-url", "nats://127.0.0.1:4333"}, realrun.BrokerNATS, "nats://127.0.0.1:4333", ""},
+		{[]string{"--backend", "real", "--broker", "rabbitmq"}, "", "", "--broker rabbitmq: not yet supported with --backend real (accepted: memory, nats)"},
+		{[]string{"--backend", "real", "--broker", "kafka"}, "", "", "--broker kafka: not yet supported with --backend real"},
+		{[]string{"--backend", "real", "--broker", "log"}, "", "", "--broker log needs --backend sim"},
+		{[]string{"--backend", "real", "--broker", "nat"}, "", "", `unknown broker "nat"`},
+		{[]string{"--broker", "nats"}, "", "", "--broker nats is a real broker: it needs --backend real (the simulator's models: queue, log)"},
+		{[]string{"--nats-url", "nats://127.0.0.1:4333"}, "", "", "--nats-url needs --backend real"},
+		{[]string{"--backend", "real", "--nats-url", "nats://127.0.0.1:4333"}, "", "", "--nats-url needs --broker nats"},
+		{[]string{"--backend", "real", "--broker", "nats", "--nats-url", ""}, "", "", "--nats-url is empty"},
+		{[]string{"--backend", "real", "--broker", "nats", "--nats-url", "http://127.0.0.1:4333"}, "", "", `bad NATS URL "http://127.0.0.1:4333": scheme "http"`},
+	} {
+		args := append(append([]string(nil), base...), tc.flags...)
+		var got []realrun.Config
+		e, _, errOut := fakeEnv(nil, nil)
+		e.realRun = func(rc realrun.Config) (*sim.Result, error) {
+			got = append(got, rc)
+			return &sim.Result{Strategy: rc.Strategy, Linearizable: boolPtr(true), AuditOK: true}, nil
+		}
+		code := e.main(args)
+		if tc.broker == "" {
+			assert.Equal(t, ExitUsage, code, "%q", args)
+			assert.Contains(t, errOut.String(), tc.want, "%q", args)
+			assert.Empty(t, got, "%q: nothing runs", args)
+			continue
+		}
+		require.Equal(t, ExitOK, code, "%q: %s", args, errOut.String())
+		require.Len(t, got, 1)
+		assert.Equal(t, tc.broker, got[0].BrokerServer, "%q", args)
+		assert.Equal(t, tc.url, got[0].NATSURL, "%q", args)
+	}
+}

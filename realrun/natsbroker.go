@@ -1,0 +1,477 @@
+package realrun
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/idemsim/idemsim/internal/tcpproxy"
+	"github.com/idemsim/idemsim/run"
+	"github.com/idemsim/idemsim/strategies"
+)
+
+// How the NATS broker waits. A pull waits at most fetchWait for a
+// delivery, so that a consumer told to stop or leave notices within it;
+// publishTimeout bounds a publish and its PubAck; settlePoll is how often
+// the run asks the server whether every message is settled.
+const (
+	fetchWait      = 200 * time.Millisecond
+	publishTimeout = 2 * time.Second
+	settlePoll     = 200 * time.Millisecond
+)
+
+// natsBroker is NATS JetStream behind the seam (Broker), through nats.go's
+// jetstream package: the run publishes to its own stream, and each
+// consumer pulls from the run's one durable consumer, one delivery at a
+// time, over a connection of its own through a proxy of its own.
+//
+// It knows only what a client knows. It records a Deliver when a pull
+// returns a message (its Tag is the server's delivery count), never a
+// Requeue (the server redelivers after AckWait without saying so). An ack
+// is sent with AckSync: a reply means the server took it (Acked); no reply
+// in time is AckUnknown, since such an ack may still be applied
+// (BROKER-FACTS row 3). A message is settled when an ack of it was
+// accepted, or when the server says so: its ack floor passed it, or the
+// consumer has nothing pending at all.
+type natsBroker struct {
+	r       *session
+	srv     *natsServer
+	proxies []*tcpproxy.Proxy
+	rAck    *rand.Rand // the redeliver fault's lost acks, as the memory broker draws them
+
+	mu        sync.Mutex
+	msgs      []natsMessage
+	published int
+	accepted  int // messages with an accepted ack
+	stopped   bool
+	halted    chan struct{}
+	leaving   []bool
+	allDone   chan struct{}
+	done      bool // allDone is closed
+}
+
+// natsMessage is what the client knows of one message.
+type natsMessage struct {
+	event    strategies.EventID
+	seq      uint64 // its stream sequence, from the PubAck; 0 before
+	accepted bool   // an ack of it was accepted
+	// unknown: an ack of it got no answer (the first such, by unknownBy
+	// at unknownAt): it may have been applied.
+	unknown   bool
+	unknownBy int
+	unknownAt time.Duration
+}
+
+var (
+	_ Broker  = (*natsBroker)(nil)
+	_ proxied = (*natsBroker)(nil)
+)
+
+func newNATSBroker(r *session, events []strategies.EventID) (*natsBroker, error) {
+	b := &natsBroker{r: r, srv: r.srv.nats, halted: make(chan struct{}), allDone: make(chan struct{}),
+		leaving: make([]bool, r.cfg.Instances), rAck: rand.New(rand.NewPCG(r.cfg.Seed, run.StreamAckLoss))}
+	for _, e := range events {
+		b.msgs = append(b.msgs, natsMessage{event: e})
+	}
+	for i := 0; i < r.cfg.Instances; i++ {
+		p, err := tcpproxy.Start(b.srv.addr)
+		if err != nil {
+			b.closeProxies()
+			return nil, fmt.Errorf("a loopback proxy to NATS: %w", err)
+		}
+		b.proxies = append(b.proxies, p)
+	}
+	go b.pollSettled()
+	return b, nil
+}
+
+func (b *natsBroker) proxy(consumer int) *tcpproxy.Proxy { return b.proxies[consumer] }
+
+func (b *natsBroker) closeProxies() {
+	for _, p := range b.proxies {
+		_ = p.Close()
+	}
+}
+
+// Publish publishes message m, its number as the payload, and waits for
+// the PubAck. Each copy of an event is a message of its own: no
+// Nats-Msg-Id is set, so the server's deduplication (BROKER-FACTS row 6)
+// never merges the redeliver fault's duplicate publishes, which stand for
+// a producer that published twice with no id to deduplicate by.
+func (b *natsBroker) Publish(ctx context.Context, m int) error {
+	b.mu.Lock()
+	ev := b.msgs[m].event
+	b.mu.Unlock()
+	b.r.rec.add(msgRecord(run.Publish, -1, m, ev))
+	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
+	ack, err := b.srv.js.Publish(pctx, b.srv.subject, []byte(strconv.Itoa(m)))
+	cancel()
+	if err != nil {
+		e := b.srv.err(ErrServerFailed, fmt.Sprintf("publishing message %d of %d to the stream %s", m+1, len(b.msgs), b.srv.stream), err).(*ServerError)
+		e.Hint = stoppedHint(err)
+		return e
+	}
+	b.mu.Lock()
+	b.msgs[m].seq = ack.Sequence
+	b.published++
+	b.mu.Unlock()
+	return nil
+}
+
+func (b *natsBroker) Attach(_ context.Context, consumer int) (Conn, error) {
+	return &natsConn{b: b, consumer: consumer}, nil
+}
+
+func (b *natsBroker) CallOff(consumer int) {
+	b.mu.Lock()
+	b.leaving[consumer] = true
+	b.mu.Unlock()
+}
+
+func (b *natsBroker) Rejoin(consumer int) {
+	b.mu.Lock()
+	b.leaving[consumer] = false
+	b.mu.Unlock()
+}
+
+func (b *natsBroker) Stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.stopped {
+		b.stopped = true
+		close(b.halted)
+	}
+}
+
+func (b *natsBroker) Halted() <-chan struct{}  { return b.halted }
+func (b *natsBroker) AllDone() <-chan struct{} { return b.allDone }
+
+func (b *natsBroker) Progress() (settled, total int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.accepted, len(b.msgs)
+}
+
+// settle notes an accepted ack of m. The caller holds mu.
+func (b *natsBroker) settle(m int) {
+	if b.msgs[m].accepted {
+		return
+	}
+	b.msgs[m].accepted = true
+	b.accepted++
+	if b.accepted == len(b.msgs) {
+		b.finishLocked()
+	}
+}
+
+func (b *natsBroker) finishLocked() {
+	if !b.done {
+		b.done = true
+		close(b.allDone)
+	}
+}
+
+// pollSettled asks the server, every settlePoll once everything is
+// published, whether the consumer has anything left: an ack whose answer
+// was lost may have settled the last messages, which no accepted ack
+// would then tell. Its errors are the health watch's to judge.
+func (b *natsBroker) pollSettled() {
+	t := time.NewTicker(settlePoll)
+	defer t.Stop()
+	for {
+		select {
+		case <-b.halted:
+			return
+		case <-b.r.ctx.Done():
+			return
+		case <-t.C:
+		}
+		b.mu.Lock()
+		all := b.published == len(b.msgs)
+		b.mu.Unlock()
+		if !all {
+			continue
+		}
+		info, err := b.info(b.r.ctx)
+		if err == nil && info.NumAckPending == 0 && info.NumPending == 0 {
+			b.mu.Lock()
+			b.finishLocked()
+			b.mu.Unlock()
+			return
+		}
+	}
+}
+
+func (b *natsBroker) info(ctx context.Context) (*jetstream.ConsumerInfo, error) {
+	ictx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	c, err := b.srv.js.Consumer(ictx, b.srv.stream, b.srv.consumer)
+	if err != nil {
+		return nil, err
+	}
+	return c.CachedInfo(), nil
+}
+
+// Final settles what the server says is settled: every message up to its
+// ack floor, and all of them if nothing is pending. A message settled so
+// whose acks all went unanswered gets its ack in the history now, as an
+// operation from the first unanswered ack's sending to now: it took effect
+// somewhere in between. A message the server settled with no ack of the
+// run's own is not counted settled: the client cannot explain it.
+func (b *natsBroker) Final(ctx context.Context, events int) (done, settled []bool, err error) {
+	info, err := b.info(ctx)
+	if err != nil {
+		return nil, nil, b.srv.err(ErrServerFailed, "reading the consumer "+b.srv.consumer+"'s state at the end of the run", err)
+	}
+	all := info.NumAckPending == 0 && info.NumPending == 0
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	done = make([]bool, events+1)
+	settled = make([]bool, events+1)
+	for i := 1; i <= events; i++ {
+		settled[i] = true
+	}
+	for m := range b.msgs {
+		msg := &b.msgs[m]
+		ok := msg.accepted
+		if !ok && msg.unknown && msg.seq > 0 && (all || msg.seq <= info.AckFloor.Stream) {
+			ok = true
+			b.r.rec.ack(msg.unknownBy, msg.event, msg.unknownAt)
+		}
+		if ok {
+			done[msg.event] = true
+		} else {
+			settled[msg.event] = false
+		}
+	}
+	return done, settled, nil
+}
+
+// stopOrLeave says whether consumer is to take no delivery: the run
+// stopped, or it was told to leave.
+func (b *natsBroker) stopOrLeave(consumer int) (received, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	switch {
+	case b.stopped:
+		return gotStop, true
+	case b.leaving[consumer]:
+		return gotLeave, true
+	}
+	return gotDelivery, false
+}
+
+// natsConn is one incarnation's connection to NATS, through its
+// consumer's proxy, made when it first pulls (a restart during a
+// partition connects once the partition heals).
+type natsConn struct {
+	b        *natsBroker
+	consumer int
+
+	mu      sync.Mutex
+	nc      *nats.Conn
+	cons    jetstream.Consumer
+	held    map[delivery]jetstream.Msg // deliveries received, not yet acked or nacked
+	crashed atomic.Bool
+}
+
+// open connects, if not connected yet.
+func (c *natsConn) open(ctx context.Context) (jetstream.Consumer, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cons != nil {
+		return c.cons, nil
+	}
+	if c.crashed.Load() {
+		return nil, errCrashed
+	}
+	b := c.b
+	opts := natsOptions(instanceName(b.r.host, c.consumer), natsDialer{addr: b.proxies[c.consumer].Addr()})
+	nc, err := nats.Connect(b.srv.url, opts...)
+	if err != nil {
+		return nil, err
+	}
+	js, err := jetstream.New(nc)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	cctx, cancel := context.WithTimeout(ctx, connectTimeout)
+	defer cancel()
+	cons, err := js.Consumer(cctx, b.srv.stream, b.srv.consumer)
+	if err != nil {
+		nc.Close()
+		return nil, err
+	}
+	c.nc, c.cons, c.held = nc, cons, map[delivery]jetstream.Msg{}
+	return cons, nil
+}
+
+// gone reports whether err says the run's stream or consumer no longer
+// exists: something deleted it under the run.
+func gone(err error) bool {
+	return errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrConsumerDeleted) ||
+		errors.Is(err, jetstream.ErrStreamNotFound)
+}
+
+func (c *natsConn) Receive(ctx context.Context) (delivery, strategies.EventID, received) {
+	b := c.b
+	for {
+		if got, stop := b.stopOrLeave(c.consumer); stop {
+			return delivery{}, 0, got
+		}
+		if ctx.Err() != nil {
+			return delivery{}, 0, gotStop
+		}
+		start := time.Now()
+		cons, err := c.open(ctx)
+		var msg jetstream.Msg
+		if err == nil {
+			msg, err = cons.Next(jetstream.FetchMaxWait(fetchWait))
+		}
+		if err != nil {
+			if gone(err) && ctx.Err() == nil {
+				b.r.fail(b.srv.err(ErrServerFailed, fmt.Sprintf("pulling a delivery for consumer %d: the run's stream or consumer is gone (deleted by someone else?)", c.consumer), err))
+				return delivery{}, 0, gotStop
+			}
+			// No message in time, a partition, or a server that
+			// died (the health watch judges that): pull again, and
+			// not in a tight loop.
+			if time.Since(start) < fetchWait/4 {
+				sleepCtx(ctx, fetchWait/4)
+			}
+			continue
+		}
+		if got, stop := b.stopOrLeave(c.consumer); stop && got == gotStop {
+			// The run is over: what the pull brought is not handed
+			// out, as the memory broker hands out nothing once stopped.
+			return delivery{}, 0, gotStop
+		}
+		meta, err := msg.Metadata()
+		m, perr := strconv.Atoi(string(msg.Data()))
+		if err != nil || perr != nil || m < 0 || m >= len(b.msgs) || msg.Subject() != b.srv.subject {
+			b.r.fail(b.srv.err(ErrServerFailed, "pulling a delivery: a message idemsim did not publish is in the run's stream "+b.srv.stream, fmt.Errorf("payload %.40q on %s", msg.Data(), msg.Subject())))
+			return delivery{}, 0, gotStop
+		}
+		d := delivery{msg: m, tag: uint32(meta.NumDelivered)}
+		c.mu.Lock()
+		if c.held != nil {
+			c.held[d] = msg
+		}
+		c.mu.Unlock()
+		ev := b.msgs[m].event // fixed at construction
+		b.r.rec.add(d.record(run.Deliver, c.consumer, ev))
+		return d, ev, gotDelivery
+	}
+}
+
+// take removes d from the held deliveries and returns its message.
+func (c *natsConn) take(d delivery) jetstream.Msg {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	msg := c.held[d]
+	delete(c.held, d)
+	return msg
+}
+
+// Ack sends an AckSync of d with the run's call deadline. The redeliver
+// fault loses an ack on the wire by not sending it, as a connection that
+// dropped it would: the server never hears of it.
+func (c *natsConn) Ack(ctx context.Context, d delivery, sent time.Duration) AckOutcome {
+	b, r := c.b, c.b.r
+	ev := b.msgs[d.msg].event
+	msg := c.take(d)
+	r.rec.add(d.record(run.AckSend, c.consumer, ev))
+	b.mu.Lock()
+	lose := r.faultsOn() && b.rAck.Float64() < r.params.AckLoss
+	b.mu.Unlock()
+	if lose || msg == nil {
+		r.rec.lostAck()
+		r.rec.add(d.record(run.AckLost, c.consumer, ev))
+		return AckNotSent
+	}
+	actx, cancel := context.WithTimeout(ctx, r.cfg.Timing.CallTimeout)
+	err := msg.DoubleAck(actx)
+	cancel()
+	switch {
+	case err == nil:
+		b.mu.Lock()
+		b.settle(d.msg)
+		b.mu.Unlock()
+		r.rec.add(d.record(run.Acked, c.consumer, ev))
+		r.rec.ack(c.consumer, ev, sent)
+		return AckAccepted
+	case errors.Is(err, nats.ErrNoResponders) && ctx.Err() == nil && !c.crashed.Load():
+		// Nothing answers acks of the run's consumer: it is gone.
+		r.fail(b.srv.err(ErrServerFailed, fmt.Sprintf("acking message %d for consumer %d: no responders (was the run's consumer deleted?)", d.msg+1, c.consumer), err))
+		r.rec.add(d.record(run.AckUnknown, c.consumer, ev))
+		return AckRefused
+	}
+	// No answer in time: it may still be applied, now or once a cut
+	// link heals (the client buffers it).
+	b.mu.Lock()
+	if mm := &b.msgs[d.msg]; !mm.unknown {
+		mm.unknown, mm.unknownBy, mm.unknownAt = true, c.consumer, sent
+	}
+	b.mu.Unlock()
+	r.rec.add(d.record(run.AckUnknown, c.consumer, ev))
+	return AckUnknown
+}
+
+// Nack sends a Nak with the run's retry delay; the server redelivers after
+// it, without saying so.
+func (c *natsConn) Nack(_ context.Context, d delivery) {
+	ev := c.b.msgs[d.msg].event
+	msg := c.take(d)
+	c.b.r.rec.add(d.record(run.Nack, c.consumer, ev))
+	if msg != nil {
+		_ = msg.NakWithDelay(c.b.r.cfg.Timing.NackRetry)
+	}
+}
+
+// Crash cuts the connection's sockets at the proxy first, so that nothing
+// the client still buffers reaches the server, then closes the client:
+// the server sees the connection drop, as when a process dies. What the
+// incarnation held comes back after AckWait.
+func (c *natsConn) Crash() {
+	c.crashed.Store(true)
+	c.b.proxies[c.consumer].CloseConns()
+	c.mu.Lock()
+	nc := c.nc
+	c.nc, c.cons, c.held = nil, nil, nil
+	c.mu.Unlock()
+	if nc != nil {
+		nc.Close()
+	}
+}
+
+// Close closes the connection, flushing what it buffered: a process that
+// stops cleanly.
+func (c *natsConn) Close() {
+	c.mu.Lock()
+	nc := c.nc
+	c.nc, c.cons, c.held = nil, nil, nil
+	c.mu.Unlock()
+	if nc != nil {
+		_ = nc.FlushTimeout(c.b.r.cfg.Timing.CallTimeout)
+		nc.Close()
+	}
+}
+
+// sleepCtx waits d, or until ctx ends.
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+}

@@ -1,0 +1,101 @@
+package realrun
+
+import (
+	"context"
+	"time"
+
+	"github.com/idemsim/idemsim/internal/tcpproxy"
+	"github.com/idemsim/idemsim/strategies"
+)
+
+// The seam between a real run and its broker. The run publishes, watches
+// progress and reads the end state through Broker; each consumer
+// incarnation receives, acks and nacks through its own Conn, and closes it
+// abruptly (a crash) or gracefully (a leave). Two implementations exist:
+// memoryBroker, the in-process queue that sees everything (broker.go), and
+// natsBroker, NATS JetStream through nats.go (nats.go), which knows only
+// what a client can know.
+//
+// An implementation records in the trace what its side sees (Publish,
+// Deliver, AckSend, Acked, AckLost, AckUnknown, Nack, and for the memory
+// broker also Requeue and its own view of the queue), and reports a broker
+// that failed through the session's fail, naming it; the consumer loop
+// then sees gotStop.
+//
+// The brokers still to come fit as follows. RabbitMQ: Attach opens a
+// connection and a channel with basic.qos = prefetch; a delivery carries
+// its channel's tag, which Conn keeps with the channel that gave it, so
+// that an ack after a reconnect never reuses a stale tag (BROKER-FACTS row
+// 10); basic.ack has no reply, so Ack returns AckUnknown always, and Final
+// resolves from the queue's state what it can. Kafka: Attach joins the
+// consumer group; Receive hands out records of the partitions assigned,
+// Ack is a manual commit of the record's offset (refused when fenced:
+// AckRefused, with the generation), CallOff is a graceful leave of the
+// group; Final reads the group's committed offsets. Neither needs more
+// than these methods: what differs lives behind them.
+
+// Broker is a real run's broker, as the run drives it.
+type Broker interface {
+	// Publish publishes message m of the workload, once the producer's
+	// clock says so. An error is the broker failing: no verdict.
+	Publish(ctx context.Context, m int) error
+	// Attach connects consumer's new incarnation. A connection that
+	// cannot be made now (a partition) may be made later, by Receive.
+	Attach(ctx context.Context, consumer int) (Conn, error)
+	// CallOff tells consumer to leave (rebalance): its Receive returns
+	// gotLeave instead of a delivery, until Rejoin.
+	CallOff(consumer int)
+	// Rejoin: consumer starts again, and receives as any other.
+	Rejoin(consumer int)
+	// Stop ends the run's deliveries: every Receive returns gotStop.
+	Stop()
+	// Halted is closed by Stop.
+	Halted() <-chan struct{}
+	// AllDone is closed once every message is settled, as far as the
+	// implementation can tell.
+	AllDone() <-chan struct{}
+	// Progress counts the messages settled so far, and all of them.
+	Progress() (settled, total int)
+	// Final reports, after Stop, per event id (1..events) whether a copy
+	// of it was settled (done) and whether every copy was (settled).
+	Final(ctx context.Context, events int) (done, settled []bool, err error)
+}
+
+// Conn is one consumer incarnation's connection to the broker.
+type Conn interface {
+	// Receive waits for a delivery, or for the reason there is none.
+	Receive(ctx context.Context) (delivery, strategies.EventID, received)
+	// Ack acks d, sent at sent (since the run began), and says what the
+	// client can know of its outcome.
+	Ack(ctx context.Context, d delivery, sent time.Duration) AckOutcome
+	// Nack asks for d again, after the run's nack retry delay.
+	Nack(ctx context.Context, d delivery)
+	// Crash closes the connection abruptly, as a process that dies: the
+	// broker sees the socket close, with nothing flushed.
+	Crash()
+	// Close closes the connection gracefully (a leave, or the end).
+	Close()
+}
+
+// AckOutcome is what a consumer can know of its ack.
+type AckOutcome uint8
+
+// The outcomes of an ack.
+const (
+	// AckAccepted: the broker said it took the ack.
+	AckAccepted AckOutcome = iota + 1
+	// AckRefused: the broker said it did not take it.
+	AckRefused
+	// AckUnknown: no answer came in time (or none exists, as for
+	// RabbitMQ): the ack may or may not have been applied.
+	AckUnknown
+	// AckNotSent: the redeliver fault lost it on the wire: it never
+	// reached the broker.
+	AckNotSent
+)
+
+// proxied is a broker whose consumers reach it through proxies of the
+// run's own, so that a partition can cut a consumer off from it.
+type proxied interface {
+	proxy(consumer int) *tcpproxy.Proxy
+}
