@@ -75,14 +75,16 @@ func (p *Provider) Charge(ctx context.Context, key string, e strategies.Event) (
 	var k *providerKey
 	if key != "" {
 		if old := p.keys[key]; old != nil && (old.running || now.Before(old.expires)) {
+			// Read under the lock: a running charge completes its
+			// key meanwhile.
+			first, running, r := old.e, old.running, old.receipt
 			p.mu.Unlock()
 			switch {
-			case !sameCharge(old.e, e):
+			case !sameCharge(first, e):
 				return strategies.Receipt{}, strategies.ErrKeyMismatch
-			case old.running:
+			case running:
 				return strategies.Receipt{}, strategies.ErrKeyConflict
 			}
-			r := old.receipt
 			r.Replayed = true
 			return r, nil
 		}
