@@ -322,11 +322,11 @@ func (n *narrator) dupCharge(d *dup) (string, string, string) {
 	switch {
 	case c1.Key == "" && c2.Key == "":
 		return "unkeyed", "{strategy} charges with no idempotency key, so the provider charges every request it gets.",
-			fmt.Sprintf("Instance %d charged event %d at %s (%s) with no idempotency key.%s Instance %d charged it again at %s (%s), with no key either, and the provider, which has nothing to tell the two requests apart, charged twice. %s",
+			fmt.Sprintf("Instance %d charged event %d at %s (%s) with no idempotency key.%s Instance %d charged it again at %s (%s), with no key either, and the provider charged again. %s",
 				c1.Inst, id, at(d.p.At), c1.Value, what, c2.Inst, at(d.q.At), c2.Value, n.came(d))
 	case c1.Key == c2.Key:
 		return "key-forgotten", "{strategy}'s idempotency key protects a charge only for as long as the provider keeps the key.",
-			fmt.Sprintf("Both charges of event %d carried the idempotency key %s: the first took effect at %s (%s); the second, %s later, was answered as a new charge (%s), not from the key, which a provider does only once it no longer keeps the key (its retention window ended; the key-expiry fault shortens it). %s",
+			fmt.Sprintf("Both charges of event %d carried the idempotency key %s. The first took effect at %s (%s); the second, %s later, was answered as a new charge (%s), not from the key, which a provider does only once it no longer keeps the key (its retention window ended; the key-expiry fault shortens it). %s",
 				id, c1.Key, at(d.p.At), c1.Value, time.Duration(d.q.At-d.p.At).Round(time.Millisecond), c2.Value, n.came(d))
 	}
 	return "", "", fmt.Sprintf("Instance %d charged event %d at %s with key %q, and instance %d at %s with key %q: the provider tells requests apart by their keys only. %s",

@@ -63,7 +63,8 @@ func init() {
 				"Charge": {Name: "charge", Does: "charges event {event}'s amount at the payment provider with idempotency key {key}"},
 			},
 			Why: map[string]string{
-				"dup": "api-key relies on the provider alone, which keeps an idempotency key only for its retention window:",
+				"dup":               "api-key relies on the provider alone, which keeps an idempotency key only for its retention window:",
+				"dup:key-forgotten": "api-key keeps nothing of its own: its idempotency key protects a charge only for as long as the provider keeps the key:",
 			},
 		},
 		Promises: Promises{SameInstance: true, OtherInstance: true, Concurrent: OneApplies, AfterFailure: Applied},

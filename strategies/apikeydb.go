@@ -119,6 +119,9 @@ func init() {
 				"UpdateProcessed": {Name: "update of the row"},
 				"Charge":          {Name: "charge", Does: "charges event {event}'s amount at the payment provider with idempotency key {key}"},
 			},
+			Why: map[string]string{
+				"dup:key-forgotten": "api-key-db's row says that a charge was intended, not whether it happened: a copy that finds only the intent repeats the charge with the recorded key, and trusts the provider to remember that key:",
+			},
 		},
 		Promises: Promises{SameInstance: true, OtherInstance: true, Concurrent: OneApplies, AfterFailure: Applied},
 	})

@@ -59,7 +59,8 @@ func init() {
 				"Charge":          {Name: "charge", Does: "charges event {event}'s amount at the payment provider, with no idempotency key"},
 			},
 			Why: map[string]string{
-				"dup": "api-no-key charges at the provider and commits its mark in the database, two systems that no transaction spans:",
+				"dup":         "api-no-key charges at the provider and commits its mark in the database, two systems that no transaction spans:",
+				"dup:unkeyed": "api-no-key charges with no idempotency key and commits its mark in the database only after the charge: a handler that crashes or loses a reply in between leaves a charge the database does not know of, and the provider has nothing to tell the next charge apart by:",
 			},
 		},
 		Promises: Promises{SameInstance: true, OtherInstance: true, Concurrent: OneApplies},

@@ -210,7 +210,10 @@ type Teaching struct {
 	// mark was taken, the effect never committed), "lost:dropped" (a
 	// handler gave up and asked for an ack with nothing applied, Dropped),
 	// "lost:acked-failure" (a handler whose effect failed returned Skipped
-	// all the same). The situations about a mark ("dup:mark-lost" ...
+	// all the same); for a strategy that charges the payment provider,
+	// "dup:unkeyed" (both charges carried no idempotency key) and
+	// "dup:key-forgotten" (both carried one key, and the provider answered
+	// the second as new: it no longer kept the key). The situations about a mark ("dup:mark-lost" ...
 	// "lost:marked-first") are found only where explain knows the mark: a
 	// MarkStore's, the processed id, or MarkKey's; those about a memory
 	// ("dup:unseen" ... "dup:unremembered") only where the trace records
