@@ -219,12 +219,18 @@ func (w *world) start(in *instance) {
 // draws from: a strategy's draws move nothing else in the run, and a
 // restarted instance draws anew, as a restarted process would.
 func (w *world) deps(in *instance) strategies.Deps {
-	return strategies.Deps{
-		Marks: simMarks{in}, KV: simKV{in}, Ledger: simLedger{in}, Memory: simMemory{in}, Clock: simClock{w}, Provider: simProvider{in},
+	d := strategies.Deps{
+		Marks: simMarks{in}, KV: simKV{in}, Ledger: simLedger{in}, Memory: simMemory{in}, Clock: simClock{w},
 		MarkTTL: w.markTTL, Lease: 2 * w.stallUnit(),
 		Instance: int(in.idx), Name: instanceNames[in.idx],
 		Rand: w.instanceRand(int(in.idx), in.gen),
 	}
+	if w.charges {
+		// Only a strategy that says it charges gets the provider, whose
+		// charges are then its effects (and only then counted).
+		d.Provider = simProvider{in}
+	}
+	return d
 }
 
 // instanceNames are the instances' names, made once.

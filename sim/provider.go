@@ -3,6 +3,7 @@ package sim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/idemsim/idemsim/faults"
@@ -139,6 +140,12 @@ func (s simProvider) Charge(_ context.Context, key string, e strategies.Event) (
 		}
 	}
 	w := s.in.w
+	if e.ID == 0 || uint64(e.ID) >= uint64(len(w.prov.charges)) {
+		// The provider counts charges per event of the run: a charge
+		// of another is the strategy's misuse, refused before any round
+		// trip.
+		return strategies.Receipt{}, fmt.Errorf("%w: a charge of event %d, which this run did not publish", strategies.ErrBadValue, e.ID)
+	}
 	w.kvs = append(w.kvs, kvCall{key: key})
 	r := s.in.do(call{op: run.Charge, ev: e, kv: uint32(len(w.kvs) - 1)})
 	if r.err != nil {
