@@ -60,6 +60,10 @@ type world struct {
 	instSrc  []*rand.PCG
 	instRand []*rand.Rand
 
+	// txs are the run's transaction handles (simLedger.Begin).
+	txs txSlab
+	// wl is the run's workload, redrawn into the same arrays run after run.
+	wl     run.Workload
 	events []strategies.Event // by event id; index 0 unused
 	// msgs is the event of each message, by message id; index 0 unused.
 	// The world numbers the messages and tells the broker (broker.Add).
@@ -125,6 +129,7 @@ func newWorld(cfg Config) *world {
 	w.msgs = append(w.msgs[:0], 0)
 	w.insts, w.windows = nil, resize(w.windows, 0)
 	w.calls = append(w.calls[:0], call{})
+	w.txs.n = 0
 	clear(w.kvs)
 	w.kvs = append(w.kvs[:0], kvCall{})
 	w.redis.init(n)
@@ -338,7 +343,8 @@ func (w *world) at(d int64, e event) {
 // setup publishes the workload and lays out the faults that are planned
 // ahead: partition windows and Redis losses.
 func (w *world) setup() {
-	wl := run.NewWorkload(w.cfg)
+	wl := &w.wl
+	wl.Redraw(w.cfg)
 	copy(w.events, wl.Events)
 	for f, n := range wl.Extra {
 		w.rec.Injected(faults.Fault(f), n)
