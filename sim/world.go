@@ -60,6 +60,9 @@ type world struct {
 	instSrc  []*rand.PCG
 	instRand []*rand.Rand
 
+	// instPool holds the instances, kept from run to run with their
+	// buffers (makeInstances); insts are this run's.
+	instPool []*instance
 	// txs are the run's transaction handles (simLedger.Begin).
 	txs txSlab
 	// wl is the run's workload, redrawn into the same arrays run after run.
@@ -416,10 +419,26 @@ func (w *world) setup() {
 }
 
 func (w *world) makeInstances() {
-	w.insts = make([]*instance, w.cfg.Instances)
-	w.windows = make([][]window, w.cfg.Instances)
-	for i := range w.insts {
-		w.insts[i] = &instance{w: w, idx: int32(i)}
+	n := w.cfg.Instances
+	for len(w.instPool) < n {
+		w.instPool = append(w.instPool, new(instance))
+	}
+	w.insts = w.instPool[:n]
+	if cap(w.windows) < n {
+		w.windows = make([][]window, n)
+	}
+	w.windows = w.windows[:n]
+	for i, in := range w.insts {
+		w.windows[i] = w.windows[i][:0]
+		// A new instance in all but its buffers, which it keeps
+		// from the run before, emptied.
+		mem := in.mem
+		if len(mem) != w.cfg.Events/64+1 {
+			mem = nil
+		}
+		*in = instance{w: w, idx: int32(i), inbox: in.inbox[:0], transit: in.transit[:0],
+			polled: in.polled[:0], autoSent: in.autoSent[:0], mem: mem, memOther: in.memOther}
+		in.forget()
 	}
 }
 
