@@ -87,7 +87,7 @@ func (inc *incarnation) before(ctx context.Context, target storeSet, step run.Re
 		inc.stall(faults.Slow, time.Duration(float64(r.cfg.Timing.AckDeadline)*p.SlowFactor))
 	case p.PausePerStep > 0 && r.randomly(faults.Zombie, p.PausePerStep) == faults.Strike:
 		inc.crashAfter = false
-		inc.stall(faults.Zombie, time.Duration(float64(r.cfg.Timing.AckDeadline)*p.PauseFactor))
+		inc.stall(faults.Zombie, time.Duration(float64(r.liveness())*p.PauseFactor))
 	}
 	if target != 0 && p.PartitionPerStep > 0 {
 		if v := r.randomly(faults.Partition, p.PartitionPerStep); v.Hit() {
@@ -134,12 +134,37 @@ func (inc *incarnation) stall(f faults.Fault, d time.Duration) {
 		rec.Cause = run.Paused
 	}
 	r.rec.add(rec)
+	if f == faults.Zombie && inc.c.brokerProxy != nil {
+		if _, ok := r.br.(silentPause); ok {
+			// The whole process stops, its heartbeats too: the
+			// broker hears silence until it resumes.
+			inc.c.pauseBroker()
+			defer inc.c.resumeBroker()
+		}
+	}
 	t := time.NewTimer(d)
 	select {
 	case <-t.C:
 	case <-r.ctx.Done():
 		t.Stop()
 	}
+}
+
+// silentPause is a broker that notices a paused consumer only by its
+// silence on the connection, after liveness (RabbitMQ: missed
+// heartbeats), and has no ack deadline: the zombie fault pauses a consumer
+// for a multiple of liveness, cut off from the broker meanwhile.
+type silentPause interface {
+	liveness() time.Duration
+}
+
+// liveness is the broker's liveness timeout: how long a paused consumer
+// goes unnoticed. It is the ack deadline, or a silentPause broker's own.
+func (r *session) liveness() time.Duration {
+	if p, ok := r.br.(silentPause); ok {
+		return p.liveness()
+	}
+	return r.cfg.Timing.AckDeadline
 }
 
 func (inc *incarnation) after(op run.Op, call uint32) error {
