@@ -43,7 +43,7 @@ type consumer struct {
 	// pausedBroker: a pause (zombie) holds the broker's proxy cut, past
 	// the heal too, as a paused process stays silent until it resumes.
 	pausedBroker int
-	windows   uint32 // partition windows so far, to number them
+	windows      uint32 // partition windows so far, to number them
 	// up: an incarnation runs, from its start to its crash or leave; a
 	// leave finds it only then, as the simulator's does.
 	up bool
