@@ -112,18 +112,17 @@ func (b *rabbitBroker) Publish(ctx context.Context, m int) error {
 	q := b.srv
 	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()
+	// Publishing takes no lock of the server's side that a frozen node
+	// could hold (amqp091 writes the frame, and WaitContext ends with
+	// pctx), so it runs here, not in rpc.
 	q.pubMu.Lock()
 	var ok bool
-	err := rpc(pctx, func() error {
-		dc, err := q.pub.PublishWithDeferredConfirmWithContext(pctx, "", q.queue, false, false, amqp.Publishing{
-			DeliveryMode: amqp.Persistent, Body: []byte(strconv.Itoa(m)),
-		})
-		if err != nil {
-			return err
-		}
-		ok, err = dc.WaitContext(pctx)
-		return err
+	dc, err := q.pub.PublishWithDeferredConfirmWithContext(pctx, "", q.queue, false, false, amqp.Publishing{
+		DeliveryMode: amqp.Persistent, Body: []byte(strconv.Itoa(m)),
 	})
+	if err == nil {
+		ok, err = dc.WaitContext(pctx)
+	}
 	q.pubMu.Unlock()
 	if err == nil && !ok {
 		// amqp091 resolves a confirm still awaited as a nack when the
@@ -290,28 +289,31 @@ func (b *rabbitBroker) Final(ctx context.Context, events int) (done, settled []b
 		}
 		sleepCtx(fctx, 20*time.Millisecond)
 	}
-	left := map[int]bool{}
 	q.stMu.Lock()
-	err = rpc(fctx, func() error {
+	left, err := rpc(fctx, func() (map[int]bool, error) {
+		left := map[int]bool{}
 		ch, err := q.stateChannel()
 		if err != nil {
-			return err
+			return nil, err
 		}
 		for {
 			d, ok, err := ch.Get(q.queue, false)
 			if err != nil || !ok {
-				return err
+				// What the gets took goes back when the channel
+				// closes, for the queue's deletion.
+				q.chMu.Lock()
+				if q.state == ch {
+					q.state = nil
+				}
+				q.chMu.Unlock()
+				_ = ch.Close()
+				return left, err
 			}
 			if m, perr := strconv.Atoi(string(d.Body)); perr == nil {
 				left[m] = true
 			}
 		}
 	})
-	if err == nil {
-		// What the gets took goes back, for the queue's deletion.
-		err = rpc(fctx, func() error { return q.state.Close() })
-		q.state = nil
-	}
 	q.stMu.Unlock()
 	if err != nil {
 		return nil, nil, q.err(ErrServerFailed, "reading what is left in the queue "+q.queue+" at the end of the run", err)
@@ -418,7 +420,7 @@ func (c *rabbitConn) sync(ctx context.Context) (busy bool) {
 		return held > 0
 	}
 	sctx, cancel := context.WithTimeout(ctx, pingTimeout)
-	err := rpc(sctx, func() error { return ch.Qos(1, 0, false) })
+	err := rpc0(sctx, func() error { return ch.Qos(1, 0, false) })
 	cancel()
 	if err != nil {
 		return true
@@ -627,7 +629,7 @@ func (c *rabbitConn) Close() {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer cancel()
-	_ = rpc(ctx, func() error {
+	_ = rpc0(ctx, func() error {
 		if ch != nil {
 			_ = ch.Cancel(c.tag(), false)
 		}

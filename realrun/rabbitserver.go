@@ -101,7 +101,8 @@ type rabbitServer struct {
 	pubMu sync.Mutex
 	pub   *amqp.Channel // publishing, in confirm mode
 
-	stMu  sync.Mutex
+	stMu  sync.Mutex    // one state operation at a time
+	chMu  sync.Mutex    // guards state, which a round trip given up on may still use
 	state *amqp.Channel // passive declares and gets; reopened when a 404 closed it
 }
 
@@ -143,16 +144,31 @@ func dialRabbit(url, addr, name string, timeout time.Duration, reached *atomic.B
 
 // rpc runs f, an AMQP round trip (amqp091's take no context: they end when
 // the reply comes or the connection closes), and waits for it at most
-// until ctx ends.
-func rpc(ctx context.Context, f func() error) error {
-	done := make(chan error, 1)
-	go func() { done <- f() }()
-	select {
-	case err := <-done:
-		return err
-	case <-ctx.Done():
-		return ctx.Err()
+// until ctx ends. f's result comes back through a channel, so that an f
+// still running after the wait touches nothing its caller reads.
+func rpc[T any](ctx context.Context, f func() (T, error)) (T, error) {
+	type result struct {
+		v   T
+		err error
 	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := f()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		var zero T
+		return zero, ctx.Err()
+	}
+}
+
+// rpc0 is rpc for a round trip with no result.
+func rpc0(ctx context.Context, f func() error) error {
+	_, err := rpc(ctx, func() (struct{}, error) { return struct{}{}, f() })
+	return err
 }
 
 // amqpCode is the AMQP reply code of err, 0 if it has none.
@@ -171,12 +187,8 @@ func (s *servers) connectRabbit(ctx context.Context) error {
 		prefix: s.cfg.Prefix, queue: rabbitQueue(s.cfg.Prefix)}
 	s.rabbit = q
 	var reached atomic.Bool
-	var conn *amqp.Connection
-	err := rpc(ctx, func() error {
-		c, err := dialRabbit(q.url, "", "idemsim", connectTimeout, &reached)
-		conn = c
-		return err
-	})
+	// dialRabbit bounds the whole handshake by connectTimeout itself.
+	conn, err := dialRabbit(q.url, "", "idemsim", connectTimeout, &reached)
 	if err != nil {
 		kind := ErrUnreachable
 		hint := "start one with: rabbitmq-server (Debian: apt-get install rabbitmq-server; systemctl start rabbitmq-server)\nor point --amqp-url / IDEMSIM_AMQP_URL at one"
@@ -204,8 +216,10 @@ func (s *servers) connectRabbit(ctx context.Context) error {
 }
 
 // stateChannel is the run's channel for passive declares and gets, opened
-// anew if a refusal closed the last one. The caller holds stMu.
+// anew if a refusal closed the last one.
 func (q *rabbitServer) stateChannel() (*amqp.Channel, error) {
+	q.chMu.Lock()
+	defer q.chMu.Unlock()
 	if q.state != nil && !q.state.IsClosed() {
 		return q.state, nil
 	}
@@ -222,14 +236,12 @@ func (q *rabbitServer) stateChannel() (*amqp.Channel, error) {
 func (q *rabbitServer) inspect(ctx context.Context) (amqp.Queue, bool, error) {
 	q.stMu.Lock()
 	defer q.stMu.Unlock()
-	var info amqp.Queue
-	err := rpc(ctx, func() error {
+	info, err := rpc(ctx, func() (amqp.Queue, error) {
 		ch, err := q.stateChannel()
 		if err != nil {
-			return err
+			return amqp.Queue{}, err
 		}
-		info, err = ch.QueueDeclarePassive(q.queue, true, false, false, false, nil)
-		return err
+		return ch.QueueDeclarePassive(q.queue, true, false, false, false, nil)
 	})
 	if amqpCode(err) == amqp.NotFound {
 		return info, false, nil
@@ -250,7 +262,7 @@ func notOwnedRabbit(queue string, why error) error {
 func (q *rabbitServer) owned(ctx context.Context) (bool, error, error) {
 	q.stMu.Lock()
 	defer q.stMu.Unlock()
-	err := rpc(ctx, func() error {
+	err := rpc0(ctx, func() error {
 		ch, err := q.stateChannel()
 		if err != nil {
 			return err
@@ -273,7 +285,7 @@ func (q *rabbitServer) owned(ctx context.Context) (bool, error, error) {
 func (q *rabbitServer) deleteQueue(ctx context.Context) error {
 	q.stMu.Lock()
 	defer q.stMu.Unlock()
-	err := rpc(ctx, func() error {
+	err := rpc0(ctx, func() error {
 		ch, err := q.stateChannel()
 		if err != nil {
 			return err
@@ -320,7 +332,7 @@ func (q *rabbitServer) setUp(ctx context.Context) error {
 	defer cancel()
 	q.stMu.Lock()
 	defer q.stMu.Unlock()
-	err = rpc(sctx, func() error {
+	err = rpc0(sctx, func() error {
 		ch, err := q.stateChannel()
 		if err != nil {
 			return err
