@@ -285,8 +285,8 @@ func TestSimAndRealNATSAgree(t *testing.T) {
 // The same on RabbitMQ: the real runs through a throwaway RabbitMQ node
 // against the simulator's queue model without an ack deadline
 // (--ack-deadline none), cell by cell. The default test run plays two
-// strategies under crash and redeliver (the faults that break a consumer's
-// connection), about 20 s; IDEMSIM_AGREEMENT_RABBITMQ=all plays every
+// strategies under crash, redeliver and rebalance (the faults that close
+// or break a consumer's connection), about 15 s; IDEMSIM_AGREEMENT_RABBITMQ=all plays every
 // strategy that runs on the queue under every fault (zombie pauses a
 // consumer for seconds there, past RabbitMQ's heartbeat timeout, so that
 // table takes a while; IDEMSIM_AGREEMENT_FAULTS narrows the faults, as
@@ -299,7 +299,7 @@ func TestSimAndRealRabbitAgree(t *testing.T) {
 	base := realrun.Config{RedisURL: testserver.SharedRedis(t).URL, PostgresURL: testserver.SharedPostgres(t).URL,
 		BrokerServer: realrun.BrokerRabbitMQ, AMQPURL: rs.URL}
 	sts := []string{"redis", "db-unique"}
-	scenarios := []faults.Set{faults.Of(faults.Crash), faults.Of(faults.Redeliver)}
+	scenarios := []faults.Set{faults.Of(faults.Crash), faults.Of(faults.Redeliver), faults.Of(faults.Rebalance)}
 	if os.Getenv("IDEMSIM_AGREEMENT_RABBITMQ") == "all" {
 		only := faults.AllFaults
 		if list := os.Getenv("IDEMSIM_AGREEMENT_FAULTS"); list != "" {
