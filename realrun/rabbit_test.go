@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/internal/tcpproxy"
 	"github.com/idemsim/idemsim/internal/testserver"
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
@@ -301,4 +302,96 @@ func TestRabbitAckIsUnknownThenSettledByTheQueue(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []bool{false, true, false}, done)
 	assert.Equal(t, []bool{false, true, false}, settled)
+}
+
+// receiveWithin receives on conn, failing the test after d.
+func receiveWithin(t *testing.T, ctx context.Context, conn Conn, d time.Duration) delivery {
+	t.Helper()
+	type got struct {
+		d   delivery
+		got received
+	}
+	ch := make(chan got, 1)
+	go func() {
+		d, _, g := conn.Receive(ctx)
+		ch <- got{d, g}
+	}()
+	select {
+	case g := <-ch:
+		require.Equal(t, gotDelivery, g.got)
+		return g.d
+	case <-time.After(d):
+		t.Fatalf("no delivery within %v", d)
+	}
+	return delivery{}
+}
+
+// The queue without an ack deadline, as RabbitMQ has it (BROKER-FACTS
+// rows 7 and 8): a consumer that holds a message past the run's ack
+// deadline keeps it (another gets the next one); one that crashes gives
+// it back at once, to the head, to another consumer.
+func TestRabbitNoDeadlineButCrashReturnsAtOnce(t *testing.T) {
+	rs := testserver.SharedRabbitMQ(t)
+	r, b := rabbitSession(t, rs, "rr_rcrash", 2)
+	ctx := r.ctx
+	require.NoError(t, b.Publish(ctx, 0))
+	require.NoError(t, b.Publish(ctx, 1))
+	a, err := b.Attach(ctx, 0)
+	require.NoError(t, err)
+	first := receiveWithin(t, ctx, a, 5*time.Second)
+	require.Equal(t, 0, first.msg)
+	time.Sleep(2 * r.cfg.Timing.AckDeadline)
+
+	other := extraConn(t, b)
+	next := receiveWithin(t, ctx, other, 5*time.Second)
+	assert.Equal(t, 1, next.msg, "no deadline: message 0 stays with the consumer that holds it")
+	assert.Equal(t, AckUnknown, other.Ack(ctx, next, r.rec.now()))
+
+	start := time.Now()
+	a.Crash()
+	back := receiveWithin(t, ctx, other, 5*time.Second)
+	assert.Equal(t, 0, back.msg, "the crashed consumer's message comes back")
+	assert.Equal(t, uint32(2), back.tag, "its second delivery (x-delivery-count 1)")
+	assert.Less(t, time.Since(start), time.Second, "at once: RabbitMQ sees the socket close")
+	other.Close()
+}
+
+// A consumer cut off from RabbitMQ (a zombie's pause, a partition) is
+// noticed by the heartbeats: with the run's 1 s heartbeat, its message
+// goes to another consumer about three heartbeats later (BROKER-FACTS
+// row 8: 2.7 s; amqp091's default of 10 s would take about 30 s).
+func TestRabbitSilentConsumerNoticedByHeartbeats(t *testing.T) {
+	rs := testserver.SharedRabbitMQ(t)
+	r, b := rabbitSession(t, rs, "rr_rsilent", 1)
+	ctx := r.ctx
+	require.NoError(t, b.Publish(ctx, 0))
+	a, err := b.Attach(ctx, 0)
+	require.NoError(t, err)
+	d := receiveWithin(t, ctx, a, 5*time.Second)
+	require.Equal(t, 0, d.msg)
+
+	start := time.Now()
+	b.proxy(0).Cut() // consumer 0 falls silent, its heartbeats too
+	defer b.proxy(0).Heal()
+	other := extraConn(t, b)
+	back := receiveWithin(t, ctx, other, 10*time.Second)
+	took := time.Since(start)
+	assert.Equal(t, 0, back.msg)
+	assert.Greater(t, took, 1500*time.Millisecond, "not before the heartbeats say so")
+	assert.Less(t, took, 5*time.Second, "about three 1 s heartbeats")
+	t.Logf("redelivered %v after the consumer fell silent", took.Round(time.Millisecond))
+	assert.Equal(t, AckNotSent, a.Ack(ctx, d, r.rec.now()), "its channel is gone: the ack is not sent")
+	other.Close()
+}
+
+// extraConn is another consumer's connection, through a proxy of its own,
+// beside the session's consumers.
+func extraConn(t *testing.T, b *rabbitBroker) *rabbitConn {
+	t.Helper()
+	p, err := tcpproxy.Start(b.srv.addr)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = p.Close() })
+	b.proxies = append(b.proxies, p)
+	b.leaving = append(b.leaving, false)
+	return &rabbitConn{b: b, consumer: len(b.proxies) - 1}
 }
