@@ -274,8 +274,13 @@ func (b *rabbitBroker) Final(ctx context.Context, events int) (done, settled []b
 	q := b.srv
 	fctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
-	// Wait for RabbitMQ to see every consumer gone, so that what they
-	// held is back in the queue.
+	// Every consumer closed its connection (the run waited for them);
+	// one whose close went unanswered is cut at its proxy now. Then wait
+	// for RabbitMQ to see every consumer gone, so that what they held is
+	// back in the queue.
+	for _, p := range b.proxies {
+		p.CloseConns()
+	}
 	for {
 		info, exists, err := q.inspect(fctx)
 		if err == nil && !exists {
