@@ -22,8 +22,8 @@ the servers:
   key-value  the Redis keys <prefix>:run:<run id>:kv:<key>: the values
              and sets that strategies keep in the key-value store
   stream     with --broker nats: the NATS JetStream stream <prefix>_events
-  queue      with --broker rabbitmq: the RabbitMQ quorum queue <prefix>_events
              and its durable consumer <prefix>_consumers
+  queue      with --broker rabbitmq: the RabbitMQ quorum queue <prefix>_events
 
 Runs that end delete their own Redis keys; clean removes those that runs
 which were killed left behind.

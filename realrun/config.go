@@ -23,8 +23,8 @@ const (
 )
 
 // The brokers a real run takes (Config.BrokerServer): the in-process
-// queue, and NATS JetStream. RabbitMQ and Kafka are named so that they are
-// refused as not yet supported rather than as unknown.
+// queue, NATS JetStream and RabbitMQ. Kafka is named so that it is refused
+// as not yet supported rather than as unknown.
 const (
 	BrokerMemory   = "memory"
 	BrokerNATS     = "nats"
@@ -104,7 +104,8 @@ type Config struct {
 	PostgresURL string // default PostgresURL()
 	Prefix      string // key and table prefix, default "idemsim"
 	// BrokerServer is the broker the run publishes to and consumes
-	// from: BrokerMemory (the default, in process) or BrokerNATS.
+	// from: BrokerMemory (the default, in process), BrokerNATS or
+	// BrokerRabbitMQ.
 	BrokerServer string
 	NATSURL      string // with BrokerNATS; default NATSURL()
 	AMQPURL      string // with BrokerRabbitMQ; default AMQPURL()
@@ -205,7 +206,7 @@ func (c Config) Validate() error {
 		return err
 	}
 	if m := c.Config.WithDefaults().BrokerModel; m != run.DefaultBroker {
-		return badConfigf("--broker %s: a real run's broker is a queue (memory, in process, or nats); the log runs in the simulator only", m)
+		return badConfigf("--broker %s: a real run's broker is a queue (memory, in process, nats or rabbitmq); the log runs in the simulator only", m)
 	}
 	if c.Broker != (run.BrokerParams{}) {
 		// A real run's broker is its own queue, with today's behaviour
