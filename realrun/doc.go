@@ -28,7 +28,11 @@
 //     in the workload;
 //   - zombie: the whole consumer pauses before a store call or the ack, past
 //     the ack deadline (the queue's liveness timeout), then goes on where it
-//     was; the broker redelivers meanwhile, as for slow.
+//     was; the broker redelivers meanwhile, as for slow. On RabbitMQ, which
+//     has no ack deadline, slow redelivers nothing, and zombie pauses past
+//     RabbitMQ's heartbeat timeout (about three 1 s heartbeats), cut off
+//     from it meanwhile, so that RabbitMQ closes its connection and
+//     redelivers what it held.
 //
 // A real run's broker is a queue, behind a narrow seam (seam.go: Broker for
 // the run, Conn for each consumer incarnation): memory, the in-process

@@ -23,7 +23,7 @@ type storeSet uint8
 const (
 	toRedis storeSet = 1 << iota
 	toDB
-	toBroker // the broker, when the run reaches it through a proxy (NATS)
+	toBroker // the broker, when the run reaches it through a proxy (NATS, RabbitMQ)
 )
 
 // stores is the set as a record names it.
@@ -123,8 +123,11 @@ func (inc *incarnation) crashedAfter(step run.Record) bool {
 // so: the in-process queue hears a consumer only by its acks, and has an
 // ack deadline, so its deliveries come back at the deadline whether the
 // consumer is cut off or paused. That is the simulator's queue too: with an
-// ack deadline its Disconnect and Reconnect change nothing (a queue without
-// one, which closes the channel, is the simulator's only).
+// ack deadline its Disconnect and Reconnect change nothing. RabbitMQ, the
+// queue without one, hears a consumer by its connection: a pause there
+// cuts the consumer's proxy to it (silentPause), and RabbitMQ closes the
+// channel once the heartbeats say so, as the simulator's queue without a
+// deadline closes it on Disconnect.
 func (inc *incarnation) stall(f faults.Fault, d time.Duration) {
 	r := inc.c.r
 	r.rec.injected(f, 1)

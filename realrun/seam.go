@@ -11,10 +11,11 @@ import (
 // The seam between a real run and its broker. The run publishes, watches
 // progress and reads the end state through Broker; each consumer
 // incarnation receives, acks and nacks through its own Conn, and closes it
-// abruptly (a crash) or gracefully (a leave). Two implementations exist:
-// memoryBroker, the in-process queue that sees everything (broker.go), and
-// natsBroker, NATS JetStream through nats.go (nats.go), which knows only
-// what a client can know.
+// abruptly (a crash) or gracefully (a leave). Three implementations exist:
+// memoryBroker, the in-process queue that sees everything (broker.go);
+// natsBroker, NATS JetStream through nats.go (natsbroker.go); and
+// rabbitBroker, RabbitMQ through amqp091-go (rabbitbroker.go). The last two
+// know only what a client can know.
 //
 // An implementation records in the trace what its side sees (Publish,
 // Deliver, AckSend, Acked, AckLost, AckUnknown, Nack, and for the memory
