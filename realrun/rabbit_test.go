@@ -395,3 +395,28 @@ func extraConn(t *testing.T, b *rabbitBroker) *rabbitConn {
 	b.leaving = append(b.leaving, false)
 	return &rabbitConn{b: b, consumer: len(b.proxies) - 1}
 }
+
+// The AMQP URL defaults to IDEMSIM_AMQP_URL, else the local RabbitMQ; a
+// bad one from the environment is named as such, without its password,
+// and an AMQP URL is refused with another broker.
+func TestAMQPURLSettings(t *testing.T) {
+	t.Setenv("IDEMSIM_AMQP_URL", "")
+	cfg := Config{BrokerServer: BrokerRabbitMQ}.withDefaults()
+	assert.Equal(t, DefaultAMQPURL, cfg.AMQPURL)
+	t.Setenv("IDEMSIM_AMQP_URL", "amqp://u:envpw-93x@rabbit.example:5673/v")
+	cfg = Config{BrokerServer: BrokerRabbitMQ}.withDefaults()
+	assert.Equal(t, "amqp://u:envpw-93x@rabbit.example:5673/v", cfg.AMQPURL)
+	assert.NoError(t, validateSettings(cfg))
+	assert.Empty(t, Config{}.withDefaults().AMQPURL, "no AMQP URL without the rabbitmq broker")
+
+	t.Setenv("IDEMSIM_AMQP_URL", "http://u:envpw-93x@rabbit.example:5673/v")
+	err := validateSettings(Config{BrokerServer: BrokerRabbitMQ}.withDefaults())
+	require.ErrorIs(t, err, run.ErrBadConfig)
+	assert.Contains(t, err.Error(), "from the environment variable IDEMSIM_AMQP_URL")
+	assert.NotContains(t, err.Error(), "envpw-93x")
+
+	err = validateSettings(Config{BrokerServer: BrokerNATS, AMQPURL: "amqp://127.0.0.1:5672/"}.withDefaults())
+	require.ErrorIs(t, err, run.ErrBadConfig)
+	assert.Contains(t, err.Error(), "an AMQP URL needs the rabbitmq broker")
+	assert.Equal(t, "amqp://u:xxxxx@rabbit.example:5673/v", redactAMQP("amqp://u:envpw-93x@rabbit.example:5673/v"))
+}
