@@ -194,11 +194,18 @@ func (b *rabbitBroker) stopOrLeave(consumer int) (received, bool) {
 	return gotDelivery, false
 }
 
+// settleQuiet is how many polls in a row must find nothing left to do
+// before a run whose acks are not all confirmed stops waiting: a second
+// (settlePoll apart), past a consumer's longest backoff (backoffMax) and a
+// receive's wait (fetchWait), in which a message RabbitMQ sent to a
+// consumer's client but the consumer has not taken yet would show.
+const settleQuiet = 5
+
 // pollSettled confirms, every settlePoll, the acks each live channel sent
 // (a basic.qos round trip on it), and closes AllDone once every message's
 // ack is confirmed, or once every message had an ack sent, nothing is
 // held or unconfirmed on a live channel, and the queue has nothing ready,
-// twice in a row (an ack whose channel closed before it was confirmed may
+// settleQuiet times in a row (an ack whose channel closed before it was confirmed may
 // have been taken: its message then never comes back).
 func (b *rabbitBroker) pollSettled() {
 	t := time.NewTicker(settlePoll)
@@ -247,7 +254,7 @@ func (b *rabbitBroker) pollSettled() {
 			b.quiet = 0
 			continue
 		}
-		if b.quiet++; b.quiet >= 2 {
+		if b.quiet++; b.quiet >= settleQuiet {
 			b.mu.Lock()
 			b.finishLocked()
 			b.mu.Unlock()
