@@ -204,9 +204,9 @@ const settleQuiet = 5
 // pollSettled confirms, every settlePoll, the acks each live channel sent
 // (a basic.qos round trip on it), and closes AllDone once every message's
 // ack is confirmed, or once every message had an ack sent, nothing is
-// held or unconfirmed on a live channel, and the queue has nothing ready,
-// settleQuiet times in a row (an ack whose channel closed before it was confirmed may
-// have been taken: its message then never comes back).
+// held or unconfirmed on a live channel, and the queue has nothing
+// ready, settleQuiet times in a row (an ack whose channel closed before it
+// was confirmed may have been taken: its message then never comes back).
 func (b *rabbitBroker) pollSettled() {
 	t := time.NewTicker(settlePoll)
 	defer t.Stop()
