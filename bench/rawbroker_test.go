@@ -143,6 +143,13 @@ func (t *tally) report(b *testing.B) {
 
 // benchRawRabbitMQ runs the RabbitMQ loop with n consumers.
 func benchRawRabbitMQ(b *testing.B, n int) {
+	rabbitLoop(b, n, nil)
+}
+
+// rabbitLoop runs the RabbitMQ loop with n consumers; handle, if not nil,
+// gives consumer w's handling of delivery i (the i-th published), run
+// between the delivery and its ack (BenchmarkStrategy's broker=rabbitmq).
+func rabbitLoop(b *testing.B, n int, handle func(w int) func(ctx context.Context, i uint64) error) {
 	s := testserver.SharedRabbitMQ(b)
 	ctx, cancel := context.WithTimeout(b.Context(), rawTimeout)
 	defer cancel()
@@ -188,6 +195,10 @@ func benchRawRabbitMQ(b *testing.B, n int) {
 		if err != nil {
 			b.Fatal(err)
 		}
+		var h func(ctx context.Context, i uint64) error
+		if handle != nil {
+			h = handle(w)
+		}
 		wg.Go(func() {
 			lat := make([]time.Duration, 1)
 			for {
@@ -204,6 +215,12 @@ func benchRawRabbitMQ(b *testing.B, n int) {
 							consumerErr <- fmt.Errorf("consumer %d: deliveries closed", w)
 						}
 						return
+					}
+					if h != nil && len(d.Body) >= 16 {
+						if err := h(ctx, binary.BigEndian.Uint64(d.Body[8:])); err != nil {
+							consumerErr <- fmt.Errorf("consumer %d: handle: %w", w, err)
+							return
+						}
 					}
 					if err := d.Ack(false); err != nil {
 						consumerErr <- fmt.Errorf("consumer %d: ack: %w", w, err)
@@ -231,13 +248,14 @@ func benchRawRabbitMQ(b *testing.B, n int) {
 			b.Fatal("bench: the broker nacked a publish")
 		}
 	}
-	for range b.N {
+	for i := range b.N {
 		if err := t.publishing(ctx); err != nil {
 			b.Fatalf("bench: %d of %d messages acked within %v", t.handled.Load(), b.N, rawTimeout)
 		}
+		// The publish time, then the message's number (for handle).
 		dc, err := pub.PublishWithDeferredConfirmWithContext(ctx, "", queue, false, false, amqp.Publishing{
 			DeliveryMode: amqp.Persistent,
-			Body:         stamp(),
+			Body:         binary.BigEndian.AppendUint64(stamp(), uint64(i)),
 		})
 		if err != nil {
 			b.Fatalf("bench: publish: %v", err)
@@ -260,6 +278,11 @@ func benchRawRabbitMQ(b *testing.B, n int) {
 	}
 	b.StopTimer()
 	wg.Wait()
+	if handle != nil {
+		reportRate(b, "events/s", 1)
+		reportLatency(b, t.lat, "p50-ms", "p99-ms")
+		return
+	}
 	t.report(b)
 }
 

@@ -93,6 +93,10 @@ func BenchmarkStrategy(b *testing.B) {
 		for _, n := range consumerCounts {
 			b.Run(fmt.Sprintf("%s/real/broker=nats/consumers=%d", st, n), func(b *testing.B) { benchNATSStrategy(b, envs, &nenvs, st, n) })
 		}
+		// Through RabbitMQ (rabbit_test.go), beside BenchmarkRawBroker/rabbitmq.
+		for _, n := range consumerCounts {
+			b.Run(fmt.Sprintf("%s/real/broker=rabbitmq/consumers=%d", st, n), func(b *testing.B) { benchRabbitStrategy(b, envs, st, n) })
+		}
 	}
 	for _, n := range consumerCounts {
 		b.Run(fmt.Sprintf("redis/real-marks/consumers=%d", n), func(b *testing.B) { benchRedisMarks(b, envs, n) })

@@ -181,7 +181,7 @@ func TestNamesThatDifferOnlyInCaseGetAHint(t *testing.T) {
 		{[]string{"compare", "--strategies", "none,Redis"}, `--strategies: unknown strategy "Redis": names are exact, did you mean "redis"?`},
 		{[]string{"compare", "--faults", "Store_Loss"}, `unknown fault "Store_Loss": names are exact, did you mean "store-loss"?`},
 		{[]string{"run", "--Strategy", "none"}, `unknown flag --Strategy: flag names are exact, did you mean --strategy?`},
-		{[]string{"run", "---strategy", "none"}, `malformed flag "---strategy": write --name or --name=value (accepted: --ack-deadline, --backend,`},
+		{[]string{"run", "---strategy", "none"}, `malformed flag "---strategy": write --name or --name=value (accepted: --ack-deadline, --amqp-url, --backend,`},
 		{[]string{"run", "--strategy", "", "--faults", "crash", "--seed", "1"}, `empty strategy name (accepted: none, kafka-commit, local-cache`},
 	}
 	for _, tt := range tests {

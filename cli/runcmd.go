@@ -21,7 +21,7 @@ import (
 )
 
 // runSynopsis is the usage line of `idemsim run`.
-const runSynopsis = "idemsim run --strategy S --faults F[,F...] --seed N [--instances 3] [--events 200] [--trace] [--json] [--history FILE] [--mark-ttl D] [--drop F@N[,F@N...]] [--broker queue|log] [--ack-deadline D|none] [--nack-retry D] [--prefetch N] [--max-deliveries N] [--partitions N] [--batch N] [--commit batch|record] [--session-timeout D] [--max-poll-interval D] [--backend sim|real] [--redis-url URL] [--postgres-url URL] [--nats-url URL] [--prefix P]"
+const runSynopsis = "idemsim run --strategy S --faults F[,F...] --seed N [--instances 3] [--events 200] [--trace] [--json] [--history FILE] [--mark-ttl D] [--drop F@N[,F@N...]] [--broker queue|log] [--ack-deadline D|none] [--nack-retry D] [--prefetch N] [--max-deliveries N] [--partitions N] [--batch N] [--commit batch|record] [--session-timeout D] [--max-poll-interval D] [--backend sim|real] [--redis-url URL] [--postgres-url URL] [--nats-url URL] [--amqp-url URL] [--prefix P]"
 
 const runAbout = `
 Simulate one run: the producer publishes the events, the consumer instances
@@ -52,13 +52,17 @@ or nats, NATS JetStream (--nats-url): the run creates its own stream
 <prefix>_events and durable pull consumer <prefix>_consumers, marked as
 idemsim's in their metadata (one of those names without the mark is
 refused, untouched), acks with AckSync, and deletes them at the end. The
-simulator's model for it is the queue with an ack deadline. rabbitmq and
-kafka are not yet supported.
+simulator's model for it is the queue with an ack deadline. Or rabbitmq,
+a RabbitMQ quorum queue <prefix>_events (--amqp-url), marked as idemsim's
+in arguments RabbitMQ checks (one of that name without the mark is
+refused, untouched), with publisher confirms, manual acks, prefetch 1 and
+a 1 s heartbeat, deleted at the end; its model is the queue with no ack
+deadline (--ack-deadline none). kafka is not yet supported.
 `
 
 // runOrder is the order in which run's help lists its flags, each with
 // the placeholder of its value.
-var runOrder = []string{"strategy S", "faults F[,F...]", "seed N", "instances N", "events N", "trace", "json", "history FILE", "mark-ttl D", "drop F@N[,F@N...]", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "partitions N", "batch N", "commit batch|record", "session-timeout D", "max-poll-interval D", "backend B", "redis-url URL", "postgres-url URL", "nats-url URL", "prefix P"}
+var runOrder = []string{"strategy S", "faults F[,F...]", "seed N", "instances N", "events N", "trace", "json", "history FILE", "mark-ttl D", "drop F@N[,F@N...]", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "partitions N", "batch N", "commit batch|record", "session-timeout D", "max-poll-interval D", "backend B", "redis-url URL", "postgres-url URL", "nats-url URL", "amqp-url URL", "prefix P"}
 
 // runOpts are the flags of `idemsim run`.
 type runOpts struct {
@@ -107,7 +111,7 @@ func (o *runOpts) flagSet() *flag.FlagSet {
 			"decision keeps its number, and it differs from the run without them only from there on\n"+
 			"(default: none; explain's reproduce lines use it)")
 	o.broker.define(fs, false)
-	fs.Lookup("broker").Usage += "\nwith --backend real: the broker, memory (the in-process queue, the default; queue\nmeans it too) or nats (NATS JetStream, --nats-url); rabbitmq and kafka: not yet supported"
+	fs.Lookup("broker").Usage += "\nwith --backend real: the broker, memory (the in-process queue, the default; queue\nmeans it too) or nats (NATS JetStream, --nats-url), or rabbitmq (a RabbitMQ quorum queue, --amqp-url);\nkafka: not yet supported"
 	fs.StringVar(&o.backend, "backend", "sim",
 		"sim (the deterministic simulator) or real (real Redis and PostgreSQL)")
 	o.srv.define(fs, "with --backend real: ", "prefix of the tables and keys idemsim creates and empties")
@@ -169,6 +173,9 @@ func (e *env) runCmd(args []string) error {
 	if o.backend == "real" && o.realBroker == realrun.BrokerNATS && !o.json {
 		res.Broker = "nats: NATS JetStream (the simulator's model: queue, with an ack deadline)"
 	}
+	if o.backend == "real" && o.realBroker == realrun.BrokerRabbitMQ && !o.json {
+		res.Broker = "rabbitmq: a RabbitMQ quorum queue (the simulator's model: queue, --ack-deadline none)"
+	}
 
 	if o.json {
 		err = writeJSON(e.stdout, res)
@@ -228,7 +235,7 @@ func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
 	}
 	switch o.backend {
 	case "sim":
-		for _, f := range []string{"redis-url", "postgres-url", "nats-url", "prefix"} {
+		for _, f := range []string{"redis-url", "postgres-url", "nats-url", "amqp-url", "prefix"} {
 			if set[f] {
 				return cfg, usagef("--%s needs --backend real", f)
 			}
@@ -257,6 +264,9 @@ func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
 	}
 	if o.backend == "real" && o.realBroker != realrun.BrokerNATS && set["nats-url"] {
 		return cfg, usagef("--nats-url needs --broker nats")
+	}
+	if o.backend == "real" && o.realBroker != realrun.BrokerRabbitMQ && set["amqp-url"] {
+		return cfg, usagef("--amqp-url needs --broker rabbitmq")
 	}
 	model, params, err := o.broker.config(set)
 	if err != nil {

@@ -113,12 +113,18 @@ func TestSimAndRealAgree(t *testing.T) {
 // where the real kinds and the simulator's queue model differ.
 func agree(t *testing.T, base realrun.Config, sts []string, scenarios []faults.Set, realMax int, prefix string) {
 	t.Helper()
+	// The simulator's matching model: the queue, with an ack deadline
+	// (memory, nats), or with none (rabbitmq).
+	var simBroker run.BrokerParams
+	if base.BrokerServer == realrun.BrokerRabbitMQ {
+		simBroker.AckDeadline = run.NoAckDeadline
+	}
 	// simKinds plays the simulated seeds of a cell and says which kinds
 	// they show, and which of them are common.
 	simKinds := func(st string, sc faults.Set) (all, common string) {
 		var dupRuns, lostRuns, stuckRuns int
 		for seed := uint64(1); seed <= agreeSimSeeds; seed++ {
-			res, err := sim.Run(run.Config{Strategy: st, Faults: sc, Seed: seed, Events: agreeEvents, NoTraceHash: true})
+			res, err := sim.Run(run.Config{Strategy: st, Faults: sc, Seed: seed, Events: agreeEvents, NoTraceHash: true, Broker: simBroker})
 			require.NoError(t, err)
 			dupRuns += min(res.Duplicates, 1)
 			lostRuns += min(res.Lost, 1)
@@ -216,7 +222,7 @@ func agree(t *testing.T, base realrun.Config, sts []string, scenarios []faults.S
 		fmt.Fprintf(&table, "%-16s %-11s %-10s %-10s %-10s %d %s\n", c.strategy, c.scenario, c.sim, c.common, c.real, c.seeds, note)
 	}
 	t.Logf("the simulator's outcome table (%d seeds) beside the real one (broker %s):\n%s", agreeSimSeeds, base.BrokerServer, table.String())
-	if path := os.Getenv("IDEMSIM_AGREEMENT_OUT"); path != "" && base.BrokerServer != realrun.BrokerNATS {
+	if path := os.Getenv("IDEMSIM_AGREEMENT_OUT"); path != "" && (base.BrokerServer == "" || base.BrokerServer == realrun.BrokerMemory) {
 		require.NoError(t, os.WriteFile(path, []byte(table.String()), 0o644))
 	}
 	for _, c := range cells {
@@ -277,4 +283,39 @@ func TestSimAndRealNATSAgree(t *testing.T) {
 		}
 	}
 	agree(t, base, sts, scenarios, realMax, "rr_nagree")
+}
+
+// The same on RabbitMQ: the real runs through a throwaway RabbitMQ node
+// against the simulator's queue model without an ack deadline
+// (--ack-deadline none), cell by cell. The default test run plays two
+// strategies under crash, redeliver and rebalance (the faults that close
+// or break a consumer's connection), about 15 s; IDEMSIM_AGREEMENT_RABBITMQ=all plays every
+// strategy that runs on the queue under every fault (zombie pauses a
+// consumer for seconds there, past RabbitMQ's heartbeat timeout, so that
+// table takes a while; IDEMSIM_AGREEMENT_FAULTS narrows the faults, as
+// above).
+func TestSimAndRealRabbitAgree(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays strategies under faults on real servers and RabbitMQ")
+	}
+	rs := testserver.RabbitMQ(t)
+	base := realrun.Config{RedisURL: testserver.SharedRedis(t).URL, PostgresURL: testserver.SharedPostgres(t).URL,
+		BrokerServer: realrun.BrokerRabbitMQ, AMQPURL: rs.URL}
+	sts := []string{"redis", "db-unique"}
+	scenarios := []faults.Set{faults.Of(faults.Crash), faults.Of(faults.Redeliver), faults.Of(faults.Rebalance)}
+	if os.Getenv("IDEMSIM_AGREEMENT_RABBITMQ") == "all" {
+		only := faults.AllFaults
+		if list := os.Getenv("IDEMSIM_AGREEMENT_FAULTS"); list != "" {
+			var err error
+			only, err = faults.Parse(list)
+			require.NoError(t, err, "IDEMSIM_AGREEMENT_FAULTS")
+		}
+		sts, scenarios = strategies.NamesOn(run.DefaultBroker), nil
+		for _, f := range faults.All() {
+			if only.Has(f) {
+				scenarios = append(scenarios, faults.Of(f))
+			}
+		}
+	}
+	agree(t, base, sts, scenarios, agreeRealMax, "rr_ragree")
 }

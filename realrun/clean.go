@@ -15,6 +15,9 @@ type Cleaned struct {
 	// NATS lists what was removed from NATS (with the nats broker): the
 	// prefix's stream, if it bore idemsim's mark.
 	NATS []string
+	// RabbitMQ lists what was removed from RabbitMQ (with the rabbitmq
+	// broker): the prefix's quorum queue, if it bore idemsim's mark.
+	RabbitMQ []string
 	// NotOwned, if not nil, reports relations of the prefix's names that
 	// idemsim did not create: they were left untouched.
 	NotOwned error
@@ -26,7 +29,8 @@ type Cleaned struct {
 // takes the prefix first, so it refuses (ErrRefused) while a run uses it.
 // With BrokerServer BrokerNATS, it also deletes the prefix's NATS stream
 // (and its consumers) if it bears idemsim's mark in its metadata; one
-// without the mark is left untouched and reported in NotOwned.
+// without the mark is left untouched and reported in NotOwned. With
+// BrokerRabbitMQ, likewise the prefix's quorum queue.
 // Config's workload fields are ignored.
 func Clean(ctx context.Context, cfg Config) (*Cleaned, error) {
 	cfg = cfg.withDefaults()
@@ -49,6 +53,11 @@ func clean(ctx context.Context, cfg Config) (_ *Cleaned, err error) {
 	}
 	if cfg.BrokerServer == BrokerNATS {
 		if err = s.connectNATS(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.BrokerServer == BrokerRabbitMQ {
+		if err = s.connectRabbit(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -80,6 +89,14 @@ func clean(ctx context.Context, cfg Config) (_ *Cleaned, err error) {
 	if s.nats != nil {
 		var notOwned error
 		out.NATS, notOwned, err = s.nats.clean(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out.NotOwned = errors.Join(out.NotOwned, notOwned)
+	}
+	if s.rabbit != nil {
+		var notOwned error
+		out.RabbitMQ, notOwned, err = s.rabbit.clean(ctx)
 		if err != nil {
 			return nil, err
 		}

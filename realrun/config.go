@@ -19,11 +19,12 @@ const (
 	DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 	DefaultPrefix      = "idemsim"
 	DefaultNATSURL     = "nats://127.0.0.1:4222"
+	DefaultAMQPURL     = "amqp://guest:guest@127.0.0.1:5672/"
 )
 
 // The brokers a real run takes (Config.BrokerServer): the in-process
-// queue, and NATS JetStream. RabbitMQ and Kafka are named so that they are
-// refused as not yet supported rather than as unknown.
+// queue, NATS JetStream and RabbitMQ. Kafka is named so that it is refused
+// as not yet supported rather than as unknown.
 const (
 	BrokerMemory   = "memory"
 	BrokerNATS     = "nats"
@@ -32,7 +33,7 @@ const (
 )
 
 // BrokerServers lists the brokers a real run supports, the default first.
-var BrokerServers = []string{BrokerMemory, BrokerNATS}
+var BrokerServers = []string{BrokerMemory, BrokerNATS, BrokerRabbitMQ}
 
 // The environment variables that name the servers to use when no URL is
 // given.
@@ -41,6 +42,17 @@ const (
 	envPostgresURL = "IDEMSIM_POSTGRES_URL"
 	envNATSURL     = "IDEMSIM_NATS_URL"
 )
+
+// envAMQPURL names the RabbitMQ server to use when no URL is given.
+const envAMQPURL = "IDEMSIM_AMQP_URL"
+
+// AMQPURL is the RabbitMQ URL to use when none is given.
+func AMQPURL() string {
+	if u := os.Getenv(envAMQPURL); u != "" {
+		return u
+	}
+	return DefaultAMQPURL
+}
 
 // NATSURL is the NATS URL to use when none is given.
 func NATSURL() string {
@@ -92,9 +104,11 @@ type Config struct {
 	PostgresURL string // default PostgresURL()
 	Prefix      string // key and table prefix, default "idemsim"
 	// BrokerServer is the broker the run publishes to and consumes
-	// from: BrokerMemory (the default, in process) or BrokerNATS.
+	// from: BrokerMemory (the default, in process), BrokerNATS or
+	// BrokerRabbitMQ.
 	BrokerServer string
 	NATSURL      string // with BrokerNATS; default NATSURL()
+	AMQPURL      string // with BrokerRabbitMQ; default AMQPURL()
 	Timing       Timing // zero: DefaultTiming
 	// Progress, if set, receives one line per phase of the run, and one
 	// every few seconds while it goes on.
@@ -107,6 +121,7 @@ type Config struct {
 	// redisFrom and postgresFrom name the environment variable a URL
 	// came from, when withDefaults took it from there, for messages.
 	redisFrom, postgresFrom, natsFrom string
+	amqpFrom                          string
 }
 
 // Timing is the wall-clock scale of a real run: the simulator's timing,
@@ -173,6 +188,9 @@ func (c Config) withDefaults() Config {
 	if c.BrokerServer == BrokerNATS && c.NATSURL == "" {
 		c.NATSURL, c.natsFrom = NATSURL(), fromEnv(envNATSURL)
 	}
+	if c.BrokerServer == BrokerRabbitMQ && c.AMQPURL == "" {
+		c.AMQPURL, c.amqpFrom = AMQPURL(), fromEnv(envAMQPURL)
+	}
 	if c.Timing == (Timing{}) {
 		c.Timing = DefaultTiming
 	}
@@ -191,7 +209,7 @@ func (c Config) Validate() error {
 		return badConfigf("strategy %s charges a payment provider, which a real run does not have yet: run it in the simulator (--backend sim)", c.Strategy)
 	}
 	if m := c.Config.WithDefaults().BrokerModel; m != run.DefaultBroker {
-		return badConfigf("--broker %s: a real run's broker is a queue (memory, in process, or nats); the log runs in the simulator only", m)
+		return badConfigf("--broker %s: a real run's broker is a queue (memory, in process, nats or rabbitmq); the log runs in the simulator only", m)
 	}
 	if c.Broker != (run.BrokerParams{}) {
 		// A real run's broker is its own queue, with today's behaviour
@@ -203,7 +221,7 @@ func (c Config) Validate() error {
 
 // scrubber hides the secrets of every server setting of c.
 func (c Config) scrubber() *Scrubber {
-	return NewScrubber(c.RedisURL, c.PostgresURL, c.NATSURL)
+	return NewScrubber(c.RedisURL, c.PostgresURL, c.NATSURL, c.AMQPURL)
 }
 
 // validateSettings checks the server settings and the prefix of c, whose
@@ -211,6 +229,9 @@ func (c Config) scrubber() *Scrubber {
 func validateSettings(c Config) error {
 	if err := strategies.ValidatePrefix(c.Prefix); err != nil {
 		return badConfigf("%s", strings.TrimPrefix(err.Error(), "strategies: "))
+	}
+	if c.AMQPURL != "" && c.amqpFrom == "" && c.BrokerServer != BrokerRabbitMQ {
+		return badConfigf("an AMQP URL needs the rabbitmq broker (--broker rabbitmq)")
 	}
 	switch c.BrokerServer {
 	case BrokerMemory:
@@ -222,7 +243,12 @@ func validateSettings(c Config) error {
 			return badConfigf("bad NATS URL %q%s: %v (want nats://[user:password@]host:port, or nats://token@host:port; tls:// for TLS)",
 				redactNATS(c.NATSURL), source(c.natsFrom), err)
 		}
-	case BrokerRabbitMQ, BrokerKafka:
+	case BrokerRabbitMQ:
+		if err := checkAMQPURL(c.AMQPURL); err != nil {
+			return badConfigf("bad AMQP URL %q%s: %v (want amqp://user:password@host:port/vhost, amqps://... for TLS)",
+				redactAMQP(c.AMQPURL), source(c.amqpFrom), err)
+		}
+	case BrokerKafka:
 		return badConfigf("broker %s: not yet supported by real runs (accepted: %s)", c.BrokerServer, strings.Join(BrokerServers, ", "))
 	default:
 		return badConfigf("unknown broker %q for a real run (accepted: %s)", c.BrokerServer, strings.Join(BrokerServers, ", "))

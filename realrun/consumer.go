@@ -40,7 +40,10 @@ type consumer struct {
 	cutRedis  int // partitions in force, per target: overlapping windows
 	cutDB     int
 	cutBroker int
-	windows   uint32 // partition windows so far, to number them
+	// pausedBroker: a pause (zombie) holds the broker's proxy cut, past
+	// the heal too, as a paused process stays silent until it resumes.
+	pausedBroker int
+	windows      uint32 // partition windows so far, to number them
 	// up: an incarnation runs, from its start to its crash or leave; a
 	// leave finds it only then, as the simulator's does.
 	up bool
@@ -412,7 +415,7 @@ func (c *consumer) heal(target storeSet, window uint32) {
 		}
 	}
 	if target&toBroker != 0 && c.cutBroker > 0 {
-		if c.cutBroker--; c.cutBroker == 0 {
+		if c.cutBroker--; c.cutBroker == 0 && c.pausedBroker == 0 {
 			c.brokerProxy.Heal()
 		}
 	}
@@ -425,7 +428,24 @@ func (c *consumer) healAll() {
 	c.cutRedis, c.cutDB, c.cutBroker = 0, 0, 0
 	c.redisProxy.Heal()
 	c.pgProxy.Heal()
-	if c.brokerProxy != nil {
+	if c.brokerProxy != nil && c.pausedBroker == 0 {
+		c.brokerProxy.Heal()
+	}
+	c.mu.Unlock()
+}
+
+// pauseBroker cuts the consumer off from the broker for a pause.
+func (c *consumer) pauseBroker() {
+	c.mu.Lock()
+	c.pausedBroker++
+	c.brokerProxy.Cut()
+	c.mu.Unlock()
+}
+
+// resumeBroker ends a pause's cut, unless a partition still holds it.
+func (c *consumer) resumeBroker() {
+	c.mu.Lock()
+	if c.pausedBroker--; c.pausedBroker == 0 && c.cutBroker == 0 {
 		c.brokerProxy.Heal()
 	}
 	c.mu.Unlock()

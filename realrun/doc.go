@@ -28,7 +28,11 @@
 //     in the workload;
 //   - zombie: the whole consumer pauses before a store call or the ack, past
 //     the ack deadline (the queue's liveness timeout), then goes on where it
-//     was; the broker redelivers meanwhile, as for slow.
+//     was; the broker redelivers meanwhile, as for slow. On RabbitMQ, which
+//     has no ack deadline, slow redelivers nothing, and zombie pauses past
+//     RabbitMQ's heartbeat timeout (about three 1 s heartbeats), cut off
+//     from it meanwhile, so that RabbitMQ closes its connection and
+//     redelivers what it held.
 //
 // A real run's broker is a queue, behind a narrow seam (seam.go: Broker for
 // the run, Conn for each consumer incarnation): memory, the in-process
@@ -41,7 +45,13 @@
 // through a proxy of its own, so a crash closes it abruptly and a
 // partition can cut the consumer off from the broker as well as from the
 // stores; acks are sent with AckSync, and one that gets no answer in time
-// is recorded as unknown (ack-unknown), never guessed. --broker log, and
+// is recorded as unknown (ack-unknown), never guessed. Or RabbitMQ
+// (rabbitbroker.go, rabbitserver.go), whose matching model is the queue
+// with no ack deadline: a quorum queue of the run's own, marked in
+// arguments RabbitMQ checks on a redeclare, publisher confirms, manual
+// acks with prefetch 1, a 1 s heartbeat; basic.ack has no reply, so every
+// ack is unknown and the queue's state at the end settles it; a delivery's
+// tag is used only on the channel that gave it. --broker log, and
 // any broker parameter, are refused (the log is the simulator's for now).
 //
 // Each consumer builds its handler anew at every start (strategies.New),

@@ -23,7 +23,7 @@ type storeSet uint8
 const (
 	toRedis storeSet = 1 << iota
 	toDB
-	toBroker // the broker, when the run reaches it through a proxy (NATS)
+	toBroker // the broker, when the run reaches it through a proxy (NATS, RabbitMQ)
 )
 
 // stores is the set as a record names it.
@@ -87,7 +87,7 @@ func (inc *incarnation) before(ctx context.Context, target storeSet, step run.Re
 		inc.stall(faults.Slow, time.Duration(float64(r.cfg.Timing.AckDeadline)*p.SlowFactor))
 	case p.PausePerStep > 0 && r.randomly(faults.Zombie, p.PausePerStep) == faults.Strike:
 		inc.crashAfter = false
-		inc.stall(faults.Zombie, time.Duration(float64(r.cfg.Timing.AckDeadline)*p.PauseFactor))
+		inc.stall(faults.Zombie, time.Duration(float64(r.liveness())*p.PauseFactor))
 	}
 	if target != 0 && p.PartitionPerStep > 0 {
 		if v := r.randomly(faults.Partition, p.PartitionPerStep); v.Hit() {
@@ -123,8 +123,11 @@ func (inc *incarnation) crashedAfter(step run.Record) bool {
 // so: the in-process queue hears a consumer only by its acks, and has an
 // ack deadline, so its deliveries come back at the deadline whether the
 // consumer is cut off or paused. That is the simulator's queue too: with an
-// ack deadline its Disconnect and Reconnect change nothing (a queue without
-// one, which closes the channel, is the simulator's only).
+// ack deadline its Disconnect and Reconnect change nothing. RabbitMQ, the
+// queue without one, hears a consumer by its connection: a pause there
+// cuts the consumer's proxy to it (silentPause), and RabbitMQ closes the
+// channel once the heartbeats say so, as the simulator's queue without a
+// deadline closes it on Disconnect.
 func (inc *incarnation) stall(f faults.Fault, d time.Duration) {
 	r := inc.c.r
 	r.rec.injected(f, 1)
@@ -134,12 +137,37 @@ func (inc *incarnation) stall(f faults.Fault, d time.Duration) {
 		rec.Cause = run.Paused
 	}
 	r.rec.add(rec)
+	if f == faults.Zombie && inc.c.brokerProxy != nil {
+		if _, ok := r.br.(silentPause); ok {
+			// The whole process stops, its heartbeats too: the
+			// broker hears silence until it resumes.
+			inc.c.pauseBroker()
+			defer inc.c.resumeBroker()
+		}
+	}
 	t := time.NewTimer(d)
 	select {
 	case <-t.C:
 	case <-r.ctx.Done():
 		t.Stop()
 	}
+}
+
+// silentPause is a broker that notices a paused consumer only by its
+// silence on the connection, after liveness (RabbitMQ: missed
+// heartbeats), and has no ack deadline: the zombie fault pauses a consumer
+// for a multiple of liveness, cut off from the broker meanwhile.
+type silentPause interface {
+	liveness() time.Duration
+}
+
+// liveness is the broker's liveness timeout: how long a paused consumer
+// goes unnoticed. It is the ack deadline, or a silentPause broker's own.
+func (r *session) liveness() time.Duration {
+	if p, ok := r.br.(silentPause); ok {
+		return p.liveness()
+	}
+	return r.cfg.Timing.AckDeadline
 }
 
 func (inc *incarnation) after(op run.Op, call uint32) error {

@@ -40,6 +40,17 @@ func (c Config) Reproduce() string {
 			cmd += " --nats-url " + shellQuote(u.String())
 		}
 	}
+	if c.BrokerServer == BrokerRabbitMQ {
+		if q := " --broker " + run.DefaultBroker; strings.Contains(cmd, q) {
+			cmd = strings.Replace(cmd, q, "", 1)
+		}
+		cmd += " --broker rabbitmq"
+		if c.AMQPURL != "" && c.AMQPURL != DefaultAMQPURL {
+			if u := StripPassword(c.AMQPURL); u != "" {
+				cmd += " --amqp-url " + shellQuote(u)
+			}
+		}
+	}
 	return cmd
 }
 

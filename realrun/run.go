@@ -224,6 +224,13 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 		}
 		defer nb.closeProxies()
 		r.br = nb
+	} else if r.srv.rabbit != nil {
+		rb, err := newRabbitBroker(r, published)
+		if err != nil {
+			return nil, err
+		}
+		defer rb.closeProxies()
+		r.br = rb
 	} else {
 		r.br = memoryBroker{newBroker(r, published)}
 	}
@@ -256,6 +263,9 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 	where := ""
 	if n := r.srv.nats; n != nil {
 		where = fmt.Sprintf("; NATS stream %s at %s, consumer %s", n.stream, n.addr, n.consumer)
+	}
+	if q := r.srv.rabbit; q != nil {
+		where = fmt.Sprintf("; RabbitMQ quorum queue %s at %s (heartbeat %v, prefetch 1)", q.queue, q.addr, rabbitHeartbeat)
 	}
 	progress(fmt.Sprintf("real run: %s (%s), %s, strategy %s, faults %s; Redis keys under %s*%s",
 		plural(cfg.Events, "event"), plural(len(published), "message"), plural(cfg.Instances, "consumer"), cfg.Strategy, cfg.Faults, r.srv.marks.Namespace(), where))

@@ -11,10 +11,11 @@ import (
 // The seam between a real run and its broker. The run publishes, watches
 // progress and reads the end state through Broker; each consumer
 // incarnation receives, acks and nacks through its own Conn, and closes it
-// abruptly (a crash) or gracefully (a leave). Two implementations exist:
-// memoryBroker, the in-process queue that sees everything (broker.go), and
-// natsBroker, NATS JetStream through nats.go (nats.go), which knows only
-// what a client can know.
+// abruptly (a crash) or gracefully (a leave). Three implementations exist:
+// memoryBroker, the in-process queue that sees everything (broker.go);
+// natsBroker, NATS JetStream through nats.go (natsbroker.go); and
+// rabbitBroker, RabbitMQ through amqp091-go (rabbitbroker.go). The last two
+// know only what a client can know.
 //
 // An implementation records in the trace what its side sees (Publish,
 // Deliver, AckSend, Acked, AckLost, AckUnknown, Nack, and for the memory
@@ -22,17 +23,16 @@ import (
 // that failed through the session's fail, naming it; the consumer loop
 // then sees gotStop.
 //
-// The brokers still to come fit as follows. RabbitMQ: Attach opens a
-// connection and a channel with basic.qos = prefetch; a delivery carries
-// its channel's tag, which Conn keeps with the channel that gave it, so
-// that an ack after a reconnect never reuses a stale tag (BROKER-FACTS row
-// 10); basic.ack has no reply, so Ack returns AckUnknown always, and Final
-// resolves from the queue's state what it can. Kafka: Attach joins the
-// consumer group; Receive hands out records of the partitions assigned,
-// Ack is a manual commit of the record's offset (refused when fenced:
-// AckRefused, with the generation), CallOff is a graceful leave of the
-// group; Final reads the group's committed offsets. Neither needs more
-// than these methods: what differs lives behind them.
+// RabbitMQ (rabbitbroker.go) fits as planned: Attach makes a Conn that
+// opens a connection and a channel with basic.qos prefetch 1; a delivery
+// keeps its channel's tag, and an ack after a reconnect never reuses a
+// stale one (BROKER-FACTS row 10); basic.ack has no reply, so Ack returns
+// AckUnknown, and Final settles from the queue's state at the end. Kafka,
+// still to come: Attach joins the consumer group; Receive hands out
+// records of the partitions assigned, Ack is a manual commit of the
+// record's offset (refused when fenced: AckRefused, with the generation),
+// CallOff is a graceful leave of the group; Final reads the group's
+// committed offsets.
 
 // Broker is a real run's broker, as the run drives it.
 type Broker interface {

@@ -49,7 +49,8 @@ type servers struct {
 	marks     *redisstore.Marks // this run's marks: its own namespace
 	kv        *redisstore.KV    // this run's keys and values: its own namespace
 	events    int
-	nats      *natsServer // with the nats broker: the run's own connection to it
+	nats      *natsServer   // with the nats broker: the run's own connection to it
+	rabbit    *rabbitServer // with the rabbitmq broker: the run's own connection to it
 }
 
 func (s *servers) redisErr(kind error, doing string, err error) error {
@@ -79,6 +80,11 @@ func setUp(ctx context.Context, cfg Config) (s *servers, err error) {
 	}
 	if cfg.BrokerServer == BrokerNATS {
 		if err := s.connectNATS(ctx); err != nil {
+			return s, err
+		}
+	}
+	if cfg.BrokerServer == BrokerRabbitMQ {
+		if err := s.connectRabbit(ctx); err != nil {
 			return s, err
 		}
 	}
@@ -124,6 +130,12 @@ func setUp(ctx context.Context, cfg Config) (s *servers, err error) {
 		// Under the prefix's lock: no other run of the prefix can be
 		// creating or deleting the same stream.
 		if err := s.nats.setUp(ctx, s.runID, cfg, len(run.NewWorkload(cfg.Config).Publishes)); err != nil {
+			return s, err
+		}
+	}
+	if s.rabbit != nil {
+		// Under the prefix's lock, as for NATS.
+		if err := s.rabbit.setUp(ctx); err != nil {
 			return s, err
 		}
 	}
@@ -316,6 +328,9 @@ func (s *servers) tearDown(warn func(string), failure error) {
 	}
 	if s.nats != nil {
 		s.nats.tearDown(warn, natsDead)
+	}
+	if s.rabbit != nil {
+		s.rabbit.tearDown(warn, se != nil && se.Server == "RabbitMQ" && se.Kind != ErrRejected)
 	}
 	if s.marks != nil {
 		err := errors.New("the server failed")

@@ -36,6 +36,15 @@ func (s *servers) watch(ctx context.Context, fail func(error)) {
 			fail(e)
 		})
 	}
+	if s.rabbit != nil {
+		go watchOne(ctx, s.rabbit.ping, func(err error) {
+			e := s.rabbit.err(ErrServerFailed, "checking during the run that it still answers (a passive declare of the run's queue on the run's own connection)", err).(*ServerError)
+			if err != errQueueGone {
+				e.Hint = stoppedHint(err)
+			}
+			fail(e)
+		})
+	}
 }
 
 func stoppedHint(err error) string {

@@ -41,6 +41,15 @@ type Workload struct {
 	// per event each. A decision of cfg.Drop adds no copy, but draws its
 	// delay all the same.
 	Decisions []faults.Decision
+
+	// What drawing it needs, kept so that Redraw allocates nothing
+	// once it has grown: the first copies, the extra ones, and the
+	// producer's stream and the injector, made on the first Redraw (the
+	// injector by pointer: its random sources point into it, and a copy
+	// of the Workload shares it rather than pointing into another).
+	firsts, extra []Publication
+	producer      *rand.PCG
+	inj           *faults.Injector
 }
 
 // NewWorkload draws the workload of cfg: the same for the simulator and for
@@ -48,10 +57,24 @@ type Workload struct {
 // 0 to 100 ms on accounts 1..10; redeliver and ttl add copies. Each draws
 // from its own stream.
 func NewWorkload(cfg Config) Workload {
+	var w Workload
+	w.Redraw(cfg)
+	return w
+}
+
+// Redraw draws the workload of cfg into w, as NewWorkload does, reusing
+// w's arrays: a backend that runs seed after seed draws each workload
+// without allocating, but for its Decisions, which are the new
+// workload's own. What w held before is overwritten.
+func (w *Workload) Redraw(cfg Config) {
 	cfg = cfg.WithDefaults()
 	p := faults.Draw(cfg.Faults, cfg.Seed)
-	producer := rand.New(rand.NewPCG(cfg.Seed, StreamProducer))
-	var inj faults.Injector
+	if w.inj == nil {
+		w.producer, w.inj = new(rand.PCG), new(faults.Injector)
+	}
+	w.producer.Seed(cfg.Seed, StreamProducer)
+	producer := rand.New(w.producer)
+	inj := w.inj
 	inj.Reset(cfg.Seed, StreamFaultRuntime, cfg.Drop)
 	// Late copies are ttl's, or key-expiry's when ttl is not in the
 	// scenario.
@@ -60,18 +83,20 @@ func NewWorkload(cfg Config) Workload {
 		lateFault = faults.KeyExpiry
 	}
 	dup, late := inj.Stream(faults.Redeliver), inj.Stream(lateFault)
-	w := Workload{Events: make([]strategies.Event, cfg.Events+1), Extra: make([]int, len(faults.All()))}
+	w.Events = slices.Grow(w.Events[:0], cfg.Events+1)[:cfg.Events+1]
+	w.Events[0] = strategies.Event{}
+	w.Extra = slices.Grow(w.Extra[:0], len(faults.All()))[:len(faults.All())]
+	clear(w.Extra)
 	// The first copies come in time order as they are drawn; the extra
 	// copies, drawn right after their event's first, come later, out of
 	// order. They are sorted on their own and merged in (mergeCopies).
-	w.Publishes = make([]Publication, 0, cfg.Events)
-	var extra []Publication
+	firsts, extra := w.firsts[:0], w.extra[:0]
 	var t int64
 	for id := 1; id <= cfg.Events; id++ {
 		ev := strategies.EventID(id)
 		t += UniformDur(producer, 0, PublishGapMax)
 		w.Events[id] = strategies.Event{ID: ev, Account: 1 + producer.IntN(Accounts), Amount: 1 + producer.Int64N(100)}
-		w.Publishes = append(w.Publishes, Publication{time.Duration(t), ev})
+		firsts = append(firsts, Publication{time.Duration(t), ev})
 		if p.DupPublish > 0 {
 			if v := inj.Randomly(faults.Redeliver, p.DupPublish); v.Hit() {
 				at := time.Duration(t + UniformDur(dup, 0, p.DupDelayMax))
@@ -93,22 +118,19 @@ func NewWorkload(cfg Config) Workload {
 	}
 	w.Span = time.Duration(t)
 	w.Decisions = slices.Clone(inj.Made())
-	w.Publishes = mergeCopies(w.Publishes, extra)
-	return w
+	w.firsts, w.extra = firsts, extra
+	w.Publishes = mergeCopies(w.Publishes[:0], firsts, extra)
 }
 
-// mergeCopies returns the first copies, firsts (one per event, in time
-// and id order), and the extra copies, extra (in the order drawn, each
-// right after its event's first), all in time order. Copies at the same
+// mergeCopies returns, in out's array, the first copies, firsts (one per
+// event, in time and id order), and the extra copies, extra (in the order
+// drawn, each right after its event's first), all in time order. Copies at the same
 // time keep the order they were drawn in, as a stable sort of all of them
 // in drawing order would: a first copy was drawn before an extra one
 // exactly when its event's id is not above the extra's.
-func mergeCopies(firsts, extra []Publication) []Publication {
-	if len(extra) == 0 {
-		return firsts
-	}
+func mergeCopies(out, firsts, extra []Publication) []Publication {
 	slices.SortStableFunc(extra, func(a, b Publication) int { return cmp.Compare(a.At, b.At) })
-	out := make([]Publication, 0, len(firsts)+len(extra))
+	out = slices.Grow(out[:0], len(firsts)+len(extra))
 	i, j := 0, 0
 	for i < len(firsts) && j < len(extra) {
 		f, x := firsts[i], extra[j]

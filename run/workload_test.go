@@ -34,6 +34,6 @@ func TestMergeCopiesIsTheStableSortOfTheDrawingOrder(t *testing.T) {
 		}
 		want := slices.Clone(drawn)
 		slices.SortStableFunc(want, func(a, b Publication) int { return cmp.Compare(a.At, b.At) })
-		require.Equal(t, want, mergeCopies(firsts, extra), "round %d", round)
+		require.Equal(t, want, mergeCopies(nil, firsts, extra), "round %d", round)
 	}
 }

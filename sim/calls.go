@@ -375,7 +375,31 @@ func (l simLedger) Begin(context.Context) (strategies.Tx, error) {
 	if in.conn == 0 {
 		in.conn = w.db.openConn()
 	}
-	return &simTx{in: in, id: w.db.begin(in.conn)}, nil
+	t := w.txs.next()
+	*t = simTx{in: in, id: w.db.begin(in.conn)}
+	return t, nil
+}
+
+// txSlab hands out the run's simTx values from chunks kept from run to
+// run, so that a transaction allocates nothing: a run begins hundreds.
+// Chunks never move, so a handle stays valid for the whole run (a
+// strategy may keep one after its commit, and its calls then fail as the
+// database's do); a run's handles are reused only by a later run, when
+// the handlers that held them are gone.
+type txSlab struct {
+	chunks [][]simTx
+	n      int // handed out this run
+}
+
+const txChunk = 256
+
+func (s *txSlab) next() *simTx {
+	c, i := s.n/txChunk, s.n%txChunk
+	if c == len(s.chunks) {
+		s.chunks = append(s.chunks, make([]simTx, txChunk))
+	}
+	s.n++
+	return &s.chunks[c][i]
 }
 
 type simTx struct {

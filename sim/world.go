@@ -63,6 +63,13 @@ type world struct {
 	instSrc  []*rand.PCG
 	instRand []*rand.Rand
 
+	// instPool holds the instances, kept from run to run with their
+	// buffers (makeInstances); insts are this run's.
+	instPool []*instance
+	// txs are the run's transaction handles (simLedger.Begin).
+	txs txSlab
+	// wl is the run's workload, redrawn into the same arrays run after run.
+	wl     run.Workload
 	events []strategies.Event // by event id; index 0 unused
 	// msgs is the event of each message, by message id; index 0 unused.
 	// The world numbers the messages and tells the broker (broker.Add).
@@ -132,6 +139,7 @@ func newWorld(cfg Config) *world {
 	w.msgs = append(w.msgs[:0], 0)
 	w.insts, w.windows = nil, resize(w.windows, 0)
 	w.calls = append(w.calls[:0], call{})
+	w.txs.n = 0
 	clear(w.kvs)
 	w.kvs = append(w.kvs[:0], kvCall{})
 	w.redis.init(n)
@@ -356,7 +364,8 @@ func (w *world) at(d int64, e event) {
 // setup publishes the workload and lays out the faults that are planned
 // ahead: partition windows and Redis losses.
 func (w *world) setup() {
-	wl := run.NewWorkload(w.cfg)
+	wl := &w.wl
+	wl.Redraw(w.cfg)
 	copy(w.events, wl.Events)
 	for f, n := range wl.Extra {
 		w.rec.Injected(faults.Fault(f), n)
@@ -433,10 +442,26 @@ func (w *world) setup() {
 }
 
 func (w *world) makeInstances() {
-	w.insts = make([]*instance, w.cfg.Instances)
-	w.windows = make([][]window, w.cfg.Instances)
-	for i := range w.insts {
-		w.insts[i] = &instance{w: w, idx: int32(i)}
+	n := w.cfg.Instances
+	for len(w.instPool) < n {
+		w.instPool = append(w.instPool, new(instance))
+	}
+	w.insts = w.instPool[:n]
+	if cap(w.windows) < n {
+		w.windows = make([][]window, n)
+	}
+	w.windows = w.windows[:n]
+	for i, in := range w.insts {
+		w.windows[i] = w.windows[i][:0]
+		// A new instance in all but its buffers, which it keeps
+		// from the run before, emptied.
+		mem := in.mem
+		if len(mem) != w.cfg.Events/64+1 {
+			mem = nil
+		}
+		*in = instance{w: w, idx: int32(i), inbox: in.inbox[:0], transit: in.transit[:0],
+			polled: in.polled[:0], autoSent: in.autoSent[:0], mem: mem, memOther: in.memOther}
+		in.forget()
 	}
 }
 

@@ -50,7 +50,23 @@ var ratios = []ratio{
 		num:   "BenchmarkBatch/db-unique/real/batch=32/consumers=%d", numUnit: unitThroughput,
 		den: "BenchmarkRaw/redis-setnx-pipelined/batch=32/consumers=%d", denUnit: unitOps,
 	},
+	// Through RabbitMQ: a strategy in the raw RabbitMQ loop, over the
+	// loop alone (issue 16).
+	{
+		label:  "none through RabbitMQ ÷ the raw RabbitMQ loop",
+		target: "≥ 0.8",
+		num:    "BenchmarkStrategy/none/real/broker=rabbitmq/consumers=%d", numUnit: unitThroughput,
+		den: "BenchmarkRawBroker/rabbitmq/consumers=%d", denUnit: unitMsgs,
+	},
+	{
+		label: "db-unique-fast through RabbitMQ ÷ the raw RabbitMQ loop",
+		num:   "BenchmarkStrategy/db-unique-fast/real/broker=rabbitmq/consumers=%d", numUnit: unitThroughput,
+		den: "BenchmarkRawBroker/rabbitmq/consumers=%d", denUnit: unitMsgs,
+	},
 }
+
+// unitMsgs is the throughput unit of BenchmarkRawBroker.
+const unitMsgs = "msgs/s"
 
 // unitOps is the throughput unit of BenchmarkRaw.
 const unitOps = "ops/s"
