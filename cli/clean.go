@@ -10,7 +10,7 @@ import (
 )
 
 // cleanSynopsis is the usage line of `idemsim clean`.
-const cleanSynopsis = "idemsim clean [--prefix P] [--redis-url URL] [--postgres-url URL] [--broker memory|nats] [--nats-url URL]"
+const cleanSynopsis = "idemsim clean [--prefix P] [--redis-url URL] [--postgres-url URL] [--broker memory|nats|kafka] [--nats-url URL] [--kafka-brokers HOST:PORT[,...]|kfake]"
 
 const cleanAbout = `
 Remove everything that real runs (run --backend real) of a prefix created on
@@ -34,7 +34,7 @@ untouched and named, and no other key is deleted. It refuses while a run
 uses the prefix. Prints what it removed.
 `
 
-var cleanOrder = []string{"prefix P", "redis-url URL", "postgres-url URL", "broker B", "nats-url URL"}
+var cleanOrder = []string{"prefix P", "redis-url URL", "postgres-url URL", "broker B", "nats-url URL", "kafka-brokers B"}
 
 // cleanCmd is `idemsim clean`.
 func (e *env) cleanCmd(args []string) error {
@@ -43,7 +43,7 @@ func (e *env) cleanCmd(args []string) error {
 	s.define(fs, "", "the prefix whose tables and keys to remove")
 	var broker string
 	fs.StringVar(&broker, "broker", realrun.BrokerMemory,
-		"memory (nothing to remove outside Redis and PostgreSQL) or nats (also the prefix's NATS stream)")
+		"memory (nothing to remove outside Redis and PostgreSQL), nats (also the prefix's NATS stream)\nor kafka (also the prefix's Kafka topic and consumer group, --kafka-brokers)")
 	help, err := parseFlags(fs, args)
 	if help {
 		return printCommandHelp(e.stdout, cleanSynopsis, cleanAbout, fs, cleanOrder)
@@ -74,6 +74,13 @@ func (e *env) cleanCmd(args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "removed %s of prefix %s\n", what, cfg.Prefix)
 	}
+	if cfg.BrokerServer == realrun.BrokerKafka {
+		what := "no Kafka topic or group"
+		if len(cleaned.Kafka) > 0 {
+			what = "Kafka " + strings.Join(cleaned.Kafka, ", ")
+		}
+		fmt.Fprintf(e.stdout, "removed %s of prefix %s\n", what, cfg.Prefix)
+	}
 	if cleaned.NotOwned != nil {
 		fmt.Fprintf(e.stdout, "left untouched: %s\n", userMessage(cleaned.NotOwned))
 	}
@@ -84,6 +91,7 @@ func (e *env) cleanCmd(args []string) error {
 // run --backend real and clean take them.
 type serverFlags struct {
 	redisURL, postgresURL, prefix, natsURL string
+	kafkaBrokers                           string
 }
 
 // define defines --redis-url, --postgres-url and --prefix on fs; note
@@ -95,6 +103,8 @@ func (s *serverFlags) define(fs *flag.FlagSet, note, prefixUse string) {
 		note+"PostgreSQL to use, a URL or key=value pairs (default $IDEMSIM_POSTGRES_URL,\nelse "+realrun.DefaultPostgresURL+")")
 	fs.StringVar(&s.natsURL, "nats-url", "",
 		note+"with --broker nats: the NATS server (JetStream) to use, nats://[user:password@]host:port\nor nats://token@host:port (default $IDEMSIM_NATS_URL, else "+realrun.DefaultNATSURL+")")
+	fs.StringVar(&s.kafkaBrokers, "kafka-brokers", "",
+		note+"with --broker kafka: the Kafka cluster's seed brokers, host:port[,host:port...], or\n"+realrun.KafkaInProcess+" for franz-go's in-process cluster, started for the run and gone with it\n(default $IDEMSIM_KAFKA_BROKERS, else "+realrun.DefaultKafkaBrokers+")")
 	fs.StringVar(&s.prefix, "prefix", realrun.DefaultPrefix,
 		note+prefixUse+";\na lowercase letter, then up to 39 lowercase letters, digits or underscores")
 }
@@ -107,12 +117,13 @@ func (s *serverFlags) config(set map[string]bool) (realrun.Config, error) {
 		{"postgres-url", s.postgresURL, "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"},
 		{"prefix", s.prefix, realrun.DefaultPrefix},
 		{"nats-url", s.natsURL, realrun.DefaultNATSURL},
+		{"kafka-brokers", s.kafkaBrokers, realrun.DefaultKafkaBrokers},
 	} {
 		if set[f.name] && strings.TrimSpace(f.value) == "" {
 			return realrun.Config{}, usagef("--%s is empty: give one (e.g. %s), or leave the flag out for the default", f.name, f.example)
 		}
 	}
-	cfg := realrun.Config{RedisURL: s.redisURL, PostgresURL: s.postgresURL, Prefix: s.prefix, NATSURL: s.natsURL}
+	cfg := realrun.Config{RedisURL: s.redisURL, PostgresURL: s.postgresURL, Prefix: s.prefix, NATSURL: s.natsURL, KafkaBrokers: s.kafkaBrokers}
 	return cfg, nil
 }
 
@@ -126,10 +137,12 @@ func realBroker(name string) (string, error) {
 		return realrun.BrokerMemory, nil
 	case realrun.BrokerNATS:
 		return realrun.BrokerNATS, nil
-	case realrun.BrokerRabbitMQ, realrun.BrokerKafka:
+	case realrun.BrokerKafka:
+		return realrun.BrokerKafka, nil
+	case realrun.BrokerRabbitMQ:
 		return "", usagef("--broker %s: not yet supported with --backend real (accepted: %s)", name, strings.Join(realrun.BrokerServers, ", "))
 	case "log":
-		return "", usagef("--backend real models only the queue for now: --broker log needs --backend sim (with --backend real, --broker takes %s)", strings.Join(realrun.BrokerServers, ", "))
+		return "", usagef("--broker log is the simulator's model: with --backend real, --broker kafka runs it on Kafka (--broker takes %s)", strings.Join(realrun.BrokerServers, ", "))
 	}
 	return "", unknownName("broker", name, realrun.BrokerServers)
 }

@@ -15,6 +15,10 @@ type Cleaned struct {
 	// NATS lists what was removed from NATS (with the nats broker): the
 	// prefix's stream, if it bore idemsim's mark.
 	NATS []string
+	// Kafka lists what was removed from Kafka (with the kafka broker):
+	// the prefix's topic if it bore idemsim's mark, and its consumer
+	// group if it was a leftover of idemsim's.
+	Kafka []string
 	// NotOwned, if not nil, reports relations of the prefix's names that
 	// idemsim did not create: they were left untouched.
 	NotOwned error
@@ -52,6 +56,11 @@ func clean(ctx context.Context, cfg Config) (_ *Cleaned, err error) {
 			return nil, err
 		}
 	}
+	if cfg.BrokerServer == BrokerKafka {
+		if err = s.connectKafka(ctx); err != nil {
+			return nil, err
+		}
+	}
 	sctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	s.lock, err = pgstore.LockPrefix(sctx, s.pool, cfg.Prefix)
 	cancel()
@@ -80,6 +89,14 @@ func clean(ctx context.Context, cfg Config) (_ *Cleaned, err error) {
 	if s.nats != nil {
 		var notOwned error
 		out.NATS, notOwned, err = s.nats.clean(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out.NotOwned = errors.Join(out.NotOwned, notOwned)
+	}
+	if s.kafka != nil {
+		var notOwned error
+		out.Kafka, notOwned, err = s.kafka.clean(ctx)
 		if err != nil {
 			return nil, err
 		}

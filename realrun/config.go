@@ -19,6 +19,9 @@ const (
 	DefaultPostgresURL = "postgres://postgres@127.0.0.1:5432/postgres?sslmode=disable"
 	DefaultPrefix      = "idemsim"
 	DefaultNATSURL     = "nats://127.0.0.1:4222"
+	// DefaultKafkaBrokers is the local Kafka's seed list; KafkaInProcess
+	// (--kafka-brokers kfake) runs on franz-go's in-process cluster.
+	DefaultKafkaBrokers = "127.0.0.1:9092"
 )
 
 // The brokers a real run takes (Config.BrokerServer): the in-process
@@ -32,7 +35,7 @@ const (
 )
 
 // BrokerServers lists the brokers a real run supports, the default first.
-var BrokerServers = []string{BrokerMemory, BrokerNATS}
+var BrokerServers = []string{BrokerMemory, BrokerNATS, BrokerKafka}
 
 // The environment variables that name the servers to use when no URL is
 // given.
@@ -40,7 +43,16 @@ const (
 	envRedisURL    = "IDEMSIM_REDIS_URL"
 	envPostgresURL = "IDEMSIM_POSTGRES_URL"
 	envNATSURL     = "IDEMSIM_NATS_URL"
+	envKafka       = "IDEMSIM_KAFKA_BROKERS"
 )
+
+// KafkaBrokers is the Kafka seed list to use when none is given.
+func KafkaBrokers() string {
+	if u := os.Getenv(envKafka); u != "" {
+		return u
+	}
+	return DefaultKafkaBrokers
+}
 
 // NATSURL is the NATS URL to use when none is given.
 func NATSURL() string {
@@ -95,6 +107,9 @@ type Config struct {
 	// from: BrokerMemory (the default, in process) or BrokerNATS.
 	BrokerServer string
 	NATSURL      string // with BrokerNATS; default NATSURL()
+	// KafkaBrokers, with BrokerKafka, is the seed list host:port[,...],
+	// or KafkaInProcess; default KafkaBrokers().
+	KafkaBrokers string
 	Timing       Timing // zero: DefaultTiming
 	// Progress, if set, receives one line per phase of the run, and one
 	// every few seconds while it goes on.
@@ -106,7 +121,7 @@ type Config struct {
 
 	// redisFrom and postgresFrom name the environment variable a URL
 	// came from, when withDefaults took it from there, for messages.
-	redisFrom, postgresFrom, natsFrom string
+	redisFrom, postgresFrom, natsFrom, kafkaFrom string
 }
 
 // Timing is the wall-clock scale of a real run: the simulator's timing,
@@ -173,6 +188,14 @@ func (c Config) withDefaults() Config {
 	if c.BrokerServer == BrokerNATS && c.NATSURL == "" {
 		c.NATSURL, c.natsFrom = NATSURL(), fromEnv(envNATSURL)
 	}
+	if c.BrokerServer == BrokerKafka {
+		if c.KafkaBrokers == "" {
+			c.KafkaBrokers, c.kafkaFrom = KafkaBrokers(), fromEnv(envKafka)
+		}
+		if c.BrokerModel == "" {
+			c.BrokerModel = "log" // Kafka's model in the simulator
+		}
+	}
 	if c.Timing == (Timing{}) {
 		c.Timing = DefaultTiming
 	}
@@ -184,11 +207,14 @@ func (c Config) withDefaults() Config {
 // libpq's key=value form). It does not contact the servers. Empty settings
 // mean the defaults.
 func (c Config) Validate() error {
+	if c.BrokerServer == BrokerKafka {
+		return c.validateKafka()
+	}
 	if err := c.Config.Validate(); err != nil {
 		return err
 	}
 	if m := c.Config.WithDefaults().BrokerModel; m != run.DefaultBroker {
-		return badConfigf("--broker %s: a real run's broker is a queue (memory, in process, or nats); the log runs in the simulator only", m)
+		return badConfigf("--broker %s: a real run's broker is a queue (memory, in process, or nats) or Kafka, whose model is the log; the log runs in the simulator or on kafka", m)
 	}
 	if c.Broker != (run.BrokerParams{}) {
 		// A real run's broker is its own queue, with today's behaviour
@@ -200,6 +226,7 @@ func (c Config) Validate() error {
 
 // scrubber hides the secrets of every server setting of c.
 func (c Config) scrubber() *Scrubber {
+	// A Kafka seed list holds no secret (a real run takes no SASL).
 	return NewScrubber(c.RedisURL, c.PostgresURL, c.NATSURL)
 }
 
@@ -214,12 +241,20 @@ func validateSettings(c Config) error {
 		if c.NATSURL != "" && c.natsFrom == "" {
 			return badConfigf("a NATS URL needs the nats broker (--broker nats)")
 		}
+		if c.KafkaBrokers != "" {
+			return badConfigf("a Kafka seed list needs the kafka broker (--broker kafka)")
+		}
 	case BrokerNATS:
 		if err := checkNATSURL(c.NATSURL); err != nil {
 			return badConfigf("bad NATS URL %q%s: %v (want nats://[user:password@]host:port, or nats://token@host:port; tls:// for TLS)",
 				redactNATS(c.NATSURL), source(c.natsFrom), err)
 		}
-	case BrokerRabbitMQ, BrokerKafka:
+	case BrokerKafka:
+		if _, err := checkKafkaBrokers(c.KafkaBrokers); err != nil {
+			return badConfigf("bad Kafka seed list %q%s: %v (want host:port[,host:port...], or %s for franz-go's in-process cluster)",
+				c.KafkaBrokers, source(c.kafkaFrom), err, KafkaInProcess)
+		}
+	case BrokerRabbitMQ:
 		return badConfigf("broker %s: not yet supported by real runs (accepted: %s)", c.BrokerServer, strings.Join(BrokerServers, ", "))
 	default:
 		return badConfigf("unknown broker %q for a real run (accepted: %s)", c.BrokerServer, strings.Join(BrokerServers, ", "))
@@ -234,4 +269,21 @@ func validateSettings(c Config) error {
 			Redact(c.PostgresURL), source(c.postgresFrom), scrub.Scrub(err.Error()))
 	}
 	return nil
+}
+
+// validateKafka checks a run on Kafka: its model is the log, with the
+// log's parameters (commit after each batch or each record; auto-commit
+// is not offered on a real run).
+func (c Config) validateKafka() error {
+	cc := c.withDefaults()
+	if cc.BrokerModel != "log" {
+		return badConfigf("--broker kafka: Kafka's model is the log, not the %s", cc.BrokerModel)
+	}
+	if err := cc.Config.Validate(); err != nil {
+		return err
+	}
+	if cc.Broker.Commit == run.CommitAuto {
+		return badConfigf("--commit auto: a real run on Kafka commits after each batch or each record (--commit batch|record)")
+	}
+	return validateSettings(cc)
 }

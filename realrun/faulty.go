@@ -84,10 +84,10 @@ func (inc *incarnation) before(ctx context.Context, target storeSet, step run.Re
 	switch {
 	case p.SlowPerStep > 0 && r.randomly(faults.Slow, p.SlowPerStep) == faults.Strike:
 		inc.crashAfter = false
-		inc.stall(faults.Slow, time.Duration(float64(r.cfg.Timing.AckDeadline)*p.SlowFactor))
+		inc.stall(faults.Slow, time.Duration(float64(r.stallUnit())*p.SlowFactor))
 	case p.PausePerStep > 0 && r.randomly(faults.Zombie, p.PausePerStep) == faults.Strike:
 		inc.crashAfter = false
-		inc.stall(faults.Zombie, time.Duration(float64(r.cfg.Timing.AckDeadline)*p.PauseFactor))
+		inc.stall(faults.Zombie, time.Duration(float64(r.liveness())*p.PauseFactor))
 	}
 	if target != 0 && p.PartitionPerStep > 0 {
 		if v := r.randomly(faults.Partition, p.PartitionPerStep); v.Hit() {
@@ -134,12 +134,37 @@ func (inc *incarnation) stall(f faults.Fault, d time.Duration) {
 		rec.Cause = run.Paused
 	}
 	r.rec.add(rec)
+	if f == faults.Zombie && r.srv.kafka != nil {
+		// On Kafka the client's heartbeats run on their own: a paused
+		// process sends none, which the coordinator hears as silence,
+		// so the member's link is held for the pause (as the
+		// simulator's log hears a Disconnect).
+		inc.c.silence(d)
+	}
 	t := time.NewTimer(d)
 	select {
 	case <-t.C:
 	case <-r.ctx.Done():
 		t.Stop()
 	}
+}
+
+// stallUnit is what a slow step stalls a multiple of: the ack deadline on
+// a queue, the max-poll interval on Kafka (the simulator's Stall).
+func (r *session) stallUnit() time.Duration {
+	if k := r.srv.kafka; k != nil {
+		return k.maxPoll
+	}
+	return r.cfg.Timing.AckDeadline
+}
+
+// liveness is what a pause lasts a multiple of: the ack deadline on a
+// queue, the session timeout on Kafka (the simulator's Liveness).
+func (r *session) liveness() time.Duration {
+	if k := r.srv.kafka; k != nil {
+		return k.session
+	}
+	return r.cfg.Timing.AckDeadline
 }
 
 func (inc *incarnation) after(op run.Op, call uint32) error {

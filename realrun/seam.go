@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/idemsim/idemsim/internal/tcpproxy"
 	"github.com/idemsim/idemsim/strategies"
 )
 
@@ -97,5 +96,16 @@ const (
 // proxied is a broker whose consumers reach it through proxies of the
 // run's own, so that a partition can cut a consumer off from it.
 type proxied interface {
-	proxy(consumer int) *tcpproxy.Proxy
+	proxy(consumer int) brokerLink
+}
+
+// logConn is a Conn of a broker whose model is the log (Kafka): its
+// consumer hands the strategy each record's partition and offset,
+// commits only when a commit is due, retries a failed record in place,
+// and seeks on assignment when its strategy is a Seeker.
+type logConn interface {
+	Conn
+	position(d delivery) (partition int, offset int64)
+	commitDue(d delivery) bool
+	setSeeker(s strategies.Seeker)
 }

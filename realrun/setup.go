@@ -50,6 +50,7 @@ type servers struct {
 	kv        *redisstore.KV    // this run's keys and values: its own namespace
 	events    int
 	nats      *natsServer // with the nats broker: the run's own connection to it
+	kafka     *kafkaServer // with the kafka broker: the run's own client of it
 }
 
 func (s *servers) redisErr(kind error, doing string, err error) error {
@@ -124,6 +125,12 @@ func setUp(ctx context.Context, cfg Config) (s *servers, err error) {
 		// Under the prefix's lock: no other run of the prefix can be
 		// creating or deleting the same stream.
 		if err := s.nats.setUp(ctx, s.runID, cfg, len(run.NewWorkload(cfg.Config).Publishes)); err != nil {
+			return s, err
+		}
+	}
+	if s.kafka != nil {
+		// Under the prefix's lock, as NATS's stream.
+		if err := s.kafka.setUp(ctx); err != nil {
 			return s, err
 		}
 	}
@@ -316,6 +323,9 @@ func (s *servers) tearDown(warn func(string), failure error) {
 	}
 	if s.nats != nil {
 		s.nats.tearDown(warn, natsDead)
+	}
+	if s.kafka != nil {
+		s.kafka.tearDown(warn, errors.As(failure, &se) && se.Kind != ErrRejected && se.Server == "Kafka")
 	}
 	if s.marks != nil {
 		err := errors.New("the server failed")
