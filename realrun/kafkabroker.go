@@ -820,27 +820,33 @@ func (c *kafkaConn) drop(abrupt bool) {
 		return
 	}
 	if abrupt {
+		// Nothing more reaches the broker (the dialer refuses): the
+		// client winds down on its own, and nobody waits for it.
 		for _, l := range links {
 			_ = l.Close()
 		}
+		go cl.CloseAllowingRebalance()
+		return
 	}
+	// A graceful leave: LeaveGroup within the call deadline (lost if
+	// cut off, as the simulator's), then the client closes; a client
+	// that hangs is left behind after closeTimeout.
 	closed := make(chan struct{})
 	go func() {
-		if !abrupt && !c.left.Load() {
+		cl.AllowRebalance()
+		if !c.left.Load() {
 			ctx, cancel := context.WithTimeout(context.Background(), 4*c.b.r.cfg.Timing.CallTimeout)
 			_ = cl.LeaveGroupContext(ctx)
 			cancel()
 		}
-		cl.Close()
+		cl.CloseAllowingRebalance()
 		close(closed)
 	}()
 	select {
 	case <-closed:
 	case <-time.After(closeTimeout):
 	}
-	if !abrupt {
-		c.b.r.rec.add(run.Record{Kind: run.Leave, Inst: int32(c.consumer), Cause: run.Graceful})
-	}
+	c.b.r.rec.add(run.Record{Kind: run.Leave, Inst: int32(c.consumer), Cause: run.Graceful})
 }
 
 // brokerLink is what a consumer cuts when a partition cuts it off from

@@ -83,6 +83,11 @@ func setUp(ctx context.Context, cfg Config) (s *servers, err error) {
 			return s, err
 		}
 	}
+	if cfg.BrokerServer == BrokerKafka {
+		if err := s.connectKafka(ctx); err != nil {
+			return s, err
+		}
+	}
 
 	step := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, setupTimeout) }
 	sctx, cancel := step()
