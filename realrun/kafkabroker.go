@@ -842,9 +842,13 @@ func (c *kafkaConn) drop(abrupt bool) {
 		cl.CloseAllowingRebalance()
 		close(closed)
 	}()
+	wait := closeTimeout
+	if c.b.r.ctx.Err() != nil {
+		wait = 0 // the run failed: nobody waits for a goodbye
+	}
 	select {
 	case <-closed:
-	case <-time.After(closeTimeout):
+	case <-time.After(wait):
 	}
 	c.b.r.rec.add(run.Record{Kind: run.Leave, Inst: int32(c.consumer), Cause: run.Graceful})
 }

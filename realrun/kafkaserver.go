@@ -349,18 +349,29 @@ func (k *kafkaServer) tearDown(warn func(string), dead bool) {
 			warn(fmt.Sprintf("could not delete this run's Kafka topic %s and group %s: %v; remove them with: idemsim clean --broker kafka --prefix %s", k.topic, k.group, err, k.prefix))
 		}
 	}
-	if k.cl != nil {
-		k.cl.Close()
-	}
-	if k.fake != nil {
-		k.fake.Close()
+	// A client of a cluster that hangs may hang closing: bounded.
+	closed := make(chan struct{})
+	go func() {
+		if k.cl != nil {
+			k.cl.Close()
+		}
+		if k.fake != nil {
+			k.fake.Close()
+		}
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(time.Second):
 	}
 }
 
-// ping is the health watch's check: a metadata round trip on the run's
-// own client.
+// ping is the health watch's check: a round trip to the group's
+// coordinator on the run's own client (reading the committed offsets). Not
+// a metadata request: kgo answers those from its cache for a while, which
+// would hide a cluster that died.
 func (k *kafkaServer) ping(ctx context.Context) error {
-	_, err := k.adm.ListTopics(ctx, k.topic)
+	_, err := k.adm.FetchOffsets(ctx, k.group)
 	return err
 }
 
