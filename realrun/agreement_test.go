@@ -118,7 +118,7 @@ func agree(t *testing.T, base realrun.Config, sts []string, scenarios []faults.S
 	simKinds := func(st string, sc faults.Set) (all, common string) {
 		var dupRuns, lostRuns, stuckRuns int
 		for seed := uint64(1); seed <= agreeSimSeeds; seed++ {
-			res, err := sim.Run(run.Config{Strategy: st, Faults: sc, Seed: seed, Events: agreeEvents, NoTraceHash: true})
+			res, err := sim.Run(run.Config{BrokerModel: base.BrokerModel, Strategy: st, Faults: sc, Seed: seed, Events: agreeEvents, NoTraceHash: true})
 			require.NoError(t, err)
 			dupRuns += min(res.Duplicates, 1)
 			lostRuns += min(res.Lost, 1)
@@ -166,7 +166,7 @@ func agree(t *testing.T, base realrun.Config, sts []string, scenarios []faults.S
 					}
 					cfg := base
 					cfg.Prefix = fmt.Sprintf("%s_%d", prefix, i)
-					cfg.Config = run.Config{Strategy: c.strategy, Faults: c.scenario, Seed: seed, Events: agreeEvents, KeepTrace: true}
+					cfg.Config = run.Config{BrokerModel: base.BrokerModel, Strategy: c.strategy, Faults: c.scenario, Seed: seed, Events: agreeEvents, KeepTrace: true}
 					res, err := realrun.Run(context.Background(), cfg)
 					if err != nil {
 						c.note = err.Error()
@@ -213,7 +213,7 @@ func agree(t *testing.T, base realrun.Config, sts []string, scenarios []faults.S
 		fmt.Fprintf(&table, "%-16s %-11s %-10s %-10s %-10s %d %s\n", c.strategy, c.scenario, c.sim, c.common, c.real, c.seeds, note)
 	}
 	t.Logf("the simulator's outcome table (%d seeds) beside the real one (broker %s):\n%s", agreeSimSeeds, base.BrokerServer, table.String())
-	if path := os.Getenv("IDEMSIM_AGREEMENT_OUT"); path != "" && base.BrokerServer != realrun.BrokerNATS {
+	if path := os.Getenv("IDEMSIM_AGREEMENT_OUT"); path != "" && (base.BrokerServer == "" || base.BrokerServer == realrun.BrokerMemory) {
 		require.NoError(t, os.WriteFile(path, []byte(table.String()), 0o644))
 	}
 	for _, c := range cells {

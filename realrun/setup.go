@@ -49,7 +49,7 @@ type servers struct {
 	marks     *redisstore.Marks // this run's marks: its own namespace
 	kv        *redisstore.KV    // this run's keys and values: its own namespace
 	events    int
-	nats      *natsServer // with the nats broker: the run's own connection to it
+	nats      *natsServer  // with the nats broker: the run's own connection to it
 	kafka     *kafkaServer // with the kafka broker: the run's own client of it
 }
 
