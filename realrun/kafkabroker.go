@@ -55,6 +55,7 @@ type kafkaBroker struct {
 	msgs      []kafkaMessage
 	at        map[[2]int64]int // (partition, offset) to message
 	committed map[int32]int64  // per partition, the last commit accepted, as the run saw it
+	commits   map[int32][]acceptedCommit // per partition, every commit accepted, in order
 	unknown   map[int32]unknownCommit
 	published int
 	accepted  int
@@ -63,6 +64,51 @@ type kafkaBroker struct {
 	leaving   []bool
 	allDone   chan struct{}
 	done      bool
+
+	// ready is closed once the group first stands with every consumer
+	// that starts with the run (or after initialDelay): kfake has no
+	// initial rebalance delay (group.initial.rebalance.delay.ms, 3 s
+	// by default on Kafka), so the first member to join would take
+	// every partition and lose them again as the others join. The
+	// consumers hold their first poll until then, as a real cluster's
+	// delay holds the first rebalance, and as the simulator's log
+	// starts: one rebalance, every member in it.
+	ready     chan struct{}
+	readyOnce sync.Once
+}
+
+// initialDelay bounds the wait for the group's first members: Kafka's
+// default group.initial.rebalance.delay.ms.
+const initialDelay = 3 * time.Second
+
+// awaitGroup holds an initial member's first poll until the group stands
+// with every consumer that starts with the run.
+func (b *kafkaBroker) awaitGroup(ctx context.Context) {
+	b.readyOnce.Do(func() {
+		want := 0
+		for _, c := range b.r.consumers {
+			if c.lateStart == 0 {
+				want++
+			}
+		}
+		go func() {
+			defer close(b.ready)
+			deadline := time.Now().Add(initialDelay)
+			for time.Now().Before(deadline) && b.r.ctx.Err() == nil {
+				dctx, cancel := context.WithTimeout(b.r.ctx, pingTimeout)
+				dg, err := b.srv.adm.DescribeGroups(dctx, b.srv.group)
+				cancel()
+				if g, ok := dg[b.srv.group]; err == nil && ok && g.Err == nil && g.State == "Stable" && len(g.Members) >= want {
+					return
+				}
+				sleepCtx(b.r.ctx, 20*time.Millisecond)
+			}
+		}()
+	})
+	select {
+	case <-b.ready:
+	case <-ctx.Done():
+	}
 }
 
 // kafkaMessage is what the client knows of one message.
@@ -71,6 +117,14 @@ type kafkaMessage struct {
 	part     int32 // its partition, from 0
 	off      int64 // its offset; -1 until produced
 	accepted bool  // a commit accepted covered it
+}
+
+// acceptedCommit is a commit the broker accepted: by inst, sent at sent,
+// moving its partition's offset to next.
+type acceptedCommit struct {
+	inst int
+	sent time.Duration
+	next int64
 }
 
 // unknownCommit is the first commit of a partition with no answer, or
@@ -88,8 +142,8 @@ var (
 func newKafkaBroker(r *session, events []strategies.EventID) (*kafkaBroker, error) {
 	k := r.srv.kafka
 	b := &kafkaBroker{r: r, srv: k, halted: make(chan struct{}), allDone: make(chan struct{}),
-		leaving: make([]bool, r.cfg.Instances), rAck: rand.New(rand.NewPCG(r.cfg.Seed, run.StreamAckLoss)),
-		at: map[[2]int64]int{}, committed: map[int32]int64{}, unknown: map[int32]unknownCommit{}}
+		leaving: make([]bool, r.cfg.Instances), ready: make(chan struct{}), rAck: rand.New(rand.NewPCG(r.cfg.Seed, run.StreamAckLoss)),
+		at: map[[2]int64]int{}, committed: map[int32]int64{}, commits: map[int32][]acceptedCommit{}, unknown: map[int32]unknownCommit{}}
 	for m, e := range events {
 		acct := r.wl.Events[e].Account
 		b.msgs = append(b.msgs, kafkaMessage{event: e, part: int32(acct % k.parts), off: -1})
@@ -136,10 +190,19 @@ func (b *kafkaBroker) Publish(ctx context.Context, m int) error {
 	pr.Part, pr.Count = rec.Partition+1, int32(rec.Offset)
 	b.r.rec.add(pr)
 	b.mu.Lock()
+	defer b.mu.Unlock()
 	b.msgs[m].off = rec.Offset
 	b.at[[2]int64{int64(rec.Partition), rec.Offset}] = m
 	b.published++
-	b.mu.Unlock()
+	// A consumer may read, handle and commit the record before the
+	// produce's answer comes back: a commit accepted already that
+	// passed it settled it.
+	for _, ac := range b.commits[rec.Partition] {
+		if ac.next > rec.Offset {
+			b.acceptLocked(m, ac.inst, ac.sent)
+			break
+		}
+	}
 	return nil
 }
 
@@ -198,15 +261,23 @@ func (b *kafkaBroker) commitAccepted(consumer int, p int32, next int64, sent tim
 	defer b.mu.Unlock()
 	old := b.committed[p]
 	b.committed[p] = next
+	b.commits[p] = append(b.commits[p], acceptedCommit{inst: consumer, sent: sent, next: next})
 	for off := old; off < next; off++ {
-		m, ok := b.at[[2]int64{int64(p), off}]
-		if !ok || b.msgs[m].accepted {
-			continue
+		if m, ok := b.at[[2]int64{int64(p), off}]; ok {
+			b.acceptLocked(m, consumer, sent)
 		}
-		b.msgs[m].accepted = true
-		b.accepted++
-		b.r.rec.ack(consumer, b.msgs[m].event, sent)
 	}
+}
+
+// acceptLocked settles message m, by consumer's commit sent at sent, if
+// no commit settled it before. The caller holds mu.
+func (b *kafkaBroker) acceptLocked(m, consumer int, sent time.Duration) {
+	if b.msgs[m].accepted {
+		return
+	}
+	b.msgs[m].accepted = true
+	b.accepted++
+	b.r.rec.ack(consumer, b.msgs[m].event, sent)
 	if b.accepted == len(b.msgs) {
 		b.finishLocked()
 	}
@@ -533,6 +604,7 @@ func (c *kafkaConn) Receive(ctx context.Context) (delivery, strategies.EventID, 
 			sleepCtx(ctx, fetchWait/4)
 			continue
 		}
+		b.awaitGroup(ctx)
 		c.mu.Lock()
 		c.holding = false
 		c.mu.Unlock()
