@@ -41,8 +41,15 @@
 // through a proxy of its own, so a crash closes it abruptly and a
 // partition can cut the consumer off from the broker as well as from the
 // stores; acks are sent with AckSync, and one that gets no answer in time
-// is recorded as unknown (ack-unknown), never guessed. --broker log, and
-// any broker parameter, are refused (the log is the simulator's for now).
+// is recorded as unknown (ack-unknown), never guessed. Or Kafka
+// (kafkabroker.go, kafkaserver.go), through franz-go, whose matching model
+// is the simulator's log: a topic of the run's own (marked by a config
+// value it never uses) and a consumer group of its own, members that poll
+// batches and commit what they handled (a fenced commit is refused, one
+// with no answer unknown), the log's session timeout and max-poll interval
+// scaled to the run's clock, the max-poll interval kept by the consumer
+// itself (kgo has none). On the queue brokers, --broker log and the log's
+// parameters are refused.
 //
 // Each consumer builds its handler anew at every start (strategies.New),
 // with Deps that name it as a real consumer is named: Instance, its number,

@@ -918,11 +918,14 @@ func (c *kafkaConn) drop(abrupt bool) {
 	if c.b.r.ctx.Err() != nil {
 		wait = 0 // the run failed: nobody waits for a goodbye
 	}
+	left := c.left.Load() // it left already, when its max-poll interval passed
 	select {
 	case <-closed:
 	case <-time.After(wait):
 	}
-	c.b.r.rec.add(run.Record{Kind: run.Leave, Inst: int32(c.consumer), Cause: run.Graceful})
+	if !left {
+		c.b.r.rec.add(run.Record{Kind: run.Leave, Inst: int32(c.consumer), Cause: run.Graceful})
+	}
 }
 
 // brokerLink is what a consumer cuts when a partition cuts it off from
