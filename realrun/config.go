@@ -226,8 +226,9 @@ func (c Config) Validate() error {
 
 // scrubber hides the secrets of every server setting of c.
 func (c Config) scrubber() *Scrubber {
-	// A Kafka seed list holds no secret (a real run takes no SASL).
-	return NewScrubber(c.RedisURL, c.PostgresURL, c.NATSURL)
+	// A Kafka seed list holds no secret (a real run takes no SASL), but
+	// one may be typed into it (user:password@host:port): hidden too.
+	return NewScrubber(c.RedisURL, c.PostgresURL, c.NATSURL, c.KafkaBrokers)
 }
 
 // validateSettings checks the server settings and the prefix of c, whose
@@ -251,8 +252,14 @@ func validateSettings(c Config) error {
 		}
 	case BrokerKafka:
 		if _, err := checkKafkaBrokers(c.KafkaBrokers); err != nil {
+			// A seed list with a user and password in it is shown
+			// without them (StripPassword), or not at all.
+			shown := StripPassword(c.KafkaBrokers)
+			if shown == "" {
+				shown = "(not shown)"
+			}
 			return badConfigf("bad Kafka seed list %q%s: %v (want host:port[,host:port...], or %s for franz-go's in-process cluster)",
-				c.KafkaBrokers, source(c.kafkaFrom), err, KafkaInProcess)
+				shown, source(c.kafkaFrom), NewScrubber(c.KafkaBrokers).Scrub(err.Error()), KafkaInProcess)
 		}
 	case BrokerRabbitMQ:
 		return badConfigf("broker %s: not yet supported by real runs (accepted: %s)", c.BrokerServer, strings.Join(BrokerServers, ", "))

@@ -97,6 +97,9 @@ func TestKafkaRunWorksAndCleansUp(t *testing.T) {
 // Under crashes (a member gone with no LeaveGroup: the session timeout
 // evicts it) db-unique holds, and none shows the log's duplicates.
 func TestKafkaCrash(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays up to six runs on Kafka")
+	}
 	kc := testserver.Kafka(t)
 	cfg := kafkaServers(t, "rr_kcrash", kc)
 	cfg.Config = run.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash, faults.Redeliver), Seed: 1, Events: 100, KeepTrace: true}
@@ -115,6 +118,9 @@ func TestKafkaCrash(t *testing.T) {
 // resumes, its commit is fenced, and the record it held is handled again
 // by the partition's new owner.
 func TestKafkaZombieIsFenced(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays up to six runs on Kafka")
+	}
 	kc := testserver.Kafka(t)
 	cfg := kafkaServers(t, "rr_kzombie", kc)
 	fenced := 0
@@ -274,6 +280,15 @@ func TestKafkaBadSettings(t *testing.T) {
 		err := cfg.Validate()
 		require.ErrorIs(t, err, run.ErrBadConfig, tc.brokers)
 		assert.Contains(t, err.Error(), tc.want)
+	}
+	// A password typed into the seed list is never shown.
+	for _, brokers := range []string{"alice:s3cr3tPW@k1:9092,k2:9092", "kafka://alice:s3cr3tPW@k1:9092", "alice:s3cr3tPW@k1"} {
+		cfg.KafkaBrokers = brokers
+		cfg.Config = run.Config{Strategy: "kafka-commit", Seed: 1}
+		err := cfg.Validate()
+		require.ErrorIs(t, err, run.ErrBadConfig, brokers)
+		assert.NotContains(t, err.Error(), "s3cr3tPW")
+		assert.Contains(t, err.Error(), "bad Kafka seed list")
 	}
 	cfg.KafkaBrokers = KafkaInProcess
 	cfg.Config = run.Config{Strategy: "kafka-commit", Seed: 1, Broker: run.BrokerParams{Commit: run.CommitAuto}}

@@ -71,7 +71,8 @@ func checkKafkaBrokers(raw string) ([]string, error) {
 			continue
 		}
 		if strings.Contains(b, "://") || strings.Contains(b, "@") {
-			return nil, errors.New("want host:port, with no scheme and no user")
+			// Not quoted: what precedes an @ may be a password.
+			return nil, errors.New("want host:port, with no scheme and no user (a real run takes no SASL)")
 		}
 		host, port, err := net.SplitHostPort(b)
 		if err != nil || host == "" {

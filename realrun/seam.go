@@ -10,9 +10,10 @@ import (
 // The seam between a real run and its broker. The run publishes, watches
 // progress and reads the end state through Broker; each consumer
 // incarnation receives, acks and nacks through its own Conn, and closes it
-// abruptly (a crash) or gracefully (a leave). Two implementations exist:
-// memoryBroker, the in-process queue that sees everything (broker.go), and
-// natsBroker, NATS JetStream through nats.go (nats.go), which knows only
+// abruptly (a crash) or gracefully (a leave). Three implementations exist:
+// memoryBroker, the in-process queue that sees everything (broker.go),
+// natsBroker, NATS JetStream through nats.go (natsbroker.go), and
+// kafkaBroker, Kafka through franz-go (kafkabroker.go), which know only
 // what a client can know.
 //
 // An implementation records in the trace what its side sees (Publish,
@@ -21,17 +22,22 @@ import (
 // that failed through the session's fail, naming it; the consumer loop
 // then sees gotStop.
 //
-// The brokers still to come fit as follows. RabbitMQ: Attach opens a
-// connection and a channel with basic.qos = prefetch; a delivery carries
-// its channel's tag, which Conn keeps with the channel that gave it, so
-// that an ack after a reconnect never reuses a stale tag (BROKER-FACTS row
+// RabbitMQ, still to come, fits as follows: Attach opens a connection
+// and a channel with basic.qos = prefetch; a delivery carries its
+// channel's tag, which Conn keeps with the channel that gave it, so that
+// an ack after a reconnect never reuses a stale tag (BROKER-FACTS row
 // 10); basic.ack has no reply, so Ack returns AckUnknown always, and Final
-// resolves from the queue's state what it can. Kafka: Attach joins the
-// consumer group; Receive hands out records of the partitions assigned,
-// Ack is a manual commit of the record's offset (refused when fenced:
-// AckRefused, with the generation), CallOff is a graceful leave of the
-// group; Final reads the group's committed offsets. Neither needs more
-// than these methods: what differs lives behind them.
+// resolves from the queue's state what it can.
+//
+// Kafka (kafkabroker.go) fits so: Attach makes a member of the run's
+// consumer group (its client made at its first poll); Receive hands out
+// the records of a polled batch one by one, Ack commits what was handled
+// when a commit is due (refused when fenced: AckRefused), CallOff is a
+// graceful leave, Final reads the group's committed offsets. What the log
+// adds, its Conn also offers (logConn): each record's partition and
+// offset for the strategy, whether an ack commits (only a commit is a
+// fault point, as in the simulator), a failed record retried in place,
+// and the seek of a Seeker strategy on assignment.
 
 // Broker is a real run's broker, as the run drives it.
 type Broker interface {
