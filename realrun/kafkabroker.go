@@ -53,8 +53,8 @@ type kafkaBroker struct {
 
 	mu        sync.Mutex
 	msgs      []kafkaMessage
-	at        map[[2]int64]int // (partition, offset) to message
-	committed map[int32]int64  // per partition, the last commit accepted, as the run saw it
+	at        map[[2]int64]int           // (partition, offset) to message
+	committed map[int32]int64            // per partition, the last commit accepted, as the run saw it
 	commits   map[int32][]acceptedCommit // per partition, every commit accepted, in order
 	unknown   map[int32]unknownCommit
 	published int
