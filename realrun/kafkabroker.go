@@ -340,8 +340,9 @@ func (b *kafkaBroker) pollSettled() {
 		if !slices.Contains(b.coveredLocked(offs), false) {
 			b.finishLocked()
 		}
+		done := b.done
 		b.mu.Unlock()
-		if b.done {
+		if done {
 			return
 		}
 	}
