@@ -1,11 +1,13 @@
 package cli
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idemsim/idemsim/internal/testserver"
 	"github.com/idemsim/idemsim/realrun"
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sim"
@@ -54,5 +56,40 @@ func TestKafkaBrokerFlag(t *testing.T) {
 			assert.Equal(t, run.CommitRecord, got[0].Broker.Commit)
 			assert.Equal(t, 3, got[0].Broker.Batch)
 		}
+	}
+}
+
+// Through the whole command, on a kfake cluster and the test's own Redis
+// and PostgreSQL: a real run on Kafka gives its verdict, names its broker
+// and the model it matches, and its reproduce line names Kafka; clean
+// --broker kafka says what it removed.
+func TestKafkaRealRunThroughTheCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts Redis and PostgreSQL of its own")
+	}
+	rs, ps := testserver.Redis(t), testserver.Postgres(t)
+	kc := testserver.Kafka(t)
+	brokers := strings.Join(kc.Brokers, ",")
+	code, stdout, stderr := runCLI(t, "run", "--backend", "real", "--broker", "kafka", "--kafka-brokers", brokers,
+		"--strategy", "db-unique", "--faults", "crash,zombie", "--seed", "1", "--events", "40",
+		"--redis-url", rs.URL, "--postgres-url", ps.URL, "--prefix", "cli_kafka")
+	require.Equal(t, ExitOK, code, stderr)
+	assert.Contains(t, stdout, "kafka: Kafka through franz-go")
+	assert.Contains(t, stdout, "(the simulator's model: log)")
+	assert.Contains(t, stdout, "exactly-once     held")
+	code, stdout, stderr = runCLI(t, "clean", "--broker", "kafka", "--kafka-brokers", brokers,
+		"--redis-url", rs.URL, "--postgres-url", ps.URL, "--prefix", "cli_kafka")
+	require.Equal(t, ExitOK, code, stderr)
+	assert.Contains(t, stdout, "removed no Kafka topic or group of prefix cli_kafka", "the run deleted its own")
+}
+
+// A password typed into the seed list never shows.
+func TestKafkaSeedListPasswordNeverShown(t *testing.T) {
+	for _, brokers := range []string{"alice:s3cr3tPW@127.0.0.1:1", "kafka://alice:s3cr3tPW@127.0.0.1:1,127.0.0.1:2"} {
+		code, stdout, stderr := runCLI(t, "run", "--backend", "real", "--broker", "kafka", "--kafka-brokers", brokers,
+			"--strategy", "kafka-commit", "--faults", "crash", "--seed", "1")
+		assert.Equal(t, ExitUsage, code)
+		assert.NotContains(t, stdout+stderr, "s3cr3tPW")
+		assert.Contains(t, stderr, "bad Kafka seed list")
 	}
 }
