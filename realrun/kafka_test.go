@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -311,4 +312,27 @@ func TestKafkaUnreachable(t *testing.T) {
 	assert.Contains(t, err.Error(), "Kafka at 127.0.0.1:1")
 	assert.Contains(t, err.Error(), "--kafka-brokers kfake")
 	assert.Less(t, time.Since(start), 8*time.Second)
+}
+
+// A broker that will not have the run's members (here: a session timeout
+// under its minimum, as a real Kafka's 6 s default refuses the run's 240
+// ms) ends the run at once, exit status 1, naming Kafka and what to do:
+// never a verdict on a group that never formed.
+func TestKafkaSessionTimeoutRefusedIsNamed(t *testing.T) {
+	kc := testserver.Kafka(t, kfake.GroupMinSessionTimeout(6*time.Second))
+	if !kc.Owned {
+		t.Skip("needs a cluster of the test's own")
+	}
+	cfg := kafkaServers(t, "rr_ksession", kc)
+	cfg.Config = run.Config{Strategy: "kafka-commit", Seed: 1, Events: 20}
+	start := time.Now()
+	res, err := Run(context.Background(), cfg)
+	require.Error(t, err)
+	assert.Nil(t, res)
+	var se *ServerError
+	require.ErrorAs(t, err, &se)
+	assert.Equal(t, "Kafka", se.Server)
+	assert.Contains(t, err.Error(), "joining the consumer group rr_ksession_consumers")
+	assert.Contains(t, err.Error(), "group.min.session.timeout.ms")
+	assert.Less(t, time.Since(start), 10*time.Second)
 }

@@ -616,15 +616,31 @@ func (c *kafkaConn) Receive(ctx context.Context) (delivery, strategies.EventID, 
 		c.mu.Lock()
 		c.polledAt = time.Now()
 		c.mu.Unlock()
-		var gone error
+		var gone, refused error
 		fs.EachError(func(_ string, _ int32, err error) {
-			if errors.Is(err, kerr.UnknownTopicOrPartition) || errors.Is(err, kerr.UnknownTopicID) {
+			switch {
+			case errors.Is(err, kerr.UnknownTopicOrPartition) || errors.Is(err, kerr.UnknownTopicID):
 				gone = err
+			case errors.Is(err, kerr.InvalidSessionTimeout) || errors.Is(err, kerr.GroupAuthorizationFailed) ||
+				errors.Is(err, kerr.TopicAuthorizationFailed) || errors.Is(err, kerr.GroupMaxSizeReached):
+				refused = err
 			}
 		})
-		if gone != nil && ctx.Err() == nil && !b.isStopped() {
-			b.r.fail(b.srv.err(ErrServerFailed, fmt.Sprintf("polling records for consumer %d: the run's topic is gone (deleted by someone else?)", c.consumer), gone))
-			return delivery{}, 0, gotStop
+		if ctx.Err() == nil && !b.isStopped() {
+			switch {
+			case gone != nil:
+				b.r.fail(b.srv.err(ErrServerFailed, fmt.Sprintf("polling records for consumer %d: the run's topic is gone (deleted by someone else?)", c.consumer), gone))
+				return delivery{}, 0, gotStop
+			case refused != nil:
+				// The broker will not have the member: no run can go
+				// on, and waiting would only end in a false verdict.
+				e := b.srv.err(ErrServerFailed, fmt.Sprintf("joining the consumer group %s for consumer %d", b.srv.group, c.consumer), refused).(*ServerError)
+				if errors.Is(refused, kerr.InvalidSessionTimeout) {
+					e.Hint = fmt.Sprintf("the run's session timeout is %v (the log's 3 s, scaled to the run's clock), below the broker's group.min.session.timeout.ms (6 s by default): lower that setting on the broker, or run on franz-go's in-process cluster with --kafka-brokers %s", b.srv.session, KafkaInProcess)
+				}
+				b.r.fail(e)
+				return delivery{}, 0, gotStop
+			}
 		}
 		recs := fs.Records()
 		recs = c.seek(ctx, cl, recs)

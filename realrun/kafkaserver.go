@@ -296,7 +296,7 @@ func (k *kafkaServer) setUp(ctx context.Context) error {
 	defer cancel()
 	var resp kadm.CreateTopicResponse
 	for {
-		resp, err = k.adm.CreateTopic(sctx, int32(k.parts), 1,
+		resp, err = k.adm.CreateTopic(sctx, int32(k.parts), -1,
 			map[string]*string{kafkaMarkKey: &mark, "retention.ms": &ret, "cleanup.policy": &policy}, k.topic)
 		// A topic just deleted may still be going on a real cluster.
 		if !errors.Is(err, kerr.TopicAlreadyExists) || !exists || sctx.Err() != nil {
@@ -373,6 +373,9 @@ func (k *kafkaServer) tearDown(warn func(string), dead bool) {
 // would hide a cluster that died.
 func (k *kafkaServer) ping(ctx context.Context) error {
 	_, err := k.adm.FetchOffsets(ctx, k.group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		err = nil // the coordinator answered: no member has joined yet
+	}
 	return err
 }
 
@@ -383,6 +386,9 @@ func (k *kafkaServer) committed(ctx context.Context) (map[int32]int64, error) {
 	sctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	offs, err := k.adm.FetchOffsets(sctx, k.group)
+	if errors.Is(err, kerr.GroupIDNotFound) {
+		return map[int32]int64{}, nil // no commit yet
+	}
 	if err != nil {
 		return nil, err
 	}
