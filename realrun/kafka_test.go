@@ -218,10 +218,18 @@ func TestKafkaCleanRemovesOnlyMarked(t *testing.T) {
 	assert.ElementsMatch(t, []string{"topic rr_kcl_events", "consumer group rr_kcl_consumers"}, out.Kafka)
 	assert.NotContains(t, topicNames(t, kc), "rr_kcl_events")
 
+	// A foreign topic, and a group that holds its offsets only: both
+	// someone else's.
+	_, err = adm.CommitOffsets(ctx, "rr_kother_consumers", kadm.OffsetsFromRecords(kgo.Record{Topic: "rr_kother_events", Partition: 0, Offset: 0}))
+	require.NoError(t, err)
 	other := kafkaServers(t, "rr_kother", kc)
 	out, err = Clean(ctx, other)
 	require.NoError(t, err)
 	assert.Empty(t, out.Kafka)
+	offs, err := adm.FetchOffsets(ctx, "rr_kother_consumers")
+	require.NoError(t, err)
+	_, kept := offs.Lookup("rr_kother_events", 0)
+	assert.True(t, kept, "the foreign topic's group left untouched")
 	require.Error(t, out.NotOwned)
 	assert.Contains(t, out.NotOwned.Error(), "Kafka topic rr_kother_events exists but was not created by idemsim")
 	assert.Contains(t, topicNames(t, kc), "rr_kother_events", "left untouched")

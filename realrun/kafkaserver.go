@@ -414,6 +414,13 @@ func (k *kafkaServer) clean(ctx context.Context) (removed []string, notOwned err
 		return nil, nil, k.err(ErrServerFailed, "looking for the consumer group "+k.group, err)
 	}
 	notOwned = refused
+	if leftover && exists && !marked {
+		// Its offsets are of a topic that is not idemsim's: the group
+		// is that topic's owner's too.
+		leftover = false
+		notOwned = errors.Join(notOwned, refusal{fmt.Errorf("Kafka consumer group %s holds offsets of the topic %s, which is not idemsim's", k.group, k.topic),
+			"; idemsim leaves it untouched"})
+	}
 	if leftover {
 		if err := k.deleteGroup(ctx); err != nil {
 			return nil, nil, k.err(ErrServerFailed, "deleting the consumer group "+k.group, err)
