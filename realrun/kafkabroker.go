@@ -144,10 +144,10 @@ func newKafkaBroker(r *session, events []strategies.EventID) (*kafkaBroker, erro
 	b := &kafkaBroker{r: r, srv: k, halted: make(chan struct{}), allDone: make(chan struct{}),
 		leaving: make([]bool, r.cfg.Instances), ready: make(chan struct{}), rAck: rand.New(rand.NewPCG(r.cfg.Seed, run.StreamAckLoss)),
 		at: map[[2]int64]int{}, committed: map[int32]int64{}, commits: map[int32][]acceptedCommit{}, unknown: map[int32]unknownCommit{}}
-	for m, e := range events {
+	for _, e := range events {
+		// Keyed by account, as the log: account k in partition k % P.
 		acct := r.wl.Events[e].Account
 		b.msgs = append(b.msgs, kafkaMessage{event: e, part: int32(acct % k.parts), off: -1})
-		_ = m
 	}
 	for i := 0; i < r.cfg.Instances; i++ {
 		b.proxies = append(b.proxies, &proxySet{byTarget: map[string]*tcpproxy.Proxy{}})
