@@ -23,14 +23,18 @@ the servers:
              and sets that strategies keep in the key-value store
   stream     with --broker nats: the NATS JetStream stream <prefix>_events
              and its durable consumer <prefix>_consumers
+  topic      with --broker kafka: the Kafka topic <prefix>_events and the
+             consumer group <prefix>_consumers
 
 Runs that end delete their own Redis keys; clean removes those that runs
 which were killed left behind.
 
 Only what idemsim created is removed: a table of those names without
 idemsim's mark (a comment it writes when it creates the table), or a
-stream without it (created-by: idemsim in the stream's metadata), is left
-untouched and named, and no other key is deleted. It refuses while a run
+stream without it (created-by: idemsim in the stream's metadata), or a
+topic without it (its config delete.retention.ms=86400007), is left
+untouched and named, and so is a group with members or with offsets of
+another topic; no other key is deleted. It refuses while a run
 uses the prefix. Prints what it removed.
 `
 
