@@ -327,6 +327,9 @@ func TestKafkaUnreachable(t *testing.T) {
 // ms) ends the run at once, exit status 1, naming Kafka and what to do:
 // never a verdict on a group that never formed.
 func TestKafkaSessionTimeoutRefusedIsNamed(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits out the group's first join (3 s)")
+	}
 	kc := testserver.Kafka(t, kfake.GroupMinSessionTimeout(6*time.Second))
 	if !kc.Owned {
 		t.Skip("needs a cluster of the test's own")
@@ -343,4 +346,60 @@ func TestKafkaSessionTimeoutRefusedIsNamed(t *testing.T) {
 	assert.Contains(t, err.Error(), "joining the consumer group rr_ksession_consumers")
 	assert.Contains(t, err.Error(), "group.min.session.timeout.ms")
 	assert.Less(t, time.Since(start), 10*time.Second)
+}
+
+// Each fault shows on Kafka as the log model means it, in what the client
+// sees: slow passes the max-poll interval (the member leaves, its commit
+// after the stall is fenced), redeliver produces duplicates and loses
+// commit replies, a seeking strategy seeks on assignment after a crash,
+// rebalance leaves gracefully. The strategies that hold on the log hold.
+func TestKafkaFaultsShowInTheTrace(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays runs under each fault on Kafka")
+	}
+	kc := testserver.Kafka(t)
+	for _, tc := range []struct {
+		strategy string
+		fault    faults.Fault
+		holds    bool
+		shows    func(trace []run.Record) bool
+		what     string
+	}{
+		{"kafka-commit", faults.Slow, false, func(tr []run.Record) bool {
+			return countOf(tr, func(r run.Record) bool { return r.Kind == run.Leave && r.Cause == run.MaxPollPassed }) > 0 &&
+				kindsOf(tr)[run.Fenced] > 0
+		}, "a leave at the max-poll interval, and a fenced commit"},
+		{"db-unique", faults.Redeliver, true, func(tr []run.Record) bool {
+			return countOf(tr, func(r run.Record) bool { return r.Kind == run.AckLost && r.Cause == run.ReplyLost }) > 0
+		}, "a lost commit reply"},
+		{"offset-in-db", faults.Crash, true, func(tr []run.Record) bool { return kindsOf(tr)[run.Seek] > 0 }, "a seek on assignment"},
+		{"db-unique", faults.Partition, true, func(tr []run.Record) bool { return kindsOf(tr)[run.Partition] > 0 }, "a partition"},
+		{"kafka-commit", faults.Rebalance, false, func(tr []run.Record) bool {
+			return countOf(tr, func(r run.Record) bool { return r.Kind == run.Leave && r.Cause == run.Graceful && r.At < tr[len(tr)-1].At-int64(time.Second)/2 }) > 0
+		}, "a graceful leave mid-run"},
+	} {
+		t.Run(tc.strategy+"/"+tc.fault.String(), func(t *testing.T) {
+			cfg := kafkaServers(t, "rr_kfaults", kc)
+			seen := false
+			for seed := uint64(1); seed <= 4 && !seen; seed++ {
+				cfg.Config = run.Config{Strategy: tc.strategy, Faults: faults.Of(tc.fault), Seed: seed, Events: 100, KeepTrace: true}
+				res := realRun(t, cfg)
+				if tc.holds {
+					assert.Zero(t, res.Duplicates+res.Lost+res.Stuck, "%s under %s, seed %d: %+v", tc.strategy, tc.fault, seed, res)
+				}
+				seen = tc.shows(res.Trace)
+			}
+			assert.True(t, seen, "%s under %s: the trace shows %s", tc.strategy, tc.fault, tc.what)
+		})
+	}
+}
+
+func countOf(trace []run.Record, f func(run.Record) bool) int {
+	n := 0
+	for _, r := range trace {
+		if f(r) {
+			n++
+		}
+	}
+	return n
 }
