@@ -375,7 +375,9 @@ func TestKafkaFaultsShowInTheTrace(t *testing.T) {
 		{"offset-in-db", faults.Crash, true, func(tr []run.Record) bool { return kindsOf(tr)[run.Seek] > 0 }, "a seek on assignment"},
 		{"db-unique", faults.Partition, true, func(tr []run.Record) bool { return kindsOf(tr)[run.Partition] > 0 }, "a partition"},
 		{"kafka-commit", faults.Rebalance, false, func(tr []run.Record) bool {
-			return countOf(tr, func(r run.Record) bool { return r.Kind == run.Leave && r.Cause == run.Graceful && r.At < tr[len(tr)-1].At-int64(time.Second)/2 }) > 0
+			return countOf(tr, func(r run.Record) bool {
+				return r.Kind == run.Leave && r.Cause == run.Graceful && r.At < tr[len(tr)-1].At-int64(time.Second)/2
+			}) > 0
 		}, "a graceful leave mid-run"},
 	} {
 		t.Run(tc.strategy+"/"+tc.fault.String(), func(t *testing.T) {
