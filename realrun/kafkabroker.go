@@ -807,7 +807,11 @@ func (c *kafkaConn) Ack(ctx context.Context, d delivery, sent time.Duration) Ack
 		for p := range offs {
 			b.commitUnknown(c.consumer, p, sent)
 		}
-		cl.CommitOffsets(actx, map[string]map[int32]kgo.EpochOffset{b.srv.topic: offs}, nil)
+		// The commit itself has time to land (its own deadline, not
+		// the call's): only its reply is lost to the consumer.
+		cctx, ccancel := context.WithTimeout(ctx, publishTimeout)
+		cl.CommitOffsets(cctx, map[string]map[int32]kgo.EpochOffset{b.srv.topic: offs},
+			func(*kgo.Client, *kmsg.OffsetCommitRequest, *kmsg.OffsetCommitResponse, error) { ccancel() })
 		<-actx.Done()
 		return AckUnknown
 	}
