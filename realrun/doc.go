@@ -30,6 +30,10 @@
 //     the ack deadline (the queue's liveness timeout), then goes on where it
 //     was; the broker redelivers meanwhile, as for slow.
 //
+// On Kafka (the log) slow stalls past the max-poll interval and zombie
+// pauses past the session timeout, its link to the broker held meanwhile
+// (no heartbeat); redeliver's lost acks are lost commit replies.
+//
 // A real run's broker is a queue, behind a narrow seam (seam.go: Broker for
 // the run, Conn for each consumer incarnation): memory, the in-process
 // queue above (broker.go, the default), or NATS JetStream (natsbroker.go,
