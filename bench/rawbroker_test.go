@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 
 	"github.com/idemsim/idemsim/internal/testserver"
+	"github.com/idemsim/idemsim/strategies"
 )
 
 // The raw broker loops' settings.
@@ -287,8 +289,13 @@ func rabbitLoop(b *testing.B, n int, handle func(w int) func(ctx context.Context
 }
 
 // benchRawKafka runs the Kafka loop with n consumers.
-func benchRawKafka(b *testing.B, n int) {
-	kc := testserver.Kafka(b)
+func benchRawKafka(b *testing.B, n int) { kafkaLoop(b, testserver.Kafka(b), n, nil) }
+
+// kafkaLoop runs the Kafka loop with n consumers on kc; with handlers, it
+// hands each record polled to consumer w's handler (handlers(w)), as
+// operation k's delivery (deliveryEvent(k), with the record's partition,
+// from 1, and offset), before the commit: BenchmarkStrategy/<s>/real/broker=kafka.
+func kafkaLoop(b *testing.B, kc *testserver.KafkaCluster, n int, handlers func(w int) func(context.Context, strategies.Event) error) {
 	ctx, cancel := context.WithTimeout(b.Context(), rawTimeout)
 	defer cancel()
 	topic := fmt.Sprintf("%s_raw_%d", benchPrefix, rawRuns.Add(1))
@@ -325,6 +332,10 @@ func benchRawKafka(b *testing.B, n int) {
 	pollCtx, stopPolling := context.WithCancel(ctx)
 	defer stopPolling()
 	for w := range n {
+		var handle func(context.Context, strategies.Event) error
+		if handlers != nil {
+			handle = handlers(w)
+		}
 		cl, err := kgo.NewClient(append(kc.ClientOpts(),
 			kgo.ConsumerGroup(group),
 			kgo.ConsumeTopics(topic),
@@ -368,6 +379,23 @@ func benchRawKafka(b *testing.B, n int) {
 				if len(batch) == 0 {
 					continue
 				}
+				if handle != nil {
+					for _, r := range batch {
+						k, err := strconv.ParseUint(string(r.Key), 10, 64)
+						if err != nil {
+							consumerErr <- fmt.Errorf("consumer %d: key %q: %w", w, r.Key, err)
+							return
+						}
+						e := deliveryEvent(k)
+						e.Partition, e.Offset = int(r.Partition)+1, r.Offset
+						if err := handle(pollCtx, e); err != nil {
+							if pollCtx.Err() == nil {
+								consumerErr <- fmt.Errorf("consumer %d: handle: %w", w, err)
+							}
+							return
+						}
+					}
+				}
 				if err := cl.CommitRecords(pollCtx, batch...); err != nil {
 					if pollCtx.Err() == nil {
 						consumerErr <- fmt.Errorf("consumer %d: commit: %w", w, err)
@@ -399,11 +427,11 @@ func benchRawKafka(b *testing.B, n int) {
 
 	b.ResetTimer()
 	var produceErr atomic.Pointer[error]
-	for range b.N {
+	for i := range b.N {
 		if err := t.publishing(ctx); err != nil {
 			b.Fatalf("bench: %d of %d records committed within %v", t.handled.Load(), b.N, rawTimeout)
 		}
-		prod.Produce(ctx, &kgo.Record{Value: stamp()}, func(_ *kgo.Record, err error) {
+		prod.Produce(ctx, &kgo.Record{Key: strconv.AppendInt(nil, int64(i), 10), Value: stamp()}, func(_ *kgo.Record, err error) {
 			if err != nil {
 				produceErr.CompareAndSwap(nil, &err)
 			}

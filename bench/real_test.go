@@ -98,6 +98,14 @@ func BenchmarkStrategy(b *testing.B) {
 			b.Run(fmt.Sprintf("%s/real/broker=rabbitmq/consumers=%d", st, n), func(b *testing.B) { benchRabbitStrategy(b, envs, st, n) })
 		}
 	}
+	// Through Kafka (kafka_test.go), beside BenchmarkRawBroker/kafka: the
+	// strategies that run on the log, Kafka's model.
+	kenvs := kafkaEnvs{top: b}
+	for _, st := range strategies.NamesOn("log") {
+		for _, n := range consumerCounts {
+			b.Run(fmt.Sprintf("%s/real/broker=kafka/consumers=%d", st, n), func(b *testing.B) { benchKafkaStrategy(b, envs, &kenvs, st, n) })
+		}
+	}
 	for _, n := range consumerCounts {
 		b.Run(fmt.Sprintf("redis/real-marks/consumers=%d", n), func(b *testing.B) { benchRedisMarks(b, envs, n) })
 	}

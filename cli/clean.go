@@ -10,7 +10,7 @@ import (
 )
 
 // cleanSynopsis is the usage line of `idemsim clean`.
-const cleanSynopsis = "idemsim clean [--prefix P] [--redis-url URL] [--postgres-url URL] [--broker memory|nats|rabbitmq] [--nats-url URL] [--amqp-url URL]"
+const cleanSynopsis = "idemsim clean [--prefix P] [--redis-url URL] [--postgres-url URL] [--broker memory|nats|rabbitmq|kafka] [--nats-url URL] [--amqp-url URL] [--kafka-brokers HOST:PORT[,...]|kfake]"
 
 const cleanAbout = `
 Remove everything that real runs (run --backend real) of a prefix created on
@@ -24,18 +24,23 @@ the servers:
   stream     with --broker nats: the NATS JetStream stream <prefix>_events
              and its durable consumer <prefix>_consumers
   queue      with --broker rabbitmq: the RabbitMQ quorum queue <prefix>_events
+  topic      with --broker kafka: the Kafka topic <prefix>_events and the
+             consumer group <prefix>_consumers
 
 Runs that end delete their own Redis keys; clean removes those that runs
 which were killed left behind.
 
 Only what idemsim created is removed: a table of those names without
 idemsim's mark (a comment it writes when it creates the table), or a
-stream without it (created-by: idemsim in the stream's metadata), is left
-untouched and named, and no other key is deleted. It refuses while a run
+stream without it (created-by: idemsim in the stream's metadata), a
+queue without it (the dead-letter arguments idemsim declares), or a
+topic without it (its config delete.retention.ms=86400007), is left
+untouched and named, and so is a group with members or with offsets of
+another topic; no other key is deleted. It refuses while a run
 uses the prefix. Prints what it removed.
 `
 
-var cleanOrder = []string{"prefix P", "redis-url URL", "postgres-url URL", "broker B", "nats-url URL", "amqp-url URL"}
+var cleanOrder = []string{"prefix P", "redis-url URL", "postgres-url URL", "broker B", "nats-url URL", "amqp-url URL", "kafka-brokers B"}
 
 // cleanCmd is `idemsim clean`.
 func (e *env) cleanCmd(args []string) error {
@@ -44,7 +49,7 @@ func (e *env) cleanCmd(args []string) error {
 	s.define(fs, "", "the prefix whose tables and keys to remove")
 	var broker string
 	fs.StringVar(&broker, "broker", realrun.BrokerMemory,
-		"memory (nothing to remove outside Redis and PostgreSQL), nats (also the prefix's NATS stream)\nor rabbitmq (also the prefix's RabbitMQ quorum queue)")
+		"memory (nothing to remove outside Redis and PostgreSQL), nats (also the prefix's NATS stream),\nrabbitmq (also the prefix's RabbitMQ quorum queue) or kafka (also the prefix's Kafka topic and consumer group, --kafka-brokers)")
 	help, err := parseFlags(fs, args)
 	if help {
 		return printCommandHelp(e.stdout, cleanSynopsis, cleanAbout, fs, cleanOrder)
@@ -82,6 +87,13 @@ func (e *env) cleanCmd(args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "removed %s of prefix %s\n", what, cfg.Prefix)
 	}
+	if cfg.BrokerServer == realrun.BrokerKafka {
+		what := "no Kafka topic or group"
+		if len(cleaned.Kafka) > 0 {
+			what = "Kafka " + strings.Join(cleaned.Kafka, ", ")
+		}
+		fmt.Fprintf(e.stdout, "removed %s of prefix %s\n", what, cfg.Prefix)
+	}
 	if cleaned.NotOwned != nil {
 		fmt.Fprintf(e.stdout, "left untouched: %s\n", userMessage(cleaned.NotOwned))
 	}
@@ -93,6 +105,7 @@ func (e *env) cleanCmd(args []string) error {
 type serverFlags struct {
 	redisURL, postgresURL, prefix, natsURL string
 	amqpURL                                string
+	kafkaBrokers                           string
 }
 
 // define defines --redis-url, --postgres-url and --prefix on fs; note
@@ -106,6 +119,8 @@ func (s *serverFlags) define(fs *flag.FlagSet, note, prefixUse string) {
 		note+"with --broker nats: the NATS server (JetStream) to use, nats://[user:password@]host:port\nor nats://token@host:port (default $IDEMSIM_NATS_URL, else "+realrun.DefaultNATSURL+")")
 	fs.StringVar(&s.amqpURL, "amqp-url", "",
 		note+"with --broker rabbitmq: the RabbitMQ server to use, amqp://user:password@host:port/vhost\n(default $IDEMSIM_AMQP_URL, else "+realrun.DefaultAMQPURL+")")
+	fs.StringVar(&s.kafkaBrokers, "kafka-brokers", "",
+		note+"with --broker kafka: the Kafka cluster's seed brokers, host:port[,host:port...], or\n"+realrun.KafkaInProcess+" for franz-go's in-process cluster, started for the run and gone with it\n(default $IDEMSIM_KAFKA_BROKERS, else "+realrun.DefaultKafkaBrokers+")")
 	fs.StringVar(&s.prefix, "prefix", realrun.DefaultPrefix,
 		note+prefixUse+";\na lowercase letter, then up to 39 lowercase letters, digits or underscores")
 }
@@ -119,12 +134,13 @@ func (s *serverFlags) config(set map[string]bool) (realrun.Config, error) {
 		{"prefix", s.prefix, realrun.DefaultPrefix},
 		{"nats-url", s.natsURL, realrun.DefaultNATSURL},
 		{"amqp-url", s.amqpURL, realrun.DefaultAMQPURL},
+		{"kafka-brokers", s.kafkaBrokers, realrun.DefaultKafkaBrokers},
 	} {
 		if set[f.name] && strings.TrimSpace(f.value) == "" {
 			return realrun.Config{}, usagef("--%s is empty: give one (e.g. %s), or leave the flag out for the default", f.name, f.example)
 		}
 	}
-	cfg := realrun.Config{RedisURL: s.redisURL, PostgresURL: s.postgresURL, Prefix: s.prefix, NATSURL: s.natsURL}
+	cfg := realrun.Config{RedisURL: s.redisURL, PostgresURL: s.postgresURL, Prefix: s.prefix, NATSURL: s.natsURL, KafkaBrokers: s.kafkaBrokers}
 	cfg.AMQPURL = s.amqpURL
 	return cfg, nil
 }
@@ -142,9 +158,9 @@ func realBroker(name string) (string, error) {
 	case realrun.BrokerRabbitMQ:
 		return realrun.BrokerRabbitMQ, nil
 	case realrun.BrokerKafka:
-		return "", usagef("--broker %s: not yet supported with --backend real (accepted: %s)", name, strings.Join(realrun.BrokerServers, ", "))
+		return realrun.BrokerKafka, nil
 	case "log":
-		return "", usagef("--backend real models only the queue for now: --broker log needs --backend sim (with --backend real, --broker takes %s)", strings.Join(realrun.BrokerServers, ", "))
+		return "", usagef("--broker log is the simulator's model: with --backend real, --broker kafka runs it on Kafka (--broker takes %s)", strings.Join(realrun.BrokerServers, ", "))
 	}
 	return "", unknownName("broker", name, realrun.BrokerServers)
 }

@@ -11,7 +11,7 @@ import (
 )
 
 // --broker with --backend real names a broker: memory (queue means it
-// too) or nats (rabbitmq: rabbitbroker_test.go); kafka is refused as not yet supported, a
+// too) or nats (rabbitmq: rabbitbroker_test.go; kafka: kafkabroker_test.go), a
 // real broker with the simulator is refused, and --nats-url needs nats.
 // Each refusal is exit status 2, and nothing runs.
 func TestRealBrokerFlag(t *testing.T) {
@@ -27,8 +27,7 @@ func TestRealBrokerFlag(t *testing.T) {
 		{[]string{"--backend", "real", "--broker", "memory"}, realrun.BrokerMemory, "", ""},
 		{[]string{"--backend", "real", "--broker", "nats"}, realrun.BrokerNATS, "", ""},
 		{[]string{"--backend", "real", "--broker", "nats", "--nats-url", "nats://127.0.0.1:4333"}, realrun.BrokerNATS, "nats://127.0.0.1:4333", ""},
-		{[]string{"--backend", "real", "--broker", "kafka"}, "", "", "--broker kafka: not yet supported with --backend real"},
-		{[]string{"--backend", "real", "--broker", "log"}, "", "", "--broker log needs --backend sim"},
+		{[]string{"--backend", "real", "--broker", "log"}, "", "", "with --backend real, --broker kafka runs it on Kafka"},
 		{[]string{"--backend", "real", "--broker", "nat"}, "", "", `unknown broker "nat"`},
 		{[]string{"--broker", "nats"}, "", "", "--broker nats is a real broker: it needs --backend real (the simulator's models: queue, log)"},
 		{[]string{"--nats-url", "nats://127.0.0.1:4333"}, "", "", "--nats-url needs --backend real"},

@@ -29,7 +29,6 @@ func TestRealBrokerRabbitMQFlag(t *testing.T) {
 		{[]string{"--backend", "real", "--broker", "rabbitmq", "--amqp-url", ""}, "", "", "--amqp-url is empty"},
 		{[]string{"--backend", "real", "--broker", "rabbitmq", "--amqp-url", "http://u:s3cr3t-pw@127.0.0.1:5673/"}, "", "", `bad AMQP URL "(not shown)"`},
 		{[]string{"--broker", "rabbitmq"}, "", "", "--broker rabbitmq is a real broker: it needs --backend real"},
-		{[]string{"--backend", "real", "--broker", "kafka"}, "", "", "(accepted: memory, nats, rabbitmq)"},
 	} {
 		args := append(append([]string(nil), base...), tc.flags...)
 		var got []realrun.Config

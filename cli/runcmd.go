@@ -21,7 +21,7 @@ import (
 )
 
 // runSynopsis is the usage line of `idemsim run`.
-const runSynopsis = "idemsim run --strategy S --faults F[,F...] --seed N [--instances 3] [--events 200] [--trace] [--json] [--history FILE] [--mark-ttl D] [--drop F@N[,F@N...]] [--broker queue|log] [--ack-deadline D|none] [--nack-retry D] [--prefetch N] [--max-deliveries N] [--partitions N] [--batch N] [--commit batch|record] [--session-timeout D] [--max-poll-interval D] [--backend sim|real] [--redis-url URL] [--postgres-url URL] [--nats-url URL] [--amqp-url URL] [--prefix P]"
+const runSynopsis = "idemsim run --strategy S --faults F[,F...] --seed N [--instances 3] [--events 200] [--trace] [--json] [--history FILE] [--mark-ttl D] [--drop F@N[,F@N...]] [--broker queue|log] [--ack-deadline D|none] [--nack-retry D] [--prefetch N] [--max-deliveries N] [--partitions N] [--batch N] [--commit batch|record] [--session-timeout D] [--max-poll-interval D] [--backend sim|real] [--redis-url URL] [--postgres-url URL] [--nats-url URL] [--amqp-url URL] [--kafka-brokers HOST:PORT[,...]|kfake] [--prefix P]"
 
 const runAbout = `
 Simulate one run: the producer publishes the events, the consumer instances
@@ -57,12 +57,17 @@ a RabbitMQ quorum queue <prefix>_events (--amqp-url), marked as idemsim's
 in arguments RabbitMQ checks (one of that name without the mark is
 refused, untouched), with publisher confirms, manual acks, prefetch 1 and
 a 1 s heartbeat, deleted at the end; its model is the queue with no ack
-deadline (--ack-deadline none). kafka is not yet supported.
+deadline (--ack-deadline none). Or kafka, Kafka through franz-go
+(--kafka-brokers; kfake runs on franz-go's in-process cluster): the run
+creates its own topic <prefix>_events (six partitions, keyed by account,
+marked as idemsim's by its config delete.retention.ms=86400007) and
+consumer group <prefix>_consumers, commits after each batch (or record),
+and deletes both at the end. The simulator's model for it is the log.
 `
 
 // runOrder is the order in which run's help lists its flags, each with
 // the placeholder of its value.
-var runOrder = []string{"strategy S", "faults F[,F...]", "seed N", "instances N", "events N", "trace", "json", "history FILE", "mark-ttl D", "drop F@N[,F@N...]", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "partitions N", "batch N", "commit batch|record", "session-timeout D", "max-poll-interval D", "backend B", "redis-url URL", "postgres-url URL", "nats-url URL", "amqp-url URL", "prefix P"}
+var runOrder = []string{"strategy S", "faults F[,F...]", "seed N", "instances N", "events N", "trace", "json", "history FILE", "mark-ttl D", "drop F@N[,F@N...]", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "partitions N", "batch N", "commit batch|record", "session-timeout D", "max-poll-interval D", "backend B", "redis-url URL", "postgres-url URL", "nats-url URL", "amqp-url URL", "kafka-brokers B", "prefix P"}
 
 // runOpts are the flags of `idemsim run`.
 type runOpts struct {
@@ -111,7 +116,7 @@ func (o *runOpts) flagSet() *flag.FlagSet {
 			"decision keeps its number, and it differs from the run without them only from there on\n"+
 			"(default: none; explain's reproduce lines use it)")
 	o.broker.define(fs, false)
-	fs.Lookup("broker").Usage += "\nwith --backend real: the broker, memory (the in-process queue, the default; queue\nmeans it too) or nats (NATS JetStream, --nats-url), or rabbitmq (a RabbitMQ quorum queue, --amqp-url);\nkafka: not yet supported"
+	fs.Lookup("broker").Usage += "\nwith --backend real: the broker, memory (the in-process queue, the default; queue\nmeans it too), nats (NATS JetStream, --nats-url), rabbitmq (a RabbitMQ quorum queue, --amqp-url)\nor kafka (Kafka, --kafka-brokers; the simulator's model: log, whose --partitions, --batch and\n--commit batch|record apply)"
 	fs.StringVar(&o.backend, "backend", "sim",
 		"sim (the deterministic simulator) or real (real Redis and PostgreSQL)")
 	o.srv.define(fs, "with --backend real: ", "prefix of the tables and keys idemsim creates and empties")
@@ -176,6 +181,9 @@ func (e *env) runCmd(args []string) error {
 	if o.backend == "real" && o.realBroker == realrun.BrokerRabbitMQ && !o.json {
 		res.Broker = "rabbitmq: a RabbitMQ quorum queue (the simulator's model: queue, --ack-deadline none)"
 	}
+	if o.backend == "real" && o.realBroker == realrun.BrokerKafka && !o.json {
+		res.Broker = "kafka: Kafka through franz-go, a consumer group with manual commits (the simulator's model: log)"
+	}
 
 	if o.json {
 		err = writeJSON(e.stdout, res)
@@ -235,7 +243,7 @@ func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
 	}
 	switch o.backend {
 	case "sim":
-		for _, f := range []string{"redis-url", "postgres-url", "nats-url", "amqp-url", "prefix"} {
+		for _, f := range []string{"redis-url", "postgres-url", "nats-url", "amqp-url", "kafka-brokers", "prefix"} {
 			if set[f] {
 				return cfg, usagef("--%s needs --backend real", f)
 			}
@@ -257,8 +265,12 @@ func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
 		if o.realBroker, err = realBroker(o.broker.model); err != nil {
 			return cfg, err
 		}
-		// Every real broker is matched by the queue model.
+		// Every real broker is matched by the queue model, but Kafka,
+		// by the log.
 		o.broker.model = run.DefaultBroker
+		if o.realBroker == realrun.BrokerKafka {
+			o.broker.model = "log"
+		}
 	case set["broker"] && slices.Contains(realrun.BrokerServers, strings.TrimSpace(o.broker.model)):
 		return cfg, usagef("--broker %s is a real broker: it needs --backend real (the simulator's models: %s)", strings.TrimSpace(o.broker.model), strings.Join(brokerNames(), ", "))
 	}
@@ -268,6 +280,9 @@ func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
 	if o.backend == "real" && o.realBroker != realrun.BrokerRabbitMQ && set["amqp-url"] {
 		return cfg, usagef("--amqp-url needs --broker rabbitmq")
 	}
+	if o.backend == "real" && o.realBroker != realrun.BrokerKafka && set["kafka-brokers"] {
+		return cfg, usagef("--kafka-brokers needs --broker kafka")
+	}
 	model, params, err := o.broker.config(set)
 	if err != nil {
 		return cfg, err
@@ -275,10 +290,12 @@ func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
 	if err := strategyRunsOn(o.strategy, model); err != nil {
 		return cfg, err
 	}
-	if o.backend == "real" && model != run.DefaultBroker {
+	if o.backend == "real" && o.realBroker == realrun.BrokerKafka {
+		// The log's parameters apply; Validate checks them.
+	} else if o.backend == "real" && model != run.DefaultBroker {
 		return cfg, usagef("--backend real models only the queue for now: --broker %s needs --backend sim", model)
 	}
-	if o.backend == "real" && params != (run.BrokerParams{}) {
+	if o.backend == "real" && o.realBroker != realrun.BrokerKafka && params != (run.BrokerParams{}) {
 		return cfg, usagef("--backend real models only the default queue for now: leave out --ack-deadline, --nack-retry, --prefetch and --max-deliveries, or run with --backend sim")
 	}
 	cfg = sim.Config{

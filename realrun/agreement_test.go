@@ -124,7 +124,7 @@ func agree(t *testing.T, base realrun.Config, sts []string, scenarios []faults.S
 	simKinds := func(st string, sc faults.Set) (all, common string) {
 		var dupRuns, lostRuns, stuckRuns int
 		for seed := uint64(1); seed <= agreeSimSeeds; seed++ {
-			res, err := sim.Run(run.Config{Strategy: st, Faults: sc, Seed: seed, Events: agreeEvents, NoTraceHash: true, Broker: simBroker})
+			res, err := sim.Run(run.Config{BrokerModel: base.BrokerModel, Strategy: st, Faults: sc, Seed: seed, Events: agreeEvents, NoTraceHash: true, Broker: simBroker})
 			require.NoError(t, err)
 			dupRuns += min(res.Duplicates, 1)
 			lostRuns += min(res.Lost, 1)
@@ -175,7 +175,7 @@ func agree(t *testing.T, base realrun.Config, sts []string, scenarios []faults.S
 					}
 					cfg := base
 					cfg.Prefix = fmt.Sprintf("%s_%d", prefix, i)
-					cfg.Config = run.Config{Strategy: c.strategy, Faults: c.scenario, Seed: seed, Events: agreeEvents, KeepTrace: true}
+					cfg.Config = run.Config{BrokerModel: base.BrokerModel, Strategy: c.strategy, Faults: c.scenario, Seed: seed, Events: agreeEvents, KeepTrace: true}
 					res, err := realrun.Run(context.Background(), cfg)
 					if err != nil {
 						c.note = err.Error()

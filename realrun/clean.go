@@ -18,6 +18,10 @@ type Cleaned struct {
 	// RabbitMQ lists what was removed from RabbitMQ (with the rabbitmq
 	// broker): the prefix's quorum queue, if it bore idemsim's mark.
 	RabbitMQ []string
+	// Kafka lists what was removed from Kafka (with the kafka broker):
+	// the prefix's topic if it bore idemsim's mark, and its consumer
+	// group if it was a leftover of idemsim's.
+	Kafka []string
 	// NotOwned, if not nil, reports relations of the prefix's names that
 	// idemsim did not create: they were left untouched.
 	NotOwned error
@@ -30,7 +34,8 @@ type Cleaned struct {
 // With BrokerServer BrokerNATS, it also deletes the prefix's NATS stream
 // (and its consumers) if it bears idemsim's mark in its metadata; one
 // without the mark is left untouched and reported in NotOwned. With
-// BrokerRabbitMQ, likewise the prefix's quorum queue.
+// BrokerRabbitMQ, likewise the prefix's quorum queue; with BrokerKafka,
+// the prefix's topic (and its consumer group, if a leftover of idemsim's).
 // Config's workload fields are ignored.
 func Clean(ctx context.Context, cfg Config) (*Cleaned, error) {
 	cfg = cfg.withDefaults()
@@ -58,6 +63,11 @@ func clean(ctx context.Context, cfg Config) (_ *Cleaned, err error) {
 	}
 	if cfg.BrokerServer == BrokerRabbitMQ {
 		if err = s.connectRabbit(ctx); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.BrokerServer == BrokerKafka {
+		if err = s.connectKafka(ctx); err != nil {
 			return nil, err
 		}
 	}
@@ -97,6 +107,14 @@ func clean(ctx context.Context, cfg Config) (_ *Cleaned, err error) {
 	if s.rabbit != nil {
 		var notOwned error
 		out.RabbitMQ, notOwned, err = s.rabbit.clean(ctx)
+		if err != nil {
+			return nil, err
+		}
+		out.NotOwned = errors.Join(out.NotOwned, notOwned)
+	}
+	if s.kafka != nil {
+		var notOwned error
+		out.Kafka, notOwned, err = s.kafka.clean(ctx)
 		if err != nil {
 			return nil, err
 		}

@@ -20,11 +20,13 @@ const (
 	DefaultPrefix      = "idemsim"
 	DefaultNATSURL     = "nats://127.0.0.1:4222"
 	DefaultAMQPURL     = "amqp://guest:guest@127.0.0.1:5672/"
+	// DefaultKafkaBrokers is the local Kafka's seed list; KafkaInProcess
+	// (--kafka-brokers kfake) runs on franz-go's in-process cluster.
+	DefaultKafkaBrokers = "127.0.0.1:9092"
 )
 
 // The brokers a real run takes (Config.BrokerServer): the in-process
-// queue, NATS JetStream and RabbitMQ. Kafka is named so that it is refused
-// as not yet supported rather than as unknown.
+// queue, NATS JetStream, RabbitMQ and Kafka.
 const (
 	BrokerMemory   = "memory"
 	BrokerNATS     = "nats"
@@ -33,7 +35,7 @@ const (
 )
 
 // BrokerServers lists the brokers a real run supports, the default first.
-var BrokerServers = []string{BrokerMemory, BrokerNATS, BrokerRabbitMQ}
+var BrokerServers = []string{BrokerMemory, BrokerNATS, BrokerRabbitMQ, BrokerKafka}
 
 // The environment variables that name the servers to use when no URL is
 // given.
@@ -41,6 +43,7 @@ const (
 	envRedisURL    = "IDEMSIM_REDIS_URL"
 	envPostgresURL = "IDEMSIM_POSTGRES_URL"
 	envNATSURL     = "IDEMSIM_NATS_URL"
+	envKafka       = "IDEMSIM_KAFKA_BROKERS"
 )
 
 // envAMQPURL names the RabbitMQ server to use when no URL is given.
@@ -52,6 +55,14 @@ func AMQPURL() string {
 		return u
 	}
 	return DefaultAMQPURL
+}
+
+// KafkaBrokers is the Kafka seed list to use when none is given.
+func KafkaBrokers() string {
+	if u := os.Getenv(envKafka); u != "" {
+		return u
+	}
+	return DefaultKafkaBrokers
 }
 
 // NATSURL is the NATS URL to use when none is given.
@@ -104,11 +115,14 @@ type Config struct {
 	PostgresURL string // default PostgresURL()
 	Prefix      string // key and table prefix, default "idemsim"
 	// BrokerServer is the broker the run publishes to and consumes
-	// from: BrokerMemory (the default, in process), BrokerNATS or
-	// BrokerRabbitMQ.
+	// from: BrokerMemory (the default, in process), BrokerNATS,
+	// BrokerRabbitMQ or BrokerKafka.
 	BrokerServer string
 	NATSURL      string // with BrokerNATS; default NATSURL()
 	AMQPURL      string // with BrokerRabbitMQ; default AMQPURL()
+	// KafkaBrokers, with BrokerKafka, is the seed list host:port[,...],
+	// or KafkaInProcess; default KafkaBrokers().
+	KafkaBrokers string
 	Timing       Timing // zero: DefaultTiming
 	// Progress, if set, receives one line per phase of the run, and one
 	// every few seconds while it goes on.
@@ -120,8 +134,8 @@ type Config struct {
 
 	// redisFrom and postgresFrom name the environment variable a URL
 	// came from, when withDefaults took it from there, for messages.
-	redisFrom, postgresFrom, natsFrom string
-	amqpFrom                          string
+	redisFrom, postgresFrom, natsFrom, kafkaFrom string
+	amqpFrom                                     string
 }
 
 // Timing is the wall-clock scale of a real run: the simulator's timing,
@@ -191,6 +205,14 @@ func (c Config) withDefaults() Config {
 	if c.BrokerServer == BrokerRabbitMQ && c.AMQPURL == "" {
 		c.AMQPURL, c.amqpFrom = AMQPURL(), fromEnv(envAMQPURL)
 	}
+	if c.BrokerServer == BrokerKafka {
+		if c.KafkaBrokers == "" {
+			c.KafkaBrokers, c.kafkaFrom = KafkaBrokers(), fromEnv(envKafka)
+		}
+		if c.BrokerModel == "" {
+			c.BrokerModel = "log" // Kafka's model in the simulator
+		}
+	}
 	if c.Timing == (Timing{}) {
 		c.Timing = DefaultTiming
 	}
@@ -202,6 +224,9 @@ func (c Config) withDefaults() Config {
 // libpq's key=value form). It does not contact the servers. Empty settings
 // mean the defaults.
 func (c Config) Validate() error {
+	if c.BrokerServer == BrokerKafka {
+		return c.validateKafka()
+	}
 	if err := c.Config.Validate(); err != nil {
 		return err
 	}
@@ -209,7 +234,7 @@ func (c Config) Validate() error {
 		return badConfigf("strategy %s charges a payment provider, which a real run does not have yet: run it in the simulator (--backend sim)", c.Strategy)
 	}
 	if m := c.Config.WithDefaults().BrokerModel; m != run.DefaultBroker {
-		return badConfigf("--broker %s: a real run's broker is a queue (memory, in process, nats or rabbitmq); the log runs in the simulator only", m)
+		return badConfigf("--broker %s: a real run's broker is a queue (memory, in process, nats or rabbitmq) or Kafka, whose model is the log; the log runs in the simulator or on kafka", m)
 	}
 	if c.Broker != (run.BrokerParams{}) {
 		// A real run's broker is its own queue, with today's behaviour
@@ -221,7 +246,9 @@ func (c Config) Validate() error {
 
 // scrubber hides the secrets of every server setting of c.
 func (c Config) scrubber() *Scrubber {
-	return NewScrubber(c.RedisURL, c.PostgresURL, c.NATSURL, c.AMQPURL)
+	// A Kafka seed list holds no secret (a real run takes no SASL), but
+	// one may be typed into it (user:password@host:port): hidden too.
+	return NewScrubber(c.RedisURL, c.PostgresURL, c.NATSURL, c.AMQPURL, c.KafkaBrokers)
 }
 
 // validateSettings checks the server settings and the prefix of c, whose
@@ -238,6 +265,9 @@ func validateSettings(c Config) error {
 		if c.NATSURL != "" && c.natsFrom == "" {
 			return badConfigf("a NATS URL needs the nats broker (--broker nats)")
 		}
+		if c.KafkaBrokers != "" {
+			return badConfigf("a Kafka seed list needs the kafka broker (--broker kafka)")
+		}
 	case BrokerNATS:
 		if err := checkNATSURL(c.NATSURL); err != nil {
 			return badConfigf("bad NATS URL %q%s: %v (want nats://[user:password@]host:port, or nats://token@host:port; tls:// for TLS)",
@@ -249,7 +279,16 @@ func validateSettings(c Config) error {
 				redactAMQP(c.AMQPURL), source(c.amqpFrom), err)
 		}
 	case BrokerKafka:
-		return badConfigf("broker %s: not yet supported by real runs (accepted: %s)", c.BrokerServer, strings.Join(BrokerServers, ", "))
+		if _, err := checkKafkaBrokers(c.KafkaBrokers); err != nil {
+			// A seed list with a user and password in it is shown
+			// without them (StripPassword), or not at all.
+			shown := StripPassword(c.KafkaBrokers)
+			if shown == "" {
+				shown = "(not shown)"
+			}
+			return badConfigf("bad Kafka seed list %q%s: %v (want host:port[,host:port...], or %s for franz-go's in-process cluster)",
+				shown, source(c.kafkaFrom), NewScrubber(c.KafkaBrokers).Scrub(err.Error()), KafkaInProcess)
+		}
 	default:
 		return badConfigf("unknown broker %q for a real run (accepted: %s)", c.BrokerServer, strings.Join(BrokerServers, ", "))
 	}
@@ -263,4 +302,21 @@ func validateSettings(c Config) error {
 			Redact(c.PostgresURL), source(c.postgresFrom), scrub.Scrub(err.Error()))
 	}
 	return nil
+}
+
+// validateKafka checks a run on Kafka: its model is the log, with the
+// log's parameters (commit after each batch or each record; auto-commit
+// is not offered on a real run).
+func (c Config) validateKafka() error {
+	cc := c.withDefaults()
+	if cc.BrokerModel != "log" {
+		return badConfigf("--broker kafka: Kafka's model is the log, not the %s", cc.BrokerModel)
+	}
+	if err := cc.Config.Validate(); err != nil {
+		return err
+	}
+	if cc.Broker.Commit == run.CommitAuto {
+		return badConfigf("--commit auto: a real run on Kafka commits after each batch or each record (--commit batch|record)")
+	}
+	return validateSettings(cc)
 }

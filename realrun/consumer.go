@@ -30,7 +30,7 @@ type consumer struct {
 	pgProxy    *tcpproxy.Proxy
 	// brokerProxy is the broker's proxy for this consumer, nil for the
 	// in-process broker, which has no connection to cut.
-	brokerProxy *tcpproxy.Proxy
+	brokerProxy brokerLink
 
 	// lateStart, when not zero, is when the consumer first starts, since
 	// the run began (rebalance's scale-out); set before the run.
@@ -219,6 +219,12 @@ func (c *consumer) start() (*incarnation, error) {
 	if inc.conn, err = r.br.Attach(r.ctx, c.idx); err != nil {
 		return inc, err
 	}
+	// On the log, a Seeker's consumer seeks on assignment.
+	if lc, ok := inc.conn.(logConn); ok {
+		if sk, ok := h.(strategies.Seeker); ok {
+			lc.setSeeker(sk)
+		}
+	}
 	return inc, nil
 }
 
@@ -298,7 +304,12 @@ func (inc *incarnation) serve() ended {
 		start := r.rec.now()
 		attempt := r.rec.beginAttempt(c.idx, ev)
 		inc.handling.Store(uint32(d.msg + 1))
-		out, err := inc.handler.Handle(r.ctx, r.wl.Events[ev])
+		e := r.wl.Events[ev]
+		lc, onLog := inc.conn.(logConn)
+		if onLog {
+			e.Partition, e.Offset = lc.position(d)
+		}
+		out, err := inc.handler.Handle(r.ctx, e)
 		inc.handling.Store(0)
 		if inc.crashed.Load() {
 			return crashed // the attempt stays unknown
@@ -313,6 +324,20 @@ func (inc *incarnation) serve() ended {
 		rec := msgRecord(run.Handled, c.idx, d.msg, ev)
 		rec.Outcome = o
 		r.rec.add(rec)
+		if onLog {
+			// The log's consumer retries a failed record in place,
+			// and commits only at the end of a batch (or of each
+			// record, or before it leaves): only a commit is a
+			// fault point, as in the simulator.
+			if !o.Acks() {
+				inc.conn.Nack(r.ctx, d)
+				continue
+			}
+			if !lc.commitDue(d) {
+				inc.conn.Ack(r.ctx, d, r.rec.now())
+				continue
+			}
+		}
 		// The ack is a fault point too: a crash here leaves the effect
 		// done and the delivery unacked.
 		if inc.before(r.ctx, 0, run.Record{Step: run.AtAck}) != nil {
@@ -420,6 +445,27 @@ func (c *consumer) heal(target storeSet, window uint32) {
 		}
 	}
 	c.r.rec.add(run.Record{Kind: run.Partition, Inst: int32(c.idx), Window: window})
+}
+
+// silence holds the consumer's link to its broker for d, with no
+// partition recorded: a paused process (zombie) whose heartbeats stop.
+func (c *consumer) silence(d time.Duration) {
+	if c.brokerProxy == nil {
+		return
+	}
+	c.mu.Lock()
+	c.cutBroker++
+	c.brokerProxy.Cut()
+	c.mu.Unlock()
+	time.AfterFunc(d, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if c.cutBroker > 0 {
+			if c.cutBroker--; c.cutBroker == 0 {
+				c.brokerProxy.Heal()
+			}
+		}
+	})
 }
 
 // healAll ends every partition at once: the safety phase is over.

@@ -34,6 +34,10 @@
 //     from it meanwhile, so that RabbitMQ closes its connection and
 //     redelivers what it held.
 //
+// On Kafka (the log) slow stalls past the max-poll interval and zombie
+// pauses past the session timeout, its link to the broker held meanwhile
+// (no heartbeat); redeliver's lost acks are lost commit replies.
+//
 // A real run's broker is a queue, behind a narrow seam (seam.go: Broker for
 // the run, Conn for each consumer incarnation): memory, the in-process
 // queue above (broker.go, the default), or NATS JetStream (natsbroker.go,
@@ -51,8 +55,15 @@
 // arguments RabbitMQ checks on a redeclare, publisher confirms, manual
 // acks with prefetch 1, a 1 s heartbeat; basic.ack has no reply, so every
 // ack is unknown and the queue's state at the end settles it; a delivery's
-// tag is used only on the channel that gave it. --broker log, and
-// any broker parameter, are refused (the log is the simulator's for now).
+// tag is used only on the channel that gave it. Or Kafka (kafkabroker.go,
+// kafkaserver.go), through franz-go, whose matching model is the
+// simulator's log: a topic of the run's own (marked by a config value it
+// never uses) and a consumer group of its own, members that poll batches
+// and commit what they handled (a fenced commit is refused, one with no
+// answer unknown), the log's session timeout and max-poll interval scaled
+// to the run's clock, the max-poll interval kept by the consumer itself
+// (kgo has none). On the queue brokers, --broker log and the log's
+// parameters are refused.
 //
 // Each consumer builds its handler anew at every start (strategies.New),
 // with Deps that name it as a real consumer is named: Instance, its number,

@@ -84,7 +84,7 @@ func (inc *incarnation) before(ctx context.Context, target storeSet, step run.Re
 	switch {
 	case p.SlowPerStep > 0 && r.randomly(faults.Slow, p.SlowPerStep) == faults.Strike:
 		inc.crashAfter = false
-		inc.stall(faults.Slow, time.Duration(float64(r.cfg.Timing.AckDeadline)*p.SlowFactor))
+		inc.stall(faults.Slow, time.Duration(float64(r.stallUnit())*p.SlowFactor))
 	case p.PausePerStep > 0 && r.randomly(faults.Zombie, p.PausePerStep) == faults.Strike:
 		inc.crashAfter = false
 		inc.stall(faults.Zombie, time.Duration(float64(r.liveness())*p.PauseFactor))
@@ -137,7 +137,14 @@ func (inc *incarnation) stall(f faults.Fault, d time.Duration) {
 		rec.Cause = run.Paused
 	}
 	r.rec.add(rec)
-	if f == faults.Zombie && inc.c.brokerProxy != nil {
+	switch {
+	case f == faults.Zombie && r.srv.kafka != nil:
+		// On Kafka the client's heartbeats run on their own: a paused
+		// process sends none, which the coordinator hears as silence,
+		// so the member's link is held for the pause (as the
+		// simulator's log hears a Disconnect).
+		inc.c.silence(d)
+	case f == faults.Zombie && inc.c.brokerProxy != nil:
 		if _, ok := r.br.(silentPause); ok {
 			// The whole process stops, its heartbeats too: the
 			// broker hears silence until it resumes.
@@ -161,9 +168,23 @@ type silentPause interface {
 	liveness() time.Duration
 }
 
-// liveness is the broker's liveness timeout: how long a paused consumer
-// goes unnoticed. It is the ack deadline, or a silentPause broker's own.
+// stallUnit is what a slow step stalls a multiple of: the ack deadline on
+// a queue, the max-poll interval on Kafka (the simulator's Stall).
+func (r *session) stallUnit() time.Duration {
+	if k := r.srv.kafka; k != nil {
+		return k.maxPoll
+	}
+	return r.cfg.Timing.AckDeadline
+}
+
+// liveness is what a pause lasts a multiple of, the broker's liveness
+// timeout (the simulator's Liveness): the ack deadline on a queue with
+// one, a silentPause broker's own (RabbitMQ), the session timeout on
+// Kafka.
 func (r *session) liveness() time.Duration {
+	if k := r.srv.kafka; k != nil {
+		return k.session
+	}
 	if p, ok := r.br.(silentPause); ok {
 		return p.liveness()
 	}

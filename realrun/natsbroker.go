@@ -93,7 +93,7 @@ func newNATSBroker(r *session, events []strategies.EventID) (*natsBroker, error)
 	return b, nil
 }
 
-func (b *natsBroker) proxy(consumer int) *tcpproxy.Proxy { return b.proxies[consumer] }
+func (b *natsBroker) proxy(consumer int) brokerLink { return b.proxies[consumer] }
 
 func (b *natsBroker) closeProxies() {
 	for _, p := range b.proxies {

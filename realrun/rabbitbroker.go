@@ -89,7 +89,7 @@ func newRabbitBroker(r *session, events []strategies.EventID) (*rabbitBroker, er
 	return b, nil
 }
 
-func (b *rabbitBroker) proxy(consumer int) *tcpproxy.Proxy { return b.proxies[consumer] }
+func (b *rabbitBroker) proxy(consumer int) brokerLink { return b.proxies[consumer] }
 
 func (b *rabbitBroker) closeProxies() {
 	for _, p := range b.proxies {

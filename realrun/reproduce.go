@@ -51,6 +51,17 @@ func (c Config) Reproduce() string {
 			}
 		}
 	}
+	if c.BrokerServer == BrokerKafka {
+		// Kafka takes the place of the log, which it matches.
+		if q := " --broker log"; strings.Contains(cmd, q) {
+			cmd = strings.Replace(cmd, q, " --broker kafka", 1)
+		} else {
+			cmd += " --broker kafka"
+		}
+		if c.KafkaBrokers != "" && c.KafkaBrokers != DefaultKafkaBrokers {
+			cmd += " --kafka-brokers " + shellQuote(c.KafkaBrokers)
+		}
+	}
 	return cmd
 }
 

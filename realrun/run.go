@@ -217,7 +217,14 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 	for _, p := range r.wl.Publishes {
 		published = append(published, p.Event)
 	}
-	if r.srv.nats != nil {
+	if r.srv.kafka != nil {
+		kb, err := newKafkaBroker(r, published)
+		if err != nil {
+			return nil, err
+		}
+		defer kb.closeProxies()
+		r.br = kb
+	} else if r.srv.nats != nil {
 		nb, err := newNATSBroker(r, published)
 		if err != nil {
 			return nil, err
@@ -266,6 +273,9 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 	}
 	if q := r.srv.rabbit; q != nil {
 		where = fmt.Sprintf("; RabbitMQ quorum queue %s at %s (heartbeat %v, prefetch 1)", q.queue, q.addr, rabbitHeartbeat)
+	}
+	if k := r.srv.kafka; k != nil {
+		where = fmt.Sprintf("; Kafka topic %s at %s, consumer group %s (session timeout %v, max-poll interval %v: the log's, scaled)", k.topic, k.addr, k.group, k.session, k.maxPoll)
 	}
 	progress(fmt.Sprintf("real run: %s (%s), %s, strategy %s, faults %s; Redis keys under %s*%s",
 		plural(cfg.Events, "event"), plural(len(published), "message"), plural(cfg.Instances, "consumer"), cfg.Strategy, cfg.Faults, r.srv.marks.Namespace(), where))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"time"
 
-	"github.com/idemsim/idemsim/internal/tcpproxy"
 	"github.com/idemsim/idemsim/strategies"
 )
 
@@ -13,8 +12,9 @@ import (
 // incarnation receives, acks and nacks through its own Conn, and closes it
 // abruptly (a crash) or gracefully (a leave). Three implementations exist:
 // memoryBroker, the in-process queue that sees everything (broker.go);
-// natsBroker, NATS JetStream through nats.go (natsbroker.go); and
-// rabbitBroker, RabbitMQ through amqp091-go (rabbitbroker.go). The last two
+// natsBroker, NATS JetStream through nats.go (natsbroker.go);
+// rabbitBroker, RabbitMQ through amqp091-go (rabbitbroker.go); and
+// kafkaBroker, Kafka through franz-go (kafkabroker.go). The last three
 // know only what a client can know.
 //
 // An implementation records in the trace what its side sees (Publish,
@@ -23,16 +23,21 @@ import (
 // that failed through the session's fail, naming it; the consumer loop
 // then sees gotStop.
 //
-// RabbitMQ (rabbitbroker.go) fits as planned: Attach makes a Conn that
-// opens a connection and a channel with basic.qos prefetch 1; a delivery
-// keeps its channel's tag, and an ack after a reconnect never reuses a
-// stale one (BROKER-FACTS row 10); basic.ack has no reply, so Ack returns
-// AckUnknown, and Final settles from the queue's state at the end. Kafka,
-// still to come: Attach joins the consumer group; Receive hands out
-// records of the partitions assigned, Ack is a manual commit of the
-// record's offset (refused when fenced: AckRefused, with the generation),
-// CallOff is a graceful leave of the group; Final reads the group's
-// committed offsets.
+// RabbitMQ (rabbitbroker.go) fits so: Attach makes a Conn that opens a
+// connection and a channel with basic.qos prefetch 1; a delivery keeps its
+// channel's tag, and an ack after a reconnect never reuses a stale one
+// (BROKER-FACTS row 10); basic.ack has no reply, so Ack returns
+// AckUnknown, and Final settles from the queue's state at the end.
+//
+// Kafka (kafkabroker.go) fits so: Attach makes a member of the run's
+// consumer group (its client made at its first poll); Receive hands out
+// the records of a polled batch one by one, Ack commits what was handled
+// when a commit is due (refused when fenced: AckRefused), CallOff is a
+// graceful leave, Final reads the group's committed offsets. What the log
+// adds, its Conn also offers (logConn): each record's partition and
+// offset for the strategy, whether an ack commits (only a commit is a
+// fault point, as in the simulator), a failed record retried in place,
+// and the seek of a Seeker strategy on assignment.
 
 // Broker is a real run's broker, as the run drives it.
 type Broker interface {
@@ -97,5 +102,16 @@ const (
 // proxied is a broker whose consumers reach it through proxies of the
 // run's own, so that a partition can cut a consumer off from it.
 type proxied interface {
-	proxy(consumer int) *tcpproxy.Proxy
+	proxy(consumer int) brokerLink
+}
+
+// logConn is a Conn of a broker whose model is the log (Kafka): its
+// consumer hands the strategy each record's partition and offset,
+// commits only when a commit is due, retries a failed record in place,
+// and seeks on assignment when its strategy is a Seeker.
+type logConn interface {
+	Conn
+	position(d delivery) (partition int, offset int64)
+	commitDue(d delivery) bool
+	setSeeker(s strategies.Seeker)
 }

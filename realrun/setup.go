@@ -51,6 +51,7 @@ type servers struct {
 	events    int
 	nats      *natsServer   // with the nats broker: the run's own connection to it
 	rabbit    *rabbitServer // with the rabbitmq broker: the run's own connection to it
+	kafka     *kafkaServer  // with the kafka broker: the run's own client of it
 }
 
 func (s *servers) redisErr(kind error, doing string, err error) error {
@@ -85,6 +86,11 @@ func setUp(ctx context.Context, cfg Config) (s *servers, err error) {
 	}
 	if cfg.BrokerServer == BrokerRabbitMQ {
 		if err := s.connectRabbit(ctx); err != nil {
+			return s, err
+		}
+	}
+	if cfg.BrokerServer == BrokerKafka {
+		if err := s.connectKafka(ctx); err != nil {
 			return s, err
 		}
 	}
@@ -136,6 +142,12 @@ func setUp(ctx context.Context, cfg Config) (s *servers, err error) {
 	if s.rabbit != nil {
 		// Under the prefix's lock, as for NATS.
 		if err := s.rabbit.setUp(ctx); err != nil {
+			return s, err
+		}
+	}
+	if s.kafka != nil {
+		// Under the prefix's lock, as NATS's stream.
+		if err := s.kafka.setUp(ctx); err != nil {
 			return s, err
 		}
 	}
@@ -331,6 +343,9 @@ func (s *servers) tearDown(warn func(string), failure error) {
 	}
 	if s.rabbit != nil {
 		s.rabbit.tearDown(warn, se != nil && se.Server == "RabbitMQ" && se.Kind != ErrRejected)
+	}
+	if s.kafka != nil {
+		s.kafka.tearDown(warn, errors.As(failure, &se) && se.Kind != ErrRejected && se.Server == "Kafka")
 	}
 	if s.marks != nil {
 		err := errors.New("the server failed")

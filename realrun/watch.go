@@ -45,6 +45,13 @@ func (s *servers) watch(ctx context.Context, fail func(error)) {
 			fail(e)
 		})
 	}
+	if s.kafka != nil {
+		go watchOne(ctx, s.kafka.ping, func(err error) {
+			e := s.kafka.err(ErrServerFailed, "checking during the run that it still answers (reading the group's offsets on the run's own client)", err).(*ServerError)
+			e.Hint = stoppedHint(err)
+			fail(e)
+		})
+	}
 }
 
 func stoppedHint(err error) string {

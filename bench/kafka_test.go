@@ -1,0 +1,59 @@
+package bench
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/idemsim/idemsim/internal/testserver"
+	"github.com/idemsim/idemsim/strategies"
+)
+
+// kafkaEnvs starts one Kafka cluster (kfake in process, or the one
+// IDEMSIM_KAFKA_BROKERS names) per top-level benchmark, on first use.
+type kafkaEnvs struct {
+	top  *testing.B
+	once sync.Once
+	kc   *testserver.KafkaCluster
+}
+
+func (e *kafkaEnvs) get() *testserver.KafkaCluster {
+	e.once.Do(func() { e.kc = testserver.Kafka(e.top) })
+	return e.kc
+}
+
+// benchKafkaStrategy runs strategy st in the raw Kafka loop
+// (BenchmarkRawBroker/kafka/consumers=N) with n consumers, the strategy's
+// Handle between the poll and the commit of each batch, on the real
+// servers of envs: BenchmarkStrategy/<st>/real/broker=kafka. Its msgs/s
+// over the raw loop's at the same N is the share of the broker loop the
+// strategy keeps.
+func benchKafkaStrategy(b *testing.B, envs *realEnvs, kenvs *kafkaEnvs, st string, n int) {
+	env := envs.get(b, n)
+	env.reset(b)
+	deps := env.deps()
+	if _, err := strategies.New(st, deps); err != nil {
+		b.Fatal(err)
+	}
+	var retries atomic.Int64
+	kafkaLoop(b, kenvs.get(), n, func(int) func(context.Context, strategies.Event) error {
+		h, err := strategies.New(st, deps)
+		if err != nil {
+			panic(err) // New succeeded above with the same arguments
+		}
+		return func(ctx context.Context, e strategies.Event) error {
+			out, err := h.Handle(ctx, e)
+			if out == strategies.RetryLater {
+				retries.Add(1)
+			}
+			return err
+		}
+	})
+	dups, lost := env.audit(b, uint64(b.N+1)/2)
+	b.ReportMetric(float64(dups)/float64(b.N), "dups/op")
+	b.ReportMetric(float64(retries.Load())/float64(b.N), "retries/op")
+	if exactlyOnceWithoutFaults(st) && (dups > 0 || lost > 0) {
+		b.Errorf("%s through Kafka without faults: %d duplicates, %d events lost", st, dups, lost)
+	}
+}
