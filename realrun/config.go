@@ -224,14 +224,15 @@ func (c Config) withDefaults() Config {
 // libpq's key=value form). It does not contact the servers. Empty settings
 // mean the defaults.
 func (c Config) Validate() error {
+	if st, _ := strategies.Lookup(c.Strategy); st.Needs.Has(strategies.NeedsProvider) {
+		// On every real broker, before any server is contacted.
+		return badConfigf("strategy %s charges a payment provider, which a real run does not have yet: run it in the simulator (--backend sim)", c.Strategy)
+	}
 	if c.BrokerServer == BrokerKafka {
 		return c.validateKafka()
 	}
 	if err := c.Config.Validate(); err != nil {
 		return err
-	}
-	if st, _ := strategies.Lookup(c.Strategy); st.Needs.Has(strategies.NeedsProvider) {
-		return badConfigf("strategy %s charges a payment provider, which a real run does not have yet: run it in the simulator (--backend sim)", c.Strategy)
 	}
 	if m := c.Config.WithDefaults().BrokerModel; m != run.DefaultBroker {
 		return badConfigf("--broker %s: a real run's broker is a queue (memory, in process, nats or rabbitmq) or Kafka, whose model is the log; the log runs in the simulator or on kafka", m)

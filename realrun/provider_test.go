@@ -14,9 +14,12 @@ import (
 // one, naming the simulator.
 func TestRefusesStrategiesThatCharge(t *testing.T) {
 	for _, s := range []string{"api-no-key", "api-key", "api-key-db"} {
-		err := realrun.Config{Config: run.Config{Strategy: s, Seed: 1}}.Validate()
-		assert.ErrorIs(t, err, run.ErrBadConfig, s)
-		assert.ErrorContains(t, err, "payment provider", s)
-		assert.ErrorContains(t, err, "--backend sim", s)
+		for _, b := range []realrun.Config{{}, {BrokerServer: realrun.BrokerKafka}} {
+			b.Config = run.Config{Strategy: s, Seed: 1}
+			err := b.Validate()
+			assert.ErrorIs(t, err, run.ErrBadConfig, s)
+			assert.ErrorContains(t, err, "payment provider", s)
+			assert.ErrorContains(t, err, "--backend sim", s)
+		}
 	}
 }
