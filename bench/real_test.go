@@ -83,6 +83,9 @@ func BenchmarkStrategy(b *testing.B) {
 		for _, n := range consumerCounts {
 			b.Run(fmt.Sprintf("%s/sim/consumers=%d", st, n), func(b *testing.B) { benchSimStrategy(b, st, n) })
 		}
+		if s, _ := strategies.Lookup(st); s.Needs.Has(strategies.NeedsProvider) {
+			continue // no real payment provider yet: a real run refuses it
+		}
 		for _, n := range consumerCounts {
 			b.Run(fmt.Sprintf("%s/real/consumers=%d", st, n), func(b *testing.B) { benchRealStrategy(b, envs, st, n) })
 		}

@@ -4,7 +4,10 @@
 // Porcupine checks the history of handling attempts, acks and final reads
 // for linearizability against a sequential exactly-once ledger model,
 // partitioned per event id so the check stays linear in the history's
-// length. Audit counts effect applications per event id in the ledger.
+// length. Audit counts effect applications per event id in the ledger, or,
+// for a strategy whose effect is a charge at the payment provider, the
+// provider's charges per event: the backend hands either count over
+// (run.Tally.Applied), and the model is the same.
 //
 // A run is correct when every event the broker considers done was applied
 // exactly once, and no event was applied twice. An event whose every

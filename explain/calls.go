@@ -10,8 +10,11 @@ import (
 
 // storeName names the store that serves op, as a story says it.
 func storeName(op run.Op) string {
-	if op.Store() == run.Redis {
+	switch op.Store() {
+	case run.Redis:
 		return "Redis"
+	case run.Provider:
+		return "the payment provider"
 	}
 	return "the database"
 }
@@ -159,6 +162,21 @@ func (n *narrator) serveText(i int, c *Call) (string, bool) {
 		h.Tx, h.Op, h.Event = c.Tx, run.Apply, ev
 		n.claim(h)
 		what, result = w.doesCall(c, false), fmt.Sprintf("event %d's effect is discarded", ev)
+	case run.Charge:
+		what = w.doesCall(c, c.Answer != run.Yes && c.Answer != run.Replayed)
+		switch c.Answer {
+		case run.Yes:
+			result = fmt.Sprintf("the provider charges it (%s)", c.Value)
+		case run.Replayed:
+			result = fmt.Sprintf("the provider answers from the key, with the first charge (%s), and charges nothing", c.Value)
+		case run.KeyConflict:
+			result = "the provider refuses it, 409: a request with the key is still running"
+		case run.KeyMismatch:
+			result = "the provider refuses it, 422: the key was used with other parameters"
+		default:
+			result = "the provider fails, 500, having charged nothing"
+		}
+		result += n.then(c)
 	default:
 		// An operation this package predates: its answer, as it is.
 		what, result = w.doesCall(c, c.Answer == run.No), "the answer is "+c.Answer.String()+n.then(c)

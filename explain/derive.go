@@ -245,6 +245,13 @@ func (d *deriver) serve(i int, r *run.Record) {
 	switch {
 	case c.Op.Store() == run.Redis:
 		d.redisServe(i, r, c)
+	case c.Op == run.Charge:
+		// The payment provider charged: the effect of a strategy that
+		// charges (no transaction; Tx 0).
+		c.Value = r.Value
+		if r.Answer == run.Yes {
+			f.Events[c.Event].Applications = append(f.Events[c.Event].Applications, Application{Inst: c.Inst, At: r.At, Rec: i, Call: c.ID})
+		}
 	case r.Answer == run.TxAborted:
 		if t := d.tx(c.Tx); t.Status == TxOpen {
 			t.Status, t.EndRec, t.End = TxAbortedByDB, i, r.At

@@ -100,12 +100,16 @@ type Event struct {
 	Insts uint64
 }
 
-// Application is a commit that applied an event's effect.
+// Application is a commit that applied an event's effect, or, for a
+// strategy that charges the payment provider, a charge the provider made
+// (Tx 0, Rec the charge's Serve).
 type Application struct {
 	Tx   uint32
 	Inst int32
 	At   int64
 	Rec  int // the Serve of the commit
+	// Call is a charge's call (Tx 0), 0 for a commit.
+	Call uint32
 }
 
 // Message is one published copy of an event.

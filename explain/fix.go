@@ -38,10 +38,15 @@ type Fix struct {
 }
 
 // fixStrategy is the strategy a violation of strategy name is replayed
-// under, and false if none is marked as the fix, or name is it.
+// under, and false if none is marked as the fix, or name is it: the first
+// marked one whose effect lives where name's does, in the ledger or at the
+// payment provider (strategies.NeedsProvider), so that the fix does what
+// the broken strategy meant to do.
 func fixStrategy(name string) (strategies.Strategy, bool) {
+	broken, _ := strategies.Lookup(name)
+	charges := broken.Needs.Has(strategies.NeedsProvider)
 	for _, st := range strategies.All() {
-		if st.Teaching.Fix {
+		if st.Teaching.Fix && st.Needs.Has(strategies.NeedsProvider) == charges {
 			return st, st.Name != name
 		}
 	}
@@ -201,6 +206,10 @@ func decisive(f *Facts, rec int, ev uint32) int {
 			}
 		case (c.Op == run.Insert || c.Op == run.InsertApply) && c.Answer == run.No:
 			return fixSkip
+		case c.Op == run.Charge && c.Event == ev && (c.Answer == run.Yes || c.Answer == run.Replayed):
+			// A strategy that charges: its charge, and a repeat the
+			// provider answered from the key.
+			return fixShow
 		}
 	}
 	return fixHide

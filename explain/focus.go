@@ -166,7 +166,21 @@ func (a *analysis) involvement(id uint32) ([]faults.Fault, bool) {
 			first := f.Messages[e.Copies[0]]
 			late := m.At-first.At >= lateCopy
 			mark(faults.Redeliver, !late)
-			mark(faults.TTL, late)
+			// Late copies are ttl's, or key-expiry's where ttl is not
+			// in the scenario (run.NewWorkload).
+			lateFault := faults.TTL
+			if !a.cfg.Faults.Has(faults.TTL) && a.cfg.Faults.Has(faults.KeyExpiry) {
+				lateFault = faults.KeyExpiry
+			}
+			mark(lateFault, late)
+		}
+	}
+	// Two charges with one idempotency key, the second answered as new:
+	// the provider no longer kept the key, which under key-expiry is the
+	// fault's part (its retention is 24 h otherwise).
+	if a.cfg.Faults.Has(faults.KeyExpiry) && len(e.Applications) > 1 {
+		if c1, c2 := e.Applications[0].Call, e.Applications[1].Call; c1 != 0 && c2 != 0 && before(e.Applications[1].Rec) {
+			mark(faults.KeyExpiry, f.Calls[c1].Key != "" && f.Calls[c1].Key == f.Calls[c2].Key)
 		}
 	}
 	for _, c := range f.Crashes {

@@ -231,7 +231,12 @@ func (f *Facts) IDCommitted(ev uint32, i int) bool {
 }
 
 // AttemptOf is the attempt that applied a, -1 if none is known.
-func (f *Facts) AttemptOf(a Application) int { return f.Txs[a.Tx].Attempt }
+func (f *Facts) AttemptOf(a Application) int {
+	if a.Call != 0 {
+		return f.Calls[a.Call].Attempt // a charge
+	}
+	return f.Txs[a.Tx].Attempt
+}
 
 // Deadline is how long message msg waited for an ack before the broker
 // put it back, by its first requeue after a deadline; 0 if it never was.

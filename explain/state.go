@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/idemsim/idemsim/run"
+	"github.com/idemsim/idemsim/strategies"
 )
 
 // downWords name, in a state line, why an instance is not running
@@ -120,7 +121,12 @@ func (n *narrator) state(i int, t int64) (string, []Claim) {
 			ls = append(ls, fmt.Sprintf("e%d ×%d", id, count))
 		}
 	}
-	parts = append(parts, "ledger: "+orNone(ls)+others(other))
+	effects := "ledger: "
+	if st, _ := strategies.Lookup(f.Config.Strategy); st.Needs.Has(strategies.NeedsProvider) {
+		// Its effects are the provider's charges (Facts' Applications).
+		effects = "charges: "
+	}
+	parts = append(parts, effects+orNone(ls)+others(other))
 	return strings.Join(parts, " | "), cs
 }
 

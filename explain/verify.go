@@ -461,7 +461,7 @@ func (x *traceIndex) check(c Claim, told map[int]bool) error {
 		}
 		serve := &x.trace[cr.serve]
 		want := call.Value
-		if (c.Op == run.Get || c.Op == run.Read || c.Op == run.ReadOffset) && c.Answer == run.Yes {
+		if (c.Op == run.Get || c.Op == run.Read || c.Op == run.ReadOffset) && c.Answer == run.Yes || c.Op == run.Charge {
 			want = serve.Value
 		}
 		if c.Value != "" && c.Value != want {

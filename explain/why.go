@@ -280,6 +280,8 @@ func (n *narrator) whyDuplicate() string {
 	n.claim(appliedClaim(e.ID, p), appliedClaim(e.ID, q))
 	var situation, neutral, body string
 	switch {
+	case p.Call != 0 && q.Call != 0:
+		situation, neutral, body = n.dupCharge(&d)
 	case n.memRec && d.second >= 0:
 		situation, neutral, body = n.dupRecorded(&d)
 	case n.memory:
@@ -295,6 +297,40 @@ func (n *narrator) whyDuplicate() string {
 		lead = n.w.fill(neutral, fl)
 	}
 	return sentences(lead, body)
+}
+
+// dupCharge explains a duplicate of a strategy that charges the payment
+// provider: two charges of one event. Without an idempotency key the
+// provider has nothing to go by, so the question is why the second
+// handler did not know of the first charge (the mark it keeps elsewhere
+// never committed); with the same key, the provider answered the second
+// charge as new, which it does only once it no longer keeps the key.
+func (n *narrator) dupCharge(d *dup) (string, string, string) {
+	f, id := n.f, n.focus
+	c1, c2 := &f.Calls[d.p.Call], &f.Calls[d.q.Call]
+	n.claim(callClaim(c1), callClaim(c2), before(d.p.Rec, d.q.Rec))
+	what := ""
+	if d.first >= 0 {
+		if fl := n.failureOf(d.first); fl != nil {
+			n.claim(fl.claims...)
+			what = fmt.Sprintf(" The handler that made it %s.", fl.what)
+		} else if a := &f.Attempts[d.first]; a.EndRec >= 0 {
+			n.claim(outcomeClaim(a))
+			what = fmt.Sprintf(" The handler that made it %s.", returned(a.Outcome))
+		}
+	}
+	switch {
+	case c1.Key == "" && c2.Key == "":
+		return "unkeyed", "{strategy} charges with no idempotency key, so the provider charges every request it gets.",
+			fmt.Sprintf("Instance %d charged event %d at %s (%s) with no idempotency key.%s Instance %d charged it again at %s (%s), with no key either, and the provider charged again. %s",
+				c1.Inst, id, at(d.p.At), c1.Value, what, c2.Inst, at(d.q.At), c2.Value, n.came(d))
+	case c1.Key == c2.Key:
+		return "key-forgotten", "{strategy}'s idempotency key protects a charge only for as long as the provider keeps the key.",
+			fmt.Sprintf("Both charges of event %d carried the idempotency key %s. The first took effect at %s (%s); the second, %s later, was answered as a new charge (%s), not from the key, which a provider does only once it no longer keeps the key (its retention window ended; the key-expiry fault shortens it). %s",
+				id, c1.Key, at(d.p.At), c1.Value, time.Duration(d.q.At-d.p.At).Round(time.Millisecond), c2.Value, n.came(d))
+	}
+	return "", "", fmt.Sprintf("Instance %d charged event %d at %s with key %q, and instance %d at %s with key %q: the provider tells requests apart by their keys only. %s",
+		c1.Inst, id, at(d.p.At), c1.Key, c2.Inst, at(d.q.At), c2.Key, n.came(d))
 }
 
 // dup is what the two applications of a duplicate were.

@@ -8,6 +8,11 @@
 // the manner of swarm testing, every seed draws its own intensities, so a
 // few hundred seeds cover gentle and violent runs alike.
 //
+// key-expiry makes the payment provider forget idempotency keys early (as
+// ttl does Redis marks) and publishes late copies, unless ttl does; every
+// scenario also draws the provider's ordinary 5xx chance, beside the lost
+// acks.
+//
 // Each fault draws from a random stream of its own, derived from the seed
 // and the fault, so adding a fault to a scenario does not change what the
 // others draw. The ordinary at-least-once behaviour of the broker (a few

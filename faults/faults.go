@@ -22,6 +22,7 @@ const (
 	TTL
 	Rebalance
 	Zombie
+	KeyExpiry
 )
 
 // String is the fault's scenario name.
@@ -133,7 +134,7 @@ func Scenarios() []Set {
 const None = "none"
 
 // NoneMeaning says what None means, for help texts.
-const NoneMeaning = "no injected fault beyond the broker's ordinary 1-5% lost acks"
+const NoneMeaning = "no injected fault beyond the broker's ordinary 1-5% lost acks (and the payment provider's 0.5-2% 5xx answers, for a strategy that charges)"
 
 // AcceptedNames lists every name Parse accepts: the scenario names in table
 // order ("all" last among them), then None.

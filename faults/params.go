@@ -70,6 +70,16 @@ type Params struct {
 	// deadline); then it resumes where it was.
 	PausePerStep float64
 	PauseFactor  float64
+
+	// ProviderErrors is the chance that the payment provider answers a
+	// charge with a 5xx, having done nothing: part of every run, as lost
+	// acks are, for the strategies that charge a provider.
+	ProviderErrors float64
+	// KeyRetention, when not zero, shortens how long the payment
+	// provider keeps an idempotency key (key-expiry): a key expires
+	// before late copies arrive. key-expiry also publishes late copies
+	// (LatePublish), unless ttl does already.
+	KeyRetention time.Duration
 }
 
 // StreamBase is the random stream of the broker's ordinary lost acks; each
@@ -140,6 +150,17 @@ var described = []Description{
 			p.PausePerStep = uniform(r, 0.002, 0.01)
 			p.PauseFactor = uniform(r, 1.2, 3)
 		}},
+	KeyExpiry: {Name: "key-expiry", Summary: "the payment provider forgets idempotency keys before a late redelivery arrives",
+		draw: func(r *rand.Rand, p *Params) {
+			p.KeyRetention = time.Duration(uniform(r, 0.5, 3) * float64(time.Second))
+			late := uniform(r, 0.05, 0.20)
+			// Under ttl too (all), ttl's late copies serve both: the
+			// workload of the other strategies stays as it was.
+			if p.LatePublish == 0 {
+				p.LatePublish = late
+				p.LateMin, p.LateMax = 4*time.Second, 20*time.Second
+			}
+		}},
 }
 
 // Draw draws the intensities of the faults in s for one seed. Each fault
@@ -149,6 +170,7 @@ func Draw(s Set, seed uint64) Params {
 	var p Params
 	base := rand.New(rand.NewPCG(seed, StreamBase))
 	p.AckLoss = uniform(base, 0.01, 0.05)
+	p.ProviderErrors = uniform(base, 0.005, 0.02)
 	for _, f := range s.Faults() {
 		described[f].draw(rand.New(rand.NewPCG(seed, StreamOf(f))), &p)
 	}

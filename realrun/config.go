@@ -224,6 +224,10 @@ func (c Config) withDefaults() Config {
 // libpq's key=value form). It does not contact the servers. Empty settings
 // mean the defaults.
 func (c Config) Validate() error {
+	if st, _ := strategies.Lookup(c.Strategy); st.Needs.Has(strategies.NeedsProvider) {
+		// On every real broker, before any server is contacted.
+		return badConfigf("strategy %s charges a payment provider, which a real run does not have yet: run it in the simulator (--backend sim)", c.Strategy)
+	}
 	if c.BrokerServer == BrokerKafka {
 		return c.validateKafka()
 	}

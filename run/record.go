@@ -123,6 +123,8 @@ const (
 	// Part is the partition (numbered from 1).
 	ReadOffset    // SELECT next_offset ... FOR UPDATE of partition Part (Serve, Reply: Answer Yes, Value the offset found, in decimal: 0 for no row)
 	AdvanceOffset // set partition Part's next offset to Value if it is Expect (both in decimal; a missing row is 0, and inserted)
+	// The payment provider's (strategies.Provider).
+	Charge // charge Event's amount to its account (Key: the idempotency key, "" for none; Serve, Reply: Value, the charge's id)
 	numOps
 )
 
@@ -131,14 +133,14 @@ var opNames = [numOps]string{SetNX: "SetNX", Exists: "Exists", Set: "Set", Inser
 	DelIfEq: "DEL IFEQ", SetIfEq: "SET IFEQ", SAdd: "SADD", SIsMember: "SISMEMBER", SRem: "SREM",
 	Read: "ReadProcessed", Delete: "DeleteProcessed", Update: "UpdateProcessed",
 	MemHas: "Contains", MemAdd: "Add", MemDel: "Remove",
-	ReadOffset: "ReadOffset", AdvanceOffset: "AdvanceOffset"}
+	ReadOffset: "ReadOffset", AdvanceOffset: "AdvanceOffset", Charge: "Charge"}
 
 // opStores is the store that serves each operation.
 var opStores = [numOps]Stores{SetNX: Redis, Exists: Redis, Set: Redis, Insert: Database, Apply: Database, Commit: Database, Rollback: Database,
 	InsertApply: Database, Get: Redis, Put: Redis, PutNX: Redis, PutXX: Redis, Del: Redis,
 	DelIfEq: Redis, SetIfEq: Redis, SAdd: Redis, SIsMember: Redis, SRem: Redis,
 	Read: Database, Delete: Database, Update: Database,
-	ReadOffset: Database, AdvanceOffset: Database}
+	ReadOffset: Database, AdvanceOffset: Database, Charge: Provider}
 
 // opKV marks the operations of the Redis key-value store (Key, Value).
 var opKV = [numOps]bool{Get: true, Put: true, PutNX: true, PutXX: true, Del: true,
@@ -187,6 +189,7 @@ const (
 	Broker Stores = 1 << iota
 	Redis
 	Database
+	Provider // the payment provider
 )
 
 // String names the set, as "redis+database".
@@ -195,7 +198,7 @@ func (s Stores) String() string {
 	for _, p := range []struct {
 		bit  Stores
 		name string
-	}{{Broker, "broker"}, {Redis, "redis"}, {Database, "database"}} {
+	}{{Broker, "broker"}, {Redis, "redis"}, {Database, "database"}, {Provider, "provider"}} {
 		if s&p.bit != 0 {
 			parts = append(parts, p.name)
 		}
@@ -217,10 +220,16 @@ const (
 	TxAborted                   // the database had aborted the call's transaction
 	Failed                      // another error (real servers only)
 	WrongType                   // the key holds the other kind of value (Redis's WRONGTYPE)
+	// The payment provider's answers to a Charge (besides Yes: charged).
+	Replayed    // the key's first request charged; this one is answered from the key
+	KeyConflict // a request with the key is still running: nothing done (409)
+	KeyMismatch // the key was used with other parameters: nothing done (422)
+	ServerError // the provider failed before charging (5xx): nothing done
 	numAnswers
 )
 
-var answerNames = [numAnswers]string{No: "false", Yes: "true", Refused: "refused", TxAborted: "tx aborted", Failed: "error", WrongType: "wrong type"}
+var answerNames = [numAnswers]string{No: "false", Yes: "true", Refused: "refused", TxAborted: "tx aborted", Failed: "error", WrongType: "wrong type",
+	Replayed: "replayed", KeyConflict: "409 conflict", KeyMismatch: "422 key mismatch", ServerError: "500"}
 
 // String names the answer as traces print it.
 func (a Answer) String() string {
@@ -372,6 +381,13 @@ func (r Record) Detail() string {
 		case AdvanceOffset:
 			s += fmt.Sprintf(" p%d %s if %s", r.Part, r.Value, r.Expect)
 		}
+		if r.Op == Charge {
+			if r.Key != "" {
+				s += fmt.Sprintf(" key %q", r.Key)
+			} else {
+				s += " no key"
+			}
+		}
 		if r.Op.KV() && r.Dur > 0 && r.Kind == Call {
 			s += " PX " + time.Duration(r.Dur).String()
 		}
@@ -417,6 +433,12 @@ func (r Record) Detail() string {
 		return call("")
 	case Serve, Reply:
 		// A read that found its key or row shows what it found.
+		if r.Op == Charge && r.Value != "" {
+			if r.Answer == Replayed {
+				return call(fmt.Sprintf(": replayed %q", r.Value))
+			}
+			return call(fmt.Sprintf(": charged %q", r.Value))
+		}
 		if (r.Op == Get || r.Op == Read || r.Op == ReadOffset) && r.Answer == Yes {
 			return call(fmt.Sprintf(": %q", r.Value))
 		}

@@ -159,7 +159,9 @@ func (r *Recorder) Injected(f faults.Fault, n int) {
 type Tally struct {
 	Published  int
 	Deliveries int
-	// Applied counts, per event id, the effects the ledger holds (index 0
+	// Applied counts, per event id, the effects the ledger holds, or,
+	// for a strategy that charges the payment provider
+	// (strategies.NeedsProvider), the provider's charges (index 0
 	// unused).
 	Applied []int
 	// Done reports per event id whether the broker considers it processed

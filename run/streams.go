@@ -12,6 +12,7 @@ const (
 	StreamBroker                // which free instance gets a delivery
 	StreamNetwork               // latencies
 	StreamAckLoss               // which acks are lost
+	StreamProvider              // the payment provider: its 5xx answers and processing delays
 )
 
 // StreamFaultRuntime is the stream of fault f's decisions during a run

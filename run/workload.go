@@ -76,7 +76,13 @@ func (w *Workload) Redraw(cfg Config) {
 	producer := rand.New(w.producer)
 	inj := w.inj
 	inj.Reset(cfg.Seed, StreamFaultRuntime, cfg.Drop)
-	dup, late := inj.Stream(faults.Redeliver), inj.Stream(faults.TTL)
+	// Late copies are ttl's, or key-expiry's when ttl is not in the
+	// scenario.
+	lateFault := faults.TTL
+	if !cfg.Faults.Has(faults.TTL) && cfg.Faults.Has(faults.KeyExpiry) {
+		lateFault = faults.KeyExpiry
+	}
+	dup, late := inj.Stream(faults.Redeliver), inj.Stream(lateFault)
 	w.Events = slices.Grow(w.Events[:0], cfg.Events+1)[:cfg.Events+1]
 	w.Events[0] = strategies.Event{}
 	w.Extra = slices.Grow(w.Extra[:0], len(faults.All()))[:len(faults.All())]
@@ -101,11 +107,11 @@ func (w *Workload) Redraw(cfg Config) {
 			}
 		}
 		if p.LatePublish > 0 {
-			if v := inj.Randomly(faults.TTL, p.LatePublish); v.Hit() {
+			if v := inj.Randomly(lateFault, p.LatePublish); v.Hit() {
 				at := time.Duration(t + UniformDur(late, p.LateMin, p.LateMax))
 				if v == faults.Strike {
 					extra = append(extra, Publication{at, ev})
-					w.Extra[faults.TTL]++
+					w.Extra[lateFault]++
 				}
 			}
 		}

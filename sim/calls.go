@@ -22,6 +22,14 @@ func answerOf(r reply) run.Answer {
 		return run.Refused
 	case strategies.ErrWrongType:
 		return run.WrongType
+	case errReplayed:
+		return run.Replayed
+	case strategies.ErrKeyConflict:
+		return run.KeyConflict
+	case strategies.ErrKeyMismatch:
+		return run.KeyMismatch
+	case strategies.ErrProviderFailed:
+		return run.ServerError
 	}
 	return run.TxAborted
 }
@@ -42,7 +50,23 @@ func replyOf(a run.Answer) reply {
 	if a == run.WrongType {
 		return reply{err: strategies.ErrWrongType}
 	}
+	if a >= run.Replayed {
+		return providerReply(a)
+	}
 	return reply{err: errTxAborted}
+}
+
+// providerReply is replyOf for the payment provider's answers.
+func providerReply(a run.Answer) reply {
+	switch a {
+	case run.Replayed:
+		return reply{ok: true, replayed: true}
+	case run.KeyConflict:
+		return reply{err: strategies.ErrKeyConflict}
+	case run.KeyMismatch:
+		return reply{err: strategies.ErrKeyMismatch}
+	}
+	return reply{err: strategies.ErrProviderFailed}
 }
 
 // callRecord is the record of kind about call id, as the call's instance sees
@@ -120,6 +144,10 @@ func (w *world) serve(id uint32) {
 			r.ok = w.redis.do(c, w.now)
 		}
 		w.reply(id, r)
+		return
+	}
+	if c.op == run.Charge {
+		w.serveCharge(id)
 		return
 	}
 	w.serveDB(id)

@@ -11,7 +11,10 @@
 // (marks; keys holding a string or a set, with compare-and-act calls and
 // WRONGTYPE) and SQL stores (transactions, unique inserts, processed rows
 // read FOR UPDATE, updated and deleted under their row locks, accounts' row
-// locks). Every store
+// locks), and a simulated payment provider (provider.go: idempotency keys
+// kept for a retention window, conflicts while a charge runs for its
+// processing delay, 5xx answers, drawn from a stream of its own), whose
+// charges are the effects of a strategy that needs it. Every store
 // call crosses the simulated network, so each is a point where faults and
 // other instances interleave. It records the run through a run.Recorder,
 // and package check judges it.

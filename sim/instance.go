@@ -67,13 +67,15 @@ type kvCall struct {
 }
 
 // readsValue reports whether call op answers with a value (in kvCall.aux).
-func readsValue(op run.Op) bool { return op == run.Get || op == run.Read }
+func readsValue(op run.Op) bool { return op == run.Get || op == run.Read || op == run.Charge }
 
 // reply is what a store call returns to strategy code.
 type reply struct {
-	ok    bool
-	err   error
-	value string // a GET's value, a ReadProcessed's state
+	ok bool
+	// replayed: the provider answered a charge from its key.
+	replayed bool
+	err      error
+	value    string // a GET's value, a ReadProcessed's state
 }
 
 // delivery is a message in an instance's inbox. On the log it also
@@ -217,12 +219,18 @@ func (w *world) start(in *instance) {
 // draws from: a strategy's draws move nothing else in the run, and a
 // restarted instance draws anew, as a restarted process would.
 func (w *world) deps(in *instance) strategies.Deps {
-	return strategies.Deps{
+	d := strategies.Deps{
 		Marks: simMarks{in}, KV: simKV{in}, Ledger: simLedger{in}, Memory: simMemory{in}, Clock: simClock{w},
 		MarkTTL: w.markTTL, Lease: 2 * w.stallUnit(),
 		Instance: int(in.idx), Name: instanceNames[in.idx],
 		Rand: w.instanceRand(int(in.idx), in.gen),
 	}
+	if w.charges {
+		// Only a strategy that says it charges gets the provider, whose
+		// charges are then its effects (and only then counted).
+		d.Provider = simProvider{in}
+	}
+	return d
 }
 
 // instanceNames are the instances' names, made once.

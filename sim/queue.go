@@ -33,6 +33,7 @@ const (
 	evAutoCommit                     // the log: inst's auto-commit is due: inst, gen
 	evFetch                          // the log: inst's commit was answered, and it polls (a 1: it timed out, and it commits again): inst, gen
 	evSeek                           // the log: inst, idle in its poll, was assigned partitions to seek: inst, gen
+	evChargeDone                     // the provider finishes charge call a
 )
 
 // event is one scheduled happening. Events run in order of (at, seq): seq

@@ -29,7 +29,9 @@ type Script struct {
 	Instances int
 	MarkTTL   time.Duration // 0: 24 h
 	// FailApply makes the first Apply of each of these events fail, and
-	// the database abort its transaction.
+	// the database abort its transaction; for a strategy that charges
+	// the provider, every charge of the first attempt that charges it
+	// (a 5xx).
 	FailApply  []strategies.EventID
 	Deliveries []ScriptedDelivery
 }
@@ -79,6 +81,16 @@ func RunScript(s Script) (*ScriptResult, error) {
 		for _, id := range s.FailApply {
 			w.db.failApply[id] = true
 		}
+		if w.charges {
+			// A strategy that charges has its effect at the provider:
+			// the first attempt that charges the event fails (5xx, at
+			// every try).
+			w.db.failApply = nil
+			w.prov.failCharge = map[strategies.EventID]uint32{}
+			for _, id := range s.FailApply {
+				w.prov.failCharge[id] = 0
+			}
+		}
 	}
 	order := make([]int, len(s.Deliveries)) // deliveries by time, stable
 	for i := range order {
@@ -114,8 +126,12 @@ func RunScript(s Script) (*ScriptResult, error) {
 	for i, m := range msgOf {
 		res.Outcomes[i] = handled[m]
 	}
+	applied := w.db.ledger
+	if w.charges {
+		applied = w.prov.charges
+	}
 	for id := 1; id <= int(maxID); id++ {
-		if n := w.db.ledger[id]; n > 0 {
+		if n := applied[id]; n > 0 {
 			res.Applications[strategies.EventID(id)] = n
 		}
 	}

@@ -51,7 +51,10 @@ type world struct {
 	// faults' injector, which holds one per fault.
 	src                     []rand.PCG
 	rBroker, rNet, rAckLoss *rand.Rand
-	inj                     faults.Injector
+	// rProvider is the payment provider's stream (run.StreamProvider):
+	// its 5xx answers and processing delays.
+	rProvider *rand.Rand
+	inj       faults.Injector
 	// wlDecisions are the workload's fault decisions (its extra copies),
 	// which come first in the Result's.
 	wlDecisions, made []faults.Decision
@@ -94,8 +97,12 @@ type world struct {
 	kvs        []kvCall   // the strings of key-value calls, by call.kv; index 0 unused
 	redis      redis
 	db         sqlDB
-	markTTL    time.Duration
-	rec        run.Recorder // the trace, the history and the injected faults
+	prov       provider // the payment provider
+	// charges: the run's strategy charges the provider
+	// (strategies.NeedsProvider), whose charges are its effects.
+	charges bool
+	markTTL time.Duration
+	rec     run.Recorder // the trace, the history and the injected faults
 
 	deliveries int
 	// err ends the run with no verdict: a strategy's New failed
@@ -138,6 +145,15 @@ func newWorld(cfg Config) *world {
 	w.redis.init(n)
 	w.db.init(n)
 	w.db.strs = &w.kvs
+	st, _ := strategies.Lookup(cfg.Strategy)
+	w.charges = st.Needs.Has(strategies.NeedsProvider)
+	if w.charges {
+		retention := strategies.DefaultKeyRetention
+		if w.p.KeyRetention > 0 {
+			retention = w.p.KeyRetention
+		}
+		w.prov.init(n, retention)
+	}
 	w.rec.Reset(cfg)
 	w.deliveries = 0
 	w.err = nil
@@ -154,13 +170,15 @@ func (w *world) release() {
 // with run's stream numbers, and readies the injector, whose faults draw
 // from run.StreamFaultRuntime.
 func (w *world) seedStreams(seed uint64) {
-	if len(w.src) != 3 {
-		w.src = make([]rand.PCG, 3)
+	if len(w.src) != 4 {
+		w.src = make([]rand.PCG, 4)
 		w.rBroker, w.rNet, w.rAckLoss = rand.New(&w.src[0]), rand.New(&w.src[1]), rand.New(&w.src[2])
+		w.rProvider = rand.New(&w.src[3])
 	}
 	w.src[0].Seed(seed, run.StreamBroker)
 	w.src[1].Seed(seed, run.StreamNetwork)
 	w.src[2].Seed(seed, run.StreamAckLoss)
+	w.src[3].Seed(seed, run.StreamProvider)
 	w.inj.Reset(seed, run.StreamFaultRuntime, w.cfg.Drop)
 }
 
@@ -366,6 +384,11 @@ func (w *world) setup() {
 	if w.p.Partitions > 0 {
 		r := w.rnd(faults.Partition)
 		masks := [...]run.Stores{run.Broker, run.Redis, run.Database, run.Broker | run.Redis | run.Database}
+		if w.charges {
+			// A strategy that charges uses no Redis: the provider
+			// takes its place, and the same draws.
+			masks = [...]run.Stores{run.Broker, run.Provider, run.Database, run.Broker | run.Redis | run.Database | run.Provider}
+		}
 		for i := range w.insts {
 			for k := 0; k < w.p.Partitions; k++ {
 				v := w.inj.Planned(faults.Partition)
@@ -587,6 +610,8 @@ func (w *world) handle(e event) {
 	case evConnDead:
 		w.db.connDeadNow(int32(e.a))
 		w.applyDB()
+	case evChargeDone:
+		w.chargeDone(e.a)
 	case evScripted:
 		w.applyBroker(w.broker.Deliver(e.a, e.inst))
 	case evHeal:
@@ -699,10 +724,15 @@ func (w *world) result() *Result {
 			settled[w.msgs[m]] = false
 		}
 	}
+	applied := w.db.ledger
+	if w.charges {
+		// The effect of a strategy that charges is the charge.
+		applied = w.prov.charges
+	}
 	return w.rec.Finish(w.cfg, run.Tally{
 		Published:  len(w.msgs) - 1,
 		Deliveries: w.deliveries,
-		Applied:    w.db.ledger,
+		Applied:    applied,
 		Done:       done,
 		Settled:    settled,
 		Dead:       dead,

@@ -14,13 +14,17 @@
 // itself.
 //
 // A strategy is built from Deps: the stores it needs (a Ledger always; Redis
-// marks keyed by event id, MarkStore; Redis keys and values, KV), the
+// marks keyed by event id, MarkStore; Redis keys and values, KV; a payment
+// Provider, whose charges are then the strategy's effects), the
 // instance's own Memory of events (emptied by a crash, seen by no other
 // instance; every runner records its calls, so that a trace shows what it
 // held when a handler asked), a Clock (simulated time in the simulator,
-// the wall clock on real servers), and settings (MarkTTL, Lease). The business effect always lives in the Ledger
+// the wall clock on real servers), and settings (MarkTTL, Lease). The business effect lives in the Ledger
 // (the database): an account balance plus one ledger row per application,
-// so that an audit can count applications per event.
+// so that an audit can count applications per event; or, for a strategy
+// that needs a Provider (api-no-key, api-key, api-key-db), it is a charge
+// at the payment provider, which keeps the event id as the charge's
+// reference so that the charges of each event can be counted.
 //
 // Each strategy is described once, by a Strategy value given to Register:
 // its name, constructor, the stores it needs, what it does and why it

@@ -210,16 +210,21 @@ type Teaching struct {
 	// mark was taken, the effect never committed), "lost:dropped" (a
 	// handler gave up and asked for an ack with nothing applied, Dropped),
 	// "lost:acked-failure" (a handler whose effect failed returned Skipped
-	// all the same). The situations about a mark ("dup:mark-lost" ...
+	// all the same); for a strategy that charges the payment provider,
+	// "dup:unkeyed" (both charges carried no idempotency key) and
+	// "dup:key-forgotten" (both carried one key, and the provider answered
+	// the second as new: it no longer kept the key). The situations about a mark ("dup:mark-lost" ...
 	// "lost:marked-first") are found only where explain knows the mark: a
 	// MarkStore's, the processed id, or MarkKey's; those about a memory
 	// ("dup:unseen" ... "dup:unremembered") only where the trace records
 	// the memory (Deps.Memory) or Remembers says when it is written.
 	Why map[string]string
-	// Fix marks a strategy that survives every scenario. After a
-	// violation, explain replays the same run (seed, instances, events,
-	// faults) under it and tells what it did instead; the first strategy
-	// in table order that sets Fix is the one replayed.
+	// Fix marks a strategy that survives every scenario (of one fault,
+	// at least). After a violation, explain replays the same run (seed,
+	// instances, events, faults) under it and tells what it did instead;
+	// the first strategy in table order that sets Fix and keeps its
+	// effect where the broken one does (the ledger, or the payment
+	// provider: NeedsProvider) is the one replayed.
 	Fix bool
 }
 
@@ -258,9 +263,10 @@ type Needs uint8
 
 // The stores a strategy can need.
 const (
-	NeedsLedger Needs = 1 << iota // the database, where every effect lives
-	NeedsMarks                    // Redis marks keyed by event id
-	NeedsKV                       // Redis keys and values
+	NeedsLedger   Needs = 1 << iota // the database, where every effect lives
+	NeedsMarks                      // Redis marks keyed by event id
+	NeedsKV                         // Redis keys and values
+	NeedsProvider                   // the payment provider, where the effect is a charge
 )
 
 // Has reports whether n holds every store of want.
@@ -374,6 +380,9 @@ func New(name string, d Deps) (Handler, error) {
 	}
 	if s.Needs.Has(NeedsKV) && d.KV == nil {
 		return nil, fmt.Errorf("strategies: %s needs a KV store", name)
+	}
+	if s.Needs.Has(NeedsProvider) && d.Provider == nil {
+		return nil, fmt.Errorf("strategies: %s needs a Provider", name)
 	}
 	if d.Clock == nil {
 		d.Clock = wallClock{}

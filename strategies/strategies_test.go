@@ -19,12 +19,16 @@ type memory struct {
 	processed map[EventID]bool
 	applied   map[EventID]int
 	offsets   map[int]int64 // the offsets table: partition → next offset
-	failApply int           // fail this many Apply calls
+	states    map[EventID]string
+	keys      map[string]Receipt // the provider's idempotency keys
+	charges   int
+	failApply int // fail this many Apply calls
 	calls     []string
 }
 
 func newMemory() *memory {
-	return &memory{kv: map[string]string{}, marks: map[EventID]bool{}, processed: map[EventID]bool{}, applied: map[EventID]int{}, offsets: map[int]int64{}}
+	return &memory{kv: map[string]string{}, marks: map[EventID]bool{}, processed: map[EventID]bool{}, applied: map[EventID]int{}, offsets: map[int]int64{},
+		states: map[EventID]string{}, keys: map[string]Receipt{}}
 }
 
 func (m *memory) SetNX(_ context.Context, id EventID, _ time.Duration) (bool, error) {
@@ -75,7 +79,7 @@ func (k memKV) Del(_ context.Context, key string) (bool, error) {
 }
 
 // deps are the stores of m.
-func (m *memory) deps() Deps { return Deps{Marks: m, KV: memKV{m}, Ledger: m} }
+func (m *memory) deps() Deps { return Deps{Marks: m, KV: memKV{m}, Ledger: m, Provider: m} }
 
 // InsertApply inserts and applies in one call, as one statement would.
 func (m *memory) InsertApply(_ context.Context, e Event) (bool, error) {
@@ -96,7 +100,8 @@ type memTx struct {
 	m        *memory
 	inserted []EventID
 	effects  []Event
-	offsets  map[int]int64 // advanced, applied at commit
+	states   map[EventID]string // updated, applied at commit
+	offsets  map[int]int64      // advanced, applied at commit
 }
 
 // ReadOffset reads the partition's next offset, its own advance first.
@@ -151,6 +156,9 @@ func (t *memTx) Commit(context.Context) error {
 	for _, e := range t.effects {
 		t.m.applied[e.ID]++
 	}
+	for id, st := range t.states {
+		t.m.states[id] = st
+	}
 	for p, n := range t.offsets {
 		t.m.offsets[p] = n
 	}
@@ -172,6 +180,9 @@ func TestEveryStrategyHandlesADelivery(t *testing.T) {
 		"db-unique-split": {"Insert", "Commit", "Apply", "Commit"},
 		"kafka-commit":    {"Apply", "Commit"},
 		"offset-in-db":    {"AdvanceOffset", "Apply", "Commit"},
+		"api-no-key":      {"Insert", "Charge", "Commit"},
+		"api-key":         {"Charge"},
+		"api-key-db":      {"ReadProcessed", "Insert", "UpdateProcessed", "Commit", "Charge", "UpdateProcessed", "Commit"},
 	}
 	for _, name := range Names() {
 		t.Run(name, func(t *testing.T) {
@@ -281,7 +292,7 @@ func TestRegistry(t *testing.T) {
 			assert.Nil(t, s.Expected, "%s runs on no queue: no row there", s.Name)
 			continue
 		}
-		for _, sc := range []string{"redeliver", "crash", "partition", "slow", "store-loss", "ttl", "rebalance", "zombie", "all"} {
+		for _, sc := range []string{"redeliver", "crash", "partition", "slow", "store-loss", "ttl", "rebalance", "zombie", "key-expiry", "all"} {
 			assert.Regexp(t, `^(ok|dup|lost|dup\+lost)$`, s.Expected[sc], "%s under %s", s.Name, sc)
 		}
 	}
@@ -290,7 +301,7 @@ func TestRegistry(t *testing.T) {
 	for _, name := range Names() {
 		s, _ := Lookup(name)
 		row := s.ExpectedRow("log")
-		for _, sc := range []string{"redeliver", "crash", "partition", "slow", "store-loss", "ttl", "rebalance", "zombie", "all"} {
+		for _, sc := range []string{"redeliver", "crash", "partition", "slow", "store-loss", "ttl", "rebalance", "zombie", "key-expiry", "all"} {
 			assert.Regexp(t, `^(ok|dup|lost|dup\+lost)$`, row[sc], "%s under %s on the log", name, sc)
 		}
 	}

@@ -80,7 +80,11 @@ func (f HandlerFunc) Handle(ctx context.Context, e Event) (Outcome, error) { ret
 type Deps struct {
 	Marks  MarkStore // Redis marks keyed by event id (NeedsMarks)
 	KV     KV        // Redis keys and values (NeedsKV)
-	Ledger Ledger    // needed by every strategy: the effect lives there
+	Ledger Ledger    // needed by every strategy: the effect lives there, or its marks do
+	// Provider is the payment provider (NeedsProvider): the effect of a
+	// strategy that needs it is a charge there, which the checkers count
+	// instead of the ledger's applications.
+	Provider Provider
 	// Memory is this incarnation of the instance's own memory of events:
 	// empty when the instance starts, emptied by a crash, seen by no
 	// other instance. A runner records each of its calls, so that a

@@ -19,13 +19,7 @@ func (k memKV) SAdd(context.Context, string, string, time.Duration) (bool, error
 }
 func (k memKV) SIsMember(context.Context, string, string) (bool, error) { return false, errPending }
 func (k memKV) SRem(context.Context, string, string) (bool, error)      { return false, errPending }
-func (t *memTx) ReadProcessed(context.Context, EventID) (string, bool, error) {
-	return "", false, errPending
-}
 func (t *memTx) DeleteProcessed(context.Context, EventID) (bool, error) { return false, errPending }
-func (t *memTx) UpdateProcessed(context.Context, EventID, string, string) (bool, error) {
-	return false, errPending
-}
 func (t *batchTx) ReadProcessed(context.Context, EventID) (string, bool, error) {
 	return "", false, errPending
 }

@@ -3,6 +3,7 @@ package conformance
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
@@ -20,10 +21,16 @@ func TestMain(m *testing.M) { testserver.Main(m) }
 
 func TestInProcess(t *testing.T) {
 	Run(t, EnvRunner{Backend: "memory", Open: func(t testing.TB) Env {
-		marks, kv, ledger := memstore.NewMarks(), memstore.NewKV(), memstore.NewLedger()
+		marks, kv, ledger, provider := memstore.NewMarks(), memstore.NewKV(), memstore.NewLedger(), memstore.NewProvider()
+		// A charge takes a while at the provider, so that two copies at
+		// once find its key running.
+		provider.Processing = 5 * time.Millisecond
 		return Env{
-			Instance:     func() strategies.Deps { return strategies.Deps{Marks: marks, KV: kv, Ledger: ledger} },
+			Instance: func() strategies.Deps {
+				return strategies.Deps{Marks: marks, KV: kv, Ledger: ledger, Provider: provider}
+			},
 			Applications: ledger.Applications,
+			Charges:      provider.Charges,
 		}
 	}})
 }
@@ -43,7 +50,12 @@ func TestRedisAndPostgres(t *testing.T) {
 	require.NoError(t, err)
 
 	Run(t, EnvRunner{Backend: "redis+postgres", Open: func(t testing.TB) Env {
+		// No real provider yet: the strategies that charge play against
+		// PostgreSQL with an in-process one.
+		provider := memstore.NewProvider()
+		provider.Processing = 5 * time.Millisecond
 		return Env{
+			Charges: provider.Charges,
 			// Each instance has its own connections, as separate
 			// processes would.
 			Instance: func() strategies.Deps {
@@ -58,7 +70,7 @@ func TestRedisAndPostgres(t *testing.T) {
 				require.NoError(t, err)
 				l, err := pgstore.Attach(pool, prefix)
 				require.NoError(t, err)
-				return strategies.Deps{Marks: m, KV: kv, Ledger: l}
+				return strategies.Deps{Marks: m, KV: kv, Ledger: l, Provider: provider}
 			},
 			Applications: func() map[strategies.EventID]int {
 				apps, err := ledger.Applications(ctx)

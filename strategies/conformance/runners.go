@@ -25,6 +25,12 @@ type Env struct {
 	Instance func() strategies.Deps
 	// Applications counts the committed applications of each event.
 	Applications func() map[strategies.EventID]int
+	// Charges counts the charges of each event at the payment provider
+	// that Instance gives (Deps.Provider): the effects of a strategy that
+	// charges (strategies.NeedsProvider), which Run counts instead of
+	// Applications. A backend with no provider leaves both nil, and
+	// cannot play such a strategy.
+	Charges func() map[strategies.EventID]int
 }
 
 // EnvRunner plays cases on a backend's stores: one handler per instance,
@@ -72,10 +78,27 @@ func (r EnvRunner) Run(t testing.TB, strategy string, c Case) ([]strategies.Outc
 	for _, k := range c.FailApply {
 		fail.once[events[k].ID] = new(atomic.Bool)
 	}
+	st, _ := strategies.Lookup(strategy)
+	charges := st.Needs.Has(strategies.NeedsProvider)
+	if charges {
+		if env.Charges == nil {
+			return nil, nil, fmt.Errorf("conformance: backend %s gives no payment provider, which %s needs", r.Backend, strategy)
+		}
+		// The effect is the charge: the first handling of the event
+		// fails at the provider instead, at every try.
+		fail.charging = map[strategies.EventID]*atomic.Bool{}
+		for id := range fail.once {
+			fail.charging[id] = new(atomic.Bool)
+		}
+		fail.once = map[strategies.EventID]*atomic.Bool{}
+	}
 	handlers := make([]strategies.Handler, c.Instances)
 	for i := range handlers {
 		deps := env.Instance()
 		deps.Ledger, deps.MarkTTL, deps.Lease = failingLedger{deps.Ledger, fail}, c.MarkTTL, caseLease
+		if deps.Provider != nil {
+			deps.Provider = failingProvider{deps.Provider, fail}
+		}
 		deps.Instance = i
 		if deps.Name == "" {
 			deps.Name = fmt.Sprintf("instance-%d", i)
@@ -113,13 +136,20 @@ func (r EnvRunner) Run(t testing.TB, strategy string, c Case) ([]strategies.Outc
 				if o, err := handlers[d.Instance].Handle(ctx, events[d.Event]); err == nil {
 					out[i] = o
 				}
+				if done, ok := fail.charging[events[d.Event].ID]; ok {
+					done.Store(true) // its first handling is over
+				}
 			}()
 		}
 		close(gate)
 		wg.Wait()
 		lo = hi
 	}
-	counts := env.Applications()
+	count := env.Applications
+	if charges {
+		count = env.Charges
+	}
+	counts := count()
 	apps := make([]int, len(events))
 	for k, e := range events {
 		apps[k] = counts[e.ID]
@@ -131,6 +161,21 @@ func (r EnvRunner) Run(t testing.TB, strategy string, c Case) ([]strategies.Outc
 // makes it.
 type failures struct {
 	once map[strategies.EventID]*atomic.Bool
+	// charging: for a strategy that charges, every charge of these
+	// events fails (a 5xx) until the first handling of the event ends.
+	charging map[strategies.EventID]*atomic.Bool
+}
+
+type failingProvider struct {
+	strategies.Provider
+	f *failures
+}
+
+func (p failingProvider) Charge(ctx context.Context, key string, e strategies.Event) (strategies.Receipt, error) {
+	if done, ok := p.f.charging[e.ID]; ok && !done.Load() {
+		return strategies.Receipt{}, strategies.ErrProviderFailed
+	}
+	return p.Provider.Charge(ctx, key, e)
 }
 
 type failingLedger struct {
