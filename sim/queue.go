@@ -108,10 +108,10 @@ func (q *eventQueue) pushLane(l int, e event) {
 	ln.evs = append(ln.evs, e)
 }
 
-// next returns where the earliest event is: a lane number, or -1 for the
-// heap; ok is false when the queue is empty.
-func (q *eventQueue) next() (where int, at int64, ok bool) {
-	where = -2
+// popUntil removes and returns the earliest event, if there is one due
+// at or before end: next and take in one, for the world's loop.
+func (q *eventQueue) popUntil(end int64) (event, bool) {
+	where := -2
 	var best *event
 	if len(q.h) > 0 {
 		best, where = &q.h[0], -1
@@ -119,30 +119,24 @@ func (q *eventQueue) next() (where int, at int64, ok bool) {
 	for l := range q.lanes {
 		ln := &q.lanes[l]
 		if ln.head < len(ln.evs) {
-			e := &ln.evs[ln.head]
-			if best == nil || before(e, best) {
+			if e := &ln.evs[ln.head]; best == nil || before(e, best) {
 				best, where = e, l
 			}
 		}
 	}
-	if best == nil {
-		return 0, 0, false
+	if best == nil || best.at > end {
+		return event{}, false
 	}
-	return where, best.at, true
-}
-
-// take removes and returns the earliest event, found by next.
-func (q *eventQueue) take(where int) event {
 	if where < 0 {
-		return q.pop()
+		return q.pop(), true
 	}
 	ln := &q.lanes[where]
-	e := ln.evs[ln.head]
+	e := *best
 	ln.head++
 	if ln.head == len(ln.evs) {
 		ln.evs, ln.head = ln.evs[:0], 0
 	}
-	return e
+	return e, true
 }
 
 func before(a, b *event) bool {

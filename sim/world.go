@@ -528,11 +528,10 @@ func (w *world) loop() {
 		if steps >= maxSteps {
 			panic(fmt.Sprintf("sim: invariant broken: run exceeded %d steps (%s)", maxSteps, w.cfg.Reproduce()))
 		}
-		where, at, ok := w.q.next()
-		if !ok || at > end {
+		e, ok := w.q.popUntil(end)
+		if !ok {
 			break
 		}
-		e := w.q.take(where)
 		w.now = e.at
 		w.handle(e)
 	}
