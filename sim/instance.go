@@ -156,6 +156,7 @@ type instance struct {
 	callID      uint32
 	pending     bool // a call is in flight
 	conn        int32
+	stackProbe  byte // growStack's answer, kept so that its frame is not optimised away
 	handler     strategies.Handler
 	// seeker is the handler as a Seeker, on a broker whose consumers
 	// seek on assignment, or nil; seekParts are the partitions of its
@@ -283,7 +284,7 @@ func (w *world) failStart(in *instance, err error) {
 // a coroutine switch per delivery: the world does both in a row (perform),
 // exactly as it would have with two.
 func (in *instance) consume(yield func(struct{}) bool) {
-	growStack()
+	in.stackProbe = growStack(int(in.idx))
 	in.yield = yield
 	ctx := context.Background()
 	act := actReceive
@@ -441,15 +442,14 @@ const coroutineStack = 8 << 10
 // first stack, which doubles until it does.
 //
 //go:noinline
-func growStack() {
+func growStack(i int) byte {
 	var frame [coroutineStack * 3 / 4]byte
-	frame[stackSink] = 1
-	stackSink = int(frame[len(frame)-1-stackSink])
+	// Which byte is written and read depends on i, which the compiler
+	// cannot know, so the frame is kept; what it returns goes to the
+	// instance (stackProbe), not to a variable that runs share.
+	frame[i%len(frame)] = 1
+	return frame[len(frame)-1-i%len(frame)]
 }
-
-// stackSink keeps growStack's frame from being optimised away: the
-// compiler cannot tell which byte of it is read.
-var stackSink int
 
 // strategyPanic is a panic of a strategy's code, carried out of the
 // instance's coroutine to Run, which reports it as an error: a user's
