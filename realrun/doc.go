@@ -38,9 +38,9 @@
 // pauses past the session timeout, its link to the broker held meanwhile
 // (no heartbeat); redeliver's lost acks are lost commit replies.
 //
-// A real run's broker is a queue, behind a narrow seam (seam.go: Broker for
-// the run, Conn for each consumer incarnation): memory, the in-process
-// queue above (broker.go, the default), or NATS JetStream (natsbroker.go,
+// A real run's broker sits behind a narrow seam (seam.go: Broker for the
+// run, Conn for each consumer incarnation): memory, the in-process queue
+// above (broker.go, the default), or NATS JetStream (natsbroker.go,
 // natsserver.go), a real server whose matching model is the simulator's
 // queue with an ack deadline. On NATS the run creates its own stream and
 // durable pull consumer under the prefix, marked as idemsim's in their
