@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -54,4 +55,31 @@ func TestRealBrokerFlag(t *testing.T) {
 		assert.Equal(t, tc.broker, got[0].BrokerServer, "%q", args)
 		assert.Equal(t, tc.url, got[0].NATSURL, "%q", args)
 	}
+}
+
+// The JSON of a real run names the broker it ran on (real_broker) beside
+// the simulator's model that matches it (broker); a simulated run's JSON
+// has no real_broker.
+func TestRealRunJSONNamesItsBroker(t *testing.T) {
+	base := []string{"run", "--strategy", "db-unique", "--faults", "crash", "--seed", "1", "--json"}
+	for _, b := range []string{"", "nats", "rabbitmq", "kafka"} {
+		args := append(append([]string(nil), base...), "--backend", "real")
+		want := realrun.BrokerMemory
+		if b != "" {
+			args, want = append(args, "--broker", b), b
+		}
+		e, out, errOut := fakeEnv(nil, nil)
+		e.realRun = func(rc realrun.Config) (*sim.Result, error) {
+			return &sim.Result{Strategy: rc.Strategy, Linearizable: boolPtr(true), AuditOK: true}, nil
+		}
+		require.Equal(t, ExitOK, e.main(args), "%q: %s", args, errOut.String())
+		var got map[string]any
+		require.NoError(t, json.Unmarshal(out.Bytes(), &got), out.String())
+		assert.Equal(t, want, got["real_broker"], "%q", args)
+	}
+	e, out, _ := fakeEnv(func(sim.Config) (*sim.Result, error) {
+		return &sim.Result{Strategy: "db-unique", Linearizable: boolPtr(true), AuditOK: true}, nil
+	}, nil)
+	require.Equal(t, ExitOK, e.main(base))
+	assert.NotContains(t, out.String(), "real_broker")
 }

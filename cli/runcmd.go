@@ -85,7 +85,8 @@ type runOpts struct {
 	// --backend real
 	backend string
 	srv     serverFlags
-	// realBroker is --broker as a real run reads it (memory or nats).
+	// realBroker is --broker as a real run reads it (memory, nats, rabbitmq
+	// or kafka).
 	realBroker string
 }
 
@@ -174,6 +175,9 @@ func (e *env) runCmd(args []string) error {
 	}
 	if res.Reproduce == "" {
 		res.Reproduce = cfg.Reproduce()
+	}
+	if o.backend == "real" && res.RealBroker == "" {
+		res.RealBroker = o.realBroker // realrun.Run names it; a test's fake may not
 	}
 	if o.backend == "real" && o.realBroker == realrun.BrokerNATS && !o.json {
 		res.Broker = "nats: NATS JetStream (the simulator's model: queue, with an ack deadline)"

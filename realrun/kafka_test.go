@@ -98,6 +98,7 @@ func TestKafkaRunWorksAndCleansUp(t *testing.T) {
 			assert.Contains(t, strings.Join(lines, "\n"), "Kafka topic rr_kafka_events")
 			assert.NotContains(t, topicNames(t, kc), "rr_kafka_events", "the run deleted its topic")
 			assert.Contains(t, res.Reproduce, "--broker kafka")
+			assert.Equal(t, BrokerKafka, res.RealBroker, "the result names the broker it ran on")
 		})
 	}
 }

@@ -66,6 +66,7 @@ func TestNATSRunWorksAndCleansUp(t *testing.T) {
 	cfg.Progress = func(s string) { mu.Lock(); lines = append(lines, s); mu.Unlock() }
 	res := realRun(t, cfg)
 	assert.Zero(t, res.Duplicates+res.Lost+res.Stuck, "db-unique on NATS: %+v", res)
+	assert.Equal(t, BrokerNATS, res.RealBroker, "the result names the broker it ran on")
 	kinds := map[run.Kind]int{}
 	for _, r := range res.Trace {
 		kinds[r.Kind]++

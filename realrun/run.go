@@ -196,6 +196,7 @@ func Run(ctx context.Context, cfg Config) (*run.Result, error) {
 		return nil, scrub.Error(err)
 	}
 	res.Reproduce = reproduce
+	res.RealBroker = cfg.BrokerServer
 	return res, nil
 }
 

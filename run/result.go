@@ -16,11 +16,15 @@ type Result struct {
 	// BrokerNaming names the broker model and its parameters that are
 	// not the default; its fields appear in the JSON in their place here.
 	BrokerNaming
-	Published  int `json:"published"`  // messages published, copies included
-	Deliveries int `json:"deliveries"` // deliveries that reached an instance
-	Duplicates int `json:"duplicates"` // applications beyond the first, summed over events
-	Lost       int `json:"lost"`       // events done at the broker, never applied
-	Stuck      int `json:"stuck"`      // events not settled when the liveness bound ran out
+	// RealBroker is, for a run against real servers, the broker it ran on
+	// (memory, nats, rabbitmq or kafka); Broker is then the simulator's
+	// model that matches it. Left out of the JSON for a simulated run.
+	RealBroker string `json:"real_broker,omitempty"`
+	Published  int    `json:"published"`  // messages published, copies included
+	Deliveries int    `json:"deliveries"` // deliveries that reached an instance
+	Duplicates int    `json:"duplicates"` // applications beyond the first, summed over events
+	Lost       int    `json:"lost"`       // events done at the broker, never applied
+	Stuck      int    `json:"stuck"`      // events not settled when the liveness bound ran out
 	// Dead is the events the broker dead-lettered (BrokerParams.
 	// MaxDeliveries) that no attempt applied and no ack settled: neither
 	// lost nor ok, an outcome of their own. Left out of the JSON when 0,
