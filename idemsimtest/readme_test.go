@@ -55,8 +55,16 @@ func TestReadmeUserModule(t *testing.T) {
 	// graph in the module cache, those of its dependencies' tests too
 	// (tidy keeps their checksums), where a build fetches only what it
 	// compiles: fetch them all first, online, as go mod download in this
-	// repository does.
-	dl := exec.Command("go", "mod", "download", "all")
+	// repository does. It reads and writes copies of go.mod and go.sum
+	// (-modfile), so that the checksums it adds do not change the
+	// repository's own go.sum.
+	modDir := t.TempDir()
+	for _, f := range []string{"go.mod", "go.sum"} {
+		b, err := os.ReadFile(filepath.Join(root, f))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(modDir, f), b, 0o644))
+	}
+	dl := exec.Command("go", "mod", "download", "-modfile", filepath.Join(modDir, "go.mod"), "all")
 	dl.Dir = root
 	dlOut, err := dl.CombinedOutput()
 	require.NoError(t, err, "go mod download all, which fills the module cache the README's commands then read offline:\n%s", dlOut)
