@@ -51,7 +51,7 @@ type kafkaBroker struct {
 	proxies []*proxySet
 	rAck    *rand.Rand // the redeliver fault's lost commit replies
 
-	mu        sync.Mutex
+	brokerRun // its lock, the run's stop and leaves, AllDone
 	msgs      []kafkaMessage
 	at        map[[2]int64]int           // (partition, offset) to message
 	committed map[int32]int64            // per partition, the last commit accepted, as the run saw it
@@ -59,11 +59,6 @@ type kafkaBroker struct {
 	unknown   map[int32]unknownCommit
 	published int
 	accepted  int
-	stopped   bool
-	halted    chan struct{}
-	leaving   []bool
-	allDone   chan struct{}
-	done      bool
 
 	// ready is closed once the group first stands with every consumer
 	// that starts with the run (or after initialDelay): kfake has no
@@ -141,9 +136,10 @@ var (
 
 func newKafkaBroker(r *session, events []strategies.EventID) (*kafkaBroker, error) {
 	k := r.srv.kafka
-	b := &kafkaBroker{r: r, srv: k, halted: make(chan struct{}), allDone: make(chan struct{}),
-		leaving: make([]bool, r.cfg.Instances), ready: make(chan struct{}), rAck: rand.New(rand.NewPCG(r.cfg.Seed, run.StreamAckLoss)),
+	b := &kafkaBroker{r: r, srv: k,
+		ready: make(chan struct{}), rAck: rand.New(rand.NewPCG(r.cfg.Seed, run.StreamAckLoss)),
 		at: map[[2]int64]int{}, committed: map[int32]int64{}, commits: map[int32][]acceptedCommit{}, unknown: map[int32]unknownCommit{}}
+	b.brokerRun.init(r.cfg.Instances)
 	for _, e := range events {
 		// Keyed by account, as the log: account k in partition k % P.
 		acct := r.wl.Events[e].Account
@@ -210,30 +206,6 @@ func (b *kafkaBroker) Attach(_ context.Context, consumer int) (Conn, error) {
 	return &kafkaConn{b: b, consumer: consumer}, nil
 }
 
-func (b *kafkaBroker) CallOff(consumer int) {
-	b.mu.Lock()
-	b.leaving[consumer] = true
-	b.mu.Unlock()
-}
-
-func (b *kafkaBroker) Rejoin(consumer int) {
-	b.mu.Lock()
-	b.leaving[consumer] = false
-	b.mu.Unlock()
-}
-
-func (b *kafkaBroker) Stop() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.stopped {
-		b.stopped = true
-		close(b.halted)
-	}
-}
-
-func (b *kafkaBroker) Halted() <-chan struct{}  { return b.halted }
-func (b *kafkaBroker) AllDone() <-chan struct{} { return b.allDone }
-
 func (b *kafkaBroker) Progress() (settled, total int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -294,10 +266,7 @@ func (b *kafkaBroker) commitUnknown(consumer int, p int32, sent time.Duration) {
 }
 
 func (b *kafkaBroker) finishLocked() {
-	if !b.done {
-		b.done = true
-		close(b.allDone)
-	}
+	b.settledLocked()
 }
 
 // covered reports, per message, whether the group's committed offsets

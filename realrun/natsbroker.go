@@ -47,15 +47,10 @@ type natsBroker struct {
 	proxies []*tcpproxy.Proxy
 	rAck    *rand.Rand // the redeliver fault's lost acks, as the memory broker draws them
 
-	mu        sync.Mutex
+	brokerRun // its lock, the run's stop and leaves, AllDone
 	msgs      []natsMessage
 	published int
 	accepted  int // messages with an accepted ack
-	stopped   bool
-	halted    chan struct{}
-	leaving   []bool
-	allDone   chan struct{}
-	done      bool // allDone is closed
 }
 
 // natsMessage is what the client knows of one message.
@@ -76,8 +71,8 @@ var (
 )
 
 func newNATSBroker(r *session, events []strategies.EventID) (*natsBroker, error) {
-	b := &natsBroker{r: r, srv: r.srv.nats, halted: make(chan struct{}), allDone: make(chan struct{}),
-		leaving: make([]bool, r.cfg.Instances), rAck: rand.New(rand.NewPCG(r.cfg.Seed, run.StreamAckLoss))}
+	b := &natsBroker{r: r, srv: r.srv.nats, rAck: rand.New(rand.NewPCG(r.cfg.Seed, run.StreamAckLoss))}
+	b.brokerRun.init(r.cfg.Instances)
 	for _, e := range events {
 		b.msgs = append(b.msgs, natsMessage{event: e})
 	}
@@ -130,30 +125,6 @@ func (b *natsBroker) Attach(_ context.Context, consumer int) (Conn, error) {
 	return &natsConn{b: b, consumer: consumer}, nil
 }
 
-func (b *natsBroker) CallOff(consumer int) {
-	b.mu.Lock()
-	b.leaving[consumer] = true
-	b.mu.Unlock()
-}
-
-func (b *natsBroker) Rejoin(consumer int) {
-	b.mu.Lock()
-	b.leaving[consumer] = false
-	b.mu.Unlock()
-}
-
-func (b *natsBroker) Stop() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.stopped {
-		b.stopped = true
-		close(b.halted)
-	}
-}
-
-func (b *natsBroker) Halted() <-chan struct{}  { return b.halted }
-func (b *natsBroker) AllDone() <-chan struct{} { return b.allDone }
-
 func (b *natsBroker) Progress() (settled, total int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -173,10 +144,7 @@ func (b *natsBroker) settle(m int) {
 }
 
 func (b *natsBroker) finishLocked() {
-	if !b.done {
-		b.done = true
-		close(b.allDone)
-	}
+	b.settledLocked()
 }
 
 // pollSettled asks the server, every settlePoll once everything is

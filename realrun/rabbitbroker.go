@@ -44,16 +44,11 @@ type rabbitBroker struct {
 	proxies []*tcpproxy.Proxy
 	rAck    *rand.Rand
 
-	mu        sync.Mutex
+	brokerRun // its lock, the run's stop and leaves, AllDone
 	msgs      []rabbitMessage
 	published int
 	confirmed int
-	stopped   bool
-	halted    chan struct{}
-	leaving   []bool
 	conns     map[*rabbitConn]struct{}
-	allDone   chan struct{}
-	done      bool
 	quiet     int // polls in a row that found nothing left to do
 }
 
@@ -71,9 +66,10 @@ var (
 )
 
 func newRabbitBroker(r *session, events []strategies.EventID) (*rabbitBroker, error) {
-	b := &rabbitBroker{r: r, srv: r.srv.rabbit, halted: make(chan struct{}), allDone: make(chan struct{}),
-		leaving: make([]bool, r.cfg.Instances), conns: map[*rabbitConn]struct{}{},
-		rAck: rand.New(rand.NewPCG(r.cfg.Seed, run.StreamAckLoss))}
+	b := &rabbitBroker{r: r, srv: r.srv.rabbit,
+		conns: map[*rabbitConn]struct{}{},
+		rAck:  rand.New(rand.NewPCG(r.cfg.Seed, run.StreamAckLoss))}
+	b.brokerRun.init(r.cfg.Instances)
 	for _, e := range events {
 		b.msgs = append(b.msgs, rabbitMessage{event: e})
 	}
@@ -151,30 +147,6 @@ func (b *rabbitBroker) Attach(_ context.Context, consumer int) (Conn, error) {
 	b.mu.Unlock()
 	return c, nil
 }
-
-func (b *rabbitBroker) CallOff(consumer int) {
-	b.mu.Lock()
-	b.leaving[consumer] = true
-	b.mu.Unlock()
-}
-
-func (b *rabbitBroker) Rejoin(consumer int) {
-	b.mu.Lock()
-	b.leaving[consumer] = false
-	b.mu.Unlock()
-}
-
-func (b *rabbitBroker) Stop() {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	if !b.stopped {
-		b.stopped = true
-		close(b.halted)
-	}
-}
-
-func (b *rabbitBroker) Halted() <-chan struct{}  { return b.halted }
-func (b *rabbitBroker) AllDone() <-chan struct{} { return b.allDone }
 
 func (b *rabbitBroker) Progress() (settled, total int) {
 	b.mu.Lock()
@@ -264,10 +236,7 @@ func (b *rabbitBroker) pollSettled() {
 }
 
 func (b *rabbitBroker) finishLocked() {
-	if !b.done {
-		b.done = true
-		close(b.allDone)
-	}
+	b.settledLocked()
 }
 
 // Final reads what is left in the queue once every consumer's channel is
