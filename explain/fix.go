@@ -112,7 +112,7 @@ func (s *Story) fix() *Fix {
 	})
 	for k, t := range shown {
 		it := t.it
-		fx.Steps = append(fx.Steps, Step{N: k + 1, At: time.Duration(it.at), Inst: int(it.inst), Actor: it.actor, Text: it.text, Record: it.rec, Claims: it.claims})
+		fx.Steps = append(fx.Steps, Step{N: k + 1, At: time.Duration(it.at), Inst: int(it.inst), Actor: it.actor, Text: it.text, Record: it.rec, Claims: it.claims, snap: it.snap})
 	}
 	return fx
 }

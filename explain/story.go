@@ -68,6 +68,10 @@ type Step struct {
 	// Claims are the facts Text and, when it is shown, State state, each
 	// naming the records it comes from (see Claim).
 	Claims []Claim
+
+	// snap is the state after the step in parts (Story.Snapshots); State,
+	// when shown, is its line.
+	snap *Snapshot
 }
 
 // Facts returns the facts the story was told from, nil for a story not
@@ -136,9 +140,9 @@ func (a *analysis) story() *Story {
 	n := newNarrator(a)
 	s := &Story{Config: a.cfg, Event: a.focus, Kind: a.kind, a: a}
 	s.Header, s.HeaderClaims = a.header()
-	last, _ := n.state(-1, 0)
+	last, _, _ := n.state(-1, 0)
 	for _, it := range n.tell() {
-		st := Step{N: len(s.Steps) + 1, At: time.Duration(it.at), Inst: int(it.inst), Actor: it.actor, Text: it.text, Record: it.rec, Claims: it.claims}
+		st := Step{N: len(s.Steps) + 1, At: time.Duration(it.at), Inst: int(it.inst), Actor: it.actor, Text: it.text, Record: it.rec, Claims: it.claims, snap: it.snap}
 		if it.showState || it.state != last {
 			st.State = it.state
 			st.Claims = append(st.Claims, it.stateClaims...)
