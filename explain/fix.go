@@ -35,6 +35,8 @@ type Fix struct {
 	// Skipped counts the copies that skipped after the first.
 	Steps   []Step
 	Skipped int
+
+	a *analysis // the replayed run's facts
 }
 
 // fixStrategy is the strategy a violation of strategy name is replayed
@@ -69,7 +71,7 @@ func (s *Story) fix() *Fix {
 	}
 	cfg.KeepTrace = false
 	a := analyzeEvent(cfg, res.Trace, s.Event)
-	fx := &Fix{Config: cfg, Result: res, Event: s.Event, Applied: len(a.facts.Events[s.Event].Applications)}
+	fx := &Fix{Config: cfg, Result: res, Event: s.Event, Applied: len(a.facts.Events[s.Event].Applications), a: a}
 	n := newNarrator(a)
 	type told struct {
 		it   item

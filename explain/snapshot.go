@@ -3,6 +3,7 @@ package explain
 import (
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Snapshot is the state a step of a story speaks of, in parts rather than
@@ -144,8 +145,15 @@ type PartitionState struct {
 	Gen   uint32 `json:"gen"`
 	// Committed is the group's committed offset (the next to read);
 	// Records the messages in it by offset, so far.
-	Committed int32    `json:"committed"`
-	Records   []uint32 `json:"records"`
+	Committed int32       `json:"committed"`
+	Records   []RecordRef `json:"records"`
+}
+
+// RecordRef is a message at its offset of a partition.
+type RecordRef struct {
+	Offset int32  `json:"offset"`
+	Msg    uint32 `json:"msg"`
+	Event  uint32 `json:"event"`
 }
 
 // Line renders the parts of the snapshot that a step's state line shows,
@@ -210,3 +218,110 @@ func (s *Snapshot) Line() string {
 	return strings.Join(parts, " | ")
 }
 
+
+// Snapshots returns the state after each of the story's steps, by step,
+// in parts, with what the state line leaves out filled in from the same
+// facts: the delivery each instance is handling, and the broker's queue
+// (each message of a named event and where it is) or the log's
+// partitions. It is nil for a story not told from a run.
+func (s *Story) Snapshots() []Snapshot {
+	if s.a == nil {
+		return nil
+	}
+	out := make([]Snapshot, len(s.Steps))
+	for k, st := range s.Steps {
+		if st.snap != nil {
+			out[k] = s.a.facts.fill(*st.snap)
+		}
+	}
+	return out
+}
+
+// fill fills in a snapshot's parts that its line leaves out: handlings
+// and the queue or the partitions, at its record.
+func (f *Facts) fill(s Snapshot) Snapshot {
+	i := s.Rec
+	s.Instances = append([]InstanceState(nil), s.Instances...)
+	for k := range f.Attempts {
+		a := &f.Attempts[k]
+		if a.Rec > i || (a.EndRec >= 0 && a.EndRec <= i) || int(a.Inst) >= len(s.Instances) {
+			continue
+		}
+		if a.Crash >= 0 && f.Crashes[a.Crash].Rec <= i {
+			continue
+		}
+		if s.Instances[a.Inst].Status != "up" {
+			continue
+		}
+		// The latest receive wins: an instance handles one delivery at
+		// a time.
+		s.Instances[a.Inst].Handling = &Handling{Msg: a.Msg, Event: a.Event, Since: at(a.At)}
+	}
+	named := map[uint32]bool{}
+	for _, ev := range s.Events {
+		named[ev] = true
+	}
+	if g := f.Group; g != nil {
+		for p := int32(1); p <= g.Partitions; p++ {
+			inst, gen, _ := g.Owner(p, i)
+			ps := PartitionState{Part: p, Owner: int(inst), Gen: gen, Committed: g.CommittedAt(p, i), Records: []RecordRef{}}
+			for _, id := range g.recs[p-1] {
+				if m := &f.Messages[id]; m.Rec <= i {
+					ps.Records = append(ps.Records, RecordRef{Offset: m.Offset, Msg: m.ID, Event: m.Event})
+				}
+			}
+			s.Partitions = append(s.Partitions, ps)
+		}
+		return s
+	}
+	s.Queue = []MessageState{}
+	for id := 1; id < len(f.Messages); id++ {
+		m := &f.Messages[id]
+		if m.Rec > i || !named[m.Event] {
+			continue
+		}
+		ms := MessageState{Msg: m.ID, Event: m.Event, Where: "queued", Inst: -1}
+		var last *Delivery
+		for _, d := range m.Deliveries {
+			if dl := &f.Deliveries[d]; dl.Rec <= i {
+				ms.Deliveries++
+				last = dl
+			}
+		}
+		requeued := -1
+		for _, r := range f.Requeues {
+			if r.Msg == m.ID && r.Rec <= i {
+				requeued = r.Rec
+			}
+		}
+		switch {
+		case m.AckedRec >= 0 && m.AckedRec <= i:
+			ms.Where, ms.Inst = "acked", int(m.AckedBy)
+		case m.DeadRec >= 0 && m.DeadRec <= i:
+			ms.Where = "dead-lettered"
+		case last != nil && last.Rec > requeued && last.DropRec >= 0 && last.DropRec <= i:
+			ms.Where, ms.Inst = "lost", int(last.Inst)
+		case last != nil && last.Rec > requeued:
+			ms.Where, ms.Inst = "delivered", int(last.Inst)
+		}
+		s.Queue = append(s.Queue, ms)
+	}
+	return s
+}
+
+// SnapshotAt returns the state of the fix's run at simulated time t (just
+// after its last record at or before t), in parts, of the story's event:
+// what stood beside a step of the story at the same moment.
+func (fx *Fix) SnapshotAt(t time.Duration) Snapshot {
+	f := fx.a.facts
+	i := -1
+	for k := range f.Trace {
+		if f.Trace[k].At > int64(t) {
+			break
+		}
+		i = k
+	}
+	n := newNarrator(fx.a)
+	s, _ := n.snapshot(i, int64(t))
+	return f.fill(*s)
+}
