@@ -237,6 +237,16 @@ func (s *Story) Snapshots() []Snapshot {
 	return out
 }
 
+// InitialSnapshot is the state before the run's first record, as
+// Snapshots has it: what the first step changed is told against it.
+func (s *Story) InitialSnapshot() Snapshot {
+	if s.a == nil {
+		return Snapshot{}
+	}
+	snap, _ := newNarrator(s.a).snapshot(-1, 0)
+	return s.a.facts.fill(*snap)
+}
+
 // fill fills in a snapshot's parts that its line leaves out: handlings
 // and the queue or the partitions, at its record.
 func (f *Facts) fill(s Snapshot) Snapshot {

@@ -188,15 +188,8 @@ func (s *Story) WriteTo(w io.Writer) (int64, error) {
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "violation: %s\n", s.Violation)
-	if r := s.Result; r != nil && s.Kind != NoViolation {
-		if other := r.Duplicates + r.Lost + r.Stuck; other > 1 {
-			dead := ""
-			if r.Dead > 0 {
-				// Not a violation, but what became of events all the same.
-				dead = fmt.Sprintf(", %d dead", r.Dead)
-			}
-			fmt.Fprintf(&b, "the whole run: %s, %d lost, %d stuck%s\n", plural(r.Duplicates, "duplicate"), r.Lost, r.Stuck, dead)
-		}
+	if whole := s.WholeRun(); whole != "" {
+		fmt.Fprintf(&b, "the whole run: %s\n", whole)
 	}
 	fmt.Fprintf(&b, "why: %s\n", s.Why)
 	if s.Note != "" {
@@ -208,6 +201,24 @@ func (s *Story) WriteTo(w io.Writer) (int64, error) {
 	fmt.Fprintf(&b, "reproduce with: %s\n", s.Config.Reproduce())
 	n, err := io.WriteString(w, b.String())
 	return int64(n), err
+}
+
+// WholeRun counts the violations of the whole run, as "3 duplicates, 0
+// lost, 0 stuck", when it has more than the story's one; "" otherwise.
+func (s *Story) WholeRun() string {
+	r := s.Result
+	if r == nil || s.Kind == NoViolation {
+		return ""
+	}
+	if other := r.Duplicates + r.Lost + r.Stuck; other <= 1 {
+		return ""
+	}
+	dead := ""
+	if r.Dead > 0 {
+		// Not a violation, but what became of events all the same.
+		dead = fmt.Sprintf(", %d dead", r.Dead)
+	}
+	return fmt.Sprintf("%s, %d lost, %d stuck%s", plural(r.Duplicates, "duplicate"), r.Lost, r.Stuck, dead)
 }
 
 // runLine names the run cfg as a story's header starts: "local-cache

@@ -26,6 +26,15 @@ type TimelineView struct {
 	// Notes are small texts under a lane from a position on (on the log,
 	// the partitions an instance owns).
 	Notes []TimelineNote `json:"notes"`
+	// Steps are where each step of the story is on the axis, by step
+	// (Steps[0] is step 1), and on which lane (-1: none).
+	Steps []StepSpot `json:"steps"`
+}
+
+// StepSpot is where a step is on the timeline.
+type StepSpot struct {
+	Pos  float64 `json:"pos"`
+	Lane int     `json:"lane"`
 }
 
 // TimelineMark is one mark of the timeline.
@@ -134,6 +143,14 @@ func (s *Story) Timeline() *TimelineView {
 			}
 			v.Marks = append(v.Marks, mk)
 		}
+	}
+	v.Steps = []StepSpot{}
+	for _, st := range s.Steps {
+		sp := StepSpot{Pos: pos(t.stepAt(st, f)), Lane: -1}
+		if y, ok := t.stepLane(st, f); ok {
+			sp.Lane = lane(y)
+		}
+		v.Steps = append(v.Steps, sp)
 	}
 	for _, tk := range t.scale.Ticks(0, 0) {
 		v.Ticks = append(v.Ticks, AxisTick{Pos: pos(tk.Value), Label: tk.Label})
