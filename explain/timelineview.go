@@ -49,6 +49,9 @@ type TimelineMark struct {
 	// before any).
 	Step int  `json:"step"`
 	Told bool `json:"told"`
+	// Steps are all the steps that tell it, in order (Steps[0] is Step),
+	// when Told: two steps of one instant share a mark.
+	Steps []int `json:"steps,omitempty"`
 }
 
 // TimelineSpan is a bar across a lane: a partition, a stall, an outage.
@@ -102,12 +105,11 @@ func (s *Story) Timeline() *TimelineView {
 	type spot struct {
 		y, x float64
 	}
-	told := map[spot]int{}
+	told := map[spot][]int{}
 	for _, st := range s.Steps {
 		if y, ok := t.stepLane(st, f); ok {
-			if _, dup := told[spot{y, t.stepAt(st, f)}]; !dup {
-				told[spot{y, t.stepAt(st, f)}] = st.N
-			}
+			sp := spot{y, t.stepAt(st, f)}
+			told[sp] = append(told[sp], st.N)
 		}
 	}
 	before := func(x float64) int {
@@ -136,8 +138,8 @@ func (s *Story) Timeline() *TimelineView {
 		v.Legend = append(v.Legend, LegendEntry{Kind: m.name, Shape: glyphName(m.shape), Color: hexColor(m.color)})
 		for _, p := range pts {
 			mk := TimelineMark{Kind: m.name, Lane: lane(p.Y), Pos: pos(p.X), At: fmt.Sprintf("%.3f ms", p.X)}
-			if n, ok := told[spot{p.Y, p.X}]; ok {
-				mk.Step, mk.Told = n, true
+			if ns, ok := told[spot{p.Y, p.X}]; ok {
+				mk.Step, mk.Told, mk.Steps = ns[0], true, ns
 			} else {
 				mk.Step = before(p.X)
 			}
