@@ -233,6 +233,10 @@ func (e *env) writeStory(story *explain.Story, out string) error {
 		return &checkerBugError{msg: disagreement(story.Result)}
 	}
 	if out != "" {
+		// --against comes here without the main path's making of out.
+		if err := prepareOutDir(out); err != nil {
+			return err
+		}
 		paths, err := explain.WriteFiles(out, story)
 		if err == nil {
 			var p string

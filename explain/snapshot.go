@@ -218,7 +218,6 @@ func (s *Snapshot) Line() string {
 	return strings.Join(parts, " | ")
 }
 
-
 // Snapshots returns the state after each of the story's steps, by step,
 // in parts, with what the state line leaves out filled in from the same
 // facts: the delivery each instance is handling, and the broker's queue

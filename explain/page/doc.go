@@ -20,7 +20,7 @@
 // The document (Version 1), as JSON:
 //
 //	version     1
-//	title       the page's title
+//	title       the page's title; heading its first heading
 //	run         {strategy, faults, instances, events, seed, broker}: the flags that replay it
 //	header      the story's first line; key: how to read i0, e1, m1
 //	event, kind the event told and its violation ("dup", "lost", "stuck"; "ok")

@@ -28,6 +28,9 @@ const Version = 1
 type Doc struct {
 	Version int    `json:"version"`
 	Title   string `json:"title"`
+	// Heading is the page's first heading: "How local-cache under
+	// redeliver applies event 1 more than once".
+	Heading string `json:"heading"`
 	// Run is the run told.
 	Run Run `json:"run"`
 	// Header is the story's first line; Key says how to read its names
@@ -140,6 +143,7 @@ func FromStory(s *explain.Story, history string) (*Doc, error) {
 		Text:      text.String(),
 	}
 	d.Title = strings.TrimSuffix(d.Title, " (idemsim, porcupine)") + " (idemsim)"
+	d.Heading = heading(s)
 	if d.Run.Broker == "" {
 		d.Run.Broker = "queue"
 	}
@@ -169,6 +173,20 @@ func FromStory(s *explain.Story, history string) (*Doc, error) {
 		d.Fix = f
 	}
 	return d, nil
+}
+
+// heading says what the story shows, as the page's first heading.
+func heading(s *explain.Story) string {
+	what := fmt.Sprintf("handles event %d", s.Event)
+	switch s.Kind {
+	case explain.Duplicate:
+		what = fmt.Sprintf("applies event %d more than once", s.Event)
+	case explain.Lost:
+		what = fmt.Sprintf("loses event %d", s.Event)
+	case explain.Stuck:
+		what = fmt.Sprintf("leaves event %d unsettled", s.Event)
+	}
+	return fmt.Sprintf("How %s %s %s", s.Config.Strategy, explain.Under(s.Config.Faults), what)
 }
 
 // step is a story's step in the document.

@@ -188,7 +188,7 @@
 
     // The run and its verdict.
     var head = el("header", {}, [
-      el("h1", { text: "How " + doc.run.strategy + " " + (doc.run.faults ? "under " + doc.run.faults : "with no fault") + " breaks exactly-once" }),
+      el("h1", { text: doc.heading }),
       el("p", { class: "lede", text: doc.header }),
       el("p", { class: "muted", text: doc.key + " Move with the buttons or the arrow keys (← →, Home, End)." })
     ]);
@@ -326,9 +326,9 @@
     }
 
     // The violation, the why, the fix and how to replay.
-    var end = el("section", { class: "verdict", "aria-label": "what went wrong" }, [
-      el("h2", { text: "What went wrong" }),
-      el("p", {}, [el("strong", { text: "Violation: " }), doc.violation]),
+    var end = el("section", { class: "verdict", "aria-label": "the verdict" }, [
+      el("h2", { text: doc.kind === "ok" ? "What happened" : "What went wrong" }),
+      el("p", {}, [el("strong", { text: doc.kind === "ok" ? "Outcome: " : "Violation: " }), doc.violation]),
       doc.whole_run ? el("p", {}, [el("strong", { text: "The whole run: " }), doc.whole_run]) : null,
       el("p", {}, [el("strong", { text: "Why: " }), doc.why]),
       doc.note ? el("p", { class: "muted" }, [el("strong", { text: "Note: " }), doc.note]) : null
