@@ -68,9 +68,10 @@ type TimelineSpan struct {
 // span) and its colour, which is never the only difference between two
 // entries that look alike: their shape or their name tells them apart.
 type LegendEntry struct {
-	Kind  string `json:"kind"`
-	Shape string `json:"shape"`
-	Color string `json:"color"`
+	Kind  string  `json:"kind"`
+	Shape string  `json:"shape"`
+	Color string  `json:"color"`
+	Size  float64 `json:"size"` // the glyph's radius in the picture, in points
 }
 
 // AxisTick is a labelled position on the time axis.
@@ -125,7 +126,7 @@ func (s *Story) Timeline() *TimelineView {
 		if len(t.spans[m]) == 0 {
 			continue
 		}
-		v.Legend = append(v.Legend, LegendEntry{Kind: m.name, Shape: "bar", Color: hexColor(m.color)})
+		v.Legend = append(v.Legend, LegendEntry{Kind: m.name, Shape: "bar", Color: hexColor(m.color), Size: m.size.Points()})
 		for _, seg := range t.spans[m] {
 			v.Spans = append(v.Spans, TimelineSpan{Kind: m.name, Lane: lane(seg[0].Y), From: seg[0].X, To: seg[1].X, FromPos: pos(seg[0].X), ToPos: pos(seg[1].X)})
 		}
@@ -135,7 +136,7 @@ func (s *Story) Timeline() *TimelineView {
 		if len(pts) == 0 {
 			continue
 		}
-		v.Legend = append(v.Legend, LegendEntry{Kind: m.name, Shape: glyphName(m.shape), Color: hexColor(m.color)})
+		v.Legend = append(v.Legend, LegendEntry{Kind: m.name, Shape: glyphName(m.shape), Color: hexColor(m.color), Size: m.size.Points()})
 		for _, p := range pts {
 			mk := TimelineMark{Kind: m.name, Lane: lane(p.Y), Pos: pos(p.X), At: fmt.Sprintf("%.3f ms", p.X)}
 			if ns, ok := told[spot{p.Y, p.X}]; ok {

@@ -283,9 +283,20 @@ func storyPageMarks(t *testing.T, ctx context.Context, path string, d *page.Doc)
 			assert.True(t, told[k+1], "step %d has a mark on the timeline", k+1)
 		}
 	}
+	// No two kinds of mark differ by colour alone: with the colours
+	// taken out, the legend's icons all differ.
+	icons, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('.legend li svg')).map(s => s.innerHTML.replace(/#[0-9a-f]{6}/g, ''))`))
+	require.NoError(t, err)
+	require.Len(t, icons, len(d.Timeline.Legend))
+	seen := map[string]string{}
+	for k, icon := range icons {
+		assert.Empty(t, seen[icon], "%q looks like %q but for its colour", d.Timeline.Legend[k].Kind, seen[icon])
+		seen[icon] = d.Timeline.Legend[k].Kind
+	}
+
 	// From the keyboard: focus a mark, press Enter.
 	m := d.Timeline.Marks[len(d.Timeline.Marks)-1]
-	_, err := chromedp.Run(ctx, chromedp.Evaluate[any](fmt.Sprintf(`storyPage.go(%d); document.querySelector('#timeline [data-mark="%d"]').focus()`, max(1, m.Step%len(d.Steps)+1), len(d.Timeline.Marks)-1)))
+	_, err = chromedp.Run(ctx, chromedp.Evaluate[any](fmt.Sprintf(`storyPage.go(%d); document.querySelector('#timeline [data-mark="%d"]').focus()`, max(1, m.Step%len(d.Steps)+1), len(d.Timeline.Marks)-1)))
 	require.NoError(t, err)
 	require.NoError(t, chromedp.Do(ctx, chromedp.KeyEvent(kb.Enter)))
 	assert.Equal(t, m.Step, currentStep(ctx, t), "Enter on a focused mark jumps to its step")

@@ -163,6 +163,19 @@
     return box;
   }
 
+  // glyph draws a kind of mark at (x, y): its shape, sized as in the
+  // picture, and, for a kind whose shape and size another kind of the page
+  // shares (the picture tells them apart by colour), a mark of its own
+  // (variant 1: a dot in the middle; 2: a ring around; 3: both), so that
+  // no two kinds differ by colour alone.
+  function glyph(g, variant, x, y) {
+    var r = Math.max(3.5, Math.min(7, g.size * 1.1));
+    var out = sv("g", {}, [shape(g.shape, x, y, r, g.color)]);
+    if (variant & 1) out.appendChild(sv("circle", { cx: x, cy: y, r: 1.6, fill: "#000", stroke: "#fff", "stroke-width": 0.8 }));
+    if (variant & 2) out.appendChild(sv("circle", { cx: x, cy: y, r: r + 2.6, fill: "none", stroke: g.color, "stroke-width": 1.2 }));
+    return out;
+  }
+
   // shape draws a glyph of the timeline's legend at (x, y).
   function shape(name, x, y, r, color) {
     var filled = { circle: 1, pyramid: 1, box: 1 }[name];
@@ -279,8 +292,13 @@
       });
       cursor = sv("g", { class: "cursor", "aria-hidden": "true" });
       svg.appendChild(cursor);
-      var colorOf = {}, shapeOf = {};
-      tl.legend.forEach(function (g) { colorOf[g.kind] = g.color; shapeOf[g.kind] = g.shape; });
+      var entryOf = {}, variantOf = {}, looks = {};
+      tl.legend.forEach(function (g) {
+        entryOf[g.kind] = g;
+        var look = g.shape + "/" + Math.max(3.5, Math.min(7, g.size * 1.1)).toFixed(2);
+        variantOf[g.kind] = looks[look] || 0;
+        looks[look] = (looks[look] || 0) + 1;
+      });
       // Step numbers above the marks that tell them.
       var labels = {};
       tl.marks.forEach(function (m) {
@@ -298,7 +316,7 @@
         var g = sv("g", { class: "mark", tabindex: 0, role: "button", "aria-label": label, "data-step": m.step, "data-steps": m.told ? m.steps.join(",") : "", "data-mark": idx, "data-told": m.told ? "1" : "0" }, [
           sv("title", { text: label }),
           sv("circle", { cx: X(m.pos), cy: Y(m.lane), r: 11, class: "halo" }),
-          shape(shapeOf[m.kind], X(m.pos), Y(m.lane), 5, colorOf[m.kind])
+          glyph(entryOf[m.kind], variantOf[m.kind], X(m.pos), Y(m.lane))
         ]);
         // A mark two steps tell goes to the first, then to the next.
         var act = function () {
@@ -317,8 +335,8 @@
       var legend = el("ul", { class: "legend", "aria-label": "what the marks mean" });
       tl.legend.forEach(function (g) {
         var k = spanKinds.indexOf(g.kind);
-        var icon = sv("svg", { width: 22, height: 16, viewBox: "0 0 22 16", "aria-hidden": "true" }, [
-          g.shape === "bar" ? sv("rect", { x: 1, y: 4, width: 20, height: 8, fill: "url(#hatch-" + k + ")", stroke: g.color }) : shape(g.shape, 11, 8, 5, g.color)]);
+        var icon = sv("svg", { width: 22, height: 20, viewBox: "0 -2 22 20", "aria-hidden": "true" }, [
+          g.shape === "bar" ? sv("rect", { x: 1, y: 4, width: 20, height: 8, fill: "url(#hatch-" + k + ")", stroke: g.color }) : glyph(g, variantOf[g.kind], 11, 8)]);
         legend.appendChild(el("li", {}, [icon, " " + g.kind]));
       });
       legend.appendChild(el("li", {}, [el("span", { class: "steplabel", text: "N" }), " step N of the story"]));
