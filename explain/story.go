@@ -172,7 +172,7 @@ func (s *Story) WriteTo(w io.Writer) (int64, error) {
 		header = runLine(cfg)
 	}
 	fmt.Fprintf(&b, "%s\n", header)
-	fmt.Fprintf(&b, "Times are simulated milliseconds since the start; i0, i1, ... are the instances,\ne1, e2, ... the events, m1, m2, ... the broker's messages (copies of an event).\n\n")
+	fmt.Fprintf(&b, "%s\n\n", NamesKey)
 	width, actorW := 0, 0
 	for _, st := range s.Steps {
 		width = max(width, len(fmt.Sprintf("%.3f", ms(int64(st.At)))))
@@ -220,6 +220,10 @@ func (s *Story) WholeRun() string {
 	}
 	return fmt.Sprintf("%s, %d lost, %d stuck%s", plural(r.Duplicates, "duplicate"), r.Lost, r.Stuck, dead)
 }
+
+// NamesKey says how a story names times, instances, events and messages; the
+// text writes it under its header, broken where it breaks it.
+const NamesKey = "Times are simulated milliseconds since the start; i0, i1, ... are the instances,\ne1, e2, ... the events, m1, m2, ... the broker's messages (copies of an event)."
 
 // runLine names the run cfg as a story's header starts: "local-cache
 // under redeliver: 2 instances, 1 event, seed 2."

@@ -128,7 +128,7 @@ func FromStory(s *explain.Story, history string) (*Doc, error) {
 		Run: Run{Strategy: cfg.Strategy, Faults: cfg.Faults.String(), Instances: cfg.Instances, Events: cfg.Events,
 			Seed: cfg.Seed, Broker: cfg.BrokerModel},
 		Header:    s.Header,
-		Key:       "Times are simulated milliseconds since the start; i0, i1, ... are the instances, e1, e2, ... the events, m1, m2, ... the broker's messages (copies of an event).",
+		Key:       strings.ReplaceAll(explain.NamesKey, "\n", " "),
 		Event:     s.Event,
 		Kind:      s.Kind.String(),
 		Initial:   s.InitialSnapshot(),
@@ -203,6 +203,14 @@ var storyCSS string
 
 //go:embed assets/story.js
 var storyJS string
+
+// Style returns the page's style sheet, and Script its script, which
+// draws a document: window.idemsimStory.render(container, doc). A page of
+// another kind (a playground) can serve them as they are.
+func Style() string { return storyCSS }
+
+// Script returns the page's script (see Style).
+func Script() string { return storyJS }
 
 // tmpl is the page: its style, its script and the document, inlined.
 var tmpl = template.Must(template.New(File).Parse(pageHTML))
