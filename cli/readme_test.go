@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -150,4 +151,47 @@ func TestReadmeBenchmarkRegexRunsTheRatioBenchmarks(t *testing.T) {
 	slices.Sort(ran)
 	slices.Sort(want)
 	assert.Equal(t, want, ran, "the README's -bench %q", pattern)
+}
+
+// TestReadmeListsEveryStoreCall: "Test your own consumer" has a row for
+// every method of the store interfaces a strategy is given (MarkStore,
+// KV, Ledger and Tx), in the tables that say what each does in the
+// simulator, in memstore and on Redis or PostgreSQL, and names the calls
+// of an instance's Memory and of the payment provider in the table of
+// Deps. A call added to an interface and not to the README fails here.
+func TestReadmeListsEveryStoreCall(t *testing.T) {
+	readme := readmeText(t)
+	_, section, ok := strings.Cut(readme, "\n## Test your own consumer\n")
+	require.True(t, ok, "the README has a Test your own consumer section")
+	section, _, _ = strings.Cut(section, "\n## ")
+	rows := 0
+	for _, it := range []reflect.Type{
+		reflect.TypeFor[strategies.MarkStore](),
+		reflect.TypeFor[strategies.KV](),
+		reflect.TypeFor[strategies.Ledger](),
+		reflect.TypeFor[strategies.Tx](),
+	} {
+		for m := range it.Methods() {
+			row := "\n| `" + it.Name() + "." + m.Name + "("
+			if assert.True(t, strings.Contains(section, row), "no row for %s.%s in the store calls' tables", it.Name(), m.Name) {
+				line, _, _ := strings.Cut(section[strings.Index(section, row)+1:], "\n")
+				assert.Equal(t, 5, strings.Count(strings.ReplaceAll(line, `\|`, ""), "|")-1,
+					"%s.%s's row has a column for what it does, the simulator, memstore and the real server: %s", it.Name(), m.Name, line)
+				rows++
+			}
+		}
+	}
+	assert.Equal(t, 3+8+2+9, rows, "the store calls' rows")
+	_, deps, ok := strings.Cut(section, "\n| `Memory` |")
+	require.True(t, ok, "the Deps table has a row for Memory")
+	deps, _, _ = strings.Cut(deps, "\n")
+	for m := range reflect.TypeFor[strategies.Memory]().Methods() {
+		assert.Contains(t, deps, "`"+m.Name+"`", "the Memory row names Memory.%s", m.Name)
+	}
+	_, prov, ok := strings.Cut(section, "\n| `Provider` |")
+	require.True(t, ok, "the Deps table has a row for Provider")
+	prov, _, _ = strings.Cut(prov, "\n")
+	for m := range reflect.TypeFor[strategies.Provider]().Methods() {
+		assert.Contains(t, prov, "`"+m.Name+"(", "the Provider row names Provider.%s", m.Name)
+	}
 }
