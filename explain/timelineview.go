@@ -29,6 +29,9 @@ type TimelineView struct {
 	// Steps are where each step of the story is on the axis, by step
 	// (Steps[0] is step 1), and on which lane (-1: none).
 	Steps []StepSpot `json:"steps"`
+	// Labels are the picture's step numbers above the marks: "3" or, for
+	// steps close together on a lane, "3,4".
+	Labels []TimelineNote `json:"labels"`
 }
 
 // StepSpot is where a step is on the timeline.
@@ -160,6 +163,10 @@ func (s *Story) Timeline() *TimelineView {
 	}
 	for _, gp := range t.scale.gaps {
 		v.Gaps = append(v.Gaps, AxisTick{Pos: gp[2], Label: gapWords(gp[1] - gp[0])})
+	}
+	v.Labels = []TimelineNote{}
+	for _, l := range t.labels {
+		v.Labels = append(v.Labels, TimelineNote{Lane: lane(l.y), Pos: pos(l.x), Text: l.text})
 	}
 	for _, n := range t.notes {
 		v.Notes = append(v.Notes, TimelineNote{Lane: lane(n.y), Pos: pos(n.x), Text: n.text})

@@ -37,7 +37,8 @@
 //	              step (the step it belongs to), told (that step tells it)}],
 //	              spans [{kind, lane, from, to}], legend [{kind, shape,
 //	              color}], ticks and gaps [{pos, label}], notes, steps
-//	              [{pos, lane}] (each step's place, by step)}
+//	              [{pos, lane}] (each step's place, by step), labels [{lane,
+//	              pos, text}] (the step numbers above the marks, "3,4")}
 //	reproduce   the command that replays the run; trace_hash its trace hash
 //	history     the relative link of porcupine's page; text the text story
 //

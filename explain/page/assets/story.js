@@ -299,17 +299,19 @@
         variantOf[g.kind] = looks[look] || 0;
         looks[look] = (looks[look] || 0) + 1;
       });
-      // Step numbers above the marks that tell them.
-      var labels = {};
-      tl.marks.forEach(function (m) {
-        if (!m.told) return;
-        var key = m.lane + ":" + m.pos.toFixed(3);
-        labels[key] = labels[key] || { lane: m.lane, pos: m.pos, steps: [] };
-        m.steps.forEach(function (k) { if (labels[key].steps.indexOf(k) < 0) labels[key].steps.push(k); });
-      });
-      Object.keys(labels).forEach(function (k) {
-        var l = labels[k];
-        svg.appendChild(sv("text", { x: X(l.pos), y: Y(l.lane) - 12, "text-anchor": "middle", class: "steplabel", text: l.steps.join(",") }));
+      // Step numbers above the marks that tell them, as the picture has
+      // them.
+      // A label that would overlap the one before it on its lane goes a
+      // row higher.
+      var rows = {};
+      tl.labels.slice().sort(function (a, b) { return a.lane - b.lane || a.pos - b.pos; }).forEach(function (l) {
+        var w = 6.5 * l.text.length + 4;
+        var x = Math.min(Math.max(X(l.pos), L + w / 2), W - R - w / 2 + 12);
+        var ends = rows[l.lane] = rows[l.lane] || [];
+        var row = 0;
+        while (row < 2 && ends[row] !== undefined && ends[row] > x - w / 2) row++;
+        ends[row] = x + w / 2;
+        svg.appendChild(sv("text", { x: x, y: Y(l.lane) - 12 - 11 * row, "text-anchor": "middle", class: "steplabel", text: l.text }));
       });
       tl.marks.forEach(function (m, idx) {
         var label = m.kind + ", " + tl.lanes[m.lane] + ", at " + m.at + ": " + (m.told ? (m.steps.length > 1 ? "steps " + m.steps.join(" and ") : "step " + m.step) : "after step " + m.step + " (no step of its own)");
