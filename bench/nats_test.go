@@ -21,11 +21,12 @@ import (
 // workload's event i/2, so each event twice), waits for its PubAck, pulls
 // the next message from the one durable pull consumer (one at a time, as a
 // real run's consumers pull), and acks it with AckSync. BenchmarkRawNATS
-// runs that loop with the plain nats.go client and nothing else;
-// BenchmarkStrategy/<s>/real/broker=nats/consumers=N runs it with the
-// strategy's Handle between the pull and the ack, on the real Redis and
-// PostgreSQL: its events/s over the raw loop's ops/s at the same N is the
-// share of the broker loop the strategy keeps.
+// runs that loop with the plain nats.go client, alone and with the none
+// strategy's PostgreSQL transaction written against pgx between the pull
+// and the ack; BenchmarkStrategy/<s>/real/broker=nats/consumers=N runs it
+// with the strategy's Handle there, on the real Redis and PostgreSQL: its
+// events/s over a raw loop's ops/s at the same N is the share of that loop
+// the strategy keeps.
 //
 // The server is a NATS with JetStream embedded in the benchmark's process
 // (testserver.NATS), with the stream in memory, as a real run's is; it
