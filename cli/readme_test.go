@@ -81,28 +81,36 @@ func TestReadmeLinksReachTheirSections(t *testing.T) {
 	assert.True(t, strings.Contains(first, "## Read this first"), "Read this first comes before everything else")
 }
 
-// TestReadmeBenchmarkRegexRunsTheRatioBenchmarks runs the README's -bench
-// pattern for the ratios through go test's own matcher, on benchmarks of
-// the names package bench gives its sub-benchmarks (which do nothing), and
-// requires it to select those of the ratios table and no other:
-// not redis-after, redis-lease and redis-release, which an unanchored
-// (redis|db-unique-fast) also matches.
+// TestReadmeBenchmarkRegexRunsTheRatioBenchmarks runs the README's two
+// -bench patterns for the ratios (the stores' and the brokers') through go
+// test's own matcher, on benchmarks of the names package bench gives its
+// sub-benchmarks (which do nothing), and requires each to select those of
+// its rows of the ratios table and no other: not redis-after, redis-lease
+// and redis-release, which an unanchored (redis|db-unique-fast) also
+// matches, and, for the stores, not the strategies through brokers, whose
+// names go a level deeper.
 func TestReadmeBenchmarkRegexRunsTheRatioBenchmarks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a package of its own and runs go test -bench in it")
 	}
 	goCmd, err := exec.LookPath("go")
 	require.NoError(t, err, "the go command is needed to run the pattern")
-	m := regexp.MustCompile(`BENCH_ROUNDS=\d+ scripts/bench \\\n  -bench '([^']+)'`).FindStringSubmatch(readmeText(t))
-	require.NotNil(t, m, "the README gives the command that measures the ratios")
-	pattern := m[1]
+	ms := regexp.MustCompile(`BENCH_ROUNDS=\d+ scripts/bench \\\n  -bench '([^']+)'`).FindAllStringSubmatch(readmeText(t), -1)
+	require.Len(t, ms, 2, "the README gives the commands that measure the brokers' ratios and the stores' ratios")
+	brokerPattern, storePattern := ms[0][1], ms[1][1]
 
 	consumers := []int{1, 4, 16}
-	var strategy, raw, batch []string
+	brokers := []string{"nats", "rabbitmq", "kafka"}
+	var strategy, raw, batch, rawNATS, rawBroker []string
 	for _, st := range strategies.Names() {
 		for _, backend := range []string{"sim", "real"} {
 			for _, n := range consumers {
 				strategy = append(strategy, fmt.Sprintf("%s/%s/consumers=%d", st, backend, n))
+			}
+		}
+		for _, br := range brokers {
+			for _, n := range consumers {
+				strategy = append(strategy, fmt.Sprintf("%s/real/broker=%s/consumers=%d", st, br, n))
 			}
 		}
 	}
@@ -115,28 +123,38 @@ func TestReadmeBenchmarkRegexRunsTheRatioBenchmarks(t *testing.T) {
 		for _, h := range []string{"redis", "db-unique", "db-unique-fast"} {
 			batch = append(batch, fmt.Sprintf("%s/real/batch=32/consumers=%d", h, n))
 		}
+		for _, loop := range []string{"publish-fetch-acksync", "publish-fetch-pg-apply-tx-acksync"} {
+			rawNATS = append(rawNATS, fmt.Sprintf("%s/consumers=%d", loop, n))
+		}
+		for _, loop := range []string{"rabbitmq", "rabbitmq-pg-apply-tx", "kafka", "kafka-pg-apply-tx"} {
+			rawBroker = append(rawBroker, fmt.Sprintf("%s/consumers=%d", loop, n))
+		}
 	}
 	var src strings.Builder
 	src.WriteString("package fake\n\nimport \"testing\"\n\nfunc run(b *testing.B, names []string) {\n\tfor _, n := range names {\n\t\tb.Run(n, func(b *testing.B) {})\n\t}\n}\n")
-	for name, subs := range map[string][]string{"Strategy": strategy, "Raw": raw, "Batch": batch} {
+	for name, subs := range map[string][]string{"Strategy": strategy, "Raw": raw, "Batch": batch, "RawNATS": rawNATS, "RawBroker": rawBroker} {
 		fmt.Fprintf(&src, "\nfunc Benchmark%s(b *testing.B) { run(b, %#v) }\n", name, subs)
 	}
 	src.WriteString("\nfunc BenchmarkSimRun(b *testing.B) { run(b, []string{\"strategy=redis/faults=all/instances=3/events=200\"}) }\n")
 	dir := t.TempDir()
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module fake\n\ngo 1.26\n"), 0o644))
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "fake_test.go"), []byte(src.String()), 0o644))
-	cmd := exec.Command(goCmd, "test", "-run", "^$", "-bench", pattern, "-benchtime", "1x", "-cpu", "1", ".")
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "GOFLAGS=", "GOTOOLCHAIN=local")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "%s", out)
-
-	var ran []string
-	for _, line := range strings.Split(string(out), "\n") {
-		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[0], "Benchmark") {
-			ran = append(ran, strings.TrimPrefix(f[0], "Benchmark"))
+	selected := func(pattern string) []string {
+		cmd := exec.Command(goCmd, "test", "-run", "^$", "-bench", pattern, "-benchtime", "1x", "-cpu", "1", ".")
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOFLAGS=", "GOTOOLCHAIN=local")
+		out, err := cmd.CombinedOutput()
+		require.NoError(t, err, "%s", out)
+		var ran []string
+		for _, line := range strings.Split(string(out), "\n") {
+			if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[0], "Benchmark") {
+				ran = append(ran, strings.TrimPrefix(f[0], "Benchmark"))
+			}
 		}
+		slices.Sort(ran)
+		return ran
 	}
+
 	var want []string
 	for _, n := range consumers {
 		for _, st := range []string{"redis", "db-unique-fast"} {
@@ -147,7 +165,23 @@ func TestReadmeBenchmarkRegexRunsTheRatioBenchmarks(t *testing.T) {
 			want = append(want, fmt.Sprintf("Batch/%s/real/batch=32/consumers=%d", h, n))
 		}
 	}
-	slices.Sort(ran)
 	slices.Sort(want)
-	assert.Equal(t, want, ran, "the README's -bench %q", pattern)
+	assert.Equal(t, want, selected(storePattern), "the README's -bench %q", storePattern)
+
+	want = nil
+	for _, n := range consumers {
+		for _, st := range []string{"none", "db-unique-fast"} {
+			for _, br := range brokers {
+				want = append(want, fmt.Sprintf("Strategy/%s/real/broker=%s/consumers=%d", st, br, n))
+			}
+		}
+	}
+	for _, sub := range rawNATS {
+		want = append(want, "RawNATS/"+sub)
+	}
+	for _, sub := range rawBroker {
+		want = append(want, "RawBroker/"+sub)
+	}
+	slices.Sort(want)
+	assert.Equal(t, want, selected(brokerPattern), "the README's -bench %q", brokerPattern)
 }
