@@ -153,12 +153,27 @@ func TestExplainTellsRunsOfTheQueuesParameters(t *testing.T) {
 	assert.NotContains(t, stderr, "BUG", "the two checkers agree on the runs told")
 }
 
-func TestRealBackendRefusesBrokerParameters(t *testing.T) {
-	for _, f := range [][]string{{"--ack-deadline", "none"}, {"--prefetch", "2"}, {"--max-deliveries", "2"}, {"--ack-deadline", "1s"}} {
-		args := append([]string{"run", "--backend", "real", "--strategy", "db-unique", "--faults", "none", "--seed", "1"}, f...)
+// TestRealBackendRefusesBrokerParametersItsBrokerLacks: a real run takes
+// the queue's parameters its broker has, and refuses the others before
+// contacting any server, with exit 2 naming the broker and what it takes.
+func TestRealBackendRefusesBrokerParametersItsBrokerLacks(t *testing.T) {
+	for _, c := range []struct {
+		broker string
+		flags  []string
+		want   []string
+	}{
+		{"rabbitmq", []string{"--ack-deadline", "1s"}, []string{"RabbitMQ has no ack deadline", "--ack-deadline none", "rabbitmq takes"}},
+		{"nats", []string{"--ack-deadline", "none"}, []string{"NATS JetStream always has an ack deadline", "AckWait", "nats takes"}},
+		{"memory", []string{"--ack-deadline", "none"}, []string{"in-process broker", "always has an ack deadline", "memory takes"}},
+		{"memory", []string{"--prefetch", "2"}, []string{"one delivery at a time", "memory takes"}},
+		{"kafka", []string{"--prefetch", "2"}, []string{"--prefetch is a parameter of the queue broker, not of the log"}},
+	} {
+		args := append([]string{"run", "--backend", "real", "--broker", c.broker, "--strategy", "db-unique", "--faults", "none", "--seed", "1"}, c.flags...)
 		code, _, stderr := runCLI(t, args...)
 		assert.Equal(t, ExitUsage, code, "%q", args)
-		assert.Contains(t, stderr, "--backend real models only the default queue for now", "%q", args)
+		for _, w := range c.want {
+			assert.Contains(t, stderr, w, "%q", args)
+		}
 	}
 }
 

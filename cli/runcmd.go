@@ -299,9 +299,6 @@ func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
 	} else if o.backend == "real" && model != run.DefaultBroker {
 		return cfg, usagef("--backend real models only the queue for now: --broker %s needs --backend sim", model)
 	}
-	if o.backend == "real" && o.realBroker != realrun.BrokerKafka && params != (run.BrokerParams{}) {
-		return cfg, usagef("--backend real models only the default queue for now: leave out --ack-deadline, --nack-retry, --prefetch and --max-deliveries, or run with --backend sim")
-	}
 	cfg = sim.Config{
 		BrokerModel: model,
 		Broker:      params,

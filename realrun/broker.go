@@ -19,6 +19,7 @@ const (
 	msgInflight
 	msgWaiting // nacked; ready again after NackRetry
 	msgDone
+	msgDead // its last delivery failed (run.BrokerParams.MaxDeliveries): never delivered again
 )
 
 type message struct {
@@ -165,11 +166,40 @@ func (b *broker) deadline(m int, tag uint32) {
 	if msg.tag != tag || msg.state != msgInflight {
 		return
 	}
+	if b.deadLetter(m) {
+		return
+	}
 	msg.state = msgReady
 	rec := msgRecord(run.Requeue, msg.inst, m, msg.event)
 	rec.Cause = run.DeadlinePassed
 	b.r.rec.add(rec)
 	b.enqueue(m)
+}
+
+// deadLetter dead-letters m, if its last delivery was its last allowed
+// one (run.BrokerParams.MaxDeliveries), as the simulator's queue does when
+// the delivery fails: it is settled, and never delivered again. The caller
+// holds mu.
+func (b *broker) deadLetter(m int) bool {
+	msg := &b.msgs[m]
+	limit := b.r.cfg.Broker.MaxDeliveries
+	if limit == 0 || int(msg.tag) < limit {
+		return false
+	}
+	msg.state = msgDead
+	rec := msgRecord(run.DeadLetter, -1, m, msg.event)
+	rec.Tag = msg.tag
+	b.r.rec.add(rec)
+	b.settleLocked()
+	return true
+}
+
+// settleLocked counts one more message settled. The caller holds mu.
+func (b *broker) settleLocked() {
+	b.pending--
+	if b.pending == 0 {
+		close(b.allDone)
+	}
 }
 
 // ack is consumer's ack of d, sent at sent. A fault may lose it. The
@@ -187,12 +217,15 @@ func (b *broker) ack(consumer int, d delivery, sent time.Duration) AckOutcome {
 	if msg.state == msgDone {
 		return AckAccepted
 	}
+	// A late ack of a dead-lettered message still settles it, as
+	// JetStream takes a late ack of the last delivery (the simulator's
+	// queue with an ack deadline has it so).
+	wasDead := msg.state == msgDead
 	msg.state = msgDone
 	b.r.rec.add(d.record(run.Acked, consumer, msg.event))
 	b.r.rec.ack(consumer, msg.event, sent)
-	b.pending--
-	if b.pending == 0 {
-		close(b.allDone)
+	if !wasDead {
+		b.settleLocked()
 	}
 	return AckAccepted
 }
@@ -210,6 +243,9 @@ func (b *broker) nack(consumer int, d delivery) {
 		b.mu.Lock()
 		defer b.mu.Unlock()
 		if msg.state == msgWaiting {
+			if b.deadLetter(d.msg) {
+				return
+			}
 			msg.state = msgReady
 			rec := msgRecord(run.Requeue, msg.inst, d.msg, msg.event)
 			rec.Cause = run.AfterNack
@@ -248,13 +284,32 @@ func (b *broker) doneEvents(n int) (done, settled []bool) {
 		settled[i] = true
 	}
 	for _, m := range b.msgs {
-		if m.state == msgDone {
+		switch m.state {
+		case msgDone:
 			done[m.event] = true
-		} else {
+		case msgDead:
+		default:
 			settled[m.event] = false
 		}
 	}
 	return done, settled
+}
+
+// deadEvents reports per event id whether a copy was dead-lettered (and
+// not settled by a late ack since); nil when none was.
+func (b *broker) deadEvents(n int) []bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var dead []bool
+	for _, m := range b.msgs {
+		if m.state == msgDead {
+			if dead == nil {
+				dead = make([]bool, n+1)
+			}
+			dead[m.event] = true
+		}
+	}
+	return dead
 }
 
 // memoryBroker is the in-process broker behind the seam (Broker): the
@@ -277,6 +332,8 @@ func (m memoryBroker) Stop()                          { m.b.stop() }
 func (m memoryBroker) Halted() <-chan struct{}        { return m.b.halted }
 func (m memoryBroker) AllDone() <-chan struct{}       { return m.b.allDone }
 func (m memoryBroker) Progress() (settled, total int) { return m.b.progress() }
+
+func (m memoryBroker) dead(events int) []bool { return m.b.deadEvents(events) }
 
 func (m memoryBroker) Final(_ context.Context, events int) (done, settled []bool, err error) {
 	done, settled = m.b.doneEvents(events)

@@ -136,6 +136,9 @@ type Config struct {
 	// came from, when withDefaults took it from there, for messages.
 	redisFrom, postgresFrom, natsFrom, kafkaFrom string
 	amqpFrom                                     string
+	// scaled: withDefaults has scaled Timing to the queue's parameters
+	// (Timing.withQueueParams), once.
+	scaled bool
 }
 
 // Timing is the wall-clock scale of a real run: the simulator's timing,
@@ -216,6 +219,10 @@ func (c Config) withDefaults() Config {
 	if c.Timing == (Timing{}) {
 		c.Timing = DefaultTiming
 	}
+	if !c.scaled {
+		c.Timing = c.Timing.withQueueParams(c.Broker)
+		c.scaled = true
+	}
 	return c
 }
 
@@ -237,10 +244,8 @@ func (c Config) Validate() error {
 	if m := c.Config.WithDefaults().BrokerModel; m != run.DefaultBroker {
 		return badConfigf("--broker %s: a real run's broker is a queue (memory, in process, nats or rabbitmq) or Kafka, whose model is the log; the log runs in the simulator or on kafka", m)
 	}
-	if c.Broker != (run.BrokerParams{}) {
-		// A real run's broker is its own queue, with today's behaviour
-		// only: other parameters would be ignored, silently.
-		return badConfigf("broker parameters %+v: a real run has only the default queue", c.Broker)
+	if err := c.withDefaults().validateQueueParams(); err != nil {
+		return err
 	}
 	return validateSettings(c.withDefaults())
 }

@@ -2,6 +2,7 @@ package realrun
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -49,8 +50,10 @@ type natsBroker struct {
 
 	brokerRun // its lock, the run's stop and leaves, AllDone
 	msgs      []natsMessage
+	bySeq     map[uint64]int // message number by stream sequence
 	published int
-	accepted  int // messages with an accepted ack
+	accepted  int // messages with an accepted ack, or dead-lettered
+	advisory  *nats.Subscription
 }
 
 // natsMessage is what the client knows of one message.
@@ -63,6 +66,9 @@ type natsMessage struct {
 	unknown   bool
 	unknownBy int
 	unknownAt time.Duration
+	// dead: the server said it reached MaxDeliver (its advisory), with
+	// no ack of it accepted: this consumer skips it from now on.
+	dead bool
 }
 
 var (
@@ -71,10 +77,15 @@ var (
 )
 
 func newNATSBroker(r *session, events []strategies.EventID) (*natsBroker, error) {
-	b := &natsBroker{r: r, srv: r.srv.nats, rAck: rand.New(rand.NewPCG(r.cfg.Seed, run.StreamAckLoss))}
+	b := &natsBroker{r: r, srv: r.srv.nats, rAck: rand.New(rand.NewPCG(r.cfg.Seed, run.StreamAckLoss)), bySeq: map[uint64]int{}}
 	b.brokerRun.init(r.cfg.Instances)
 	for _, e := range events {
 		b.msgs = append(b.msgs, natsMessage{event: e})
+	}
+	if r.cfg.Broker.MaxDeliveries > 0 {
+		if err := b.watchMaxDeliveries(); err != nil {
+			return nil, err
+		}
 	}
 	for i := 0; i < r.cfg.Instances; i++ {
 		p, err := tcpproxy.Start(b.srv.addr)
@@ -94,6 +105,92 @@ func (b *natsBroker) closeProxies() {
 	for _, p := range b.proxies {
 		_ = p.Close()
 	}
+	if b.advisory != nil {
+		_ = b.advisory.Unsubscribe()
+	}
+}
+
+// maxDeliveriesAdvisory is the part of JetStream's advisory
+// $JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.<stream>.<consumer> that the
+// run reads: which message reached MaxDeliver, after how many deliveries.
+type maxDeliveriesAdvisory struct {
+	Stream     string `json:"stream"`
+	Consumer   string `json:"consumer"`
+	StreamSeq  uint64 `json:"stream_seq"`
+	Deliveries uint32 `json:"deliveries"`
+}
+
+// watchMaxDeliveries subscribes, on the run's own connection, to the
+// advisory the server publishes when a message of the run's consumer
+// reaches MaxDeliver: the only way a client learns that the consumer
+// skips it from now on (BROKER-FACTS row 4; the message stays in the
+// stream, and no dead-letter queue exists). The server publishes it
+// lazily, at the next delivery attempt with a pull waiting, which the
+// consumers' pulls give it.
+func (b *natsBroker) watchMaxDeliveries() error {
+	n := b.srv
+	subject := "$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES." + n.stream + "." + n.consumer
+	sub, err := n.nc.Subscribe(subject, func(m *nats.Msg) {
+		var a maxDeliveriesAdvisory
+		if json.Unmarshal(m.Data, &a) != nil || a.Stream != n.stream || a.Consumer != n.consumer {
+			return
+		}
+		b.deadLetter(a.StreamSeq, a.Deliveries)
+	})
+	if err == nil {
+		ctx, cancel := context.WithTimeout(b.r.ctx, pingTimeout)
+		err = n.nc.FlushWithContext(ctx)
+		cancel()
+	}
+	if err != nil {
+		if sub != nil {
+			_ = sub.Unsubscribe()
+		}
+		return n.err(ErrServerFailed, "subscribing to the consumer "+n.consumer+"'s max-deliveries advisories", err)
+	}
+	b.advisory = sub
+	return nil
+}
+
+// deadLetter notes the server's word that the message of stream sequence
+// seq reached MaxDeliver after deliveries deliveries: the simulator's
+// dead letter, unless an ack of it was accepted already.
+func (b *natsBroker) deadLetter(seq uint64, deliveries uint32) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	m, ok := b.bySeq[seq]
+	if !ok {
+		return
+	}
+	msg := &b.msgs[m]
+	if msg.accepted || msg.dead {
+		return
+	}
+	msg.dead = true
+	rec := msgRecord(run.DeadLetter, -1, m, msg.event)
+	rec.Tag = deliveries
+	b.r.rec.add(rec)
+	b.accepted++
+	if b.accepted == len(b.msgs) {
+		b.finishLocked()
+	}
+}
+
+// dead reports, after Final, the events a copy of which the server
+// dead-lettered and no ack of the run's own settled.
+func (b *natsBroker) dead(events int) []bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var dead []bool
+	for _, msg := range b.msgs {
+		if msg.dead {
+			if dead == nil {
+				dead = make([]bool, events+1)
+			}
+			dead[msg.event] = true
+		}
+	}
+	return dead
 }
 
 // Publish publishes message m, its number as the payload, and waits for
@@ -116,6 +213,7 @@ func (b *natsBroker) Publish(ctx context.Context, m int) error {
 	}
 	b.mu.Lock()
 	b.msgs[m].seq = ack.Sequence
+	b.bySeq[ack.Sequence] = m
 	b.published++
 	b.mu.Unlock()
 	return nil
@@ -137,6 +235,12 @@ func (b *natsBroker) settle(m int) {
 		return
 	}
 	b.msgs[m].accepted = true
+	if b.msgs[m].dead {
+		// A late ack of its last delivery: the server takes it
+		// (BROKER-FACTS row 4), and the message is done, not dead.
+		b.msgs[m].dead = false
+		return
+	}
 	b.accepted++
 	if b.accepted == len(b.msgs) {
 		b.finishLocked()
@@ -154,6 +258,7 @@ func (b *natsBroker) finishLocked() {
 func (b *natsBroker) pollSettled() {
 	t := time.NewTicker(settlePoll)
 	defer t.Stop()
+	waits := 0
 	for {
 		select {
 		case <-b.halted:
@@ -170,12 +275,36 @@ func (b *natsBroker) pollSettled() {
 		}
 		info, err := b.info(b.r.ctx)
 		if err == nil && info.NumAckPending == 0 && info.NumPending == 0 {
+			if waits < settleQuiet && b.unexplained() {
+				// With a delivery limit, a message that neither an
+				// ack nor an advisory explains may be dead-lettered,
+				// its advisory still to come (at the next pull).
+				waits++
+				continue
+			}
 			b.mu.Lock()
 			b.finishLocked()
 			b.mu.Unlock()
 			return
 		}
 	}
+}
+
+// unexplained reports whether, with a delivery limit, a message has
+// neither an ack of the run's own (accepted or unanswered) nor a
+// dead-letter advisory.
+func (b *natsBroker) unexplained() bool {
+	if b.r.cfg.Broker.MaxDeliveries == 0 {
+		return false
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, msg := range b.msgs {
+		if !msg.accepted && !msg.unknown && !msg.dead {
+			return true
+		}
+	}
+	return false
 }
 
 func (b *natsBroker) info(ctx context.Context) (*jetstream.ConsumerInfo, error) {
@@ -210,13 +339,20 @@ func (b *natsBroker) Final(ctx context.Context, events int) (done, settled []boo
 	for m := range b.msgs {
 		msg := &b.msgs[m]
 		ok := msg.accepted
-		if !ok && msg.unknown && msg.seq > 0 && (all || msg.seq <= info.AckFloor.Stream) {
+		// A dead-lettered message holds the ack floor below it, and
+		// leaves nothing pending: only the floor passing it says that
+		// an unanswered ack of it was applied after all.
+		if !ok && msg.unknown && msg.seq > 0 && (all && !msg.dead || msg.seq <= info.AckFloor.Stream) {
 			ok = true
+			msg.dead = false
 			b.r.rec.ack(msg.unknownBy, msg.event, msg.unknownAt)
 		}
-		if ok {
+		switch {
+		case ok:
 			done[msg.event] = true
-		} else {
+		case msg.dead:
+			// Settled: the server is finished with it.
+		default:
 			settled[msg.event] = false
 		}
 	}
@@ -244,10 +380,16 @@ type natsConn struct {
 	b        *natsBroker
 	consumer int
 
-	mu      sync.Mutex
-	nc      *nats.Conn
-	cons    jetstream.Consumer
-	held    map[delivery]jetstream.Msg // deliveries received, not yet acked or nacked
+	mu   sync.Mutex
+	nc   *nats.Conn
+	cons jetstream.Consumer
+	held map[delivery]jetstream.Msg // deliveries received, not yet acked or nacked
+	// buf holds what the last pull brought beyond the delivery it
+	// handed out (a prefetch above one): the consumer's to handle next,
+	// each counting against its AckWait meanwhile, as the simulator's
+	// prefetched deliveries do. A crash or a leave drops it; the server
+	// redelivers it after AckWait.
+	buf     []jetstream.Msg
 	crashed atomic.Bool
 }
 
@@ -303,7 +445,7 @@ func (c *natsConn) Receive(ctx context.Context) (delivery, strategies.EventID, r
 		cons, err := c.open(ctx)
 		var msg jetstream.Msg
 		if err == nil {
-			msg, err = cons.Next(jetstream.FetchMaxWait(fetchWait))
+			msg, err = c.pull(cons)
 		}
 		if err != nil {
 			if gone(err) && ctx.Err() == nil {
@@ -339,6 +481,40 @@ func (c *natsConn) Receive(ctx context.Context) (delivery, strategies.EventID, r
 		b.r.rec.add(d.record(run.Deliver, c.consumer, ev))
 		return d, ev, gotDelivery
 	}
+}
+
+// pull returns the next message: one the last pull brought, or a new
+// pull's. With a prefetch of P above one, a pull first takes up to P
+// messages that are there now (FetchNoWait), and waits for one (Next)
+// only if there is none.
+func (c *natsConn) pull(cons jetstream.Consumer) (jetstream.Msg, error) {
+	c.mu.Lock()
+	if len(c.buf) > 0 {
+		msg := c.buf[0]
+		c.buf = c.buf[1:]
+		c.mu.Unlock()
+		return msg, nil
+	}
+	c.mu.Unlock()
+	if p := c.b.r.cfg.prefetch(); p > 1 {
+		batch, err := cons.FetchNoWait(p)
+		if err != nil {
+			return nil, err
+		}
+		var got []jetstream.Msg
+		for msg := range batch.Messages() {
+			got = append(got, msg)
+		}
+		if len(got) > 0 {
+			c.mu.Lock()
+			if c.cons == cons { // not crashed or closed meanwhile
+				c.buf = append(c.buf, got[1:]...)
+			}
+			c.mu.Unlock()
+			return got[0], nil
+		}
+	}
+	return cons.Next(jetstream.FetchMaxWait(fetchWait))
 }
 
 // take removes d from the held deliveries and returns its message.
@@ -414,7 +590,7 @@ func (c *natsConn) Crash() {
 	c.b.proxies[c.consumer].CloseConns()
 	c.mu.Lock()
 	nc := c.nc
-	c.nc, c.cons, c.held = nil, nil, nil
+	c.nc, c.cons, c.held, c.buf = nil, nil, nil, nil
 	c.mu.Unlock()
 	if nc != nil {
 		nc.Close()
@@ -426,7 +602,7 @@ func (c *natsConn) Crash() {
 func (c *natsConn) Close() {
 	c.mu.Lock()
 	nc := c.nc
-	c.nc, c.cons, c.held = nil, nil, nil
+	c.nc, c.cons, c.held, c.buf = nil, nil, nil, nil
 	c.mu.Unlock()
 	if nc != nil {
 		_ = nc.FlushTimeout(c.b.r.cfg.Timing.CallTimeout)

@@ -274,25 +274,28 @@ func (n *natsServer) setUp(ctx context.Context, runID string, cfg Config, messag
 	}
 	n.created = true
 	// MaxAckPending bounds the deliveries out at once across all the
-	// consumers; an instance's own prefetch is its fetch batch (one).
-	// The simulator's queue has no bound across instances (a crashed
-	// one's deliveries stay out until their deadline, while its next
-	// incarnation takes more), so it is set to the run's messages: it
-	// never binds.
+	// consumers; an instance's own prefetch is its fetch batch
+	// (--prefetch, default one; MaxRequestBatch holds every pull to
+	// it). The simulator's queue has no bound across instances (a
+	// crashed one's deliveries stay out until their deadline, while its
+	// next incarnation takes more), so it is set to the run's messages:
+	// it never binds. AckWait is the ack deadline (--ack-deadline,
+	// scaled), MaxDeliver the delivery limit (--max-deliveries).
 	maxDeliver := -1
 	if cfg.Broker.MaxDeliveries > 0 {
 		maxDeliver = cfg.Broker.MaxDeliveries
 	}
 	sctx, cancel = step()
 	_, err = st.CreateConsumer(sctx, jetstream.ConsumerConfig{
-		Durable:       n.consumer,
-		Description:   "created by idemsim for a real run of prefix " + n.prefix,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       cfg.Timing.AckDeadline,
-		MaxDeliver:    maxDeliver,
-		MaxAckPending: max(messages, 1),
-		FilterSubject: n.subject,
-		Metadata:      md,
+		Durable:         n.consumer,
+		Description:     "created by idemsim for a real run of prefix " + n.prefix,
+		AckPolicy:       jetstream.AckExplicitPolicy,
+		AckWait:         cfg.Timing.AckDeadline,
+		MaxDeliver:      maxDeliver,
+		MaxAckPending:   max(messages, 1),
+		MaxRequestBatch: cfg.prefetch(),
+		FilterSubject:   n.subject,
+		Metadata:        md,
 	})
 	cancel()
 	if err != nil {

@@ -478,12 +478,17 @@ func (r *session) result(apps map[strategies.EventID]int, done, settled []bool) 
 	for f, n := range r.wl.Extra {
 		r.rec.injected(faults.Fault(f), n)
 	}
+	var dead []bool
+	if d, ok := r.br.(deadLetters); ok {
+		dead = d.dead(n)
+	}
 	return r.rec.finish(r.cfg.Config, run.Tally{
 		Published:  len(r.wl.Publishes),
 		Deliveries: int(r.deliveries.Load()),
 		Applied:    applied,
 		Done:       done,
 		Settled:    settled,
+		Dead:       dead,
 		Decisions:  r.decisions(),
 	})
 }

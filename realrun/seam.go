@@ -82,6 +82,15 @@ type Conn interface {
 	Close()
 }
 
+// deadLetters is a Broker that can tell which messages it dead-lettered
+// (run.BrokerParams.MaxDeliveries), as far as its client sees: after
+// Final, per event id whether a copy of it was dead-lettered and never
+// settled by an ack; nil when none was. A dead-lettered message is
+// settled (Final) but not done.
+type deadLetters interface {
+	dead(events int) []bool
+}
+
 // AckOutcome is what a consumer can know of its ack.
 type AckOutcome uint8
 
