@@ -53,7 +53,8 @@
 // (rabbitbroker.go, rabbitserver.go), whose matching model is the queue
 // with no ack deadline: a quorum queue of the run's own, marked in
 // arguments RabbitMQ checks on a redeclare, publisher confirms, manual
-// acks with prefetch 1, a 1 s heartbeat; basic.ack has no reply, so every
+// acks with basic.qos prefetch, a 1 s heartbeat, and with a delivery limit
+// a dead-letter exchange and queue of its own; basic.ack has no reply, so every
 // ack is unknown and the queue's state at the end settles it; a delivery's
 // tag is used only on the channel that gave it. Or Kafka (kafkabroker.go,
 // kafkaserver.go), through franz-go, whose matching model is the

@@ -134,7 +134,7 @@ func TestRabbitForeignQueueIsRefusedUntouched(t *testing.T) {
 func TestRabbitCleanRemovesMarked(t *testing.T) {
 	rs := testserver.SharedRabbitMQ(t)
 	leftover := func() {
-		_, err := amqpOn(t, rs).QueueDeclare("rr_rcl_events", true, false, false, false, rabbitArgs("rr_rcl"))
+		_, err := amqpOn(t, rs).QueueDeclare("rr_rcl_events", true, false, false, false, rabbitArgs("rr_rcl", -1))
 		require.NoError(t, err)
 	}
 	leftover()

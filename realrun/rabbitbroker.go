@@ -19,8 +19,10 @@ import (
 // rabbitBroker is RabbitMQ behind the seam (Broker), through amqp091-go:
 // the run publishes to its own quorum queue with publisher confirms, and
 // each consumer incarnation consumes from it over a connection of its own,
-// through a proxy of its own, with manual acks and basic.qos prefetch 1
-// (the simulator's default prefetch).
+// through a proxy of its own, with manual acks and basic.qos prefetch
+// (--prefetch; 1 by default, the simulator's default). With a delivery
+// limit (--max-deliveries N: x-delivery-limit N-1), what RabbitMQ
+// dead-letters arrives on the run's dead-letter queue, which it reads.
 //
 // It knows only what a client knows. basic.ack has no reply, so every ack
 // is recorded as sent with its outcome unknown (AckUnknown); Final, once
@@ -55,7 +57,11 @@ type rabbitBroker struct {
 type rabbitMessage struct {
 	event     strategies.EventID
 	ackSent   bool // an ack of it was sent on a channel (outcome unknown)
-	confirmed bool // a later round trip on that channel succeeded
+	confirmed bool // a later round trip on that channel succeeded, or it is dead
+	// dead: it arrived on the run's dead-letter queue (its delivery
+	// limit was reached): RabbitMQ dead-letters only what no ack
+	// settled, so it is not done.
+	dead      bool
 	unknownBy int
 	unknownAt time.Duration
 }
@@ -202,11 +208,16 @@ func (b *rabbitBroker) pollSettled() {
 				busy = true
 			}
 		}
+		if b.srv.limit >= 0 {
+			if err := b.drainDead(b.r.ctx); err != nil {
+				continue // the health watch judges the server
+			}
+		}
 		b.mu.Lock()
 		all := b.published == len(b.msgs)
 		allSent := all
 		for i := range b.msgs {
-			if !b.msgs[i].ackSent {
+			if !b.msgs[i].ackSent && !b.msgs[i].dead {
 				allSent = false
 				break
 			}
@@ -270,6 +281,21 @@ func (b *rabbitBroker) Final(ctx context.Context, events int) (done, settled []b
 		}
 		sleepCtx(fctx, 20*time.Millisecond)
 	}
+	if q.limit >= 0 {
+		// What the delivery limit dead-lettered, as far as RabbitMQ
+		// has moved it to the dead-letter queue by now; a message no
+		// ack and no dead letter explains is waited for a little (the
+		// move is asynchronous), then left unsettled: not guessed.
+		for i := 0; ; i++ {
+			if err := b.drainDead(fctx); err != nil {
+				return nil, nil, q.err(ErrServerFailed, "reading the dead-letter queue "+q.deadQueue+" at the end of the run", err)
+			}
+			if i == settleQuiet || !b.unexplained() {
+				break
+			}
+			sleepCtx(fctx, settlePoll/4)
+		}
+	}
 	q.stMu.Lock()
 	left, err := rpc(fctx, func() (map[int]bool, error) {
 		left := map[int]bool{}
@@ -308,14 +334,95 @@ func (b *rabbitBroker) Final(ctx context.Context, events int) (done, settled []b
 	}
 	for m := range b.msgs {
 		msg := &b.msgs[m]
-		if !left[m] && msg.ackSent {
+		switch {
+		case msg.dead:
+			// Settled, not done: RabbitMQ is finished with it.
+		case !left[m] && msg.ackSent:
 			done[msg.event] = true
 			b.r.rec.ack(msg.unknownBy, msg.event, msg.unknownAt)
-		} else {
+		default:
 			settled[msg.event] = false
 		}
 	}
 	return done, settled, nil
+}
+
+// unexplained reports whether a message has neither an ack of the run's
+// own sent nor a dead letter.
+func (b *rabbitBroker) unexplained() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, msg := range b.msgs {
+		if !msg.ackSent && !msg.dead {
+			return true
+		}
+	}
+	return false
+}
+
+// drainDead takes what the run's dead-letter queue holds (basic.get with
+// auto-ack) and records each message as dead-lettered: its delivery limit
+// N was reached, after N+1 deliveries (BROKER-FACTS row 9), which is
+// run.BrokerParams.MaxDeliveries.
+func (b *rabbitBroker) drainDead(ctx context.Context) error {
+	q := b.srv
+	gctx, cancel := context.WithTimeout(ctx, setupTimeout)
+	defer cancel()
+	q.stMu.Lock()
+	got, err := rpc(gctx, func() ([]int, error) {
+		var got []int
+		ch, err := q.stateChannel()
+		if err != nil {
+			return nil, err
+		}
+		for {
+			d, ok, err := ch.Get(q.deadQueue, true)
+			if err != nil || !ok {
+				return got, err
+			}
+			if m, perr := strconv.Atoi(string(d.Body)); perr == nil {
+				got = append(got, m)
+			}
+		}
+	})
+	q.stMu.Unlock()
+	if err != nil {
+		return err
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, m := range got {
+		if m < 0 || m >= len(b.msgs) || b.msgs[m].dead {
+			continue
+		}
+		msg := &b.msgs[m]
+		msg.dead = true
+		rec := msgRecord(run.DeadLetter, -1, m, msg.event)
+		rec.Tag = uint32(b.r.cfg.Broker.MaxDeliveries)
+		b.r.rec.add(rec)
+		if !msg.confirmed {
+			msg.confirmed = true
+			b.confirmed++
+		}
+	}
+	return nil
+}
+
+// dead reports, after Final, the events a copy of which RabbitMQ
+// dead-lettered.
+func (b *rabbitBroker) dead(events int) []bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var dead []bool
+	for _, msg := range b.msgs {
+		if msg.dead {
+			if dead == nil {
+				dead = make([]bool, events+1)
+			}
+			dead[msg.event] = true
+		}
+	}
+	return dead
 }
 
 // rabbitConn is one incarnation's connection to RabbitMQ, through its
@@ -342,7 +449,7 @@ type rabbitConn struct {
 func (c *rabbitConn) tag() string { return instanceName(c.b.r.host, c.consumer) }
 
 // open connects, if not connected: a connection, a channel with basic.qos
-// prefetch 1, and a consumer with manual acks.
+// prefetch (the run's), and a consumer with manual acks.
 func (c *rabbitConn) open() (<-chan amqp.Delivery, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -360,7 +467,7 @@ func (c *rabbitConn) open() (<-chan amqp.Delivery, error) {
 	}
 	ch, err := conn.Channel()
 	if err == nil {
-		err = ch.Qos(1, 0, false)
+		err = ch.Qos(b.r.cfg.prefetch(), 0, false)
 	}
 	var ds <-chan amqp.Delivery
 	if err == nil {
@@ -401,7 +508,8 @@ func (c *rabbitConn) sync(ctx context.Context) (busy bool) {
 		return held > 0
 	}
 	sctx, cancel := context.WithTimeout(ctx, pingTimeout)
-	err := rpc0(sctx, func() error { return ch.Qos(1, 0, false) })
+	prefetch := c.b.r.cfg.prefetch()
+	err := rpc0(sctx, func() error { return ch.Qos(prefetch, 0, false) })
 	cancel()
 	if err != nil {
 		return true

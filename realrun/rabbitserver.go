@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -29,36 +30,96 @@ const rabbitHeartbeat = time.Second
 const rabbitLiveness = 3 * rabbitHeartbeat
 
 // What a real run creates on RabbitMQ, under its prefix: one durable
-// quorum queue, published to through the default exchange (no exchange of
-// its own). AMQP cannot read a queue's arguments, and RabbitMQ compares
-// only the arguments it knows when a queue is declared again (a custom
-// argument of another value is taken silently: measured on 3.10). So the
-// mark is in arguments it checks: a dead-letter exchange and routing key
-// that name idemsim and the prefix. Declaring the queue with them succeeds
-// only on a queue that has exactly them (a quorum queue, durable, not
-// exclusive, not auto-delete); any other queue of the name answers 406
-// PRECONDITION_FAILED and is left untouched. The dead-letter exchange does
-// not exist and is never used: a run rejects nothing and sets no delivery
-// limit, so nothing is dead-lettered (and a message dead-lettered to a
-// missing exchange is dropped). The idemsim-* arguments are for people
-// reading the queue in the management UI; RabbitMQ does not check them.
+// quorum queue, published to through the default exchange; and, with a
+// delivery limit (--max-deliveries), a dead-letter exchange and a
+// dead-letter queue of its own that the queue's rejects go to. AMQP cannot
+// read a queue's or an exchange's arguments, and RabbitMQ compares only
+// the arguments it knows when one is declared again (a custom argument of
+// another value is taken silently: measured on 3.10). So the mark is in
+// arguments it checks. The queue's: its dead-letter exchange and routing
+// key, which name the prefix and idemsim (and the delivery limit, if any,
+// which RabbitMQ checks too and names in its refusal). The dead-letter
+// queue's: a dead-letter exchange that never exists, and a routing key
+// naming idemsim. The dead-letter exchange's: an alternate exchange that
+// never exists, naming idemsim. Declaring one with its mark succeeds only
+// on one that has exactly it; any other of the name answers 406
+// PRECONDITION_FAILED and is left untouched. The idemsim-* arguments are
+// for people reading the queue in the management UI; RabbitMQ does not
+// check them.
 const (
 	rabbitMarkDLX = "idemsim.dead-letters.unused"
 )
 
-// rabbitQueue names the queue of a run of prefix p.
-func rabbitQueue(p string) string { return p + "_events" }
+// rabbitQueue names the queue of a run of prefix p; rabbitDeadQueue and
+// rabbitDeadExchange its dead-letter queue and exchange.
+func rabbitQueue(p string) string        { return p + "_events" }
+func rabbitDeadQueue(p string) string    { return p + "_dead" }
+func rabbitDeadExchange(p string) string { return p + "_dead_letters" }
 
-// rabbitArgs are the queue's arguments, its mark.
-func rabbitArgs(prefix string) amqp.Table {
+// rabbitDeadKey is the routing key the queue dead-letters with.
+func rabbitDeadKey(p string) string { return "created-by-idemsim." + p }
+
+// rabbitArgs are the queue's arguments, its mark, with the delivery limit
+// limit (x-delivery-limit; none if negative).
+func rabbitArgs(prefix string, limit int) amqp.Table {
+	t := amqp.Table{
+		"x-queue-type":              amqp.QueueTypeQuorum,
+		"x-dead-letter-exchange":    rabbitDeadExchange(prefix),
+		"x-dead-letter-routing-key": rabbitDeadKey(prefix),
+		"idemsim-created-by":        "idemsim",
+		"idemsim-prefix":            prefix,
+	}
+	if limit >= 0 {
+		t["x-delivery-limit"] = int64(limit)
+	}
+	return t
+}
+
+// rabbitLegacyArgs are the mark of a queue an earlier idemsim created (a
+// dead-letter exchange that never exists): clean and a run's set-up
+// recognise such a leftover as idemsim's.
+func rabbitLegacyArgs(prefix string) amqp.Table {
 	return amqp.Table{
 		"x-queue-type":              amqp.QueueTypeQuorum,
 		"x-dead-letter-exchange":    rabbitMarkDLX,
-		"x-dead-letter-routing-key": "created-by-idemsim." + prefix,
+		"x-dead-letter-routing-key": rabbitDeadKey(prefix),
 		"idemsim-created-by":        "idemsim",
 		"idemsim-prefix":            prefix,
 	}
 }
+
+// rabbitDeadArgs are the dead-letter queue's arguments, its mark.
+func rabbitDeadArgs(prefix string) amqp.Table {
+	return amqp.Table{
+		"x-queue-type":              amqp.QueueTypeQuorum,
+		"x-dead-letter-exchange":    rabbitMarkDLX,
+		"x-dead-letter-routing-key": rabbitDeadKey(prefix) + ".dead-letter-queue",
+		"idemsim-created-by":        "idemsim",
+		"idemsim-prefix":            prefix,
+	}
+}
+
+// rabbitExchangeArgs are the dead-letter exchange's arguments, its mark.
+func rabbitExchangeArgs(prefix string) amqp.Table {
+	return amqp.Table{"alternate-exchange": "idemsim.unused." + rabbitDeadKey(prefix)}
+}
+
+// deliveryLimitIn reads the delivery limit a queue has from RabbitMQ's
+// refusal of a declare without it or with another ("inequivalent arg
+// 'x-delivery-limit' ... current is the value '2' of type 'long'"), or -1.
+func deliveryLimitIn(err error) int {
+	m := deliveryLimitRE.FindStringSubmatch(fmt.Sprint(err))
+	if m == nil {
+		return -1
+	}
+	n, perr := strconv.Atoi(m[1])
+	if perr != nil {
+		return -1
+	}
+	return n
+}
+
+var deliveryLimitRE = regexp.MustCompile(`inequivalent arg 'x-delivery-limit'.*current is (?:the value )?'(\d+)'`)
 
 // checkAMQPURL checks an AMQP URL as amqp091 parses it.
 func checkAMQPURL(raw string) error {
@@ -97,6 +158,13 @@ type rabbitServer struct {
 	queue   string
 	conn    *amqp.Connection
 	created bool // the queue is this run's: tearDown deletes it
+	// limit is the queue's x-delivery-limit, -1 for none: with one, the
+	// run has a dead-letter exchange and queue of its own, deadCreated
+	// once made (tearDown deletes them).
+	limit        int
+	deadQueue    string
+	deadExchange string
+	deadCreated  bool
 
 	pubMu sync.Mutex
 	pub   *amqp.Channel // publishing, in confirm mode
@@ -184,7 +252,13 @@ func amqpCode(err error) int {
 func (s *servers) connectRabbit(ctx context.Context) error {
 	uri, _ := amqp.ParseURI(s.cfg.AMQPURL) // checked by Validate
 	q := &rabbitServer{url: s.cfg.AMQPURL, uri: uri, addr: net.JoinHostPort(uri.Host, strconv.Itoa(uri.Port)),
-		prefix: s.cfg.Prefix, queue: rabbitQueue(s.cfg.Prefix)}
+		prefix: s.cfg.Prefix, queue: rabbitQueue(s.cfg.Prefix), limit: -1,
+		deadQueue: rabbitDeadQueue(s.cfg.Prefix), deadExchange: rabbitDeadExchange(s.cfg.Prefix)}
+	if n := s.cfg.Broker.MaxDeliveries; n > 0 {
+		// RabbitMQ's delivery limit N allows N+1 deliveries
+		// (BROKER-FACTS row 9; 0 allows one, measured on 3.10).
+		q.limit = n - 1
+	}
 	s.rabbit = q
 	var reached atomic.Bool
 	// dialRabbit bounds the whole handshake by connectTimeout itself.
@@ -234,6 +308,11 @@ func (q *rabbitServer) stateChannel() (*amqp.Channel, error) {
 // inspect declares the queue passively: whether it exists, and its ready
 // messages and consumers.
 func (q *rabbitServer) inspect(ctx context.Context) (amqp.Queue, bool, error) {
+	return q.inspectQueue(ctx, q.queue)
+}
+
+// inspectQueue declares the queue name passively.
+func (q *rabbitServer) inspectQueue(ctx context.Context, name string) (amqp.Queue, bool, error) {
 	q.stMu.Lock()
 	defer q.stMu.Unlock()
 	info, err := rpc(ctx, func() (amqp.Queue, error) {
@@ -241,48 +320,155 @@ func (q *rabbitServer) inspect(ctx context.Context) (amqp.Queue, bool, error) {
 		if err != nil {
 			return amqp.Queue{}, err
 		}
-		return ch.QueueDeclarePassive(q.queue, true, false, false, false, nil)
+		return ch.QueueDeclarePassive(name, true, false, false, false, nil)
 	})
 	if amqpCode(err) == amqp.NotFound {
+		q.dropState()
 		return info, false, nil
 	}
 	return info, err == nil, err
 }
 
+// dropState forgets the state channel, which a refusal closed: the next
+// operation opens another.
+func (q *rabbitServer) dropState() {
+	q.chMu.Lock()
+	q.state = nil
+	q.chMu.Unlock()
+}
+
 // notOwnedRabbit is a refusal: a queue of the run's name that idemsim did
 // not create.
 func notOwnedRabbit(queue string, why error) error {
-	return refusal{fmt.Errorf("RabbitMQ queue %s exists but was not created by idemsim (declaring it with idemsim's mark, a quorum queue with dead-letter exchange %s, was refused: %v)", queue, rabbitMarkDLX, why),
+	return refusal{fmt.Errorf("RabbitMQ queue %s exists but was not created by idemsim (declaring it with idemsim's mark, a quorum queue with idemsim's dead-letter exchange and routing key, was refused: %v)", queue, why),
 		"; idemsim leaves it untouched: choose another --prefix (or, if it is yours to remove, delete it yourself)"}
 }
 
-// owned checks whether the existing queue bears idemsim's mark, by
-// declaring it with exactly the mark's arguments: RabbitMQ answers 406
-// (or 405, a queue exclusive to another connection) for any other.
-func (q *rabbitServer) owned(ctx context.Context) (bool, error, error) {
+// notOwnedRabbitDead is a refusal: a dead-letter queue or exchange of the
+// run's names that idemsim did not create.
+func notOwnedRabbitDead(what string, why error) error {
+	return refusal{fmt.Errorf("RabbitMQ %s exists but was not created by idemsim (declaring it with idemsim's mark was refused: %v)", what, why),
+		"; idemsim leaves it untouched: choose another --prefix (or, if it is yours to remove, delete it yourself)"}
+}
+
+// declareMarked declares, on the state channel, what declare declares:
+// nil if it exists with exactly those arguments (or was made so), the
+// refusal if another of the name exists (406, or 405 for a queue
+// exclusive to another connection), or the server's failure.
+func (q *rabbitServer) declareMarked(ctx context.Context, declare func(ch *amqp.Channel) error) (refused, err error) {
 	q.stMu.Lock()
 	defer q.stMu.Unlock()
-	err := rpc0(ctx, func() error {
+	err = rpc0(ctx, func() error {
 		ch, err := q.stateChannel()
 		if err != nil {
 			return err
 		}
-		_, err = ch.QueueDeclare(q.queue, true, false, false, false, rabbitArgs(q.prefix))
-		return err
+		return declare(ch)
 	})
 	switch amqpCode(err) {
 	case 0:
+		return nil, err
 	case amqp.PreconditionFailed, amqp.ResourceLocked, amqp.AccessRefused:
-		return false, err, nil
+		q.dropState()
+		return err, nil
+	}
+	return nil, err
+}
+
+func declareQueue(name string, args amqp.Table) func(ch *amqp.Channel) error {
+	return func(ch *amqp.Channel) error {
+		_, err := ch.QueueDeclare(name, true, false, false, false, args)
+		return err
+	}
+}
+
+func declareExchange(name string, args amqp.Table) func(ch *amqp.Channel) error {
+	return func(ch *amqp.Channel) error {
+		return ch.ExchangeDeclare(name, amqp.ExchangeDirect, true, false, false, false, args)
+	}
+}
+
+// owned checks whether the existing queue bears idemsim's mark, by
+// declaring it with exactly the mark's arguments: first with no delivery
+// limit, then with the one RabbitMQ's refusal names, then with an earlier
+// idemsim's mark. RabbitMQ answers 406 (or 405, a queue exclusive to
+// another connection) for any other.
+func (q *rabbitServer) owned(ctx context.Context) (bool, error, error) {
+	why, err := q.declareMarked(ctx, declareQueue(q.queue, rabbitArgs(q.prefix, -1)))
+	if why != nil {
+		if n := deliveryLimitIn(why); n >= 0 {
+			why, err = q.declareMarked(ctx, declareQueue(q.queue, rabbitArgs(q.prefix, n)))
+		}
+	}
+	if why != nil {
+		if w, e := q.declareMarked(ctx, declareQueue(q.queue, rabbitLegacyArgs(q.prefix))); w == nil && e == nil {
+			return true, nil, nil
+		}
 	}
 	if err != nil {
 		return false, nil, err
 	}
-	return true, nil, nil
+	return why == nil, why, nil
+}
+
+// ownedDead checks the dead-letter queue and exchange of the prefix:
+// found lists those that exist and bear idemsim's mark; foreign is a
+// refusal naming those that exist without it.
+func (q *rabbitServer) ownedDead(ctx context.Context) (found []string, foreign, err error) {
+	_, exists, err := q.inspectQueue(ctx, q.deadQueue)
+	if err != nil {
+		return nil, nil, q.err(ErrServerFailed, "looking for the dead-letter queue "+q.deadQueue, err)
+	}
+	if exists {
+		why, err := q.declareMarked(ctx, declareQueue(q.deadQueue, rabbitDeadArgs(q.prefix)))
+		switch {
+		case err != nil:
+			return nil, nil, q.err(ErrServerFailed, "checking the dead-letter queue "+q.deadQueue+"'s mark", err)
+		case why != nil:
+			foreign = notOwnedRabbitDead("queue "+q.deadQueue, why)
+		default:
+			found = append(found, q.deadQueue)
+		}
+	}
+	q.stMu.Lock()
+	err = rpc0(ctx, func() error {
+		ch, err := q.stateChannel()
+		if err != nil {
+			return err
+		}
+		return ch.ExchangeDeclarePassive(q.deadExchange, amqp.ExchangeDirect, true, false, false, false, nil)
+	})
+	q.stMu.Unlock()
+	switch {
+	case amqpCode(err) == amqp.NotFound:
+		q.dropState()
+	case amqpCode(err) == amqp.PreconditionFailed:
+		// An exchange of the name, of another kind.
+		q.dropState()
+		foreign = errors.Join(foreign, notOwnedRabbitDead("exchange "+q.deadExchange, err))
+	case err != nil:
+		return nil, nil, q.err(ErrServerFailed, "looking for the dead-letter exchange "+q.deadExchange, err)
+	default:
+		why, err := q.declareMarked(ctx, declareExchange(q.deadExchange, rabbitExchangeArgs(q.prefix)))
+		switch {
+		case err != nil:
+			return nil, nil, q.err(ErrServerFailed, "checking the dead-letter exchange "+q.deadExchange+"'s mark", err)
+		case why != nil:
+			foreign = errors.Join(foreign, notOwnedRabbitDead("exchange "+q.deadExchange, why))
+		default:
+			found = append(found, "exchange:"+q.deadExchange)
+		}
+	}
+	return found, foreign, nil
 }
 
 // deleteQueue deletes the run's queue, with what it holds.
 func (q *rabbitServer) deleteQueue(ctx context.Context) error {
+	return q.deleteNamed(ctx, q.queue)
+}
+
+// deleteNamed deletes the queue name, or the exchange "exchange:name".
+func (q *rabbitServer) deleteNamed(ctx context.Context, name string) error {
 	q.stMu.Lock()
 	defer q.stMu.Unlock()
 	err := rpc0(ctx, func() error {
@@ -290,19 +476,35 @@ func (q *rabbitServer) deleteQueue(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		_, err = ch.QueueDelete(q.queue, false, false, false)
+		if x, ok := strings.CutPrefix(name, "exchange:"); ok {
+			return ch.ExchangeDelete(x, false, false)
+		}
+		_, err = ch.QueueDelete(name, false, false, false)
 		return err
 	})
 	if amqpCode(err) == amqp.NotFound {
+		q.dropState()
 		return nil
 	}
 	return err
 }
 
-// setUp creates the run's queue, marked as idemsim's. It runs under the
-// prefix's lock, so a marked queue of the run's name is a killed run's
-// leftover: it is deleted first. A queue of the name without the mark is
-// refused untouched.
+// deleteDead deletes the dead-letter queue and exchange, where they exist.
+func (q *rabbitServer) deleteDead(ctx context.Context) error {
+	for _, name := range []string{q.deadQueue, "exchange:" + q.deadExchange} {
+		if err := q.deleteNamed(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setUp creates the run's queue, marked as idemsim's, and with a delivery
+// limit its dead-letter exchange and queue, bound. It runs under the
+// prefix's lock, so a marked queue or exchange of the run's names is a
+// killed run's leftover: it is deleted first. A queue of the name without
+// the mark is refused untouched, as are a dead-letter queue or exchange
+// without it when the run needs them.
 func (q *rabbitServer) setUp(ctx context.Context) error {
 	step := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, setupTimeout) }
 	sctx, cancel := step()
@@ -329,39 +531,89 @@ func (q *rabbitServer) setUp(ctx context.Context) error {
 		}
 	}
 	sctx, cancel = step()
-	defer cancel()
-	q.stMu.Lock()
-	defer q.stMu.Unlock()
-	err = rpc0(sctx, func() error {
-		ch, err := q.stateChannel()
+	found, foreign, err := q.ownedDead(sctx)
+	cancel()
+	if err != nil {
+		return err
+	}
+	if foreign != nil && q.limit >= 0 {
+		return foreign
+	}
+	for _, name := range found {
+		sctx, cancel = step()
+		err = q.deleteNamed(sctx, name)
+		cancel()
+		if err != nil {
+			return q.err(ErrServerFailed, "deleting the dead-letter "+strings.TrimPrefix(name, "exchange:")+" a killed run left", err)
+		}
+	}
+	if q.limit >= 0 {
+		sctx, cancel = step()
+		err = q.setUpDead(sctx)
+		cancel()
 		if err != nil {
 			return err
 		}
-		_, err = ch.QueueDeclare(q.queue, true, false, false, false, rabbitArgs(q.prefix))
-		return err
-	})
+	}
+	sctx, cancel = step()
+	defer cancel()
+	why, err := q.declareMarked(sctx, declareQueue(q.queue, rabbitArgs(q.prefix, q.limit)))
+	if why != nil {
+		// Created by someone else meanwhile.
+		return notOwnedRabbit(q.queue, why)
+	}
 	if err != nil {
-		if c := amqpCode(err); c == amqp.PreconditionFailed || c == amqp.ResourceLocked {
-			// Created by someone else meanwhile.
-			return notOwnedRabbit(q.queue, err)
-		}
 		return q.err(ErrServerFailed, "creating the quorum queue "+q.queue, err)
 	}
 	q.created = true
 	return nil
 }
 
-// tearDown deletes the run's queue and closes the run's connection.
+// setUpDead creates the dead-letter exchange and queue, marked, and binds
+// the queue to the exchange with the run's dead-letter routing key.
+func (q *rabbitServer) setUpDead(ctx context.Context) error {
+	q.deadCreated = true // from here on, tearDown removes what exists
+	why, err := q.declareMarked(ctx, declareExchange(q.deadExchange, rabbitExchangeArgs(q.prefix)))
+	if why != nil {
+		return notOwnedRabbitDead("exchange "+q.deadExchange, why)
+	}
+	if err != nil {
+		return q.err(ErrServerFailed, "creating the dead-letter exchange "+q.deadExchange, err)
+	}
+	why, err = q.declareMarked(ctx, declareQueue(q.deadQueue, rabbitDeadArgs(q.prefix)))
+	if why != nil {
+		return notOwnedRabbitDead("queue "+q.deadQueue, why)
+	}
+	if err == nil {
+		_, err = q.declareMarked(ctx, func(ch *amqp.Channel) error {
+			return ch.QueueBind(q.deadQueue, rabbitDeadKey(q.prefix), q.deadExchange, false, nil)
+		})
+	}
+	if err != nil {
+		return q.err(ErrServerFailed, "creating the dead-letter queue "+q.deadQueue, err)
+	}
+	return nil
+}
+
+// tearDown deletes the run's queue (and its dead-letter queue and
+// exchange) and closes the run's connection.
 func (q *rabbitServer) tearDown(warn func(string), dead bool) {
-	if q.created {
+	if q.created || q.deadCreated {
 		err := errors.New("the server failed")
 		if !dead && q.conn != nil && !q.conn.IsClosed() {
 			ctx, cancel := context.WithTimeout(context.Background(), setupTimeout)
 			err = q.deleteQueue(ctx)
+			if err == nil && q.deadCreated {
+				err = q.deleteDead(ctx)
+			}
 			cancel()
 		}
 		if err != nil {
-			warn(fmt.Sprintf("could not delete this run's RabbitMQ queue %s: %v; remove it with: idemsim clean --broker rabbitmq --prefix %s", q.queue, err, q.prefix))
+			what := "queue " + q.queue
+			if q.deadCreated {
+				what += ", dead-letter queue " + q.deadQueue + " and exchange " + q.deadExchange
+			}
+			warn(fmt.Sprintf("could not delete this run's RabbitMQ %s: %v; remove them with: idemsim clean --broker rabbitmq --prefix %s", what, err, q.prefix))
 		}
 	}
 	if q.conn != nil {
@@ -385,28 +637,46 @@ func (q *rabbitServer) ping(ctx context.Context) error {
 // errQueueGone: the run's queue no longer exists.
 var errQueueGone = errors.New("the run's queue is gone (deleted by someone else?)")
 
-// clean deletes the prefix's queue if it bears idemsim's mark.
+// clean deletes the prefix's queue, dead-letter queue and dead-letter
+// exchange, each if it bears idemsim's mark; one without it is left
+// untouched and reported.
 func (q *rabbitServer) clean(ctx context.Context) (removed []string, notOwned error, err error) {
 	sctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
 	_, exists, err := q.inspect(sctx)
-	switch {
-	case err != nil:
+	if err != nil {
 		return nil, nil, q.err(ErrServerFailed, "looking for the queue "+q.queue, err)
-	case !exists:
-		return nil, nil, nil
 	}
-	ours, why, err := q.owned(sctx)
-	switch {
-	case err != nil:
-		return nil, nil, q.err(ErrServerFailed, "checking the queue "+q.queue+"'s mark", err)
-	case !ours:
-		return nil, notOwnedRabbit(q.queue, why), nil
+	if exists {
+		ours, why, err := q.owned(sctx)
+		switch {
+		case err != nil:
+			return nil, nil, q.err(ErrServerFailed, "checking the queue "+q.queue+"'s mark", err)
+		case !ours:
+			notOwned = notOwnedRabbit(q.queue, why)
+		default:
+			if err := q.deleteQueue(sctx); err != nil {
+				return nil, nil, q.err(ErrServerFailed, "deleting the queue "+q.queue, err)
+			}
+			removed = append(removed, "quorum queue "+q.queue)
+		}
 	}
-	if err := q.deleteQueue(sctx); err != nil {
-		return nil, nil, q.err(ErrServerFailed, "deleting the queue "+q.queue, err)
+	found, foreign, err := q.ownedDead(sctx)
+	if err != nil {
+		return removed, notOwned, err
 	}
-	return []string{"quorum queue " + q.queue}, nil, nil
+	notOwned = errors.Join(notOwned, foreign)
+	for _, name := range found {
+		if err := q.deleteNamed(sctx, name); err != nil {
+			return removed, notOwned, q.err(ErrServerFailed, "deleting "+name, err)
+		}
+		if x, ok := strings.CutPrefix(name, "exchange:"); ok {
+			removed = append(removed, "dead-letter exchange "+x)
+		} else {
+			removed = append(removed, "dead-letter queue "+name)
+		}
+	}
+	return removed, notOwned, nil
 }
 
 // isAMQPClosed reports whether err says a connection or channel is closed.

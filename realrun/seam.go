@@ -24,7 +24,7 @@ import (
 // then sees gotStop.
 //
 // RabbitMQ (rabbitbroker.go) fits so: Attach makes a Conn that opens a
-// connection and a channel with basic.qos prefetch 1; a delivery keeps its
+// connection and a channel with basic.qos prefetch (the run's); a delivery keeps its
 // channel's tag, and an ack after a reconnect never reuses a stale one
 // (BROKER-FACTS row 10); basic.ack has no reply, so Ack returns
 // AckUnknown, and Final settles from the queue's state at the end.
