@@ -273,10 +273,11 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 		where = fmt.Sprintf("; NATS stream %s at %s, consumer %s", n.stream, n.addr, n.consumer)
 	}
 	if q := r.srv.rabbit; q != nil {
-		where = fmt.Sprintf("; RabbitMQ quorum queue %s at %s (heartbeat %v, prefetch %d)", q.queue, q.addr, rabbitHeartbeat, cfg.prefetch())
+		limit := ""
 		if q.limit >= 0 {
-			where += fmt.Sprintf(", delivery limit %d, dead letters to %s", q.limit, q.deadQueue)
+			limit = fmt.Sprintf(", delivery limit %d, dead letters to %s", q.limit, q.deadQueue)
 		}
+		where = fmt.Sprintf("; RabbitMQ quorum queue %s at %s (heartbeat %v, prefetch %d%s)", q.queue, q.addr, rabbitHeartbeat, cfg.prefetch(), limit)
 	}
 	if k := r.srv.kafka; k != nil {
 		where = fmt.Sprintf("; Kafka topic %s at %s, consumer group %s (session timeout %v, max-poll interval %v: the log's, scaled)", k.topic, k.addr, k.group, k.session, k.maxPoll)
