@@ -53,8 +53,9 @@ const (
 )
 
 // kinds is a cell's verdict as a set of violation kinds: "", "dup", "lost",
-// "dup+lost", ...
-func kinds(dup, lost, stuck int) string {
+// "dup+lost", ..., with "dead" for events a delivery limit dead-lettered
+// (not a violation, but an outcome both backends must show alike).
+func kinds(dup, lost, stuck int, dead ...int) string {
 	var k []string
 	if dup > 0 {
 		k = append(k, "dup")
@@ -64,6 +65,9 @@ func kinds(dup, lost, stuck int) string {
 	}
 	if stuck > 0 {
 		k = append(k, "stuck")
+	}
+	if len(dead) > 0 && dead[0] > 0 {
+		k = append(k, "dead")
 	}
 	if k == nil {
 		return "ok"
@@ -115,20 +119,22 @@ func agree(t *testing.T, base realrun.Config, sts []string, scenarios []faults.S
 	t.Helper()
 	// The simulator's matching model: the queue, with an ack deadline
 	// (memory, nats), or with none (rabbitmq).
-	var simBroker run.BrokerParams
+	// base.Broker carries the queue's parameters, for both sides.
+	simBroker := base.Broker
 	if base.BrokerServer == realrun.BrokerRabbitMQ {
 		simBroker.AckDeadline = run.NoAckDeadline
 	}
 	// simKinds plays the simulated seeds of a cell and says which kinds
 	// they show, and which of them are common.
 	simKinds := func(st string, sc faults.Set) (all, common string) {
-		var dupRuns, lostRuns, stuckRuns int
+		var dupRuns, lostRuns, stuckRuns, deadRuns int
 		for seed := uint64(1); seed <= agreeSimSeeds; seed++ {
 			res, err := sim.Run(run.Config{BrokerModel: base.BrokerModel, Strategy: st, Faults: sc, Seed: seed, Events: agreeEvents, NoTraceHash: true, Broker: simBroker})
 			require.NoError(t, err)
 			dupRuns += min(res.Duplicates, 1)
 			lostRuns += min(res.Lost, 1)
 			stuckRuns += min(res.Stuck, 1)
+			deadRuns += min(res.Dead, 1)
 		}
 		often := func(runs int) int {
 			if float64(runs) >= agreeCommon*agreeSimSeeds {
@@ -136,7 +142,7 @@ func agree(t *testing.T, base realrun.Config, sts []string, scenarios []faults.S
 			}
 			return 0
 		}
-		return kinds(dupRuns, lostRuns, stuckRuns), kinds(often(dupRuns), often(lostRuns), often(stuckRuns))
+		return kinds(dupRuns, lostRuns, stuckRuns, deadRuns), kinds(often(dupRuns), often(lostRuns), often(stuckRuns), often(deadRuns))
 	}
 
 	type cell struct {
@@ -168,14 +174,14 @@ func agree(t *testing.T, base realrun.Config, sts []string, scenarios []faults.S
 			defer wg.Done()
 			for i := range jobs {
 				c := cells[i]
-				var dup, lost, stuck int
+				var dup, lost, stuck, dead int
 				for seed := uint64(1); seed <= uint64(realMax); seed++ {
 					if seed > uint64(min(agreeRealSeeds, realMax)) && covers(c.real, c.common) {
 						break
 					}
 					cfg := base
 					cfg.Prefix = fmt.Sprintf("%s_%d", prefix, i)
-					cfg.Config = run.Config{BrokerModel: base.BrokerModel, Strategy: c.strategy, Faults: c.scenario, Seed: seed, Events: agreeEvents, KeepTrace: true}
+					cfg.Config = run.Config{BrokerModel: base.BrokerModel, Strategy: c.strategy, Faults: c.scenario, Seed: seed, Events: agreeEvents, KeepTrace: true, Broker: base.Broker}
 					res, err := realrun.Run(context.Background(), cfg)
 					if err != nil {
 						c.note = err.Error()
@@ -189,13 +195,13 @@ func agree(t *testing.T, base realrun.Config, sts []string, scenarios []faults.S
 					// slowness, not the fault's: a seed whose verdict it
 					// may have made is set aside, never counted against
 					// the strategy. Idle, no call times out there.
-					if !covers(c.sim, kinds(res.Duplicates, res.Lost, res.Stuck)) && !c.scenario.TimesCallsOut() && timeouts(res.Trace) > 0 {
+					if !covers(c.sim, kinds(res.Duplicates, res.Lost, res.Stuck, res.Dead)) && !c.scenario.TimesCallsOut() && timeouts(res.Trace) > 0 {
 						c.slow++
 						continue
 					}
-					dup, lost, stuck = dup+res.Duplicates, lost+res.Lost, stuck+res.Stuck
+					dup, lost, stuck, dead = dup+res.Duplicates, lost+res.Lost, stuck+res.Stuck, dead+res.Dead
 					c.seeds = int(seed)
-					c.real = kinds(dup, lost, stuck)
+					c.real = kinds(dup, lost, stuck, dead)
 					// Done when every kind the simulator shows has shown,
 					// or a kind it never shows has: more seeds change
 					// neither verdict.
@@ -318,4 +324,29 @@ func TestSimAndRealRabbitAgree(t *testing.T) {
 		}
 	}
 	agree(t, base, sts, scenarios, agreeRealMax, "rr_ragree")
+}
+
+// With a delivery limit, both backends dead-letter alike: under crash with
+// one delivery allowed, db-unique's events whose one delivery died with
+// its consumer end dead on NATS (MaxDeliver, its advisory) and on RabbitMQ
+// (x-delivery-limit 0, the run's dead-letter queue) as in the simulator's
+// matching model, and redis's as well, beside its own violations.
+func TestSimAndRealAgreeOnDeadLetters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("plays strategies under crash on NATS and RabbitMQ")
+	}
+	stores := realrun.Config{RedisURL: testserver.SharedRedis(t).URL, PostgresURL: testserver.SharedPostgres(t).URL,
+		Config: run.Config{Broker: run.BrokerParams{MaxDeliveries: 1}}}
+	sts := []string{"db-unique", "redis"}
+	crash := []faults.Set{faults.Of(faults.Crash)}
+	t.Run("nats", func(t *testing.T) {
+		base := stores
+		base.BrokerServer, base.NATSURL = realrun.BrokerNATS, testserver.NATS(t).URL
+		agree(t, base, sts, crash, agreeRealSeeds, "rr_dnagree")
+	})
+	t.Run("rabbitmq", func(t *testing.T) {
+		base := stores
+		base.BrokerServer, base.AMQPURL = realrun.BrokerRabbitMQ, testserver.SharedRabbitMQ(t).URL
+		agree(t, base, sts, crash, agreeRealSeeds, "rr_dragree")
+	})
 }
