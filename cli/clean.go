@@ -23,7 +23,9 @@ the servers:
              and sets that strategies keep in the key-value store
   stream     with --broker nats: the NATS JetStream stream <prefix>_events
              and its durable consumer <prefix>_consumers
-  queue      with --broker rabbitmq: the RabbitMQ quorum queue <prefix>_events
+  queue      with --broker rabbitmq: the RabbitMQ quorum queue <prefix>_events,
+             and the dead-letter queue <prefix>_dead and exchange
+             <prefix>_dead_letters of runs with --max-deliveries
   topic      with --broker kafka: the Kafka topic <prefix>_events and the
              consumer group <prefix>_consumers
 
@@ -49,7 +51,7 @@ func (e *env) cleanCmd(args []string) error {
 	s.define(fs, "", "the prefix whose tables and keys to remove")
 	var broker string
 	fs.StringVar(&broker, "broker", realrun.BrokerMemory,
-		"memory (nothing to remove outside Redis and PostgreSQL), nats (also the prefix's NATS stream),\nrabbitmq (also the prefix's RabbitMQ quorum queue) or kafka (also the prefix's Kafka topic and consumer group, --kafka-brokers)")
+		"memory (nothing to remove outside Redis and PostgreSQL), nats (also the prefix's NATS stream),\nrabbitmq (also the prefix's RabbitMQ quorum queue, dead-letter queue and exchange) or kafka (also the prefix's Kafka topic and consumer group, --kafka-brokers)")
 	help, err := parseFlags(fs, args)
 	if help {
 		return printCommandHelp(e.stdout, cleanSynopsis, cleanAbout, fs, cleanOrder)

@@ -55,7 +55,7 @@ refused, untouched), acks with AckSync, and deletes them at the end. The
 simulator's model for it is the queue with an ack deadline. Or rabbitmq,
 a RabbitMQ quorum queue <prefix>_events (--amqp-url), marked as idemsim's
 in arguments RabbitMQ checks (one of that name without the mark is
-refused, untouched), with publisher confirms, manual acks, prefetch 1 and
+refused, untouched), with publisher confirms, manual acks, prefetch 1 (--prefetch) and
 a 1 s heartbeat, deleted at the end; its model is the queue with no ack
 deadline (--ack-deadline none). Or kafka, Kafka through franz-go
 (--kafka-brokers; kfake runs on franz-go's in-process cluster): the run
@@ -63,6 +63,16 @@ creates its own topic <prefix>_events (six partitions, keyed by account,
 marked as idemsim's by its config delete.retention.ms=86400007) and
 consumer group <prefix>_consumers, commits after each batch (or record),
 and deletes both at the end. The simulator's model for it is the log.
+
+A real run on a queue broker takes the queue's parameters its broker has,
+durations scaled to the real run's clock (the simulator's 5 s ack deadline
+is its 400 ms): on nats, --ack-deadline is AckWait, --prefetch each pull's
+batch (MaxRequestBatch), --max-deliveries MaxDeliver; on rabbitmq,
+--ack-deadline none only, --prefetch is basic.qos, --max-deliveries N the
+queue's x-delivery-limit N-1 with a dead-letter exchange <prefix>_dead_letters
+and queue <prefix>_dead of the run's own; memory takes --ack-deadline and
+--max-deliveries. --nack-retry applies to all three. What a broker
+dead-letters counts as dead; a parameter it lacks is refused (exit status 2).
 `
 
 // runOrder is the order in which run's help lists its flags, each with
