@@ -139,7 +139,7 @@ type Config struct {
 	// to charge, http://host:port; default ProviderURL(), and when that
 	// is "" the run starts an idemsim provider process of its own.
 	ProviderURL string
-	Timing       Timing // zero: DefaultTiming
+	Timing      Timing // zero: DefaultTiming
 	// Progress, if set, receives one line per phase of the run, and one
 	// every few seconds while it goes on.
 	Progress func(string)

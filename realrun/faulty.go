@@ -610,6 +610,12 @@ func (p faultyProvider) Charge(ctx context.Context, key string, e strategies.Eve
 	injected := r.providerFails()
 	client := *p.inner
 	client.Fail = func() bool { return injected }
+	if r.keyRetention > 0 {
+		// A key the key-expiry fault made the provider forget early,
+		// and a request with it came: counted as the simulator
+		// counts it.
+		client.Expired = func() { r.rec.injected(faults.KeyExpiry, 1) }
+	}
 	cctx, cancel := context.WithTimeout(ctx, r.cfg.Timing.CallTimeout)
 	got, err := client.Charge(cctx, key, e)
 	cancel()

@@ -31,10 +31,10 @@ type session struct {
 	// keeps this run's idempotency keys (key-expiry); zero: its own.
 	keyRetention time.Duration
 	rec          recorder
-	br      Broker
-	srv     *servers
-	host    string      // the machine's name, for the consumers' names
-	on      atomic.Bool // the safety phase: faults strike
+	br           Broker
+	srv          *servers
+	host         string      // the machine's name, for the consumers' names
+	on           atomic.Bool // the safety phase: faults strike
 
 	// ctx is the run's context: its consumers' calls end with it. It is
 	// cancelled when the run fails (a server died or answered an error)

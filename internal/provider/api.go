@@ -22,6 +22,9 @@ const (
 	// HeaderFail, "1", makes the provider answer 503 at once, nothing
 	// charged and no key kept: how a run injects the provider's 5xx.
 	HeaderFail = "Idemsim-Fail"
+	// HeaderExpired, "true" on a charge whose key the provider had kept
+	// and forgot when its retention passed: it charged anew.
+	HeaderExpired = "Idemsim-Key-Expired"
 	// HeaderCharged, "no" on a 5xx answer that is sure nothing was
 	// charged. A 5xx without it leaves the outcome unknown.
 	HeaderCharged = "Idemsim-Charged"

@@ -29,6 +29,9 @@ type Client struct {
 	// Fail, if set, is asked before each charge: true injects a 5xx
 	// (HeaderFail).
 	Fail func() bool
+	// Expired, if set, is called when a charge's answer says that its
+	// key had been kept and expired (HeaderExpired): it charged anew.
+	Expired func()
 	// HTTP is the client to use; nil: http.DefaultClient.
 	HTTP *http.Client
 }
@@ -93,6 +96,9 @@ func (c *Client) Charge(ctx context.Context, key string, e strategies.Event) (st
 		var r Receipt
 		if err := json.Unmarshal(ans, &r); err != nil || r.ID == "" {
 			return strategies.Receipt{}, fmt.Errorf("provider: charge of event %d: an answer 200 that does not parse (%q): %w", e.ID, ans, strategies.ErrUnknownOutcome)
+		}
+		if c.Expired != nil && h.Get(HeaderExpired) == "true" {
+			c.Expired()
 		}
 		return strategies.Receipt{Charge: r.ID, Replayed: r.Replayed || h.Get(HeaderReplayed) == "true"}, nil
 	case status == http.StatusConflict:

@@ -107,7 +107,8 @@ func TestKeyRetention(t *testing.T) {
 	u := serve(t, Config{Prefix: "prov_ret", Retention: 300 * time.Millisecond})
 	ctx := ctxT(t)
 	e := strategies.Event{ID: 1, Account: 1, Amount: 9}
-	c := &Client{URL: u, Scope: "ret"}
+	expired := 0
+	c := &Client{URL: u, Scope: "ret", Expired: func() { expired++ }}
 	t.Cleanup(func() { _ = c.Forget(context.Background()) })
 	_, err := c.Charge(ctx, "k", e)
 	require.NoError(t, err)
@@ -118,6 +119,7 @@ func TestKeyRetention(t *testing.T) {
 	r, err = c.Charge(ctx, "k", e)
 	require.NoError(t, err)
 	assert.False(t, r.Replayed, "forgotten after the provider's retention")
+	assert.Equal(t, 1, expired, "the answer says the key had expired")
 
 	// A request's own retention overrides the provider's.
 	short := &Client{URL: u, Scope: "ret", Retention: 50 * time.Millisecond}

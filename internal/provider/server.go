@@ -119,7 +119,10 @@ func (h *handler) charge(w http.ResponseWriter, r *http.Request) {
 		if out.Replayed {
 			w.Header().Set(HeaderReplayed, "true")
 		}
-		answer(w, http.StatusOK, Receipt(out))
+		if out.Expired {
+			w.Header().Set(HeaderExpired, "true")
+		}
+		answer(w, http.StatusOK, Receipt{ID: out.ID, Replayed: out.Replayed})
 	case errors.Is(err, errMismatch):
 		refuse(w, http.StatusUnprocessableEntity, "%s %q: %v", HeaderKey, req.Key, err)
 	case errors.Is(err, errConflict):

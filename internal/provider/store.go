@@ -30,15 +30,18 @@ func newStore(pool *pgxpool.Pool, t pgstore.ProviderTables, timeout, stale time.
 	// or if it is running for longer than the stale limit (its request's
 	// provider died between claim and charge: no charge was made, since
 	// the charge and the done mark commit together). RETURNING says
-	// whether this request holds it now.
+	// whether this request holds it now, and whether the key was one
+	// that expired (the charge column, which the charge sets, holds
+	// "expired" until then).
 	s.claim = fmt.Sprintf(`INSERT INTO %s AS k (scope, key, account, amount, reference, state, token, started)
 VALUES ($1, $2, $3, $4, $5, 'running', $6, clock_timestamp())
 ON CONFLICT (scope, key) DO UPDATE SET account = EXCLUDED.account, amount = EXCLUDED.amount,
-	reference = EXCLUDED.reference, state = 'running', token = EXCLUDED.token, charge = '',
+	reference = EXCLUDED.reference, state = 'running', token = EXCLUDED.token,
+	charge = CASE WHEN k.state = 'done' THEN 'expired' ELSE '' END,
 	started = EXCLUDED.started, expires = NULL
 WHERE (k.state = 'done' AND k.expires <= clock_timestamp())
    OR (k.state = 'running' AND k.started <= clock_timestamp() - $7 * interval '1 microsecond')
-RETURNING true`, t.Keys)
+RETURNING k.charge = 'expired'`, t.Keys)
 	s.lookup = fmt.Sprintf(`SELECT account, amount, reference, state, charge,
 	coalesce(expires <= clock_timestamp(), false)
 FROM %s WHERE scope = $1 AND key = $2`, t.Keys)
@@ -64,6 +67,9 @@ type request struct {
 type outcome struct {
 	ID       string
 	Replayed bool
+	// Expired: the request's key had been kept, and had expired; this
+	// request charged anew.
+	Expired bool
 }
 
 // The provider's refusals, each with nothing done.
@@ -100,15 +106,18 @@ func (s *store) charge(ctx context.Context, req request, processing time.Duratio
 		return outcome{ID: strategies.ChargeID(int(id))}, nil
 	}
 	token := newToken()
+	expired := false // the key claimed had expired
 	for try := 0; ; try++ {
 		if try == claimTries {
 			return outcome{}, &failure{err: fmt.Errorf("the key %q changed %d times while this request looked at it", req.Key, claimTries)}
 		}
-		var claimed bool
+		claimed := false
 		err := s.round(ctx, func(ctx context.Context) error {
-			return s.pool.QueryRow(ctx, s.claim, req.Scope, req.Key, c.Account, c.Amount, c.Reference, token, s.stale.Microseconds()).Scan(&claimed)
+			return s.pool.QueryRow(ctx, s.claim, req.Scope, req.Key, c.Account, c.Amount, c.Reference, token, s.stale.Microseconds()).Scan(&expired)
 		})
-		if errors.Is(err, pgx.ErrNoRows) {
+		if err == nil {
+			claimed = true
+		} else if errors.Is(err, pgx.ErrNoRows) {
 			err = nil
 		}
 		if err != nil {
@@ -119,12 +128,12 @@ func (s *store) charge(ctx context.Context, req request, processing time.Duratio
 		}
 		var first Charge
 		var state, id string
-		var expired bool
+		var gone bool
 		err = s.round(ctx, func(ctx context.Context) error {
-			return s.pool.QueryRow(ctx, s.lookup, req.Scope, req.Key).Scan(&first.Account, &first.Amount, &first.Reference, &state, &id, &expired)
+			return s.pool.QueryRow(ctx, s.lookup, req.Scope, req.Key).Scan(&first.Account, &first.Amount, &first.Reference, &state, &id, &gone)
 		})
 		switch {
-		case errors.Is(err, pgx.ErrNoRows), err == nil && expired:
+		case errors.Is(err, pgx.ErrNoRows), err == nil && gone:
 			continue // released or expired meanwhile: claim again
 		case err != nil:
 			return outcome{}, &failure{err: fmt.Errorf("reading the key: %w", err)}
@@ -172,7 +181,7 @@ func (s *store) charge(ctx context.Context, req request, processing time.Duratio
 		}
 		return outcome{}, &failure{err: fmt.Errorf("charging: %w", err), unknown: committed}
 	}
-	return outcome{ID: strategies.ChargeID(int(id))}, nil
+	return outcome{ID: strategies.ChargeID(int(id)), Expired: expired}, nil
 }
 
 // insert makes a charge with no key.
