@@ -65,6 +65,13 @@ func (e *env) providerCmd(args []string) error {
 			return usagef("--%s is empty: give one, or leave the flag out for the default", name)
 		}
 	}
+	// 0 means the default to the server's settings: given, it is a
+	// mistake.
+	for _, name := range []string{"key-retention", "db-timeout", "stale"} {
+		if set[name] && fs.Lookup(name).Value.String() == "0s" {
+			return usagef("--%s 0: want more than 0, e.g. %s", name, fs.Lookup(name).DefValue)
+		}
+	}
 	if f.PostgresURL == "" {
 		f.PostgresURL = realrun.PostgresURL()
 	}

@@ -60,7 +60,7 @@ func (c Config) withDefaults() Config {
 func (c Config) Validate() error {
 	c = c.withDefaults()
 	if c.Listen == "" {
-		return run.BadConfigf("--listen is required: the address to serve on, host:port (port 0 picks a free one), e.g. 127.0.0.1:8088")
+		return run.BadConfigf("--listen is required: want the address to serve on, host:port (port 0 picks a free one), e.g. 127.0.0.1:8088")
 	}
 	if _, _, err := net.SplitHostPort(c.Listen); err != nil {
 		return run.BadConfigf("bad --listen %q: %v (want host:port, e.g. 127.0.0.1:8088)", c.Listen, err)
