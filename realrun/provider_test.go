@@ -160,6 +160,7 @@ func TestProviderURL(t *testing.T) {
 	res := realRun(t, cfg)
 	assert.Zero(t, res.Lost)
 	assert.Zero(t, res.Duplicates)
+	assert.Contains(t, cfg.Reproduce(), " --provider-url "+u, "the reproduce line names the provider given")
 
 	start := time.Now()
 	cfg.ProviderURL = "http://127.0.0.1:1"
