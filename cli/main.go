@@ -35,7 +35,7 @@ const (
 //
 // Main reads the wall clock only for progress lines on a terminal, and
 // catches Ctrl-C (SIGINT, SIGTERM) only while it works on real servers
-// (run --backend real, clean), to end cleanly. It sets go-redis's logger
+// (run --backend real, clean, provider), to end cleanly. It sets go-redis's logger
 // to one that says nothing: idemsim reports a failed connection itself,
 // once.
 func Main(args []string, stdout, stderr io.Writer) int {
