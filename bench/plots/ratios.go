@@ -50,6 +50,13 @@ var ratios = []ratio{
 		num:   "BenchmarkBatch/db-unique/real/batch=32/consumers=%d", numUnit: unitThroughput,
 		den: "BenchmarkRaw/redis-setnx-pipelined/batch=32/consumers=%d", denUnit: unitOps,
 	},
+	// api-key over the call it is built on: one POST to idemsim's
+	// payment provider with the event's idempotency key.
+	{
+		label: "api-key ÷ its raw call to the provider (Raw/provider-charge)",
+		num:   "BenchmarkStrategy/api-key/real/consumers=%d", numUnit: unitThroughput,
+		den: "BenchmarkRaw/provider-charge/consumers=%d", denUnit: unitOps,
+	},
 	// Through RabbitMQ: a strategy in the raw RabbitMQ loop, over the
 	// loop alone (issue 16).
 	{
