@@ -116,11 +116,12 @@ func (r *session) crashPoint(p float64) (v faults.Verdict, after bool) {
 
 // providerFails decides whether the provider answers the next charge with
 // a 5xx: part of every run of a strategy that charges, with the chance
-// the seed draws (faults.Params.ProviderErrors), as in the simulator.
+// the seed draws (faults.Params.ProviderErrors), as in the simulator,
+// whose provider answers so after the heal too.
 func (r *session) providerFails() bool {
 	r.rmu.Lock()
 	defer r.rmu.Unlock()
-	return r.faultsOn() && r.params.ProviderErrors > 0 && r.provErr.Float64() < r.params.ProviderErrors
+	return r.params.ProviderErrors > 0 && r.provErr.Float64() < r.params.ProviderErrors
 }
 
 // decisions lists the run's fault decisions that struck: the workload's,
