@@ -104,9 +104,9 @@ func init() {
 		// the recorded key, which the provider has forgotten by then:
 		// the intent says a charge may have happened, not whether.
 		Expected: map[string]string{"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
-			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "all": "dup"},
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "id-reuse": "lost", "all": "dup"},
 		ExpectedOn: map[string]map[string]string{"log": {"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
-			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "all": "dup"}},
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "id-reuse": "lost", "all": "dup"}},
 		Teaching: Teaching{
 			// The fix explain replays for a strategy that charges: it
 			// survives every scenario of one fault (not all, above).
