@@ -35,8 +35,8 @@ type Workload struct {
 	// (Reused): numbers are what the checkers judge, one per event, so
 	// the truth is by id and payload.
 	Events    []strategies.Event
-	Publishes []Publication      // in time order
-	Span      time.Duration      // when the last event's first copy goes out
+	Publishes []Publication // in time order
+	Span      time.Duration // when the last event's first copy goes out
 	// Extra counts the copies beyond the first, per fault that adds them
 	// (indexed by faults.Fault): redeliver's copies published twice at
 	// once, ttl's late ones. Both backends report them as that fault's
