@@ -325,7 +325,7 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 	if err := parent.Err(); err != nil {
 		return nil, fmt.Errorf("the run was interrupted: %w", err)
 	}
-	apps, err := r.srv.readLedger(parent)
+	apps, err := r.srv.readApplications(parent, &r.wl)
 	var done, settled []bool
 	if err == nil {
 		done, settled, err = r.br.Final(parent, cfg.Events)
