@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/idemsim/idemsim/strategies"
 )
 
 // The statements of pgstore, written out again so that the raw operations
@@ -110,7 +112,14 @@ var rawOps = []rawOp{
 
 // rawApplyTx applies operation i's event in a transaction of its own.
 func rawApplyTx(ctx context.Context, env *realEnv, i uint64) error {
-	e := deliveryEvent(i)
+	return rawApplyEventTx(ctx, env, deliveryEvent(i))
+}
+
+// rawApplyEventTx applies e's effect in a transaction of its own (BEGIN;
+// apply; COMMIT), the statements of the none strategy's effect, through
+// pgx directly: the effect the raw broker loops "with none's effect" run
+// between a delivery and its ack.
+func rawApplyEventTx(ctx context.Context, env *realEnv, e strategies.Event) error {
 	return pgx.BeginFunc(ctx, env.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, rawApply, int64(e.ID), e.Account, e.Amount)
 		return err

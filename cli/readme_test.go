@@ -127,8 +127,10 @@ func TestReadmeBenchmarkRegexRunsTheRatioBenchmarks(t *testing.T) {
 			add("Batch", "%s/real/batch=32/consumers=%d", h, n)
 		}
 		add("RawNATS", "publish-fetch-acksync/consumers=%d", n)
-		add("RawBroker", "rabbitmq/consumers=%d", n)
-		add("RawBroker", "kafka/consumers=%d", n)
+		add("RawNATS", "publish-fetch-pg-apply-tx-acksync/consumers=%d", n)
+		for _, loop := range []string{"rabbitmq", "rabbitmq-pg-apply-tx", "kafka", "kafka-pg-apply-tx"} {
+			add("RawBroker", "%s/consumers=%d", loop, n)
+		}
 	}
 	var src strings.Builder
 	src.WriteString("package fake\n\nimport \"testing\"\n\nfunc run(b *testing.B, names []string) {\n\tfor _, n := range names {\n\t\tb.Run(n, func(b *testing.B) {})\n\t}\n}\n")
