@@ -183,3 +183,16 @@ func TestProviderURL(t *testing.T) {
 		assert.NotContains(t, err.Error(), "s3cret")
 	}
 }
+
+// A real run counts the provider's charges per event id, so a strategy that
+// charges is refused under id-reuse, before any server is contacted.
+func TestChargingUnderIDReuseIsRefused(t *testing.T) {
+	for _, st := range []string{"api-no-key", "api-key", "api-key-db"} {
+		cfg := Config{Config: run.Config{Strategy: st, Faults: faults.Of(faults.IDReuse), Seed: 1}}
+		err := cfg.Validate()
+		require.ErrorIs(t, err, run.ErrBadConfig, st)
+		assert.Contains(t, err.Error(), "strategy "+st+" under id-reuse: a real run counts the provider's charges per event id")
+	}
+	// Without id-reuse it is taken.
+	require.NoError(t, Config{Config: run.Config{Strategy: "api-key", Faults: faults.Of(faults.Crash), Seed: 1}}.Validate())
+}

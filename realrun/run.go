@@ -370,7 +370,7 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 		// The effect of a strategy that charges is the charge.
 		apps, err = r.srv.readCharges(parent)
 	} else {
-		apps, err = r.srv.readLedger(parent)
+		apps, err = r.srv.readApplications(parent, &r.wl)
 	}
 	var done, settled []bool
 	if err == nil {
