@@ -108,6 +108,7 @@ var rawOps = []rawOp{
 		var n int
 		return env.pool.QueryRow(ctx, rawInsertApply, int64(e.ID), e.Account, e.Amount).Scan(&n)
 	}},
+	{"provider-charge", "api-key", rawCharge},
 }
 
 // rawApplyTx applies operation i's event in a transaction of its own.
@@ -140,6 +141,7 @@ const benchBatch = 32
 //	pg-mark-and-apply-tx           BEGIN; INSERT ... ON CONFLICT DO NOTHING; if inserted, apply; COMMIT (db-unique)
 //	pg-mark-tx-then-apply-tx       the insert's transaction, then if inserted the apply transaction (db-unique-split)
 //	pg-insert-apply                one statement: insert the id if absent, apply only if inserted (db-unique-fast)
+//	provider-charge                one POST /v1/charges with the event's idempotency key to idemsim's provider (api-key)
 //
 // All but redis-setnx run on BenchmarkStrategy's workload, each event
 // twice. Each reports ops/s (one op is one delivery) and p50-ms, p99-ms.
