@@ -359,7 +359,8 @@ func TestSimAndRealRabbitAgree(t *testing.T) {
 // one delivery allowed, db-unique's events whose one delivery died with
 // its consumer end dead on NATS (MaxDeliver, its advisory) and on RabbitMQ
 // (x-delivery-limit 0, the run's dead-letter queue) as in the simulator's
-// matching model, and redis's as well, beside its own violations.
+// matching model, and redis's as well, beside its own violations; and on
+// NATS under partition, where db-unique nacks what it could not write.
 func TestSimAndRealAgreeOnDeadLetters(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays strategies under crash on NATS and RabbitMQ")
@@ -372,6 +373,10 @@ func TestSimAndRealAgreeOnDeadLetters(t *testing.T) {
 		base := stores
 		base.BrokerServer, base.NATSURL = realrun.BrokerNATS, testserver.NATS(t).URL
 		agree(t, base, sts, crash, agreeRealSeeds, "rr_dnagree")
+		// Under partition, db-unique nacks what it could not write, or
+		// its delivery expires while it is cut off from NATS: the last
+		// delivery allowed failing so dead-letters too.
+		agree(t, base, []string{"db-unique"}, []faults.Set{faults.Of(faults.Partition)}, agreeRealSeeds, "rr_dnpagree")
 	})
 	t.Run("rabbitmq", func(t *testing.T) {
 		base := stores
