@@ -401,7 +401,11 @@ func (q *rabbitServer) owned(ctx context.Context) (bool, error, error) {
 		}
 	}
 	if why != nil {
-		if w, e := q.declareMarked(ctx, declareQueue(q.queue, rabbitLegacyArgs(q.prefix))); w == nil && e == nil {
+		w, e := q.declareMarked(ctx, declareQueue(q.queue, rabbitLegacyArgs(q.prefix)))
+		switch {
+		case e != nil:
+			return false, nil, e
+		case w == nil:
 			return true, nil, nil
 		}
 	}
