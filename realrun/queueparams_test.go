@@ -115,7 +115,8 @@ func TestRabbitTakesTheQueuesParameters(t *testing.T) {
 }
 
 // A killed run's dead-letter queue and exchange (marked), and its queue
-// with a delivery limit, are removed by clean; a dead-letter queue of the
+// with a delivery limit (or an earlier idemsim's, with its mark of then),
+// are removed by clean; a dead-letter queue of the
 // run's name that idemsim did not create is refused, untouched, by a run
 // that needs one and by clean.
 func TestRabbitDeadLettersCleanAndForeign(t *testing.T) {
@@ -136,6 +137,14 @@ func TestRabbitDeadLettersCleanAndForeign(t *testing.T) {
 		exists, _ := queueState(t, rs, q)
 		assert.False(t, exists, q)
 	}
+
+	// A queue an earlier idemsim left, with its mark of then.
+	_, err = amqpOn(t, rs).QueueDeclare("rr_rdl_events", true, false, false, false, rabbitLegacyArgs("rr_rdl"))
+	require.NoError(t, err)
+	out, err = Clean(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.NoError(t, out.NotOwned)
+	assert.Equal(t, []string{"quorum queue rr_rdl_events"}, out.RabbitMQ)
 
 	// A foreign dead-letter queue: a classic queue of the name.
 	_, err = amqpOn(t, rs).QueueDeclare("rr_rdl_dead", true, false, false, false, nil)
