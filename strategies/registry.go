@@ -269,12 +269,12 @@ type Needs uint8
 
 // The stores a strategy can need.
 const (
-	NeedsLedger   Needs = 1 << iota // the database, where every effect lives
-	NeedsMarks                      // Redis marks keyed by event id
-	NeedsKV                         // Redis keys and values
-	NeedsProvider                   // the payment provider, where the effect is a charge
-	NeedsPublisher                  // a Publisher to the downstream topic, whose consumer the checkers judge
-	NeedsOutbox                     // a Ledger with an outbox (OutboxTx, OutboxReader), read by the strategy's Relay
+	NeedsLedger    Needs = 1 << iota // the database, where every effect lives
+	NeedsMarks                       // Redis marks keyed by event id
+	NeedsKV                          // Redis keys and values
+	NeedsProvider                    // the payment provider, where the effect is a charge
+	NeedsPublisher                   // a Publisher to the downstream topic, whose consumer the checkers judge
+	NeedsOutbox                      // a Ledger with an outbox (OutboxTx, OutboxReader), read by the strategy's Relay
 )
 
 // Has reports whether n holds every store of want.
