@@ -80,7 +80,11 @@ func (a *analysis) kindOf(id uint32) Kind {
 		return Duplicate
 	case n == 0 && e.Done:
 		return Lost
-	case !e.Settled:
+	}
+	if k := a.downKind(id); k != NoViolation {
+		return k
+	}
+	if !e.Settled {
 		return Stuck
 	}
 	return NoViolation
@@ -115,6 +119,8 @@ func (a *analysis) cutoff(id uint32) int64 {
 		return end
 	case Lost:
 		return a.firstAck(e).AckedAt
+	case Ghost:
+		return a.firstGhost(id).At
 	}
 	return math.MaxInt64
 }
