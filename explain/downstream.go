@@ -184,16 +184,16 @@ func (n *narrator) whyDown() string {
 				cc.Answer = c.Answer
 			}
 			n.claim(cc, txEffectClaim(g.Tx, e.ID, false))
-			return sentences(lead, fmt.Sprintf("instance %d published event %d's downstream event (c%d) while tx%d was open, and tx%d ended without committing it: the broker kept the event, the database did not keep the effect.", c.Inst, e.ID, c.ID, g.Tx, g.Tx))
+			return sentences(lead, fmt.Sprintf("Instance %d published event %d's downstream event (c%d) while tx%d was open, and tx%d ended without committing it: the broker kept the event, the database did not keep the effect.", c.Inst, e.ID, c.ID, g.Tx, g.Tx))
 		}
 		n.claim(txEffectClaim(g.Tx, e.ID, false))
-		return sentences(lead, fmt.Sprintf("tx%d, whose effect the event announces, never committed it.", g.Tx))
+		return sentences(lead, fmt.Sprintf("Tx%d, whose effect the event announces, never committed it.", g.Tx))
 	case Unsent:
 		ap := e.Applications[0]
 		np := claim(ClaimNoPublish)
 		np.Event, np.Tx = e.ID, ap.Tx
 		n.claim(appliedClaim(e.ID, ap), np)
-		return sentences(lead, fmt.Sprintf("instance %d committed event %d's effect in tx%d at %s, and no publish announcing tx%d's effect ever reached the downstream topic.", ap.Inst, e.ID, ap.Tx, at(ap.At), ap.Tx))
+		return sentences(lead, fmt.Sprintf("Instance %d committed event %d's effect in tx%d at %s, and no publish announcing tx%d's effect ever reached the downstream topic.", ap.Inst, e.ID, ap.Tx, at(ap.At), ap.Tx))
 	}
 	return lead
 }
