@@ -12,6 +12,7 @@ import (
 	"syscall"
 
 	"github.com/idemsim/idemsim/explain"
+	"github.com/idemsim/idemsim/explain/page"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/sim"
@@ -97,7 +98,9 @@ func (o *explainOpts) flagSet() *flag.FlagSet {
 		fmt.Sprintf("search seeds 1..N of each scenario, N from 1 to %d", sweep.MaxSeeds))
 	o.broker.define(fs, false)
 	fs.StringVar(&o.out, "out", "",
-		"also write into DIR, creating it: "+explain.HistoryFile+" (porcupine's visualization of\n"+
+		"also write into DIR, creating it: "+page.File+" (the story page: its steps one at\n"+
+			"a time with the state after each, the timeline and the fix, in one file that\n"+
+			"opens from disk), "+explain.HistoryFile+" (porcupine's visualization of\n"+
 			"the shrunk run's history, faults annotated) and "+explain.TimelinePNGFile+" and\n"+
 			explain.TimelineSVGFile+" (one lane per instance, the broker and the stores);\n"+
 			"nothing, not even DIR, when there is no violation to explain\n"+
@@ -230,7 +233,18 @@ func (e *env) writeStory(story *explain.Story, out string) error {
 		return &checkerBugError{msg: disagreement(story.Result)}
 	}
 	if out != "" {
+		// --against comes here without the main path's making of out.
+		if err := prepareOutDir(out); err != nil {
+			return err
+		}
 		paths, err := explain.WriteFiles(out, story)
+		if err == nil {
+			var p string
+			p, err = page.WriteFile(out, story)
+			if p != "" {
+				paths = append([]string{p}, paths...)
+			}
+		}
 		if len(paths) > 0 {
 			fmt.Fprintf(e.stderr, "wrote %s\n", strings.Join(paths, ", "))
 		}

@@ -146,11 +146,18 @@ func TestExplainWritesTheVisualizations(t *testing.T) {
 	code, stdout, stderr := runCLI(t, "explain", "--strategy", "redis", "--faults", "crash", "--out", dir)
 	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
 	var files []string
-	for _, name := range []string{"history.html", "timeline.png", "timeline.svg"} {
+	for _, name := range []string{"index.html", "history.html", "timeline.png", "timeline.svg"} {
 		files = append(files, filepath.Join(dir, name))
 	}
 	assert.Equal(t, "wrote "+strings.Join(files, ", ")+"\n", stderr, "says what it wrote, on stderr, on one line")
 	assert.NotContains(t, stdout, "wrote", "stdout is the story alone")
+
+	story, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	require.NoError(t, err)
+	assert.Regexp(t, `<title>redis under crash, seed \d+: 1 instance, 1 event \(idemsim\)</title>`, string(story),
+		"the story page, titled with the strategy, the scenario and the seed")
+	assert.Contains(t, string(story), `<script type="application/json" id="story-data">`, "its document inlined")
+	assert.Contains(t, string(story), `"history":"history.html"`, "porcupine's page linked")
 
 	html, err := os.ReadFile(filepath.Join(dir, "history.html"))
 	require.NoError(t, err)
@@ -168,6 +175,20 @@ func TestExplainWritesTheVisualizations(t *testing.T) {
 	require.NoError(t, err)
 	assert.Contains(t, string(svg), "<svg")
 	assert.Contains(t, string(svg), "crash")
+}
+
+// TestExplainAgainstWritesTheStoryPage: with --against, the story of how
+// the strategy came through the other's broken run is written to a new
+// --out directory too, its page saying what happened rather than what
+// went wrong.
+func TestExplainAgainstWritesTheStoryPage(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "new")
+	code, stdout, stderr := runCLI(t, "explain", "--strategy", "db-unique", "--against", "local-cache", "--faults", "redeliver", "--seeds", "5", "--out", dir)
+	require.Equal(t, ExitOK, code, "stdout: %s\nstderr: %s", stdout, stderr)
+	story, err := os.ReadFile(filepath.Join(dir, "index.html"))
+	require.NoError(t, err)
+	assert.Contains(t, string(story), `"heading":"How db-unique under redeliver handles event`)
+	assert.Contains(t, string(story), `"kind":"ok"`)
 }
 
 func TestExplainWithoutOutWritesNothing(t *testing.T) {

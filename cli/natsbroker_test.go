@@ -46,7 +46,7 @@ func TestRealBrokerFlag(t *testing.T) {
 		code := e.main(args)
 		if tc.broker == "" {
 			assert.Equal(t, ExitUsage, code, "%q", args)
-			assert.Contains(t, errOut.String(), tc.want, "%q", args)
+			assert.Contains(t, errOut.String(), modelsIn(tc.want), "%q", args)
 			assert.Empty(t, got, "%q: nothing runs", args)
 			continue
 		}

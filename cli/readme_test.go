@@ -5,6 +5,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -13,6 +14,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/idemsim/idemsim/bench/plots"
 	"github.com/idemsim/idemsim/strategies"
 )
 
@@ -84,9 +86,11 @@ func TestReadmeLinksReachTheirSections(t *testing.T) {
 // TestReadmeBenchmarkRegexRunsTheRatioBenchmarks runs the README's -bench
 // pattern for the ratios through go test's own matcher, on benchmarks of
 // the names package bench gives its sub-benchmarks (which do nothing), and
-// requires it to select those of the ratios table and no other:
-// not redis-after, redis-lease and redis-release, which an unanchored
-// (redis|db-unique-fast) also matches.
+// requires it to select the benchmarks the ratios table reads
+// (plots.RatioBenchmarks) and no other: not redis-after, redis-lease and
+// redis-release, which an unanchored (redis|db-unique-fast) also matches,
+// nor a strategy's runs through NATS, RabbitMQ or Kafka
+// (.../real/broker=B/...), which a pattern of three levels lets through.
 func TestReadmeBenchmarkRegexRunsTheRatioBenchmarks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a package of its own and runs go test -bench in it")
@@ -96,29 +100,39 @@ func TestReadmeBenchmarkRegexRunsTheRatioBenchmarks(t *testing.T) {
 	m := regexp.MustCompile(`BENCH_ROUNDS=\d+ scripts/bench \\\n  -bench '([^']+)'`).FindStringSubmatch(readmeText(t))
 	require.NotNil(t, m, "the README gives the command that measures the ratios")
 	pattern := m[1]
+	script, err := os.ReadFile(filepath.Join("..", "scripts", "bench"))
+	require.NoError(t, err)
+	assert.Contains(t, string(script), "-bench '"+pattern+"'", "scripts/bench's comment gives the README's pattern")
 
+	// The names of bench's benchmarks (bench/*_test.go).
 	consumers := []int{1, 4, 16}
-	var strategy, raw, batch []string
+	names := map[string][]string{}
+	add := func(bench, format string, args ...any) {
+		names[bench] = append(names[bench], fmt.Sprintf(format, args...))
+	}
 	for _, st := range strategies.Names() {
-		for _, backend := range []string{"sim", "real"} {
-			for _, n := range consumers {
-				strategy = append(strategy, fmt.Sprintf("%s/%s/consumers=%d", st, backend, n))
+		for _, n := range consumers {
+			for _, variant := range []string{"sim", "real", "real/broker=nats", "real/broker=rabbitmq", "real/broker=kafka"} {
+				add("Strategy", "%s/%s/consumers=%d", st, variant, n)
 			}
 		}
 	}
 	for _, n := range consumers {
-		strategy = append(strategy, fmt.Sprintf("redis/real-marks/consumers=%d", n))
+		add("Strategy", "redis/real-marks/consumers=%d", n)
 		for _, op := range []string{"redis-setnx", "pg-apply-tx", "setnx-then-apply-tx", "exists-then-apply-tx-then-set", "pg-mark-and-apply-tx", "pg-mark-tx-then-apply-tx", "pg-insert-apply"} {
-			raw = append(raw, fmt.Sprintf("%s/consumers=%d", op, n))
+			add("Raw", "%s/consumers=%d", op, n)
 		}
-		raw = append(raw, fmt.Sprintf("redis-setnx-pipelined/batch=32/consumers=%d", n))
+		add("Raw", "redis-setnx-pipelined/batch=32/consumers=%d", n)
 		for _, h := range []string{"redis", "db-unique", "db-unique-fast"} {
-			batch = append(batch, fmt.Sprintf("%s/real/batch=32/consumers=%d", h, n))
+			add("Batch", "%s/real/batch=32/consumers=%d", h, n)
 		}
+		add("RawNATS", "publish-fetch-acksync/consumers=%d", n)
+		add("RawBroker", "rabbitmq/consumers=%d", n)
+		add("RawBroker", "kafka/consumers=%d", n)
 	}
 	var src strings.Builder
 	src.WriteString("package fake\n\nimport \"testing\"\n\nfunc run(b *testing.B, names []string) {\n\tfor _, n := range names {\n\t\tb.Run(n, func(b *testing.B) {})\n\t}\n}\n")
-	for name, subs := range map[string][]string{"Strategy": strategy, "Raw": raw, "Batch": batch} {
+	for name, subs := range names {
 		fmt.Fprintf(&src, "\nfunc Benchmark%s(b *testing.B) { run(b, %#v) }\n", name, subs)
 	}
 	src.WriteString("\nfunc BenchmarkSimRun(b *testing.B) { run(b, []string{\"strategy=redis/faults=all/instances=3/events=200\"}) }\n")
@@ -134,20 +148,58 @@ func TestReadmeBenchmarkRegexRunsTheRatioBenchmarks(t *testing.T) {
 	var ran []string
 	for _, line := range strings.Split(string(out), "\n") {
 		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[0], "Benchmark") {
-			ran = append(ran, strings.TrimPrefix(f[0], "Benchmark"))
+			ran = append(ran, f[0])
 		}
 	}
-	var want []string
-	for _, n := range consumers {
-		for _, st := range []string{"redis", "db-unique-fast"} {
-			want = append(want, fmt.Sprintf("Strategy/%s/real/consumers=%d", st, n))
-		}
-		want = append(want, fmt.Sprintf("Raw/pg-insert-apply/consumers=%d", n), fmt.Sprintf("Raw/redis-setnx-pipelined/batch=32/consumers=%d", n))
-		for _, h := range []string{"redis", "db-unique", "db-unique-fast"} {
-			want = append(want, fmt.Sprintf("Batch/%s/real/batch=32/consumers=%d", h, n))
-		}
+	want := plots.RatioBenchmarks()
+	for _, w := range want {
+		bench, sub, _ := strings.Cut(strings.TrimPrefix(w, "Benchmark"), "/")
+		require.Contains(t, names[bench], sub, "the ratios table reads %s, which this test's names of bench's benchmarks lack", w)
 	}
 	slices.Sort(ran)
 	slices.Sort(want)
 	assert.Equal(t, want, ran, "the README's -bench %q", pattern)
+}
+
+// TestReadmeListsEveryStoreCall: "Test your own consumer" has a row for
+// every method of the store interfaces a strategy is given (MarkStore,
+// KV, Ledger and Tx), in the tables that say what each does in the
+// simulator, in memstore and on Redis or PostgreSQL, and names the calls
+// of an instance's Memory and of the payment provider in the table of
+// Deps. A call added to an interface and not to the README fails here.
+func TestReadmeListsEveryStoreCall(t *testing.T) {
+	readme := readmeText(t)
+	_, section, ok := strings.Cut(readme, "\n## Test your own consumer\n")
+	require.True(t, ok, "the README has a Test your own consumer section")
+	section, _, _ = strings.Cut(section, "\n## ")
+	rows := 0
+	for _, it := range []reflect.Type{
+		reflect.TypeFor[strategies.MarkStore](),
+		reflect.TypeFor[strategies.KV](),
+		reflect.TypeFor[strategies.Ledger](),
+		reflect.TypeFor[strategies.Tx](),
+	} {
+		for m := range it.Methods() {
+			row := "\n| `" + it.Name() + "." + m.Name + "("
+			if assert.True(t, strings.Contains(section, row), "no row for %s.%s in the store calls' tables", it.Name(), m.Name) {
+				line, _, _ := strings.Cut(section[strings.Index(section, row)+1:], "\n")
+				assert.Equal(t, 5, strings.Count(strings.ReplaceAll(line, `\|`, ""), "|")-1,
+					"%s.%s's row has a column for what it does, the simulator, memstore and the real server: %s", it.Name(), m.Name, line)
+				rows++
+			}
+		}
+	}
+	assert.Equal(t, 3+8+2+9, rows, "the store calls' rows")
+	_, deps, ok := strings.Cut(section, "\n| `Memory` |")
+	require.True(t, ok, "the Deps table has a row for Memory")
+	deps, _, _ = strings.Cut(deps, "\n")
+	for m := range reflect.TypeFor[strategies.Memory]().Methods() {
+		assert.Contains(t, deps, "`"+m.Name+"`", "the Memory row names Memory.%s", m.Name)
+	}
+	_, prov, ok := strings.Cut(section, "\n| `Provider` |")
+	require.True(t, ok, "the Deps table has a row for Provider")
+	prov, _, _ = strings.Cut(prov, "\n")
+	for m := range reflect.TypeFor[strategies.Provider]().Methods() {
+		assert.Contains(t, prov, "`"+m.Name+"(", "the Provider row names Provider.%s", m.Name)
+	}
 }

@@ -106,6 +106,14 @@
 //     are told apart; what its values mean, why it breaks); a strategy that
 //     gives none, such as one a user registers, is told in neutral words
 //     from its store calls.
+//   - snapshot.go: a step's state in parts (Snapshot: each instance, its
+//     memory, the marks or keys, the processed ids, the ledger), whose
+//     Line is the step's state line, so that a page drawn from it says
+//     what the text says; Story.Snapshots adds, from the same facts, what
+//     each instance is handling and the broker's queue (or the log's
+//     partitions), and Fix.SnapshotAt the fix's run at a step's time.
+//     timelineview.go: Story.Timeline, the timeline's marks as data, each
+//     tied to its step. Package explain/page draws both as a web page.
 //   - timeline.go, gapscale.go, draw.go (WriteTimeline) and files.go
 //     (WriteHistoryHTML, WriteFiles) draw the same facts the story tells,
 //     so the picture and the story agree (the same partition windows, the

@@ -35,6 +35,8 @@ type Fix struct {
 	// Skipped counts the copies that skipped after the first.
 	Steps   []Step
 	Skipped int
+
+	a *analysis // the replayed run's facts
 }
 
 // fixStrategy is the strategy a violation of strategy name is replayed
@@ -72,7 +74,7 @@ func (s *Story) fix() *Fix {
 	}
 	cfg.KeepTrace = false
 	a := analyzeEvent(cfg, res.Trace, s.Event)
-	fx := &Fix{Config: cfg, Result: res, Event: s.Event, Applied: len(a.facts.Events[s.Event].Applications)}
+	fx := &Fix{Config: cfg, Result: res, Event: s.Event, Applied: len(a.facts.Events[s.Event].Applications), a: a}
 	n := newNarrator(a)
 	type told struct {
 		it   item
@@ -115,7 +117,7 @@ func (s *Story) fix() *Fix {
 	})
 	for k, t := range shown {
 		it := t.it
-		fx.Steps = append(fx.Steps, Step{N: k + 1, At: time.Duration(it.at), Inst: int(it.inst), Actor: it.actor, Text: it.text, Record: it.rec, Claims: it.claims})
+		fx.Steps = append(fx.Steps, Step{N: k + 1, At: time.Duration(it.at), Inst: int(it.inst), Actor: it.actor, Text: it.text, Record: it.rec, Claims: it.claims, snap: it.snap})
 	}
 	return fx
 }
@@ -241,9 +243,10 @@ func analyzeEvent(cfg run.Config, trace []run.Record, ev uint32) *analysis {
 	return a
 }
 
-// write writes the fix: what the replayed run did with the event, its
-// decisive steps, and the command that replays it.
-func (fx *Fix) write(b *strings.Builder) {
+// Verdict says what the replayed run did with the event, as the fix's
+// first line does: "with db-unique instead, the same run (same seed,
+// instances, events and faults) applies event 1 once".
+func (fx *Fix) Verdict() string {
 	verdict := "applies event %d once"
 	switch {
 	case fx.Applied == 0:
@@ -259,7 +262,13 @@ func (fx *Fix) write(b *strings.Builder) {
 	case fx.Config.Events > 1:
 		whole = ", and every other event exactly once too"
 	}
-	fmt.Fprintf(b, "fix: with %s instead, the same run (same seed, instances, events and faults) "+verdict+"%s:\n", fx.Config.Strategy, fx.Event, whole)
+	return fmt.Sprintf("with %s instead, the same run (same seed, instances, events and faults) "+verdict+"%s", fx.Config.Strategy, fx.Event, whole)
+}
+
+// write writes the fix: what the replayed run did with the event, its
+// decisive steps, and the command that replays it.
+func (fx *Fix) write(b *strings.Builder) {
+	fmt.Fprintf(b, "fix: %s:\n", fx.Verdict())
 	width, actorW := 0, 0
 	for _, st := range fx.Steps {
 		width = max(width, len(fmt.Sprintf("%.3f", ms(int64(st.At)))))

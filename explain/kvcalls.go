@@ -2,7 +2,6 @@ package explain
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/idemsim/idemsim/run"
@@ -172,9 +171,9 @@ func (n *narrator) rowText(c *Call) (what, result string) {
 // outlives any run (a TTL of an hour or more) shows no end, and a set
 // shows its members, as "seen:1={a,b}". The keys are those the event's
 // calls named; when the run has others, the label says so.
-func (n *narrator) kvState(i int, t int64) (string, []Claim) {
+func (n *narrator) kvState(i int, t int64) (*KVState, []Claim) {
 	f := n.f
-	var ks []string
+	kv := &KVState{Keys: []KVEntry{}}
 	var cs claims
 	for _, name := range n.kvNames {
 		if !n.focusKeys[name] {
@@ -199,18 +198,18 @@ func (n *narrator) kvState(i int, t int64) (string, []Claim) {
 				}
 				continue
 			}
-			s := fmt.Sprintf("%s=%s", name, key.Value)
+			e := KVEntry{Name: name, Value: key.Value}
 			if key.TTL > 0 && key.TTL < int64(time.Hour) {
-				s += fmt.Sprintf(" (until %s)", at(key.Expires))
+				e.Until = at(key.Expires)
 			}
-			ks = append(ks, s)
+			kv.Keys = append(kv.Keys, e)
 		}
 		if len(members) > 0 {
-			s := fmt.Sprintf("%s={%s}", name, strings.Join(members, ","))
+			e := KVEntry{Name: name, Set: true, Members: members}
 			if until >= 0 {
-				s += fmt.Sprintf(" (until %s)", at(until))
+				e.Until = at(until)
 			}
-			ks = append(ks, s)
+			kv.Keys = append(kv.Keys, e)
 		}
 		if !found {
 			c := claim(ClaimKey)
@@ -218,11 +217,11 @@ func (n *narrator) kvState(i int, t int64) (string, []Claim) {
 			cs.add(c)
 		}
 	}
-	label := "redis"
+	kv.Label = "redis"
 	if len(n.focusKeys) < len(n.kvNames) {
-		label = fmt.Sprintf("redis, event %d's keys", n.focus)
+		kv.Label = fmt.Sprintf("redis, event %d's keys", n.focus)
 	}
-	return label + ": " + orNone(ks), cs
+	return kv, cs
 }
 
 // offsetText tells an offset call of the log's offsets table that the

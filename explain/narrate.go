@@ -70,6 +70,8 @@ type item struct {
 	att       int  // the attempt of the focus event the step tells of, -1 for none
 	// claims are what the text states; stateClaims what the state states.
 	claims, stateClaims []Claim
+	// snap is the state after the step in parts; state is its line.
+	snap *Snapshot
 }
 
 func newNarrator(a *analysis) *narrator {
@@ -252,8 +254,8 @@ func (n *narrator) add(rec, after int, t int64, inst int32, actor, text string, 
 			n.known[c.Event] = true
 		}
 	}
-	state, sc := n.state(after, t)
-	n.items = append(n.items, item{at: t, inst: inst, actor: actor, text: text, state: state, showState: showState, rec: rec, att: att, claims: cs, stateClaims: sc})
+	state, sc, snap := n.state(after, t)
+	n.items = append(n.items, item{at: t, inst: inst, actor: actor, text: text, state: state, showState: showState, rec: rec, att: att, claims: cs, stateClaims: sc, snap: snap})
 }
 
 // record tells record i if it matters to the focus event.

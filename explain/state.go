@@ -20,55 +20,73 @@ var downWords = map[run.Kind]string{run.Crash: "down", run.Leave: "left", run.Re
 // the Redis keys and the
 // processed ids (where the run used them), and the committed ledger rows.
 // It shows the events the story has named only, and counts the others. It
-// reads the facts; i -1 is the state before the first record.
-func (n *narrator) state(i int, t int64) (string, []Claim) {
+// reads the facts; i -1 is the state before the first record. The line is
+// the snapshot's (Snapshot.Line), which state returns too.
+func (n *narrator) state(i int, t int64) (string, []Claim, *Snapshot) {
+	s, cs := n.snapshot(i, t)
+	return s.Line(), cs, s
+}
+
+// snapshot is the state at record i, at time t, in parts, with the claims
+// its line states.
+func (n *narrator) snapshot(i int, t int64) (*Snapshot, []Claim) {
 	f := n.f
-	var parts []string
 	var cs claims
 	known := n.knownEvents()
-	if n.memKnown() {
-		var mem []string
-		for inst := int32(0); int(inst) < n.a.cfg.Instances; inst++ {
-			up := claim(ClaimUp)
-			why := f.DownWhyAt(inst, i, t)
-			up.Rec, up.Inst, up.At, up.Yes = i, inst, t, why == 0
-			if !up.Yes {
-				up.Record = why
-				cs.add(up)
-				mem = append(mem, fmt.Sprintf("i%d %s", inst, downWords[why]))
-				continue
-			}
-			var held []uint32
-			for _, ev := range known {
-				c := n.memHeldClaim(i, inst, ev)
-				cs.add(c)
-				if c.Yes {
-					held = append(held, ev)
-				}
-			}
-			mem = append(mem, fmt.Sprintf("i%d %s", inst, idSet(held)))
+	s := &Snapshot{Rec: i, At: t, Events: known}
+	memKnown := n.memKnown()
+	if memKnown {
+		s.Memories = n.w.memories()
+	}
+	for inst := int32(0); int(inst) < n.a.cfg.Instances; inst++ {
+		why := f.DownWhyAt(inst, i, t)
+		in := InstanceState{Inst: int(inst), Status: "up", Memory: []uint32{}}
+		if why != 0 {
+			in.Status = downWords[why]
 		}
-		parts = append(parts, n.w.memories()+": "+strings.Join(mem, ", "))
+		s.Instances = append(s.Instances, in)
+		if !memKnown {
+			continue
+		}
+		up := claim(ClaimUp)
+		up.Rec, up.Inst, up.At, up.Yes = i, inst, t, why == 0
+		if !up.Yes {
+			up.Record = why
+			cs.add(up)
+			continue
+		}
+		for _, ev := range known {
+			c := n.memHeldClaim(i, inst, ev)
+			cs.add(c)
+			if c.Yes {
+				s.Instances[inst].Memory = append(s.Instances[inst].Memory, ev)
+			}
+		}
 	}
 	if n.marks {
-		var ks []string
+		m := &MarkState{Marks: []Mark{}}
 		other := map[uint32]bool{}
 		for _, ev := range known {
 			c := claim(ClaimKey)
 			c.Rec, c.At, c.Event = i, t, ev
+			live := false
 			for k := range f.Keys {
 				key := &f.Keys[k]
 				if key.Name != "" || key.Event != ev || !f.Live(k, i, t) {
 					continue
 				}
 				c.Yes, c.To = true, key.Expires
-				s := fmt.Sprintf("e%d", ev)
+				mk := Mark{Event: ev, Live: true}
 				// A key that outlives any run (the default TTL is a
 				// day) shows no expiry; one the ttl fault shortened does.
 				if key.TTL > 0 && key.TTL < int64(time.Hour) {
-					s += fmt.Sprintf(" (expires at %.3f ms)", ms(key.Expires))
+					mk.Expires = at(key.Expires)
 				}
-				ks = append(ks, s)
+				m.Marks = append(m.Marks, mk)
+				live = true
+			}
+			if !live {
+				m.Marks = append(m.Marks, Mark{Event: ev})
 			}
 			cs.add(c)
 		}
@@ -77,57 +95,50 @@ func (n *narrator) state(i int, t int64) (string, []Claim) {
 				other[key.Event] = true
 			}
 		}
-		parts = append(parts, "redis keys: "+orNone(ks)+others(len(other)))
+		m.Others = len(other)
+		s.Marks = m
 	}
 	if n.kv {
-		s, c := n.kvState(i, t)
-		parts = append(parts, s)
+		kv, c := n.kvState(i, t)
+		s.KV = kv
 		cs.add(c...)
 	}
 	if n.ids {
-		var ids []uint32
-		other := 0
+		ids := &IDState{IDs: []EventYes{}}
 		for id := uint32(1); int(id) < len(f.Events); id++ {
 			in := f.IDCommitted(id, i)
 			if !n.known[id] {
 				if in {
-					other++
+					ids.Others++
 				}
 				continue
 			}
 			c := claim(ClaimIDCommitted)
 			c.Rec, c.Event, c.Yes = i, id, in
 			cs.add(c)
-			if in {
-				ids = append(ids, id)
-			}
+			ids.IDs = append(ids.IDs, EventYes{Event: id, Yes: in})
 		}
-		parts = append(parts, "processed ids: "+idSet(ids)+others(other))
+		s.IDs = ids
 	}
-	var ls []string
-	other := 0
+	s.Ledger = LedgerState{Label: "ledger", Rows: []LedgerRow{}}
 	for id := uint32(1); int(id) < len(f.Events); id++ {
 		count := f.Ledger(id, i)
 		if !n.known[id] {
 			if count > 0 {
-				other++
+				s.Ledger.Others++
 			}
 			continue
 		}
 		c := claim(ClaimLedger)
 		c.Rec, c.Event, c.N = i, id, count
 		cs.add(c)
-		if count > 0 {
-			ls = append(ls, fmt.Sprintf("e%d ×%d", id, count))
-		}
+		s.Ledger.Rows = append(s.Ledger.Rows, LedgerRow{Event: id, Count: count})
 	}
-	effects := "ledger: "
 	if st, _ := strategies.Lookup(f.Config.Strategy); st.Needs.Has(strategies.NeedsProvider) {
 		// Its effects are the provider's charges (Facts' Applications).
-		effects = "charges: "
+		s.Ledger.Label = "charges"
 	}
-	parts = append(parts, effects+orNone(ls)+others(other))
-	return strings.Join(parts, " | "), cs
+	return s, cs
 }
 
 // knownEvents lists the events the story has named, in order.

@@ -68,6 +68,10 @@ type Step struct {
 	// Claims are the facts Text and, when it is shown, State state, each
 	// naming the records it comes from (see Claim).
 	Claims []Claim
+
+	// snap is the state after the step in parts (Story.Snapshots); State,
+	// when shown, is its line.
+	snap *Snapshot
 }
 
 // Facts returns the facts the story was told from, nil for a story not
@@ -136,9 +140,9 @@ func (a *analysis) story() *Story {
 	n := newNarrator(a)
 	s := &Story{Config: a.cfg, Event: a.focus, Kind: a.kind, a: a}
 	s.Header, s.HeaderClaims = a.header()
-	last, _ := n.state(-1, 0)
+	last, _, _ := n.state(-1, 0)
 	for _, it := range n.tell() {
-		st := Step{N: len(s.Steps) + 1, At: time.Duration(it.at), Inst: int(it.inst), Actor: it.actor, Text: it.text, Record: it.rec, Claims: it.claims}
+		st := Step{N: len(s.Steps) + 1, At: time.Duration(it.at), Inst: int(it.inst), Actor: it.actor, Text: it.text, Record: it.rec, Claims: it.claims, snap: it.snap}
 		if it.showState || it.state != last {
 			st.State = it.state
 			st.Claims = append(st.Claims, it.stateClaims...)
@@ -168,7 +172,7 @@ func (s *Story) WriteTo(w io.Writer) (int64, error) {
 		header = runLine(cfg)
 	}
 	fmt.Fprintf(&b, "%s\n", header)
-	fmt.Fprintf(&b, "Times are simulated milliseconds since the start; i0, i1, ... are the instances,\ne1, e2, ... the events, m1, m2, ... the broker's messages (copies of an event).\n\n")
+	fmt.Fprintf(&b, "%s\n\n", NamesKey)
 	width, actorW := 0, 0
 	for _, st := range s.Steps {
 		width = max(width, len(fmt.Sprintf("%.3f", ms(int64(st.At)))))
@@ -184,15 +188,8 @@ func (s *Story) WriteTo(w io.Writer) (int64, error) {
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "violation: %s\n", s.Violation)
-	if r := s.Result; r != nil && s.Kind != NoViolation {
-		if other := r.Duplicates + r.Lost + r.Stuck; other > 1 {
-			dead := ""
-			if r.Dead > 0 {
-				// Not a violation, but what became of events all the same.
-				dead = fmt.Sprintf(", %d dead", r.Dead)
-			}
-			fmt.Fprintf(&b, "the whole run: %s, %d lost, %d stuck%s\n", plural(r.Duplicates, "duplicate"), r.Lost, r.Stuck, dead)
-		}
+	if whole := s.WholeRun(); whole != "" {
+		fmt.Fprintf(&b, "the whole run: %s\n", whole)
 	}
 	fmt.Fprintf(&b, "why: %s\n", s.Why)
 	if s.Note != "" {
@@ -205,6 +202,28 @@ func (s *Story) WriteTo(w io.Writer) (int64, error) {
 	n, err := io.WriteString(w, b.String())
 	return int64(n), err
 }
+
+// WholeRun counts the violations of the whole run, as "3 duplicates, 0
+// lost, 0 stuck", when it has more than the story's one; "" otherwise.
+func (s *Story) WholeRun() string {
+	r := s.Result
+	if r == nil || s.Kind == NoViolation {
+		return ""
+	}
+	if other := r.Duplicates + r.Lost + r.Stuck; other <= 1 {
+		return ""
+	}
+	dead := ""
+	if r.Dead > 0 {
+		// Not a violation, but what became of events all the same.
+		dead = fmt.Sprintf(", %d dead", r.Dead)
+	}
+	return fmt.Sprintf("%s, %d lost, %d stuck%s", plural(r.Duplicates, "duplicate"), r.Lost, r.Stuck, dead)
+}
+
+// NamesKey says how a story names times, instances, events and messages; the
+// text writes it under its header, broken where it breaks it.
+const NamesKey = "Times are simulated milliseconds since the start; i0, i1, ... are the instances,\ne1, e2, ... the events, m1, m2, ... the broker's messages (copies of an event)."
 
 // runLine names the run cfg as a story's header starts: "local-cache
 // under redeliver: 2 instances, 1 event, seed 2."

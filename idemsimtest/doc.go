@@ -40,6 +40,13 @@
 // which this package registers, narrow or widen a sweep from the command
 // line.
 //
+// Options.Real sweeps on real servers instead (RealServers): the
+// strategy's own code against real Redis, PostgreSQL and a real broker
+// (NATS JetStream, RabbitMQ, Kafka, or the in-process queue), with real
+// faults, as idemsim run --backend real plays them, fewer seeds and one
+// run at a time. A server that fails fails the test with what it did,
+// never as a verdict on the strategy.
+//
 // Conformance plays the conformance suite (package strategies/conformance)
 // on the strategy, in process, and holds it to the promises it states
 // (strategies.Promises). A case that does not fit the strategy is declined

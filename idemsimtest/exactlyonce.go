@@ -14,7 +14,7 @@ import (
 // it can be called from any test, any number of times. It sweeps each
 // broker model of o.Brokers (by default the queue and the log) that s runs
 // on, and reports each model's failures in a t.Error of its own, naming
-// the model.
+// the model. With o.Real it sweeps on real servers instead (RealServers).
 //
 // On failure it reports, in one t.Error: the scenarios that failed, with
 // what they showed and their first failing seed; the first failure shrunk
@@ -36,11 +36,17 @@ func ExactlyOnce(t testing.TB, s strategies.Strategy, o Options) {
 	if err != nil {
 		t.Fatalf("idemsimtest: %v", err)
 	}
+	if o.Real != nil {
+		if o, err = realOptions(o, testing.Short()); err != nil {
+			t.Fatalf("idemsimtest: %s: %v", st.Name, err)
+		}
+	}
 	plans, err := newPlans(st.Name, o, testing.Short())
 	if err != nil {
 		t.Fatalf("idemsimtest: %s: %v", st.Name, err)
 	}
 	for _, p := range plans {
+		p.real = o.Real
 		exactlyOnceOn(t, p)
 	}
 }
@@ -49,7 +55,11 @@ func ExactlyOnce(t testing.TB, s strategies.Strategy, o Options) {
 func exactlyOnceOn(t testing.TB, p *plan) {
 	t.Helper()
 	name := p.strategy
-	if err := sweepPlan(p); err != nil {
+	sweepOf := sweepPlan
+	if p.real != nil {
+		sweepOf = sweepReal
+	}
+	if err := sweepOf(p); err != nil {
 		// The sweep stops at the first run that fails: one message, not
 		// one per seed. A strategy whose New fails fails every run alike,
 		// so its error alone says it.
@@ -74,7 +84,7 @@ func exactlyOnceOn(t testing.TB, p *plan) {
 	}
 	r := &report{plan: p, failed: failed, test: t.Name()}
 	for _, c := range failed {
-		if c.storySeed != 0 {
+		if c.storySeed != 0 && p.real == nil {
 			r.told = c
 			var err error
 			if r.story, err = story(p, c); err != nil {
@@ -89,6 +99,9 @@ func exactlyOnceOn(t testing.TB, p *plan) {
 // onBroker names the plan's broker model, after a strategy's name, when
 // the call sweeps more than one: " on the log".
 func (p *plan) onBroker() string {
+	if p.real != nil {
+		return " on real servers (broker " + p.real.Broker + ")"
+	}
 	if !p.several {
 		return ""
 	}

@@ -229,7 +229,7 @@ func TestTheBrokerReachesEveryRunAndTheRerunLine(t *testing.T) {
 func TestEachBrokerIsSweptWithItsOwnParameters(t *testing.T) {
 	needLog(t)
 	bp := run.BrokerParams{Prefetch: 2, Partitions: 3}
-	plans, err := newPlans("none", Options{BrokerParams: bp, Scenarios: []string{"crash"}, Expect: map[string]string{"crash": "dup"},
+	plans, err := newPlans("none", Options{Brokers: []string{"queue", "log"}, BrokerParams: bp, Scenarios: []string{"crash"}, Expect: map[string]string{"crash": "dup"},
 		ExpectOn: map[string]map[string]string{"log": {"crash": "lost"}}}, true)
 	require.NoError(t, err)
 	require.Len(t, plans, 2)
@@ -241,7 +241,7 @@ func TestEachBrokerIsSweptWithItsOwnParameters(t *testing.T) {
 	assert.Equal(t, "dup", plans[0].cells[0].allowed.String())
 	assert.Equal(t, "lost", plans[1].cells[0].allowed.String(), "ExpectOn holds on its broker instead of Expect")
 
-	f := call("TestBoth", builtin(t, "none"), Options{Scenarios: []string{"redeliver"}, Seeds: 3, BrokerParams: bp})
+	f := call("TestBoth", builtin(t, "none"), Options{Brokers: []string{"queue", "log"}, Scenarios: []string{"redeliver"}, Seeds: 3, BrokerParams: bp})
 	require.Len(t, f.errors, 2)
 	assert.Contains(t, f.errors[0], "none is not exactly-once on the queue: it fails under redeliver")
 	assert.Regexp(t, `(?m)^reproduce with: idemsim run --strategy none --faults redeliver .* --broker queue --prefetch 2$`, f.errors[0])

@@ -62,8 +62,14 @@ type Options struct {
 	// model to the other (strategies.Strategy.ExpectedOn).
 	ExpectOn map[string]map[string]string
 	// Workers is how many runs go at once at most; 0 means one per CPU.
-	// The result does not depend on it.
+	// The result does not depend on it. Real runs go one at a time.
 	Workers int
+	// Real, if set, sweeps on real servers instead of the simulator
+	// (RealServers says which and how). Seeds and Events then default to
+	// RealSeeds (RealShortSeeds under -short) and RealEvents; Brokers and
+	// BrokerParams must be left empty: the broker is Real.Broker, held to
+	// Expect, or to ExpectOn of its matching model.
+	Real *RealServers
 }
 
 // The default numbers of seeds per scenario. With the 7 scenarios and runs
@@ -95,6 +101,9 @@ type plan struct {
 	workers           int
 	brokerModel       string
 	broker            run.BrokerParams
+	// real, if set, is where the sweep runs: real servers, not the
+	// simulator (Options.Real, its defaults applied).
+	real *RealServers
 	// several says that the call sweeps more than one model, so that its
 	// messages name the model and its rerun lines -idemsim.broker.
 	several bool

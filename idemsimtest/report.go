@@ -42,7 +42,19 @@ func (r *report) String() string {
 				c.disagree, c.set, p.config(c, c.disagreeSeed).Reproduce())
 		}
 	}
-	if r.story != nil {
+	if p.real != nil {
+		// A real run cannot be shrunk or replayed step for step: say how
+		// to run it again, on the servers and in the simulator.
+		for _, c := range r.failed {
+			if c.unexpected() == 0 {
+				continue
+			}
+			fmt.Fprintf(&b, "\n%s under %s, seed %d:\n", p.strategy, c.set, c.seed())
+			fmt.Fprintf(&b, "reproduce on real servers with: %s\n", p.realConfig(c, c.seed()).Reproduce())
+			fmt.Fprintf(&b, "the same workload in the simulator: %s (idemsim explain with its flags tells a failure step by step)\n", rerun(p, c).Reproduce())
+			fmt.Fprintf(&b, "rerun it from this test: %s\n", r.command(c))
+		}
+	} else if r.story != nil {
 		// As idemsim explain says it: the shrunk run, and why its seed
 		// is not the seed that failed.
 		fmt.Fprintf(&b, "\nSeed %d under %s, shrunk to the smallest run that fails the same way: %s.\n\n",

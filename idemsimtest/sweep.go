@@ -71,29 +71,33 @@ func sweepPlan(p *plan) error {
 		return outcome{kinds: kindsOf(res), told: toldOf(res), agree: res.CheckersAgree()}, nil
 	}
 	yield := func(i int, o outcome) bool {
-		c, seed := p.cells[i/n], p.first+uint64(i%n)
-		c.runs++
-		if o.kinds != 0 {
-			c.violating++
-		}
-		for k := range kindNames {
-			if o.kinds&(1<<k) != 0 && c.firstSeed[k] == 0 {
-				c.firstSeed[k] = seed
-			}
-		}
-		c.seen |= o.kinds
-		if o.told&^c.allowed != 0 && c.storySeed == 0 {
-			c.storySeed = seed
-		}
-		if !o.agree {
-			c.disagree++
-			if c.disagreeSeed == 0 {
-				c.disagreeSeed = seed
-			}
-		}
+		p.cells[i/n].record(p.first+uint64(i%n), o)
 		return true
 	}
 	return sweep.Run(opts, len(p.cells)*n, do, yield)
+}
+
+// record counts what the run of seed showed in c.
+func (c *cell) record(seed uint64, o outcome) {
+	c.runs++
+	if o.kinds != 0 {
+		c.violating++
+	}
+	for k := range kindNames {
+		if o.kinds&(1<<k) != 0 && c.firstSeed[k] == 0 {
+			c.firstSeed[k] = seed
+		}
+	}
+	c.seen |= o.kinds
+	if o.told&^c.allowed != 0 && c.storySeed == 0 {
+		c.storySeed = seed
+	}
+	if !o.agree {
+		c.disagree++
+		if c.disagreeSeed == 0 {
+			c.disagreeSeed = seed
+		}
+	}
 }
 
 // story shrinks the run of cell c's story seed and tells it, as idemsim

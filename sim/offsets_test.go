@@ -27,6 +27,21 @@ func TestOffsetScenariosAsPostgreSQL(t *testing.T) {
 
 func playOffsets(t *testing.T, sc txscript.Scenario) {
 	b := newDBBench(t)
+	if len(sc.Offsets) > 0 {
+		setup := b.tx()
+		for p, next := range sc.Offsets {
+			_, recs := b.doOffset(setup, txscript.A(0, p, 0, next, "true"))
+			require.Equal(t, "true", answerOf1(t, recs), "setup of partition %d", p)
+		}
+		b.doOffset(setup, txscript.End(0, "commit"))
+	}
+	playSteps(t, b, sc, b.doOffset)
+}
+
+// playSteps plays sc's steps on b's database, each by do, in a
+// transaction of its own per sc's numbering, and holds every answer, and
+// every wait, to the script.
+func playSteps(t *testing.T, b *dbBench, sc txscript.Scenario, do func(tx int32, s txscript.Step) (uint32, []run.Record)) {
 	txs := map[int]int32{}
 	txOf := func(n int) int32 {
 		tx, ok := txs[n]
@@ -36,17 +51,10 @@ func playOffsets(t *testing.T, sc txscript.Scenario) {
 		}
 		return tx
 	}
-	if len(sc.Offsets) > 0 {
-		for p, next := range sc.Offsets {
-			_, recs := b.doOffset(txOf(0), txscript.A(0, p, 0, next, "true"))
-			require.Equal(t, "true", answerOf1(t, recs), "setup of partition %d", p)
-		}
-		b.doOffset(txOf(0), txscript.End(0, "commit"))
-	}
 	waiting := map[uint32]int{} // call → the waiting step (numbered from 1)
 	for i, s := range sc.Steps {
 		n := i + 1
-		id, recs := b.doOffset(txOf(s.Tx), s)
+		id, recs := do(txOf(s.Tx), s)
 		answered := map[uint32]string{}
 		parked := false
 		for _, r := range recs {
@@ -113,6 +121,10 @@ func answerText(r run.Record) string {
 	switch {
 	case r.Op == run.ReadOffset && r.Answer == run.Yes:
 		return r.Value
+	case r.Op == run.Read && r.Answer == run.Yes:
+		return "found:" + r.Value
+	case r.Op == run.Read && r.Answer == run.No:
+		return "absent"
 	case r.Op == run.Commit || r.Op == run.Rollback:
 		if r.Answer == run.Yes {
 			return "ok"

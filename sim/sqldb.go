@@ -37,6 +37,11 @@ type txRow struct {
 	exists   bool
 	wrote    bool
 	inserted bool
+	// replaced: tx deleted the committed row, then inserted the id
+	// anew. The new row is another row: a call parked behind the old
+	// one finds it gone once tx commits, as PostgreSQL's re-check
+	// follows the deleted row, not the id.
+	replaced bool
 }
 
 // numAccounts bounds the account numbers: accounts are 1..numAccounts-1.
@@ -283,7 +288,7 @@ func (d *sqlDB) do(c dbCall) {
 		// hot calls' dispatch as short as it was before them.
 		switch {
 		case isRowOp(c.op):
-			d.rowOp(c)
+			d.rowOp(c, false)
 		case isOffsetOp(c.op):
 			d.offsetOp(c, false)
 		case isOutboxOp(c.op):
@@ -349,6 +354,7 @@ func (d *sqlDB) reinsert(tx int32, ev strategies.EventID) bool {
 		return false // its own insert, or a row it holds
 	}
 	r.exists, r.state, r.wrote = true, "", true
+	r.replaced = r.replaced || !r.inserted
 	return true
 }
 
@@ -378,7 +384,10 @@ func (d *sqlDB) addRow(r txRow) *txRow {
 //     not committed: not found, without waiting;
 //   - an UPDATE whose WHERE the committed row does not meet: no match,
 //     and neither a wait nor a lock, as PostgreSQL skips such a row before
-//     it tries to lock it;
+//     it tries to lock it; but one that parked (woken) and runs again
+//     locks the row's latest version before it checks the WHERE, as
+//     PostgreSQL's re-check after a wait does, and keeps the lock when it
+//     no longer matches;
 //   - a committed row another open transaction holds the lock of: the call
 //     parks behind it, and once that one ends it runs again on the row as
 //     that one left it (gone if it deleted it and committed), as
@@ -391,7 +400,7 @@ func (d *sqlDB) addRow(r txRow) *txRow {
 // (1 s); here the first waiter's 1 s call timeout breaks the cycle: its
 // client drops the connection and the database rolls its transaction
 // back, freeing its locks.
-func (d *sqlDB) rowOp(c dbCall) {
+func (d *sqlDB) rowOp(c dbCall, woken bool) {
 	ev := c.ev.ID
 	var old, state string
 	if c.op == run.Update {
@@ -407,7 +416,7 @@ func (d *sqlDB) rowOp(c dbCall) {
 	case !d.committed[ev]:
 		d.answer(c.id, reply{})
 		return
-	case c.op == run.Update && d.states[ev] != old:
+	case c.op == run.Update && d.states[ev] != old && !woken:
 		d.answer(c.id, reply{})
 		return
 	case owner != 0:
@@ -555,6 +564,9 @@ func (d *sqlDB) endRows(tx int32, committed bool) {
 				d.states[r.ev] = r.state
 			}
 		}
+		if committed && r.replaced {
+			d.missReplaced(r.ev)
+		}
 		d.owner[r.ev] = 0
 		if !r.inserted { // an inserted id wakes once, with the others
 			d.wakes = append(d.wakes, wakeItem{ev: r.ev})
@@ -562,6 +574,28 @@ func (d *sqlDB) endRows(tx int32, committed bool) {
 	}
 	clear(d.rows[len(kept):])
 	d.rows = kept
+}
+
+// missReplaced answers the reads, deletes and updates parked behind ev's
+// row, which its holder deleted, inserted anew and committed: each finds
+// the row it waited for gone, takes no lock, and leaves the queue; what
+// else waits (an insert) stays for the wake.
+func (d *sqlDB) missReplaced(ev strategies.EventID) {
+	q := d.waitq[ev]
+	kept := q[:0]
+	for _, c := range q {
+		switch {
+		case !isRowOp(c.op):
+			kept = append(kept, c)
+		case !d.live(c):
+		case c.op == run.Read:
+			d.answerRead(c.id, false, "")
+		default:
+			d.answer(c.id, reply{})
+		}
+	}
+	clear(q[len(kept):])
+	d.waitq[ev] = kept
 }
 
 // drain retries the calls parked on every freed lock, in the order the
@@ -609,7 +643,7 @@ func (d *sqlDB) wake(q *[]dbCall) {
 			d.insertApply(c)
 		default:
 			if isRowOp(c.op) {
-				d.rowOp(c)
+				d.rowOp(c, true)
 			} else if isOffsetOp(c.op) {
 				d.offsetOp(c, true)
 			}

@@ -120,6 +120,26 @@ func RatiosTable(w io.Writer, f *BenchFile) error {
 	return err
 }
 
+// RatioBenchmarks are the names of the benchmarks the ratios table reads,
+// at each of its consumer counts, each once, in the table's order: what a
+// run must measure to fill the table (the README's -bench pattern for it
+// is held to them).
+func RatioBenchmarks() []string {
+	var names []string
+	seen := map[string]bool{}
+	for _, r := range ratios {
+		for _, n := range ratioConsumers {
+			for _, name := range []string{fmt.Sprintf(r.num, n), fmt.Sprintf(r.den, n)} {
+				if !seen[name] {
+					seen[name] = true
+					names = append(names, name)
+				}
+			}
+		}
+	}
+	return names
+}
+
 // WriteRatios writes RatiosTable(f) to dir/bench-ratios.md.
 func WriteRatios(f *BenchFile, dir string) error {
 	var b strings.Builder
