@@ -21,6 +21,12 @@ import (
 // downstream). Each is stated by claims Verify holds to the records:
 // ClaimDownApply, ClaimTxEffect, ClaimNoPublish.
 
+// The actors of the downstream's steps.
+const (
+	actorRelay      = "relay"
+	actorDownstream = "downstream"
+)
+
 // DownApply is the downstream consumer's handling of a downstream event:
 // the upstream event it is about, the transaction whose effect it
 // announces, whether the consumer applied it (or skipped a copy), and
@@ -126,9 +132,9 @@ func (n *narrator) downRecord(i int, r *run.Record) {
 		if r.Answer != run.Yes {
 			what = "skips a copy of"
 		}
-		n.sayAs(i, r.At, -1, "downstream", fmt.Sprintf("the downstream consumer %s event %d's downstream event, which announces the effect of tx%d", what, r.Event, r.Tx), false)
+		n.sayAs(i, r.At, -1, actorDownstream, fmt.Sprintf("the downstream consumer %s event %d's downstream event, which announces the effect of tx%d", what, r.Event, r.Tx), false)
 	case !r.Downstream() && r.Kind == run.Serve && r.Op == run.PublishDown:
-		n.sayAs(i, r.At, -1, "relay", fmt.Sprintf("the relay's publish of event %d's downstream event (read from the outbox) reaches the downstream topic", r.Event), false)
+		n.sayAs(i, r.At, -1, actorRelay, fmt.Sprintf("the relay's publish of event %d's downstream event (read from the outbox) reaches the downstream topic", r.Event), false)
 	}
 }
 

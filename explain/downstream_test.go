@@ -82,3 +82,21 @@ func TestDownstreamClaimsCanFail(t *testing.T) {
 	s.ViolationClaims = append(s.ViolationClaims, tx)
 	require.Error(t, s.Verify(), "tx%d committed no effect", g.Tx)
 }
+
+// TestOutboxStoryAndPictures: the outbox's own story of an event, relay
+// and downstream included, holds to its trace, and its pictures are drawn
+// (the relay's calls are no instance's).
+func TestOutboxStoryAndPictures(t *testing.T) {
+	cfg := sim.Config{Strategy: "outbox", Faults: faults.Of(faults.Crash), Seed: 193, Instances: 1, Events: 1}
+	s, err := TellEvent(cfg, 1)
+	require.NoError(t, err)
+	require.NoError(t, s.Verify(), storyText(s))
+	actors := map[string]bool{}
+	for _, st := range s.Steps {
+		actors[st.Actor] = true
+	}
+	assert.True(t, actors["relay"] && actors["downstream"], "the relay's publish and the downstream's apply are told:\n%s", storyText(s))
+	files, err := WriteFiles(t.TempDir(), s)
+	require.NoError(t, err)
+	assert.NotEmpty(t, files)
+}
