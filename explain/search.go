@@ -69,7 +69,8 @@ func (k Kind) In(r *sim.Result) bool {
 	case Duplicate:
 		return r.Duplicates > 0
 	case Lost:
-		return r.Lost > 0
+		// As the table counts it: a downstream event lost too.
+		return r.Lost > 0 || r.DownstreamLost > 0
 	case Unsent:
 		return r.DownstreamLost > 0
 	case Ghost:
