@@ -462,6 +462,7 @@ func (d *deriver) cut(inst int32) run.Stores {
 func (d *deriver) finish() {
 	f := d.f
 	f.finishDown()
+	reuseFacts(f)
 	f.Memory = d.ruleMem
 	if f.MemoryRecorded {
 		f.Memory = d.recMem

@@ -376,6 +376,8 @@ func (x *traceIndex) check(c Claim, told map[int]bool) error {
 		return x.checkGroup(c)
 	case ClaimDownApply, ClaimTxEffect, ClaimNoPublish:
 		return x.checkDown(c)
+	case ClaimReusedID:
+		return x.checkReusedID(c)
 	case ClaimStep:
 		if r == nil || r.Kind != c.Record || r.At != c.At || r.Inst != c.Inst || r.Msg != c.Msg || r.Event != c.Event {
 			return bad("the record differs")
