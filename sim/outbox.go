@@ -228,13 +228,18 @@ func (w *world) downTally() *run.DownTally {
 }
 
 // committedEffect reports whether transaction tx committed an effect of
-// event ev.
+// event number ev (run.Workload.Number: its id, unless id-reuse gave two
+// events one id).
 func (d *sqlDB) committedEffect(tx int32, ev strategies.EventID) bool {
 	if tx <= 0 || int(tx) >= len(d.txs) || d.txs[tx].status != txCommitted {
 		return false
 	}
 	for _, e := range d.txs[tx].effects {
-		if e.ID == ev {
+		n := e.ID
+		if d.reused != nil {
+			n = d.reused.Number(e)
+		}
+		if n == ev {
 			return true
 		}
 	}
@@ -246,7 +251,9 @@ func (d *sqlDB) committedEffect(tx int32, ev strategies.EventID) bool {
 func (w *world) servePublish(id uint32) {
 	c := &w.calls[id]
 	m := w.down.model.Add(uint32(c.ev.Account))
-	w.down.msgs = append(w.down.msgs, downMsg{ev: c.ev.ID, src: c.tx})
+	// By the event's number (run.Workload.Number), as the ledger counts
+	// effects: under id-reuse two events share an id.
+	w.down.msgs = append(w.down.msgs, downMsg{ev: w.number(c.ev), src: c.tx})
 	if int(m) != len(w.down.msgs)-1 {
 		panic("sim: invariant broken: the downstream broker numbers messages apart from the world")
 	}
