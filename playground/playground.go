@@ -1,6 +1,7 @@
 package playground
 
 import (
+	_ "embed"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -286,7 +287,10 @@ type Choices struct {
 	Faults     []string   `json:"faults"`
 	Scenarios  []string   `json:"scenarios"`
 	Brokers    []string   `json:"brokers"`
-	None       string     `json:"none"`
+	// NoneName is how a run names no injected fault ("none"); None says
+	// what that means.
+	NoneName string `json:"none_name"`
+	None     string `json:"none"`
 }
 
 // Strategy is one strategy the playground offers.
@@ -298,7 +302,7 @@ type Strategy struct {
 
 // ChoicesNow returns the playground's choices, from the registries.
 func ChoicesNow() Choices {
-	c := Choices{Brokers: run.BrokerNames, None: faults.NoneMeaning}
+	c := Choices{Brokers: run.BrokerNames, NoneName: faults.None, None: faults.NoneMeaning}
 	for _, st := range strategies.All() {
 		s := Strategy{Name: st.Name, Summary: st.Summary}
 		for _, b := range run.BrokerNames {
@@ -322,7 +326,19 @@ func ChoicesNow() Choices {
 // the query, default 200) or "choices", its flags in query. The answer is
 // JSON: the outcome, the cell or the choices, or {"error": "..."}.
 func Call(op, query string) string {
-	v, err := call(op, query)
+	v, err := call(op, query, nil)
+	return encode(v, err)
+}
+
+// CallSweep is Call of "sweep" with progress, called after each run with
+// the number done (the browser draws its progress bar from it).
+func CallSweep(query string, progress func(done, total int)) string {
+	v, err := call("sweep", query, progress)
+	return encode(v, err)
+}
+
+// encode is the JSON answer of v, or of err.
+func encode(v any, err error) string {
 	if err != nil {
 		v = map[string]string{"error": err.Error()}
 	}
@@ -334,7 +350,7 @@ func Call(op, query string) string {
 }
 
 // call is Call before the answer is encoded.
-func call(op, query string) (any, error) {
+func call(op, query string, progress func(done, total int)) (any, error) {
 	if op == "choices" {
 		return ChoicesNow(), nil
 	}
@@ -353,7 +369,27 @@ func call(op, query string) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		return Sweep(f, n, nil)
+		return Sweep(f, n, progress)
 	}
 	return nil, fmt.Errorf("unknown call %q (accepted: run, shrink, sweep, choices)", op)
 }
+
+//go:embed assets/playground.html
+var pageHTML string
+
+//go:embed assets/playground.js
+var pageJS string
+
+//go:embed assets/playground.css
+var pageCSS string
+
+// Assets are the playground's own files, by name, which `idemsim site`
+// writes beside the story page's script and style (story.js, story.css),
+// Go's wasm_exec.js and the simulator (WasmFile).
+func Assets() map[string]string {
+	return map[string]string{File: pageHTML, "playground.js": pageJS, "playground.css": pageCSS}
+}
+
+// WasmFile is the simulator compiled to WebAssembly, gzipped: the page
+// unpacks it (a plain static server serves it as it is).
+const WasmFile = "idemsim.wasm.gz"
