@@ -91,7 +91,7 @@ func (e *env) siteCmd(args []string) error {
 		return err
 	}
 	if o.out == "" {
-		return usagef("missing --out DIR: the directory to write the site into")
+		return usagef("missing --out DIR (accepted: the directory to write the site into, created if needed)")
 	}
 	if o.results == "" {
 		return usagef("--results needs a directory (default: results)")
@@ -181,52 +181,64 @@ func (e *env) siteCmd(args []string) error {
 type cellKey struct{ broker, strategy, scenario string }
 
 // writeSiteStories writes, for each broken cell of cmps, the story page of
-// its smallest failing run into out/stories, and returns their paths in
-// the site by cell.
+// its smallest failing run into out/stories, one per CPU at a time, and
+// returns their paths in the site by cell.
 func writeSiteStories(out string, cmps []*sweep.Comparison) (map[cellKey]string, error) {
-	paths := map[cellKey]string{}
 	if err := os.MkdirAll(filepath.Join(out, "stories"), 0o755); err != nil {
 		return nil, err
 	}
+	var cells []sweep.Cell
 	for _, cmp := range cmps {
 		for _, c := range cmp.Results {
-			if c.FirstFailingSeed == nil {
-				continue
+			if c.FirstFailingSeed != nil {
+				cells = append(cells, c)
 			}
-			model, params, err := c.BrokerNaming.Params()
-			if err != nil {
-				return nil, err
-			}
-			fset, err := faults.Parse(c.Scenario)
-			if err != nil {
-				return nil, err
-			}
-			cfg := sim.Config{Strategy: c.Strategy, Faults: fset, Seed: *c.FirstFailingSeed, Instances: c.Instances,
-				Events: c.Events, BrokerModel: model, Broker: params}
-			shrunk, err := explain.Shrink(cfg)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", cfg.Reproduce(), err)
-			}
-			story, err := explain.Tell(shrunk)
-			if err != nil {
-				return nil, fmt.Errorf("%s: %w", shrunk.Reproduce(), err)
-			}
-			d, err := page.FromStory(story, "")
-			if err != nil {
-				return nil, err
-			}
-			var buf bytes.Buffer
-			if err := playground.WriteStory(&buf, d, playground.FlagsOf(shrunk)); err != nil {
-				return nil, err
-			}
-			name := "stories/" + model + "-" + c.Strategy + "-" + c.Scenario + ".html"
-			if err := os.WriteFile(filepath.Join(out, filepath.FromSlash(name)), buf.Bytes(), 0o644); err != nil {
-				return nil, err
-			}
-			paths[cellKey{model, c.Strategy, c.Scenario}] = name
 		}
 	}
-	return paths, nil
+	paths := map[cellKey]string{}
+	err := sweep.Run(sweep.Options{}, len(cells), func(i int) (string, error) {
+		return writeCellStory(out, cells[i])
+	}, func(i int, name string) bool {
+		c := cells[i]
+		model, _, _ := c.BrokerNaming.Params() // read by writeCellStory
+		paths[cellKey{model, c.Strategy, c.Scenario}] = name
+		return true
+	})
+	return paths, err
+}
+
+// writeCellStory writes the story page of c's smallest failing run, told
+// as `idemsim explain --strategy S --faults F --broker B` tells it: its
+// first failing seed, shrunk. It returns the page's path in the site.
+func writeCellStory(out string, c sweep.Cell) (string, error) {
+	model, params, err := c.BrokerNaming.Params()
+	if err != nil {
+		return "", err
+	}
+	fset, err := faults.Parse(c.Scenario)
+	if err != nil {
+		return "", err
+	}
+	cfg := sim.Config{Strategy: c.Strategy, Faults: fset, Seed: *c.FirstFailingSeed, Instances: c.Instances,
+		Events: c.Events, BrokerModel: model, Broker: params}
+	shrunk, err := explain.Shrink(cfg)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", cfg.Reproduce(), err)
+	}
+	story, err := explain.Tell(shrunk)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", shrunk.Reproduce(), err)
+	}
+	d, err := page.FromStory(story, "")
+	if err != nil {
+		return "", err
+	}
+	var buf bytes.Buffer
+	if err := playground.WriteStory(&buf, d, playground.FlagsOf(shrunk)); err != nil {
+		return "", err
+	}
+	name := "stories/" + model + "-" + c.Strategy + "-" + c.Scenario + ".html"
+	return name, os.WriteFile(filepath.Join(out, filepath.FromSlash(name)), buf.Bytes(), 0o644)
 }
 
 // siteTables are the index's tables of cmps: every strategy, a row; every
