@@ -26,9 +26,9 @@ func (e *kafkaEnvs) get() *testserver.KafkaCluster {
 // benchKafkaStrategy runs strategy st in the raw Kafka loop
 // (BenchmarkRawBroker/kafka/consumers=N) with n consumers, the strategy's
 // Handle between the poll and the commit of each batch, on the real
-// servers of envs: BenchmarkStrategy/<st>/real/broker=kafka. Its msgs/s
-// over the raw loop's at the same N is the share of the broker loop the
-// strategy keeps.
+// servers of envs: BenchmarkStrategy/<st>/real/broker=kafka. Its events/s
+// over the raw loop's msgs/s at the same N is the share of the broker loop
+// the strategy keeps.
 func benchKafkaStrategy(b *testing.B, envs *realEnvs, kenvs *kafkaEnvs, st string, n int) {
 	env := envs.get(b, n)
 	env.reset(b)
@@ -37,7 +37,7 @@ func benchKafkaStrategy(b *testing.B, envs *realEnvs, kenvs *kafkaEnvs, st strin
 		b.Fatal(err)
 	}
 	var retries atomic.Int64
-	kafkaLoop(b, kenvs.get(), n, func(int) func(context.Context, strategies.Event) error {
+	t := kafkaLoop(b, kenvs.get(), n, func(int) func(context.Context, strategies.Event) error {
 		h, err := strategies.New(st, deps)
 		if err != nil {
 			panic(err) // New succeeded above with the same arguments
@@ -50,6 +50,8 @@ func benchKafkaStrategy(b *testing.B, envs *realEnvs, kenvs *kafkaEnvs, st strin
 			return err
 		}
 	})
+	reportRate(b, "events/s", 1)
+	reportLatency(b, t.lat, "p50-ms", "p99-ms")
 	dups, lost := env.audit(b, uint64(b.N+1)/2)
 	b.ReportMetric(float64(dups)/float64(b.N), "dups/op")
 	b.ReportMetric(float64(retries.Load())/float64(b.N), "retries/op")

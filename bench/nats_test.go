@@ -21,11 +21,12 @@ import (
 // workload's event i/2, so each event twice), waits for its PubAck, pulls
 // the next message from the one durable pull consumer (one at a time, as a
 // real run's consumers pull), and acks it with AckSync. BenchmarkRawNATS
-// runs that loop with the plain nats.go client and nothing else;
-// BenchmarkStrategy/<s>/real/broker=nats/consumers=N runs it with the
-// strategy's Handle between the pull and the ack, on the real Redis and
-// PostgreSQL: its events/s over the raw loop's ops/s at the same N is the
-// share of the broker loop the strategy keeps.
+// runs that loop with the plain nats.go client, alone and with the none
+// strategy's PostgreSQL transaction written against pgx between the pull
+// and the ack; BenchmarkStrategy/<s>/real/broker=nats/consumers=N runs it
+// with the strategy's Handle there, on the real Redis and PostgreSQL: its
+// events/s over a raw loop's ops/s at the same N is the share of that loop
+// the strategy keeps.
 //
 // The server is a NATS with JetStream embedded in the benchmark's process
 // (testserver.NATS), with the stream in memory, as a real run's is; it
@@ -130,15 +131,37 @@ func (l *natsLoop) worker(w int, handle func(ctx context.Context, e strategies.E
 }
 
 // BenchmarkRawNATS measures the broker loop with the plain nats.go client
-// (publish with PubAck, pull one, AckSync) at 1, 4 and 16 consumers:
-// BenchmarkRawNATS/publish-fetch-acksync/consumers=N, in ops/s (one op is
-// one message) and p50-ms, p99-ms.
+// at 1, 4 and 16 consumers, in ops/s (one op is one message) and p50-ms,
+// p99-ms:
+//
+//	publish-fetch-acksync/consumers=N            publish with PubAck, pull
+//	                                             one, AckSync: the loop alone
+//	publish-fetch-pg-apply-tx-acksync/consumers=N the same loop with, between
+//	                                             the pull and the ack, the
+//	                                             none strategy's effect
+//	                                             written directly against
+//	                                             pgx (BEGIN; apply; COMMIT)
+//
+// BenchmarkStrategy/none/real/broker=nats over the second is the cost of
+// idemsim's strategy code in the loop; over the first, the cost of the
+// loop's PostgreSQL transaction as well.
 func BenchmarkRawNATS(b *testing.B) {
 	envs := natsEnvs{top: b}
+	pg := newRealEnvs(b)
 	for _, n := range consumerCounts {
 		b.Run(fmt.Sprintf("publish-fetch-acksync/consumers=%d", n), func(b *testing.B) {
 			l := newNATSLoop(b, envs.get(), n)
 			lat := runConsumers(b, n, func(w int) opFunc { return l.worker(w, nil) })
+			reportRate(b, "ops/s", 1)
+			reportLatency(b, lat, "p50-ms", "p99-ms")
+		})
+		b.Run(fmt.Sprintf("publish-fetch-pg-apply-tx-acksync/consumers=%d", n), func(b *testing.B) {
+			env := pg.get(b, n)
+			env.reset(b)
+			l := newNATSLoop(b, envs.get(), n)
+			lat := runConsumers(b, n, func(w int) opFunc {
+				return l.worker(w, func(ctx context.Context, e strategies.Event) error { return rawApplyEventTx(ctx, env, e) })
+			})
 			reportRate(b, "ops/s", 1)
 			reportLatency(b, lat, "p50-ms", "p99-ms")
 		})

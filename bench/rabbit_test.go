@@ -24,7 +24,7 @@ func benchRabbitStrategy(b *testing.B, envs *realEnvs, st string, n int) {
 		b.Fatal(err)
 	}
 	var retries atomic.Int64
-	rabbitLoop(b, n, func(int) func(ctx context.Context, i uint64) error {
+	t := rabbitLoop(b, n, func(int) func(ctx context.Context, i uint64) error {
 		h, err := strategies.New(st, deps)
 		if err != nil {
 			panic(err) // New succeeded above with the same arguments
@@ -37,6 +37,8 @@ func benchRabbitStrategy(b *testing.B, envs *realEnvs, st string, n int) {
 			return err
 		}
 	})
+	reportRate(b, "events/s", 1)
+	reportLatency(b, t.lat, "p50-ms", "p99-ms")
 	dups, lost := env.audit(b, uint64(b.N+1)/2)
 	b.ReportMetric(float64(dups)/float64(b.N), "dups/op")
 	b.ReportMetric(float64(retries.Load())/float64(b.N), "retries/op")

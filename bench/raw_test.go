@@ -12,6 +12,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/idemsim/idemsim/strategies"
 )
 
 // The statements of pgstore, written out again so that the raw operations
@@ -106,11 +108,19 @@ var rawOps = []rawOp{
 		var n int
 		return env.pool.QueryRow(ctx, rawInsertApply, int64(e.ID), e.Account, e.Amount).Scan(&n)
 	}},
+	{"provider-charge", "api-key", rawCharge},
 }
 
 // rawApplyTx applies operation i's event in a transaction of its own.
 func rawApplyTx(ctx context.Context, env *realEnv, i uint64) error {
-	e := deliveryEvent(i)
+	return rawApplyEventTx(ctx, env, deliveryEvent(i))
+}
+
+// rawApplyEventTx applies e's effect in a transaction of its own (BEGIN;
+// apply; COMMIT), the statements of the none strategy's effect, through
+// pgx directly: the effect the raw broker loops "with none's effect" run
+// between a delivery and its ack.
+func rawApplyEventTx(ctx context.Context, env *realEnv, e strategies.Event) error {
 	return pgx.BeginFunc(ctx, env.pool, func(tx pgx.Tx) error {
 		_, err := tx.Exec(ctx, rawApply, int64(e.ID), e.Account, e.Amount)
 		return err
@@ -131,6 +141,7 @@ const benchBatch = 32
 //	pg-mark-and-apply-tx           BEGIN; INSERT ... ON CONFLICT DO NOTHING; if inserted, apply; COMMIT (db-unique)
 //	pg-mark-tx-then-apply-tx       the insert's transaction, then if inserted the apply transaction (db-unique-split)
 //	pg-insert-apply                one statement: insert the id if absent, apply only if inserted (db-unique-fast)
+//	provider-charge                one POST /v1/charges with the event's idempotency key to idemsim's provider (api-key)
 //
 // All but redis-setnx run on BenchmarkStrategy's workload, each event
 // twice. Each reports ops/s (one op is one delivery) and p50-ms, p99-ms.

@@ -72,12 +72,23 @@ var rawRuns atomic.Int64
 // commit answered) and redelivered/op (deliveries beyond the first; 0
 // without faults). The loop is a pipeline, so the benchmark counts its own
 // b.N messages rather than calling b.Loop once per message.
+//
+// Beside each loop, <broker>-pg-apply-tx/consumers=N runs the same loop
+// with, for each delivery before its ack (RabbitMQ) or each record before
+// its poll's commit (Kafka), the none strategy's effect written directly
+// against pgx (BEGIN; apply; COMMIT, as BenchmarkRaw/pg-apply-tx):
+// BenchmarkStrategy/none/real/broker=<broker> over it is the cost of
+// idemsim's strategy code in the loop, and over the loop alone the cost of
+// the PostgreSQL transaction as well.
 func BenchmarkRawBroker(b *testing.B) {
+	pg := newRealEnvs(b)
 	for _, n := range consumerCounts {
 		b.Run(fmt.Sprintf("rabbitmq/consumers=%d", n), func(b *testing.B) { benchRawRabbitMQ(b, n) })
+		b.Run(fmt.Sprintf("rabbitmq-pg-apply-tx/consumers=%d", n), func(b *testing.B) { benchRawRabbitMQEffect(b, pg, n) })
 	}
 	for _, n := range consumerCounts {
 		b.Run(fmt.Sprintf("kafka/consumers=%d", n), func(b *testing.B) { benchRawKafka(b, n) })
+		b.Run(fmt.Sprintf("kafka-pg-apply-tx/consumers=%d", n), func(b *testing.B) { benchRawKafkaEffect(b, pg, n) })
 	}
 }
 
@@ -145,13 +156,24 @@ func (t *tally) report(b *testing.B) {
 
 // benchRawRabbitMQ runs the RabbitMQ loop with n consumers.
 func benchRawRabbitMQ(b *testing.B, n int) {
-	rabbitLoop(b, n, nil)
+	rabbitLoop(b, n, nil).report(b)
+}
+
+// benchRawRabbitMQEffect runs the RabbitMQ loop with n consumers, each
+// applying none's effect through pgx before its ack.
+func benchRawRabbitMQEffect(b *testing.B, pg *realEnvs, n int) {
+	env := pg.get(b, n)
+	env.reset(b)
+	rabbitLoop(b, n, func(int) func(ctx context.Context, i uint64) error {
+		return func(ctx context.Context, i uint64) error { return rawApplyTx(ctx, env, i) }
+	}).report(b)
 }
 
 // rabbitLoop runs the RabbitMQ loop with n consumers; handle, if not nil,
 // gives consumer w's handling of delivery i (the i-th published), run
 // between the delivery and its ack (BenchmarkStrategy's broker=rabbitmq).
-func rabbitLoop(b *testing.B, n int, handle func(w int) func(ctx context.Context, i uint64) error) {
+// It returns the run's tally, for the caller to report.
+func rabbitLoop(b *testing.B, n int, handle func(w int) func(ctx context.Context, i uint64) error) *tally {
 	s := testserver.SharedRabbitMQ(b)
 	ctx, cancel := context.WithTimeout(b.Context(), rawTimeout)
 	defer cancel()
@@ -280,22 +302,28 @@ func rabbitLoop(b *testing.B, n int, handle func(w int) func(ctx context.Context
 	}
 	b.StopTimer()
 	wg.Wait()
-	if handle != nil {
-		reportRate(b, "events/s", 1)
-		reportLatency(b, t.lat, "p50-ms", "p99-ms")
-		return
-	}
-	t.report(b)
+	return t
 }
 
 // benchRawKafka runs the Kafka loop with n consumers.
-func benchRawKafka(b *testing.B, n int) { kafkaLoop(b, testserver.Kafka(b), n, nil) }
+func benchRawKafka(b *testing.B, n int) { kafkaLoop(b, testserver.Kafka(b), n, nil).report(b) }
+
+// benchRawKafkaEffect runs the Kafka loop with n consumers, each applying
+// none's effect through pgx to every record it polled before the commit.
+func benchRawKafkaEffect(b *testing.B, pg *realEnvs, n int) {
+	env := pg.get(b, n)
+	env.reset(b)
+	kafkaLoop(b, testserver.Kafka(b), n, func(int) func(context.Context, strategies.Event) error {
+		return func(ctx context.Context, e strategies.Event) error { return rawApplyEventTx(ctx, env, e) }
+	}).report(b)
+}
 
 // kafkaLoop runs the Kafka loop with n consumers on kc; with handlers, it
 // hands each record polled to consumer w's handler (handlers(w)), as
 // operation k's delivery (deliveryEvent(k), with the record's partition,
 // from 1, and offset), before the commit: BenchmarkStrategy/<s>/real/broker=kafka.
-func kafkaLoop(b *testing.B, kc *testserver.KafkaCluster, n int, handlers func(w int) func(context.Context, strategies.Event) error) {
+// It returns the run's tally, for the caller to report.
+func kafkaLoop(b *testing.B, kc *testserver.KafkaCluster, n int, handlers func(w int) func(context.Context, strategies.Event) error) *tally {
 	ctx, cancel := context.WithTimeout(b.Context(), rawTimeout)
 	defer cancel()
 	topic := fmt.Sprintf("%s_raw_%d", benchPrefix, rawRuns.Add(1))
@@ -453,7 +481,7 @@ func kafkaLoop(b *testing.B, kc *testserver.KafkaCluster, n int, handlers func(w
 	b.StopTimer()
 	stopPolling()
 	wg.Wait()
-	t.report(b)
+	return t
 }
 
 // waitGroupSettled waits until group is Stable with n members and settled

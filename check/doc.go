@@ -19,4 +19,14 @@
 // counts it): the broker gave up on it as told, and neither checker counts
 // it as a violation (the porcupine model holds an event never acked to
 // nothing), while one that an ack settled unapplied is lost as any other.
+// An event that a handler refused to a dead-letter queue (Refused: a
+// payload that conflicts with its id's first one, under id-reuse) and that
+// none applied is dead too, acked or not: the conflict is surfaced for a
+// person, not lost in silence, and the model's refused state makes an
+// acked event without effect legal once it is refused.
+//
+// Events are judged by number, one per event: a backend hands over the
+// history and the counts by the event's number (run.Workload.Number),
+// which is its id, but where the id-reuse fault gave two events one id:
+// then the truth is by id and payload, and each is judged on its own.
 package check

@@ -51,6 +51,12 @@ const (
 	// ack. Like a skip it changes nothing; once the ack lands, an event
 	// that no attempt applied is lost.
 	Dropped
+	// Refused: the handler refused the event to a dead-letter queue with
+	// nothing done (a payload that conflicts with its id's first one).
+	// Like a drop it changes nothing, but it surfaces the event: one
+	// that a handler refused and none applied is dead, not lost, even
+	// once an ack landed.
+	Refused
 )
 
 // String names the result.
@@ -66,6 +72,8 @@ func (r Result) String() string {
 		return "retry-later"
 	case Dropped:
 		return "dropped"
+	case Refused:
+		return "refused"
 	}
 	return fmt.Sprintf("Result(%d)", uint8(r))
 }

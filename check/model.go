@@ -10,19 +10,24 @@ import (
 )
 
 // The sequential specification, per event: the ledger holds the event's
-// effect 0 or 1 times, and the broker has or has not accepted an ack.
+// effect 0 or 1 times, the broker has or has not accepted an ack, and a
+// handler has or has not refused the event to a dead-letter queue.
 //   - attempt -> applied: legal only if the effect is not there yet; it is
 //     there after. A second application has no legal place: a duplicate.
 //   - attempt -> skipped, retry-later or dropped: changes nothing.
+//   - attempt -> refused: changes nothing but that the event is surfaced.
 //   - attempt -> unknown: may have applied the effect or not.
 //   - ack: the broker now considers the event done.
 //   - read -> n: legal only if the ledger holds n applications, and if the
-//     event is done, n is 1: an acked event without effect is lost.
+//     event is done, n is 1: an acked event without effect is lost, unless
+//     a handler refused it (it is dead: surfaced, not lost).
 //
 // The model is nondeterministic (an unknown attempt may or may not have
-// applied), so its state is the set of possible (applied, acked) pairs,
-// kept as a 4-bit mask: porcupine's power-set construction, written out
-// because the set is this small.
+// applied), so its state is the set of possible (refused, applied, acked)
+// triples, kept as an 8-bit mask: porcupine's power-set construction,
+// written out because the set is this small. A history with no refusal
+// only ever reaches the four states of refused 0, as before refusals
+// existed.
 
 type input struct {
 	kind  Kind
@@ -34,37 +39,39 @@ type output struct {
 	count  int
 }
 
-// state bit i stands for applied = i>>1, acked = i&1.
+// state bit i stands for refused = i>>2, applied = i>>1&1, acked = i&1.
 type state uint8
 
-const initState state = 1 << 0 // applied 0, not acked
+const initState state = 1 << 0 // applied 0, not acked, not refused
 
 func step(st state, in input, out output) state {
 	var next state
-	for i := 0; i < 4; i++ {
+	for i := 0; i < 8; i++ {
 		if st&(1<<i) == 0 {
 			continue
 		}
-		applied, acked := i>>1, i&1
+		refused, applied, acked := i&4, i>>1&1, i&1
 		switch in.kind {
 		case Attempt:
 			switch out.result {
 			case Applied:
 				if applied == 0 {
-					next |= 1 << (2 | acked)
+					next |= 1 << (refused | 2 | acked)
 				}
 			case Skipped, RetryLater, Dropped:
 				next |= 1 << i
+			case Refused:
+				next |= 1 << (i | 4)
 			case Unknown:
 				next |= 1 << i
 				if applied == 0 {
-					next |= 1 << (2 | acked)
+					next |= 1 << (refused | 2 | acked)
 				}
 			}
 		case Ack:
-			next |= 1 << (applied<<1 | 1)
+			next |= 1 << (refused | applied<<1 | 1)
 		case Read:
-			if out.count == applied && (acked == 0 || applied == 1) {
+			if out.count == applied && (acked == 0 || applied == 1 || refused != 0) {
 				next |= 1 << i
 			}
 		}
@@ -74,13 +81,16 @@ func step(st state, in input, out output) state {
 
 func describeState(s state) string {
 	var parts []string
-	for i := 0; i < 4; i++ {
+	for i := 0; i < 8; i++ {
 		if s&(1<<i) != 0 {
 			acked := "pending"
 			if i&1 == 1 {
 				acked = "acked"
 			}
-			parts = append(parts, fmt.Sprintf("applied=%d %s", i>>1, acked))
+			if i&4 != 0 {
+				acked += " refused"
+			}
+			parts = append(parts, fmt.Sprintf("applied=%d %s", i>>1&1, acked))
 		}
 	}
 	return "{" + strings.Join(parts, " | ") + "}"

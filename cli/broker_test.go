@@ -320,7 +320,7 @@ func TestMaxDeliveriesShowsDeadInTheTable(t *testing.T) {
 	assert.Contains(t, out, "seeds 1..5, 3 instances, 50 events per run, broker queue (max deliveries 2)\n")
 	assert.Regexp(t, `(?m)^none +dup\+dead$`, out, "a cell with dead events says dead, beside its violations")
 	assert.Regexp(t, `(?m)^db-unique +dead$`, out, "and alone when it has none")
-	assert.Regexp(t, `(?m)^dead \(dead-lettered after the last delivery, never applied; not a violation\): none/slow \d+ events?, db-unique/slow \d+ events?$`, out)
+	assert.Regexp(t, `(?m)^dead \(dead-lettered after the last delivery, or refused by a handler as a conflict, never applied; not a violation\): none/slow \d+ events?, db-unique/slow \d+ events?$`, out)
 	assert.Regexp(t, `(?m)^  none +slow .*reproduce with: idemsim run --strategy none --faults slow --seed \d+ --instances 3 --events 50 --broker queue --max-deliveries 2$`, out,
 		"the reproduce lines carry the limit")
 

@@ -17,7 +17,9 @@ Remove everything that real runs (run --backend real) of a prefix created on
 the servers:
 
   tables     <prefix>_processed, <prefix>_accounts, <prefix>_ledger
-             (with its index) and <prefix>_offsets, in PostgreSQL
+             (with its index) and <prefix>_offsets, in PostgreSQL, and
+             the payment provider's <prefix>_provider_keys and
+             <prefix>_provider_charges
   marks      the Redis keys <prefix>:run:<run id>:mark:<event id>
   key-value  the Redis keys <prefix>:run:<run id>:kv:<key>: the values
              and sets that strategies keep in the key-value store

@@ -57,6 +57,11 @@ var commands = []command{
 		synopsis: cleanSynopsis,
 	},
 	{
+		name:     "provider",
+		summary:  "serve idemsim's payment provider over HTTP (idempotency keys, charges in PostgreSQL)",
+		synopsis: providerSynopsis,
+	},
+	{
 		name:     "help",
 		summary:  "list the commands, or describe every flag of one: idemsim help <command>",
 		synopsis: "idemsim help [command]",
@@ -142,6 +147,8 @@ func (e *env) dispatch(name string, args []string) error {
 		return e.siteCmd(args)
 	case "clean":
 		return e.cleanCmd(args)
+	case "provider":
+		return e.providerCmd(args)
 	case "help":
 		return e.helpCmd(args)
 	}

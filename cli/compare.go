@@ -25,8 +25,9 @@ Run every strategy under every fault scenario, for seeds 1..N each, and
 print the outcome table: one row per strategy, one column per scenario, and
 in each cell "ok" (no violation in any seed) or the kinds of violation seen
 in some seeds ("dup", "lost", "stuck", joined by "+"), and "dead" where the
-broker dead-lettered events (--max-deliveries), which is no violation but
-not ok either. Below the table, each violating cell's first failing seed
+broker dead-lettered events (--max-deliveries) or a handler refused them to
+a dead-letter queue (under id-reuse, a reused id whose payload is not the
+first one's: db-unique-payload), which is no violation but not ok either. Below the table, each violating cell's first failing seed
 and the command that replays it. --broker and its parameters apply to every
 run; the table names them when they are not the default.
 

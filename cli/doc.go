@@ -33,7 +33,8 @@
 // outputs, the wall clock, the simulator's entry points), which tests
 // replace with fakes; commands.go the command table, the dispatch and how
 // an error becomes a message and an exit status. Each command is a file:
-// runcmd.go (run), compare.go, merge.go, explain.go, plot.go, clean.go;
+// runcmd.go (run), compare.go, merge.go, explain.go, plot.go, clean.go,
+// provider.go (idemsim provider, which serves package internal/provider);
 // flags.go parses and checks the values every command shares,
 // brokerflags.go the broker flags of run, compare and explain (--broker, a
 // list on compare, and each model's parameters, their help from package

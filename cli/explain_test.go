@@ -127,14 +127,17 @@ func TestExplainCellWithoutViolation(t *testing.T) {
 	assert.NotContains(t, stdout, "reproduce with:")
 }
 
+// db-unique-payload: db-unique loses events under id-reuse; its
+// payload-checking variant breaks under no scenario (a reused id is
+// refused, dead, which is no violation), so explain tries them all.
 func TestExplainDBUniqueSaysWhatWasTried(t *testing.T) {
-	code, stdout, stderr := runCLI(t, "explain", "--strategy", "db-unique", "--seeds", "8", "--instances", "2")
+	code, stdout, stderr := runCLI(t, "explain", "--strategy", "db-unique-payload", "--seeds", "8", "--instances", "2")
 	require.Equal(t, ExitOK, code, "stderr: %s", stderr)
-	want := fmt.Sprintf("db-unique: no violation in 8 seeds x %d scenarios (%s), 2 instances and 200 events per run; nothing to explain",
+	want := fmt.Sprintf("db-unique-payload: no violation in 8 seeds x %d scenarios (%s), 2 instances and 200 events per run; nothing to explain",
 		len(faults.ScenarioNames()), strings.Join(faults.ScenarioNames(), ", "))
 	assert.Contains(t, stdout, want)
 	for _, sc := range faults.ScenarioNames() {
-		assert.Contains(t, stdout, "db-unique under "+sc)
+		assert.Contains(t, stdout, "db-unique-payload under "+sc)
 	}
 }
 

@@ -87,6 +87,8 @@ func TestCleanHelpNamesEverythingItRemoves(t *testing.T) {
 	for _, want := range []string{
 		"<prefix>_processed, <prefix>_accounts, <prefix>_ledger",
 		"and <prefix>_offsets, in PostgreSQL",
+		"the payment provider's <prefix>_provider_keys",
+		"<prefix>_provider_charges",
 		"<prefix>:run:<run id>:mark:<event id>",
 		"<prefix>:run:<run id>:kv:<key>",
 		"and sets that strategies keep in the key-value store",

@@ -12,6 +12,7 @@ import (
 
 	"github.com/idemsim/idemsim/explain"
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/internal/provider"
 	"github.com/idemsim/idemsim/realrun"
 	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/sweep"
@@ -34,7 +35,7 @@ const (
 //
 // Main reads the wall clock only for progress lines on a terminal, and
 // catches Ctrl-C (SIGINT, SIGTERM) only while it works on real servers
-// (run --backend real, clean), to end cleanly. It sets go-redis's logger
+// (run --backend real, clean, provider), to end cleanly. It sets go-redis's logger
 // to one that says nothing: idemsim reports a failed connection itself,
 // once.
 func Main(args []string, stdout, stderr io.Writer) int {
@@ -91,6 +92,9 @@ type env struct {
 	// search is explain.SearchWith, explain's search for a violating seed
 	// (nil: explain.SearchWith).
 	search func(strategy string, fs faults.Set, instances, seeds int, o explain.SearchOptions) (sim.Config, bool, error)
+	// serveProvider serves `idemsim provider` (nil: the flags' Run, on
+	// stdin, stdout and stderr).
+	serveProvider func(*provider.Flags) error
 	// sweeps is runSweeps: plot --sweep's two sweeps (nil: runSweeps).
 	sweeps func(sweep.SeriesConfig) (*sweep.InstancesData, *sweep.TTLData, error)
 }

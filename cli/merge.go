@@ -373,7 +373,7 @@ func writeCompareText(w io.Writer, c *sweep.Comparison, rows []string, cols []fa
 	}
 
 	if dead := deadCells(c, rows, cols); dead != "" {
-		fmt.Fprintf(w, "\ndead (dead-lettered after the last delivery, never applied; not a violation): %s\n", dead)
+		fmt.Fprintf(w, "\ndead (dead-lettered after the last delivery, or refused by a handler as a conflict, never applied; not a violation): %s\n", dead)
 	}
 	violating := violatingCells(c, rows, cols)
 	if len(violating) == 0 {
@@ -513,7 +513,7 @@ func writeCompareMarkdown(w *bytes.Buffer, c *sweep.Comparison, rows []string, c
 		fmt.Fprintf(w, "\n**Bug in idemsim:** the two checkers disagreed, or porcupine could not decide, in: %s.\n", strings.Join(bad, ", "))
 	}
 	if dead := deadCells(c, rows, cols); dead != "" {
-		fmt.Fprintf(w, "\ndead (dead-lettered after the last delivery, never applied; not a violation): %s\n", dead)
+		fmt.Fprintf(w, "\ndead (dead-lettered after the last delivery, or refused by a handler as a conflict, never applied; not a violation): %s\n", dead)
 	}
 	violating := violatingCells(c, rows, cols)
 	if len(violating) == 0 {

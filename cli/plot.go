@@ -36,8 +36,10 @@ Draw the figures, each as a PNG and an SVG, from the results saved in --in:
   bench-ratios      a Markdown table (bench-ratios.md, not a figure):
                     db-unique-fast against redis and against its raw
                     statement, and the batched modes against pipelined
-                    SET NX, and strategies through RabbitMQ against its
-                    raw loop, each ratio taken within one round of bench.txt
+                    SET NX, and strategies through NATS, RabbitMQ and
+                    Kafka against their raw loops (alone, and with none's
+                    PostgreSQL transaction), each ratio taken within one
+                    round of bench.txt
 
 With --sweep, it first runs the two sweeps on the simulator (deterministic:
 the same --seeds give the same files) and saves them to --out as

@@ -180,7 +180,7 @@ func TestPlotReportsMissingInputs(t *testing.T) {
 		{"skipped  sweep-ttl", "no " + filepath.Join(dir, "sweep-ttl.json")},
 		{"wrote    bench-throughput", filepath.Join(dir, "bench-throughput.svg")},
 		{"skipped  bench-latency", "no BenchmarkStrategy lines with a p99-ms metric; run scripts/bench"},
-		{"skipped  bench-ratios", "no BenchmarkStrategy/db-unique-fast/real, BenchmarkRaw or BenchmarkBatch results to compare"},
+		{"skipped  bench-ratios", "no BenchmarkStrategy/db-unique-fast/real, BenchmarkRaw, BenchmarkBatch or raw broker loop results to compare"},
 	}
 	lines := strings.Split(strings.TrimSpace(stdout), "\n")
 	require.Len(t, lines, len(want), stdout)

@@ -119,7 +119,7 @@ func TestReadmeBenchmarkRegexRunsTheRatioBenchmarks(t *testing.T) {
 	}
 	for _, n := range consumers {
 		add("Strategy", "redis/real-marks/consumers=%d", n)
-		for _, op := range []string{"redis-setnx", "pg-apply-tx", "setnx-then-apply-tx", "exists-then-apply-tx-then-set", "pg-mark-and-apply-tx", "pg-mark-tx-then-apply-tx", "pg-insert-apply"} {
+		for _, op := range []string{"redis-setnx", "pg-apply-tx", "setnx-then-apply-tx", "exists-then-apply-tx-then-set", "pg-mark-and-apply-tx", "pg-mark-tx-then-apply-tx", "pg-insert-apply", "provider-charge"} {
 			add("Raw", "%s/consumers=%d", op, n)
 		}
 		add("Raw", "redis-setnx-pipelined/batch=32/consumers=%d", n)
@@ -127,8 +127,10 @@ func TestReadmeBenchmarkRegexRunsTheRatioBenchmarks(t *testing.T) {
 			add("Batch", "%s/real/batch=32/consumers=%d", h, n)
 		}
 		add("RawNATS", "publish-fetch-acksync/consumers=%d", n)
-		add("RawBroker", "rabbitmq/consumers=%d", n)
-		add("RawBroker", "kafka/consumers=%d", n)
+		add("RawNATS", "publish-fetch-pg-apply-tx-acksync/consumers=%d", n)
+		for _, loop := range []string{"rabbitmq", "rabbitmq-pg-apply-tx", "kafka", "kafka-pg-apply-tx"} {
+			add("RawBroker", "%s/consumers=%d", loop, n)
+		}
 	}
 	var src strings.Builder
 	src.WriteString("package fake\n\nimport \"testing\"\n\nfunc run(b *testing.B, names []string) {\n\tfor _, n := range names {\n\t\tb.Run(n, func(b *testing.B) {})\n\t}\n}\n")
@@ -202,4 +204,62 @@ func TestReadmeListsEveryStoreCall(t *testing.T) {
 	for m := range reflect.TypeFor[strategies.Provider]().Methods() {
 		assert.Contains(t, prov, "`"+m.Name+"(", "the Provider row names Provider.%s", m.Name)
 	}
+}
+
+// runFakeBenchmarks runs go test -bench pattern in a package of its own
+// whose benchmarks (Benchmark<key>) have the sub-benchmarks of subs, which
+// do nothing, and returns the names of those that ran, without
+// "Benchmark".
+func runFakeBenchmarks(t *testing.T, goCmd, pattern string, subs map[string][]string) []string {
+	t.Helper()
+	var src strings.Builder
+	src.WriteString("package fake\n\nimport \"testing\"\n\nfunc run(b *testing.B, names []string) {\n\tfor _, n := range names {\n\t\tb.Run(n, func(b *testing.B) {})\n\t}\n}\n")
+	for name, s := range subs {
+		fmt.Fprintf(&src, "\nfunc Benchmark%s(b *testing.B) { run(b, %#v) }\n", name, s)
+	}
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "go.mod"), []byte("module fake\n\ngo 1.26\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "fake_test.go"), []byte(src.String()), 0o644))
+	cmd := exec.Command(goCmd, "test", "-run", "^$", "-bench", pattern, "-benchtime", "1x", "-cpu", "1", ".")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "GOFLAGS=", "GOTOOLCHAIN=local")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	var ran []string
+	for _, line := range strings.Split(string(out), "\n") {
+		if f := strings.Fields(line); len(f) > 1 && strings.HasPrefix(f[0], "Benchmark") {
+			ran = append(ran, strings.TrimPrefix(f[0], "Benchmark"))
+		}
+	}
+	return ran
+}
+
+// TestReadmeProviderBenchmarkRegex: the README's command that measures
+// api-key beside the raw call to the provider runs exactly
+// Strategy/api-key/real and Raw/provider-charge, at every consumer count:
+// not api-key-db, and not api-key through a broker.
+func TestReadmeProviderBenchmarkRegex(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a package of its own and runs go test -bench in it")
+	}
+	goCmd, err := exec.LookPath("go")
+	require.NoError(t, err, "the go command is needed to run the pattern")
+	m := regexp.MustCompile(`go test ./bench -run '\^\$' -bench '([^']+)'`).FindStringSubmatch(readmeText(t))
+	require.NotNil(t, m, "the README gives the command that measures api-key beside the provider")
+	var strategy, raw, want []string
+	for _, n := range []int{1, 4, 16} {
+		for _, st := range strategies.Names() {
+			for _, backend := range []string{"sim", "real", "real/broker=nats"} {
+				strategy = append(strategy, fmt.Sprintf("%s/%s/consumers=%d", st, backend, n))
+			}
+		}
+		for _, op := range []string{"pg-insert-apply", "provider-charge"} {
+			raw = append(raw, fmt.Sprintf("%s/consumers=%d", op, n))
+		}
+		want = append(want, fmt.Sprintf("Strategy/api-key/real/consumers=%d", n), fmt.Sprintf("Raw/provider-charge/consumers=%d", n))
+	}
+	ran := runFakeBenchmarks(t, goCmd, m[1], map[string][]string{"Strategy": strategy, "Raw": raw})
+	slices.Sort(ran)
+	slices.Sort(want)
+	assert.Equal(t, want, ran, "the README's -bench %q", m[1])
 }

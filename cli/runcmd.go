@@ -21,7 +21,7 @@ import (
 )
 
 // runSynopsis is the usage line of `idemsim run`.
-const runSynopsis = "idemsim run --strategy S --faults F[,F...] --seed N [--instances 3] [--events 200] [--trace] [--json] [--history FILE] [--mark-ttl D] [--drop F@N[,F@N...]] [--broker queue|log] [--ack-deadline D|none] [--nack-retry D] [--prefetch N] [--max-deliveries N] [--partitions N] [--batch N] [--commit batch|record] [--session-timeout D] [--max-poll-interval D] [--backend sim|real] [--redis-url URL] [--postgres-url URL] [--nats-url URL] [--amqp-url URL] [--kafka-brokers HOST:PORT[,...]|kfake] [--prefix P]"
+const runSynopsis = "idemsim run --strategy S --faults F[,F...] --seed N [--instances 3] [--events 200] [--trace] [--json] [--history FILE] [--mark-ttl D] [--drop F@N[,F@N...]] [--broker queue|log] [--ack-deadline D|none] [--nack-retry D] [--prefetch N] [--max-deliveries N] [--partitions N] [--batch N] [--commit batch|record] [--session-timeout D] [--max-poll-interval D] [--backend sim|real] [--redis-url URL] [--postgres-url URL] [--nats-url URL] [--amqp-url URL] [--kafka-brokers HOST:PORT[,...]|kfake] [--provider-url URL] [--prefix P]"
 
 const runAbout = `
 Simulate one run: the producer publishes the events, the consumer instances
@@ -39,7 +39,16 @@ marks, short TTLs). It touches only what is its own: the tables
 <prefix>_processed, _accounts, _ledger and _offsets, which it creates
 with idemsim's mark and empties (a table of those names it did not create
 is refused, untouched), and Redis keys under <prefix>:run:<run id>:, which
-it deletes at the end. A second run on the same prefix is refused while the first
+it deletes at the end. A strategy that charges (api-no-key, api-key,
+api-key-db) charges a payment provider over HTTP: the run starts an
+'idemsim provider' process of its own (this executable) on a free
+loopback port, whose keys and charges live in the tables
+<prefix>_provider_keys and _provider_charges (made with idemsim's mark),
+each consumer reaching it through its own proxy, so that a crash closes
+its connections and a partition cuts them; the run removes its keys and
+charges and stops the process at the end. --provider-url names one to
+use instead. A provider killed or hung mid-run ends the run within
+seconds with no verdict. A second run on the same prefix is refused while the first
 goes on; 'idemsim clean' removes what runs left behind. A server that
 cannot be reached, rejects the connection, or dies or hangs during the run
 ends it within seconds (exit status 1) with no verdict. A real run is not
@@ -67,7 +76,7 @@ and deletes both at the end. The simulator's model for it is the log.
 
 // runOrder is the order in which run's help lists its flags, each with
 // the placeholder of its value.
-var runOrder = []string{"strategy S", "faults F[,F...]", "seed N", "instances N", "events N", "trace", "json", "history FILE", "mark-ttl D", "drop F@N[,F@N...]", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "partitions N", "batch N", "commit batch|record", "session-timeout D", "max-poll-interval D", "backend B", "redis-url URL", "postgres-url URL", "nats-url URL", "amqp-url URL", "kafka-brokers B", "prefix P"}
+var runOrder = []string{"strategy S", "faults F[,F...]", "seed N", "instances N", "events N", "trace", "json", "history FILE", "mark-ttl D", "drop F@N[,F@N...]", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "partitions N", "batch N", "commit batch|record", "session-timeout D", "max-poll-interval D", "backend B", "redis-url URL", "postgres-url URL", "nats-url URL", "amqp-url URL", "kafka-brokers B", "provider-url URL", "prefix P"}
 
 // runOpts are the flags of `idemsim run`.
 type runOpts struct {
@@ -85,6 +94,9 @@ type runOpts struct {
 	// --backend real
 	backend string
 	srv     serverFlags
+	// providerURL is --provider-url: the payment provider a real run of
+	// a strategy that charges uses instead of starting its own.
+	providerURL string
 	// realBroker is --broker as a real run reads it (memory, nats, rabbitmq
 	// or kafka).
 	realBroker string
@@ -121,6 +133,8 @@ func (o *runOpts) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.backend, "backend", "sim",
 		"sim (the deterministic simulator) or real (real Redis and PostgreSQL)")
 	o.srv.define(fs, "with --backend real: ", "prefix of the tables and keys idemsim creates and empties")
+	fs.StringVar(&o.providerURL, "provider-url", "",
+		"with --backend real and a strategy that charges: the payment provider to charge, http://host:port,\nas 'idemsim provider' prints it (default $IDEMSIM_PROVIDER_URL, else the run starts an\nidemsim provider of its own, on a free loopback port, and stops it at the end)")
 	return fs
 }
 
@@ -154,7 +168,12 @@ func (e *env) runCmd(args []string) error {
 		if rc, err = o.srv.config(setFlags(fs)); err == nil {
 			rc.Config = cfg
 			rc.BrokerServer = o.realBroker
-			err = rc.Validate()
+			rc.ProviderURL = o.providerURL
+			if setFlags(fs)["provider-url"] && strings.TrimSpace(o.providerURL) == "" {
+				err = usagef("--provider-url is empty: give one (e.g. http://127.0.0.1:8088), or leave the flag out for the run to start its own provider")
+			} else {
+				err = rc.Validate()
+			}
 		}
 		if err == nil {
 			if e.isTerminal(e.stderr) {
@@ -247,7 +266,7 @@ func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
 	}
 	switch o.backend {
 	case "sim":
-		for _, f := range []string{"redis-url", "postgres-url", "nats-url", "amqp-url", "kafka-brokers", "prefix"} {
+		for _, f := range []string{"redis-url", "postgres-url", "nats-url", "amqp-url", "kafka-brokers", "provider-url", "prefix"} {
 			if set[f] {
 				return cfg, usagef("--%s needs --backend real", f)
 			}

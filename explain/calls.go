@@ -231,6 +231,8 @@ func (n *narrator) then(c *Call) string {
 		s = ", so the handler asks to retry later"
 	case run.Dropped:
 		s = ", so the handler gives up on the delivery"
+	case run.Rejected:
+		s = ", so the handler refuses the delivery to the dead-letter queue"
 	default:
 		return ""
 	}

@@ -231,6 +231,12 @@ const (
 	// heartbeat within the session timeout (Yes), or it did not rejoin a
 	// rebalance in time (not Yes).
 	ClaimEvict
+
+	// ClaimReusedID: at Rec the producer published Msg, the first copy
+	// of event N, under event Event's id (the id-reuse fault: a new
+	// event with a payload of its own), and event Event was published
+	// under its own id.
+	ClaimReusedID
 	numClaimKinds
 )
 
@@ -250,7 +256,7 @@ var claimNames = [numClaimKinds]string{
 	ClaimChannelClosed: "channel-closed", ClaimDeadLetter: "dead-letter", ClaimDead: "dead",
 	ClaimLeave: "leave", ClaimLateStart: "late-start",
 	ClaimOwner: "owner", ClaimCommitted: "committed", ClaimFenced: "fenced", ClaimNoCommit: "no-commit",
-	ClaimJoin: "join", ClaimEvict: "evict",
+	ClaimJoin: "join", ClaimEvict: "evict", ClaimReusedID: "reused-id",
 }
 
 // String names the kind.

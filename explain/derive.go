@@ -455,6 +455,7 @@ func (d *deriver) cut(inst int32) run.Stores {
 // their recorded calls where the trace has any, else by the rule.
 func (d *deriver) finish() {
 	f := d.f
+	reuseFacts(f)
 	f.Memory = d.ruleMem
 	if f.MemoryRecorded {
 		f.Memory = d.recMem

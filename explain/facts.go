@@ -94,6 +94,16 @@ type Event struct {
 	// it is neither done nor applied: the run's dead outcome
 	// (run.Result.Dead), not a violation.
 	Dead bool
+	// ReusedID is, for an event that the id-reuse fault gave an earlier
+	// event's id, that id (its Publish record says so); 0 otherwise: its
+	// id is its number, ID. Twins are the numbers of the other events
+	// published under the same id (reuse.go).
+	ReusedID uint32
+	Twins    []uint32
+	// Refused reports that a handler refused it to a dead-letter queue
+	// (run.Rejected) and none applied it: dead too, a conflict surfaced,
+	// neither lost nor a violation, acked or not (run.Result.Dead).
+	Refused bool
 	// FirstRec and LastRec are its first and last records.
 	FirstRec, LastRec int
 	// Insts has bit i set if instance i has a record about it.

@@ -35,6 +35,10 @@ type Fix struct {
 	// Skipped counts the copies that skipped after the first.
 	Steps   []Step
 	Skipped int
+	// Refused reports that a handler refused Event to a dead-letter
+	// queue and none applied it: dead, a conflict surfaced (under
+	// id-reuse, db-unique-payload's answer to a reused id).
+	Refused bool
 
 	a *analysis // the replayed run's facts
 }
@@ -58,7 +62,7 @@ func fixStrategy(name string) (strategies.Strategy, bool) {
 // fix replays the story's run under the fix's strategy and tells what it
 // did with the story's event; nil if there is no fix to show.
 func (s *Story) fix() *Fix {
-	st, ok := fixStrategy(s.Config.Strategy)
+	st, ok := fixFor(s.Config.Strategy, s.Config.Faults, s.Config.BrokerModel)
 	if !ok || s.Kind == NoViolation || s.Event == 0 {
 		return nil
 	}
@@ -71,7 +75,7 @@ func (s *Story) fix() *Fix {
 	}
 	cfg.KeepTrace = false
 	a := analyzeEvent(cfg, res.Trace, s.Event)
-	fx := &Fix{Config: cfg, Result: res, Event: s.Event, Applied: len(a.facts.Events[s.Event].Applications), a: a}
+	fx := &Fix{Config: cfg, Result: res, Event: s.Event, Applied: len(a.facts.Events[s.Event].Applications), Refused: a.facts.Events[s.Event].Refused, a: a}
 	n := newNarrator(a)
 	type told struct {
 		it   item
@@ -182,6 +186,12 @@ func decisive(f *Facts, rec int, ev uint32) int {
 	}
 	r := &f.Trace[rec]
 	switch r.Kind {
+	case run.Handled:
+		// A refusal to the dead-letter queue (db-unique-payload, under
+		// id-reuse): the conflict surfaced.
+		if r.Outcome == run.Rejected && r.Event == ev {
+			return fixShow
+		}
 	case run.TxAbort:
 		if t := &f.Txs[r.Tx]; t.Holds(run.Insert, ev) || t.Holds(run.Apply, ev) {
 			return fixDiscard
@@ -238,6 +248,8 @@ func analyzeEvent(cfg run.Config, trace []run.Record, ev uint32) *analysis {
 func (fx *Fix) Verdict() string {
 	verdict := "applies event %d once"
 	switch {
+	case fx.Applied == 0 && fx.Refused:
+		verdict = "never applies event %d, and says so: it refuses it to the dead-letter queue, a conflict surfaced (dead), not a silent loss"
 	case fx.Applied == 0:
 		verdict = "never applies event %d"
 	case fx.Applied > 1:
@@ -245,6 +257,8 @@ func (fx *Fix) Verdict() string {
 	}
 	whole := ""
 	switch {
+	case fx.Refused && !fx.Result.Violating():
+		whole = "; the run breaks exactly-once for no event"
 	case fx.Applied != 1:
 	case fx.Result.Violating():
 		whole = ", though the run still breaks exactly-once for another event"

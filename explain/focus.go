@@ -78,6 +78,9 @@ func (a *analysis) kindOf(id uint32) Kind {
 	switch n := len(e.Applications); {
 	case n > 1:
 		return Duplicate
+	case e.Refused:
+		// Dead: refused to a dead-letter queue, surfaced, not lost.
+		return NoViolation
 	case n == 0 && e.Done:
 		return Lost
 	case !e.Settled:
@@ -183,6 +186,8 @@ func (a *analysis) involvement(id uint32) ([]faults.Fault, bool) {
 			mark(faults.KeyExpiry, f.Calls[c1].Key != "" && f.Calls[c1].Key == f.Calls[c2].Key)
 		}
 	}
+	// An event under another's id, or whose id another took.
+	mark(faults.IDReuse, e.ReusedID != 0 || len(e.Twins) > 0)
 	for _, c := range f.Crashes {
 		mark(faults.Crash, c.Event == id && before(c.Rec))
 	}

@@ -495,6 +495,9 @@ func (n *narrator) publishText(msg uint32) string {
 	c := claim(ClaimPublish)
 	c.Msg, c.Event, c.N, c.At, c.Dur = m.ID, m.Event, m.Copy, m.At, gap
 	n.claim(c)
+	if text := n.reusedPublishText(m); text != "" {
+		return text
+	}
 	switch {
 	case m.Copy == 0:
 		return fmt.Sprintf("publishes event %d as message m%d", m.Event, m.ID)
@@ -618,6 +621,9 @@ func (n *narrator) handled(i int, r *run.Record) {
 	case run.RetryLater:
 		text = "its handler asks to retry later" + n.effectWords(a, "having applied nothing")
 		text += n.nackWords(a, r.Msg)
+	case run.Rejected:
+		// Acked, as a drop is, but surfaced: the event is dead, not lost.
+		text = fmt.Sprintf("its handler refuses m%d to the dead-letter queue and returns refused", r.Msg) + n.effectWords(a, "having applied nothing") + ": a conflict surfaced for a person to settle, not a silent loss"
 	case run.Dropped:
 		text = "its handler gives up and returns dropped" + n.effectWords(a, "having applied nothing")
 		if ack := &f.Acks[max(a.Ack, 0)]; a.Ack >= 0 && ack.AcceptedRec < 0 && ack.LostRec < 0 {

@@ -96,7 +96,7 @@ func ScenariosOn(strategy, broker string) []faults.Set {
 	st, ok := strategies.Lookup(strategy)
 	row := st.ExpectedRow(broker)
 	var out []faults.Set
-	if ok && st.Lesson != "" && row[st.Lesson] != "ok" {
+	if ok && st.Lesson != "" && row[st.Lesson] != "ok" && row[st.Lesson] != "dead" {
 		if s, err := faults.Parse(st.Lesson); err == nil {
 			out = append(out, s)
 		}
@@ -105,7 +105,8 @@ func ScenariosOn(strategy, broker string) []faults.Set {
 		if slices.Contains(out, sc) {
 			continue
 		}
-		if want, named := row[faults.ScenarioNames()[i]]; named && want == "ok" {
+		if want, named := row[faults.ScenarioNames()[i]]; named && (want == "ok" || want == "dead") {
+			// dead (a refusal, a dead-letter) is no violation either.
 			continue
 		}
 		out = append(out, sc)

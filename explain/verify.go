@@ -373,6 +373,8 @@ func (x *traceIndex) check(c Claim, told map[int]bool) error {
 	switch c.Kind {
 	case ClaimOwner, ClaimCommitted, ClaimFenced, ClaimNoCommit, ClaimJoin, ClaimEvict:
 		return x.checkGroup(c)
+	case ClaimReusedID:
+		return x.checkReusedID(c)
 	case ClaimStep:
 		if r == nil || r.Kind != c.Record || r.At != c.At || r.Inst != c.Inst || r.Msg != c.Msg || r.Event != c.Event {
 			return bad("the record differs")

@@ -56,6 +56,9 @@ func (n *narrator) violation() string {
 		}
 		return fmt.Sprintf("event %d never settled: %s still had no ack %s.", e.ID, strings.Join(open, ", "), when)
 	}
+	if e.Refused {
+		return n.refusedViolation()
+	}
 	if e.Dead {
 		k := n.lastDeadLetter(e)
 		r := &f.Trace[k]
@@ -95,6 +98,9 @@ func (n *narrator) why() string {
 // that applied it, and what became of every other handling of it.
 func (n *narrator) whyHeld() string {
 	f, e := n.f, n.ev
+	if e.Refused {
+		return n.whyRefused()
+	}
 	if e.Dead {
 		return n.whyDead()
 	}
@@ -1028,6 +1034,9 @@ func (n *narrator) whyLost() string {
 		ac := claim(ClaimAck)
 		ac.Inst, ac.Msg, ac.At, ac.To, ac.Yes = acker.Inst, acker.Msg, f.Acks[acker.Ack].At, f.Acks[acker.Ack].Accepted, true
 		n.claim(ac, outcomeClaim(acker))
+	}
+	if s := n.whyReused(acker); s != "" {
+		return s
 	}
 	switch {
 	case acker != nil && !acker.Outcome.Acks():

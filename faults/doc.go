@@ -13,6 +13,11 @@
 // scenario also draws the provider's ordinary 5xx chance, beside the lost
 // acks.
 //
+// id-reuse is a producer's bug, not a fault of the servers: the producer
+// gives some new events the id of an earlier one, with a payload of their
+// own. It is the one fault that changes which events exist, so "all"
+// leaves it out (name it beside "all" to have both).
+//
 // Each fault draws from a random stream of its own, derived from the seed
 // and the fault, so adding a fault to a scenario does not change what the
 // others draw. The ordinary at-least-once behaviour of the broker (a few

@@ -10,7 +10,7 @@ import (
 
 // numFaults is how many faults there are: the size of an Injector's
 // arrays, which a test holds equal to len(described).
-const numFaults = int(KeyExpiry) + 1
+const numFaults = int(IDReuse) + 1
 
 // Decision is one positive decision of a run's injector: fault Fault struck
 // at its Point-th injection point, counted from 0 per fault and per run.

@@ -80,6 +80,14 @@ type Params struct {
 	// before late copies arrive. key-expiry also publishes late copies
 	// (LatePublish), unless ttl does already.
 	KeyRetention time.Duration
+
+	// IDReuse is the chance, for each event after the first, that the
+	// producer gives it the id of an earlier event, one of the ReuseBack
+	// events before it (id-reuse): a new event, with a payload of its
+	// own, under an id already used. The truth is then by id and
+	// payload: both events must take effect once each.
+	IDReuse   float64
+	ReuseBack int
 }
 
 // StreamBase is the random stream of the broker's ordinary lost acks; each
@@ -160,6 +168,11 @@ var described = []Description{
 				p.LatePublish = late
 				p.LateMin, p.LateMax = 4*time.Second, 20*time.Second
 			}
+		}},
+	IDReuse: {Name: "id-reuse", Summary: "the producer gives a new, different event the id of an earlier one: a deduplicator that keys on the id alone skips it, and loses it",
+		draw: func(r *rand.Rand, p *Params) {
+			p.IDReuse = uniform(r, 0.01, 0.05)
+			p.ReuseBack = 5 + r.IntN(36)
 		}},
 }
 

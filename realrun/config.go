@@ -1,13 +1,18 @@
 package realrun
 
 import (
+	"errors"
+	"fmt"
+	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
@@ -48,6 +53,14 @@ const (
 
 // envAMQPURL names the RabbitMQ server to use when no URL is given.
 const envAMQPURL = "IDEMSIM_AMQP_URL"
+
+// envProviderURL names the payment provider to use when no URL is given;
+// with neither, a run of a strategy that charges starts its own.
+const envProviderURL = "IDEMSIM_PROVIDER_URL"
+
+// ProviderURL is the payment provider URL to use when none is given: ""
+// when the run is to start its own (idemsim provider).
+func ProviderURL() string { return os.Getenv(envProviderURL) }
 
 // AMQPURL is the RabbitMQ URL to use when none is given.
 func AMQPURL() string {
@@ -123,7 +136,11 @@ type Config struct {
 	// KafkaBrokers, with BrokerKafka, is the seed list host:port[,...],
 	// or KafkaInProcess; default KafkaBrokers().
 	KafkaBrokers string
-	Timing       Timing // zero: DefaultTiming
+	// ProviderURL, for a strategy that charges, is the payment provider
+	// to charge, http://host:port; default ProviderURL(), and when that
+	// is "" the run starts an idemsim provider process of its own.
+	ProviderURL string
+	Timing      Timing // zero: DefaultTiming
 	// Progress, if set, receives one line per phase of the run, and one
 	// every few seconds while it goes on.
 	Progress func(string)
@@ -135,7 +152,7 @@ type Config struct {
 	// redisFrom and postgresFrom name the environment variable a URL
 	// came from, when withDefaults took it from there, for messages.
 	redisFrom, postgresFrom, natsFrom, kafkaFrom string
-	amqpFrom                                     string
+	amqpFrom, providerFrom                       string
 }
 
 // Timing is the wall-clock scale of a real run: the simulator's timing,
@@ -152,6 +169,7 @@ type Timing struct {
 	PartitionMin  time.Duration
 	PartitionMax  time.Duration
 	MarkTTL       time.Duration // under ttl: how long marks live
+	KeyRetention  time.Duration // under key-expiry: how long the payment provider keeps keys
 	LateMin       time.Duration // under ttl: late copies arrive this long after the first
 	LateMax       time.Duration
 	// Under rebalance: how long a consumer that left gracefully stays
@@ -174,6 +192,7 @@ var DefaultTiming = Timing{
 	PartitionMin:  100 * time.Millisecond,
 	PartitionMax:  600 * time.Millisecond,
 	MarkTTL:       200 * time.Millisecond,
+	KeyRetention:  100 * time.Millisecond,
 	LateMin:       500 * time.Millisecond,
 	LateMax:       1500 * time.Millisecond,
 	LeaveDownMin:  30 * time.Millisecond,
@@ -216,7 +235,16 @@ func (c Config) withDefaults() Config {
 	if c.Timing == (Timing{}) {
 		c.Timing = DefaultTiming
 	}
+	if c.ProviderURL == "" && c.charges() {
+		c.ProviderURL, c.providerFrom = ProviderURL(), fromEnv(envProviderURL)
+	}
 	return c
+}
+
+// charges says whether the run's strategy charges the payment provider.
+func (c Config) charges() bool {
+	st, _ := strategies.Lookup(c.Strategy)
+	return st.Needs.Has(strategies.NeedsProvider)
 }
 
 // Validate reports bad input: everything run.Config.Validate checks, the
@@ -224,9 +252,13 @@ func (c Config) withDefaults() Config {
 // libpq's key=value form). It does not contact the servers. Empty settings
 // mean the defaults.
 func (c Config) Validate() error {
-	if st, _ := strategies.Lookup(c.Strategy); st.Needs.Has(strategies.NeedsProvider) {
-		// On every real broker, before any server is contacted.
-		return badConfigf("strategy %s charges a payment provider, which a real run does not have yet: run it in the simulator (--backend sim)", c.Strategy)
+	if c.ProviderURL != "" && !c.charges() {
+		return badConfigf("a payment provider URL needs a strategy that charges (%s)", strings.Join(chargingStrategies(), ", "))
+	}
+	if c.charges() && c.Faults.Has(faults.IDReuse) {
+		// The provider's charges are counted per event id at the end of
+		// a real run; two events of one id would be judged as one.
+		return badConfigf("strategy %s under id-reuse: a real run counts the provider's charges per event id, so it cannot tell two events of one id apart; run it in the simulator (--backend sim)", c.Strategy)
 	}
 	if c.BrokerServer == BrokerKafka {
 		return c.validateKafka()
@@ -249,7 +281,7 @@ func (c Config) Validate() error {
 func (c Config) scrubber() *Scrubber {
 	// A Kafka seed list holds no secret (a real run takes no SASL), but
 	// one may be typed into it (user:password@host:port): hidden too.
-	return NewScrubber(c.RedisURL, c.PostgresURL, c.NATSURL, c.AMQPURL, c.KafkaBrokers)
+	return NewScrubber(c.RedisURL, c.PostgresURL, c.NATSURL, c.AMQPURL, c.KafkaBrokers, c.ProviderURL)
 }
 
 // validateSettings checks the server settings and the prefix of c, whose
@@ -293,6 +325,12 @@ func validateSettings(c Config) error {
 	default:
 		return badConfigf("unknown broker %q for a real run (accepted: %s)", c.BrokerServer, strings.Join(BrokerServers, ", "))
 	}
+	if c.ProviderURL != "" {
+		if err := checkProviderURL(c.ProviderURL); err != nil {
+			return badConfigf("bad payment provider URL %q%s: %v (want http://host:port, as idemsim provider prints it; https:// for TLS)",
+				Redact(c.ProviderURL), source(c.providerFrom), err)
+		}
+	}
 	scrub := NewScrubber(c.RedisURL, c.PostgresURL)
 	if _, err := redis.ParseURL(c.RedisURL); err != nil {
 		return badConfigf("bad Redis URL %q%s: %s (want redis://[user:password@]host:port/db, rediss://... for TLS, or unix:///path)",
@@ -301,6 +339,42 @@ func validateSettings(c Config) error {
 	if _, err := pgxpool.ParseConfig(c.PostgresURL); err != nil {
 		return badConfigf("bad PostgreSQL URL %q%s: %s (want postgres://user[:password]@host:port/database?sslmode=disable, or key=value pairs such as 'host=127.0.0.1 user=postgres')",
 			Redact(c.PostgresURL), source(c.postgresFrom), scrub.Scrub(err.Error()))
+	}
+	return nil
+}
+
+// chargingStrategies names the strategies that charge the payment
+// provider.
+func chargingStrategies() []string {
+	var out []string
+	for _, n := range strategies.Names() {
+		if st, _ := strategies.Lookup(n); st.Needs.Has(strategies.NeedsProvider) {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// checkProviderURL checks a payment provider URL: http or https, a host
+// and port, no path, query or fragment.
+func checkProviderURL(s string) error {
+	u, err := url.Parse(s)
+	switch {
+	case err != nil:
+		return errors.New(strings.TrimPrefix(NewScrubber(s).Scrub(err.Error()), "parse "))
+	case u.Scheme != "http" && u.Scheme != "https":
+		return fmt.Errorf("scheme %q", u.Scheme)
+	case u.Host == "" || u.Hostname() == "":
+		return errors.New("no host")
+	case u.Path != "" && u.Path != "/", u.RawQuery != "", u.Fragment != "":
+		return errors.New("a path, query or fragment: give the provider's root")
+	case u.User != nil:
+		return errors.New("a user or password: idemsim's provider takes none")
+	}
+	if p := u.Port(); p != "" {
+		if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port %q", p)
+		}
 	}
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -13,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/internal/provider"
 	"github.com/idemsim/idemsim/internal/tcpproxy"
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
@@ -28,6 +30,9 @@ type consumer struct {
 	idx        int
 	redisProxy *tcpproxy.Proxy
 	pgProxy    *tcpproxy.Proxy
+	// provProxy is the consumer's proxy to the payment provider, for a
+	// strategy that charges; nil otherwise.
+	provProxy *tcpproxy.Proxy
 	// brokerProxy is the broker's proxy for this consumer, nil for the
 	// in-process broker, which has no connection to cut.
 	brokerProxy brokerLink
@@ -40,6 +45,7 @@ type consumer struct {
 	cutRedis  int // partitions in force, per target: overlapping windows
 	cutDB     int
 	cutBroker int
+	cutProv   int
 	// pausedBroker: a pause (zombie) holds the broker's proxy cut, past
 	// the heal too, as a paused process stays silent until it resumes.
 	pausedBroker int
@@ -68,6 +74,9 @@ type incarnation struct {
 	rdb     *redis.Client
 	pool    *pgxpool.Pool
 	handler strategies.Handler
+	// prov is its HTTP transport to the payment provider, through its
+	// proxy, for a strategy that charges.
+	prov    *http.Transport
 	conn    Conn // its connection to the broker
 	crashed atomic.Bool
 	txs     openTxs
@@ -198,7 +207,7 @@ func (c *consumer) start() (*incarnation, error) {
 	if err != nil {
 		panic("realrun: invariant broken: validated prefix refused: " + err.Error())
 	}
-	h, err := strategies.New(r.cfg.Strategy, strategies.Deps{
+	deps := strategies.Deps{
 		Marks:    faultyMarks{inc: inc, inner: marks},
 		KV:       faultyKV{inc: inc, inner: r.srv.kv.Shared(inc.rdb)},
 		Ledger:   faultyLedger{inc: inc, inner: r.srv.ledger.On(pool)},
@@ -208,7 +217,18 @@ func (c *consumer) start() (*incarnation, error) {
 		Instance: c.idx,
 		Name:     instanceName(r.host, c.idx),
 		Rand:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
-	})
+	}
+	if c.provProxy != nil {
+		// Only a strategy that says it charges gets the provider, as
+		// in the simulator. Its connections go through the
+		// consumer's proxy; a new incarnation has new ones.
+		inc.prov = newTransport(c.provProxy.Addr)
+		deps.Provider = faultyProvider{inc: inc, inner: &provider.Client{
+			URL: r.srv.prov.url, Scope: r.srv.runID, Retention: r.keyRetention,
+			HTTP: &http.Client{Transport: inc.prov},
+		}}
+	}
+	h, err := strategies.New(r.cfg.Strategy, deps)
 	if err != nil {
 		return inc, err
 	}
@@ -250,6 +270,11 @@ func (inc *incarnation) connect() {
 		if conn, err := inc.pool.Acquire(ctx); err == nil {
 			conn.Release()
 		}
+	}
+	if inc.prov != nil && !c.provProxy.Cutting() {
+		// An HTTP connection kept open for the first charge.
+		pc := provider.Client{URL: c.r.srv.prov.url, HTTP: &http.Client{Transport: inc.prov}}
+		_ = pc.Health(ctx)
 	}
 }
 
@@ -385,6 +410,9 @@ func (inc *incarnation) crash(step run.Record) {
 	c.r.rec.add(rec)
 	c.redisProxy.CloseConns()
 	c.pgProxy.CloseConns()
+	if c.provProxy != nil {
+		c.provProxy.CloseConns()
+	}
 	if inc.conn != nil {
 		inc.conn.Crash()
 	}
@@ -398,6 +426,9 @@ func (inc *incarnation) close() {
 		inc.conn.Close()
 	}
 	inc.txs.release(inc.c.r.ctx)
+	if inc.prov != nil {
+		inc.prov.CloseIdleConnections()
+	}
 	_ = inc.rdb.Close()
 	closePool(inc.pool, closeTimeout)
 }
@@ -421,6 +452,10 @@ func (c *consumer) cutOff(target storeSet, d time.Duration) {
 		c.cutBroker++
 		c.brokerProxy.Cut()
 	}
+	if target&toProvider != 0 && c.provProxy != nil {
+		c.cutProv++
+		c.provProxy.Cut()
+	}
 	c.mu.Unlock()
 	time.AfterFunc(d, func() { c.heal(target, window) })
 }
@@ -442,6 +477,11 @@ func (c *consumer) heal(target storeSet, window uint32) {
 	if target&toBroker != 0 && c.cutBroker > 0 {
 		if c.cutBroker--; c.cutBroker == 0 && c.pausedBroker == 0 {
 			c.brokerProxy.Heal()
+		}
+	}
+	if target&toProvider != 0 && c.cutProv > 0 {
+		if c.cutProv--; c.cutProv == 0 {
+			c.provProxy.Heal()
 		}
 	}
 	c.r.rec.add(run.Record{Kind: run.Partition, Inst: int32(c.idx), Window: window})
@@ -471,9 +511,12 @@ func (c *consumer) silence(d time.Duration) {
 // healAll ends every partition at once: the safety phase is over.
 func (c *consumer) healAll() {
 	c.mu.Lock()
-	c.cutRedis, c.cutDB, c.cutBroker = 0, 0, 0
+	c.cutRedis, c.cutDB, c.cutBroker, c.cutProv = 0, 0, 0, 0
 	c.redisProxy.Heal()
 	c.pgProxy.Heal()
+	if c.provProxy != nil {
+		c.provProxy.Heal()
+	}
 	if c.brokerProxy != nil && c.pausedBroker == 0 {
 		c.brokerProxy.Heal()
 	}
@@ -501,5 +544,6 @@ func (c *consumer) resumeBroker() {
 // store of target now.
 func (c *consumer) cutting(target storeSet) bool {
 	return target&toRedis != 0 && c.redisProxy.Cutting() || target&toDB != 0 && c.pgProxy.Cutting() ||
-		target&toBroker != 0 && c.brokerProxy != nil && c.brokerProxy.Cutting()
+		target&toBroker != 0 && c.brokerProxy != nil && c.brokerProxy.Cutting() ||
+		target&toProvider != 0 && c.provProxy != nil && c.provProxy.Cutting()
 }

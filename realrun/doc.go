@@ -65,6 +65,24 @@
 // (kgo has none). On the queue brokers, --broker log and the log's
 // parameters are refused.
 //
+// A strategy that charges the payment provider (strategies.NeedsProvider)
+// charges idemsim's own, over HTTP (provider.go, package
+// internal/provider): the run starts `idemsim provider` as a process of
+// its own (its executable, on a free loopback port, its PostgreSQL URL in
+// the environment, its stdin a pipe that ends it with the run), unless
+// Config.ProviderURL names one; its tables are made, or refused, under the
+// prefix's lock before it starts. Each consumer charges it through a proxy
+// of its own (a crash closes its connections, a partition cuts them; the
+// provider takes Redis's place among a partition's targets, as in the
+// simulator), each charge a fault point with the store calls' deadline,
+// a lost reply an unknown outcome. The provider's 5xx answers come where
+// the simulator draws them, asked of the provider with a header;
+// key-expiry shortens the run's keys' retention. The run's keys and
+// charges are a scope of its own (the run id); the checkers count its
+// charges, and the run forgets the scope at the end. A provider that is
+// killed (its process exits), hangs or answers what a healthy one never
+// does ends the run with a *ServerError naming the payment provider.
+//
 // Each consumer builds its handler anew at every start (strategies.New),
 // with Deps that name it as a real consumer is named: Instance, its number,
 // and Name, "<host>-<pid>-<instance>", Rand, a random source of this

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/internal/provider"
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
@@ -23,7 +24,8 @@ type storeSet uint8
 const (
 	toRedis storeSet = 1 << iota
 	toDB
-	toBroker // the broker, when the run reaches it through a proxy (NATS, RabbitMQ)
+	toBroker   // the broker, when the run reaches it through a proxy (NATS, RabbitMQ)
+	toProvider // the payment provider
 )
 
 // stores is the set as a record names it.
@@ -37,6 +39,9 @@ func (t storeSet) stores() run.Stores {
 	}
 	if t&toBroker != 0 {
 		s |= run.Broker
+	}
+	if t&toProvider != 0 {
+		s |= run.Provider
 	}
 	return s
 }
@@ -565,4 +570,84 @@ func (l faultyLedger) InsertApply(ctx context.Context, e strategies.Event) (bool
 	return l.inc.call(ctx, toDB, run.InsertApply, e.ID, tx, func(ctx context.Context) (bool, error) {
 		return l.inner.InsertApply(ctx, e)
 	})
+}
+
+// faultyProvider wraps the payment provider's client so that each charge
+// is a fault point, recorded as the simulator records it (run.Charge,
+// with the key and the charge's id), and injects the provider's 5xx
+// answers where the simulator does: at the provider, for a chance drawn
+// per run (faults.Params.ProviderErrors), by asking the provider to
+// answer 503 (provider.HeaderFail).
+type faultyProvider struct {
+	inc   *incarnation
+	inner *provider.Client
+}
+
+// Charge refuses a bad key or an event of another run before any fault
+// point, as the simulator's client does before any round trip.
+func (p faultyProvider) Charge(ctx context.Context, key string, e strategies.Event) (strategies.Receipt, error) {
+	if key != "" {
+		if err := strategies.ValidateKey(key); err != nil {
+			return strategies.Receipt{}, err
+		}
+	}
+	inc := p.inc
+	c, r := inc.c, inc.c.r
+	if e.ID == 0 || int(e.ID) > r.cfg.Events {
+		return strategies.Receipt{}, fmt.Errorf("%w: a charge of event %d, which this run did not publish", strategies.ErrBadValue, e.ID)
+	}
+	if err := inc.before(ctx, toProvider, run.Record{Step: run.AtCall, Op: run.Charge}); err != nil {
+		return strategies.Receipt{}, err
+	}
+	rec := msgRecord(run.Call, c.idx, inc.cur.msg, e.ID)
+	rec.Call, rec.Op, rec.Key = r.rec.calls.Add(1), run.Charge, key
+	r.rec.add(rec)
+	if c.cutting(toProvider) {
+		held := rec
+		held.Kind = run.CallHeld
+		r.rec.add(held)
+	}
+	injected := r.providerFails()
+	client := *p.inner
+	client.Fail = func() bool { return injected }
+	if r.keyRetention > 0 {
+		// A key the key-expiry fault made the provider forget early,
+		// and a request with it came: counted as the simulator
+		// counts it.
+		client.Expired = func() { r.rec.injected(faults.KeyExpiry, 1) }
+	}
+	cctx, cancel := context.WithTimeout(ctx, r.cfg.Timing.CallTimeout)
+	got, err := client.Charge(cctx, key, e)
+	cancel()
+	if aerr := inc.after(run.Charge, rec.Call); aerr != nil {
+		return strategies.Receipt{}, aerr
+	}
+	rec.Kind = run.Reply
+	switch {
+	case err == nil:
+		rec.Answer, rec.Value = run.Yes, got.Charge
+		if got.Replayed {
+			rec.Answer = run.Replayed
+		}
+	case isTimeout(err):
+		rec.Kind = run.Timeout
+		r.timeouts.Add(1)
+	case errors.Is(err, strategies.ErrKeyConflict):
+		rec.Answer = run.KeyConflict
+	case errors.Is(err, strategies.ErrKeyMismatch):
+		rec.Answer = run.KeyMismatch
+	case errors.Is(err, strategies.ErrProviderFailed) && injected:
+		rec.Answer = run.ServerError
+	default:
+		// A closed connection (a crash's, or the provider's), or an
+		// answer no healthy provider gives. The latter fails the run:
+		// it is the provider's failure, not the strategy's.
+		rec.Answer = run.Failed
+		var se *provider.StatusError
+		if (errors.As(err, &se) || errors.Is(err, strategies.ErrProviderFailed)) && r.ctx.Err() == nil {
+			r.fail(r.srv.prov.err(ErrServerFailed, fmt.Sprintf("serving a strategy's charge of event %d", e.ID), err))
+		}
+	}
+	r.rec.add(rec)
+	return got, err
 }

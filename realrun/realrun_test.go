@@ -12,11 +12,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/internal/provider"
 	"github.com/idemsim/idemsim/internal/testserver"
 	"github.com/idemsim/idemsim/run"
 )
 
-func TestMain(m *testing.M) { testserver.Main(m) }
+// TestMain serves as the payment provider when a run of the tests
+// started this binary as one (a real run starts its own executable, which
+// here is the test binary), and otherwise runs the tests.
+func TestMain(m *testing.M) { provider.ChildMain(); testserver.Main(m) }
 
 // sharedServers returns a Config pointing at the shared throwaway servers, with a
 // prefix of the test's own.

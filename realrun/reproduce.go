@@ -62,6 +62,10 @@ func (c Config) Reproduce() string {
 			cmd += " --kafka-brokers " + shellQuote(c.KafkaBrokers)
 		}
 	}
+	if c.ProviderURL != "" && checkProviderURL(c.ProviderURL) == nil {
+		// A valid provider URL holds no secret (no user, no query).
+		cmd += " --provider-url " + shellQuote(c.ProviderURL)
+	}
 	return cmd
 }
 

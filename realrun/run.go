@@ -3,6 +3,7 @@ package realrun
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -26,11 +27,14 @@ type session struct {
 	params  faults.Params
 	wl      run.Workload
 	markTTL time.Duration
-	rec     recorder
-	br      Broker
-	srv     *servers
-	host    string      // the machine's name, for the consumers' names
-	on      atomic.Bool // the safety phase: faults strike
+	// keyRetention, when not zero, is how long the payment provider
+	// keeps this run's idempotency keys (key-expiry); zero: its own.
+	keyRetention time.Duration
+	rec          recorder
+	br           Broker
+	srv          *servers
+	host         string      // the machine's name, for the consumers' names
+	on           atomic.Bool // the safety phase: faults strike
 
 	// ctx is the run's context: its consumers' calls end with it. It is
 	// cancelled when the run fails (a server died or answered an error)
@@ -46,6 +50,9 @@ type session struct {
 	// since the consumers decide concurrently.
 	rmu sync.Mutex
 	inj faults.Injector
+	// provErr draws which charges the provider answers with a 5xx, as
+	// the simulator's provider stream does (run.StreamProvider).
+	provErr *rand.Rand
 
 	deliveries atomic.Int64
 	// timeouts counts the store calls that timed out.
@@ -105,6 +112,16 @@ func (r *session) crashPoint(p float64) (v faults.Verdict, after bool) {
 		after = r.inj.Stream(faults.Crash).IntN(2) != 0
 	}
 	return v, after
+}
+
+// providerFails decides whether the provider answers the next charge with
+// a 5xx: part of every run of a strategy that charges, with the chance
+// the seed draws (faults.Params.ProviderErrors), as in the simulator,
+// whose provider answers so after the heal too.
+func (r *session) providerFails() bool {
+	r.rmu.Lock()
+	defer r.rmu.Unlock()
+	return r.params.ProviderErrors > 0 && r.provErr.Float64() < r.params.ProviderErrors
 }
 
 // decisions lists the run's fault decisions that struck: the workload's,
@@ -183,6 +200,10 @@ func Run(ctx context.Context, cfg Config) (*run.Result, error) {
 	}
 	r := &session{cfg: cfg, srv: srv, host: hostName(), params: faults.Draw(cfg.Faults, cfg.Seed), wl: run.NewWorkload(cfg.Config)}
 	r.inj.Reset(cfg.Seed, realStream, cfg.Drop)
+	r.provErr = rand.New(rand.NewPCG(cfg.Seed, streamFaults+run.StreamProvider))
+	if r.params.KeyRetention > 0 {
+		r.keyRetention = cfg.Timing.KeyRetention
+	}
 	r.markTTL = 24 * time.Hour
 	if r.params.MarkTTL > 0 {
 		r.markTTL = cfg.Timing.MarkTTL
@@ -262,6 +283,14 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 		}
 		defer pp.Close()
 		c := &consumer{r: r, idx: i, redisProxy: rp, pgProxy: pp}
+		if r.srv.prov != nil {
+			vp, err := tcpproxy.Start(r.srv.prov.addr)
+			if err != nil {
+				return nil, fmt.Errorf("a loopback proxy to the payment provider: %w", err)
+			}
+			defer vp.Close()
+			c.provProxy = vp
+		}
 		if p, ok := r.br.(proxied); ok {
 			c.brokerProxy = p.proxy(i)
 		}
@@ -277,6 +306,16 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 	}
 	if k := r.srv.kafka; k != nil {
 		where = fmt.Sprintf("; Kafka topic %s at %s, consumer group %s (session timeout %v, max-poll interval %v: the log's, scaled)", k.topic, k.addr, k.group, k.session, k.maxPoll)
+	}
+	if p := r.srv.prov; p != nil {
+		own := "its own idemsim provider"
+		if p.cmd != nil {
+			own += fmt.Sprintf(" (pid %d)", p.cmd.Process.Pid)
+		}
+		if !cfg.ownProvider() {
+			own = "the provider"
+		}
+		where += fmt.Sprintf("; charges at %s at %s, scope %s", own, p.url, r.srv.runID)
 	}
 	progress(fmt.Sprintf("real run: %s (%s), %s, strategy %s, faults %s; Redis keys under %s*%s",
 		plural(cfg.Events, "event"), plural(len(published), "message"), plural(cfg.Instances, "consumer"), cfg.Strategy, cfg.Faults, r.srv.marks.Namespace(), where))
@@ -325,7 +364,14 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 	if err := parent.Err(); err != nil {
 		return nil, fmt.Errorf("the run was interrupted: %w", err)
 	}
-	apps, err := r.srv.readLedger(parent)
+	var apps map[strategies.EventID]int
+	var err error
+	if r.srv.prov != nil {
+		// The effect of a strategy that charges is the charge.
+		apps, err = r.srv.readCharges(parent)
+	} else {
+		apps, err = r.srv.readApplications(parent, &r.wl)
+	}
 	var done, settled []bool
 	if err == nil {
 		done, settled, err = r.br.Final(parent, cfg.Events)
@@ -390,12 +436,18 @@ func (r *session) planFaults(span time.Duration, at func(time.Duration) time.Dur
 	var timers []*time.Timer
 	t := r.cfg.Timing
 	if r.params.Partitions > 0 {
-		targets := []storeSet{toRedis, toDB, toRedis | toDB}
+		// A strategy that charges uses no Redis: the provider takes
+		// its place, as in the simulator, with the same draws.
+		store := toRedis
+		if r.srv.prov != nil {
+			store = toProvider
+		}
+		targets := []storeSet{store, toDB, store | toDB}
 		if r.consumers[0].brokerProxy != nil {
 			// A broker reached over a connection can be cut off too,
-			// as the simulator draws it: the broker, Redis, the
-			// database, or all three.
-			targets = []storeSet{toBroker, toRedis, toDB, toBroker | toRedis | toDB}
+			// as the simulator draws it: the broker, Redis (or the
+			// provider), the database, or all three.
+			targets = []storeSet{toBroker, store, toDB, toBroker | toRedis | toDB | store}
 		}
 		for _, c := range r.consumers {
 			for k := 0; k < r.params.Partitions; k++ {

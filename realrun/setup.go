@@ -52,6 +52,9 @@ type servers struct {
 	nats      *natsServer   // with the nats broker: the run's own connection to it
 	rabbit    *rabbitServer // with the rabbitmq broker: the run's own connection to it
 	kafka     *kafkaServer  // with the kafka broker: the run's own client of it
+	// prov is the payment provider, for a strategy that charges: the
+	// run's own process, or the one --provider-url names.
+	prov *providerServer
 }
 
 func (s *servers) redisErr(kind error, doing string, err error) error {
@@ -148,6 +151,13 @@ func setUp(ctx context.Context, cfg Config) (s *servers, err error) {
 	if s.kafka != nil {
 		// Under the prefix's lock, as NATS's stream.
 		if err := s.kafka.setUp(ctx); err != nil {
+			return s, err
+		}
+	}
+	if cfg.charges() {
+		// Under the prefix's lock: the provider's tables are the
+		// prefix's too.
+		if err := s.startProvider(ctx); err != nil {
 			return s, err
 		}
 	}
@@ -346,6 +356,9 @@ func (s *servers) tearDown(warn func(string), failure error) {
 	}
 	if s.kafka != nil {
 		s.kafka.tearDown(warn, errors.As(failure, &se) && se.Kind != ErrRejected && se.Server == "Kafka")
+	}
+	if s.prov != nil {
+		s.prov.tearDown(warn, se != nil && se.Server == providerName)
 	}
 	if s.marks != nil {
 		err := errors.New("the server failed")

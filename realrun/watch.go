@@ -3,6 +3,8 @@ package realrun
 import (
 	"context"
 	"time"
+
+	"github.com/idemsim/idemsim/internal/provider"
 )
 
 // The health watch: while a run goes on, it checks on its own connections
@@ -42,6 +44,14 @@ func (s *servers) watch(ctx context.Context, fail func(error)) {
 			if err != errQueueGone {
 				e.Hint = stoppedHint(err)
 			}
+			fail(e)
+		})
+	}
+	if p := s.prov; p != nil {
+		p.watchExit(ctx, fail)
+		go watchOne(ctx, p.client.Health, func(err error) {
+			e := p.err(ErrServerFailed, "checking during the run that it still answers (GET "+provider.PathHealth+" on the run's own connection)", err).(*ServerError)
+			e.Hint = stoppedHint(err)
 			fail(e)
 		})
 	}

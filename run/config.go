@@ -100,8 +100,8 @@ func (c Config) Validate() error {
 	if !ok {
 		return BadConfigf("unknown strategy %q (accepted: %s)", c.Strategy, strings.Join(strategies.Names(), ", "))
 	}
-	if c.Faults&^faults.AllFaults != 0 {
-		return BadConfigf("unknown faults in set %#x (accepted: subsets of %#x)", uint64(c.Faults), uint64(faults.AllFaults))
+	if c.Faults&^faults.Known != 0 {
+		return BadConfigf("unknown faults in set %#x (accepted: subsets of %#x)", uint64(c.Faults), uint64(faults.Known))
 	}
 	if c.Instances < 1 || c.Instances > MaxInstances {
 		return BadConfigf("instances must be 1 to %d, not %d", MaxInstances, c.Instances)

@@ -29,6 +29,8 @@ var (
 			return RetryLater
 		case strategies.Dropped:
 			return Dropped
+		case strategies.Refused:
+			return Rejected
 		}
 		return Errored
 	})
@@ -44,6 +46,8 @@ var (
 			return strategies.RetryLater
 		case Dropped:
 			return strategies.Dropped
+		case Rejected:
+			return strategies.Refused
 		}
 		return 0
 	})
@@ -59,6 +63,8 @@ var (
 			return check.RetryLater
 		case Dropped:
 			return check.Dropped
+		case Rejected:
+			return check.Refused
 		}
 		return check.Unknown
 	})
@@ -73,7 +79,7 @@ func outcomeTable[From ~uint8, To any](f func(From) To) (t [256]To) {
 }
 
 // acked has bit o set for each Outcome o after which an instance acks.
-const acked = 1<<Applied | 1<<Skipped | 1<<Dropped
+const acked = 1<<Applied | 1<<Skipped | 1<<Dropped | 1<<Rejected
 
 // OutcomeOf is the outcome of a handler that returned out and err. An
 // error makes it Errored whatever out says; an out that is none of the
@@ -95,6 +101,7 @@ func (o Outcome) Strategy() strategies.Outcome { return toStrategy[o] }
 func (o Outcome) Result() check.Result { return toResult[o] }
 
 // Acks reports whether an instance acks a delivery whose handling came to
-// o: after Applied, Skipped and Dropped. After Errored or RetryLater it
+// o: after Applied, Skipped, Dropped and Refused (the handler handed the
+// event to a dead-letter queue). After Errored or RetryLater it
 // nacks, and the broker delivers the message again.
 func (o Outcome) Acks() bool { return uint32(acked)>>o&1 != 0 }

@@ -15,10 +15,10 @@ import (
 // to the value of the same name, a failure or an unknown value to the
 // failure's own (Errored, check.Unknown, 0), never to another meaning.
 func TestOutcomeMappings(t *testing.T) {
-	// Every strategies.Outcome, 0 and one past Dropped included.
-	for s := strategies.Outcome(0); s <= strategies.Dropped+1; s++ {
+	// Every strategies.Outcome, 0 and one past Refused included.
+	for s := strategies.Outcome(0); s <= strategies.Refused+1; s++ {
 		o := OutcomeOf(s, nil)
-		known := s >= strategies.Applied && s <= strategies.Dropped
+		known := s >= strategies.Applied && s <= strategies.Refused
 		if !known {
 			assert.Equal(t, Errored, o, "%v is no outcome: the strategy's bug, an error", s)
 			continue
@@ -33,7 +33,7 @@ func TestOutcomeMappings(t *testing.T) {
 	for o := Outcome(0); o <= numOutcomes; o++ {
 		r := o.Result()
 		switch o {
-		case Applied, Skipped, RetryLater, Dropped:
+		case Applied, Skipped, RetryLater, Dropped, Rejected:
 			assert.Equal(t, o.String(), r.String())
 			assert.Equal(t, o.String(), o.Strategy().String())
 			assert.Equal(t, o, OutcomeOf(o.Strategy(), nil), "round trip of %v", o)
@@ -51,12 +51,12 @@ func TestOutcomeMappings(t *testing.T) {
 		results[r] = o
 	}
 	// Every check.Result is the image of exactly one Outcome.
-	for r := check.Result(1); r <= check.Dropped; r++ {
+	for r := check.Result(1); r <= check.Refused; r++ {
 		assert.Contains(t, results, r, "no Outcome maps to %v", r)
 	}
-	assert.Equal(t, "Result(6)", (check.Dropped + 1).String(), "Dropped is the last result")
+	assert.Equal(t, "Result(7)", (check.Refused + 1).String(), "Refused is the last result")
 
-	assert.Equal(t, map[Outcome]bool{Applied: true, Skipped: true, Dropped: true},
+	assert.Equal(t, map[Outcome]bool{Applied: true, Skipped: true, Dropped: true, Rejected: true},
 		func() map[Outcome]bool {
 			acks := map[Outcome]bool{}
 			for o := Outcome(0); o <= numOutcomes; o++ {
@@ -65,7 +65,7 @@ func TestOutcomeMappings(t *testing.T) {
 				}
 			}
 			return acks
-		}(), "an instance acks after applied, skipped and dropped only")
+		}(), "an instance acks after applied, skipped, dropped and refused only")
 }
 
 // A dropped attempt returns, as a skipped one does, and says it did

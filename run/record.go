@@ -249,10 +249,11 @@ const (
 	Errored                       // it failed: the outcome is unknown, and the instance nacks
 	RetryLater                    // it did nothing and asked for the delivery later: the instance nacks
 	Dropped                       // it gave up with nothing done and asked for an ack: the instance acks
+	Rejected                      // it refused the event to a dead-letter queue, nothing done (strategies.Refused): the instance acks
 	numOutcomes
 )
 
-var outcomeNames = [numOutcomes]string{Applied: "applied", Skipped: "skipped", Errored: "error", RetryLater: "retry-later", Dropped: "dropped"}
+var outcomeNames = [numOutcomes]string{Applied: "applied", Skipped: "skipped", Errored: "error", RetryLater: "retry-later", Dropped: "dropped", Rejected: "refused"}
 
 // String names the outcome as traces print it.
 func (o Outcome) String() string {
@@ -329,7 +330,9 @@ type Record struct {
 	// value set, or the value a GET found; a set call's member; a
 	// database row's state that Read found or Update writes. A memory
 	// call about an id too large for Event has Event 0 and the id, in
-	// decimal, in Value. An offset call's offsets are in decimal: the
+	// decimal, in Value. A Publish of an event that id-reuse gave an
+	// earlier event's id has that id, in decimal, in Value: Event is the
+	// event's number, which the checkers judge (run.Workload.Number). An offset call's offsets are in decimal: the
 	// next offset AdvanceOffset writes, or the one ReadOffset found.
 	Key, Value string
 	// Expect is the value a compare-and-act call compares with: DelIfEq's
@@ -402,6 +405,9 @@ func (r Record) Detail() string {
 	case Deliver, DeliverDrop, Receive, AckSend, Acked, Nack, AckUnknown:
 		return fmt.Sprintf("tag %d", r.Tag) + r.placement()
 	case Publish:
+		if r.Value != "" {
+			return "id " + r.Value + ", an earlier event's (id-reuse)" + r.placement()
+		}
 		return r.placement()
 	case Join:
 		return ""

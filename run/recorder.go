@@ -29,6 +29,9 @@ type Recorder struct {
 	history   []check.Op
 	lostAcks  int
 	injected  []int // per fault, indexed by faults.Fault
+	// refused marks, per event, that a handler refused it to a
+	// dead-letter queue (Rejected); nil until one does.
+	refused []bool
 }
 
 // Reset empties r for the run of cfg: it keeps every record if
@@ -40,6 +43,7 @@ func (r *Recorder) Reset(cfg Config) {
 	r.history = r.history[:0]
 	r.lostAcks = 0
 	r.injected = r.injected[:0]
+	r.refused = r.refused[:0]
 }
 
 // Add records rec. The digest covers every field of every record in order,
@@ -134,7 +138,18 @@ func (r *Recorder) EndAttempt(i int, out Outcome, at int64) {
 	if res := out.Result(); res != check.Unknown {
 		op := &r.history[i]
 		op.Result, op.Return = res, at
+		if res == check.Refused {
+			r.refuse(op.Event)
+		}
 	}
+}
+
+// refuse notes that a handler refused event to a dead-letter queue.
+func (r *Recorder) refuse(event uint64) {
+	for uint64(len(r.refused)) <= event {
+		r.refused = append(r.refused, false)
+	}
+	r.refused[event] = true
 }
 
 // Ack records the broker accepting inst's ack of event, sent at sent and
@@ -200,7 +215,12 @@ func (r *Recorder) Finish(cfg Config, t Tally) *Result {
 	for id := 1; id <= n; id++ {
 		r.history = append(r.history, check.Op{Kind: check.Read, Client: cfg.Instances, Event: uint64(id), Call: readAt, Return: readAt, Count: t.Applied[id]})
 	}
-	audit := check.AuditDead(t.Applied, t.Done, t.Dead)
+	var refused []bool
+	if len(r.refused) > 0 {
+		refused = make([]bool, len(t.Applied))
+		copy(refused, r.refused)
+	}
+	audit := check.AuditRefused(t.Applied, t.Done, t.Dead, refused)
 	res := &Result{
 		Strategy:       cfg.Strategy,
 		Faults:         cfg.Faults.Names(),

@@ -26,8 +26,11 @@ type Result struct {
 	Lost       int    `json:"lost"`       // events done at the broker, never applied
 	Stuck      int    `json:"stuck"`      // events not settled when the liveness bound ran out
 	// Dead is the events the broker dead-lettered (BrokerParams.
-	// MaxDeliveries) that no attempt applied and no ack settled: neither
-	// lost nor ok, an outcome of their own. Left out of the JSON when 0,
+	// MaxDeliveries) that no attempt applied and no ack settled, and
+	// those a handler refused to a dead-letter queue (strategies.Refused:
+	// a conflict surfaced, such as a reused id with another payload)
+	// that no attempt applied: neither lost nor ok, an outcome of their
+	// own. Left out of the JSON when 0,
 	// so that runs without a delivery limit print as they always have.
 	Dead int `json:"dead,omitempty"`
 	// Linearizable is porcupine's verdict: true, false, or nil when it

@@ -19,7 +19,9 @@ const (
 )
 
 // Publication is one copy of an event the producer publishes, at a time
-// since the start of the run.
+// since the start of the run. Event is the event's number, its index in
+// Workload.Events: its id, unless id-reuse gave it an earlier event's id
+// (Events[Event].ID says which).
 type Publication struct {
 	At    time.Duration
 	Event strategies.EventID
@@ -28,9 +30,13 @@ type Publication struct {
 // Workload is what the producer of a run publishes: the events and, in time
 // order, every copy of them.
 type Workload struct {
-	Events    []strategies.Event // by id; index 0 unused
-	Publishes []Publication      // in time order
-	Span      time.Duration      // when the last event's first copy goes out
+	// Events are the run's events by number (index 0 unused). An event's
+	// number is its id, but where id-reuse gave it an earlier event's id
+	// (Reused): numbers are what the checkers judge, one per event, so
+	// the truth is by id and payload.
+	Events    []strategies.Event
+	Publishes []Publication // in time order
+	Span      time.Duration // when the last event's first copy goes out
 	// Extra counts the copies beyond the first, per fault that adds them
 	// (indexed by faults.Fault): redeliver's copies published twice at
 	// once, ttl's late ones. Both backends report them as that fault's
@@ -41,6 +47,10 @@ type Workload struct {
 	// per event each. A decision of cfg.Drop adds no copy, but draws its
 	// delay all the same.
 	Decisions []faults.Decision
+	// Reused lists, in order, the numbers of the events that id-reuse
+	// gave an earlier event's id, each with a payload (account, amount)
+	// unlike every other event's under that id; empty without id-reuse.
+	Reused []strategies.EventID
 
 	// What drawing it needs, kept so that Redraw allocates nothing
 	// once it has grown: the first copies, the extra ones, and the
@@ -83,6 +93,7 @@ func (w *Workload) Redraw(cfg Config) {
 		lateFault = faults.KeyExpiry
 	}
 	dup, late := inj.Stream(faults.Redeliver), inj.Stream(lateFault)
+	w.Reused = w.Reused[:0]
 	w.Events = slices.Grow(w.Events[:0], cfg.Events+1)[:cfg.Events+1]
 	w.Events[0] = strategies.Event{}
 	w.Extra = slices.Grow(w.Extra[:0], len(faults.All()))[:len(faults.All())]
@@ -96,6 +107,14 @@ func (w *Workload) Redraw(cfg Config) {
 		ev := strategies.EventID(id)
 		t += UniformDur(producer, 0, PublishGapMax)
 		w.Events[id] = strategies.Event{ID: ev, Account: 1 + producer.IntN(Accounts), Amount: 1 + producer.Int64N(100)}
+		if p.IDReuse > 0 && id > 1 {
+			if v := inj.Randomly(faults.IDReuse, p.IDReuse); v.Hit() {
+				back := 1 + inj.Stream(faults.IDReuse).IntN(min(id-1, p.ReuseBack))
+				if v == faults.Strike {
+					w.reuse(id, id-back)
+				}
+			}
+		}
 		firsts = append(firsts, Publication{time.Duration(t), ev})
 		if p.DupPublish > 0 {
 			if v := inj.Randomly(faults.Redeliver, p.DupPublish); v.Hit() {
@@ -120,6 +139,57 @@ func (w *Workload) Redraw(cfg Config) {
 	w.Decisions = slices.Clone(inj.Made())
 	w.firsts, w.extra = firsts, extra
 	w.Publishes = mergeCopies(w.Publishes[:0], firsts, extra)
+}
+
+// reuse gives event number n the id of event number earlier (id-reuse),
+// and a payload unlike every other event's under that id: the producer's
+// bug makes two events of one id, never two copies of one.
+func (w *Workload) reuse(n, earlier int) {
+	e := &w.Events[n]
+	e.ID = w.Events[earlier].ID
+	for w.samePayload(n) {
+		e.Amount = e.Amount%100 + 1
+	}
+	w.Reused = append(w.Reused, strategies.EventID(n))
+	w.Extra[faults.IDReuse]++
+}
+
+// samePayload reports whether another event under event n's id has its
+// payload.
+func (w *Workload) samePayload(n int) bool {
+	e := w.Events[n]
+	same := func(x strategies.Event) bool { return x.Account == e.Account && x.Amount == e.Amount }
+	if same(w.Events[e.ID]) {
+		return true
+	}
+	for _, k := range w.Reused {
+		if x := w.Events[k]; x.ID == e.ID && same(x) {
+			return true
+		}
+	}
+	return false
+}
+
+// Number is the number of the event e is a copy of (its index in Events):
+// its id, unless id-reuse gave that id to more than one event, and then
+// the one with e's payload (account and amount). A backend counts the
+// effects it finds by Number, so that the checkers judge by id and
+// payload. An id no event has, or a payload none has under e's id, is
+// e's id.
+func (w *Workload) Number(e strategies.Event) strategies.EventID {
+	if len(w.Reused) == 0 || uint64(e.ID) >= uint64(len(w.Events)) {
+		return e.ID
+	}
+	same := func(x strategies.Event) bool { return x.ID == e.ID && x.Account == e.Account && x.Amount == e.Amount }
+	if same(w.Events[e.ID]) {
+		return e.ID
+	}
+	for _, k := range w.Reused {
+		if same(w.Events[k]) {
+			return k
+		}
+	}
+	return e.ID
 }
 
 // mergeCopies returns, in out's array, the first copies, firsts (one per

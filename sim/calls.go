@@ -74,6 +74,13 @@ func providerReply(a run.Answer) reply {
 func (w *world) callRecord(kind run.Kind, id uint32) run.Record {
 	c := &w.calls[id]
 	rec := run.Record{At: w.now, Kind: kind, Inst: c.inst, Msg: c.msg, Event: uint32(c.ev.ID), Call: id, Tx: uint32(c.tx), Op: c.op}
+	if w.db.reused != nil && c.ev.Account != 0 {
+		// A call that carries the handled event (an Apply, a charge,
+		// a key-value call) names its number: under id-reuse, two
+		// events share the id. One about an id (an insert of it, a
+		// mark) names the id.
+		rec.Event = uint32(w.number(c.ev))
+	}
 	if c.kv != 0 {
 		kv := &w.kvs[c.kv]
 		rec.Key, rec.Value, rec.Dur = kv.key, kv.value, c.ttl

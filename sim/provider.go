@@ -114,7 +114,7 @@ func (w *world) chargeDone(id uint32) {
 	kv := &w.kvs[c.kv]
 	p := &w.prov
 	p.n++
-	p.charges[c.ev.ID]++
+	p.charges[w.number(c.ev)]++
 	kv.aux = strategies.ChargeID(p.n)
 	if kv.key != "" {
 		k := p.keys[kv.key]

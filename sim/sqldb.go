@@ -96,8 +96,12 @@ type sqlDB struct {
 	// strs are the strings of the calls that carry some, by dbCall.kv:
 	// the world's table of them (world.kvs), which the database only
 	// reads, for an UpdateProcessed's old state (aux) and new one (value).
-	strs    *[]kvCall
-	ledger  []int // committed ledger rows per event id
+	strs   *[]kvCall
+	ledger []int // committed ledger rows per event number (run.Workload.Number)
+	// reused is the run's workload when id-reuse gave two events one
+	// id, so that a committed effect counts for the event of its
+	// payload; nil otherwise, and an effect counts for its id.
+	reused  *run.Workload
 	balance [numAccounts]int64
 	// acctOwner is the open transaction holding the row lock of each
 	// account (0: none); acctWait the Apply calls parked behind it, FIFO.
@@ -479,7 +483,11 @@ func (d *sqlDB) commit(tx int32) {
 		d.owner[ev] = 0
 	}
 	for _, e := range t.effects {
-		d.ledger[e.ID]++
+		if d.reused != nil {
+			d.ledger[d.reused.Number(e)]++
+		} else {
+			d.ledger[e.ID]++
+		}
 		if e.Account < 1 || e.Account >= len(d.balance) {
 			panic(fmt.Sprintf("sim: invariant broken: account %d out of range", e.Account))
 		}

@@ -228,6 +228,23 @@ func (w *world) addMessage(ev strategies.EventID) uint32 {
 	return m
 }
 
+// number is the number of the event e is a copy of
+// (run.Workload.Number): its id, unless the run reuses ids.
+func (w *world) number(e strategies.Event) strategies.EventID {
+	if w.db.reused == nil {
+		return e.ID
+	}
+	return w.db.reused.Number(e)
+}
+
+// reusedID makes rec, the Publish record of a copy of e, say e's id if it
+// is not e's number: id-reuse gave e an earlier event's id.
+func reusedID(rec *run.Record, e strategies.Event) {
+	if uint32(e.ID) != rec.Event {
+		rec.Value = strconv.FormatUint(uint64(e.ID), 10)
+	}
+}
+
 // applyBroker carries out the broker's effects, in the order it decided
 // them: records, timers, deliveries over the network, and accepted acks
 // for the history. A timer goes into its FIFO lane: a model's timers of
@@ -241,6 +258,9 @@ func (w *world) applyBroker(fx []broker.Effect) {
 				rec := run.Record{At: w.now, Kind: e.Record, Inst: e.Inst, Msg: e.Msg, Event: uint32(w.msgs[e.Msg]), Tag: e.Tag, Cause: e.Cause, Part: e.Part, Count: e.Offset}
 				if e.Record == run.Assign {
 					rec.Key = partList(e.Parts)
+				}
+				if w.db.reused != nil && e.Record == run.Publish {
+					reusedID(&rec, w.events[w.msgs[e.Msg]])
 				}
 				w.rec.Add(&rec)
 			}
@@ -367,6 +387,10 @@ func (w *world) setup() {
 	wl := &w.wl
 	wl.Redraw(w.cfg)
 	copy(w.events, wl.Events)
+	w.db.reused = nil
+	if len(wl.Reused) > 0 {
+		w.db.reused = wl
+	}
 	for f, n := range wl.Extra {
 		w.rec.Injected(faults.Fault(f), n)
 	}

@@ -22,7 +22,13 @@ func (s APIKey) Handle(ctx context.Context, e Event) (Outcome, error) {
 // chargeOutcome is what a handler returns for the outcome of chargeKnown:
 // Applied for a charge this attempt made, Skipped for a replay of a charge
 // an earlier attempt made, RetryLater for a conflict (another request with
-// the key is running), and an error otherwise.
+// the key is running), Refused for a key the provider knows with other
+// parameters (422: an event under a reused id, whose payload is not the
+// first one's, which no retry will change: it goes to a dead-letter
+// queue, surfaced), and an error otherwise. A mismatch says that no try
+// of this attempt charged under the key (a try of its own would be
+// replayed, its parameters being the same), so refusing claims nothing
+// untrue.
 //
 // A replay, or a conflict, after a try of this very attempt whose outcome
 // was unknown is an error that wraps ErrUnknownOutcome: the charge the
@@ -39,6 +45,8 @@ func chargeOutcome(r Receipt, unsure bool, err error) (Outcome, error) {
 		return Skipped, nil
 	case errors.Is(err, ErrKeyConflict):
 		return RetryLater, nil
+	case errors.Is(err, ErrKeyMismatch):
+		return Refused, nil
 	}
 	return 0, err
 }
@@ -53,9 +61,9 @@ func init() {
 		New:     func(d Deps) (Handler, error) { return APIKey{Provider: d.Provider}, nil },
 		// Measured (compare, 200 seeds, both brokers), as expected.
 		Expected: map[string]string{"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
-			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "dup", "all": "dup"},
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "dup", "id-reuse": "dead", "all": "dup"},
 		ExpectedOn: map[string]map[string]string{"log": {"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
-			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "dup", "all": "dup"}},
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "dup", "id-reuse": "dead", "all": "dup"}},
 		Lesson: "key-expiry",
 		Teaching: Teaching{
 			Mark: "key",

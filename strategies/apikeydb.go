@@ -67,7 +67,10 @@ func (s APIKeyDB) Handle(ctx context.Context, e Event) (Outcome, error) {
 		}
 	}
 	out, err := chargeOutcome(chargeKnown(ctx, s.Provider, key, e))
-	if err != nil || out == RetryLater {
+	if err != nil || out == RetryLater || out == Refused {
+		// Refused: the key is another event's, under the same id (a
+		// reused id met that event's intent): its row is not ours to
+		// mark done.
 		return out, err
 	}
 	done, err := s.Ledger.Begin(ctx)
@@ -104,9 +107,9 @@ func init() {
 		// the recorded key, which the provider has forgotten by then:
 		// the intent says a charge may have happened, not whether.
 		Expected: map[string]string{"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
-			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "all": "dup"},
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "id-reuse": "lost+dead", "all": "dup"},
 		ExpectedOn: map[string]map[string]string{"log": {"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
-			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "all": "dup"}},
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "id-reuse": "lost+dead", "all": "dup"}},
 		Teaching: Teaching{
 			// The fix explain replays for a strategy that charges: it
 			// survives every scenario of one fault (not all, above).

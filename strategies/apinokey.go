@@ -47,9 +47,9 @@ func init() {
 		// commit, so a copy redelivered while the holder stalls waits on
 		// the lock (and times out) until the holder commits its mark.
 		Expected: map[string]string{"redeliver": "ok", "crash": "dup", "partition": "dup", "slow": "ok",
-			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "all": "dup"},
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "id-reuse": "lost", "all": "dup"},
 		ExpectedOn: map[string]map[string]string{"log": {"redeliver": "ok", "crash": "dup", "partition": "dup", "slow": "ok",
-			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "all": "dup"}},
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "id-reuse": "lost", "all": "dup"}},
 		Lesson: "crash",
 		Teaching: Teaching{
 			Mark:   "id",

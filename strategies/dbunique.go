@@ -76,10 +76,10 @@ func init() {
 		Breaks:  "the mark and the effect commit atomically, so no fault separates them: it survives everything",
 		New:     func(d Deps) (Handler, error) { return DBUnique{Ledger: d.Ledger}, nil },
 		Expected: map[string]string{"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
-			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "all": "ok"},
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "id-reuse": "lost", "all": "ok"},
 		// Measured: compare --broker log (200 seeds).
 		ExpectedOn: map[string]map[string]string{"log": {"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
-			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "all": "ok"}},
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "id-reuse": "lost", "all": "ok"}},
 		Teaching: Teaching{
 			Mark:   "id",
 			Marked: "committed event {event}'s id",
@@ -95,10 +95,10 @@ func init() {
 		Breaks:  "a crash or lost commit reply between the two transactions loses the event, and so does an effect that gives up waiting for a row lock",
 		New:     func(d Deps) (Handler, error) { return DBUniqueSplit{Ledger: d.Ledger}, nil },
 		Expected: map[string]string{"redeliver": "ok", "crash": "lost", "partition": "lost", "slow": "lost",
-			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "lost", "key-expiry": "ok", "all": "lost"},
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "lost", "key-expiry": "ok", "id-reuse": "lost", "all": "lost"},
 		// Measured: compare --broker log (200 seeds).
 		ExpectedOn: map[string]map[string]string{"log": {"redeliver": "ok", "crash": "lost", "partition": "lost", "slow": "lost",
-			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "lost", "key-expiry": "ok", "all": "lost"}},
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "lost", "key-expiry": "ok", "id-reuse": "lost", "all": "lost"}},
 		Teaching: Teaching{
 			Mark:   "id",
 			Marked: "committed event {event}'s id",

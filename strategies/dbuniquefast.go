@@ -28,10 +28,10 @@ func init() {
 		Breaks:  "the mark and the effect commit atomically, in one statement: it survives everything, in one round trip",
 		New:     func(d Deps) (Handler, error) { return DBUniqueFast{Ledger: d.Ledger}, nil },
 		Expected: map[string]string{"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
-			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "all": "ok"},
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "id-reuse": "lost", "all": "ok"},
 		// Measured: compare --broker log (200 seeds).
 		ExpectedOn: map[string]map[string]string{"log": {"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
-			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "all": "ok"}},
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "id-reuse": "lost", "all": "ok"}},
 		Teaching: Teaching{
 			Mark:   "id",
 			Marked: "committed event {event}'s id",

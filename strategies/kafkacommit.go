@@ -29,7 +29,7 @@ func init() {
 		Brokers: []string{"log"},
 		// Measured: compare --broker log (200 seeds).
 		ExpectedOn: map[string]map[string]string{"log": {"redeliver": "dup", "crash": "dup", "partition": "dup", "slow": "dup",
-			"store-loss": "ok", "ttl": "dup", "rebalance": "ok", "zombie": "dup", "key-expiry": "dup", "all": "dup"}},
+			"store-loss": "ok", "ttl": "dup", "rebalance": "ok", "zombie": "dup", "key-expiry": "dup", "id-reuse": "ok", "all": "dup"}},
 		Teaching: Teaching{
 			Why: map[string]string{
 				"dup": "kafka-commit trusts the group's committed offset alone, and commits it only after the effect, in another system: a copy fetched again before that commit applies the effect again.",

@@ -39,10 +39,10 @@ func init() {
 		New:     func(d Deps) (Handler, error) { return NewLocalCache(d.Ledger, d.Memory), nil },
 		Memory:  true,
 		Expected: map[string]string{"redeliver": "dup", "crash": "dup", "partition": "dup", "slow": "dup",
-			"store-loss": "dup", "ttl": "dup", "rebalance": "dup", "zombie": "dup", "key-expiry": "dup", "all": "dup"},
+			"store-loss": "dup", "ttl": "dup", "rebalance": "dup", "zombie": "dup", "key-expiry": "dup", "id-reuse": "dup+lost", "all": "dup"},
 		// Measured: compare --broker log (200 seeds).
 		ExpectedOn: map[string]map[string]string{"log": {"redeliver": "ok", "crash": "dup", "partition": "dup", "slow": "dup",
-			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "dup", "key-expiry": "ok", "all": "dup"}},
+			"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "dup", "key-expiry": "ok", "id-reuse": "lost", "all": "dup"}},
 		Lesson: "redeliver",
 		Teaching: Teaching{
 			MemoryName: "cache",

@@ -78,7 +78,7 @@ func init() {
 		Brokers: []string{"log"},
 		// Measured: compare --broker log (200 seeds).
 		ExpectedOn: map[string]map[string]string{"log": {"redeliver": "dup", "crash": "ok", "partition": "ok", "slow": "ok",
-			"store-loss": "ok", "ttl": "dup", "rebalance": "ok", "zombie": "ok", "key-expiry": "dup", "all": "dup"}},
+			"store-loss": "ok", "ttl": "dup", "rebalance": "ok", "zombie": "ok", "key-expiry": "dup", "id-reuse": "ok", "all": "dup"}},
 		Teaching: Teaching{
 			Mark: "offset",
 			Calls: map[string]CallWords{

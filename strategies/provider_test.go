@@ -98,7 +98,9 @@ func TestAPIKeyOutcomes(t *testing.T) {
 		{"lost reply then replayed", []error{errLost, errReplay}, 0, ErrUnknownOutcome, 2},
 		{"lost reply then conflict", []error{errLost, ErrKeyConflict}, 0, ErrUnknownOutcome, 2},
 		{"lost reply then charged", []error{errLost, nil}, Applied, nil, 2},
-		{"mismatch", []error{ErrKeyMismatch}, 0, ErrKeyMismatch, 1},
+		// A key known with other parameters (a reused id): refused to
+		// a dead-letter queue, surfaced, not retried forever.
+		{"mismatch", []error{ErrKeyMismatch}, Refused, nil, 1},
 		{"gives up", []error{errLost, errLost, errLost, errLost}, 0, ErrUnknownOutcome, chargeRetries},
 	} {
 		t.Run(c.name, func(t *testing.T) {

@@ -73,10 +73,10 @@ func init() {
 			return RedisClaim{Marks: d.Marks, Ledger: d.Ledger, TTL: d.MarkTTL}, nil
 		},
 		Expected: map[string]string{"redeliver": "ok", "crash": "lost", "partition": "lost", "slow": "lost",
-			"store-loss": "dup", "ttl": "dup", "rebalance": "ok", "zombie": "lost", "key-expiry": "ok", "all": "dup+lost"},
+			"store-loss": "dup", "ttl": "dup", "rebalance": "ok", "zombie": "lost", "key-expiry": "ok", "id-reuse": "lost", "all": "dup+lost"},
 		// Measured: compare --broker log (200 seeds).
 		ExpectedOn: map[string]map[string]string{"log": {"redeliver": "ok", "crash": "lost", "partition": "lost", "slow": "lost",
-			"store-loss": "ok", "ttl": "dup", "rebalance": "ok", "zombie": "lost", "key-expiry": "ok", "all": "dup+lost"}},
+			"store-loss": "ok", "ttl": "dup", "rebalance": "ok", "zombie": "lost", "key-expiry": "ok", "id-reuse": "lost", "all": "dup+lost"}},
 		Teaching: Teaching{
 			Mark:   "claim",
 			Marked: "claimed event {event} in Redis",
@@ -99,10 +99,10 @@ func init() {
 			return RedisAfter{Marks: d.Marks, Ledger: d.Ledger, TTL: d.MarkTTL}, nil
 		},
 		Expected: map[string]string{"redeliver": "dup", "crash": "dup", "partition": "dup", "slow": "dup",
-			"store-loss": "dup", "ttl": "dup", "rebalance": "ok", "zombie": "dup", "key-expiry": "ok", "all": "dup"},
+			"store-loss": "dup", "ttl": "dup", "rebalance": "ok", "zombie": "dup", "key-expiry": "ok", "id-reuse": "lost", "all": "dup"},
 		// Measured: compare --broker log (200 seeds).
 		ExpectedOn: map[string]map[string]string{"log": {"redeliver": "ok", "crash": "dup", "partition": "dup", "slow": "dup",
-			"store-loss": "ok", "ttl": "dup", "rebalance": "ok", "zombie": "dup", "key-expiry": "ok", "all": "dup"}},
+			"store-loss": "ok", "ttl": "dup", "rebalance": "ok", "zombie": "dup", "key-expiry": "ok", "id-reuse": "lost", "all": "dup"}},
 		Teaching: Teaching{
 			Mark: "mark",
 			Calls: map[string]CallWords{

@@ -73,10 +73,10 @@ func init() {
 			return RedisLease{KV: d.KV, Ledger: d.Ledger, Lease: d.Lease, TTL: d.MarkTTL}, nil
 		},
 		Expected: map[string]string{"redeliver": "ok", "crash": "dup", "partition": "dup", "slow": "dup",
-			"store-loss": "dup", "ttl": "dup", "rebalance": "ok", "zombie": "dup", "key-expiry": "ok", "all": "dup"},
+			"store-loss": "dup", "ttl": "dup", "rebalance": "ok", "zombie": "dup", "key-expiry": "ok", "id-reuse": "lost", "all": "dup"},
 		// Measured: compare --broker log (200 seeds).
 		ExpectedOn: map[string]map[string]string{"log": {"redeliver": "ok", "crash": "dup", "partition": "dup", "slow": "dup",
-			"store-loss": "ok", "ttl": "dup", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "all": "dup"}},
+			"store-loss": "ok", "ttl": "dup", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "id-reuse": "lost", "all": "dup"}},
 		Teaching: Teaching{
 			Mark:    "lease",
 			MarkKey: LeaseKey,

@@ -52,10 +52,10 @@ func init() {
 			return RedisRelease{KV: d.KV, Ledger: d.Ledger, TTL: d.MarkTTL}, nil
 		},
 		Expected: map[string]string{"redeliver": "ok", "crash": "lost", "partition": "dup+lost", "slow": "lost",
-			"store-loss": "dup", "ttl": "dup", "rebalance": "ok", "zombie": "lost", "key-expiry": "ok", "all": "dup+lost"},
+			"store-loss": "dup", "ttl": "dup", "rebalance": "ok", "zombie": "lost", "key-expiry": "ok", "id-reuse": "lost", "all": "dup+lost"},
 		// Measured: compare --broker log (200 seeds).
 		ExpectedOn: map[string]map[string]string{"log": {"redeliver": "ok", "crash": "lost", "partition": "dup+lost", "slow": "ok",
-			"store-loss": "ok", "ttl": "dup", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "all": "dup+lost"}},
+			"store-loss": "ok", "ttl": "dup", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "id-reuse": "lost", "all": "dup+lost"}},
 		Teaching: Teaching{
 			Mark:    "claim",
 			MarkKey: ClaimKey,

@@ -295,6 +295,9 @@ func TestRegistry(t *testing.T) {
 		for _, sc := range []string{"redeliver", "crash", "partition", "slow", "store-loss", "ttl", "rebalance", "zombie", "key-expiry", "all"} {
 			assert.Regexp(t, `^(ok|dup|lost|dup\+lost)$`, s.Expected[sc], "%s under %s", s.Name, sc)
 		}
+		// id-reuse may surface a reused id as dead (a refusal to a
+		// dead-letter queue) where an id-only deduplicator loses it.
+		assert.Regexp(t, `^(ok|dup|lost|dup\+lost|dead|lost\+dead)$`, s.Expected["id-reuse"], "%s under id-reuse", s.Name)
 	}
 	// Every built-in has a row on the log, each cell a kind of violation
 	// in every scenario.
@@ -304,6 +307,7 @@ func TestRegistry(t *testing.T) {
 		for _, sc := range []string{"redeliver", "crash", "partition", "slow", "store-loss", "ttl", "rebalance", "zombie", "key-expiry", "all"} {
 			assert.Regexp(t, `^(ok|dup|lost|dup\+lost)$`, row[sc], "%s under %s on the log", name, sc)
 		}
+		assert.Regexp(t, `^(ok|dup|lost|dup\+lost|dead|lost\+dead)$`, row["id-reuse"], "%s under id-reuse on the log", name)
 	}
 	noop := func(Deps) (Handler, error) { return None{}, nil }
 	assert.ErrorContains(t, Register(Strategy{Name: "none", New: noop}), "registered already")

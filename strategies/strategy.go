@@ -26,6 +26,15 @@ const (
 	// consumer acks it, and the broker will not deliver it again. An event
 	// whose every delivery was dropped was never applied: it is lost.
 	Dropped
+	// Refused means the handler refuses the event as it came, with
+	// nothing done, and hands it to a dead-letter queue for a person to
+	// look at: a conflict it must not settle by itself, such as an id
+	// already taken by an event with another payload (db-unique-payload).
+	// The consumer acks it, as it does a dropped one; but where Dropped
+	// loses the event silently, Refused surfaces it: the checkers count
+	// an event that a handler refused and none applied as dead, an
+	// outcome of its own, not lost.
+	Refused
 )
 
 // String names the outcome.
@@ -39,6 +48,8 @@ func (o Outcome) String() string {
 		return "retry-later"
 	case Dropped:
 		return "dropped"
+	case Refused:
+		return "refused"
 	}
 	return fmt.Sprintf("Outcome(%d)", uint8(o))
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -25,7 +26,8 @@ type ratio struct {
 // ratios are the comparisons the README's Benchmarks section shows: the
 // speed of db-unique-fast against the redis strategy and against the raw
 // statement it is built on, and of the batched database modes against
-// Redis's pipelined limit.
+// Redis's pipelined limit. The strategies through real brokers follow
+// (brokerRatios).
 var ratios = []ratio{
 	{
 		label:  "db-unique-fast ÷ redis, real, events/s",
@@ -50,20 +52,74 @@ var ratios = []ratio{
 		num:   "BenchmarkBatch/db-unique/real/batch=32/consumers=%d", numUnit: unitThroughput,
 		den: "BenchmarkRaw/redis-setnx-pipelined/batch=32/consumers=%d", denUnit: unitOps,
 	},
-	// Through RabbitMQ: a strategy in the raw RabbitMQ loop, over the
-	// loop alone (issue 16).
-	{
-		label:  "none through RabbitMQ ÷ the raw RabbitMQ loop",
-		target: "≥ 0.8",
-		num:    "BenchmarkStrategy/none/real/broker=rabbitmq/consumers=%d", numUnit: unitThroughput,
-		den: "BenchmarkRawBroker/rabbitmq/consumers=%d", denUnit: unitMsgs,
-	},
-	{
-		label: "db-unique-fast through RabbitMQ ÷ the raw RabbitMQ loop",
-		num:   "BenchmarkStrategy/db-unique-fast/real/broker=rabbitmq/consumers=%d", numUnit: unitThroughput,
-		den: "BenchmarkRawBroker/rabbitmq/consumers=%d", denUnit: unitMsgs,
-	},
 }
+
+// brokerLoop is one broker's raw loops in BenchmarkRawNATS or
+// BenchmarkRawBroker: the loop alone and the loop with the none
+// strategy's effect written against pgx, each with %d for the consumer
+// count, in unit.
+type brokerLoop struct {
+	name, key     string // the broker's name in words, and in broker=<key>
+	alone, withTx string
+	unit          string
+}
+
+// brokerLoops are the brokers whose strategies BenchmarkStrategy measures
+// in their raw loops (broker=<key>).
+var brokerLoops = []brokerLoop{
+	{"NATS", "nats", "BenchmarkRawNATS/publish-fetch-acksync/consumers=%d", "BenchmarkRawNATS/publish-fetch-pg-apply-tx-acksync/consumers=%d", unitOps},
+	{"RabbitMQ", "rabbitmq", "BenchmarkRawBroker/rabbitmq/consumers=%d", "BenchmarkRawBroker/rabbitmq-pg-apply-tx/consumers=%d", unitMsgs},
+	{"Kafka", "kafka", "BenchmarkRawBroker/kafka/consumers=%d", "BenchmarkRawBroker/kafka-pg-apply-tx/consumers=%d", unitMsgs},
+}
+
+// brokerRatios are, for each broker, none through it over its raw loop
+// with none's PostgreSQL transaction (idemsim's own cost in the loop) and
+// over the loop alone (with PostgreSQL's cost too), and db-unique-fast
+// over the loop alone.
+func brokerRatios() []ratio {
+	var out []ratio
+	for _, l := range brokerLoops {
+		strategy := func(st string) string {
+			return "BenchmarkStrategy/" + st + "/real/broker=" + l.key + "/consumers=%d"
+		}
+		dbTarget := "–"
+		if l.key == "nats" {
+			dbTarget = "≥ 0.5 at 16 consumers"
+		}
+		out = append(out,
+			ratio{
+				label:  fmt.Sprintf("none through %s ÷ the raw %s loop with the same PostgreSQL transaction (%s)", l.name, l.name, benchLabel(l.withTx)),
+				target: "≥ 0.8",
+				num:    strategy("none"), numUnit: unitThroughput,
+				den: l.withTx, denUnit: l.unit,
+			},
+			ratio{
+				label:  fmt.Sprintf("none through %s ÷ the raw %s loop alone (%s)", l.name, l.name, benchLabel(l.alone)),
+				target: "≥ 0.8",
+				num:    strategy("none"), numUnit: unitThroughput,
+				den: l.alone, denUnit: l.unit,
+			},
+			ratio{
+				label:  fmt.Sprintf("db-unique-fast through %s ÷ the raw %s loop alone (%s)", l.name, l.name, benchLabel(l.alone)),
+				target: dbTarget,
+				num:    strategy("db-unique-fast"), numUnit: unitThroughput,
+				den: l.alone, denUnit: l.unit,
+			},
+		)
+	}
+	return out
+}
+
+// benchLabel is a benchmark name of brokerLoops as a row names it, without
+// "Benchmark" and the consumer count: RawNATS/publish-fetch-acksync.
+func benchLabel(name string) string {
+	name = strings.TrimPrefix(name, "Benchmark")
+	name, _, _ = strings.Cut(name, "/consumers=")
+	return name
+}
+
+// allRatios are the table's rows: ratios, then the brokers'.
+func allRatios() []ratio { return append(slices.Clone(ratios), brokerRatios()...) }
 
 // unitMsgs is the throughput unit of BenchmarkRawBroker.
 const unitMsgs = "msgs/s"
@@ -91,7 +147,7 @@ func RatiosTable(w io.Writer, f *BenchFile) error {
 	}
 	b.WriteString("\n| --- | --- |" + strings.Repeat(" --- |", len(ratioConsumers)) + "\n")
 	cells := 0
-	for _, r := range ratios {
+	for _, r := range allRatios() {
 		target := r.target
 		if target == "" {
 			target = "–"
@@ -114,7 +170,7 @@ func RatiosTable(w io.Writer, f *BenchFile) error {
 		b.WriteString("\n")
 	}
 	if cells == 0 {
-		return fmt.Errorf("%w: no BenchmarkStrategy/db-unique-fast/real, BenchmarkRaw or BenchmarkBatch results to compare", ErrNoData)
+		return fmt.Errorf("%w: no BenchmarkStrategy/db-unique-fast/real, BenchmarkRaw, BenchmarkBatch or raw broker loop results to compare", ErrNoData)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
@@ -127,7 +183,7 @@ func RatiosTable(w io.Writer, f *BenchFile) error {
 func RatioBenchmarks() []string {
 	var names []string
 	seen := map[string]bool{}
-	for _, r := range ratios {
+	for _, r := range allRatios() {
 		for _, n := range ratioConsumers {
 			for _, name := range []string{fmt.Sprintf(r.num, n), fmt.Sprintf(r.den, n)} {
 				if !seen[name] {

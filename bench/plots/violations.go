@@ -29,6 +29,7 @@ var scenarioColors = map[string]color.Color{
 	"rebalance":  blue,
 	"zombie":     color.RGBA{140, 90, 40, 255},
 	"key-expiry": color.RGBA{200, 120, 170, 255},
+	"id-reuse":   color.RGBA{120, 180, 160, 255},
 	"all":        color.RGBA{70, 70, 70, 255},
 }
 

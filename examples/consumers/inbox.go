@@ -88,11 +88,11 @@ var InboxStrategy = strategies.Strategy{
 	// Written before measuring: the inbox row and the effect commit in
 	// one transaction, so no fault can separate them.
 	Expected: map[string]string{"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
-		"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "all": "ok"},
+		"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "id-reuse": "lost", "all": "ok"},
 	// On the log, and the queue's rebalance and zombie columns: as measured
 	// (compare --broker queue,log), the scenarios and the broker being newer
 	// than these rows.
 	ExpectedOn: map[string]map[string]string{"log": {"redeliver": "ok", "crash": "ok", "partition": "ok", "slow": "ok",
-		"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "all": "ok"}},
+		"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "id-reuse": "lost", "all": "ok"}},
 	Promises: strategies.Promises{SameInstance: true, OtherInstance: true, Concurrent: strategies.OneApplies},
 }

@@ -89,11 +89,11 @@ var JDBCRepositoryStrategy = strategies.Strategy{
 	// Written before measuring: as redis-release, with the claim in the
 	// database, where it never expires and no Redis fault reaches it.
 	Expected: map[string]string{"redeliver": "ok", "crash": "lost", "partition": "dup+lost", "slow": "lost",
-		"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "lost", "key-expiry": "ok", "all": "dup+lost"},
+		"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "lost", "key-expiry": "ok", "id-reuse": "lost", "all": "dup+lost"},
 	// On the log, and the queue's rebalance and zombie columns: as measured
 	// (compare --broker queue,log), the scenarios and the broker being newer
 	// than these rows.
 	ExpectedOn: map[string]map[string]string{"log": {"redeliver": "ok", "crash": "lost", "partition": "dup+lost", "slow": "ok",
-		"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "all": "dup+lost"}},
+		"store-loss": "ok", "ttl": "ok", "rebalance": "ok", "zombie": "ok", "key-expiry": "ok", "id-reuse": "lost", "all": "dup+lost"}},
 	Promises: strategies.Promises{SameInstance: true, OtherInstance: true, Concurrent: strategies.OneApplies},
 }

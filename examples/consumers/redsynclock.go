@@ -99,11 +99,11 @@ var RedsyncLockStrategy = strategies.Strategy{
 	// commits, outside its transaction, and the lock that guards the gap
 	// expires.
 	Expected: map[string]string{"redeliver": "ok", "crash": "dup", "partition": "dup", "slow": "dup",
-		"store-loss": "dup", "ttl": "dup", "rebalance": "ok", "zombie": "dup", "key-expiry": "ok", "all": "dup"},
+		"store-loss": "dup", "ttl": "dup", "rebalance": "ok", "zombie": "dup", "key-expiry": "ok", "id-reuse": "lost", "all": "dup"},
 	// On the log, and the queue's rebalance and zombie columns: as measured
 	// (compare --broker queue,log), the scenarios and the broker being newer
 	// than these rows.
 	ExpectedOn: map[string]map[string]string{"log": {"redeliver": "ok", "crash": "dup", "partition": "dup", "slow": "dup",
-		"store-loss": "dup", "ttl": "dup", "rebalance": "ok", "zombie": "dup", "key-expiry": "ok", "all": "dup"}},
+		"store-loss": "dup", "ttl": "dup", "rebalance": "ok", "zombie": "dup", "key-expiry": "ok", "id-reuse": "lost", "all": "dup"}},
 	Promises: strategies.Promises{SameInstance: true, OtherInstance: true, Concurrent: strategies.OneApplies},
 }

@@ -103,6 +103,14 @@ func SharedRabbitMQ(tb testing.TB) *RabbitMQServer {
 //
 // It calls os.Exit, so deferred calls in the caller's TestMain do not run.
 func Main(m *testing.M) {
+	if os.Getenv(providerChildEnv) == "1" {
+		// A real run started this test binary as its payment provider,
+		// and the package's TestMain did not serve as one: running the
+		// tests again here would start runs, and providers, without
+		// end.
+		fmt.Fprintf(os.Stderr, "testserver: this test binary was started as a payment provider (%s=1), but its TestMain does not serve as one: call provider.ChildMain() first in TestMain\n", providerChildEnv)
+		os.Exit(2)
+	}
 	mainRunning.Store(true)
 	code := m.Run()
 	mainRunning.Store(false)
@@ -114,6 +122,10 @@ func Main(m *testing.M) {
 	}
 	os.Exit(code)
 }
+
+// providerChildEnv is provider.ChildEnv (which this package cannot import:
+// the provider's own tests use this package).
+const providerChildEnv = "IDEMSIM_PROVIDER_CHILD"
 
 // stopShared stops whichever shared servers were started.
 func stopShared() error {

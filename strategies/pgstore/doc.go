@@ -10,6 +10,11 @@
 //	<prefix>_ledger_event, an index of the ledger on event_id
 //	<prefix>_offsets   (partition int PRIMARY KEY, next_offset bigint)  the log's offsets
 //
+// EnsureProvider creates, the same way, the two tables of idemsim's payment
+// provider (idemsim provider): <prefix>_provider_keys, its idempotency
+// keys, and <prefix>_provider_charges, its charges. Drop removes them with
+// the rest.
+//
 // Tx's ReadOffset and AdvanceOffset read and compare-and-set a
 // partition's row of the offsets table; New adds the table to an older
 // idemsim's set of tables that lacks it.

@@ -59,9 +59,23 @@ func (r relation) owned() bool {
 var kindNames = map[string]string{"r": "table", "p": "table", "i": "index", "v": "view", "m": "materialized view", "S": "sequence", "f": "foreign table", "c": "type"}
 
 // names are the relations a prefix owns, in creation order: the ledger's
-// index after the ledger, and the log's offsets table, added later, last.
+// (ledgerNames), then the payment provider's (providerNames). Drop and
+// clean look for all of them.
 func names(prefix string) []string {
+	return append(ledgerNames(prefix), providerNames(prefix)...)
+}
+
+// ledgerNames are the relations New creates, in creation order: the
+// ledger's index after the ledger, and the log's offsets table, added
+// later, last.
+func ledgerNames(prefix string) []string {
 	return []string{prefix + "_processed", prefix + "_accounts", prefix + "_ledger", prefix + "_ledger_event", prefix + "_offsets"}
+}
+
+// providerNames are the relations EnsureProvider creates: idemsim's
+// payment provider's idempotency keys and charges.
+func providerNames(prefix string) []string {
+	return []string{prefix + "_provider_keys", prefix + "_provider_charges"}
 }
 
 // querier is a pool, a connection or a transaction.
@@ -101,10 +115,11 @@ WHERE n.nspname = $1 AND c.relname = ANY($2)`, schema, names(prefix))
 	return out, nil
 }
 
-// foreign lists the relations of rels that idemsim did not create, or nil.
-func foreign(schema, prefix string, rels map[string]relation) error {
+// foreign lists the relations of rels among set that idemsim did not
+// create, or nil.
+func foreign(schema, prefix string, set []string, rels map[string]relation) error {
 	var bad []string
-	for _, n := range names(prefix) {
+	for _, n := range set {
 		if r, ok := rels[n]; ok && !r.owned() {
 			kind := kindNames[r.kind]
 			if kind == "" {
@@ -170,10 +185,10 @@ func ensureTables(ctx context.Context, pool *pgxpool.Pool, schema, prefix string
 	if err != nil {
 		return err
 	}
-	if err := foreign(schema, prefix, rels); err != nil {
+	if err := foreign(schema, prefix, ledgerNames(prefix), rels); err != nil {
 		return err
 	}
-	if len(rels) == len(names(prefix)) {
+	if hasAll(rels, ledgerNames(prefix)) {
 		typ, notNull, found, err := stateColumn(ctx, pool, schema, prefix)
 		if err != nil {
 			return err
@@ -193,7 +208,7 @@ func ensureTables(ctx context.Context, pool *pgxpool.Pool, schema, prefix string
 		if err != nil {
 			return err
 		}
-		if err := foreign(schema, prefix, rels); err != nil {
+		if err := foreign(schema, prefix, ledgerNames(prefix), rels); err != nil {
 			return err
 		}
 		t := tablesOf(schema, prefix)
@@ -205,7 +220,7 @@ func ensureTables(ctx context.Context, pool *pgxpool.Pool, schema, prefix string
 			prefix + "_ledger_event": fmt.Sprintf(`CREATE INDEX %s ON %s (event_id)`, pgx.Identifier{prefix + "_ledger_event"}.Sanitize(), t.ledger),
 			prefix + "_offsets":      fmt.Sprintf(`CREATE TABLE %s (partition int PRIMARY KEY, next_offset bigint NOT NULL)`, t.offsets),
 		}
-		for _, n := range names(prefix) {
+		for _, n := range ledgerNames(prefix) {
 			if _, ok := rels[n]; ok {
 				continue
 			}
@@ -233,6 +248,16 @@ func ensureTables(ctx context.Context, pool *pgxpool.Pool, schema, prefix string
 		}
 		return nil
 	})
+}
+
+// hasAll reports whether rels holds every relation of set.
+func hasAll(rels map[string]relation, set []string) bool {
+	for _, n := range set {
+		if _, ok := rels[n]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // lockKey is the advisory lock key of prefix in schema for purpose: a
@@ -354,7 +379,7 @@ func Drop(ctx context.Context, pool *pgxpool.Pool, prefix string) (dropped []str
 	if err != nil {
 		return nil, err
 	}
-	notOwned := foreign(schema, prefix, rels)
+	notOwned := foreign(schema, prefix, names(prefix), rels)
 	for _, n := range names(prefix) {
 		r, ok := rels[n]
 		if !ok || !r.owned() {
