@@ -258,19 +258,24 @@ func TestPlayground(t *testing.T) {
 	})
 
 	t.Run("speed", func(t *testing.T) {
-		// One 3-instance, 200-event run: the median of 9, after a warm-up.
-		q := "strategy=local-cache&faults=redeliver&seed=1&instances=3&events=200"
+		// One 3-instance, 200-event run: on a fresh page, the first run
+		// (nothing warm: porcupine's memo of history shapes is empty), then
+		// nine runs of other seeds, and their median; then with the story.
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/playground.html")))
+		_, err := chromedp.Run(ctx, chromedp.Poll[bool](`!!window.idemsim && !document.getElementById('pg-run').disabled`, chromedp.WithPollingTimeout(2*time.Minute)))
+		require.NoError(t, err)
 		ms, err := chromedp.Run(ctx, chromedp.Evaluate[[]float64](`(() => {
-			const q = `+jsString(q)+`;
+			const q = (seed) => "strategy=local-cache&faults=redeliver&instances=3&events=200&seed=" + seed;
 			const time = (qq) => { const t0 = performance.now(); const o = JSON.parse(idemsim.run(qq)); if (o.error) throw new Error(o.error); return performance.now() - t0; };
-			time(q); time(q + "&story=1");
+			const first = time(q(1));
 			const runs = [], stories = [];
-			for (let i = 0; i < 9; i++) { runs.push(time(q)); stories.push(time(q + "&story=1")); }
+			for (let s = 2; s <= 10; s++) runs.push(time(q(s)));
+			for (let s = 11; s <= 15; s++) stories.push(time(q(s) + "&story=1"));
 			runs.sort((a, b) => a - b); stories.sort((a, b) => a - b);
-			return [runs[4], runs[0], runs[8], stories[4]];
+			return [first, runs[4], runs[0], runs[8], stories[2]];
 		})()`))
 		require.NoError(t, err)
-		t.Logf("one 3-instance, 200-event run in the browser: median %.1f ms (min %.1f, max %.1f) of 9; with its story's document %.1f ms (target: < 50 ms for the run)", ms[0], ms[1], ms[2], ms[3])
+		t.Logf("one 3-instance, 200-event run of local-cache under redeliver in the browser: the first %.1f ms; seeds 2..10: median %.1f ms (min %.1f, max %.1f); with the story's document, median of seeds 11..15 %.1f ms (target: < 50 ms for the run)", ms[0], ms[1], ms[2], ms[3], ms[4])
 
 		// A 200-seed sweep of one strategy (one cell of compare).
 		res, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`(async () => {

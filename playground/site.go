@@ -112,7 +112,11 @@ var storyTmpl = template.Must(template.New("story").Parse(`<!DOCTYPE html>
 // site's root, whose replay link opens run, the run told, in the
 // playground.
 func WriteStory(w io.Writer, d *page.Doc, replay Flags) error {
-	data, err := json.Marshal(d)
+	// The text story is the page's fallback without script, which the
+	// page holds once, in its noscript; the script never reads it.
+	noText := *d
+	noText.Text = ""
+	data, err := json.Marshal(&noText)
 	if err != nil {
 		return err
 	}
