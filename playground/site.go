@@ -28,10 +28,9 @@ type Row struct {
 }
 
 // Cell is one cell: its verdict ("ok", "dup", "-"), and for a broken one
-// the link of its story page and of its first failing seed in the
-// playground.
+// the link of its story page and what the link's title says.
 type Cell struct {
-	Text, Story, Play, Title string
+	Text, Story, Title string
 }
 
 // Plot is a figure of the index: its file in the site and what it shows.
