@@ -234,7 +234,8 @@ func writeCellStory(out string, c sweep.Cell) (string, error) {
 		return "", err
 	}
 	var buf bytes.Buffer
-	if err := playground.WriteStory(&buf, d, playground.FlagsOf(shrunk)); err != nil {
+	text := fmt.Sprintf("idemsim explain --strategy %s --faults %s --instances %d --broker %s", c.Strategy, c.Scenario, c.Instances, model)
+	if err := playground.WriteStory(&buf, d, playground.FlagsOf(shrunk), text); err != nil {
 		return "", err
 	}
 	name := "stories/" + model + "-" + c.Strategy + "-" + c.Scenario + ".html"

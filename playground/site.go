@@ -99,7 +99,7 @@ var storyTmpl = template.Must(template.New("story").Parse(`<!DOCTYPE html>
 </head>
 <body>
 <nav><a href="{{.Root}}index.html">the outcome table</a> · <a href="{{.Root}}{{.Replay}}">replay this run in the playground</a></nav>
-<noscript><p>This page draws the story with a script. Without it, here is the story as text:</p><pre>{{.Text}}</pre></noscript>
+<noscript><p>This page draws the story with a script. Without one, this command prints the same story as text: <code>{{.Explain}}</code></p></noscript>
 <div id="app" aria-live="off"></div>
 <script type="application/json" id="story-data">{{.Data}}</script>
 <script src="{{.Root}}story.js"></script>
@@ -108,11 +108,13 @@ var storyTmpl = template.Must(template.New("story").Parse(`<!DOCTYPE html>
 `))
 
 // WriteStory writes the story page of d, a page one directory below the
-// site's root, whose replay link opens run, the run told, in the
-// playground.
-func WriteStory(w io.Writer, d *page.Doc, replay Flags) error {
-	// The text story is the page's fallback without script, which the
-	// page holds once, in its noscript; the script never reads it.
+// site's root, whose replay link opens replay, the run told, in the
+// playground; explain is the command that prints the story as text.
+func WriteStory(w io.Writer, d *page.Doc, replay Flags, explain string) error {
+	// The text story, the story page's fallback without script, is left
+	// out (the script never reads it): the site holds well over a hundred
+	// stories, and its size counts. Without script, the page names the
+	// command that prints it.
 	noText := *d
 	noText.Text = ""
 	data, err := json.Marshal(&noText)
@@ -120,9 +122,9 @@ func WriteStory(w io.Writer, d *page.Doc, replay Flags) error {
 		return err
 	}
 	return storyTmpl.Execute(w, struct {
-		Title, Text, Root, Replay string
-		Data                      template.JS
-	}{d.Title, d.Text, "../", replay.Link(), template.JS(data)})
+		Title, Explain, Root, Replay string
+		Data                         template.JS
+	}{d.Title, explain, "../", replay.Link(), template.JS(data)})
 }
 
 // StoryFiles are the story page's shared files, by name.
