@@ -9,6 +9,12 @@
 // provider's charges per event: the backend hands either count over
 // (run.Tally.Applied), and the model is the same.
 //
+// For a strategy that sends events on, both also judge the downstream
+// (downstream.go): each committed effect's downstream event applied
+// exactly once downstream (a missing one is lost, a second one a
+// duplicate), and none applied for an effect that never committed (a
+// ghost, a kind of its own).
+//
 // A run is correct when every event the broker considers done was applied
 // exactly once, and no event was applied twice. An event whose every
 // attempt did nothing (skipped, retried later or dropped: a handler that

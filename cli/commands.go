@@ -47,6 +47,11 @@ var commands = []command{
 		synopsis: plotSynopsis,
 	},
 	{
+		name:     "site",
+		summary:  "write a static site: the outcome tables, the stories of broken cells, the plots and the playground",
+		synopsis: siteSynopsis,
+	},
+	{
 		name:     "clean",
 		summary:  "remove what real runs of a prefix left on the servers: idemsim's tables and keys",
 		synopsis: cleanSynopsis,
@@ -138,6 +143,8 @@ func (e *env) dispatch(name string, args []string) error {
 		return e.explainCmd(args)
 	case "plot":
 		return e.plotCmd(args)
+	case "site":
+		return e.siteCmd(args)
 	case "clean":
 		return e.cleanCmd(args)
 	case "provider":

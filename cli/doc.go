@@ -33,7 +33,9 @@
 // outputs, the wall clock, the simulator's entry points), which tests
 // replace with fakes; commands.go the command table, the dispatch and how
 // an error becomes a message and an exit status. Each command is a file:
-// runcmd.go (run), compare.go, merge.go, explain.go, plot.go, clean.go,
+// runcmd.go (run), compare.go, merge.go, explain.go, plot.go, site.go
+// (idemsim site: the static site, its story pages told by package explain
+// and drawn by package playground), clean.go,
 // provider.go (idemsim provider, which serves package internal/provider);
 // flags.go parses and checks the values every command shares,
 // brokerflags.go the broker flags of run, compare and explain (--broker, a

@@ -101,6 +101,8 @@ func TestExplainEveryBrokenLogCell(t *testing.T) {
 					assert.Contains(t, kinds, "dup", "the table sees no duplicate here: %s", violation)
 				case strings.Contains(violation, "is lost"):
 					assert.Contains(t, kinds, "lost", "the table sees nothing lost here: %s", violation)
+				case strings.Contains(violation, "is a ghost"):
+					assert.Contains(t, kinds, "ghost", "the table sees no ghost here: %s", violation)
 				case strings.Contains(violation, "never settled"):
 					assert.Contains(t, kinds, "stuck", "the table sees nothing stuck here: %s", violation)
 				default:

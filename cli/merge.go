@@ -18,6 +18,7 @@ import (
 	"github.com/idemsim/idemsim/bench/plots"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
+	"github.com/idemsim/idemsim/strategies"
 	"github.com/idemsim/idemsim/sweep"
 )
 
@@ -490,8 +491,15 @@ func writeCompareMarkdown(w *bytes.Buffer, c *sweep.Comparison, rows []string, c
 		fmt.Fprintf(w, "# Outcome table: broker %s\n\n", c.Broker)
 	}
 	fmt.Fprintf(w, "Seeds 1..%d, %s, %s per run%s. `ok`: no violation in any seed;\n", c.Seeds, plural(c.Instances, "instance"), plural(c.Events, "event"), brokerNote(c.BrokerNaming))
-	fmt.Fprintf(w, "otherwise the kinds of violation seen in some seeds (`dup`, `lost`, `stuck`).\n\n")
-	fmt.Fprint(w, "| strategy |")
+	fmt.Fprintf(w, "otherwise the kinds of violation seen in some seeds (`dup`, `lost`, `stuck`).\n")
+	if publishes(rows) {
+		// Said only where a row sends events on, so that other tables
+		// read as they always have.
+		fmt.Fprintf(w, "For a strategy that sends events on, the downstream counts too: `lost`, a committed effect\n"+
+			"whose downstream event was never applied; `dup`, a second one applied; `ghost`, a downstream\n"+
+			"event applied for an effect that rolled back.\n")
+	}
+	fmt.Fprint(w, "\n| strategy |")
 	for _, sc := range cols {
 		fmt.Fprintf(w, " %s |", sc)
 	}
@@ -579,4 +587,15 @@ func deadCells(c *sweep.Comparison, rows []string, cols []faults.Set) string {
 		}
 	}
 	return strings.Join(out, ", ")
+}
+
+// publishes reports whether a strategy of rows sends events on
+// (strategies.NeedsPublisher).
+func publishes(rows []string) bool {
+	for _, name := range rows {
+		if st, ok := strategies.Lookup(name); ok && st.Needs.Has(strategies.NeedsPublisher) {
+			return true
+		}
+	}
+	return false
 }

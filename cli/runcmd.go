@@ -385,6 +385,12 @@ func writeSummary(w io.Writer, r *sim.Result, real bool) error {
 	if r.Dead > 0 {
 		row("dead", fmt.Sprintf("%d (dead-lettered, never applied: neither lost nor ok)", r.Dead))
 	}
+	if st, ok := strategies.Lookup(r.Strategy); ok && st.Needs.Has(strategies.NeedsPublisher) {
+		// A strategy that sends events on: its downstream's counts.
+		row("ghosts", fmt.Sprintf("%d (downstream events applied for an effect that rolled back)", r.Ghosts))
+		row("downstream lost", fmt.Sprintf("%d (committed effects whose downstream event was never applied)", r.DownstreamLost))
+		row("downstream dups", r.DownstreamDuplicates)
+	}
 	exactlyOnce := "held"
 	if r.Violating() {
 		exactlyOnce = "VIOLATED"

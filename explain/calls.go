@@ -15,6 +15,8 @@ func storeName(op run.Op) string {
 		return "Redis"
 	case run.Provider:
 		return "the payment provider"
+	case run.Broker:
+		return "the downstream topic" // a publish (strategies.Publisher)
 	}
 	return "the database"
 }

@@ -237,6 +237,18 @@ const (
 	// event with a payload of its own), and event Event was published
 	// under its own id.
 	ClaimReusedID
+	// The downstream's (downstream.go):
+	//
+	// ClaimDownApply: at Rec, the downstream consumer applied (Yes) or
+	// skipped as a copy (not Yes) Event's downstream event announcing the
+	// effect of transaction Tx.
+	ClaimDownApply
+	// ClaimTxEffect: transaction Tx committed an effect of Event (Yes),
+	// or did not.
+	ClaimTxEffect
+	// ClaimNoPublish: no publish of Event's downstream event announcing
+	// a committed effect of it (with Tx set: Tx's) reached the topic.
+	ClaimNoPublish
 	numClaimKinds
 )
 
@@ -257,6 +269,7 @@ var claimNames = [numClaimKinds]string{
 	ClaimLeave: "leave", ClaimLateStart: "late-start",
 	ClaimOwner: "owner", ClaimCommitted: "committed", ClaimFenced: "fenced", ClaimNoCommit: "no-commit",
 	ClaimJoin: "join", ClaimEvict: "evict", ClaimReusedID: "reused-id",
+	ClaimDownApply: "down-apply", ClaimTxEffect: "tx-effect", ClaimNoPublish: "no-publish",
 }
 
 // String names the kind.

@@ -21,10 +21,12 @@ func NewFacts(cfg run.Config, trace []run.Record) *Facts {
 			Calls:    make([]Call, 1),
 			Txs:      make([]Tx, 1),
 		},
-		open:    make([]int, cfg.Instances),
-		last:    make([]int, cfg.Instances),
-		windows: make([][]int, cfg.Instances),
-		txs:     make([][]uint32, cfg.Instances),
+		// One more than the instances: room for an outbox's relay,
+		// whose records downstream takes apart.
+		open:    make([]int, cfg.Instances+1),
+		last:    make([]int, cfg.Instances+1),
+		windows: make([][]int, cfg.Instances+1),
+		txs:     make([][]uint32, cfg.Instances+1),
 		liveKey: make([]int, cfg.Events+1),
 		liveKV:  map[string]int{},
 	}
@@ -67,6 +69,10 @@ type deriver struct {
 
 func (d *deriver) record(i int, r *run.Record) {
 	f := d.f
+	if r.Downstream() || r.Inst >= 0 && relayOf(f.Config, r.Inst) {
+		d.downstream(i, r)
+		return
+	}
 	if r.Event > 0 && int(r.Event) < len(f.Events) {
 		e := &f.Events[r.Event]
 		if e.FirstRec < 0 {
@@ -455,6 +461,7 @@ func (d *deriver) cut(inst int32) run.Stores {
 // their recorded calls where the trace has any, else by the rule.
 func (d *deriver) finish() {
 	f := d.f
+	f.finishDown()
 	reuseFacts(f)
 	f.Memory = d.ruleMem
 	if f.MemoryRecorded {

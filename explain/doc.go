@@ -92,6 +92,11 @@
 //     key) and the command that replays the run, each with its claims.
 //     Tell tells a run (TellKind, a violation of a kind; TellEvent, one
 //     event, as how a strategy came through a run that breaks another).
+//   - downstream.go: a strategy that sends events on, told from the
+//     downstream consumer's handlings and the outbox relay's publishes,
+//     which the upstream's facts leave apart; its violations, a ghost
+//     (Ghost) and a downstream event lost (Unsent, "lost" as the table
+//     counts it), with their claims.
 //   - verify.go: Story.Verify, the story-vs-trace check: every claim of a
 //     story, held to the run's trace by its own reading of the records,
 //     independent of the narrator, for any strategy's story (a user's

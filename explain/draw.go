@@ -188,6 +188,10 @@ func timelineTitle(s *Story) string {
 		title += fmt.Sprintf(": event %d lost", s.Event)
 	case Stuck:
 		title += fmt.Sprintf(": event %d never settled", s.Event)
+	case Ghost:
+		title += fmt.Sprintf(": event %d's downstream event a ghost", s.Event)
+	case Unsent:
+		title += fmt.Sprintf(": event %d's downstream event lost", s.Event)
 	}
 	return title
 }

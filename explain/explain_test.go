@@ -65,7 +65,7 @@ func TestParseKind(t *testing.T) {
 		assert.Equal(t, k, got)
 	}
 	_, err := ParseKind("ok")
-	assert.EqualError(t, err, `unknown kind of violation "ok" (accepted: dup, lost, stuck)`)
+	assert.EqualError(t, err, `unknown kind of violation "ok" (accepted: dup, lost, stuck, ghost)`)
 }
 
 func TestSearchKindFindsTheKindAskedFor(t *testing.T) {

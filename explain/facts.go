@@ -30,8 +30,14 @@ type Facts struct {
 	Keys       []Key      // Redis writes that set a mark or a key, in trace order
 	Memory     []Memory   // what instances remembered, in trace order
 	MemCalls   []MemCall  // the calls of instances' own memories, in trace order
-	Acks       []Ack      // acks sent, in trace order
-	Requeues   []Requeue
+	// Down are the downstream consumer's handlings, in trace order, and
+	// RelayPublishes the records of the relay's publishes that reached
+	// the downstream topic (downstream.go), for a strategy that sends
+	// events on.
+	Down           []DownApply
+	RelayPublishes []int
+	Acks           []Ack // acks sent, in trace order
+	Requeues       []Requeue
 	// DeadLetters are the messages the broker gave up on after their
 	// maximum deliveries (run.BrokerParams.MaxDeliveries), in trace order.
 	DeadLetters []DeadLetter

@@ -63,6 +63,7 @@ func TestFactsAgreeWithTheAudit(t *testing.T) {
 					}
 					require.Equal(t, [3]int{res.Duplicates, res.Lost, res.Stuck}, [3]int{dups, lost, stuck}, "the facts disagree with the audit: %s", why)
 					require.Equal(t, res.Stuck, f.Unsettled, why)
+					requireDownstream(t, f, res, why)
 					requireHistory(t, f, res.History, why)
 					requireCallsPaired(t, f, why)
 					requireLossesExact(t, f, why)
@@ -128,6 +129,9 @@ func requireHistory(t *testing.T, f *Facts, history []check.Op, why string) {
 func requireCallsPaired(t *testing.T, f *Facts, why string) {
 	t.Helper()
 	for i, r := range f.Trace {
+		if relayOf(f.Config, r.Inst) {
+			continue // the relay's calls are the downstream's (downstream.go)
+		}
 		switch r.Kind {
 		case run.Serve, run.Reply, run.Timeout, run.Park, run.CallHeld:
 			require.Less(t, int(r.Call), len(f.Calls), "%s: record %d", why, i)
@@ -308,4 +312,29 @@ func TestInsertApplyWaitsAndCommits(t *testing.T) {
 	assert.Equal(t, TxCommitted, f.Txs[3].Status, "a statement that found the id commits nothing")
 	assert.Empty(t, f.Txs[3].Inserted)
 	assert.Len(t, f.Events[2].Applications, 1)
+}
+
+// requireDownstream holds the downstream's facts to the run's audit of it:
+// the ghosts applied, and the committed effects whose downstream event was
+// never applied.
+func requireDownstream(t *testing.T, f *Facts, res *sim.Result, why string) {
+	t.Helper()
+	ghosts := 0
+	applied := make([]bool, len(f.Events))
+	for _, da := range f.Down {
+		switch {
+		case da.Applied && !da.Committed:
+			ghosts++
+		case da.Applied:
+			applied[da.Event] = true
+		}
+	}
+	unsent := 0
+	st, _ := strategies.Lookup(f.Config.Strategy)
+	for id := 1; id < len(f.Events); id++ {
+		if st.Needs.Has(strategies.NeedsPublisher) && len(f.Events[id].Applications) > 0 && !applied[id] {
+			unsent++
+		}
+	}
+	require.Equal(t, [2]int{res.Ghosts, res.DownstreamLost}, [2]int{ghosts, unsent}, "the downstream's facts disagree with its audit: %s", why)
 }

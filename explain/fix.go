@@ -51,8 +51,11 @@ type Fix struct {
 func fixStrategy(name string) (strategies.Strategy, bool) {
 	broken, _ := strategies.Lookup(name)
 	charges := broken.Needs.Has(strategies.NeedsProvider)
+	publishes := broken.Needs.Has(strategies.NeedsPublisher)
 	for _, st := range strategies.All() {
-		if st.Teaching.Fix && st.Needs.Has(strategies.NeedsProvider) == charges {
+		// One that sends events on is fixed by one that does too
+		// (outbox), so that the fix does all the broken one meant to.
+		if st.Teaching.Fix && st.Needs.Has(strategies.NeedsProvider) == charges && st.Needs.Has(strategies.NeedsPublisher) == publishes {
 			return st, st.Name != name
 		}
 	}
@@ -185,6 +188,14 @@ func decisive(f *Facts, rec int, ev uint32) int {
 		return fixHide
 	}
 	r := &f.Trace[rec]
+	switch {
+	case r.Downstream() && r.Kind == run.DownApply:
+		// The downstream consumer's handling of the event's downstream
+		// event (downstream.go tells only the focus event's).
+		return fixShow
+	case !r.Downstream() && r.Kind == run.Serve && r.Op == run.PublishDown && relayOf(f.Config, r.Inst):
+		return fixShow
+	}
 	switch r.Kind {
 	case run.Handled:
 		// A refusal to the dead-letter queue (db-unique-payload, under

@@ -83,7 +83,11 @@ func (a *analysis) kindOf(id uint32) Kind {
 		return NoViolation
 	case n == 0 && e.Done:
 		return Lost
-	case !e.Settled:
+	}
+	if k := a.downKind(id); k != NoViolation {
+		return k
+	}
+	if !e.Settled {
 		return Stuck
 	}
 	return NoViolation
@@ -118,6 +122,8 @@ func (a *analysis) cutoff(id uint32) int64 {
 		return end
 	case Lost:
 		return a.firstAck(e).AckedAt
+	case Ghost:
+		return a.firstGhost(id).At
 	}
 	return math.MaxInt64
 }

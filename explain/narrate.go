@@ -79,7 +79,7 @@ func newNarrator(a *analysis) *narrator {
 	st := a.strategy
 	n := &narrator{a: a, f: f, w: wordsOf(st), focus: a.focus, ev: f.Event(a.focus),
 		marks: st.Needs.Has(strategies.NeedsMarks), kv: st.Needs.Has(strategies.NeedsKV),
-		crashTold: make([]bool, a.cfg.Instances), leftTold: make([]bool, a.cfg.Instances), cutTold: make([]run.Stores, a.cfg.Instances), cutRec: make([]int, a.cfg.Instances),
+		crashTold: make([]bool, a.cfg.Instances+1), leftTold: make([]bool, a.cfg.Instances+1), cutTold: make([]run.Stores, a.cfg.Instances+1), cutRec: make([]int, a.cfg.Instances+1),
 		known: map[uint32]bool{a.focus: true},
 		from:  1, to: 0} // an empty span until the event has one
 	for i := range n.cutRec {
@@ -263,6 +263,10 @@ func (n *narrator) record(i int, r *run.Record) {
 	f := n.f
 	tell := r.Event == n.focus
 	inst := r.Inst
+	if r.Downstream() || inst >= 0 && relayOf(f.Config, inst) {
+		n.downRecord(i, r)
+		return
+	}
 	if n.f.Group != nil && n.groupRecord(i, r) {
 		return
 	}

@@ -25,6 +25,9 @@ const (
 	Duplicate               // an event's effect was applied more than once
 	Lost                    // the broker considers an event done, its effect was never applied
 	Stuck                   // an event never settled
+	// The downstream's, for a strategy that sends events on:
+	Ghost  // a downstream event was applied for an effect that never committed
+	Unsent // an effect committed, and its downstream event never reached the downstream ("lost", as the table counts it)
 )
 
 // String names the kind as the outcome table does.
@@ -32,10 +35,12 @@ func (k Kind) String() string {
 	switch k {
 	case Duplicate:
 		return "dup"
-	case Lost:
+	case Lost, Unsent:
 		return "lost"
 	case Stuck:
 		return "stuck"
+	case Ghost:
+		return "ghost"
 	}
 	return "ok"
 }
@@ -48,6 +53,10 @@ func KindOf(r *sim.Result) Kind {
 		return Duplicate
 	case r.Lost > 0:
 		return Lost
+	case r.DownstreamLost > 0:
+		return Unsent
+	case r.Ghosts > 0:
+		return Ghost
 	case r.Stuck > 0:
 		return Stuck
 	}
@@ -60,7 +69,12 @@ func (k Kind) In(r *sim.Result) bool {
 	case Duplicate:
 		return r.Duplicates > 0
 	case Lost:
-		return r.Lost > 0
+		// As the table counts it: a downstream event lost too.
+		return r.Lost > 0 || r.DownstreamLost > 0
+	case Unsent:
+		return r.DownstreamLost > 0
+	case Ghost:
+		return r.Ghosts > 0
 	case Stuck:
 		return r.Stuck > 0
 	}
@@ -70,7 +84,7 @@ func (k Kind) In(r *sim.Result) bool {
 // ParseKind parses a kind of violation as the outcome table names it:
 // "dup", "lost" or "stuck".
 func ParseKind(s string) (Kind, error) {
-	for _, k := range []Kind{Duplicate, Lost, Stuck} {
+	for _, k := range []Kind{Duplicate, Lost, Stuck, Ghost} {
 		if s == k.String() {
 			return k, nil
 		}
@@ -79,7 +93,9 @@ func ParseKind(s string) (Kind, error) {
 }
 
 // KindNames lists the names ParseKind accepts.
-func KindNames() []string { return []string{Duplicate.String(), Lost.String(), Stuck.String()} }
+func KindNames() []string {
+	return []string{Duplicate.String(), Lost.String(), Stuck.String(), Ghost.String()}
+}
 
 // Scenarios lists the scenarios explain tries, in order, for strategy when
 // the user names none: the strategy's lesson first, if its description

@@ -19,7 +19,7 @@ import (
 
 // whyKey is a key of strategies.Teaching.Why: a kind of violation, maybe
 // with the situation the narrator found.
-var whyKey = regexp.MustCompile(`^(dup|lost|stuck)(:(unguarded|unseen|forgotten|unremembered|mark-lost|mark-expired|lease-expired|released|raced|unmarked|marked-first|unkeyed|key-forgotten))?$`)
+var whyKey = regexp.MustCompile(`^(dup|lost|stuck|ghost)(:(unguarded|unseen|forgotten|unremembered|mark-lost|mark-expired|lease-expired|released|raced|unmarked|marked-first|unkeyed|key-forgotten))?$`)
 
 // TestTeachingUsesWordsTheNarratorKnows holds every registered strategy's
 // teaching text to what the narrator fills in and looks up: the known

@@ -11,6 +11,7 @@ import (
 	"gonum.org/v1/plot/vg/draw"
 
 	"github.com/idemsim/idemsim/run"
+	"github.com/idemsim/idemsim/strategies"
 )
 
 // marker is one kind of mark on the timeline, as its legend shows it.
@@ -49,14 +50,21 @@ var (
 	mCommitLost = marker{"commit lost", draw.CrossGlyph{}, color.RGBA{255, 127, 14, 255}, 5}
 	mFenced     = marker{"commit fenced (effects are not)", draw.BoxGlyph{}, color.RGBA{214, 39, 40, 255}, 5}
 	mRebalance  = marker{"rebalance (a generation ends)", draw.PyramidGlyph{}, color.RGBA{148, 103, 189, 255}, 4.5}
-	allMarks    = []*marker{&mPublish, &mDeliver, &mCall, &mUnheard, &mEffect, &mID, &mKeySet, &mApplied, &mSkip, &mRetry, &mFail, &mAck, &mAckLost, &mCommit, &mCommitLost, &mFenced, &mRequeue, &mClosed, &mDead, &mRebalance, &mCrash, &mLeave, &mRestart, &mStart, &mKeyGone}
-	spanOwn     = marker{"owns partitions (p1,2 g3)", nil, color.NRGBA{31, 119, 180, 70}, 5}
-	spanGone    = marker{"not running (left, or not started yet)", nil, color.NRGBA{127, 127, 127, 60}, 9}
-	spanCut     = marker{"cut off by a partition", nil, color.NRGBA{214, 39, 40, 90}, 9}
-	spanStall   = marker{"stalled (slow)", nil, color.NRGBA{255, 127, 14, 110}, 9}
-	spanPause   = marker{"paused whole (zombie)", nil, color.NRGBA{140, 86, 75, 120}, 9}
-	spanDown    = marker{"Redis down", nil, color.NRGBA{148, 103, 189, 110}, 9}
-	allSpans    = []*marker{&spanOwn, &spanGone, &spanCut, &spanStall, &spanPause, &spanDown}
+	// Events sent on: the relay's publishes, the downstream consumer's
+	// handlings.
+	mRelayPub  = marker{"relay's publish reached the downstream topic", draw.RingGlyph{}, color.RGBA{31, 119, 180, 255}, 4}
+	mDownApply = marker{"downstream event applied", draw.CircleGlyph{}, color.RGBA{44, 160, 44, 255}, 4}
+	mDownSkip  = marker{"downstream copy skipped", draw.BoxGlyph{}, color.RGBA{255, 127, 14, 255}, 4.5}
+	mGhost     = marker{"ghost applied downstream", draw.BoxGlyph{}, color.RGBA{214, 39, 40, 255}, 5}
+	allMarks   = []*marker{&mPublish, &mDeliver, &mCall, &mUnheard, &mEffect, &mID, &mKeySet, &mApplied, &mSkip, &mRetry, &mFail, &mAck, &mAckLost, &mCommit, &mCommitLost, &mFenced, &mRequeue, &mClosed, &mDead, &mRebalance, &mCrash, &mLeave, &mRestart, &mStart, &mKeyGone,
+		&mRelayPub, &mDownApply, &mDownSkip, &mGhost}
+	spanOwn   = marker{"owns partitions (p1,2 g3)", nil, color.NRGBA{31, 119, 180, 70}, 5}
+	spanGone  = marker{"not running (left, or not started yet)", nil, color.NRGBA{127, 127, 127, 60}, 9}
+	spanCut   = marker{"cut off by a partition", nil, color.NRGBA{214, 39, 40, 90}, 9}
+	spanStall = marker{"stalled (slow)", nil, color.NRGBA{255, 127, 14, 110}, 9}
+	spanPause = marker{"paused whole (zombie)", nil, color.NRGBA{140, 86, 75, 120}, 9}
+	spanDown  = marker{"Redis down", nil, color.NRGBA{148, 103, 189, 110}, 9}
+	allSpans  = []*marker{&spanOwn, &spanGone, &spanCut, &spanStall, &spanPause, &spanDown}
 )
 
 // timeline is what the picture shows: points and spans per lane.
@@ -114,8 +122,27 @@ func buildTimeline(s *Story) *timeline {
 		t.lanes = append(t.lanes, actorRedis)
 	}
 	t.lanes = append(t.lanes, actorDB)
+	if st, _ := strategies.Lookup(s.Config.Strategy); st.Needs.Has(strategies.NeedsPublisher) {
+		if st.Relay != nil {
+			t.lanes = append(t.lanes, actorRelay)
+		}
+		t.lanes = append(t.lanes, actorDownstream)
+	}
 	broker, redis, db := t.lane(actorBroker), t.lane(actorRedis), t.lane(actorDB)
 	x := func(ns int64) float64 { return ms(ns) }
+	for _, k := range f.RelayPublishes {
+		t.point(&mRelayPub, x(f.Trace[k].At), t.lane(actorRelay))
+	}
+	for _, da := range f.Down {
+		m := &mDownApply
+		switch {
+		case da.Applied && !da.Committed:
+			m = &mGhost
+		case !da.Applied:
+			m = &mDownSkip
+		}
+		t.point(m, x(da.At), t.lane(actorDownstream))
+	}
 
 	for id := 1; id < len(f.Events); id++ {
 		e := &f.Events[id]
@@ -263,7 +290,8 @@ func buildTimeline(s *Story) *timeline {
 // for a call's answer that reached its instance is when it arrived.
 func (t *timeline) stepAt(st Step, f *Facts) float64 {
 	if st.Record >= 0 && st.Record < len(f.Trace) {
-		if r := &f.Trace[st.Record]; r.Kind == run.Serve {
+		// The relay's calls are not the facts' (downstream.go).
+		if r := &f.Trace[st.Record]; r.Kind == run.Serve && int(r.Call) < len(f.Calls) && f.Calls[r.Call].ID == r.Call {
 			if c := &f.Calls[r.Call]; c.ReplyRec >= 0 && st.Inst >= 0 {
 				return ms(f.Trace[c.ReplyRec].At)
 			}
@@ -274,8 +302,11 @@ func (t *timeline) stepAt(st Step, f *Facts) float64 {
 
 // storeLane is the lane of the store that serves op.
 func (t *timeline) storeLane(op run.Op) float64 {
-	if op.Store() == run.Redis {
+	switch op.Store() {
+	case run.Redis:
 		return t.lane(actorRedis)
+	case run.Broker:
+		return t.lane(actorBroker) // a publish to the downstream topic
 	}
 	return t.lane(actorDB)
 }
@@ -285,7 +316,7 @@ func (t *timeline) storeLane(op run.Op) float64 {
 // the store's.
 func (t *timeline) stepLane(st Step, f *Facts) (float64, bool) {
 	if st.Record >= 0 && st.Record < len(f.Trace) {
-		if r := &f.Trace[st.Record]; r.Kind == run.Serve {
+		if r := &f.Trace[st.Record]; r.Kind == run.Serve && int(r.Call) < len(f.Calls) && f.Calls[r.Call].ID == r.Call {
 			if c := &f.Calls[r.Call]; c.ReplyRec < 0 {
 				y := t.storeLane(c.Op)
 				return y, !math.IsNaN(y)
@@ -297,7 +328,7 @@ func (t *timeline) stepLane(st Step, f *Facts) (float64, bool) {
 		return t.instLane(int32(st.Inst)), true
 	case st.Actor == "producer" || st.Actor == actorBroker:
 		return t.lane(actorBroker), true
-	case st.Actor == actorRedis || st.Actor == actorDB:
+	case st.Actor == actorRedis || st.Actor == actorDB || st.Actor == actorRelay || st.Actor == actorDownstream:
 		y := t.lane(st.Actor)
 		return y, !math.IsNaN(y)
 	}

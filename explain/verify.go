@@ -169,7 +169,8 @@ type attemptRecs struct {
 }
 
 func newTraceIndex(cfg run.Config, trace []run.Record, st strategies.Strategy) *traceIndex {
-	x := &traceIndex{cfg: cfg, trace: trace, st: st, f: NewFacts(cfg, trace), calls: map[uint32]*callRecs{}, attempts: map[int]*attemptRecs{}, keys: map[string]bool{}, late: startRecord(trace)}
+	x := &traceIndex{cfg: cfg, trace: upstreamView(trace), st: st, f: NewFacts(cfg, trace), calls: map[uint32]*callRecs{}, attempts: map[int]*attemptRecs{}, keys: map[string]bool{}, late: startRecord(trace)}
+	trace = x.trace
 	open := map[int32]int{} // instance -> Receive of its open attempt
 	for i, r := range trace {
 		switch r.Kind {
@@ -373,6 +374,8 @@ func (x *traceIndex) check(c Claim, told map[int]bool) error {
 	switch c.Kind {
 	case ClaimOwner, ClaimCommitted, ClaimFenced, ClaimNoCommit, ClaimJoin, ClaimEvict:
 		return x.checkGroup(c)
+	case ClaimDownApply, ClaimTxEffect, ClaimNoPublish:
+		return x.checkDown(c)
 	case ClaimReusedID:
 		return x.checkReusedID(c)
 	case ClaimStep:
@@ -1065,6 +1068,25 @@ func (x *traceIndex) mentions(where, text string, cs []Claim, inst int32, at int
 	for key := range x.keys {
 		if containsWord(text, key) && !has(func(c Claim) bool { return c.Key == key }) {
 			out = append(out, fmt.Sprintf("%s: names key %s, which no claim states", where, key))
+		}
+	}
+	return out
+}
+
+// upstreamView is trace with the downstream topic's broker records (its
+// publishes, deliveries, acks, ..., run.Record.Downstream) made of no
+// kind, at their indexes, so that the checker's own readings of the
+// upstream broker never count them; the downstream consumer's handlings
+// (run.DownApply) stay, for checkDown. A trace without a downstream is
+// returned as it is.
+func upstreamView(trace []run.Record) []run.Record {
+	if !slices.ContainsFunc(trace, func(r run.Record) bool { return r.Downstream() }) {
+		return trace
+	}
+	out := slices.Clone(trace)
+	for i := range out {
+		if out[i].Downstream() && out[i].Kind != run.DownApply {
+			out[i].Kind = 0
 		}
 	}
 	return out

@@ -17,6 +17,9 @@ func (n *narrator) violation() string {
 	if f.Group != nil && (n.a.kind == Lost || n.a.kind == Stuck) {
 		return n.groupViolation()
 	}
+	if n.a.kind == Ghost || n.a.kind == Unsent {
+		return n.downViolation()
+	}
 	switch n.a.kind {
 	case Duplicate:
 		var by []string
@@ -87,6 +90,8 @@ func (n *narrator) why() string {
 		return n.whyDuplicate()
 	case Lost:
 		return n.whyLost()
+	case Ghost, Unsent:
+		return n.whyDown()
 	case Stuck:
 		lead := n.w.why(Stuck, "", fills{event: n.focus})
 		return sentences(lead, n.whyStuck())

@@ -58,6 +58,11 @@ const (
 	Seek      // the log: Inst's consumer, assigned in generation Tag, moved its position in partition Part to offset Count, read from its own store
 	// A real broker's.
 	AckUnknown // Inst's ack got no answer in time (or has none): it may or may not have settled Msg (Tag)
+	// The downstream consumer's (Stores Downstream): it applied, or
+	// skipped as a copy it had applied, the downstream event of Event
+	// that message Msg of the downstream topic carried, announcing the
+	// effect of transaction Tx (Answer Yes: applied; No: skipped).
+	DownApply
 	numKinds
 )
 
@@ -72,7 +77,7 @@ var kindNames = [numKinds]string{
 	Heal: "heal", End: "end", Memory: "memory", DeadLetter: "dead-letter",
 	Join: "join", Leave: "leave", Evict: "evict", Rebalance: "rebalance",
 	Assign: "assign", Committed: "committed", Fenced: "fenced", Start: "start", Seek: "seek",
-	AckUnknown: "ack-unknown",
+	AckUnknown: "ack-unknown", DownApply: "down-apply",
 }
 
 // String names the kind as traces print it.
@@ -125,6 +130,14 @@ const (
 	AdvanceOffset // set partition Part's next offset to Value if it is Expect (both in decimal; a missing row is 0, and inserted)
 	// The payment provider's (strategies.Provider).
 	Charge // charge Event's amount to its account (Key: the idempotency key, "" for none; Serve, Reply: Value, the charge's id)
+	// The downstream topic's and the outbox's (strategies.Publisher,
+	// OutboxTx, OutboxReader). Tx is, for a Publish and an InsertOutbox,
+	// the transaction whose effect the downstream event announces (0:
+	// none), and Count the outbox row's sequence number.
+	PublishDown  // publish Event's downstream event to the downstream topic (Tx: the effect it announces)
+	InsertOutbox // INSERT Event's downstream event into the outbox, in transaction Tx
+	NextOutbox   // SELECT the oldest unsent outbox row (Serve, Reply: Answer Yes, Event and Count the row's)
+	MarkSent     // UPDATE outbox row Count SET sent (its own transaction)
 	numOps
 )
 
@@ -133,14 +146,16 @@ var opNames = [numOps]string{SetNX: "SetNX", Exists: "Exists", Set: "Set", Inser
 	DelIfEq: "DEL IFEQ", SetIfEq: "SET IFEQ", SAdd: "SADD", SIsMember: "SISMEMBER", SRem: "SREM",
 	Read: "ReadProcessed", Delete: "DeleteProcessed", Update: "UpdateProcessed",
 	MemHas: "Contains", MemAdd: "Add", MemDel: "Remove",
-	ReadOffset: "ReadOffset", AdvanceOffset: "AdvanceOffset", Charge: "Charge"}
+	ReadOffset: "ReadOffset", AdvanceOffset: "AdvanceOffset", Charge: "Charge",
+	PublishDown: "Publish", InsertOutbox: "InsertOutbox", NextOutbox: "NextOutbox", MarkSent: "MarkSent"}
 
 // opStores is the store that serves each operation.
 var opStores = [numOps]Stores{SetNX: Redis, Exists: Redis, Set: Redis, Insert: Database, Apply: Database, Commit: Database, Rollback: Database,
 	InsertApply: Database, Get: Redis, Put: Redis, PutNX: Redis, PutXX: Redis, Del: Redis,
 	DelIfEq: Redis, SetIfEq: Redis, SAdd: Redis, SIsMember: Redis, SRem: Redis,
 	Read: Database, Delete: Database, Update: Database,
-	ReadOffset: Database, AdvanceOffset: Database, Charge: Provider}
+	ReadOffset: Database, AdvanceOffset: Database, Charge: Provider,
+	PublishDown: Broker, InsertOutbox: Database, NextOutbox: Database, MarkSent: Database}
 
 // opKV marks the operations of the Redis key-value store (Key, Value).
 var opKV = [numOps]bool{Get: true, Put: true, PutNX: true, PutXX: true, Del: true,
@@ -190,6 +205,11 @@ const (
 	Redis
 	Database
 	Provider // the payment provider
+	// Downstream marks, in Stores, a record of the downstream topic and
+	// its consumer: a broker record of the downstream model (Publish,
+	// Deliver, Acked, ...) or a DownApply. Its messages are numbered
+	// apart from the upstream topic's. It is no part a partition cuts.
+	Downstream
 )
 
 // String names the set, as "redis+database".
@@ -198,7 +218,7 @@ func (s Stores) String() string {
 	for _, p := range []struct {
 		bit  Stores
 		name string
-	}{{Broker, "broker"}, {Redis, "redis"}, {Database, "database"}, {Provider, "provider"}} {
+	}{{Broker, "broker"}, {Redis, "redis"}, {Database, "database"}, {Provider, "provider"}, {Downstream, "downstream"}} {
 		if s&p.bit != 0 {
 			parts = append(parts, p.name)
 		}
@@ -354,9 +374,20 @@ func (r Record) String() string {
 	if r.Event > 0 {
 		ev = fmt.Sprintf("e%d", r.Event)
 	}
+	if r.Downstream() {
+		// The downstream topic's: its consumer, and its own messages.
+		inst = "dn"
+		if r.Msg > 0 {
+			msg = fmt.Sprintf("dm%d", r.Msg)
+		}
+	}
 	return strings.TrimRight(fmt.Sprintf("%12.6fms %-3s %-5s %-5s %-12s %s",
 		float64(r.At)/float64(time.Millisecond), inst, msg, ev, r.Kind, r.Detail()), " ")
 }
+
+// Downstream reports whether r is a record of the downstream topic and its
+// consumer (Stores Downstream), whose messages are numbered apart.
+func (r Record) Downstream() bool { return r.Stores == Downstream && r.Kind != Partition }
 
 // Detail renders what the record says beyond who and when.
 func (r Record) Detail() string {
@@ -383,6 +414,9 @@ func (r Record) Detail() string {
 			s += fmt.Sprintf(" p%d", r.Part)
 		case AdvanceOffset:
 			s += fmt.Sprintf(" p%d %s if %s", r.Part, r.Value, r.Expect)
+		}
+		if r.Op == MarkSent || r.Op == NextOutbox && r.Count > 0 {
+			s += fmt.Sprintf(" row %d", r.Count)
 		}
 		if r.Op == Charge {
 			if r.Key != "" {
@@ -499,6 +533,11 @@ func (r Record) Detail() string {
 		return fmt.Sprintf("%d events not settled", r.Count)
 	case Memory:
 		return fmt.Sprintf("%s %s: %s", r.Op, r.MemoryID(), r.Answer)
+	case DownApply:
+		if r.Answer == Yes {
+			return fmt.Sprintf("downstream: applied (tx%d's effect)", r.Tx)
+		}
+		return fmt.Sprintf("downstream: skipped, a copy (tx%d's effect)", r.Tx)
 	}
 	return ""
 }

@@ -190,6 +190,18 @@ type Tally struct {
 	// Decisions are the fault decisions that struck, in the order they
 	// were made (the workload's first); Finish copies them.
 	Decisions []faults.Decision
+	// Down is, for a strategy that sends events on (NeedsPublisher),
+	// the downstream consumer's history and ledger, which Finish judges
+	// against Applied, the upstream's committed effects; nil for the
+	// others.
+	Down *DownTally
+}
+
+// DownTally is the downstream consumer's record of a run (see package
+// check): its handlings, in order, and its ledger's rows.
+type DownTally struct {
+	History []check.DownOp
+	Rows    []check.DownRow
 }
 
 // Finish ends the run of cfg: it records the End, adds a final read per
@@ -221,26 +233,35 @@ func (r *Recorder) Finish(cfg Config, t Tally) *Result {
 		copy(refused, r.refused)
 	}
 	audit := check.AuditRefused(t.Applied, t.Done, t.Dead, refused)
+	linearizable := check.Verdict(r.history, check.Timeout)
+	var down check.DownAudit
+	var downHistory []check.DownOp
+	if t.Down != nil {
+		linearizable, down, downHistory = judgeDown(linearizable, t, readAt)
+	}
 	res := &Result{
-		Strategy:       cfg.Strategy,
-		Faults:         cfg.Faults.Names(),
-		Seed:           cfg.Seed,
-		Instances:      cfg.Instances,
-		Events:         n,
-		BrokerNaming:   NameBroker(cfg.BrokerModel, cfg.Broker),
-		Published:      t.Published,
-		Deliveries:     t.Deliveries,
-		Duplicates:     audit.Duplicates,
-		Lost:           audit.Lost,
-		Stuck:          stuck,
-		Dead:           audit.Dead,
-		Linearizable:   check.Verdict(r.history, check.Timeout),
-		AuditOK:        audit.OK(),
-		TraceHash:      r.traceHash(),
-		SimTimeMS:      float64(t.End) / float64(time.Millisecond),
-		FaultsInjected: r.injectedMap(cfg.Faults),
-		Decisions:      slices.Clone(t.Decisions),
-		Reproduce:      cfg.Reproduce(),
+		Strategy:             cfg.Strategy,
+		Faults:               cfg.Faults.Names(),
+		Seed:                 cfg.Seed,
+		Instances:            cfg.Instances,
+		Events:               n,
+		BrokerNaming:         NameBroker(cfg.BrokerModel, cfg.Broker),
+		Published:            t.Published,
+		Deliveries:           t.Deliveries,
+		Duplicates:           audit.Duplicates,
+		Lost:                 audit.Lost,
+		Stuck:                stuck,
+		Dead:                 audit.Dead,
+		Ghosts:               down.Ghosts,
+		DownstreamLost:       down.Lost,
+		DownstreamDuplicates: down.Duplicates,
+		Linearizable:         linearizable,
+		AuditOK:              audit.OK() && down.OK(),
+		TraceHash:            r.traceHash(),
+		SimTimeMS:            float64(t.End) / float64(time.Millisecond),
+		FaultsInjected:       r.injectedMap(cfg.Faults),
+		Decisions:            slices.Clone(t.Decisions),
+		Reproduce:            cfg.Reproduce(),
 	}
 	// Slices handed to the caller leave the Recorder, so a reused one
 	// never writes into them again.
@@ -249,8 +270,27 @@ func (r *Recorder) Finish(cfg Config, t Tally) *Result {
 	}
 	if cfg.KeepHistory {
 		res.History, r.history = r.history, nil
+		res.DownHistory = slices.Clone(downHistory)
 	}
 	return res
+}
+
+// judgeDown judges the downstream of t with both checkers: porcupine's
+// verdict on its history with a final read of each event's upstream
+// effects at readAt, joined to up, the upstream's verdict (an Unknown
+// either way is Unknown), and the audit of its ledger.
+func judgeDown(up *bool, t Tally, readAt int64) (*bool, check.DownAudit, []check.DownOp) {
+	h := t.Down.History
+	for id := 1; id < len(t.Applied); id++ {
+		h = append(h, check.DownOp{Kind: check.DownRead, Event: uint64(id), Call: readAt, Return: readAt, Count: t.Applied[id]})
+	}
+	v := check.DownVerdict(h, check.Timeout)
+	a := check.AuditDownstream(t.Applied, t.Down.Rows)
+	if up == nil || v == nil {
+		return nil, a, h
+	}
+	both := *up && *v
+	return &both, a, h
 }
 
 // traceHash is the digest as Result shows it, or "" if it was not made.

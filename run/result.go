@@ -33,6 +33,17 @@ type Result struct {
 	// own. Left out of the JSON when 0,
 	// so that runs without a delivery limit print as they always have.
 	Dead int `json:"dead,omitempty"`
+	// The downstream's, for a strategy that sends events on
+	// (strategies.NeedsPublisher; see package check): Ghosts, the
+	// downstream events applied for an upstream effect that never
+	// committed; DownstreamLost, the upstream events whose committed
+	// effect's downstream event was never applied; DownstreamDuplicates,
+	// downstream applications of committed effects beyond one per event.
+	// Left out of the JSON when 0, so that the runs of other strategies
+	// print as they always have.
+	Ghosts               int `json:"ghosts,omitempty"`
+	DownstreamLost       int `json:"downstream_lost,omitempty"`
+	DownstreamDuplicates int `json:"downstream_duplicates,omitempty"`
 	// Linearizable is porcupine's verdict: true, false, or nil when it
 	// timed out (Unknown).
 	Linearizable *bool `json:"linearizable"`
@@ -56,14 +67,20 @@ type Result struct {
 	Trace []Record `json:"-"`
 	// History is the checked history, when Config.KeepHistory is set.
 	History []check.Op `json:"-"`
+	// DownHistory is the downstream's checked history (its final reads
+	// included), when Config.KeepHistory is set and the strategy sends
+	// events on.
+	DownHistory []check.DownOp `json:"-"`
 }
 
 // Violating reports whether the run broke exactly-once: a duplicate, a lost
-// event, or an event that never settled. A dead event is not a violation of
+// event, or an event that never settled, upstream or downstream (a ghost). A dead event is not a violation of
 // exactly-once (the broker gave up on it, as it was told to, and said so):
 // it is counted apart, in Dead, and neither checker counts it against the
 // run.
-func (r *Result) Violating() bool { return r.Duplicates > 0 || r.Lost > 0 || r.Stuck > 0 }
+func (r *Result) Violating() bool {
+	return r.Duplicates > 0 || r.Lost > 0 || r.Stuck > 0 || r.Ghosts > 0 || r.DownstreamLost > 0 || r.DownstreamDuplicates > 0
+}
 
 // CheckersAgree reports whether porcupine and the audit reached the same
 // verdict. An Unknown verdict agrees with nothing.

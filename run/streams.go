@@ -8,11 +8,12 @@ import "github.com/idemsim/idemsim/faults"
 // fault decisions. They are part of the determinism contract: changing one
 // changes every trace.
 const (
-	StreamProducer = 100 + iota // the workload: gaps, accounts, amounts
-	StreamBroker                // which free instance gets a delivery
-	StreamNetwork               // latencies
-	StreamAckLoss               // which acks are lost
-	StreamProvider              // the payment provider: its 5xx answers and processing delays
+	StreamProducer   = 100 + iota // the workload: gaps, accounts, amounts
+	StreamBroker                  // which free instance gets a delivery
+	StreamNetwork                 // latencies
+	StreamAckLoss                 // which acks are lost
+	StreamProvider                // the payment provider: its 5xx answers and processing delays
+	StreamDownstream              // the downstream topic: its broker's choices and its consumer's latencies
 )
 
 // StreamFaultRuntime is the stream of fault f's decisions during a run

@@ -90,6 +90,8 @@ func (w *world) callRecord(kind run.Kind, id uint32) run.Record {
 		if c.op >= run.ReadOffset { // the log's offset calls, rare
 			offsetRecord(&rec, kind, c, kv)
 		}
+	} else if c.op == run.MarkSent {
+		rec.Count = int32(c.ttl)
 	}
 	return rec
 }
@@ -100,6 +102,15 @@ func (w *world) callRecord(kind run.Kind, id uint32) run.Record {
 // kv.aux itself, simTx.ReadOffset).
 func offsetRecord(rec *run.Record, kind run.Kind, c *call, kv *kvCall) {
 	rec.Part = int32(c.ev.Partition)
+	if c.op == run.NextOutbox {
+		// Its answer, the row's number, travels in kv.aux.
+		rec.Expect = ""
+		if kind == run.Serve || kind == run.Reply {
+			n, _ := strconv.Atoi(kv.aux)
+			rec.Count = int32(n)
+		}
+		return
+	}
 	if c.op == run.ReadOffset {
 		rec.Expect, rec.Value = "", ""
 		if kind == run.Serve || kind == run.Reply {
@@ -153,8 +164,12 @@ func (w *world) serve(id uint32) {
 		w.reply(id, r)
 		return
 	}
-	if c.op == run.Charge {
-		w.serveCharge(id)
+	if c.op >= run.Charge && c.op <= run.PublishDown {
+		if c.op == run.Charge {
+			w.serveCharge(id)
+		} else {
+			w.servePublish(id)
+		}
 		return
 	}
 	w.serveDB(id)
@@ -366,7 +381,9 @@ func (l simLedger) InsertApply(_ context.Context, e strategies.Event) (bool, err
 	if in.conn == 0 {
 		in.conn = w.db.openConn()
 	}
-	r := in.do(call{op: run.InsertApply, ev: e, tx: w.db.begin(in.conn)})
+	tx := w.db.begin(in.conn)
+	in.source = tx
+	r := in.do(call{op: run.InsertApply, ev: e, tx: tx})
 	return r.ok, r.err
 }
 
@@ -420,6 +437,7 @@ func (t *simTx) InsertProcessed(_ context.Context, id strategies.EventID) (bool,
 }
 
 func (t *simTx) Apply(_ context.Context, e strategies.Event) error {
+	t.in.source = t.id
 	return t.in.do(call{op: run.Apply, ev: e, tx: t.id}).err
 }
 
@@ -502,8 +520,15 @@ func (t *simTx) Rollback(context.Context) error {
 // decided, in order: answers, parks, rollbacks.
 func (w *world) serveDB(id uint32) {
 	c := &w.calls[id]
+	if c.op >= run.InsertOutbox {
+		w.db.outboxArg = c.ttl
+	}
 	w.db.do(dbCall{id: id, tx: c.tx, op: c.op, kv: c.kv, ev: c.ev})
 	w.applyDB()
+	if w.db.outboxCommitted {
+		w.db.outboxCommitted = false
+		w.notifyRelay()
+	}
 }
 
 // applyDB carries out the database's effects, in the order it decided them.

@@ -14,7 +14,11 @@
 // locks), and a simulated payment provider (provider.go: idempotency keys
 // kept for a retention window, conflicts while a charge runs for its
 // processing delay, 5xx answers, drawn from a stream of its own), whose
-// charges are the effects of a strategy that needs it. Every store
+// charges are the effects of a strategy that needs it, and, for a strategy
+// that sends events on (outbox.go), a downstream topic (a second broker
+// model of the run's kind) with its consumer, an outbox table, and the
+// outbox's relay, run as an instance after the consumers that the faults
+// hit as they hit an instance. Every store
 // call crosses the simulated network, so each is a point where faults and
 // other instances interleave. It records the run through a run.Recorder,
 // and package check judges it.

@@ -92,6 +92,8 @@ func runScriptCommand(t *testing.T, cmd string) string {
 		switch k {
 		case "strategy":
 			cfg.Strategy = v
+		case "broker":
+			cfg.BrokerModel = v
 		case "faults":
 			s, err := faults.Parse(v)
 			require.NoError(t, err)
@@ -120,6 +122,10 @@ func runScriptCommand(t *testing.T, cmd string) string {
 		require.NoError(t, run.WriteTrace(&buf, r.Trace))
 		fmt.Fprintf(&buf, "deliveries=%d duplicates=%d lost=%d stuck=%d linearizable=%v audit_ok=%v hash=%s",
 			r.Deliveries, r.Duplicates, r.Lost, r.Stuck, *r.Linearizable, r.AuditOK, r.TraceHash)
+		if st, _ := strategies.Lookup(cfg.Strategy); st.Needs.Has(strategies.NeedsPublisher) {
+			// A strategy that sends events on: its downstream's counts.
+			fmt.Fprintf(&buf, " ghosts=%d downstream_lost=%d downstream_duplicates=%d", r.Ghosts, r.DownstreamLost, r.DownstreamDuplicates)
+		}
 	case "hashes":
 		// one line per strategy and scenario: the trace hash of cfg's seed
 		var lines []string

@@ -36,6 +36,9 @@ const (
 	actNext  // go on to the next record of the batch, committing nothing yet
 	actRetry // back off, then handle the same record again
 	actRedo  // the back-off is over: a new attempt at the same record
+	// The relay's (outbox.go):
+	actRelayIdle    // wait until woken (performRelay)
+	actRelayBackoff // wait relayRetry after a failure, then go on
 )
 
 // call is one store call, kept by the world so that a request still in the
@@ -168,6 +171,14 @@ type instance struct {
 	// (simMemory): a bitset of the run's event ids, and any other id.
 	mem      []uint64
 	memOther map[strategies.EventID]struct{}
+	// source is the transaction whose effect a publish or an outbox row
+	// of the instance announces (simPublisher): its current attempt's
+	// last Apply's, or, for the relay, the outbox row's it last read.
+	source int32
+	// The relay's (outbox.go): its relay, and whether a wake came
+	// while it was busy.
+	relay    strategies.Relay
+	notified bool
 }
 
 // start boots a new incarnation: empty memory (its own, simMemory, and
@@ -191,6 +202,10 @@ func (w *world) start(in *instance) {
 	// No delivery is in hand: a memory call New makes names no message.
 	in.cur = delivery{}
 	in.forget()
+	if w.isRelay(in) {
+		w.startRelay(in)
+		return
+	}
 	h, err := strategies.New(w.cfg.Strategy, w.deps(in))
 	if err != nil {
 		w.failStart(in, err)
@@ -223,8 +238,14 @@ func (w *world) deps(in *instance) strategies.Deps {
 	d := strategies.Deps{
 		Marks: simMarks{in}, KV: simKV{in}, Ledger: simLedger{in}, Memory: simMemory{in}, Clock: simClock{w},
 		MarkTTL: w.markTTL, Lease: 2 * w.stallUnit(),
-		Instance: int(in.idx), Name: instanceNames[in.idx],
-		Rand: w.instanceRand(int(in.idx), in.gen),
+		Instance: int(in.idx),
+		Rand:     w.instanceRand(int(in.idx), in.gen),
+	}
+	if int(in.idx) < len(instanceNames) {
+		d.Name = instanceNames[in.idx]
+	}
+	if w.publishes {
+		d.Publisher = simPublisher{in}
 	}
 	if w.charges {
 		// Only a strategy that says it charges gets the provider, whose
@@ -544,6 +565,8 @@ func (w *world) perform(in *instance, mayFault bool) bool {
 	case actRedo:
 		w.redo(in)
 		return true
+	case actRelayIdle, actRelayBackoff:
+		return w.performRelay(in)
 	}
 	// The injector decides each fault at this step, from the fault's own
 	// stream; a decision of the run's drop set (Config.Drop) makes the
@@ -622,6 +645,7 @@ func (w *world) receive(in *instance) {
 		w.rec.Add(&run.Record{At: w.now, Kind: run.Receive, Inst: in.idx, Msg: in.cur.msg, Event: uint32(ev), Tag: in.cur.tag, Part: in.cur.part, Count: in.cur.offset})
 	}
 	in.attempt = w.rec.BeginAttempt(in.idx, uint32(ev), w.now)
+	in.source = 0
 }
 
 // redo starts a new attempt at the delivery in hand: the log's consumer
@@ -632,6 +656,7 @@ func (w *world) redo(in *instance) {
 		w.rec.Add(&run.Record{At: w.now, Kind: run.Receive, Inst: in.idx, Msg: in.cur.msg, Event: uint32(ev), Tag: in.cur.tag, Part: in.cur.part, Count: in.cur.offset})
 	}
 	in.attempt = w.rec.BeginAttempt(in.idx, uint32(ev), w.now)
+	in.source = 0
 }
 
 // handled records the end of an attempt.
@@ -806,7 +831,7 @@ func (w *world) pause(in *instance, d int64) {
 	w.rec.Injected(faults.Zombie, 1)
 	w.rec.Add(&run.Record{At: w.now, Kind: run.Stall, Inst: in.idx, Msg: in.cur.msg, Event: uint32(w.curEvent(in)), Dur: d, Cause: run.Paused})
 	in.stalled, in.paused = true, true
-	if !w.cut(in.idx, run.Broker) {
+	if !w.cut(in.idx, run.Broker) && !w.isRelay(in) {
 		w.applyBroker(w.broker.Disconnect(in.idx))
 	}
 	w.at(d, event{kind: evStallEnd, inst: in.idx, gen: in.gen, a: 1})
@@ -822,7 +847,7 @@ func (w *world) stallEnd(e event) {
 	in.stalled = false
 	if e.a == 1 {
 		in.paused = false
-		if !w.cut(in.idx, run.Broker) {
+		if !w.cut(in.idx, run.Broker) && !w.isRelay(in) {
 			w.applyBroker(w.broker.Reconnect(in.idx))
 		}
 	}
@@ -894,7 +919,9 @@ func (w *world) crash(in *instance, inFlight, dropped bool) bool {
 	}
 	w.rec.Add(&rec)
 	in.up = false
-	w.applyBroker(w.broker.Down(in.idx))
+	if !w.isRelay(in) {
+		w.applyBroker(w.broker.Down(in.idx))
+	}
 	in.dead = true
 	in.stop()
 	if in.conn != 0 {

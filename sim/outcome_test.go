@@ -50,6 +50,12 @@ func TestMemoizedCheckMatchesPorcupine(t *testing.T) {
 				require.NoError(t, err)
 				require.NotNil(t, r.Linearizable, cfg.Reproduce())
 				want := check.Porcupine(r.History, check.Timeout) == porcupine.Ok
+				if r.DownHistory != nil {
+					// A strategy that sends events on: its downstream too.
+					down := check.DownVerdict(r.DownHistory, check.Timeout)
+					require.NotNil(t, down, cfg.Reproduce())
+					want = want && *down
+				}
 				require.Equal(t, want, *r.Linearizable, "memoized check and porcupine disagree: %s", cfg.Reproduce())
 			}
 		}

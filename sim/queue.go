@@ -34,6 +34,11 @@ const (
 	evFetch                          // the log: inst's commit was answered, and it polls (a 1: it timed out, and it commits again): inst, gen
 	evSeek                           // the log: inst, idle in its poll, was assigned partitions to seek: inst, gen
 	evChargeDone                     // the provider finishes charge call a
+	// Events sent on (outbox.go):
+	evRelayWake // the relay is woken: a 0, a notification; a 1, its back-off ended (gen)
+	evDownTimer // a downstream broker timer is due: c its broker.Timer, a msg, b tag
+	evDownArr   // a downstream message reaches its consumer: a msg, b tag, gen 1 if it ends its batch
+	evDownAck   // the downstream consumer's ack reaches its broker: a msg, b tag, c send time, gen 1 if it ends its batch
 )
 
 // event is one scheduled happening. Events run in order of (at, seq): seq

@@ -117,6 +117,18 @@ type sqlDB struct {
 	// offsets is the log's offsets table.
 	offsets offsetTable
 
+	// The outbox table (outbox.go): its committed rows, in the order
+	// they committed (a row's number is its index + 1), the first that
+	// may be unsent, and the open transactions' rows. outboxArg is the
+	// current outbox call's argument, which the world hands over;
+	// outboxCommitted says that a commit added rows, for the world to
+	// wake the relay.
+	outbox          []outboxRow
+	outboxHead      int
+	outboxOpen      []outboxRow
+	outboxArg       int64
+	outboxCommitted bool
+
 	fx []dbEffect // what the current step decided, for the world
 
 	// wakes are the locks an ended transaction freed, whose parked calls
@@ -203,6 +215,7 @@ func (d *sqlDB) init(events int) {
 	d.connTx = resize(d.connTx, 1)
 	d.failApply = nil
 	d.offsets.reset()
+	d.outbox, d.outboxHead, d.outboxOpen, d.outboxCommitted = d.outbox[:0], 0, d.outboxOpen[:0], false
 	d.fx = d.fx[:0]
 	d.wakes, d.draining = d.wakes[:0], false
 }
@@ -282,6 +295,8 @@ func (d *sqlDB) do(c dbCall) {
 			d.rowOp(c, false)
 		case isOffsetOp(c.op):
 			d.offsetOp(c, false)
+		case isOutboxOp(c.op):
+			d.outboxOp(c)
 		default:
 			panic("sim: invariant broken: not a database call: " + c.op.String())
 		}
@@ -522,6 +537,9 @@ func (d *sqlDB) unlock(t *txState, tx int32) {
 	}
 	if len(d.offsets.rows) > 0 { // only strategies of the log's offsets have any
 		d.endOffsets(tx, t.status == txCommitted)
+	}
+	if len(d.outboxOpen) > 0 { // only the outbox strategy has any
+		d.endOutbox(tx, t.status == txCommitted)
 	}
 	for l := locks; l != 0; l &= l - 1 {
 		d.wakes = append(d.wakes, wakeItem{account: bits.TrailingZeros16(l)})

@@ -101,8 +101,14 @@ type world struct {
 	// charges: the run's strategy charges the provider
 	// (strategies.NeedsProvider), whose charges are its effects.
 	charges bool
-	markTTL time.Duration
-	rec     run.Recorder // the trace, the history and the injected faults
+	// publishes: the run's strategy sends events on
+	// (strategies.NeedsPublisher): the run has a downstream topic and
+	// consumer (down); relays: it has an outbox relay too, the instance
+	// after the consumers (outbox.go).
+	publishes, relays bool
+	down              downstream
+	markTTL           time.Duration
+	rec               run.Recorder // the trace, the history and the injected faults
 
 	deliveries int
 	// err ends the run with no verdict: a strategy's New failed
@@ -153,6 +159,11 @@ func newWorld(cfg Config) *world {
 			retention = w.p.KeyRetention
 		}
 		w.prov.init(n, retention)
+	}
+	w.publishes = st.Needs.Has(strategies.NeedsPublisher)
+	w.relays = st.Relay != nil && w.publishes
+	if w.publishes {
+		w.resetDownstream(cfg)
 	}
 	w.rec.Reset(cfg)
 	w.deliveries = 0
@@ -449,14 +460,14 @@ func (w *world) setup() {
 		r := w.rnd(faults.Rebalance)
 		for k := 0; k < w.p.Leaves; k++ {
 			v := w.inj.Planned(faults.Rebalance)
-			inst, at := int32(r.IntN(len(w.insts))), r.Int64N(span+1)
+			inst, at := int32(r.IntN(w.cfg.Instances)), r.Int64N(span+1)
 			down := run.UniformDur(r, w.p.LeaveDownMin, w.p.LeaveDownMax)
 			if v == faults.Strike {
 				w.q.push(event{at: at, kind: evLeave, inst: inst, c: down})
 			}
 		}
-		if w.p.ScaleOut && len(w.insts) > 1 && w.inj.Planned(faults.Rebalance) == faults.Strike {
-			late = len(w.insts) - 1
+		if w.p.ScaleOut && w.cfg.Instances > 1 && w.inj.Planned(faults.Rebalance) == faults.Strike {
+			late = w.cfg.Instances - 1
 			w.insts[late].late = true
 			w.rec.Injected(faults.Rebalance, 1)
 			w.q.push(event{at: int64(w.p.LateStart), kind: evRestart, inst: int32(late)})
@@ -467,6 +478,9 @@ func (w *world) setup() {
 
 func (w *world) makeInstances() {
 	n := w.cfg.Instances
+	if w.relays {
+		n++ // the relay
+	}
 	for len(w.instPool) < n {
 		w.instPool = append(w.instPool, new(instance))
 	}
@@ -501,6 +515,9 @@ func (w *world) startInstances(late int) {
 			return
 		}
 	}
+	if w.publishes {
+		w.startDown()
+	}
 }
 
 // cutOff cuts instance i off from target now, for d (at most until the
@@ -512,7 +529,7 @@ func (w *world) cutOff(i int32, target run.Stores, d int64) {
 	w.rec.Injected(faults.Partition, 1)
 	w.rec.Add(&run.Record{At: w.now, Kind: run.Partition, Inst: i, Stores: target, Window: idx + 1})
 	w.q.push(event{at: end, kind: evPartitionOff, inst: i, a: idx})
-	if target&run.Broker != 0 && !w.insts[i].paused {
+	if target&run.Broker != 0 && !w.insts[i].paused && !w.isRelay(w.insts[i]) {
 		w.applyBroker(w.broker.Disconnect(i))
 	}
 }
@@ -611,7 +628,7 @@ func (w *world) handle(e event) {
 			win := w.windows[e.inst][e.a]
 			w.rec.Injected(faults.Partition, 1)
 			w.rec.Add(&run.Record{At: w.now, Kind: run.Partition, Inst: e.inst, Stores: win.mask, Window: e.a + 1})
-			if win.mask&run.Broker != 0 && !w.insts[e.inst].paused {
+			if win.mask&run.Broker != 0 && !w.insts[e.inst].paused && !w.isRelay(w.insts[e.inst]) {
 				w.applyBroker(w.broker.Disconnect(e.inst))
 			}
 		}
@@ -621,7 +638,7 @@ func (w *world) handle(e event) {
 		}
 		// The broker hears of the instance again once no window cuts
 		// it off any more (windows may overlap).
-		if w.windows[e.inst][e.a].mask&run.Broker != 0 && !w.cut(e.inst, run.Broker) && !w.insts[e.inst].paused {
+		if w.windows[e.inst][e.a].mask&run.Broker != 0 && !w.cut(e.inst, run.Broker) && !w.insts[e.inst].paused && !w.isRelay(w.insts[e.inst]) {
 			w.applyBroker(w.broker.Reconnect(e.inst))
 		}
 	case evStoreLoss:
@@ -635,6 +652,14 @@ func (w *world) handle(e event) {
 		w.applyDB()
 	case evChargeDone:
 		w.chargeDone(e.a)
+	case evRelayWake:
+		w.relayWake(e)
+	case evDownTimer:
+		w.applyDown(w.down.model.Fire(broker.Timer(e.c), e.a, e.b))
+	case evDownArr:
+		w.downArrive(e)
+	case evDownAck:
+		w.downAck(e)
 	case evScripted:
 		w.applyBroker(w.broker.Deliver(e.a, e.inst))
 	case evHeal:
@@ -752,7 +777,12 @@ func (w *world) result() *Result {
 		// The effect of a strategy that charges is the charge.
 		applied = w.prov.charges
 	}
+	var down *run.DownTally
+	if w.publishes {
+		down = w.downTally()
+	}
 	return w.rec.Finish(w.cfg, run.Tally{
+		Down:       down,
 		Published:  len(w.msgs) - 1,
 		Deliveries: w.deliveries,
 		Applied:    applied,

@@ -26,6 +26,16 @@
 // at the payment provider, which keeps the event id as the charge's
 // reference so that the charges of each event can be counted.
 //
+// A strategy may also send events on (NeedsPublisher: a Publisher to a
+// downstream topic, whose consumer group the checkers judge too): each
+// downstream event announces the effect of the handling attempt that sent
+// it, and must be applied downstream exactly once, never for an effect
+// that rolled back (a ghost), never missing for one that committed.
+// publish-after-commit and publish-in-tx publish from the handler, after
+// or before the commit; outbox inserts the event into an outbox table in
+// the effect's transaction (OutboxTx), and its Relay, a component of its
+// own, publishes the outbox's rows (OutboxReader) at least once.
+//
 // Each strategy is described once, by a Strategy value given to Register:
 // its name, constructor, the stores it needs, what it does and why it
 // breaks, its expected outcome-table row, what it promises in the

@@ -63,6 +63,12 @@ type Strategy struct {
 	// Promises is what the conformance suite holds the strategy to, case
 	// by case, on every backend.
 	Promises Promises
+	// Relay, for a strategy that sends its downstream events through an
+	// outbox (NeedsOutbox), builds the relay that publishes the outbox's
+	// rows: a component that runs beside the instances, one at a time,
+	// with Deps of its own (its Instance is the number after the last
+	// instance's, its Name "relay"). nil for the others.
+	Relay func(Deps) (Relay, error)
 }
 
 // RunsOn reports whether the strategy runs on the broker model called
@@ -263,10 +269,12 @@ type Needs uint8
 
 // The stores a strategy can need.
 const (
-	NeedsLedger   Needs = 1 << iota // the database, where every effect lives
-	NeedsMarks                      // Redis marks keyed by event id
-	NeedsKV                         // Redis keys and values
-	NeedsProvider                   // the payment provider, where the effect is a charge
+	NeedsLedger    Needs = 1 << iota // the database, where every effect lives
+	NeedsMarks                       // Redis marks keyed by event id
+	NeedsKV                          // Redis keys and values
+	NeedsProvider                    // the payment provider, where the effect is a charge
+	NeedsPublisher                   // a Publisher to the downstream topic, whose consumer the checkers judge
+	NeedsOutbox                      // a Ledger with an outbox (OutboxTx, OutboxReader), read by the strategy's Relay
 )
 
 // Has reports whether n holds every store of want.
@@ -384,6 +392,14 @@ func New(name string, d Deps) (Handler, error) {
 	if s.Needs.Has(NeedsProvider) && d.Provider == nil {
 		return nil, fmt.Errorf("strategies: %s needs a Provider", name)
 	}
+	if s.Needs.Has(NeedsPublisher) && d.Publisher == nil {
+		return nil, fmt.Errorf("strategies: %s needs a Publisher", name)
+	}
+	if s.Needs.Has(NeedsOutbox) {
+		if _, ok := d.Ledger.(OutboxReader); !ok {
+			return nil, fmt.Errorf("strategies: %s: %w", name, ErrNoOutbox)
+		}
+	}
 	if d.Clock == nil {
 		d.Clock = wallClock{}
 	}
@@ -442,4 +458,28 @@ func Unregister(name string) bool {
 		}
 	}
 	return false
+}
+
+// NewRelay builds the relay of the strategy called name (Strategy.Relay)
+// from d, which must hold a Ledger with an outbox and a Publisher; ok is
+// false for a strategy that has none.
+func NewRelay(name string, d Deps) (r Relay, ok bool, err error) {
+	s, found := Lookup(name)
+	if !found || s.Relay == nil {
+		return nil, false, nil
+	}
+	if _, isReader := d.Ledger.(OutboxReader); !isReader {
+		return nil, true, fmt.Errorf("strategies: %s's relay: %w", name, ErrNoOutbox)
+	}
+	if d.Publisher == nil {
+		return nil, true, fmt.Errorf("strategies: %s's relay needs a Publisher", name)
+	}
+	r, err = s.Relay(d)
+	switch {
+	case err != nil:
+		return nil, true, &NewError{Strategy: name, Err: err}
+	case r == nil:
+		return nil, true, &NewError{Strategy: name, Err: errors.New("its Relay returned no relay and no error")}
+	}
+	return r, true, nil
 }

@@ -96,6 +96,9 @@ type Deps struct {
 	// strategy that needs it is a charge there, which the checkers count
 	// instead of the ledger's applications.
 	Provider Provider
+	// Publisher sends events on to the downstream topic
+	// (NeedsPublisher), whose consumer group the checkers judge too.
+	Publisher Publisher
 	// Memory is this incarnation of the instance's own memory of events:
 	// empty when the instance starts, emptied by a crash, seen by no
 	// other instance. A runner records each of its calls, so that a

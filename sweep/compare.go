@@ -193,7 +193,7 @@ type Cell struct {
 }
 
 // Verdict is the cell as the outcome table shows it: "ok", or the kinds of
-// violation seen, joined by "+" ("dup", "lost", "dup+lost", "stuck", ...).
+// violation seen, joined by "+" ("dup", "lost", "dup+lost", "ghost", "stuck", ...).
 func (c Cell) Verdict() string {
 	var kinds []string
 	if c.Duplicates > 0 {
@@ -201,6 +201,10 @@ func (c Cell) Verdict() string {
 	}
 	if c.Lost > 0 {
 		kinds = append(kinds, "lost")
+	}
+	if c.Ghosts > 0 {
+		// Downstream: an event sent for an effect that rolled back.
+		kinds = append(kinds, "ghost")
 	}
 	if c.Stuck > 0 {
 		kinds = append(kinds, "stuck")
@@ -296,13 +300,17 @@ func runError(cfg run.Config, err error) error {
 // outcome is what a comparison keeps of a run: its counts, not its
 // history, for a sweep holds thousands of runs.
 type outcome struct {
-	duplicates, lost, stuck, dead int
-	violating, disagree           bool
+	duplicates, lost, stuck, dead, ghosts int
+	violating, disagree                   bool
 }
 
 // outcomeOf is what a comparison keeps of r.
 func outcomeOf(r *run.Result) outcome {
-	return outcome{duplicates: r.Duplicates, lost: r.Lost, stuck: r.Stuck, dead: r.Dead, violating: r.Violating(), disagree: !r.CheckersAgree()}
+	// The downstream's missing events are lost events, and its
+	// duplicates duplicates, of the table's kinds; a ghost is a kind of
+	// its own.
+	return outcome{duplicates: r.Duplicates + r.DownstreamDuplicates, lost: r.Lost + r.DownstreamLost, stuck: r.Stuck, dead: r.Dead,
+		ghosts: r.Ghosts, violating: r.Violating(), disagree: !r.CheckersAgree()}
 }
 
 // compareSeeds runs the cells of cc, a valid config with its defaults,

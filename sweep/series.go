@@ -23,6 +23,11 @@ type Stats struct {
 	// Dead counts dead-lettered events (run.Result.Dead); left out of the
 	// JSON when 0.
 	Dead int `json:"dead,omitempty"`
+	// Ghosts counts the downstream events applied for an upstream effect
+	// that rolled back (run.Result.Ghosts); left out of the JSON when 0.
+	// The downstream's missing events count in Lost, its duplicates in
+	// Duplicates.
+	Ghosts int `json:"ghosts,omitempty"`
 }
 
 // DuplicatesPerRun is the mean number of duplicates per run: applications
@@ -36,7 +41,7 @@ func (s Stats) DuplicatesPerRun() float64 {
 
 // add counts one run.
 func (s *Stats) add(o outcome) {
-	s.merge(Stats{Runs: 1, Duplicates: o.duplicates, Lost: o.lost, Stuck: o.stuck, Dead: o.dead})
+	s.merge(Stats{Runs: 1, Duplicates: o.duplicates, Lost: o.lost, Stuck: o.stuck, Dead: o.dead, Ghosts: o.ghosts})
 	if o.violating {
 		s.ViolatingRuns++
 	}
@@ -50,6 +55,7 @@ func (s *Stats) merge(o Stats) {
 	s.Lost += o.Lost
 	s.Stuck += o.Stuck
 	s.Dead += o.Dead
+	s.Ghosts += o.Ghosts
 }
 
 // InstancesPoint is one strategy with one number of instances.

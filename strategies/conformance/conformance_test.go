@@ -22,12 +22,13 @@ func TestMain(m *testing.M) { testserver.Main(m) }
 func TestInProcess(t *testing.T) {
 	Run(t, EnvRunner{Backend: "memory", Open: func(t testing.TB) Env {
 		marks, kv, ledger, provider := memstore.NewMarks(), memstore.NewKV(), memstore.NewLedger(), memstore.NewProvider()
+		publisher := memstore.NewPublisher()
 		// A charge takes a while at the provider, so that two copies at
 		// once find its key running.
 		provider.Processing = 5 * time.Millisecond
 		return Env{
 			Instance: func() strategies.Deps {
-				return strategies.Deps{Marks: marks, KV: kv, Ledger: ledger, Provider: provider}
+				return strategies.Deps{Marks: marks, KV: kv, Ledger: ledger, Provider: provider, Publisher: publisher}
 			},
 			Applications: ledger.Applications,
 			Charges:      provider.Charges,

@@ -79,6 +79,9 @@ func (r EnvRunner) Run(t testing.TB, strategy string, c Case) ([]strategies.Outc
 		fail.once[events[k].ID] = new(atomic.Bool)
 	}
 	st, _ := strategies.Lookup(strategy)
+	if err := canPlay(env, st); err != nil {
+		return nil, nil, err
+	}
 	charges := st.Needs.Has(strategies.NeedsProvider)
 	if charges {
 		if env.Charges == nil {
@@ -95,7 +98,7 @@ func (r EnvRunner) Run(t testing.TB, strategy string, c Case) ([]strategies.Outc
 	handlers := make([]strategies.Handler, c.Instances)
 	for i := range handlers {
 		deps := env.Instance()
-		deps.Ledger, deps.MarkTTL, deps.Lease = failingLedger{deps.Ledger, fail}, c.MarkTTL, caseLease
+		deps.Ledger, deps.MarkTTL, deps.Lease = failing(deps.Ledger, fail), c.MarkTTL, caseLease
 		if deps.Provider != nil {
 			deps.Provider = failingProvider{deps.Provider, fail}
 		}
@@ -155,6 +158,50 @@ func (r EnvRunner) Run(t testing.TB, strategy string, c Case) ([]strategies.Outc
 		apps[k] = counts[e.ID]
 	}
 	return out, apps, nil
+}
+
+// ErrCannotPlay is what EnvRunner.Run returns for a strategy that needs a
+// store the backend does not give (a Publisher, an outbox): the suite
+// skips the strategy's cases there, saying so.
+var ErrCannotPlay = errors.New("conformance: the backend cannot play the strategy")
+
+// canPlay reports whether env's instances have what st needs beyond the
+// stores every backend gives.
+func canPlay(env Env, st strategies.Strategy) error {
+	if !st.Needs.Has(strategies.NeedsPublisher) {
+		return nil
+	}
+	d := env.Instance()
+	if d.Publisher == nil {
+		return fmt.Errorf("%w: %s publishes, and the backend gives no Publisher", ErrCannotPlay, st.Name)
+	}
+	if _, ok := d.Ledger.(strategies.OutboxReader); st.Needs.Has(strategies.NeedsOutbox) && !ok {
+		return fmt.Errorf("%w: %s writes an outbox, and the backend's database has none", ErrCannotPlay, st.Name)
+	}
+	return nil
+}
+
+// failing wraps l so that the first Apply of some events fails; an
+// outbox it has stays visible (failingOutbox).
+func failing(l strategies.Ledger, f *failures) strategies.Ledger {
+	if r, ok := l.(strategies.OutboxReader); ok {
+		return failingOutbox{failingLedger{l, f}, r}
+	}
+	return failingLedger{l, f}
+}
+
+// failingOutbox is a failingLedger over a Ledger with an outbox.
+type failingOutbox struct {
+	failingLedger
+	strategies.OutboxReader
+}
+
+// InsertOutbox inserts into the wrapped transaction's outbox, if it has one.
+func (t failingTx) InsertOutbox(ctx context.Context, e strategies.Event) error {
+	if o, ok := t.Tx.(strategies.OutboxTx); ok {
+		return o.InsertOutbox(ctx, e)
+	}
+	return strategies.ErrNoOutbox
 }
 
 // failures makes the first Apply of some events fail, whichever instance

@@ -28,6 +28,8 @@ type Ledger struct {
 	// FailApply, if set, is asked before each Apply; an error it returns
 	// fails the statement (the transaction stays open, to be rolled back).
 	FailApply func(strategies.Event) error
+	// outbox is the outbox table's committed rows (outbox.go).
+	outbox []outboxRow
 }
 
 // row is one version of a processed-ids row: a committed one, or one an
@@ -106,6 +108,8 @@ type Tx struct {
 	// it holds.
 	insertedOffsets []*offsetRow
 	lockedOffsets   []*offsetRow
+	// outbox holds the outgoing events it inserted, committed with it.
+	outbox []strategies.Event
 }
 
 // waiter is one statement's waiting: it wakes on every change of the
@@ -366,6 +370,9 @@ func (t *Tx) Commit(context.Context) error {
 	}
 	for _, e := range t.effects {
 		l.applied[e.ID]++
+	}
+	for _, e := range t.outbox {
+		l.outbox = append(l.outbox, outboxRow{ev: e})
 	}
 	t.endOffsets(true)
 	l.changed.Broadcast()
