@@ -46,7 +46,11 @@ func ExactlyOnce(t testing.TB, s strategies.Strategy, o Options) {
 		t.Fatalf("idemsimtest: %s: %v", st.Name, err)
 	}
 	for _, p := range plans {
-		p.real = o.Real
+		if p.real = o.Real; p.real != nil {
+			if err := validateReal(p); err != nil {
+				t.Fatalf("idemsimtest: %s: %v", st.Name, err)
+			}
+		}
 		exactlyOnceOn(t, p)
 	}
 }

@@ -269,3 +269,21 @@ func TestEachBrokerIsSweptWithItsOwnParameters(t *testing.T) {
 	require.Error(t, err)
 	assert.Equal(t, "idemsimtest-log-only runs only on the log broker (--broker log), not on the queue", err.Error())
 }
+
+// A ghost (a downstream event for an effect that rolled back) fails a
+// sweep as the outcome table counts it, and a strategy held to its own
+// rows, whose words include ghost and dead, passes.
+func TestGhostsAndDeadAreJudgedAsTheTableJudgesThem(t *testing.T) {
+	s := builtin(t, "publish-in-tx")
+	f := call("TestGhost", s, Options{Seeds: 20, Scenarios: []string{"crash"}, Brokers: []string{"queue"}})
+	require.Len(t, f.errors, 1)
+	assert.Contains(t, f.errors[0], "publish-in-tx is not exactly-once: it fails under crash")
+	assert.Regexp(t, `crash\s+\d+ of 20\s+ghost\s+ok`, f.errors[0])
+	assert.Contains(t, f.errors[0], "ghost", "the story tells the ghost")
+
+	for _, name := range []string{"publish-in-tx", "api-key-db", "db-unique-payload"} {
+		s := builtin(t, name)
+		f := call("TestOwnRow", s, Options{Seeds: 10, Scenarios: []string{"crash", "id-reuse"}, Expect: s.Expected, Brokers: []string{"queue"}})
+		assert.Empty(t, f.errors, name)
+	}
+}

@@ -75,9 +75,6 @@ func realOptions(o Options, short bool) (Options, error) {
 	if len(o.Brokers) > 0 || o.Broker != "" {
 		return o, fmt.Errorf("Options.Brokers names simulated models; with Real the broker is Real.Broker (%s), whose model is the %s", r.Broker, matchingModel(r.Broker))
 	}
-	if o.BrokerParams != (run.BrokerParams{}) {
-		return o, fmt.Errorf("Options.BrokerParams set the simulated models' parameters; a real broker has its own")
-	}
 	o.Real = &r
 	o.Brokers = []string{matchingModel(r.Broker)}
 	if o.Seeds == 0 {
@@ -125,6 +122,18 @@ func (p *plan) realConfig(c *cell, seed uint64) realrun.Config {
 // realRunTimeout bounds one real run, so that a server that hangs in a way
 // the run's own deadlines miss still ends the test.
 const realRunTimeout = 2 * time.Minute
+
+// validateReal checks p's real runs as a real run checks its settings,
+// before any server is contacted: a parameter the broker does not take
+// (Options.BrokerParams) is refused with what it takes.
+func validateReal(p *plan) error {
+	for _, c := range p.cells {
+		if err := p.realConfig(c, p.first).Validate(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // sweepReal runs every seed of every cell of p on the real servers, one run
 // at a time (they share the servers and the prefix), and fills in the

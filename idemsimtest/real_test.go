@@ -4,6 +4,7 @@ import (
 	"net"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -73,7 +74,7 @@ func TestRealOptionsRefused(t *testing.T) {
 	}{
 		{Options{Real: &RealServers{Broker: "kafkaa"}}, `Real.Broker "kafkaa": unknown broker (accepted: memory, nats, rabbitmq, kafka)`},
 		{Options{Real: &RealServers{}, Brokers: []string{"log"}}, "Options.Brokers names simulated models; with Real the broker is Real.Broker (memory), whose model is the queue"},
-		{Options{Real: &RealServers{Broker: "kafka"}, BrokerParams: run.BrokerParams{Partitions: 2}}, "Options.BrokerParams set the simulated models' parameters; a real broker has its own"},
+		{Options{Real: &RealServers{Broker: "rabbitmq"}, BrokerParams: run.BrokerParams{AckDeadline: 2 * time.Second}}, "--ack-deadline 2s: RabbitMQ has no ack deadline"},
 	}
 	for _, c := range cases {
 		f := call("TestReal", builtin(t, "db-unique"), c.o)
