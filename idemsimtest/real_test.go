@@ -13,6 +13,14 @@ import (
 	"github.com/idemsim/idemsim/run"
 )
 
+// skipShort leaves the real sweeps out of the fast tier: they start
+// servers and play real runs of a second each.
+func skipShort(t *testing.T) {
+	if testing.Short() {
+		t.Skip("real sweeps run in the full test run")
+	}
+}
+
 // sharedStores are the test binary's throwaway Redis and PostgreSQL, as
 // RealServers takes them.
 func sharedStores(t *testing.T, broker string) *RealServers {
@@ -21,6 +29,7 @@ func sharedStores(t *testing.T, broker string) *RealServers {
 }
 
 func TestRealSweepOfDBUniquePasses(t *testing.T) {
+	skipShort(t)
 	f := call("TestReal", builtin(t, "db-unique"), Options{Real: sharedStores(t, "memory"), Scenarios: []string{"crash", "redeliver"}, Seeds: 1, Events: 30})
 	require.Empty(t, f.errors)
 	require.Len(t, f.logs, 1)
@@ -28,6 +37,7 @@ func TestRealSweepOfDBUniquePasses(t *testing.T) {
 }
 
 func TestRealSweepFindsALocalCachesDuplicates(t *testing.T) {
+	skipShort(t)
 	f := call("TestReal", builtin(t, "local-cache"), Options{Real: sharedStores(t, "memory"), Scenarios: []string{"redeliver"}, Seeds: 2, Events: 50})
 	require.Len(t, f.errors, 1)
 	msg := f.errors[0]
@@ -42,6 +52,7 @@ func TestRealSweepFindsALocalCachesDuplicates(t *testing.T) {
 }
 
 func TestRealSweepOnNATS(t *testing.T) {
+	skipShort(t)
 	real := sharedStores(t, "nats")
 	real.NATSURL = testserver.NATS(t).URL
 	f := call("TestReal", builtin(t, "db-unique"), Options{Real: real, Scenarios: []string{"redeliver"}, Seeds: 1, Events: 30})
@@ -53,6 +64,7 @@ func TestRealSweepOnNATS(t *testing.T) {
 // A server that is down fails the test with what the server did, not with
 // a verdict on the strategy.
 func TestRealSweepWithRedisDownIsNoVerdict(t *testing.T) {
+	skipShort(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	addr := ln.Addr().String()

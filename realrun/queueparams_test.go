@@ -83,6 +83,9 @@ func TestMemoryTakesAckDeadlineAndMaxDeliveries(t *testing.T) {
 // effect, with one delivery allowed) arrives on the dead-letter queue and
 // ends dead, as in the simulator. The run removes all three at the end.
 func TestRabbitTakesTheQueuesParameters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a RabbitMQ node of its own")
+	}
 	rs := testserver.SharedRabbitMQ(t)
 	cfg := rabbitServers(t, "rr_rparams", rs)
 	cfg.Config = run.Config{Strategy: "db-unique", Faults: faults.Of(faults.Crash), Seed: 1, Events: 60, KeepTrace: true,

@@ -37,6 +37,9 @@ func TestInProcess(t *testing.T) {
 }
 
 func TestRedisAndPostgres(t *testing.T) {
+	if testing.Short() {
+		t.Skip("the fast tier plays the cases in process (TestInProcess); the full run plays them on Redis and PostgreSQL too")
+	}
 	rs := testserver.SharedRedis(t)
 	ps := testserver.SharedPostgres(t)
 	ctx := context.Background()
