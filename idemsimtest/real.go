@@ -3,6 +3,7 @@ package idemsimtest
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -69,7 +70,7 @@ func realOptions(o Options, short bool) (Options, error) {
 	if r.Broker == "" {
 		r.Broker = realrun.BrokerMemory
 	}
-	if !validRealBroker(r.Broker) {
+	if !slices.Contains(realrun.BrokerServers, r.Broker) {
 		return o, fmt.Errorf("Real.Broker %q: unknown broker (accepted: %s)", r.Broker, strings.Join(realrun.BrokerServers, ", "))
 	}
 	if len(o.Brokers) > 0 || o.Broker != "" {
@@ -87,15 +88,6 @@ func realOptions(o Options, short bool) (Options, error) {
 		o.Events = RealEvents
 	}
 	return o, nil
-}
-
-func validRealBroker(b string) bool {
-	for _, s := range realrun.BrokerServers {
-		if b == s {
-			return true
-		}
-	}
-	return false
 }
 
 // realConfig is the real run of cell c with seed.
