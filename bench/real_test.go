@@ -196,6 +196,14 @@ func exactlyOnceWithoutFaults(st string) bool {
 	return ok && s.Promises.OtherInstance && s.Promises.Concurrent == strategies.OneApplies
 }
 
+// holdsUnderRedeliver reports whether strategy st is expected to hold
+// under the redeliver fault (duplicates published and acks lost) on
+// broker model m.
+func holdsUnderRedeliver(st, m string) bool {
+	s, ok := strategies.Lookup(st)
+	return ok && s.ExpectedRow(m)["redeliver"] == "ok"
+}
+
 // benchRealStrategy runs strategy st on the real servers with n consumers.
 func benchRealStrategy(b *testing.B, envs *realEnvs, st string, n int) {
 	env := envs.get(b, n)
