@@ -116,7 +116,7 @@
 //     Line is the step's state line, so that a page drawn from it says
 //     what the text says; Story.Snapshots adds, from the same facts, what
 //     each instance is handling and the broker's queue (or the log's
-//     partitions), and Fix.SnapshotAt the fix's run at a step's time.
+//     partitions), and Fix.SnapshotBeside the fix's run beside a step.
 //     timelineview.go: Story.Timeline, the timeline's marks as data, each
 //     tied to its step. Package explain/page draws both as a web page.
 //   - timeline.go, gapscale.go, draw.go (WriteTimeline) and files.go

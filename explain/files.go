@@ -48,8 +48,34 @@ func WriteHistoryHTML(w io.Writer, s *Story) error {
 	if err := porcupine.Visualize(check.Model, info, &buf); err != nil {
 		return err
 	}
-	_, err := w.Write(retitle(buf.Bytes(), HistoryTitle(s.Config)))
+	_, err := w.Write(withHeading(retitle(buf.Bytes(), HistoryTitle(s.Config)), HistoryTitle(s.Config)))
 	return err
+}
+
+// historyHelp says, under the history page's heading, how to read
+// porcupine's picture, whose own legend says only "Valid LP" and
+// "Invalid LP".
+const historyHelp = "Each row is a client of the checked object: an instance's handlings and acks, each a bar named after the operation the checker tests " +
+	"(attempt(e1) for \"handle event 1\"; hover a bar for its full name), and a last row for the final read of the ledger. " +
+	"LP is a linearization point: the moment an operation takes effect. Valid LP marks an order in which every event takes effect once; " +
+	"Invalid LP marks where no such order exists: exactly-once is broken there. The faults of the run are annotated on the rows."
+
+// withHeading draws title and historyHelp at the top of porcupine's page,
+// below its fixed legend, where the browser's tab alone showed the title;
+// a page without a <body> is returned as it is.
+func withHeading(page []byte, title string) []byte {
+	const body = "<body>"
+	i := bytes.Index(page, []byte(body))
+	if i < 0 {
+		return page
+	}
+	i += len(body)
+	head := `<header style="margin: 40px 10px 0; font-family: sans-serif"><h1 style="font-size: 1.3rem; margin: 0">` +
+		html.EscapeString(title) + `</h1><p style="max-width: 70em; margin: .3rem 0 0">` + html.EscapeString(historyHelp) + `</p></header>`
+	out := make([]byte, 0, len(page)+len(head))
+	out = append(out, page[:i]...)
+	out = append(out, head...)
+	return append(out, page[i:]...)
 }
 
 // porcupineTitle is the fixed title of porcupine's page, which its API

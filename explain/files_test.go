@@ -3,6 +3,7 @@ package explain
 import (
 	"bytes"
 	"regexp"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -48,4 +49,21 @@ func TestHistoryPageTitleNamesTheRun(t *testing.T) {
 	require.NotEmpty(t, titles)
 	assert.Equal(t, "local-cache under redeliver, seed 2: 2 instances, 1 event (idemsim, porcupine)", titles[0][1])
 	assert.Contains(t, page.String(), `"Partitions"`, "still porcupine's page, with the history's data")
+}
+
+// TestHistoryPageDrawsItsTitle holds the history page to its title drawn
+// on the page itself, under <body>, not only in the browser's tab: a
+// reader of a screenshot or a printout sees which run it is.
+func TestHistoryPageDrawsItsTitle(t *testing.T) {
+	cfg := sim.Config{Strategy: "local-cache", Faults: faults.Of(faults.Redeliver), Seed: 2, Instances: 2, Events: 1}
+	s, err := Tell(cfg)
+	require.NoError(t, err)
+	var page bytes.Buffer
+	require.NoError(t, WriteHistoryHTML(&page, s))
+	body := page.String()[strings.Index(page.String(), "<body>"):]
+	h1 := regexp.MustCompile(`<h1[^>]*>([^<]*)</h1>`).FindStringSubmatch(body)
+	require.NotNil(t, h1, "a heading in the page's body")
+	assert.Equal(t, "local-cache under redeliver, seed 2: 2 instances, 1 event (idemsim, porcupine)", h1[1])
+	assert.Contains(t, body, "Invalid LP marks where no such order exists", "how to read the legend")
+	assert.Equal(t, []byte("<head></head>"), withHeading([]byte("<head></head>"), "x"), "a page without a body is left alone")
 }

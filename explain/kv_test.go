@@ -47,7 +47,7 @@ func TestRedisLeaseTellsTheLeaseExpiry(t *testing.T) {
 		"takes the lease on event 1 with SET lease:1 INPROGRESS NX PX 10s: lease:1 was not there, so it is set and the lease is taken",
 		"[redis: lease:1=INPROGRESS (until ",
 		"lease:1 = INPROGRESS (a handler holds the lease), so the handler asks to retry later",
-		"its handler asks to retry later, having applied nothing: it nacks m1",
+		"the handler asks to retry later, having applied nothing: it nacks m1",
 		"lease:1 expires: instance 0 set it to INPROGRESS (a handler holds the lease)",
 		"marks event 1 done with SET lease:1 COMPLETED PX 24h, now that the effect is committed",
 		"why: redis-lease's lease ends with its TTL, whether or not the handler that took it has finished: instance 0 took the lease on event 1 at ",

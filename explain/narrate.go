@@ -595,9 +595,11 @@ func (n *narrator) handled(i int, r *run.Record) {
 	f := n.f
 	// A write of its memory right before the return is told with it.
 	write := n.writeBefore(r.Inst, r.Event, i)
+	// The step's actor ("instance 0") heads its text, so a text that
+	// stands alone says "the handler", not "instance 0 its handler".
 	wrote := func(text string) string {
 		if write == nil {
-			return text
+			return strings.Replace(text, "its handler", "the handler", 1)
 		}
 		n.claim(memCallClaim(write))
 		return n.memCallText(write) + ", and " + text

@@ -190,7 +190,7 @@ func TestDroppedIsToldAsDropped(t *testing.T) {
 	s.Result = &sim.Result{}
 	s.Result.Trace = trace
 	out := storyText(s)
-	assert.Contains(t, out, "its handler gives up and returns dropped, after it gave up on its Apply (the effect) after 1.001 s without a reply: it acks m1 with nothing more done, so the broker will not deliver it again")
+	assert.Contains(t, out, "the handler gives up and returns dropped, after it gave up on its Apply (the effect) after 1.001 s without a reply: it acks m1 with nothing more done, so the broker will not deliver it again")
 	assert.Contains(t, out, "why: instance 0's handler returned dropped for m1, after it gave up on its Apply (the effect) after 1.001 s without a reply, and its ack reached the broker at 1008.000 ms")
 	assert.NotContains(t, out, "skipped")
 	assert.NotContains(t, out, "duplicate")

@@ -3,7 +3,6 @@ package explain
 import (
 	"fmt"
 	"strings"
-	"time"
 )
 
 // Snapshot is the state a step of a story speaks of, in parts rather than
@@ -318,19 +317,46 @@ func (f *Facts) fill(s Snapshot) Snapshot {
 	return s
 }
 
-// SnapshotAt returns the state of the fix's run at simulated time t (just
-// after its last record at or before t), in parts, of the story's event:
-// what stood beside a step of the story at the same moment.
-func (fx *Fix) SnapshotAt(t time.Duration) Snapshot {
-	f := fx.a.facts
-	i := -1
-	for k := range f.Trace {
-		if f.Trace[k].At > int64(t) {
-			break
+// SnapshotBeside returns the state of the fix's run, in parts, beside
+// step k (from 0) of story s, and whether the two runs are still the
+// same by then. While the fix's trace is the story's record for record
+// through the record the step's state is just after, that is the fix's
+// state just after the same record, so that both say the same of the
+// same moment. Once the runs differ, it is the fix's state at the step's
+// time: the records before it and, of those at exactly that time (a
+// publish and the broker's send of the copy share a nanosecond), only as
+// many as the story had reached by its step, so that the fix is never
+// shown ahead of the story at one moment.
+func (fx *Fix) SnapshotBeside(s *Story, k int) (Snapshot, bool) {
+	st := s.Steps[k]
+	rec := st.Record
+	if st.snap != nil {
+		rec = st.snap.Rec
+	}
+	t := int64(st.At)
+	mine, theirs := s.a.facts.Trace, fx.a.facts.Trace
+	same := rec < len(mine) && rec < len(theirs)
+	for j := 0; same && j <= rec; j++ {
+		same = mine[j] == theirs[j]
+	}
+	i := rec
+	if !same {
+		tied := 0 // the story's records at time t through rec
+		for j := rec; j >= 0 && j < len(mine) && mine[j].At == t; j-- {
+			tied++
 		}
-		i = k
+		i = -1
+		for j := range theirs {
+			if theirs[j].At > t || (theirs[j].At == t && tied == 0) {
+				break
+			}
+			if theirs[j].At == t {
+				tied--
+			}
+			i = j
+		}
 	}
 	n := newNarrator(fx.a)
-	s, _ := n.snapshot(i, int64(t))
-	return f.fill(*s)
+	snap, _ := n.snapshot(i, t)
+	return fx.a.facts.fill(*snap), same
 }

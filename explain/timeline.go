@@ -286,18 +286,33 @@ func buildTimeline(s *Story) *timeline {
 	return t
 }
 
-// stepAt is where a step's label goes on the time axis: at its mark, which
-// for a call's answer that reached its instance is when it arrived.
+// stepAt is where a step's label goes on the time axis: at its mark, the
+// one at the step's own time on its lane (a commit's "effect committed" on
+// its instance's lane, at the time the step says), or else, for a call's
+// answer that reached its instance, when it arrived.
 func (t *timeline) stepAt(st Step, f *Facts) float64 {
+	at := ms(int64(st.At))
 	if st.Record >= 0 && st.Record < len(f.Trace) {
 		// The relay's calls are not the facts' (downstream.go).
 		if r := &f.Trace[st.Record]; r.Kind == run.Serve && int(r.Call) < len(f.Calls) && f.Calls[r.Call].ID == r.Call {
-			if c := &f.Calls[r.Call]; c.ReplyRec >= 0 && st.Inst >= 0 {
+			if c := &f.Calls[r.Call]; c.ReplyRec >= 0 && st.Inst >= 0 && !t.markAt(t.instLane(int32(st.Inst)), at) {
 				return ms(f.Trace[c.ReplyRec].At)
 			}
 		}
 	}
-	return ms(int64(st.At))
+	return at
+}
+
+// markAt reports whether a mark stands on lane y at time x.
+func (t *timeline) markAt(y, x float64) bool {
+	for _, pts := range t.points {
+		for _, p := range pts {
+			if p.X == x && p.Y == y {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // storeLane is the lane of the store that serves op.

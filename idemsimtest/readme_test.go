@@ -134,8 +134,8 @@ func TestReadmeUserModule(t *testing.T) {
 		"watermill-dedup is not exactly-once on the queue: it fails under partition",
 		"is cut off from the database",
 		"gives up waiting for the reply to its Apply",
-		"its handler fails",
-		"its handler returns skipped",
+		"the handler fails",
+		"the handler returns skipped",
 		"is lost",
 	} {
 		assert.Contains(t, out, step)

@@ -285,8 +285,12 @@ func Sweep(f Flags, seeds int, progress func(done, total int)) (*sweep.Cell, err
 type Choices struct {
 	Strategies []Strategy `json:"strategies"`
 	Faults     []string   `json:"faults"`
-	Scenarios  []string   `json:"scenarios"`
-	Brokers    []string   `json:"brokers"`
+	// FaultSummaries say what each fault does, by name, as the strategy
+	// select says what each strategy does: a fault's name alone (redeliver)
+	// does not tell that it also publishes some events twice.
+	FaultSummaries map[string]string `json:"fault_summaries"`
+	Scenarios      []string          `json:"scenarios"`
+	Brokers        []string          `json:"brokers"`
 	// NoneName is how a run names no injected fault ("none"); None says
 	// what that means.
 	NoneName string `json:"none_name"`
@@ -312,8 +316,10 @@ func ChoicesNow() Choices {
 		}
 		c.Strategies = append(c.Strategies, s)
 	}
+	c.FaultSummaries = map[string]string{}
 	for _, f := range faults.All() {
 		c.Faults = append(c.Faults, f.String())
+		c.FaultSummaries[f.String()] = f.Summary()
 	}
 	for _, sc := range faults.Scenarios() {
 		c.Scenarios = append(c.Scenarios, sc.String())

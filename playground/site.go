@@ -51,6 +51,11 @@ th, td { border: 1px solid #888; padding: .2rem .5rem; text-align: left; }
 td a { font-weight: bold; }
 a:focus { outline: 3px solid #000; outline-offset: 2px; }
 img { max-width: 100%; border: 1px solid #ccc; }
+.terms { border: 1px solid #ccc; border-radius: 6px; padding: .2rem .7rem; margin: .4rem 0; }
+.terms summary { cursor: pointer; font-weight: bold; }
+.terms dl { display: grid; grid-template-columns: max-content 1fr; gap: .15rem .8rem; }
+.terms dt { font-weight: bold; }
+.terms dd { margin: 0; }
 </style>
 </head>
 <body>
@@ -59,9 +64,26 @@ img { max-width: 100%; border: 1px solid #ccc; }
 and checks that every event's effect is applied exactly once. Each table below is a strategy
 (row) under a fault scenario (column) over many seeds: <strong>ok</strong> means no seed broke
 exactly-once; otherwise the kinds of violation seen (<strong>dup</strong>: an effect applied twice,
-<strong>lost</strong>: an event acked but never applied, <strong>stuck</strong>: never settled);
+<strong>lost</strong>: an event acked but never applied, <strong>stuck</strong>: never settled,
+<strong>ghost</strong>: an event sent on to the services downstream for an effect that rolled back,
+so they act on something that never happened); <strong>dead</strong> is not a violation but not ok
+either: an event dead-lettered (the broker gave up after its maximum deliveries) or refused as a
+conflict for a person to settle, its effect never applied;
 <strong>-</strong>: the strategy does not run on that broker. Each broken cell opens the story of
 its smallest failing run, step by step.</p>
+<details class="terms" id="terms"><summary>Terms used on these pages</summary>
+<dl>
+<dt>instance</dt><dd>one running copy of the consumer service (instance 0, instance 1, ...); several share the broker's messages</dd>
+<dt>handler</dt><dd>the instance's code that handles one delivered message: it checks whether the event was seen, applies the effect, and returns applied or skipped</dd>
+<dt>message</dt><dd>one published copy of an event (m1, m2, ...); the producer may publish an event more than once, and the broker may deliver a message more than once</dd>
+<dt>ack</dt><dd>the instance telling the broker a message is done; a message not acked in time (or whose ack is lost) is delivered again</dd>
+<dt>effect</dt><dd>what handling an event does that must happen exactly once: a row written to the ledger</dd>
+<dt>ledger</dt><dd>the table of effects: ×2 beside an event means its effect was applied twice, a duplicate</dd>
+<dt>processed-ids table / marks / cache</dt><dd>where a strategy remembers the events it has handled, to skip a copy: a database table, Redis keys (marks), or each instance's own memory (cache)</dd>
+<dt>trace hash</dt><dd>a fingerprint of everything the simulated run did: the same flags and seed give the same hash, in the playground and on the command line</dd>
+<dt>linearizable / porcupine</dt><dd>porcupine is the checker that looks for an order of the handlings in which every event takes effect once; a run with none is not linearizable: exactly-once is broken</dd>
+</dl>
+</details>
 <p><a href="playground.html">Open the playground</a>: run the simulator in your browser, change the
 strategy, the faults and the seed, and watch the story again.</p>
 {{range .Tables}}

@@ -166,6 +166,9 @@ func TestStoryPage(t *testing.T) {
 	ctx := testbrowser.New(t, browserTimeout)
 	t.Run("steps", func(t *testing.T) { storyPageSteps(t, ctx, path, d) })
 	t.Run("marks", func(t *testing.T) { storyPageMarks(t, ctx, path, d) })
+	t.Run("cursor", func(t *testing.T) { storyPageCursor(t, ctx, path, d) })
+	t.Run("fix beside", func(t *testing.T) { storyPageFixBeside(t, ctx, path, d) })
+	t.Run("words", func(t *testing.T) { storyPageWords(t, ctx, path, d) })
 	t.Run("screenshot", func(t *testing.T) { storyPageScreenshot(t, ctx, path, d) })
 }
 
@@ -344,4 +347,93 @@ func runConfig(t *testing.T, d *page.Doc) sim.Config {
 	fs, err := faults.Parse(d.Run.Faults)
 	require.NoError(t, err)
 	return sim.Config{Strategy: d.Run.Strategy, Faults: fs, Seed: d.Run.Seed, Instances: d.Run.Instances, Events: d.Run.Events, BrokerModel: d.Run.Broker}
+}
+
+// storyPageCursor goes to each step and holds the timeline's cursor to
+// the step: the marks marked current are at the step's own time ("3.
+// 11.556 ms commits" once pointed at the 12.222 ms mark of step 4), and
+// the cursor's line stands on them.
+func storyPageCursor(t *testing.T, ctx context.Context, path string, d *page.Doc) {
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("file://"+path), chromedp.WaitVisible(chromedp.CSS("#timeline"))))
+	type cur struct {
+		Marks   []int     `json:"marks"`
+		MarkX   []float64 `json:"mark_x"`
+		CursorX float64   `json:"cursor_x"`
+	}
+	for _, st := range d.Steps {
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[cur](fmt.Sprintf(`(() => { storyPage.go(%d);
+			const ms = Array.from(document.querySelectorAll('#timeline .mark.current'));
+			return { marks: ms.map(g => +g.dataset.mark), mark_x: ms.map(g => +g.querySelector('.halo').getAttribute('cx')),
+				cursor_x: +document.querySelector('#timeline .cursorline').getAttribute('x1') }; })()`, st.N)))
+		require.NoError(t, err)
+		if !assert.NotEmpty(t, got.Marks, "step %d (%s): a mark is current", st.N, st.At) {
+			continue
+		}
+		for k, idx := range got.Marks {
+			m := d.Timeline.Marks[idx]
+			assert.Equal(t, st.At, m.At, "step %d (%s %s): the cursor's mark (%s) is at the step's time", st.N, st.Actor, st.Text, m.Kind)
+			assert.InDelta(t, got.CursorX, got.MarkX[k], 0.01, "step %d: the cursor stands on its mark", st.N)
+		}
+	}
+}
+
+// storyPageFixBeside holds the fix's column to the story's for the steps
+// before the two runs differ: the same moment of the same run shows the
+// same instances, broker and ledger on both sides, and the page says
+// the runs are the same there.
+func storyPageFixBeside(t *testing.T, ctx context.Context, path string, d *page.Doc) {
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("file://"+path), chromedp.WaitVisible(chromedp.CSS("#steps"))))
+	require.NotNil(t, d.Fix)
+	require.Len(t, d.Fix.Same, len(d.Steps))
+	same := 0
+	shared := regexp.MustCompile(`^(i\d+\.(status|handling)|q\.|p\d+\.|ledger\.)`)
+	for k, st := range d.Steps {
+		_, err := chromedp.Run(ctx, chromedp.Evaluate[any](fmt.Sprintf(`storyPage.go(%d)`, st.N)))
+		require.NoError(t, err)
+		says, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.getElementById('fix-same').dataset.same`))
+		require.NoError(t, err)
+		if !d.Fix.Same[k] {
+			assert.Equal(t, "0", says, "step %d: the page says the runs differ", st.N)
+			continue
+		}
+		same++
+		assert.Equal(t, "1", says, "step %d: the page says the runs are the same", st.N)
+		mine, fix := readColumn(ctx, t, "col-story"), readColumn(ctx, t, "col-fix")
+		compared := 0
+		for key, v := range mine {
+			if !shared.MatchString(key) {
+				continue
+			}
+			compared++
+			if f, ok := fix[key]; assert.True(t, ok, "step %d: the fix's column shows %s", st.N, key) {
+				assert.Equal(t, v.Value, f.Value, "step %d (%s, at the same moment of the same run): %s", st.N, st.At, key)
+			}
+		}
+		assert.Positive(t, compared, "step %d: cells compared", st.N)
+	}
+	assert.GreaterOrEqual(t, same, 2, "local-cache's lesson and its fix are the same run for its first steps")
+}
+
+// storyPageWords holds the words a newcomer needs: at the top, that the
+// copy came from the producer and nothing was redelivered (the scenario
+// is named redeliver); a box of terms; and the document's facts behind
+// them.
+func storyPageWords(t *testing.T, ctx context.Context, path string, d *page.Doc) {
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("file://"+path), chromedp.WaitVisible(chromedp.CSS("#steps"))))
+	require.NotEmpty(t, d.Copies, "the lesson's copies came from the producer")
+	copies, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.querySelector('header #copies').textContent`))
+	require.NoError(t, err)
+	assert.Contains(t, copies, "Nothing was redelivered")
+	assert.Contains(t, copies, "published it twice, as m1 and m2")
+	// Every message of the event was delivered once: the words are true.
+	for _, st := range d.Steps[len(d.Steps)-1:] {
+		for _, m := range st.State.Queue {
+			assert.Equal(t, 1, m.Deliveries, "m%d was delivered once", m.Msg)
+		}
+	}
+	terms, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('header #terms dt')).map(e => e.textContent)`))
+	require.NoError(t, err)
+	for _, w := range []string{"instance", "handler", "ack", "effect", "ledger", "processed-ids table / marks / cache", "trace hash", "linearizable / porcupine"} {
+		assert.Contains(t, terms, w)
+	}
 }

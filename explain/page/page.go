@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/idemsim/idemsim/explain"
+	"github.com/idemsim/idemsim/faults"
 )
 
 // File is the name of the story page in an --out directory.
@@ -37,6 +38,12 @@ type Doc struct {
 	// (i0, e1, m1).
 	Header string `json:"header"`
 	Key    string `json:"key"`
+	// Copies, when the event came more than once only because the
+	// producer published it more than once and the broker redelivered
+	// none of its messages, says so, for the top of the page: a scenario
+	// named redeliver leads a reader to look for a redelivery that did not
+	// happen. "" otherwise.
+	Copies string `json:"copies,omitempty"`
 	// Event is the event whose story this is, Kind its violation
 	// as --kind names it ("dup", "lost", "stuck"; "ok" for none).
 	Event uint32 `json:"event"`
@@ -46,7 +53,9 @@ type Doc struct {
 	Initial explain.Snapshot `json:"initial"`
 	Steps   []Step           `json:"steps"`
 	// Violation, WholeRun, Why and Note are the story's closing lines
-	// (WholeRun and Note may be empty).
+	// (WholeRun and Note may be empty); for a run without a violation
+	// (Kind "ok"), Violation is the outcome, without the text story's
+	// "none: " (the page heads it "Outcome").
 	Violation string `json:"violation"`
 	WholeRun  string `json:"whole_run,omitempty"`
 	Why       string `json:"why"`
@@ -104,9 +113,12 @@ type Fix struct {
 	Reproduce string `json:"reproduce"`
 	TraceHash string `json:"trace_hash"`
 	// States is, for each step of the story (States[0] for step 1), the
-	// fix's run at the same simulated time; Through how many of its
-	// decisive steps had happened by then.
+	// fix's run at the same moment (explain.Fix.SnapshotBeside); Same
+	// whether the two runs were still record for record the same by then,
+	// so that both panels must show the same broker, instances and
+	// ledger; Through how many of its decisive steps had happened by then.
 	States  []explain.Snapshot `json:"states"`
+	Same    []bool             `json:"same"`
 	Through []int              `json:"through"`
 }
 
@@ -144,6 +156,10 @@ func FromStory(s *explain.Story, history string) (*Doc, error) {
 	}
 	d.Title = strings.TrimSuffix(d.Title, " (idemsim, porcupine)") + " (idemsim)"
 	d.Heading = heading(s)
+	d.Copies = copies(s)
+	if s.Kind == explain.NoViolation {
+		d.Violation = outcome(d.Violation)
+	}
 	if d.Run.Broker == "" {
 		d.Run.Broker = "queue"
 	}
@@ -160,8 +176,10 @@ func FromStory(s *explain.Story, history string) (*Doc, error) {
 		for _, st := range fx.Steps {
 			f.Steps = append(f.Steps, step(st, explain.Snapshot{}))
 		}
-		for _, st := range s.Steps {
-			f.States = append(f.States, fx.SnapshotAt(st.At))
+		for k, st := range s.Steps {
+			snap, same := fx.SnapshotBeside(s, k)
+			f.States = append(f.States, snap)
+			f.Same = append(f.Same, same)
 			n := 0
 			for _, fs := range fx.Steps {
 				if fs.At <= st.At {
@@ -187,6 +205,53 @@ func heading(s *explain.Story) string {
 		what = fmt.Sprintf("leaves event %d unsettled", s.Event)
 	}
 	return fmt.Sprintf("How %s %s %s", s.Config.Strategy, explain.Under(s.Config.Faults), what)
+}
+
+// copies says, when the story's event came more than once and every
+// copy was a message of its own that the producer published, none sent
+// twice by the broker, that nothing was redelivered: "" otherwise.
+func copies(s *explain.Story) string {
+	f := s.Facts()
+	var msgs []string
+	for id := 1; id < len(f.Messages); id++ {
+		m := &f.Messages[id]
+		if m.Event != s.Event {
+			continue
+		}
+		if len(m.Deliveries) > 1 {
+			return "" // the broker did redeliver a copy
+		}
+		msgs = append(msgs, fmt.Sprintf("m%d", m.ID))
+	}
+	if len(msgs) < 2 {
+		return ""
+	}
+	text := fmt.Sprintf("Nothing was redelivered here: the broker delivered each message once. The copies of event %d came from the producer, which published it %s, as %s.",
+		s.Event, countWord(len(msgs)), strings.Join(msgs[:len(msgs)-1], ", ")+" and "+msgs[len(msgs)-1])
+	if s.Config.Faults.Has(faults.Redeliver) {
+		text += " The scenario redeliver does both: it loses more acks, so that the broker redelivers, and it makes the producer publish some events twice; in this run only the producer's copies played a part."
+	}
+	return text
+}
+
+// countWord says how many times: "twice", "3 times".
+func countWord(n int) string {
+	if n == 2 {
+		return "twice"
+	}
+	return fmt.Sprintf("%d times", n)
+}
+
+// outcome rewords the text story's line of a run without a violation
+// ("none: event 197 was applied exactly once.") to follow the page's
+// "Outcome:" ("Event 197 was applied exactly once.").
+func outcome(v string) string {
+	for _, p := range []string{"none: ", "none, but "} {
+		if rest, ok := strings.CutPrefix(v, p); ok && rest != "" {
+			return strings.ToUpper(rest[:1]) + rest[1:]
+		}
+	}
+	return v
 }
 
 // step is a story's step in the document.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/idemsim/idemsim/explain/page"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
+	"github.com/idemsim/idemsim/sim"
 	"github.com/idemsim/idemsim/strategies"
 )
 
@@ -81,6 +83,7 @@ func TestDocIsTheStory(t *testing.T) {
 			if d.Fix != nil {
 				assert.Len(t, d.Fix.States, len(d.Steps))
 				assert.Len(t, d.Fix.Through, len(d.Steps))
+				fixBesideTheStory(t, d)
 			}
 
 			var buf bytes.Buffer
@@ -204,4 +207,115 @@ func holdToTrace(t *testing.T, s *explain.Story, d *page.Doc) {
 		}
 	}
 	assert.Positive(t, checked, "some step tells a receive, a return, a delivery, an ack, a requeue or a crash")
+}
+
+// lesson is the run of local-cache's lesson, as `idemsim explain
+// --strategy local-cache --faults redeliver` shrinks it.
+var lesson = sim.Config{Strategy: "local-cache", Faults: faults.Of(faults.Redeliver), Seed: 2, Instances: 2, Events: 1}
+
+// fixBesideTheStory holds the fix's column to the story's for the steps
+// before the two runs differ (Fix.Same): the same moment of the same run
+// shows the same instances (status, the delivery each handles), the same
+// broker and the same ledger on both sides.
+func fixBesideTheStory(t *testing.T, d *page.Doc) {
+	t.Helper()
+	require.Len(t, d.Fix.Same, len(d.Steps))
+	for k, st := range d.Steps {
+		if !d.Fix.Same[k] {
+			// Once different, never the same again: a record differs.
+			for j := k; j < len(d.Steps); j++ {
+				assert.False(t, d.Fix.Same[j], "step %d: the runs differ since step %d", d.Steps[j].N, st.N)
+			}
+			return
+		}
+		mine, fix := st.State, d.Fix.States[k]
+		assert.Equal(t, mine.Rec, fix.Rec, "step %d: the same record", st.N)
+		assert.Equal(t, mine.Queue, fix.Queue, "step %d: the same broker's queue", st.N)
+		assert.Equal(t, mine.Partitions, fix.Partitions, "step %d: the same partitions", st.N)
+		assert.Equal(t, mine.Ledger.Rows, fix.Ledger.Rows, "step %d: the same ledger", st.N)
+		require.Len(t, fix.Instances, len(mine.Instances))
+		for j := range mine.Instances {
+			assert.Equal(t, mine.Instances[j].Status, fix.Instances[j].Status, "step %d: instance %d's status", st.N, j)
+			assert.Equal(t, mine.Instances[j].Handling, fix.Instances[j].Handling, "step %d: what instance %d handles", st.N, j)
+		}
+	}
+}
+
+// TestLessonFixPanelAgrees is the fix's column of local-cache's lesson:
+// until instance 0's first store call the two runs are the same, and at
+// step 1 (the publish of m1) both show m1 in the queue, not yet delivered
+// (the fix's column once showed m1 delivered, taking the broker's send
+// of the same nanosecond that the story's step had not reached).
+func TestLessonFixPanelAgrees(t *testing.T) {
+	s, err := explain.Tell(lesson)
+	require.NoError(t, err)
+	d, err := page.FromStory(s, "")
+	require.NoError(t, err)
+	require.NotNil(t, d.Fix)
+	require.GreaterOrEqual(t, len(d.Steps), 2)
+	assert.True(t, d.Fix.Same[0] && d.Fix.Same[1], "steps 1 and 2 come before the runs differ: %v", d.Fix.Same)
+	fixBesideTheStory(t, d)
+	require.NotEmpty(t, d.Fix.States[0].Queue)
+	assert.Equal(t, "queued", d.Fix.States[0].Queue[0].Where, "at step 1 the fix's m1 is in the queue: %+v", d.Fix.States[0].Queue)
+	// Later too, the fix's column is never ahead of the story's moment:
+	// at the step that publishes a message, the fix's copy of it, if
+	// published by then, is still in the queue (the broker's send of
+	// the same nanosecond comes after).
+	published := 0
+	for k, st := range s.Steps {
+		if st.Record < 0 || s.Result.Trace[st.Record].Kind != run.Publish {
+			continue
+		}
+		msg := s.Result.Trace[st.Record].Msg
+		for _, m := range d.Fix.States[k].Queue {
+			if m.Msg == msg {
+				assert.Equal(t, "queued", m.Where, "step %d publishes m%d: the fix's m%d is not delivered yet", st.N, msg, msg)
+				published++
+			}
+		}
+	}
+	assert.Equal(t, 2, published, "both copies' publishes are checked")
+}
+
+// TestLessonStepsAtTheirMarks ties each step of local-cache's lesson to
+// the timeline's mark at the step's own time: the step's spot on the
+// axis is a mark that tells it, at the time the step states (step 3,
+// "commits its transaction" at 11.556 ms, once stood at the answer's
+// receipt, 12.222 ms, the next step's mark).
+func TestLessonStepsAtTheirMarks(t *testing.T) {
+	s, err := explain.Tell(lesson)
+	require.NoError(t, err)
+	d, err := page.FromStory(s, "")
+	require.NoError(t, err)
+	tl := d.Timeline
+	require.Len(t, tl.Steps, len(d.Steps))
+	for k, st := range d.Steps {
+		spot := tl.Steps[k]
+		require.GreaterOrEqual(t, spot.Lane, 0, "step %d is on a lane", st.N)
+		var at []string
+		for _, m := range tl.Marks {
+			if m.Told && slices.Contains(m.Steps, st.N) {
+				at = append(at, m.At)
+				assert.Equal(t, spot.Pos, m.Pos, "step %d: its spot is its mark's", st.N)
+				assert.Equal(t, spot.Lane, m.Lane, "step %d: on its mark's lane", st.N)
+			}
+		}
+		if assert.NotEmpty(t, at, "step %d (%s %s) has a mark that tells it", st.N, st.At, st.Text) {
+			for _, a := range at {
+				assert.Equal(t, st.At, a, "step %d (%s) is told by the mark at its own time", st.N, st.Text)
+			}
+		}
+	}
+	// A mark that no step tells goes to the last step at or before it:
+	// the database's commit at step 3's time is step 3's.
+	for _, m := range tl.Marks {
+		if m.Told {
+			continue
+		}
+		for _, st := range d.Steps {
+			if st.At == m.At {
+				assert.Equal(t, st.N, m.Step, "the %s at %s belongs to the step at that time", m.Kind, m.At)
+			}
+		}
+	}
 }

@@ -11,12 +11,16 @@
   var form = $("pg-form"), status = $("pg-status");
   var buttons = [$("pg-run"), $("pg-shrink"), $("pg-sweep")];
   var choices = null, story = null, last = null;
+  // shownForm is the form's query when the result on screen was shown.
+  var shownForm = null;
 
   function say(text, isError) {
     status.textContent = text;
     status.classList.toggle("pg-error", !!isError);
   }
   function busy(on) { buttons.forEach(function (b) { b.disabled = on; }); }
+  // count says n of a thing, pluralised by n: "1 duplicate", "2 duplicates".
+  function count(n, one, many) { return n + " " + (n === 1 ? one : many); }
 
   // The simulator: Go's wasm_exec.js runs it; it sets window.idemsim.
   async function load() {
@@ -36,27 +40,79 @@
     var broker = $("pg-broker");
     choices.brokers.forEach(function (b) { broker.appendChild(new Option(b, b)); });
     var box = $("pg-faults");
+    // Each fault with what it does, in words beside its name and as its
+    // title, as the strategy select has its summary.
+    var sums = choices.fault_summaries || {};
     choices.faults.forEach(function (f) {
       var id = "pg-fault-" + f;
       var l = document.createElement("label");
+      l.className = "pg-fault";
       var c = document.createElement("input");
       c.type = "checkbox"; c.id = id; c.value = f; c.name = "fault";
-      l.appendChild(c); l.appendChild(document.createTextNode(" " + f));
+      var name = document.createElement("strong");
+      name.textContent = f;
+      l.appendChild(c); l.appendChild(document.createTextNode(" ")); l.appendChild(name);
+      if (sums[f]) {
+        l.title = f + ": " + sums[f];
+        var d = document.createElement("span");
+        d.className = "pg-fault-hint";
+        d.id = id + "-what";
+        d.textContent = ": " + sums[f];
+        c.setAttribute("aria-describedby", d.id);
+        l.appendChild(d);
+      }
       box.appendChild(l);
     });
     $("pg-fault-redeliver").checked = true;
     fillStrategies("local-cache");
     broker.addEventListener("change", function () { fillStrategies($("pg-strategy").value); });
     $("pg-strategy").addEventListener("change", showSummary);
+    // Any change of the form makes a result on screen one of another run.
+    form.addEventListener("change", markStale);
+    form.addEventListener("input", markStale);
+    showFaults();
+  }
+
+  // checkedFaults are the faults checked in the form.
+  function checkedFaults() {
+    return Array.prototype.filter.call(document.querySelectorAll("input[name=fault]"), function (c) { return c.checked; })
+      .map(function (c) { return c.value; });
+  }
+
+  // showFaults says in the faults' legend what is checked now.
+  function showFaults() {
+    var fs = checkedFaults();
+    $("pg-faults-now").textContent = fs.length ? fs.join(", ") : "none checked (no injected fault)";
+  }
+
+  // markStale marks the result and story on screen as another run's once
+  // the form no longer names it: the verdict of local-cache must not stand
+  // beside a form that says db-unique.
+  function markStale() {
+    showFaults();
+    if (!last) return;
+    var stale = query() !== shownForm;
+    var note = $("pg-stale");
+    note.hidden = !stale;
+    note.textContent = stale ? "This result is for the run before your change (" + last.flags.strategy + " under " + last.flags.faults +
+      ", seed " + last.flags.seed + "); press Run to run what the form says now." : "";
+    $("pg-result").classList.toggle("pg-stale", stale);
+    $("pg-story").classList.toggle("pg-stale", stale);
+    $("pg-story").setAttribute("aria-hidden", stale ? "true" : "false");
   }
 
   // fillStrategies offers the strategies that run on the broker chosen.
+  // The others are named beside it, with the broker that runs them.
   function fillStrategies(keep) {
     var sel = $("pg-strategy"), broker = $("pg-broker").value;
     sel.textContent = "";
+    var elsewhere = [];
     choices.strategies.forEach(function (s) {
       if (s.brokers.indexOf(broker) >= 0) sel.appendChild(new Option(s.name, s.name));
+      else elsewhere.push(s.name + " (" + s.brokers.join(", ") + ")");
     });
+    $("pg-strategy-note").textContent = elsewhere.length ? "Not on the " + broker + " broker, so not listed: " + elsewhere.join(", ") +
+      "; choose that broker below to run them." : "";
     if (keep && Array.prototype.some.call(sel.options, function (o) { return o.value === keep; })) sel.value = keep;
     showSummary();
   }
@@ -68,8 +124,7 @@
 
   // query is the form's run as the URL carries it.
   function query() {
-    var fs = Array.prototype.filter.call(document.querySelectorAll("input[name=fault]"), function (c) { return c.checked; })
-      .map(function (c) { return c.value; });
+    var fs = checkedFaults();
     var p = new URLSearchParams();
     p.set("strategy", $("pg-strategy").value);
     p.set("faults", fs.length ? fs.join(",") : choices.none_name);
@@ -90,6 +145,7 @@
       document.querySelectorAll("input[name=fault]").forEach(function (c) {
         c.checked = want.indexOf(c.value) >= 0 || want.indexOf("all") >= 0;
       });
+      showFaults();
     }
     ["seed", "instances", "events"].forEach(function (k) { if (f[k] !== undefined && f[k] !== null && f[k] !== "") $("pg-" + k).value = f[k]; });
   }
@@ -100,7 +156,7 @@
     last = out;
     $("pg-result").hidden = false;
     $("pg-verdict").textContent = "exactly-once " + out.exactly_once + (out.verdict !== "ok" ? " (" + out.verdict + ")" : "");
-    $("pg-counts").textContent = out.duplicates + " duplicates, " + out.lost + " lost, " + out.stuck + " stuck" + (out.dead ? ", " + out.dead + " dead-lettered" : "");
+    $("pg-counts").textContent = count(out.duplicates, "duplicate", "duplicates") + ", " + out.lost + " lost, " + out.stuck + " stuck" + (out.dead ? ", " + out.dead + " dead-lettered" : "");
     $("pg-checkers").textContent = "porcupine: " + out.porcupine + "; audit: " + out.audit;
     $("pg-hash").textContent = out.trace_hash;
     $("pg-reproduce").textContent = out.reproduce;
@@ -113,6 +169,8 @@
     if (story) story.destroy();
     story = null;
     $("pg-story").textContent = "";
+    shownForm = query();
+    markStale();
   }
 
   function drawStory(doc) {
@@ -196,7 +254,7 @@
     busy(false);
     if (out.error) { $("pg-sweep-text").textContent = "Cannot sweep: " + out.error; return; }
     var text = out.strategy + " under " + out.scenario + ": " + out.violating_runs + " of " + out.runs + " seeds break exactly-once (" +
-      out.duplicates + " duplicates, " + out.lost + " lost, " + out.stuck + " stuck)";
+      count(out.duplicates, "duplicate", "duplicates") + ", " + out.lost + " lost, " + out.stuck + " stuck)";
     text += out.first_failing_seed !== null ? "; the first failing seed is " + out.first_failing_seed + "." : "; none fails.";
     text += " " + out.runs + " runs in " + (ms / 1000).toFixed(2) + " s in this browser.";
     $("pg-sweep-text").textContent = text;

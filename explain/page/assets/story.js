@@ -192,6 +192,27 @@
     return sv("circle", Object.assign({ cx: x, cy: y, r: r }, common));
   }
 
+  // TERMS are the words the page uses, each said once in plain words: a
+  // reader new to the subject finds them here (and on the site's index).
+  var TERMS = [
+    ["instance", "one running copy of the consumer service (instance 0, instance 1, ...); several share the broker's messages"],
+    ["handler", "the instance's code that handles one delivered message: it checks whether the event was seen, applies the effect, and returns applied or skipped"],
+    ["message", "one published copy of an event (m1, m2, ...); the producer may publish an event more than once, and the broker may deliver a message more than once"],
+    ["ack", "the instance telling the broker a message is done; a message not acked in time (or whose ack is lost) is delivered again"],
+    ["effect", "what handling an event does that must happen exactly once: a row written to the ledger"],
+    ["ledger", "the table of effects: \u00d72 beside an event means its effect was applied twice, a duplicate"],
+    ["processed-ids table / marks / cache", "where a strategy remembers the events it has handled, to skip a copy: a database table, Redis keys (marks), or each instance's own memory (cache)"],
+    ["trace hash", "a fingerprint of everything the simulated run did: the same flags and seed give the same hash, in this page and on the command line"],
+    ["linearizable / porcupine", "porcupine is the checker that looks for an order of the handlings in which every event takes effect once; a run with none is not linearizable: exactly-once is broken"]
+  ];
+
+  // termsBox draws TERMS as a small box the reader can fold away.
+  function termsBox() {
+    var dl = el("dl");
+    TERMS.forEach(function (t) { dl.appendChild(el("dt", { text: t[0] })); dl.appendChild(el("dd", { text: t[1] })); });
+    return el("details", { class: "terms", id: "terms" }, [el("summary", { text: "Terms used on this page" }), dl]);
+  }
+
   function render(root, doc) {
     var tl = doc.timeline;
     var n = doc.steps.length;
@@ -203,7 +224,9 @@
     var head = el("header", {}, [
       el("h1", { text: doc.heading }),
       el("p", { class: "lede", text: doc.header }),
-      el("p", { class: "muted", text: doc.key + " Move with the buttons or the arrow keys (← →, Home, End)." })
+      doc.copies ? el("p", { class: "callout", id: "copies", role: "note" }, [el("strong", { text: "No redelivery: " }), doc.copies]) : null,
+      el("p", { class: "muted", text: doc.key + " Move with the buttons or the arrow keys (← →, Home, End)." }),
+      termsBox()
     ]);
     root.appendChild(head);
 
@@ -409,8 +432,12 @@
         var done = f.steps.slice(0, f.through[cur - 1]);
         var fs = el("ol", { class: "fixsofar" });
         done.forEach(function (s) { fs.appendChild(el("li", {}, [el("span", { class: "when", text: s.at }), " ", el("span", { class: "actor", text: s.actor }), " ", s.text])); });
+        var same = f.same && f.same[cur - 1];
         cols.appendChild(el("div", { class: "col", id: "col-fix" }, [
           el("h3", { text: f.strategy + " (the fix), at the same moment" }),
+          el("p", { class: "muted", id: "fix-same", "data-same": same ? "1" : "0", text: same ?
+            "So far the two runs are the same, record for record: both sides show the same broker, instances and ledger." :
+            "From here the two runs differ: " + f.strategy + " makes other store calls, which take their own time, so its steps come at other moments." }),
           el("p", { class: "muted", text: "The same run (same seed, instances, events and faults) under " + f.strategy + ", at " + st.at + ". Its decisive steps so far:" }),
           done.length ? fs : el("p", { class: "muted", text: "none yet" }),
           stateView(f.states[cur - 1], fprev)
