@@ -23,8 +23,10 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idemsim/idemsim/cli"
+	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/internal/testbrowser"
 	"github.com/idemsim/idemsim/playground"
+	"github.com/idemsim/idemsim/strategies"
 )
 
 var update = flag.Bool("update", false, "rewrite results/playground.png, the README's screenshot of the playground, instead of only taking it")
@@ -137,6 +139,18 @@ func TestPlayground(t *testing.T) {
 		// holds: its cells link nothing.
 		sort.Strings(hrefs)
 		assert.Equal(t, []string{"stories/queue-local-cache-crash.html", "stories/queue-local-cache-redeliver.html", "stories/queue-redis-crash.html"}, hrefs)
+		// The legend defines every kind of cell, ghost and dead too, and
+		// a box defines the pages' terms.
+		intro, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.body.innerText`))
+		require.NoError(t, err)
+		for _, w := range []string{"dup:", "lost:", "stuck:", "ghost:", "dead is not a violation"} {
+			assert.Contains(t, strings.ReplaceAll(intro, "\n", " "), w)
+		}
+		terms, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#terms dt')).map(e => e.textContent)`))
+		require.NoError(t, err)
+		for _, w := range []string{"instance", "handler", "ack", "effect", "ledger", "processed-ids table / marks / cache", "trace hash", "linearizable / porcupine"} {
+			assert.Contains(t, terms, w)
+		}
 		// A broken cell opens its story page, which draws its steps.
 		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS(`a[href="stories/queue-local-cache-redeliver.html"]`)), chromedp.WaitVisible(chromedp.CSS("#steps"))))
 		title, err := chromedp.Run(ctx, chromedp.Title())
@@ -234,6 +248,61 @@ func TestPlayground(t *testing.T) {
 		want, _ = cliHash(t, strings.Replace(q, "local-cache", "db-unique", 1))
 		assert.Equal(t, want, hash)
 		assert.Equal(t, "exactly-once held", verdict)
+	})
+
+	t.Run("form says what it does", func(t *testing.T) {
+		require.NoError(t, chromedp.Do(ctx, chromedp.Navigate(srv.URL+"/playground.html?"+brokenQuery)))
+		waitOutcome(t, ctx)
+		text := func(js string) string {
+			t.Helper()
+			s, err := chromedp.Run(ctx, chromedp.Evaluate[string](js))
+			require.NoError(t, err)
+			return s
+		}
+		// One duplicate, in the singular.
+		assert.True(t, strings.HasPrefix(text(`document.getElementById('pg-counts').textContent`), "1 duplicate, "), text(`document.getElementById('pg-counts').textContent`))
+		// Each fault says what it does, in words and as its title.
+		for _, f := range faults.All() {
+			id := "pg-fault-" + f.String()
+			assert.Equal(t, ": "+f.Summary(), text(`document.getElementById('`+id+`-what').textContent`), f.String())
+			assert.Contains(t, text(`document.getElementById('`+id+`').parentElement.title`), f.Summary())
+		}
+		// The legend names the faults checked now, not "none checked".
+		assert.Equal(t, "redeliver", text(`document.getElementById('pg-faults-now').textContent`))
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#pg-fault-redeliver"))))
+		assert.Contains(t, text(`document.getElementById('pg-faults-now').textContent`), "none checked")
+		// Changed, the form no longer names the run on screen: it says so.
+		assert.Equal(t, "This result is for the run before your change (local-cache under redeliver, seed 2); press Run to run what the form says now.",
+			text(`document.getElementById('pg-stale').hidden ? '' : document.getElementById('pg-stale').textContent`))
+		require.NoError(t, chromedp.Do(ctx, chromedp.Click(chromedp.CSS("#pg-fault-redeliver"))))
+		assert.Empty(t, text(`document.getElementById('pg-stale').hidden ? '' : 'shown'`), "back to the run shown: not stale")
+		require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`(() => { const s = document.getElementById('pg-strategy'); s.value = 'db-unique'; s.dispatchEvent(new Event('change', { bubbles: true })); })()`)))
+		assert.Equal(t, "shown", text(`document.getElementById('pg-stale').hidden ? '' : 'shown'`), "a strategy switched: the old verdict is marked stale")
+		assert.Equal(t, "true", text(`String(document.getElementById('pg-result').classList.contains('pg-stale') && document.getElementById('pg-story').classList.contains('pg-stale'))`))
+		// Run again: the new verdict, not stale.
+		require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`window.playgroundLast = null`), chromedp.Click(chromedp.CSS("#pg-run"))))
+		_, verdict := waitOutcome(t, ctx)
+		assert.Equal(t, "exactly-once held", verdict)
+		assert.Empty(t, text(`document.getElementById('pg-stale').hidden ? '' : 'shown'`))
+		// The log's own strategies are named on the queue, and listed
+		// once the log is chosen.
+		var logOnly []string
+		for _, st := range strategies.All() {
+			if !st.RunsOn("queue") {
+				logOnly = append(logOnly, st.Name)
+			}
+		}
+		require.NotEmpty(t, logOnly)
+		note := text(`document.getElementById('pg-strategy-note').textContent`)
+		for _, name := range logOnly {
+			assert.Contains(t, note, name+" (log)")
+		}
+		require.NoError(t, chromedp.Do(ctx, chromedp.Evaluate[chromedp.Void](`(() => { const b = document.getElementById('pg-broker'); b.value = 'log'; b.dispatchEvent(new Event('change', { bubbles: true })); })()`)))
+		opts, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.getElementById('pg-strategy').options).map(o => o.value)`))
+		require.NoError(t, err)
+		for _, name := range logOnly {
+			assert.Contains(t, opts, name)
+		}
 	})
 
 	t.Run("shrink", func(t *testing.T) {
