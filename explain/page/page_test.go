@@ -62,6 +62,9 @@ func TestDocIsTheStory(t *testing.T) {
 				if st.Line != "" {
 					assert.Equal(t, st.Line, st.State.Line(), "step %d: the state line is the snapshot's", st.N)
 				}
+				// The actor heads the text: "instance 0 its handler
+				// returns applied" would read wrong.
+				assert.False(t, strings.HasPrefix(st.Text, "its "), "step %d: %s %s", st.N, st.Actor, st.Text)
 				assert.Len(t, st.State.Instances, cfg.Instances)
 				if c.broker == "log" {
 					assert.NotEmpty(t, st.State.Partitions, "step %d: the log's partitions", st.N)
@@ -125,6 +128,7 @@ func TestEveryStrategysPageHoldsToItsTrace(t *testing.T) {
 				require.NoError(t, err)
 				for k, step := range d.Steps {
 					assert.Equal(t, s.Steps[k].State, step.Line)
+					assert.False(t, strings.HasPrefix(step.Text, "its "), "step %d: %s %s", step.N, step.Actor, step.Text)
 					if step.Line != "" {
 						assert.Equal(t, step.Line, step.State.Line(), "step %d", step.N)
 					}
@@ -318,4 +322,18 @@ func TestLessonStepsAtTheirMarks(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestHeldRunsOutcome is the page's outcome of a run without a
+// violation: "Event 1 was applied exactly once.", under the page's
+// "Outcome:", not the text story's "none: event 1 was ...".
+func TestHeldRunsOutcome(t *testing.T) {
+	held := lesson
+	held.Strategy = "db-unique"
+	s, err := explain.Tell(held)
+	require.NoError(t, err)
+	d, err := page.FromStory(s, "")
+	require.NoError(t, err)
+	require.Equal(t, "ok", d.Kind)
+	assert.Equal(t, "Event 1 was applied exactly once.", d.Violation)
 }
