@@ -23,6 +23,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/idemsim/idemsim/cli"
+	"github.com/idemsim/idemsim/explain/page"
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/internal/testbrowser"
 	"github.com/idemsim/idemsim/playground"
@@ -148,6 +149,11 @@ func TestPlayground(t *testing.T) {
 		}
 		terms, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('#terms dt')).map(e => e.textContent)`))
 		require.NoError(t, err)
+		var words []string
+		for _, tm := range page.Terms {
+			words = append(words, tm.Word)
+		}
+		assert.Equal(t, words, terms, "the index's terms box lists page.Terms, as the story pages do")
 		for _, w := range []string{"instance", "handler", "ack", "effect", "ledger", "processed-ids table / marks / cache", "trace hash", "linearizable / porcupine"} {
 			assert.Contains(t, terms, w)
 		}

@@ -73,16 +73,8 @@ conflict for a person to settle, its effect never applied;
 its smallest failing run, step by step.</p>
 <details class="terms" id="terms"><summary>Terms used on these pages</summary>
 <dl>
-<dt>instance</dt><dd>one running copy of the consumer service (instance 0, instance 1, ...); several share the broker's messages</dd>
-<dt>handler</dt><dd>the instance's code that handles one delivered message: it checks whether the event was seen, applies the effect, and returns applied or skipped</dd>
-<dt>message</dt><dd>one published copy of an event (m1, m2, ...); the producer may publish an event more than once, and the broker may deliver a message more than once</dd>
-<dt>ack</dt><dd>the instance telling the broker a message is done; a message not acked in time (or whose ack is lost) is delivered again</dd>
-<dt>effect</dt><dd>what handling an event does that must happen exactly once: a row written to the ledger</dd>
-<dt>ledger</dt><dd>the table of effects: ×2 beside an event means its effect was applied twice, a duplicate</dd>
-<dt>processed-ids table / marks / cache</dt><dd>where a strategy remembers the events it has handled, to skip a copy: a database table, Redis keys (marks), or each instance's own memory (cache)</dd>
-<dt>trace hash</dt><dd>a fingerprint of everything the simulated run did: the same flags and seed give the same hash, in the playground and on the command line</dd>
-<dt>linearizable / porcupine</dt><dd>porcupine is the checker that looks for an order of the handlings in which every event takes effect once; a run with none is not linearizable: exactly-once is broken</dd>
-</dl>
+{{range .Terms}}<dt>{{.Word}}</dt><dd>{{.Meaning}}</dd>
+{{end}}</dl>
 </details>
 <p><a href="playground.html">Open the playground</a>: run the simulator in your browser, change the
 strategy, the faults and the seed, and watch the story again.</p>
@@ -103,12 +95,14 @@ strategy, the faults and the seed, and watch the story again.</p>
 </html>
 `))
 
-// WriteIndex writes the site's index: the tables and the plots.
+// WriteIndex writes the site's index: the tables, the plots, and the
+// terms box of the story pages (page.Terms).
 func WriteIndex(w io.Writer, tables []Table, plots []Plot) error {
 	return indexTmpl.Execute(w, struct {
 		Tables []Table
 		Plots  []Plot
-	}{tables, plots})
+		Terms  []page.Term
+	}{tables, plots, page.Terms})
 }
 
 var storyTmpl = template.Must(template.New("story").Parse(`<!DOCTYPE html>

@@ -433,6 +433,11 @@ func storyPageWords(t *testing.T, ctx context.Context, path string, d *page.Doc)
 	}
 	terms, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](`Array.from(document.querySelectorAll('header #terms dt')).map(e => e.textContent)`))
 	require.NoError(t, err)
+	var words []string
+	for _, tm := range page.Terms {
+		words = append(words, tm.Word)
+	}
+	assert.Equal(t, words, terms, "the terms box lists page.Terms")
 	for _, w := range []string{"instance", "handler", "ack", "effect", "ledger", "processed-ids table / marks / cache", "trace hash", "linearizable / porcupine"} {
 		assert.Contains(t, terms, w)
 	}

@@ -260,6 +260,28 @@ func step(st explain.Step, snap explain.Snapshot) Step {
 		Inst: st.Inst, Actor: st.Actor, Text: st.Text, Line: st.State, State: snap}
 }
 
+// Term is a word the pages use, and what it means in plain words.
+type Term struct {
+	Word    string `json:"word"`
+	Meaning string `json:"meaning"`
+}
+
+// Terms are the words the story page, the playground and the site's
+// index use without saying what they are: each page shows them in a small
+// box, from this one list (the story page's script gets them through
+// Script).
+var Terms = []Term{
+	{"instance", "one running copy of the consumer service (instance 0, instance 1, ...); several share the broker's messages"},
+	{"handler", "the instance's code that handles one delivered message: it checks whether the event was seen, applies the effect, and returns applied or skipped"},
+	{"message", "one published copy of an event (m1, m2, ...); the producer may publish an event more than once, and the broker may deliver a message more than once"},
+	{"ack", "the instance telling the broker a message is done; a message not acked in time (or whose ack is lost) is delivered again"},
+	{"effect", "what handling an event does that must happen exactly once: a row written to the ledger"},
+	{"ledger", "the table of effects: ×2 beside an event means its effect was applied twice, a duplicate"},
+	{"processed-ids table / marks / cache", "where a strategy remembers the events it has handled, to skip a copy: a database table, Redis keys (marks), or each instance's own memory (cache)"},
+	{"trace hash", "a fingerprint of everything the simulated run did: the same flags and seed give the same hash, in the browser and on the command line"},
+	{"linearizable / porcupine", "porcupine is the checker that looks for an order of the handlings in which every event takes effect once; a run with none is not linearizable: exactly-once is broken"},
+}
+
 //go:embed assets/page.html
 var pageHTML string
 
@@ -267,7 +289,19 @@ var pageHTML string
 var storyCSS string
 
 //go:embed assets/story.js
-var storyJS string
+var storyJSRaw string
+
+// termsSlot is where story.js takes Terms.
+const termsSlot = "/* Terms, from Go */ []"
+
+// storyJS is story.js with Terms in its slot.
+var storyJS = func() string {
+	b, err := json.Marshal(Terms)
+	if err != nil || !strings.Contains(storyJSRaw, termsSlot) {
+		panic("page: story.js has no slot for the terms")
+	}
+	return strings.Replace(storyJSRaw, termsSlot, string(b), 1)
+}()
 
 // Style returns the page's style sheet, and Script its script, which
 // draws a document: window.idemsimStory.render(container, doc). A page of

@@ -192,24 +192,16 @@
     return sv("circle", Object.assign({ cx: x, cy: y, r: r }, common));
   }
 
-  // TERMS are the words the page uses, each said once in plain words: a
-  // reader new to the subject finds them here (and on the site's index).
-  var TERMS = [
-    ["instance", "one running copy of the consumer service (instance 0, instance 1, ...); several share the broker's messages"],
-    ["handler", "the instance's code that handles one delivered message: it checks whether the event was seen, applies the effect, and returns applied or skipped"],
-    ["message", "one published copy of an event (m1, m2, ...); the producer may publish an event more than once, and the broker may deliver a message more than once"],
-    ["ack", "the instance telling the broker a message is done; a message not acked in time (or whose ack is lost) is delivered again"],
-    ["effect", "what handling an event does that must happen exactly once: a row written to the ledger"],
-    ["ledger", "the table of effects: \u00d72 beside an event means its effect was applied twice, a duplicate"],
-    ["processed-ids table / marks / cache", "where a strategy remembers the events it has handled, to skip a copy: a database table, Redis keys (marks), or each instance's own memory (cache)"],
-    ["trace hash", "a fingerprint of everything the simulated run did: the same flags and seed give the same hash, in this page and on the command line"],
-    ["linearizable / porcupine", "porcupine is the checker that looks for an order of the handlings in which every event takes effect once; a run with none is not linearizable: exactly-once is broken"]
-  ];
+  // TERMS are the words the page uses, each with what it means, in
+  // plain words: a reader new to the subject finds them here. They come
+  // from Go (package page's Terms), which puts them in this slot, so that
+  // the site's index shows the same list.
+  var TERMS = /* Terms, from Go */ [];
 
   // termsBox draws TERMS as a small box the reader can fold away.
   function termsBox() {
     var dl = el("dl");
-    TERMS.forEach(function (t) { dl.appendChild(el("dt", { text: t[0] })); dl.appendChild(el("dd", { text: t[1] })); });
+    TERMS.forEach(function (t) { dl.appendChild(el("dt", { text: t.word })); dl.appendChild(el("dd", { text: t.meaning })); });
     return el("details", { class: "terms", id: "terms" }, [el("summary", { text: "Terms used on this page" }), dl]);
   }
 
