@@ -60,8 +60,9 @@ type Doc struct {
 	WholeRun  string `json:"whole_run,omitempty"`
 	Why       string `json:"why"`
 	Note      string `json:"note,omitempty"`
-	// Fix is the same run under the strategy that survives every
-	// scenario, nil when there is none to show.
+	// Fix is the same run under the strategy the story shows as the fix
+	// (db-unique, which survives every scenario but id-reuse), nil when
+	// there is none to show.
 	Fix *Fix `json:"fix,omitempty"`
 	// Timeline is the timeline picture's marks.
 	Timeline *explain.TimelineView `json:"timeline"`
