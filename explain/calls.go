@@ -36,12 +36,12 @@ func (n *narrator) serveText(i int, c *Call) (string, bool) {
 		lc := claim(ClaimCallLate)
 		lc.Call, lc.Yes = c.ID, true
 		n.claim(lc)
-		late = fmt.Sprintf("the %s it had given up on reaches %s after all: ", name, store)
+		late = fmt.Sprintf("the %s, which it had given up on, reaches %s after all: ", name, store)
 	case n.crashedSince(c.Inst, c.SentRec, i):
 		lc := claim(ClaimCallLate)
 		lc.Call = c.ID
 		n.claim(lc)
-		late = fmt.Sprintf("the %s it sent just before it crashed still reaches %s: ", name, store)
+		late = fmt.Sprintf("the %s, sent just before it crashed, still reaches %s: ", name, store)
 	}
 	if c.Answer == run.Refused {
 		text := "Redis is down and refuses its " + name

@@ -528,7 +528,7 @@ func TestTimelineDrawsOnlyWhatHappened(t *testing.T) {
 	}
 	// Step 4: the SET NX sent just before the crash, served after it.
 	st := s.Steps[3]
-	require.Contains(t, st.Text, "sent just before it crashed still reaches Redis")
+	require.Contains(t, st.Text, "sent just before it crashed, still reaches Redis")
 	served := plotter.XY{X: ms(int64(st.At)), Y: tl.lane(actorRedis)}
 	assert.Contains(t, tl.points[&mUnheard], served, "drawn on Redis's lane")
 	assert.NotContains(t, tl.points[&mCall], plotter.XY{X: served.X, Y: tl.instLane(0)}, "not as an answer instance 0 received")

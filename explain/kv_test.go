@@ -86,7 +86,7 @@ func TestRedisReleaseTellsTheClaimAndTheRelease(t *testing.T) {
 	require.Equal(t, Duplicate, s.Kind)
 	for _, want := range []string{
 		"claims event 1 in Redis with SET claim:1 NX PX 24h",
-		"the DEL (the release) it had given up on reaches Redis after all: claim:1 was there, and it is gone",
+		"the DEL (the release), which it had given up on, reaches Redis after all: claim:1 was there, and it is gone",
 		"why: redis-release releases its claim when processing fails, but a failure it sees is not always a failure: a Commit whose reply was lost may have committed.",
 		"it gave up on its Commit after 1 s without a reply, so to its handler the effect had failed, and it deleted claim:1 at",
 		"But the effect had committed",

@@ -137,7 +137,7 @@ func TestCustomStrategyIsToldInItsCallsWords(t *testing.T) {
 				"fix: with db-unique instead"},
 			[]string{"took the lease", "completed write", "holds the lease", "cache", "mark"}},
 		{"test-kv-release", faults.Of(faults.Partition), Duplicate,
-			[]string{"sets claim:1 to 1 with SET NX", "[redis, event 1's keys: claim:1=1", "the DEL claim:1 it had given up on reaches Redis after all: claim:1 was there, and it is gone",
+			[]string{"sets claim:1 to 1 with SET NX", "[redis, event 1's keys: claim:1=1", "the DEL claim:1, which it had given up on, reaches Redis after all: claim:1 was there, and it is gone",
 				"found claim:1 absent: instance 0 had written it at", "and instance 0 deleted it at 2094.477 ms with its DEL claim:1"},
 			[]string{"claimed", "the release", "cache", "mark"}},
 	}
