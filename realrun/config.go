@@ -12,7 +12,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
@@ -261,11 +260,6 @@ func (c Config) charges() bool {
 func (c Config) Validate() error {
 	if c.ProviderURL != "" && !c.charges() {
 		return badConfigf("a payment provider URL needs a strategy that charges (%s)", strings.Join(chargingStrategies(), ", "))
-	}
-	if c.charges() && c.Faults.Has(faults.IDReuse) {
-		// The provider's charges are counted per event id at the end of
-		// a real run; two events of one id would be judged as one.
-		return badConfigf("strategy %s under id-reuse: a real run counts the provider's charges per event id, so it cannot tell two events of one id apart; run it in the simulator (--backend sim)", c.Strategy)
 	}
 	if st, _ := strategies.Lookup(c.Strategy); st.Needs.Has(strategies.NeedsPublisher) {
 		// The same for a strategy that sends events on: a real run has

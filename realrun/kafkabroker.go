@@ -182,7 +182,7 @@ func (b *kafkaBroker) Publish(ctx context.Context, m int) error {
 		e.Hint = stoppedHint(err)
 		return e
 	}
-	pr := msgRecord(run.Publish, -1, m, msg.event)
+	pr := b.r.publishRecord(m, msg.event)
 	pr.Part, pr.Count = rec.Partition+1, int32(rec.Offset)
 	b.r.rec.add(pr)
 	b.mu.Lock()

@@ -372,7 +372,7 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 	var err error
 	if r.srv.prov != nil {
 		// The effect of a strategy that charges is the charge.
-		apps, err = r.srv.readCharges(parent)
+		apps, err = r.srv.readCharges(parent, &r.wl)
 	} else {
 		apps, err = r.srv.readApplications(parent, &r.wl)
 	}
