@@ -454,7 +454,7 @@ func (c *kafkaConn) open() (*kgo.Client, error) {
 		kgo.OnPartitionsRevoked(func(context.Context, *kgo.Client, map[string][]int32) { c.onRevoked() }),
 		kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { c.onRevoked() }),
 	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := kgo.NewClient(k.withSASL(opts)...)
 	if err != nil {
 		return nil, err
 	}
