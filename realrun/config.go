@@ -383,7 +383,9 @@ func validateSettings(c Config) error {
 				shown, source(c.kafkaFrom), NewScrubber(c.KafkaBrokers).Scrub(err.Error()), KafkaInProcess)
 		}
 		if _, err := c.kafkaSASL(); err != nil {
-			return err
+			// A password may be typed where a user or a mechanism
+			// goes, or be a word of the message: hidden.
+			return c.scrubber().Error(err)
 		}
 	default:
 		return badConfigf("unknown broker %q for a real run (accepted: %s)", c.BrokerServer, strings.Join(BrokerServers, ", "))

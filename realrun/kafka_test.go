@@ -411,6 +411,10 @@ func TestKafkaSessionFit(t *testing.T) {
 	assert.Equal(t, 25.0, stretchFor(240*time.Millisecond, 6*time.Second))
 	assert.Equal(t, 1.0, stretchFor(240*time.Millisecond, 100*time.Millisecond), "fits already: unchanged")
 	assert.Equal(t, 1.0, stretchFor(240*time.Millisecond, 240*time.Millisecond))
+	// What the README quotes, for Kafka's default minimum.
+	note := stretchNote(6*time.Second, 240*time.Millisecond, stretchFor(240*time.Millisecond, 6*time.Second))
+	assert.Contains(t, note, "group.min.session.timeout.ms is 6s, above the run's session timeout 240ms")
+	assert.Contains(t, note, "the run's whole clock is stretched 25.0 times to fit")
 	st := DefaultTiming.stretched(25)
 	assert.Equal(t, 25*DefaultTiming.AckDeadline, st.AckDeadline, "the clock's scale, hence the session timeout")
 	assert.Equal(t, 25*DefaultTiming.PartitionMax, st.PartitionMax)

@@ -136,6 +136,13 @@ func (k *kafkaServer) fitSession(ctx context.Context, cfg *Config) {
 	k.session = max(k.session, floor)
 	// Every event must settle within a few rebalances after the heal.
 	cfg.Timing.Liveness = max(cfg.Timing.Liveness, 4*(k.session+k.maxPoll))
-	k.fitNote = fmt.Sprintf("the brokers' %s is %v, above the run's session timeout %v (the log's 3 s on the run's clock): the run's whole clock is stretched %.1f times to fit, the faults' durations with it (zombie pauses, slow stalls, partitions), so the run takes about %.1f times longer; lower %s on the brokers for a faster run",
+	k.fitNote = stretchNote(floor, was, f)
+}
+
+// stretchNote says, for the run's first line, that the run's clock was
+// stretched f times because the brokers' minimum session timeout, floor,
+// is above the run's, was.
+func stretchNote(floor, was time.Duration, f float64) string {
+	return fmt.Sprintf("the brokers' %s is %v, above the run's session timeout %v (the log's 3 s on the run's clock): the run's whole clock is stretched %.1f times to fit, the faults' durations with it (zombie pauses, slow stalls, partitions), so the run takes about %.1f times longer; lower %s on the brokers for a faster run",
 		kafkaMinSessionKey, floor, was, f, f, kafkaMinSessionKey)
 }
