@@ -131,9 +131,9 @@ func (s *serverFlags) define(fs *flag.FlagSet, note, prefixUse string) {
 	fs.StringVar(&s.kafkaSASLMechanism, "kafka-sasl-mechanism", "",
 		note+"with --broker kafka: the cluster's SASL mechanism, "+strings.Join(realrun.SASLMechanisms, ", ")+"\n(default $IDEMSIM_KAFKA_SASL_MECHANISM, else plain when a user is given)")
 	fs.StringVar(&s.kafkaSASLUser, "kafka-sasl-user", "",
-		note+"with --broker kafka: the SASL user to authenticate as (default $IDEMSIM_KAFKA_SASL_USER;\nnone: no SASL)")
+		note+"with --broker kafka: the SASL user to authenticate as\n(default $IDEMSIM_KAFKA_SASL_USER; none: no SASL)")
 	fs.StringVar(&s.kafkaSASLPassword, "kafka-sasl-password", "",
-		note+"with --broker kafka: the SASL user's password (default $IDEMSIM_KAFKA_SASL_PASSWORD, the better\nplace for it: a flag's value shows in process listings); never printed")
+		note+"with --broker kafka: the SASL user's password, never printed (default\n$IDEMSIM_KAFKA_SASL_PASSWORD, the better place for it: a flag's value shows in process listings)")
 	fs.StringVar(&s.prefix, "prefix", realrun.DefaultPrefix,
 		note+prefixUse+";\na lowercase letter, then up to 39 lowercase letters, digits or underscores")
 }

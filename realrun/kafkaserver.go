@@ -241,8 +241,7 @@ func (k *kafkaServer) withSASL(opts []kgo.Opt) []kgo.Opt {
 // SASL credentials (or of their absence).
 func kafkaAuthFailed(err error) bool {
 	return errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.UnsupportedSaslMechanism) ||
-		errors.Is(err, kerr.IllegalSaslState) || errors.Is(err, kerr.ClusterAuthorizationFailed) ||
-		errors.Is(err, kerr.TopicAuthorizationFailed)
+		errors.Is(err, kerr.IllegalSaslState)
 }
 
 // saslMissing says whether err is kgo's guess that the cluster closed a
