@@ -10,7 +10,7 @@ import (
 )
 
 // cleanSynopsis is the usage line of `idemsim clean`.
-const cleanSynopsis = "idemsim clean [--prefix P] [--redis-url URL] [--postgres-url URL] [--broker memory|nats|rabbitmq|kafka] [--nats-url URL] [--amqp-url URL] [--kafka-brokers HOST:PORT[,...]|kfake] [--kafka-sasl-mechanism M] [--kafka-sasl-user U] [--kafka-sasl-password P]"
+const cleanSynopsis = "idemsim clean [--prefix P] [--redis-url URL] [--postgres-url URL] [--broker memory|nats|rabbitmq|kafka] [--nats-url URL] [--amqp-url URL] [--kafka-brokers HOST:PORT[,...]|kfake] [--kafka-sasl-mechanism M] [--kafka-sasl-user U] [--kafka-sasl-password P] [--kafka-tls]"
 
 const cleanAbout = `
 Remove everything that real runs (run --backend real) of a prefix created on
@@ -44,7 +44,7 @@ another topic; no other key is deleted. It refuses while a run
 uses the prefix. Prints what it removed.
 `
 
-var cleanOrder = []string{"prefix P", "redis-url URL", "postgres-url URL", "broker B", "nats-url URL", "amqp-url URL", "kafka-brokers B", "kafka-sasl-mechanism M", "kafka-sasl-user U", "kafka-sasl-password P"}
+var cleanOrder = []string{"prefix P", "redis-url URL", "postgres-url URL", "broker B", "nats-url URL", "amqp-url URL", "kafka-brokers B", "kafka-sasl-mechanism M", "kafka-sasl-user U", "kafka-sasl-password P", "kafka-tls"}
 
 // cleanCmd is `idemsim clean`.
 func (e *env) cleanCmd(args []string) error {
@@ -113,6 +113,7 @@ type serverFlags struct {
 	// The Kafka cluster's SASL credentials; the password is best given
 	// in IDEMSIM_KAFKA_SASL_PASSWORD, out of process listings.
 	kafkaSASLMechanism, kafkaSASLUser, kafkaSASLPassword string
+	kafkaTLS                                             bool
 }
 
 // define defines --redis-url, --postgres-url and --prefix on fs; note
@@ -134,6 +135,8 @@ func (s *serverFlags) define(fs *flag.FlagSet, note, prefixUse string) {
 		note+"with --broker kafka: the SASL user to authenticate as\n(default $IDEMSIM_KAFKA_SASL_USER; none: no SASL)")
 	fs.StringVar(&s.kafkaSASLPassword, "kafka-sasl-password", "",
 		note+"with --broker kafka: the SASL user's password, never printed (default\n$IDEMSIM_KAFKA_SASL_PASSWORD, the better place for it: a flag's value shows in process listings)")
+	fs.BoolVar(&s.kafkaTLS, "kafka-tls", false,
+		note+"with --broker kafka: reach the brokers over TLS, their certificates verified against\nthe system's roots (default $IDEMSIM_KAFKA_TLS: 1 or true)")
 	fs.StringVar(&s.prefix, "prefix", realrun.DefaultPrefix,
 		note+prefixUse+";\na lowercase letter, then up to 39 lowercase letters, digits or underscores")
 }
@@ -158,6 +161,7 @@ func (s *serverFlags) config(set map[string]bool) (realrun.Config, error) {
 	cfg := realrun.Config{RedisURL: s.redisURL, PostgresURL: s.postgresURL, Prefix: s.prefix, NATSURL: s.natsURL, KafkaBrokers: s.kafkaBrokers}
 	cfg.AMQPURL = s.amqpURL
 	cfg.KafkaSASLMechanism, cfg.KafkaSASLUser, cfg.KafkaSASLPassword = s.kafkaSASLMechanism, s.kafkaSASLUser, s.kafkaSASLPassword
+	cfg.KafkaTLS = s.kafkaTLS
 	if set["kafka-sasl-password"] && s.kafkaSASLPassword == "" {
 		return realrun.Config{}, usagef("--kafka-sasl-password is empty: give it, or leave the flag out (default $IDEMSIM_KAFKA_SASL_PASSWORD)")
 	}

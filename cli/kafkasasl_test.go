@@ -19,7 +19,7 @@ const kafkaTestPassword = "s3cr3tK4fkaPW"
 // The SASL flags reach the real run's settings; misplaced or bad ones are
 // refused with exit status 2, nothing run, the password in no message.
 func TestKafkaSASLFlags(t *testing.T) {
-	for _, env := range []string{"IDEMSIM_KAFKA_SASL_MECHANISM", "IDEMSIM_KAFKA_SASL_USER", "IDEMSIM_KAFKA_SASL_PASSWORD"} {
+	for _, env := range []string{"IDEMSIM_KAFKA_SASL_MECHANISM", "IDEMSIM_KAFKA_SASL_USER", "IDEMSIM_KAFKA_SASL_PASSWORD", "IDEMSIM_KAFKA_TLS"} {
 		t.Setenv(env, "")
 	}
 	kafka := []string{"--strategy", "kafka-commit", "--backend", "real", "--broker", "kafka", "--kafka-brokers", "k1:9092"}
@@ -27,7 +27,9 @@ func TestKafkaSASLFlags(t *testing.T) {
 		flags []string
 		want  string // "" for accepted
 	}{
-		{append(kafka, "--kafka-sasl-user", "alice", "--kafka-sasl-password", kafkaTestPassword, "--kafka-sasl-mechanism", "scram-sha-512"), ""},
+		{append(kafka, "--kafka-sasl-user", "alice", "--kafka-sasl-password", kafkaTestPassword, "--kafka-sasl-mechanism", "scram-sha-512", "--kafka-tls"), ""},
+		{[]string{"--strategy", "db-unique", "--backend", "real", "--broker", "nats", "--kafka-tls"}, "--kafka-tls needs --broker kafka"},
+		{[]string{"--strategy", "kafka-commit", "--backend", "real", "--broker", "kafka", "--kafka-brokers", "kfake", "--kafka-tls"}, "listens in plain text"},
 		{append(kafka, "--kafka-sasl-user", "alice", "--kafka-sasl-password", kafkaTestPassword, "--kafka-sasl-mechanism", "md5"), `unknown Kafka SASL mechanism "md5"`},
 		{append(kafka, "--kafka-sasl-user", "alice"), `Kafka SASL user "alice" without a password`},
 		{append(kafka, "--kafka-sasl-password", kafkaTestPassword), "without a user"},
@@ -57,6 +59,7 @@ func TestKafkaSASLFlags(t *testing.T) {
 		assert.Equal(t, "alice", got[0].KafkaSASLUser)
 		assert.Equal(t, kafkaTestPassword, got[0].KafkaSASLPassword)
 		assert.Equal(t, "scram-sha-512", got[0].KafkaSASLMechanism)
+		assert.True(t, got[0].KafkaTLS)
 	}
 	code, _, stderr := runCLI(t, "clean", "--kafka-sasl-user", "alice", "--kafka-sasl-password", kafkaTestPassword)
 	assert.Equal(t, ExitUsage, code, "clean: SASL without --broker kafka")

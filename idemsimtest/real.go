@@ -44,6 +44,8 @@ type RealServers struct {
 	// --kafka-sasl-password take them; no user: no SASL. The password
 	// never shows in a test's output.
 	KafkaSASLMechanism, KafkaSASLUser, KafkaSASLPassword string
+	// KafkaTLS reaches Kafka over TLS, as --kafka-tls.
+	KafkaTLS bool
 	// Prefix of what the runs create; default "idemsimtest".
 	Prefix string
 }
@@ -117,6 +119,7 @@ func (p *plan) realConfig(c *cell, seed uint64) realrun.Config {
 		KafkaSASLMechanism: r.KafkaSASLMechanism,
 		KafkaSASLUser:      r.KafkaSASLUser,
 		KafkaSASLPassword:  r.KafkaSASLPassword,
+		KafkaTLS:           r.KafkaTLS,
 	}
 }
 

@@ -1,6 +1,7 @@
 package realrun
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
@@ -58,6 +59,7 @@ const (
 	envKafkaSASLMechanism = "IDEMSIM_KAFKA_SASL_MECHANISM"
 	envKafkaSASLUser      = "IDEMSIM_KAFKA_SASL_USER"
 	envKafkaSASLPassword  = "IDEMSIM_KAFKA_SASL_PASSWORD"
+	envKafkaTLS           = "IDEMSIM_KAFKA_TLS" // 1 or true: Config.KafkaTLS
 )
 
 // The SASL mechanisms a real run on Kafka takes (Config.KafkaSASLMechanism,
@@ -164,6 +166,12 @@ type Config struct {
 	KafkaSASLMechanism string
 	KafkaSASLUser      string
 	KafkaSASLPassword  string
+	// KafkaTLS, with BrokerKafka, reaches the brokers over TLS, their
+	// certificates verified against the system's roots; default
+	// IDEMSIM_KAFKA_TLS (1 or true).
+	KafkaTLS bool
+	// kafkaTLSRoots, for tests, replaces the system's roots.
+	kafkaTLSRoots *x509.CertPool
 	// ProviderURL, for a strategy that charges, is the payment provider
 	// to charge, http://host:port; default ProviderURL(), and when that
 	// is "" the run starts an idemsim provider process of its own.
@@ -184,6 +192,7 @@ type Config struct {
 	saslFrom                                     string // some SASL settings came from the environment
 	saslGiven                                    bool   // some SASL settings were given, not from the environment
 	saslRead                                     bool   // withDefaults has read the SASL environment
+	tlsEnv                                       string // IDEMSIM_KAFKA_TLS, when KafkaTLS was not given
 	// scaled: withDefaults has scaled Timing to the queue's parameters
 	// (Timing.withQueueParams), once.
 	scaled bool
@@ -267,6 +276,10 @@ func (c Config) withDefaults() Config {
 		// Once: a second pass would take them all for given.
 		if !c.saslRead {
 			c.saslRead = true
+			if !c.KafkaTLS {
+				c.tlsEnv = os.Getenv(envKafkaTLS)
+				c.KafkaTLS = c.tlsEnv == "1" || strings.EqualFold(c.tlsEnv, "true")
+			}
 			c.saslGiven = c.KafkaSASLMechanism+c.KafkaSASLUser+c.KafkaSASLPassword != ""
 			for _, f := range []struct {
 				v   *string
@@ -353,6 +366,9 @@ func validateSettings(c Config) error {
 	if c.BrokerServer != BrokerKafka && c.KafkaSASLMechanism+c.KafkaSASLUser+c.KafkaSASLPassword != "" {
 		return badConfigf("Kafka SASL settings need the kafka broker (--broker kafka)")
 	}
+	if c.BrokerServer != BrokerKafka && c.KafkaTLS {
+		return badConfigf("Kafka TLS needs the kafka broker (--broker kafka)")
+	}
 	switch c.BrokerServer {
 	case BrokerMemory:
 		if c.NATSURL != "" && c.natsFrom == "" {
@@ -381,6 +397,9 @@ func validateSettings(c Config) error {
 			}
 			return badConfigf("bad Kafka seed list %q%s: %v (want host:port[,host:port...], or %s for franz-go's in-process cluster)",
 				shown, source(c.kafkaFrom), NewScrubber(c.KafkaBrokers).Scrub(err.Error()), KafkaInProcess)
+		}
+		if err := c.checkKafkaTLS(); err != nil {
+			return err
 		}
 		if _, err := c.kafkaSASL(); err != nil {
 			// A password may be typed where a user or a mechanism

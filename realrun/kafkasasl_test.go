@@ -2,7 +2,15 @@ package realrun
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"fmt"
+	"math/big"
+	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -151,4 +159,86 @@ func TestKafkaSASLRun(t *testing.T) {
 	all := strings.Join(out, "\n")
 	assert.NotContains(t, all, kafkaPassword, "the password shows in no output")
 	assert.NotContains(t, all, strings.ToUpper(kafkaPassword)[:6])
+}
+
+// selfSigned returns a server TLS configuration for 127.0.0.1, and the
+// pool that trusts it.
+func selfSigned(t *testing.T) (*tls.Config, *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	require.NoError(t, err)
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "idemsim test broker"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
+		KeyUsage:    x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA: true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	require.NoError(t, err)
+	cert, err := x509.ParseCertificate(der)
+	require.NoError(t, err)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}}, pool
+}
+
+// On a cluster that listens with TLS (and asks for SASL): a run with TLS,
+// the brokers' certificate trusted, works; one whose roots do not trust it,
+// or one without TLS, ends within seconds naming Kafka, and no verdict.
+// TLS settings where they cannot apply are refused.
+func TestKafkaTLS(t *testing.T) {
+	t.Setenv(envKafkaTLS, "")
+	cfg := sharedServers(t, "rr_ktlsbad")
+	cfg.BrokerServer, cfg.KafkaBrokers, cfg.KafkaTLS = BrokerKafka, KafkaInProcess, true
+	cfg.Config = run.Config{Strategy: "kafka-commit", Seed: 1}
+	require.ErrorIs(t, cfg.Validate(), run.ErrBadConfig, "kfake in process listens in plain text")
+	cfg.BrokerServer, cfg.KafkaBrokers = BrokerMemory, ""
+	require.ErrorIs(t, cfg.Validate(), run.ErrBadConfig, "TLS needs Kafka")
+	t.Setenv(envKafkaTLS, "yes")
+	cfg.BrokerServer, cfg.KafkaBrokers, cfg.KafkaTLS = BrokerKafka, "k1:9092", false
+	err := cfg.Validate()
+	require.ErrorIs(t, err, run.ErrBadConfig)
+	assert.Contains(t, err.Error(), `IDEMSIM_KAFKA_TLS="yes"`)
+	t.Setenv(envKafkaTLS, "1")
+	require.NoError(t, cfg.Validate())
+	assert.True(t, cfg.withDefaults().KafkaTLS)
+	t.Setenv(envKafkaTLS, "")
+	if testing.Short() {
+		return
+	}
+
+	serverTLS, roots := selfSigned(t)
+	kc := testserver.Kafka(t, kfake.TLS(serverTLS), kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "bob", kafkaPassword))
+	if !kc.Owned {
+		t.Skip("needs a cluster of the test's own")
+	}
+	good := kafkaServers(t, "rr_ktls", kc)
+	good.KafkaTLS, good.kafkaTLSRoots = true, roots
+	good.KafkaSASLMechanism, good.KafkaSASLUser, good.KafkaSASLPassword = SASLScramSHA256, "bob", kafkaPassword
+	good.Config = run.Config{Strategy: "kafka-commit", Faults: faults.Of(faults.Crash), Seed: 1, Events: 30}
+	res := realRun(t, good)
+	assert.Zero(t, res.Lost+res.Stuck, "%+v", res)
+	assert.Contains(t, res.Reproduce, "--kafka-tls")
+
+	untrusted := good
+	untrusted.kafkaTLSRoots = x509.NewCertPool()
+	plain := good
+	plain.KafkaTLS = false
+	for name, cfg := range map[string]Config{"untrusted": untrusted, "plain": plain} {
+		start := time.Now()
+		res, err := Run(context.Background(), cfg)
+		require.Error(t, err, name)
+		assert.Nil(t, res, "%s: no verdict", name)
+		var se *ServerError
+		require.ErrorAs(t, err, &se, name)
+		assert.Equal(t, "Kafka", se.Server, name)
+		assert.Less(t, time.Since(start), 8*time.Second, name)
+		if name == "untrusted" {
+			assert.ErrorIs(t, err, ErrRejected)
+			assert.Contains(t, err.Error(), "TLS handshake failed")
+		}
+		assert.NotContains(t, err.Error(), kafkaPassword)
+		t.Logf("%s: %v", name, err)
+	}
 }

@@ -2,6 +2,7 @@ package realrun
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -113,6 +114,8 @@ type kafkaServer struct {
 	// sasl is the cluster's SASL mechanism with the run's credentials,
 	// nil for none: every client of the run authenticates with it.
 	sasl sasl.Mechanism
+	// tls is the clients' TLS configuration, nil without TLS.
+	tls *tls.Config
 	// fitNote says how the run fitted its session timeout to the
 	// brokers' minimum (fitSession), "" when it did not need to.
 	fitNote string
@@ -147,6 +150,7 @@ func (s *servers) connectKafka(ctx context.Context) error {
 	k.parts, k.batch = lp.Partitions, lp.Batch
 	k.perRec = lp.Commit == run.CommitRecord
 	k.sasl, _ = cfg.kafkaSASL() // checked by Validate
+	k.tls = cfg.kafkaTLSConfig()
 	s.kafka = k
 	seeds, _ := checkKafkaBrokers(cfg.KafkaBrokers) // checked by Validate
 	if seeds == nil {
@@ -178,12 +182,13 @@ func (s *servers) connectKafka(ctx context.Context) error {
 		kgo.RecordRetries(3),
 		kgo.Dialer(func(ctx context.Context, network, host string) (net.Conn, error) {
 			c, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, network, host)
-			if err == nil {
-				k.mu.Lock()
-				k.dials[host] = true
-				k.mu.Unlock()
+			if err != nil {
+				return nil, err
 			}
-			return c, err
+			k.mu.Lock()
+			k.dials[host] = true
+			k.mu.Unlock()
+			return secure(ctx, k.tls, c, host)
 		}),
 	})...)
 	if err != nil {
@@ -206,10 +211,16 @@ func (s *servers) connectKafka(ctx context.Context) error {
 				doing = "connecting: the cluster asks for SASL authentication"
 				hint = "give the credentials: --kafka-sasl-user and IDEMSIM_KAFKA_SASL_PASSWORD (--kafka-sasl-mechanism plain|scram-sha-256|scram-sha-512)"
 			}
+		case kafkaTLSFailed(err):
+			kind, doing = ErrRejected, "connecting: the TLS handshake failed"
+			hint = "the brokers must speak TLS (--kafka-tls, IDEMSIM_KAFKA_TLS) with a certificate that a root this system trusts signs, for the address --kafka-brokers names"
 		case reached:
 			kind, hint = ErrWrongService, wrongServiceHint("Kafka", k.addr, "--kafka-brokers", "IDEMSIM_KAFKA_BROKERS")
 			if k.sasl == nil {
 				hint += "\n(a cluster that asks for SASL authentication may close connections without it: give --kafka-sasl-user and IDEMSIM_KAFKA_SASL_PASSWORD)"
+			}
+			if k.tls == nil {
+				hint += "\n(a cluster that listens with TLS closes plain connections: give --kafka-tls)"
 			}
 		}
 		e := k.err(kind, doing, err).(*ServerError)

@@ -70,6 +70,9 @@ func (c Config) Reproduce() string {
 		if c.KafkaSASLUser != "" {
 			cmd += " --kafka-sasl-user " + shellQuote(c.KafkaSASLUser)
 		}
+		if c.KafkaTLS {
+			cmd += " --kafka-tls"
+		}
 	}
 	if c.ProviderURL != "" && checkProviderURL(c.ProviderURL) == nil {
 		// A valid provider URL holds no secret (no user, no query).
