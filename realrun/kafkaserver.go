@@ -423,7 +423,7 @@ func (k *kafkaServer) tearDown(warn func(string), dead bool) {
 			}
 		}
 		if err != nil && k.fake == nil {
-			warn(fmt.Sprintf("could not delete this run's Kafka topic %s and group %s: %v; remove them with: idemsim clean --broker kafka --prefix %s", k.topic, k.group, err, k.prefix))
+			warn(fmt.Sprintf("could not delete this run's Kafka topic %s and group %s: %v; remove them with: idemsim clean --broker kafka --prefix %s (and the run's --kafka-brokers, SASL and TLS settings)", k.topic, k.group, err, k.prefix))
 		}
 	}
 	// A client of a cluster that hangs may hang closing: bounded.
