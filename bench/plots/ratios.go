@@ -25,7 +25,8 @@ type ratio struct {
 
 // ratios are the comparisons the README's Benchmarks section shows: the
 // speed of db-unique-fast against the redis strategy and against the raw
-// statement it is built on, and of the batched database modes against
+// statement it is built on, of api-key against the one HTTP call to the
+// payment provider it makes, and of the batched database modes against
 // Redis's pipelined limit. The strategies through real brokers follow
 // (brokerRatios).
 var ratios = []ratio{
@@ -51,6 +52,11 @@ var ratios = []ratio{
 		label: "batch of 32: db-unique ÷ pipelined SET NX",
 		num:   "BenchmarkBatch/db-unique/real/batch=32/consumers=%d", numUnit: unitThroughput,
 		den: "BenchmarkRaw/redis-setnx-pipelined/batch=32/consumers=%d", denUnit: unitOps,
+	},
+	{
+		label: "api-key ÷ one charge with its key, sent with net/http alone (Raw/provider-charge)",
+		num:   "BenchmarkStrategy/api-key/real/consumers=%d", numUnit: unitThroughput,
+		den: "BenchmarkRaw/provider-charge/consumers=%d", denUnit: unitOps,
 	},
 }
 
