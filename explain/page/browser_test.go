@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -169,6 +170,7 @@ func TestStoryPage(t *testing.T) {
 	t.Run("cursor", func(t *testing.T) { storyPageCursor(t, ctx, path, d) })
 	t.Run("fix beside", func(t *testing.T) { storyPageFixBeside(t, ctx, path, d) })
 	t.Run("words", func(t *testing.T) { storyPageWords(t, ctx, path, d) })
+	t.Run("all steps", func(t *testing.T) { storyPageAllSteps(t, ctx, path, d) })
 	t.Run("screenshot", func(t *testing.T) { storyPageScreenshot(t, ctx, path, d) })
 }
 
@@ -441,4 +443,34 @@ func storyPageWords(t *testing.T, ctx context.Context, path string, d *page.Doc)
 	for _, w := range []string{"instance", "handler", "ack", "effect", "ledger", "processed-ids table / marks / cache", "trace hash", "linearizable / porcupine"} {
 		assert.Contains(t, terms, w)
 	}
+}
+
+// storyPageAllSteps holds the "Show all steps" button to what it says: at
+// step 1 it lists every step while the panels stay at step 1; at the last
+// step, where every step is listed already, it is disabled and says why.
+func storyPageAllSteps(t *testing.T, ctx context.Context, path string, d *page.Doc) {
+	require.NoError(t, chromedp.Do(ctx, chromedp.Navigate("file://"+path), chromedp.WaitVisible(chromedp.CSS("#steps"))))
+	type state struct {
+		Listed   int    `json:"listed"`
+		Step     int    `json:"step"`
+		Disabled bool   `json:"disabled"`
+		Title    string `json:"title"`
+	}
+	read := func(js string) state {
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[state](`(() => { `+js+`;
+			const b = document.querySelector('button[data-key="all"]');
+			return {listed: Array.from(document.querySelectorAll('#steps li')).filter(li => !li.hidden).length,
+				step: +document.getElementById('app').dataset.step, disabled: b.disabled, title: b.title}; })()`))
+		require.NoError(t, err)
+		return got
+	}
+	first := read(`storyPage.go(1)`)
+	assert.Equal(t, state{Listed: 1, Step: 1, Title: first.Title}, first, "step 1 lists one step")
+	assert.False(t, first.Disabled)
+	shown := read(`document.querySelector('button[data-key="all"]').click()`)
+	assert.Equal(t, len(d.Steps), shown.Listed, "the button lists every step")
+	assert.Equal(t, 1, shown.Step, "the panels stay at step 1")
+	back := read(`document.querySelector('button[data-key="all"]').click(); storyPage.go(` + strconv.Itoa(len(d.Steps)) + `)`)
+	assert.True(t, back.Disabled, "at the last step every step is listed already")
+	assert.Contains(t, back.Title, "listed already")
 }

@@ -399,6 +399,12 @@
       status.textContent = "Step " + cur + " of " + n + (all ? " (all steps shown)" : "");
       allBtn.textContent = all ? "Show steps up to this one" : "Show all steps";
       allBtn.setAttribute("aria-pressed", all ? "true" : "false");
+      // At the last step every step is listed already: the button would
+      // change nothing a reader can see, so it says so instead.
+      allBtn.disabled = !all && cur === n;
+      allBtn.title = allBtn.disabled ? "Every step is listed already: this is the last one" :
+        all ? "List the steps up to the current one only" :
+          "List every step of the story; the state panels stay at the current step";
       root.setAttribute("data-step", cur);
       Array.prototype.forEach.call(list.children, function (li) {
         var k = +li.getAttribute("data-step");
