@@ -267,10 +267,10 @@ func (c Config) Validate() error {
 		// a real run; two events of one id would be judged as one.
 		return badConfigf("strategy %s under id-reuse: a real run counts the provider's charges per event id, so it cannot tell two events of one id apart; run it in the simulator (--backend sim)", c.Strategy)
 	}
-	if st, _ := strategies.Lookup(c.Strategy); st.Needs.Has(strategies.NeedsPublisher) {
-		// The same for a strategy that sends events on: a real run has
-		// no downstream topic, consumer or outbox yet.
-		return badConfigf("strategy %s sends events on to a downstream topic, which a real run does not have yet: run it in the simulator (--backend sim)", c.Strategy)
+	if st, _ := strategies.Lookup(c.Strategy); st.Needs.Has(strategies.NeedsPublisher) && c.BrokerServer != "" && c.BrokerServer != BrokerMemory {
+		// A strategy that sends events on has its downstream topic on
+		// the in-process broker only, so far.
+		return badConfigf("strategy %s sends events on to a downstream topic, which a real run has on the memory broker only so far: run it with --broker memory, or in the simulator (--backend sim)", c.Strategy)
 	}
 	if c.BrokerServer == BrokerKafka {
 		return c.validateKafka()

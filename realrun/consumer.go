@@ -74,6 +74,8 @@ type incarnation struct {
 	rdb     *redis.Client
 	pool    *pgxpool.Pool
 	handler strategies.Handler
+	// relay is the relay's own, in the relay's incarnation (relay.go).
+	relay strategies.Relay
 	// prov is its HTTP transport to the payment provider, through its
 	// proxy, for a strategy that charges.
 	prov    *http.Transport
@@ -87,6 +89,11 @@ type incarnation struct {
 
 	cur      delivery
 	curEvent strategies.EventID
+	// source is the effect that the incarnation's next publish
+	// announces (strategies.Publisher): its attempt's last Apply's, or
+	// the outbox row the relay last read; 0 for none.
+	source atomic.Int64
+
 	// handling is the message (numbered from 1, as in traces) whose
 	// delivery the handler is handling, 0 outside Handle: what a memory
 	// call names.
@@ -218,6 +225,9 @@ func (c *consumer) start() (*incarnation, error) {
 		Name:     instanceName(r.host, c.idx),
 		Rand:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
+	if r.down != nil {
+		deps.Publisher = faultyPublisher{inc: inc, topic: r.down.topic}
+	}
 	if c.provProxy != nil {
 		// Only a strategy that says it charges gets the provider, as
 		// in the simulator. Its connections go through the
@@ -329,6 +339,7 @@ func (inc *incarnation) serve() ended {
 		start := r.rec.now()
 		attempt := r.rec.beginAttempt(c.idx, ev)
 		inc.handling.Store(uint32(d.msg + 1))
+		inc.source.Store(0)
 		e := r.wl.Events[ev]
 		lc, onLog := inc.conn.(logConn)
 		if onLog {
@@ -415,6 +426,9 @@ func (inc *incarnation) crash(step run.Record) {
 	}
 	if inc.conn != nil {
 		inc.conn.Crash()
+	}
+	if l, ok := c.brokerProxy.(*memoryLink); ok {
+		l.CloseConns() // its publishes held by a partition die with it
 	}
 }
 

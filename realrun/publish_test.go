@@ -9,17 +9,22 @@ import (
 	"github.com/idemsim/idemsim/run"
 )
 
-// TestRefusesStrategiesThatPublish: a real run has no downstream topic,
-// consumer or outbox yet, so it refuses, before contacting any server,
-// every strategy that sends events on, naming the simulator.
-func TestRefusesStrategiesThatPublish(t *testing.T) {
+// TestRefusesStrategiesThatPublishWithoutADownstream: a real run has its
+// downstream topic on the in-process broker, so it takes every strategy
+// that sends events on there; on a broker server that has none yet it
+// refuses them, before contacting any server, naming what runs them.
+func TestRefusesStrategiesThatPublishWithoutADownstream(t *testing.T) {
 	for _, s := range []string{"publish-after-commit", "publish-in-tx", "outbox"} {
-		for _, b := range []realrun.Config{{}, {BrokerServer: realrun.BrokerKafka}} {
+		for _, b := range []realrun.Config{{}, {BrokerServer: realrun.BrokerMemory}} {
+			b.Config = run.Config{Strategy: s, Seed: 1}
+			assert.NoError(t, b.Validate(), s)
+		}
+		for _, b := range []realrun.Config{{BrokerServer: realrun.BrokerNATS}, {BrokerServer: realrun.BrokerRabbitMQ}, {BrokerServer: realrun.BrokerKafka}} {
 			b.Config = run.Config{Strategy: s, Seed: 1}
 			err := b.Validate()
 			assert.ErrorIs(t, err, run.ErrBadConfig, s)
 			assert.ErrorContains(t, err, "downstream", s)
-			assert.ErrorContains(t, err, "--backend sim", s)
+			assert.ErrorContains(t, err, "--broker memory", s)
 		}
 	}
 }

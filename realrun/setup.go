@@ -124,6 +124,23 @@ func setUp(ctx context.Context, cfg Config) (s *servers, err error) {
 		return s, s.tableErr(ctx, "emptying the tables "+cfg.Prefix+"_*", err)
 	}
 
+	if st, _ := strategies.Lookup(cfg.Strategy); st.Needs.Has(strategies.NeedsPublisher) {
+		// The outbox and the downstream consumer's table, under the
+		// prefix's lock as the rest of its tables.
+		sctx, cancel = step()
+		err = s.ledger.EnsureOutbox(sctx)
+		if err == nil {
+			err = s.ledger.ResetOutbox(sctx)
+		}
+		cancel()
+		if err != nil {
+			if r := refusedByStore(err); r != nil {
+				return s, r
+			}
+			return s, s.tableErr(ctx, "checking, creating and emptying the tables "+cfg.Prefix+"_outbox and "+cfg.Prefix+"_downstream", err)
+		}
+	}
+
 	var id [6]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return s, fmt.Errorf("a run id: %w", err)

@@ -1,0 +1,97 @@
+package realrun
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/run"
+)
+
+// The strategies that send events on run for real on the in-process
+// broker, and the checkers judge their downstream: with no fault, each
+// committed effect is announced and applied downstream exactly once, by
+// every one of them; under crash, publish-in-tx leaves ghosts (a publish
+// whose transaction died with its consumer) and the outbox none; the
+// outbox's relay publishes each row, and its trace shows its reads, its
+// publishes and its marks.
+func TestPublishingStrategiesRunForReal(t *testing.T) {
+	for _, st := range []string{"publish-after-commit", "publish-in-tx", "outbox"} {
+		t.Run(st, func(t *testing.T) {
+			cfg := sharedServers(t, "rr_down")
+			cfg.Config = run.Config{Strategy: st, Seed: 1, Events: 40, KeepTrace: true}
+			res := realRun(t, cfg)
+			assert.False(t, res.Violating(), "no fault, no violation: %+v", res)
+			assert.True(t, res.CheckersAgree())
+			ops := map[run.Op]int{}
+			applied := 0
+			for _, r := range res.Trace {
+				if r.Kind == run.Call {
+					ops[r.Op]++
+				}
+				if r.Kind == run.DownApply && r.Answer == run.Yes {
+					applied++
+				}
+			}
+			assert.Equal(t, 40, applied, "each event applied once downstream")
+			assert.Equal(t, 40, ops[run.PublishDown])
+			if st == "outbox" {
+				assert.Equal(t, 40, ops[run.InsertOutbox])
+				assert.Equal(t, 40, ops[run.MarkSent])
+				assert.Greater(t, ops[run.NextOutbox], 40, "a read per row, and the reads that found none")
+			}
+		})
+	}
+}
+
+// Under crash, a consumer of publish-in-tx that dies between its publish
+// and its commit leaves a ghost; the outbox leaves none, whatever crashes
+// its relay suffer.
+func TestGhostsUnderCrashForReal(t *testing.T) {
+	ghosts := 0
+	for seed := uint64(1); seed <= 3 && ghosts == 0; seed++ {
+		cfg := sharedServers(t, "rr_ghost")
+		cfg.Config = run.Config{Strategy: "publish-in-tx", Faults: faults.Of(faults.Crash), Seed: seed, Events: 100}
+		res := realRun(t, cfg)
+		ghosts += res.Ghosts
+		assert.True(t, res.CheckersAgree())
+	}
+	assert.Positive(t, ghosts, "publish-in-tx under crash: a ghost in 3 seeds")
+
+	cfg := sharedServers(t, "rr_ghost")
+	cfg.Config = run.Config{Strategy: "outbox", Faults: faults.Of(faults.Crash), Seed: 1, Events: 100}
+	res := realRun(t, cfg)
+	require.True(t, res.CheckersAgree())
+	assert.False(t, res.Violating(), "the outbox under crash: %+v", res)
+}
+
+// An outbox table of the prefix's name that idemsim did not create is
+// refused (exit status 2) and left exactly as it was, with nothing
+// created beside it; the run's own tables are cleaned with the rest.
+func TestForeignOutboxTableIsRefusedUntouched(t *testing.T) {
+	cfg := sharedServers(t, "appob")
+	conn := pgConn(t, cfg.PostgresURL)
+	exec(t, conn, `DROP TABLE IF EXISTS appob_outbox, appob_downstream; CREATE TABLE appob_outbox (id bigint, note text); INSERT INTO appob_outbox VALUES (1, 'keep me')`)
+	t.Cleanup(func() { exec(t, pgConn(t, cfg.PostgresURL), `DROP TABLE IF EXISTS appob_outbox`) })
+	cfg.Config = run.Config{Strategy: "outbox", Seed: 1, Events: 20}
+
+	_, err := Run(context.Background(), cfg)
+	require.Error(t, err)
+	assert.ErrorIs(t, err, ErrRefused, "exit status 2: the user's data is protected, the run did not start")
+	assert.NotErrorIs(t, err, ErrServerFailed)
+	assert.Contains(t, err.Error(), "public.appob_outbox (table) exists but was not created by idemsim")
+	assert.Equal(t, 1, count(t, conn, `SELECT count(*) FROM appob_outbox WHERE note = 'keep me'`))
+	assert.Zero(t, count(t, conn, `SELECT count(*) FROM pg_tables WHERE tablename = 'appob_downstream'`), "nothing created beside it")
+
+	// Its own outbox tables, once the foreign one is gone, are
+	// removed by clean.
+	exec(t, conn, `DROP TABLE appob_outbox`)
+	realRun(t, cfg)
+	assert.Equal(t, 2, count(t, conn, `SELECT count(*) FROM pg_tables WHERE tablename IN ('appob_outbox', 'appob_downstream')`))
+	_, err = Clean(context.Background(), cfg)
+	require.NoError(t, err)
+	assert.Zero(t, count(t, conn, `SELECT count(*) FROM pg_tables WHERE tablename IN ('appob_outbox', 'appob_downstream')`))
+}
