@@ -267,10 +267,10 @@ func (c Config) Validate() error {
 		// a real run; two events of one id would be judged as one.
 		return badConfigf("strategy %s under id-reuse: a real run counts the provider's charges per event id, so it cannot tell two events of one id apart; run it in the simulator (--backend sim)", c.Strategy)
 	}
-	if st, _ := strategies.Lookup(c.Strategy); st.Needs.Has(strategies.NeedsPublisher) && c.BrokerServer != "" && c.BrokerServer != BrokerMemory {
+	if st, _ := strategies.Lookup(c.Strategy); st.Needs.Has(strategies.NeedsPublisher) && !downstreamOn(c.BrokerServer) {
 		// A strategy that sends events on has its downstream topic on
-		// the in-process broker only, so far.
-		return badConfigf("strategy %s sends events on to a downstream topic, which a real run has on the memory broker only so far: run it with --broker memory, or in the simulator (--backend sim)", c.Strategy)
+		// the in-process broker and NATS only, so far.
+		return badConfigf("strategy %s sends events on to a downstream topic, which a real run has on the memory and nats brokers only so far: run it with --broker memory or --broker nats, or in the simulator (--backend sim)", c.Strategy)
 	}
 	if c.BrokerServer == BrokerKafka {
 		return c.validateKafka()
@@ -404,4 +404,11 @@ func (c Config) validateKafka() error {
 		return badConfigf("--commit auto: a real run on Kafka commits after each batch or each record (--commit batch|record)")
 	}
 	return validateSettings(cc)
+}
+
+// downstreamOn reports whether a real run on broker (BrokerServer; ""
+// is memory) has a downstream topic for the strategies that send events
+// on.
+func downstreamOn(broker string) bool {
+	return broker == "" || broker == BrokerMemory || broker == BrokerNATS
 }

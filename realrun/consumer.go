@@ -76,6 +76,9 @@ type incarnation struct {
 	handler strategies.Handler
 	// relay is the relay's own, in the relay's incarnation (relay.go).
 	relay strategies.Relay
+	// down is its client of the downstream topic, for a strategy that
+	// sends events on.
+	down downClient
 	// prov is its HTTP transport to the payment provider, through its
 	// proxy, for a strategy that charges.
 	prov    *http.Transport
@@ -226,7 +229,7 @@ func (c *consumer) start() (*incarnation, error) {
 		Rand:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
 	if r.down != nil {
-		deps.Publisher = faultyPublisher{inc: inc, topic: r.down.topic}
+		deps.Publisher = newPublisher(inc, r.down.topic)
 	}
 	if c.provProxy != nil {
 		// Only a strategy that says it charges gets the provider, as
@@ -427,8 +430,11 @@ func (inc *incarnation) crash(step run.Record) {
 	if inc.conn != nil {
 		inc.conn.Crash()
 	}
-	if l, ok := c.brokerProxy.(*memoryLink); ok {
-		l.CloseConns() // its publishes held by a partition die with it
+	if inc.down != nil && c.brokerProxy != nil {
+		// Its publishes held by a partition, or buffered by its
+		// client, die with it.
+		c.brokerProxy.CloseConns()
+		inc.down.close()
 	}
 }
 
@@ -440,6 +446,9 @@ func (inc *incarnation) close() {
 		inc.conn.Close()
 	}
 	inc.txs.release(inc.c.r.ctx)
+	if inc.down != nil {
+		inc.down.close()
+	}
 	if inc.prov != nil {
 		inc.prov.CloseIdleConnections()
 	}

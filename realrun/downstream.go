@@ -61,10 +61,10 @@ func decodeDownMsg(b []byte) (downMsg, error) {
 
 // downTopic is the run's downstream topic on its broker.
 type downTopic interface {
-	// publish sends m through link (the publisher's own proxy to the
-	// broker; nil for the in-process one) and returns once the broker
-	// confirmed it. An error may hide a publish that landed.
-	publish(ctx context.Context, link brokerLink, m downMsg) error
+	// client is a publisher's client of the topic, through link, the
+	// publisher's own link to the broker (its proxy; a *memoryLink for
+	// the in-process one). It connects when it first publishes.
+	client(link brokerLink) downClient
 	// consume delivers the topic's messages to apply, one at a time, and
 	// acks each after it; it returns when the run's context ends or stop
 	// is closed.
@@ -73,6 +73,15 @@ type downTopic interface {
 	// applied.
 	drained() bool
 	// close releases the topic's clients.
+	close()
+}
+
+// downClient is an incarnation's client of the downstream topic.
+type downClient interface {
+	// publish sends m and returns once the broker confirmed it. An
+	// error may hide a publish that landed.
+	publish(ctx context.Context, m downMsg) error
+	// close closes its connection, if it has one.
 	close()
 }
 
@@ -158,7 +167,7 @@ func (d *downstream) settle(relay *relayRunner, since time.Duration) {
 		if (relay == nil || relay.foundEmptySince(since)) && d.topic.drained() {
 			return
 		}
-		time.Sleep(5 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
 }
 
@@ -168,8 +177,15 @@ func (d *downstream) settle(relay *relayRunner, since time.Duration) {
 // announced), and confirmed by the broker; a publish whose confirm did
 // not come has an unknown outcome (strategies.ErrUnknownOutcome).
 type faultyPublisher struct {
-	inc   *incarnation
-	topic downTopic
+	inc    *incarnation
+	client downClient
+}
+
+// newPublisher is the incarnation's publisher, with a client of the
+// topic of its own, closed with the incarnation.
+func newPublisher(inc *incarnation, topic downTopic) faultyPublisher {
+	inc.down = topic.client(inc.c.brokerProxy)
+	return faultyPublisher{inc: inc, client: inc.down}
 }
 
 func (p faultyPublisher) Publish(ctx context.Context, e strategies.Event) error {
@@ -179,12 +195,8 @@ func (p faultyPublisher) Publish(ctx context.Context, e strategies.Event) error 
 		return fmt.Errorf("%w: a downstream event of event %d, which this run did not publish", strategies.ErrBadValue, e.ID)
 	}
 	m := downMsg{event: r.wl.Number(e), effect: inc.source.Load()}
-	var link brokerLink
-	if inc.c.brokerProxy != nil {
-		link = inc.c.brokerProxy
-	}
 	_, err := inc.call(ctx, toBroker, run.PublishDown, e.ID, uint32(m.effect), func(ctx context.Context) (bool, error) {
-		return true, p.topic.publish(ctx, link, m)
+		return true, p.client.publish(ctx, m)
 	})
 	if err != nil && !errors.Is(err, errCrashed) && !errors.Is(err, strategies.ErrUnknownOutcome) {
 		return fmt.Errorf("the downstream event of event %d: %w: %w", e.ID, strategies.ErrUnknownOutcome, err)
@@ -266,24 +278,37 @@ func newMemoryTopic() *memoryTopic {
 	return t
 }
 
-// publish puts m in the queue, through link, a *memoryLink: a link cut
-// by a partition holds it, and the publish waits for its confirm until
-// the link heals or the call's deadline passes.
-func (t *memoryTopic) publish(ctx context.Context, link brokerLink, m downMsg) error {
-	if l, ok := link.(*memoryLink); ok {
-		if confirmed := l.send(m); confirmed != nil {
-			select {
-			case <-confirmed:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
+func (t *memoryTopic) client(link brokerLink) downClient {
+	l, _ := link.(*memoryLink)
+	return memoryClient{topic: t, link: l}
+}
+
+// memoryClient publishes to the in-process topic through its link.
+type memoryClient struct {
+	topic *memoryTopic
+	link  *memoryLink
+}
+
+// publish puts m in the queue, through the link: a link cut by a
+// partition holds it, and the publish waits for its confirm until the
+// link heals or the call's deadline passes.
+func (c memoryClient) publish(ctx context.Context, m downMsg) error {
+	if c.link == nil {
+		c.topic.add(m)
 		return nil
 	}
-	t.add(m)
+	if confirmed := c.link.send(m); confirmed != nil {
+		select {
+		case <-confirmed:
+			return nil
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
 	return nil
 }
+
+func (memoryClient) close() {}
 
 func (t *memoryTopic) add(m downMsg) {
 	t.mu.Lock()

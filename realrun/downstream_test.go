@@ -3,11 +3,13 @@ package realrun
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/idemsim/idemsim/faults"
+	"github.com/idemsim/idemsim/internal/testserver"
 	"github.com/idemsim/idemsim/run"
 )
 
@@ -19,31 +21,38 @@ import (
 // outbox's relay publishes each row, and its trace shows its reads, its
 // publishes and its marks.
 func TestPublishingStrategiesRunForReal(t *testing.T) {
-	for _, st := range []string{"publish-after-commit", "publish-in-tx", "outbox"} {
-		t.Run(st, func(t *testing.T) {
-			cfg := sharedServers(t, "rr_down")
-			cfg.Config = run.Config{Strategy: st, Seed: 1, Events: 40, KeepTrace: true}
-			res := realRun(t, cfg)
-			assert.False(t, res.Violating(), "no fault, no violation: %+v", res)
-			assert.True(t, res.CheckersAgree())
-			ops := map[run.Op]int{}
-			applied := 0
-			for _, r := range res.Trace {
-				if r.Kind == run.Call {
-					ops[r.Op]++
-				}
-				if r.Kind == run.DownApply && r.Answer == run.Yes {
-					applied++
-				}
-			}
-			assert.Equal(t, 40, applied, "each event applied once downstream")
-			assert.Equal(t, 40, ops[run.PublishDown])
-			if st == "outbox" {
-				assert.Equal(t, 40, ops[run.InsertOutbox])
-				assert.Equal(t, 40, ops[run.MarkSent])
-				assert.Greater(t, ops[run.NextOutbox], 40, "a read per row, and the reads that found none")
-			}
-		})
+	brokers := map[string]func(t *testing.T) Config{
+		"memory": func(t *testing.T) Config { return sharedServers(t, "rr_down") },
+		"nats":   func(t *testing.T) Config { return natsServers(t, "rr_ndown", testserver.NATS(t)) },
+	}
+	for _, broker := range []string{"memory", "nats"} {
+		for _, st := range []string{"publish-after-commit", "publish-in-tx", "outbox"} {
+			t.Run(broker+"/"+st, func(t *testing.T) { testPublishingStrategy(t, brokers[broker](t), st) })
+		}
+	}
+}
+
+// testPublishingStrategy runs st with no fault on cfg's servers.
+func testPublishingStrategy(t *testing.T, cfg Config, st string) {
+	cfg.Config = run.Config{Strategy: st, Seed: 1, Events: 40, KeepTrace: true}
+	res := realRun(t, cfg)
+	assert.False(t, res.Violating(), "no fault, no violation: %+v", res)
+	ops := map[run.Op]int{}
+	applied := 0
+	for _, r := range res.Trace {
+		if r.Kind == run.Call {
+			ops[r.Op]++
+		}
+		if r.Kind == run.DownApply && r.Answer == run.Yes {
+			applied++
+		}
+	}
+	assert.Equal(t, 40, applied, "each event applied once downstream")
+	assert.Equal(t, 40, ops[run.PublishDown])
+	if st == "outbox" {
+		assert.Equal(t, 40, ops[run.InsertOutbox])
+		assert.Equal(t, 40, ops[run.MarkSent])
+		assert.Greater(t, ops[run.NextOutbox], 40, "a read per row, and the reads that found none")
 	}
 }
 
@@ -94,4 +103,37 @@ func TestForeignOutboxTableIsRefusedUntouched(t *testing.T) {
 	_, err = Clean(context.Background(), cfg)
 	require.NoError(t, err)
 	assert.Zero(t, count(t, conn, `SELECT count(*) FROM pg_tables WHERE tablename IN ('appob_outbox', 'appob_downstream')`))
+}
+
+// On NATS, a downstream stream of the prefix's name that idemsim did not
+// create is refused (exit status 2) before anything is made, and left as
+// it was, its messages too; the run's own downstream stream is deleted at
+// its end.
+func TestNATSForeignDownstreamStreamIsRefusedUntouched(t *testing.T) {
+	ns := testserver.NATS(t)
+	js := jsOn(t, ns)
+	createStream(t, js, "rr_ndforeign_downstream", "theirs.downstream", map[string]string{"owner": "them"})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_, err := js.Publish(ctx, "theirs.downstream", []byte("keep me"))
+	require.NoError(t, err)
+
+	cfg := natsServers(t, "rr_ndforeign", ns)
+	cfg.Config = run.Config{Strategy: "outbox", Seed: 1, Events: 10}
+	_, err = Run(context.Background(), cfg)
+	require.ErrorIs(t, err, ErrRefused)
+	assert.Contains(t, err.Error(), "stream rr_ndforeign_downstream exists but was not created by idemsim")
+	st, err := js.Stream(ctx, "rr_ndforeign_downstream")
+	require.NoError(t, err)
+	info, err := st.Info(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, uint64(1), info.State.Msgs, "its message kept")
+	assert.Equal(t, "them", info.Config.Metadata["owner"])
+	assert.NotContains(t, info.Config.Metadata, "created-by", "not marked as idemsim's")
+	assert.NotContains(t, streamNames(t, js), "rr_ndforeign_events", "nothing created beside it")
+
+	cfg = natsServers(t, "rr_ndown_own", ns)
+	cfg.Config = run.Config{Strategy: "outbox", Seed: 1, Events: 10}
+	realRun(t, cfg)
+	assert.NotContains(t, streamNames(t, js), "rr_ndown_own_downstream", "the run deleted its downstream stream")
 }

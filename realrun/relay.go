@@ -123,7 +123,7 @@ func (rr *relayRunner) start() (*incarnation, error) {
 	inc.pool = pool
 	deps := strategies.Deps{
 		Ledger:    faultyLedger{inc: inc, inner: r.srv.ledger.On(pool)},
-		Publisher: faultyPublisher{inc: inc, topic: r.down.topic},
+		Publisher: newPublisher(inc, r.down.topic),
 		Memory:    newMemory(inc),
 		MarkTTL:   r.markTTL,
 		Lease:     2 * r.cfg.Timing.AckDeadline,

@@ -616,7 +616,11 @@ func plural(n int, noun string) string {
 // on: its topic on the run's broker and, for a strategy with a relay, the
 // relay, numbered after the consumers, with its own proxies.
 func (r *session) setUpDownstream(st strategies.Strategy) error {
-	r.down = &downstream{r: r, topic: newMemoryTopic()}
+	var topic downTopic = newMemoryTopic()
+	if r.srv.nats != nil {
+		topic = &natsTopic{r: r, n: r.srv.nats}
+	}
+	r.down = &downstream{r: r, topic: topic}
 	if st.Relay == nil {
 		return nil
 	}
@@ -630,6 +634,9 @@ func (r *session) setUpDownstream(st strategies.Strategy) error {
 		return fmt.Errorf("a loopback proxy to PostgreSQL: %w", err)
 	}
 	c := &consumer{r: r, idx: r.cfg.Instances, redisProxy: rp, pgProxy: pp, brokerProxy: r.down.link()}
+	if p, ok := r.br.(proxied); ok {
+		c.brokerProxy = p.proxy(c.idx)
+	}
 	r.relay = newRelayRunner(c)
 	return nil
 }
