@@ -415,5 +415,5 @@ func TestSimAndRealAgreeOnDeadLetters(t *testing.T) {
 // publishesOn reports whether a real run on broker (BrokerServer; "" is
 // memory) has a downstream topic, for the strategies that send events on.
 func publishesOn(broker string) bool {
-	return broker == "" || broker == realrun.BrokerMemory || broker == realrun.BrokerNATS
+	return broker == "" || broker == realrun.BrokerMemory || broker == realrun.BrokerNATS || broker == realrun.BrokerKafka
 }

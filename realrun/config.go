@@ -269,8 +269,8 @@ func (c Config) Validate() error {
 	}
 	if st, _ := strategies.Lookup(c.Strategy); st.Needs.Has(strategies.NeedsPublisher) && !downstreamOn(c.BrokerServer) {
 		// A strategy that sends events on has its downstream topic on
-		// the in-process broker and NATS only, so far.
-		return badConfigf("strategy %s sends events on to a downstream topic, which a real run has on the memory and nats brokers only so far: run it with --broker memory or --broker nats, or in the simulator (--backend sim)", c.Strategy)
+		// the in-process broker, NATS and Kafka only, so far.
+		return badConfigf("strategy %s sends events on to a downstream topic, which a real run has on the memory, nats and kafka brokers only so far: run it with --broker memory, nats or kafka, or in the simulator (--backend sim)", c.Strategy)
 	}
 	if c.BrokerServer == BrokerKafka {
 		return c.validateKafka()
@@ -410,5 +410,5 @@ func (c Config) validateKafka() error {
 // is memory) has a downstream topic for the strategies that send events
 // on.
 func downstreamOn(broker string) bool {
-	return broker == "" || broker == BrokerMemory || broker == BrokerNATS
+	return broker == "" || broker == BrokerMemory || broker == BrokerNATS || broker == BrokerKafka
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"github.com/twmb/franz-go/pkg/kadm"
 
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/internal/testserver"
@@ -24,8 +25,9 @@ func TestPublishingStrategiesRunForReal(t *testing.T) {
 	brokers := map[string]func(t *testing.T) Config{
 		"memory": func(t *testing.T) Config { return sharedServers(t, "rr_down") },
 		"nats":   func(t *testing.T) Config { return natsServers(t, "rr_ndown", testserver.NATS(t)) },
+		"kafka":  func(t *testing.T) Config { return kafkaServers(t, "rr_kdown", testserver.Kafka(t)) },
 	}
-	for _, broker := range []string{"memory", "nats"} {
+	for _, broker := range []string{"memory", "nats", "kafka"} {
 		for _, st := range []string{"publish-after-commit", "publish-in-tx", "outbox"} {
 			t.Run(broker+"/"+st, func(t *testing.T) { testPublishingStrategy(t, brokers[broker](t), st) })
 		}
@@ -136,4 +138,35 @@ func TestNATSForeignDownstreamStreamIsRefusedUntouched(t *testing.T) {
 	cfg.Config = run.Config{Strategy: "outbox", Seed: 1, Events: 10}
 	realRun(t, cfg)
 	assert.NotContains(t, streamNames(t, js), "rr_ndown_own_downstream", "the run deleted its downstream stream")
+}
+
+// On Kafka, a downstream topic of the prefix's name that idemsim did not
+// create is refused (exit status 2) before anything is made, and left as
+// it was, its record too; the run's own downstream topic is deleted at
+// its end.
+func TestKafkaForeignDownstreamTopicIsRefusedUntouched(t *testing.T) {
+	kc := testserver.Kafka(t)
+	adm := kadmOn(t, kc)
+	ctx := context.Background()
+	createTopic(t, kc, adm, "rr_kdforeign_downstream", nil)
+	cfg := kafkaServers(t, "rr_kdforeign", kc)
+	cfg.Config = run.Config{Strategy: "outbox", Seed: 1, Events: 10}
+	_, err := Run(ctx, cfg)
+	require.ErrorIs(t, err, ErrRefused)
+	assert.Contains(t, err.Error(), "Kafka topic rr_kdforeign_downstream exists but was not created by idemsim")
+	ends, err := adm.ListEndOffsets(ctx, "rr_kdforeign_downstream")
+	require.NoError(t, err)
+	total := int64(0)
+	ends.Each(func(o kadm.ListedOffset) { total += o.Offset })
+	assert.Equal(t, int64(1), total, "its record kept")
+	topics, err := adm.ListTopics(ctx)
+	require.NoError(t, err)
+	assert.False(t, topics.Has("rr_kdforeign_events"), "nothing created beside it")
+
+	cfg = kafkaServers(t, "rr_kdown_own", kc)
+	cfg.Config = run.Config{Strategy: "outbox", Seed: 1, Events: 10}
+	realRun(t, cfg)
+	topics, err = adm.ListTopics(ctx)
+	require.NoError(t, err)
+	assert.False(t, topics.Has("rr_kdown_own_downstream"), "the run deleted its downstream topic")
 }

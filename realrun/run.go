@@ -617,8 +617,11 @@ func plural(n int, noun string) string {
 // relay, numbered after the consumers, with its own proxies.
 func (r *session) setUpDownstream(st strategies.Strategy) error {
 	var topic downTopic = newMemoryTopic()
-	if r.srv.nats != nil {
+	switch {
+	case r.srv.nats != nil:
 		topic = &natsTopic{r: r, n: r.srv.nats}
+	case r.srv.kafka != nil:
+		topic = &kafkaDownstream{r: r, k: r.srv.kafka}
 	}
 	r.down = &downstream{r: r, topic: topic}
 	if st.Relay == nil {

@@ -167,7 +167,7 @@ func setUp(ctx context.Context, cfg Config) (s *servers, err error) {
 	}
 	if s.kafka != nil {
 		// Under the prefix's lock, as NATS's stream.
-		if err := s.kafka.setUp(ctx); err != nil {
+		if err := s.kafka.setUp(ctx, publishes(cfg)); err != nil {
 			return s, err
 		}
 	}
