@@ -267,11 +267,6 @@ func (c Config) Validate() error {
 		// a real run; two events of one id would be judged as one.
 		return badConfigf("strategy %s under id-reuse: a real run counts the provider's charges per event id, so it cannot tell two events of one id apart; run it in the simulator (--backend sim)", c.Strategy)
 	}
-	if st, _ := strategies.Lookup(c.Strategy); st.Needs.Has(strategies.NeedsPublisher) && !downstreamOn(c.BrokerServer) {
-		// A strategy that sends events on has its downstream topic on
-		// the in-process broker, NATS and Kafka only, so far.
-		return badConfigf("strategy %s sends events on to a downstream topic, which a real run has on the memory, nats and kafka brokers only so far: run it with --broker memory, nats or kafka, or in the simulator (--backend sim)", c.Strategy)
-	}
 	if c.BrokerServer == BrokerKafka {
 		return c.validateKafka()
 	}
@@ -406,9 +401,3 @@ func (c Config) validateKafka() error {
 	return validateSettings(cc)
 }
 
-// downstreamOn reports whether a real run on broker (BrokerServer; ""
-// is memory) has a downstream topic for the strategies that send events
-// on.
-func downstreamOn(broker string) bool {
-	return broker == "" || broker == BrokerMemory || broker == BrokerNATS || broker == BrokerKafka
-}

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	amqp "github.com/rabbitmq/amqp091-go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -14,8 +15,8 @@ import (
 	"github.com/idemsim/idemsim/run"
 )
 
-// The strategies that send events on run for real on the in-process
-// broker, and the checkers judge their downstream: with no fault, each
+// The strategies that send events on run for real on every broker, and
+// the checkers judge their downstream: with no fault, each
 // committed effect is announced and applied downstream exactly once, by
 // every one of them; under crash, publish-in-tx leaves ghosts (a publish
 // whose transaction died with its consumer) and the outbox none; the
@@ -26,9 +27,15 @@ func TestPublishingStrategiesRunForReal(t *testing.T) {
 		"memory": func(t *testing.T) Config { return sharedServers(t, "rr_down") },
 		"nats":   func(t *testing.T) Config { return natsServers(t, "rr_ndown", testserver.NATS(t)) },
 		"kafka":  func(t *testing.T) Config { return kafkaServers(t, "rr_kdown", testserver.Kafka(t)) },
+		"rabbitmq": func(t *testing.T) Config {
+			return rabbitServers(t, "rr_rdown", testserver.SharedRabbitMQ(t))
+		},
 	}
-	for _, broker := range []string{"memory", "nats", "kafka"} {
+	for _, broker := range []string{"memory", "nats", "kafka", "rabbitmq"} {
 		for _, st := range []string{"publish-after-commit", "publish-in-tx", "outbox"} {
+			if testing.Short() && broker != "memory" && st != "outbox" {
+				continue // the short run: the outbox, its relay and its topic, on every broker
+			}
 			t.Run(broker+"/"+st, func(t *testing.T) { testPublishingStrategy(t, brokers[broker](t), st) })
 		}
 	}
@@ -169,4 +176,42 @@ func TestKafkaForeignDownstreamTopicIsRefusedUntouched(t *testing.T) {
 	topics, err = adm.ListTopics(ctx)
 	require.NoError(t, err)
 	assert.False(t, topics.Has("rr_kdown_own_downstream"), "the run deleted its downstream topic")
+}
+
+// On RabbitMQ, a downstream queue of the prefix's name that idemsim did
+// not create is refused (exit status 2) before anything is made, and left
+// as it was, its message and arguments too; clean leaves it and says so.
+// The run's own downstream queue is deleted at its end.
+func TestRabbitForeignDownstreamQueueIsRefusedUntouched(t *testing.T) {
+	rs := testserver.SharedRabbitMQ(t)
+	ch := amqpOn(t, rs)
+	args := amqp.Table{"x-queue-type": "quorum"}
+	_, err := ch.QueueDeclare("rr_rdforeign_downstream", true, false, false, false, args)
+	require.NoError(t, err)
+	t.Cleanup(func() { _, _ = amqpOn(t, rs).QueueDelete("rr_rdforeign_downstream", false, false, false) })
+	require.NoError(t, ch.PublishWithContext(context.Background(), "", "rr_rdforeign_downstream", false, false, amqp.Publishing{Body: []byte("keep me")}))
+	require.Eventually(t, func() bool { _, n := queueState(t, rs, "rr_rdforeign_downstream"); return n == 1 }, 5*time.Second, 20*time.Millisecond)
+
+	cfg := rabbitServers(t, "rr_rdforeign", rs)
+	cfg.Config = run.Config{Strategy: "outbox", Seed: 1, Events: 10}
+	_, err = Run(context.Background(), cfg)
+	require.ErrorIs(t, err, ErrRefused)
+	assert.Contains(t, err.Error(), "RabbitMQ queue rr_rdforeign_downstream exists but was not created by idemsim")
+	exists, n := queueState(t, rs, "rr_rdforeign_downstream")
+	assert.True(t, exists, "still there")
+	assert.Equal(t, 1, n, "its message kept")
+	_, err = amqpOn(t, rs).QueueDeclare("rr_rdforeign_downstream", true, false, false, false, args)
+	assert.NoError(t, err, "its arguments unchanged")
+	exists, _ = queueState(t, rs, "rr_rdforeign_events")
+	assert.False(t, exists, "nothing created beside it")
+	out, err := Clean(context.Background(), cfg)
+	require.NoError(t, err)
+	require.Error(t, out.NotOwned)
+	assert.Contains(t, out.NotOwned.Error(), "RabbitMQ queue rr_rdforeign_downstream exists but was not created by idemsim")
+
+	cfg = rabbitServers(t, "rr_rdown_own", rs)
+	cfg.Config = run.Config{Strategy: "outbox", Seed: 1, Events: 10}
+	realRun(t, cfg)
+	exists, _ = queueState(t, rs, "rr_rdown_own_downstream")
+	assert.False(t, exists, "the run deleted its downstream queue")
 }

@@ -622,6 +622,8 @@ func (r *session) setUpDownstream(st strategies.Strategy) error {
 		topic = &natsTopic{r: r, n: r.srv.nats}
 	case r.srv.kafka != nil:
 		topic = &kafkaDownstream{r: r, k: r.srv.kafka}
+	case r.srv.rabbit != nil:
+		topic = newRabbitDownstream(r, r.srv.rabbit)
 	}
 	r.down = &downstream{r: r, topic: topic}
 	if st.Relay == nil {

@@ -161,6 +161,7 @@ func setUp(ctx context.Context, cfg Config) (s *servers, err error) {
 	}
 	if s.rabbit != nil {
 		// Under the prefix's lock, as for NATS.
+		s.rabbit.downstream = publishes(cfg)
 		if err := s.rabbit.setUp(ctx); err != nil {
 			return s, err
 		}
