@@ -413,4 +413,3 @@ func TestSimAndRealAgreeOnDeadLetters(t *testing.T) {
 		agree(t, base, sts, crash, agreeRealSeeds, "rr_dragree")
 	})
 }
-

@@ -400,4 +400,3 @@ func (c Config) validateKafka() error {
 	}
 	return validateSettings(cc)
 }
-

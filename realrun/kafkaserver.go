@@ -105,6 +105,7 @@ type kafkaServer struct {
 	// downCreated: the downstream topic is this run's too
 	// (kafkadown.go), for a strategy that sends events on.
 	downCreated bool
+
 	session time.Duration
 	maxPoll time.Duration
 	parts   int
