@@ -52,6 +52,11 @@ var ratios = []ratio{
 		num:   "BenchmarkBatch/db-unique/real/batch=32/consumers=%d", numUnit: unitThroughput,
 		den: "BenchmarkRaw/redis-setnx-pipelined/batch=32/consumers=%d", denUnit: unitOps,
 	},
+	{
+		label: "outbox end to end (to the downstream effect) ÷ db-unique upstream alone, real, events/s",
+		num:   "BenchmarkStrategy/outbox/real/consumers=%d", numUnit: unitThroughput,
+		den: "BenchmarkStrategy/db-unique/real/consumers=%d", denUnit: unitThroughput,
+	},
 }
 
 // brokerLoop is one broker's raw loops in BenchmarkRawNATS or
