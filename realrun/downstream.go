@@ -159,7 +159,8 @@ func (d *downstream) tally(ctx context.Context) (*run.DownTally, error) {
 
 // settle waits, after the handlers ended, until the relay (if any) found
 // the outbox empty and the topic is drained, at most for the run's
-// liveness bound; then it stops both.
+// liveness bound, and warns if they did not: what was not sent or applied
+// by then counts as lost downstream.
 func (d *downstream) settle(relay *relayRunner, since time.Duration) {
 	r := d.r
 	deadline := time.Now().Add(r.cfg.Timing.Liveness)
@@ -168,6 +169,9 @@ func (d *downstream) settle(relay *relayRunner, since time.Duration) {
 			return
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+	if r.ctx.Err() == nil && r.cfg.Warn != nil {
+		r.cfg.Warn(fmt.Sprintf("the downstream did not settle within %v after the last handler ended (the relay still had outbox rows to send, or the downstream consumer messages to apply): what it had not applied counts as lost downstream", r.cfg.Timing.Liveness))
 	}
 }
 
