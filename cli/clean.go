@@ -10,7 +10,7 @@ import (
 )
 
 // cleanSynopsis is the usage line of `idemsim clean`.
-const cleanSynopsis = "idemsim clean [--prefix P] [--redis-url URL] [--postgres-url URL] [--broker memory|nats|rabbitmq|kafka] [--nats-url URL] [--amqp-url URL] [--kafka-brokers HOST:PORT[,...]|kfake]"
+const cleanSynopsis = "idemsim clean [--prefix P] [--redis-url URL] [--postgres-url URL] [--broker memory|nats|rabbitmq|kafka] [--nats-url URL] [--amqp-url URL] [--kafka-brokers HOST:PORT[,...]|kfake] [--kafka-sasl-mechanism M] [--kafka-sasl-user U] [--kafka-sasl-password P] [--kafka-tls]"
 
 const cleanAbout = `
 Remove everything that real runs (run --backend real) of a prefix created on
@@ -44,7 +44,7 @@ another topic; no other key is deleted. It refuses while a run
 uses the prefix. Prints what it removed.
 `
 
-var cleanOrder = []string{"prefix P", "redis-url URL", "postgres-url URL", "broker B", "nats-url URL", "amqp-url URL", "kafka-brokers B"}
+var cleanOrder = []string{"prefix P", "redis-url URL", "postgres-url URL", "broker B", "nats-url URL", "amqp-url URL", "kafka-brokers B", "kafka-sasl-mechanism M", "kafka-sasl-user U", "kafka-sasl-password P", "kafka-tls"}
 
 // cleanCmd is `idemsim clean`.
 func (e *env) cleanCmd(args []string) error {
@@ -110,6 +110,10 @@ type serverFlags struct {
 	redisURL, postgresURL, prefix, natsURL string
 	amqpURL                                string
 	kafkaBrokers                           string
+	// The Kafka cluster's SASL credentials; the password is best given
+	// in IDEMSIM_KAFKA_SASL_PASSWORD, out of process listings.
+	kafkaSASLMechanism, kafkaSASLUser, kafkaSASLPassword string
+	kafkaTLS                                             bool
 }
 
 // define defines --redis-url, --postgres-url and --prefix on fs; note
@@ -125,6 +129,14 @@ func (s *serverFlags) define(fs *flag.FlagSet, note, prefixUse string) {
 		note+"with --broker rabbitmq: the RabbitMQ server to use, amqp://user:password@host:port/vhost\n(default $IDEMSIM_AMQP_URL, else "+realrun.DefaultAMQPURL+")")
 	fs.StringVar(&s.kafkaBrokers, "kafka-brokers", "",
 		note+"with --broker kafka: the Kafka cluster's seed brokers, host:port[,host:port...], or\n"+realrun.KafkaInProcess+" for franz-go's in-process cluster, started for the run and gone with it\n(default $IDEMSIM_KAFKA_BROKERS, else "+realrun.DefaultKafkaBrokers+")")
+	fs.StringVar(&s.kafkaSASLMechanism, "kafka-sasl-mechanism", "",
+		note+"with --broker kafka: the cluster's SASL mechanism, "+strings.Join(realrun.SASLMechanisms, ", ")+"\n(default $IDEMSIM_KAFKA_SASL_MECHANISM, else plain when a user is given)")
+	fs.StringVar(&s.kafkaSASLUser, "kafka-sasl-user", "",
+		note+"with --broker kafka: the SASL user to authenticate as\n(default $IDEMSIM_KAFKA_SASL_USER; none: no SASL)")
+	fs.StringVar(&s.kafkaSASLPassword, "kafka-sasl-password", "",
+		note+"with --broker kafka: the SASL user's password, never printed (default\n$IDEMSIM_KAFKA_SASL_PASSWORD, the better place for it: a flag's value shows in process listings)")
+	fs.BoolVar(&s.kafkaTLS, "kafka-tls", false,
+		note+"with --broker kafka: reach the brokers over TLS, their certificates verified against\nthe system's roots (default $IDEMSIM_KAFKA_TLS: 1 or true)")
 	fs.StringVar(&s.prefix, "prefix", realrun.DefaultPrefix,
 		note+prefixUse+";\na lowercase letter, then up to 39 lowercase letters, digits or underscores")
 }
@@ -139,6 +151,8 @@ func (s *serverFlags) config(set map[string]bool) (realrun.Config, error) {
 		{"nats-url", s.natsURL, realrun.DefaultNATSURL},
 		{"amqp-url", s.amqpURL, realrun.DefaultAMQPURL},
 		{"kafka-brokers", s.kafkaBrokers, realrun.DefaultKafkaBrokers},
+		{"kafka-sasl-mechanism", s.kafkaSASLMechanism, realrun.SASLScramSHA512},
+		{"kafka-sasl-user", s.kafkaSASLUser, "alice"},
 	} {
 		if set[f.name] && strings.TrimSpace(f.value) == "" {
 			return realrun.Config{}, usagef("--%s is empty: give one (e.g. %s), or leave the flag out for the default", f.name, f.example)
@@ -146,6 +160,11 @@ func (s *serverFlags) config(set map[string]bool) (realrun.Config, error) {
 	}
 	cfg := realrun.Config{RedisURL: s.redisURL, PostgresURL: s.postgresURL, Prefix: s.prefix, NATSURL: s.natsURL, KafkaBrokers: s.kafkaBrokers}
 	cfg.AMQPURL = s.amqpURL
+	cfg.KafkaSASLMechanism, cfg.KafkaSASLUser, cfg.KafkaSASLPassword = s.kafkaSASLMechanism, s.kafkaSASLUser, s.kafkaSASLPassword
+	cfg.KafkaTLS = s.kafkaTLS
+	if set["kafka-sasl-password"] && s.kafkaSASLPassword == "" {
+		return realrun.Config{}, usagef("--kafka-sasl-password is empty: give it, or leave the flag out (default $IDEMSIM_KAFKA_SASL_PASSWORD)")
+	}
 	return cfg, nil
 }
 

@@ -21,7 +21,7 @@ import (
 )
 
 // runSynopsis is the usage line of `idemsim run`.
-const runSynopsis = "idemsim run --strategy S --faults F[,F...] --seed N [--instances 3] [--events 200] [--trace] [--json] [--history FILE] [--mark-ttl D] [--drop F@N[,F@N...]] [--broker queue|log] [--ack-deadline D|none] [--nack-retry D] [--prefetch N] [--max-deliveries N] [--partitions N] [--batch N] [--commit batch|record] [--session-timeout D] [--max-poll-interval D] [--backend sim|real] [--redis-url URL] [--postgres-url URL] [--nats-url URL] [--amqp-url URL] [--kafka-brokers HOST:PORT[,...]|kfake] [--provider-url URL] [--prefix P]"
+const runSynopsis = "idemsim run --strategy S --faults F[,F...] --seed N [--instances 3] [--events 200] [--trace] [--json] [--history FILE] [--mark-ttl D] [--drop F@N[,F@N...]] [--broker queue|log] [--ack-deadline D|none] [--nack-retry D] [--prefetch N] [--max-deliveries N] [--partitions N] [--batch N] [--commit batch|record] [--session-timeout D] [--max-poll-interval D] [--backend sim|real] [--redis-url URL] [--postgres-url URL] [--nats-url URL] [--amqp-url URL] [--kafka-brokers HOST:PORT[,...]|kfake] [--kafka-sasl-mechanism M] [--kafka-sasl-user U] [--kafka-sasl-password P] [--kafka-tls] [--provider-url URL] [--prefix P]"
 
 const runAbout = `
 Simulate one run: the producer publishes the events, the consumer instances
@@ -72,6 +72,13 @@ creates its own topic <prefix>_events (six partitions, keyed by account,
 marked as idemsim's by its config delete.retention.ms=86400007) and
 consumer group <prefix>_consumers, commits after each batch (or record),
 and deletes both at the end. The simulator's model for it is the log.
+A cluster that asks for SASL takes --kafka-sasl-user and a password
+(IDEMSIM_KAFKA_SASL_PASSWORD, never printed; --kafka-sasl-mechanism plain,
+scram-sha-256 or scram-sha-512), and one that listens with TLS, --kafka-tls.
+The run's session timeout is the log's 3 s
+on the run's clock, 240 ms: on a cluster whose group.min.session.timeout.ms
+is above it (6 s by default), the run stretches its whole clock until it
+fits, faults and all, says so, and takes that much longer.
 
 A real run on a queue broker takes the queue's parameters its broker has,
 durations scaled to the real run's clock (the simulator's 5 s ack deadline
@@ -86,7 +93,7 @@ dead-letters counts as dead; a parameter it lacks is refused (exit status 2).
 
 // runOrder is the order in which run's help lists its flags, each with
 // the placeholder of its value.
-var runOrder = []string{"strategy S", "faults F[,F...]", "seed N", "instances N", "events N", "trace", "json", "history FILE", "mark-ttl D", "drop F@N[,F@N...]", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "partitions N", "batch N", "commit batch|record", "session-timeout D", "max-poll-interval D", "backend B", "redis-url URL", "postgres-url URL", "nats-url URL", "amqp-url URL", "kafka-brokers B", "provider-url URL", "prefix P"}
+var runOrder = []string{"strategy S", "faults F[,F...]", "seed N", "instances N", "events N", "trace", "json", "history FILE", "mark-ttl D", "drop F@N[,F@N...]", "broker B", "ack-deadline D|none", "nack-retry D", "prefetch N", "max-deliveries N", "partitions N", "batch N", "commit batch|record", "session-timeout D", "max-poll-interval D", "backend B", "redis-url URL", "postgres-url URL", "nats-url URL", "amqp-url URL", "kafka-brokers B", "kafka-sasl-mechanism M", "kafka-sasl-user U", "kafka-sasl-password P", "kafka-tls", "provider-url URL", "prefix P"}
 
 // runOpts are the flags of `idemsim run`.
 type runOpts struct {
@@ -276,7 +283,7 @@ func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
 	}
 	switch o.backend {
 	case "sim":
-		for _, f := range []string{"redis-url", "postgres-url", "nats-url", "amqp-url", "kafka-brokers", "provider-url", "prefix"} {
+		for _, f := range []string{"redis-url", "postgres-url", "nats-url", "amqp-url", "kafka-brokers", "kafka-sasl-mechanism", "kafka-sasl-user", "kafka-sasl-password", "kafka-tls", "provider-url", "prefix"} {
 			if set[f] {
 				return cfg, usagef("--%s needs --backend real", f)
 			}
@@ -313,8 +320,10 @@ func (o *runOpts) config(set map[string]bool) (sim.Config, error) {
 	if o.backend == "real" && o.realBroker != realrun.BrokerRabbitMQ && set["amqp-url"] {
 		return cfg, usagef("--amqp-url needs --broker rabbitmq")
 	}
-	if o.backend == "real" && o.realBroker != realrun.BrokerKafka && set["kafka-brokers"] {
-		return cfg, usagef("--kafka-brokers needs --broker kafka")
+	for _, f := range []string{"kafka-brokers", "kafka-sasl-mechanism", "kafka-sasl-user", "kafka-sasl-password", "kafka-tls"} {
+		if o.backend == "real" && o.realBroker != realrun.BrokerKafka && set[f] {
+			return cfg, usagef("--%s needs --broker kafka", f)
+		}
 	}
 	model, params, err := o.broker.config(set)
 	if err != nil {

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"encoding/json"
+	"html"
 	"os"
 	"path/filepath"
 	"strings"
@@ -62,6 +63,21 @@ func TestSiteWritesTheSite(t *testing.T) {
 	story, err := os.ReadFile(filepath.Join(out, "stories", "queue-local-cache-redeliver.html"))
 	require.NoError(t, err)
 	assert.Contains(t, string(story), `href="../playground.html?strategy=local-cache&amp;faults=redeliver&amp;seed=`)
+	// Without script, the page shows the text story, the one explain
+	// prints for the same cell after its lines on the search and the
+	// shrinking.
+	_, pre, ok := strings.Cut(string(story), "<noscript>")
+	require.True(t, ok, "the story page has a fallback without script")
+	pre, _, _ = strings.Cut(pre, "</noscript>")
+	_, pre, ok = strings.Cut(pre, "<pre>")
+	require.True(t, ok, "the fallback holds the text story")
+	pre, _, _ = strings.Cut(pre, "</pre>")
+	code, text, stderr := runMain(t, "explain", "--strategy", "local-cache", "--faults", "redeliver", "--instances", "3", "--broker", "queue")
+	require.Equal(t, ExitOK, code, stderr)
+	pre = html.UnescapeString(pre)
+	require.Contains(t, pre, "reproduce with: idemsim run --strategy local-cache --faults redeliver")
+	assert.True(t, strings.HasSuffix(text, "\n\n"+pre), "the story page's text is explain's story:\n%s\nexplain:\n%s", pre, text)
+	assert.Contains(t, string(story), "<code>idemsim explain --strategy local-cache --faults redeliver --instances 3 --broker queue</code>")
 	for _, f := range []string{"index.html", "playground.html", "stories/queue-local-cache-redeliver.html"} {
 		b, err := os.ReadFile(filepath.Join(out, f))
 		require.NoError(t, err)

@@ -119,14 +119,16 @@
 //     partitions), and Fix.SnapshotAt the fix's run at a step's time.
 //     timelineview.go: Story.Timeline, the timeline's marks as data, each
 //     tied to its step. Package explain/page draws both as a web page.
-//   - timeline.go, gapscale.go, draw.go (WriteTimeline) and files.go
-//     (WriteHistoryHTML, WriteFiles) draw the same facts the story tells,
+//   - timeline.go, gapscale.go, draw.go (WriteTimeline, WriteFiles) and
+//     files.go (WriteHistoryHTML) draw the same facts the story tells,
 //     so the picture and the story agree (the same partition windows, the
 //     same keys and commits), and only what happened (a closed
 //     channel's requeue and a dead-letter with marks of their own): an answer where it
 //     was received, a call served after its instance crashed on the
 //     store's lane; round ticks on an axis whose idle stretches are
-//     shortened.
+//     shortened. draw.go alone imports gonum/plot, and is left out of the
+//     js/wasm build: the playground's WebAssembly draws no picture (the
+//     page draws Story.Timeline) and so carries neither gonum nor its fonts.
 //
 // `idemsim explain` (package cli) is the command line over these
 // functions.

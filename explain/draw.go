@@ -1,9 +1,17 @@
+//go:build !(js && wasm)
+
+// The timeline as a picture (PNG and SVG) needs gonum/plot and its fonts,
+// megabytes the playground's WebAssembly has no use for: the page draws
+// the timeline itself, from Story.Timeline. This file is the only one of
+// the package that imports gonum, and it is left out of that build.
+
 package explain
 
 import (
 	"fmt"
 	"image/color"
 	"io"
+	"path/filepath"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/font"
@@ -36,7 +44,7 @@ func WriteTimeline(w io.Writer, s *Story, format string) error {
 	p.X.Label.Text = "simulated time (ms)"
 	p.Y.Label.Text = ""
 	p.X.Min, p.X.Max = t.scale.t[0], t.scale.t[len(t.scale.t)-1]
-	p.X.Scale, p.X.Tick.Marker = t.scale, t.scale
+	p.X.Scale, p.X.Tick.Marker = gapAxis{t.scale}, gapAxis{t.scale}
 	if len(t.scale.gaps) > 0 {
 		p.X.Label.Text = "simulated time (ms); idle stretches shortened"
 	}
@@ -76,17 +84,17 @@ func WriteTimeline(w io.Writer, s *Story, format string) error {
 	entries := 0
 	for _, m := range allSpans {
 		for _, seg := range t.spans[m] {
-			l, err := plotter.NewLine(plotter.XYs{seg[0], seg[1]})
+			l, err := plotter.NewLine(plotXYs(seg[:]))
 			if err != nil {
 				return err
 			}
-			l.LineStyle.Width = m.size
+			l.LineStyle.Width = vg.Length(m.size)
 			l.LineStyle.Color = m.color
 			p.Add(l)
 		}
 		if len(t.spans[m]) > 0 {
 			l, _ := plotter.NewLine(plotter.XYs{{}, {X: 1}})
-			l.LineStyle.Width, l.LineStyle.Color = m.size, m.color
+			l.LineStyle.Width, l.LineStyle.Color = vg.Length(m.size), m.color
 			legend.Add(m.name, l)
 			entries++
 		}
@@ -96,11 +104,11 @@ func WriteTimeline(w io.Writer, s *Story, format string) error {
 		if len(pts) == 0 {
 			continue
 		}
-		sc, err := plotter.NewScatter(pts)
+		sc, err := plotter.NewScatter(plotXYs(pts))
 		if err != nil {
 			return err
 		}
-		sc.GlyphStyle = draw.GlyphStyle{Color: m.color, Radius: m.size, Shape: m.shape}
+		sc.GlyphStyle = draw.GlyphStyle{Color: m.color, Radius: vg.Length(m.size), Shape: glyphDrawer(m.shape)}
 		p.Add(sc)
 		legend.Add(m.name, sc)
 		entries++
@@ -168,6 +176,73 @@ func WriteTimeline(w io.Writer, s *Story, format string) error {
 	return err
 }
 
+// WriteFiles writes the story's history visualization and its timeline,
+// as PNG and SVG, into dir, which must exist, and returns the paths written.
+func WriteFiles(dir string, s *Story) ([]string, error) {
+	var paths []string
+	for _, f := range []struct {
+		name  string
+		write func(io.Writer) error
+	}{
+		{HistoryFile, func(w io.Writer) error { return WriteHistoryHTML(w, s) }},
+		{TimelinePNGFile, func(w io.Writer) error { return WriteTimeline(w, s, PNG) }},
+		{TimelineSVGFile, func(w io.Writer) error { return WriteTimeline(w, s, SVG) }},
+	} {
+		path := filepath.Join(dir, f.name)
+		if err := writeFile(path, f.write); err != nil {
+			return paths, err
+		}
+		paths = append(paths, path)
+	}
+	return paths, nil
+}
+
+// gapAxis is the timeline's shortened time axis as gonum/plot wants it:
+// a plot.Normalizer and a plot.Ticker.
+type gapAxis struct{ *gapScale }
+
+// Normalize implements plot.Normalizer.
+func (g gapAxis) Normalize(_, _, x float64) float64 { return g.at(x) }
+
+// Ticks implements plot.Ticker with the scale's ticks.
+func (g gapAxis) Ticks(_, _ float64) []plot.Tick {
+	var ticks []plot.Tick
+	for _, tk := range g.ticks() {
+		ticks = append(ticks, plot.Tick{Value: tk.Value, Label: tk.Label})
+	}
+	return ticks
+}
+
+// plotXYs converts the timeline's points to gonum's.
+func plotXYs(pts []xy) plotter.XYs {
+	xys := make(plotter.XYs, len(pts))
+	for i, p := range pts {
+		xys[i] = plotter.XY{X: p.X, Y: p.Y}
+	}
+	return xys
+}
+
+// glyphDrawer is gonum's glyph for a mark's shape.
+func glyphDrawer(g glyph) draw.GlyphDrawer {
+	switch g {
+	case glyphRing:
+		return draw.RingGlyph{}
+	case glyphTriangle:
+		return draw.TriangleGlyph{}
+	case glyphPyramid:
+		return draw.PyramidGlyph{}
+	case glyphSquare:
+		return draw.SquareGlyph{}
+	case glyphBox:
+		return draw.BoxGlyph{}
+	case glyphCross:
+		return draw.CrossGlyph{}
+	case glyphPlus:
+		return draw.PlusGlyph{}
+	}
+	return draw.CircleGlyph{}
+}
+
 // labelThumb is the legend's sample of a step label.
 type labelThumb struct{}
 
@@ -175,23 +250,4 @@ type labelThumb struct{}
 func (labelThumb) Thumbnail(c *draw.Canvas) {
 	sty := draw.TextStyle{Color: color.RGBA{60, 60, 60, 255}, Font: font.From(plot.DefaultFont, 9), XAlign: draw.XCenter, YAlign: draw.YCenter, Handler: plot.DefaultTextHandler}
 	c.FillText(sty, vg.Point{X: (c.Min.X + c.Max.X) / 2, Y: (c.Min.Y + c.Max.Y) / 2}, "N")
-}
-
-// timelineTitle says what the picture shows.
-func timelineTitle(s *Story) string {
-	cfg := s.Config
-	title := fmt.Sprintf("%s %s, seed %d (%s, %s)", cfg.Strategy, Under(cfg.Faults), cfg.Seed, plural(cfg.Instances, "instance"), plural(cfg.Events, "event"))
-	switch s.Kind {
-	case Duplicate:
-		title += fmt.Sprintf(": event %d %s", s.Event, times(len(s.a.facts.Events[s.Event].Applications)))
-	case Lost:
-		title += fmt.Sprintf(": event %d lost", s.Event)
-	case Stuck:
-		title += fmt.Sprintf(": event %d never settled", s.Event)
-	case Ghost:
-		title += fmt.Sprintf(": event %d's downstream event a ghost", s.Event)
-	case Unsent:
-		title += fmt.Sprintf(": event %d's downstream event lost", s.Event)
-	}
-	return title
 }

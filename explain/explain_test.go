@@ -13,8 +13,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
 
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/sim"
@@ -449,7 +447,7 @@ func TestGapScaleIsMonotonic(t *testing.T) {
 	for _, pos := range []float64{0.1, 0.5, 0.9} {
 		assert.InDelta(t, pos, g.at(g.inverse(pos)), 1e-9)
 	}
-	assert.NotEmpty(t, g.Ticks(0, 0))
+	assert.NotEmpty(t, g.ticks())
 	one := newGapScale([]float64{5})
 	assert.False(t, fmt.Sprint(one.at(5)) == "NaN")
 
@@ -477,9 +475,9 @@ func TestTicksAreRound(t *testing.T) {
 		{0.011, 0.012, 0.0135},
 	} {
 		g := newGapScale(xs)
-		ticks := g.Ticks(0, 0)
+		ticks := g.ticks()
 		for i := 0; i+1 < len(g.t); i += 2 {
-			var in []plot.Tick
+			var in []tick
 			for _, tk := range ticks {
 				if tk.Value >= g.t[i] && tk.Value <= g.t[i+1] {
 					in = append(in, tk)
@@ -502,7 +500,7 @@ func TestTicksAreRound(t *testing.T) {
 		}
 	}
 	var labels []string
-	for _, tk := range newGapScale([]float64{49.158, 50.146, 50.512, 2466.814, 5049.158, 5049.557, 5050.374, 5051.281, 5051.856}).Ticks(0, 0) {
+	for _, tk := range newGapScale([]float64{49.158, 50.146, 50.512, 2466.814, 5049.158, 5049.557, 5050.374, 5051.281, 5051.856}).ticks() {
 		labels = append(labels, tk.Label)
 	}
 	assert.Equal(t, []string{"50", "2467", "5050", "5051"}, labels, "explain --strategy redis --faults crash's axis")
@@ -517,10 +515,10 @@ func TestTimelineDrawsOnlyWhatHappened(t *testing.T) {
 	require.NoError(t, err)
 	tl := buildTimeline(s)
 	f := s.Facts()
-	replies := map[plotter.XY]bool{}
+	replies := map[xy]bool{}
 	for k := 1; k < len(f.Calls); k++ {
 		if c := &f.Calls[k]; c.ReplyRec >= 0 {
-			replies[plotter.XY{X: ms(f.Trace[c.ReplyRec].At), Y: tl.instLane(c.Inst)}] = true
+			replies[xy{X: ms(f.Trace[c.ReplyRec].At), Y: tl.instLane(c.Inst)}] = true
 		}
 	}
 	for _, p := range tl.points[&mCall] {
@@ -529,9 +527,9 @@ func TestTimelineDrawsOnlyWhatHappened(t *testing.T) {
 	// Step 4: the SET NX sent just before the crash, served after it.
 	st := s.Steps[3]
 	require.Contains(t, st.Text, "sent just before it crashed, still reaches Redis")
-	served := plotter.XY{X: ms(int64(st.At)), Y: tl.lane(actorRedis)}
+	served := xy{X: ms(int64(st.At)), Y: tl.lane(actorRedis)}
 	assert.Contains(t, tl.points[&mUnheard], served, "drawn on Redis's lane")
-	assert.NotContains(t, tl.points[&mCall], plotter.XY{X: served.X, Y: tl.instLane(0)}, "not as an answer instance 0 received")
+	assert.NotContains(t, tl.points[&mCall], xy{X: served.X, Y: tl.instLane(0)}, "not as an answer instance 0 received")
 	found := false
 	for _, l := range tl.labels {
 		found = found || l.y == served.Y && strings.Contains(","+l.text+",", ",4,")

@@ -7,7 +7,6 @@ import (
 	"html"
 	"io"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -171,33 +170,12 @@ func annotations(s *Story) []porcupine.Annotation {
 	return out
 }
 
-// Names of the files WriteFiles writes.
+// Names of the files WriteFiles (draw.go) writes.
 const (
 	HistoryFile     = "history.html"
 	TimelinePNGFile = "timeline.png"
 	TimelineSVGFile = "timeline.svg"
 )
-
-// WriteFiles writes the story's history visualization and its timeline,
-// as PNG and SVG, into dir, which must exist, and returns the paths written.
-func WriteFiles(dir string, s *Story) ([]string, error) {
-	var paths []string
-	for _, f := range []struct {
-		name  string
-		write func(io.Writer) error
-	}{
-		{HistoryFile, func(w io.Writer) error { return WriteHistoryHTML(w, s) }},
-		{TimelinePNGFile, func(w io.Writer) error { return WriteTimeline(w, s, PNG) }},
-		{TimelineSVGFile, func(w io.Writer) error { return WriteTimeline(w, s, SVG) }},
-	} {
-		path := filepath.Join(dir, f.name)
-		if err := writeFile(path, f.write); err != nil {
-			return paths, err
-		}
-		paths = append(paths, path)
-	}
-	return paths, nil
-}
 
 // writeFile creates path and writes it with write.
 func writeFile(path string, write func(io.Writer) error) error {

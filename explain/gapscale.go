@@ -6,8 +6,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-
-	"gonum.org/v1/plot"
 )
 
 // gapScale is the timeline's x axis: linear within each burst of activity,
@@ -142,16 +140,19 @@ func (g *gapScale) at(x float64) float64 {
 	return p0 + (x-t0)/(t1-t0)*(p1-p0)
 }
 
-// Normalize implements plot.Normalizer.
-func (g *gapScale) Normalize(_, _, x float64) float64 { return g.at(x) }
+// tick is a labelled position on the time axis, in milliseconds.
+type tick struct {
+	Value float64
+	Label string
+}
 
-// Ticks implements plot.Ticker: a few labelled ticks within each burst, as
-// many as its share of the axis leaves room for, none in the shortened
+// ticks are the axis's labelled ticks: a few within each burst, as many
+// as its share of the axis leaves room for, none in the shortened
 // stretches. Each burst's ticks are round: multiples of a step of 1, 2 or
 // 5 times a power of ten, labelled with no more decimals than the step
 // has.
-func (g *gapScale) Ticks(_, _ float64) []plot.Tick {
-	var ticks []plot.Tick
+func (g *gapScale) ticks() []tick {
+	var ticks []tick
 	for i := 0; i+1 < len(g.t); i += 2 {
 		t0, t1 := g.t[i], g.t[i+1]
 		room := max(1, int((g.p[i+1]-g.p[i])*10))
@@ -170,7 +171,7 @@ func (g *gapScale) Ticks(_, _ float64) []plot.Tick {
 			if v > t1 {
 				break
 			}
-			ticks = append(ticks, plot.Tick{Value: v, Label: tickLabel(v, step)})
+			ticks = append(ticks, tick{Value: v, Label: tickLabel(v, step)})
 		}
 	}
 	return ticks

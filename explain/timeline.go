@@ -6,72 +6,90 @@ import (
 	"math"
 	"slices"
 
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
 
 // marker is one kind of mark on the timeline, as its legend shows it.
+// Its shape is named, not a plotting library's glyph, and its size is in
+// points: the timeline's data needs no plotting library, so that the
+// playground's WebAssembly, which draws the timeline in the page, links
+// none (draw.go, which writes the PNG and SVG, is left out of that build).
 type marker struct {
 	name  string
-	shape draw.GlyphDrawer
+	shape glyph
 	color color.Color
-	size  vg.Length
+	size  float64 // the glyph's radius, or a span's width, in points
 }
+
+// glyph is the shape of a mark, as a page names it.
+type glyph string
+
+// The shapes of the marks; a span has none.
+const (
+	glyphRing     glyph = "ring"
+	glyphCircle   glyph = "circle"
+	glyphTriangle glyph = "triangle"
+	glyphPyramid  glyph = "pyramid"
+	glyphSquare   glyph = "square"
+	glyphBox      glyph = "box"
+	glyphCross    glyph = "cross"
+	glyphPlus     glyph = "plus"
+)
+
+// xy is a point of the timeline: x in milliseconds, y the lane's value.
+type xy struct{ X, Y float64 }
 
 // The marks of the timeline, in legend order.
 var (
-	mPublish = marker{"publish (a copy of the event)", draw.RingGlyph{}, color.RGBA{90, 90, 90, 255}, 4}
-	mDeliver = marker{"delivery received", draw.TriangleGlyph{}, color.RGBA{31, 119, 180, 255}, 4.5}
-	mEffect  = marker{"effect committed", draw.CircleGlyph{}, color.RGBA{44, 160, 44, 255}, 4.5}
-	mID      = marker{"id committed (processed ids)", draw.BoxGlyph{}, color.RGBA{44, 160, 44, 255}, 4}
-	mKeySet  = marker{"Redis key set", draw.SquareGlyph{}, color.RGBA{23, 190, 207, 255}, 4}
-	mCall    = marker{"store's answer received", draw.CircleGlyph{}, color.RGBA{150, 150, 150, 255}, 2.5}
-	mUnheard = marker{"call served, answer never received", draw.RingGlyph{}, color.RGBA{120, 120, 120, 255}, 3.5}
-	mApplied = marker{"handler returned applied", draw.CircleGlyph{}, color.RGBA{31, 119, 180, 255}, 2.5}
-	mSkip    = marker{"skipped as a duplicate", draw.BoxGlyph{}, color.RGBA{255, 127, 14, 255}, 4.5}
-	mRetry   = marker{"asked to retry later", draw.RingGlyph{}, color.RGBA{188, 189, 34, 255}, 4}
-	mFail    = marker{"timeout or handler error", draw.PyramidGlyph{}, color.RGBA{214, 39, 40, 255}, 4.5}
-	mAck     = marker{"ack reached the broker", draw.SquareGlyph{}, color.RGBA{0, 100, 0, 255}, 4}
-	mAckLost = marker{"ack lost", draw.CrossGlyph{}, color.RGBA{255, 127, 14, 255}, 5}
-	mRequeue = marker{"back in the queue", draw.PyramidGlyph{}, color.RGBA{148, 103, 189, 255}, 4.5}
-	mClosed  = marker{"back at the head of the queue: channel closed", draw.PyramidGlyph{}, color.RGBA{140, 86, 75, 255}, 4.5}
-	mDead    = marker{"dead-lettered (max deliveries)", draw.BoxGlyph{}, color.RGBA{0, 0, 0, 255}, 5}
-	mCrash   = marker{"crash", draw.CrossGlyph{}, color.RGBA{214, 39, 40, 255}, 6}
-	mLeave   = marker{"graceful leave (rebalance)", draw.CrossGlyph{}, color.RGBA{127, 127, 127, 255}, 6}
-	mRestart = marker{"restart (empty memory)", draw.PlusGlyph{}, color.RGBA{44, 160, 44, 255}, 6}
-	mStart   = marker{"late start (scale-out)", draw.PlusGlyph{}, color.RGBA{31, 119, 180, 255}, 6}
-	mKeyGone = marker{"Redis key expired, deleted or lost", draw.CrossGlyph{}, color.RGBA{148, 103, 189, 255}, 5}
+	mPublish = marker{"publish (a copy of the event)", glyphRing, color.RGBA{90, 90, 90, 255}, 4}
+	mDeliver = marker{"delivery received", glyphTriangle, color.RGBA{31, 119, 180, 255}, 4.5}
+	mEffect  = marker{"effect committed", glyphCircle, color.RGBA{44, 160, 44, 255}, 4.5}
+	mID      = marker{"id committed (processed ids)", glyphBox, color.RGBA{44, 160, 44, 255}, 4}
+	mKeySet  = marker{"Redis key set", glyphSquare, color.RGBA{23, 190, 207, 255}, 4}
+	mCall    = marker{"store's answer received", glyphCircle, color.RGBA{150, 150, 150, 255}, 2.5}
+	mUnheard = marker{"call served, answer never received", glyphRing, color.RGBA{120, 120, 120, 255}, 3.5}
+	mApplied = marker{"handler returned applied", glyphCircle, color.RGBA{31, 119, 180, 255}, 2.5}
+	mSkip    = marker{"skipped as a duplicate", glyphBox, color.RGBA{255, 127, 14, 255}, 4.5}
+	mRetry   = marker{"asked to retry later", glyphRing, color.RGBA{188, 189, 34, 255}, 4}
+	mFail    = marker{"timeout or handler error", glyphPyramid, color.RGBA{214, 39, 40, 255}, 4.5}
+	mAck     = marker{"ack reached the broker", glyphSquare, color.RGBA{0, 100, 0, 255}, 4}
+	mAckLost = marker{"ack lost", glyphCross, color.RGBA{255, 127, 14, 255}, 5}
+	mRequeue = marker{"back in the queue", glyphPyramid, color.RGBA{148, 103, 189, 255}, 4.5}
+	mClosed  = marker{"back at the head of the queue: channel closed", glyphPyramid, color.RGBA{140, 86, 75, 255}, 4.5}
+	mDead    = marker{"dead-lettered (max deliveries)", glyphBox, color.RGBA{0, 0, 0, 255}, 5}
+	mCrash   = marker{"crash", glyphCross, color.RGBA{214, 39, 40, 255}, 6}
+	mLeave   = marker{"graceful leave (rebalance)", glyphCross, color.RGBA{127, 127, 127, 255}, 6}
+	mRestart = marker{"restart (empty memory)", glyphPlus, color.RGBA{44, 160, 44, 255}, 6}
+	mStart   = marker{"late start (scale-out)", glyphPlus, color.RGBA{31, 119, 180, 255}, 6}
+	mKeyGone = marker{"Redis key expired, deleted or lost", glyphCross, color.RGBA{148, 103, 189, 255}, 5}
 	// The log's: a commit is its ack; the group's rebalances and fences.
-	mCommit     = marker{"commit accepted", draw.SquareGlyph{}, color.RGBA{0, 100, 0, 255}, 4}
-	mCommitLost = marker{"commit lost", draw.CrossGlyph{}, color.RGBA{255, 127, 14, 255}, 5}
-	mFenced     = marker{"commit fenced (effects are not)", draw.BoxGlyph{}, color.RGBA{214, 39, 40, 255}, 5}
-	mRebalance  = marker{"rebalance (a generation ends)", draw.PyramidGlyph{}, color.RGBA{148, 103, 189, 255}, 4.5}
+	mCommit     = marker{"commit accepted", glyphSquare, color.RGBA{0, 100, 0, 255}, 4}
+	mCommitLost = marker{"commit lost", glyphCross, color.RGBA{255, 127, 14, 255}, 5}
+	mFenced     = marker{"commit fenced (effects are not)", glyphBox, color.RGBA{214, 39, 40, 255}, 5}
+	mRebalance  = marker{"rebalance (a generation ends)", glyphPyramid, color.RGBA{148, 103, 189, 255}, 4.5}
 	// Events sent on: the relay's publishes, the downstream consumer's
 	// handlings.
-	mRelayPub  = marker{"relay's publish reached the downstream topic", draw.RingGlyph{}, color.RGBA{31, 119, 180, 255}, 4}
-	mDownApply = marker{"downstream event applied", draw.CircleGlyph{}, color.RGBA{44, 160, 44, 255}, 4}
-	mDownSkip  = marker{"downstream copy skipped", draw.BoxGlyph{}, color.RGBA{255, 127, 14, 255}, 4.5}
-	mGhost     = marker{"ghost applied downstream", draw.BoxGlyph{}, color.RGBA{214, 39, 40, 255}, 5}
+	mRelayPub  = marker{"relay's publish reached the downstream topic", glyphRing, color.RGBA{31, 119, 180, 255}, 4}
+	mDownApply = marker{"downstream event applied", glyphCircle, color.RGBA{44, 160, 44, 255}, 4}
+	mDownSkip  = marker{"downstream copy skipped", glyphBox, color.RGBA{255, 127, 14, 255}, 4.5}
+	mGhost     = marker{"ghost applied downstream", glyphBox, color.RGBA{214, 39, 40, 255}, 5}
 	allMarks   = []*marker{&mPublish, &mDeliver, &mCall, &mUnheard, &mEffect, &mID, &mKeySet, &mApplied, &mSkip, &mRetry, &mFail, &mAck, &mAckLost, &mCommit, &mCommitLost, &mFenced, &mRequeue, &mClosed, &mDead, &mRebalance, &mCrash, &mLeave, &mRestart, &mStart, &mKeyGone,
 		&mRelayPub, &mDownApply, &mDownSkip, &mGhost}
-	spanOwn   = marker{"owns partitions (p1,2 g3)", nil, color.NRGBA{31, 119, 180, 70}, 5}
-	spanGone  = marker{"not running (left, or not started yet)", nil, color.NRGBA{127, 127, 127, 60}, 9}
-	spanCut   = marker{"cut off by a partition", nil, color.NRGBA{214, 39, 40, 90}, 9}
-	spanStall = marker{"stalled (slow)", nil, color.NRGBA{255, 127, 14, 110}, 9}
-	spanPause = marker{"paused whole (zombie)", nil, color.NRGBA{140, 86, 75, 120}, 9}
-	spanDown  = marker{"Redis down", nil, color.NRGBA{148, 103, 189, 110}, 9}
+	spanOwn   = marker{"owns partitions (p1,2 g3)", "", color.NRGBA{31, 119, 180, 70}, 5}
+	spanGone  = marker{"not running (left, or not started yet)", "", color.NRGBA{127, 127, 127, 60}, 9}
+	spanCut   = marker{"cut off by a partition", "", color.NRGBA{214, 39, 40, 90}, 9}
+	spanStall = marker{"stalled (slow)", "", color.NRGBA{255, 127, 14, 110}, 9}
+	spanPause = marker{"paused whole (zombie)", "", color.NRGBA{140, 86, 75, 120}, 9}
+	spanDown  = marker{"Redis down", "", color.NRGBA{148, 103, 189, 110}, 9}
 	allSpans  = []*marker{&spanOwn, &spanGone, &spanCut, &spanStall, &spanPause, &spanDown}
 )
 
 // timeline is what the picture shows: points and spans per lane.
 type timeline struct {
 	lanes  []string
-	points map[*marker]plotter.XYs
-	spans  map[*marker][][2]plotter.XY
+	points map[*marker][]xy
+	spans  map[*marker][][2]xy
 	labels []label
 	// notes are small texts under a lane: on the log, the partitions an
 	// instance owns from the note's time on.
@@ -99,13 +117,13 @@ func (t *timeline) lane(name string) float64 {
 
 func (t *timeline) point(m *marker, x, y float64) {
 	if !math.IsNaN(y) {
-		t.points[m] = append(t.points[m], plotter.XY{X: x, Y: y})
+		t.points[m] = append(t.points[m], xy{X: x, Y: y})
 	}
 }
 
 func (t *timeline) span(m *marker, x0, x1, y float64) {
 	if !math.IsNaN(y) {
-		t.spans[m] = append(t.spans[m], [2]plotter.XY{{X: x0, Y: y}, {X: x1, Y: y}})
+		t.spans[m] = append(t.spans[m], [2]xy{{X: x0, Y: y}, {X: x1, Y: y}})
 	}
 }
 
@@ -113,7 +131,7 @@ func (t *timeline) span(m *marker, x0, x1, y float64) {
 func buildTimeline(s *Story) *timeline {
 	f := s.a.facts
 	n := s.Config.Instances
-	t := &timeline{points: map[*marker]plotter.XYs{}, spans: map[*marker][][2]plotter.XY{}}
+	t := &timeline{points: map[*marker][]xy{}, spans: map[*marker][][2]xy{}}
 	for i := 0; i < n; i++ {
 		t.lanes = append(t.lanes, fmt.Sprintf("instance %d", i))
 	}

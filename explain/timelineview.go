@@ -1,11 +1,13 @@
 package explain
 
 import (
+	"cmp"
 	"fmt"
 	"image/color"
 	"math"
-
-	"gonum.org/v1/plot/vg/draw"
+	"slices"
+	"sort"
+	"strconv"
 )
 
 // TimelineView is the timeline of WriteTimeline as data, built from the
@@ -116,32 +118,56 @@ func (s *Story) Timeline() *TimelineView {
 			told[sp] = append(told[sp], st.N)
 		}
 	}
-	before := func(x float64) int {
-		n := 1
-		for _, st := range s.Steps {
-			if t.stepAt(st, f) <= x {
-				n = st.N
-			}
+	// A mark no step tells belongs to the last step, in the story's
+	// order, at or before it. With thousands of marks in a long run, the
+	// steps' times are sorted once and each mark found by a binary search
+	// (latest[k]: the last step, in the story's order, among the k+1
+	// earliest).
+	type stepTime struct {
+		at float64
+		i  int
+	}
+	byTime := make([]stepTime, len(s.Steps))
+	for i, st := range s.Steps {
+		byTime[i] = stepTime{t.stepAt(st, f), i}
+	}
+	slices.SortStableFunc(byTime, func(a, b stepTime) int { return cmp.Compare(a.at, b.at) })
+	latest := make([]int, len(byTime))
+	for k, st := range byTime {
+		latest[k] = st.i
+		if k > 0 {
+			latest[k] = max(latest[k], latest[k-1])
 		}
-		return n
+	}
+	before := func(x float64) int {
+		k := sort.Search(len(byTime), func(k int) bool { return byTime[k].at > x })
+		if k == 0 {
+			return 1
+		}
+		return s.Steps[latest[k-1]].N
 	}
 	for _, m := range allSpans {
 		if len(t.spans[m]) == 0 {
 			continue
 		}
-		v.Legend = append(v.Legend, LegendEntry{Kind: m.name, Shape: "bar", Color: hexColor(m.color), Size: m.size.Points()})
+		v.Legend = append(v.Legend, LegendEntry{Kind: m.name, Shape: "bar", Color: hexColor(m.color), Size: m.size})
 		for _, seg := range t.spans[m] {
 			v.Spans = append(v.Spans, TimelineSpan{Kind: m.name, Lane: lane(seg[0].Y), From: seg[0].X, To: seg[1].X, FromPos: pos(seg[0].X), ToPos: pos(seg[1].X)})
 		}
 	}
+	marks := 0
+	for _, pts := range t.points {
+		marks += len(pts)
+	}
+	v.Marks = make([]TimelineMark, 0, marks)
 	for _, m := range allMarks {
 		pts := t.points[m]
 		if len(pts) == 0 {
 			continue
 		}
-		v.Legend = append(v.Legend, LegendEntry{Kind: m.name, Shape: glyphName(m.shape), Color: hexColor(m.color), Size: m.size.Points()})
+		v.Legend = append(v.Legend, LegendEntry{Kind: m.name, Shape: glyphName(m.shape), Color: hexColor(m.color), Size: m.size})
 		for _, p := range pts {
-			mk := TimelineMark{Kind: m.name, Lane: lane(p.Y), Pos: pos(p.X), At: fmt.Sprintf("%.3f ms", p.X)}
+			mk := TimelineMark{Kind: m.name, Lane: lane(p.Y), Pos: pos(p.X), At: strconv.FormatFloat(p.X, 'f', 3, 64) + " ms"}
 			if ns, ok := told[spot{p.Y, p.X}]; ok {
 				mk.Step, mk.Told, mk.Steps = ns[0], true, ns
 			} else {
@@ -158,7 +184,7 @@ func (s *Story) Timeline() *TimelineView {
 		}
 		v.Steps = append(v.Steps, sp)
 	}
-	for _, tk := range t.scale.Ticks(0, 0) {
+	for _, tk := range t.scale.ticks() {
 		v.Ticks = append(v.Ticks, AxisTick{Pos: pos(tk.Value), Label: tk.Label})
 	}
 	for _, gp := range t.scale.gaps {
@@ -174,27 +200,31 @@ func (s *Story) Timeline() *TimelineView {
 	return v
 }
 
-// glyphName names the shape of a timeline glyph for a page.
-func glyphName(g draw.GlyphDrawer) string {
-	switch g.(type) {
-	case draw.RingGlyph:
-		return "ring"
-	case draw.CircleGlyph:
-		return "circle"
-	case draw.TriangleGlyph:
-		return "triangle"
-	case draw.PyramidGlyph:
-		return "pyramid"
-	case draw.SquareGlyph:
-		return "square"
-	case draw.BoxGlyph:
-		return "box"
-	case draw.CrossGlyph:
-		return "cross"
-	case draw.PlusGlyph:
-		return "plus"
+// timelineTitle says what the picture shows.
+func timelineTitle(s *Story) string {
+	cfg := s.Config
+	title := fmt.Sprintf("%s %s, seed %d (%s, %s)", cfg.Strategy, Under(cfg.Faults), cfg.Seed, plural(cfg.Instances, "instance"), plural(cfg.Events, "event"))
+	switch s.Kind {
+	case Duplicate:
+		title += fmt.Sprintf(": event %d %s", s.Event, times(len(s.a.facts.Events[s.Event].Applications)))
+	case Lost:
+		title += fmt.Sprintf(": event %d lost", s.Event)
+	case Stuck:
+		title += fmt.Sprintf(": event %d never settled", s.Event)
+	case Ghost:
+		title += fmt.Sprintf(": event %d's downstream event a ghost", s.Event)
+	case Unsent:
+		title += fmt.Sprintf(": event %d's downstream event lost", s.Event)
 	}
-	return "circle"
+	return title
+}
+
+// glyphName names the shape of a timeline glyph for a page.
+func glyphName(g glyph) string {
+	if g == "" {
+		return string(glyphCircle)
+	}
+	return string(g)
 }
 
 // hexColor renders c as "#rrggbb".

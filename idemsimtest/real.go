@@ -22,8 +22,8 @@ import (
 //
 // Every setting may be empty: the servers are then the local ones, or
 // those the environment names (IDEMSIM_REDIS_URL, IDEMSIM_POSTGRES_URL,
-// IDEMSIM_NATS_URL, IDEMSIM_AMQP_URL, IDEMSIM_KAFKA_BROKERS), as for the
-// command line. The run creates its tables, keys, streams, queues and
+// IDEMSIM_NATS_URL, IDEMSIM_AMQP_URL, IDEMSIM_KAFKA_BROKERS and
+// IDEMSIM_KAFKA_SASL_*), as for the command line. The run creates its tables, keys, streams, queues and
 // topics under Prefix, marks them as its own, refuses a foreign one of the
 // same name and removes them at the end, as a real run does.
 //
@@ -39,6 +39,13 @@ type RealServers struct {
 	// --postgres-url, --nats-url, --amqp-url and --kafka-brokers take
 	// them ("kfake" runs Kafka in process).
 	RedisURL, PostgresURL, NATSURL, AMQPURL, KafkaBrokers string
+	// Kafka's SASL credentials, as --kafka-sasl-mechanism (plain,
+	// scram-sha-256 or scram-sha-512), --kafka-sasl-user and
+	// --kafka-sasl-password take them; no user: no SASL. The password
+	// never shows in a test's output.
+	KafkaSASLMechanism, KafkaSASLUser, KafkaSASLPassword string
+	// KafkaTLS reaches Kafka over TLS, as --kafka-tls.
+	KafkaTLS bool
 	// Prefix of what the runs create; default "idemsimtest".
 	Prefix string
 }
@@ -108,6 +115,11 @@ func (p *plan) realConfig(c *cell, seed uint64) realrun.Config {
 		NATSURL:      r.NATSURL,
 		AMQPURL:      r.AMQPURL,
 		KafkaBrokers: r.KafkaBrokers,
+
+		KafkaSASLMechanism: r.KafkaSASLMechanism,
+		KafkaSASLUser:      r.KafkaSASLUser,
+		KafkaSASLPassword:  r.KafkaSASLPassword,
+		KafkaTLS:           r.KafkaTLS,
 	}
 }
 

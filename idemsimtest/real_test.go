@@ -87,6 +87,10 @@ func TestRealOptionsRefused(t *testing.T) {
 		{Options{Real: &RealServers{Broker: "kafkaa"}}, `Real.Broker "kafkaa": unknown broker (accepted: memory, nats, rabbitmq, kafka)`},
 		{Options{Real: &RealServers{}, Brokers: []string{"log"}}, "Options.Brokers names simulated models; with Real the broker is Real.Broker (memory), whose model is the queue"},
 		{Options{Real: &RealServers{Broker: "rabbitmq"}, BrokerParams: run.BrokerParams{AckDeadline: 2 * time.Second}}, "--ack-deadline 2s: RabbitMQ has no ack deadline"},
+		{Options{Real: &RealServers{Broker: "kafka", KafkaBrokers: "k1:9092", KafkaSASLUser: "alice"}}, `Kafka SASL user "alice" without a password`},
+	}
+	for _, env := range []string{"IDEMSIM_KAFKA_SASL_MECHANISM", "IDEMSIM_KAFKA_SASL_USER", "IDEMSIM_KAFKA_SASL_PASSWORD"} {
+		t.Setenv(env, "")
 	}
 	for _, c := range cases {
 		f := call("TestReal", builtin(t, "db-unique"), c.o)

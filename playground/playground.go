@@ -188,8 +188,17 @@ func Run(f Flags, story bool) (*Outcome, error) {
 
 // outcome runs cfg and returns its outcome, with its story with story set.
 func outcome(cfg sim.Config, story bool) (*Outcome, error) {
-	res, err := sim.Run(cfg)
-	if err != nil {
+	// A story replays the run itself: its result is the run's, so the run
+	// is not simulated twice.
+	var s *explain.Story
+	var res *sim.Result
+	var err error
+	if story {
+		if s, err = explain.Tell(cfg); err != nil {
+			return nil, err
+		}
+		res = s.Result
+	} else if res, err = sim.Run(cfg); err != nil {
 		return nil, err
 	}
 	f := FlagsOf(cfg)
@@ -203,10 +212,6 @@ func outcome(cfg sim.Config, story bool) (*Outcome, error) {
 		o.Audit = "NOT ok"
 	}
 	if story {
-		s, err := explain.Tell(cfg)
-		if err != nil {
-			return nil, err
-		}
 		if o.Story, err = page.FromStory(s, ""); err != nil {
 			return nil, err
 		}

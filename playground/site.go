@@ -99,7 +99,7 @@ var storyTmpl = template.Must(template.New("story").Parse(`<!DOCTYPE html>
 </head>
 <body>
 <nav><a href="{{.Root}}index.html">the outcome table</a> · <a href="{{.Root}}{{.Replay}}">replay this run in the playground</a></nav>
-<noscript><p>This page draws the story with a script. Without one, this command prints the same story as text: <code>{{.Explain}}</code></p></noscript>
+<noscript><p>This page draws the story with a script. Without it, here is the story as text, as <code>{{.Explain}}</code> prints it:</p><pre>{{.Text}}</pre></noscript>
 <div id="app" aria-live="off"></div>
 <script type="application/json" id="story-data">{{.Data}}</script>
 <script src="{{.Root}}story.js"></script>
@@ -111,10 +111,10 @@ var storyTmpl = template.Must(template.New("story").Parse(`<!DOCTYPE html>
 // site's root, whose replay link opens replay, the run told, in the
 // playground; explain is the command that prints the story as text.
 func WriteStory(w io.Writer, d *page.Doc, replay Flags, explain string) error {
-	// The text story, the story page's fallback without script, is left
-	// out (the script never reads it): the site holds well over a hundred
-	// stories, and its size counts. Without script, the page names the
-	// command that prints it.
+	// The text story is the page's fallback without script, as on
+	// explain's own page; it goes into the page once, there, and not
+	// again into the document (the script never reads it), which keeps
+	// the site's hundred and more stories smaller.
 	noText := *d
 	noText.Text = ""
 	data, err := json.Marshal(&noText)
@@ -122,9 +122,9 @@ func WriteStory(w io.Writer, d *page.Doc, replay Flags, explain string) error {
 		return err
 	}
 	return storyTmpl.Execute(w, struct {
-		Title, Explain, Root, Replay string
-		Data                         template.JS
-	}{d.Title, explain, "../", replay.Link(), template.JS(data)})
+		Title, Explain, Text, Root, Replay string
+		Data                               template.JS
+	}{d.Title, explain, d.Text, "../", replay.Link(), template.JS(data)})
 }
 
 // StoryFiles are the story page's shared files, by name.

@@ -3,7 +3,9 @@ package playground_test
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -38,4 +40,24 @@ func TestSiteSize(t *testing.T) {
 	}))
 	t.Logf("the site: %d bytes", size)
 	assert.Less(t, size, int64(maxSiteSize), "the site, WebAssembly included, stays under 10 MB")
+}
+
+// TestWasmLinksNoPlotting holds the playground's WebAssembly clear of
+// gonum/plot and its fonts, megabytes the page never uses: it draws the
+// timeline itself, and explain's PNG and SVG drawing (explain/draw.go) is
+// left out of the js/wasm build.
+func TestWasmLinksNoPlotting(t *testing.T) {
+	goTool, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go on PATH to list the WebAssembly's packages")
+	}
+	cmd := exec.Command(goTool, "list", "-deps", "../cmd/idemsim-wasm")
+	cmd.Env = append(os.Environ(), "GOOS=js", "GOARCH=wasm")
+	out, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go list: %s", out)
+	deps := strings.Fields(string(out))
+	require.Contains(t, deps, "github.com/idemsim/idemsim/explain", "the list is the WebAssembly's, with the story")
+	for _, dep := range deps {
+		assert.False(t, strings.HasPrefix(dep, "gonum.org/"), "the WebAssembly links %s", dep)
+	}
 }

@@ -190,9 +190,6 @@ func agree(t *testing.T, base realrun.Config, sts []string, scenarios []faults.S
 	var cells []*cell
 	for _, st := range sts {
 		for _, sc := range scenarios {
-			if s, _ := strategies.Lookup(st); s.Needs.Has(strategies.NeedsProvider) && sc.Has(faults.IDReuse) {
-				continue // refused on real runs: charges are counted per id (Validate)
-			}
 			all, common := simKinds(st, sc)
 			cells = append(cells, &cell{strategy: st, scenario: sc, sim: all, common: common})
 		}

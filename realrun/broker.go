@@ -80,7 +80,7 @@ func (b *broker) publish(m int) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.msgs[m].state = msgReady
-	b.r.rec.add(msgRecord(run.Publish, -1, m, b.msgs[m].event))
+	b.r.rec.add(b.r.publishRecord(m, b.msgs[m].event))
 	b.enqueue(m)
 }
 

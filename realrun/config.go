@@ -1,6 +1,7 @@
 package realrun
 
 import (
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/url"
@@ -12,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 )
@@ -50,6 +50,27 @@ const (
 	envNATSURL     = "IDEMSIM_NATS_URL"
 	envKafka       = "IDEMSIM_KAFKA_BROKERS"
 )
+
+// The environment variables of a Kafka cluster's SASL credentials, when
+// no flag gives them. The password is best given here: a flag's value
+// shows in process listings.
+const (
+	envKafkaSASLMechanism = "IDEMSIM_KAFKA_SASL_MECHANISM"
+	envKafkaSASLUser      = "IDEMSIM_KAFKA_SASL_USER"
+	envKafkaSASLPassword  = "IDEMSIM_KAFKA_SASL_PASSWORD"
+	envKafkaTLS           = "IDEMSIM_KAFKA_TLS" // 1 or true: Config.KafkaTLS
+)
+
+// The SASL mechanisms a real run on Kafka takes (Config.KafkaSASLMechanism,
+// in any case).
+const (
+	SASLPlain       = "plain"
+	SASLScramSHA256 = "scram-sha-256"
+	SASLScramSHA512 = "scram-sha-512"
+)
+
+// SASLMechanisms lists the SASL mechanisms, the default first.
+var SASLMechanisms = []string{SASLPlain, SASLScramSHA256, SASLScramSHA512}
 
 // envAMQPURL names the RabbitMQ server to use when no URL is given.
 const envAMQPURL = "IDEMSIM_AMQP_URL"
@@ -136,6 +157,20 @@ type Config struct {
 	// KafkaBrokers, with BrokerKafka, is the seed list host:port[,...],
 	// or KafkaInProcess; default KafkaBrokers().
 	KafkaBrokers string
+	// KafkaSASLMechanism, KafkaSASLUser and KafkaSASLPassword, with
+	// BrokerKafka, are the cluster's SASL credentials: a mechanism of
+	// SASLMechanisms (default plain), a user and a password; defaults
+	// from IDEMSIM_KAFKA_SASL_MECHANISM, _USER and _PASSWORD. No user:
+	// no SASL. The password never shows in any output.
+	KafkaSASLMechanism string
+	KafkaSASLUser      string
+	KafkaSASLPassword  string
+	// KafkaTLS, with BrokerKafka, reaches the brokers over TLS, their
+	// certificates verified against the system's roots; default
+	// IDEMSIM_KAFKA_TLS (1 or true).
+	KafkaTLS bool
+	// kafkaTLSRoots, for tests, replaces the system's roots.
+	kafkaTLSRoots *x509.CertPool
 	// ProviderURL, for a strategy that charges, is the payment provider
 	// to charge, http://host:port; default ProviderURL(), and when that
 	// is "" the run starts an idemsim provider process of its own.
@@ -153,6 +188,10 @@ type Config struct {
 	// came from, when withDefaults took it from there, for messages.
 	redisFrom, postgresFrom, natsFrom, kafkaFrom string
 	amqpFrom, providerFrom                       string
+	saslFrom                                     string // some SASL settings came from the environment
+	saslGiven                                    bool   // some SASL settings were given, not from the environment
+	saslRead                                     bool   // withDefaults has read the SASL environment
+	tlsEnv                                       string // IDEMSIM_KAFKA_TLS, when KafkaTLS was not given
 	// scaled: withDefaults has scaled Timing to the queue's parameters
 	// (Timing.withQueueParams), once.
 	scaled bool
@@ -231,6 +270,25 @@ func (c Config) withDefaults() Config {
 		if c.KafkaBrokers == "" {
 			c.KafkaBrokers, c.kafkaFrom = KafkaBrokers(), fromEnv(envKafka)
 		}
+		// Each SASL setting not given comes from the environment: the
+		// user and mechanism may be flags, the password a variable.
+		// Once: a second pass would take them all for given.
+		if !c.saslRead {
+			c.saslRead = true
+			if !c.KafkaTLS {
+				c.tlsEnv = os.Getenv(envKafkaTLS)
+				c.KafkaTLS = c.tlsEnv == "1" || strings.EqualFold(c.tlsEnv, "true")
+			}
+			c.saslGiven = c.KafkaSASLMechanism+c.KafkaSASLUser+c.KafkaSASLPassword != ""
+			for _, f := range []struct {
+				v   *string
+				env string
+			}{{&c.KafkaSASLMechanism, envKafkaSASLMechanism}, {&c.KafkaSASLUser, envKafkaSASLUser}, {&c.KafkaSASLPassword, envKafkaSASLPassword}} {
+				if *f.v == "" && os.Getenv(f.env) != "" {
+					*f.v, c.saslFrom = os.Getenv(f.env), "IDEMSIM_KAFKA_SASL_*"
+				}
+			}
+		}
 		if c.BrokerModel == "" {
 			c.BrokerModel = "log" // Kafka's model in the simulator
 		}
@@ -262,11 +320,6 @@ func (c Config) Validate() error {
 	if c.ProviderURL != "" && !c.charges() {
 		return badConfigf("a payment provider URL needs a strategy that charges (%s)", strings.Join(chargingStrategies(), ", "))
 	}
-	if c.charges() && c.Faults.Has(faults.IDReuse) {
-		// The provider's charges are counted per event id at the end of
-		// a real run; two events of one id would be judged as one.
-		return badConfigf("strategy %s under id-reuse: a real run counts the provider's charges per event id, so it cannot tell two events of one id apart; run it in the simulator (--backend sim)", c.Strategy)
-	}
 	if c.BrokerServer == BrokerKafka {
 		return c.validateKafka()
 	}
@@ -284,9 +337,10 @@ func (c Config) Validate() error {
 
 // scrubber hides the secrets of every server setting of c.
 func (c Config) scrubber() *Scrubber {
-	// A Kafka seed list holds no secret (a real run takes no SASL), but
-	// one may be typed into it (user:password@host:port): hidden too.
-	return NewScrubber(c.RedisURL, c.PostgresURL, c.NATSURL, c.AMQPURL, c.KafkaBrokers, c.ProviderURL)
+	// A Kafka seed list holds no secret (SASL takes its own settings),
+	// but one may be typed into it (user:password@host:port): hidden too.
+	return NewScrubber(c.RedisURL, c.PostgresURL, c.NATSURL, c.AMQPURL, c.KafkaBrokers, c.ProviderURL).
+		WithSecrets(c.KafkaSASLPassword, os.Getenv(envKafkaSASLPassword))
 }
 
 // validateSettings checks the server settings and the prefix of c, whose
@@ -297,6 +351,12 @@ func validateSettings(c Config) error {
 	}
 	if c.AMQPURL != "" && c.amqpFrom == "" && c.BrokerServer != BrokerRabbitMQ {
 		return badConfigf("an AMQP URL needs the rabbitmq broker (--broker rabbitmq)")
+	}
+	if c.BrokerServer != BrokerKafka && c.KafkaSASLMechanism+c.KafkaSASLUser+c.KafkaSASLPassword != "" {
+		return badConfigf("Kafka SASL settings need the kafka broker (--broker kafka)")
+	}
+	if c.BrokerServer != BrokerKafka && c.KafkaTLS {
+		return badConfigf("Kafka TLS needs the kafka broker (--broker kafka)")
 	}
 	switch c.BrokerServer {
 	case BrokerMemory:
@@ -326,6 +386,14 @@ func validateSettings(c Config) error {
 			}
 			return badConfigf("bad Kafka seed list %q%s: %v (want host:port[,host:port...], or %s for franz-go's in-process cluster)",
 				shown, source(c.kafkaFrom), NewScrubber(c.KafkaBrokers).Scrub(err.Error()), KafkaInProcess)
+		}
+		if err := c.checkKafkaTLS(); err != nil {
+			return err
+		}
+		if _, err := c.kafkaSASL(); err != nil {
+			// A password may be typed where a user or a mechanism
+			// goes, or be a word of the message: hidden.
+			return c.scrubber().Error(err)
 		}
 	default:
 		return badConfigf("unknown broker %q for a real run (accepted: %s)", c.BrokerServer, strings.Join(BrokerServers, ", "))

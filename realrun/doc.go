@@ -80,7 +80,8 @@
 // the simulator draws them, asked of the provider with a header;
 // key-expiry shortens the run's keys' retention. The run's keys and
 // charges are a scope of its own (the run id); the checkers count its
-// charges, and the run forgets the scope at the end. A provider that is
+// charges per event (under id-reuse, by id and payload: readCharges), and
+// the run forgets the scope at the end. A provider that is
 // killed (its process exits), hangs or answers what a healthy one never
 // does ends the run with a *ServerError naming the payment provider.
 //

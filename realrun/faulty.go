@@ -397,7 +397,7 @@ func (t *faultyTx) AdvanceOffset(ctx context.Context, partition int, expect, nex
 // Apply is a fault point; once it returned, the effect it applied (its
 // transaction, pgstore.Tx.Effect) is what the attempt's publish announces.
 func (t *faultyTx) Apply(ctx context.Context, e strategies.Event) error {
-	_, err := t.inc.call(ctx, toDB, run.Apply, e.ID, t.id, func(ctx context.Context) (bool, error) {
+	_, err := t.inc.call(ctx, toDB, run.Apply, t.inc.c.r.number(e), t.id, func(ctx context.Context) (bool, error) {
 		err := t.inner.Apply(ctx, e)
 		if fx, ok := t.inner.(interface{ Effect() int64 }); ok && err == nil {
 			t.inc.source.Store(fx.Effect())
@@ -582,7 +582,7 @@ func (inc *incarnation) kvCall(ctx context.Context, op run.Op, detail run.Record
 // its own.
 func (l faultyLedger) InsertApply(ctx context.Context, e strategies.Event) (bool, error) {
 	tx := l.inc.c.r.rec.txs.Add(1)
-	return l.inc.call(ctx, toDB, run.InsertApply, e.ID, tx, func(ctx context.Context) (bool, error) {
+	return l.inc.call(ctx, toDB, run.InsertApply, l.inc.c.r.number(e), tx, func(ctx context.Context) (bool, error) {
 		return l.inner.InsertApply(ctx, e)
 	})
 }
@@ -614,7 +614,7 @@ func (p faultyProvider) Charge(ctx context.Context, key string, e strategies.Eve
 	if err := inc.before(ctx, toProvider, run.Record{Step: run.AtCall, Op: run.Charge}); err != nil {
 		return strategies.Receipt{}, err
 	}
-	rec := msgRecord(run.Call, c.idx, inc.cur.msg, e.ID)
+	rec := msgRecord(run.Call, c.idx, inc.cur.msg, r.number(e))
 	rec.Call, rec.Op, rec.Key = r.rec.calls.Add(1), run.Charge, key
 	r.rec.add(rec)
 	if c.cutting(toProvider) {

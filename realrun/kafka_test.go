@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -331,19 +332,36 @@ func TestKafkaUnreachable(t *testing.T) {
 }
 
 // A broker that will not have the run's members (here: a session timeout
-// under its minimum, as a real Kafka's 6 s default refuses the run's 240
-// ms) ends the run at once, exit status 1, naming Kafka and what to do:
-// never a verdict on a group that never formed.
+// under its minimum, which the run could not read beforehand, as a real
+// Kafka's 6 s default refuses the run's 240 ms) ends the run at once, exit
+// status 1, naming Kafka and what to do: never a verdict on a group that
+// never formed.
 func TestKafkaSessionTimeoutRefusedIsNamed(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits out the group's first join (3 s)")
 	}
-	kc := testserver.Kafka(t, kfake.GroupMinSessionTimeout(6*time.Second))
+	kc := testserver.Kafka(t, kfake.BrokerConfigs(map[string]string{kafkaMinSessionKey: "6000"}))
 	if !kc.Owned {
 		t.Skip("needs a cluster of the test's own")
 	}
+	// The run may not describe the brokers (no permission), so it
+	// cannot fit its session timeout beforehand.
+	kc.Fake.ControlKey(int16(kmsg.DescribeConfigs), func(req kmsg.Request) (kmsg.Response, error, bool) {
+		kc.Fake.KeepControl()
+		dreq := req.(*kmsg.DescribeConfigsRequest)
+		resp := dreq.ResponseKind().(*kmsg.DescribeConfigsResponse)
+		for _, r := range dreq.Resources {
+			rr := kmsg.NewDescribeConfigsResponseResource()
+			rr.ResourceType, rr.ResourceName, rr.ErrorCode = r.ResourceType, r.ResourceName, kerr.ClusterAuthorizationFailed.Code
+			resp.Resources = append(resp.Resources, rr)
+		}
+		return resp, nil, true
+	})
 	cfg := kafkaServers(t, "rr_ksession", kc)
 	cfg.Config = run.Config{Strategy: "kafka-commit", Seed: 1, Events: 20}
+	var lines []string
+	var mu sync.Mutex
+	cfg.Progress = func(s string) { mu.Lock(); lines = append(lines, s); mu.Unlock() }
 	start := time.Now()
 	res, err := Run(context.Background(), cfg)
 	require.Error(t, err)
@@ -354,6 +372,67 @@ func TestKafkaSessionTimeoutRefusedIsNamed(t *testing.T) {
 	assert.Contains(t, err.Error(), "joining the consumer group rr_ksession_consumers")
 	assert.Contains(t, err.Error(), "group.min.session.timeout.ms")
 	assert.Less(t, time.Since(start), 10*time.Second)
+	mu.Lock()
+	defer mu.Unlock()
+	assert.Contains(t, strings.Join(lines, "\n"), "could not read the brokers' group.min.session.timeout.ms", "the run said it could not fit")
+}
+
+// A cluster whose group.min.session.timeout.ms is above the run's session
+// timeout (240 ms) gets a run whose whole clock is stretched to fit: the
+// session timeout is the brokers' minimum, the run says so, and it gives
+// its verdict, the zombie's pauses (a multiple of the session timeout)
+// long enough to be noticed.
+func TestKafkaSessionTimeoutFitsTheBrokers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("a run on a clock four times slower")
+	}
+	kc := testserver.Kafka(t, kfake.BrokerConfigs(map[string]string{kafkaMinSessionKey: "1000"}))
+	if !kc.Owned {
+		t.Skip("needs a cluster of the test's own")
+	}
+	cfg := kafkaServers(t, "rr_kfit", kc)
+	cfg.Config = run.Config{Strategy: "kafka-commit", Faults: faults.Of(faults.Zombie), Seed: 1, Events: 30, KeepTrace: true}
+	var lines []string
+	var mu sync.Mutex
+	cfg.Progress = func(s string) { mu.Lock(); lines = append(lines, s); mu.Unlock() }
+	res := realRun(t, cfg)
+	assert.Zero(t, res.Lost+res.Stuck, "%+v", res)
+	mu.Lock()
+	out := strings.Join(lines, "\n")
+	mu.Unlock()
+	assert.Contains(t, out, "session timeout 1s,", "the brokers' minimum")
+	assert.Contains(t, out, "max-poll interval 1.66", "stretched as the session timeout")
+	assert.Contains(t, out, "the run's whole clock is stretched 4.2 times")
+}
+
+// The decisions of the fit, on their own: how much to stretch, what
+// stretches, and which of a setting's listed values is in effect.
+func TestKafkaSessionFit(t *testing.T) {
+	assert.Equal(t, 25.0, stretchFor(240*time.Millisecond, 6*time.Second))
+	assert.Equal(t, 1.0, stretchFor(240*time.Millisecond, 100*time.Millisecond), "fits already: unchanged")
+	assert.Equal(t, 1.0, stretchFor(240*time.Millisecond, 240*time.Millisecond))
+	// What the README quotes, for Kafka's default minimum.
+	note := stretchNote(6*time.Second, 240*time.Millisecond, stretchFor(240*time.Millisecond, 6*time.Second))
+	assert.Contains(t, note, "group.min.session.timeout.ms is 6s, above the run's session timeout 240ms")
+	assert.Contains(t, note, "the run's whole clock is stretched 25.0 times to fit")
+	st := DefaultTiming.stretched(25)
+	assert.Equal(t, 25*DefaultTiming.AckDeadline, st.AckDeadline, "the clock's scale, hence the session timeout")
+	assert.Equal(t, 25*DefaultTiming.PartitionMax, st.PartitionMax)
+	assert.Equal(t, 25*DefaultTiming.PublishGapMax, st.PublishGapMax)
+	assert.Equal(t, DefaultTiming.Liveness, st.Liveness, "a bound, raised by the caller")
+	k := &kafkaServer{}
+	k.scaleTimeouts(Config{Timing: st})
+	assert.Equal(t, 6*time.Second, k.session)
+	v := func(s string) *string { return &s }
+	got, ok := effectiveInt([]kadm.Config{
+		{Key: kafkaMinSessionKey, Value: v("6000"), Source: kmsg.ConfigSourceDefaultConfig},
+		{Key: kafkaMinSessionKey, Value: v("100"), Source: kmsg.ConfigSourceDynamicBrokerConfig},
+		{Key: "other", Value: v("1"), Source: kmsg.ConfigSourceDynamicBrokerConfig},
+	}, kafkaMinSessionKey)
+	assert.True(t, ok)
+	assert.EqualValues(t, 100, got, "the value set, over the default")
+	_, ok = effectiveInt([]kadm.Config{{Key: "other", Value: v("1")}}, kafkaMinSessionKey)
+	assert.False(t, ok)
 }
 
 // Each fault shows on Kafka as the log model means it, in what the client

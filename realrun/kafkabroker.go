@@ -186,7 +186,7 @@ func (b *kafkaBroker) Publish(ctx context.Context, m int) error {
 		e.Hint = stoppedHint(err)
 		return e
 	}
-	pr := msgRecord(run.Publish, -1, m, msg.event)
+	pr := b.r.publishRecord(m, msg.event)
 	pr.Part, pr.Count = rec.Partition+1, int32(rec.Offset)
 	b.r.rec.add(pr)
 	b.mu.Lock()
@@ -435,12 +435,14 @@ func (c *kafkaConn) open() (*kgo.Client, error) {
 				return nil, err
 			}
 			conn, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, network, addr)
-			if err == nil {
-				c.mu.Lock()
-				c.links = append(c.links, conn)
-				c.mu.Unlock()
+			if err != nil {
+				return nil, err
 			}
-			return conn, err
+			c.mu.Lock()
+			c.links = append(c.links, conn)
+			c.mu.Unlock()
+			// Through the proxy, TLS still names the broker.
+			return secure(ctx, k.tls, conn, host)
 		}),
 		kgo.ConsumerGroup(k.group),
 		kgo.ConsumeTopics(k.topic),
@@ -458,7 +460,7 @@ func (c *kafkaConn) open() (*kgo.Client, error) {
 		kgo.OnPartitionsRevoked(func(context.Context, *kgo.Client, map[string][]int32) { c.onRevoked() }),
 		kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { c.onRevoked() }),
 	}
-	cl, err := kgo.NewClient(opts...)
+	cl, err := kgo.NewClient(k.withSASL(opts)...)
 	if err != nil {
 		return nil, err
 	}

@@ -2,18 +2,22 @@ package realrun
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kfake"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/sasl"
 
 	logmodel "github.com/idemsim/idemsim/broker"
 	"github.com/idemsim/idemsim/run"
@@ -72,7 +76,7 @@ func checkKafkaBrokers(raw string) ([]string, error) {
 		}
 		if strings.Contains(b, "://") || strings.Contains(b, "@") {
 			// Not quoted: what precedes an @ may be a password.
-			return nil, errors.New("want host:port, with no scheme and no user (a real run takes no SASL)")
+			return nil, errors.New("want host:port, with no scheme and no user (give SASL credentials with --kafka-sasl-user and IDEMSIM_KAFKA_SASL_PASSWORD)")
 		}
 		host, port, err := net.SplitHostPort(b)
 		if err != nil || host == "" {
@@ -111,9 +115,29 @@ type kafkaServer struct {
 	parts   int
 	batch   int
 	perRec  bool // commit after each record, not after each batch
+	// sasl is the cluster's SASL mechanism with the run's credentials,
+	// nil for none: every client of the run authenticates with it.
+	sasl sasl.Mechanism
+	// tls is the clients' TLS configuration, nil without TLS.
+	tls *tls.Config
+	// fitNote says how the run fitted its session timeout to the
+	// brokers' minimum (fitSession), "" when it did not need to.
+	fitNote string
 
 	mu    sync.Mutex
 	dials map[string]bool // addresses the run's own client reached
+	// authDropped: the cluster closed a connection while the run's
+	// client authenticated (kfake's answer to wrong credentials, where
+	// Kafka replies SASL_AUTHENTICATION_FAILED).
+	authDropped atomic.Bool
+}
+
+// OnBrokerRead is a kgo hook of the run's own client: it notes a
+// connection lost during SASL authentication (authDropped).
+func (k *kafkaServer) OnBrokerRead(_ kgo.BrokerMetadata, key int16, _ int, _, _ time.Duration, err error) {
+	if err != nil && (key == int16(kmsg.SASLAuthenticate) || key == int16(kmsg.SASLHandshake)) {
+		k.authDropped.Store(true)
+	}
 }
 
 func (k *kafkaServer) err(kind error, doing string, err error) error {
@@ -126,11 +150,11 @@ func (s *servers) connectKafka(ctx context.Context) error {
 	cfg := s.cfg
 	k := &kafkaServer{prefix: cfg.Prefix, topic: kafkaTopic(cfg.Prefix), group: kafkaGroup(cfg.Prefix), dials: map[string]bool{}}
 	lp := logmodel.LogParamsOf(cfg.Broker)
-	scale := kafkaScale(cfg.Timing)
-	k.session = time.Duration(float64(lp.SessionTimeout) * scale)
-	k.maxPoll = time.Duration(float64(lp.MaxPollInterval) * scale)
+	k.scaleTimeouts(cfg)
 	k.parts, k.batch = lp.Partitions, lp.Batch
 	k.perRec = lp.Commit == run.CommitRecord
+	k.sasl, _ = cfg.kafkaSASL() // checked by Validate
+	k.tls = cfg.kafkaTLSConfig()
 	s.kafka = k
 	seeds, _ := checkKafkaBrokers(cfg.KafkaBrokers) // checked by Validate
 	if seeds == nil {
@@ -149,26 +173,28 @@ func (s *servers) connectKafka(ctx context.Context) error {
 	if k.fake != nil {
 		k.addr = "kfake " + k.addr
 	}
-	cl, err := kgo.NewClient(
+	cl, err := kgo.NewClient(k.withSASL([]kgo.Opt{
 		kgo.SeedBrokers(seeds...),
 		kgo.ClientID("idemsim"),
+		kgo.WithHooks(k),
 		kgo.DialTimeout(time.Second),
 		kgo.RequestTimeoutOverhead(time.Second),
-		kgo.RetryTimeout(2*time.Second),
+		kgo.RetryTimeout(2 * time.Second),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
 		kgo.ProducerLinger(0),
 		kgo.RecordRetries(3),
 		kgo.Dialer(func(ctx context.Context, network, host string) (net.Conn, error) {
 			c, err := (&net.Dialer{Timeout: time.Second}).DialContext(ctx, network, host)
-			if err == nil {
-				k.mu.Lock()
-				k.dials[host] = true
-				k.mu.Unlock()
+			if err != nil {
+				return nil, err
 			}
-			return c, err
+			k.mu.Lock()
+			k.dials[host] = true
+			k.mu.Unlock()
+			return secure(ctx, k.tls, c, host)
 		}),
-	)
+	})...)
 	if err != nil {
 		return k.err(ErrUnreachable, "connecting", err)
 	}
@@ -180,14 +206,64 @@ func (s *servers) connectKafka(ctx context.Context) error {
 		reached := len(k.dials) > 0
 		k.mu.Unlock()
 		kind, hint := ErrUnreachable, "start one (Kafka or Redpanda) and point --kafka-brokers / IDEMSIM_KAFKA_BROKERS at it,\nor run on franz-go's in-process cluster with --kafka-brokers "+KafkaInProcess
-		if reached {
+		doing := "connecting"
+		switch {
+		case kafkaAuthFailed(err) || k.authDropped.Load() || saslMissing(err, k.sasl == nil):
+			kind, doing = ErrRejected, "connecting: SASL authentication failed"
+			hint = "check the user, password and mechanism (--kafka-sasl-user, IDEMSIM_KAFKA_SASL_PASSWORD, --kafka-sasl-mechanism plain|scram-sha-256|scram-sha-512)"
+			if k.sasl == nil {
+				doing = "connecting: the cluster asks for SASL authentication"
+				hint = "give the credentials: --kafka-sasl-user and IDEMSIM_KAFKA_SASL_PASSWORD (--kafka-sasl-mechanism plain|scram-sha-256|scram-sha-512)"
+			}
+		case kafkaTLSFailed(err):
+			kind, doing = ErrRejected, "connecting: the TLS handshake failed"
+			hint = "the brokers must speak TLS (--kafka-tls, IDEMSIM_KAFKA_TLS) with a certificate that a root this system trusts signs, for the address --kafka-brokers names"
+		case reached:
 			kind, hint = ErrWrongService, wrongServiceHint("Kafka", k.addr, "--kafka-brokers", "IDEMSIM_KAFKA_BROKERS")
+			if k.sasl == nil {
+				hint += "\n(a cluster that asks for SASL authentication may close connections without it: give --kafka-sasl-user and IDEMSIM_KAFKA_SASL_PASSWORD)"
+			}
+			if k.tls == nil {
+				hint += "\n(a cluster that listens with TLS closes plain connections: give --kafka-tls)"
+			}
 		}
-		e := k.err(kind, "connecting", err).(*ServerError)
+		e := k.err(kind, doing, err).(*ServerError)
 		e.Hint = hint
 		return e
 	}
 	return nil
+}
+
+// scaleTimeouts sets the group's session timeout and max-poll interval:
+// the log's, scaled to cfg's clock.
+func (k *kafkaServer) scaleTimeouts(cfg Config) {
+	lp := logmodel.LogParamsOf(cfg.Broker)
+	scale := kafkaScale(cfg.Timing)
+	k.session = time.Duration(float64(lp.SessionTimeout) * scale)
+	k.maxPoll = time.Duration(float64(lp.MaxPollInterval) * scale)
+}
+
+// withSASL returns a client's options, with the run's SASL credentials
+// when it has some: every client of the run authenticates the same way.
+func (k *kafkaServer) withSASL(opts []kgo.Opt) []kgo.Opt {
+	if k.sasl == nil {
+		return opts
+	}
+	return append(opts, kgo.SASL(k.sasl))
+}
+
+// kafkaAuthFailed says whether err is a cluster's refusal of the run's
+// SASL credentials (or of their absence).
+func kafkaAuthFailed(err error) bool {
+	return errors.Is(err, kerr.SaslAuthenticationFailed) || errors.Is(err, kerr.UnsupportedSaslMechanism) ||
+		errors.Is(err, kerr.IllegalSaslState)
+}
+
+// saslMissing says whether err is kgo's guess that the cluster closed a
+// connection because it wants SASL, for a client without (noSASL).
+func saslMissing(err error, noSASL bool) bool {
+	var fe *kgo.ErrFirstReadEOF
+	return noSASL && errors.As(err, &fe) && strings.Contains(fe.Error(), "SASL")
 }
 
 // notOwnedKafka is a refusal: something of the run's names on Kafka that
@@ -365,7 +441,7 @@ func (k *kafkaServer) tearDown(warn func(string), dead bool) {
 			}
 		}
 		if err != nil && k.fake == nil {
-			warn(fmt.Sprintf("could not delete this run's Kafka topic %s and group %s: %v; remove them with: idemsim clean --broker kafka --prefix %s", k.topic, k.group, err, k.prefix))
+			warn(fmt.Sprintf("could not delete this run's Kafka topic %s and group %s: %v; remove them with: idemsim clean --broker kafka --prefix %s (and the run's --kafka-brokers, SASL and TLS settings)", k.topic, k.group, err, k.prefix))
 		}
 	}
 	if k.downCreated {

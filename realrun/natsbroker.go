@@ -206,7 +206,7 @@ func (b *natsBroker) Publish(ctx context.Context, m int) error {
 	b.mu.Lock()
 	ev := b.msgs[m].event
 	b.mu.Unlock()
-	b.r.rec.add(msgRecord(run.Publish, -1, m, ev))
+	b.r.rec.add(b.r.publishRecord(m, ev))
 	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	ack, err := b.srv.js.Publish(pctx, b.srv.subject, []byte(strconv.Itoa(m)))
 	cancel()

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/idemsim/idemsim/internal/provider"
+	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
 	"github.com/idemsim/idemsim/strategies/pgstore"
 )
@@ -234,14 +235,29 @@ func (p *providerServer) tearDown(warn func(string), dead bool) {
 	}
 }
 
-// readCharges counts the run's charges per event at the provider, with a
-// deadline: the effects of a strategy that charges.
-func (s *servers) readCharges(ctx context.Context) (map[strategies.EventID]int, error) {
+// readCharges counts the run's charges per event number
+// (run.Workload.Number) at the provider, with a deadline: the effects of
+// a strategy that charges. Per event id, unless the id-reuse fault gave
+// two events of wl one id; then per id and payload (a charge keeps the
+// account and amount it charged), so that the checkers judge each of the
+// two on its own, as the simulator's provider counts them.
+func (s *servers) readCharges(ctx context.Context, wl *run.Workload) (map[strategies.EventID]int, error) {
 	rctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
-	n, err := s.prov.client.Counts(rctx)
+	if len(wl.Reused) == 0 {
+		n, err := s.prov.client.Counts(rctx)
+		if err != nil {
+			return nil, s.prov.err(ErrServerFailed, "counting the run's charges at the end of the run", err)
+		}
+		return n, nil
+	}
+	byPayload, err := s.prov.client.CountsByPayload(rctx)
 	if err != nil {
 		return nil, s.prov.err(ErrServerFailed, "counting the run's charges at the end of the run", err)
+	}
+	n := make(map[strategies.EventID]int, len(byPayload))
+	for e, k := range byPayload {
+		n[wl.Number(e)] += k
 	}
 	return n, nil
 }

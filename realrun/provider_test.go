@@ -15,6 +15,7 @@ import (
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/internal/provider"
 	"github.com/idemsim/idemsim/run"
+	"github.com/idemsim/idemsim/strategies"
 )
 
 // TestStrategiesThatChargeRun: each strategy that charges runs against the
@@ -184,15 +185,102 @@ func TestProviderURL(t *testing.T) {
 	}
 }
 
-// A real run counts the provider's charges per event id, so a strategy that
-// charges is refused under id-reuse, before any server is contacted.
-func TestChargingUnderIDReuseIsRefused(t *testing.T) {
-	for _, st := range []string{"api-no-key", "api-key", "api-key-db"} {
-		cfg := Config{Config: run.Config{Strategy: st, Faults: faults.Of(faults.IDReuse), Seed: 1}}
-		err := cfg.Validate()
-		require.ErrorIs(t, err, run.ErrBadConfig, st)
-		assert.Contains(t, err.Error(), "strategy "+st+" under id-reuse: a real run counts the provider's charges per event id")
+// reusedWorkload is the workload of seed under id-reuse, which must give
+// some events an earlier event's id.
+func reusedWorkload(t *testing.T, seed uint64, events int) run.Workload {
+	t.Helper()
+	wl := run.NewWorkload(run.Config{Faults: faults.Of(faults.IDReuse), Seed: seed, Events: events})
+	require.NotEmpty(t, wl.Reused, "seed %d reuses no id", seed)
+	return wl
+}
+
+// TestChargesCountedPerEventUnderIDReuse: under id-reuse, the charges a real
+// run reads from the provider are counted per event (per id and payload),
+// as the simulator's provider counts them: an event charged twice and
+// another under its id charged once are a duplicate of the first and one
+// charge of the second, not three charges of one id.
+func TestChargesCountedPerEventUnderIDReuse(t *testing.T) {
+	wl := reusedWorkload(t, 1, 150)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	sctx, stop := context.WithCancel(context.Background())
+	urls, done := make(chan string, 1), make(chan error, 1)
+	go func() {
+		done <- provider.Serve(sctx, provider.Config{Listen: "127.0.0.1:0", PostgresURL: sharedServers(t, "").PostgresURL, Prefix: "rr_reusecount"}, func(u string) { urls <- u })
+	}()
+	defer func() {
+		stop()
+		require.NoError(t, <-done)
+	}()
+	var u string
+	select {
+	case u = <-urls:
+	case err := <-done:
+		t.Fatalf("the provider did not start: %v", err)
+	case <-ctx.Done():
+		t.Fatal("the provider did not start within 20 s")
 	}
-	// Without id-reuse it is taken.
-	require.NoError(t, Config{Config: run.Config{Strategy: "api-key", Faults: faults.Of(faults.Crash), Seed: 1}}.Validate())
+	c := &provider.Client{URL: u, Scope: "reuse-count"}
+	defer func() { assert.NoError(t, c.Forget(context.Background())) }()
+
+	// Every event charged once, and the first reused one's twice (no
+	// key: each request charges).
+	n := wl.Reused[0]
+	for i := 1; i < len(wl.Events); i++ {
+		_, err := c.Charge(ctx, "", wl.Events[i])
+		require.NoError(t, err)
+	}
+	_, err := c.Charge(ctx, "", wl.Events[n])
+	require.NoError(t, err)
+
+	s := &servers{prov: &providerServer{client: c, addr: u}}
+	got, err := s.readCharges(ctx, &wl)
+	require.NoError(t, err)
+	want := map[strategies.EventID]int{}
+	for i := 1; i < len(wl.Events); i++ {
+		want[strategies.EventID(i)] = 1
+	}
+	want[n] = 2
+	assert.Equal(t, want, got, "event %d, under event %d's id, counted on its own", n, wl.Events[n].ID)
+}
+
+// TestChargingUnderIDReuseRuns: a strategy that charges runs under id-reuse
+// on real servers. api-key keys its charge by the event id, so the
+// provider refuses the charge of a second event under one id (other
+// parameters under a kept key: 422) and api-key dead-letters it: every
+// reused event is dead, none lost, none charged twice, as in the
+// simulator. The trace's Publish record of a reused event names the id it
+// was given, and its charge names its number, as the simulator's do.
+func TestChargingUnderIDReuseRuns(t *testing.T) {
+	require.NoError(t, Config{Config: run.Config{Strategy: "api-key", Faults: faults.Of(faults.IDReuse), Seed: 1}}.Validate())
+	const events = 150
+	wl := reusedWorkload(t, 1, events)
+	cfg := sharedServers(t, "rr_chargereuse")
+	cfg.Config = run.Config{Strategy: "api-key", Faults: faults.Of(faults.IDReuse), Seed: 1, Events: events, KeepTrace: true}
+	res := realRun(t, cfg)
+	assert.Zero(t, res.Lost)
+	assert.Zero(t, res.Duplicates)
+	assert.Zero(t, res.Stuck)
+	assert.Equal(t, len(wl.Reused), res.Dead, "each event under a reused id refused (422) and dead-lettered")
+
+	reused := map[uint32]bool{}
+	for _, n := range wl.Reused {
+		reused[uint32(n)] = true
+	}
+	named, charged := 0, map[uint32]bool{}
+	for _, r := range res.Trace {
+		switch {
+		case r.Kind == run.Publish && reused[r.Event]:
+			assert.Equal(t, strconv.FormatUint(uint64(wl.Events[r.Event].ID), 10), r.Value, "publish of event %d", r.Event)
+			named++
+		case r.Kind == run.Publish:
+			assert.Empty(t, r.Value, "publish of event %d, under its own id", r.Event)
+		case r.Kind == run.Call && r.Op == run.Charge:
+			charged[r.Event] = true
+		}
+	}
+	assert.Equal(t, len(wl.Reused), named, "a Publish record for each reused event")
+	for n := range reused {
+		assert.True(t, charged[n], "event %d's charge names its number", n)
+	}
 }

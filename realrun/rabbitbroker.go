@@ -114,7 +114,7 @@ func (b *rabbitBroker) Publish(ctx context.Context, m int) error {
 	b.mu.Lock()
 	ev := b.msgs[m].event
 	b.mu.Unlock()
-	b.r.rec.add(msgRecord(run.Publish, -1, m, ev))
+	b.r.rec.add(b.r.publishRecord(m, ev))
 	q := b.srv
 	pctx, cancel := context.WithTimeout(ctx, publishTimeout)
 	defer cancel()

@@ -61,6 +61,18 @@ func (c Config) Reproduce() string {
 		if c.KafkaBrokers != "" && c.KafkaBrokers != DefaultKafkaBrokers {
 			cmd += " --kafka-brokers " + shellQuote(c.KafkaBrokers)
 		}
+		// SASL's user and mechanism, never its password: the command
+		// takes it from IDEMSIM_KAFKA_SASL_PASSWORD, and says so if
+		// it is missing.
+		if c.KafkaSASLMechanism != "" {
+			cmd += " --kafka-sasl-mechanism " + shellQuote(strings.ToLower(strings.TrimSpace(c.KafkaSASLMechanism)))
+		}
+		if c.KafkaSASLUser != "" {
+			cmd += " --kafka-sasl-user " + shellQuote(c.KafkaSASLUser)
+		}
+		if c.KafkaTLS {
+			cmd += " --kafka-tls"
+		}
 	}
 	if c.ProviderURL != "" && checkProviderURL(c.ProviderURL) == nil {
 		// A valid provider URL holds no secret (no user, no query).

@@ -2,6 +2,7 @@ package realrun
 
 import (
 	"context"
+	"strconv"
 
 	"github.com/idemsim/idemsim/run"
 	"github.com/idemsim/idemsim/strategies"
@@ -26,4 +27,27 @@ func (s *servers) readApplications(ctx context.Context, wl *run.Workload) (map[s
 		apps[wl.Number(e)] += n
 	}
 	return apps, nil
+}
+
+// publishRecord is the Publish record of message m, a copy of event number
+// ev. One of an event that the id-reuse fault gave an earlier event's id
+// says that id in Value, as the simulator's does: the trace then shows
+// the event under the id its consumers saw.
+func (r *session) publishRecord(m int, ev strategies.EventID) run.Record {
+	rec := msgRecord(run.Publish, -1, m, ev)
+	if len(r.wl.Reused) == 0 {
+		return rec
+	}
+	if id := r.wl.Events[ev].ID; id != ev {
+		rec.Value = strconv.FormatUint(uint64(id), 10)
+	}
+	return rec
+}
+
+// number is the number of the event e (run.Workload.Number): what the
+// records of a call that carries the handled event (an Apply, a charge)
+// name, as the simulator's do, since under id-reuse two events share an
+// id.
+func (r *session) number(e strategies.Event) strategies.EventID {
+	return r.wl.Number(e)
 }

@@ -203,6 +203,7 @@ func Run(ctx context.Context, cfg Config) (*run.Result, error) {
 	if err != nil {
 		return nil, scrub.Error(err)
 	}
+	cfg.Timing = srv.cfg.Timing // stretched to a Kafka cluster's minimum session timeout
 	r := &session{cfg: cfg, srv: srv, host: hostName(), params: faults.Draw(cfg.Faults, cfg.Seed), wl: run.NewWorkload(cfg.Config)}
 	r.inj.Reset(cfg.Seed, realStream, cfg.Drop)
 	r.provErr = rand.New(rand.NewPCG(cfg.Seed, streamFaults+run.StreamProvider))
@@ -328,6 +329,9 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 	}
 	if k := r.srv.kafka; k != nil {
 		where = fmt.Sprintf("; Kafka topic %s at %s, consumer group %s (session timeout %v, max-poll interval %v: the log's, scaled)", k.topic, k.addr, k.group, k.session, k.maxPoll)
+		if k.fitNote != "" {
+			where += "; " + k.fitNote
+		}
 	}
 	if p := r.srv.prov; p != nil {
 		own := "its own idemsim provider"
@@ -415,7 +419,7 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 	var err error
 	if r.srv.prov != nil {
 		// The effect of a strategy that charges is the charge.
-		apps, err = r.srv.readCharges(parent)
+		apps, err = r.srv.readCharges(parent, &r.wl)
 	} else {
 		apps, err = r.srv.readApplications(parent, &r.wl)
 	}

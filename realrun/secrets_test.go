@@ -613,3 +613,32 @@ func FuzzScrubBrokers(f *testing.F) {
 		}
 	})
 }
+
+// FuzzKafkaSASL: whatever the SASL settings, a refusal is bad config and
+// never shows the password, even one typed where the user or the
+// mechanism goes.
+func FuzzKafkaSASL(f *testing.F) {
+	for _, env := range []string{"IDEMSIM_KAFKA_SASL_MECHANISM", "IDEMSIM_KAFKA_SASL_USER", "IDEMSIM_KAFKA_SASL_PASSWORD"} {
+		f.Setenv(env, "")
+	}
+	f.Add("scram-sha-256", "alice", "s3cr3tPW")
+	f.Add("s3cr3tPW", "alice", "s3cr3tPW")
+	f.Add("", "s3cr3tPW", "")
+	f.Add("md5", "", "pla")
+	f.Add("PLAIN", "bob", "")
+	f.Fuzz(func(t *testing.T, mech, user, pass string) {
+		cfg := realrun.Config{
+			Config:       run.Config{Strategy: "kafka-commit", Seed: 1},
+			BrokerServer: realrun.BrokerKafka, KafkaBrokers: "k1:9092",
+			KafkaSASLMechanism: mech, KafkaSASLUser: user, KafkaSASLPassword: pass,
+		}
+		err := cfg.Validate()
+		if err == nil {
+			return
+		}
+		require.ErrorIs(t, err, run.ErrBadConfig)
+		if len(pass) >= 3 && strings.Trim(pass, "x") != "" {
+			require.NotContains(t, err.Error(), pass)
+		}
+	})
+}

@@ -96,6 +96,7 @@ func setUp(ctx context.Context, cfg Config) (s *servers, err error) {
 		if err := s.connectKafka(ctx); err != nil {
 			return s, err
 		}
+		s.kafka.fitSession(ctx, &s.cfg)
 	}
 
 	step := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, setupTimeout) }

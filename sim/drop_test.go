@@ -106,3 +106,16 @@ func TestDecisionsRecorded(t *testing.T) {
 	require.GreaterOrEqual(t, count(faults.StoreLoss), losses, "a loss after healing is planned but not struck")
 	require.Contains(t, res.Decisions, faults.Decision{Fault: faults.StoreLoss, Point: 0})
 }
+
+// TestDecisionsAreKnownWhenNoneStruck: a run in which no fault struck
+// reports an empty list of decisions, never a nil one, whether its world
+// is new or reused: explain tells "crash never struck" from it, and the
+// same flags must tell the same story in every process.
+func TestDecisionsAreKnownWhenNoneStruck(t *testing.T) {
+	for range 3 {
+		res, err := Run(Config{Strategy: "db-unique", Seed: 1, Events: 5})
+		require.NoError(t, err)
+		require.NotNil(t, res.Decisions)
+		require.Empty(t, res.Decisions)
+	}
+}

@@ -378,6 +378,13 @@ func partList(parts uint64) string {
 // decisions lists the run's fault decisions that struck, the workload's
 // first, in a buffer of the world's (Finish copies it).
 func (w *world) decisions() []faults.Decision {
+	if w.made == nil {
+		// Never nil, even for a fresh world that made none: a run's
+		// decisions are always known, and whoever reads them (explain's
+		// story says which faults never struck) must see the same on a
+		// reused world as on a new one.
+		w.made = make([]faults.Decision, 0, 8)
+	}
 	w.made = append(append(w.made[:0], w.wlDecisions...), w.inj.Made()...)
 	return w.made
 }

@@ -25,7 +25,8 @@ type ratio struct {
 
 // ratios are the comparisons the README's Benchmarks section shows: the
 // speed of db-unique-fast against the redis strategy and against the raw
-// statement it is built on, and of the batched database modes against
+// statement it is built on, of api-key against the one HTTP call to the
+// payment provider it makes, and of the batched database modes against
 // Redis's pipelined limit. The strategies through real brokers follow
 // (brokerRatios).
 var ratios = []ratio{
@@ -56,6 +57,11 @@ var ratios = []ratio{
 		label: "outbox end to end (to the downstream effect) ÷ db-unique upstream alone, real, events/s",
 		num:   "BenchmarkStrategy/outbox/real/consumers=%d", numUnit: unitThroughput,
 		den: "BenchmarkStrategy/db-unique/real/consumers=%d", denUnit: unitThroughput,
+	},
+	{
+		label: "api-key ÷ one charge with its key, sent with net/http alone (Raw/provider-charge)",
+		num:   "BenchmarkStrategy/api-key/real/consumers=%d", numUnit: unitThroughput,
+		den: "BenchmarkRaw/provider-charge/consumers=%d", denUnit: unitOps,
 	},
 }
 

@@ -54,9 +54,20 @@ type Receipt struct {
 }
 
 // Counts is the answer of GET /v1/charges/counts: a scope's charges per
-// reference (decimal).
+// reference (decimal), and per reference and payload (account, amount).
+// The payloads tell apart two events that share a reference, as those of
+// a producer that reused an earlier event's id do: an audit that counted
+// by reference alone would judge them as one.
 type Counts struct {
-	Charges map[string]int `json:"charges"`
+	Charges  map[string]int `json:"charges"`
+	Payloads []PayloadCount `json:"payloads"`
+}
+
+// PayloadCount is a scope's number of charges of one reference, account
+// and amount: {"account": 3, "amount": 42, "reference": 17, "charges": 2}.
+type PayloadCount struct {
+	Charge
+	Charges int `json:"charges"`
 }
 
 // ErrorBody is the body of every answer that is not 200.

@@ -111,23 +111,12 @@ func (c *Client) Charge(ctx context.Context, key string, e strategies.Event) (st
 	return strategies.Receipt{}, &StatusError{Code: status, Msg: message(ans)}
 }
 
-// Counts counts the scope's charges per event.
+// Counts counts the scope's charges per event id (the charges'
+// reference).
 func (c *Client) Counts(ctx context.Context) (map[strategies.EventID]int, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL+PathCounts, nil)
+	cs, err := c.counts(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("provider: %w", err)
-	}
-	c.scope(req)
-	status, _, ans, err := c.do(req)
-	if err != nil {
-		return nil, fmt.Errorf("provider: counting the charges: %w", err)
-	}
-	if status != http.StatusOK {
-		return nil, &StatusError{Code: status, Msg: message(ans)}
-	}
-	var cs Counts
-	if err := json.Unmarshal(ans, &cs); err != nil {
-		return nil, fmt.Errorf("provider: counting the charges: an answer that does not parse: %w", err)
+		return nil, err
 	}
 	out := make(map[strategies.EventID]int, len(cs.Charges))
 	for ref, n := range cs.Charges {
@@ -138,6 +127,46 @@ func (c *Client) Counts(ctx context.Context) (map[strategies.EventID]int, error)
 		out[strategies.EventID(id)] = n
 	}
 	return out, nil
+}
+
+// CountsByPayload counts the scope's charges per event id and payload:
+// the key is an event with its ID, Account and Amount set. It tells apart
+// two events of one id (a producer that reused an id gave each its own
+// payload), which Counts adds up.
+func (c *Client) CountsByPayload(ctx context.Context) (map[strategies.Event]int, error) {
+	cs, err := c.counts(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[strategies.Event]int, len(cs.Payloads))
+	for _, p := range cs.Payloads {
+		if p.Reference < 0 {
+			return nil, fmt.Errorf("provider: counting the charges: a reference %d that is not an event id", p.Reference)
+		}
+		out[strategies.Event{ID: strategies.EventID(p.Reference), Account: p.Account, Amount: p.Amount}] += p.Charges
+	}
+	return out, nil
+}
+
+// counts asks for the scope's counts.
+func (c *Client) counts(ctx context.Context) (Counts, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.URL+PathCounts, nil)
+	if err != nil {
+		return Counts{}, fmt.Errorf("provider: %w", err)
+	}
+	c.scope(req)
+	status, _, ans, err := c.do(req)
+	if err != nil {
+		return Counts{}, fmt.Errorf("provider: counting the charges: %w", err)
+	}
+	if status != http.StatusOK {
+		return Counts{}, &StatusError{Code: status, Msg: message(ans)}
+	}
+	var cs Counts
+	if err := json.Unmarshal(ans, &cs); err != nil {
+		return Counts{}, fmt.Errorf("provider: counting the charges: an answer that does not parse: %w", err)
+	}
+	return cs, nil
 }
 
 // Forget deletes the scope's keys and charges at the provider.

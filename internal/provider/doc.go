@@ -27,8 +27,10 @@
 //
 // Keys are scoped: the header Idemsim-Scope (a run's id) names a namespace
 // of keys and charges of its own, as a payment API's keys belong to one
-// account. GET /v1/charges/counts counts a scope's charges per reference
-// (the checkers' count), DELETE /v1/scope forgets a scope's keys and
+// account. GET /v1/charges/counts counts a scope's charges per reference,
+// and per reference and payload (the checkers' count: under id-reuse two
+// events share a reference, each with a payload of its own), DELETE
+// /v1/scope forgets a scope's keys and
 // charges (a run's tidy-up at its end), and GET /healthz answers 200 while
 // the provider reaches its database.
 //

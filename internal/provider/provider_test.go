@@ -85,15 +85,28 @@ func TestChargeSemantics(t *testing.T) {
 	require.NoError(t, err)
 	assert.False(t, o1.Replayed)
 
+	// Another event under event 7's id, with a payload of its own (a
+	// producer that reused the id): Counts adds it to event 7's,
+	// CountsByPayload tells the two apart.
+	reused := strategies.Event{ID: 7, Account: 3, Amount: 30}
+	_, err = c.Charge(ctx, "", reused)
+	require.NoError(t, err)
+
 	counts, err := c.Counts(ctx)
 	require.NoError(t, err)
-	assert.Equal(t, map[strategies.EventID]int{7: 2, 8: 1}, counts)
+	assert.Equal(t, map[strategies.EventID]int{7: 3, 8: 1}, counts)
+	byPayload, err := c.CountsByPayload(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[strategies.Event]int{e: 2, reused: 1, {ID: 8, Account: 1, Amount: 5}: 1}, byPayload)
 
 	// Forget removes the scope's keys and charges, and no other's.
 	require.NoError(t, c.Forget(ctx))
 	counts, err = c.Counts(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, counts)
+	byPayload, err = c.CountsByPayload(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, byPayload)
 	counts, err = other.Counts(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, map[strategies.EventID]int{8: 1}, counts)

@@ -147,9 +147,9 @@ func (h *handler) counts(w http.ResponseWriter, r *http.Request) {
 		unavailable(w, "the database failed: %v", err)
 		return
 	}
-	out := Counts{Charges: make(map[string]int, len(n))}
-	for ref, k := range n {
-		out.Charges[strconv.FormatInt(ref, 10)] = k
+	out := Counts{Charges: make(map[string]int, len(n)), Payloads: n}
+	for _, p := range n {
+		out.Charges[strconv.FormatInt(p.Reference, 10)] += p.Charges
 	}
 	answer(w, http.StatusOK, out)
 }

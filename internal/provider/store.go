@@ -50,7 +50,8 @@ FROM %s WHERE scope = $1 AND key = $2`, t.Keys)
 	s.finish = fmt.Sprintf(`UPDATE %s SET state = 'done', charge = $4,
 	expires = clock_timestamp() + $5 * interval '1 microsecond'
 WHERE scope = $1 AND key = $2 AND token = $3 AND state = 'running'`, t.Keys)
-	s.counts = fmt.Sprintf(`SELECT reference, count(*) FROM %s WHERE scope = $1 GROUP BY reference`, t.Charges)
+	s.counts = fmt.Sprintf(`SELECT reference, account, amount, count(*) FROM %s WHERE scope = $1
+GROUP BY reference, account, amount ORDER BY reference, account, amount`, t.Charges)
 	s.forgetKeys = fmt.Sprintf(`DELETE FROM %s WHERE scope = $1`, t.Keys)
 	s.forgetCharges = fmt.Sprintf(`DELETE FROM %s WHERE scope = $1`, t.Charges)
 	return s
@@ -198,18 +199,20 @@ func (s *store) insert(ctx context.Context, req request) (int64, error) {
 	return id, nil
 }
 
-// countCharges counts scope's charges per reference.
-func (s *store) countCharges(ctx context.Context, scope string) (map[int64]int, error) {
-	out := map[int64]int{}
+// countCharges counts scope's charges per reference and payload (account,
+// amount), in that order.
+func (s *store) countCharges(ctx context.Context, scope string) ([]PayloadCount, error) {
+	out := []PayloadCount{}
 	err := s.round(ctx, func(ctx context.Context) error {
-		clear(out)
+		out = out[:0]
 		rows, err := s.pool.Query(ctx, s.counts, scope)
 		if err != nil {
 			return err
 		}
-		var ref, n int64
-		_, err = pgx.ForEachRow(rows, []any{&ref, &n}, func() error {
-			out[ref] = int(n)
+		var c Charge
+		var n int64
+		_, err = pgx.ForEachRow(rows, []any{&c.Reference, &c.Account, &c.Amount, &n}, func() error {
+			out = append(out, PayloadCount{Charge: c, Charges: int(n)})
 			return nil
 		})
 		return err

@@ -55,6 +55,12 @@ type KafkaCluster struct {
 // applied after those defaults. Unlike a real cluster it has no initial
 // rebalance delay: the first member of a group gets every partition at
 // once, and a rebalance follows as others join.
+//
+// The minimum is set as the broker setting group.min.session.timeout.ms
+// (kfake.BrokerConfigs), not kfake.GroupMinSessionTimeout, because kfake
+// reports only the former when a client describes its brokers, as a real
+// run does to fit its session timeout: to test another minimum, pass
+// kfake.BrokerConfigs with that key.
 func Kafka(tb testing.TB, opts ...kfake.Opt) *KafkaCluster {
 	tb.Helper()
 	if os.Getenv(envKafkaBrokers) != "" {
@@ -64,7 +70,7 @@ func Kafka(tb testing.TB, opts ...kfake.Opt) *KafkaCluster {
 		}
 		return c
 	}
-	all := append([]kfake.Opt{kfake.NumBrokers(1), kfake.GroupMinSessionTimeout(100 * time.Millisecond)}, opts...)
+	all := append([]kfake.Opt{kfake.NumBrokers(1), kfake.BrokerConfigs(map[string]string{"group.min.session.timeout.ms": "100"})}, opts...)
 	fake, err := kfake.NewCluster(all...)
 	if err != nil {
 		tb.Fatalf("testserver: starting kfake: %v", err)

@@ -15,7 +15,8 @@ import (
 // a conflict for a request whose key's first request is still running.
 // Processing, if set, is how long a charge runs before it takes effect,
 // holding its key "running" meanwhile: what makes a conflict possible. It
-// is safe for concurrent use; Charges counts the charges of each event.
+// is safe for concurrent use; Charges counts the charges of each event
+// id, ChargesByPayload those of each event id and payload.
 type Provider struct {
 	// Retention is how long a key is kept after its request finished;
 	// 0 means strategies.DefaultKeyRetention.
@@ -29,9 +30,21 @@ type Provider struct {
 
 	mu      sync.Mutex
 	keys    map[string]*providerKey
-	charges map[strategies.EventID]int
+	charges map[payload]int
 	n       int
 }
+
+// payload is what the provider keeps of a charge to count it: its
+// reference (the event id) and its parameters. Two events of one id with
+// payloads of their own, as a producer that reused an id makes them, are
+// counted apart, as the simulator's provider counts them.
+type payload struct {
+	id      strategies.EventID
+	account int
+	amount  int64
+}
+
+func payloadOf(e strategies.Event) payload { return payload{e.ID, e.Account, e.Amount} }
 
 // providerKey is what the provider keeps of an idempotency key.
 type providerKey struct {
@@ -69,7 +82,7 @@ func (p *Provider) Charge(ctx context.Context, key string, e strategies.Event) (
 	}
 	p.mu.Lock()
 	if p.keys == nil {
-		p.keys, p.charges = map[string]*providerKey{}, map[strategies.EventID]int{}
+		p.keys, p.charges = map[string]*providerKey{}, map[payload]int{}
 	}
 	now := time.Now()
 	var k *providerKey
@@ -100,7 +113,7 @@ func (p *Provider) Charge(ctx context.Context, key string, e strategies.Event) (
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.n++
-	p.charges[e.ID]++
+	p.charges[payloadOf(e)]++
 	r := strategies.Receipt{Charge: strategies.ChargeID(p.n)}
 	if k != nil {
 		k.running, k.receipt, k.expires = false, r, time.Now().Add(p.retention())
@@ -116,13 +129,28 @@ func sameCharge(a, b strategies.Event) bool {
 	return a.ID == b.ID && a.Account == b.Account && a.Amount == b.Amount
 }
 
-// Charges counts the charges made for each event.
+// Charges counts the charges made for each event id: the charges of two
+// events that share an id (id-reuse) add up; ChargesByPayload tells them
+// apart.
 func (p *Provider) Charges() map[strategies.EventID]int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	out := make(map[strategies.EventID]int, len(p.charges))
-	for id, n := range p.charges {
-		out[id] = n
+	for c, n := range p.charges {
+		out[c.id] += n
+	}
+	return out
+}
+
+// ChargesByPayload counts the charges made for each event id and payload:
+// the key is an event with its ID, Account and Amount set. With
+// run.Workload.Number it counts per event, as the checkers judge.
+func (p *Provider) ChargesByPayload() map[strategies.Event]int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	out := make(map[strategies.Event]int, len(p.charges))
+	for c, n := range p.charges {
+		out[strategies.Event{ID: c.id, Account: c.account, Amount: c.amount}] = n
 	}
 	return out
 }

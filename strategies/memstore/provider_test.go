@@ -67,3 +67,27 @@ func TestProviderConflict(t *testing.T) {
 	wg.Wait()
 	assert.Equal(t, 1, p.Charges()[7])
 }
+
+// TestProviderCountsReusedIDsApart: two events that share an id, each with
+// a payload of its own (a producer that reused an id), are counted apart
+// per payload, and together per id.
+func TestProviderCountsReusedIDsApart(t *testing.T) {
+	ctx := context.Background()
+	p := NewProvider()
+	first := strategies.Event{ID: 5, Account: 1, Amount: 10}
+	reused := strategies.Event{ID: 5, Account: 1, Amount: 11}
+	_, err := p.Charge(ctx, "", first)
+	require.NoError(t, err)
+	for range 2 {
+		_, err = p.Charge(ctx, "", reused)
+		require.NoError(t, err)
+	}
+	// With a key, the reused id's other payload is a mismatch: no charge.
+	_, err = p.Charge(ctx, "evt-5", first)
+	require.NoError(t, err)
+	_, err = p.Charge(ctx, "evt-5", reused)
+	assert.ErrorIs(t, err, strategies.ErrKeyMismatch)
+
+	assert.Equal(t, map[strategies.Event]int{first: 2, reused: 2}, p.ChargesByPayload())
+	assert.Equal(t, map[strategies.EventID]int{5: 4}, p.Charges())
+}
