@@ -143,7 +143,7 @@ func (d *downstream) tally(ctx context.Context) (*run.DownTally, error) {
 	}
 	committed := make(map[downMsg]bool, len(effects))
 	for _, e := range effects {
-		committed[downMsg{event: r.wl.Number(e.Event), effect: e.Effect}] = true
+		committed[downMsg{event: r.number(e.Event), effect: e.Effect}] = true
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -198,8 +198,8 @@ func (p faultyPublisher) Publish(ctx context.Context, e strategies.Event) error 
 	if e.ID == 0 || int(e.ID) >= len(r.wl.Events) {
 		return fmt.Errorf("%w: a downstream event of event %d, which this run did not publish", strategies.ErrBadValue, e.ID)
 	}
-	m := downMsg{event: r.wl.Number(e), effect: inc.source.Load()}
-	_, err := inc.call(ctx, toBroker, run.PublishDown, e.ID, uint32(m.effect), func(ctx context.Context) (bool, error) {
+	m := downMsg{event: r.number(e), effect: inc.source.Load()}
+	_, err := inc.call(ctx, toBroker, run.PublishDown, m.event, uint32(m.effect), func(ctx context.Context) (bool, error) {
 		return true, p.client.publish(ctx, m)
 	})
 	if err != nil && !errors.Is(err, errCrashed) && !errors.Is(err, strategies.ErrUnknownOutcome) {
@@ -214,7 +214,7 @@ func (t *faultyTx) InsertOutbox(ctx context.Context, e strategies.Event) error {
 	if !ok {
 		return strategies.ErrNoOutbox
 	}
-	_, err := t.inc.call(ctx, toDB, run.InsertOutbox, e.ID, t.id, func(ctx context.Context) (bool, error) {
+	_, err := t.inc.call(ctx, toDB, run.InsertOutbox, t.inc.c.r.number(e), t.id, func(ctx context.Context) (bool, error) {
 		err := otx.InsertOutbox(ctx, e)
 		if err == nil {
 			t.outbox = true
