@@ -117,7 +117,7 @@ func (d *downstream) apply(m downMsg) error {
 	if fresh {
 		kind, answer = check.DownApplied, run.Yes
 	}
-	rec := run.Record{Kind: run.DownApply, Inst: 0, Event: uint32(m.event), Answer: answer, Stores: run.Downstream}
+	rec := run.Record{Kind: run.DownApply, Inst: 0, Event: uint32(m.event), Tx: uint32(m.effect), Answer: answer, Stores: run.Downstream}
 	r.rec.add(rec)
 	d.mu.Lock()
 	d.hist = append(d.hist, check.DownOp{Kind: kind, Event: uint64(m.event), Call: int64(call), Return: int64(ret)})
