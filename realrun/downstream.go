@@ -117,7 +117,7 @@ func (d *downstream) apply(m downMsg) error {
 	if fresh {
 		kind, answer = check.DownApplied, run.Yes
 	}
-	rec := run.Record{Kind: run.DownApply, Inst: 0, Event: uint32(m.event), Tx: uint32(m.effect), Answer: answer, Stores: run.Downstream}
+	rec := run.Record{Kind: run.DownApply, Inst: 0, Event: uint32(m.event), Tx: r.txOf(m.effect), Answer: answer, Stores: run.Downstream}
 	r.rec.add(rec)
 	d.mu.Lock()
 	d.hist = append(d.hist, check.DownOp{Kind: kind, Event: uint64(m.event), Call: int64(call), Return: int64(ret)})
@@ -199,7 +199,7 @@ func (p faultyPublisher) Publish(ctx context.Context, e strategies.Event) error 
 		return fmt.Errorf("%w: a downstream event of event %d, which this run did not publish", strategies.ErrBadValue, e.ID)
 	}
 	m := downMsg{event: r.number(e), effect: inc.source.Load()}
-	_, err := inc.call(ctx, toBroker, run.PublishDown, m.event, uint32(m.effect), func(ctx context.Context) (bool, error) {
+	_, err := inc.call(ctx, toBroker, run.PublishDown, m.event, r.txOf(m.effect), func(ctx context.Context) (bool, error) {
 		return true, p.client.publish(ctx, m)
 	})
 	if err != nil && !errors.Is(err, errCrashed) && !errors.Is(err, strategies.ErrUnknownOutcome) {
@@ -428,4 +428,14 @@ func (l *memoryLink) CloseConns() {
 	l.mu.Lock()
 	l.held = nil
 	l.mu.Unlock()
+}
+
+// txOf is the run's number of the transaction that applied effect, as the
+// records name transactions; 0 for none, or one the run did not see apply
+// (its Apply's reply was lost).
+func (r *session) txOf(effect int64) uint32 {
+	if id, ok := r.effectTx.Load(effect); ok {
+		return id.(uint32)
+	}
+	return 0
 }

@@ -401,6 +401,7 @@ func (t *faultyTx) Apply(ctx context.Context, e strategies.Event) error {
 		err := t.inner.Apply(ctx, e)
 		if fx, ok := t.inner.(interface{ Effect() int64 }); ok && err == nil {
 			t.inc.source.Store(fx.Effect())
+			t.inc.c.r.effectTx.Store(fx.Effect(), t.id)
 		}
 		return true, err
 	})

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -85,6 +86,8 @@ type kafkaDownstream struct {
 	k    *kafkaServer
 	busy atomic.Bool
 	next atomic.Int64 // the offset after the last record applied
+	// adm is the downstream consumer's client, for drained.
+	adm atomic.Pointer[kadm.Client]
 }
 
 func (t *kafkaDownstream) client(link brokerLink) downClient {
@@ -181,6 +184,9 @@ func (t *kafkaDownstream) consume(apply func(downMsg) error, stop <-chan struct{
 		return
 	}
 	defer cl.Close()
+	// drained asks through this client, which knows the topic: the
+	// run's own client may hold metadata from before it was created.
+	t.adm.Store(kadm.NewClient(cl))
 	for {
 		select {
 		case <-stop:
@@ -229,9 +235,13 @@ func (t *kafkaDownstream) drained() bool {
 	if t.busy.Load() {
 		return false
 	}
+	adm := t.adm.Load()
+	if adm == nil {
+		return false
+	}
 	ctx, cancel := context.WithTimeout(t.r.ctx, setupTimeout)
 	defer cancel()
-	ends, err := t.k.adm.ListEndOffsets(ctx, kafkaDownTopic(t.k.prefix))
+	ends, err := adm.ListEndOffsets(ctx, kafkaDownTopic(t.k.prefix))
 	if err != nil {
 		return false
 	}

@@ -64,6 +64,10 @@ type session struct {
 	// is the outbox's relay, for a strategy that has one (relay.go).
 	down  *downstream
 	relay *relayRunner
+	// effectTx maps an effect (its PostgreSQL transaction id,
+	// pgstore.Tx.Effect) to the run's number of the transaction that
+	// applied it, which the records name.
+	effectTx sync.Map
 }
 
 func (r *session) faultsOn() bool { return r.on.Load() }
