@@ -19,17 +19,21 @@ the servers:
   tables     <prefix>_processed, <prefix>_accounts, <prefix>_ledger
              (with its index) and <prefix>_offsets, in PostgreSQL, and
              the payment provider's <prefix>_provider_keys and
-             <prefix>_provider_charges
+             <prefix>_provider_charges, and the outbox's <prefix>_outbox
+             and <prefix>_downstream
   marks      the Redis keys <prefix>:run:<run id>:mark:<event id>
   key-value  the Redis keys <prefix>:run:<run id>:kv:<key>: the values
              and sets that strategies keep in the key-value store
   stream     with --broker nats: the NATS JetStream stream <prefix>_events
-             and its durable consumer <prefix>_consumers
+             and its durable consumer <prefix>_consumers, and the
+             downstream stream <prefix>_downstream
   queue      with --broker rabbitmq: the RabbitMQ quorum queue <prefix>_events,
              and the dead-letter queue <prefix>_dead and exchange
-             <prefix>_dead_letters of runs with --max-deliveries
+             <prefix>_dead_letters of runs with --max-deliveries, and the
+             downstream queue <prefix>_downstream
   topic      with --broker kafka: the Kafka topic <prefix>_events and the
-             consumer group <prefix>_consumers
+             consumer group <prefix>_consumers, and the downstream topic
+             <prefix>_downstream
 
 Runs that end delete their own Redis keys; clean removes those that runs
 which were killed left behind.

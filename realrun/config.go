@@ -320,11 +320,6 @@ func (c Config) Validate() error {
 	if c.ProviderURL != "" && !c.charges() {
 		return badConfigf("a payment provider URL needs a strategy that charges (%s)", strings.Join(chargingStrategies(), ", "))
 	}
-	if st, _ := strategies.Lookup(c.Strategy); st.Needs.Has(strategies.NeedsPublisher) {
-		// The same for a strategy that sends events on: a real run has
-		// no downstream topic, consumer or outbox yet.
-		return badConfigf("strategy %s sends events on to a downstream topic, which a real run does not have yet: run it in the simulator (--backend sim)", c.Strategy)
-	}
 	if c.BrokerServer == BrokerKafka {
 		return c.validateKafka()
 	}

@@ -74,6 +74,11 @@ type incarnation struct {
 	rdb     *redis.Client
 	pool    *pgxpool.Pool
 	handler strategies.Handler
+	// relay is the relay's own, in the relay's incarnation (relay.go).
+	relay strategies.Relay
+	// down is its client of the downstream topic, for a strategy that
+	// sends events on.
+	down downClient
 	// prov is its HTTP transport to the payment provider, through its
 	// proxy, for a strategy that charges.
 	prov    *http.Transport
@@ -87,6 +92,11 @@ type incarnation struct {
 
 	cur      delivery
 	curEvent strategies.EventID
+	// source is the effect that the incarnation's next publish
+	// announces (strategies.Publisher): its attempt's last Apply's, or
+	// the outbox row the relay last read; 0 for none.
+	source atomic.Int64
+
 	// handling is the message (numbered from 1, as in traces) whose
 	// delivery the handler is handling, 0 outside Handle: what a memory
 	// call names.
@@ -218,6 +228,9 @@ func (c *consumer) start() (*incarnation, error) {
 		Name:     instanceName(r.host, c.idx),
 		Rand:     rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
+	if r.down != nil {
+		deps.Publisher = newPublisher(inc, r.down.topic)
+	}
 	if c.provProxy != nil {
 		// Only a strategy that says it charges gets the provider, as
 		// in the simulator. Its connections go through the
@@ -329,6 +342,7 @@ func (inc *incarnation) serve() ended {
 		start := r.rec.now()
 		attempt := r.rec.beginAttempt(c.idx, ev)
 		inc.handling.Store(uint32(d.msg + 1))
+		inc.source.Store(0)
 		e := r.wl.Events[ev]
 		lc, onLog := inc.conn.(logConn)
 		if onLog {
@@ -416,6 +430,12 @@ func (inc *incarnation) crash(step run.Record) {
 	if inc.conn != nil {
 		inc.conn.Crash()
 	}
+	if inc.down != nil && c.brokerProxy != nil {
+		// Its publishes held by a partition, or buffered by its
+		// client, die with it.
+		c.brokerProxy.CloseConns()
+		inc.down.close()
+	}
 }
 
 // close releases the incarnation's clients. A pool waits for its borrowed
@@ -426,6 +446,9 @@ func (inc *incarnation) close() {
 		inc.conn.Close()
 	}
 	inc.txs.release(inc.c.r.ctx)
+	if inc.down != nil {
+		inc.down.close()
+	}
 	if inc.prov != nil {
 		inc.prov.CloseIdleConnections()
 	}

@@ -323,6 +323,9 @@ type faultyTx struct {
 	inc   *incarnation
 	inner strategies.Tx
 	id    uint32 // numbered as the simulator numbers transactions
+	// outbox: it inserted into the outbox, so its commit wakes the
+	// relay.
+	outbox bool
 }
 
 func (t *faultyTx) InsertProcessed(ctx context.Context, id strategies.EventID) (bool, error) {
@@ -391,9 +394,16 @@ func (t *faultyTx) AdvanceOffset(ctx context.Context, partition int, expect, nex
 	}, nil)
 }
 
+// Apply is a fault point; once it returned, the effect it applied (its
+// transaction, pgstore.Tx.Effect) is what the attempt's publish announces.
 func (t *faultyTx) Apply(ctx context.Context, e strategies.Event) error {
 	_, err := t.inc.call(ctx, toDB, run.Apply, t.inc.c.r.number(e), t.id, func(ctx context.Context) (bool, error) {
-		return true, t.inner.Apply(ctx, e)
+		err := t.inner.Apply(ctx, e)
+		if fx, ok := t.inner.(interface{ Effect() int64 }); ok && err == nil {
+			t.inc.source.Store(fx.Effect())
+			t.inc.c.r.effectTx.Store(fx.Effect(), t.id)
+		}
+		return true, err
 	})
 	return err
 }
@@ -405,6 +415,12 @@ func (t *faultyTx) Commit(ctx context.Context) error {
 		defer t.inc.txs.remove(t)
 		return true, t.inner.Commit(ctx)
 	})
+	if t.outbox {
+		// Rows committed to the outbox (or perhaps, if the reply was
+		// lost): the relay reads again, as PostgreSQL's NOTIFY would
+		// wake it.
+		t.inc.c.r.wakeRelay()
+	}
 	return err
 }
 

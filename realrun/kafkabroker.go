@@ -145,7 +145,11 @@ func newKafkaBroker(r *session, events []strategies.EventID) (*kafkaBroker, erro
 		acct := r.wl.Events[e].Account
 		b.msgs = append(b.msgs, kafkaMessage{event: e, part: int32(acct % k.parts), off: -1})
 	}
-	for i := 0; i < r.cfg.Instances; i++ {
+	proxies := r.cfg.Instances
+	if publishes(r.cfg) {
+		proxies++ // the outbox's relay's, numbered after the consumers
+	}
+	for i := 0; i < proxies; i++ {
 		b.proxies = append(b.proxies, &proxySet{byTarget: map[string]*tcpproxy.Proxy{}})
 	}
 	go b.pollSettled()

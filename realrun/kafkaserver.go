@@ -106,6 +106,10 @@ type kafkaServer struct {
 	cl      *kgo.Client    // produces, and carries adm's requests
 	adm     *kadm.Client
 	created bool // the topic is this run's: tearDown deletes it
+	// downCreated: the downstream topic is this run's too
+	// (kafkadown.go), for a strategy that sends events on.
+	downCreated bool
+
 	session time.Duration
 	maxPoll time.Duration
 	parts   int
@@ -272,24 +276,30 @@ func notOwnedKafka(what string) error {
 // topicMarked says whether the topic exists, and whether it bears
 // idemsim's mark.
 func (k *kafkaServer) topicMarked(ctx context.Context) (exists, marked bool, err error) {
+	return k.topicNamedMarked(ctx, k.topic)
+}
+
+// topicNamedMarked says whether the topic name exists, and whether it
+// bears idemsim's mark.
+func (k *kafkaServer) topicNamedMarked(ctx context.Context, name string) (exists, marked bool, err error) {
 	sctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
-	td, err := k.adm.ListTopics(sctx, k.topic)
+	td, err := k.adm.ListTopics(sctx, name)
 	if err != nil {
 		return false, false, err
 	}
-	t, ok := td[k.topic]
+	t, ok := td[name]
 	if !ok || errors.Is(t.Err, kerr.UnknownTopicOrPartition) {
 		return false, false, nil
 	}
 	if t.Err != nil {
 		return false, false, t.Err
 	}
-	rc, err := k.adm.DescribeTopicConfigs(sctx, k.topic)
+	rc, err := k.adm.DescribeTopicConfigs(sctx, name)
 	if err != nil {
 		return true, false, err
 	}
-	r, err := rc.On(k.topic, nil)
+	r, err := rc.On(name, nil)
 	if err != nil {
 		return true, false, err
 	}
@@ -342,7 +352,12 @@ func (k *kafkaServer) groupState(ctx context.Context) (leftover bool, refused er
 // name is a killed run's leftover: it is deleted first, and so is the
 // group's leftover. A topic without the mark, or a group in use or with
 // another topic's offsets, is refused untouched.
-func (k *kafkaServer) setUp(ctx context.Context) error {
+func (k *kafkaServer) setUp(ctx context.Context, publishes bool) error {
+	if publishes {
+		if err := k.checkDownstream(ctx); err != nil {
+			return err
+		}
+	}
 	exists, marked, err := k.topicMarked(ctx)
 	if err != nil {
 		return k.err(ErrServerFailed, "looking for the topic "+k.topic, err)
@@ -388,6 +403,9 @@ func (k *kafkaServer) setUp(ctx context.Context) error {
 		return k.err(ErrServerFailed, "creating the topic "+k.topic, err)
 	}
 	k.created = true
+	if publishes {
+		return k.setUpDownstream(ctx)
+	}
 	return nil
 }
 
@@ -424,6 +442,15 @@ func (k *kafkaServer) tearDown(warn func(string), dead bool) {
 		}
 		if err != nil && k.fake == nil {
 			warn(fmt.Sprintf("could not delete this run's Kafka topic %s and group %s: %v; remove them with: idemsim clean --broker kafka --prefix %s (and the run's --kafka-brokers, SASL and TLS settings)", k.topic, k.group, err, k.prefix))
+		}
+	}
+	if k.downCreated {
+		err := errors.New("the server failed")
+		if !dead {
+			err = k.deleteTopicNamed(context.Background(), kafkaDownTopic(k.prefix))
+		}
+		if err != nil && k.fake == nil {
+			warn(fmt.Sprintf("could not delete this run's Kafka topic %s: %v; remove it with: idemsim clean --broker kafka --prefix %s", kafkaDownTopic(k.prefix), err, k.prefix))
 		}
 	}
 	// A client of a cluster that hangs may hang closing: bounded.
@@ -511,6 +538,19 @@ func (k *kafkaServer) clean(ctx context.Context) (removed []string, notOwned err
 			return nil, nil, k.err(ErrServerFailed, "deleting the topic "+k.topic, err)
 		}
 		removed = append(removed, "topic "+k.topic)
+	}
+	down := kafkaDownTopic(k.prefix)
+	exists, marked, err = k.topicNamedMarked(ctx, down)
+	switch {
+	case err != nil:
+		return removed, notOwned, k.err(ErrServerFailed, "looking for the topic "+down, err)
+	case exists && !marked:
+		notOwned = errors.Join(notOwned, notOwnedKafka("topic "+down))
+	case exists:
+		if err := k.deleteTopicNamed(ctx, down); err != nil {
+			return removed, notOwned, k.err(ErrServerFailed, "deleting the topic "+down, err)
+		}
+		removed = append(removed, "topic "+down)
 	}
 	return removed, notOwned, nil
 }

@@ -87,7 +87,11 @@ func newNATSBroker(r *session, events []strategies.EventID) (*natsBroker, error)
 			return nil, err
 		}
 	}
-	for i := 0; i < r.cfg.Instances; i++ {
+	proxies := r.cfg.Instances
+	if publishes(r.cfg) {
+		proxies++ // the outbox's relay's, numbered after the consumers
+	}
+	for i := 0; i < proxies; i++ {
 		p, err := tcpproxy.Start(b.srv.addr)
 		if err != nil {
 			b.closeProxies()

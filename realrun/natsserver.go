@@ -95,7 +95,10 @@ type natsServer struct {
 	subject  string
 	consumer string
 	created  bool // the stream is this run's: tearDown deletes it
-	dead     atomic.Bool
+	// downCreated: the downstream stream is this run's too
+	// (natsdown.go), for a strategy that sends events on.
+	downCreated bool
+	dead        atomic.Bool
 }
 
 func (n *natsServer) err(kind error, doing string, err error) error {
@@ -220,6 +223,11 @@ func notOwnedNATS(what string) error {
 // that takes the run's subject, is refused untouched.
 func (n *natsServer) setUp(ctx context.Context, runID string, cfg Config, messages int) error {
 	n.runID = runID
+	if publishes(cfg) {
+		if err := n.checkDownstream(ctx); err != nil {
+			return err
+		}
+	}
 	step := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, setupTimeout) }
 	sctx, cancel := step()
 	st, err := n.js.Stream(sctx, n.stream)
@@ -301,6 +309,9 @@ func (n *natsServer) setUp(ctx context.Context, runID string, cfg Config, messag
 	if err != nil {
 		return n.err(ErrServerFailed, "creating the consumer "+n.consumer, err)
 	}
+	if publishes(cfg) {
+		return n.setUpDownstream(ctx, cfg)
+	}
 	return nil
 }
 
@@ -321,6 +332,15 @@ func (n *natsServer) tearDown(warn func(string), dead bool) {
 			warn(fmt.Sprintf("could not delete this run's NATS stream %s: %v; remove it with: idemsim clean --broker nats --prefix %s", n.stream, err, n.prefix))
 		}
 	}
+	if n.downCreated {
+		err := errors.New("the server failed")
+		if !dead {
+			err = n.deleteDownstream()
+		}
+		if err != nil {
+			warn(fmt.Sprintf("could not delete this run's NATS stream %s: %v; remove it with: idemsim clean --broker nats --prefix %s", natsDownStream(n.prefix), err, n.prefix))
+		}
+	}
 	if n.nc != nil {
 		n.nc.Close()
 	}
@@ -334,19 +354,32 @@ func (n *natsServer) ping(ctx context.Context) error { return n.nc.FlushWithCont
 // reports it; one without the mark is left untouched and reported as
 // notOwned.
 func (n *natsServer) clean(ctx context.Context) (removed []string, notOwned error, err error) {
+	for _, name := range []string{n.stream, natsDownStream(n.prefix)} {
+		gone, foreign, err := n.cleanStream(ctx, name)
+		if err != nil {
+			return removed, notOwned, err
+		}
+		removed = append(removed, gone...)
+		notOwned = errors.Join(notOwned, foreign)
+	}
+	return removed, notOwned, nil
+}
+
+// cleanStream deletes the stream name if it bears idemsim's mark.
+func (n *natsServer) cleanStream(ctx context.Context, name string) (removed []string, notOwned error, err error) {
 	sctx, cancel := context.WithTimeout(ctx, setupTimeout)
 	defer cancel()
-	st, err := n.js.Stream(sctx, n.stream)
+	st, err := n.js.Stream(sctx, name)
 	switch {
 	case errors.Is(err, jetstream.ErrStreamNotFound):
 		return nil, nil, nil
 	case err != nil:
-		return nil, nil, n.err(ErrServerFailed, "looking for the stream "+n.stream, err)
+		return nil, nil, n.err(ErrServerFailed, "looking for the stream "+name, err)
 	case !marked(st.CachedInfo().Config.Metadata):
-		return nil, notOwnedNATS("stream " + n.stream), nil
+		return nil, notOwnedNATS("stream " + name), nil
 	}
-	if err := n.js.DeleteStream(sctx, n.stream); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, nil, n.err(ErrServerFailed, "deleting the stream "+n.stream, err)
+	if err := n.js.DeleteStream(sctx, name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, nil, n.err(ErrServerFailed, "deleting the stream "+name, err)
 	}
-	return []string{"stream " + n.stream + " (with its consumers)"}, nil, nil
+	return []string{"stream " + name + " (with its consumers)"}, nil, nil
 }

@@ -79,7 +79,11 @@ func newRabbitBroker(r *session, events []strategies.EventID) (*rabbitBroker, er
 	for _, e := range events {
 		b.msgs = append(b.msgs, rabbitMessage{event: e})
 	}
-	for i := 0; i < r.cfg.Instances; i++ {
+	proxies := r.cfg.Instances
+	if publishes(r.cfg) {
+		proxies++ // the outbox's relay's, numbered after the consumers
+	}
+	for i := 0; i < proxies; i++ {
 		p, err := tcpproxy.Start(b.srv.addr)
 		if err != nil {
 			b.closeProxies()

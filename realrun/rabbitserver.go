@@ -165,6 +165,10 @@ type rabbitServer struct {
 	deadQueue    string
 	deadExchange string
 	deadCreated  bool
+	// downstream: the run's strategy sends events on, so it has a
+	// downstream queue too (rabbitdown.go), downCreated once made.
+	downstream  bool
+	downCreated bool
 
 	pubMu sync.Mutex
 	pub   *amqp.Channel // publishing, in confirm mode
@@ -510,6 +514,11 @@ func (q *rabbitServer) deleteDead(ctx context.Context) error {
 // the mark is refused untouched, as are a dead-letter queue or exchange
 // without it when the run needs them.
 func (q *rabbitServer) setUp(ctx context.Context) error {
+	if q.downstream {
+		if err := q.checkDownstream(ctx); err != nil {
+			return err
+		}
+	}
 	step := func() (context.Context, context.CancelFunc) { return context.WithTimeout(ctx, setupTimeout) }
 	sctx, cancel := step()
 	_, exists, err := q.inspect(sctx)
@@ -570,6 +579,9 @@ func (q *rabbitServer) setUp(ctx context.Context) error {
 		return q.err(ErrServerFailed, "creating the quorum queue "+q.queue, err)
 	}
 	q.created = true
+	if q.downstream {
+		return q.setUpDownstream(ctx)
+	}
 	return nil
 }
 
@@ -610,12 +622,18 @@ func (q *rabbitServer) tearDown(warn func(string), dead bool) {
 			if err == nil && q.deadCreated {
 				err = q.deleteDead(ctx)
 			}
+			if err == nil && q.downCreated {
+				err = q.deleteNamed(ctx, rabbitDownQueue(q.prefix))
+			}
 			cancel()
 		}
 		if err != nil {
 			what := "queue " + q.queue
 			if q.deadCreated {
 				what += ", dead-letter queue " + q.deadQueue + " and exchange " + q.deadExchange
+			}
+			if q.downCreated {
+				what += ", downstream queue " + rabbitDownQueue(q.prefix)
 			}
 			warn(fmt.Sprintf("could not delete this run's RabbitMQ %s: %v; remove them with: idemsim clean --broker rabbitmq --prefix %s", what, err, q.prefix))
 		}
@@ -680,7 +698,11 @@ func (q *rabbitServer) clean(ctx context.Context) (removed []string, notOwned er
 			removed = append(removed, "dead-letter queue "+name)
 		}
 	}
-	return removed, notOwned, nil
+	down, foreign, err := q.cleanDownstream(sctx)
+	if err != nil {
+		return removed, notOwned, err
+	}
+	return append(removed, down...), errors.Join(notOwned, foreign), nil
 }
 
 // isAMQPClosed reports whether err says a connection or channel is closed.

@@ -59,6 +59,15 @@ type session struct {
 	timeouts atomic.Int64
 
 	consumers []*consumer
+	// down is the downstream topic and consumer of a strategy that sends
+	// events on (strategies.NeedsPublisher), nil for the others; relay
+	// is the outbox's relay, for a strategy that has one (relay.go).
+	down  *downstream
+	relay *relayRunner
+	// effectTx maps an effect (its PostgreSQL transaction id,
+	// pgstore.Tx.Effect) to the run's number of the transaction that
+	// applied it, which the records name.
+	effectTx sync.Map
 }
 
 func (r *session) faultsOn() bool { return r.on.Load() }
@@ -271,6 +280,17 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 	span := at(r.wl.Span)
 	healAt := last + cfg.Timing.HealMargin
 
+	if st, _ := strategies.Lookup(cfg.Strategy); st.Needs.Has(strategies.NeedsPublisher) {
+		if err := r.setUpDownstream(st); err != nil {
+			return nil, err
+		}
+		defer r.down.topic.close()
+		if r.relay != nil {
+			defer r.relay.c.redisProxy.Close()
+			defer r.relay.c.pgProxy.Close()
+		}
+	}
+
 	// One pair of proxies per consumer.
 	for i := 0; i < cfg.Instances; i++ {
 		rp, err := tcpproxy.Start(r.srv.redisAddr)
@@ -294,6 +314,8 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 		}
 		if p, ok := r.br.(proxied); ok {
 			c.brokerProxy = p.proxy(i)
+		} else if r.down != nil {
+			c.brokerProxy = r.down.link()
 		}
 		r.consumers = append(r.consumers, c)
 	}
@@ -333,6 +355,14 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 	go r.report(progress)
 	r.on.Store(true)
 	timers := r.planFaults(span, at)
+	downStop := make(chan struct{})
+	downDone := make(chan struct{})
+	if r.down != nil {
+		go func() { defer close(downDone); r.down.topic.consume(r.down.apply, downStop) }()
+		if r.relay != nil {
+			go r.relay.loop()
+		}
+	}
 	var wg sync.WaitGroup
 	for _, c := range r.consumers {
 		wg.Add(1)
@@ -352,6 +382,9 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 	for _, c := range r.consumers {
 		c.healAll()
 	}
+	if r.relay != nil {
+		r.relay.c.healAll()
+	}
 	r.rec.add(run.Record{Kind: run.Heal, Inst: -1})
 	if r.ctx.Err() == nil {
 		progress("real run: faults healed; waiting for every event to settle")
@@ -365,6 +398,20 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 	// that no effect lands after the final read.
 	r.br.Stop()
 	wg.Wait()
+	if r.down != nil {
+		// The handlers are done: the relay sends what the outbox
+		// still holds, and the downstream consumer applies what the
+		// topic still carries, before the final reads.
+		since := r.rec.now()
+		r.wakeRelay()
+		r.down.settle(r.relay, since)
+		if r.relay != nil {
+			close(r.relay.stop)
+			<-r.relay.done
+		}
+		close(downStop)
+		<-downDone
+	}
 
 	if err := r.failed(); err != nil {
 		return nil, err
@@ -390,7 +437,13 @@ func (r *session) play(parent context.Context) (*run.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res := r.result(apps, done, settled)
+	var down *run.DownTally
+	if r.down != nil {
+		if down, err = r.down.tally(parent); err != nil {
+			return nil, err
+		}
+	}
+	res := r.result(apps, done, settled, down)
 	if n := r.timeouts.Load(); n > 0 && !cfg.Faults.TimesCallsOut() && res.Violating() && cfg.Warn != nil {
 		cfg.Warn(fmt.Sprintf("%s timed out (each after %v) although no fault of this run (%s) makes calls time out: the servers or this machine were slow, and the violation may come from that rather than from the strategy; run it again on a quieter machine",
 			plural(int(n), "store call"), cfg.Timing.CallTimeout, cfg.Faults))
@@ -457,7 +510,12 @@ func (r *session) planFaults(span time.Duration, at func(time.Duration) time.Dur
 			// provider), the database, or all three.
 			targets = []storeSet{toBroker, store, toDB, toBroker | toRedis | toDB | store}
 		}
-		for _, c := range r.consumers {
+		// The relay has its planned windows too, as in the simulator.
+		cut := r.consumers
+		if r.relay != nil {
+			cut = append(slices.Clip(cut), r.relay.c)
+		}
+		for _, c := range cut {
 			for k := 0; k < r.params.Partitions; k++ {
 				v := r.planned(faults.Partition)
 				start := r.durationIn(faults.Partition, 0, span)
@@ -527,7 +585,7 @@ func (r *session) storeLoss() {
 	r.rec.add(run.Record{Kind: run.StoreLoss, Inst: -1, Cause: run.RestartEmpty, Count: int32(n)})
 }
 
-func (r *session) result(apps map[strategies.EventID]int, done, settled []bool) *run.Result {
+func (r *session) result(apps map[strategies.EventID]int, done, settled []bool, down *run.DownTally) *run.Result {
 	n := r.cfg.Events
 	applied := make([]int, n+1)
 	for id, k := range apps {
@@ -550,6 +608,7 @@ func (r *session) result(apps map[strategies.EventID]int, done, settled []bool) 
 		Settled:    settled,
 		Dead:       dead,
 		Decisions:  r.decisions(),
+		Down:       down,
 	})
 }
 
@@ -559,4 +618,38 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// setUpDownstream makes the downstream of st, a strategy that sends events
+// on: its topic on the run's broker and, for a strategy with a relay, the
+// relay, numbered after the consumers, with its own proxies.
+func (r *session) setUpDownstream(st strategies.Strategy) error {
+	var topic downTopic = newMemoryTopic()
+	switch {
+	case r.srv.nats != nil:
+		topic = &natsTopic{r: r, n: r.srv.nats}
+	case r.srv.kafka != nil:
+		topic = &kafkaDownstream{r: r, k: r.srv.kafka}
+	case r.srv.rabbit != nil:
+		topic = newRabbitDownstream(r, r.srv.rabbit)
+	}
+	r.down = &downstream{r: r, topic: topic}
+	if st.Relay == nil {
+		return nil
+	}
+	rp, err := tcpproxy.Start(r.srv.redisAddr)
+	if err != nil {
+		return fmt.Errorf("a loopback proxy to Redis: %w", err)
+	}
+	pp, err := tcpproxy.Start(r.srv.pgAddr)
+	if err != nil {
+		rp.Close()
+		return fmt.Errorf("a loopback proxy to PostgreSQL: %w", err)
+	}
+	c := &consumer{r: r, idx: r.cfg.Instances, redisProxy: rp, pgProxy: pp, brokerProxy: r.down.link()}
+	if p, ok := r.br.(proxied); ok {
+		c.brokerProxy = p.proxy(c.idx)
+	}
+	r.relay = newRelayRunner(c)
+	return nil
 }

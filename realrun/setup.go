@@ -125,6 +125,23 @@ func setUp(ctx context.Context, cfg Config) (s *servers, err error) {
 		return s, s.tableErr(ctx, "emptying the tables "+cfg.Prefix+"_*", err)
 	}
 
+	if st, _ := strategies.Lookup(cfg.Strategy); st.Needs.Has(strategies.NeedsPublisher) {
+		// The outbox and the downstream consumer's table, under the
+		// prefix's lock as the rest of its tables.
+		sctx, cancel = step()
+		err = s.ledger.EnsureOutbox(sctx)
+		if err == nil {
+			err = s.ledger.ResetOutbox(sctx)
+		}
+		cancel()
+		if err != nil {
+			if r := refusedByStore(err); r != nil {
+				return s, r
+			}
+			return s, s.tableErr(ctx, "checking, creating and emptying the tables "+cfg.Prefix+"_outbox and "+cfg.Prefix+"_downstream", err)
+		}
+	}
+
 	var id [6]byte
 	if _, err := rand.Read(id[:]); err != nil {
 		return s, fmt.Errorf("a run id: %w", err)
@@ -145,13 +162,14 @@ func setUp(ctx context.Context, cfg Config) (s *servers, err error) {
 	}
 	if s.rabbit != nil {
 		// Under the prefix's lock, as for NATS.
+		s.rabbit.downstream = publishes(cfg)
 		if err := s.rabbit.setUp(ctx); err != nil {
 			return s, err
 		}
 	}
 	if s.kafka != nil {
 		// Under the prefix's lock, as NATS's stream.
-		if err := s.kafka.setUp(ctx); err != nil {
+		if err := s.kafka.setUp(ctx, publishes(cfg)); err != nil {
 			return s, err
 		}
 	}

@@ -54,6 +54,11 @@ var ratios = []ratio{
 		den: "BenchmarkRaw/redis-setnx-pipelined/batch=32/consumers=%d", denUnit: unitOps,
 	},
 	{
+		label: "outbox end to end (to the downstream effect) ÷ db-unique upstream alone, real, events/s",
+		num:   "BenchmarkStrategy/outbox/real/consumers=%d", numUnit: unitThroughput,
+		den: "BenchmarkStrategy/db-unique/real/consumers=%d", denUnit: unitThroughput,
+	},
+	{
 		label: "api-key ÷ one charge with its key, sent with net/http alone (Raw/provider-charge)",
 		num:   "BenchmarkStrategy/api-key/real/consumers=%d", numUnit: unitThroughput,
 		den: "BenchmarkRaw/provider-charge/consumers=%d", denUnit: unitOps,

@@ -59,10 +59,11 @@ func (r relation) owned() bool {
 var kindNames = map[string]string{"r": "table", "p": "table", "i": "index", "v": "view", "m": "materialized view", "S": "sequence", "f": "foreign table", "c": "type"}
 
 // names are the relations a prefix owns, in creation order: the ledger's
-// (ledgerNames), then the payment provider's (providerNames). Drop and
+// (ledgerNames), then the payment provider's (providerNames), then the
+// outbox's (outboxNames). Drop and
 // clean look for all of them.
 func names(prefix string) []string {
-	return append(ledgerNames(prefix), providerNames(prefix)...)
+	return append(append(ledgerNames(prefix), providerNames(prefix)...), outboxNames(prefix)...)
 }
 
 // ledgerNames are the relations New creates, in creation order: the

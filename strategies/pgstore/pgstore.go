@@ -25,7 +25,11 @@ type Ledger struct {
 
 // tables are the SQL names of a prefix's tables, schema-qualified and quoted
 // when the schema is known.
-type tables struct{ processed, accounts, ledger, offsets string }
+type tables struct {
+	processed, accounts, ledger, offsets string
+	// outbox and downstream are set by EnsureOutbox (outbox.go).
+	outbox, downstream string
+}
 
 func tablesOf(schema, prefix string) tables {
 	name := func(suffix string) string {
@@ -83,11 +87,13 @@ func newLedger(pool *pgxpool.Pool, schema, prefix string) *Ledger {
 	l := &Ledger{pool: pool, prefix: prefix, t: t}
 	l.insertProcessed = fmt.Sprintf(`INSERT INTO %s (event_id) VALUES ($1) ON CONFLICT DO NOTHING`, t.processed)
 	// One round trip: add the amount to the balance and record the
-	// application.
+	// application, which returns its transaction's id, the effect's
+	// name (outbox.go).
 	l.apply = fmt.Sprintf(`WITH acct AS (
 	INSERT INTO %[1]s AS a (account, balance) VALUES ($2, $3)
 	ON CONFLICT (account) DO UPDATE SET balance = a.balance + EXCLUDED.balance)
-INSERT INTO %[2]s (event_id, account, amount) VALUES ($1, $2, $3)`, t.accounts, t.ledger)
+INSERT INTO %[2]s (event_id, account, amount) VALUES ($1, $2, $3)
+RETURNING xmin::text::bigint`, t.accounts, t.ledger)
 	l.insertApply = insertApplySQL(t)
 	l.insertApplyBatch = insertApplyBatchSQL(t)
 	l.readProcessed = fmt.Sprintf(`SELECT state FROM %s WHERE event_id = $1 FOR UPDATE`, t.processed)
@@ -147,6 +153,8 @@ func (l *Ledger) Applications(ctx context.Context) (map[strategies.EventID]int, 
 type Tx struct {
 	tx pgx.Tx
 	l  *Ledger
+	// effect is the transaction id of its last Apply (Effect).
+	effect int64
 }
 
 // InsertProcessed inserts id with ON CONFLICT DO NOTHING: PostgreSQL makes
@@ -247,7 +255,7 @@ func (t *Tx) AdvanceOffset(ctx context.Context, partition int, expect, next int6
 // account's row stays locked until the transaction ends, so another
 // transaction's Apply to the same account waits for this one.
 func (t *Tx) Apply(ctx context.Context, e strategies.Event) error {
-	if _, err := t.tx.Exec(ctx, t.l.apply, int64(e.ID), e.Account, e.Amount); err != nil {
+	if err := t.tx.QueryRow(ctx, t.l.apply, int64(e.ID), e.Account, e.Amount).Scan(&t.effect); err != nil {
 		return fmt.Errorf("pgstore: apply event %d: %w", e.ID, err)
 	}
 	return nil
