@@ -94,6 +94,23 @@ func covers(seen, want string) bool {
 	return true
 }
 
+// namedStrategies is IDEMSIM_AGREEMENT_STRATEGIES (a comma-separated
+// list) when it is set, which keeps only the cells of those strategies in
+// a full table, and else all.
+func namedStrategies(t *testing.T, all []string) []string {
+	list := os.Getenv("IDEMSIM_AGREEMENT_STRATEGIES")
+	if list == "" {
+		return all
+	}
+	var sts []string
+	for _, s := range strings.Split(list, ",") {
+		_, ok := strategies.Lookup(strings.TrimSpace(s))
+		require.True(t, ok, "IDEMSIM_AGREEMENT_STRATEGIES: unknown strategy %q", s)
+		sts = append(sts, strings.TrimSpace(s))
+	}
+	return sts
+}
+
 func TestSimAndRealAgree(t *testing.T) {
 	if testing.Short() {
 		t.Skip("plays every strategy under every scenario on real servers")
@@ -119,15 +136,7 @@ func TestSimAndRealAgree(t *testing.T) {
 	// IDEMSIM_AGREEMENT_STRATEGIES (a comma-separated list) keeps only
 	// the cells of those strategies: api-no-key,api-key,api-key-db plays
 	// the strategies that charge the payment provider alone.
-	sts := strategies.NamesOn(run.DefaultBroker)
-	if list := os.Getenv("IDEMSIM_AGREEMENT_STRATEGIES"); list != "" {
-		sts = nil
-		for _, s := range strings.Split(list, ",") {
-			_, ok := strategies.Lookup(strings.TrimSpace(s))
-			require.True(t, ok, "IDEMSIM_AGREEMENT_STRATEGIES: unknown strategy %q", s)
-			sts = append(sts, strings.TrimSpace(s))
-		}
-	}
+	sts := namedStrategies(t, strategies.NamesOn(run.DefaultBroker))
 	base := realrun.Config{RedisURL: testserver.SharedRedis(t).URL, PostgresURL: testserver.SharedPostgres(t).URL}
 	agree(t, base, sts, scenarios, agreeRealMax, "rr_agree")
 }
@@ -326,7 +335,7 @@ func TestSimAndRealNATSAgree(t *testing.T) {
 			only, err = faults.Parse(list)
 			require.NoError(t, err, "IDEMSIM_AGREEMENT_FAULTS")
 		}
-		sts, scenarios = strategies.NamesOn(run.DefaultBroker), nil
+		sts, scenarios = namedStrategies(t, strategies.NamesOn(run.DefaultBroker)), nil
 		for _, f := range faults.All() {
 			if only.Has(f) {
 				scenarios = append(scenarios, faults.Of(f))
@@ -371,7 +380,7 @@ func TestSimAndRealRabbitAgree(t *testing.T) {
 			only, err = faults.Parse(list)
 			require.NoError(t, err, "IDEMSIM_AGREEMENT_FAULTS")
 		}
-		sts, scenarios = strategies.NamesOn(run.DefaultBroker), nil
+		sts, scenarios = namedStrategies(t, strategies.NamesOn(run.DefaultBroker)), nil
 		for _, f := range faults.All() {
 			if only.Has(f) {
 				scenarios = append(scenarios, faults.Of(f))

@@ -43,10 +43,7 @@ func TestSimAndRealKafkaAgree(t *testing.T) {
 			only, err = faults.Parse(list)
 			require.NoError(t, err, "IDEMSIM_AGREEMENT_FAULTS")
 		}
-		sts, scenarios = strategies.NamesOn("log"), nil
-		if list := os.Getenv("IDEMSIM_AGREEMENT_STRATEGIES"); list != "" {
-			sts = strings.Split(list, ",")
-		}
+		sts, scenarios = namedStrategies(t, strategies.NamesOn("log")), nil
 		for _, f := range faults.All() {
 			if only.Has(f) {
 				scenarios = append(scenarios, faults.Of(f))

@@ -65,31 +65,7 @@ func (l *Ledger) EnsureOutbox(ctx context.Context) error {
 	effect bigint NOT NULL, sent boolean NOT NULL DEFAULT false)`, l.t.outbox),
 		set[1]: fmt.Sprintf(`CREATE TABLE %s (event_id bigint NOT NULL, effect bigint NOT NULL, PRIMARY KEY (event_id, effect))`, l.t.downstream),
 	}
-	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey("create", schema, prefix)); err != nil {
-			return fmt.Errorf("pgstore: lock creation of %s.%s_outbox: %w", schema, prefix, err)
-		}
-		rels, err := existing(ctx, tx, schema, prefix) // another creator may have won
-		if err != nil {
-			return err
-		}
-		if err := foreign(schema, prefix, set, rels); err != nil {
-			return err
-		}
-		for _, n := range set {
-			if _, ok := rels[n]; ok {
-				continue
-			}
-			if _, err := tx.Exec(ctx, ddl[n]); err != nil {
-				return fmt.Errorf("pgstore: create %s.%s: %w", schema, n, err)
-			}
-			target := pgx.Identifier{schema, n}.Sanitize()
-			if _, err := tx.Exec(ctx, fmt.Sprintf(`COMMENT ON TABLE %s IS '%s'`, target, ownerComment(prefix))); err != nil {
-				return fmt.Errorf("pgstore: mark %s.%s as idemsim's: %w", schema, n, err)
-			}
-		}
-		return nil
-	})
+	return createMarked(ctx, pool, schema, prefix, set, ddl)
 }
 
 // errNoOutbox is what the outbox calls return on a ledger whose

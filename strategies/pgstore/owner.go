@@ -400,3 +400,35 @@ func Drop(ctx context.Context, pool *pgxpool.Pool, prefix string) (dropped []str
 	}
 	return dropped, notOwned
 }
+
+// createMarked creates the tables of set that do not exist yet, each with
+// its statement in ddl, and marks each as idemsim's, in one transaction
+// under the prefix's creation lock. It looks again under the lock: another
+// creator may have won, or made a foreign table of one of the names since.
+func createMarked(ctx context.Context, pool *pgxpool.Pool, schema, prefix string, set []string, ddl map[string]string) error {
+	return pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey("create", schema, prefix)); err != nil {
+			return fmt.Errorf("pgstore: lock creation of %s.%s: %w", schema, strings.Join(set, ", "), err)
+		}
+		rels, err := existing(ctx, tx, schema, prefix)
+		if err != nil {
+			return err
+		}
+		if err := foreign(schema, prefix, set, rels); err != nil {
+			return err
+		}
+		for _, n := range set {
+			if _, ok := rels[n]; ok {
+				continue
+			}
+			if _, err := tx.Exec(ctx, ddl[n]); err != nil {
+				return fmt.Errorf("pgstore: create %s.%s: %w", schema, n, err)
+			}
+			target := pgx.Identifier{schema, n}.Sanitize()
+			if _, err := tx.Exec(ctx, fmt.Sprintf(`COMMENT ON TABLE %s IS '%s'`, target, ownerComment(prefix))); err != nil {
+				return fmt.Errorf("pgstore: mark %s.%s as idemsim's: %w", schema, n, err)
+			}
+		}
+		return nil
+	})
+}

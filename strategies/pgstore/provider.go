@@ -66,30 +66,5 @@ func EnsureProvider(ctx context.Context, pool *pgxpool.Pool, prefix string) (Pro
 	scope text NOT NULL, reference bigint NOT NULL, account int NOT NULL, amount bigint NOT NULL,
 	at timestamptz NOT NULL DEFAULT clock_timestamp())`, t.Charges),
 	}
-	err = pgx.BeginFunc(ctx, pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, lockKey("create", schema, prefix)); err != nil {
-			return fmt.Errorf("pgstore: lock creation of %s.%s_provider_*: %w", schema, prefix, err)
-		}
-		rels, err := existing(ctx, tx, schema, prefix) // another creator may have won
-		if err != nil {
-			return err
-		}
-		if err := foreign(schema, prefix, set, rels); err != nil {
-			return err
-		}
-		for _, n := range set {
-			if _, ok := rels[n]; ok {
-				continue
-			}
-			if _, err := tx.Exec(ctx, ddl[n]); err != nil {
-				return fmt.Errorf("pgstore: create %s.%s: %w", schema, n, err)
-			}
-			target := pgx.Identifier{schema, n}.Sanitize()
-			if _, err := tx.Exec(ctx, fmt.Sprintf(`COMMENT ON TABLE %s IS '%s'`, target, ownerComment(prefix))); err != nil {
-				return fmt.Errorf("pgstore: mark %s.%s as idemsim's: %w", schema, n, err)
-			}
-		}
-		return nil
-	})
-	return t, err
+	return t, createMarked(ctx, pool, schema, prefix, set, ddl)
 }
