@@ -29,10 +29,10 @@ func (e *kafkaEnvs) get() *testserver.KafkaCluster {
 // servers of envs: BenchmarkStrategy/<st>/real/broker=kafka. Its events/s
 // over the raw loop's msgs/s at the same N is the share of the broker loop
 // the strategy keeps.
-func benchKafkaStrategy(b *testing.B, envs *realEnvs, kenvs *kafkaEnvs, st string, n int) {
+func benchKafkaStrategy(b *testing.B, envs *realEnvs, kenvs *kafkaEnvs, st string, n int, inProcess bool) {
 	env := envs.get(b, n)
 	env.reset(b)
-	deps := env.deps()
+	deps, audit := brokerDeps(b, env, inProcess)
 	if _, err := strategies.New(st, deps); err != nil {
 		b.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func benchKafkaStrategy(b *testing.B, envs *realEnvs, kenvs *kafkaEnvs, st strin
 	})
 	reportRate(b, "events/s", 1)
 	reportLatency(b, t.lat, "p50-ms", "p99-ms")
-	dups, lost := env.audit(b, uint64(b.N+1)/2)
+	dups, lost := audit(uint64(b.N+1) / 2)
 	b.ReportMetric(float64(dups)/float64(b.N), "dups/op")
 	b.ReportMetric(float64(retries.Load())/float64(b.N), "retries/op")
 	// Every event is published twice, as two records at two offsets: a

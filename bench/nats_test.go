@@ -170,10 +170,10 @@ func BenchmarkRawNATS(b *testing.B) {
 
 // benchNATSStrategy runs strategy st in the NATS loop with n consumers, on
 // the real servers of envs: BenchmarkStrategy/<st>/real/broker=nats.
-func benchNATSStrategy(b *testing.B, envs *realEnvs, nenvs *natsEnvs, st string, n int) {
+func benchNATSStrategy(b *testing.B, envs *realEnvs, nenvs *natsEnvs, st string, n int, inProcess bool) {
 	env := envs.get(b, n)
 	env.reset(b)
-	deps := env.deps()
+	deps, audit := brokerDeps(b, env, inProcess)
 	if _, err := strategies.New(st, deps); err != nil {
 		b.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func benchNATSStrategy(b *testing.B, envs *realEnvs, nenvs *natsEnvs, st string,
 	})
 	reportRate(b, "events/s", 1)
 	reportLatency(b, lat, "p50-ms", "p99-ms")
-	dups, lost := env.audit(b, uint64(b.N+1)/2)
+	dups, lost := audit(uint64(b.N+1) / 2)
 	b.ReportMetric(float64(dups)/float64(b.N), "dups/op")
 	b.ReportMetric(float64(retries.Load())/float64(b.N), "retries/op")
 	if exactlyOnceWithoutFaults(st) && (dups > 0 || lost > 0) {

@@ -16,10 +16,10 @@ import (
 // loop's msgs/s at the same N is the share of the broker loop the strategy
 // keeps. Delivery i is the workload's event i/2 (deliveryEvent): each
 // event twice.
-func benchRabbitStrategy(b *testing.B, envs *realEnvs, st string, n int) {
+func benchRabbitStrategy(b *testing.B, envs *realEnvs, st string, n int, inProcess bool) {
 	env := envs.get(b, n)
 	env.reset(b)
-	deps := env.deps()
+	deps, audit := brokerDeps(b, env, inProcess)
 	if _, err := strategies.New(st, deps); err != nil {
 		b.Fatal(err)
 	}
@@ -39,7 +39,7 @@ func benchRabbitStrategy(b *testing.B, envs *realEnvs, st string, n int) {
 	})
 	reportRate(b, "events/s", 1)
 	reportLatency(b, t.lat, "p50-ms", "p99-ms")
-	dups, lost := env.audit(b, uint64(b.N+1)/2)
+	dups, lost := audit(uint64(b.N+1) / 2)
 	b.ReportMetric(float64(dups)/float64(b.N), "dups/op")
 	b.ReportMetric(float64(retries.Load())/float64(b.N), "retries/op")
 	if exactlyOnceWithoutFaults(st) && (dups > 0 || lost > 0) {

@@ -105,11 +105,11 @@ func BenchmarkStrategy(b *testing.B) {
 		}
 		// Through a real broker (nats_test.go), beside BenchmarkRawNATS.
 		for _, n := range consumerCounts {
-			b.Run(fmt.Sprintf("%s/real/broker=nats/consumers=%d", st, n), func(b *testing.B) { benchNATSStrategy(b, envs, &nenvs, st, n) })
+			b.Run(fmt.Sprintf("%s/real/broker=nats/consumers=%d", st, n), func(b *testing.B) { benchNATSStrategy(b, envs, &nenvs, st, n, false) })
 		}
 		// Through RabbitMQ (rabbit_test.go), beside BenchmarkRawBroker/rabbitmq.
 		for _, n := range consumerCounts {
-			b.Run(fmt.Sprintf("%s/real/broker=rabbitmq/consumers=%d", st, n), func(b *testing.B) { benchRabbitStrategy(b, envs, st, n) })
+			b.Run(fmt.Sprintf("%s/real/broker=rabbitmq/consumers=%d", st, n), func(b *testing.B) { benchRabbitStrategy(b, envs, st, n, false) })
 		}
 	}
 	// Through Kafka (kafka_test.go), beside BenchmarkRawBroker/kafka: the
@@ -120,11 +120,47 @@ func BenchmarkStrategy(b *testing.B) {
 			continue // measured against the provider on the in-process queue, or in the simulator only, above
 		}
 		for _, n := range consumerCounts {
-			b.Run(fmt.Sprintf("%s/real/broker=kafka/consumers=%d", st, n), func(b *testing.B) { benchKafkaStrategy(b, envs, &kenvs, st, n) })
+			b.Run(fmt.Sprintf("%s/real/broker=kafka/consumers=%d", st, n), func(b *testing.B) { benchKafkaStrategy(b, envs, &kenvs, st, n, false) })
 		}
 	}
 	for _, n := range consumerCounts {
 		b.Run(fmt.Sprintf("redis/real-marks/consumers=%d", n), func(b *testing.B) { benchRedisMarks(b, envs, n) })
+	}
+	// none through each real broker with its effect in process: the
+	// broker alone is real, beside the broker's raw loop alone.
+	for _, n := range consumerCounts {
+		b.Run(fmt.Sprintf("none/real-broker-only/broker=nats/consumers=%d", n), func(b *testing.B) { benchNATSStrategy(b, envs, &nenvs, "none", n, true) })
+	}
+	for _, n := range consumerCounts {
+		b.Run(fmt.Sprintf("none/real-broker-only/broker=rabbitmq/consumers=%d", n), func(b *testing.B) { benchRabbitStrategy(b, envs, "none", n, true) })
+	}
+	for _, n := range consumerCounts {
+		b.Run(fmt.Sprintf("none/real-broker-only/broker=kafka/consumers=%d", n), func(b *testing.B) { benchKafkaStrategy(b, envs, &kenvs, "none", n, true) })
+	}
+}
+
+// brokerDeps gives a broker benchmark's handlers their Deps, and the audit
+// of the ledger after the loop: the real PostgreSQL's, or with inProcess
+// an in-process ledger (memstore), so that only the broker is real and the
+// figure is the strategy's loop over the plain client's loop alone.
+func brokerDeps(b *testing.B, env *realEnv, inProcess bool) (strategies.Deps, func(events uint64) (dups, lost int)) {
+	deps := env.deps()
+	if !inProcess {
+		return deps, func(events uint64) (int, int) { return env.audit(b, events) }
+	}
+	ledger := memstore.NewLedger()
+	deps.Ledger = ledger
+	return deps, func(events uint64) (dups, lost int) {
+		apps := ledger.Applications()
+		for k := range events {
+			switch n := apps[eventOf(k).ID]; {
+			case n > 1:
+				dups += n - 1
+			case n == 0:
+				lost++
+			}
+		}
+		return dups, lost
 	}
 }
 

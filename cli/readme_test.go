@@ -119,6 +119,9 @@ func TestReadmeBenchmarkRegexRunsTheRatioBenchmarks(t *testing.T) {
 	}
 	for _, n := range consumers {
 		add("Strategy", "redis/real-marks/consumers=%d", n)
+		for _, broker := range []string{"nats", "rabbitmq", "kafka"} {
+			add("Strategy", "none/real-broker-only/broker=%s/consumers=%d", broker, n)
+		}
 		for _, op := range []string{"redis-setnx", "pg-apply-tx", "setnx-then-apply-tx", "exists-then-apply-tx-then-set", "pg-mark-and-apply-tx", "pg-mark-tx-then-apply-tx", "pg-insert-apply", "provider-charge"} {
 			add("Raw", "%s/consumers=%d", op, n)
 		}
