@@ -49,7 +49,7 @@ fails (exit status 1). --wasm takes an idemsim-wasm binary built before
 instead of building it.
 
 Serve the site over http (WebAssembly does not load from file://), for
-example: python3 -m http.server -d DIR
+example: python3 -m http.server --bind 127.0.0.1 -d DIR
 `
 
 // siteOrder is the order in which site's help lists its flags.
@@ -173,7 +173,7 @@ func (e *env) siteCmd(args []string) error {
 	}
 	fmt.Fprintf(e.stderr, "wrote %s: %d files, %.1f MB (the WebAssembly %.1f MB gzipped, %.1f MB unpacked; %s), in %.0f s\n",
 		o.out, n, float64(size)/1e6, float64(gz.Len())/1e6, float64(len(wasm))/1e6, plural(len(stories), "story page"), time.Since(start).Seconds())
-	fmt.Fprintf(e.stderr, "serve it over http, for example: python3 -m http.server -d %s\n", o.out)
+	fmt.Fprintf(e.stderr, "serve it over http, for example: python3 -m http.server --bind 127.0.0.1 -d %s\n", o.out)
 	return nil
 }
 

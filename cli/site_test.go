@@ -51,7 +51,7 @@ func TestSiteWritesTheSite(t *testing.T) {
 	code, stdout, stderr := runMain(t, "site", "--out", out, "--results", results, "--wasm", wasm)
 	require.Equal(t, ExitOK, code, stdout+stderr)
 	assert.Contains(t, stderr, "1 story page")
-	assert.Contains(t, stderr, "python3 -m http.server -d "+out)
+	assert.Contains(t, stderr, "python3 -m http.server --bind 127.0.0.1 -d "+out)
 	for _, f := range []string{"index.html", "playground.html", "playground.js", "playground.css", "story.js", "story.css",
 		"wasm_exec.js", "idemsim.wasm.gz", "plots/violations.svg", "stories/queue-local-cache-redeliver.html"} {
 		assert.FileExists(t, filepath.Join(out, f))
