@@ -190,17 +190,14 @@ func (c *consumer) leaveAt(down time.Duration) {
 	c.r.br.CallOff(c.idx)
 }
 
-// start makes a fresh incarnation: clients through this consumer's proxies,
-// and a new handler, with a new, empty memory (recorded, as the
-// simulator's is) and a random source of its own, seeded by the system. If the strategy's New fails, it returns
-// its *strategies.NewError, and an incarnation with no handler to close.
-func (c *consumer) start() (*incarnation, error) {
+// storeClients makes an incarnation's clients of Redis (a pool of
+// redisConns) and PostgreSQL (two connections), through this consumer's
+// proxies, so that its faults cut them.
+func (c *consumer) storeClients(redisConns int) (*redis.Client, *pgxpool.Pool) {
 	r := c.r
-	inc := &incarnation{c: c}
 	ro := *r.srv.redisOpts
 	ro.Addr = c.redisProxy.Addr()
-	ro.PoolSize = 2
-	inc.rdb = redis.NewClient(&ro)
+	ro.PoolSize = redisConns
 	pc := r.srv.pgConfig.Copy()
 	host, port := splitHostPort(c.pgProxy.Addr())
 	pc.ConnConfig.Host, pc.ConnConfig.Port = host, port
@@ -212,7 +209,17 @@ func (c *consumer) start() (*incarnation, error) {
 		// config, which Run checked on its own pool first.
 		panic("realrun: invariant broken: pool config refused: " + err.Error())
 	}
-	inc.pool = pool
+	return redis.NewClient(&ro), pool
+}
+
+// start makes a fresh incarnation: clients through this consumer's proxies,
+// and a new handler, with a new, empty memory (recorded, as the
+// simulator's is) and a random source of its own, seeded by the system. If the strategy's New fails, it returns
+// its *strategies.NewError, and an incarnation with no handler to close.
+func (c *consumer) start() (*incarnation, error) {
+	r := c.r
+	inc := &incarnation{c: c}
+	inc.rdb, inc.pool = c.storeClients(2)
 	marks, err := redisstore.NewRun(inc.rdb, r.cfg.Prefix, r.srv.runID)
 	if err != nil {
 		panic("realrun: invariant broken: validated prefix refused: " + err.Error())
@@ -220,7 +227,7 @@ func (c *consumer) start() (*incarnation, error) {
 	deps := strategies.Deps{
 		Marks:    faultyMarks{inc: inc, inner: marks},
 		KV:       faultyKV{inc: inc, inner: r.srv.kv.Shared(inc.rdb)},
-		Ledger:   faultyLedger{inc: inc, inner: r.srv.ledger.On(pool)},
+		Ledger:   faultyLedger{inc: inc, inner: r.srv.ledger.On(inc.pool)},
 		Memory:   newMemory(inc),
 		MarkTTL:  r.markTTL,
 		Lease:    2 * r.cfg.Timing.AckDeadline,

@@ -1,13 +1,9 @@
 package realrun
 
 import (
-	"context"
 	"math/rand/v2"
 	"sync/atomic"
 	"time"
-
-	"github.com/jackc/pgx/v5/pgxpool"
-	"github.com/redis/go-redis/v9"
 
 	"github.com/idemsim/idemsim/faults"
 	"github.com/idemsim/idemsim/run"
@@ -107,22 +103,9 @@ func (rr *relayRunner) start() (*incarnation, error) {
 	c := rr.c
 	r := c.r
 	inc := &incarnation{c: c, cur: delivery{msg: -1}}
-	ro := *r.srv.redisOpts
-	ro.Addr = c.redisProxy.Addr()
-	ro.PoolSize = 1
-	inc.rdb = redis.NewClient(&ro) // unused by the relay; closed with it
-	pc := r.srv.pgConfig.Copy()
-	host, port := splitHostPort(c.pgProxy.Addr())
-	pc.ConnConfig.Host, pc.ConnConfig.Port = host, port
-	pc.ConnConfig.Fallbacks = nil
-	pc.MaxConns = 2
-	pool, err := pgxpool.NewWithConfig(context.Background(), pc)
-	if err != nil {
-		panic("realrun: invariant broken: pool config refused: " + err.Error())
-	}
-	inc.pool = pool
+	inc.rdb, inc.pool = c.storeClients(1) // its Redis client is unused; closed with it
 	deps := strategies.Deps{
-		Ledger:    faultyLedger{inc: inc, inner: r.srv.ledger.On(pool)},
+		Ledger:    faultyLedger{inc: inc, inner: r.srv.ledger.On(inc.pool)},
 		Publisher: newPublisher(inc, r.down.topic),
 		Memory:    newMemory(inc),
 		MarkTTL:   r.markTTL,
